@@ -1,0 +1,58 @@
+import { Elysia, ValidationError } from 'elysia'
+import type { Config } from './config.ts'
+import { AppError, badRequest, fieldErrors, notFound, problemResponse, unprocessable } from './errors.ts'
+import type { Logger } from './logger.ts'
+import { messageRoutes } from './modules/messages/index.ts'
+import { MessageService } from './modules/messages/service.ts'
+import { roomRoutes } from './modules/rooms/index.ts'
+import { RoomService } from './modules/rooms/service.ts'
+import { chatSocket } from './realtime/chat-socket.ts'
+import { Hub } from './realtime/hub.ts'
+import type { Store } from './store/store.ts'
+
+export interface AppDeps {
+  config: Config
+  store: Store
+  logger: Logger
+}
+
+/** Maps any error a route throws to problem+json; unexpected ones are logged and hidden. */
+function toAppError(code: string | number, error: unknown, logger: Logger): AppError {
+  if (error instanceof AppError) return error
+  if (error instanceof ValidationError) {
+    const errors = fieldErrors(error.all.map((e) => ({ path: 'path' in e && typeof e.path === 'string' ? e.path.split(/[./]/).filter(Boolean) : [], message: e.summary ?? e.message ?? 'invalid' })))
+    if (error.type === 'body') return unprocessable('The request body is invalid.', errors)
+    return badRequest(`invalid_${error.type}`, `The request ${error.type} is invalid.`, errors)
+  }
+  if (code === 'PARSE') return badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
+  if (code === 'NOT_FOUND') return notFound('not_found', 'No such route.')
+  logger.error('unhandled error', { err: error instanceof Error ? error : new Error(String(error)) })
+  return new AppError(500, 'internal_error', 'Internal Server Error', 'Something went wrong; it has been logged.')
+}
+
+/** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
+export function createApp({ config, store, logger }: AppDeps) {
+  const hub = new Hub()
+  store.onCommit((rows) => hub.publishMessages(rows))
+  const rooms = new RoomService(store, hub)
+  const messages = new MessageService(store)
+
+  const app = new Elysia({
+    websocket: {
+      maxPayloadLength: config.MAX_PAYLOAD_BYTES,
+      idleTimeout: 120,
+      perMessageDeflate: false,
+    },
+  })
+    .onError(({ code, error }) => problemResponse(toAppError(code, error, logger)))
+    .onStart(({ server }) => {
+      if (server) hub.attach(server)
+    })
+    .use(roomRoutes(rooms))
+    .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH))
+    .use(chatSocket({ config, hub, store, messages, logger }))
+
+  return Object.assign(app, { hub })
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,5 @@
+// Files imported with `with { type: 'text' }` (migrations) arrive as strings.
+declare module '*.sql' {
+  const text: string
+  export default text
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod'
+
+const port = z.coerce.number().int().min(0).max(65535)
+const positiveInt = z.coerce.number().int().positive()
+
+/** Every setting the server reads, with its environment name, default and meaning. */
+export const configSchema = z.object({
+  PORT: port.default(8000).describe('TCP port to listen on (0 picks a free one)'),
+  HOST: z.string().min(1).default('0.0.0.0').describe('Interface to bind'),
+  DATABASE_PATH: z.string().min(1).default('./data/chat.db').describe('SQLite database file; its folder is created if missing'),
+  MAX_MESSAGE_LENGTH: positiveInt.max(100_000).default(2000).describe('Longest chat message accepted, in characters'),
+  RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since='),
+  MAX_PAYLOAD_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
+  TYPING_INTERVAL_MS: z.coerce.number().int().min(0).default(2000).describe('Least time between two chat.typing events relayed for one socket'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest log level written to stdout'),
+})
+
+export type Config = z.infer<typeof configSchema>
+export type ConfigKey = keyof Config
+
+/** Raised when a setting is invalid; the message names every bad setting. */
+export class ConfigError extends Error {
+  constructor(readonly problems: { key: string; message: string }[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Parses settings from an environment-like record; empty strings count as unset. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {}
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') input[key] = value
+  }
+  const result = configSchema.safeParse(input)
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => ({
+        key: String(issue.path[0] ?? 'config'),
+        message: `${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`,
+      })),
+    )
+  }
+  return result.data
+}

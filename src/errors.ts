@@ -1,0 +1,68 @@
+/** One field that failed validation, as listed in a problem's `errors`. */
+export interface FieldError {
+  path: string
+  message: string
+}
+
+/** RFC 9457 problem details, with the stable `code` clients switch on. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  code: string
+  errors?: FieldError[]
+}
+
+/** An error that maps to one HTTP status and one stable code. */
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail)
+    this.name = 'AppError'
+  }
+
+  toProblem(): Problem {
+    const problem: Problem = {
+      type: `urn:chat:problem:${this.code}`,
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+      code: this.code,
+    }
+    if (this.errors) problem.errors = this.errors
+    return problem
+  }
+}
+
+export const badRequest = (code: string, detail: string, errors?: FieldError[]) =>
+  new AppError(400, code, 'Bad Request', detail, errors)
+export const unprocessable = (detail: string, errors: FieldError[]) =>
+  new AppError(422, 'validation_failed', 'Unprocessable Content', detail, errors)
+export const unauthorized = (code: string, detail: string) => new AppError(401, code, 'Unauthorized', detail)
+export const notFound = (code: string, detail: string) => new AppError(404, code, 'Not Found', detail)
+export const unavailable = (code: string, detail: string) => new AppError(503, code, 'Service Unavailable', detail)
+
+/** Serialises a problem as an `application/problem+json` response. */
+export function problemResponse(error: AppError): Response {
+  return new Response(JSON.stringify(error.toProblem()), {
+    status: error.status,
+    headers: { 'content-type': 'application/problem+json' },
+  })
+}
+
+/** Turns zod-style issues into the `errors` list of a problem. */
+export function fieldErrors(issues: readonly { path?: readonly PropertyKey[] | readonly { key: PropertyKey }[]; message: string }[]): FieldError[] {
+  return issues.map((issue) => ({
+    path:
+      issue.path && issue.path.length > 0
+        ? issue.path.map((p) => (typeof p === 'object' && p !== null && 'key' in p ? String(p.key) : String(p))).join('.')
+        : '(root)',
+    message: issue.message,
+  }))
+}

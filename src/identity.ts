@@ -1,0 +1,86 @@
+import { z } from 'zod'
+import { badRequest, fieldErrors, unauthorized } from './errors.ts'
+
+/** `profile_url`: empty, a path on the same host, or an http(s) URL. */
+const profileUrl = z
+  .string()
+  .max(2048)
+  .refine((value) => value === '' || value.startsWith('/') || /^https?:\/\/[^\s]+$/i.test(value), {
+    message: 'must be empty, a path starting with "/", or an http(s) URL',
+  })
+
+/** The user the gateway vouches for, as it arrives (query parameters or decoded headers). */
+export const identityInputSchema = z.object({
+  user_id: z.string().min(1).max(64).describe('Stable user id from the verified token (its `sub`)'),
+  nickname: z.string().trim().min(1).max(50).describe('Display name; percent-encoded UTF-8 in headers'),
+  email: z.email().max(254).describe('E-mail address; sent to clients as `sender`'),
+  profile_url: profileUrl.optional().describe('Avatar URL: empty, a relative path or an http(s) URL'),
+})
+
+/** A validated identity, as the rest of the server uses it. */
+export interface Identity {
+  userId: string
+  nickname: string
+  email: string
+  profileUrl: string | null
+}
+
+/** The identity headers a gateway forwards, in documentation order. */
+export const identityHeaders = {
+  userId: 'x-user-id',
+  nickname: 'x-nickname',
+  email: 'x-email',
+  profileUrl: 'x-profile-url',
+} as const
+
+/** Decodes a percent-encoded header value; a value that is not valid percent-encoding is taken literally. */
+export function decodeHeaderValue(value: string): string {
+  if (!value.includes('%')) return value
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    return value
+  }
+}
+
+function validate(input: Record<string, string | undefined>): Identity {
+  const result = identityInputSchema.safeParse(input)
+  if (!result.success) {
+    throw badRequest('invalid_identity', 'The identity forwarded by the gateway is missing or invalid.', fieldErrors(result.error.issues))
+  }
+  const { user_id, nickname, email, profile_url } = result.data
+  return { userId: user_id, nickname, email, profileUrl: profile_url ? profile_url : null }
+}
+
+function fromHeaders(headers: Headers): Identity {
+  const read = (name: string) => {
+    const value = headers.get(name)
+    return value === null ? undefined : decodeHeaderValue(value)
+  }
+  return validate({
+    user_id: read(identityHeaders.userId),
+    nickname: read(identityHeaders.nickname),
+    email: read(identityHeaders.email),
+    profile_url: read(identityHeaders.profileUrl),
+  })
+}
+
+/** Identity for a REST call: from the headers alone; 401 when `X-User-Id` is absent, 400 when invalid. */
+export function identityFromHeaders(headers: Headers): Identity {
+  if (!headers.has(identityHeaders.userId)) {
+    throw unauthorized('identity_required', 'X-User-Id and the other identity headers are required; send the request through the gateway.')
+  }
+  return fromHeaders(headers)
+}
+
+/** Identity for a WebSocket handshake: headers when `X-User-Id` is present, else the seed's query parameters. */
+export function identityFromHandshake(headers: Headers, query: URLSearchParams): Identity {
+  if (headers.has(identityHeaders.userId)) return fromHeaders(headers)
+  const read = (name: string) => query.get(name) ?? undefined
+  return validate({
+    user_id: read('user_id'),
+    nickname: read('nickname'),
+    email: read('email'),
+    profile_url: read('profile_url'),
+  })
+}

@@ -1,0 +1,122 @@
+import { Elysia } from 'elysia'
+import type { ServerWebSocket } from 'bun'
+import type { Config } from '../config.ts'
+import { badRequest } from '../errors.ts'
+import { identityFromHandshake, type Identity } from '../identity.ts'
+import type { Logger } from '../logger.ts'
+import type { MessageService } from '../modules/messages/service.ts'
+import { parseRoomId, roomParamsSchema } from '../modules/shared-model.ts'
+import type { Store } from '../store/store.ts'
+import type { Hub, Session } from './hub.ts'
+import { encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
+
+/** What the handshake established, carried from the upgrade to the open socket. */
+interface Handshake {
+  identity: Identity
+  roomId: number
+  since: number | null
+}
+
+/** Per-socket state lives in the socket's own data object, which is stable across events. */
+interface ChatSocketData {
+  handshake?: Handshake
+  session?: Session
+}
+const socketData = (ws: { data: unknown }) => ws.data as ChatSocketData
+
+function parseSince(raw: string | null): number | null {
+  if (raw === null || raw === '') return null
+  if (!/^\d{1,15}$/.test(raw)) throw badRequest('invalid_since', 'since must be a message id (a non-negative integer).', [{ path: 'since', message: 'must be a non-negative integer' }])
+  return Number(raw)
+}
+
+export interface ChatSocketDeps {
+  config: Config
+  hub: Hub
+  store: Store
+  messages: MessageService
+  logger: Logger
+}
+
+/**
+ * `/ws/chat/{room_id}/chat/`: a thin adapter between WebSocket frames and the services.
+ * Refusals happen before the upgrade, as problem+json (400 identity, 404 room).
+ */
+export const chatSocket = ({ config, hub, store, messages, logger }: ChatSocketDeps) => {
+  /** Replays what a reconnecting socket missed, then makes it live with no gap and no duplicate. */
+  async function replay(session: Session, since: number) {
+    hub.beginReplay(session)
+    let lastId = since
+    try {
+      const { messages: missed, truncated } = await store.recover(session.roomId, since, config.RECOVERY_LIMIT)
+      for (const row of missed) session.socket.send(encodeMessageFrame(row))
+      lastId = missed.at(-1)?.id ?? since
+      session.socket.send(encodeRecoveredFrame(missed.length, truncated))
+    } catch (err) {
+      logger.error('replay failed', { room: session.roomId, user: session.identity.userId, err })
+      session.socket.send(encodeErrorFrame('store_failed', 'could not replay missed messages; fetch them over REST'))
+    }
+    hub.endReplay(session, lastId)
+  }
+
+  async function send(session: Session, text: string, clientMsgId: string | null) {
+    try {
+      const { message, duplicate } = await messages.send(session.identity, session.roomId, text, clientMsgId)
+      // A new message reaches everyone through the commit listener; a repeat is answered to its sender only.
+      if (duplicate) session.socket.send(encodeMessageFrame(message))
+    } catch (err) {
+      logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
+      session.socket.send(encodeErrorFrame('store_failed', 'the message could not be stored; send it again'))
+    }
+  }
+
+  return new Elysia({ name: 'chat-socket' }).ws('/ws/chat/:room_id/chat/', {
+    params: roomParamsSchema,
+    async upgrade(context) {
+      const { request, params } = context
+      const query = new URL(request.url).searchParams
+      const identity = identityFromHandshake(request.headers, query)
+      const roomId = parseRoomId(params.room_id ?? '')
+      const since = parseSince(query.get('since'))
+      await messages.requireRoom(roomId)
+      // The context is copied into the socket's data at upgrade; the handshake travels with it.
+      Object.assign(context, { handshake: { identity, roomId, since } satisfies Handshake })
+    },
+    open(ws) {
+      const data = socketData(ws)
+      const handshake = data.handshake
+      if (!handshake) return ws.close(1011, 'handshake state missing')
+      const session: Session = {
+        identity: handshake.identity,
+        roomId: handshake.roomId,
+        socket: ws.raw as ServerWebSocket<unknown>,
+        backlog: null,
+        lastTypingAt: 0,
+      }
+      data.session = session
+      hub.enter(session)
+      logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
+      if (handshake.since === null) hub.subscribe(session)
+      else return replay(session, handshake.since)
+    },
+    message(ws, data) {
+      const session = socketData(ws).session
+      if (!session) return
+      const parsed = parseClientFrame(data, config.MAX_MESSAGE_LENGTH)
+      if (!parsed.ok) return void session.socket.send(encodeErrorFrame(parsed.code, parsed.message))
+      const frame = parsed.frame
+      if (frame.type === 'chat.message') return send(session, frame.message, frame.client_msg_id ?? null)
+      const now = Date.now()
+      if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
+      session.lastTypingAt = now
+      // ws.publish skips the sender: typing goes to the others only.
+      session.socket.publish(roomTopic(session.roomId), encodeTypingFrame(session.identity.userId, session.identity.nickname))
+    },
+    close(ws, code) {
+      const session = socketData(ws).session
+      if (!session) return
+      hub.exit(session)
+      logger.debug('socket closed', { room: session.roomId, user: session.identity.userId, code })
+    },
+  })
+}

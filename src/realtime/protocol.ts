@@ -1,0 +1,158 @@
+import { z } from 'zod'
+import type { MessageRow } from '../store/store.ts'
+
+/** Topic carrying every event of one room. */
+export const roomTopic = (roomId: number) => `room:${roomId}`
+
+/** The message as REST returns it and as it travels inside `chat.message`. */
+export const messageSchema = z.object({
+  id: z.number().int().describe('Ascends in the order every client sees'),
+  room: z.number().int(),
+  user_id: z.string(),
+  sender: z.string().describe('The sender e-mail, as in the original server'),
+  nickname: z.string(),
+  profile_picture_url: z.string().nullable(),
+  message: z.string(),
+  created_at: z.string().describe('ISO 8601, UTC'),
+  client_msg_id: z.string().nullable(),
+})
+export type MessageDto = z.infer<typeof messageSchema>
+
+/** Maps a stored row to its wire shape. */
+export function toMessageDto(row: MessageRow): MessageDto {
+  return {
+    id: row.id,
+    room: row.roomId,
+    user_id: row.userId,
+    sender: row.email,
+    nickname: row.nickname,
+    profile_picture_url: row.profileUrl,
+    message: row.body,
+    created_at: new Date(row.createdAt).toISOString(),
+    client_msg_id: row.clientMsgId,
+  }
+}
+
+/** Client-to-server frames. `message` length is checked separately against MAX_MESSAGE_LENGTH. */
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('chat.message'),
+    message: z.string(),
+    client_msg_id: z.string().min(1).max(64).optional(),
+  }),
+  z.object({ type: z.literal('chat.typing') }),
+])
+export type ClientFrame = z.infer<typeof clientFrameSchema>
+
+/** Why a frame was refused; sent as `chat.error`'s `code`. */
+export const chatErrorCodes = [
+  'invalid_json',
+  'missing_type',
+  'unknown_type',
+  'invalid_field',
+  'message_empty',
+  'message_too_long',
+  'binary_not_supported',
+  'store_failed',
+] as const
+export type ChatErrorCode = (typeof chatErrorCodes)[number]
+
+/** Server-to-client frames. */
+export const serverFrameSchemas = {
+  message: messageSchema.extend({ type: z.literal('chat.message') }),
+  join: z.object({ type: z.literal('chat.user.join'), username: z.string(), user_id: z.string() }),
+  leave: z.object({ type: z.literal('chat.user.leave'), username: z.string(), user_id: z.string() }),
+  typing: z.object({ type: z.literal('chat.typing'), user_id: z.string(), nickname: z.string() }),
+  error: z.object({ type: z.literal('chat.error'), code: z.enum(chatErrorCodes), message: z.string() }),
+  recovered: z.object({
+    type: z.literal('chat.recovered'),
+    count: z.number().int().describe('Messages replayed after since='),
+    truncated: z.boolean().describe('More were missed than RECOVERY_LIMIT; page the rest over REST with before='),
+  }),
+}
+
+/** Encodes a stored message as the `chat.message` frame; the seed's five fields come first. */
+export function encodeMessageFrame(row: MessageRow): string {
+  const dto = toMessageDto(row)
+  return JSON.stringify({
+    type: 'chat.message',
+    message: dto.message,
+    sender: dto.sender,
+    nickname: dto.nickname,
+    profile_picture_url: dto.profile_picture_url,
+    id: dto.id,
+    room: dto.room,
+    user_id: dto.user_id,
+    created_at: dto.created_at,
+    client_msg_id: dto.client_msg_id,
+  })
+}
+
+export const encodePresenceFrame = (type: 'chat.user.join' | 'chat.user.leave', userId: string, nickname: string) =>
+  JSON.stringify({ type, username: nickname, user_id: userId })
+
+export const encodeTypingFrame = (userId: string, nickname: string) => JSON.stringify({ type: 'chat.typing', user_id: userId, nickname })
+
+export const encodeErrorFrame = (code: ChatErrorCode, message: string) => JSON.stringify({ type: 'chat.error', code, message })
+
+export const encodeRecoveredFrame = (count: number, truncated: boolean) => JSON.stringify({ type: 'chat.recovered', count, truncated })
+
+/** Close codes and when the server uses them. */
+export const CloseCode = {
+  /** Server shutting down: reconnect with since=. */
+  goingAway: 1001,
+  /** Repeated abuse. */
+  policy: 1008,
+  /** Frame larger than MAX_PAYLOAD_BYTES. */
+  tooLarge: 1009,
+  /** Could not keep up: reconnect with since=. */
+  tryAgainLater: 1013,
+} as const
+
+/** Counts characters as code points, so an emoji is one character. */
+export function characterCount(text: string): number {
+  let count = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) i++
+    }
+    count++
+  }
+  return count
+}
+
+export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: ChatErrorCode; message: string }
+
+/**
+ * Checks a frame Elysia already JSON-parsed (it leaves text that is not JSON as a string).
+ * The schema of record is `clientFrameSchema`; this adds the length and emptiness rules.
+ */
+export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame {
+  if (data instanceof Uint8Array || data instanceof ArrayBuffer) {
+    return { ok: false, code: 'binary_not_supported', message: 'binary frames are not supported; send JSON text' }
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, code: 'invalid_json', message: 'frame must be a JSON object' }
+  }
+  const type = (data as { type?: unknown }).type
+  if (type === undefined) return { ok: false, code: 'missing_type', message: 'frame has no "type"' }
+  if (type !== 'chat.message' && type !== 'chat.typing') {
+    return { ok: false, code: 'unknown_type', message: `unknown type ${JSON.stringify(type)}; expected "chat.message" or "chat.typing"` }
+  }
+  const result = clientFrameSchema.safeParse(data)
+  if (!result.success) {
+    const issue = result.error.issues[0]
+    const path = issue?.path.join('.') || 'frame'
+    return { ok: false, code: 'invalid_field', message: `${path}: ${issue?.message ?? 'invalid'}` }
+  }
+  const frame = result.data
+  if (frame.type === 'chat.message') {
+    if (frame.message.trim().length === 0) return { ok: false, code: 'message_empty', message: 'message is empty' }
+    if (frame.message.length > maxLength && characterCount(frame.message) > maxLength) {
+      return { ok: false, code: 'message_too_long', message: `message is longer than ${maxLength} characters` }
+    }
+  }
+  return { ok: true, frame }
+}

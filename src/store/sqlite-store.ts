@@ -1,0 +1,207 @@
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import { messages, rooms } from '../db/schema.ts'
+import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
+import type { AppendResult, CommitListener, MessagePage, MessageRow, NewMessage, Recovery, RoomPage, RoomRow, Store } from './store.ts'
+
+interface PendingAppend {
+  message: NewMessage
+  resolve: (result: AppendResult) => void
+  reject: (error: unknown) => void
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (e: unknown) => (typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined)
+  return code(error) === 'SQLITE_CONSTRAINT_UNIQUE' || code((error as { cause?: unknown } | null)?.cause) === 'SQLITE_CONSTRAINT_UNIQUE'
+}
+
+/** Builds the prepared statements once; drizzle would otherwise re-prepare on every call. */
+function prepare(db: SqliteDb) {
+  const p = sql.placeholder
+  return {
+    insertMessage: db
+      .insert(messages)
+      .values({
+        roomId: p('roomId'),
+        userId: p('userId'),
+        email: p('email'),
+        nickname: p('nickname'),
+        profileUrl: p('profileUrl'),
+        body: p('body'),
+        clientMsgId: p('clientMsgId'),
+        createdAt: p('createdAt'),
+      })
+      .onConflictDoNothing()
+      .returning()
+      .prepare(),
+    messageByClientId: db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
+      .prepare(),
+    roomById: db.select().from(rooms).where(eq(rooms.id, p('id'))).prepare(),
+    roomByPostId: db.select().from(rooms).where(eq(rooms.postId, p('postId'))).prepare(),
+    newestMessages: db
+      .select()
+      .from(messages)
+      .where(eq(messages.roomId, p('roomId')))
+      .orderBy(desc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
+    messagesBefore: db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.roomId, p('roomId')), lt(messages.id, p('before'))))
+      .orderBy(desc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
+    messagesAfter: db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.roomId, p('roomId')), gt(messages.id, p('after'))))
+      .orderBy(asc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
+    newestMessagesAfter: db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.roomId, p('roomId')), gt(messages.id, p('after'))))
+      .orderBy(desc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
+    roomsAfter: db
+      .select()
+      .from(rooms)
+      .where(gt(rooms.id, p('after')))
+      .orderBy(asc(rooms.id))
+      .limit(p('limit'))
+      .prepare(),
+  }
+}
+
+/**
+ * The embedded store. Message inserts are group-committed: every append made in one
+ * event-loop turn is written in a single transaction, so one commit serves many messages.
+ */
+export class SqliteStore implements Store {
+  private readonly statements: ReturnType<typeof prepare>
+  private readonly listeners: CommitListener[] = []
+  private pending: PendingAppend[] = []
+  private flushScheduled = false
+  private closed = false
+
+  constructor(private readonly db: SqliteDb) {
+    this.statements = prepare(db)
+  }
+
+  /** Opens the file, applies migrations and prepares statements. */
+  static open(path: string): SqliteStore {
+    const db = openSqlite(path)
+    migrateSqlite(db)
+    return new SqliteStore(db)
+  }
+
+  async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
+    if (input.postId !== null) {
+      const existing = this.statements.roomByPostId.get({ postId: input.postId })
+      if (existing) return { room: existing, created: false }
+    }
+    try {
+      const [room] = this.db.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: Date.now() }).returning().all()
+      if (!room) throw new Error('insert into rooms returned no row')
+      return { room, created: true }
+    } catch (error) {
+      // Another request created the room for this post between the lookup and the insert.
+      const existing = input.postId !== null && isUniqueViolation(error) ? this.statements.roomByPostId.get({ postId: input.postId }) : undefined
+      if (existing) return { room: existing, created: false }
+      throw error
+    }
+  }
+
+  async listRooms(page: RoomPage): Promise<RoomRow[]> {
+    return this.statements.roomsAfter.all({ after: page.after ?? 0, limit: page.limit })
+  }
+
+  async getRoom(id: number): Promise<RoomRow | undefined> {
+    return this.statements.roomById.get({ id })
+  }
+
+  async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
+    if (page.after !== undefined) return this.statements.messagesAfter.all({ roomId, after: page.after, limit: page.limit })
+    const newestFirst =
+      page.before !== undefined
+        ? this.statements.messagesBefore.all({ roomId, before: page.before, limit: page.limit })
+        : this.statements.newestMessages.all({ roomId, limit: page.limit })
+    return newestFirst.reverse()
+  }
+
+  async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
+    const newestFirst = this.statements.newestMessagesAfter.all({ roomId, after: sinceId, limit: limit + 1 })
+    const truncated = newestFirst.length > limit
+    if (truncated) newestFirst.pop()
+    return { messages: newestFirst.reverse(), truncated }
+  }
+
+  appendMessage(message: NewMessage): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error('store is closed'))
+    return new Promise((resolve, reject) => {
+      this.pending.push({ message, resolve, reject })
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener)
+  }
+
+  async check(): Promise<void> {
+    this.db.$client.query('SELECT 1').get()
+  }
+
+  async close(): Promise<void> {
+    this.flush()
+    this.closed = true
+    this.db.$client.close()
+  }
+
+  /** Writes every pending append in one transaction, tells listeners, then settles the promises. */
+  private flush(): void {
+    this.flushScheduled = false
+    const batch = this.pending
+    if (batch.length === 0) return
+    this.pending = []
+    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = []
+    const created: MessageRow[] = []
+    try {
+      this.db.$client.transaction(() => {
+        for (const item of batch) {
+          try {
+            const row = this.statements.insertMessage.get(item.message)
+            if (row) {
+              created.push(row)
+              outcomes.push({ ok: true, result: { message: row, duplicate: false } })
+              continue
+            }
+            const earlier = this.statements.messageByClientId.get(item.message)
+            if (!earlier) throw new Error('message was neither inserted nor found by client_msg_id')
+            outcomes.push({ ok: true, result: { message: earlier, duplicate: true } })
+          } catch (error) {
+            // One bad row (say, a room that does not exist) fails alone; the rest still commit.
+            outcomes.push({ ok: false, error })
+          }
+        }
+      })()
+    } catch (error) {
+      for (const item of batch) item.reject(error)
+      return
+    }
+    if (created.length > 0) for (const listener of this.listeners) listener(created)
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!
+      if (outcome.ok) item.resolve(outcome.result)
+      else item.reject(outcome.error)
+    })
+  }
+}
