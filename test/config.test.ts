@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'bun:test'
+import { ConfigError, loadConfig } from '../src/config.ts'
+
+describe('config', () => {
+  it('should default to port 8000 and a SQLite file under ./data/', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({ PORT: 8000, DATABASE_PATH: './data/chat.db', MAX_MESSAGE_LENGTH: 2000, RECOVERY_LIMIT: 500, LOG_LEVEL: 'info' })
+  })
+
+  it('should read and coerce values from the environment, treating empty as unset', () => {
+    const config = loadConfig({ PORT: '9001', MAX_MESSAGE_LENGTH: '500', HOST: '', LOG_LEVEL: 'debug' })
+    expect(config).toMatchObject({ PORT: 9001, MAX_MESSAGE_LENGTH: 500, HOST: '0.0.0.0', LOG_LEVEL: 'debug' })
+  })
+
+  it('should name every bad setting and what was wrong', () => {
+    let error: unknown
+    try {
+      loadConfig({ PORT: 'eighty', RECOVERY_LIMIT: '0', LOG_LEVEL: 'loud' })
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(ConfigError)
+    const problems = (error as ConfigError).problems.map((p) => p.key).sort()
+    expect(problems).toEqual(['LOG_LEVEL', 'PORT', 'RECOVERY_LIMIT'])
+    expect((error as ConfigError).message).toContain('"eighty"')
+  })
+})

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'bun:test'
+import { characterCount, encodeMessageFrame, parseClientFrame } from '../src/realtime/protocol.ts'
+
+describe('characterCount', () => {
+  it('should count code points, so emoji and Korean are one character each', () => {
+    expect(characterCount('')).toBe(0)
+    expect(characterCount('abc')).toBe(3)
+    expect(characterCount('안녕')).toBe(2)
+    expect(characterCount('😀😀')).toBe(2)
+    expect(characterCount('\ud800x')).toBe(2) // a lone surrogate still counts once
+  })
+})
+
+describe('parseClientFrame', () => {
+  it('should accept the two client frames', () => {
+    expect(parseClientFrame({ type: 'chat.message', message: 'hi' }, 10)).toEqual({ ok: true, frame: { type: 'chat.message', message: 'hi' } })
+    expect(parseClientFrame({ type: 'chat.message', message: 'hi', client_msg_id: 'x' }, 10)).toMatchObject({ ok: true })
+    expect(parseClientFrame({ type: 'chat.typing' }, 10)).toEqual({ ok: true, frame: { type: 'chat.typing' } })
+  })
+
+  it('should refuse each kind of bad frame with its own code', () => {
+    const code = (data: unknown) => {
+      const result = parseClientFrame(data, 3)
+      return result.ok ? 'ok' : result.code
+    }
+    expect(code('text')).toBe('invalid_json')
+    expect(code(null)).toBe('invalid_json')
+    expect(code([1])).toBe('invalid_json')
+    expect(code({})).toBe('missing_type')
+    expect(code({ type: 'x' })).toBe('unknown_type')
+    expect(code({ type: 'chat.message', message: 1 })).toBe('invalid_field')
+    expect(code({ type: 'chat.message', message: 'a', client_msg_id: '' })).toBe('invalid_field')
+    expect(code({ type: 'chat.message', message: ' ' })).toBe('message_empty')
+    expect(code({ type: 'chat.message', message: 'abcd' })).toBe('message_too_long')
+    expect(code({ type: 'chat.message', message: '😀😀😀' })).toBe('ok')
+    expect(code(new Uint8Array([1]))).toBe('binary_not_supported')
+  })
+})
+
+describe('encodeMessageFrame', () => {
+  it('should put the seed five fields first and add the rest', () => {
+    const frame = JSON.parse(
+      encodeMessageFrame({ id: 7, roomId: 2, userId: 'u', email: 'e@x.co', nickname: 'n', profileUrl: null, body: 'hi', clientMsgId: null, createdAt: 0 }),
+    )
+    expect(Object.keys(frame)).toEqual(['type', 'message', 'sender', 'nickname', 'profile_picture_url', 'id', 'room', 'user_id', 'created_at', 'client_msg_id'])
+    expect(frame.created_at).toBe('1970-01-01T00:00:00.000Z')
+  })
+})

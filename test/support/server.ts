@@ -1,0 +1,98 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { createLogger } from '../../src/logger.ts'
+import { startServer, type RunningServer } from '../../src/server.ts'
+
+/** A real server on a free port over a fresh SQLite file. */
+export interface TestServer {
+  config: Config
+  base: string
+  wsBase: string
+  dir: string
+  /** fetch() against the server, path relative to its root. */
+  http(path: string, init?: RequestInit): Promise<Response>
+  /** JSON POST helper. */
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>
+  /** Stops the server, keeping the data file (see `restart`). */
+  stop(): Promise<void>
+  /** Stops and starts again on the same data file and a new port. */
+  restart(): Promise<TestServer>
+  /** Stops and removes the data. */
+  destroy(): Promise<void>
+}
+
+export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-'))): Promise<TestServer> {
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), LOG_LEVEL: 'silent', ...env })
+  const running: RunningServer = startServer(config, createLogger(config.LOG_LEVEL))
+  const base = `http://127.0.0.1:${running.port}`
+  let stopped = false
+  const stop = async () => {
+    if (stopped) return
+    stopped = true
+    await running.stop()
+  }
+  const server: TestServer = {
+    config,
+    base,
+    wsBase: `ws://127.0.0.1:${running.port}`,
+    dir,
+    http: (path, init) => fetch(base + path, init),
+    post: (path, body, headers = {}) =>
+      fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+    stop,
+    async restart() {
+      await stop()
+      return startTestServer(env, dir)
+    },
+    async destroy() {
+      await stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return server
+}
+
+/** A user as the gateway would describe them. */
+export interface TestUser {
+  user_id: string
+  nickname: string
+  email: string
+  profile_url?: string
+}
+
+export const alice: TestUser = { user_id: 'u-alice', nickname: 'Alice', email: 'alice@example.com', profile_url: '/media/alice.png' }
+export const bob: TestUser = { user_id: 'u-bob', nickname: '밥', email: 'bob@example.com' }
+export const carol: TestUser = { user_id: 'u-carol', nickname: 'Carol', email: 'carol@example.com', profile_url: 'https://cdn.example.com/c.jpg' }
+
+/** The identity headers a gateway sends, non-ASCII percent-encoded. */
+export function identityHeaders(user: TestUser): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-user-id': encodeURIComponent(user.user_id),
+    'x-nickname': encodeURIComponent(user.nickname),
+    'x-email': encodeURIComponent(user.email),
+  }
+  if (user.profile_url) headers['x-profile-url'] = encodeURIComponent(user.profile_url)
+  return headers
+}
+
+/** Creates a room and returns its id. */
+export async function createRoom(server: TestServer, name = 'room', postId?: number): Promise<number> {
+  const res = await server.post('/chat/v1/create-room/', postId === undefined ? { name } : { name, post_id: postId })
+  if (res.status !== 201 && res.status !== 200) throw new Error(`create-room answered ${res.status}: ${await res.text()}`)
+  return ((await res.json()) as { id: number }).id
+}
+
+/** Sends a raw WebSocket handshake and returns the refusal (or 101). */
+export function handshake(server: TestServer, path: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(server.base + path, {
+    headers: {
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'sec-websocket-version': '13',
+      ...headers,
+    },
+  })
+}
