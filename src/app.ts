@@ -2,6 +2,8 @@ import { Elysia, ValidationError } from 'elysia'
 import type { Config } from './config.ts'
 import { AppError, badRequest, fieldErrors, notFound, problemResponse, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
+import type { Metrics } from './metrics.ts'
+import { opsRoutes } from './modules/ops/index.ts'
 import { messageRoutes } from './modules/messages/index.ts'
 import { MessageService } from './modules/messages/service.ts'
 import { roomRoutes } from './modules/rooms/index.ts'
@@ -14,6 +16,7 @@ export interface AppDeps {
   config: Config
   store: Store
   logger: Logger
+  metrics: Metrics
 }
 
 /** Maps any error a route throws to problem+json; unexpected ones are logged and hidden. */
@@ -31,9 +34,13 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 }
 
 /** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
-export function createApp({ config, store, logger }: AppDeps) {
-  const hub = new Hub()
-  store.onCommit((rows) => hub.publishMessages(rows))
+export function createApp({ config, store, logger, metrics }: AppDeps) {
+  const hub = new Hub(metrics)
+  store.onCommit((rows) => {
+    metrics.messagesStored.inc(rows.length)
+    hub.publishMessages(rows)
+  })
+  const lifecycle = { stopping: false }
   const rooms = new RoomService(store, hub)
   const messages = new MessageService(store)
 
@@ -48,11 +55,12 @@ export function createApp({ config, store, logger }: AppDeps) {
     .onStart(({ server }) => {
       if (server) hub.attach(server)
     })
+    .use(opsRoutes(store, metrics, { shuttingDown: () => lifecycle.stopping }))
     .use(roomRoutes(rooms))
-    .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH))
-    .use(chatSocket({ config, hub, store, messages, logger }))
+    .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics))
+    .use(chatSocket({ config, hub, store, messages, logger, metrics }))
 
-  return Object.assign(app, { hub })
+  return Object.assign(app, { hub, lifecycle })
 }
 
 export type App = ReturnType<typeof createApp>

@@ -12,6 +12,7 @@ export const configSchema = z.object({
   RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since='),
   MAX_PAYLOAD_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
   TYPING_INTERVAL_MS: z.coerce.number().int().min(0).default(2000).describe('Least time between two chat.typing events relayed for one socket'),
+  SHUTDOWN_TIMEOUT: z.coerce.number().positive().max(3600).default(10).describe('Seconds a graceful shutdown may take before the process exits anyway'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest log level written to stdout'),
 })
 
@@ -21,9 +22,21 @@ export type ConfigKey = keyof Config
 /** Raised when a setting is invalid; the message names every bad setting. */
 export class ConfigError extends Error {
   constructor(readonly problems: { key: string; message: string }[]) {
-    super(`invalid configuration:\n${problems.map((p) => `  ${p.key}: ${p.message}`).join('\n')}`)
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.key} (${flagOf(p.key)}): ${p.message}`).join('\n')}`)
     this.name = 'ConfigError'
   }
+}
+
+/** The command-line flag of a setting: `DATABASE_PATH` is `--database-path`. */
+export const flagOf = (key: string) => `--${key.toLowerCase().replaceAll('_', '-')}`
+
+/** Each setting with its flag, default and meaning, for `--help`. */
+export function describeSettings(): { key: string; flag: string; default: unknown; description: string }[] {
+  const properties = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }).properties ?? {}
+  return Object.entries(properties).map(([key, schema]) => {
+    const s = typeof schema === 'object' ? schema : {}
+    return { key, flag: flagOf(key), default: s.default, description: s.description ?? '' }
+  })
 }
 
 /** Parses settings from an environment-like record; empty strings count as unset. */

@@ -1,24 +1,61 @@
-import { ConfigError, loadConfig } from './config.ts'
+import { helpText, parseCommandLine, UsageError, usageMessage, version } from './cli.ts'
+import { ConfigError } from './config.ts'
+import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
-import { startServer } from './server.ts'
+import { startServer, type RunningServer } from './server.ts'
 
-let config
+let command
 try {
-  config = loadConfig()
+  command = parseCommandLine(process.argv.slice(2), process.env)
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(`${error.message}\n`)
+  if (!(error instanceof UsageError || error instanceof ConfigError)) throw error
+  process.stderr.write(usageMessage(error))
   process.exit(2)
 }
 
-const logger = createLogger(config.LOG_LEVEL)
-const server = startServer(config, logger)
-logger.info('listening', { url: server.url.href, database: config.DATABASE_PATH })
+if (command.kind === 'help') {
+  process.stdout.write(helpText())
+  process.exit(0)
+}
+if (command.kind === 'version') {
+  process.stdout.write(`chat-server ${version} (bun ${Bun.version})\n`)
+  process.exit(0)
+}
 
+const { config } = command
+const logger = createLogger(config.LOG_LEVEL)
+
+if (command.kind === 'migrate') {
+  const db = openSqlite(config.DATABASE_PATH)
+  migrateSqlite(db)
+  db.$client.close()
+  logger.info('migrations applied', { database: config.DATABASE_PATH })
+  process.exit(0)
+}
+
+// Signal handlers go in before the server listens, so a SIGTERM right after start is graceful too.
+let server: RunningServer | undefined
+let signalled = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
-    logger.info('shutting down', { signal })
-    await server.stop()
-    process.exit(0)
+    if (signalled) return
+    signalled = true
+    logger.info('shutting down', { signal, timeout_s: config.SHUTDOWN_TIMEOUT })
+    const timer = setTimeout(() => {
+      logger.error('shutdown timed out; exiting with work unfinished', { timeout_s: config.SHUTDOWN_TIMEOUT })
+      process.exit(1)
+    }, config.SHUTDOWN_TIMEOUT * 1000)
+    try {
+      await server?.stop()
+      clearTimeout(timer)
+      logger.info('stopped')
+      process.exit(0)
+    } catch (err) {
+      logger.error('shutdown failed', { err: err instanceof Error ? err : new Error(String(err)) })
+      process.exit(1)
+    }
   })
 }
+
+server = startServer(config, logger)
+logger.info('listening', { url: server.url.href, port: server.port, database: config.DATABASE_PATH, version })

@@ -1,14 +1,15 @@
 import { Elysia } from 'elysia'
 import type { ServerWebSocket } from 'bun'
 import type { Config } from '../config.ts'
-import { badRequest } from '../errors.ts'
+import { AppError, badRequest } from '../errors.ts'
 import { identityFromHandshake, type Identity } from '../identity.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
 import type { MessageService } from '../modules/messages/service.ts'
 import { parseRoomId, roomParamsSchema } from '../modules/shared-model.ts'
 import type { Store } from '../store/store.ts'
 import type { Hub, Session } from './hub.ts'
-import { encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
+import { type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
 
 /** What the handshake established, carried from the upgrade to the open socket. */
 interface Handshake {
@@ -36,13 +37,19 @@ export interface ChatSocketDeps {
   store: Store
   messages: MessageService
   logger: Logger
+  metrics: Metrics
 }
 
 /**
  * `/ws/chat/{room_id}/chat/`: a thin adapter between WebSocket frames and the services.
  * Refusals happen before the upgrade, as problem+json (400 identity, 404 room).
  */
-export const chatSocket = ({ config, hub, store, messages, logger }: ChatSocketDeps) => {
+export const chatSocket = ({ config, hub, store, messages, logger, metrics }: ChatSocketDeps) => {
+  function sendError(session: Session, code: ChatErrorCode, message: string) {
+    metrics.chatErrors.inc({ code })
+    session.socket.send(encodeErrorFrame(code, message))
+  }
+
   /** Replays what a reconnecting socket missed, then makes it live with no gap and no duplicate. */
   async function replay(session: Session, since: number) {
     hub.beginReplay(session)
@@ -54,7 +61,7 @@ export const chatSocket = ({ config, hub, store, messages, logger }: ChatSocketD
       session.socket.send(encodeRecoveredFrame(missed.length, truncated))
     } catch (err) {
       logger.error('replay failed', { room: session.roomId, user: session.identity.userId, err })
-      session.socket.send(encodeErrorFrame('store_failed', 'could not replay missed messages; fetch them over REST'))
+      sendError(session, 'store_failed', 'could not replay missed messages; fetch them over REST')
     }
     hub.endReplay(session, lastId)
   }
@@ -66,7 +73,7 @@ export const chatSocket = ({ config, hub, store, messages, logger }: ChatSocketD
       if (duplicate) session.socket.send(encodeMessageFrame(message))
     } catch (err) {
       logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
-      session.socket.send(encodeErrorFrame('store_failed', 'the message could not be stored; send it again'))
+      sendError(session, 'store_failed', 'the message could not be stored; send it again')
     }
   }
 
@@ -74,13 +81,20 @@ export const chatSocket = ({ config, hub, store, messages, logger }: ChatSocketD
     params: roomParamsSchema,
     async upgrade(context) {
       const { request, params } = context
-      const query = new URL(request.url).searchParams
-      const identity = identityFromHandshake(request.headers, query)
-      const roomId = parseRoomId(params.room_id ?? '')
-      const since = parseSince(query.get('since'))
-      await messages.requireRoom(roomId)
-      // The context is copied into the socket's data at upgrade; the handshake travels with it.
-      Object.assign(context, { handshake: { identity, roomId, since } satisfies Handshake })
+      try {
+        const query = new URL(request.url).searchParams
+        const identity = identityFromHandshake(request.headers, query)
+        const roomId = parseRoomId(params.room_id ?? '')
+        const since = parseSince(query.get('since'))
+        await messages.requireRoom(roomId)
+        // The context is copied into the socket's data at upgrade; the handshake travels with it.
+        Object.assign(context, { handshake: { identity, roomId, since } satisfies Handshake })
+      } catch (error) {
+        const reason = error instanceof AppError ? error.code : 'internal_error'
+        metrics.handshakesRefused.inc({ reason })
+        logger.info('handshake refused', { reason, path: new URL(request.url).pathname })
+        throw error
+      }
     },
     open(ws) {
       const data = socketData(ws)
@@ -103,9 +117,12 @@ export const chatSocket = ({ config, hub, store, messages, logger }: ChatSocketD
       const session = socketData(ws).session
       if (!session) return
       const parsed = parseClientFrame(data, config.MAX_MESSAGE_LENGTH)
-      if (!parsed.ok) return void session.socket.send(encodeErrorFrame(parsed.code, parsed.message))
+      if (!parsed.ok) return sendError(session, parsed.code, parsed.message)
       const frame = parsed.frame
-      if (frame.type === 'chat.message') return send(session, frame.message, frame.client_msg_id ?? null)
+      if (frame.type === 'chat.message') {
+        metrics.messagesReceived.inc({ source: 'ws' })
+        return send(session, frame.message, frame.client_msg_id ?? null)
+      }
       const now = Date.now()
       if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
       session.lastTypingAt = now

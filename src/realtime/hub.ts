@@ -1,5 +1,6 @@
 import type { Server, ServerWebSocket } from 'bun'
 import type { Identity } from '../identity.ts'
+import type { Metrics } from '../metrics.ts'
 import type { MessageRow } from '../store/store.ts'
 import { encodeMessageFrame, encodePresenceFrame, roomTopic } from './protocol.ts'
 
@@ -22,7 +23,7 @@ interface OnlineUser {
 interface RoomState {
   readonly users: Map<string, OnlineUser>
   readonly replaying: Set<Session>
-  sockets: number
+  readonly sessions: Set<Session>
 }
 
 /** A user present in a room, as room detail lists them. */
@@ -41,6 +42,8 @@ export class Hub {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, RoomState>()
 
+  constructor(private readonly metrics: Metrics) {}
+
   /** Gives the hub the listening server, whose publish reaches every subscriber. */
   attach(server: Server<unknown>): void {
     this.server = server
@@ -50,10 +53,12 @@ export class Hub {
   enter(session: Session): void {
     let room = this.rooms.get(session.roomId)
     if (!room) {
-      room = { users: new Map(), replaying: new Set(), sockets: 0 }
+      room = { users: new Map(), replaying: new Set(), sessions: new Set() }
       this.rooms.set(session.roomId, room)
+      this.metrics.activeRooms.inc()
     }
-    room.sockets++
+    room.sessions.add(session)
+    this.metrics.openSockets.inc()
     const { userId, nickname, profileUrl } = session.identity
     const user = room.users.get(userId)
     if (user) {
@@ -71,14 +76,23 @@ export class Hub {
   exit(session: Session): void {
     const room = this.rooms.get(session.roomId)
     if (!room) return
+    if (!room.sessions.delete(session)) return
     room.replaying.delete(session)
-    room.sockets--
+    this.metrics.openSockets.dec()
     const user = room.users.get(session.identity.userId)
     if (user && --user.sockets === 0) {
       room.users.delete(session.identity.userId)
       this.broadcast(session.roomId, encodePresenceFrame('chat.user.leave', session.identity.userId, user.nickname), null)
     }
-    if (room.sockets === 0) this.rooms.delete(session.roomId)
+    if (room.sessions.size === 0) {
+      this.rooms.delete(session.roomId)
+      this.metrics.activeRooms.dec()
+    }
+  }
+
+  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=). */
+  closeAll(code: number, reason: string): void {
+    for (const room of this.rooms.values()) for (const session of room.sessions) session.socket.close(code, reason)
   }
 
   /** Holds live frames for a socket that is replaying history; see `endReplay`. */
@@ -108,7 +122,10 @@ export class Hub {
 
   /** Delivers committed messages to their rooms, in ascending id order. */
   publishMessages(rows: readonly MessageRow[]): void {
-    for (const row of rows) this.broadcast(row.roomId, encodeMessageFrame(row), row.id)
+    for (const row of rows) {
+      this.broadcast(row.roomId, encodeMessageFrame(row), row.id)
+      this.metrics.messagesDelivered.inc(this.rooms.get(row.roomId)?.sessions.size ?? 0)
+    }
   }
 
   /** Sends one encoded frame to every socket of the room, and to the backlog of those replaying. */
@@ -132,7 +149,7 @@ export class Hub {
   /** Open sockets across all rooms. */
   socketCount(): number {
     let total = 0
-    for (const room of this.rooms.values()) total += room.sockets
+    for (const room of this.rooms.values()) total += room.sessions.size
     return total
   }
 }

@@ -1,7 +1,12 @@
+import { Database } from 'bun:sqlite'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import type { BatchObserver } from '../metrics.ts'
 import { messages, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import type { AppendResult, CommitListener, MessagePage, MessageRow, NewMessage, Recovery, RoomPage, RoomRow, Store } from './store.ts'
+
+/** The first 16 bytes of every SQLite database file. */
+const SQLITE_MAGIC = 'SQLite format 3\0'
 
 interface PendingAppend {
   message: NewMessage
@@ -89,15 +94,19 @@ export class SqliteStore implements Store {
   private flushScheduled = false
   private closed = false
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly path: string,
+    private readonly observeBatch: BatchObserver = () => {},
+  ) {
     this.statements = prepare(db)
   }
 
   /** Opens the file, applies migrations and prepares statements. */
-  static open(path: string): SqliteStore {
+  static open(path: string, observeBatch?: BatchObserver): SqliteStore {
     const db = openSqlite(path)
     migrateSqlite(db)
-    return new SqliteStore(db)
+    return new SqliteStore(db, path, observeBatch)
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
@@ -156,11 +165,29 @@ export class SqliteStore implements Store {
     this.listeners.push(listener)
   }
 
+  /**
+   * The open connection answers from its cache (and the WAL) even after the file is damaged,
+   * replaced or removed, so readiness also reads the file's header and opens it afresh.
+   */
   async check(): Promise<void> {
+    if (this.closed) throw new Error('store is closed')
     this.db.$client.query('SELECT 1').get()
+    if (this.path === ':memory:') return
+    let probe: Database | undefined
+    try {
+      const header = await Bun.file(this.path).slice(0, SQLITE_MAGIC.length).text()
+      if (header !== SQLITE_MAGIC) throw new Error('the file does not start with the SQLite header')
+      probe = new Database(this.path, { readonly: true, create: false })
+      probe.query('SELECT count(*) FROM sqlite_master').get()
+    } catch (error) {
+      throw new Error(`database file ${this.path} is not readable: ${error instanceof Error ? error.message : String(error)}`)
+    } finally {
+      probe?.close()
+    }
   }
 
   async close(): Promise<void> {
+    if (this.closed) return
     this.flush()
     this.closed = true
     this.db.$client.close()
@@ -174,6 +201,7 @@ export class SqliteStore implements Store {
     this.pending = []
     const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = []
     const created: MessageRow[] = []
+    const started = performance.now()
     try {
       this.db.$client.transaction(() => {
         for (const item of batch) {
@@ -197,6 +225,7 @@ export class SqliteStore implements Store {
       for (const item of batch) item.reject(error)
       return
     }
+    this.observeBatch(batch.length, (performance.now() - started) / 1000)
     if (created.length > 0) for (const listener of this.listeners) listener(created)
     batch.forEach((item, i) => {
       const outcome = outcomes[i]!

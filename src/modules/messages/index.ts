@@ -3,10 +3,11 @@ import { identityFromHeaders } from '../../identity.ts'
 import { toMessageDto } from '../../realtime/protocol.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { checkHistoryQuery, historyQuerySchema, sendMessageBodySchema } from './model.ts'
+import type { Metrics } from '../../metrics.ts'
 import type { MessageService } from './service.ts'
 
 /** `/chat/v1/room/{room_id}/messages/` and `/chat/v1/message/`. */
-export const messageRoutes = (messages: MessageService, maxMessageLength: number) =>
+export const messageRoutes = (messages: MessageService, maxMessageLength: number, metrics: Metrics) =>
   new Elysia({ name: 'messages', prefix: '/chat/v1' })
     .get(
       '/room/:room_id/messages/',
@@ -29,6 +30,7 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
     .post(
       '/message/',
       async ({ body, sender, set }) => {
+        metrics.messagesReceived.inc({ source: 'rest' })
         const { message, duplicate } = await messages.send(sender, body.room, body.message, body.client_msg_id ?? null)
         set.status = duplicate ? 200 : 201
         return toMessageDto(message)
