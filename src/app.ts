@@ -3,6 +3,9 @@ import type { Config } from './config.ts'
 import { AppError, badRequest, fieldErrors, notFound, problemResponse, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
+import { docsRoutes } from './docs/index.ts'
+import { webRoutes } from './web/index.ts'
+import { version } from './version.ts'
 import { opsRoutes } from './modules/ops/index.ts'
 import { messageRoutes } from './modules/messages/index.ts'
 import { MessageService } from './modules/messages/service.ts'
@@ -45,6 +48,8 @@ export function createApp({ config, store, logger, metrics }: AppDeps) {
   const messages = new MessageService(store)
 
   const app = new Elysia({
+    // Production bundling of the test page (no dev server, no hot reload, no console output).
+    serve: { development: false },
     websocket: {
       maxPayloadLength: config.MAX_PAYLOAD_BYTES,
       idleTimeout: 120,
@@ -55,6 +60,8 @@ export function createApp({ config, store, logger, metrics }: AppDeps) {
     .onStart(({ server }) => {
       if (server) hub.attach(server)
     })
+    .use(docsRoutes(version))
+    .use(webRoutes())
     .use(opsRoutes(store, metrics, { shuttingDown: () => lifecycle.stopping }))
     .use(roomRoutes(rooms))
     .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics))

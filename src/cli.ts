@@ -1,4 +1,4 @@
-import pkg from '../package.json' with { type: 'json' }
+import { version } from './version.ts'
 import { ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
 
 /** What the command line asked for. */
@@ -8,8 +8,6 @@ export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'serve' |
 export class UsageError extends Error {
   override name = 'UsageError'
 }
-
-export const version = pkg.version
 
 const settingByFlag = new Map(Object.keys(configSchema.shape).map((key) => [flagOf(key), key]))
 

@@ -1,4 +1,5 @@
-import { helpText, parseCommandLine, UsageError, usageMessage, version } from './cli.ts'
+import { helpText, parseCommandLine, UsageError, usageMessage } from './cli.ts'
+import { version } from './version.ts'
 import { ConfigError } from './config.ts'
 import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'

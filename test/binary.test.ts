@@ -89,6 +89,14 @@ describe('the binary in production', () => {
     for (const line of server.lines) expect(JSON.parse(line)).toMatchObject({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) })
     expect((await fetch(`${server.base}/healthz`)).status).toBe(200)
 
+    // The page, its bundled script and style, and Swagger UI all come out of the binary.
+    const page = await (await fetch(`${server.base}/chat_gateway_test.html`)).text()
+    const assets = [...page.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((m) => m[1]!)
+    expect(assets.length).toBeGreaterThanOrEqual(2)
+    for (const path of [...assets, '/docs', '/docs/json', '/docs/asyncapi.json', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']) {
+      expect({ path, status: (await fetch(server.base + path)).status }).toEqual({ path, status: 200 })
+    }
+
     const created = await fetch(`${server.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"binary","post_id":1}' })
     expect(created.status).toBe(201)
     const roomId = ((await created.json()) as { id: number }).id

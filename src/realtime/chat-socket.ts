@@ -79,6 +79,8 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
 
   return new Elysia({ name: 'chat-socket' }).ws('/ws/chat/:room_id/chat/', {
     params: roomParamsSchema,
+    // OpenAPI has no WebSocket operations: the protocol is the AsyncAPI document at /docs/asyncapi.json.
+    detail: { hide: true },
     async upgrade(context) {
       const { request, params } = context
       try {

@@ -17,7 +17,7 @@ export interface TestServer {
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>
   /** Stops the server, keeping the data file (see `restart`). */
   stop(): Promise<void>
-  /** Stops and starts again on the same data file and a new port. */
+  /** Stops and starts again on the same data file and the same port. */
   restart(): Promise<TestServer>
   /** Stops and removes the data. */
   destroy(): Promise<void>
@@ -44,7 +44,7 @@ export async function startTestServer(env: Record<string, string> = {}, dir = mk
     stop,
     async restart() {
       await stop()
-      return startTestServer(env, dir)
+      return startTestServer({ ...env, PORT: String(running.port) }, dir)
     },
     async destroy() {
       await stop()

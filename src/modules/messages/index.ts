@@ -1,9 +1,12 @@
 import { Elysia } from 'elysia'
+import { z } from 'zod'
+import { exampleMessage } from '../../docs/examples.ts'
+import { identityHeaderParameters, responses } from '../../docs/responses.ts'
 import { identityFromHeaders } from '../../identity.ts'
-import { toMessageDto } from '../../realtime/protocol.ts'
+import type { Metrics } from '../../metrics.ts'
+import { messageSchema, toMessageDto } from '../../realtime/protocol.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { checkHistoryQuery, historyQuerySchema, sendMessageBodySchema } from './model.ts'
-import type { Metrics } from '../../metrics.ts'
 import type { MessageService } from './service.ts'
 
 /** `/chat/v1/room/{room_id}/messages/` and `/chat/v1/message/`. */
@@ -20,8 +23,13 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
         query: historyQuerySchema,
         detail: {
           summary: 'Message history',
-          description: 'Ascending by id: the newest `limit`, or the newest below `before`, or the oldest above `after`.',
+          description: 'Ascending by id: the newest `limit`, or the newest below `before`, or the oldest above `after`. Give at most one of `before` and `after`.',
           tags: ['messages'],
+          responses: responses({
+            200: { description: 'Messages, ascending id', schema: z.array(messageSchema), example: [exampleMessage] },
+            400: { description: 'A query value is invalid', problem: { code: 'invalid_query' } },
+            404: { description: 'No such room', problem: { code: 'room_not_found' } },
+          }),
         },
       },
     )
@@ -40,8 +48,17 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
         detail: {
           summary: 'Send a message',
           description:
-            'Stores the message as the user the gateway identifies, then broadcasts it to the room. A repeated `client_msg_id` returns the stored message with 200.',
+            'Stores the message as the user the gateway identifies, then broadcasts it as `chat.message` to every socket of the room. A repeated `client_msg_id` (same user, same room) is not stored again: the answer is 200 with the stored message.',
           tags: ['messages'],
+          parameters: identityHeaderParameters(true),
+          responses: responses({
+            201: { description: 'Stored and broadcast', schema: messageSchema, example: exampleMessage },
+            200: { description: 'This client_msg_id was already stored; the stored message', schema: messageSchema, example: exampleMessage },
+            400: { description: 'The identity headers or the body are malformed', problem: { code: 'invalid_identity', example: { errors: [{ path: 'email', message: 'Invalid email address' }] } } },
+            401: { description: 'No identity: X-User-Id is missing', problem: { code: 'identity_required' } },
+            404: { description: 'No such room', problem: { code: 'room_not_found' } },
+            422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'message', message: 'must not be empty' }] } } },
+          }),
         },
       },
     )

@@ -1,0 +1,95 @@
+import { z } from 'zod'
+import { identityInputSchema } from '../identity.ts'
+import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/protocol.ts'
+import { exampleMessage } from './examples.ts'
+import { toJsonSchema } from './json-schema.ts'
+import { problemSchema } from './responses.ts'
+
+type Json = Record<string, unknown>
+
+const [clientMessage, clientTyping] = clientFrameSchema.options
+
+/**
+ * The WebSocket protocol as an AsyncAPI 3.0 document, built from the zod schemas that parse
+ * and encode the frames.
+ */
+export function asyncApiDocument(version: string): Json {
+  const message = (name: string, title: string, summary: string, schema: z.ZodType, example: unknown) => ({
+    name,
+    title,
+    summary,
+    contentType: 'application/json',
+    payload: toJsonSchema(schema, 'input'),
+    examples: [{ payload: example }],
+  })
+  const handshakeQuery = identityInputSchema.extend({
+    since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay what came after it, then go live'),
+  })
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Chat WebSocket protocol',
+      version,
+      description: [
+        'Live chat in one room per connection. All frames are JSON text.',
+        '',
+        '**Handshake**: identity comes from the gateway, as query parameters (`user_id`, `nickname`, `email`, `profile_url`) or as the headers `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (percent-encoded UTF-8); when `X-User-Id` is present the headers alone count. The server refuses before the upgrade, as plain HTTP with an `application/problem+json` body: **400** missing or invalid identity or `since`, **401** gateway secret missing or wrong, **403** origin not allowed, **404** unknown room.',
+        '',
+        `**Close codes**: **${CloseCode.goingAway}** server shutting down (reconnect with \`since\`), **${CloseCode.policy}** repeated abuse, **${CloseCode.tooLarge}** frame too large, **${CloseCode.tryAgainLater}** too slow to keep up (reconnect with \`since\`).`,
+        '',
+        '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
+      ].join('\n'),
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      chat: { host: 'localhost:8000', protocol: 'ws', description: 'The chat server, reached through the gateway' },
+    },
+    channels: {
+      room: {
+        address: '/ws/chat/{room_id}/chat/',
+        title: 'A chat room',
+        parameters: { room_id: { description: 'Room id (from POST /chat/v1/create-room/)' } },
+        messages: {
+          sendMessage: message('chat.message', 'Send a message', 'Client sends a chat message', clientMessage, { type: 'chat.message', message: '안녕하세요!', client_msg_id: '6f1c2a4e-1' }),
+          sendTyping: message('chat.typing', 'Typing', 'Client is typing; relayed to the others, throttled', clientTyping, { type: 'chat.typing' }),
+          chatMessage: message('chat.message', 'Message', 'A stored message, to every socket of the room including the sender', serverFrameSchemas.message, { type: 'chat.message', ...exampleMessage }),
+          userJoin: message('chat.user.join', 'User joined', "A user's first socket in the room opened", serverFrameSchemas.join, { type: 'chat.user.join', username: '홍길동', user_id: '42' }),
+          userLeave: message('chat.user.leave', 'User left', "A user's last socket in the room closed", serverFrameSchemas.leave, { type: 'chat.user.leave', username: '홍길동', user_id: '42' }),
+          typing: message('chat.typing', 'Someone is typing', 'Relayed typing of another user', serverFrameSchemas.typing, { type: 'chat.typing', user_id: '42', nickname: '홍길동' }),
+          error: message('chat.error', 'Frame refused', 'A frame the server would not take; the connection stays open', serverFrameSchemas.error, { type: 'chat.error', code: 'message_too_long', message: 'message is longer than 2000 characters' }),
+          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, { type: 'chat.recovered', count: 3, truncated: false }),
+        },
+        bindings: {
+          ws: {
+            method: 'GET',
+            query: toJsonSchema(handshakeQuery, 'input'),
+            headers: {
+              type: 'object',
+              properties: {
+                'X-User-Id': { type: 'string', description: 'When present, identity comes from these headers alone' },
+                'X-Nickname': { type: 'string', description: 'Percent-encoded UTF-8' },
+                'X-Email': { type: 'string' },
+                'X-Profile-Url': { type: 'string' },
+                'X-Gateway-Secret': { type: 'string', description: 'Required when the server runs with GATEWAY_SECRET' },
+              },
+            },
+            bindingVersion: '0.1.0',
+          },
+        },
+      },
+    },
+    operations: {
+      sendMessage: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a chat message', messages: [{ $ref: '#/channels/room/messages/sendMessage' }] },
+      sendTyping: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a typing notice', messages: [{ $ref: '#/channels/room/messages/sendTyping' }] },
+      deliver: {
+        action: 'send',
+        channel: { $ref: '#/channels/room' },
+        summary: 'The server sends room events',
+        messages: ['chatMessage', 'userJoin', 'userLeave', 'typing', 'error', 'recovered'].map((m) => ({ $ref: `#/channels/room/messages/${m}` })),
+      },
+    },
+    components: {
+      schemas: { Problem: toJsonSchema(problemSchema) },
+    },
+  }
+}

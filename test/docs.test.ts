@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { validate } from '@readme/openapi-parser'
+import { createApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { createLogger } from '../src/logger.ts'
+import { createMetrics } from '../src/metrics.ts'
+import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../src/realtime/protocol.ts'
+import { SqliteStore } from '../src/store/sqlite-store.ts'
+import { startTestServer, type TestServer } from './support/server.ts'
+
+type Json = Record<string, any>
+let server: TestServer
+let openapi: Json
+let asyncapi: Json
+beforeAll(async () => {
+  server = await startTestServer()
+  openapi = (await (await server.http('/docs/json')).json()) as Json
+  asyncapi = (await (await server.http('/docs/asyncapi.json')).json()) as Json
+})
+afterAll(() => server.destroy())
+
+/** Every route the app serves, as OpenAPI spells paths. */
+function servedRoutes(): { method: string; path: string }[] {
+  const config = loadConfig({ DATABASE_PATH: ':memory:', LOG_LEVEL: 'silent' })
+  const store = SqliteStore.open(':memory:')
+  const app = createApp({ config, store, logger: createLogger('silent'), metrics: createMetrics() })
+  void store.close()
+  return app.routes.map((r) => ({ method: r.method.toLowerCase(), path: r.path.replace(/:(\w+)/g, '{$1}') }))
+}
+
+/** Routes that are not REST API: the docs themselves, the test page, and the WebSocket (in AsyncAPI). */
+const notApi = (path: string) => path.startsWith('/docs') || path === '/' || path === '/chat_gateway_test.html'
+
+describe('GET /docs/json', () => {
+  it('should be a valid OpenAPI 3.1 document', async () => {
+    expect(openapi.openapi).toMatch(/^3\.1\./)
+    const result = await validate(structuredClone(openapi))
+    expect(result.errors ?? []).toEqual([])
+    expect(result.valid).toBe(true)
+  })
+
+  it('should document every REST route the app serves', () => {
+    const routes = servedRoutes()
+    const rest = routes.filter((r) => r.method !== 'ws' && !notApi(r.path))
+    expect(rest.length).toBeGreaterThanOrEqual(8)
+    for (const { method, path } of rest) expect(openapi.paths[path]?.[method]).toBeDefined()
+    const ws = routes.filter((r) => r.method === 'ws')
+    expect(ws.map((r) => r.path)).toEqual([asyncapi.channels.room.address])
+  })
+
+  it('should give every API operation a success response and its problem+json errors, with examples', () => {
+    for (const [path, item] of Object.entries(openapi.paths as Json)) {
+      if (path === '/healthz' || path === '/readyz' || path === '/metrics') continue
+      for (const [method, op] of Object.entries(item as Json)) {
+        const statuses = Object.keys(op.responses ?? {})
+        expect(statuses.some((s) => s.startsWith('2'))).toBe(true)
+        expect(statuses.some((s) => s.startsWith('4'))).toBe(true)
+        for (const status of statuses) {
+          const content = op.responses[status].content
+          const type = status.startsWith('2') ? 'application/json' : 'application/problem+json'
+          expect({ at: `${method} ${path} ${status}`, has: Boolean(content?.[type]?.schema && content[type].example) }).toEqual({ at: `${method} ${path} ${status}`, has: true })
+        }
+      }
+    }
+  })
+
+  it('should describe request bodies from the zod schemas and the identity headers', () => {
+    const send = openapi.paths['/chat/v1/message/'].post
+    const body = send.requestBody.content['application/json'].schema
+    expect(body.required).toEqual(expect.arrayContaining(['message', 'room']))
+    expect(body.properties.client_msg_id).toBeDefined()
+    const headers = send.parameters.filter((p: Json) => p.in === 'header').map((p: Json) => p.name)
+    expect(headers).toEqual(['X-User-Id', 'X-Nickname', 'X-Email', 'X-Profile-Url'])
+    expect(openapi.paths['/chat/v1/create-room/'].post.requestBody.content['application/json'].schema.properties.name.maxLength).toBe(100)
+    expect(openapi.info.description).toContain('asyncapi.json')
+  })
+})
+
+describe('GET /docs', () => {
+  it('should load Swagger UI from the server itself, never a CDN', async () => {
+    const html = await (await server.http('/docs')).text()
+    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+    expect(urls.length).toBeGreaterThanOrEqual(2)
+    for (const url of urls) expect(url).not.toMatch(/^(https?:)?\/\//)
+    for (const url of urls) expect((await server.http(`/${url.replace(/^\//, '')}`)).status).toBe(200)
+  })
+})
+
+describe('GET /docs/asyncapi.json', () => {
+  const messages = () => Object.values(asyncapi.channels.room.messages as Record<string, Json>)
+
+  it('should be an AsyncAPI 3 document for the chat channel', () => {
+    expect(asyncapi.asyncapi).toBe('3.0.0')
+    expect(asyncapi.channels.room.address).toBe('/ws/chat/{room_id}/chat/')
+    for (const op of Object.values(asyncapi.operations as Record<string, Json>)) {
+      expect(op.channel.$ref).toBe('#/channels/room')
+      for (const ref of op.messages) expect(asyncapi.channels.room.messages[ref.$ref.split('/').at(-1)]).toBeDefined()
+    }
+  })
+
+  it('should list every client and server event, with examples the schemas accept', () => {
+    const names = messages().map((m) => m.name)
+    for (const option of clientFrameSchema.options) expect(names).toContain(option.shape.type.value)
+    for (const schema of Object.values(serverFrameSchemas)) expect(names).toContain(schema.shape.type.value)
+    const all = [...clientFrameSchema.options, ...Object.values(serverFrameSchemas)]
+    for (const message of messages()) {
+      const example = message.examples[0].payload
+      expect(all.some((schema) => schema.safeParse(example).success)).toBe(true)
+    }
+  })
+
+  it('should document the handshake, its refusals and the close codes', () => {
+    const query = asyncapi.channels.room.bindings.ws.query
+    expect(Object.keys(query.properties)).toEqual(['user_id', 'nickname', 'email', 'profile_url', 'since'])
+    expect(query.required).toEqual(['user_id', 'nickname', 'email'])
+    const description: string = asyncapi.info.description
+    for (const status of ['400', '401', '403', '404']) expect(description).toContain(`**${status}**`)
+    for (const code of Object.values(CloseCode)) expect(description).toContain(`**${code}**`)
+  })
+})
