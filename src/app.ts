@@ -4,7 +4,8 @@ import { AppError, badRequest, fieldErrors, notFound, problemResponse, unprocess
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { docsRoutes } from './docs/index.ts'
-import { webRoutes } from './web/index.ts'
+import { createGatewayGuard } from './gateway.ts'
+import { testPageRoutes, webRoutes } from './web/index.ts'
 import { version } from './version.ts'
 import { opsRoutes } from './modules/ops/index.ts'
 import { messageRoutes } from './modules/messages/index.ts'
@@ -44,24 +45,26 @@ export function createApp({ config, store, logger, metrics }: AppDeps) {
     hub.publishMessages(rows)
   })
   const lifecycle = { stopping: false }
+  const guard = createGatewayGuard(config, logger, metrics)
   const rooms = new RoomService(store, hub)
   const messages = new MessageService(store)
 
   const app = new Elysia({
     // Production bundling of the test page (no dev server, no hot reload, no console output).
-    serve: { development: false },
+    serve: { development: false, routes: config.TEST_PAGE ? testPageRoutes : {} },
     websocket: {
       maxPayloadLength: config.MAX_PAYLOAD_BYTES,
       idleTimeout: 120,
       perMessageDeflate: false,
     },
   })
+    .onRequest(({ request, server }) => guard(request, server))
     .onError(({ code, error }) => problemResponse(toAppError(code, error, logger)))
     .onStart(({ server }) => {
       if (server) hub.attach(server)
     })
     .use(docsRoutes(version))
-    .use(webRoutes())
+    .use(config.TEST_PAGE ? webRoutes() : new Elysia())
     .use(opsRoutes(store, metrics, { shuttingDown: () => lifecycle.stopping }))
     .use(roomRoutes(rooms))
     .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics))

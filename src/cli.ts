@@ -42,7 +42,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
 /** The `--help` text: commands and every setting with its flag, env name, default and meaning. */
 export function helpText(): string {
   const settings = describeSettings()
-  const rows = settings.map((s) => `  ${s.flag} <value>\n      ${s.description} (env ${s.key}, default ${JSON.stringify(s.default)})`)
+  const rows = settings.map((s) => `  ${s.flag} <value>\n      ${s.description} (env ${s.key}, ${s.default === undefined ? 'unset by default' : `default ${JSON.stringify(s.default)}`})`)
   return [
     `chat-server ${version}: real-time chat behind an API gateway`,
     '',

@@ -1,6 +1,30 @@
 import { z } from 'zod'
+import { parseCidr } from './net.ts'
 
 const port = z.coerce.number().int().min(0).max(65535)
+
+/** A comma-separated list, each item parsed by `parse` (null when invalid). */
+const list = <T>(what: string, parse: (item: string) => T | null) =>
+  z.string().transform((text, ctx) => {
+    const items: T[] = []
+    for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const item = parse(raw)
+      if (item === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(raw)} is not ${what}` })
+      else items.push(item)
+    }
+    return items
+  })
+
+/** `https://app.example.com` → itself; anything with a path, query or other scheme → null. */
+function parseOrigin(text: string): string | null {
+  try {
+    const url = new URL(text)
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text.replace(/\/$/, '')) return null
+    return url.origin
+  } catch {
+    return null
+  }
+}
 const positiveInt = z.coerce.number().int().positive()
 
 /** Every setting the server reads, with its environment name, default and meaning. */
@@ -13,6 +37,22 @@ export const configSchema = z.object({
   MAX_PAYLOAD_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
   TYPING_INTERVAL_MS: z.coerce.number().int().min(0).default(2000).describe('Least time between two chat.typing events relayed for one socket'),
   SHUTDOWN_TIMEOUT: z.coerce.number().positive().max(3600).default(10).describe('Seconds a graceful shutdown may take before the process exits anyway'),
+  GATEWAY_SECRET: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe('Shared secret the gateway sends as X-Gateway-Secret; when set, every request but /healthz must carry it'),
+  TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr)
+    .optional()
+    .describe('Comma-separated CIDR ranges (e.g. 10.0.0.0/8,::1); when set, requests from other peers are refused'),
+  ALLOWED_ORIGINS: list('an origin like https://app.example.com', parseOrigin)
+    .optional()
+    .describe('Comma-separated browser origins allowed to open WebSockets; when set, other origins get 403'),
+  TEST_PAGE: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true')
+    .describe('Serve the chat test page at /chat_gateway_test.html (static files, public even with GATEWAY_SECRET)'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest log level written to stdout'),
 })
 
@@ -51,7 +91,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       result.error.issues.map((issue) => ({
         key: String(issue.path[0] ?? 'config'),
-        message: `${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`,
+        // Secrets are never echoed back.
+        message: String(issue.path[0]).includes('SECRET') ? issue.message : `${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`,
       })),
     )
   }

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { ServerWebSocket } from 'bun'
 import type { Config } from '../config.ts'
 import { AppError, badRequest } from '../errors.ts'
+import { originAllowed } from '../gateway.ts'
 import { identityFromHandshake, type Identity } from '../identity.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
@@ -84,6 +85,9 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
     async upgrade(context) {
       const { request, params } = context
       try {
+        if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
+          throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
+        }
         const query = new URL(request.url).searchParams
         const identity = identityFromHandshake(request.headers, query)
         const roomId = parseRoomId(params.room_id ?? '')
