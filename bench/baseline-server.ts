@@ -1,12 +1,55 @@
 /**
- * The runtime's ceiling: a bare Bun.serve pub/sub server that speaks the chat protocol
- * (same URL, same frames) with no storage, no validation and no framework.
- * Prints `LISTENING <port>` once ready.
+ * The runtime's ceiling: a bare Bun.serve server that speaks the chat protocol (same URLs, same
+ * frames, same REST shapes) with no storage, no validation and no framework. It keeps nothing
+ * but an id counter. Prints `LISTENING <port>` once ready.
  */
+interface SocketData {
+  room: string
+  userId: string
+  nickname: string
+  email: string
+}
+
 let nextId = 1
-const server = Bun.serve<{ room: string; userId: string; nickname: string; email: string }>({
+const rooms = Array.from({ length: 20 }, (_, i) => ({
+  id: i + 1,
+  name: `bench ${i}`,
+  post_id: null,
+  chat_url: `127.0.0.1/ws/chat/${i + 1}/chat/`,
+  created_at: new Date().toISOString(),
+  online_count: 0,
+}))
+
+function messageJson(room: number, userId: string, email: string, nickname: string, text: string, clientMsgId: string | null): string {
+  return JSON.stringify({
+    type: 'chat.message',
+    message: text,
+    sender: email,
+    nickname,
+    profile_picture_url: null,
+    id: nextId++,
+    room,
+    user_id: userId,
+    created_at: new Date().toISOString(),
+    client_msg_id: clientMsgId,
+  })
+}
+
+const server = Bun.serve<SocketData>({
   port: Number(process.env.PORT ?? 0),
   hostname: '127.0.0.1',
+  routes: {
+    '/chat/v1/rooms/': () => Response.json(rooms),
+    '/chat/v1/message/': {
+      async POST(request: Request) {
+        const body = (await request.json()) as { message: string; room: number }
+        const h = request.headers
+        const frame = messageJson(body.room, h.get('x-user-id') ?? '', h.get('x-email') ?? '', h.get('x-nickname') ?? '', body.message, null)
+        server.publish(`room:${body.room}`, frame)
+        return new Response(frame, { status: 201, headers: { 'content-type': 'application/json' } })
+      },
+    },
+  },
   fetch(request, server) {
     const url = new URL(request.url)
     const match = /^\/ws\/chat\/(\d+)\/chat\/?$/.exec(url.pathname)
@@ -23,21 +66,8 @@ const server = Bun.serve<{ room: string; userId: string; nickname: string; email
     message(ws, raw) {
       const frame = JSON.parse(String(raw)) as { type: string; message: string; client_msg_id?: string }
       if (frame.type !== 'chat.message') return
-      server.publish(
-        `room:${ws.data.room}`,
-        JSON.stringify({
-          type: 'chat.message',
-          message: frame.message,
-          sender: ws.data.email,
-          nickname: ws.data.nickname,
-          profile_picture_url: null,
-          id: nextId++,
-          room: Number(ws.data.room),
-          user_id: ws.data.userId,
-          created_at: new Date().toISOString(),
-          client_msg_id: frame.client_msg_id ?? null,
-        }),
-      )
+      const { room, userId, email, nickname } = ws.data
+      server.publish(`room:${room}`, messageJson(Number(room), userId, email, nickname, frame.message, frame.client_msg_id ?? null))
     },
   },
 })

@@ -1,96 +1,155 @@
 /**
- * Fan-out load: `rooms` x `clients` sockets; each client keeps `window` of its own messages
- * in flight (it sends the next when its echo arrives). Counts every chat.message delivered to
- * any client and the echo latency of each sent message. Prints one JSON line.
+ * The load client, one process, the same for both servers. Prints one JSON line of results.
  *
- *   bun bench/load-client.ts --url ws://127.0.0.1:8000 --rooms 1,2 --clients 10 --seconds 10 --window 4
+ *   fanout:  --rooms 1,2,… --clients N --window W --seconds S
+ *            each client keeps W of its own messages in flight (sends the next when its echo
+ *            arrives); counts every chat.message delivered and each echo's latency.
+ *   bigroom: --rooms 1 --clients N --rate R --seconds S
+ *            R messages a second in total, from 10 senders; latency from send to every receipt.
+ *   idle:    --rooms 1,2,… --clients N (sockets spread over the rooms)
+ *            connects them, prints {"ready":true}, then waits for a line on stdin and exits.
  */
 import { parseArgs } from 'node:util'
 
 const { values } = parseArgs({
   options: {
+    mode: { type: 'string', default: 'fanout' },
     url: { type: 'string' },
     rooms: { type: 'string' },
     clients: { type: 'string', default: '10' },
+    window: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '1' },
-    window: { type: 'string', default: '4' },
   },
 })
 if (!values.url || !values.rooms) throw new Error('--url and --rooms are required')
 const rooms = values.rooms.split(',').map(Number)
-const perRoom = Number(values.clients)
-const window = Number(values.window)
+const clientCount = Number(values.clients)
 const seconds = Number(values.seconds)
-const warmup = Number(values.warmup)
 
-let measuring = false
-let delivered = 0
-let echoed = 0
-const latencies: number[] = []
+// Frames of both servers start with the seed's fields: {"type":"chat.message","message":"…
+const MESSAGE_PREFIX = '{"type":"chat.message","message":"'
 
-interface Client {
-  ws: WebSocket
-  userId: string
-  sentAt: Map<string, number>
-  seq: number
+function percentiles(samples: Float64Array | number[]) {
+  const sorted = Float64Array.from(samples).sort()
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0, samples: sorted.length }
 }
 
-function sendNext(client: Client) {
-  const tag = `${client.userId}:${client.seq++}`
-  client.sentAt.set(tag, performance.now())
-  client.ws.send(JSON.stringify({ type: 'chat.message', message: `load ${tag}` }))
-}
-
-async function connect(room: number, index: number): Promise<Client> {
+function connect(room: number, index: number, onMessage?: (data: string) => void): Promise<WebSocket> {
   const userId = `load-${room}-${index}`
   const query = new URLSearchParams({ user_id: userId, nickname: `L${index}`, email: `${userId}@bench.local` })
   const ws = new WebSocket(`${values.url}/ws/chat/${room}/chat/?${query}`)
-  const client: Client = { ws, userId, sentAt: new Map(), seq: 0 }
-  ws.addEventListener('message', (event) => {
-    const data = String(event.data)
-    if (!data.startsWith('{"type":"chat.message"')) return
-    if (measuring) delivered++
-    const frame = JSON.parse(data) as { user_id: string; message: string }
-    if (frame.user_id !== userId) return
-    const tag = frame.message.slice(5)
-    const sentAt = client.sentAt.get(tag)
-    if (sentAt === undefined) return
-    client.sentAt.delete(tag)
-    if (measuring) {
-      echoed++
-      latencies.push(performance.now() - sentAt)
-    }
-    if (running) sendNext(client)
-  })
-  await new Promise<void>((resolve, reject) => {
-    ws.addEventListener('open', () => resolve(), { once: true })
+  if (onMessage) ws.addEventListener('message', (event) => onMessage(event.data as string))
+  return new Promise((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(ws), { once: true })
     ws.addEventListener('error', () => reject(new Error(`connect failed for room ${room}`)), { once: true })
   })
-  return client
 }
 
-let running = true
-const clients: Client[] = []
-for (const room of rooms) for (let i = 0; i < perRoom; i++) clients.push(await connect(room, i))
-for (const client of clients) for (let i = 0; i < window; i++) sendNext(client)
-await Bun.sleep(warmup * 1000)
-measuring = true
-const started = performance.now()
-await Bun.sleep(seconds * 1000)
-measuring = false
-const elapsed = (performance.now() - started) / 1000
-running = false
-latencies.sort((a, b) => a - b)
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0
-console.log(
-  JSON.stringify({
-    sockets: clients.length,
-    deliveredPerSecond: delivered / elapsed,
-    sentPerSecond: echoed / elapsed,
-    p50Ms: pct(0.5),
-    p99Ms: pct(0.99),
-  }),
-)
-for (const client of clients) client.ws.close()
+/** Connects `total` sockets, `parallel` handshakes at a time. */
+async function connectMany(total: number, make: (i: number) => Promise<WebSocket>, parallel = 100): Promise<WebSocket[]> {
+  const sockets: WebSocket[] = []
+  for (let start = 0; start < total; start += parallel) {
+    const batch = await Promise.all(Array.from({ length: Math.min(parallel, total - start) }, (_, k) => make(start + k)))
+    sockets.push(...batch)
+  }
+  return sockets
+}
+
+async function fanout() {
+  const window = Number(values.window)
+  let measuring = false
+  let running = true
+  let delivered = 0
+  let echoed = 0
+  const latencies: number[] = []
+  const sentAt: Float64Array[] = []
+  const sockets: WebSocket[] = []
+  const sendNext = (client: number, seq: number) => {
+    sentAt[client]![seq % 64] = performance.now()
+    sockets[client]!.send(`{"type":"chat.message","message":"m ${client} ${seq}"}`)
+  }
+  const perRoom = clientCount
+  const total = rooms.length * perRoom
+  for (let c = 0; c < total; c++) sentAt.push(new Float64Array(64))
+  const nextSeq = new Int32Array(total)
+  sockets.push(
+    ...(await connectMany(total, (c) =>
+      connect(rooms[Math.floor(c / perRoom)]!, c, (data) => {
+        if (!data.startsWith(MESSAGE_PREFIX)) return
+        if (measuring) delivered++
+        // "m <client> <seq>": only the sender of a message reacts to it.
+        const start = MESSAGE_PREFIX.length + 2
+        const space = data.indexOf(' ', start)
+        if (Number(data.slice(start, space)) !== c) return
+        const seq = Number(data.slice(space + 1, data.indexOf('"', space)))
+        if (measuring) {
+          echoed++
+          latencies.push(performance.now() - sentAt[c]![seq % 64]!)
+        }
+        if (running) sendNext(c, nextSeq[c]!++)
+      }),
+    )),
+  )
+  for (let c = 0; c < total; c++) for (let i = 0; i < window; i++) sendNext(c, nextSeq[c]!++)
+  await Bun.sleep(Number(values.warmup) * 1000)
+  measuring = true
+  const started = performance.now()
+  await Bun.sleep(seconds * 1000)
+  measuring = false
+  const elapsed = (performance.now() - started) / 1000
+  running = false
+  const { p50Ms, p99Ms } = percentiles(latencies)
+  return { sockets: total, deliveredPerSecond: delivered / elapsed, sentPerSecond: echoed / elapsed, p50Ms, p99Ms, close: sockets }
+}
+
+async function bigroom() {
+  const rate = Number(values.rate)
+  const room = rooms[0]!
+  let measuring = false
+  const latencies: number[] = []
+  const onMessage = (data: string) => {
+    if (!measuring || !data.startsWith(MESSAGE_PREFIX)) return
+    // "t <send time>"
+    const start = MESSAGE_PREFIX.length + 2
+    latencies.push(performance.now() - Number(data.slice(start, data.indexOf('"', start))))
+  }
+  const sockets = await connectMany(clientCount, (i) => connect(room, i, onMessage))
+  const senders = sockets.slice(0, 10)
+  let sent = 0
+  const tick = 10 // ms
+  const perTick = (rate * tick) / 1000
+  let owed = 0
+  const timer = setInterval(() => {
+    owed += perTick
+    while (owed >= 1) {
+      owed--
+      senders[sent++ % senders.length]!.send(`{"type":"chat.message","message":"t ${performance.now()}"}`)
+    }
+  }, tick)
+  await Bun.sleep(Number(values.warmup) * 1000)
+  measuring = true
+  const sentBefore = sent
+  await Bun.sleep(seconds * 1000)
+  measuring = false
+  clearInterval(timer)
+  const offered = (sent - sentBefore) / seconds
+  await Bun.sleep(500)
+  return { sockets: sockets.length, offeredPerSecond: offered, deliveriesPerSecond: latencies.length / seconds, ...percentiles(latencies), close: sockets }
+}
+
+async function idle() {
+  const sockets = await connectMany(clientCount, (i) => connect(rooms[i % rooms.length]!, i), 200)
+  console.log(JSON.stringify({ ready: true, sockets: sockets.length }))
+  for await (const _ of console) break
+  return { sockets: sockets.length, close: sockets }
+}
+
+const run = { fanout, bigroom, idle }[values.mode as 'fanout' | 'bigroom' | 'idle']
+if (!run) throw new Error(`unknown --mode ${values.mode}`)
+const { close, ...result } = await run()
+console.log(JSON.stringify(result))
+for (const ws of close) ws.close()
 process.exit(0)

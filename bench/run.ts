@@ -1,0 +1,214 @@
+/**
+ * The benchmark: the compiled chat server (every message persisted) against a bare Bun.serve
+ * server speaking the same protocol with no storage or validation (the runtime's ceiling), both
+ * driven by the same load client in a separate process, in one run. Prints a table, writes
+ * bench/results/latest.json and latest.svg.
+ *
+ *   bun run bench [--quick] [--fanout-rooms 20] [--fanout-clients 10] [--window 4] [--seconds 10]
+ *                 [--bigroom-clients 500] [--bigroom-rate 200] [--idle-sockets 10000]
+ *                 [--rest-seconds 10] [--store-messages 200000]
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { drawChart } from './chart.ts'
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    'fanout-rooms': { type: 'string' },
+    'fanout-clients': { type: 'string' },
+    window: { type: 'string' },
+    seconds: { type: 'string' },
+    'bigroom-clients': { type: 'string' },
+    'bigroom-rate': { type: 'string' },
+    'idle-sockets': { type: 'string' },
+    'rest-seconds': { type: 'string' },
+    'store-messages': { type: 'string' },
+  },
+})
+const quick = values.quick
+const size = {
+  fanoutRooms: Number(values['fanout-rooms'] ?? 20),
+  fanoutClients: Number(values['fanout-clients'] ?? 10),
+  window: Number(values.window ?? 4),
+  seconds: Number(values.seconds ?? (quick ? 2 : 10)),
+  bigroomClients: Number(values['bigroom-clients'] ?? (quick ? 200 : 500)),
+  bigroomRate: Number(values['bigroom-rate'] ?? 200),
+  idleSockets: Number(values['idle-sockets'] ?? (quick ? 2000 : 10_000)),
+  idleRooms: 10,
+  restSeconds: Number(values['rest-seconds'] ?? (quick ? 2 : 10)),
+  storeMessages: Number(values['store-messages'] ?? (quick ? 20_000 : 200_000)),
+}
+const root = join(import.meta.dir, '..')
+const bun = process.execPath
+const work = mkdtempSync(join(tmpdir(), 'chat-bench-'))
+
+type Json = Record<string, number>
+
+/** Runs a command to completion and returns the last JSON line it printed. */
+async function runJson(cmd: string[]): Promise<Json> {
+  const proc = Bun.spawn(cmd, { cwd: root, stdout: 'pipe', stderr: 'inherit' })
+  const out = await new Response(proc.stdout).text()
+  if ((await proc.exited) !== 0) throw new Error(`${cmd.join(' ')} failed:\n${out}`)
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Json
+}
+
+const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN)
+
+interface Server {
+  name: 'chat' | 'baseline'
+  port: number
+  pid: number
+  stop(): Promise<void>
+}
+
+async function startServer(name: Server['name']): Promise<Server> {
+  const cmd = name === 'chat' ? [join(work, 'chat-server')] : [bun, 'bench/baseline-server.ts']
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info' }
+  const proc = Bun.spawn(cmd, { cwd: name === 'chat' ? work : root, env, stdout: 'pipe', stderr: 'inherit' })
+  const reader = proc.stdout.getReader()
+  let text = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) throw new Error(`${name} server exited before it was ready:\n${text}`)
+    text += new TextDecoder().decode(value)
+    const match = /LISTENING (\d+)|"port":(\d+)/.exec(text)
+    if (!match) continue
+    void (async () => {
+      while (!(await reader.read()).done) {}
+    })()
+    return {
+      name,
+      port: Number(match[1] ?? match[2]),
+      pid: proc.pid,
+      async stop() {
+        proc.kill('SIGTERM')
+        await proc.exited
+      },
+    }
+  }
+}
+
+async function createRooms(server: Server, count: number): Promise<number[]> {
+  if (server.name === 'baseline') return Array.from({ length: count }, (_, i) => i + 1)
+  const ids: number[] = []
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`http://127.0.0.1:${server.port}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `bench ${i}` }) })
+    ids.push(((await res.json()) as { id: number }).id)
+  }
+  return ids
+}
+
+async function idleMemory(server: Server, rooms: number[]): Promise<Json> {
+  await Bun.sleep(500)
+  const before = rssKiB(server.pid)
+  const client = Bun.spawn(
+    [bun, 'bench/load-client.ts', '--mode', 'idle', '--url', `ws://127.0.0.1:${server.port}`, '--rooms', rooms.join(','), '--clients', String(size.idleSockets)],
+    { cwd: root, stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' },
+  )
+  const reader = client.stdout.getReader()
+  let text = ''
+  while (!text.includes('"ready":true')) {
+    const { value, done } = await reader.read()
+    if (done) throw new Error(`idle client exited early: ${text}`)
+    text += new TextDecoder().decode(value)
+  }
+  await Bun.sleep(2000)
+  const after = rssKiB(server.pid)
+  client.stdin.write('done\n')
+  await client.stdin.end()
+  await client.exited
+  await Bun.sleep(1000)
+  return { sockets: size.idleSockets, rssBeforeKiB: before, rssAfterKiB: after, bytesPerSocket: ((after - before) * 1024) / size.idleSockets }
+}
+
+/** wrk against one URL; POST bodies come from a small Lua script. */
+async function wrk(url: string, post?: string): Promise<number> {
+  const args = ['wrk', '-t1', '-c32', `-d${size.restSeconds}s`]
+  if (post) {
+    const script = join(work, 'post.lua')
+    writeFileSync(
+      script,
+      `wrk.method = "POST"\nwrk.body = '${post}'\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["X-User-Id"] = "wrk"\nwrk.headers["X-Nickname"] = "wrk"\nwrk.headers["X-Email"] = "wrk@bench.local"\n`,
+    )
+    args.push('-s', script)
+  }
+  const proc = Bun.spawn([...args, url], { stdout: 'pipe', stderr: 'inherit' })
+  const out = await new Response(proc.stdout).text()
+  await proc.exited
+  const match = /Requests\/sec:\s+([\d.]+)/.exec(out)
+  if (!match) throw new Error(`wrk printed no rate:\n${out}`)
+  if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk saw error responses from ${url}:\n${out}`)
+  return Number(match[1])
+}
+
+async function measure(name: Server['name']): Promise<Record<string, Json>> {
+  const server = await startServer(name)
+  try {
+    const rooms = await createRooms(server, Math.max(size.fanoutRooms, size.idleRooms, 1))
+    const ws = `ws://127.0.0.1:${server.port}`
+    const idle = await idleMemory(server, rooms.slice(0, size.idleRooms))
+    const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.slice(0, size.fanoutRooms).join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.seconds)])
+    const bigroom = await runJson([bun, 'bench/load-client.ts', '--mode', 'bigroom', '--url', ws, '--rooms', String(rooms[0]), '--clients', String(size.bigroomClients), '--rate', String(size.bigroomRate), '--seconds', String(size.seconds)])
+    const http = `http://127.0.0.1:${server.port}`
+    const rest = {
+      listRoomsPerSecond: await wrk(`${http}/chat/v1/rooms/`),
+      sendMessagePerSecond: await wrk(`${http}/chat/v1/message/`, `{"message":"hello from wrk","room":${rooms[0]}}`),
+    }
+    return { idle, fanout, bigroom, rest }
+  } finally {
+    await server.stop()
+  }
+}
+
+try {
+  const build = Bun.spawnSync([bun, 'build.ts', '--outfile', join(work, 'chat-server')], { cwd: root, stdout: 'inherit', stderr: 'inherit' })
+  if (build.exitCode !== 0) throw new Error('build failed')
+  const started = performance.now()
+  const chat = await measure('chat')
+  const baseline = await measure('baseline')
+  const store = await runJson([bun, 'bench/store.ts', '--messages', String(size.storeMessages)])
+
+  // [label, chat value, ceiling value, higher is better, target ratio]
+  const rows: [string, number, number, boolean, number | null][] = [
+    ['fan-out: delivered messages/s', chat.fanout!.deliveredPerSecond!, baseline.fanout!.deliveredPerSecond!, true, 0.8],
+    ['fan-out: echo p50 ms', chat.fanout!.p50Ms!, baseline.fanout!.p50Ms!, false, null],
+    ['fan-out: echo p99 ms', chat.fanout!.p99Ms!, baseline.fanout!.p99Ms!, false, 1.5],
+    ['big room: latency p50 ms', chat.bigroom!.p50Ms!, baseline.bigroom!.p50Ms!, false, null],
+    ['big room: latency p99 ms', chat.bigroom!.p99Ms!, baseline.bigroom!.p99Ms!, false, 1.5],
+    ['big room: latency max ms', chat.bigroom!.maxMs!, baseline.bigroom!.maxMs!, false, null],
+    ['idle: RSS bytes per socket', chat.idle!.bytesPerSocket!, baseline.idle!.bytesPerSocket!, false, null],
+    ['REST: GET rooms req/s', chat.rest!.listRoomsPerSecond!, baseline.rest!.listRoomsPerSecond!, true, null],
+    ['REST: POST message req/s', chat.rest!.sendMessagePerSecond!, baseline.rest!.sendMessagePerSecond!, true, null],
+    ['storage: messages stored/s (vs raw SQLite)', store.storedPerSecond!, store.rawPerSecond!, true, null],
+  ]
+  const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2))
+  const lines = [
+    `sizes: fan-out ${size.fanoutRooms} rooms x ${size.fanoutClients} clients, window ${size.window}, ${size.seconds} s; big room ${size.bigroomClients} clients at ${size.bigroomRate} msg/s; idle ${size.idleSockets} sockets in ${size.idleRooms} rooms; REST ${size.restSeconds} s (wrk -c32); storage ${size.storeMessages} messages`,
+    '',
+    '| figure | chat server | bare Bun.serve | ratio |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows.map(([label, a, b]) => `| ${label} | ${fmt(a)} | ${fmt(b)} | ${(a / b).toFixed(2)} |`),
+  ]
+  console.log(lines.join('\n'))
+  const targets = {
+    'fan-out throughput >= 0.8x ceiling': chat.fanout!.deliveredPerSecond! / baseline.fanout!.deliveredPerSecond! >= 0.8,
+    'fan-out p99 <= 1.5x ceiling': chat.fanout!.p99Ms! / baseline.fanout!.p99Ms! <= 1.5,
+    'idle RSS <= 8 KB per socket': chat.idle!.bytesPerSocket! <= 8 * 1024,
+    'storage >= 50,000 messages/s': store.storedPerSecond! >= 50_000,
+  }
+  console.log(`\ntargets: ${Object.entries(targets).map(([k, ok]) => `${ok ? 'met' : 'MISSED'}: ${k}`).join('; ')}`)
+  console.log(`(${Math.round((performance.now() - started) / 1000)} s)`)
+
+  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
+  const dir = join(root, 'bench', 'results')
+  mkdirSync(dir, { recursive: true })
+  const stem = quick ? 'quick' : 'latest'
+  writeFileSync(join(dir, `${stem}.json`), `${JSON.stringify(results, null, 2)}\n`)
+  writeFileSync(join(dir, `${stem}.svg`), drawChart(results.rows, `chat server vs bare Bun.serve (${results.date.slice(0, 10)})`))
+  console.log(`wrote bench/results/${stem}.json and ${stem}.svg`)
+} finally {
+  rmSync(work, { recursive: true, force: true })
+}
