@@ -23,9 +23,10 @@ try {
   // The real path.
   let batches = 0
   const store = SqliteStore.open(join(dir, 'store.db'), () => batches++)
-  const { room } = await store.createRoom({ name: 'bench', postId: null })
+  // Messages spread over 20 rooms, as in the fan-out scenario.
+  for (let r = 0; r < 20; r++) await store.createRoom({ name: `bench ${r}`, postId: null })
   const message = (i: number) => ({
-    roomId: room.id,
+    roomId: (i % 20) + 1,
     userId: `u${i % 50}`,
     email: `u${i % 50}@bench.local`,
     nickname: `사용자${i % 50}`,
@@ -48,7 +49,7 @@ try {
   const raw = openSqlite(join(dir, 'raw.db'))
   migrateSqlite(raw)
   const db: Database = raw.$client
-  db.run("INSERT INTO rooms (name, created_at) VALUES ('bench', 0)")
+  for (let r = 0; r < 20; r++) db.run("INSERT INTO rooms (name, created_at) VALUES ('bench', 0)")
   const insert = db.prepare(
     'INSERT INTO messages (room_id, user_id, email, nickname, profile_url, body, client_msg_id, created_at) VALUES ($roomId, $userId, $email, $nickname, $profileUrl, $body, $clientMsgId, $createdAt)',
   )

@@ -42,4 +42,5 @@ export const messages = sqliteTable(
 
 export type RoomRow = typeof rooms.$inferSelect
 export type MessageRow = typeof messages.$inferSelect
-export type NewMessage = Omit<typeof messages.$inferInsert, 'id'>
+/** A message ready to store: every column but the id the database assigns. */
+export type NewMessage = Omit<MessageRow, 'id'>

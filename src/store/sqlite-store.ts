@@ -1,4 +1,4 @@
-import { Database } from 'bun:sqlite'
+import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { messages, rooms } from '../db/schema.ts'
@@ -19,25 +19,45 @@ function isUniqueViolation(error: unknown): boolean {
   return code(error) === 'SQLITE_CONSTRAINT_UNIQUE' || code((error as { cause?: unknown } | null)?.cause) === 'SQLITE_CONSTRAINT_UNIQUE'
 }
 
+/**
+ * The per-message insert, on the hot path. drizzle writes the SQL (the schema stays the one source
+ * of truth); bun:sqlite runs it directly, which skips drizzle's per-call placeholder filling and
+ * row mapping (about a third of the insert cost under load). Returns the new id, or null when
+ * the row already existed.
+ */
+function prepareInsert(db: SqliteDb): (message: NewMessage) => number | null {
+  const p = sql.placeholder
+  const query = db
+    .insert(messages)
+    .values({
+      roomId: p('roomId'),
+      userId: p('userId'),
+      email: p('email'),
+      nickname: p('nickname'),
+      profileUrl: p('profileUrl'),
+      body: p('body'),
+      clientMsgId: p('clientMsgId'),
+      createdAt: p('createdAt'),
+    })
+    .onConflictDoNothing()
+    .toSQL()
+  // Each parameter is a Param wrapping the named placeholder; their order is the order of the `?`s.
+  const order = query.params.map((param) => (param as { value: { name: keyof NewMessage } }).value.name)
+  if (order.length !== 8) throw new Error(`unexpected insert parameters: ${order.join(', ')}`)
+  // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
+  const statement = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
+  const [a, b, c, d, e, f, g, h] = order as [keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage]
+  return (m) => {
+    const { changes, lastInsertRowid } = statement.run(m[a], m[b], m[c], m[d], m[e], m[f], m[g], m[h])
+    return changes === 0 ? null : Number(lastInsertRowid)
+  }
+}
+
 /** Builds the prepared statements once; drizzle would otherwise re-prepare on every call. */
 function prepare(db: SqliteDb) {
   const p = sql.placeholder
   return {
-    insertMessage: db
-      .insert(messages)
-      .values({
-        roomId: p('roomId'),
-        userId: p('userId'),
-        email: p('email'),
-        nickname: p('nickname'),
-        profileUrl: p('profileUrl'),
-        body: p('body'),
-        clientMsgId: p('clientMsgId'),
-        createdAt: p('createdAt'),
-      })
-      .onConflictDoNothing()
-      .returning()
-      .prepare(),
+    insertMessage: prepareInsert(db),
     messageByClientId: db
       .select()
       .from(messages)
@@ -206,8 +226,10 @@ export class SqliteStore implements Store {
       this.db.$client.transaction(() => {
         for (const item of batch) {
           try {
-            const row = this.statements.insertMessage.get(item.message)
-            if (row) {
+            const id = this.statements.insertMessage(item.message)
+            if (id !== null) {
+              const m = item.message
+              const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt }
               created.push(row)
               outcomes.push({ ok: true, result: { message: row, duplicate: false } })
               continue

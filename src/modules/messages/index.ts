@@ -10,8 +10,9 @@ import { checkHistoryQuery, historyQuerySchema, sendMessageBodySchema } from './
 import type { MessageService } from './service.ts'
 
 /** `/chat/v1/room/{room_id}/messages/` and `/chat/v1/message/`. */
-export const messageRoutes = (messages: MessageService, maxMessageLength: number, metrics: Metrics) =>
-  new Elysia({ name: 'messages', prefix: '/chat/v1' })
+export const messageRoutes = (messages: MessageService, maxMessageLength: number, metrics: Metrics) => {
+  const receivedOverRest = metrics.messagesReceived.labels('rest')
+  return new Elysia({ name: 'messages', prefix: '/chat/v1' })
     .get(
       '/room/:room_id/messages/',
       async ({ params, query }) => {
@@ -38,7 +39,7 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
     .post(
       '/message/',
       async ({ body, sender, set }) => {
-        metrics.messagesReceived.inc({ source: 'rest' })
+        receivedOverRest.inc()
         const { message, duplicate } = await messages.send(sender, body.room, body.message, body.client_msg_id ?? null)
         set.status = duplicate ? 200 : 201
         return toMessageDto(message)
@@ -62,3 +63,4 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
         },
       },
     )
+}

@@ -13,6 +13,11 @@ export class MessageService {
   /** Stores a message from `sender`; 404 for an unknown room. Resolves once committed. */
   async send(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
     await this.requireRoom(roomId)
+    return this.record(sender, roomId, text, clientMsgId)
+  }
+
+  /** Stores a message to a room known to exist (a socket's own room). Resolves once committed. */
+  record(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
     return this.store.appendMessage({
       roomId,
       userId: sender.userId,
