@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'bun:test'
-import { characterCount, encodeMessageFrame, parseClientFrame } from '../src/realtime/protocol.ts'
+import fc from 'fast-check'
+import { characterCount, encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/protocol.ts'
 
 describe('characterCount', () => {
   it('should count code points, so emoji and Korean are one character each', () => {
@@ -44,5 +45,28 @@ describe('encodeMessageFrame', () => {
     )
     expect(Object.keys(frame)).toEqual(['type', 'message', 'sender', 'nickname', 'profile_picture_url', 'id', 'room', 'user_id', 'created_at', 'client_msg_id'])
     expect(frame.created_at).toBe('1970-01-01T00:00:00.000Z')
+  })
+})
+
+describe('the frame fast path', () => {
+  it('should agree with the zod schema of record on every frame', () => {
+    const text = fc.oneof(fc.string({ maxLength: 80 }), fc.constantFrom('', ' ', '\n', '안녕', '😀'.repeat(5)), fc.string({ minLength: 60, maxLength: 70 }))
+    const value = fc.oneof(text, fc.integer(), fc.constant(null), fc.boolean(), fc.constant(undefined), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }))
+    const frame = fc.record(
+      {
+        type: fc.oneof(fc.constantFrom('chat.message', 'chat.typing', 'chat.shout', ''), value),
+        message: value,
+        client_msg_id: value,
+        extra: value,
+      },
+      { requiredKeys: [] },
+    )
+    const anything = fc.oneof(frame, fc.anything(), fc.constant(new Uint8Array([1, 2])))
+    fc.assert(
+      fc.property(anything, fc.integer({ min: 1, max: 100 }), (data, max) => {
+        expect(parseClientFrame(data, max)).toEqual(parseWithSchema(data, max))
+      }),
+      { numRuns: 5000 },
+    )
   })
 })
