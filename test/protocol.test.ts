@@ -54,9 +54,10 @@ describe('the frame fast path', () => {
     const value = fc.oneof(text, fc.integer(), fc.constant(null), fc.boolean(), fc.constant(undefined), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }))
     const frame = fc.record(
       {
-        type: fc.oneof(fc.constantFrom('chat.message', 'chat.typing', 'chat.shout', ''), value),
-        message: value,
-        client_msg_id: value,
+        type: fc.oneof({ arbitrary: fc.constantFrom('chat.message', 'chat.typing', 'chat.shout', ''), weight: 4 }, { arbitrary: value, weight: 1 }),
+        message: fc.oneof({ arbitrary: text, weight: 3 }, { arbitrary: value, weight: 1 }),
+        // Lengths around the 1..64 bounds, where a hand-written check is most likely to differ.
+        client_msg_id: fc.oneof(fc.string({ maxLength: 2 }), fc.string({ minLength: 63, maxLength: 66 }), value),
         extra: value,
       },
       { requiredKeys: [] },
