@@ -13,7 +13,9 @@ import { MessageService } from './modules/messages/service.ts'
 import { roomRoutes } from './modules/rooms/index.ts'
 import { RoomService } from './modules/rooms/service.ts'
 import { chatSocket } from './realtime/chat-socket.ts'
+import { LocalBroker, type Broker, type DeliverySink } from './realtime/broker.ts'
 import { Hub } from './realtime/hub.ts'
+import { MemoryPresence, type Presence } from './realtime/presence.ts'
 import type { Store } from './store/store.ts'
 
 export interface AppDeps {
@@ -21,6 +23,10 @@ export interface AppDeps {
   store: Store
   logger: Logger
   metrics: Metrics
+  /** Who is in which room; in memory unless instances share Redis. */
+  presence?: Presence
+  /** Carries room events between instances; in process unless instances share Redis. */
+  broker?: (sink: DeliverySink) => Broker
 }
 
 /** Maps any error a route throws to problem+json; unexpected ones are logged and hidden. */
@@ -38,16 +44,18 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 }
 
 /** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
-export function createApp({ config, store, logger, metrics }: AppDeps) {
-  const hub = new Hub(metrics)
+export function createApp({ config, store, logger, metrics, presence = new MemoryPresence(), broker: makeBroker = (sink) => new LocalBroker(sink) }: AppDeps) {
+  const hub = new Hub(presence, metrics, logger)
+  const broker = makeBroker(hub)
+  hub.connect(broker)
   store.onCommit((rows) => {
     metrics.messagesStored.inc(rows.length)
-    hub.publishMessages(rows)
+    broker.publishMessages(rows)
   })
   const lifecycle = { stopping: false }
   const guard = createGatewayGuard(config, logger, metrics)
-  const rooms = new RoomService(store, hub)
-  const messages = new MessageService(store)
+  const rooms = new RoomService(store, presence)
+  const messages = new MessageService(store, broker)
 
   const app = new Elysia({
     // Production bundling of the test page (no dev server, no hot reload, no console output).
@@ -65,12 +73,12 @@ export function createApp({ config, store, logger, metrics }: AppDeps) {
     })
     .use(docsRoutes(version))
     .use(config.TEST_PAGE ? webRoutes() : new Elysia())
-    .use(opsRoutes(store, metrics, { shuttingDown: () => lifecycle.stopping }))
+    .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }))
     .use(roomRoutes(rooms))
     .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics))
     .use(chatSocket({ config, hub, store, messages, logger, metrics }))
 
-  return Object.assign(app, { hub, lifecycle })
+  return Object.assign(app, { hub, broker, presence, lifecycle })
 }
 
 export type App = ReturnType<typeof createApp>

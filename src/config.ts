@@ -32,6 +32,18 @@ export const configSchema = z.object({
   PORT: port.default(8000).describe('TCP port to listen on (0 picks a free one)'),
   HOST: z.string().min(1).default('0.0.0.0').describe('Interface to bind'),
   DATABASE_PATH: z.string().min(1).default('./data/chat.db').describe('SQLite database file; its folder is created if missing'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional()
+    .describe('Postgres URL; when set, messages and rooms live there instead of DATABASE_PATH (needed to run several instances)'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .describe('Redis URL; when set, room events and presence cross instances through it (needs DATABASE_URL)'),
+  REDIS_PREFIX: z.string().min(1).max(100).default('chat:').describe('Prefix of every Redis key and channel, so several deployments can share one Redis'),
+  PRESENCE_TTL: z.coerce.number().positive().max(3600).default(30).describe('Seconds before the presence of an instance that stopped heartbeating expires (its users leave)'),
   MAX_MESSAGE_LENGTH: positiveInt.max(100_000).default(2000).describe('Longest chat message accepted, in characters'),
   RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since='),
   MAX_PAYLOAD_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
@@ -86,13 +98,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = env[key]
     if (value !== undefined && value !== '') input[key] = value
   }
-  const result = configSchema.safeParse(input)
+  const result = configSchema
+    .refine((c) => !c.REDIS_URL || c.DATABASE_URL, { message: 'REDIS_URL needs DATABASE_URL: instances sharing Redis must share one Postgres database', path: ['REDIS_URL'] })
+    .safeParse(input)
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => ({
         key: String(issue.path[0] ?? 'config'),
         // Secrets are never echoed back.
-        message: String(issue.path[0]).includes('SECRET') ? issue.message : `${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`,
+        message: /SECRET|_URL/.test(String(issue.path[0])) ? issue.message : `${issue.message} (got ${JSON.stringify(input[String(issue.path[0])])})`,
       })),
     )
   }

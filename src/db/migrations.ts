@@ -3,16 +3,24 @@ import journal from '../../drizzle/meta/_journal.json'
 // Imported as text so `bun build --compile` carries them inside the binary.
 // drizzle-kit writes new files here; list each one (a test checks this list against the journal).
 import init from '../../drizzle/0000_init.sql' with { type: 'text' }
+import pgJournal from '../../drizzle-pg/meta/_journal.json'
+import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
   '0000_init': init,
 }
 
-/** The migrations in journal order, in the form drizzle's `migrate` expects. */
-export function sqliteMigrations(): MigrationMeta[] {
+/** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
+export const pgMigrationSql: Record<string, string> = {
+  '0000_init': pgInit,
+}
+
+type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }
+
+function toMigrations(journal: Journal, files: Record<string, string>): MigrationMeta[] {
   return journal.entries.map((entry) => {
-    const sql = migrationSql[entry.tag]
+    const sql = files[entry.tag]
     if (sql === undefined) throw new Error(`migration ${entry.tag} is in the journal but not embedded in src/db/migrations.ts`)
     return {
       sql: sql.split('--> statement-breakpoint'),
@@ -23,4 +31,10 @@ export function sqliteMigrations(): MigrationMeta[] {
   })
 }
 
-export { journal as sqliteJournal }
+/** The SQLite migrations in journal order, in the form drizzle's `migrate` expects. */
+export const sqliteMigrations = () => toMigrations(journal, migrationSql)
+
+/** The Postgres migrations in journal order. */
+export const pgMigrations = () => toMigrations(pgJournal, pgMigrationSql)
+
+export { journal as sqliteJournal, pgJournal }

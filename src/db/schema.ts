@@ -42,5 +42,3 @@ export const messages = sqliteTable(
 
 export type RoomRow = typeof rooms.$inferSelect
 export type MessageRow = typeof messages.$inferSelect
-/** A message ready to store: every column but the id the database assigns. */
-export type NewMessage = Omit<MessageRow, 'id'>

@@ -53,7 +53,6 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
 
   /** Replays what a reconnecting socket missed, then makes it live with no gap and no duplicate. */
   async function replay(session: Session, since: number) {
-    hub.beginReplay(session)
     let lastId = since
     try {
       const { messages: missed, truncated } = await store.recover(session.roomId, since, config.RECOVERY_LIMIT)
@@ -86,6 +85,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
     if (!parsed.ok) return sendError(session, parsed.code, parsed.message)
     const frame = parsed.frame
     if (frame.type === 'chat.message') {
+      if (!messages.live) return sendError(session, 'unavailable', 'live delivery is down for a moment; the message was not stored, send it again shortly')
       receivedOverWs.inc()
       return void send(session, frame.message, frame.client_msg_id ?? null)
     }
@@ -168,10 +168,17 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
       }
       data.session = session
       adopt(ws, session)
-      hub.enter(session)
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
-      if (handshake.since === null) hub.subscribe(session)
-      else return replay(session, handshake.since)
+      if (handshake.since === null) {
+        hub.subscribe(session)
+        void hub.enter(session)
+        return
+      }
+      // Live frames wait in the backlog from now; the replay starts once the room's live events
+      // flow to this instance, so none can fall between the two.
+      const live = hub.enter(session)
+      hub.beginReplay(session)
+      return live.then(() => replay(session, handshake.since!))
     },
     // These two serve only if `adopt` could not take the socket (Elysia has parsed JSON here).
     message(ws, data) {

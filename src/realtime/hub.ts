@@ -1,7 +1,10 @@
 import type { Server, ServerWebSocket } from 'bun'
 import type { Identity } from '../identity.ts'
+import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { MessageRow } from '../store/store.ts'
+import type { Broker, DeliverySink } from './broker.ts'
+import type { Presence } from './presence.ts'
 import { encodeMessageFrame, encodePresenceFrame, roomTopic } from './protocol.ts'
 
 /** One open chat socket: who, where, and its replay state. */
@@ -14,79 +17,84 @@ export interface Session {
   lastTypingAt: number
 }
 
-interface OnlineUser {
-  nickname: string
-  profileUrl: string | null
-  sockets: number
-}
-
 interface RoomState {
-  readonly users: Map<string, OnlineUser>
-  readonly replaying: Set<Session>
   readonly sessions: Set<Session>
-}
-
-/** A user present in a room, as room detail lists them. */
-export interface OnlineUserDto {
-  user_id: string
-  nickname: string
-  profile_picture_url: string | null
+  readonly replaying: Set<Session>
+  /** Sockets per user on this instance: presence changes only with a user's first and last. */
+  readonly users: Map<string, number>
 }
 
 /**
- * Who is connected to which room, and delivery of room events to them.
- * Presence is per user: the first socket of a user in a room announces the join,
- * the last one to close announces the leave.
+ * The sockets of this instance, by room, and delivery of room events to them. Presence (who is
+ * in a room, across instances) and the broker (events between instances) sit behind interfaces,
+ * in memory for one instance and in Redis for several.
  */
-export class Hub {
+export class Hub implements DeliverySink {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, RoomState>()
+  private broker: Broker | null = null
 
-  constructor(private readonly metrics: Metrics) {}
+  constructor(
+    private readonly presence: Presence,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {}
 
   /** Gives the hub the listening server, whose publish reaches every subscriber. */
   attach(server: Server<unknown>): void {
     this.server = server
   }
 
-  /** Adds a socket to its room; announces the user if this is their first socket there. */
-  enter(session: Session): void {
+  /** Connects the broker that carries this hub's events (it delivers back into the hub). */
+  connect(broker: Broker): void {
+    this.broker = broker
+  }
+
+  /**
+   * Adds a socket to its room. The user's first socket here joins presence; if they were nowhere
+   * in the room before, the others hear `chat.user.join`. Resolves once the room's events flow here.
+   */
+  enter(session: Session): Promise<void> {
     let room = this.rooms.get(session.roomId)
     if (!room) {
-      room = { users: new Map(), replaying: new Set(), sessions: new Set() }
+      room = { sessions: new Set(), replaying: new Set(), users: new Map() }
       this.rooms.set(session.roomId, room)
       this.metrics.activeRooms.inc()
     }
     room.sessions.add(session)
     this.metrics.openSockets.inc()
     const { userId, nickname, profileUrl } = session.identity
-    const user = room.users.get(userId)
-    if (user) {
-      user.sockets++
-      user.nickname = nickname
-      user.profileUrl = profileUrl
-      return
+    const sockets = (room.users.get(userId) ?? 0) + 1
+    room.users.set(userId, sockets)
+    if (sockets === 1) {
+      this.presence.join(session.roomId, { userId, nickname, profileUrl }).then(
+        (first) => first && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.join', userId, nickname), session.socket),
+        (err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }),
+      )
     }
-    room.users.set(userId, { nickname, profileUrl, sockets: 1 })
-    // Published before this socket subscribes, so only the others hear it.
-    this.broadcast(session.roomId, encodePresenceFrame('chat.user.join', userId, nickname), null)
+    return room.sessions.size === 1 && this.broker ? this.broker.watch(session.roomId) : Promise.resolve()
   }
 
-  /** Removes a closed socket; announces the leave when it was the user's last one in the room. */
+  /** Removes a closed socket; the user's last socket here leaves presence (and maybe the room). */
   exit(session: Session): void {
     const room = this.rooms.get(session.roomId)
-    if (!room) return
-    if (!room.sessions.delete(session)) return
+    if (!room || !room.sessions.delete(session)) return
     room.replaying.delete(session)
     this.metrics.openSockets.dec()
-    const user = room.users.get(session.identity.userId)
-    if (user && --user.sockets === 0) {
-      room.users.delete(session.identity.userId)
-      this.broadcast(session.roomId, encodePresenceFrame('chat.user.leave', session.identity.userId, user.nickname), null)
+    const { userId, nickname } = session.identity
+    const sockets = (room.users.get(userId) ?? 1) - 1
+    if (sockets > 0) room.users.set(userId, sockets)
+    else {
+      room.users.delete(userId)
+      this.presence.leave(session.roomId, userId).then(
+        (gone) => gone && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.leave', userId, nickname)),
+        (err) => this.logger.error('presence leave failed', { room: session.roomId, user: userId, err }),
+      )
     }
     if (room.sessions.size === 0) {
       this.rooms.delete(session.roomId)
       this.metrics.activeRooms.dec()
+      this.broker?.unwatch(session.roomId)
     }
   }
 
@@ -120,36 +128,23 @@ export class Hub {
     session.socket.subscribe(roomTopic(session.roomId))
   }
 
-  /** Delivers committed messages to their rooms, in ascending id order. */
-  publishMessages(rows: readonly MessageRow[]): void {
-    for (const row of rows) {
-      this.broadcast(row.roomId, encodeMessageFrame(row), row.id)
-      this.metrics.messagesDelivered.inc(this.rooms.get(row.roomId)?.sessions.size ?? 0)
-    }
+  deliverMessage(row: MessageRow): void {
+    const room = this.rooms.get(row.roomId)
+    if (!room) return
+    this.send(room, row.roomId, encodeMessageFrame(row), row.id)
+    this.metrics.messagesDelivered.inc(room.sessions.size)
+  }
+
+  deliverEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {
+    const room = this.rooms.get(roomId)
+    if (room) this.send(room, roomId, frame, null, except)
   }
 
   /** Sends one encoded frame to every socket of the room, and to the backlog of those replaying. */
-  broadcast(roomId: number, frame: string, messageId: number | null): void {
-    const room = this.rooms.get(roomId)
-    if (!room) return
-    this.server?.publish(roomTopic(roomId), frame)
-    for (const session of room.replaying) session.backlog?.push({ id: messageId, frame })
-  }
-
-  onlineCount(roomId: number): number {
-    return this.rooms.get(roomId)?.users.size ?? 0
-  }
-
-  onlineUsers(roomId: number): OnlineUserDto[] {
-    const room = this.rooms.get(roomId)
-    if (!room) return []
-    return [...room.users].map(([userId, user]) => ({ user_id: userId, nickname: user.nickname, profile_picture_url: user.profileUrl }))
-  }
-
-  /** Open sockets across all rooms. */
-  socketCount(): number {
-    let total = 0
-    for (const room of this.rooms.values()) total += room.sessions.size
-    return total
+  private send(room: RoomState, roomId: number, frame: string, messageId: number | null, except?: ServerWebSocket<unknown>) {
+    // ws.publish reaches the topic's subscribers but the socket itself.
+    if (except && except.readyState === 1) except.publish(roomTopic(roomId), frame)
+    else this.server?.publish(roomTopic(roomId), frame)
+    for (const session of room.replaying) if (session.socket !== except) session.backlog?.push({ id: messageId, frame })
   }
 }

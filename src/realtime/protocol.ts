@@ -54,6 +54,8 @@ export const chatErrorCodes = [
   'message_too_long',
   'binary_not_supported',
   'store_failed',
+  'unavailable',
+  'rate_limited',
 ] as const
 export type ChatErrorCode = (typeof chatErrorCodes)[number]
 

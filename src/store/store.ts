@@ -1,6 +1,27 @@
-import type { MessageRow, NewMessage, RoomRow } from '../db/schema.ts'
+import type { RoomRow } from '../db/schema.ts'
 
-export type { MessageRow, NewMessage, RoomRow }
+export type { RoomRow }
+
+/** A stored message, whichever store holds it. */
+export interface MessageRow {
+  id: number
+  roomId: number
+  userId: string
+  email: string
+  nickname: string
+  profileUrl: string | null
+  body: string
+  clientMsgId: string | null
+  createdAt: number
+  /**
+   * Its position in the room, 1, 2, 3… with no gaps, where the store keeps one (Postgres, written
+   * by several instances): a receiver that sees seq n knows every earlier one is committed.
+   */
+  seq?: number
+}
+
+/** A message ready to store: every column but what the database assigns. */
+export type NewMessage = Omit<MessageRow, 'id' | 'seq'>
 
 /** A page of rooms: ascending id, starting after `after`. */
 export interface RoomPage {

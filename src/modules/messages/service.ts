@@ -1,4 +1,5 @@
-import { notFound } from '../../errors.ts'
+import { notFound, unavailable } from '../../errors.ts'
+import type { Broker } from '../../realtime/broker.ts'
 import type { Identity } from '../../identity.ts'
 import type { AppendResult, MessageRow, Store } from '../../store/store.ts'
 import type { HistoryQuery } from './model.ts'
@@ -8,12 +9,21 @@ export class MessageService {
   /** Rooms are never deleted, so a room seen once need not be looked up again. */
   private readonly knownRooms = new Set<number>()
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly broker: Broker,
+  ) {}
 
   /** Stores a message from `sender`; 404 for an unknown room. Resolves once committed. */
   async send(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
     await this.requireRoom(roomId)
+    if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
     return this.record(sender, roomId, text, clientMsgId)
+  }
+
+  /** False while messages could be stored but not delivered live: sends are refused then. */
+  get live(): boolean {
+    return this.broker.available
   }
 
   /** Stores a message to a room known to exist (a socket's own room). Resolves once committed. */

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { problemResponse, unavailable } from '../../errors.ts'
 import type { Metrics } from '../../metrics.ts'
+import type { Broker } from '../../realtime/broker.ts'
 import type { Store } from '../../store/store.ts'
 
 export interface Readiness {
@@ -10,7 +11,7 @@ export interface Readiness {
 }
 
 /** `/healthz`, `/readyz`, `/metrics`. */
-export const opsRoutes = (store: Store, metrics: Metrics, readiness: Readiness) =>
+export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readiness: Readiness) =>
   new Elysia({ name: 'ops' })
     .get('/healthz', () => ({ status: 'ok' as const }), {
       response: { 200: z.object({ status: z.literal('ok') }) },
@@ -25,9 +26,14 @@ export const opsRoutes = (store: Store, metrics: Metrics, readiness: Readiness) 
         } catch (error) {
           return problemResponse(unavailable('storage_unavailable', error instanceof Error ? error.message : String(error)))
         }
+        try {
+          await broker.check()
+        } catch (error) {
+          return problemResponse(unavailable('broker_unavailable', error instanceof Error ? error.message : String(error)))
+        }
         return { status: 'ready' as const }
       },
-      { detail: { summary: 'Readiness', description: 'Storage reachable; 503 problem+json with the reason otherwise.', tags: ['operations'] } },
+      { detail: { summary: 'Readiness', description: 'Storage (and Redis, when used) reachable; 503 problem+json with the reason otherwise.', tags: ['operations'] } },
     )
     .get(
       '/metrics',

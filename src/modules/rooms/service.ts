@@ -1,17 +1,17 @@
 import { notFound } from '../../errors.ts'
 import { toMessageDto } from '../../realtime/protocol.ts'
-import type { Hub } from '../../realtime/hub.ts'
+import type { Presence } from '../../realtime/presence.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
 import type { CreateRoomBody, RoomDetail, RoomSummary } from './model.ts'
 
 /** Messages a room detail carries. */
 export const DETAIL_MESSAGES = 50
 
-/** Room listing, creation and detail, with live presence from the hub. */
+/** Room listing, creation and detail, with who is online from presence. */
 export class RoomService {
   constructor(
     private readonly store: Store,
-    private readonly hub: Hub,
+    private readonly presence: Presence,
   ) {}
 
   /** Creates the room, or returns the existing one for the same `post_id`. */
@@ -22,7 +22,8 @@ export class RoomService {
 
   async list(page: { limit: number; after?: number }, host: string): Promise<RoomSummary[]> {
     const rows = await this.store.listRooms(page)
-    return rows.map((row) => this.summaryOf(row, host))
+    const counts = await this.presence.counts(rows.map((row) => row.id))
+    return rows.map((row, i) => this.summaryOf(row, host, counts[i] ?? 0))
   }
 
   async detail(roomId: number, host: string): Promise<RoomDetail> {
@@ -36,22 +37,22 @@ export class RoomService {
     return room
   }
 
-  private summaryOf(room: RoomRow, host: string): RoomSummary {
+  private summaryOf(room: RoomRow, host: string, onlineCount: number): RoomSummary {
     return {
       id: room.id,
       name: room.name,
       post_id: room.postId,
       chat_url: `${host}/ws/chat/${room.id}/chat/`,
       created_at: new Date(room.createdAt).toISOString(),
-      online_count: this.hub.onlineCount(room.id),
+      online_count: onlineCount,
     }
   }
 
   private async detailOf(room: RoomRow, host: string): Promise<RoomDetail> {
-    const recent = await this.store.listMessages(room.id, { limit: DETAIL_MESSAGES })
+    const [recent, online] = await Promise.all([this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }), this.presence.online(room.id)])
     return {
-      ...this.summaryOf(room, host),
-      online_users: this.hub.onlineUsers(room.id),
+      ...this.summaryOf(room, host, online.length),
+      online_users: online,
       chat_messages: recent.map(toMessageDto),
     }
   }

@@ -1,0 +1,44 @@
+import { sql } from 'drizzle-orm'
+import { bigint, index, integer, pgTable, serial, text, uniqueIndex } from 'drizzle-orm/pg-core'
+
+/**
+ * The Postgres schema: the same tables as SQLite's (src/db/schema.ts), plus what several instances
+ * writing at once need. `rooms.last_seq` is each room's message counter: a writer locks the room's
+ * row, so per room the ids and `seq` values ascend in commit order and `seq` has no gaps.
+ */
+export const rooms = pgTable(
+  'rooms',
+  {
+    id: serial('id').primaryKey(),
+    name: text('name').notNull(),
+    postId: integer('post_id'),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [uniqueIndex('rooms_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL`)],
+)
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    roomId: integer('room_id')
+      .notNull()
+      .references(() => rooms.id),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    userId: text('user_id').notNull(),
+    email: text('email').notNull(),
+    nickname: text('nickname').notNull(),
+    profileUrl: text('profile_url'),
+    body: text('body').notNull(),
+    clientMsgId: text('client_msg_id'),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [
+    uniqueIndex('messages_room_id_seq').on(t.roomId, t.seq),
+    index('messages_room_id_id').on(t.roomId, t.id),
+    uniqueIndex('messages_client_msg_id_unique')
+      .on(t.roomId, t.userId, t.clientMsgId)
+      .where(sql`${t.clientMsgId} IS NOT NULL`),
+  ],
+)
