@@ -1,6 +1,7 @@
 import { helpText, parseCommandLine, UsageError, usageMessage } from './cli.ts'
 import { version } from './version.ts'
 import { ConfigError } from './config.ts'
+import { migratePostgres, openPostgres } from './db/postgres.ts'
 import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
 import { startServer, type RunningServer } from './server.ts'
@@ -27,10 +28,17 @@ const { config } = command
 const logger = createLogger(config.LOG_LEVEL)
 
 if (command.kind === 'migrate') {
-  const db = openSqlite(config.DATABASE_PATH)
-  migrateSqlite(db)
-  db.$client.close()
-  logger.info('migrations applied', { database: config.DATABASE_PATH })
+  if (config.DATABASE_URL) {
+    const db = openPostgres(config.DATABASE_URL)
+    const applied = await migratePostgres(db)
+    await db.$client.close()
+    logger.info('migrations applied', { database: 'postgres', applied })
+  } else {
+    const db = openSqlite(config.DATABASE_PATH)
+    migrateSqlite(db)
+    db.$client.close()
+    logger.info('migrations applied', { database: config.DATABASE_PATH })
+  }
   process.exit(0)
 }
 
@@ -58,5 +66,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-server = startServer(config, logger)
-logger.info('listening', { url: server.url.href, port: server.port, database: config.DATABASE_PATH, version })
+try {
+  server = await startServer(config, logger)
+} catch (err) {
+  logger.error('could not start', { err: err instanceof Error ? err : new Error(String(err)) })
+  process.exit(1)
+}
+logger.info('listening', { url: server.url.href, port: server.port, database: config.DATABASE_URL ? 'postgres' : config.DATABASE_PATH, redis: Boolean(config.REDIS_URL), version })

@@ -1,9 +1,12 @@
-import { createApp } from './app.ts'
+import { createApp, type AppDeps } from './app.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
-import { CloseCode } from './realtime/protocol.ts'
-import { SqliteStore } from './store/sqlite-store.ts'
+import { CloseCode, encodePresenceFrame } from './realtime/protocol.ts'
+import { RedisBroker } from './realtime/redis-broker.ts'
+import { RedisPresence } from './realtime/redis-presence.ts'
+import { openStore } from './store/open.ts'
+import { PostgresStore } from './store/postgres-store.ts'
 
 /** A running server and how to stop it. */
 export interface RunningServer {
@@ -11,21 +14,30 @@ export interface RunningServer {
   port: number
   /**
    * Graceful stop: refuse new connections, close sockets with 1001 (clients reconnect with
-   * since=), let in-flight requests finish, commit pending writes, close storage.
+   * since=), let in-flight requests finish, commit pending writes, close storage and Redis.
    */
   stop(): Promise<void>
 }
 
-/** Opens storage, builds the app and listens; used by the entry point and by tests. */
-export function startServer(config: Config, logger: Logger): RunningServer {
+/** Opens storage (and Redis), builds the app and listens; used by the entry point and by tests. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const metrics = createMetrics()
-  const store = SqliteStore.open(config.DATABASE_PATH, (size, seconds) => {
+  const store = await openStore(config, (size, seconds) => {
     metrics.storeBatchSize.observe(size)
     metrics.storeCommitSeconds.observe(seconds)
   })
-  const app = createApp({ config, store, logger, metrics })
-  app.listen({ port: config.PORT, hostname: config.HOST })
-  const server = app.server
+  const deps: AppDeps = { config, store, logger, metrics }
+  let app: ReturnType<typeof createApp> | undefined
+  if (config.REDIS_URL) {
+    if (!(store instanceof PostgresStore)) throw new Error('REDIS_URL needs DATABASE_URL')
+    const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, store, logger)
+    deps.broker = (sink) => broker.deliverTo(sink)
+    deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, (roomId, userId, nickname) => app?.broker.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname)), logger)
+  }
+  app = createApp(deps)
+  const running = app
+  running.listen({ port: config.PORT, hostname: config.HOST })
+  const server = running.server
   if (!server) throw new Error('server did not start')
   let stopping: Promise<void> | undefined
   return {
@@ -33,12 +45,14 @@ export function startServer(config: Config, logger: Logger): RunningServer {
     port: server.port ?? config.PORT,
     stop() {
       stopping ??= (async () => {
-        app.lifecycle.stopping = true
+        running.lifecycle.stopping = true
         const drained = server.stop(false)
-        app.hub.closeAll(CloseCode.goingAway, 'server shutting down')
+        running.hub.closeAll(CloseCode.goingAway, 'server shutting down')
         // Frames already received are being handled; let them reach the store's queue.
         await new Promise((resolve) => setImmediate(resolve))
         await store.close()
+        await running.presence.close()
+        await running.broker.close()
         await drained
       })()
       return stopping

@@ -25,7 +25,7 @@ export interface TestServer {
 
 export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-'))): Promise<TestServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), LOG_LEVEL: 'silent', ...env })
-  const running: RunningServer = startServer(config, createLogger(config.LOG_LEVEL))
+  const running: RunningServer = await startServer(config, createLogger(config.LOG_LEVEL))
   const base = `http://127.0.0.1:${running.port}`
   let stopped = false
   const stop = async () => {

@@ -1,0 +1,72 @@
+import { SQL } from 'bun'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from './nginx.ts'
+import { spawnServer, type ServerProcess } from './process.ts'
+
+/** The machine's Postgres (trust auth); each test run gets a database of its own. */
+export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/** A fresh, empty Postgres database, dropped again by `drop`. */
+export async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `chat_test_${Date.now()}_${Math.floor(Math.random() * 1e6)}`
+  const admin = new SQL(POSTGRES_ADMIN_URL, { max: 1 })
+  await admin.unsafe(`CREATE DATABASE ${name}`)
+  const url = POSTGRES_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`)
+  return {
+    url,
+    async drop() {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.close()
+    },
+  }
+}
+
+/** A Redis server of the test's own (so a test can stop and restart it), keeping nothing on disk. */
+export interface TestRedis {
+  url: string
+  stop(): Promise<void>
+  start(): Promise<void>
+}
+
+export async function startRedis(): Promise<TestRedis> {
+  const port = freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'chat-redis-'))
+  let proc: ReturnType<typeof Bun.spawn> | undefined
+  const url = `redis://127.0.0.1:${port}`
+  const redis: TestRedis = {
+    url,
+    async start() {
+      proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdout: 'ignore', stderr: 'inherit' })
+      for (let i = 0; i < 100; i++) {
+        const probe = Bun.spawnSync(['redis-cli', '-p', String(port), 'ping'])
+        if (probe.stdout.toString().includes('PONG')) return
+        await Bun.sleep(50)
+      }
+      throw new Error('redis-server did not start')
+    },
+    async stop() {
+      proc?.kill('SIGKILL')
+      await proc?.exited
+    },
+  }
+  await redis.start()
+  const stop = redis.stop
+  redis.stop = async () => {
+    await stop()
+  }
+  process.on('exit', () => {
+    proc?.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return redis
+}
+
+/** One chat server instance as its own process (so a test can kill -9 it). */
+export function startInstance(env: Record<string, string>): Promise<ServerProcess> {
+  return spawnServer([process.execPath, join(import.meta.dir, '..', '..', 'src', 'index.ts')], {
+    cwd: tmpdir(),
+    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+  })
+}
