@@ -20,7 +20,10 @@ interface RoomStream {
 
 type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string }
 
-const NEVER_GIVE_UP = 1_000_000_000
+const CLIENT_OPTIONS = { enableOfflineQueue: false, maxRetries: 1_000_000_000, connectionTimeout: 5000 }
+const PROBE_INTERVAL_MS = 1000
+/** Without a probe heard for this long, the subscriber counts as broken. */
+const PROBE_DEADLINE_MS = 3500
 
 /**
  * Room events between instances over Redis pub/sub, one channel per room.
@@ -36,37 +39,72 @@ export class RedisBroker implements Broker {
   private readonly instance = crypto.randomUUID()
   private closing = false
   private sink: DeliverySink = { deliverMessage() {}, deliverEvent() {} }
+  /** When this instance last heard its own probe through the subscriber: the subscription works. */
+  private lastProbe = Date.now()
+  private rebuilding = false
+  private readonly probeTimer: ReturnType<typeof setInterval>
 
   private constructor(
+    private readonly url: string,
     private readonly pub: RedisClient,
-    private readonly sub: RedisClient,
+    private sub: RedisClient,
     private readonly prefix: string,
     private readonly store: SequencedStore,
     private readonly logger: Logger,
   ) {
-    // Bun re-subscribes by itself after a reconnect; what was published meanwhile is read back.
-    let wasDown = false
-    sub.onclose = (error) => {
-      wasDown = true
-      if (!this.closing) logger.warn('redis subscriber connection lost; reconnecting', { err: error })
-      this.reconnect(sub)
-    }
-    sub.onconnect = () => {
-      if (!wasDown) return
-      wasDown = false
-      logger.info('redis subscriber reconnected; catching up')
-      for (const roomId of this.rooms.keys()) void this.catchUp(roomId)
-    }
     pub.onclose = () => this.reconnect(pub)
+    // Whether a subscription survives a reconnect is up to the client; rather than trust it, the
+    // broker sends itself a probe every second, and rebuilds the subscriber when probes stop coming.
+    this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS)
   }
 
   /** Connects both clients (publishing and subscribing need separate connections). */
   static async connect(url: string, prefix: string, store: SequencedStore, logger: Logger): Promise<RedisBroker> {
-    const options = { enableOfflineQueue: false, maxRetries: NEVER_GIVE_UP, connectionTimeout: 5000 }
-    const pub = new RedisClient(url, options)
-    const sub = new RedisClient(url, options)
-    await Promise.all([pub.connect(), sub.connect()])
-    return new RedisBroker(pub, sub, prefix, store, logger)
+    const pub = new RedisClient(url, CLIENT_OPTIONS)
+    await pub.connect()
+    const broker = new RedisBroker(url, pub, new RedisClient(url, CLIENT_OPTIONS), prefix, store, logger)
+    await broker.subscribeAll(broker.sub)
+    return broker
+  }
+
+  private get probeChannel() {
+    return `${this.prefix}probe:${this.instance}`
+  }
+
+  /** Subscribes a (new) subscriber client to the probe and every watched room. */
+  private async subscribeAll(sub: RedisClient) {
+    await sub.connect()
+    await sub.subscribe(this.probeChannel, () => (this.lastProbe = Date.now()))
+    for (const [roomId, stream] of this.rooms) await sub.subscribe(this.channel(roomId), stream.listener)
+  }
+
+  private async probe() {
+    if (this.closing) return
+    if (!this.pub.connected) {
+      // Redis is away: until a probe makes the round trip again, nothing counts as delivered.
+      this.lastProbe = 0
+      return
+    }
+    this.pub.publish(this.probeChannel, '1').catch(() => {})
+    if (Date.now() - this.lastProbe < PROBE_DEADLINE_MS || this.rebuilding) return
+    // Redis is back (the publisher is connected) but the subscriber hears nothing: start it afresh.
+    this.rebuilding = true
+    this.logger.warn('redis subscription lost; resubscribing and catching up', { rooms: this.rooms.size })
+    const fresh = new RedisClient(this.url, CLIENT_OPTIONS)
+    try {
+      await this.subscribeAll(fresh)
+      const old = this.sub
+      this.sub = fresh
+      old.close()
+      this.lastProbe = Date.now()
+      for (const roomId of this.rooms.keys()) void this.catchUp(roomId)
+      this.logger.info('redis subscription restored')
+    } catch (err) {
+      fresh.close()
+      this.logger.warn('resubscribing to redis failed; will retry', { err })
+    } finally {
+      this.rebuilding = false
+    }
   }
 
   /** Sets where events are delivered (the hub); returns the broker. */
@@ -76,7 +114,7 @@ export class RedisBroker implements Broker {
   }
 
   get available(): boolean {
-    return this.pub.connected && this.sub.connected
+    return this.pub.connected && Date.now() - this.lastProbe < PROBE_DEADLINE_MS
   }
 
   private channel(roomId: number) {
@@ -121,12 +159,14 @@ export class RedisBroker implements Broker {
   }
 
   async check(): Promise<void> {
-    if (!this.available) throw new Error('redis is not connected')
+    if (!this.pub.connected) throw new Error('redis is not connected')
+    if (!this.available) throw new Error('redis subscription is not delivering; resubscribing')
     await Promise.race([this.pub.send('PING', []), Bun.sleep(2000).then(() => Promise.reject(new Error('redis did not answer PING within 2 s')))])
   }
 
   async close(): Promise<void> {
     this.closing = true
+    clearInterval(this.probeTimer)
     this.pub.close()
     this.sub.close()
   }
@@ -183,7 +223,7 @@ export class RedisBroker implements Broker {
     if (this.rooms.get(roomId) === stream) this.drain(roomId, stream)
   }
 
-  /** After Redis was away: deliver whatever the room committed meanwhile. */
+  /** After the subscription was broken: deliver whatever the room committed meanwhile. */
   private async catchUp(roomId: number) {
     const stream = this.rooms.get(roomId)
     if (!stream || stream.next === null) return

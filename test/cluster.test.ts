@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
+import type { ServerProcess } from './support/process.ts'
+import type { TestServer, TestUser } from './support/server.ts'
+import { TestSocket, type Frame } from './support/socket.ts'
+
+// Three instances as separate processes on one fresh Postgres database and a Redis of their own.
+const PRESENCE_TTL = 2
+let db: Awaited<ReturnType<typeof createDatabase>>
+let redis: TestRedis
+let instances: ServerProcess[]
+let env: Record<string, string>
+
+beforeAll(async () => {
+  db = await createDatabase()
+  redis = await startRedis()
+  env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `test${Date.now()}:`, PRESENCE_TTL: String(PRESENCE_TTL) }
+  instances = []
+  // One at a time: they migrate the same database (an advisory lock would serialise them anyway).
+  for (let i = 0; i < 3; i++) instances.push(await startInstance(env))
+}, 60_000)
+afterAll(async () => {
+  for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
+  await Promise.all((instances ?? []).map((i) => i.exited))
+  await redis?.stop()
+  await db?.drop()
+})
+
+const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
+const on = (instance: ServerProcess) => ({ wsBase: instance.wsBase, base: instance.base }) as TestServer
+const connect = (instance: ServerProcess, roomId: number, who: TestUser, extra?: Record<string, string>) => TestSocket.connect(on(instance), roomId, who, extra)
+async function createRoom(instance: ServerProcess, name: string): Promise<number> {
+  const res = await fetch(`${instance.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+  return ((await res.json()) as { id: number }).id
+}
+const ids = (frames: Frame[]) => frames.map((f) => f.id as number)
+
+describe('three instances on Postgres and Redis', () => {
+  it('should give every client every message once, in one ascending order, whichever instance it is on', async () => {
+    const roomId = await createRoom(instances[0]!, 'cluster room')
+    const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => connect(instances[i % 3]!, roomId, user(`c${i}`))))
+    for (let round = 0; round < 30; round++) for (const [i, c] of clients.entries()) c.sendMessage(`${i}:${round}`)
+    const seen = await Promise.all(clients.map((c) => c.collect('chat.message', 180, 20_000)))
+    const reference = ids(seen[0]!)
+    expect(new Set(reference).size).toBe(180)
+    expect(reference).toEqual([...reference].sort((a, b) => a - b))
+    for (const frames of seen) expect(ids(frames)).toEqual(reference)
+    await Promise.all(clients.map((c) => c.barrier()))
+    for (const c of clients) expect(c.all('chat.message')).toHaveLength(180)
+    const history = (await (await fetch(`${instances[2]!.base}/chat/v1/room/${roomId}/messages/?after=0&limit=200`)).json()) as { id: number }[]
+    expect(history.map((m) => m.id)).toEqual(reference)
+    await Promise.all(clients.map((c) => c.close()))
+  }, 60_000)
+
+  it('should announce a user once however many tabs on however many instances, and leave with the last', async () => {
+    const roomId = await createRoom(instances[0]!, 'tabs across instances')
+    const watcher = await connect(instances[2]!, roomId, user('watcher'))
+    const tab1 = await connect(instances[0]!, roomId, user('alice'))
+    await watcher.next('chat.user.join')
+    const tab2 = await connect(instances[1]!, roomId, user('alice'))
+    const detail = (await (await fetch(`${instances[1]!.base}/chat/v1/room/${roomId}/`)).json()) as { online_count: number; online_users: { user_id: string; nickname: string }[] }
+    expect(detail.online_count).toBe(2)
+    expect(detail.online_users).toContainEqual({ user_id: 'alice', nickname: 'alice님', profile_picture_url: null } as never)
+
+    await tab1.close()
+    tab2.sendMessage('still here')
+    await watcher.next((f) => f.type === 'chat.message' && f.message === 'still here')
+    await Bun.sleep(300)
+    await watcher.barrier()
+    expect(watcher.all('chat.user.join')).toHaveLength(1)
+    expect(watcher.all('chat.user.leave')).toHaveLength(0)
+
+    await tab2.close()
+    expect(await watcher.next('chat.user.leave')).toEqual({ type: 'chat.user.leave', username: 'alice님', user_id: 'alice' })
+    await watcher.close()
+  }, 30_000)
+
+  it('should refuse sends clearly while Redis is down, recover by itself, and lose nothing stored', async () => {
+    const roomId = await createRoom(instances[0]!, 'redis restart')
+    const a = await connect(instances[0]!, roomId, user('ra'))
+    const b = await connect(instances[1]!, roomId, user('rb'))
+    for (let i = 0; i < 10; i++) a.sendMessage(`before ${i}`)
+    await b.collect('chat.message', 10)
+    const lastSeenByB = b.all('chat.message').at(-1)!.id as number
+
+    await redis.stop()
+    await Bun.sleep(300)
+    const ready = await fetch(`${instances[0]!.base}/readyz`)
+    expect(ready.status).toBe(503)
+    expect(((await ready.json()) as { code: string }).code).toBe('broker_unavailable')
+    a.sendMessage('while redis is down')
+    expect(await a.next('chat.error')).toMatchObject({ code: 'unavailable' })
+    const rest = await fetch(`${instances[0]!.base}/chat/v1/message/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-user-id': 'ra', 'x-nickname': 'ra', 'x-email': 'ra@example.com' },
+      body: JSON.stringify({ message: 'rest while down', room: roomId }),
+    })
+    expect(rest.status).toBe(503)
+
+    await redis.start()
+    for (let i = 0; i < 100; i++) {
+      const statuses = await Promise.all(instances.map(async (inst) => (await fetch(`${inst.base}/readyz`)).status))
+      if (statuses.every((s) => s === 200)) break
+      await Bun.sleep(200)
+    }
+    for (let i = 0; i < 10; i++) a.sendMessage(`after ${i}`)
+    await b.next((f) => f.type === 'chat.message' && f.message === 'after 9', 15_000)
+
+    // A client that missed everything since a point recovers it all with since=.
+    const late = await connect(instances[2]!, roomId, user('rc'), { since: String(lastSeenByB - 5) })
+    await late.next('chat.recovered')
+    const history = (await (await fetch(`${instances[2]!.base}/chat/v1/room/${roomId}/messages/?after=0`)).json()) as { id: number; message: string }[]
+    expect(history.map((m) => m.message)).toEqual([...Array.from({ length: 10 }, (_, i) => `before ${i}`), ...Array.from({ length: 10 }, (_, i) => `after ${i}`)])
+    expect(ids(late.all('chat.message'))).toEqual(history.map((m) => m.id).filter((id) => id > lastSeenByB - 5))
+    expect(ids(b.all('chat.message'))).toEqual(history.map((m) => m.id))
+    await Promise.all([a.close(), b.close(), late.close()])
+  }, 60_000)
+
+  it("should announce the leaves of a killed instance's users within the presence TTL", async () => {
+    const roomId = await createRoom(instances[0]!, 'kill -9')
+    const watcher = await connect(instances[0]!, roomId, user('survivor'))
+    const doomed = await connect(instances[2]!, roomId, user('doomed'))
+    await watcher.next('chat.user.join')
+    instances[2]!.proc.kill('SIGKILL')
+    await instances[2]!.exited
+    void doomed.closed
+    const killedAt = Date.now()
+    expect(await watcher.next('chat.user.leave', (PRESENCE_TTL + 2) * 1000)).toEqual({ type: 'chat.user.leave', username: 'doomed님', user_id: 'doomed' })
+    const waited = (Date.now() - killedAt) / 1000
+    // The entry expires after the TTL; the next sweep (every TTL/3) announces it.
+    expect(waited).toBeLessThanOrEqual(PRESENCE_TTL * (1 + 1 / 3) + 0.5)
+    const detail = (await (await fetch(`${instances[0]!.base}/chat/v1/room/${roomId}/`)).json()) as { online_users: { user_id: string }[] }
+    expect(detail.online_users.map((u) => u.user_id)).toEqual(['survivor'])
+    await watcher.close()
+  }, 30_000)
+})

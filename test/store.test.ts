@@ -1,0 +1,189 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { migrationSql, pgJournal, pgMigrationSql, sqliteJournal } from '../src/db/migrations.ts'
+import { PostgresStore } from '../src/store/postgres-store.ts'
+import { SqliteStore } from '../src/store/sqlite-store.ts'
+import type { MessageRow, NewMessage, Store } from '../src/store/store.ts'
+import { createDatabase } from './support/cluster.ts'
+
+const message = (roomId: number, body: string, clientMsgId: string | null = null, userId = 'u1'): NewMessage => ({
+  roomId,
+  userId,
+  email: `${userId}@example.com`,
+  nickname: userId.toUpperCase(),
+  profileUrl: null,
+  body,
+  clientMsgId,
+  createdAt: Date.now(),
+})
+
+/** Each store, opened fresh per test, and reopenable on the same data. */
+interface Backend {
+  name: string
+  setup(): Promise<void>
+  open(): Promise<Store>
+  teardown(): Promise<void>
+}
+
+function sqliteBackend(): Backend {
+  let dir = ''
+  return {
+    name: 'SQLite',
+    async setup() {
+      dir = mkdtempSync(join(tmpdir(), 'chat-store-'))
+    },
+    async open() {
+      return SqliteStore.open(join(dir, 'chat.db'))
+    },
+    async teardown() {
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+function postgresBackend(): Backend {
+  let db: Awaited<ReturnType<typeof createDatabase>>
+  return {
+    name: 'Postgres',
+    async setup() {
+      db = await createDatabase()
+    },
+    open() {
+      return PostgresStore.open(db.url)
+    },
+    async teardown() {
+      await db.drop()
+    },
+  }
+}
+
+for (const backend of [sqliteBackend(), postgresBackend()]) {
+  describe(`${backend.name} store`, () => {
+    let store: Store
+    beforeEach(async () => {
+      await backend.setup()
+      store = await backend.open()
+    })
+    afterEach(async () => {
+      await store.close().catch(() => {})
+      await backend.teardown()
+    })
+
+    it('should create rooms idempotently per post_id, even when racing', async () => {
+      const results = await Promise.all(Array.from({ length: 10 }, () => store.createRoom({ name: 'race', postId: 7 })))
+      expect(results.filter((r) => r.created)).toHaveLength(1)
+      expect(new Set(results.map((r) => r.room.id)).size).toBe(1)
+      expect((await store.createRoom({ name: 'no post', postId: null })).created).toBe(true)
+      expect((await store.listRooms({ limit: 10 })).map((r) => r.name)).toEqual(['race', 'no post'])
+    })
+
+    it('should group-commit appends made together, in ascending id order', async () => {
+      const { room } = await store.createRoom({ name: 'r', postId: null })
+      const batches: MessageRow[][] = []
+      store.onCommit((rows) => batches.push([...rows]))
+      const results = await Promise.all(Array.from({ length: 100 }, (_, i) => store.appendMessage(message(room.id, `m${i}`))))
+      expect(batches.length).toBeLessThanOrEqual(2)
+      expect(batches.flat().map((r) => r.body)).toEqual(results.map((r) => r.message.body))
+      const ids = results.map((r) => r.message.id)
+      expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    })
+
+    it('should fail only the appends to an unknown room and commit the others', async () => {
+      const { room } = await store.createRoom({ name: 'r', postId: null })
+      const outcomes = await Promise.allSettled([store.appendMessage(message(room.id, 'good 1')), store.appendMessage(message(999, 'no such room')), store.appendMessage(message(room.id, 'good 2'))])
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+      expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['good 1', 'good 2'])
+    })
+
+    it('should store a repeated client_msg_id once, within a batch and across batches', async () => {
+      const { room } = await store.createRoom({ name: 'r', postId: null })
+      const [a, b, other] = await Promise.all([store.appendMessage(message(room.id, 'x', 'k')), store.appendMessage(message(room.id, 'y', 'k')), store.appendMessage(message(room.id, 'z', 'k', 'u2'))])
+      expect(a!.duplicate).toBe(false)
+      expect(b).toEqual({ message: a!.message, duplicate: true })
+      expect(other!.duplicate).toBe(false)
+      const later = await store.appendMessage(message(room.id, 'again', 'k'))
+      expect(later).toEqual({ message: a!.message, duplicate: true })
+      expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['x', 'z'])
+    })
+
+    it('should page history and recover the newest after an id', async () => {
+      const { room } = await store.createRoom({ name: 'r', postId: null })
+      const ids = (await Promise.all(Array.from({ length: 30 }, (_, i) => store.appendMessage(message(room.id, `m${i}`))))).map((r) => r.message.id)
+      expect((await store.listMessages(room.id, { limit: 5 })).map((m) => m.id)).toEqual(ids.slice(25))
+      expect((await store.listMessages(room.id, { limit: 5, before: ids[10]! })).map((m) => m.id)).toEqual(ids.slice(5, 10))
+      expect((await store.listMessages(room.id, { limit: 5, after: ids[10]! })).map((m) => m.id)).toEqual(ids.slice(11, 16))
+      const recovery = await store.recover(room.id, ids[19]!, 4)
+      expect(recovery).toEqual({ messages: expect.any(Array), truncated: true })
+      expect(recovery.messages.map((m) => m.id)).toEqual(ids.slice(26))
+      expect((await store.recover(room.id, ids[25]!, 10)).truncated).toBe(false)
+    })
+
+    it('should commit pending appends when closed, and keep them across a reopen', async () => {
+      const { room } = await store.createRoom({ name: 'kept', postId: 5 })
+      const pending = store.appendMessage(message(room.id, 'last words'))
+      await store.close()
+      expect((await pending).message.body).toBe('last words')
+      store = await backend.open()
+      expect((await store.listMessages(room.id, { limit: 5 })).map((m) => m.body)).toEqual(['last words'])
+      expect((await store.createRoom({ name: 'again', postId: 5 })).created).toBe(false)
+    })
+
+    it('should answer its readiness check', async () => {
+      await store.check()
+      await store.close()
+      await expect(store.check()).rejects.toThrow()
+    })
+  })
+}
+
+describe('Postgres store with several writers', () => {
+  let db: Awaited<ReturnType<typeof createDatabase>>
+  beforeAll(async () => {
+    db = await createDatabase()
+  })
+  afterAll(() => db.drop())
+
+  it('should give each room gapless seqs that ascend with ids, whichever instance commits', async () => {
+    const stores = await Promise.all([PostgresStore.open(db.url), PostgresStore.open(db.url), PostgresStore.open(db.url)])
+    const { room } = await stores[0]!.createRoom({ name: 'shared', postId: null })
+    const { room: other } = await stores[0]!.createRoom({ name: 'other', postId: null })
+    await Promise.all(stores.flatMap((s, n) => Array.from({ length: 60 }, (_, i) => s.appendMessage(message(i % 3 === 0 ? other.id : room.id, `${n}:${i}`)))))
+    for (const roomId of [room.id, other.id]) {
+      const rows = await stores[1]!.listMessages(roomId, { limit: 200 })
+      expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1))
+      expect(await stores[2]!.lastSeq(roomId)).toBe(rows.length)
+    }
+    await Promise.all(stores.map((s) => s.close()))
+  })
+})
+
+describe('SQLite specifics', () => {
+  it('should open the file in WAL mode with synchronous=NORMAL and foreign keys on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-store-'))
+    const store = SqliteStore.open(join(dir, 'chat.db'))
+    const client = (store as unknown as { db: { $client: Database } }).db.$client
+    expect(client.query('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' })
+    expect(client.query('PRAGMA synchronous').get()).toEqual({ synchronous: 1 })
+    expect(client.query('PRAGMA foreign_keys').get()).toEqual({ foreign_keys: 1 })
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+})
+
+describe('embedded migrations', () => {
+  const sqlFiles = (folder: string) =>
+    readdirSync(join(import.meta.dir, '..', folder))
+      .filter((f) => f.endsWith('.sql'))
+      .map((f) => f.replace(/\.sql$/, ''))
+      .sort()
+
+  it('should embed every migration drizzle-kit generated, and nothing else', () => {
+    expect(sqliteJournal.entries.map((e) => e.tag).sort()).toEqual(sqlFiles('drizzle'))
+    expect(Object.keys(migrationSql).sort()).toEqual(sqlFiles('drizzle'))
+    expect(pgJournal.entries.map((e) => e.tag).sort()).toEqual(sqlFiles('drizzle-pg'))
+    expect(Object.keys(pgMigrationSql).sort()).toEqual(sqlFiles('drizzle-pg'))
+  })
+})
