@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from 'elysia'
 import type { Config } from './config.ts'
-import { AppError, badRequest, fieldErrors, notFound, problemResponse, unprocessable } from './errors.ts'
+import { AppError, badRequest, fieldErrors, notFound, problemResponse, unavailable, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { docsRoutes } from './docs/index.ts'
@@ -16,7 +16,7 @@ import { chatSocket } from './realtime/chat-socket.ts'
 import { LocalBroker, type Broker, type DeliverySink } from './realtime/broker.ts'
 import { Hub } from './realtime/hub.ts'
 import { MemoryPresence, type Presence } from './realtime/presence.ts'
-import type { Store } from './store/store.ts'
+import { isStorageOutage, type Store } from './store/store.ts'
 
 export interface AppDeps {
   config: Config
@@ -39,6 +39,10 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   }
   if (code === 'PARSE') return badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
   if (code === 'NOT_FOUND') return notFound('not_found', 'No such route.')
+  if (isStorageOutage(error)) {
+    logger.warn('storage unavailable', { err: error instanceof Error ? error : new Error(String(error)) })
+    return unavailable('storage_unavailable', 'The database cannot be reached right now; try again shortly.')
+  }
   logger.error('unhandled error', { err: error instanceof Error ? error : new Error(String(error)) })
   return new AppError(500, 'internal_error', 'Internal Server Error', 'Something went wrong; it has been logged.')
 }

@@ -69,3 +69,9 @@ export interface Store {
   /** Commits what is pending, then closes. */
   close(): Promise<void>
 }
+
+/** True for errors that mean the database cannot be reached right now (not that the request was bad). */
+export function isStorageOutage(error: unknown): boolean {
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
+  return /^ERR_POSTGRES_CONNECTION|^ERR_POSTGRES_.*TIMEOUT|^ECONNREFUSED$|^ECONNRESET$|^SQLITE_(BUSY|IOERR|CANTOPEN|READONLY|FULL)/.test(code)
+}

@@ -70,3 +70,42 @@ export function startInstance(env: Record<string, string>): Promise<ServerProces
     env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
   })
 }
+
+/**
+ * A Postgres server of the test's own (initdb into a temp dir, run as the postgres user), so a
+ * test can stop it mid-chat. Needs the PostgreSQL server binaries (Debian's postgresql package).
+ */
+export interface TestPostgres {
+  url: string
+  stop(): Promise<void>
+  start(): Promise<void>
+  destroy(): Promise<void>
+}
+
+export async function startPostgres(): Promise<TestPostgres> {
+  const versions = Bun.spawnSync(['ls', '/usr/lib/postgresql']).stdout.toString().trim().split('\n').sort()
+  const bin = `/usr/lib/postgresql/${versions.at(-1)}/bin`
+  const dir = mkdtempSync(join(tmpdir(), 'chat-pg-'))
+  Bun.spawnSync(['chown', 'postgres', dir])
+  const port = freePort()
+  const asPostgres = (args: string[]) => {
+    const result = Bun.spawnSync(['runuser', '-u', 'postgres', '--', ...args], { stdout: 'pipe', stderr: 'pipe' })
+    if (result.exitCode !== 0) throw new Error(`${args.join(' ')} failed: ${result.stderr.toString()}`)
+  }
+  asPostgres([`${bin}/initdb`, '-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres'])
+  const pg: TestPostgres = {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async start() {
+      asPostgres([`${bin}/pg_ctl`, '-D', `${dir}/data`, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, '-l', `${dir}/log`, '-w', 'start'])
+    },
+    async stop() {
+      asPostgres([`${bin}/pg_ctl`, '-D', `${dir}/data`, '-m', 'immediate', '-w', 'stop'])
+    },
+    async destroy() {
+      await pg.stop().catch(() => {})
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  await pg.start()
+  return pg
+}
