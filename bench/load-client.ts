@@ -8,6 +8,8 @@
  *            R messages a second in total, from 10 senders; latency from send to every receipt.
  *   idle:    --rooms 1,2,… --clients N (sockets spread over the rooms)
  *            connects them, prints {"ready":true}, then waits for a line on stdin and exits.
+ *
+ * --url may list several servers (comma-separated): clients are spread over them in turn.
  */
 import { parseArgs } from 'node:util'
 
@@ -25,6 +27,7 @@ const { values } = parseArgs({
 })
 if (!values.url || !values.rooms) throw new Error('--url and --rooms are required')
 const rooms = values.rooms.split(',').map(Number)
+const urls = values.url.split(',')
 const clientCount = Number(values.clients)
 const seconds = Number(values.seconds)
 
@@ -40,7 +43,7 @@ function percentiles(samples: Float64Array | number[]) {
 function connect(room: number, index: number, onMessage?: (data: string) => void): Promise<WebSocket> {
   const userId = `load-${room}-${index}`
   const query = new URLSearchParams({ user_id: userId, nickname: `L${index}`, email: `${userId}@bench.local` })
-  const ws = new WebSocket(`${values.url}/ws/chat/${room}/chat/?${query}`)
+  const ws = new WebSocket(`${urls[index % urls.length]}/ws/chat/${room}/chat/?${query}`)
   if (onMessage) ws.addEventListener('message', (event) => onMessage(event.data as string))
   return new Promise((resolve, reject) => {
     ws.addEventListener('open', () => resolve(ws), { once: true })

@@ -26,7 +26,10 @@ const { values } = parseArgs({
     'idle-sockets': { type: 'string' },
     'rest-seconds': { type: 'string' },
     'store-messages': { type: 'string' },
+    cluster: { type: 'boolean', default: true },
+    'cluster-seconds': { type: 'string' },
   },
+  allowNegative: true,
 })
 const quick = values.quick
 const size = {
@@ -40,6 +43,7 @@ const size = {
   idleRooms: 10,
   restSeconds: Number(values['rest-seconds'] ?? (quick ? 2 : 10)),
   storeMessages: Number(values['store-messages'] ?? (quick ? 20_000 : 200_000)),
+  clusterSeconds: Number(values['cluster-seconds'] ?? (quick ? 2 : 10)),
 }
 const root = join(import.meta.dir, '..')
 const bun = process.execPath
@@ -64,9 +68,9 @@ interface Server {
   stop(): Promise<void>
 }
 
-async function startServer(name: Server['name']): Promise<Server> {
+async function startServer(name: Server['name'], extraEnv: Record<string, string> = {}): Promise<Server> {
   const cmd = name === 'chat' ? [join(work, 'chat-server')] : [bun, 'bench/baseline-server.ts']
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info' }
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', ...extraEnv }
   const proc = Bun.spawn(cmd, { cwd: name === 'chat' ? work : root, env, stdout: 'pipe', stderr: 'inherit' })
   const reader = proc.stdout.getReader()
   let text = ''
@@ -144,6 +148,34 @@ async function wrk(url: string, post?: string): Promise<number> {
   return Number(match[1])
 }
 
+/**
+ * Scale-out: the same fan-out load (clients spread evenly) on one instance and on three, each on
+ * Postgres (a fresh database) and Redis (a private redis-server).
+ */
+async function measureCluster(): Promise<Json> {
+  const { createDatabase, startRedis } = await import('../test/support/cluster.ts')
+  const result: Json = {}
+  for (const count of [1, 3]) {
+    const db = await createDatabase()
+    const redis = await startRedis()
+    const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `bench${count}:`, LOG_LEVEL: 'warn' }
+    const servers: Server[] = []
+    try {
+      for (let i = 0; i < count; i++) servers.push(await startServer('chat', { ...env, LOG_LEVEL: 'info' }))
+      const rooms = await createRooms(servers[0]!, size.fanoutRooms)
+      const urls = servers.map((s) => `ws://127.0.0.1:${s.port}`).join(',')
+      const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', urls, '--rooms', rooms.join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.clusterSeconds)])
+      result[`deliveredPerSecond${count}`] = fanout.deliveredPerSecond!
+      result[`p99Ms${count}`] = fanout.p99Ms!
+    } finally {
+      for (const server of servers) await server.stop()
+      await redis.stop()
+      await db.drop()
+    }
+  }
+  return result
+}
+
 async function measure(name: Server['name']): Promise<Record<string, Json>> {
   const server = await startServer(name)
   try {
@@ -170,6 +202,7 @@ try {
   const chat = await measure('chat')
   const baseline = await measure('baseline')
   const store = await runJson([bun, 'bench/store.ts', '--messages', String(size.storeMessages)])
+  const cluster = values.cluster ? await measureCluster() : null
 
   // [label, chat value, ceiling value, higher is better, target ratio]
   const rows: [string, number, number, boolean, number | null][] = [
@@ -199,10 +232,17 @@ try {
     'idle RSS <= 8 KB per socket': chat.idle!.bytesPerSocket! <= 8 * 1024,
     'storage >= 50,000 messages/s': store.storedPerSecond! >= 50_000,
   }
+  if (cluster) {
+    console.log(`\nscale-out on Postgres + Redis (fan-out ${size.fanoutRooms}x${size.fanoutClients}, clients spread evenly, ${size.clusterSeconds} s):`)
+    console.log('| instances | delivered messages/s | echo p99 ms |')
+    console.log('| ---: | ---: | ---: |')
+    for (const n of [1, 3]) console.log(`| ${n} | ${fmt(cluster[`deliveredPerSecond${n}`]!)} | ${fmt(cluster[`p99Ms${n}`]!)} |`)
+    console.log(`three instances / one: ${(cluster.deliveredPerSecond3! / cluster.deliveredPerSecond1!).toFixed(2)}x`)
+  }
   console.log(`\ntargets: ${Object.entries(targets).map(([k, ok]) => `${ok ? 'met' : 'MISSED'}: ${k}`).join('; ')}`)
   console.log(`(${Math.round((performance.now() - started) / 1000)} s)`)
 
-  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
+  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, cluster, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const stem = quick ? 'quick' : 'latest'
