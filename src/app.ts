@@ -15,6 +15,7 @@ import { RoomService } from './modules/rooms/service.ts'
 import { chatSocket } from './realtime/chat-socket.ts'
 import { LocalBroker, type Broker, type DeliverySink } from './realtime/broker.ts'
 import { Hub } from './realtime/hub.ts'
+import { RateLimiter } from './realtime/limits.ts'
 import { MemoryPresence, type Presence } from './realtime/presence.ts'
 import { isStorageOutage, type Store } from './store/store.ts'
 
@@ -49,7 +50,8 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 
 /** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
 export function createApp({ config, store, logger, metrics, presence = new MemoryPresence(), broker: makeBroker = (sink) => new LocalBroker(sink) }: AppDeps) {
-  const hub = new Hub(presence, metrics, logger)
+  const hub = new Hub(presence, metrics, logger, config.SLOW_CONSUMER_BYTES)
+  const limiter = new RateLimiter(config)
   const broker = makeBroker(hub)
   hub.connect(broker)
   store.onCommit((rows) => {
@@ -66,8 +68,13 @@ export function createApp({ config, store, logger, metrics, presence = new Memor
     serve: { development: false, routes: config.TEST_PAGE ? testPageRoutes : {} },
     websocket: {
       maxPayloadLength: config.MAX_PAYLOAD_BYTES,
-      idleTimeout: 120,
+      // Bun pings idle sockets and closes those that stay silent: half-open connections end.
+      idleTimeout: config.WS_IDLE_TIMEOUT,
+      sendPings: true,
       perMessageDeflate: false,
+      // The hub closes slow readers with 1013 well before this; past it Bun closes instead of dropping.
+      backpressureLimit: Math.max(16 * 1024 * 1024, 4 * config.SLOW_CONSUMER_BYTES),
+      closeOnBackpressureLimit: true,
     },
   })
     .onRequest(({ request, server }) => guard(request, server))
@@ -79,8 +86,9 @@ export function createApp({ config, store, logger, metrics, presence = new Memor
     .use(config.TEST_PAGE ? webRoutes() : new Elysia())
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }))
     .use(roomRoutes(rooms))
-    .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics))
-    .use(chatSocket({ config, hub, store, messages, logger, metrics }))
+    .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics, limiter))
+    .use(chatSocket({ config, hub, store, messages, logger, metrics, limiter }))
+    .onStop(() => limiter.close())
 
   return Object.assign(app, { hub, broker, presence, lifecycle })
 }

@@ -48,6 +48,18 @@ export const configSchema = z.object({
   RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since='),
   MAX_PAYLOAD_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
   TYPING_INTERVAL_MS: z.coerce.number().int().min(0).default(2000).describe('Least time between two chat.typing events relayed for one socket'),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(10).describe('Messages a second each socket, and each user, may send (token bucket rate)'),
+  RATE_LIMIT_BURST: z.coerce.number().int().positive().default(20).describe('Messages a socket or user may send at once before the rate applies (bucket size)'),
+  FLOOD_CLOSE_AFTER: z.coerce.number().int().positive().default(30).describe('Rate-limited messages within 10 s after which a socket is closed with 1008'),
+  MAX_SOCKETS_PER_USER: z.coerce.number().int().positive().default(20).describe('Open sockets one user may have on this instance; more are refused with 429'),
+  MAX_SOCKETS_PER_ROOM: z.coerce.number().int().positive().default(10_000).describe('Open sockets one room may have on this instance; more are refused with 429'),
+  SLOW_CONSUMER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(64 * 1024)
+    .default(1024 * 1024)
+    .describe('Unsent bytes a socket may have queued; past that it is closed with 1013 and reconnects with since='),
+  WS_IDLE_TIMEOUT: z.coerce.number().int().min(4).max(960).default(120).describe('Seconds without any frame (pings included) after which a WebSocket is closed as dead'),
   SHUTDOWN_TIMEOUT: z.coerce.number().positive().max(3600).default(10).describe('Seconds a graceful shutdown may take before the process exits anyway'),
   GATEWAY_SECRET: z
     .string()

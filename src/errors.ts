@@ -22,6 +22,8 @@ export class AppError extends Error {
     readonly title: string,
     detail: string,
     readonly errors?: FieldError[],
+    /** Extra response headers (say, Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail)
     this.name = 'AppError'
@@ -47,12 +49,14 @@ export const unprocessable = (detail: string, errors: FieldError[]) =>
 export const unauthorized = (code: string, detail: string) => new AppError(401, code, 'Unauthorized', detail)
 export const notFound = (code: string, detail: string) => new AppError(404, code, 'Not Found', detail)
 export const unavailable = (code: string, detail: string) => new AppError(503, code, 'Service Unavailable', detail)
+export const tooMany = (code: string, detail: string, retryAfterSeconds?: number) =>
+  new AppError(429, code, 'Too Many Requests', detail, undefined, retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) })
 
 /** Serialises a problem as an `application/problem+json` response. */
 export function problemResponse(error: AppError): Response {
   return new Response(JSON.stringify(error.toProblem()), {
     status: error.status,
-    headers: { 'content-type': 'application/problem+json' },
+    headers: { 'content-type': 'application/problem+json', ...error.headers },
   })
 }
 

@@ -16,6 +16,7 @@ export function createMetrics() {
     messagesStored: new Counter({ name: 'chat_messages_stored_total', help: 'Messages committed to storage (repeats of a client_msg_id excluded)', registers }),
     messagesDelivered: new Counter({ name: 'chat_messages_delivered_total', help: 'chat.message frames handed to sockets', registers }),
     handshakesRefused: new Counter({ name: 'chat_handshakes_refused_total', help: 'WebSocket handshakes refused before the upgrade, by reason', labelNames: ['reason'] as const, registers }),
+    socketsClosed: new Counter({ name: 'chat_sockets_closed_by_server_total', help: 'Sockets the server closed, by reason (slow_consumer, flooding, shutdown)', labelNames: ['reason'] as const, registers }),
     chatErrors: new Counter({ name: 'chat_errors_total', help: 'chat.error frames sent, by code', labelNames: ['code'] as const, registers }),
     storeBatchSize: new Histogram({
       name: 'chat_store_batch_size',

@@ -7,7 +7,7 @@ import pkg from '../package.json' with { type: 'json' }
 import { configSchema } from '../src/config.ts'
 import { sqliteJournal } from '../src/db/migrations.ts'
 import { spawnServer } from './support/process.ts'
-import { alice, bob } from './support/server.ts'
+import { alice, bob, UNLIMITED } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // The binary is built once into a folder of its own and run from empty folders with no source tree.
@@ -81,7 +81,7 @@ describe('the binary in production', () => {
   it('should serve from an empty folder, ignore a stray .env, and stop gracefully on SIGTERM losing nothing acknowledged', async () => {
     const dir = emptyDir()
     writeFileSync(join(dir, '.env'), 'PORT=1\nDATABASE_PATH=/nonexistent/elsewhere.db\n')
-    const env = { PORT: '0', HOST: '127.0.0.1' }
+    const env = { PORT: '0', HOST: '127.0.0.1', ...UNLIMITED }
     let server = await spawnServer([binary], { cwd: dir, env })
     expect(existsSync(join(dir, 'data', 'chat.db'))).toBe(true)
 

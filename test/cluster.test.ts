@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
-import type { TestServer, TestUser } from './support/server.ts'
+import { UNLIMITED, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 // Three instances as separate processes on one fresh Postgres database and a Redis of their own.
@@ -14,7 +14,7 @@ let env: Record<string, string>
 beforeAll(async () => {
   db = await createDatabase()
   redis = await startRedis()
-  env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `test${Date.now()}:`, PRESENCE_TTL: String(PRESENCE_TTL) }
+  env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `test${Date.now()}:`, PRESENCE_TTL: String(PRESENCE_TTL), ...UNLIMITED }
   instances = []
   // One at a time: they migrate the same database (an advisory lock would serialise them anyway).
   for (let i = 0; i < 3; i++) instances.push(await startInstance(env))

@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import type { ServerWebSocket } from 'bun'
 import type { Config } from '../config.ts'
-import { AppError, badRequest } from '../errors.ts'
+import { AppError, badRequest, tooMany } from '../errors.ts'
 import { originAllowed } from '../gateway.ts'
 import { identityFromHandshake, type Identity } from '../identity.ts'
 import type { Logger } from '../logger.ts'
@@ -10,7 +10,8 @@ import type { MessageService } from '../modules/messages/service.ts'
 import { parseRoomId, roomParamsSchema } from '../modules/shared-model.ts'
 import type { Store } from '../store/store.ts'
 import type { Hub, Session } from './hub.ts'
-import { type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
+import type { RateLimiter } from './limits.ts'
+import { CloseCode, type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
 
 /** What the handshake established, carried from the upgrade to the open socket. */
 interface Handshake {
@@ -39,13 +40,14 @@ export interface ChatSocketDeps {
   messages: MessageService
   logger: Logger
   metrics: Metrics
+  limiter: RateLimiter
 }
 
 /**
  * `/ws/chat/{room_id}/chat/`: a thin adapter between WebSocket frames and the services.
  * Refusals happen before the upgrade, as problem+json (400 identity, 404 room).
  */
-export const chatSocket = ({ config, hub, store, messages, logger, metrics }: ChatSocketDeps) => {
+export const chatSocket = ({ config, hub, store, messages, logger, metrics, limiter }: ChatSocketDeps) => {
   function sendError(session: Session, code: ChatErrorCode, message: string) {
     metrics.chatErrors.labels(code).inc()
     session.socket.send(encodeErrorFrame(code, message))
@@ -59,6 +61,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
       for (const row of missed) session.socket.send(encodeMessageFrame(row))
       lastId = missed.at(-1)?.id ?? since
       session.socket.send(encodeRecoveredFrame(missed.length, truncated))
+      hub.closeIfSlow(session)
     } catch (err) {
       logger.error('replay failed', { room: session.roomId, user: session.identity.userId, err })
       sendError(session, 'store_failed', 'could not replay missed messages; fetch them over REST')
@@ -85,6 +88,15 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
     if (!parsed.ok) return sendError(session, parsed.code, parsed.message)
     const frame = parsed.frame
     if (frame.type === 'chat.message') {
+      const verdict = limiter.socketMessage(session.identity.userId, session.limits)
+      if (verdict === 'flooding') {
+        metrics.socketsClosed.labels('flooding').inc()
+        logger.info('closing a socket that keeps flooding', { room: session.roomId, user: session.identity.userId })
+        return session.socket.close(CloseCode.policy, 'sending too fast, repeatedly')
+      }
+      if (verdict === 'limited') {
+        return sendError(session, 'rate_limited', `slow down: at most ${config.RATE_LIMIT_PER_SECOND} messages a second (bursts of ${config.RATE_LIMIT_BURST}); this one was not stored`)
+      }
       if (!messages.live) return sendError(session, 'unavailable', 'live delivery is down for a moment; the message was not stored, send it again shortly')
       receivedOverWs.inc()
       return void send(session, frame.message, frame.client_msg_id ?? null)
@@ -146,6 +158,10 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
         const roomId = parseRoomId(params.room_id ?? '')
         const since = parseSince(query.get('since'))
         await messages.requireRoom(roomId)
+        if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
+          throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
+        }
+        if (hub.socketsInRoom(roomId) >= config.MAX_SOCKETS_PER_ROOM) throw tooMany('room_full', 'This room has as many open connections as it can take; try again later.')
         // The context is copied into the socket's data at upgrade; the handshake travels with it.
         Object.assign(context, { handshake: { identity, roomId, since } satisfies Handshake })
       } catch (error) {
@@ -163,6 +179,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics }: Ch
         identity: handshake.identity,
         roomId: handshake.roomId,
         socket: ws.raw as ServerWebSocket<unknown>,
+        limits: limiter.forSocket(),
         backlog: null,
         lastTypingAt: 0,
       }

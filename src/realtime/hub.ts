@@ -4,7 +4,9 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { Broker, DeliverySink } from './broker.ts'
+import type { SocketLimits } from './limits.ts'
 import type { Presence } from './presence.ts'
+import { CloseCode } from './protocol.ts'
 import { encodeMessageFrame, encodePresenceFrame, roomTopic } from './protocol.ts'
 
 /** One open chat socket: who, where, and its replay state. */
@@ -12,6 +14,8 @@ export interface Session {
   readonly identity: Identity
   readonly roomId: number
   readonly socket: ServerWebSocket<unknown>
+  /** Its message rate limit. */
+  readonly limits: SocketLimits
   /** While replaying after since=, live frames wait here (with the message id, if any). */
   backlog: { id: number | null; frame: string }[] | null
   lastTypingAt: number
@@ -32,13 +36,30 @@ interface RoomState {
 export class Hub implements DeliverySink {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, RoomState>()
+  /** Open sockets per user on this instance, all rooms together. */
+  private readonly userSockets = new Map<string, number>()
   private broker: Broker | null = null
+  /** Rooms that were sent messages since the last look for slow consumers. */
+  private readonly touched = new Set<number>()
+  private checkScheduled = false
 
   constructor(
     private readonly presence: Presence,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Unsent bytes past which a socket is closed with 1013 (Bun would otherwise drop sends to it). */
+    private readonly slowConsumerBytes: number,
   ) {}
+
+  /** Open sockets of a user on this instance. */
+  socketsOfUser(userId: string): number {
+    return this.userSockets.get(userId) ?? 0
+  }
+
+  /** Open sockets of a room on this instance. */
+  socketsInRoom(roomId: number): number {
+    return this.rooms.get(roomId)?.sessions.size ?? 0
+  }
 
   /** Gives the hub the listening server, whose publish reaches every subscriber. */
   attach(server: Server<unknown>): void {
@@ -64,6 +85,7 @@ export class Hub implements DeliverySink {
     room.sessions.add(session)
     this.metrics.openSockets.inc()
     const { userId, nickname, profileUrl } = session.identity
+    this.userSockets.set(userId, this.socketsOfUser(userId) + 1)
     const sockets = (room.users.get(userId) ?? 0) + 1
     room.users.set(userId, sockets)
     if (sockets === 1) {
@@ -82,6 +104,9 @@ export class Hub implements DeliverySink {
     room.replaying.delete(session)
     this.metrics.openSockets.dec()
     const { userId, nickname } = session.identity
+    const total = this.socketsOfUser(userId) - 1
+    if (total > 0) this.userSockets.set(userId, total)
+    else this.userSockets.delete(userId)
     const sockets = (room.users.get(userId) ?? 1) - 1
     if (sockets > 0) room.users.set(userId, sockets)
     else {
@@ -133,6 +158,34 @@ export class Hub implements DeliverySink {
     if (!room) return
     this.send(room, row.roomId, encodeMessageFrame(row), row.id)
     this.metrics.messagesDelivered.inc(room.sessions.size)
+    this.touched.add(row.roomId)
+    if (!this.checkScheduled) {
+      this.checkScheduled = true
+      queueMicrotask(() => this.closeSlowConsumers())
+    }
+  }
+
+  /**
+   * Bun queues what a socket cannot take yet and, past its backpressure limit, drops further sends
+   * without a word. Rather than let a reader fall silently behind, a socket whose queue passed
+   * SLOW_CONSUMER_BYTES is closed with 1013: it reconnects with since= and misses nothing. Looked at
+   * once per batch of deliveries, for the rooms that got messages, so fast readers pay nothing.
+   */
+  closeSlowConsumers(): void {
+    this.checkScheduled = false
+    for (const roomId of this.touched) {
+      const room = this.rooms.get(roomId)
+      if (room) for (const session of room.sessions) this.closeIfSlow(session)
+    }
+    this.touched.clear()
+  }
+
+  /** Closes one socket if its unsent queue is over the limit. */
+  closeIfSlow(session: Session): void {
+    if (session.socket.readyState !== 1 || session.socket.getBufferedAmount() <= this.slowConsumerBytes) return
+    this.metrics.socketsClosed.labels('slow_consumer').inc()
+    this.logger.info('closing a socket that cannot keep up', { room: session.roomId, user: session.identity.userId, queued: session.socket.getBufferedAmount() })
+    session.socket.close(CloseCode.tryAgainLater, 'too slow to keep up; reconnect with since')
   }
 
   deliverEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {

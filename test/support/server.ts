@@ -23,8 +23,14 @@ export interface TestServer {
   destroy(): Promise<void>
 }
 
+/**
+ * Most tests send in bursts far above the default rate limits (300 messages at once, say); they
+ * run with the limits out of the way. Tests of the limits pass the defaults back in.
+ */
+export const UNLIMITED = { RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' }
+
 export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-'))): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), LOG_LEVEL: 'silent', ...env })
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), LOG_LEVEL: 'silent', ...UNLIMITED, ...env })
   const running: RunningServer = await startServer(config, createLogger(config.LOG_LEVEL))
   const base = `http://127.0.0.1:${running.port}`
   let stopped = false

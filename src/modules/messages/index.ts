@@ -2,15 +2,17 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { exampleMessage } from '../../docs/examples.ts'
 import { identityHeaderParameters, responses } from '../../docs/responses.ts'
+import { tooMany } from '../../errors.ts'
 import { identityFromHeaders } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
 import { messageSchema, toMessageDto } from '../../realtime/protocol.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { checkHistoryQuery, historyQuerySchema, sendMessageBodySchema } from './model.ts'
+import type { RateLimiter } from '../../realtime/limits.ts'
 import type { MessageService } from './service.ts'
 
 /** `/chat/v1/room/{room_id}/messages/` and `/chat/v1/message/`. */
-export const messageRoutes = (messages: MessageService, maxMessageLength: number, metrics: Metrics) => {
+export const messageRoutes = (messages: MessageService, maxMessageLength: number, metrics: Metrics, limiter: RateLimiter) => {
   const receivedOverRest = metrics.messagesReceived.labels('rest')
   return new Elysia({ name: 'messages', prefix: '/chat/v1' })
     .get(
@@ -39,6 +41,8 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
     .post(
       '/message/',
       async ({ body, sender, set }) => {
+        const wait = limiter.restMessage(sender.userId)
+        if (wait > 0) throw tooMany('rate_limited', 'Too many messages from this user; wait and send again.', wait)
         receivedOverRest.inc()
         const { message, duplicate } = await messages.send(sender, body.room, body.message, body.client_msg_id ?? null)
         set.status = duplicate ? 200 : 201
@@ -58,6 +62,8 @@ export const messageRoutes = (messages: MessageService, maxMessageLength: number
             400: { description: 'The identity headers or the body are malformed', problem: { code: 'invalid_identity', example: { errors: [{ path: 'email', message: 'Invalid email address' }] } } },
             401: { description: 'No identity: X-User-Id is missing', problem: { code: 'identity_required' } },
             404: { description: 'No such room', problem: { code: 'room_not_found' } },
+            429: { description: 'This user is sending too fast (the Retry-After header says how long to wait)', problem: { code: 'rate_limited' } },
+            503: { description: 'Storage or live delivery is unavailable for a moment; the message was not stored', problem: { code: 'storage_unavailable' } },
             422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'message', message: 'must not be empty' }] } } },
           }),
         },

@@ -1,0 +1,104 @@
+import type { Config } from '../config.ts'
+
+/** A token bucket: `rate` tokens a second, holding at most `burst`; starts full. */
+export class TokenBucket {
+  private tokens: number
+  private last: number
+
+  constructor(
+    private readonly rate: number,
+    private readonly burst: number,
+    now = performance.now(),
+  ) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  /** Takes one token if there is one. */
+  take(now = performance.now()): boolean {
+    this.refill(now)
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+
+  /** Seconds until a token is there. */
+  wait(now = performance.now()): number {
+    this.refill(now)
+    return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.rate
+  }
+
+  /** True when the bucket is full again (its owner has been quiet). */
+  full(now = performance.now()): boolean {
+    this.refill(now)
+    return this.tokens >= this.burst
+  }
+
+  private refill(now: number) {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
+    this.last = now
+  }
+}
+
+/** What a message send may do under the rate limits. */
+export type Verdict = 'ok' | 'limited' | 'flooding'
+
+/** Refusals within this window count toward closing a flooding socket. */
+const FLOOD_WINDOW_MS = 10_000
+
+/** Per-socket state the limiter keeps. */
+export interface SocketLimits {
+  bucket: TokenBucket
+  refusals: number
+  windowStart: number
+}
+
+/**
+ * Message rate limits: a bucket per socket and one per user (shared by the user's sockets and REST
+ * calls on this instance). A socket that keeps sending past its limit is told to close (1008).
+ */
+export class RateLimiter {
+  private readonly users = new Map<string, TokenBucket>()
+  private readonly sweep: ReturnType<typeof setInterval>
+
+  constructor(private readonly config: Config) {
+    // Forget users whose buckets have filled up again: they have been quiet.
+    this.sweep = setInterval(() => {
+      const now = performance.now()
+      for (const [user, bucket] of this.users) if (bucket.full(now)) this.users.delete(user)
+    }, 60_000)
+    this.sweep.unref()
+  }
+
+  forSocket(): SocketLimits {
+    return { bucket: new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST), refusals: 0, windowStart: 0 }
+  }
+
+  private userBucket(userId: string) {
+    let bucket = this.users.get(userId)
+    if (!bucket) this.users.set(userId, (bucket = new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST)))
+    return bucket
+  }
+
+  /** A message over WebSocket: both the socket's and the user's bucket must have a token. */
+  socketMessage(userId: string, limits: SocketLimits): Verdict {
+    const now = performance.now()
+    // The socket's bucket first: a flooding tab should not spend the tokens of the user's other tabs.
+    if (limits.bucket.take(now) && this.userBucket(userId).take(now)) return 'ok'
+    if (now - limits.windowStart > FLOOD_WINDOW_MS) {
+      limits.windowStart = now
+      limits.refusals = 0
+    }
+    return ++limits.refusals >= this.config.FLOOD_CLOSE_AFTER ? 'flooding' : 'limited'
+  }
+
+  /** A message over REST; returns the seconds to wait, or 0 when it may go. */
+  restMessage(userId: string): number {
+    const bucket = this.userBucket(userId)
+    return bucket.take() ? 0 : Math.max(1, Math.ceil(bucket.wait()))
+  }
+
+  close(): void {
+    clearInterval(this.sweep)
+  }
+}
