@@ -101,8 +101,8 @@ describe('the binary in production', () => {
     expect(created.status).toBe(201)
     const roomId = ((await created.json()) as { id: number }).id
 
-    const listener = await TestSocket.connect({ wsBase: server.wsBase } as never, roomId, bob)
-    const sender = await TestSocket.connect({ wsBase: server.wsBase } as never, roomId, alice)
+    const listener = await TestSocket.connect(server, roomId, bob)
+    const sender = await TestSocket.connect(server, roomId, alice)
     sender.sendMessage('secret text that must not be logged')
     await listener.next('chat.message')
 

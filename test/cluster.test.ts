@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
-import { UNLIMITED, type TestServer, type TestUser } from './support/server.ts'
+import { endpoint, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 // Three instances as separate processes on one fresh Postgres database and a Redis of their own.
@@ -27,7 +27,7 @@ afterAll(async () => {
 })
 
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
-const on = (instance: ServerProcess) => ({ wsBase: instance.wsBase, base: instance.base }) as TestServer
+const on = (instance: ServerProcess) => endpoint(instance.base)
 const connect = (instance: ServerProcess, roomId: number, who: TestUser, extra?: Record<string, string>) => TestSocket.connect(on(instance), roomId, who, extra)
 async function createRoom(instance: ServerProcess, name: string): Promise<number> {
   const res = await fetch(`${instance.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })

@@ -180,6 +180,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
         roomId: handshake.roomId,
         socket: ws.raw as ServerWebSocket<unknown>,
         limits: limiter.forSocket(),
+        slowSince: 0,
         backlog: null,
         lastTypingAt: 0,
       }

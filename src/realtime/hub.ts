@@ -9,6 +9,11 @@ import type { Presence } from './presence.ts'
 import { CloseCode } from './protocol.ts'
 import { encodeMessageFrame, encodePresenceFrame, roomTopic } from './protocol.ts'
 
+/** How long a socket's queue may stay over the slow-consumer limit before it is closed. */
+const SLOW_CONSUMER_GRACE_MS = 1000
+/** A queue this many times over the limit is closed at once. */
+const SLOW_CONSUMER_HARD_FACTOR = 8
+
 /** One open chat socket: who, where, and its replay state. */
 export interface Session {
   readonly identity: Identity
@@ -16,6 +21,8 @@ export interface Session {
   readonly socket: ServerWebSocket<unknown>
   /** Its message rate limit. */
   readonly limits: SocketLimits
+  /** Since when its unsent queue has been over the slow-consumer limit (0: it is not). */
+  slowSince: number
   /** While replaying after since=, live frames wait here (with the message id, if any). */
   backlog: { id: number | null; frame: string }[] | null
   lastTypingAt: number
@@ -42,6 +49,12 @@ export class Hub implements DeliverySink {
   /** Rooms that were sent messages since the last look for slow consumers. */
   private readonly touched = new Set<number>()
   private checkScheduled = false
+  /** Sockets whose queue is over the limit: looked at again each second, deliveries or not. */
+  private readonly suspects = new Set<Session>()
+  private readonly suspectTimer = setInterval(() => {
+    const now = performance.now()
+    for (const session of this.suspects) this.closeIfSlow(session, now)
+  }, SLOW_CONSUMER_GRACE_MS)
 
   constructor(
     private readonly presence: Presence,
@@ -49,7 +62,9 @@ export class Hub implements DeliverySink {
     private readonly logger: Logger,
     /** Unsent bytes past which a socket is closed with 1013 (Bun would otherwise drop sends to it). */
     private readonly slowConsumerBytes: number,
-  ) {}
+  ) {
+    this.suspectTimer.unref()
+  }
 
   /** Open sockets of a user on this instance. */
   socketsOfUser(userId: string): number {
@@ -102,6 +117,7 @@ export class Hub implements DeliverySink {
     const room = this.rooms.get(session.roomId)
     if (!room || !room.sessions.delete(session)) return
     room.replaying.delete(session)
+    this.suspects.delete(session)
     this.metrics.openSockets.dec()
     const { userId, nickname } = session.identity
     const total = this.socketsOfUser(userId) - 1
@@ -123,8 +139,9 @@ export class Hub implements DeliverySink {
     }
   }
 
-  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=). */
+  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=) and stops the hub's timer. */
   closeAll(code: number, reason: string): void {
+    clearInterval(this.suspectTimer)
     for (const room of this.rooms.values()) for (const session of room.sessions) session.socket.close(code, reason)
   }
 
@@ -167,24 +184,37 @@ export class Hub implements DeliverySink {
 
   /**
    * Bun queues what a socket cannot take yet and, past its backpressure limit, drops further sends
-   * without a word. Rather than let a reader fall silently behind, a socket whose queue passed
-   * SLOW_CONSUMER_BYTES is closed with 1013: it reconnects with since= and misses nothing. Looked at
-   * once per batch of deliveries, for the rooms that got messages, so fast readers pay nothing.
+   * without a word. Rather than let a reader fall silently behind, a socket whose queue stays over
+   * SLOW_CONSUMER_BYTES for a second, or ever passes 8 times that, is closed with 1013: it
+   * reconnects with since= and misses nothing. A fast reader's queue may pass the limit for a
+   * moment after a burst; it drains in well under the grace. Looked at once per batch of
+   * deliveries, for the rooms that got messages, so nothing is added per message.
    */
   closeSlowConsumers(): void {
     this.checkScheduled = false
+    const now = performance.now()
     for (const roomId of this.touched) {
       const room = this.rooms.get(roomId)
-      if (room) for (const session of room.sessions) this.closeIfSlow(session)
+      if (room) for (const session of room.sessions) this.closeIfSlow(session, now)
     }
     this.touched.clear()
   }
 
-  /** Closes one socket if its unsent queue is over the limit. */
-  closeIfSlow(session: Session): void {
-    if (session.socket.readyState !== 1 || session.socket.getBufferedAmount() <= this.slowConsumerBytes) return
+  /** Closes one socket if its unsent queue has been over the limit too long, or is far over it. */
+  closeIfSlow(session: Session, now = performance.now()): void {
+    if (session.socket.readyState !== 1) return void this.suspects.delete(session)
+    const queued = session.socket.getBufferedAmount()
+    if (queued <= this.slowConsumerBytes) {
+      session.slowSince = 0
+      this.suspects.delete(session)
+      return
+    }
+    if (session.slowSince === 0) session.slowSince = now
+    this.suspects.add(session)
+    if (now - session.slowSince < SLOW_CONSUMER_GRACE_MS && queued <= SLOW_CONSUMER_HARD_FACTOR * this.slowConsumerBytes) return
+    this.suspects.delete(session)
     this.metrics.socketsClosed.labels('slow_consumer').inc()
-    this.logger.info('closing a socket that cannot keep up', { room: session.roomId, user: session.identity.userId, queued: session.socket.getBufferedAmount() })
+    this.logger.info('closing a socket that cannot keep up', { room: session.roomId, user: session.identity.userId, queued })
     session.socket.close(CloseCode.tryAgainLater, 'too slow to keep up; reconnect with since')
   }
 

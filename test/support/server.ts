@@ -5,16 +5,30 @@ import { loadConfig, type Config } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
 
-/** A real server on a free port over a fresh SQLite file. */
-export interface TestServer {
-  config: Config
+/** Where a running server answers, with small request helpers. */
+export interface ServerEndpoint {
   base: string
   wsBase: string
-  dir: string
   /** fetch() against the server, path relative to its root. */
   http(path: string, init?: RequestInit): Promise<Response>
   /** JSON POST helper. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>
+}
+
+/** The endpoint of a server at `base` (http://host:port). */
+export function endpoint(base: string): ServerEndpoint {
+  return {
+    base,
+    wsBase: base.replace(/^http/, 'ws'),
+    http: (path, init) => fetch(base + path, init),
+    post: (path, body, headers = {}) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
+  }
+}
+
+/** A real server on a free port over a fresh SQLite file. */
+export interface TestServer extends ServerEndpoint {
+  config: Config
+  dir: string
   /** Stops the server, keeping the data file (see `restart`). */
   stop(): Promise<void>
   /** Stops and starts again on the same data file and the same port. */
@@ -40,13 +54,9 @@ export async function startTestServer(env: Record<string, string> = {}, dir = mk
     await running.stop()
   }
   const server: TestServer = {
+    ...endpoint(base),
     config,
-    base,
-    wsBase: `ws://127.0.0.1:${running.port}`,
     dir,
-    http: (path, init) => fetch(base + path, init),
-    post: (path, body, headers = {}) =>
-      fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }),
     stop,
     async restart() {
       await stop()
@@ -84,14 +94,14 @@ export function identityHeaders(user: TestUser): Record<string, string> {
 }
 
 /** Creates a room and returns its id. */
-export async function createRoom(server: TestServer, name = 'room', postId?: number): Promise<number> {
+export async function createRoom(server: ServerEndpoint, name = 'room', postId?: number): Promise<number> {
   const res = await server.post('/chat/v1/create-room/', postId === undefined ? { name } : { name, post_id: postId })
   if (res.status !== 201 && res.status !== 200) throw new Error(`create-room answered ${res.status}: ${await res.text()}`)
   return ((await res.json()) as { id: number }).id
 }
 
 /** Sends a raw WebSocket handshake and returns the refusal (or 101). */
-export function handshake(server: TestServer, path: string, headers: Record<string, string> = {}): Promise<Response> {
+export function handshake(server: ServerEndpoint, path: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(server.base + path, {
     headers: {
       connection: 'Upgrade',

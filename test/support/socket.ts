@@ -1,4 +1,4 @@
-import type { TestServer, TestUser } from './server.ts'
+import type { ServerEndpoint, TestUser } from './server.ts'
 
 /** A frame the server sent, parsed. */
 export type Frame = { type: string } & Record<string, unknown>
@@ -23,7 +23,7 @@ export class TestSocket {
   }
 
   /** Connects to a room as `user` (query parameters, as the seed's gateway does), with extra query such as `since`. */
-  static async connect(server: TestServer, roomId: number, user: TestUser, extra: Record<string, string> = {}): Promise<TestSocket> {
+  static async connect(server: Pick<ServerEndpoint, 'wsBase'>, roomId: number, user: TestUser, extra: Record<string, string> = {}): Promise<TestSocket> {
     const query = new URLSearchParams({ ...user, ...extra } as Record<string, string>)
     return TestSocket.open(`${server.wsBase}/ws/chat/${roomId}/chat/?${query}`)
   }
