@@ -33,7 +33,9 @@ export function asyncApiDocument(version: string): Json {
       description: [
         'Live chat in one room per connection. All frames are JSON text.',
         '',
-        '**Handshake**: identity comes from the gateway, as query parameters (`user_id`, `nickname`, `email`, `profile_url`) or as the headers `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (percent-encoded UTF-8); when `X-User-Id` is present the headers alone count. The server refuses before the upgrade, as plain HTTP with an `application/problem+json` body: **400** missing or invalid identity or `since`, **401** gateway secret missing or wrong, **403** origin not allowed, **404** unknown room.',
+        '**Handshake**: identity comes from the gateway, as query parameters (`user_id`, `nickname`, `email`, `profile_url`) or as the headers `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (percent-encoded UTF-8); when `X-User-Id` is present the headers alone count. The server refuses before the upgrade, as plain HTTP with an `application/problem+json` body: **400** missing or invalid identity or `since`, **401** gateway secret missing or wrong, **403** origin not allowed, **404** unknown room, **429** too many sockets for the user (`too_many_sockets`) or the room (`room_full`).',
+        '',
+        '**Limits**: each socket and each user may send `RATE_LIMIT_PER_SECOND` messages a second (bursts of `RATE_LIMIT_BURST`); past that a message is answered with `chat.error` `rate_limited` and not stored, and a socket that keeps at it is closed with 1008. Typing notices past one per 2 s are dropped without an answer. A socket whose unsent queue stays over `SLOW_CONSUMER_BYTES` is closed with 1013. Sockets that send nothing, not even a pong, for `WS_IDLE_TIMEOUT` seconds are closed.',
         '',
         `**Close codes**: **${CloseCode.goingAway}** server shutting down (reconnect with \`since\`), **${CloseCode.policy}** repeated abuse, **${CloseCode.tooLarge}** frame too large, **${CloseCode.tryAgainLater}** too slow to keep up (reconnect with \`since\`).`,
         '',
