@@ -24,4 +24,15 @@ describe('config', () => {
     expect(problems).toEqual(['LOG_LEVEL', 'PORT', 'RECOVERY_LIMIT'])
     expect((error as ConfigError).message).toContain('"eighty"')
   })
+
+  it('should refuse REDIS_URL without DATABASE_URL, and never echo URLs (they may hold passwords)', () => {
+    expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/REDIS_URL needs DATABASE_URL/)
+    try {
+      loadConfig({ DATABASE_URL: 'mysql://user:hunter2@db/chat' })
+      throw new Error('accepted a mysql URL')
+    } catch (error) {
+      expect((error as Error).message).toContain('DATABASE_URL')
+      expect((error as Error).message).not.toContain('hunter2')
+    }
+  })
 })

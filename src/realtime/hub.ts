@@ -109,7 +109,8 @@ export class Hub implements DeliverySink {
         (err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }),
       )
     }
-    return room.sessions.size === 1 && this.broker ? this.broker.watch(session.roomId) : Promise.resolve()
+    // Every socket waits for the same watch: a replay must not start before the room's events flow here.
+    return this.broker ? this.broker.watch(session.roomId) : Promise.resolve()
   }
 
   /** Removes a closed socket; the user's last socket here leaves presence (and maybe the room). */
