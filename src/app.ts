@@ -87,7 +87,7 @@ export function createApp({ config, store, logger, metrics, presence = new Memor
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }))
     .use(roomRoutes(rooms))
     .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics, limiter))
-    .use(chatSocket({ config, hub, store, messages, logger, metrics, limiter }))
+    .use(chatSocket({ config, hub, store, messages, logger, metrics, limiter, broker }))
     .onStop(() => limiter.close())
 
   return Object.assign(app, { hub, broker, presence, lifecycle })

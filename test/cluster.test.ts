@@ -75,6 +75,40 @@ describe('three instances on Postgres and Redis', () => {
     await watcher.close()
   }, 30_000)
 
+  it('should replay with since= and go live with no gap and no duplicate while other instances keep sending', async () => {
+    const roomId = await createRoom(instances[0]!, 'since across instances')
+    const senders = [await connect(instances[0]!, roomId, user('s0')), await connect(instances[1]!, roomId, user('s1'))]
+    for (let i = 0; i < 50; i++) for (const s of senders) s.sendMessage(`warm ${i}`)
+    await senders[0]!.collect('chat.message', 100)
+    const since = senders[0]!.all('chat.message')[40]!.id as number
+    let sending = true
+    const pumps = senders.map(async (s, n) => {
+      for (let i = 0; sending; i++) {
+        s.sendMessage(`live ${n}:${i}`)
+        await Bun.sleep(2)
+      }
+    })
+    // Instance 2 has no socket in this room yet: the replay races the start of its event stream.
+    const late = await Promise.all([1, 2, 3].map((k) => connect(instances[2]!, roomId, user(`late${k}`), { since: String(since) })))
+    await Bun.sleep(400)
+    sending = false
+    await Promise.all(pumps)
+    await Promise.all(senders.map((s) => s.barrier()))
+    const lastId = senders[0]!.all('chat.message').at(-1)!.id as number
+    const stored: number[] = []
+    for (let after = since; ; ) {
+      const page = (await (await fetch(`${instances[2]!.base}/chat/v1/room/${roomId}/messages/?after=${after}&limit=200`)).json()) as { id: number }[]
+      if (page.length === 0) break
+      stored.push(...page.map((m) => m.id))
+      after = page.at(-1)!.id
+    }
+    for (const client of late) {
+      await client.next((f) => f.type === 'chat.message' && f.id === lastId, 10_000)
+      expect(ids(client.all('chat.message'))).toEqual(stored)
+    }
+    await Promise.all([...senders, ...late].map((c) => c.close()))
+  }, 30_000)
+
   it('should refuse sends clearly while Redis is down, recover by itself, and lose nothing stored', async () => {
     const roomId = await createRoom(instances[0]!, 'redis restart')
     const a = await connect(instances[0]!, roomId, user('ra'))

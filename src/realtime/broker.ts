@@ -20,6 +20,11 @@ export interface Broker {
   watch(roomId: number): Promise<void>
   /** This instance's last socket in the room closed. */
   unwatch(roomId: number): void
+  /**
+   * Resolves once this instance has delivered the room's messages up to `seq` (a replay that read
+   * them from the database may then go live without receiving any of them twice).
+   */
+  whenDelivered(roomId: number, seq: number): Promise<void>
   /** Committed messages, in commit order. */
   publishMessages(rows: readonly MessageRow[]): void
   publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void
@@ -36,6 +41,8 @@ export class LocalBroker implements Broker {
 
   async watch(): Promise<void> {}
   unwatch(): void {}
+  /** In one process a message is delivered in the same turn it is committed: always done. */
+  async whenDelivered(): Promise<void> {}
 
   publishMessages(rows: readonly MessageRow[]): void {
     for (const row of rows) this.sink.deliverMessage(row)

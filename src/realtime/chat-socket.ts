@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.ts'
 import type { MessageService } from '../modules/messages/service.ts'
 import { parseRoomId, roomParamsSchema } from '../modules/shared-model.ts'
 import type { Store } from '../store/store.ts'
+import type { Broker } from './broker.ts'
 import type { Hub, Session } from './hub.ts'
 import type { RateLimiter } from './limits.ts'
 import { CloseCode, type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
@@ -41,13 +42,14 @@ export interface ChatSocketDeps {
   logger: Logger
   metrics: Metrics
   limiter: RateLimiter
+  broker: Broker
 }
 
 /**
  * `/ws/chat/{room_id}/chat/`: a thin adapter between WebSocket frames and the services.
  * Refusals happen before the upgrade, as problem+json (400 identity, 404 room).
  */
-export const chatSocket = ({ config, hub, store, messages, logger, metrics, limiter }: ChatSocketDeps) => {
+export const chatSocket = ({ config, hub, store, messages, logger, metrics, limiter, broker }: ChatSocketDeps) => {
   function sendError(session: Session, code: ChatErrorCode, message: string) {
     metrics.chatErrors.labels(code).inc()
     session.socket.send(encodeErrorFrame(code, message))
@@ -59,9 +61,13 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
     try {
       const { messages: missed, truncated } = await store.recover(session.roomId, since, config.RECOVERY_LIMIT)
       for (const row of missed) session.socket.send(encodeMessageFrame(row))
-      lastId = missed.at(-1)?.id ?? since
+      const last = missed.at(-1)
+      lastId = last?.id ?? since
       session.socket.send(encodeRecoveredFrame(missed.length, truncated))
       hub.closeIfSlow(session)
+      // With several instances, some replayed messages may still be on their way here live: stay
+      // in the backlog (which drops what was replayed) until this instance has delivered them.
+      if (last?.seq !== undefined) await broker.whenDelivered(session.roomId, last.seq)
     } catch (err) {
       logger.error('replay failed', { room: session.roomId, user: session.identity.userId, err })
       sendError(session, 'store_failed', 'could not replay missed messages; fetch them over REST')

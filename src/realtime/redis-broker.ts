@@ -16,6 +16,8 @@ interface RoomStream {
   filling: boolean
   ready: Promise<void>
   listener: (message: string) => void
+  /** Replays waiting for the stream to pass a seq. */
+  waiters: { seq: number; resolve: () => void }[]
 }
 
 type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string }
@@ -124,7 +126,7 @@ export class RedisBroker implements Broker {
   watch(roomId: number): Promise<void> {
     const existing = this.rooms.get(roomId)
     if (existing) return existing.ready
-    const stream: RoomStream = { next: null, early: new Map(), filling: false, ready: Promise.resolve(), listener: (message) => this.receive(roomId, message) }
+    const stream: RoomStream = { next: null, early: new Map(), filling: false, ready: Promise.resolve(), listener: (message) => this.receive(roomId, message), waiters: [] }
     this.rooms.set(roomId, stream)
     stream.ready = (async () => {
       // Subscribe first, then read where the room stands: whatever commits later arrives here.
@@ -139,10 +141,17 @@ export class RedisBroker implements Broker {
     return stream.ready
   }
 
+  whenDelivered(roomId: number, seq: number): Promise<void> {
+    const stream = this.rooms.get(roomId)
+    if (!stream || (stream.next !== null && stream.next > seq)) return Promise.resolve()
+    return new Promise((resolve) => stream.waiters.push({ seq, resolve }))
+  }
+
   unwatch(roomId: number): void {
     const stream = this.rooms.get(roomId)
     if (!stream) return
     this.rooms.delete(roomId)
+    for (const waiter of stream.waiters) waiter.resolve()
     this.sub.unsubscribe(this.channel(roomId), stream.listener).catch(() => {})
   }
 
@@ -203,6 +212,12 @@ export class RedisBroker implements Broker {
       stream.early.delete(stream.next)
       stream.next++
       this.sink.deliverMessage(row)
+    }
+    if (stream.waiters.length > 0) {
+      const next = stream.next
+      const done = stream.waiters.filter((w) => w.seq < next)
+      stream.waiters = stream.waiters.filter((w) => w.seq >= next)
+      for (const waiter of done) waiter.resolve()
     }
     if (stream.early.size > 0 && !stream.filling) {
       const until = Math.min(...stream.early.keys()) - 1
