@@ -36,14 +36,15 @@ const size = {
   fanoutRooms: Number(values['fanout-rooms'] ?? 20),
   fanoutClients: Number(values['fanout-clients'] ?? 10),
   window: Number(values.window ?? 4),
-  seconds: Number(values.seconds ?? (quick ? 2 : 10)),
+  seconds: Number(values.seconds ?? (quick ? 1 : 10)),
+  warmup: quick ? 0.3 : 1,
   bigroomClients: Number(values['bigroom-clients'] ?? (quick ? 200 : 500)),
   bigroomRate: Number(values['bigroom-rate'] ?? 200),
-  idleSockets: Number(values['idle-sockets'] ?? (quick ? 2000 : 10_000)),
+  idleSockets: Number(values['idle-sockets'] ?? (quick ? 5000 : 10_000)),
   idleRooms: 10,
-  restSeconds: Number(values['rest-seconds'] ?? (quick ? 2 : 10)),
+  restSeconds: Number(values['rest-seconds'] ?? (quick ? 1 : 10)),
   storeMessages: Number(values['store-messages'] ?? (quick ? 20_000 : 200_000)),
-  clusterSeconds: Number(values['cluster-seconds'] ?? (quick ? 2 : 10)),
+  clusterSeconds: Number(values['cluster-seconds'] ?? (quick ? 1 : 10)),
 }
 const root = join(import.meta.dir, '..')
 const bun = process.execPath
@@ -120,12 +121,12 @@ async function idleMemory(server: Server, rooms: number[]): Promise<Json> {
     if (done) throw new Error(`idle client exited early: ${text}`)
     text += new TextDecoder().decode(value)
   }
-  await Bun.sleep(2000)
+  await Bun.sleep(quick ? 1000 : 2000)
   const after = rssKiB(server.pid)
   client.stdin.write('done\n')
   await client.stdin.end()
   await client.exited
-  await Bun.sleep(1000)
+  await Bun.sleep(quick ? 300 : 1000)
   return { sockets: size.idleSockets, rssBeforeKiB: before, rssAfterKiB: after, bytesPerSocket: ((after - before) * 1024) / size.idleSockets }
 }
 
@@ -165,7 +166,7 @@ async function measureCluster(): Promise<Json> {
       for (let i = 0; i < count; i++) servers.push(await startServer('chat', { ...env, LOG_LEVEL: 'info' }))
       const rooms = await createRooms(servers[0]!, size.fanoutRooms)
       const urls = servers.map((s) => `ws://127.0.0.1:${s.port}`).join(',')
-      const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', urls, '--rooms', rooms.join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.clusterSeconds)])
+      const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', urls, '--rooms', rooms.join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.clusterSeconds), '--warmup', String(size.warmup)])
       result[`deliveredPerSecond${count}`] = fanout.deliveredPerSecond!
       result[`p99Ms${count}`] = fanout.p99Ms!
     } finally {
@@ -183,8 +184,8 @@ async function measure(name: Server['name']): Promise<Record<string, Json>> {
     const rooms = await createRooms(server, Math.max(size.fanoutRooms, size.idleRooms, 1))
     const ws = `ws://127.0.0.1:${server.port}`
     const idle = await idleMemory(server, rooms.slice(0, size.idleRooms))
-    const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.slice(0, size.fanoutRooms).join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.seconds)])
-    const bigroom = await runJson([bun, 'bench/load-client.ts', '--mode', 'bigroom', '--url', ws, '--rooms', String(rooms[0]), '--clients', String(size.bigroomClients), '--rate', String(size.bigroomRate), '--seconds', String(size.seconds)])
+    const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.slice(0, size.fanoutRooms).join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.seconds), '--warmup', String(size.warmup)])
+    const bigroom = await runJson([bun, 'bench/load-client.ts', '--mode', 'bigroom', '--url', ws, '--rooms', String(rooms[0]), '--clients', String(size.bigroomClients), '--rate', String(size.bigroomRate), '--seconds', String(size.seconds), '--warmup', String(size.warmup)])
     const http = `http://127.0.0.1:${server.port}`
     const rest = {
       listRoomsPerSecond: await wrk(`${http}/chat/v1/rooms/`),
