@@ -93,4 +93,3 @@ export function createApp({ config, store, logger, metrics, presence = new Memor
   return Object.assign(app, { hub, broker, presence, lifecycle })
 }
 
-export type App = ReturnType<typeof createApp>

@@ -81,7 +81,6 @@ export const configSchema = z.object({
 })
 
 export type Config = z.infer<typeof configSchema>
-export type ConfigKey = keyof Config
 
 /** Raised when a setting is invalid; the message names every bad setting. */
 export class ConfigError extends Error {

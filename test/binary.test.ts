@@ -7,7 +7,7 @@ import pkg from '../package.json' with { type: 'json' }
 import { configSchema } from '../src/config.ts'
 import { sqliteJournal } from '../src/db/migrations.ts'
 import { spawnServer } from './support/process.ts'
-import { alice, bob, UNLIMITED } from './support/server.ts'
+import { alice, bob, storedIds, UNLIMITED } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // The binary is built once into a folder of its own and run from empty folders with no source tree.
@@ -130,14 +130,7 @@ describe('the binary in production', () => {
     expect(logs).toContain('"msg":"stopped"')
 
     server = await spawnServer([binary], { cwd: dir, env })
-    const stored: number[] = []
-    let after = 0
-    for (;;) {
-      const page = (await (await fetch(`${server.base}/chat/v1/room/${roomId}/messages/?after=${after}&limit=200`)).json()) as { id: number }[]
-      if (page.length === 0) break
-      stored.push(...page.map((m) => m.id))
-      after = page.at(-1)!.id
-    }
+    const stored = await storedIds(server, roomId)
     for (const id of acknowledged) expect(stored).toContain(id)
     server.proc.kill('SIGTERM')
     expect(await server.exited).toBe(0)

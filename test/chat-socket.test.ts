@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { alice, bob, carol, createRoom, handshake, identityHeaders, startTestServer, type TestServer } from './support/server.ts'
+import { alice, bob, carol, createRoom, handshake, identityHeaders, startTestServer, storedIds, type TestServer } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 let server: TestServer
@@ -278,15 +278,7 @@ describe('recovery with since', () => {
     for (const [i, client] of clients.entries()) {
       await client.next((f) => f.type === 'chat.message' && f.id === lastId)
       const got = ids(client.all('chat.message'))
-      const stored: number[] = []
-      let after = points[i]!
-      for (;;) {
-        const page = (await (await server.http(`/chat/v1/room/${roomId}/messages/?after=${after}&limit=200`)).json()) as { id: number }[]
-        if (page.length === 0) break
-        stored.push(...page.map((m) => m.id))
-        after = page.at(-1)!.id
-      }
-      expect(got).toEqual(stored)
+      expect(got).toEqual(await storedIds(server, roomId, points[i]!))
     }
     expect(total).toBeGreaterThan(300)
     await Promise.all([...clients, ...senders].map((s) => s.close()))

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
-import { endpoint, UNLIMITED, type TestUser } from './support/server.ts'
+import { endpoint, storedIds, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 // Three instances as separate processes on one fresh Postgres database and a Redis of their own.
@@ -95,13 +95,7 @@ describe('three instances on Postgres and Redis', () => {
     await Promise.all(pumps)
     await Promise.all(senders.map((s) => s.barrier()))
     const lastId = senders[0]!.all('chat.message').at(-1)!.id as number
-    const stored: number[] = []
-    for (let after = since; ; ) {
-      const page = (await (await fetch(`${instances[2]!.base}/chat/v1/room/${roomId}/messages/?after=${after}&limit=200`)).json()) as { id: number }[]
-      if (page.length === 0) break
-      stored.push(...page.map((m) => m.id))
-      after = page.at(-1)!.id
-    }
+    const stored = await storedIds(instances[2]!, roomId, since)
     for (const client of late) {
       await client.next((f) => f.type === 'chat.message' && f.id === lastId, 10_000)
       expect(ids(client.all('chat.message'))).toEqual(stored)

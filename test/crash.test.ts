@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startInstance } from './support/cluster.ts'
-import { alice, bob, carol, createRoom, endpoint, UNLIMITED } from './support/server.ts'
+import { alice, bob, carol, createRoom, endpoint, storedIds, UNLIMITED } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 describe('a crash', () => {
@@ -32,13 +32,7 @@ describe('a crash', () => {
       const received = new Set(clients.flatMap((c) => c.all('chat.message').map((f) => f.id as number)))
       expect(received.size).toBeGreaterThanOrEqual(2000)
       instance = await startInstance(env)
-      const stored = new Set<number>()
-      for (let after = 0; ; ) {
-        const page = (await (await fetch(`${instance.base}/chat/v1/room/${roomId}/messages/?after=${after}&limit=200`)).json()) as { id: number }[]
-        if (page.length === 0) break
-        for (const m of page) stored.add(m.id)
-        after = page.at(-1)!.id
-      }
+      const stored = new Set(await storedIds(instance, roomId))
       const missing = [...received].filter((id) => !stored.has(id))
       expect(missing).toEqual([])
       instance.proc.kill('SIGKILL')

@@ -112,3 +112,14 @@ export function handshake(server: ServerEndpoint, path: string, headers: Record<
     },
   })
 }
+
+/** Every stored message id of a room above `after`, in order, paged through the REST API. */
+export async function storedIds(server: Pick<ServerEndpoint, 'base'>, roomId: number, after = 0): Promise<number[]> {
+  const ids: number[] = []
+  for (;;) {
+    const page = (await (await fetch(`${server.base}/chat/v1/room/${roomId}/messages/?after=${after}&limit=200`)).json()) as { id: number }[]
+    if (page.length === 0) return ids
+    ids.push(...page.map((m) => m.id))
+    after = page.at(-1)!.id
+  }
+}

@@ -19,7 +19,6 @@ export const sendMessageBodySchema = (maxLength: number) =>
     room: integerLike().describe('Room id'),
     client_msg_id: clientMsgId.nullish(),
   })
-export type SendMessageBody = z.infer<ReturnType<typeof sendMessageBodySchema>>
 
 export const historyQuerySchema = z.object({
   limit: pageLimit,
