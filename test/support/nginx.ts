@@ -1,5 +1,6 @@
 import type { Subprocess } from 'bun'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -13,14 +14,66 @@ export function freePort(): number {
   return port
 }
 
+/** An HTTP answer read off the wire. */
+export interface RawResponse {
+  status: number
+  /** Header names lower-cased; repeated headers joined with ", ". */
+  headers: Record<string, string>
+  body: string
+}
+
+/**
+ * Sends `head` (request line and headers, "\r\n" between lines, without the blank line) and a
+ * body over a fresh TCP connection, exactly as written: fetch() would normalise `\` and `..` in
+ * the path before they reach the gateway. The connection is closed after one answer.
+ */
+export async function rawRequest(port: number, head: string, body = ''): Promise<RawResponse> {
+  const socket = connect(port, '127.0.0.1')
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.on('close', () => resolve())
+    socket.on('error', reject)
+  })
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+  const length = body === '' ? '' : `\r\nContent-Length: ${Buffer.byteLength(body)}`
+  socket.end(`${head}${length}\r\nConnection: close\r\n\r\n${body}`, 'latin1')
+  await ended
+  const text = Buffer.concat(chunks).toString('latin1')
+  const split = text.indexOf('\r\n\r\n')
+  const [statusLine = '', ...lines] = text.slice(0, split === -1 ? text.length : split).split('\r\n')
+  const headers: Record<string, string> = {}
+  for (const line of lines) {
+    const colon = line.indexOf(':')
+    const name = line.slice(0, colon).trim().toLowerCase()
+    const value = line.slice(colon + 1).trim()
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+  }
+  return { status: Number(statusLine.split(' ')[1] ?? 0), headers, body: split === -1 ? '' : text.slice(split + 4) }
+}
+
 /** Real nginx running the reference gateway config, rendered into a temp dir. */
 export interface Gateway {
   base: string
   wsBase: string
+  port: number
+  /** What nginx wrote to its error log (stderr) so far. */
+  errorLog(): string
+  /** What nginx wrote to its access log (stdout) so far. */
+  accessLog(): string
   stop(): Promise<void>
 }
 
-export async function startGateway(options: { chatPort: number; jwtSecret: string; gatewaySecret: string }): Promise<Gateway> {
+export interface GatewayOptions {
+  /** Port of the upstream on 127.0.0.1: the chat server, or a recording stand-in. */
+  chatPort: number
+  jwtSecret: string
+  gatewaySecret: string
+  /** Further environment for jwt.js: JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY_SECONDS. */
+  env?: Record<string, string>
+}
+
+export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'chat-nginx-'))
   const port = freePort()
   const values: Record<string, string> = {
@@ -33,25 +86,44 @@ export async function startGateway(options: { chatPort: number; jwtSecret: strin
   // The same substitution envsubst makes, limited to these names.
   const config = readFileSync(join(deploy, 'chat-gateway.conf.template'), 'utf8').replace(/\$\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole)
   writeFileSync(join(dir, 'nginx.conf'), config)
+  // The template logs errors to stderr and requests to stdout; both land in files the tests read.
+  const errorLogPath = join(dir, 'error.log')
+  const accessLogPath = join(dir, 'access.log')
   const proc: Subprocess = Bun.spawn(['nginx', '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-    env: { PATH: process.env.PATH ?? '', JWT_SECRET: options.jwtSecret, GATEWAY_SECRET: options.gatewaySecret },
-    stdout: 'ignore',
-    stderr: 'pipe',
+    env: { PATH: process.env.PATH ?? '', JWT_SECRET: options.jwtSecret, GATEWAY_SECRET: options.gatewaySecret, ...options.env },
+    stdout: Bun.file(accessLogPath),
+    stderr: Bun.file(errorLogPath),
   })
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'latin1')
+    } catch {
+      return ''
+    }
+  }
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 10_000
   for (;;) {
     try {
-      if ((await fetch(`${base}/healthz`)).status === 200) break
+      // Any answer will do: nginx answers / itself, whether or not the upstream is up.
+      await fetch(`${base}/`)
+      break
     } catch {}
     if (proc.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`nginx did not start: ${await new Response(proc.stderr as ReadableStream).text()}`)
+      const log = read(errorLogPath)
+      proc.kill('SIGQUIT')
+      await proc.exited
+      rmSync(dir, { recursive: true, force: true })
+      throw new Error(`nginx did not start: ${log}`)
     }
     await Bun.sleep(50)
   }
   return {
     base,
     wsBase: `ws://127.0.0.1:${port}`,
+    port,
+    errorLog: () => read(errorLogPath),
+    accessLog: () => read(accessLogPath),
     async stop() {
       proc.kill('SIGQUIT')
       await proc.exited
