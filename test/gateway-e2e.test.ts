@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { signJwt } from './support/jwt.ts'
-import { startGateway, type Gateway } from './support/nginx.ts'
-import { handshake, startTestServer, type TestServer } from './support/server.ts'
+import { signJson, signJwt } from './support/jwt.ts'
+import { freePort, rawRequest, startGateway, type Gateway } from './support/nginx.ts'
+import { createRoom, handshake, startTestServer, type TestServer } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 const JWT_SECRET = 'jwt-signing-secret-for-tests-only'
@@ -9,6 +9,8 @@ const GATEWAY_SECRET = 'gateway-shared-secret-0123456789'
 const now = () => Math.floor(Date.now() / 1000)
 const token = (claims: Record<string, unknown>, secret = JWT_SECRET) => signJwt({ exp: now() + 300, ...claims }, secret)
 const hong = { sub: 'user-42', nickname: '홍길동', email: 'hong@example.com', picture: 'https://cdn.example.com/p/42.png' }
+const UPGRADE = ['Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13']
+const SPOOF_QUERY = 'user_id=alice&nickname=Alice&email=alice@example.com'
 
 let chat: TestServer
 let gateway: Gateway
@@ -24,6 +26,14 @@ afterAll(async () => {
 const viaGateway = (path: string, init: RequestInit & { token?: string } = {}) =>
   fetch(gateway.base + path, { ...init, headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.headers as Record<string, string>) } })
 
+/** A GET written byte for byte (fetch would clean the path up first). */
+const rawGet = (target: string, headers: string[] = [], host = 'localhost', to: Gateway = gateway) =>
+  rawRequest(to.port, [`GET ${target} HTTP/1.1`, `Host: ${host}`, ...headers].join('\r\n'))
+
+const problemCode = (body: string) => (JSON.parse(body) as { code: string }).code
+
+const newRoom = async () => ((await (await viaGateway('/chat/v1/create-room/', { method: 'POST', token: token(hong), body: '{"name":"e2e"}' })).json()) as { id: number }).id
+
 describe('through the reference nginx gateway', () => {
   it('should create rooms and messages over REST as the token user, Korean nickname intact', async () => {
     const t = token(hong)
@@ -37,17 +47,26 @@ describe('through the reference nginx gateway', () => {
     expect(history.status).toBe(200)
   })
 
-  it('should chat over WebSocket with the token in the query, as a browser would', async () => {
-    const roomId = ((await (await viaGateway('/chat/v1/create-room/', { method: 'POST', token: token(hong), body: '{"name":"ws via nginx"}' })).json()) as { id: number }).id
+  it('should chat over WebSocket with the token in the subprotocol list, as a browser would', async () => {
+    const roomId = await newRoom()
     const kim = { sub: 'user-7', nickname: '김철수', email: 'kim@example.com' }
-    const a = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/?token=${token(hong)}`)
-    const b = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/?token=${token(kim)}`)
+    const a = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/`, { protocols: ['chat', `bearer.${token(hong)}`] })
+    const b = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/`, { protocols: ['chat', `bearer.${token(kim)}`] })
+    expect(a.ws.protocol).toBe('chat')
     expect(await a.next('chat.user.join')).toEqual({ type: 'chat.user.join', username: '김철수', user_id: 'user-7' })
     b.sendMessage('반갑습니다')
     for (const s of [a, b]) expect(await s.next('chat.message')).toMatchObject({ message: '반갑습니다', user_id: 'user-7', nickname: '김철수', sender: 'kim@example.com' })
     a.sendMessage('저도요')
     expect(await b.next('chat.message')).toMatchObject({ message: '저도요', user_id: 'user-42', nickname: '홍길동' })
     await Promise.all([a.close(), b.close()])
+  })
+
+  it('should chat over WebSocket with Authorization: Bearer, as a non-browser client would', async () => {
+    const roomId = await newRoom()
+    const ws = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/`, { headers: { authorization: `Bearer ${token(hong)}` } })
+    ws.sendMessage('from a service')
+    expect(await ws.next('chat.message')).toMatchObject({ user_id: 'user-42', nickname: '홍길동' })
+    await ws.close()
   })
 
   it('should refuse expired, not-yet-valid, forged, unsigned and missing tokens with 401 at nginx', async () => {
@@ -64,28 +83,142 @@ describe('through the reference nginx gateway', () => {
       expect({ name, status: res.status }).toEqual({ name, status: 401 })
       expect(res.headers.get('www-authenticate')).toContain('invalid_token')
       expect(((await res.json()) as { code: string }).code).toBe('invalid_token')
-      const ws = await fetch(`${gateway.base}/ws/chat/1/chat/?token=${t}`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } })
-      expect({ name, status: ws.status }).toEqual({ name, status: 401 })
+      for (const header of [`Sec-WebSocket-Protocol: chat, bearer.${t}`, `Authorization: Bearer ${t}`]) {
+        const ws = await rawGet('/ws/chat/1/chat/', [...UPGRADE, header])
+        expect({ name, header, status: ws.status }).toEqual({ name, header, status: 401 })
+      }
     }
     expect((await viaGateway('/chat/v1/rooms/')).status).toBe(401)
   })
 
   it('should ignore identity a client adds itself, in headers or the query', async () => {
     const t = token(hong)
-    const roomId = ((await (await viaGateway('/chat/v1/create-room/', { method: 'POST', token: t, body: '{"name":"spoof"}' })).json()) as { id: number }).id
-    const spoofHeaders = { 'x-user-id': 'mallory', 'x-nickname': 'Mallory', 'x-email': 'mallory@evil.example', 'x-gateway-secret': 'guess' }
+    const roomId = await newRoom()
+    const spoofHeaders = { 'x-user-id': 'mallory', 'x-nickname': 'Mallory', 'x-email': 'mallory@evil.example', 'x-gateway-secret': 'guess', 'x-service-secret': 'guess' }
     const sent = await viaGateway('/chat/v1/message/', { method: 'POST', token: t, headers: spoofHeaders, body: JSON.stringify({ message: 'who am I', room: roomId }) })
     expect(await sent.json()).toMatchObject({ user_id: 'user-42', nickname: '홍길동' })
 
-    const ws = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/?user_id=mallory&nickname=Mallory&email=mallory@evil.example&token=${t}`, { headers: spoofHeaders })
+    const ws = await TestSocket.open(`${gateway.wsBase}/ws/chat/${roomId}/chat/?user_id=mallory&nickname=Mallory&email=mallory@evil.example`, { headers: { ...spoofHeaders, authorization: `Bearer ${t}` } })
     ws.sendMessage('still me')
     expect(await ws.next('chat.message')).toMatchObject({ user_id: 'user-42', nickname: '홍길동', sender: 'hong@example.com' })
     await ws.close()
   })
 
-  it('should serve the docs through the gateway without a token', async () => {
-    expect((await fetch(`${gateway.base}/docs/json`)).status).toBe(200)
-    expect((await fetch(`${gateway.base}/healthz`)).status).toBe(200)
+  it('should serve the docs and /healthz without a token, and nothing else', async () => {
+    for (const path of ['/healthz', '/docs', '/docs/json', '/docs/asyncapi.json']) expect({ path, status: (await fetch(gateway.base + path)).status }).toEqual({ path, status: 200 })
+    // Readiness and metrics are for the operator, scraped next to the server, not through it.
+    for (const path of ['/readyz', '/metrics', '/chat_gateway_test.html', '/', '/docsx', '/healthz/']) {
+      expect({ path, status: (await fetch(gateway.base + path)).status }).toEqual({ path, status: 404 })
+    }
+  })
+})
+
+describe('attack: paths Bun reads differently from nginx', () => {
+  it('should refuse /docs\\..\\chat\\v1\\rooms\\ with 400 instead of listing rooms', async () => {
+    const res = await rawGet('/docs\\..\\chat\\v1\\rooms\\')
+    expect(res.status).toBe(400)
+    expect(res.headers['content-type']).toBe('application/problem+json')
+    expect(problemCode(res.body)).toBe('invalid_path')
+  })
+
+  it('should refuse a WebSocket through a public prefix with identity in the query', async () => {
+    const roomId = await newRoom()
+    const res = await rawGet(`/docs\\..\\ws\\chat\\${roomId}\\chat\\?${SPOOF_QUERY}`, UPGRADE)
+    expect(res.status).toBe(400)
+  })
+
+  it('should refuse /healthz\\..\\metrics', async () => {
+    const res = await rawGet('/healthz\\..\\metrics')
+    expect(res.status).toBe(400)
+    expect(res.body).not.toContain('chat_open_sockets')
+  })
+
+  it('should refuse encoded backslashes, slashes, dots and NUL, and dot segments, token or not', async () => {
+    const targets = ['/docs%5c..%5cchat/v1/rooms/', '/docs%5C..%5Cmetrics', '/docs/%2e%2e/chat/v1/rooms/', '/docs/.%2E/metrics', '/chat/v1/rooms%2f', '/chat%2Fv1/rooms/',
+      '/docs/../chat/v1/rooms/', '/docs/./json', '/chat/v1/rooms/..', '/healthz%00', '/docs/json?x=%5c', '/docs/json?x=\\']
+    for (const target of targets) {
+      for (const auth of [[], [`Authorization: Bearer ${token(hong)}`]]) {
+        const res = await rawGet(target, auth)
+        expect({ target, status: res.status }).toEqual({ target, status: 400 })
+      }
+    }
+  })
+
+  it('should refuse a Host so short that the chat server would route another path', async () => {
+    // Elysia finds the path at an offset that assumes a Host of 4 or more characters.
+    const listing = await rawGet('/docs/chat/v1/rooms/', [], 'x')
+    expect(listing.status).toBe(400)
+    expect(problemCode(listing.body)).toBe('invalid_host')
+    const metrics = await rawGet('/chat/metrics', [`Authorization: Bearer ${token(hong)}`], 'x')
+    expect(metrics.status).toBe(400)
+    expect(metrics.body).not.toContain('chat_open_sockets')
+  })
+})
+
+describe('attack: tokens that make jwt.js throw', () => {
+  it('should refuse a token whose header is JSON null with 401', async () => {
+    const res = await viaGateway('/chat/v1/rooms/', { token: 'bnVsbA.e30.x' })
+    expect(res.status).toBe(401)
+  })
+
+  it('should refuse a WebSocket with such a token and identity in the query', async () => {
+    const roomId = await newRoom()
+    const res = await rawGet(`/ws/chat/${roomId}/chat/?${SPOOF_QUERY}`, [...UPGRADE, 'Authorization: Bearer bnVsbA.e30.x'])
+    // Not the chat server's 400 for a missing identity: nginx itself refuses.
+    expect(res.status).toBe(401)
+  })
+
+  it('should refuse signed tokens whose header or claims are not JSON objects', async () => {
+    const claims = JSON.stringify({ ...hong, exp: now() + 300 })
+    const header = '{"alg":"HS256"}'
+    const tokens = [signJson('null', claims, JWT_SECRET), signJson('[]', claims, JWT_SECRET), signJson('1', claims, JWT_SECRET), signJson('"HS256"', claims, JWT_SECRET),
+      signJson(header, 'null', JWT_SECRET), signJson(header, '[]', JWT_SECRET), signJson(header, '42', JWT_SECRET), signJson(header, '"user-42"', JWT_SECRET), signJson(header, '{', JWT_SECRET)]
+    for (const t of tokens) {
+      const res = await viaGateway('/chat/v1/rooms/', { token: t })
+      expect({ t, status: res.status }).toEqual({ t, status: 401 })
+      const ws = await rawGet(`/ws/chat/1/chat/?${SPOOF_QUERY}`, [...UPGRADE, `Sec-WebSocket-Protocol: chat, bearer.${t}`])
+      expect({ t, status: ws.status }).toEqual({ t, status: 401 })
+    }
+  })
+
+  it('should refuse ?token= with bad percent-encoding with 400', async () => {
+    const res = await rawGet('/chat/v1/rooms/?token=%E0%A4%A')
+    expect(res.status).toBe(400)
+  })
+})
+
+describe('attack: tokens in the error log', () => {
+  let down: Gateway
+  beforeAll(async () => {
+    down = await startGateway({ chatPort: freePort(), jwtSecret: JWT_SECRET, gatewaySecret: GATEWAY_SECRET })
+  })
+  afterAll(() => down?.stop())
+
+  it('should refuse ?token= with 400 before the upstream, so no log line holds it', async () => {
+    const t = token(hong)
+    for (const target of [`/ws/chat/1/chat/?token=${t}`, `/chat/v1/rooms/?limit=5&token=${t}`, `/chat/v1/rooms/?%74oken=${t}`, `/chat/v1/rooms/?TOKEN=${t}`]) {
+      const res = await rawGet(target, UPGRADE, 'localhost', down)
+      expect({ target, status: res.status }).toEqual({ target, status: 400 })
+      expect(problemCode(res.body)).toBe('token_in_query')
+    }
+    // A body over the limit is logged with its request line; the token is refused first.
+    const big = await rawRequest(down.port, `POST /chat/v1/message/?token=${t} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json`, 'x'.repeat(100_000))
+    expect(big.status).toBe(400)
+    expect(down.errorLog()).not.toContain(t.split('.')[2]!)
+  })
+
+  it('should keep header tokens out of the error and access logs when the upstream is down', async () => {
+    const t = token(hong)
+    const viaHeader = await rawGet('/chat/v1/rooms/', [`Authorization: Bearer ${t}`], 'localhost', down)
+    const viaProtocol = await rawGet('/ws/chat/1/chat/', [...UPGRADE, `Sec-WebSocket-Protocol: chat, bearer.${t}`], 'localhost', down)
+    expect([viaHeader.status, viaProtocol.status]).toEqual([502, 502])
+    await Bun.sleep(100)
+    const errors = down.errorLog()
+    expect(errors).toContain('connect() failed')
+    expect(errors).toContain('GET /ws/chat/1/chat/')
+    for (const log of [errors, down.accessLog()]) {
+      for (const part of t.split('.')) expect(log).not.toContain(part)
+    }
   })
 })
 
@@ -100,8 +233,9 @@ describe('the chat server behind it', () => {
   })
 
   it('should not upgrade a direct WebSocket without the secret', async () => {
-    const res = await handshake(chat, '/ws/chat/1/chat/?user_id=mallory&nickname=M&email=m@evil.example')
+    const roomId = await createRoom({ ...chat, post: (path, body) => chat.post(path, body, { 'x-gateway-secret': GATEWAY_SECRET }) })
+    const res = await handshake(chat, `/ws/chat/${roomId}/chat/?${SPOOF_QUERY}`)
     expect(res.status).toBe(401)
-    await expect(TestSocket.open(`${chat.wsBase}/ws/chat/1/chat/?user_id=mallory&nickname=M&email=m@evil.example`)).rejects.toThrow()
+    await expect(TestSocket.open(`${chat.wsBase}/ws/chat/${roomId}/chat/?${SPOOF_QUERY}`)).rejects.toThrow()
   })
 })

@@ -25,21 +25,28 @@ export interface RawResponse {
 /**
  * Sends `head` (request line and headers, "\r\n" between lines, without the blank line) and a
  * body over a fresh TCP connection, exactly as written: fetch() would normalise `\` and `..` in
- * the path before they reach the gateway. The connection is closed after one answer.
+ * the path before they reach the gateway. Reads one answer (just the head of a 101), then closes.
  */
 export async function rawRequest(port: number, head: string, body = ''): Promise<RawResponse> {
   const socket = connect(port, '127.0.0.1')
-  const chunks: Buffer[] = []
-  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
-  const ended = new Promise<void>((resolve, reject) => {
-    socket.on('close', () => resolve())
-    socket.on('error', reject)
+  let received = Buffer.alloc(0)
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error(`no complete answer within 5 s to ${head.split('\r\n')[0]}`))), 5000)
+    const finish = () => (clearTimeout(timer), socket.destroy(), resolve())
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk])
+      if (answerComplete(received)) finish()
+    })
+    socket.on('close', finish)
+    socket.on('error', (error) => (clearTimeout(timer), reject(error)))
   })
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   const length = body === '' ? '' : `\r\nContent-Length: ${Buffer.byteLength(body)}`
-  socket.end(`${head}${length}\r\nConnection: close\r\n\r\n${body}`, 'latin1')
-  await ended
-  const text = Buffer.concat(chunks).toString('latin1')
+  const close = /^connection:/im.test(head) ? '' : '\r\nConnection: close'
+  // Not end(): nginx takes a half-closed connection for a client that went away.
+  socket.write(`${head}${length}${close}\r\n\r\n${body}`, 'latin1')
+  await done
+  const text = received.toString('latin1')
   const split = text.indexOf('\r\n\r\n')
   const [statusLine = '', ...lines] = text.slice(0, split === -1 ? text.length : split).split('\r\n')
   const headers: Record<string, string> = {}
@@ -50,6 +57,17 @@ export async function rawRequest(port: number, head: string, body = ''): Promise
     headers[name] = name in headers ? `${headers[name]}, ${value}` : value
   }
   return { status: Number(statusLine.split(' ')[1] ?? 0), headers, body: split === -1 ? '' : text.slice(split + 4) }
+}
+
+/** True once `data` holds a whole answer: a 101 head, a body of its Content-Length, or a last chunk. */
+function answerComplete(data: Buffer): boolean {
+  const split = data.indexOf('\r\n\r\n')
+  if (split === -1) return false
+  const head = data.toString('latin1', 0, split)
+  if (head.startsWith('HTTP/1.1 101')) return true
+  const length = /^content-length:\s*(\d+)/im.exec(head)
+  if (length) return data.length - split - 4 >= Number(length[1])
+  return /^transfer-encoding:\s*chunked/im.test(head) && data.subarray(-5).toString('latin1') === '0\r\n\r\n'
 }
 
 /** Real nginx running the reference gateway config, rendered into a temp dir. */

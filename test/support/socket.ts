@@ -28,7 +28,8 @@ export class TestSocket {
     return TestSocket.open(`${server.wsBase}/ws/chat/${roomId}/chat/?${query}`)
   }
 
-  static open(url: string, options?: { headers?: Record<string, string> }): Promise<TestSocket> {
+  /** Opens `url`; `protocols` are offered in Sec-WebSocket-Protocol, as a browser's second argument does. */
+  static open(url: string, options?: { headers?: Record<string, string>; protocols?: string[] }): Promise<TestSocket> {
     const ws = new WebSocket(url, options as never)
     const socket = new TestSocket(ws)
     return new Promise((resolve, reject) => {
