@@ -12,9 +12,10 @@
 // nginx writes the request line, query included, into its error log.
 //
 // Checked: the signature (HS256 with JWT_SECRET, compared in constant time), the header and claims
-// (JSON objects, `alg` exactly HS256, no `crit`), `exp` (required), `nbf` and `iat` (numbers, with
-// JWT_LEEWAY_SECONDS of leeway, default 5), `sub` (1 to 255 characters, no control characters),
-// and `iss` and `aud` when JWT_ISSUER and JWT_AUDIENCE are set.
+// (JSON objects, `alg` exactly HS256, no `crit`), `exp` (required), `nbf` and `iat` (times in
+// seconds up to the year 9999, with JWT_LEEWAY_SECONDS of leeway, default 5), `sub` (1 to 255
+// characters, no control characters), `iss` and `aud` when JWT_ISSUER and JWT_AUDIENCE are set.
+// Claims forwarded are strings only, and must be well-formed Unicode.
 //
 // njs gives every request its own copy of this module, so `verdict` and `query` are per request.
 
@@ -28,6 +29,10 @@ var CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 var MAX_TOKEN_LENGTH = 8192;
 var MAX_SUBJECT_LENGTH = 255;
 var MAX_LEEWAY_SECONDS = 300;
+// 9999-12-31T23:59:59Z: no identity provider issues times past it, and beyond it lies 1e308.
+var MAX_NUMERIC_DATE = 253402300799;
+// njs turns lone surrogates and invalid UTF-8 into U+FFFD: such a claim cannot be forwarded as sent.
+var REPLACEMENT = /\uFFFD/;
 
 var verdict;
 var query;
@@ -102,8 +107,8 @@ function sameString(expected, given) {
     return diff === 0;
 }
 
-function isNumber(value) {
-    return typeof value === 'number' && isFinite(value);
+function isNumericDate(value) {
+    return typeof value === 'number' && value >= 0 && value <= MAX_NUMERIC_DATE;
 }
 
 function audienceMatches(aud, wanted) {
@@ -135,11 +140,11 @@ function check(r) {
     if (claims === null) return { error: 'malformed token claims' };
 
     var now = Date.now() / 1000;
-    if (!isNumber(claims.exp)) return { error: 'token has no valid exp' };
+    if (!isNumericDate(claims.exp)) return { error: 'token has no valid exp' };
     if (now >= claims.exp + config.leeway) return { error: 'token expired' };
-    if (claims.nbf !== undefined && !isNumber(claims.nbf)) return { error: 'token has an invalid nbf' };
+    if (claims.nbf !== undefined && !isNumericDate(claims.nbf)) return { error: 'token has an invalid nbf' };
     if (claims.nbf !== undefined && now + config.leeway < claims.nbf) return { error: 'token not yet valid' };
-    if (claims.iat !== undefined && !isNumber(claims.iat)) return { error: 'token has an invalid iat' };
+    if (claims.iat !== undefined && !isNumericDate(claims.iat)) return { error: 'token has an invalid iat' };
     if (claims.iat !== undefined && now + config.leeway < claims.iat) return { error: 'token issued in the future' };
     if (config.issuer !== '' && claims.iss !== config.issuer) return { error: 'token from another issuer' };
     if (config.audience !== '' && !audienceMatches(claims.aud, config.audience)) return { error: 'token for another audience' };
@@ -148,17 +153,18 @@ function check(r) {
         return { error: 'token has no valid subject' };
     }
 
-    // Header values must be Latin-1: every claim is percent-encoded (the chat server decodes it).
-    // encodeURIComponent throws on a lone surrogate; the catch in `verify` then refuses.
-    var nickname = stringClaim(claims, 'nickname') || stringClaim(claims, 'name') || sub;
-    return {
-        identity: {
-            userId: encodeURIComponent(sub),
-            nickname: encodeURIComponent(nickname),
-            email: encodeURIComponent(stringClaim(claims, 'email')),
-            picture: encodeURIComponent(stringClaim(claims, 'picture')),
-        },
+    var identity = {
+        userId: sub,
+        nickname: stringClaim(claims, 'nickname') || stringClaim(claims, 'name') || sub,
+        email: stringClaim(claims, 'email'),
+        picture: stringClaim(claims, 'picture'),
     };
+    for (var field in identity) {
+        if (REPLACEMENT.test(identity[field])) return { error: 'token claims are not well-formed Unicode' };
+        // Header values must be Latin-1: every claim is percent-encoded (the chat server decodes it).
+        identity[field] = encodeURIComponent(identity[field]);
+    }
+    return { identity: identity };
 }
 
 function verify(r) {
