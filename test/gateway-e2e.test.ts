@@ -133,9 +133,10 @@ describe('attack: paths Bun reads differently from nginx', () => {
     expect(res.body).not.toContain('chat_open_sockets')
   })
 
-  it('should refuse encoded backslashes, slashes, dots and NUL, dot segments, fragments and raw bytes, token or not', async () => {
+  it('should refuse encoded backslashes, slashes, dots and NUL, dot segments, fragments, raw bytes, // and % in the path, token or not', async () => {
     const targets = ['/docs%5c..%5cchat/v1/rooms/', '/docs%5C..%5Cmetrics', '/docs/%2e%2e/chat/v1/rooms/', '/docs/.%2E/metrics', '/chat/v1/rooms%2f', '/chat%2Fv1/rooms/',
-      '/docs/../chat/v1/rooms/', '/docs/./json', '/chat/v1/rooms/..', '/healthz%00', '/docs/json?x=%5c', '/docs/json?x=\\', '/chat/v1/rooms/#/../../metrics', '/chat/v1/rooms/\xe4']
+      '/docs/../chat/v1/rooms/', '/docs/./json', '/chat/v1/rooms/..', '/healthz%00', '/docs/json?x=%5c', '/docs/json?x=\\', '/chat/v1/rooms/#/../../metrics', '/chat/v1/rooms/\xe4',
+      '//chat/v1/rooms/', '/chat//v1/rooms/', '/%63hat/v1/rooms/', '/chat/v1/room/%31/messages/']
     for (const target of targets) {
       for (const auth of [[], [`Authorization: Bearer ${token(hong)}`]]) {
         const res = await rawGet(target, auth)
