@@ -72,7 +72,7 @@ interface Server {
 async function startServer(name: Server['name'], extraEnv: Record<string, string> = {}): Promise<Server> {
   const cmd = name === 'chat' ? [join(work, 'chat-server')] : [bun, 'bench/baseline-server.ts']
   // The load is far above a person's typing speed: the per-user rate limits are lifted.
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', ...extraEnv }
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', HANDSHAKES_PER_MINUTE: '1000000', HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000', ROOMS_PER_HOUR: '1000000', ROOMS_PER_HOUR_PER_ADDRESS: '1000000', ...extraEnv }
   const proc = Bun.spawn(cmd, { cwd: name === 'chat' ? work : root, env, stdout: 'pipe', stderr: 'inherit' })
   const reader = proc.stdout.getReader()
   let text = ''
