@@ -144,7 +144,7 @@ describe('the chat subprotocol', () => {
 
   it('should choose `chat` when the client offers it, as browsers require', async () => {
     const roomId = await createRoom(server, 'subprotocol')
-    const ws = new WebSocket(`${server.wsBase}${userPath(roomId, alice)}`, ['chat'])
+    const ws = new WebSocket(`${server.wsBase}${userPath(roomId, alice)}`, ['x-other', 'chat'])
     await new Promise((resolve, reject) => {
       ws.onopen = resolve
       ws.onerror = reject
