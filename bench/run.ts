@@ -8,7 +8,7 @@
  *                 [--bigroom-clients 500] [--bigroom-rate 200] [--idle-sockets 10000]
  *                 [--rest-seconds 10] [--store-messages 200000]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -72,7 +72,7 @@ interface Server {
 async function startServer(name: Server['name'], extraEnv: Record<string, string> = {}): Promise<Server> {
   const cmd = name === 'chat' ? [join(work, 'chat-server')] : [bun, 'bench/baseline-server.ts']
   // The load is far above a person's typing speed: the per-user rate limits are lifted.
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', ...extraEnv }
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', HANDSHAKES_PER_MINUTE: '1000000', HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000', ROOMS_PER_HOUR: '1000000', ROOMS_PER_HOUR_PER_ADDRESS: '1000000', ...extraEnv }
   const proc = Bun.spawn(cmd, { cwd: name === 'chat' ? work : root, env, stdout: 'pipe', stderr: 'inherit' })
   const reader = proc.stdout.getReader()
   let text = ''
@@ -178,6 +178,44 @@ async function measureCluster(): Promise<Json> {
   return result
 }
 
+/**
+ * Hostile input: a 60 KB body of nested brackets (cheap to send; before the depth check it cost
+ * seconds of event-loop time), against a small invalid body as the reference, with /healthz probed
+ * every 2 ms meanwhile to see how long anyone else waited.
+ */
+async function hostileInput(server: Server): Promise<Json> {
+  const url = `http://127.0.0.1:${server.port}`
+  const post = (body: string) => fetch(`${url}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.arrayBuffer())
+  const timed = async (body: string) => {
+    const started = performance.now()
+    await post(body)
+    return performance.now() - started
+  }
+  const deep = `${'['.repeat(30_000)}${']'.repeat(30_000)}`
+  const small = '{"name":""}'
+  for (let i = 0; i < 3; i++) await Promise.all([timed(deep), timed(small)])
+  const deepMs: number[] = []
+  const smallMs: number[] = []
+  let probeMaxMs = 0
+  for (let i = 0; i < (quick ? 5 : 20); i++) {
+    let probing = true
+    const probe = (async () => {
+      while (probing) {
+        const started = performance.now()
+        await fetch(`${url}/healthz`).then((r) => r.arrayBuffer())
+        probeMaxMs = Math.max(probeMaxMs, performance.now() - started)
+        await Bun.sleep(2)
+      }
+    })()
+    deepMs.push(await timed(deep))
+    smallMs.push(await timed(small))
+    probing = false
+    await probe
+  }
+  const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  return { deepBodyMs: median(deepMs), smallBodyMs: median(smallMs), healthzMaxMs: probeMaxMs }
+}
+
 async function measure(name: Server['name']): Promise<Record<string, Json>> {
   const server = await startServer(name)
   try {
@@ -191,7 +229,9 @@ async function measure(name: Server['name']): Promise<Record<string, Json>> {
       listRoomsPerSecond: await wrk(`${http}/chat/v1/rooms/`),
       sendMessagePerSecond: await wrk(`${http}/chat/v1/message/`, `{"message":"hello from wrk","room":${rooms[0]}}`),
     }
-    return { idle, fanout, bigroom, rest }
+    // The bare server has no validation to attack.
+    const hostile = name === 'chat' ? await hostileInput(server) : {}
+    return { idle, fanout, bigroom, rest, hostile }
   } finally {
     await server.stop()
   }
@@ -205,6 +245,8 @@ try {
   const baseline = await measure('baseline')
   const store = await runJson([bun, 'bench/store.ts', '--messages', String(size.storeMessages)])
   const cluster = values.cluster ? await measureCluster() : null
+  const previousPath = join(root, 'bench', 'results', quick ? 'quick.json' : 'latest.json')
+  const previous = existsSync(previousPath) ? (JSON.parse(readFileSync(previousPath, 'utf8')) as { date: string; chat: Record<string, Json>; baseline: Record<string, Json> }) : null
 
   // [label, chat value, ceiling value, higher is better, target ratio]
   const rows: [string, number, number, boolean, number | null][] = [
@@ -233,6 +275,18 @@ try {
     'fan-out p99 <= 1.5x ceiling': chat.fanout!.p99Ms! / baseline.fanout!.p99Ms! <= 1.5,
     'idle RSS <= 8 KB per socket': chat.idle!.bytesPerSocket! <= 8 * 1024,
     'storage >= 50,000 messages/s': store.storedPerSecond! >= 50_000,
+    'deep-body request < 50 ms': chat.hostile!.deepBodyMs! < 50,
+  }
+  console.log(
+    `\nhostile input: 60 KB of nested brackets answered in ${fmt(chat.hostile!.deepBodyMs!)} ms (a small invalid body: ${fmt(chat.hostile!.smallBodyMs!)} ms); /healthz waited at most ${fmt(chat.hostile!.healthzMaxMs!)} ms meanwhile`,
+  )
+  if (previous) {
+    // Machines differ between runs; the ratio to the bare server in the same run is what compares.
+    const ratio = (r: { chat: Record<string, Json>; baseline: Record<string, Json> }) => r.chat.fanout!.deliveredPerSecond! / r.baseline.fanout!.deliveredPerSecond!
+    const [now, before] = [ratio({ chat, baseline }), ratio(previous)]
+    console.log(
+      `fan-out against the previous run (${previous.date}): ${fmt(chat.fanout!.deliveredPerSecond!)} vs ${fmt(previous.chat.fanout!.deliveredPerSecond!)} delivered/s; ratio to the bare server ${now.toFixed(3)} vs ${before.toFixed(3)} (${(((now - before) / before) * 100).toFixed(1)}%)`,
+    )
   }
   if (cluster) {
     console.log(`\nscale-out on Postgres + Redis (fan-out ${size.fanoutRooms}x${size.fanoutClients}, clients spread evenly, ${size.clusterSeconds} s):`)

@@ -1,11 +1,13 @@
 import { Elysia, ValidationError } from 'elysia'
+import { AbuseLimits } from './abuse-limits.ts'
 import type { Config } from './config.ts'
 import { AppError, badRequest, fieldErrors, notFound, problemResponse, unavailable, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { docsRoutes } from './docs/index.ts'
 import { createGatewayGuard } from './gateway.ts'
-import { testPageRoutes, webRoutes } from './web/index.ts'
+import { checkBodyDepth } from './json-body.ts'
+import type { TestPage } from './web/index.ts'
 import { version } from './version.ts'
 import { opsRoutes } from './modules/ops/index.ts'
 import { messageRoutes } from './modules/messages/index.ts'
@@ -28,6 +30,8 @@ export interface AppDeps {
   presence?: Presence
   /** Carries room events between instances; in process unless instances share Redis. */
   broker?: (sink: DeliverySink) => Broker
+  /** The test page, when TEST_PAGE asks for it (see `loadTestPage`). */
+  testPage?: TestPage
 }
 
 /** Maps any error a route throws to problem+json; unexpected ones are logged and hidden. */
@@ -49,9 +53,10 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 }
 
 /** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
-export function createApp({ config, store, logger, metrics, presence = new MemoryPresence(), broker: makeBroker = (sink) => new LocalBroker(sink) }: AppDeps) {
-  const hub = new Hub(presence, metrics, logger, config.SLOW_CONSUMER_BYTES)
+export function createApp({ config, store, logger, metrics, presence = new MemoryPresence(), broker: makeBroker = (sink) => new LocalBroker(sink), testPage }: AppDeps) {
+  const hub = new Hub(presence, metrics, logger, config.SLOW_CONSUMER_BYTES, config.PRESENCE_GRACE_MS)
   const limiter = new RateLimiter(config)
+  const abuse = new AbuseLimits(config)
   const broker = makeBroker(hub)
   hub.connect(broker)
   store.onCommit((rows) => {
@@ -59,13 +64,16 @@ export function createApp({ config, store, logger, metrics, presence = new Memor
     broker.publishMessages(rows)
   })
   const lifecycle = { stopping: false }
-  const guard = createGatewayGuard(config, logger, metrics)
-  const rooms = new RoomService(store, presence)
+  const guard = createGatewayGuard(config, logger, metrics, config.TEST_PAGE === 'public' && testPage ? testPage.serves : undefined)
+  const rooms = new RoomService(store, presence, abuse)
   const messages = new MessageService(store, broker)
 
   const app = new Elysia({
-    // Production bundling of the test page (no dev server, no hot reload, no console output).
-    serve: { development: false, routes: config.TEST_PAGE ? testPageRoutes : {} },
+    // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
+    serve: { development: false, maxRequestBodySize: config.MAX_BODY_BYTES },
+    // The router finds the path right after "http://<host>", where the gate reads it too (see
+    // request-target.ts); Elysia's default skips 11 characters and misroutes Hosts under 4.
+    handler: { standardHostname: false },
     websocket: {
       maxPayloadLength: config.MAX_PAYLOAD_BYTES,
       // Bun pings idle sockets and closes those that stay silent: half-open connections end.
@@ -79,16 +87,21 @@ export function createApp({ config, store, logger, metrics, presence = new Memor
   })
     .onRequest(({ request, server }) => guard(request, server))
     .onError(({ code, error }) => problemResponse(toAppError(code, error, logger)))
+    // Between parsing and validation: input nested too deep is refused before validation walks it.
+    .onTransform({ as: 'global' }, ({ body }) => checkBodyDepth(body))
     .onStart(({ server }) => {
       if (server) hub.attach(server)
     })
     .use(docsRoutes(version))
-    .use(config.TEST_PAGE ? webRoutes() : new Elysia())
-    .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }))
-    .use(roomRoutes(rooms))
+    .use(testPage ? testPage.routes : new Elysia())
+    .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }, logger))
+    .use(roomRoutes(rooms, config))
     .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics, limiter))
-    .use(chatSocket({ config, hub, store, messages, logger, metrics, limiter, broker }))
-    .onStop(() => limiter.close())
+    .use(chatSocket({ config, hub, store, messages, logger, metrics, limiter, abuse, broker }))
+    .onStop(() => {
+      limiter.close()
+      abuse.close()
+    })
 
   return Object.assign(app, { hub, broker, presence, lifecycle })
 }

@@ -27,6 +27,27 @@ function parseOrigin(text: string): string | null {
 }
 const positiveInt = z.coerce.number().int().positive()
 
+/**
+ * `https://chat.example.com` or `https://api.example.com/chat` → the host and path prefix clients
+ * address (`chat.example.com`, `api.example.com/chat`), as the seed's `chat_url` has them.
+ */
+function parsePublicUrl(text: string, ctx: z.RefinementCtx): string {
+  try {
+    const url = new URL(text)
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname && !url.search && !url.hash && !url.username && !url.password) {
+      return `${url.host}${url.pathname.replace(/\/+$/, '')}`
+    }
+  } catch {}
+  ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL with no query, such as https://chat.example.com' })
+  return z.NEVER
+}
+
+/** `headers,query` → the set of places identity may come from. */
+const identitySources = z
+  .string()
+  .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
+  .pipe(z.array(z.enum(['headers', 'query'])).min(1).refine((list) => list.includes('headers'), 'must include headers'))
+
 /** Every setting the server reads, with its environment name, default and meaning. */
 export const configSchema = z.object({
   PORT: port.default(8000).describe('TCP port to listen on (0 picks a free one)'),
@@ -73,10 +94,30 @@ export const configSchema = z.object({
     .optional()
     .describe('Comma-separated browser origins allowed to open WebSockets; when set, other origins get 403'),
   TEST_PAGE: z
-    .enum(['true', 'false'])
+    .enum(['true', 'false', 'public'])
     .default('true')
-    .transform((v) => v === 'true')
-    .describe('Serve the chat test page at /chat_gateway_test.html (static files, public even with GATEWAY_SECRET)'),
+    .transform((v) => (v === 'false' ? false : v))
+    .describe('Serve the chat test page at /chat_gateway_test.html: true (behind GATEWAY_SECRET and TRUSTED_PROXIES like everything else), false, or public (no secret needed for the page itself; for local use)'),
+  PUBLIC_URL: z
+    .string()
+    .transform(parsePublicUrl)
+    .optional()
+    .describe('Public base URL of this server as clients reach it (https://chat.example.com); chat_url is built from it instead of the request Host'),
+  IDENTITY_SOURCES: identitySources
+    .default(['headers', 'query'])
+    .describe('Where WebSocket identity may come from: headers,query (the seed\'s gateways put it in the query) or headers (recommended)'),
+  MAX_BODY_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest request body accepted; bigger ones get 413 before they are read'),
+  HANDSHAKES_PER_MINUTE: positiveInt.default(60).describe('WebSocket handshakes a minute per user, in bursts of up to a quarter of it; more get 429 with Retry-After'),
+  HANDSHAKES_PER_MINUTE_PER_ADDRESS: positiveInt.default(600).describe('WebSocket handshakes a minute per client address (when the address is known), in bursts of up to a quarter of it'),
+  ROOMS_PER_HOUR: positiveInt.default(60).describe('Rooms a user may create an hour, in bursts of up to a quarter of it; more get 429 with Retry-After'),
+  ROOMS_PER_HOUR_PER_ADDRESS: positiveInt.default(600).describe('Rooms created an hour per client address (when the address is known)'),
+  PRESENCE_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(60_000)
+    .default(3000)
+    .describe('How long a user whose last socket in a room closed still counts as present; a reconnect within it announces no leave and no join'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest log level written to stdout'),
 })
 

@@ -1,10 +1,13 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { Server } from 'bun'
+import type { Requester } from './abuse-limits.ts'
 import type { Config } from './config.ts'
-import { AppError, problemResponse } from './errors.ts'
+import { AppError, badRequest, problemResponse } from './errors.ts'
+import { decodeHeaderValue, identityHeaders } from './identity.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
-import { ipInRanges } from './net.ts'
+import { ipInRanges, parseIp } from './net.ts'
+import { readTarget } from './request-target.ts'
 
 /** The header carrying the secret shared with the gateway. */
 export const GATEWAY_SECRET_HEADER = 'x-gateway-secret'
@@ -24,37 +27,70 @@ export function originAllowed(origin: string | null, allowed: readonly string[] 
   return allowed.includes(origin)
 }
 
-/** Paths that answer without the gateway: liveness only, so orchestrators can probe the process. */
-const OPEN_PATHS = new Set(['/healthz'])
+/** Method and path pairs that answer without the gateway: liveness only, so orchestrators can probe. */
+const OPEN_ROUTES = new Set(['GET /healthz', 'HEAD /healthz'])
 
 const isUpgrade = (request: Request) => request.headers.get('upgrade')?.toLowerCase() === 'websocket'
 
+/** Routes the gate lets through without the secret besides `/healthz` (the test page, when public). */
+export type PublicRoutes = (method: string, path: string) => boolean
+
 /**
- * The trust boundary: with TRUSTED_PROXIES only those peers may connect, and with GATEWAY_SECRET
- * every request must carry the secret. Returns the refusal, or undefined to go on.
+ * The trust boundary, the one place every request passes before routing (REST, WebSocket
+ * upgrades, docs, metrics, the test page). In order: the target must be canonical (400); exact
+ * open routes pass; with TRUSTED_PROXIES only those peers may connect (403); with GATEWAY_SECRET
+ * the secret must match (401). (Bodies over MAX_BODY_BYTES never get this far: Bun answers 413.)
+ * Returns the refusal, or undefined to go on.
  */
-export function createGatewayGuard(config: Config, logger: Logger, metrics: Metrics) {
+export function createGatewayGuard(config: Config, logger: Logger, metrics: Metrics, publicRoutes: PublicRoutes = () => false) {
   const secret = config.GATEWAY_SECRET
   const proxies = config.TRUSTED_PROXIES
   if (!secret) logger.warn('GATEWAY_SECRET is not set: identity headers are trusted from any client that can reach this server')
 
+  const refuse = (request: Request, error: AppError) => {
+    if (isUpgrade(request)) metrics.handshakesRefused.inc({ reason: error.code })
+    return problemResponse(error)
+  }
+
   return (request: Request, server: Server<unknown> | null): Response | undefined => {
-    if (!secret && !proxies) return
-    const path = new URL(request.url).pathname
-    if (OPEN_PATHS.has(path)) return
-    let refusal: AppError | undefined
+    const verdict = readTarget(request.url)
+    if (!verdict.ok) return refuse(request, badRequest(verdict.code, verdict.detail))
+    const { path } = verdict.target
+    if (OPEN_ROUTES.has(`${request.method} ${path}`) || publicRoutes(request.method, path)) return
     if (proxies) {
       const peer = server?.requestIP(request)?.address
       if (!peer || !ipInRanges(peer, proxies)) {
-        refusal = new AppError(403, 'untrusted_peer', 'Forbidden', 'This server only accepts requests from the gateway.')
         logger.warn('request from an untrusted peer refused', { peer, path })
+        return refuse(request, new AppError(403, 'untrusted_peer', 'Forbidden', 'This server only accepts requests from the gateway.'))
       }
     }
-    if (!refusal && secret && !secretMatches(request.headers.get(GATEWAY_SECRET_HEADER), secret)) {
-      refusal = new AppError(401, 'gateway_secret_required', 'Unauthorized', 'Requests must come through the gateway (X-Gateway-Secret missing or wrong).')
+    if (secret && !secretMatches(request.headers.get(GATEWAY_SECRET_HEADER), secret)) {
+      return refuse(request, new AppError(401, 'gateway_secret_required', 'Unauthorized', 'Requests must come through the gateway (X-Gateway-Secret missing or wrong).'))
     }
-    if (!refusal) return
-    if (isUpgrade(request)) metrics.handshakesRefused.inc({ reason: refusal.code })
-    return problemResponse(refusal)
   }
+}
+
+/**
+ * The address of the client a request comes from, when it is known: with TRUSTED_PROXIES, the
+ * nearest address in X-Forwarded-For that is not a trusted proxy; without, the peer itself, unless
+ * GATEWAY_SECRET says every request comes through a gateway (whose own address names no client).
+ */
+export function clientAddress(request: Request, server: Server<unknown> | null, config: Pick<Config, 'TRUSTED_PROXIES' | 'GATEWAY_SECRET'>): string | null {
+  const peer = server?.requestIP(request)?.address ?? null
+  const proxies = config.TRUSTED_PROXIES
+  if (!proxies) return config.GATEWAY_SECRET ? null : peer
+  if (!peer || !ipInRanges(peer, proxies)) return peer
+  const hops = (request.headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim())
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!
+    if (!parseIp(hop)) return null
+    if (!ipInRanges(hop, proxies)) return hop
+  }
+  return null
+}
+
+/** Who a request comes from, for the abuse limits: the forwarded user id (if any) and the client address. */
+export function requesterOf(request: Request, server: Server<unknown> | null, config: Pick<Config, 'TRUSTED_PROXIES' | 'GATEWAY_SECRET'>): Requester {
+  const userId = request.headers.get(identityHeaders.userId)
+  return { userId: userId === null ? null : decodeHeaderValue(userId), address: clientAddress(request, server, config) }
 }

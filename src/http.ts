@@ -1,4 +1,21 @@
-/** The Host the client addressed, as the original server used it to build `chat_url`. */
-export function requestHost(request: Request): string {
-  return request.headers.get('host') ?? new URL(request.url).host
+import { readTarget } from './request-target.ts'
+
+/**
+ * The host (and path prefix) clients address this server at, as the seed's `chat_url` has it:
+ * PUBLIC_URL's when set, else the request's Host (which the gate has checked is a host name).
+ */
+export function publicHost(request: Request, publicUrl: string | undefined): string {
+  if (publicUrl) return publicUrl
+  const verdict = readTarget(request.url)
+  return verdict.ok ? verdict.target.host : 'localhost'
+}
+
+/** Headers for pages and their assets: no framing, no sniffing, scripts and styles from here only. */
+export function pageHeaders(contentSecurityPolicy: string): Record<string, string> {
+  return {
+    'content-security-policy': `${contentSecurityPolicy}; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; object-src 'none'`,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  }
 }

@@ -1,18 +1,42 @@
 import { z } from 'zod'
 import { badRequest, fieldErrors, unauthorized } from './errors.ts'
+import { hasControl, labelProblem } from './text.ts'
 
-/** `profile_url`: empty, a path on the same host, or an http(s) URL. */
+/**
+ * True for an avatar URL a page may load: an absolute http(s) URL, or a path on the same host
+ * (one `/`, not `//` or `/\`, which browsers read as another host).
+ */
+export function isSafeProfileUrl(value: string): boolean {
+  if (hasControl(value) || /\s/.test(value)) return false
+  if (value.startsWith('/')) return value[1] !== '/' && value[1] !== '\\'
+  if (!/^https?:\/\//i.test(value)) return false
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}
+
+/** `profile_url`: empty, a path on the same host, or an absolute http(s) URL. */
 const profileUrl = z
   .string()
   .max(2048)
-  .refine((value) => value === '' || value.startsWith('/') || /^https?:\/\/[^\s]+$/i.test(value), {
-    message: 'must be empty, a path starting with "/", or an http(s) URL',
+  .refine((value) => value === '' || isSafeProfileUrl(value), {
+    message: 'must be empty, a path starting with a single "/", or an absolute http(s) URL',
+  })
+
+/** A one-line label people see or logs record: no control or bidi characters, something visible. */
+const label = (schema: z.ZodString) =>
+  schema.superRefine((value, ctx) => {
+    const problem = value.length > 0 ? labelProblem(value) : null
+    if (problem) ctx.addIssue({ code: 'custom', message: problem })
   })
 
 /** The user the gateway vouches for, as it arrives (query parameters or decoded headers). */
 export const identityInputSchema = z.object({
-  user_id: z.string().min(1).max(64).describe('Stable user id from the verified token (its `sub`)'),
-  nickname: z.string().trim().min(1).max(50).describe('Display name; percent-encoded UTF-8 in headers'),
+  user_id: label(z.string().min(1).max(64)).describe('Stable user id from the verified token (its `sub`); no control characters'),
+  nickname: label(z.string().trim().min(1).max(50)).describe('Display name; percent-encoded UTF-8 in headers; something visible, no control or bidi characters'),
   email: z.email().max(254).describe('E-mail address; sent to clients as `sender`'),
   profile_url: profileUrl.optional().describe('Avatar URL: empty, a relative path or an http(s) URL'),
 })
@@ -73,9 +97,12 @@ export function identityFromHeaders(headers: Headers): Identity {
   return fromHeaders(headers)
 }
 
-/** Identity for a WebSocket handshake: headers when `X-User-Id` is present, else the seed's query parameters. */
-export function identityFromHandshake(headers: Headers, query: URLSearchParams): Identity {
-  if (headers.has(identityHeaders.userId)) return fromHeaders(headers)
+/**
+ * Identity for a WebSocket handshake: headers when `X-User-Id` is present, else the seed's query
+ * parameters, when `sources` allows them (IDENTITY_SOURCES); with headers alone, 401 without them.
+ */
+export function identityFromHandshake(headers: Headers, query: URLSearchParams, sources: readonly ('headers' | 'query')[] = ['headers', 'query']): Identity {
+  if (headers.has(identityHeaders.userId) || !sources.includes('query')) return identityFromHeaders(headers)
   const read = (name: string) => query.get(name) ?? undefined
   return validate({
     user_id: read('user_id'),

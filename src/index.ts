@@ -1,3 +1,5 @@
+// First, before any library loads: see production.ts.
+import './production.ts'
 import { helpText, parseCommandLine, UsageError, usageMessage } from './cli.ts'
 import { version } from './version.ts'
 import { ConfigError } from './config.ts'

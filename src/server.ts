@@ -7,6 +7,7 @@ import { RedisBroker } from './realtime/redis-broker.ts'
 import { RedisPresence } from './realtime/redis-presence.ts'
 import { openStore } from './store/open.ts'
 import { PostgresStore } from './store/postgres-store.ts'
+import { loadTestPage } from './web/index.ts'
 
 /** A running server and how to stop it. */
 export interface RunningServer {
@@ -26,7 +27,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     metrics.storeBatchSize.observe(size)
     metrics.storeCommitSeconds.observe(seconds)
   })
-  const deps: AppDeps = { config, store, logger, metrics }
+  const deps: AppDeps = { config, store, logger, metrics, testPage: config.TEST_PAGE ? await loadTestPage() : undefined }
   let app: ReturnType<typeof createApp> | undefined
   if (config.REDIS_URL) {
     if (!(store instanceof PostgresStore)) throw new Error('REDIS_URL needs DATABASE_URL')

@@ -15,11 +15,21 @@ afterAll(async () => {
   await server?.destroy()
 })
 
-/** A page in its own browser context (its own localStorage), with dialogs recorded. */
-async function openChatPage(user: TestUser, roomId?: number): Promise<{ page: Page; context: BrowserContext; dialogs: string[] }> {
+/** Collects what the browser reports as blocked by the page's content security policy. */
+function cspViolations(page: Page): string[] {
+  const violations: string[] = []
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text())
+  })
+  return violations
+}
+
+/** A page in its own browser context (its own localStorage), with dialogs and policy violations recorded. */
+async function openChatPage(user: TestUser, roomId?: number): Promise<{ page: Page; context: BrowserContext; dialogs: string[]; violations: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   const page = await context.newPage()
   const dialogs: string[] = []
+  const violations = cspViolations(page)
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message())
     void dialog.dismiss()
@@ -30,7 +40,7 @@ async function openChatPage(user: TestUser, roomId?: number): Promise<{ page: Pa
   await page.fill('#email', user.email)
   await page.fill('#profile_url', user.profile_url ?? '')
   if (roomId !== undefined) await page.fill('#room_id', String(roomId))
-  return { page, context, dialogs }
+  return { page, context, dialogs, violations }
 }
 
 const state = (page: Page) => page.locator('[data-testid=state]')
@@ -79,6 +89,8 @@ describe('the chat test page', () => {
     await Bun.sleep(300)
     expect(a.dialogs).toEqual([])
     expect(b.dialogs).toEqual([])
+    // The page runs under its content security policy without tripping it.
+    expect([...a.violations, ...b.violations]).toEqual([])
     expect(await messageTexts(a.page)).toEqual(['hello from Alice', '안녕하세요, 앨리스', attack])
 
     await a.page.screenshot({ path: join(artifacts, 'chat-alice.png') })
@@ -148,6 +160,7 @@ describe('the Swagger page', () => {
       blocked.push(route.request().url())
       return route.abort()
     })
+    const violations = cspViolations(page)
     await page.goto(`${server.base}/docs`)
     await page.locator('.opblock').first().waitFor({ timeout: 20_000 })
     const summaries = await page.locator('.opblock .opblock-summary-path').allTextContents()
@@ -157,6 +170,7 @@ describe('the Swagger page', () => {
     expect(await page.locator('.info a[href$="asyncapi.json"]').count()).toBe(1)
     await page.screenshot({ path: join(artifacts, 'swagger.png'), fullPage: true })
     expect(blocked).toEqual([])
+    expect(violations).toEqual([])
     await context.close()
   }, 60_000)
 })

@@ -115,7 +115,7 @@ describe('three instances on Postgres and Redis', () => {
     await Bun.sleep(300)
     const ready = await fetch(`${instances[0]!.base}/readyz`)
     expect(ready.status).toBe(503)
-    expect(((await ready.json()) as { code: string }).code).toBe('broker_unavailable')
+    expect(((await ready.json()) as { code: string }).code).toBe('not_ready')
     a.sendMessage('while redis is down')
     expect(await a.next('chat.error')).toMatchObject({ code: 'unavailable' })
     const rest = await fetch(`${instances[0]!.base}/chat/v1/message/`, {

@@ -27,7 +27,7 @@ describe('when Postgres goes away', () => {
     await pg.stop()
     const ready = await server.http('/readyz')
     expect(ready.status).toBe(503)
-    expect(((await ready.json()) as { code: string }).code).toBe('storage_unavailable')
+    expect(((await ready.json()) as { code: string }).code).toBe('not_ready')
     a.sendMessage('while the database is down')
     expect(await a.next('chat.error')).toMatchObject({ code: 'store_failed' })
     const rest = await server.post('/chat/v1/message/', { message: 'rest while down', room: roomId }, identityHeaders(alice))

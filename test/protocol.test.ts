@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
-import { characterCount, encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/protocol.ts'
+import { encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/protocol.ts'
+import { characterCount } from '../src/text.ts'
 
 describe('characterCount', () => {
   it('should count code points, so emoji and Korean are one character each', () => {

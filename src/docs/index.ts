@@ -4,15 +4,44 @@ import { z } from 'zod'
 import swaggerFavicon from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' }
 import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
+import { notFound } from '../errors.ts'
+import { pageHeaders } from '../http.ts'
 import { asyncApiDocument } from './asyncapi.ts'
 import { toJsonSchema } from './json-schema.ts'
 
-/** Swagger UI's files, served by the server itself (and carried inside the binary): no CDN. */
-const assets: Record<string, { path: string; type: string }> = {
-  'swagger-ui-bundle.js': { path: swaggerBundle, type: 'text/javascript; charset=utf-8' },
-  'swagger-ui.css': { path: swaggerCss, type: 'text/css; charset=utf-8' },
-  'favicon-32x32.png': { path: swaggerFavicon, type: 'image/png' },
-}
+/**
+ * Swagger UI's page. Its start-up script is a file of its own rather than inline, so the page runs
+ * under a policy that allows scripts from this server only. Paths are relative to /docs, so the page
+ * also works when a gateway mounts the server under a prefix.
+ */
+const PAGE = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8" />
+  <meta name="viewport" content="width=device-width, initial-scale=1" />
+  <title>Chat server API</title>
+  <link rel="icon" href="docs/assets/favicon-32x32.png" />
+  <link rel="stylesheet" href="docs/assets/swagger-ui.css" />
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/assets/swagger-ui-bundle.js"></script>
+  <script src="docs/assets/init.js"></script>
+</body>
+</html>
+`
+const INIT = `window.ui = SwaggerUIBundle({ url: 'docs/json', dom_id: '#swagger-ui', deepLinking: true })\n`
+
+/** Scripts, styles and images from this server only (a browser test holds the page to it). */
+const headers = pageHeaders("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'")
+
+/** Swagger UI's files, served by the server itself (and carried inside the binary): no CDN. Looked up by own key only. */
+const assets = new Map<string, { body: () => Blob; type: string }>([
+  ['swagger-ui-bundle.js', { body: () => Bun.file(swaggerBundle), type: 'text/javascript; charset=utf-8' }],
+  ['swagger-ui.css', { body: () => Bun.file(swaggerCss), type: 'text/css; charset=utf-8' }],
+  ['favicon-32x32.png', { body: () => Bun.file(swaggerFavicon), type: 'image/png' }],
+  ['init.js', { body: () => new Blob([INIT]), type: 'text/javascript; charset=utf-8' }],
+])
 
 /** `/docs` (Swagger UI), `/docs/json` (OpenAPI 3.1), `/docs/asyncapi.json` (the WebSocket protocol). */
 export const docsRoutes = (version: string) => {
@@ -22,9 +51,8 @@ export const docsRoutes = (version: string) => {
       openapi({
         path: '/docs',
         specPath: '/docs/json',
-        provider: 'swagger-ui',
-        // Paths are relative to /docs, so the page also works when a gateway mounts the server under a prefix.
-        swagger: { cdn: 'docs/assets/swagger-ui-bundle.js', theme: 'docs/assets/swagger-ui.css', autoDarkMode: false },
+        // The page is served below, under a strict content security policy.
+        provider: null,
         mapJsonSchema: { zod: (schema: z.ZodType) => toJsonSchema(schema, 'input') },
         exclude: { paths: [/^\/docs/, '/', '/chat_gateway_test.html'] },
         documentation: {
@@ -45,10 +73,15 @@ export const docsRoutes = (version: string) => {
         },
       }),
     )
-    .get('/docs/assets/:file', ({ params }) => {
-      const asset = assets[params.file]
-      if (!asset) return new Response('not found', { status: 404 })
-      return new Response(Bun.file(asset.path), { headers: { 'content-type': asset.type, 'cache-control': 'public, max-age=86400' } })
-    }, { detail: { hide: true } })
+    .get('/docs', () => new Response(PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', ...headers } }), { detail: { hide: true } })
+    .get(
+      '/docs/assets/:file',
+      ({ params }) => {
+        const asset = assets.get(params.file)
+        if (!asset) throw notFound('not_found', 'No such file.')
+        return new Response(asset.body(), { headers: { 'content-type': asset.type, 'cache-control': 'public, max-age=86400', ...headers } })
+      },
+      { detail: { hide: true } },
+    )
     .get('/docs/asyncapi.json', () => asyncapi, { detail: { hide: true } })
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { notFound } from '../errors.ts'
+import { characterCount, textProblem } from '../text.ts'
 
 /**
  * An integer that also accepts its decimal string, as the original server's serializers did
@@ -21,3 +22,19 @@ export function parseRoomId(raw: string): number {
   if (!Number.isSafeInteger(id) || id < 1) throw notFound('room_not_found', `There is no room ${JSON.stringify(raw)}.`)
   return id
 }
+
+/**
+ * Text people read (a message, a room name): something visible, no control characters but tab and
+ * newline. An empty value is left to the schema's own length rule.
+ */
+export const readableText = (schema: z.ZodString) =>
+  schema.superRefine((text, ctx) => {
+    const problem = text.length > 0 ? textProblem(text) : null
+    if (problem) ctx.addIssue({ code: 'custom', message: problem.message })
+  })
+
+/** Message text: readable, 1 to `maxLength` characters (code points, so an emoji is one). */
+export const messageText = (maxLength: number) =>
+  readableText(z.string().min(1, 'must not be empty'))
+    .refine((text) => text.length <= maxLength || characterCount(text) <= maxLength, { message: `must be at most ${maxLength} characters` })
+    .describe(`Message text, 1–${maxLength} characters, something visible, no control characters but tab and newline`)

@@ -2,7 +2,8 @@ import { Elysia } from 'elysia'
 import type { ServerWebSocket } from 'bun'
 import type { Config } from '../config.ts'
 import { AppError, badRequest, tooMany } from '../errors.ts'
-import { originAllowed } from '../gateway.ts'
+import type { AbuseLimits } from '../abuse-limits.ts'
+import { clientAddress, originAllowed } from '../gateway.ts'
 import { identityFromHandshake, type Identity } from '../identity.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
@@ -34,6 +35,9 @@ function parseSince(raw: string | null): number | null {
   return Number(raw)
 }
 
+/** True when the client offers the `chat` subprotocol. */
+const offersChatProtocol = (header: string | null) => header !== null && header.split(',').some((p) => p.trim() === 'chat')
+
 export interface ChatSocketDeps {
   config: Config
   hub: Hub
@@ -42,6 +46,7 @@ export interface ChatSocketDeps {
   logger: Logger
   metrics: Metrics
   limiter: RateLimiter
+  abuse: AbuseLimits
   broker: Broker
 }
 
@@ -49,7 +54,7 @@ export interface ChatSocketDeps {
  * `/ws/chat/{room_id}/chat/`: a thin adapter between WebSocket frames and the services.
  * Refusals happen before the upgrade, as problem+json (400 identity, 404 room).
  */
-export const chatSocket = ({ config, hub, store, messages, logger, metrics, limiter, broker }: ChatSocketDeps) => {
+export const chatSocket = ({ config, hub, store, messages, logger, metrics, limiter, abuse, broker }: ChatSocketDeps) => {
   function sendError(session: Session, code: ChatErrorCode, message: string) {
     metrics.chatErrors.labels(code).inc()
     session.socket.send(encodeErrorFrame(code, message))
@@ -154,13 +159,16 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
     // OpenAPI has no WebSocket operations: the protocol is the AsyncAPI document at /docs/asyncapi.json.
     detail: { hide: true },
     async upgrade(context) {
-      const { request, params } = context
+      const { request, params, server } = context
       try {
         if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
           throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
         }
         const query = new URL(request.url).searchParams
-        const identity = identityFromHandshake(request.headers, query)
+        const identity = identityFromHandshake(request.headers, query, config.IDENTITY_SOURCES)
+        // Every handshake is a presence change the room may hear of: limited per user and address.
+        const wait = abuse.handshake({ userId: identity.userId, address: clientAddress(request, server, config) })
+        if (wait > 0) throw tooMany('too_many_handshakes', 'Too many connection attempts; wait and reconnect.', wait)
         const roomId = parseRoomId(params.room_id ?? '')
         const since = parseSince(query.get('since'))
         await messages.requireRoom(roomId)
@@ -168,6 +176,9 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
           throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
         }
         if (hub.socketsInRoom(roomId) >= config.MAX_SOCKETS_PER_ROOM) throw tooMany('room_full', 'This room has as many open connections as it can take; try again later.')
+        // A browser that offers subprotocols (say `chat, bearer.<token>` to a gateway) needs one
+        // chosen back; `chat` is this protocol. The gateway strips the token before it gets here.
+        if (offersChatProtocol(request.headers.get('sec-websocket-protocol'))) context.set.headers['sec-websocket-protocol'] = 'chat'
         // The context is copied into the socket's data at upgrade; the handshake travels with it.
         Object.assign(context, { handshake: { identity, roomId, since } satisfies Handshake })
       } catch (error) {

@@ -14,6 +14,8 @@ const SLOW_CONSUMER_GRACE_MS = 1000
 /** A queue this many times over the limit is closed at once. */
 const SLOW_CONSUMER_HARD_FACTOR = 8
 
+const leavingKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`
+
 /** One open chat socket: who, where, and its replay state. */
 export interface Session {
   readonly identity: Identity
@@ -49,6 +51,11 @@ export class Hub implements DeliverySink {
   /** Rooms that were sent messages since the last look for slow consumers. */
   private readonly touched = new Set<number>()
   private checkScheduled = false
+  /**
+   * Users whose last socket in a room closed less than PRESENCE_GRACE_MS ago (key: room and user):
+   * still present, so a reconnect within the grace announces neither a leave nor a join.
+   */
+  private readonly leaving = new Map<string, ReturnType<typeof setTimeout>>()
   /** Sockets whose queue is over the limit: looked at again each second, deliveries or not. */
   private readonly suspects = new Set<Session>()
   private readonly suspectTimer = setInterval(() => {
@@ -62,6 +69,8 @@ export class Hub implements DeliverySink {
     private readonly logger: Logger,
     /** Unsent bytes past which a socket is closed with 1013 (Bun would otherwise drop sends to it). */
     private readonly slowConsumerBytes: number,
+    /** How long a user stays present after their last socket in a room closed. */
+    private readonly presenceGraceMs: number,
   ) {
     this.suspectTimer.unref()
   }
@@ -104,6 +113,10 @@ export class Hub implements DeliverySink {
     const sockets = (room.users.get(userId) ?? 0) + 1
     room.users.set(userId, sockets)
     if (sockets === 1) {
+      // Back within the grace: still present, so the join below announces nothing.
+      const key = leavingKey(session.roomId, userId)
+      clearTimeout(this.leaving.get(key))
+      this.leaving.delete(key)
       this.presence.join(session.roomId, { userId, nickname, profileUrl }).then(
         (first) => first && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.join', userId, nickname), session.socket),
         (err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }),
@@ -128,10 +141,13 @@ export class Hub implements DeliverySink {
     if (sockets > 0) room.users.set(userId, sockets)
     else {
       room.users.delete(userId)
-      this.presence.leave(session.roomId, userId).then(
-        (gone) => gone && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.leave', userId, nickname)),
-        (err) => this.logger.error('presence leave failed', { room: session.roomId, user: userId, err }),
-      )
+      if (this.presenceGraceMs === 0) this.leave(session.roomId, userId, nickname)
+      else {
+        const key = leavingKey(session.roomId, userId)
+        const timer = setTimeout(() => this.leave(session.roomId, userId, nickname), this.presenceGraceMs)
+        timer.unref()
+        this.leaving.set(key, timer)
+      }
     }
     if (room.sessions.size === 0) {
       this.rooms.delete(session.roomId)
@@ -140,9 +156,21 @@ export class Hub implements DeliverySink {
     }
   }
 
-  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=) and stops the hub's timer. */
+  /** The user's last socket here left the room (and the grace passed): leave presence, maybe announce. */
+  private leave(roomId: number, userId: string, nickname: string) {
+    this.leaving.delete(leavingKey(roomId, userId))
+    this.presence.leave(roomId, userId).then(
+      (gone) => gone && this.broker?.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname)),
+      (err) => this.logger.error('presence leave failed', { room: roomId, user: userId, err }),
+    )
+  }
+
+  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=) and stops the hub's timers. */
   closeAll(code: number, reason: string): void {
     clearInterval(this.suspectTimer)
+    // Presence forgets this instance's users as it closes; pending leaves need not run.
+    for (const timer of this.leaving.values()) clearTimeout(timer)
+    this.leaving.clear()
     for (const room of this.rooms.values()) for (const session of room.sessions) session.socket.close(code, reason)
   }
 

@@ -1,44 +1,5 @@
 import type { Config } from '../config.ts'
-
-/** A token bucket: `rate` tokens a second, holding at most `burst`; starts full. */
-export class TokenBucket {
-  private tokens: number
-  private last: number
-
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-    now = performance.now(),
-  ) {
-    this.tokens = burst
-    this.last = now
-  }
-
-  /** Takes one token if there is one. */
-  take(now = performance.now()): boolean {
-    this.refill(now)
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
-  }
-
-  /** Seconds until a token is there. */
-  wait(now = performance.now()): number {
-    this.refill(now)
-    return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.rate
-  }
-
-  /** True when the bucket is full again (its owner has been quiet). */
-  full(now = performance.now()): boolean {
-    this.refill(now)
-    return this.tokens >= this.burst
-  }
-
-  private refill(now: number) {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
-    this.last = now
-  }
-}
+import { TokenBucket } from '../rate-limit.ts'
 
 /** What a message send may do under the rate limits. */
 export type Verdict = 'ok' | 'limited' | 'flooding'

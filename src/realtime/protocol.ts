@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import type { MessageRow } from '../store/store.ts'
+import { characterCount, hasControl, textProblem } from '../text.ts'
 
 /** Topic carrying every event of one room. */
 export const roomTopic = (roomId: number) => `room:${roomId}`
@@ -33,12 +34,20 @@ export function toMessageDto(row: MessageRow): MessageDto {
   }
 }
 
+/** A client-chosen message id: a repeat from the same user in the same room is stored once. */
+export const clientMsgIdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .refine((id) => !hasControl(id), { message: 'must not contain control characters' })
+  .describe('Client-chosen id; a repeat from the same user in the same room is stored once')
+
 /** Client-to-server frames. `message` length is checked separately against MAX_MESSAGE_LENGTH. */
 export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('chat.message'),
     message: z.string(),
-    client_msg_id: z.string().min(1).max(64).optional(),
+    client_msg_id: clientMsgIdSchema.optional(),
   }),
   z.object({ type: z.literal('chat.typing') }),
 ])
@@ -52,6 +61,7 @@ export const chatErrorCodes = [
   'invalid_field',
   'message_empty',
   'message_too_long',
+  'message_invalid',
   'binary_not_supported',
   'store_failed',
   'unavailable',
@@ -111,20 +121,6 @@ export const CloseCode = {
   tryAgainLater: 1013,
 } as const
 
-/** Counts characters as code points, so an emoji is one character. */
-export function characterCount(text: string): number {
-  let count = 0
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const next = text.charCodeAt(i + 1)
-      if (next >= 0xdc00 && next <= 0xdfff) i++
-    }
-    count++
-  }
-  return count
-}
-
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: ChatErrorCode; message: string }
 
 const TYPING_FRAME: ClientFrame = { type: 'chat.typing' }
@@ -141,7 +137,7 @@ export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame 
     if (frame.type === 'chat.message' && typeof frame.message === 'string') {
       const id = frame.client_msg_id
       if (id === undefined) return checkText({ type: 'chat.message', message: frame.message }, maxLength)
-      if (typeof id === 'string' && id.length >= 1 && id.length <= 64) return checkText({ type: 'chat.message', message: frame.message, client_msg_id: id }, maxLength)
+      if (typeof id === 'string' && id.length >= 1 && id.length <= 64 && !hasControl(id)) return checkText({ type: 'chat.message', message: frame.message, client_msg_id: id }, maxLength)
     } else if (frame.type === 'chat.typing') {
       return { ok: true, frame: TYPING_FRAME }
     }
@@ -150,7 +146,8 @@ export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame 
 }
 
 function checkText(frame: ClientFrame & { type: 'chat.message' }, maxLength: number): ParsedFrame {
-  if (frame.message.trim().length === 0) return { ok: false, code: 'message_empty', message: 'message is empty' }
+  const problem = textProblem(frame.message)
+  if (problem) return { ok: false, code: problem.kind === 'empty' ? 'message_empty' : 'message_invalid', message: `message ${problem.message}` }
   if (frame.message.length > maxLength && characterCount(frame.message) > maxLength) {
     return { ok: false, code: 'message_too_long', message: `message is longer than ${maxLength} characters` }
   }

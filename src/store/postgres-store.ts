@@ -76,6 +76,11 @@ export class PostgresStore implements Store {
     return row && toRoom(row)
   }
 
+  async roomByPostId(postId: number): Promise<RoomRow | undefined> {
+    const [row] = await this.db.select().from(rooms).where(eq(rooms.postId, postId))
+    return row && toRoom(row)
+  }
+
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
     if (page.after !== undefined) {
       const rows = await this.db.select().from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, page.after))).orderBy(asc(messages.id)).limit(page.limit)

@@ -154,6 +154,10 @@ export class SqliteStore implements Store {
     return this.statements.roomById.get({ id })
   }
 
+  async roomByPostId(postId: number): Promise<RoomRow | undefined> {
+    return this.statements.roomByPostId.get({ postId })
+  }
+
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
     if (page.after !== undefined) return this.statements.messagesAfter.all({ roomId, after: page.after, limit: page.limit })
     const newestFirst =

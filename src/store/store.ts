@@ -58,6 +58,8 @@ export interface Store {
   createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }>
   listRooms(page: RoomPage): Promise<RoomRow[]>
   getRoom(id: number): Promise<RoomRow | undefined>
+  /** The room of a post, if there is one. */
+  roomByPostId(postId: number): Promise<RoomRow | undefined>
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
   /** Newest `limit` messages of the room with id > `sinceId`, ascending. */
   recover(roomId: number, sinceId: number, limit: number): Promise<Recovery>

@@ -38,10 +38,18 @@ export interface TestServer extends ServerEndpoint {
 }
 
 /**
- * Most tests send in bursts far above the default rate limits (300 messages at once, say); they
- * run with the limits out of the way. Tests of the limits pass the defaults back in.
+ * Most tests send in bursts far above the default rate limits (300 messages at once, dozens of
+ * rooms and sockets a second from one address); they run with the limits out of the way. Tests of
+ * the limits pass the defaults back in.
  */
-export const UNLIMITED = { RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' }
+export const UNLIMITED = {
+  RATE_LIMIT_PER_SECOND: '1000000',
+  RATE_LIMIT_BURST: '1000000',
+  HANDSHAKES_PER_MINUTE: '1000000',
+  HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000',
+  ROOMS_PER_HOUR: '1000000',
+  ROOMS_PER_HOUR_PER_ADDRESS: '1000000',
+}
 
 export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-'))): Promise<TestServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), LOG_LEVEL: 'silent', ...UNLIMITED, ...env })

@@ -1,23 +1,14 @@
 import { z } from 'zod'
-import { characterCount } from '../../realtime/protocol.ts'
 import { badRequest } from '../../errors.ts'
-import { cursor, integerLike, pageLimit } from '../shared-model.ts'
+import { clientMsgIdSchema } from '../../realtime/protocol.ts'
+import { cursor, integerLike, messageText, pageLimit } from '../shared-model.ts'
 
-/** Message text: not blank, at most `maxLength` characters (code points). */
-export const messageText = (maxLength: number) =>
-  z
-    .string()
-    .refine((text) => text.trim().length > 0, { message: 'must not be empty' })
-    .refine((text) => text.length <= maxLength || characterCount(text) <= maxLength, { message: `must be at most ${maxLength} characters` })
-    .describe(`Message text, 1–${maxLength} characters`)
-
-export const clientMsgId = z.string().min(1).max(64).describe('Client-chosen id; a repeat from the same user in the same room is stored once')
 
 export const sendMessageBodySchema = (maxLength: number) =>
   z.object({
     message: messageText(maxLength),
     room: integerLike().describe('Room id'),
-    client_msg_id: clientMsgId.nullish(),
+    client_msg_id: clientMsgIdSchema.nullish(),
   })
 
 export const historyQuerySchema = z.object({

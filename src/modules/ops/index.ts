@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { problemResponse, unavailable } from '../../errors.ts'
+import type { Logger } from '../../logger.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import type { Store } from '../../store/store.ts'
@@ -10,8 +11,25 @@ export interface Readiness {
   shuttingDown(): boolean
 }
 
+/** Why the instance should get no traffic now, or null when it is ready. */
+async function notReadyBecause(store: Store, broker: Broker, readiness: Readiness): Promise<string | null> {
+  if (readiness.shuttingDown()) return 'shutting down'
+  const message = (error: unknown) => (error instanceof Error ? error.message : String(error))
+  try {
+    await store.check()
+  } catch (error) {
+    return `storage: ${message(error)}`
+  }
+  try {
+    await broker.check()
+  } catch (error) {
+    return `broker: ${message(error)}`
+  }
+  return null
+}
+
 /** `/healthz`, `/readyz`, `/metrics`. */
-export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readiness: Readiness) =>
+export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readiness: Readiness, logger: Logger) =>
   new Elysia({ name: 'ops' })
     .get('/healthz', () => ({ status: 'ok' as const }), {
       response: { 200: z.object({ status: z.literal('ok') }) },
@@ -20,20 +38,19 @@ export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readin
     .get(
       '/readyz',
       async () => {
-        if (readiness.shuttingDown()) return problemResponse(unavailable('shutting_down', 'The server is shutting down.'))
-        try {
-          await store.check()
-        } catch (error) {
-          return problemResponse(unavailable('storage_unavailable', error instanceof Error ? error.message : String(error)))
-        }
-        try {
-          await broker.check()
-        } catch (error) {
-          return problemResponse(unavailable('broker_unavailable', error instanceof Error ? error.message : String(error)))
-        }
-        return { status: 'ready' as const }
+        const reason = await notReadyBecause(store, broker, readiness)
+        if (reason === null) return { status: 'ready' as const }
+        // The reason names files and hosts: it goes to the log, not to whoever asks.
+        logger.warn('not ready', { reason })
+        return problemResponse(unavailable('not_ready', 'Not ready to serve; the reason is in the server log.'))
       },
-      { detail: { summary: 'Readiness', description: 'Storage (and Redis, when used) reachable; 503 problem+json with the reason otherwise.', tags: ['operations'] } },
+      {
+        detail: {
+          summary: 'Readiness',
+          description: 'Storage (and Redis, when used) reachable and not shutting down; otherwise 503 problem+json `not_ready`, with the reason in the server log.',
+          tags: ['operations'],
+        },
+      },
     )
     .get(
       '/metrics',

@@ -1,9 +1,9 @@
 import { z } from 'zod'
 import { messageSchema } from '../../realtime/protocol.ts'
-import { cursor, integerLike, pageLimit } from '../shared-model.ts'
+import { cursor, integerLike, pageLimit, readableText } from '../shared-model.ts'
 
 export const createRoomBodySchema = z.object({
-  name: z.string().trim().min(1).max(100).describe('Room name'),
+  name: readableText(z.string().trim().min(1).max(100)).describe('Room name, 1–100 characters, something visible, no control characters but tab and newline'),
   post_id: integerLike().nullish().describe('The post this room belongs to; at most one room per post'),
 })
 export type CreateRoomBody = z.infer<typeof createRoomBodySchema>

@@ -1,4 +1,5 @@
-import { notFound } from '../../errors.ts'
+import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
+import { notFound, tooMany } from '../../errors.ts'
 import { toMessageDto } from '../../realtime/protocol.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
@@ -12,11 +13,20 @@ export class RoomService {
   constructor(
     private readonly store: Store,
     private readonly presence: Presence,
+    private readonly limits: AbuseLimits,
   ) {}
 
-  /** Creates the room, or returns the existing one for the same `post_id`. */
-  async create(body: CreateRoomBody, host: string): Promise<{ room: RoomDetail; created: boolean }> {
-    const { room, created } = await this.store.createRoom({ name: body.name, postId: body.post_id ?? null })
+  /**
+   * Creates the room, or returns the existing one for the same `post_id`. Only a room that is
+   * really new counts toward the requester's creation limit (429 past it).
+   */
+  async create(body: CreateRoomBody, host: string, requester: Requester): Promise<{ room: RoomDetail; created: boolean }> {
+    const postId = body.post_id ?? null
+    const existing = postId === null ? undefined : await this.store.roomByPostId(postId)
+    if (existing) return { room: await this.detailOf(existing, host), created: false }
+    const wait = this.limits.roomCreation(requester)
+    if (wait > 0) throw tooMany('too_many_rooms', 'Too many rooms created from here lately; wait and try again.', wait)
+    const { room, created } = await this.store.createRoom({ name: body.name, postId })
     return { room: await this.detailOf(room, host), created }
   }
 
