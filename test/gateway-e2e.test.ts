@@ -185,6 +185,8 @@ describe('attack: tokens that make jwt.js throw', () => {
   it('should refuse ?token= with bad percent-encoding with 400', async () => {
     const res = await rawGet('/chat/v1/rooms/?token=%E0%A4%A')
     expect(res.status).toBe(400)
+    expect(problemCode(res.body)).toBe('token_in_query')
+    expect(problemCode((await rawGet('/chat/v1/rooms/?limit=%E0%A4%A', [`Authorization: Bearer ${token(hong)}`])).body)).toBe('invalid_query')
   })
 })
 

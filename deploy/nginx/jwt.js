@@ -8,14 +8,15 @@
 // The token comes from `Authorization: Bearer <jwt>` or, for browsers opening a WebSocket (which
 // cannot set headers), from a `bearer.<jwt>` entry in the subprotocol list:
 // `new WebSocket(url, ['chat', 'bearer.' + jwt])`. Exactly one token: two (in either place or
-// both) or another Authorization scheme is refused. A `token` query parameter is refused, because
-// nginx writes the request line, query included, into its error log.
+// both) or another Authorization scheme is refused. A `token` or `access_token` query parameter is
+// refused, because nginx writes the request line, query included, into its error log.
 //
-// Checked: the signature (HS256 with JWT_SECRET, compared in constant time), the header and claims
-// (JSON objects, `alg` exactly HS256, no `crit`), `exp` (required), `nbf` and `iat` (times in
-// seconds up to the year 9999, with JWT_LEEWAY_SECONDS of leeway, default 5), `sub` (1 to 255
-// characters, no control characters), `iss` and `aud` when JWT_ISSUER and JWT_AUDIENCE are set.
-// Claims forwarded are strings only, and must be well-formed Unicode.
+// Checked: the length (8 KiB at most); the signature (HS256 with JWT_SECRET, compared in constant
+// time, before anything is parsed); header and claims (JSON objects, `alg` exactly HS256, no
+// `crit`); `exp` (required), `nbf` and `iat` (times in seconds up to the year 9999; with
+// JWT_LEEWAY_SECONDS of leeway, default 5, not expired, not before `nbf`, `iat` not in the future);
+// `sub` (1 to 255 characters, no control characters); `iss` and `aud` when JWT_ISSUER and
+// JWT_AUDIENCE are set. Claims forwarded are strings only, and must be well-formed Unicode.
 //
 // njs gives every request its own copy of this module, so `verdict` and `query` are per request.
 
@@ -29,7 +30,7 @@ var CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 var MAX_TOKEN_LENGTH = 8192;
 var MAX_SUBJECT_LENGTH = 255;
 var MAX_LEEWAY_SECONDS = 300;
-// 9999-12-31T23:59:59Z: no identity provider issues times past it, and beyond it lies 1e308.
+// The last second of the year 9999: no identity provider issues later times; this keeps out 1e308.
 var MAX_NUMERIC_DATE = 253402300799;
 // njs turns lone surrogates and invalid UTF-8 into U+FFFD: such a claim cannot be forwarded as sent.
 var REPLACEMENT = /\uFFFD/;
@@ -198,10 +199,10 @@ function readQuery(r) {
         if (pairs[i] === '') continue;
         var eq = pairs[i].indexOf('=');
         var name = decodeComponent(eq === -1 ? pairs[i] : pairs[i].slice(0, eq));
-        var value = decodeComponent(eq === -1 ? '' : pairs[i].slice(eq + 1));
-        if (name === null || value === null) return { ok: false };
+        if (name === null) return { ok: false };
         name = name.toLowerCase();
         if (TOKEN_PARAMS.indexOf(name) !== -1) return { ok: false, token: true };
+        if (decodeComponent(eq === -1 ? '' : pairs[i].slice(eq + 1)) === null) return { ok: false };
         if (IDENTITY_PARAMS.indexOf(name) === -1) kept.push(pairs[i]);
     }
     return { ok: true, uri: uri.slice(0, start) + (kept.length ? '?' + kept.join('&') : '') };
