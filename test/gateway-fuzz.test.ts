@@ -141,7 +141,7 @@ const anyToken: fc.Arbitrary<TestToken> = fc.oneof(
   { weight: 2, arbitrary: garbage.map(invalid) },
 )
 
-/** Where the token travels; only the first three can carry a valid one. */
+/** Where the token travels; only the places in CARRIES can carry a valid one. */
 const PLACES = ['authorization', 'protocol-after-chat', 'protocol-first', 'protocol-own-header', 'both', 'query', 'query-encoded-name', 'basic', 'none'] as const
 type Place = (typeof PLACES)[number]
 const CARRIES = new Set<Place>(['authorization', 'protocol-after-chat', 'protocol-first', 'protocol-own-header'])
@@ -251,6 +251,7 @@ function check(attempt: Attempt, res: RawResponse, arrived: Recorded[]): Outcome
   expect(request.uri).toMatch(/^\/(chat|ws)\//)
   expect(request.uri).not.toMatch(AMBIGUOUS)
   expect(request.uri.split('?')[0]).not.toMatch(/\/\/|%/)
+  expect(request.uri.split('?')[0]).toBe(attempt.path.split('?')[0])
   const query = new URLSearchParams(request.uri.split('?')[1] ?? '')
   for (const name of query.keys()) expect(['user_id', 'nickname', 'email', 'profile_url', 'token', 'access_token']).not.toContain(name.toLowerCase())
   const identity = Object.fromEntries(IDENTITY.map((name) => [name, headerValues(request, name)]))
@@ -288,9 +289,9 @@ describe('the gateway under fuzzing', () => {
     const place = fc.constantFrom<Place>('authorization', 'protocol-after-chat', 'none')
     const counts = tally()
     await fc.assert(
-      fc.asyncProperty(token, place, path, host, fc.boolean(), fc.boolean(), fc.constantFrom<'GET' | 'POST'>('GET', 'POST'), async (t, where, target, host, spoof, upgrade, method) => {
+      fc.asyncProperty(token, place, path, host, fc.boolean(), fc.boolean(), fc.constantFrom<'GET' | 'POST'>('GET', 'POST'), async (t, tokenPlace, target, hostName, spoof, upgrade, method) => {
         sentTokens.push(t.token)
-        const attempt = buildAttempt(t, t.token === '' ? 'none' : where, target, host, spoof, upgrade, method)
+        const attempt = buildAttempt(t, t.token === '' ? 'none' : tokenPlace, target, hostName, spoof, upgrade, method)
         const { res, arrived } = await send(attempt)
         counts[check(attempt, res, arrived)]++
       }),
