@@ -17,6 +17,9 @@ export function createMetrics() {
     messagesDelivered: new Counter({ name: 'chat_messages_delivered_total', help: 'chat.message frames handed to sockets', registers }),
     handshakesRefused: new Counter({ name: 'chat_handshakes_refused_total', help: 'WebSocket handshakes refused before the upgrade, by reason', labelNames: ['reason'] as const, registers }),
     socketsClosed: new Counter({ name: 'chat_sockets_closed_by_server_total', help: 'Sockets the server closed, by reason (slow_consumer, flooding, shutdown)', labelNames: ['reason'] as const, registers }),
+    socketsTerminated: new Counter({ name: 'chat_sockets_terminated_total', help: 'Sockets the server closed that did not finish closing within the grace, cut with their queue', registers }),
+    terminatedQueuedBytes: new Counter({ name: 'chat_terminated_queued_bytes_total', help: 'Unsent bytes released by cutting sockets that did not finish closing', registers }),
+    watchFailures: new Counter({ name: 'chat_room_watch_failures_total', help: "Sockets closed with 1013 because their room's live events could not be set up (broker unavailable)", registers }),
     chatErrors: new Counter({ name: 'chat_errors_total', help: 'chat.error frames sent, by code', labelNames: ['code'] as const, registers }),
     storeBatchSize: new Histogram({
       name: 'chat_store_batch_size',

@@ -47,14 +47,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stop() {
       stopping ??= (async () => {
         running.lifecycle.stopping = true
+        // No new connections; requests in flight finish, then their connections close.
         const drained = server.stop(false)
+        // Sockets get 1001 (reconnect with since=); one that does not finish closing is cut.
         running.hub.closeAll(CloseCode.goingAway, 'server shutting down')
-        // Frames already received are being handled; let them reach the store's queue.
-        await new Promise((resolve) => setImmediate(resolve))
+        // Storage stays open until what is in flight has been answered (bounded: the process
+        // exits at SHUTDOWN_TIMEOUT whatever happens).
+        await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])
         await store.close()
         await running.presence.close()
         await running.broker.close()
-        await drained
       })()
       return stopping
     },

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import { rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { alice, bob, createRoom, handshake, identityHeaders, startTestServer, type TestServer } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
@@ -87,10 +88,32 @@ describe('/metrics', () => {
 })
 
 describe('graceful stop', () => {
-  it('should close sockets with 1001 and say not ready while stopping', async () => {
+  it('should close sockets with 1001', async () => {
     const roomId = await createRoom(server)
     const a = await TestSocket.connect(server, roomId, alice)
     await server.stop()
     expect((await a.closed).code).toBe(1001)
+  })
+
+  it('should let a request in flight finish and store its message before closing storage', async () => {
+    const roomId = await createRoom(server)
+    const body = JSON.stringify({ message: 'sent as the server stops', room: roomId })
+    const headers = Object.entries({ ...identityHeaders(alice), 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) })
+    // The request's head arrives, then the server is told to stop, then the body arrives.
+    const socket = connect(Number(new URL(server.base).port), '127.0.0.1')
+    let answer = ''
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString()))
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(`POST /chat/v1/message/ HTTP/1.1\r\nHost: h\r\n${headers.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`)
+    await Bun.sleep(100)
+    const stopped = server.stop()
+    await Bun.sleep(100)
+    socket.write(body)
+    await stopped
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 201 Created')
+    socket.destroy()
+    const reopened = await server.restart()
+    expect((await (await reopened.http(`/chat/v1/room/${roomId}/messages/`)).json()) as unknown[]).toEqual([expect.objectContaining({ message: 'sent as the server stops' })])
+    server = reopened
   })
 })

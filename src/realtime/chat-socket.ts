@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import type { ServerWebSocket } from 'bun'
 import type { Config } from '../config.ts'
-import { AppError, badRequest, tooMany } from '../errors.ts'
+import { AppError, badRequest, tooMany, unavailable } from '../errors.ts'
 import type { AbuseLimits } from '../abuse-limits.ts'
 import { clientAddress, originAllowed } from '../gateway.ts'
 import { identityFromHandshake, type Identity } from '../identity.ts'
@@ -13,7 +13,7 @@ import type { Store } from '../store/store.ts'
 import type { Broker } from './broker.ts'
 import type { Hub, Session } from './hub.ts'
 import type { RateLimiter } from './limits.ts'
-import { CloseCode, type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame, roomTopic } from './protocol.ts'
+import { CloseCode, type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame } from './protocol.ts'
 
 /** What the handshake established, carried from the upgrade to the open socket. */
 interface Handshake {
@@ -103,7 +103,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
       if (verdict === 'flooding') {
         metrics.socketsClosed.labels('flooding').inc()
         logger.info('closing a socket that keeps flooding', { room: session.roomId, user: session.identity.userId })
-        return session.socket.close(CloseCode.policy, 'sending too fast, repeatedly')
+        return hub.close(session, CloseCode.policy, 'sending too fast, repeatedly')
       }
       if (verdict === 'limited') {
         return sendError(session, 'rate_limited', `slow down: at most ${config.RATE_LIMIT_PER_SECOND} messages a second (bursts of ${config.RATE_LIMIT_BURST}); this one was not stored`)
@@ -115,8 +115,8 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
     const now = Date.now()
     if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
     session.lastTypingAt = now
-    // ws.publish skips the sender: typing goes to the others only.
-    session.socket.publish(roomTopic(session.roomId), encodeTypingFrame(session.identity.userId, session.identity.nickname))
+    // To the room's other sockets, on every instance; not back to this one.
+    broker.publishEvent(session.roomId, encodeTypingFrame(session.identity.userId, session.identity.nickname), session.socket)
   }
 
   /** One raw frame, straight from Bun. */
@@ -172,6 +172,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
         const roomId = parseRoomId(params.room_id ?? '')
         const since = parseSince(query.get('since'))
         await messages.requireRoom(roomId)
+        if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
         if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
           throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
         }
@@ -200,20 +201,29 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
         slowSince: 0,
         backlog: null,
         lastTypingAt: 0,
+        closing: false,
       }
       data.session = session
       adopt(ws, session)
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
-      if (handshake.since === null) {
-        hub.subscribe(session)
-        void hub.enter(session)
-        return
-      }
-      // Live frames wait in the backlog from now; the replay starts once the room's live events
-      // flow to this instance, so none can fall between the two.
+      const since = handshake.since
       const live = hub.enter(session)
-      hub.beginReplay(session)
-      return live.then(() => replay(session, handshake.since!))
+      // With since=, live frames wait in the backlog from now; the replay starts once the room's
+      // live events flow to this instance, so none can fall between the two.
+      if (since === null) hub.subscribe(session)
+      else hub.beginReplay(session)
+      live
+        .then(
+          () => (since === null ? undefined : replay(session, since)),
+          (err: unknown) => {
+            // The room's events cannot reach this instance (the broker is away): say so and let
+            // the client come back with since= rather than sit on a socket that hears nothing.
+            metrics.watchFailures.inc()
+            logger.warn('live delivery for a room could not be set up; closing the socket', { room: session.roomId, user: session.identity.userId, err })
+            hub.close(session, CloseCode.tryAgainLater, 'live delivery unavailable; reconnect with since')
+          },
+        )
+        .catch((err: unknown) => logger.error('opening a socket failed', { room: session.roomId, user: session.identity.userId, err }))
     },
     // These two serve only if `adopt` could not take the socket (Elysia has parsed JSON here).
     message(ws, data) {

@@ -13,6 +13,13 @@ import { encodeMessageFrame, encodePresenceFrame, roomTopic } from './protocol.t
 const SLOW_CONSUMER_GRACE_MS = 1000
 /** A queue this many times over the limit is closed at once. */
 const SLOW_CONSUMER_HARD_FACTOR = 8
+/**
+ * How long a socket the server closed may take to finish closing. A close frame waits behind what
+ * is queued before it; a peer that does not read would keep the connection, and its queue, for as
+ * long as it likes. Past this it is cut.
+ */
+export const CLOSE_GRACE_MS = 3000
+const CLOSE_POLL_MS = 100
 
 const leavingKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}`
 
@@ -28,6 +35,8 @@ export interface Session {
   /** While replaying after since=, live frames wait here (with the message id, if any). */
   backlog: { id: number | null; frame: string }[] | null
   lastTypingAt: number
+  /** True once the server has begun closing it. */
+  closing: boolean
 }
 
 interface RoomState {
@@ -51,6 +60,8 @@ export class Hub implements DeliverySink {
   /** Rooms that were sent messages since the last look for slow consumers. */
   private readonly touched = new Set<number>()
   private checkScheduled = false
+  /** Set once every socket was told to close: a socket that opens later is closed the same way. */
+  private closing: { code: number; reason: string } | null = null
   /**
    * Users whose last socket in a room closed less than PRESENCE_GRACE_MS ago (key: room and user):
    * still present, so a reconnect within the grace announces neither a leave nor a join.
@@ -108,6 +119,7 @@ export class Hub implements DeliverySink {
     }
     room.sessions.add(session)
     this.metrics.openSockets.inc()
+    if (this.closing) this.close(session, this.closing.code, this.closing.reason)
     const { userId, nickname, profileUrl } = session.identity
     this.userSockets.set(userId, this.socketsOfUser(userId) + 1)
     const sockets = (room.users.get(userId) ?? 0) + 1
@@ -167,11 +179,43 @@ export class Hub implements DeliverySink {
 
   /** Closes every socket (on shutdown: 1001, so clients reconnect with since=) and stops the hub's timers. */
   closeAll(code: number, reason: string): void {
+    this.closing = { code, reason }
     clearInterval(this.suspectTimer)
     // Presence forgets this instance's users as it closes; pending leaves need not run.
     for (const timer of this.leaving.values()) clearTimeout(timer)
     this.leaving.clear()
-    for (const room of this.rooms.values()) for (const session of room.sessions) session.socket.close(code, reason)
+    for (const room of this.rooms.values()) for (const session of room.sessions) this.close(session, code, reason)
+  }
+
+  /**
+   * Closes a socket from the server's side. Bun's close() sends the close frame after whatever is
+   * queued and then cannot be undone or hurried: a peer that does not read would keep the
+   * connection, and its queue, for as long as it likes. So the socket first stops getting room
+   * events; once its queue has drained it gets the close frame, and if it has not drained within
+   * CLOSE_GRACE_MS it is cut (the peer sees the connection end without a close frame) and its
+   * queue released.
+   */
+  close(session: Session, code: number, reason: string): void {
+    if (session.closing) return
+    session.closing = true
+    session.socket.unsubscribe(roomTopic(session.roomId))
+    this.rooms.get(session.roomId)?.replaying.delete(session)
+    this.finishClose(session, code, reason, performance.now())
+  }
+
+  private finishClose(session: Session, code: number, reason: string, since: number) {
+    const socket = session.socket
+    if (socket.readyState !== 1) return
+    const queued = socket.getBufferedAmount()
+    if (queued === 0) return socket.close(code, reason)
+    if (performance.now() - since < CLOSE_GRACE_MS) {
+      setTimeout(() => this.finishClose(session, code, reason, since), CLOSE_POLL_MS).unref()
+      return
+    }
+    this.metrics.socketsTerminated.inc()
+    this.metrics.terminatedQueuedBytes.inc(queued)
+    this.logger.info('cutting a socket that did not read its queue before closing', { room: session.roomId, user: session.identity.userId, code, queued })
+    socket.terminate()
   }
 
   /** Holds live frames for a socket that is replaying history; see `endReplay`. */
@@ -231,7 +275,7 @@ export class Hub implements DeliverySink {
 
   /** Closes one socket if its unsent queue has been over the limit too long, or is far over it. */
   closeIfSlow(session: Session, now = performance.now()): void {
-    if (session.socket.readyState !== 1) return void this.suspects.delete(session)
+    if (session.closing || session.socket.readyState !== 1) return void this.suspects.delete(session)
     const queued = session.socket.getBufferedAmount()
     if (queued <= this.slowConsumerBytes) {
       session.slowSince = 0
@@ -244,7 +288,7 @@ export class Hub implements DeliverySink {
     this.suspects.delete(session)
     this.metrics.socketsClosed.labels('slow_consumer').inc()
     this.logger.info('closing a socket that cannot keep up', { room: session.roomId, user: session.identity.userId, queued })
-    session.socket.close(CloseCode.tryAgainLater, 'too slow to keep up; reconnect with since')
+    this.close(session, CloseCode.tryAgainLater, 'too slow to keep up; reconnect with since')
   }
 
   deliverEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
+import type { ServerProcess } from './support/process.ts'
+import { endpoint, handshake, UNLIMITED, type TestUser } from './support/server.ts'
+import { TestSocket } from './support/socket.ts'
+
+// Two instances on one fresh Postgres database and a Redis of their own, which the tests stop.
+let db: Awaited<ReturnType<typeof createDatabase>>
+let redis: TestRedis
+let instances: ServerProcess[]
+
+beforeAll(async () => {
+  db = await createDatabase()
+  redis = await startRedis()
+  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `faults${Date.now()}:`, PRESENCE_TTL: '2', ...UNLIMITED }
+  instances = [await startInstance(env), await startInstance(env)]
+}, 60_000)
+afterAll(async () => {
+  for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
+  await Promise.all((instances ?? []).map((i) => i.exited))
+  await redis?.stop()
+  await db?.drop()
+})
+
+const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
+async function createRoom(instance: ServerProcess, name: string): Promise<number> {
+  const res = await fetch(`${instance.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+  return ((await res.json()) as { id: number }).id
+}
+const sample = async (instance: ServerProcess, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${instance.base}/metrics`)).text())?.[1] ?? 0)
+const alive = (instance: ServerProcess) => instance.proc.exitCode === null && instance.proc.signalCode === null
+
+describe('typing across instances', () => {
+  it('should reach the room on every instance, but not the typist', async () => {
+    const roomId = await createRoom(instances[0]!, 'typing')
+    const typist = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user('typist'))
+    const near = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user('near'))
+    const far = await TestSocket.connect(endpoint(instances[1]!.base), roomId, user('far'))
+    await typist.next((f) => f.type === 'chat.user.join' && f.user_id === 'far')
+    typist.send({ type: 'chat.typing' })
+    for (const s of [near, far]) expect(await s.next('chat.typing')).toEqual({ type: 'chat.typing', user_id: 'typist', nickname: 'typist님' })
+    await typist.barrier()
+    expect(typist.all('chat.typing')).toHaveLength(0)
+    await Promise.all([typist.close(), near.close(), far.close()])
+  })
+})
+
+describe('Redis away while sockets open', () => {
+  it('should never end the process: new sockets get 1013 or 503, and all works again once Redis is back', async () => {
+    const rooms = await Promise.all([1, 2, 3, 4].map((i) => createRoom(instances[0]!, `unwatched ${i}`)))
+    await redis.stop()
+    // At once (the broker has not noticed yet: the upgrade goes through, the room's watch fails)
+    // and later (the broker knows: refused before the upgrade). With and without since=.
+    const outcomes: string[] = []
+    for (const [i, roomId] of rooms.entries()) {
+      if (i === 2) await Bun.sleep(4000)
+      const extra: Record<string, string> = i % 2 === 0 ? {} : { since: '0' }
+      const socket = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user(`u${i}`), extra).catch(() => null)
+      if (socket) {
+        outcomes.push(`closed ${(await Promise.race([socket.closed, Bun.sleep(10_000).then(() => ({ code: 0 }))])).code}`)
+        continue
+      }
+      const query = new URLSearchParams({ ...user(`u${i}`), ...extra } as Record<string, string>)
+      const res = await handshake(endpoint(instances[0]!.base), `/ws/chat/${roomId}/chat/?${query}`)
+      outcomes.push(`refused ${res.status} ${((await res.json()) as { code: string }).code}`)
+    }
+    await Bun.sleep(500)
+    expect(alive(instances[0]!)).toBe(true)
+    for (const outcome of outcomes) expect(['closed 1013', 'refused 503 broker_unavailable']).toContain(outcome)
+    expect(outcomes.slice(2)).toEqual(['refused 503 broker_unavailable', 'refused 503 broker_unavailable'])
+    expect(await sample(instances[0]!, 'chat_room_watch_failures_total')).toBe(outcomes.filter((o) => o === 'closed 1013').length)
+
+    await redis.start()
+    const ready = async () => (await Promise.all(instances.map(async (i) => (await fetch(`${i.base}/readyz`)).status))).every((s) => s === 200)
+    for (let i = 0; i < 100 && !(await ready()); i++) await Bun.sleep(100)
+    expect(await ready()).toBe(true)
+    const a = await TestSocket.connect(endpoint(instances[0]!.base), rooms[0]!, user('after-a'))
+    const b = await TestSocket.connect(endpoint(instances[1]!.base), rooms[0]!, user('after-b'), { since: '0' })
+    await b.next('chat.recovered')
+    a.sendMessage('redis is back')
+    expect(await b.next('chat.message')).toMatchObject({ message: 'redis is back' })
+    await Promise.all([a.close(), b.close()])
+    expect(alive(instances[0]!)).toBe(true)
+  }, 60_000)
+})
