@@ -29,8 +29,10 @@ async function notReadyBecause(store: Store, broker: Broker, readiness: Readines
 }
 
 /** `/healthz`, `/readyz`, `/metrics`. */
-export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readiness: Readiness, logger: Logger) =>
-  new Elysia({ name: 'ops' })
+export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readiness: Readiness, logger: Logger) => {
+  /** The last reason logged, so a probe every second logs a change of state, not every answer. */
+  let lastReason: string | null = null
+  return new Elysia({ name: 'ops' })
     .get('/healthz', () => ({ status: 'ok' as const }), {
       response: { 200: z.object({ status: z.literal('ok') }) },
       detail: { summary: 'Liveness', description: 'The process is alive and serving HTTP.', tags: ['operations'] },
@@ -39,9 +41,13 @@ export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readin
       '/readyz',
       async () => {
         const reason = await notReadyBecause(store, broker, readiness)
-        if (reason === null) return { status: 'ready' as const }
         // The reason names files and hosts: it goes to the log, not to whoever asks.
-        logger.warn('not ready', { reason })
+        if (reason !== lastReason) {
+          if (reason === null) logger.info('ready again', { was: lastReason })
+          else logger.warn('not ready', { reason })
+          lastReason = reason
+        }
+        if (reason === null) return { status: 'ready' as const }
         return problemResponse(unavailable('not_ready', 'Not ready to serve; the reason is in the server log.'))
       },
       {
@@ -57,3 +63,4 @@ export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readin
       async () => new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } }),
       { detail: { summary: 'Prometheus metrics', description: 'Prometheus text exposition format.', tags: ['operations'] } },
     )
+}
