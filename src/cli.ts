@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { version } from './version.ts'
 import { ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
 
@@ -9,34 +10,38 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-const settingByFlag = new Map(Object.keys(configSchema.shape).map((key) => [flagOf(key), key]))
+/** Each setting as a `--kebab-case` string option, keyed by its setting name. */
+const settingKeys = Object.keys(configSchema.shape)
+const options = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  ...Object.fromEntries(settingKeys.map((key) => [flagOf(key).slice(2), { type: 'string' }])),
+} satisfies ParseArgsConfig['options']
 
 /**
  * Reads `[serve|migrate] [--setting value | --setting=value]... [--help] [--version]`.
  * Flags win over the environment; every value is validated once, together.
  */
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): Command {
-  let subcommand: 'serve' | 'migrate' | undefined
-  const fromFlags: Record<string, string> = {}
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '--help' || arg === '-h' || arg === 'help') return { kind: 'help' }
-    if (arg === '--version' || arg === '-v' || arg === 'version') return { kind: 'version' }
-    if (!arg.startsWith('-')) {
-      if (arg !== 'serve' && arg !== 'migrate') throw new UsageError(`unknown command "${arg}"; expected serve or migrate`)
-      if (subcommand) throw new UsageError(`more than one command: "${subcommand}" and "${arg}"`)
-      subcommand = arg
-      continue
-    }
-    const eq = arg.indexOf('=')
-    const flag = eq === -1 ? arg : arg.slice(0, eq)
-    const key = settingByFlag.get(flag)
-    if (!key) throw new UsageError(`unknown option ${flag}; see --help`)
-    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1)
-    if (value === undefined) throw new UsageError(`${flag} needs a value`)
-    fromFlags[key] = value
+  let parsed
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true })
+  } catch (error) {
+    // node:util names the option and what was wrong (unknown, or missing its value).
+    throw new UsageError(`${(error instanceof Error ? error.message : String(error)).split('. ')[0]}; see --help`)
   }
-  return { kind: subcommand ?? 'serve', config: loadConfig({ ...env, ...fromFlags }) }
+  const { values, positionals } = parsed
+  if (values.help || positionals[0] === 'help') return { kind: 'help' }
+  if (values.version || positionals[0] === 'version') return { kind: 'version' }
+  if (positionals.length > 1) throw new UsageError(`more than one command: ${positionals.map((p) => `"${p}"`).join(' and ')}`)
+  const subcommand = positionals[0] ?? 'serve'
+  if (subcommand !== 'serve' && subcommand !== 'migrate') throw new UsageError(`unknown command "${subcommand}"; expected serve or migrate`)
+  const fromFlags: Record<string, string> = {}
+  for (const key of settingKeys) {
+    const value = (values as Record<string, string | boolean | undefined>)[flagOf(key).slice(2)]
+    if (typeof value === 'string') fromFlags[key] = value
+  }
+  return { kind: subcommand, config: loadConfig({ ...env, ...fromFlags }) }
 }
 
 /** The `--help` text: commands and every setting with its flag, env name, default and meaning. */

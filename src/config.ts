@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { parseCidr } from './net.ts'
+import { parseCidr, toRanges } from './net.ts'
 
 const port = z.coerce.number().int().min(0).max(65535)
 
@@ -88,6 +88,7 @@ export const configSchema = z.object({
     .optional()
     .describe('Shared secret the gateway sends as X-Gateway-Secret; when set, every request but /healthz must carry it'),
   TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr)
+    .transform(toRanges)
     .optional()
     .describe('Comma-separated CIDR ranges (e.g. 10.0.0.0/8,::1); when set, requests from other peers are refused'),
   ALLOWED_ORIGINS: list('an origin like https://app.example.com', parseOrigin)

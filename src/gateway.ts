@@ -6,7 +6,7 @@ import { AppError, badRequest, problemResponse } from './errors.ts'
 import { decodeHeaderValue, identityHeaders } from './identity.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
-import { ipInRanges, parseIp } from './net.ts'
+import { ipInRanges, isIpAddress } from './net.ts'
 import { readTarget } from './request-target.ts'
 
 /** The header carrying the secret shared with the gateway. */
@@ -83,7 +83,7 @@ export function clientAddress(request: Request, server: Server<unknown> | null, 
   const hops = (request.headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim())
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!
-    if (!parseIp(hop)) return null
+    if (!isIpAddress(hop)) return null
     if (!ipInRanges(hop, proxies)) return hop
   }
   return null

@@ -4,12 +4,12 @@ import { ConfigError, loadConfig } from '../src/config.ts'
 import { originAllowed, secretMatches } from '../src/gateway.ts'
 import { createLogger } from '../src/logger.ts'
 import { createMetrics } from '../src/metrics.ts'
-import { ipInRanges, parseCidr, parseIp } from '../src/net.ts'
+import { ipInRanges, isIpAddress, parseCidr, toRanges } from '../src/net.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
 import { alice, createRoom, handshake, startTestServer } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
-const ranges = (...cidrs: string[]) => cidrs.map((c) => parseCidr(c)!)
+const ranges = (...cidrs: string[]) => toRanges(cidrs.map((c) => parseCidr(c)!))
 
 describe('secretMatches', () => {
   it('should accept only the exact secret', () => {
@@ -23,12 +23,12 @@ describe('secretMatches', () => {
 })
 
 describe('trusted proxy ranges', () => {
-  it('should parse IPv4, IPv6 and IPv4-mapped addresses', () => {
-    expect(parseIp('10.1.2.3')).toEqual({ family: 4, value: 0x0a010203n })
-    expect(parseIp('::ffff:10.1.2.3')).toEqual({ family: 4, value: 0x0a010203n })
-    expect(parseIp('::1')).toEqual({ family: 6, value: 1n })
-    expect(parseIp('fe80::1%eth0')).toEqual({ family: 6, value: (0xfe80n << 112n) | 1n })
-    for (const bad of ['256.1.1.1', '1.2.3', 'x', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '']) expect(parseIp(bad)).toBeNull()
+  it('should tell addresses from anything else, and parse ranges', () => {
+    for (const good of ['10.1.2.3', '::ffff:10.1.2.3', '::1', 'fe80::1%eth0']) expect(isIpAddress(good)).toBe(true)
+    for (const bad of ['256.1.1.1', '1.2.3', 'x', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '']) expect(isIpAddress(bad)).toBe(false)
+    expect(parseCidr(' 10.0.0.0/8 ')).toEqual({ address: '10.0.0.0', prefix: 8, family: 'ipv4' })
+    expect(parseCidr('::1')).toEqual({ address: '::1', prefix: 128, family: 'ipv6' })
+    for (const bad of ['10.0.0.0/33', 'fd00::/129', '10.0.0.0/8/8', '10.0.0.0/x', 'fe80::1%eth0/64', 'garbage']) expect(parseCidr(bad)).toBeNull()
   })
 
   it('should match addresses against CIDR ranges', () => {
