@@ -47,6 +47,8 @@ for (let i = 0; i < roomCount; i++) {
 }
 
 const counts = { sessions: 0, messages: 0, abrupt: 0, tabs: 0, errors: 0 }
+/** The first few visits that failed, and why: none should (the server refuses nothing here). */
+const failures: string[] = []
 const deadline = Date.now() + seconds * 1000
 const pick = <T>(items: readonly T[]) => items[Math.floor(Math.random() * items.length)]!
 
@@ -89,8 +91,9 @@ async function worker(id: number) {
   for (let n = 0; Date.now() < deadline; n++) {
     try {
       await visit(id, n)
-    } catch {
+    } catch (error) {
       counts.errors++
+      if (failures.length < 5) failures.push(error instanceof Error ? error.message : String(error))
       await Bun.sleep(100)
     }
   }
@@ -124,10 +127,12 @@ const checks = {
   'no active room': end.rooms === 0,
   'nobody online': online === 0,
   'server answering': healthy,
+  'no visit failed': counts.errors === 0,
   [`RSS growth <= ${values['rss-growth-mb']} MB`]: growth <= rssBound,
 }
 console.log(JSON.stringify({ seconds, concurrency, ...counts, stored: end.stored, openSockets: end.sockets, activeRooms: end.rooms, online, rssAfterWarmupMB: +(rssAfterWarmup / 1048576).toFixed(1), rssEndMB: +(end.rss / 1048576).toFixed(1) }))
 for (const [name, ok] of Object.entries(checks)) console.log(`${ok ? 'ok' : 'FAILED'}: ${name}`)
+for (const failure of failures) console.log(`visit failed: ${failure}`)
 server.proc.kill('SIGTERM')
 await server.exited
 rmSync(dir, { recursive: true, force: true })

@@ -57,7 +57,7 @@ describe('the chat test page', () => {
     // Create the room from the page itself.
     await a.page.fill('#room_name', '브라우저 방')
     await a.page.click('#create-room button[type=submit]')
-    await expect(a.page.locator('#rooms li', { hasText: '브라우저 방' })).toBeDefined()
+    await a.page.locator('#rooms li', { hasText: '브라우저 방' }).waitFor()
     await a.page.waitForFunction(() => (document.getElementById('room_id') as HTMLInputElement).value !== '')
     const roomId = Number(await a.page.inputValue('#room_id'))
     expect(roomId).toBeGreaterThan(0)

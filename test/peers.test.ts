@@ -39,7 +39,7 @@ describe('a client that stops reading', () => {
     }
     const received = await Promise.all(senders.map((s) => s.collect('chat.message', 5000, 60_000)))
     for (const frames of received) expect(new Set(frames.map((f) => f.id)).size).toBe(5000)
-    expect(await senders[0]!.next((f) => f.type === 'chat.user.leave' && f.user_id === 'stuck', 10_000)).toBeDefined()
+    expect(await senders[0]!.next((f) => f.type === 'chat.user.leave' && f.user_id === 'stuck', 10_000)).toMatchObject({ username: 'Stuck' })
     const metrics = await (await fetch(`${instance.base}/metrics`)).text()
     expect(metrics).toContain('chat_sockets_closed_by_server_total{reason="slow_consumer"} 1')
 
