@@ -1,12 +1,16 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'bun:test'
+import { SQL } from 'bun'
 import { Database } from 'bun:sqlite'
+import { DrizzleQueryError } from 'drizzle-orm/errors'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrationSql, pgJournal, pgMigrationSql, sqliteJournal } from '../src/db/migrations.ts'
+import { rooms } from '../src/db/schema.ts'
+import { migrateSqlite, openSqlite } from '../src/db/sqlite.ts'
 import { PostgresStore } from '../src/store/postgres-store.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
-import type { MessageRow, NewMessage, Store } from '../src/store/store.ts'
+import { isStorageOutage, type MessageRow, type NewMessage, type Store } from '../src/store/store.ts'
 import { createDatabase } from './support/cluster.ts'
 
 const message = (roomId: number, body: string, clientMsgId: string | null = null, userId = 'u1'): NewMessage => ({
@@ -185,5 +189,64 @@ describe('embedded migrations', () => {
     expect(Object.keys(migrationSql).sort()).toEqual(sqlFiles('drizzle'))
     expect(pgJournal.entries.map((e) => e.tag).sort()).toEqual(sqlFiles('drizzle-pg'))
     expect(Object.keys(pgMigrationSql).sort()).toEqual(sqlFiles('drizzle-pg'))
+  })
+})
+
+describe('isStorageOutage', () => {
+  const postgres = (code: string, errno?: string) => new SQL.PostgresError('failed', { code, errno } as ConstructorParameters<typeof SQL.PostgresError>[1])
+  const wrapped = (cause: Error) => new DrizzleQueryError('select 1', [], cause)
+  /** The SQLiteError bun:sqlite throws when `run` fails (drizzle's bun-sqlite driver passes it on unwrapped). */
+  const sqliteFailure = (run: (db: ReturnType<typeof openSqlite>, other: Database) => void): unknown => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-store-'))
+    const db = openSqlite(join(dir, 'chat.db'))
+    migrateSqlite(db)
+    const other = new Database(join(dir, 'chat.db'))
+    try {
+      run(db, other)
+      throw new Error('expected a failure')
+    } catch (error) {
+      return error
+    } finally {
+      other.close()
+      db.$client.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+
+  it('should see connection failures through drizzle\'s wrapper', () => {
+    for (const code of ['ERR_POSTGRES_CONNECTION_CLOSED', 'ERR_POSTGRES_CONNECTION_REFUSED', 'ERR_POSTGRES_CONNECTION_FAILED', 'ERR_POSTGRES_CONNECTION_TIMEOUT', 'ERR_POSTGRES_IDLE_TIMEOUT', 'ERR_POSTGRES_LIFETIME_TIMEOUT']) {
+      expect({ code, outage: isStorageOutage(wrapped(postgres(code))) }).toEqual({ code, outage: true })
+      expect(isStorageOutage(postgres(code))).toBe(true)
+    }
+    expect(isStorageOutage(wrapped(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' })))).toBe(true)
+    const busy = sqliteFailure((db, other) => {
+      other.run('BEGIN IMMEDIATE')
+      db.$client.run('PRAGMA busy_timeout = 0')
+      db.insert(rooms).values({ name: 'r', postId: null, createdAt: 0 }).run()
+    })
+    expect(busy).toMatchObject({ code: 'SQLITE_BUSY' })
+    expect(isStorageOutage(busy)).toBe(true)
+    expect(isStorageOutage(wrapped(busy as Error))).toBe(true)
+  })
+
+  it('should see a server going away or refusing connections by its SQLSTATE', () => {
+    for (const errno of ['57P01', '57P02', '57P03', '08006', '08001', '08003', '53300']) {
+      expect({ errno, outage: isStorageOutage(wrapped(postgres('ERR_POSTGRES_SERVER_ERROR', errno))) }).toEqual({ errno, outage: true })
+    }
+  })
+
+  it('should not take a refused statement for an outage', () => {
+    for (const errno of ['23505', '22021', '22003', '42P01', '57014']) expect(isStorageOutage(wrapped(postgres('ERR_POSTGRES_SERVER_ERROR', errno)))).toBe(false)
+    expect(isStorageOutage(wrapped(postgres('ERR_POSTGRES_SYNTAX_ERROR')))).toBe(false)
+    const unique = sqliteFailure((db) => {
+      for (let i = 0; i < 2; i++) db.insert(rooms).values({ name: 'r', postId: 1, createdAt: 0 }).run()
+    })
+    expect(unique).toMatchObject({ code: 'SQLITE_CONSTRAINT_UNIQUE' })
+    expect(isStorageOutage(wrapped(unique as Error))).toBe(false)
+    expect(isStorageOutage(new Error('plain'))).toBe(false)
+    expect(isStorageOutage(null)).toBe(false)
+    const loop: Error & { cause?: unknown } = new Error('loop')
+    loop.cause = loop
+    expect(isStorageOutage(loop)).toBe(false)
   })
 })
