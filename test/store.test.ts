@@ -5,7 +5,7 @@ import { DrizzleQueryError } from 'drizzle-orm/errors'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { migrationSql, pgJournal, pgMigrationSql, sqliteJournal } from '../src/db/migrations.ts'
+import { migrationSql, pgJournal, pgMigrations, pgMigrationSql, sqliteJournal } from '../src/db/migrations.ts'
 import { rooms } from '../src/db/schema.ts'
 import { migrateSqlite, openSqlite } from '../src/db/sqlite.ts'
 import { PostgresStore } from '../src/store/postgres-store.ts'
@@ -161,6 +161,37 @@ describe('Postgres store with several writers', () => {
       expect(await stores[2]!.lastSeq(roomId)).toBe(rows.length)
     }
     await Promise.all(stores.map((s) => s.close()))
+  })
+})
+
+describe('Postgres migrations', () => {
+  it('should upgrade a database made by the first migration to 64-bit ids, keeping its rows', async () => {
+    const db = await createDatabase()
+    const sql = new SQL(db.url, { max: 1 })
+    // The database as the first release left it: 0000_init applied, a room and a message stored.
+    const init = pgMigrations()[0]!
+    await sql.unsafe('CREATE SCHEMA drizzle')
+    await sql.unsafe('CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)')
+    for (const statement of init.sql) if (statement.trim()) await sql.unsafe(statement)
+    await sql`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${init.hash}, ${init.folderMillis})`
+    await sql`INSERT INTO rooms (name, post_id, created_at) VALUES ('old', 7, 0)`
+    await sql`INSERT INTO messages (room_id, seq, user_id, email, nickname, body, created_at) VALUES (1, 1, 'u1', 'u1@example.com', 'U1', 'old message', 0)`
+    await sql`UPDATE rooms SET last_seq = 1`
+
+    const store = await PostgresStore.open(db.url)
+    try {
+      expect(await store.getRoom(1)).toMatchObject({ id: 1, name: 'old', postId: 7 })
+      expect((await store.listMessages(1, { limit: 5 })).map((m) => m.body)).toEqual(['old message'])
+      expect((await store.createRoom({ name: 'largest', postId: Number.MAX_SAFE_INTEGER })).room.postId).toBe(Number.MAX_SAFE_INTEGER)
+      await sql`SELECT setval('rooms_id_seq', ${2 ** 40})`
+      const { room } = await store.createRoom({ name: 'past int4', postId: null })
+      expect(room.id).toBe(2 ** 40 + 1)
+      expect((await store.appendMessage(message(room.id, 'new message'))).message.roomId).toBe(room.id)
+    } finally {
+      await store.close()
+      await sql.close()
+      await db.drop()
+    }
   })
 })
 

@@ -5,6 +5,7 @@ import journal from '../../drizzle/meta/_journal.json'
 import init from '../../drizzle/0000_init.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
+import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -14,6 +15,7 @@ export const migrationSql: Record<string, string> = {
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
 export const pgMigrationSql: Record<string, string> = {
   '0000_init': pgInit,
+  '0001_bigint_ids': pgBigintIds,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }
