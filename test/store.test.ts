@@ -102,6 +102,20 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['good 1', 'good 2'])
     })
 
+    it('should store the rest of a batch when the database refuses a message the store did not foresee', async () => {
+      const { room } = await store.createRoom({ name: 'r', postId: null })
+      const { room: other } = await store.createRoom({ name: 'other', postId: null })
+      const outcomes = await Promise.allSettled([
+        store.appendMessage(message(room.id, 'first')),
+        store.appendMessage(message(other.id, 'other room')),
+        store.appendMessage({ ...message(room.id, 'no time'), createdAt: Number.NaN }),
+        store.appendMessage(message(room.id, 'last')),
+      ])
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+      expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['first', 'last'])
+      expect((await store.listMessages(other.id, { limit: 10 })).map((m) => m.body)).toEqual(['other room'])
+    })
+
     it('should store a repeated client_msg_id once, within a batch and across batches', async () => {
       const { room } = await store.createRoom({ name: 'r', postId: null })
       const [a, b, other] = await Promise.all([store.appendMessage(message(room.id, 'x', 'k')), store.appendMessage(message(room.id, 'y', 'k')), store.appendMessage(message(room.id, 'z', 'k', 'u2'))])
