@@ -10,7 +10,7 @@ import { rooms } from '../src/db/schema.ts'
 import { migrateSqlite, openSqlite } from '../src/db/sqlite.ts'
 import { PostgresStore } from '../src/store/postgres-store.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
-import { isStorageOutage, type MessageRow, type NewMessage, type Store } from '../src/store/store.ts'
+import { isStorageOutage, UnstorableTextError, type MessageRow, type NewMessage, type Store } from '../src/store/store.ts'
 import { createDatabase } from './support/cluster.ts'
 
 const message = (roomId: number, body: string, clientMsgId: string | null = null, userId = 'u1'): NewMessage => ({
@@ -100,6 +100,32 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       const outcomes = await Promise.allSettled([store.appendMessage(message(room.id, 'good 1')), store.appendMessage(message(999, 'no such room')), store.appendMessage(message(room.id, 'good 2'))])
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
       expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['good 1', 'good 2'])
+    })
+
+    it('should refuse a message whose text it cannot store, alone, whichever column holds it', async () => {
+      const { room } = await store.createRoom({ name: 'good', postId: null })
+      const { room: other } = await store.createRoom({ name: 'bad', postId: null })
+      const unstorable: Partial<NewMessage>[] = [
+        { body: 'nul \u0000 in the text' },
+        { nickname: 'N\u0000' },
+        { email: 'e\u0000@example.com' },
+        { profileUrl: '/p\u0000.png' },
+        { clientMsgId: 'c\u0000' },
+        { userId: 'u\u0000' },
+        { body: 'a lone \ud800 surrogate' },
+        { clientMsgId: 'lone \udc00' },
+      ]
+      // One batch: other users' messages in another room around each bad one.
+      const appends = unstorable.flatMap((fields, i) => [store.appendMessage(message(room.id, `good ${i}`, `k${i}`, `user${i}`)), store.appendMessage({ ...message(other.id, 'bad', `k${i}`), ...fields })])
+      appends.push(store.appendMessage(message(other.id, 'good in the same room')))
+      const outcomes = await Promise.allSettled(appends)
+      expect(outcomes.map((o) => o.status)).toEqual([...unstorable.flatMap(() => ['fulfilled', 'rejected'] as const), 'fulfilled'])
+      const columns = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason instanceof UnstorableTextError && o.reason.column] : []))
+      expect(columns).toEqual(['body', 'nickname', 'email', 'profile_url', 'client_msg_id', 'user_id', 'body', 'client_msg_id'])
+      expect((await store.listMessages(room.id, { limit: 50 })).map((m) => m.body)).toEqual(unstorable.map((_, i) => `good ${i}`))
+      expect((await store.listMessages(other.id, { limit: 50 })).map((m) => m.body)).toEqual(['good in the same room'])
+      for (const name of ['nul \u0000', 'lone \ud83d']) await expect(store.createRoom({ name, postId: null })).rejects.toBeInstanceOf(UnstorableTextError)
+      expect(await store.listRooms({ limit: 10 })).toHaveLength(2)
     })
 
     it('should store the rest of a batch when the database refuses a message the store did not foresee', async () => {

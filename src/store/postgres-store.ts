@@ -3,7 +3,7 @@ import type { BatchObserver } from '../metrics.ts'
 import { messages, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import type { AppendResult, CommitListener, MessagePage, MessageRow, NewMessage, Recovery, RoomPage, RoomRow, Store } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -50,6 +50,8 @@ export class PostgresStore implements Store {
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
+    const refused = unstorableRoom(input)
+    if (refused) throw refused
     const [inserted] = await this.db
       .insert(rooms)
       .values({ name: input.name, postId: input.postId, createdAt: Date.now() })
@@ -115,7 +117,8 @@ export class PostgresStore implements Store {
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
-    return this.commits.append(message)
+    const refused = unstorableText(message)
+    return refused ? Promise.reject(refused) : this.commits.append(message)
   }
 
   onCommit(listener: CommitListener): void {

@@ -4,7 +4,7 @@ import type { BatchObserver } from '../metrics.ts'
 import { messages, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import type { AppendResult, CommitListener, MessagePage, MessageRow, NewMessage, Recovery, RoomPage, RoomRow, Store } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -105,8 +105,6 @@ function prepare(db: SqliteDb) {
 export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
   private readonly commits: GroupCommit
-  /** Inserts a batch in one transaction; a message that fails alone is caught and refused alone. */
-  private readonly writeBatch: (batch: readonly NewMessage[]) => WrittenBatch
   private closed = false
 
   constructor(
@@ -116,7 +114,8 @@ export class SqliteStore implements Store {
   ) {
     this.statements = prepare(db)
     const { insertMessage, messageByClientId } = this.statements
-    this.writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
+    // A batch in one transaction; a message that fails alone is caught and refused alone.
+    const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
       const outcomes: (AppendResult | Refusal)[] = []
       const created: MessageRow[] = []
       for (const m of batch) {
@@ -138,7 +137,7 @@ export class SqliteStore implements Store {
       }
       return { outcomes, created }
     })
-    this.commits = new GroupCommit(this.writeBatch, observeBatch)
+    this.commits = new GroupCommit(writeBatch, observeBatch)
   }
 
   /** Opens the file, applies migrations and prepares statements. */
@@ -149,6 +148,8 @@ export class SqliteStore implements Store {
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
+    const refused = unstorableRoom(input)
+    if (refused) throw refused
     if (input.postId !== null) {
       const existing = this.statements.roomByPostId.get({ postId: input.postId })
       if (existing) return { room: existing, created: false }
@@ -194,7 +195,8 @@ export class SqliteStore implements Store {
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
-    return this.commits.append(message)
+    const refused = unstorableText(message)
+    return refused ? Promise.reject(refused) : this.commits.append(message)
   }
 
   onCommit(listener: CommitListener): void {

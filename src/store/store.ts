@@ -73,6 +73,37 @@ export interface Store {
 }
 
 /**
+ * Thrown for text no store keeps as given: a NUL character (Postgres `text` cannot hold it) or a
+ * lone UTF-16 surrogate (both databases would keep U+FFFD instead). `column` names where it was.
+ */
+export class UnstorableTextError extends Error {
+  readonly code = 'unstorable_text'
+
+  constructor(readonly column: string) {
+    super(`${column} has a NUL character or a lone surrogate, which cannot be stored`)
+    this.name = 'UnstorableTextError'
+  }
+}
+
+const storable = (text: string) => !text.includes('\u0000') && text.isWellFormed()
+
+/** Why a message cannot be stored, checked before it joins a batch (so it fails alone), or null. */
+export function unstorableText(m: NewMessage): UnstorableTextError | null {
+  if (!storable(m.body)) return new UnstorableTextError('body')
+  if (!storable(m.userId)) return new UnstorableTextError('user_id')
+  if (!storable(m.nickname)) return new UnstorableTextError('nickname')
+  if (!storable(m.email)) return new UnstorableTextError('email')
+  if (m.profileUrl !== null && !storable(m.profileUrl)) return new UnstorableTextError('profile_url')
+  if (m.clientMsgId !== null && !storable(m.clientMsgId)) return new UnstorableTextError('client_msg_id')
+  return null
+}
+
+/** Why a room cannot be stored, or null. */
+export function unstorableRoom(room: { name: string }): UnstorableTextError | null {
+  return storable(room.name) ? null : new UnstorableTextError('name')
+}
+
+/**
  * Driver codes that mean the connection is gone or cannot be made: Bun SQL's own
  * (`ERR_POSTGRES_CONNECTION_CLOSED`, `_FAILED`, `_REFUSED`, `_TIMEOUT`, `ERR_POSTGRES_IDLE_TIMEOUT`,
  * `_LIFETIME_TIMEOUT`), the socket's, and SQLite's busy, I/O, unopenable, read-only and full files.
