@@ -8,7 +8,8 @@ import { join } from 'node:path'
 import { migrationSql, pgJournal, pgMigrations, pgMigrationSql, sqliteJournal } from '../src/db/migrations.ts'
 import { rooms } from '../src/db/schema.ts'
 import { migrateSqlite, openSqlite } from '../src/db/sqlite.ts'
-import { PostgresStore } from '../src/store/postgres-store.ts'
+import { openPostgres } from '../src/db/postgres.ts'
+import { messagesByClientId, PostgresStore } from '../src/store/postgres-store.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
 import { isStorageOutage, UnstorableTextError, type MessageRow, type NewMessage, type Store } from '../src/store/store.ts'
 import { createDatabase } from './support/cluster.ts'
@@ -203,6 +204,51 @@ describe('Postgres store with several writers', () => {
     await Promise.all(stores.map((s) => s.close()))
   })
 })
+
+describe('Postgres client_msg_id lookup', () => {
+  it('should find earlier messages through the (room_id, user_id, client_msg_id) index, not by scanning the room', async () => {
+    const db = await createDatabase()
+    const store = await PostgresStore.open(db.url)
+    const pg = openPostgres(db.url)
+    try {
+      const { room } = await store.createRoom({ name: 'busy', postId: null })
+      const { room: other } = await store.createRoom({ name: 'other', postId: null })
+      // A busy room: 60,000 messages from 500 users, each with a client_msg_id.
+      await pg.$client.unsafe(`INSERT INTO messages (room_id, seq, user_id, email, nickname, body, client_msg_id, created_at)
+        SELECT ${room.id}, i, 'user' || (i % 500), 'e@example.com', 'N', 'message ' || i, 'cid-' || i, 0 FROM generate_series(1, 60000) i`)
+      await pg.$client.unsafe(`UPDATE rooms SET last_seq = 60000 WHERE id = ${room.id}`)
+      await pg.$client.unsafe('ANALYZE messages')
+
+      const query = messagesByClientId(pg, room.id, ['user10', 'user11', 'user10'], ['cid-10', 'cid-12', 'cid-99999']).toSQL()
+      const [{ 'QUERY PLAN': [{ Plan: plan }] }] = (await pg.$client.unsafe(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.params)) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }]
+      const nodes = planNodes(plan)
+      expect(nodes.filter((n) => n['Node Type'].includes('Seq Scan') && n['Relation Name'] === 'messages')).toEqual([])
+      const lookups = nodes.filter((n) => n['Index Name'] === 'messages_client_msg_id_unique')
+      expect(lookups.length).toBeGreaterThan(0)
+      for (const n of lookups) expect(n['Index Cond']).toMatch(/room_id.*user_id.*client_msg_id/)
+
+      // Only the pair's own user: user11 sent no cid-12.
+      expect((await messagesByClientId(pg, room.id, ['user10', 'user11'], ['cid-10', 'cid-12'])).map((m) => m.body)).toEqual(['message 10'])
+      // Through the store: a repeat is answered with the stored message, another room is its own.
+      const repeat = await store.appendMessage(message(room.id, 'again', 'cid-10', 'user10'))
+      expect(repeat).toMatchObject({ duplicate: true, message: { body: 'message 10' } })
+      expect((await store.appendMessage(message(other.id, 'elsewhere', 'cid-10', 'user10'))).duplicate).toBe(false)
+    } finally {
+      await store.close()
+      await pg.$client.close()
+      await db.drop()
+    }
+  })
+})
+
+interface PlanNode {
+  'Node Type': string
+  'Relation Name'?: string
+  'Index Name'?: string
+  'Index Cond'?: string
+  Plans?: PlanNode[]
+}
+const planNodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(planNodes)]
 
 describe('Postgres migrations', () => {
   it('should upgrade a database made by the first migration to 64-bit ids, keeping its rows', async () => {

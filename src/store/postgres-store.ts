@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { messages, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
@@ -154,6 +154,19 @@ export class PostgresStore implements Store {
   }
 }
 
+/**
+ * The room's messages stored under any of the pairs `(users[k], clientIds[k])`. All three columns
+ * of the unique index `(room_id, user_id, client_msg_id)` are in the condition, so it is a few
+ * index lookups however many messages the room has; two array parameters keep the SQL the same
+ * whatever the number of pairs.
+ */
+export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[], clientIds: string[]) {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.roomId, roomId), sql`(${messages.userId}, ${messages.clientMsgId}) IN (SELECT * FROM unnest(${sql.param(users)}::text[], ${sql.param(clientIds)}::text[]))`))
+}
+
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
   const [room] = await tx.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId)).for('update')
@@ -162,11 +175,17 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], i
     return
   }
   // Repeats of a client_msg_id, stored earlier or earlier in this batch, are answered with the first.
-  const clientIds = [...new Set(items.map((i) => batch[i]!.clientMsgId).filter((id): id is string => id !== null))]
+  const users: string[] = []
+  const clientIds: string[] = []
+  for (const i of items) {
+    const { userId, clientMsgId } = batch[i]!
+    if (clientMsgId === null) continue
+    users.push(userId)
+    clientIds.push(clientMsgId)
+  }
   const earlier = new Map<string, MessageRow>()
   if (clientIds.length > 0) {
-    const rows = await tx.select().from(messages).where(and(eq(messages.roomId, roomId), inArray(messages.clientMsgId, clientIds)))
-    for (const row of rows) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
+    for (const row of await messagesByClientId(tx, roomId, users, clientIds)) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
   }
   const fresh: number[] = []
   const firstInBatch = new Set<string>()
