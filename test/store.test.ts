@@ -5,7 +5,7 @@ import { DrizzleQueryError } from 'drizzle-orm/errors'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { migrationSql, pgJournal, pgMigrations, pgMigrationSql, sqliteJournal } from '../src/db/migrations.ts'
+import { migrationSql, pgJournal, pgMigrations, pgMigrationSql, sqliteJournal, sqliteMigrations } from '../src/db/migrations.ts'
 import { rooms } from '../src/db/schema.ts'
 import { migrateSqlite, openSqlite } from '../src/db/sqlite.ts'
 import { openPostgres } from '../src/db/postgres.ts'
@@ -65,7 +65,8 @@ function postgresBackend(): Backend {
   }
 }
 
-for (const backend of [sqliteBackend(), postgresBackend()]) {
+for (const makeBackend of [sqliteBackend, postgresBackend]) {
+  const backend = makeBackend()
   describe(`${backend.name} store`, () => {
     let store: Store
     beforeEach(async () => {
@@ -176,6 +177,24 @@ for (const backend of [sqliteBackend(), postgresBackend()]) {
       expect((await store.createRoom({ name: 'again', postId: 5 })).created).toBe(false)
     })
 
+    it('should keep its storage epoch across a reopen, while another new database gets another', async () => {
+      const epoch = await store.epoch()
+      expect(epoch).toMatch(/^([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/)
+      expect(await store.epoch()).toBe(epoch)
+      await store.close()
+      store = await backend.open()
+      expect(await store.epoch()).toBe(epoch)
+      const another = makeBackend()
+      await another.setup()
+      const other = await another.open()
+      try {
+        expect(await other.epoch()).not.toBe(epoch)
+      } finally {
+        await other.close()
+        await another.teardown()
+      }
+    })
+
     it('should answer its readiness check', async () => {
       await store.check()
       await store.close()
@@ -268,6 +287,7 @@ describe('Postgres migrations', () => {
     try {
       expect(await store.getRoom(1)).toMatchObject({ id: 1, name: 'old', postId: 7 })
       expect((await store.listMessages(1, { limit: 5 })).map((m) => m.body)).toEqual(['old message'])
+      expect(await store.epoch()).toMatch(/^[0-9a-f-]{36}$/)
       expect((await store.createRoom({ name: 'largest', postId: Number.MAX_SAFE_INTEGER })).room.postId).toBe(Number.MAX_SAFE_INTEGER)
       await sql`SELECT setval('rooms_id_seq', ${2 ** 40})`
       const { room } = await store.createRoom({ name: 'past int4', postId: null })
@@ -278,6 +298,32 @@ describe('Postgres migrations', () => {
       await sql.close()
       await db.drop()
     }
+  })
+})
+
+describe('SQLite migrations', () => {
+  it('should give a database made by the first migration a storage epoch, keeping its rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chat-store-'))
+    const path = join(dir, 'chat.db')
+    // The file as the first release left it: 0000_init applied, a room and a message stored.
+    const old = new Database(path)
+    const init = sqliteMigrations()[0]!
+    old.run('CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)')
+    for (const statement of init.sql) if (statement.trim()) old.run(statement)
+    old.run('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)', [init.hash, init.folderMillis])
+    old.run("INSERT INTO rooms (name, post_id, created_at) VALUES ('old', 7, 0)")
+    old.run("INSERT INTO messages (room_id, user_id, email, nickname, body, created_at) VALUES (1, 'u1', 'u1@example.com', 'U1', 'old message', 0)")
+    old.close()
+
+    let store = SqliteStore.open(path)
+    const epoch = await store.epoch()
+    expect(epoch).toMatch(/^[0-9a-f]{32}$/)
+    expect((await store.listMessages(1, { limit: 5 })).map((m) => m.body)).toEqual(['old message'])
+    await store.close()
+    store = SqliteStore.open(path)
+    expect(await store.epoch()).toBe(epoch)
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
   })
 })
 

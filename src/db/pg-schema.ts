@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, bigserial, index, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, bigserial, check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core'
 
 /**
  * The Postgres schema: the same tables as SQLite's (src/db/schema.ts), plus what several instances
@@ -44,3 +44,6 @@ export const messages = pgTable(
       .where(sql`${t.clientMsgId} IS NOT NULL`),
   ],
 )
+
+/** One row (id 1) about the database itself; `epoch` as in SQLite's schema, drawn by the migration. */
+export const meta = pgTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { messages, rooms } from '../db/pg-schema.ts'
+import { messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
@@ -33,6 +33,7 @@ class UnknownRoomError extends Error {}
  */
 export class PostgresStore implements Store {
   private readonly commits: GroupCommit
+  private storageEpoch: string | undefined
   private closed = false
 
   private constructor(
@@ -123,6 +124,13 @@ export class PostgresStore implements Store {
 
   onCommit(listener: CommitListener): void {
     this.commits.onCommit(listener)
+  }
+
+  async epoch(): Promise<string> {
+    if (this.storageEpoch !== undefined) return this.storageEpoch
+    const [row] = await this.db.select({ epoch: meta.epoch }).from(meta)
+    if (!row) throw new Error('the meta table has no storage epoch')
+    return (this.storageEpoch = row.epoch)
   }
 
   async check(): Promise<void> {

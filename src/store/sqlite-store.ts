@@ -1,7 +1,7 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { messages, rooms } from '../db/schema.ts'
+import { messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
@@ -105,6 +105,7 @@ function prepare(db: SqliteDb) {
 export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
   private readonly commits: GroupCommit
+  private storageEpoch: string | undefined
   private closed = false
 
   constructor(
@@ -201,6 +202,12 @@ export class SqliteStore implements Store {
 
   onCommit(listener: CommitListener): void {
     this.commits.onCommit(listener)
+  }
+
+  async epoch(): Promise<string> {
+    this.storageEpoch ??= this.db.select({ epoch: meta.epoch }).from(meta).get()?.epoch
+    if (this.storageEpoch === undefined) throw new Error('the meta table has no storage epoch')
+    return this.storageEpoch
   }
 
   /**

@@ -66,6 +66,11 @@ export interface Store {
   /** Stores a message; resolves once it is committed. Commit listeners run before the promise settles. */
   appendMessage(message: NewMessage): Promise<AppendResult>
   onCommit(listener: CommitListener): void
+  /**
+   * The storage epoch: drawn when the database was created, kept for its life. Message ids and
+   * `since=` values are only comparable within one epoch (a new or replaced database starts over).
+   */
+  epoch(): Promise<string>
   /** Throws when storage cannot be reached. */
   check(): Promise<void>
   /** Commits what is pending, then closes. */
