@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { SQL } from 'bun'
 import { Database } from 'bun:sqlite'
 import { DrizzleQueryError } from 'drizzle-orm/errors'
+import fc from 'fast-check'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -143,6 +144,45 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['first', 'last'])
       expect((await store.listMessages(other.id, { limit: 10 })).map((m) => m.body)).toEqual(['other room'])
     })
+
+    it('should store any batch of odd text exactly as given, or refuse the messages it cannot keep, alone', async () => {
+      // Characters of every kind, now and then a NUL or half a surrogate pair.
+      const char = fc.oneof({ arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), weight: 20 }, { arbitrary: fc.constantFrom('\u0000', '\ud800', '\udbff', '\udc00', '\udfff'), weight: 1 })
+      const text = fc.oneof(fc.string({ unit: char, maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.constantFrom('', ' ', '😀', '안녕', 'e\u0301', '\u202e', 'x'.repeat(5000)))
+      const sender = fc.oneof(fc.constantFrom('u1', 'u2'), text)
+      const clientId = fc.option(fc.oneof(fc.constantFrom('a', 'b'), text), { nil: null })
+      const draft = fc.record({ room: fc.nat(2), userId: sender, nickname: text, email: text, profileUrl: fc.option(text, { nil: null }), body: text, clientMsgId: clientId })
+      const keeps = (t: string | null) => t === null || (!t.includes('\u0000') && t.isWellFormed())
+      await fc.assert(
+        fc.asyncProperty(fc.array(draft, { minLength: 1, maxLength: 12 }), async (drafts) => {
+          // Rooms 0 and 1 exist; 2 stands for one that does not.
+          const roomIds = [(await store.createRoom({ name: 'a', postId: null })).room.id, (await store.createRoom({ name: 'b', postId: null })).room.id, 999_999]
+          const sent: NewMessage[] = drafts.map((d) => ({ roomId: roomIds[d.room]!, userId: d.userId, email: d.email, nickname: d.nickname, profileUrl: d.profileUrl, body: d.body, clientMsgId: d.clientMsgId, createdAt: 1_700_000_000_000 }))
+          const outcomes = await Promise.allSettled(sent.map((m) => store.appendMessage(m)))
+          const first = new Map<string, MessageRow>()
+          const stored: MessageRow[][] = [[], []]
+          outcomes.forEach((outcome, i) => {
+            const m = sent[i]!
+            const storable = drafts[i]!.room < 2 && [m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId].every(keeps)
+            expect(outcome.status).toBe(storable ? 'fulfilled' : 'rejected')
+            if (outcome.status !== 'fulfilled') return
+            const key = m.clientMsgId === null ? null : JSON.stringify([m.roomId, m.userId, m.clientMsgId])
+            const earlier = key === null ? undefined : first.get(key)
+            expect(outcome.value.duplicate).toBe(earlier !== undefined)
+            if (earlier) return expect(outcome.value.message).toEqual(earlier)
+            expect(outcome.value.message).toMatchObject(m)
+            if (key !== null) first.set(key, outcome.value.message)
+            stored[drafts[i]!.room]!.push(outcome.value.message)
+          })
+          // What the room gives back is what was sent, in the order sent.
+          for (const room of [0, 1]) {
+            const history = await store.listMessages(roomIds[room]!, { limit: 200 })
+            expect(history.map(({ seq: _, ...row }) => row)).toEqual(stored[room]!.map(({ seq: _, ...row }) => row))
+          }
+        }),
+        { numRuns: 40 },
+      )
+    }, 30_000)
 
     it('should store a repeated client_msg_id once, within a batch and across batches', async () => {
       const { room } = await store.createRoom({ name: 'r', postId: null })
