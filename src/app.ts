@@ -44,7 +44,7 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   }
   if (code === 'PARSE') return badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
   if (code === 'NOT_FOUND') return notFound('not_found', 'No such route.')
-  if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.column, message: error.message }])
+  if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.field, message: error.message }])
   if (isStorageOutage(error)) {
     logger.warn('storage unavailable', { err: error instanceof Error ? error : new Error(String(error)) })
     return unavailable('storage_unavailable', 'The database cannot be reached right now; try again shortly.')

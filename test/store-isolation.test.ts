@@ -37,7 +37,7 @@ for (const backend of backends) {
       const answers = await Promise.all(sends)
       expect(answers.map((r) => r.status)).toEqual(answers.map((_, i) => (i === 7 ? 422 : 201)))
       const refusal = (await answers[7]!.json()) as { code: string; errors: { path: string }[] }
-      expect(refusal).toMatchObject({ code: 'validation_failed', errors: [{ path: 'body' }] })
+      expect(refusal).toMatchObject({ code: 'validation_failed', errors: [{ path: 'message' }] })
       expect((await storedIds(server, rooms[0]!)).length + (await storedIds(server, rooms[1]!)).length).toBe(20)
     })
 

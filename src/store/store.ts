@@ -79,13 +79,14 @@ export interface Store {
 
 /**
  * Thrown for text no store keeps as given: a NUL character (Postgres `text` cannot hold it) or a
- * lone UTF-16 surrogate (both databases would keep U+FFFD instead). `column` names where it was.
+ * lone UTF-16 surrogate (both databases would keep U+FFFD instead). `field` names where it was,
+ * as the contract names a message's fields (`message`, `user_id`, `client_msg_id`…) or `name`.
  */
 export class UnstorableTextError extends Error {
   readonly code = 'unstorable_text'
 
-  constructor(readonly column: string) {
-    super(`${column} has a NUL character or a lone surrogate, which cannot be stored`)
+  constructor(readonly field: string) {
+    super(`${field} has a NUL character or a lone surrogate, which cannot be stored`)
     this.name = 'UnstorableTextError'
   }
 }
@@ -94,7 +95,7 @@ const storable = (text: string) => !text.includes('\u0000') && text.isWellFormed
 
 /** Why a message cannot be stored, checked before it joins a batch (so it fails alone), or null. */
 export function unstorableText(m: NewMessage): UnstorableTextError | null {
-  if (!storable(m.body)) return new UnstorableTextError('body')
+  if (!storable(m.body)) return new UnstorableTextError('message')
   if (!storable(m.userId)) return new UnstorableTextError('user_id')
   if (!storable(m.nickname)) return new UnstorableTextError('nickname')
   if (!storable(m.email)) return new UnstorableTextError('email')
