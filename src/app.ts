@@ -19,7 +19,7 @@ import { LocalBroker, type Broker, type DeliverySink } from './realtime/broker.t
 import { Hub } from './realtime/hub.ts'
 import { RateLimiter } from './realtime/limits.ts'
 import { MemoryPresence, type Presence } from './realtime/presence.ts'
-import { isStorageOutage, type Store } from './store/store.ts'
+import { isStorageOutage, UnstorableTextError, type Store } from './store/store.ts'
 
 export interface AppDeps {
   config: Config
@@ -44,6 +44,7 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   }
   if (code === 'PARSE') return badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
   if (code === 'NOT_FOUND') return notFound('not_found', 'No such route.')
+  if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.field, message: error.message }])
   if (isStorageOutage(error)) {
     logger.warn('storage unavailable', { err: error instanceof Error ? error : new Error(String(error)) })
     return unavailable('storage_unavailable', 'The database cannot be reached right now; try again shortly.')

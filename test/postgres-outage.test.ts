@@ -60,3 +60,31 @@ describe('when Postgres goes away', () => {
     await Promise.all([a.close(), back.close()])
   }, 60_000)
 })
+
+describe('reads while Postgres is down', () => {
+  it('should answer 503 storage_unavailable, not 500, and answer again once it is back', async () => {
+    const roomId = await createRoom(server, 'reads')
+    await server.post('/chat/v1/message/', { message: 'kept', room: roomId }, identityHeaders(alice))
+    const reads = [`/chat/v1/room/${roomId}/`, `/chat/v1/room/${roomId}/messages/`, '/chat/v1/rooms/']
+    for (const path of reads) expect((await server.http(path)).status).toBe(200)
+
+    await pg.stop()
+    for (const path of reads) {
+      const res = await server.http(path)
+      expect({ path, status: res.status }).toEqual({ path, status: 503 })
+      expect(((await res.json()) as { code: string }).code).toBe('storage_unavailable')
+    }
+
+    await pg.start()
+    for (const path of reads) {
+      let status = 0
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        status = (await server.http(path)).status
+        if (status !== 200) await Bun.sleep(100)
+      }
+      expect({ path, status }).toEqual({ path, status: 200 })
+    }
+    const history = (await (await server.http(`/chat/v1/room/${roomId}/messages/`)).json()) as { message: string }[]
+    expect(history.map((m) => m.message)).toEqual(['kept'])
+  }, 60_000)
+})

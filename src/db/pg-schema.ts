@@ -1,17 +1,19 @@
 import { sql } from 'drizzle-orm'
-import { bigint, index, integer, pgTable, serial, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, bigserial, check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core'
 
 /**
  * The Postgres schema: the same tables as SQLite's (src/db/schema.ts), plus what several instances
  * writing at once need. `rooms.last_seq` is each room's message counter: a writer locks the room's
  * row, so per room the ids and `seq` values ascend in commit order and `seq` has no gaps.
+ * Ids and post ids are 64-bit, as SQLite's integers are; the app keeps them up to
+ * `Number.MAX_SAFE_INTEGER`, so `mode: 'number'` loses nothing.
  */
 export const rooms = pgTable(
   'rooms',
   {
-    id: serial('id').primaryKey(),
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
     name: text('name').notNull(),
-    postId: integer('post_id'),
+    postId: bigint('post_id', { mode: 'number' }),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
   },
@@ -22,7 +24,7 @@ export const messages = pgTable(
   'messages',
   {
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
-    roomId: integer('room_id')
+    roomId: bigint('room_id', { mode: 'number' })
       .notNull()
       .references(() => rooms.id),
     seq: bigint('seq', { mode: 'number' }).notNull(),
@@ -42,3 +44,6 @@ export const messages = pgTable(
       .where(sql`${t.clientMsgId} IS NOT NULL`),
   ],
 )
+
+/** One row (id 1) about the database itself; `epoch` as in SQLite's schema, drawn by the migration. */
+export const meta = pgTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 /** Chat rooms; at most one per `post_id`. Rooms are never deleted. */
 export const rooms = sqliteTable(
@@ -39,6 +39,13 @@ export const messages = sqliteTable(
       .where(sql`${t.clientMsgId} IS NOT NULL`),
   ],
 )
+
+/**
+ * One row (id 1) about the database itself. `epoch` is drawn when the migration that creates the
+ * table runs, so each new database has its own and keeps it: message ids from another epoch
+ * (a replaced or restored database) mean nothing here.
+ */
+export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
 
 export type RoomRow = typeof rooms.$inferSelect
 export type MessageRow = typeof messages.$inferSelect

@@ -4,10 +4,11 @@ import { characterCount, textProblem } from '../text.ts'
 
 /**
  * An integer that also accepts its decimal string, as the original server's serializers did
- * (`"post_id": "7"` is taken as 7).
+ * (`"post_id": "7"` is taken as 7). Either way at most `Number.MAX_SAFE_INTEGER` (zod's `int()`),
+ * which both stores' id and post_id columns hold.
  */
 export const integerLike = () =>
-  z.preprocess((value) => (typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value), z.number().int().positive())
+  z.preprocess((value) => (typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value), z.number().int().positive())
 
 /** `limit`, `after`, `before` query values. */
 export const pageLimit = z.coerce.number().int().min(1).max(200).default(50).describe('How many to return (1–200)')
@@ -16,9 +17,9 @@ export const cursor = z.coerce.number().int().min(0)
 /** Route params with a room id; a value that is not a positive integer is an unknown room, as in the seed. */
 export const roomParamsSchema = z.object({ room_id: z.string().describe('Room id') })
 
-/** Parses a room id from a path segment; 404 when it cannot name a room. */
+/** Parses a room id from a path segment (1 to `Number.MAX_SAFE_INTEGER`); 404 when it cannot name a room. */
 export function parseRoomId(raw: string): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN
+  const id = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
   if (!Number.isSafeInteger(id) || id < 1) throw notFound('room_not_found', `There is no room ${JSON.stringify(raw)}.`)
   return id
 }

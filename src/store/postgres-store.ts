@@ -1,14 +1,9 @@
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { messages, rooms } from '../db/pg-schema.ts'
+import { messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
-import type { AppendResult, CommitListener, MessagePage, MessageRow, NewMessage, Recovery, RoomPage, RoomRow, Store } from './store.ts'
-
-interface PendingAppend {
-  message: NewMessage
-  resolve: (result: AppendResult) => void
-  reject: (error: unknown) => void
-}
+import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -37,15 +32,16 @@ class UnknownRoomError extends Error {}
  * and seqs ascend in commit order, whichever instance commits.
  */
 export class PostgresStore implements Store {
-  private readonly listeners: CommitListener[] = []
-  private pending: PendingAppend[] = []
-  private flushing: Promise<void> | null = null
+  private readonly commits: GroupCommit
+  private storageEpoch: string | undefined
   private closed = false
 
   private constructor(
     private readonly db: PgDb,
-    private readonly observeBatch: BatchObserver = () => {},
-  ) {}
+    observeBatch?: BatchObserver,
+  ) {
+    this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch)
+  }
 
   /** Connects and applies migrations. */
   static async open(url: string, observeBatch?: BatchObserver): Promise<PostgresStore> {
@@ -55,6 +51,8 @@ export class PostgresStore implements Store {
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
+    const refused = unstorableRoom(input)
+    if (refused) throw refused
     const [inserted] = await this.db
       .insert(rooms)
       .values({ name: input.name, postId: input.postId, createdAt: Date.now() })
@@ -120,118 +118,110 @@ export class PostgresStore implements Store {
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new Error('store is closed'))
-    return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject })
-      this.scheduleFlush()
-    })
+    const refused = unstorableText(message)
+    return refused ? Promise.reject(refused) : this.commits.append(message)
   }
 
   onCommit(listener: CommitListener): void {
-    this.listeners.push(listener)
+    this.commits.onCommit(listener)
+  }
+
+  async epoch(): Promise<string> {
+    if (this.storageEpoch !== undefined) return this.storageEpoch
+    const [row] = await this.db.select({ epoch: meta.epoch }).from(meta)
+    if (!row) throw new Error('the meta table has no storage epoch')
+    return (this.storageEpoch = row.epoch)
   }
 
   async check(): Promise<void> {
-    if (this.closed) throw new Error('store is closed')
+    if (this.closed) throw new StoreClosedError()
     await this.db.execute(sql`SELECT 1`)
   }
 
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    while (this.flushing || this.pending.length > 0) await (this.flushing ?? this.flush())
+    await this.commits.close()
     await this.db.$client.close({ timeout: 5 })
   }
 
-  private scheduleFlush() {
-    if (this.flushing) return
-    this.flushing = new Promise((resolve) => setImmediate(resolve)).then(() => this.flush())
-  }
-
-  /** Writes everything pending in one transaction, then starts the next batch if more arrived. */
-  private async flush(): Promise<void> {
-    const batch = this.pending
-    this.pending = []
-    try {
-      if (batch.length > 0) await this.write(batch)
-    } finally {
-      this.flushing = null
-      if (this.pending.length > 0) this.scheduleFlush()
-    }
-  }
-
-  private async write(batch: PendingAppend[]) {
-    const started = performance.now()
-    const byRoom = new Map<number, PendingAppend[]>()
-    for (const item of batch) {
-      const list = byRoom.get(item.message.roomId)
-      if (list) list.push(item)
-      else byRoom.set(item.message.roomId, [item])
-    }
-    const outcomes = new Map<PendingAppend, { ok: true; result: AppendResult } | { ok: false; error: unknown }>()
+  /** Writes a batch in one transaction, room by room in ascending room order. */
+  private async writeBatch(batch: readonly NewMessage[]): Promise<WrittenBatch> {
+    const byRoom = new Map<number, number[]>()
+    batch.forEach((message, i) => {
+      const list = byRoom.get(message.roomId)
+      if (list) list.push(i)
+      else byRoom.set(message.roomId, [i])
+    })
+    const outcomes: (AppendResult | Refusal)[] = new Array(batch.length)
     const created: MessageRow[] = []
-    try {
-      await this.db.transaction(async (tx) => {
-        for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) {
-          await this.writeRoom(tx, roomId, byRoom.get(roomId)!, outcomes, created)
-        }
-      })
-    } catch (error) {
-      for (const item of batch) item.reject(error)
-      return
-    }
-    this.observeBatch(batch.length, (performance.now() - started) / 1000)
-    if (created.length > 0) for (const listener of this.listeners) listener(created)
-    for (const item of batch) {
-      const outcome = outcomes.get(item)!
-      if (outcome.ok) item.resolve(outcome.result)
-      else item.reject(outcome.error)
-    }
+    await this.db.transaction(async (tx) => {
+      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) await writeRoom(tx, roomId, batch, byRoom.get(roomId)!, outcomes, created)
+    })
+    return { outcomes, created }
   }
+}
 
-  /** One room's share of a batch, under the lock of the room's row. */
-  private async writeRoom(tx: Tx, roomId: number, items: PendingAppend[], outcomes: Map<PendingAppend, { ok: true; result: AppendResult } | { ok: false; error: unknown }>, created: MessageRow[]) {
-    const [room] = await tx.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId)).for('update')
-    if (!room) {
-      for (const item of items) outcomes.set(item, { ok: false, error: new UnknownRoomError(`room ${roomId} does not exist`) })
-      return
-    }
-    // Repeats of a client_msg_id, stored earlier or earlier in this batch, are answered with the first.
-    const clientIds = [...new Set(items.map((i) => i.message.clientMsgId).filter((id): id is string => id !== null))]
-    const earlier = new Map<string, MessageRow>()
-    if (clientIds.length > 0) {
-      const rows = await tx.select().from(messages).where(and(eq(messages.roomId, roomId), inArray(messages.clientMsgId, clientIds)))
-      for (const row of rows) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
-    }
-    const fresh: PendingAppend[] = []
-    const firstInBatch = new Map<string, PendingAppend>()
-    const repeats: [PendingAppend, string][] = []
-    for (const item of items) {
-      const key = item.message.clientMsgId === null ? null : `${item.message.userId}\u0000${item.message.clientMsgId}`
-      if (key !== null && (earlier.has(key) || firstInBatch.has(key))) {
-        repeats.push([item, key])
-        continue
-      }
-      if (key !== null) firstInBatch.set(key, item)
-      fresh.push(item)
-    }
-    const bySeq = new Map<number, PendingAppend>()
-    if (fresh.length > 0) {
-      const first = room.lastSeq + 1
-      const rows = await tx
-        .insert(messages)
-        .values(fresh.map((item, k) => ((bySeq.set(first + k, item), { ...item.message, seq: first + k }))))
-        .returning()
-      await tx.update(rooms).set({ lastSeq: room.lastSeq + fresh.length }).where(eq(rooms.id, roomId))
-      rows.sort((a, b) => a.seq - b.seq)
-      for (const row of rows) {
-        const message = toMessage(row)
-        created.push(message)
-        const item = bySeq.get(row.seq)!
-        outcomes.set(item, { ok: true, result: { message, duplicate: false } })
-        if (message.clientMsgId !== null) earlier.set(`${message.userId}\u0000${message.clientMsgId}`, message)
-      }
-    }
-    for (const [item, key] of repeats) outcomes.set(item, { ok: true, result: { message: earlier.get(key)!, duplicate: true } })
+/**
+ * The room's messages stored under any of the pairs `(users[k], clientIds[k])`. All three columns
+ * of the unique index `(room_id, user_id, client_msg_id)` are in the condition, so it is a few
+ * index lookups however many messages the room has; two array parameters keep the SQL the same
+ * whatever the number of pairs.
+ */
+export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[], clientIds: string[]) {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.roomId, roomId), sql`(${messages.userId}, ${messages.clientMsgId}) IN (SELECT * FROM unnest(${sql.param(users)}::text[], ${sql.param(clientIds)}::text[]))`))
+}
+
+/** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
+async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
+  const [room] = await tx.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId)).for('update')
+  if (!room) {
+    for (const i of items) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
+    return
   }
+  // Repeats of a client_msg_id, stored earlier or earlier in this batch, are answered with the first.
+  const users: string[] = []
+  const clientIds: string[] = []
+  for (const i of items) {
+    const { userId, clientMsgId } = batch[i]!
+    if (clientMsgId === null) continue
+    users.push(userId)
+    clientIds.push(clientMsgId)
+  }
+  const earlier = new Map<string, MessageRow>()
+  if (clientIds.length > 0) {
+    for (const row of await messagesByClientId(tx, roomId, users, clientIds)) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
+  }
+  const fresh: number[] = []
+  const firstInBatch = new Set<string>()
+  const repeats: [number, string][] = []
+  for (const i of items) {
+    const { userId, clientMsgId } = batch[i]!
+    const key = clientMsgId === null ? null : `${userId}\u0000${clientMsgId}`
+    if (key !== null && (earlier.has(key) || firstInBatch.has(key))) {
+      repeats.push([i, key])
+      continue
+    }
+    if (key !== null) firstInBatch.add(key)
+    fresh.push(i)
+  }
+  if (fresh.length > 0) {
+    const first = room.lastSeq + 1
+    const rows = await tx
+      .insert(messages)
+      .values(fresh.map((i, k) => ({ ...batch[i]!, seq: first + k })))
+      .returning()
+    await tx.update(rooms).set({ lastSeq: room.lastSeq + fresh.length }).where(eq(rooms.id, roomId))
+    rows.sort((a, b) => a.seq - b.seq)
+    for (const row of rows) {
+      const message = toMessage(row)
+      created.push(message)
+      outcomes[fresh[row.seq - first]!] = { message, duplicate: false }
+      if (message.clientMsgId !== null) earlier.set(`${message.userId}\u0000${message.clientMsgId}`, message)
+    }
+  }
+  for (const [i, key] of repeats) outcomes[i] = { message: earlier.get(key)!, duplicate: true }
 }

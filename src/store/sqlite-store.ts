@@ -1,18 +1,13 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { messages, rooms } from '../db/schema.ts'
+import { messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
-import type { AppendResult, CommitListener, MessagePage, MessageRow, NewMessage, Recovery, RoomPage, RoomRow, Store } from './store.ts'
+import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
-
-interface PendingAppend {
-  message: NewMessage
-  resolve: (result: AppendResult) => void
-  reject: (error: unknown) => void
-}
 
 function isUniqueViolation(error: unknown): boolean {
   const code = (e: unknown) => (typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined)
@@ -109,17 +104,41 @@ function prepare(db: SqliteDb) {
  */
 export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
-  private readonly listeners: CommitListener[] = []
-  private pending: PendingAppend[] = []
-  private flushScheduled = false
+  private readonly commits: GroupCommit
+  private storageEpoch: string | undefined
   private closed = false
 
   constructor(
     private readonly db: SqliteDb,
     private readonly path: string,
-    private readonly observeBatch: BatchObserver = () => {},
+    observeBatch?: BatchObserver,
   ) {
     this.statements = prepare(db)
+    const { insertMessage, messageByClientId } = this.statements
+    // A batch in one transaction; a message that fails alone is caught and refused alone.
+    const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
+      const outcomes: (AppendResult | Refusal)[] = []
+      const created: MessageRow[] = []
+      for (const m of batch) {
+        try {
+          const id = insertMessage(m)
+          if (id !== null) {
+            const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt }
+            created.push(row)
+            outcomes.push({ message: row, duplicate: false })
+            continue
+          }
+          const earlier = messageByClientId.get(m)
+          if (!earlier) throw new Error('message was neither inserted nor found by client_msg_id')
+          outcomes.push({ message: earlier, duplicate: true })
+        } catch (error) {
+          // One bad row (say, a room that does not exist) fails alone; the rest still commit.
+          outcomes.push(new Refusal(error))
+        }
+      }
+      return { outcomes, created }
+    })
+    this.commits = new GroupCommit(writeBatch, observeBatch)
   }
 
   /** Opens the file, applies migrations and prepares statements. */
@@ -130,6 +149,8 @@ export class SqliteStore implements Store {
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
+    const refused = unstorableRoom(input)
+    if (refused) throw refused
     if (input.postId !== null) {
       const existing = this.statements.roomByPostId.get({ postId: input.postId })
       if (existing) return { room: existing, created: false }
@@ -175,18 +196,18 @@ export class SqliteStore implements Store {
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new Error('store is closed'))
-    return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject })
-      if (!this.flushScheduled) {
-        this.flushScheduled = true
-        setImmediate(() => this.flush())
-      }
-    })
+    const refused = unstorableText(message)
+    return refused ? Promise.reject(refused) : this.commits.append(message)
   }
 
   onCommit(listener: CommitListener): void {
-    this.listeners.push(listener)
+    this.commits.onCommit(listener)
+  }
+
+  async epoch(): Promise<string> {
+    this.storageEpoch ??= this.db.select({ epoch: meta.epoch }).from(meta).get()?.epoch
+    if (this.storageEpoch === undefined) throw new Error('the meta table has no storage epoch')
+    return this.storageEpoch
   }
 
   /**
@@ -194,7 +215,7 @@ export class SqliteStore implements Store {
    * replaced or removed, so readiness also reads the file's header and opens it afresh.
    */
   async check(): Promise<void> {
-    if (this.closed) throw new Error('store is closed')
+    if (this.closed) throw new StoreClosedError()
     this.db.$client.query('SELECT 1').get()
     if (this.path === ':memory:') return
     let probe: Database | undefined
@@ -212,51 +233,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return
-    this.flush()
     this.closed = true
+    await this.commits.close()
     this.db.$client.close()
-  }
-
-  /** Writes every pending append in one transaction, tells listeners, then settles the promises. */
-  private flush(): void {
-    this.flushScheduled = false
-    const batch = this.pending
-    if (batch.length === 0) return
-    this.pending = []
-    const outcomes: ({ ok: true; result: AppendResult } | { ok: false; error: unknown })[] = []
-    const created: MessageRow[] = []
-    const started = performance.now()
-    try {
-      this.db.$client.transaction(() => {
-        for (const item of batch) {
-          try {
-            const id = this.statements.insertMessage(item.message)
-            if (id !== null) {
-              const m = item.message
-              const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt }
-              created.push(row)
-              outcomes.push({ ok: true, result: { message: row, duplicate: false } })
-              continue
-            }
-            const earlier = this.statements.messageByClientId.get(item.message)
-            if (!earlier) throw new Error('message was neither inserted nor found by client_msg_id')
-            outcomes.push({ ok: true, result: { message: earlier, duplicate: true } })
-          } catch (error) {
-            // One bad row (say, a room that does not exist) fails alone; the rest still commit.
-            outcomes.push({ ok: false, error })
-          }
-        }
-      })()
-    } catch (error) {
-      for (const item of batch) item.reject(error)
-      return
-    }
-    this.observeBatch(batch.length, (performance.now() - started) / 1000)
-    if (created.length > 0) for (const listener of this.listeners) listener(created)
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i]!
-      if (outcome.ok) item.resolve(outcome.result)
-      else item.reject(outcome.error)
-    })
   }
 }

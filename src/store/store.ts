@@ -66,14 +66,75 @@ export interface Store {
   /** Stores a message; resolves once it is committed. Commit listeners run before the promise settles. */
   appendMessage(message: NewMessage): Promise<AppendResult>
   onCommit(listener: CommitListener): void
+  /**
+   * The storage epoch: drawn when the database was created, kept for its life. Message ids and
+   * `since=` values are only comparable within one epoch (a new or replaced database starts over).
+   */
+  epoch(): Promise<string>
   /** Throws when storage cannot be reached. */
   check(): Promise<void>
   /** Commits what is pending, then closes. */
   close(): Promise<void>
 }
 
-/** True for errors that mean the database cannot be reached right now (not that the request was bad). */
+/**
+ * Thrown for text no store keeps as given: a NUL character (Postgres `text` cannot hold it) or a
+ * lone UTF-16 surrogate (both databases would keep U+FFFD instead). `field` names where it was,
+ * as the contract names a message's fields (`message`, `user_id`, `client_msg_id`…) or `name`.
+ */
+export class UnstorableTextError extends Error {
+  readonly code = 'unstorable_text'
+
+  constructor(readonly field: string) {
+    super(`${field} has a NUL character or a lone surrogate, which cannot be stored`)
+    this.name = 'UnstorableTextError'
+  }
+}
+
+const storable = (text: string) => !text.includes('\u0000') && text.isWellFormed()
+
+/** Why a message cannot be stored, checked before it joins a batch (so it fails alone), or null. */
+export function unstorableText(m: NewMessage): UnstorableTextError | null {
+  if (!storable(m.body)) return new UnstorableTextError('message')
+  if (!storable(m.userId)) return new UnstorableTextError('user_id')
+  if (!storable(m.nickname)) return new UnstorableTextError('nickname')
+  if (!storable(m.email)) return new UnstorableTextError('email')
+  if (m.profileUrl !== null && !storable(m.profileUrl)) return new UnstorableTextError('profile_url')
+  if (m.clientMsgId !== null && !storable(m.clientMsgId)) return new UnstorableTextError('client_msg_id')
+  return null
+}
+
+/** Why a room cannot be stored, or null. */
+export function unstorableRoom(room: { name: string }): UnstorableTextError | null {
+  return storable(room.name) ? null : new UnstorableTextError('name')
+}
+
+/**
+ * Driver codes that mean the connection is gone or cannot be made: Bun SQL's own
+ * (`ERR_POSTGRES_CONNECTION_CLOSED`, `_FAILED`, `_REFUSED`, `_TIMEOUT`, `ERR_POSTGRES_IDLE_TIMEOUT`,
+ * `_LIFETIME_TIMEOUT`), the socket's, and SQLite's busy, I/O, unopenable, read-only and full files.
+ */
+const OUTAGE_CODE =
+  /^(ERR_POSTGRES_CONNECTION_|ERR_POSTGRES_(IDLE|LIFETIME)_TIMEOUT$|E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)$|SQLITE_(BUSY|IOERR|CANTOPEN|READONLY|FULL))/
+
+/**
+ * SQLSTATEs (Bun SQL's `errno` on `ERR_POSTGRES_SERVER_ERROR`) of a server that is going away or
+ * cannot take work now: class 08 (connection exception), 57P01 admin_shutdown, 57P02
+ * crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections, 53100 disk_full and
+ * 25006 read_only_sql_transaction (a standby after a failover), like SQLite's FULL and READONLY.
+ */
+const OUTAGE_SQLSTATE = /^(08...|57P0[123]|53300|53100|25006)$/
+
+/**
+ * True for errors that mean the database cannot be reached right now (not that the request was
+ * bad). drizzle wraps driver errors (`DrizzleQueryError`, the driver's error on `cause`), so the
+ * whole cause chain is looked at.
+ */
 export function isStorageOutage(error: unknown): boolean {
-  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : ''
-  return /^ERR_POSTGRES_CONNECTION|^ERR_POSTGRES_.*TIMEOUT|^ECONNREFUSED$|^ECONNRESET$|^SQLITE_(BUSY|IOERR|CANTOPEN|READONLY|FULL)/.test(code)
+  for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, errno } = e as { code?: unknown; errno?: unknown }
+    if (typeof code === 'string' && OUTAGE_CODE.test(code)) return true
+    if (typeof errno === 'string' && OUTAGE_SQLSTATE.test(errno)) return true
+  }
+  return false
 }

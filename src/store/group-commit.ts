@@ -1,0 +1,136 @@
+import type { BatchObserver } from '../metrics.ts'
+import { isStorageOutage, type AppendResult, type CommitListener, type MessageRow, type NewMessage } from './store.ts'
+
+/** A message its batch writer refused alone (say, to a room that does not exist) while the rest committed. */
+export class Refusal {
+  constructor(readonly error: unknown) {}
+}
+
+/** What one committed batch produced. */
+export interface WrittenBatch {
+  /** One per message, in the order given: what storing it produced, or its `Refusal`. */
+  outcomes: (AppendResult | Refusal)[]
+  /** The messages it stored, ascending id. */
+  created: MessageRow[]
+}
+
+/**
+ * Writes messages in one transaction. Returns once it has committed; throws when the transaction
+ * failed as a whole, and then nothing of it is stored.
+ */
+export type BatchWriter = (batch: readonly NewMessage[]) => WrittenBatch | Promise<WrittenBatch>
+
+/** Thrown for appends made after `close()`. */
+export class StoreClosedError extends Error {
+  constructor() {
+    super('store is closed')
+    this.name = 'StoreClosedError'
+  }
+}
+
+type Resolve = (result: AppendResult) => void
+type Reject = (error: unknown) => void
+
+/**
+ * The group-commit queue both stores use. Every append made in one event-loop turn goes into one
+ * batch, written by the store's `BatchWriter` in one transaction; what arrives meanwhile waits for
+ * the next. Commit listeners see each committed batch before its promises settle.
+ *
+ * When a batch fails as a whole for a reason other than an outage (one message the database
+ * refuses aborts the transaction), each half is written on its own, down to the one message that
+ * fails: it is rejected alone and everyone else's messages are stored.
+ */
+export class GroupCommit {
+  private readonly listeners: CommitListener[] = []
+  // Three parallel arrays rather than an object per append.
+  private messages: NewMessage[] = []
+  private resolves: Resolve[] = []
+  private rejects: Reject[] = []
+  private flushing: Promise<void> | null = null
+  private closed = false
+
+  constructor(
+    private readonly write: BatchWriter,
+    private readonly observeBatch: BatchObserver = () => {},
+  ) {}
+
+  /** Queues a message; resolves once its batch has committed and the listeners have seen it. */
+  append(message: NewMessage): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new StoreClosedError())
+    return new Promise((resolve, reject) => {
+      this.messages.push(message)
+      this.resolves.push(resolve)
+      this.rejects.push(reject)
+      this.flushing ??= this.nextTurn()
+    })
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener)
+  }
+
+  /** Refuses new appends and resolves once everything queued before has been written. */
+  async close(): Promise<void> {
+    this.closed = true
+    while (this.flushing) await this.flushing
+  }
+
+  private async nextTurn(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve))
+    const messages = this.messages
+    const resolves = this.resolves
+    const rejects = this.rejects
+    this.messages = []
+    this.resolves = []
+    this.rejects = []
+    try {
+      await this.commit(messages, resolves, rejects)
+    } finally {
+      // Whatever arrived while this batch was written goes into the next one.
+      this.flushing = this.messages.length > 0 ? this.nextTurn() : null
+    }
+  }
+
+  /** Writes one batch, or, when it fails but not for an outage, each half on its own. */
+  private async commit(messages: NewMessage[], resolves: Resolve[], rejects: Reject[]): Promise<void> {
+    const started = performance.now()
+    let written: WrittenBatch
+    try {
+      written = await this.write(messages)
+    } catch (error) {
+      if (messages.length === 1 || isStorageOutage(error)) {
+        for (const reject of rejects) reject(error)
+        return
+      }
+      const half = messages.length >>> 1
+      await this.commit(messages.slice(0, half), resolves.slice(0, half), rejects.slice(0, half))
+      await this.commit(messages.slice(half), resolves.slice(half), rejects.slice(half))
+      return
+    }
+    this.observeBatch(messages.length, (performance.now() - started) / 1000)
+    let listenerError: { error: unknown } | undefined
+    if (written.created.length > 0) {
+      for (const listener of this.listeners) {
+        try {
+          listener(written.created)
+        } catch (error) {
+          listenerError ??= { error }
+        }
+      }
+    }
+    const { outcomes } = written
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i]!
+      if (outcome instanceof Refusal) rejects[i]!(outcome.error)
+      else resolves[i]!(outcome)
+    }
+    // The batch is committed and answered either way; a listener that throws is a bug, surfaced
+    // as an uncaught error (as it would be from any event handler) rather than lost.
+    if (listenerError) {
+      const { error } = listenerError
+      queueMicrotask(() => {
+        throw error
+      })
+    }
+  }
+}
