@@ -3,7 +3,11 @@ import { version } from './version.ts'
 import { ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
 
 /** What the command line asked for. */
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: 'serve' | 'migrate'; config: Config }
+export type Command = { kind: 'help' } | { kind: 'version' } | { kind: Subcommand; config: Config }
+
+const subcommands = ['serve', 'migrate', 'renew-epoch'] as const
+type Subcommand = (typeof subcommands)[number]
+const isSubcommand = (word: string): word is Subcommand => (subcommands as readonly string[]).includes(word)
 
 /** A command line that cannot be run; exit status 2. */
 export class UsageError extends Error {
@@ -19,7 +23,7 @@ const options = {
 } satisfies ParseArgsConfig['options']
 
 /**
- * Reads `[serve|migrate] [--setting value | --setting=value]... [--help] [--version]`.
+ * Reads `[serve|migrate|renew-epoch] [--setting value | --setting=value]... [--help] [--version]`.
  * Flags win over the environment; every value is validated once, together.
  */
 export function parseCommandLine(argv: readonly string[], env: Record<string, string | undefined>): Command {
@@ -35,7 +39,7 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   if (values.version || positionals[0] === 'version') return { kind: 'version' }
   if (positionals.length > 1) throw new UsageError(`more than one command: ${positionals.map((p) => `"${p}"`).join(' and ')}`)
   const subcommand = positionals[0] ?? 'serve'
-  if (subcommand !== 'serve' && subcommand !== 'migrate') throw new UsageError(`unknown command "${subcommand}"; expected serve or migrate`)
+  if (!isSubcommand(subcommand)) throw new UsageError(`unknown command "${subcommand}"; expected ${subcommands.join(', ')}`)
   const fromFlags: Record<string, string> = {}
   for (const key of settingKeys) {
     const value = (values as Record<string, string | boolean | undefined>)[flagOf(key).slice(2)]
@@ -51,11 +55,12 @@ export function helpText(): string {
   return [
     `chat-server ${version}: real-time chat behind an API gateway`,
     '',
-    'Usage: chat-server [serve|migrate] [options]',
+    'Usage: chat-server [serve|migrate|renew-epoch] [options]',
     '',
     'Commands:',
     '  serve                       run the server (default); applies migrations first',
     '  migrate                     apply database migrations and exit',
+    '  renew-epoch                 draw a new storage epoch (after restoring a backup; servers stopped)',
     '',
     'Options (flags win over environment variables):',
     ...rows,

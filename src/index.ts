@@ -7,6 +7,7 @@ import { migratePostgres, openPostgres } from './db/postgres.ts'
 import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
 import { startServer, type RunningServer } from './server.ts'
+import { openStore } from './store/open.ts'
 
 let command
 try {
@@ -41,6 +42,15 @@ if (command.kind === 'migrate') {
     db.$client.close()
     logger.info('migrations applied', { database: config.DATABASE_PATH })
   }
+  process.exit(0)
+}
+
+if (command.kind === 'renew-epoch') {
+  // Clients reconnecting with the old epoch are told to reload rather than trust ids that repeat.
+  const store = await openStore(config)
+  const epoch = await store.renewEpoch()
+  await store.close()
+  logger.info('storage epoch renewed', { epoch })
   process.exit(0)
 }
 

@@ -26,20 +26,25 @@ export const hasControlInText = (text: string): boolean => CONTROL_BUT_TAB_AND_N
 /** True when a one-line value (an id, a name, a URL) has any control character. */
 export const hasControl = (text: string): boolean => CONTROL.test(text)
 
+/** True for an opaque token clients choose (a client message id): no controls, well-formed Unicode. */
+export const isCleanToken = (text: string): boolean => !CONTROL.test(text) && text.isWellFormed()
+
 /** True when the text has bidirectional control characters. */
 export const hasBidiControl = (text: string): boolean => BIDI_CONTROL.test(text)
 
 /** Why a one-line label (a user id, a nickname) is refused, or null when it is fine. */
 export function labelProblem(text: string): string | null {
   if (hasControl(text)) return 'must not contain control characters'
+  if (!text.isWellFormed()) return 'must be well-formed Unicode (no lone surrogates)'
   if (hasBidiControl(text)) return 'must not contain bidirectional control characters'
   if (!hasVisible(text)) return 'must contain a visible character'
   return null
 }
 
 /** Why a text body (a message, a room name) is refused, or null; `empty` when nothing shows. */
-export function textProblem(text: string): { kind: 'empty' | 'control'; message: string } | null {
-  if (hasControlInText(text)) return { kind: 'control', message: 'must not contain control characters (other than tab and newline)' }
+export function textProblem(text: string): { kind: 'empty' | 'invalid'; message: string } | null {
+  if (hasControlInText(text)) return { kind: 'invalid', message: 'must not contain control characters (other than tab and newline)' }
+  if (!text.isWellFormed()) return { kind: 'invalid', message: 'must be well-formed Unicode (no lone surrogates)' }
   if (!hasVisible(text)) return { kind: 'empty', message: 'must not be empty' }
   return null
 }

@@ -243,7 +243,7 @@ describe('recovery with since', () => {
     const again = await TestSocket.connect(server, roomId, alice, { since: String(seen.id) })
     const replayed = await again.collect('chat.message', 5)
     expect(replayed.map((f) => f.message)).toEqual(['missed 0', 'missed 1', 'missed 2', 'missed 3', 'missed 4'])
-    expect(await again.next('chat.recovered')).toEqual({ type: 'chat.recovered', count: 5, truncated: false })
+    expect(await again.next('chat.recovered')).toEqual({ type: 'chat.recovered', count: 5, truncated: false, epoch: expect.any(String) })
     b.sendMessage('live')
     expect((await again.next('chat.message')).message).toBe('live')
     await Promise.all([again.close(), b.close()])
@@ -293,7 +293,7 @@ describe('recovery with since', () => {
       await a.collect('chat.message', 25)
       const late = await TestSocket.connect(small, roomId, bob, { since: '0' })
       const recovered = await late.next('chat.recovered')
-      expect(recovered).toEqual({ type: 'chat.recovered', count: 10, truncated: true })
+      expect(recovered).toEqual({ type: 'chat.recovered', count: 10, truncated: true, epoch: expect.any(String) })
       expect(late.all('chat.message').map((f) => f.message)).toEqual(Array.from({ length: 10 }, (_, i) => `m${i + 15}`))
       await Promise.all([a.close(), late.close()])
     } finally {

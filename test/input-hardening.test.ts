@@ -108,7 +108,7 @@ describe('identity values', () => {
 
 describe('message and room text', () => {
   const invisible = ['\u200B', '\u200B\u200D\uFEFF', '\u3164\u3164', ' \u2800 ', '\u0301']
-  const controlled = ['hi\u0000there', 'bell\u0007', 'esc\u001b[31mred', 'nel\u0085']
+  const controlled = ['hi\u0000there', 'bell\u0007', 'esc\u001b[31mred', 'nel\u0085', 'lone \ud800 surrogate']
 
   it('should refuse messages with nothing visible as message_empty, over REST and WebSocket', async () => {
     const socket = await TestSocket.connect(server, roomId, alice)

@@ -24,6 +24,7 @@ export function asyncApiDocument(version: string): Json {
   })
   const handshakeQuery = identityInputSchema.extend({
     since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay what came after it, then go live'),
+    epoch: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional().describe('The storage epoch the client\'s since= belongs to (from chat.recovered or room detail); another epoch means reset'),
   })
   return {
     asyncapi: '3.0.0',
@@ -41,7 +42,7 @@ export function asyncApiDocument(version: string): Json {
         '',
         `**Close codes**: **${CloseCode.goingAway}** server shutting down (reconnect with \`since\`), **${CloseCode.policy}** repeated abuse, **${CloseCode.tooLarge}** frame too large, **${CloseCode.tryAgainLater}** too slow to keep up (reconnect with \`since\`).`,
         '',
-        '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
+        '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; ids count within one storage `epoch` (in `chat.recovered` and room detail): a client that reconnects with `epoch=` beside `since=` and names an epoch that is gone (the database was replaced) gets `chat.recovered` with `reset: true` and nothing replayed, and should drop what it holds and reload the room; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
       ].join('\n'),
     },
     defaultContentType: 'application/json',
@@ -61,7 +62,7 @@ export function asyncApiDocument(version: string): Json {
           userLeave: message('chat.user.leave', 'User left', "A user's last socket in the room closed", serverFrameSchemas.leave, { type: 'chat.user.leave', username: '홍길동', user_id: '42' }),
           typing: message('chat.typing', 'Someone is typing', 'Relayed typing of another user', serverFrameSchemas.typing, { type: 'chat.typing', user_id: '42', nickname: '홍길동' }),
           error: message('chat.error', 'Frame refused', 'A frame the server would not take; the connection stays open', serverFrameSchemas.error, { type: 'chat.error', code: 'message_too_long', message: 'message is longer than 2000 characters' }),
-          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, { type: 'chat.recovered', count: 3, truncated: false }),
+          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, { type: 'chat.recovered', count: 3, truncated: false, epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8' }),
         },
         bindings: {
           ws: {

@@ -25,6 +25,7 @@ export const exampleRoomSummary: RoomSummary = {
 
 export const exampleRoomDetail: RoomDetail = {
   ...exampleRoomSummary,
+  epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8',
   online_users: [{ user_id: '42', nickname: '홍길동', profile_picture_url: '/media/profile.jpg' }],
   chat_messages: [exampleMessage],
 }

@@ -9,17 +9,21 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { MessageService } from '../modules/messages/service.ts'
 import { parseRoomId, roomParamsSchema } from '../modules/shared-model.ts'
-import type { Store } from '../store/store.ts'
+import { UnstorableTextError, type Store } from '../store/store.ts'
 import type { Broker } from './broker.ts'
 import type { Hub, Session } from './hub.ts'
 import type { RateLimiter } from './limits.ts'
-import { CloseCode, type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeTypingFrame, parseClientFrame } from './protocol.ts'
+import { CloseCode, type ChatErrorCode, encodeErrorFrame, encodeMessageFrame, encodeRecoveredFrame, encodeResetFrame, encodeTypingFrame, parseClientFrame } from './protocol.ts'
 
 /** What the handshake established, carried from the upgrade to the open socket. */
 interface Handshake {
   identity: Identity
   roomId: number
   since: number | null
+  /** The storage epoch now. */
+  epoch: string
+  /** True when the client's epoch= names another epoch: its since= means nothing here. */
+  reset: boolean
 }
 
 /** Per-socket state lives in the socket's own data object, which is stable across events. */
@@ -28,6 +32,13 @@ interface ChatSocketData {
   session?: Session
 }
 const socketData = (ws: { data: unknown }) => ws.data as ChatSocketData
+
+/** `epoch=`: as the server gave it in `chat.recovered` or room detail. */
+function parseEpoch(raw: string | null): string | null {
+  if (raw === null || raw === '') return null
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(raw)) throw badRequest('invalid_epoch', 'epoch must be the value the server gave in chat.recovered or room detail.', [{ path: 'epoch', message: 'must be 1–64 letters, digits or dashes' }])
+  return raw
+}
 
 function parseSince(raw: string | null): number | null {
   if (raw === null || raw === '') return null
@@ -61,14 +72,14 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
   }
 
   /** Replays what a reconnecting socket missed, then makes it live with no gap and no duplicate. */
-  async function replay(session: Session, since: number) {
+  async function replay(session: Session, since: number, epoch: string) {
     let lastId = since
     try {
       const { messages: missed, truncated } = await store.recover(session.roomId, since, config.RECOVERY_LIMIT)
       for (const row of missed) session.socket.send(encodeMessageFrame(row))
       const last = missed.at(-1)
       lastId = last?.id ?? since
-      session.socket.send(encodeRecoveredFrame(missed.length, truncated))
+      session.socket.send(encodeRecoveredFrame(missed.length, truncated, epoch))
       hub.closeIfSlow(session)
       // With several instances, some replayed messages may still be on their way here live: stay
       // in the backlog (which drops what was replayed) until this instance has delivered them.
@@ -88,6 +99,8 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
       // A new message reaches everyone through the commit listener; a repeat is answered to its sender only.
       if (duplicate) session.socket.send(encodeMessageFrame(message))
     } catch (err) {
+      // Text the store cannot keep as sent will not store on a second try either.
+      if (err instanceof UnstorableTextError) return sendError(session, 'message_invalid', err.message)
       logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
       sendError(session, 'store_failed', 'the message could not be stored; send it again')
     }
@@ -171,7 +184,9 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
         if (wait > 0) throw tooMany('too_many_handshakes', 'Too many connection attempts; wait and reconnect.', wait)
         const roomId = parseRoomId(params.room_id ?? '')
         const since = parseSince(query.get('since'))
+        const givenEpoch = parseEpoch(query.get('epoch'))
         await messages.requireRoom(roomId)
+        const epoch = await store.epoch()
         if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
         if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
           throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
@@ -181,7 +196,8 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
         // chosen back; `chat` is this protocol. The gateway strips the token before it gets here.
         if (offersChatProtocol(request.headers.get('sec-websocket-protocol'))) context.set.headers['sec-websocket-protocol'] = 'chat'
         // The context is copied into the socket's data at upgrade; the handshake travels with it.
-        Object.assign(context, { handshake: { identity, roomId, since } satisfies Handshake })
+        const reset = givenEpoch !== null && givenEpoch !== epoch
+        Object.assign(context, { handshake: { identity, roomId, since: reset ? null : since, epoch, reset } satisfies Handshake })
       } catch (error) {
         const reason = error instanceof AppError ? error.code : 'internal_error'
         metrics.handshakesRefused.inc({ reason })
@@ -206,7 +222,9 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
       data.session = session
       adopt(ws, session)
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
-      const since = handshake.since
+      const { since, epoch } = handshake
+      // Another epoch: the client's ids mean nothing here; it hears so before anything live.
+      if (handshake.reset) session.socket.send(encodeResetFrame(epoch))
       const live = hub.enter(session)
       // With since=, live frames wait in the backlog from now; the replay starts once the room's
       // live events flow to this instance, so none can fall between the two.
@@ -214,7 +232,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
       else hub.beginReplay(session)
       live
         .then(
-          () => (since === null ? undefined : replay(session, since)),
+          () => (since === null ? undefined : replay(session, since, epoch)),
           (err: unknown) => {
             // The room's events cannot reach this instance (the broker is away): say so and let
             // the client come back with since= rather than sit on a socket that hears nothing.

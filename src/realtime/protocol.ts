@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { MessageRow } from '../store/store.ts'
-import { characterCount, hasControl, textProblem } from '../text.ts'
+import { characterCount, isCleanToken, textProblem } from '../text.ts'
 
 /** Topic carrying every event of one room. */
 export const roomTopic = (roomId: number) => `room:${roomId}`
@@ -39,7 +39,7 @@ export const clientMsgIdSchema = z
   .string()
   .min(1)
   .max(64)
-  .refine((id) => !hasControl(id), { message: 'must not contain control characters' })
+  .refine(isCleanToken, { message: 'must not contain control characters or lone surrogates' })
   .describe('Client-chosen id; a repeat from the same user in the same room is stored once')
 
 /** Client-to-server frames. `message` length is checked separately against MAX_MESSAGE_LENGTH. */
@@ -80,6 +80,8 @@ export const serverFrameSchemas = {
     type: z.literal('chat.recovered'),
     count: z.number().int().describe('Messages replayed after since='),
     truncated: z.boolean().describe('More were missed than RECOVERY_LIMIT; page the rest over REST with before='),
+    epoch: z.string().describe('The storage epoch: give it back as epoch= beside since= when reconnecting'),
+    reset: z.boolean().optional().describe('Present and true when epoch= named another epoch (the database was replaced): nothing was replayed; drop what you hold and reload the room'),
   }),
 }
 
@@ -107,7 +109,10 @@ export const encodeTypingFrame = (userId: string, nickname: string) => JSON.stri
 
 export const encodeErrorFrame = (code: ChatErrorCode, message: string) => JSON.stringify({ type: 'chat.error', code, message })
 
-export const encodeRecoveredFrame = (count: number, truncated: boolean) => JSON.stringify({ type: 'chat.recovered', count, truncated })
+export const encodeRecoveredFrame = (count: number, truncated: boolean, epoch: string) => JSON.stringify({ type: 'chat.recovered', count, truncated, epoch })
+
+/** Tells a client its since= belongs to a storage epoch that is gone: nothing replayed, reload. */
+export const encodeResetFrame = (epoch: string) => JSON.stringify({ type: 'chat.recovered', count: 0, truncated: false, epoch, reset: true })
 
 /** Close codes and when the server uses them. */
 export const CloseCode = {
@@ -137,7 +142,7 @@ export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame 
     if (frame.type === 'chat.message' && typeof frame.message === 'string') {
       const id = frame.client_msg_id
       if (id === undefined) return checkText({ type: 'chat.message', message: frame.message }, maxLength)
-      if (typeof id === 'string' && id.length >= 1 && id.length <= 64 && !hasControl(id)) return checkText({ type: 'chat.message', message: frame.message, client_msg_id: id }, maxLength)
+      if (typeof id === 'string' && id.length >= 1 && id.length <= 64 && isCleanToken(id)) return checkText({ type: 'chat.message', message: frame.message, client_msg_id: id }, maxLength)
     } else if (frame.type === 'chat.typing') {
       return { ok: true, frame: TYPING_FRAME }
     }

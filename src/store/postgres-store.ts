@@ -133,6 +133,12 @@ export class PostgresStore implements Store {
     return (this.storageEpoch = row.epoch)
   }
 
+  async renewEpoch(): Promise<string> {
+    const [row] = await this.db.update(meta).set({ epoch: sql`gen_random_uuid()::text` }).returning({ epoch: meta.epoch })
+    if (!row) throw new Error('the meta table has no storage epoch')
+    return (this.storageEpoch = row.epoch)
+  }
+
   async check(): Promise<void> {
     if (this.closed) throw new StoreClosedError()
     await this.db.execute(sql`SELECT 1`)

@@ -210,6 +210,12 @@ export class SqliteStore implements Store {
     return this.storageEpoch
   }
 
+  async renewEpoch(): Promise<string> {
+    const row = this.db.update(meta).set({ epoch: sql`lower(hex(randomblob(16)))` }).returning({ epoch: meta.epoch }).get()
+    if (!row) throw new Error('the meta table has no storage epoch')
+    return (this.storageEpoch = row.epoch)
+  }
+
   /**
    * The open connection answers from its cache (and the WAL) even after the file is damaged,
    * replaced or removed, so readiness also reads the file's header and opens it afresh.

@@ -71,6 +71,11 @@ export interface Store {
    * `since=` values are only comparable within one epoch (a new or replaced database starts over).
    */
   epoch(): Promise<string>
+  /**
+   * Draws a new epoch, for a database put back from a backup: its ids may repeat ids that clients
+   * saw after the backup was taken. Run with the servers stopped (they read the epoch once).
+   */
+  renewEpoch(): Promise<string>
   /** Throws when storage cannot be reached. */
   check(): Promise<void>
   /** Commits what is pending, then closes. */

@@ -30,6 +30,7 @@ export const onlineUserSchema = z.object({
 })
 
 export const roomDetailSchema = roomSummarySchema.extend({
+  epoch: z.string().describe('The storage epoch: a client reconnecting with since= gives it as epoch=, so a replaced database is noticed'),
   online_users: z.array(onlineUserSchema),
   chat_messages: z.array(messageSchema).describe('The newest 50 messages, ascending'),
 })

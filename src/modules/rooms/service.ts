@@ -59,9 +59,10 @@ export class RoomService {
   }
 
   private async detailOf(room: RoomRow, host: string): Promise<RoomDetail> {
-    const [recent, online] = await Promise.all([this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }), this.presence.online(room.id)])
+    const [recent, online, epoch] = await Promise.all([this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }), this.presence.online(room.id), this.store.epoch()])
     return {
       ...this.summaryOf(room, host, online.length),
+      epoch,
       online_users: online,
       chat_messages: recent.map(toMessageDto),
     }
