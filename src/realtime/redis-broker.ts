@@ -1,7 +1,8 @@
-import { RedisClient, type ServerWebSocket } from 'bun'
+import type { ServerWebSocket } from 'bun'
 import type { Logger } from '../logger.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { Broker, DeliverySink } from './broker.ts'
+import { redisConnector, type RedisConnection, type RedisConnector } from './redis-connection.ts'
 
 /** What the broker needs from the store: messages by their position in a room. */
 export interface SequencedStore {
@@ -22,10 +23,13 @@ interface RoomStream {
 
 type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string }
 
-const CLIENT_OPTIONS = { enableOfflineQueue: false, maxRetries: 1_000_000_000, connectionTimeout: 5000 }
-const PROBE_INTERVAL_MS = 1000
-/** Without a probe heard for this long, the subscriber counts as broken. */
-const PROBE_DEADLINE_MS = 3500
+/** How often the broker checks its subscription, and how long without a probe heard it counts as broken. */
+export interface ProbeTiming {
+  intervalMs: number
+  deadlineMs: number
+}
+
+const PROBE_TIMING: ProbeTiming = { intervalMs: 1000, deadlineMs: 3500 }
 
 /**
  * Room events between instances over Redis pub/sub, one channel per room.
@@ -47,24 +51,29 @@ export class RedisBroker implements Broker {
   private readonly probeTimer: ReturnType<typeof setInterval>
 
   private constructor(
-    private readonly url: string,
-    private readonly pub: RedisClient,
-    private sub: RedisClient,
+    private readonly connector: RedisConnector,
+    private readonly pub: RedisConnection,
+    private sub: RedisConnection,
     private readonly prefix: string,
     private readonly store: SequencedStore,
     private readonly logger: Logger,
+    private readonly timing: ProbeTiming,
   ) {
-    pub.onclose = () => this.reconnect(pub)
     // Whether a subscription survives a reconnect is up to the client; rather than trust it, the
     // broker sends itself a probe every second, and rebuilds the subscriber when probes stop coming.
-    this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS)
+    this.probeTimer = setInterval(() => void this.probe(), timing.intervalMs)
   }
 
-  /** Connects both clients (publishing and subscribing need separate connections). */
-  static async connect(url: string, prefix: string, store: SequencedStore, logger: Logger): Promise<RedisBroker> {
-    const pub = new RedisClient(url, CLIENT_OPTIONS)
+  /** Connects to the Redis at `url`. */
+  static connect(url: string, prefix: string, store: SequencedStore, logger: Logger): Promise<RedisBroker> {
+    return RedisBroker.open(redisConnector(url), prefix, store, logger)
+  }
+
+  /** Connects both connections (publishing and subscribing need separate ones). */
+  static async open(connector: RedisConnector, prefix: string, store: SequencedStore, logger: Logger, timing = PROBE_TIMING): Promise<RedisBroker> {
+    const pub = connector()
     await pub.connect()
-    const broker = new RedisBroker(url, pub, new RedisClient(url, CLIENT_OPTIONS), prefix, store, logger)
+    const broker = new RedisBroker(connector, pub, connector(), prefix, store, logger, timing)
     await broker.subscribeAll(broker.sub)
     return broker
   }
@@ -74,7 +83,7 @@ export class RedisBroker implements Broker {
   }
 
   /** Subscribes a (new) subscriber client to the probe and every watched room. */
-  private async subscribeAll(sub: RedisClient) {
+  private async subscribeAll(sub: RedisConnection) {
     await sub.connect()
     await sub.subscribe(this.probeChannel, () => (this.lastProbe = Date.now()))
     for (const [roomId, stream] of this.rooms) await sub.subscribe(this.channel(roomId), stream.listener)
@@ -88,11 +97,11 @@ export class RedisBroker implements Broker {
       return
     }
     this.pub.publish(this.probeChannel, '1').catch(() => {})
-    if (Date.now() - this.lastProbe < PROBE_DEADLINE_MS || this.rebuilding) return
+    if (Date.now() - this.lastProbe < this.timing.deadlineMs || this.rebuilding) return
     // Redis is back (the publisher is connected) but the subscriber hears nothing: start it afresh.
     this.rebuilding = true
     this.logger.warn('redis subscription lost; resubscribing and catching up', { rooms: this.rooms.size })
-    const fresh = new RedisClient(this.url, CLIENT_OPTIONS)
+    const fresh = this.connector()
     try {
       await this.subscribeAll(fresh)
       const old = this.sub
@@ -116,7 +125,7 @@ export class RedisBroker implements Broker {
   }
 
   get available(): boolean {
-    return this.pub.connected && Date.now() - this.lastProbe < PROBE_DEADLINE_MS
+    return this.pub.connected && Date.now() - this.lastProbe < this.timing.deadlineMs
   }
 
   private channel(roomId: number) {
@@ -248,14 +257,5 @@ export class RedisBroker implements Broker {
     } catch (err) {
       this.logger.error('catching up after a reconnect failed', { room: roomId, err })
     }
-  }
-
-  /** Bun retries a lost connection a bounded number of times; past that, keep trying each second. */
-  private reconnect(client: RedisClient) {
-    if (this.closing) return
-    setTimeout(() => {
-      if (this.closing || client.connected) return
-      client.connect().catch(() => this.reconnect(client))
-    }, 1000)
   }
 }

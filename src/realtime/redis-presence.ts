@@ -1,6 +1,6 @@
-import { RedisClient } from 'bun'
 import type { Logger } from '../logger.ts'
 import type { OnlineUserDto, Presence } from './presence.ts'
+import { redisConnector, runScript, type RedisConnection } from './redis-connection.ts'
 
 // Keys (all under the prefix):
 //   presence:<room>          zset  user id  -> until when the user is present (the latest of their instances;
@@ -79,8 +79,8 @@ export class RedisPresence implements Presence {
   private readonly timer: ReturnType<typeof setInterval>
   private readonly ttlMs: number
 
-  private constructor(
-    private readonly redis: RedisClient,
+  constructor(
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     ttlSeconds: number,
     /** Announces users whose instance stopped vouching for them. */
@@ -92,7 +92,7 @@ export class RedisPresence implements Presence {
   }
 
   static async connect(url: string, prefix: string, ttlSeconds: number, onExpired: (roomId: number, userId: string, nickname: string) => void, logger: Logger) {
-    const redis = new RedisClient(url, { enableOfflineQueue: false, maxRetries: 1_000_000_000, connectionTimeout: 5000 })
+    const redis = redisConnector(url)()
     await redis.connect()
     return new RedisPresence(redis, prefix, ttlSeconds, onExpired, logger)
   }
@@ -102,7 +102,7 @@ export class RedisPresence implements Presence {
   }
 
   private eval(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.redis.send('EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
+    return runScript(this.redis, script, keys, args)
   }
 
   async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }): Promise<boolean> {

@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'bun:test'
+import { createLogger } from '../logger.ts'
+import type { MessageRow } from '../store/store.ts'
+import type { DeliverySink } from './broker.ts'
+import { RedisBroker, type SequencedStore } from './redis-broker.ts'
+import { ScriptedRedis } from './scripted-redis.ts'
+
+const ROOM = 7
+const TIMING = { intervalMs: 20, deadlineMs: 120 }
+const logger = createLogger('silent')
+
+/** Messages by room and seq, as Postgres keeps them; counts and can fail its reads. */
+class FakeStore implements SequencedStore {
+  private readonly rooms = new Map<number, MessageRow[]>()
+  private nextId = 1
+  /** Every messagesBySeq call, as [from, to]. */
+  readonly reads: [number, number][] = []
+  failing = false
+  /** lastSeq calls that fail before one succeeds. */
+  lastSeqFailures = 0
+  /** Runs inside lastSeq before it reads (to commit something between SUBSCRIBE and the read). */
+  beforeLastSeq: (() => Promise<void>) | null = null
+
+  commit(roomId: number, count = 1): MessageRow[] {
+    const rows = this.rooms.get(roomId) ?? []
+    this.rooms.set(roomId, rows)
+    const created = Array.from({ length: count }, () => {
+      const seq = rows.length + 1
+      const row: MessageRow = { id: this.nextId++, roomId, userId: 'u', email: 'u@example.com', nickname: 'u', profileUrl: null, body: `m${seq}`, clientMsgId: null, createdAt: 0, seq }
+      rows.push(row)
+      return row
+    })
+    return created
+  }
+
+  async messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]> {
+    this.reads.push([fromSeq, toSeq])
+    if (this.failing) throw new Error('store is down')
+    return (this.rooms.get(roomId) ?? []).filter((r) => r.seq! >= fromSeq && r.seq! <= toSeq)
+  }
+
+  async lastSeq(roomId: number): Promise<number> {
+    if (this.beforeLastSeq) await this.beforeLastSeq()
+    if (this.lastSeqFailures > 0) {
+      this.lastSeqFailures--
+      throw new Error('store is down')
+    }
+    if (this.failing) throw new Error('store is down')
+    return this.rooms.get(roomId)?.length ?? 0
+  }
+}
+
+/** What a broker handed its hub. */
+class Sink implements DeliverySink {
+  readonly seqs: number[] = []
+  readonly events: string[] = []
+  deliverMessage(row: MessageRow): void {
+    this.seqs.push(row.seq!)
+  }
+  deliverEvent(_roomId: number, frame: string): void {
+    this.events.push(frame)
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await Bun.sleep(5)
+  }
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+const seqOf = (message: string) => (JSON.parse(message) as { m?: { seq: number } }).m?.seq
+/** Routes a room's messages by `fate`; everything else (the brokers' probes) is delivered. */
+const rooms =
+  (fate: (message: string) => 'deliver' | 'hold' | 'drop') =>
+  (channel: string, message: string) =>
+    channel.startsWith('t:room:') ? fate(message) : 'deliver'
+
+let open: RedisBroker[] = []
+afterEach(async () => {
+  await Promise.all(open.map((b) => b.close()))
+  open = []
+})
+
+/** A Redis, a store, and two instances' brokers on them: `a` watches, `b` sends. */
+async function setup() {
+  const redis = new ScriptedRedis()
+  const store = new FakeStore()
+  const sink = new Sink()
+  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, TIMING)).deliverTo(sink)
+  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, TIMING)).deliverTo(new Sink())
+  open.push(a, b)
+  return { redis, store, sink, a, b }
+}
+
+describe('messages in seq order', () => {
+  it('should deliver in seq order whatever order Redis brings them in', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms(() => 'hold')
+    b.publishMessages(store.commit(ROOM, 5))
+    redis.release((held) => [...held].reverse())
+    await waitFor(() => sink.seqs.length === 5)
+    await Bun.sleep(20)
+    expect(sink.seqs).toEqual([1, 2, 3, 4, 5])
+  })
+
+  it('should read a lost message from the store', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms((message) => (seqOf(message) === 3 ? 'drop' : 'deliver'))
+    b.publishMessages(store.commit(ROOM, 5))
+    await waitFor(() => sink.seqs.length === 5)
+    expect(sink.seqs).toEqual([1, 2, 3, 4, 5])
+    expect(store.reads).toContainEqual([3, 3])
+  })
+
+  it('should deliver a duplicate, a late copy and its own echo once', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    const [first, second] = store.commit(ROOM, 2)
+    a.publishMessages([first!])
+    b.publishMessages([second!])
+    b.publishMessages([second!, first!])
+    await waitFor(() => redis.published.length === 4)
+    await Bun.sleep(20)
+    expect(sink.seqs).toEqual([1, 2])
+  })
+
+  it('should go live from where the room stood when the watch began', async () => {
+    const { store, sink, a, b } = await setup()
+    store.commit(ROOM, 3)
+    await a.watch(ROOM)
+    b.publishMessages(store.commit(ROOM, 1))
+    await waitFor(() => sink.seqs.length === 1)
+    expect(sink.seqs).toEqual([4])
+  })
+})
