@@ -138,3 +138,162 @@ describe('messages in seq order', () => {
     expect(sink.seqs).toEqual([4])
   })
 })
+
+describe('a message that arrives while the watch reads where the room stands', () => {
+  it('should neither stall the room nor spin on the store', async () => {
+    const { store, sink, a, b } = await setup()
+    store.commit(ROOM, 5)
+    // Between SUBSCRIBE and the read of lastSeq, another instance commits seq 6 and publishes it:
+    // it arrives early, and the read then says 6, so the stream starts at 7 with 6 already waiting.
+    store.beforeLastSeq = async () => {
+      store.beforeLastSeq = null
+      b.publishMessages(store.commit(ROOM, 1))
+      await Bun.sleep(20)
+    }
+    await a.watch(ROOM)
+    await Bun.sleep(200)
+    expect(store.reads.length).toBeLessThan(5)
+    b.publishMessages(store.commit(ROOM, 2))
+    await waitFor(() => sink.seqs.length === 2)
+    expect(sink.seqs).toEqual([7, 8])
+    await a.whenDelivered(ROOM, 8)
+    expect(store.reads.length).toBeLessThan(5)
+  })
+
+  it('should retry a failing store at a bounded rate, and deliver once it answers', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms((message) => (seqOf(message) === 1 ? 'drop' : 'deliver'))
+    store.failing = true
+    b.publishMessages(store.commit(ROOM, 2))
+    await Bun.sleep(1000)
+    expect(store.reads.length).toBeGreaterThan(0)
+    expect(store.reads.length).toBeLessThanOrEqual(8)
+    expect(sink.seqs).toEqual([])
+    store.failing = false
+    await waitFor(() => sink.seqs.length === 2, 6000)
+    expect(sink.seqs).toEqual([1, 2])
+  }, 10_000)
+
+  it('should let a replay go live once the stream passed what it read, even if that message never came', async () => {
+    const { redis, store, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms(() => 'drop')
+    b.publishMessages(store.commit(ROOM, 3))
+    // A replay read up to seq 3 from the database: that much is committed, so the stream reads it.
+    await Promise.race([a.whenDelivered(ROOM, 3), Bun.sleep(1000).then(() => Promise.reject(new Error('whenDelivered hung')))])
+  })
+})
+
+describe('Redis going away', () => {
+  it('should resubscribe after a restart and deliver, in order, what was committed meanwhile', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    b.publishMessages(store.commit(ROOM, 2))
+    await waitFor(() => sink.seqs.length === 2)
+    redis.stop()
+    await Bun.sleep(50)
+    expect(a.available).toBe(false)
+    redis.start()
+    // Back, but a's subscription is gone: what b publishes now is lost to a until it resubscribes.
+    await waitFor(() => b.available)
+    b.publishMessages(store.commit(ROOM, 3))
+    await waitFor(() => a.available && sink.seqs.length === 5)
+    b.publishMessages(store.commit(ROOM, 1))
+    await waitFor(() => sink.seqs.length === 6)
+    expect(sink.seqs).toEqual(range(1, 6))
+    expect(redis.subscribers(`t:room:${ROOM}`)).toBe(1)
+  })
+
+  it('should catch up even when the store fails when the subscription comes back', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    let open!: () => void
+    redis.connectGate = new Promise((resolve) => (open = resolve))
+    redis.stop()
+    redis.start()
+    await Bun.sleep(200) // the subscribers are lost and their replacements cannot connect yet
+    b.publishMessages(store.commit(ROOM, 3))
+    store.failing = true
+    redis.connectGate = null
+    open()
+    await waitFor(() => a.available)
+    await Bun.sleep(100)
+    store.failing = false
+    await waitFor(() => sink.seqs.length === 3, 5000)
+    expect(sink.seqs).toEqual([1, 2, 3])
+  })
+
+  it('should refuse a watch while Redis is away, and watch cleanly later', async () => {
+    const { redis, sink, a, b } = await setup()
+    redis.stop()
+    await Bun.sleep(30)
+    expect(a.watch(ROOM)).rejects.toThrow()
+    await Bun.sleep(30)
+    redis.start()
+    await waitFor(() => a.available && b.available)
+    await a.watch(ROOM)
+    b.publishEvent(ROOM, 'typing')
+    await waitFor(() => sink.events.length === 1)
+    await Bun.sleep(30)
+    expect(sink.events).toEqual(['typing'])
+  })
+
+  it('should leave nothing subscribed when a watch fails after subscribing', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    store.lastSeqFailures = 1
+    expect(a.watch(ROOM)).rejects.toThrow()
+    await Bun.sleep(30)
+    expect(redis.subscribers(`t:room:${ROOM}`)).toBe(0)
+    await a.watch(ROOM)
+    b.publishEvent(ROOM, 'typing')
+    await waitFor(() => sink.events.length === 1)
+    await Bun.sleep(30)
+    expect(sink.events).toEqual(['typing'])
+  })
+
+  it('should subscribe a room watched while the subscriber is being rebuilt exactly once', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    let open!: () => void
+    redis.connectGate = new Promise((resolve) => (open = resolve))
+    redis.stop()
+    redis.start()
+    await Bun.sleep(200) // a has noticed and is opening a fresh subscriber, which hangs
+    const watching = a.watch(ROOM + 1)
+    await Bun.sleep(20)
+    redis.connectGate = null
+    open()
+    await watching.catch(() => a.watch(ROOM + 1))
+    await waitFor(() => a.available)
+    b.publishEvent(ROOM + 1, 'typing')
+    b.publishMessages(store.commit(ROOM + 1, 1))
+    await waitFor(() => sink.events.length >= 1 && sink.seqs.length >= 1)
+    await Bun.sleep(50)
+    expect(sink.events).toEqual(['typing'])
+    expect(redis.subscribers(`t:room:${ROOM + 1}`)).toBe(1)
+  })
+
+  it('should leave no promise rejection unhandled while Redis is away', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (err: unknown) => unhandled.push(err)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const { redis, store, a } = await setup()
+      await a.watch(ROOM)
+      redis.stop()
+      a.publishMessages(store.commit(ROOM, 1))
+      a.publishEvent(ROOM, 'typing')
+      a.unwatch(ROOM)
+      await a.watch(ROOM + 1).catch(() => {})
+      await a.check().catch(() => {})
+      await Bun.sleep(200)
+      redis.start()
+      await waitFor(() => a.available)
+      await Bun.sleep(100)
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+    expect(unhandled).toEqual([])
+  })
+})
