@@ -297,3 +297,48 @@ describe('Redis going away', () => {
     expect(unhandled).toEqual([])
   })
 })
+
+describe('presence events from several instances', () => {
+  const join = (v: number) => ({ frame: `join${v}`, order: { userId: 'alice', version: v, present: true } })
+  const leave = (v: number) => ({ frame: `leave${v}`, order: { userId: 'alice', version: v, present: false } })
+
+  it('should drop a leave older than a join already delivered', async () => {
+    const { redis, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms(() => 'hold')
+    // b decided the leave (version 2) before c decided the join (3), but the join arrives first.
+    for (const e of [leave(2), join(3)]) b.publishEvent(ROOM, e.frame, undefined, e.order)
+    redis.release((held) => [...held].reverse())
+    await Bun.sleep(50)
+    expect(sink.events).toEqual(['join3'])
+  })
+
+  it('should deliver join, leave, join in the order Redis decided them, once each', async () => {
+    const { sink, a, b } = await setup()
+    await a.watch(ROOM)
+    for (const e of [join(1), leave(2), join(3), join(3)]) b.publishEvent(ROOM, e.frame, undefined, e.order)
+    await waitFor(() => sink.events.length >= 3)
+    await Bun.sleep(30)
+    expect(sink.events).toEqual(['join1', 'leave2', 'join3'])
+  })
+
+  it('should not announce a join twice when the leave between them comes late', async () => {
+    const { sink, a, b } = await setup()
+    await a.watch(ROOM)
+    b.publishEvent(ROOM, 'join1', undefined, join(1).order)
+    await waitFor(() => sink.events.length === 1)
+    // This instance decided join 3 itself; the leave 2 from elsewhere arrives after it.
+    a.publishEvent(ROOM, 'join3', undefined, join(3).order)
+    b.publishEvent(ROOM, 'leave2', undefined, leave(2).order)
+    await Bun.sleep(50)
+    expect(sink.events).toEqual(['join1'])
+  })
+
+  it('should pass events without an order (typing) through', async () => {
+    const { sink, a, b } = await setup()
+    await a.watch(ROOM)
+    b.publishEvent(ROOM, 'typing')
+    b.publishEvent(ROOM, 'typing')
+    await waitFor(() => sink.events.length === 2)
+  })
+})

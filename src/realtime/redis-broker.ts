@@ -2,6 +2,7 @@ import type { ServerWebSocket } from 'bun'
 import type { Logger } from '../logger.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { Broker, DeliverySink } from './broker.ts'
+import type { PresenceOrder } from './presence.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
 import { RoomOrder, type SequencedStore } from './room-order.ts'
 
@@ -14,9 +15,12 @@ interface RoomStream {
   ready: Promise<void>
   /** The connection its listener is subscribed on, if any. */
   on: RedisConnection | null
+  /** Per user, the newest presence change delivered here: its version, and whether it was a join. */
+  readonly presence: Map<string, { version: number; present: boolean }>
 }
 
-type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string }
+/** A message, or an event (`f`: the frame, `o`: the instance it came from; a join or leave adds `u`, `v`, `j`). */
+type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string; u?: string; v?: number; j?: boolean }
 
 /** How often the broker checks its subscription, and how long without a probe heard it counts as broken. */
 export interface ProbeTiming {
@@ -34,7 +38,12 @@ const CATCH_UP_RETRY_MS = 1000
  * Messages are delivered in each room's `seq` order (room-order.ts): one arriving early waits, and
  * a gap (a message published late, or lost while Redis was away) is read from the database. An
  * instance's own messages go into the same ordering at once, and their echo from Redis is dropped
- * as already delivered. Typing carries no order.
+ * as already delivered.
+ *
+ * Joins and leaves are decided in Redis in one order, but each instance publishes its own over its
+ * own connection, so they may arrive in another. Each carries the version presence gave it, and an
+ * instance delivers one only if it is newer than the last it delivered for that user in that room
+ * and changes what that one said (a join after a join says nothing new). Typing carries no order.
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
@@ -114,6 +123,7 @@ export class RedisBroker implements Broker {
       listener: (message) => this.receive(roomId, message),
       ready: Promise.resolve(),
       on: null,
+      presence: new Map(),
     }
     this.rooms.set(roomId, stream)
     stream.ready = (async () => {
@@ -152,9 +162,11 @@ export class RedisBroker implements Broker {
     }
   }
 
-  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {
-    this.sink.deliverEvent(roomId, frame, except)
-    this.publish(roomId, { t: 'e', f: frame, o: this.instance })
+  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>, order?: PresenceOrder): void {
+    if (this.isNews(roomId, order)) this.sink.deliverEvent(roomId, frame, except)
+    // Published even when old news here: elsewhere it may arrive before the newer one, and is due.
+    const envelope: Envelope = order ? { t: 'e', f: frame, o: this.instance, u: order.userId, v: order.version, j: order.present } : { t: 'e', f: frame, o: this.instance }
+    this.publish(roomId, envelope)
   }
 
   async check(): Promise<void> {
@@ -260,7 +272,20 @@ export class RedisBroker implements Broker {
     }
     if (envelope.t === 'm') {
       if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(envelope.m)
+      return
     }
-    else if (envelope.o !== this.instance) this.sink.deliverEvent(roomId, envelope.f)
+    if (envelope.o === this.instance) return
+    const order = typeof envelope.u === 'string' && typeof envelope.v === 'number' ? { userId: envelope.u, version: envelope.v, present: envelope.j === true } : undefined
+    if (this.isNews(roomId, order)) this.sink.deliverEvent(roomId, envelope.f)
+  }
+
+  /** Whether a presence event changes what this instance's sockets in the room were last told; records it. */
+  private isNews(roomId: number, order: PresenceOrder | undefined): boolean {
+    const stream = order && this.rooms.get(roomId)
+    if (!order || !stream) return true
+    const seen = stream.presence.get(order.userId)
+    if (seen && order.version <= seen.version) return false
+    stream.presence.set(order.userId, { version: order.version, present: order.present })
+    return !seen || seen.present !== order.present
   }
 }
