@@ -3,10 +3,12 @@ import { startRedis, type TestRedis } from '../../test/support/cluster.ts'
 import { createLogger } from '../logger.ts'
 import { redisConnector, type RedisConnection } from './redis-connection.ts'
 import { RedisPresence } from './redis-presence.ts'
-import { startRedisCluster } from './redis-test-servers.ts'
+import { relayRedis, startRedisCluster, type RedisRelay } from './redis-test-servers.ts'
 
 // The Lua scripts are the logic here, so these tests run them on a real redis-server of their own.
 const TTL = 0.6
+/** Sweeping waits this long after a (re)connect (see redis-presence.ts). */
+const HOLD_OFF_MS = 5000
 const ROOM = 42
 const alice = { userId: 'alice', nickname: 'Alice', profileUrl: '/alice.png' }
 const logger = createLogger('silent')
@@ -122,9 +124,39 @@ describe('a Redis restart without persistence', () => {
     await redis.start()
     await waitFor(async () => (await b.presence.online(ROOM).catch(() => [])).length === 1)
     a.kill()
-    await waitFor(() => b.gone.length > 0, 3000)
+    await waitFor(() => b.gone.length > 0, HOLD_OFF_MS + 3000)
     expect(b.gone).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
   }, 15_000)
+})
+
+describe('an outage longer than the presence TTL', () => {
+  // One relay per instance, so that they can come back at different times.
+  let relays: RedisRelay[]
+  beforeAll(() => {
+    relays = [0, 1].map(() => relayRedis(Number(new URL(redis.url).port)))
+  })
+  afterAll(() => relays.forEach((r) => r.close()))
+
+  it('should announce nobody gone when Redis is reachable again, and sweep again later', async () => {
+    const d = deployment()
+    const [a, b] = await Promise.all(relays.map((relay) => d.instance(redisConnector(relay.url)())))
+    await a!.presence.join(ROOM, alice)
+    for (const relay of relays) relay.cut()
+    await Bun.sleep(TTL * 3000)
+    // b is back first; a, whose user expired during the outage, a little later (Bun's reconnect
+    // backoff spreads instances by up to 2 s). b must not sweep alice before a had its chance.
+    relays[1]!.restore()
+    await waitFor(() => b!.connection.connected, 5000)
+    await Bun.sleep(1500)
+    relays[0]!.restore()
+    await waitFor(() => a!.connection.connected, 5000)
+    await Bun.sleep(HOLD_OFF_MS)
+    expect([...a!.gone, ...b!.gone]).toEqual([])
+    expect((await b!.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
+    a!.kill()
+    await waitFor(() => b!.gone.length > 0, 3000)
+    expect(b!.gone.map((g) => g.userId)).toEqual(['alice'])
+  }, 25_000)
 })
 
 describe('on Redis Cluster', () => {
@@ -140,7 +172,7 @@ describe('on Redis Cluster', () => {
       expect((await b.presence.online(3)).map((u) => u.nickname).sort()).toEqual(['Alice', 'Bob'])
       expect((await a.presence.leave(1, 'alice')).changed).toBe(true)
       a.kill()
-      await waitFor(() => b.gone.length === 5, 3000)
+      await waitFor(() => b.gone.length === 5, HOLD_OFF_MS + 3000)
       expect(b.gone.map((g) => g.roomId).sort()).toEqual([2, 3, 4, 5, 6])
       expect(await b.presence.counts(rooms)).toEqual([0, 0, 1, 0, 0, 0])
     } finally {

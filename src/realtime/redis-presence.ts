@@ -6,6 +6,12 @@ import { redisConnector, runScript, type RedisConnection } from './redis-connect
 /** Announces a user no instance vouches for any more, with the leave's version. */
 export type OnGone = (roomId: number, userId: string, nickname: string, version: number) => void
 
+/**
+ * After a (re)connect an instance sweeps no sooner than one TTL and at least this long: every
+ * instance alive is back by then (Bun retries a lost connection at least every 2 s) and has
+ * refreshed its users, which it does first thing on reconnecting.
+ */
+const MIN_SWEEP_HOLD_OFF_MS = 5000
 /** Users renewed per script call. */
 const REFRESH_BATCH = 200
 
@@ -24,7 +30,9 @@ const parseInfo = (raw: unknown): Info => {
  * whichever instances their tabs are on, with a version that orders it among the room's changes.
  *
  * Instances renew their users every TTL/3. One that dies stops renewing, its entries pass their
- * time, and the next sweep (by any instance) removes them and announces the leaves.
+ * time, and the next sweep (by any instance) removes them and announces the leaves. After Redis
+ * was away, entries may have passed their time only because nobody could renew them: an instance
+ * renews its own first thing, and sweeps only once every instance has had time to do the same.
  */
 export class RedisPresence implements Presence {
   private readonly instance = crypto.randomUUID()
@@ -32,6 +40,9 @@ export class RedisPresence implements Presence {
   private readonly local = new Map<number, Map<string, string>>()
   private readonly timer: ReturnType<typeof setInterval>
   private readonly ttlMs: number
+  private readonly holdOffMs: number
+  /** Since when the connection has been up without a break; null while it is down. */
+  private connectedSince: number | null = null
   private ticking = false
 
   constructor(
@@ -42,6 +53,9 @@ export class RedisPresence implements Presence {
     private readonly logger: Logger,
   ) {
     this.ttlMs = Math.round(ttlSeconds * 1000)
+    this.holdOffMs = Math.max(this.ttlMs, MIN_SWEEP_HOLD_OFF_MS)
+    if (redis.connected) this.connectedSince = Date.now()
+    redis.onconnect = () => this.reconnected()
     this.timer = setInterval(() => this.tick().catch((err) => this.logger.warn('presence heartbeat failed', { err })), Math.max(200, Math.floor(this.ttlMs / 3)))
   }
 
@@ -113,13 +127,24 @@ export class RedisPresence implements Presence {
     await this.redis.send('SADD', [roomIndexKey(this.prefix), String(roomId)])
   }
 
-  /** Renews what this instance vouches for, then sweeps every room. */
+  private reconnected() {
+    // Redis was away (or restarted empty): nobody could renew anything. Renew first, sweep later.
+    this.connectedSince = Date.now()
+    this.refresh().catch((err) => this.logger.warn('presence refresh after reconnecting failed', { err }))
+  }
+
+  /** Renews what this instance vouches for, then sweeps every room unless it reconnected too recently. */
   private async tick() {
-    if (!this.redis.connected || this.ticking) return
+    if (!this.redis.connected) {
+      this.connectedSince = null
+      return
+    }
+    this.connectedSince ??= Date.now()
+    if (this.ticking) return
     this.ticking = true
     try {
       await this.refresh()
-      await this.sweep()
+      if (this.connectedSince !== null && Date.now() - this.connectedSince >= this.holdOffMs) await this.sweep()
     } finally {
       this.ticking = false
     }
