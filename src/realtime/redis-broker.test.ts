@@ -274,6 +274,28 @@ describe('Redis going away', () => {
     expect(redis.subscribers(`t:room:${ROOM + 1}`)).toBe(1)
   })
 
+  it('should leave nothing subscribed for a room unwatched while the subscriber is being rebuilt', async () => {
+    const { redis, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => (open = resolve))
+    redis.subscribeGate = (channel) => (channel === `t:room:${ROOM}` ? gate : null)
+    redis.stop()
+    redis.start()
+    await Bun.sleep(200) // the fresh subscriber is subscribing the room, slowly
+    a.unwatch(ROOM)
+    redis.subscribeGate = () => null
+    open()
+    await waitFor(() => a.available)
+    await Bun.sleep(30)
+    expect(redis.subscribers(`t:room:${ROOM}`)).toBe(0)
+    await a.watch(ROOM)
+    b.publishEvent(ROOM, 'typing')
+    await waitFor(() => sink.events.length === 1)
+    await Bun.sleep(30)
+    expect(sink.events).toEqual(['typing'])
+  })
+
   it('should leave no promise rejection unhandled while Redis is away', async () => {
     const unhandled: unknown[] = []
     const onUnhandled = (err: unknown) => unhandled.push(err)

@@ -230,18 +230,23 @@ export class RedisBroker implements Broker {
   /** Replaces the subscriber with a fresh connection subscribed to the probe and every watched room. */
   private async rebuild() {
     const fresh = this.connector()
-    const streams = [...this.rooms]
+    const subscribed: RoomStream[] = []
     try {
       await fresh.connect()
       await fresh.subscribe(this.probeChannel, this.heardProbe)
-      for (const [roomId, stream] of streams) if (this.rooms.get(roomId) === stream) await fresh.subscribe(this.channel(roomId), stream.listener)
+      for (const [roomId, stream] of [...this.rooms]) {
+        if (this.rooms.get(roomId) !== stream) continue
+        await fresh.subscribe(this.channel(roomId), stream.listener)
+        subscribed.push(stream)
+      }
     } catch (err) {
       fresh.close()
       throw err
     }
     const old = this.sub
     this.sub = fresh
-    for (const [roomId, stream] of streams) if (this.rooms.get(roomId) === stream) stream.on = fresh
+    // Rooms unwatched meanwhile too: their unsubscribe is queued after this, and must find them here.
+    for (const stream of subscribed) stream.on = fresh
     old.close()
   }
 

@@ -15,6 +15,8 @@ export class ScriptedRedis {
   route: (channel: string, message: string) => Route = () => 'deliver'
   /** While set, connections being opened wait for it (a slow or hanging connect). */
   connectGate: Promise<void> | null = null
+  /** Makes a SUBSCRIBE to a channel wait for the promise it returns (a slow subscribe). */
+  subscribeGate: (channel: string) => Promise<void> | null = () => null
   private up = true
   private readonly connections = new Set<ScriptedConnection>()
   /** The server's side of subscriptions: which connections hear a channel. */
@@ -120,6 +122,9 @@ class ScriptedConnection implements RedisConnection {
   }
 
   async subscribe(channel: string, listener: ChannelListener): Promise<void> {
+    this.check()
+    const gate = this.server.subscribeGate(channel)
+    if (gate) await gate
     this.check()
     this.listeners.set(channel, [...(this.listeners.get(channel) ?? []), listener])
     this.server.subscribe(channel, this, true)
