@@ -78,7 +78,8 @@ export class RedisPresence implements Presence {
     users.set(user.userId, info)
     const now = Date.now()
     const version = Number(await runScript(this.redis, JOIN, this.keys(roomId), [this.instance, now, now + this.ttlMs, user.userId, info]))
-    await this.index(roomId)
+    // The join happened; should the index miss the room, the next refresh puts it back.
+    await this.index(roomId).catch((err) => this.logger.warn('adding a room to the presence index failed', { room: roomId, err }))
     return { changed: version > 0, version }
   }
 
