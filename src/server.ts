@@ -33,7 +33,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     if (!(store instanceof PostgresStore)) throw new Error('REDIS_URL needs DATABASE_URL')
     const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, store, logger)
     deps.broker = (sink) => broker.deliverTo(sink)
-    deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, (roomId, userId, nickname) => app?.broker.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname)), logger)
+    deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, (roomId, userId, nickname, version) => app?.broker.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname), undefined, { userId, version, present: false }), logger)
   }
   app = createApp(deps)
   const running = app

@@ -1,27 +1,37 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { relayRedis, type RedisRelay } from '../src/realtime/redis-test-servers.ts'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
 import { endpoint, storedIds, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
-// Three instances as separate processes on one fresh Postgres database and a Redis of their own.
+// Three instances as separate processes on one fresh Postgres database and a Redis of their own,
+// each through a relay of its own (so a test can cut or slow one instance's network to Redis).
 const PRESENCE_TTL = 2
+/** After (re)connecting, an instance sweeps presence no sooner than this (redis-presence.ts). */
+const SWEEP_HOLD_OFF_MS = Math.max(PRESENCE_TTL * 1000, 5000)
 let db: Awaited<ReturnType<typeof createDatabase>>
 let redis: TestRedis
+let relays: RedisRelay[]
 let instances: ServerProcess[]
+/** Instances started by a test (to be killed), stopped after all. */
+const extra: ServerProcess[] = []
 let env: Record<string, string>
 
 beforeAll(async () => {
   db = await createDatabase()
   redis = await startRedis()
+  relays = [0, 1, 2].map(() => relayRedis(Number(new URL(redis.url).port)))
   env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `test${Date.now()}:`, PRESENCE_TTL: String(PRESENCE_TTL), ...UNLIMITED }
   instances = []
   // One at a time: they migrate the same database (an advisory lock would serialise them anyway).
-  for (let i = 0; i < 3; i++) instances.push(await startInstance(env))
+  for (const relay of relays) instances.push(await startInstance({ ...env, REDIS_URL: relay.url }))
 }, 60_000)
 afterAll(async () => {
-  for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
-  await Promise.all((instances ?? []).map((i) => i.exited))
+  const all = [...(instances ?? []), ...extra]
+  for (const instance of all) instance.proc.kill('SIGKILL')
+  await Promise.all(all.map((i) => i.exited))
+  for (const relay of relays ?? []) relay.close()
   await redis?.stop()
   await db?.drop()
 })
@@ -34,6 +44,17 @@ async function createRoom(instance: ServerProcess, name: string): Promise<number
   return ((await res.json()) as { id: number }).id
 }
 const ids = (frames: Frame[]) => frames.map((f) => f.id as number)
+type Detail = { online_users: { user_id: string; nickname: string }[] }
+const detail = async (instance: ServerProcess, roomId: number) => (await (await fetch(`${instance.base}/chat/v1/room/${roomId}/`)).json()) as Detail
+/** Polls until `condition` holds, up to `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await Bun.sleep(20)
+  }
+}
+const allReady = () => until(async () => (await Promise.all(instances.map(async (i) => (await fetch(`${i.base}/readyz`)).status))).every((s) => s === 200), 20_000, 'every instance ready')
 
 describe('three instances on Postgres and Redis', () => {
   it('should give every client every message once, in one ascending order, whichever instance it is on', async () => {
@@ -103,6 +124,52 @@ describe('three instances on Postgres and Redis', () => {
     await Promise.all([...senders, ...late].map((c) => c.close()))
   }, 30_000)
 
+  it('should not let a late leave undo a join decided after it', async () => {
+    const roomId = await createRoom(instances[0]!, 'join after leave')
+    const watcher = await connect(instances[0]!, roomId, user('watcher'))
+    const tab1 = await connect(instances[1]!, roomId, user('alice'))
+    await watcher.next('chat.user.join')
+    // Instance 1's traffic to Redis is slow: Redis decides alice's leave, then her join through
+    // instance 2, but instance 1 publishes the leave only after instance 2 published the join.
+    relays[1]!.delay(800)
+    try {
+      await tab1.close()
+      await until(async () => !(await detail(instances[0]!, roomId)).online_users.some((u) => u.user_id === 'alice'), 10_000, 'alice left')
+      const tab2 = await connect(instances[2]!, roomId, user('alice'))
+      await Bun.sleep(2500)
+      await watcher.barrier()
+      const seen = watcher.frames.filter((f) => f.type.startsWith('chat.user.') && f.user_id === 'alice').map((f) => f.type)
+      // The leave and the join that followed it may both arrive, in their order, or neither
+      // (the leave came too late, so the join says nothing new); alice ends present either way.
+      expect(seen.at(-1)).toBe('chat.user.join')
+      expect((await detail(instances[0]!, roomId)).online_users.map((u) => u.user_id)).toContain('alice')
+      await tab2.close()
+    } finally {
+      relays[1]!.delay(0)
+    }
+    await watcher.close()
+  }, 30_000)
+
+  it("should announce the leaves of a killed instance's users within the presence TTL", async () => {
+    const roomId = await createRoom(instances[0]!, 'kill -9')
+    const victim = await startInstance(env)
+    extra.push(victim)
+    const watcher = await connect(instances[0]!, roomId, user('survivor'))
+    const doomed = await connect(victim, roomId, user('doomed'))
+    await watcher.next('chat.user.join')
+    victim.proc.kill('SIGKILL')
+    await victim.exited
+    void doomed.closed
+    const killedAt = Date.now()
+    expect(await watcher.next('chat.user.leave', (PRESENCE_TTL + 2) * 1000)).toEqual({ type: 'chat.user.leave', username: 'doomed님', user_id: 'doomed' })
+    const waited = (Date.now() - killedAt) / 1000
+    // The entry expires after the TTL; the next sweep (every TTL/3) announces it.
+    expect(waited).toBeLessThanOrEqual(PRESENCE_TTL * (1 + 1 / 3) + 0.5)
+    const online = await detail(instances[0]!, roomId)
+    expect(online.online_users.map((u) => u.user_id)).toEqual(['survivor'])
+    await watcher.close()
+  }, 30_000)
+
   it('should refuse sends clearly while Redis is down, recover by itself, and lose nothing stored', async () => {
     const roomId = await createRoom(instances[0]!, 'redis restart')
     const a = await connect(instances[0]!, roomId, user('ra'))
@@ -144,21 +211,52 @@ describe('three instances on Postgres and Redis', () => {
     await Promise.all([a.close(), b.close(), late.close()])
   }, 60_000)
 
-  it("should announce the leaves of a killed instance's users within the presence TTL", async () => {
-    const roomId = await createRoom(instances[0]!, 'kill -9')
-    const watcher = await connect(instances[0]!, roomId, user('survivor'))
-    const doomed = await connect(instances[2]!, roomId, user('doomed'))
+  it("should restore nicknames and the room index after Redis restarts empty, and still announce a killed instance's users", async () => {
+    const roomId = await createRoom(instances[0]!, 'redis restarts empty')
+    const victim = await startInstance(env)
+    extra.push(victim)
+    const watcher = await connect(instances[0]!, roomId, user('keeper'))
+    const doomed = await connect(victim, roomId, user('lost'))
     await watcher.next('chat.user.join')
-    instances[2]!.proc.kill('SIGKILL')
-    await instances[2]!.exited
+    await redis.stop()
+    await redis.start()
+    // The instances renew their users as they reconnect, and with them everything a join wrote.
+    const nicknames = async () => {
+      const res = await fetch(`${instances[1]!.base}/chat/v1/room/${roomId}/`)
+      return res.ok ? ((await res.json()) as Detail).online_users.map((u) => u.nickname).sort() : []
+    }
+    await until(async () => (await nicknames()).length === 2, 10_000, 'both users back')
+    expect(await nicknames()).toEqual(['keeper님', 'lost님'])
+    victim.proc.kill('SIGKILL')
+    await victim.exited
     void doomed.closed
-    const killedAt = Date.now()
-    expect(await watcher.next('chat.user.leave', (PRESENCE_TTL + 2) * 1000)).toEqual({ type: 'chat.user.leave', username: 'doomed님', user_id: 'doomed' })
-    const waited = (Date.now() - killedAt) / 1000
-    // The entry expires after the TTL; the next sweep (every TTL/3) announces it.
-    expect(waited).toBeLessThanOrEqual(PRESENCE_TTL * (1 + 1 / 3) + 0.5)
-    const detail = (await (await fetch(`${instances[0]!.base}/chat/v1/room/${roomId}/`)).json()) as { online_users: { user_id: string }[] }
-    expect(detail.online_users.map((u) => u.user_id)).toEqual(['survivor'])
+    expect(await watcher.next('chat.user.leave', SWEEP_HOLD_OFF_MS + (PRESENCE_TTL + 2) * 1000)).toEqual({ type: 'chat.user.leave', username: 'lost님', user_id: 'lost' })
     await watcher.close()
   }, 30_000)
+
+  it('should announce nobody gone after an outage longer than the presence TTL', async () => {
+    // Only the three instances behind relays: one with a Redis connection of its own would sweep.
+    for (const instance of extra) instance.proc.kill('SIGKILL')
+    await Promise.all(extra.map((i) => i.exited))
+    await allReady()
+    const roomId = await createRoom(instances[0]!, 'long outage')
+    const watcher = await connect(instances[0]!, roomId, user('w'))
+    const stayers = [await connect(instances[1]!, roomId, user('stay1')), await connect(instances[2]!, roomId, user('stay2'))]
+    await watcher.collect('chat.user.join', 2)
+    for (const relay of relays) relay.cut()
+    await Bun.sleep(PRESENCE_TTL * 2000)
+    // Instance 0 gets back first (its room detail reads presence again) and has a second or so to
+    // itself, while the others' users look expired; then the others come back (Bun's reconnect
+    // backoff spreads instances by up to 2 s).
+    relays[0]!.restore()
+    await until(async () => (await fetch(`${instances[0]!.base}/chat/v1/room/${roomId}/`)).status === 200, 10_000, 'instance 0 back')
+    await Bun.sleep(1000)
+    for (const relay of relays) relay.restore()
+    await allReady()
+    await Bun.sleep(SWEEP_HOLD_OFF_MS + PRESENCE_TTL * 1000)
+    await watcher.barrier()
+    expect(watcher.all('chat.user.leave')).toEqual([])
+    expect((await detail(instances[0]!, roomId)).online_users.map((u) => u.user_id).sort()).toEqual(['stay1', 'stay2', 'w'])
+    await Promise.all([watcher, ...stayers].map((c) => c.close()))
+  }, 60_000)
 })

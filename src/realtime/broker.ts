@@ -1,5 +1,6 @@
 import type { ServerWebSocket } from 'bun'
 import type { MessageRow } from '../store/store.ts'
+import type { PresenceOrder } from './presence.ts'
 
 /** Where a broker hands the events of the rooms this instance has sockets in. */
 export interface DeliverySink {
@@ -27,7 +28,11 @@ export interface Broker {
   whenDelivered(roomId: number, seq: number): Promise<void>
   /** Committed messages, in commit order. */
   publishMessages(rows: readonly MessageRow[]): void
-  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void
+  /**
+   * Join, leave or typing, already encoded. A join or leave passes its `order` (from presence), and
+   * an instance drops one older than what it already delivered for that user in that room.
+   */
+  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>, order?: PresenceOrder): void
   /** Throws when the broker cannot be reached. */
   check(): Promise<void>
   close(): Promise<void>

@@ -130,7 +130,7 @@ export class Hub implements DeliverySink {
       clearTimeout(this.leaving.get(key))
       this.leaving.delete(key)
       this.presence.join(session.roomId, { userId, nickname, profileUrl }).then(
-        (first) => first && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.join', userId, nickname), session.socket),
+        (change) => change.changed && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.join', userId, nickname), session.socket, { userId, version: change.version, present: true }),
         (err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }),
       )
     }
@@ -172,7 +172,7 @@ export class Hub implements DeliverySink {
   private leave(roomId: number, userId: string, nickname: string) {
     this.leaving.delete(leavingKey(roomId, userId))
     this.presence.leave(roomId, userId).then(
-      (gone) => gone && this.broker?.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname)),
+      (change) => change.changed && this.broker?.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname), undefined, { userId, version: change.version, present: false }),
       (err) => this.logger.error('presence leave failed', { room: roomId, user: userId, err }),
     )
   }

@@ -1,40 +1,49 @@
-import { RedisClient, type ServerWebSocket } from 'bun'
+import type { ServerWebSocket } from 'bun'
 import type { Logger } from '../logger.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { Broker, DeliverySink } from './broker.ts'
+import type { PresenceOrder } from './presence.ts'
+import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
+import { RoomOrder, type SequencedStore } from './room-order.ts'
 
-/** What the broker needs from the store: messages by their position in a room. */
-export interface SequencedStore {
-  messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]>
-  lastSeq(roomId: number): Promise<number>
-}
+export type { SequencedStore }
 
-/** One room this instance has sockets in: the next position to deliver, and what arrived early. */
+/** One room this instance has sockets in. */
 interface RoomStream {
-  next: number | null
-  early: Map<number, MessageRow>
-  filling: boolean
+  readonly order: RoomOrder
+  readonly listener: ChannelListener
   ready: Promise<void>
-  listener: (message: string) => void
-  /** Replays waiting for the stream to pass a seq. */
-  waiters: { seq: number; resolve: () => void }[]
+  /** The connection its listener is subscribed on, if any. */
+  on: RedisConnection | null
+  /** Per user, the newest presence change delivered here: its version, and whether it was a join. */
+  readonly presence: Map<string, { version: number; present: boolean }>
 }
 
-type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string }
+/** A message, or an event (`f`: the frame, `o`: the instance it came from; a join or leave adds `u`, `v`, `j`). */
+type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string; u?: string; v?: number; j?: boolean }
 
-const CLIENT_OPTIONS = { enableOfflineQueue: false, maxRetries: 1_000_000_000, connectionTimeout: 5000 }
-const PROBE_INTERVAL_MS = 1000
-/** Without a probe heard for this long, the subscriber counts as broken. */
-const PROBE_DEADLINE_MS = 3500
+/** How often the broker checks its subscription, and how long without a probe heard it counts as broken. */
+export interface ProbeTiming {
+  intervalMs: number
+  deadlineMs: number
+}
+
+const PROBE_TIMING: ProbeTiming = { intervalMs: 1000, deadlineMs: 3500 }
+/** Between tries to catch a room up after its subscription was restored (while the store fails). */
+const CATCH_UP_RETRY_MS = 1000
 
 /**
  * Room events between instances over Redis pub/sub, one channel per room.
  *
- * Messages are delivered in each room's `seq` order, the order the database committed them in, not
- * the order Redis happened to bring them: one arriving early waits, and a gap (a message published
- * late, or lost while Redis was away) is read from the database, where every earlier `seq` is
- * already committed. An instance's own messages go into the same ordering at once, and their echo
- * from Redis is dropped as already delivered. Join, leave and typing carry no order.
+ * Messages are delivered in each room's `seq` order (room-order.ts): one arriving early waits, and
+ * a gap (a message published late, or lost while Redis was away) is read from the database. An
+ * instance's own messages go into the same ordering at once, and their echo from Redis is dropped
+ * as already delivered.
+ *
+ * Joins and leaves are decided in Redis in one order, but each instance publishes its own over its
+ * own connection, so they may arrive in another. Each carries the version presence gave it, and an
+ * instance delivers one only if it is newer than the last it delivered for that user in that room
+ * and changes what that one said (a join after a join says nothing new). Typing carries no order.
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
@@ -45,27 +54,42 @@ export class RedisBroker implements Broker {
   private lastProbe = Date.now()
   private rebuilding = false
   private readonly probeTimer: ReturnType<typeof setInterval>
+  /** Changes to the subscriber run one at a time, in order (see `serially`). */
+  private subscriptions: Promise<unknown> = Promise.resolve()
 
   private constructor(
-    private readonly url: string,
-    private readonly pub: RedisClient,
-    private sub: RedisClient,
+    private readonly connector: RedisConnector,
+    private readonly pub: RedisConnection,
+    private sub: RedisConnection,
     private readonly prefix: string,
     private readonly store: SequencedStore,
     private readonly logger: Logger,
+    private readonly timing: ProbeTiming,
   ) {
-    pub.onclose = () => this.reconnect(pub)
-    // Whether a subscription survives a reconnect is up to the client; rather than trust it, the
-    // broker sends itself a probe every second, and rebuilds the subscriber when probes stop coming.
-    this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS)
+    // Whether a subscription survives a reconnect is up to the client (Bun's does not); rather than
+    // trust it, the broker sends itself a probe every second, and rebuilds the subscriber when
+    // probes stop coming.
+    this.probeTimer = setInterval(() => this.probe().catch((err) => this.logger.error('redis probe failed', { err })), timing.intervalMs)
   }
 
-  /** Connects both clients (publishing and subscribing need separate connections). */
-  static async connect(url: string, prefix: string, store: SequencedStore, logger: Logger): Promise<RedisBroker> {
-    const pub = new RedisClient(url, CLIENT_OPTIONS)
-    await pub.connect()
-    const broker = new RedisBroker(url, pub, new RedisClient(url, CLIENT_OPTIONS), prefix, store, logger)
-    await broker.subscribeAll(broker.sub)
+  /** Connects to the Redis at `url`. */
+  static connect(url: string, prefix: string, store: SequencedStore, logger: Logger): Promise<RedisBroker> {
+    return RedisBroker.open(redisConnector(url), prefix, store, logger)
+  }
+
+  /** Connects both connections (publishing and subscribing need separate ones). */
+  static async open(connector: RedisConnector, prefix: string, store: SequencedStore, logger: Logger, timing = PROBE_TIMING): Promise<RedisBroker> {
+    const pub = connector()
+    const sub = connector()
+    const broker = new RedisBroker(connector, pub, sub, prefix, store, logger, timing)
+    try {
+      await pub.connect()
+      await sub.connect()
+      await sub.subscribe(broker.probeChannel, broker.heardProbe)
+    } catch (err) {
+      await broker.close()
+      throw err
+    }
     return broker
   }
 
@@ -73,40 +97,8 @@ export class RedisBroker implements Broker {
     return `${this.prefix}probe:${this.instance}`
   }
 
-  /** Subscribes a (new) subscriber client to the probe and every watched room. */
-  private async subscribeAll(sub: RedisClient) {
-    await sub.connect()
-    await sub.subscribe(this.probeChannel, () => (this.lastProbe = Date.now()))
-    for (const [roomId, stream] of this.rooms) await sub.subscribe(this.channel(roomId), stream.listener)
-  }
-
-  private async probe() {
-    if (this.closing) return
-    if (!this.pub.connected) {
-      // Redis is away: until a probe makes the round trip again, nothing counts as delivered.
-      this.lastProbe = 0
-      return
-    }
-    this.pub.publish(this.probeChannel, '1').catch(() => {})
-    if (Date.now() - this.lastProbe < PROBE_DEADLINE_MS || this.rebuilding) return
-    // Redis is back (the publisher is connected) but the subscriber hears nothing: start it afresh.
-    this.rebuilding = true
-    this.logger.warn('redis subscription lost; resubscribing and catching up', { rooms: this.rooms.size })
-    const fresh = new RedisClient(this.url, CLIENT_OPTIONS)
-    try {
-      await this.subscribeAll(fresh)
-      const old = this.sub
-      this.sub = fresh
-      old.close()
-      this.lastProbe = Date.now()
-      for (const roomId of this.rooms.keys()) void this.catchUp(roomId)
-      this.logger.info('redis subscription restored')
-    } catch (err) {
-      fresh.close()
-      this.logger.warn('resubscribing to redis failed; will retry', { err })
-    } finally {
-      this.rebuilding = false
-    }
+  private readonly heardProbe = () => {
+    this.lastProbe = Date.now()
   }
 
   /** Sets where events are delivered (the hub); returns the broker. */
@@ -116,7 +108,7 @@ export class RedisBroker implements Broker {
   }
 
   get available(): boolean {
-    return this.pub.connected && Date.now() - this.lastProbe < PROBE_DEADLINE_MS
+    return this.pub.connected && Date.now() - this.lastProbe < this.timing.deadlineMs
   }
 
   private channel(roomId: number) {
@@ -126,15 +118,21 @@ export class RedisBroker implements Broker {
   watch(roomId: number): Promise<void> {
     const existing = this.rooms.get(roomId)
     if (existing) return existing.ready
-    const stream: RoomStream = { next: null, early: new Map(), filling: false, ready: Promise.resolve(), listener: (message) => this.receive(roomId, message), waiters: [] }
+    const stream: RoomStream = {
+      order: new RoomOrder(roomId, this.store, (row) => this.sink.deliverMessage(row), this.logger),
+      listener: (message) => this.receive(roomId, message),
+      ready: Promise.resolve(),
+      on: null,
+      presence: new Map(),
+    }
     this.rooms.set(roomId, stream)
     stream.ready = (async () => {
       // Subscribe first, then read where the room stands: whatever commits later arrives here.
-      await this.sub.subscribe(this.channel(roomId), stream.listener)
-      stream.next = (await this.store.lastSeq(roomId)) + 1
-      this.drain(roomId, stream)
+      await this.serially(() => this.subscribe(roomId, stream))
+      stream.order.start(await this.store.lastSeq(roomId))
     })().catch((err) => {
-      this.rooms.delete(roomId)
+      // Leave nothing behind, so that a later watch starts clean (the caller closes its socket).
+      if (this.rooms.get(roomId) === stream) this.unwatch(roomId)
       this.logger.error('watching a room failed', { room: roomId, err })
       throw err
     })
@@ -142,29 +140,33 @@ export class RedisBroker implements Broker {
   }
 
   whenDelivered(roomId: number, seq: number): Promise<void> {
-    const stream = this.rooms.get(roomId)
-    if (!stream || (stream.next !== null && stream.next > seq)) return Promise.resolve()
-    return new Promise((resolve) => stream.waiters.push({ seq, resolve }))
+    return this.rooms.get(roomId)?.order.whenDelivered(seq) ?? Promise.resolve()
   }
 
   unwatch(roomId: number): void {
     const stream = this.rooms.get(roomId)
     if (!stream) return
     this.rooms.delete(roomId)
-    for (const waiter of stream.waiters) waiter.resolve()
-    this.sub.unsubscribe(this.channel(roomId), stream.listener).catch(() => {})
+    stream.order.close()
+    this.serially(async () => {
+      const on = stream.on
+      stream.on = null
+      await on?.unsubscribe(this.channel(roomId), stream.listener)
+    }).catch(() => {}) // a connection that is gone has forgotten the subscription anyway
   }
 
   publishMessages(rows: readonly MessageRow[]): void {
     for (const row of rows) {
-      this.accept(row)
+      this.rooms.get(row.roomId)?.order.accept(row)
       this.publish(row.roomId, { t: 'm', m: row })
     }
   }
 
-  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {
-    this.sink.deliverEvent(roomId, frame, except)
-    this.publish(roomId, { t: 'e', f: frame, o: this.instance })
+  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>, order?: PresenceOrder): void {
+    if (this.isNews(roomId, order)) this.sink.deliverEvent(roomId, frame, except)
+    // Published even when old news here: elsewhere it may arrive before the newer one, and is due.
+    const envelope: Envelope = order ? { t: 'e', f: frame, o: this.instance, u: order.userId, v: order.version, j: order.present } : { t: 'e', f: frame, o: this.instance }
+    this.publish(roomId, envelope)
   }
 
   async check(): Promise<void> {
@@ -176,8 +178,89 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     this.closing = true
     clearInterval(this.probeTimer)
+    for (const stream of this.rooms.values()) stream.order.close()
+    this.rooms.clear()
     this.pub.close()
     this.sub.close()
+  }
+
+  /**
+   * Runs a change to the subscriber after those before it. A watch, an unwatch and a rebuild of
+   * the subscriber never interleave, so no room ends up subscribed twice (Bun would then deliver
+   * everything twice) or on a connection about to be thrown away.
+   */
+  private serially<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.subscriptions.then(change, change)
+    this.subscriptions = result.catch(() => {})
+    return result
+  }
+
+  /** Subscribes a room's listener on the current subscriber, unless it already is. */
+  private async subscribe(roomId: number, stream: RoomStream) {
+    if (this.rooms.get(roomId) !== stream || stream.on === this.sub) return
+    const sub = this.sub
+    await sub.subscribe(this.channel(roomId), stream.listener)
+    stream.on = sub
+  }
+
+  /** Sends a probe; when probes stopped coming back though Redis is reachable, rebuilds the subscriber. */
+  private async probe() {
+    if (this.closing) return
+    if (!this.pub.connected) {
+      // Redis is away: until a probe makes the round trip again, nothing counts as delivered.
+      this.lastProbe = 0
+      return
+    }
+    this.pub.publish(this.probeChannel, '1').catch(() => {})
+    if (Date.now() - this.lastProbe < this.timing.deadlineMs || this.rebuilding) return
+    this.rebuilding = true
+    this.logger.warn('redis subscription lost; resubscribing and catching up', { rooms: this.rooms.size })
+    try {
+      await this.serially(() => this.rebuild())
+      this.lastProbe = Date.now()
+      this.logger.info('redis subscription restored')
+      for (const [roomId, stream] of this.rooms) this.catchUp(roomId, stream).catch((err) => this.logger.error('catching up failed', { room: roomId, err }))
+    } catch (err) {
+      this.logger.warn('resubscribing to redis failed; will retry', { err })
+    } finally {
+      this.rebuilding = false
+    }
+  }
+
+  /** Replaces the subscriber with a fresh connection subscribed to the probe and every watched room. */
+  private async rebuild() {
+    const fresh = this.connector()
+    const subscribed: RoomStream[] = []
+    try {
+      await fresh.connect()
+      await fresh.subscribe(this.probeChannel, this.heardProbe)
+      for (const [roomId, stream] of [...this.rooms]) {
+        if (this.rooms.get(roomId) !== stream) continue
+        await fresh.subscribe(this.channel(roomId), stream.listener)
+        subscribed.push(stream)
+      }
+    } catch (err) {
+      fresh.close()
+      throw err
+    }
+    const old = this.sub
+    this.sub = fresh
+    // Rooms unwatched meanwhile too: their unsubscribe is queued after this, and must find them here.
+    for (const stream of subscribed) stream.on = fresh
+    old.close()
+  }
+
+  /** After the subscription was broken: deliver whatever the room committed meanwhile. */
+  private async catchUp(roomId: number, stream: RoomStream) {
+    while (!this.closing && this.rooms.get(roomId) === stream) {
+      try {
+        stream.order.catchUp(await this.store.lastSeq(roomId))
+        return
+      } catch (err) {
+        this.logger.error('catching up after a reconnect failed; retrying', { room: roomId, err })
+        await Bun.sleep(CATCH_UP_RETRY_MS)
+      }
+    }
   }
 
   private publish(roomId: number, envelope: Envelope) {
@@ -192,70 +275,22 @@ export class RedisBroker implements Broker {
     } catch {
       return this.logger.warn('unreadable event on a room channel', { room: roomId })
     }
-    if (envelope.t === 'm') this.accept(envelope.m)
-    else if (envelope.o !== this.instance) this.sink.deliverEvent(roomId, envelope.f)
+    if (envelope.t === 'm') {
+      if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(envelope.m)
+      return
+    }
+    if (envelope.o === this.instance) return
+    const order = typeof envelope.u === 'string' && typeof envelope.v === 'number' ? { userId: envelope.u, version: envelope.v, present: envelope.j === true } : undefined
+    if (this.isNews(roomId, order)) this.sink.deliverEvent(roomId, envelope.f)
   }
 
-  /** Takes a committed message into its room's order. */
-  private accept(row: MessageRow) {
-    const stream = this.rooms.get(row.roomId)
-    if (!stream || row.seq === undefined) return
-    if (stream.next !== null && row.seq < stream.next) return // already delivered
-    stream.early.set(row.seq, row)
-    this.drain(row.roomId, stream)
-  }
-
-  /** Delivers what is next in order; on a gap, reads the missing messages from the database. */
-  private drain(roomId: number, stream: RoomStream) {
-    if (stream.next === null) return
-    for (let row = stream.early.get(stream.next); row; row = stream.early.get(stream.next)) {
-      stream.early.delete(stream.next)
-      stream.next++
-      this.sink.deliverMessage(row)
-    }
-    if (stream.waiters.length > 0) {
-      const next = stream.next
-      const done = stream.waiters.filter((w) => w.seq < next)
-      stream.waiters = stream.waiters.filter((w) => w.seq >= next)
-      for (const waiter of done) waiter.resolve()
-    }
-    if (stream.early.size > 0 && !stream.filling) {
-      const until = Math.min(...stream.early.keys()) - 1
-      void this.fill(roomId, stream, stream.next, until)
-    }
-  }
-
-  private async fill(roomId: number, stream: RoomStream, from: number, to: number) {
-    stream.filling = true
-    try {
-      for (const row of await this.store.messagesBySeq(roomId, from, to)) if (stream.next !== null && row.seq! >= stream.next) stream.early.set(row.seq!, row)
-    } catch (err) {
-      this.logger.error('reading missed messages failed', { room: roomId, err })
-      await Bun.sleep(500)
-    } finally {
-      stream.filling = false
-    }
-    if (this.rooms.get(roomId) === stream) this.drain(roomId, stream)
-  }
-
-  /** After the subscription was broken: deliver whatever the room committed meanwhile. */
-  private async catchUp(roomId: number) {
-    const stream = this.rooms.get(roomId)
-    if (!stream || stream.next === null) return
-    try {
-      const last = await this.store.lastSeq(roomId)
-      if (last >= stream.next) for (const row of await this.store.messagesBySeq(roomId, stream.next, last)) this.accept(row)
-    } catch (err) {
-      this.logger.error('catching up after a reconnect failed', { room: roomId, err })
-    }
-  }
-
-  /** Bun retries a lost connection a bounded number of times; past that, keep trying each second. */
-  private reconnect(client: RedisClient) {
-    if (this.closing) return
-    setTimeout(() => {
-      if (this.closing || client.connected) return
-      client.connect().catch(() => this.reconnect(client))
-    }, 1000)
+  /** Whether a presence event changes what this instance's sockets in the room were last told; records it. */
+  private isNews(roomId: number, order: PresenceOrder | undefined): boolean {
+    const stream = order && this.rooms.get(roomId)
+    if (!order || !stream) return true
+    const seen = stream.presence.get(order.userId)
+    if (seen && order.version <= seen.version) return false
+    stream.presence.set(order.userId, { version: order.version, present: order.present })
+    return !seen || seen.present !== order.present
   }
 }

@@ -1,177 +1,186 @@
-import { RedisClient } from 'bun'
 import type { Logger } from '../logger.ts'
-import type { OnlineUserDto, Presence } from './presence.ts'
+import { JOIN, LEAVE, REFRESH, roomIndexKey, roomKeys, SWEEP } from './presence-scripts.ts'
+import type { OnlineUserDto, Presence, PresenceChange } from './presence.ts'
+import { redisConnector, runScript, type RedisConnection } from './redis-connection.ts'
 
-// Keys (all under the prefix):
-//   presence:<room>          zset  user id  -> until when the user is present (the latest of their instances;
-//                                  ZADD GT keeps the latest)
-//   presence:<room>:<user>   zset  instance -> until when that instance vouches for the user
-//   users:<room>             hash  user id  -> {"n": nickname, "p": profile url}
-//   presence-rooms           set   rooms that may have someone present (what the sweep looks at)
-// Instances refresh their entries every TTL/3; an instance that dies stops refreshing, its entries
-// pass their time, and the next sweep (by any instance) removes them and announces the leaves.
-
-const JOIN = `
-local room, user, rooms, users = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local instance, now, untilMs, id, info, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
-redis.call('ZREMRANGEBYSCORE', user, '-inf', now)
-local before = redis.call('ZCARD', user)
-redis.call('ZADD', user, untilMs, instance)
-redis.call('PEXPIRE', user, ttl * 2)
-redis.call('ZADD', room, 'GT', untilMs, id)
-redis.call('HSET', users, id, info)
-redis.call('SADD', rooms, ARGV[7])
-return before == 0 and 1 or 0
-`
-
-const LEAVE = `
-local room, user, users = KEYS[1], KEYS[2], KEYS[3]
-local instance, now, id = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-redis.call('ZREM', user, instance)
-redis.call('ZREMRANGEBYSCORE', user, '-inf', now)
-if redis.call('ZCARD', user) > 0 then return 0 end
-redis.call('DEL', user)
-local removed = redis.call('ZREM', room, id)
-redis.call('HDEL', users, id)
-return removed
-`
-
-const REFRESH = `
-local room, user = KEYS[1], KEYS[2]
-local instance, untilMs, id, ttl = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-redis.call('ZADD', user, untilMs, instance)
-redis.call('PEXPIRE', user, ttl * 2)
-redis.call('ZADD', room, 'GT', untilMs, id)
-return 1
-`
-
-// Removes users whose time passed, unless an instance still vouches for them; returns
-// [id, info, id, info…] of those removed, so exactly one sweeper announces each leave.
-const SWEEP = `
-local room, users, rooms = KEYS[1], KEYS[2], KEYS[3]
-local now, prefix, roomId = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local gone = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', room, '-inf', now)) do
-  local user = prefix .. 'presence:' .. roomId .. ':' .. id
-  redis.call('ZREMRANGEBYSCORE', user, '-inf', now)
-  local best = redis.call('ZRANGE', user, -1, -1, 'WITHSCORES')
-  if best[2] then
-    redis.call('ZADD', room, best[2], id)
-  else
-    redis.call('ZREM', room, id)
-    table.insert(gone, id)
-    table.insert(gone, redis.call('HGET', users, id) or '{}')
-    redis.call('HDEL', users, id)
-  end
-end
-if redis.call('ZCARD', room) == 0 then redis.call('SREM', rooms, roomId) end
-return gone
-`
+/** Announces a user no instance vouches for any more, with the leave's version. */
+export type OnGone = (roomId: number, userId: string, nickname: string, version: number) => void
 
 /**
- * Presence shared by every instance through Redis: a user is in a room while any instance vouches
- * for them, and a join or leave is announced once, whichever instances their tabs are on.
+ * After a (re)connect an instance sweeps no sooner than one TTL and at least this long: every
+ * instance alive is back by then (Bun retries a lost connection at least every 2 s) and has
+ * refreshed its users, which it does first thing on reconnecting.
+ */
+const MIN_SWEEP_HOLD_OFF_MS = 5000
+/** Users renewed per script call. */
+const REFRESH_BATCH = 200
+
+type Info = { n?: string; p?: string | null }
+const parseInfo = (raw: unknown): Info => {
+  try {
+    return JSON.parse(String(raw ?? '{}')) as Info
+  } catch {
+    return {}
+  }
+}
+
+/**
+ * Presence shared by every instance through Redis (layout and scripts in presence-scripts.ts): a
+ * user is in a room while any instance vouches for them, and a join or leave is announced once,
+ * whichever instances their tabs are on, with a version that orders it among the room's changes.
+ *
+ * Instances renew their users every TTL/3. One that dies stops renewing, its entries pass their
+ * time, and the next sweep (by any instance) removes them and announces the leaves. After Redis
+ * was away, entries may have passed their time only because nobody could renew them: an instance
+ * renews its own first thing, and sweeps only once every instance has had time to do the same.
  */
 export class RedisPresence implements Presence {
   private readonly instance = crypto.randomUUID()
-  /** What this instance vouches for: room -> users (refreshed every TTL/3). */
-  private readonly local = new Map<number, Set<string>>()
+  /** What this instance vouches for: room -> user -> what Redis keeps about them (JSON). */
+  private readonly local = new Map<number, Map<string, string>>()
   private readonly timer: ReturnType<typeof setInterval>
   private readonly ttlMs: number
+  private readonly holdOffMs: number
+  /** Since when the connection has been up without a break; null while it is down. */
+  private connectedSince: number | null = null
+  private ticking = false
 
-  private constructor(
-    private readonly redis: RedisClient,
+  constructor(
+    private readonly redis: RedisConnection,
     private readonly prefix: string,
     ttlSeconds: number,
-    /** Announces users whose instance stopped vouching for them. */
-    private readonly onExpired: (roomId: number, userId: string, nickname: string) => void,
+    private readonly onGone: OnGone,
     private readonly logger: Logger,
   ) {
     this.ttlMs = Math.round(ttlSeconds * 1000)
-    this.timer = setInterval(() => void this.tick(), Math.max(200, Math.floor(this.ttlMs / 3)))
+    this.holdOffMs = Math.max(this.ttlMs, MIN_SWEEP_HOLD_OFF_MS)
+    if (redis.connected) this.connectedSince = Date.now()
+    redis.onconnect = () => this.reconnected()
+    this.timer = setInterval(() => this.tick().catch((err) => this.logger.warn('presence heartbeat failed', { err })), Math.max(200, Math.floor(this.ttlMs / 3)))
   }
 
-  static async connect(url: string, prefix: string, ttlSeconds: number, onExpired: (roomId: number, userId: string, nickname: string) => void, logger: Logger) {
-    const redis = new RedisClient(url, { enableOfflineQueue: false, maxRetries: 1_000_000_000, connectionTimeout: 5000 })
-    await redis.connect()
-    return new RedisPresence(redis, prefix, ttlSeconds, onExpired, logger)
+  static async connect(url: string, prefix: string, ttlSeconds: number, onGone: OnGone, logger: Logger): Promise<RedisPresence> {
+    const redis = redisConnector(url)()
+    const presence = new RedisPresence(redis, prefix, ttlSeconds, onGone, logger)
+    try {
+      await redis.connect()
+    } catch (err) {
+      await presence.close()
+      throw err
+    }
+    return presence
   }
 
-  private keys(roomId: number, userId: string) {
-    return { room: `${this.prefix}presence:${roomId}`, user: `${this.prefix}presence:${roomId}:${userId}`, users: `${this.prefix}users:${roomId}`, rooms: `${this.prefix}presence-rooms` }
-  }
-
-  private eval(script: string, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return this.redis.send('EVAL', [script, String(keys.length), ...keys, ...args.map(String)])
-  }
-
-  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }): Promise<boolean> {
-    let users = this.local.get(roomId)
-    if (!users) this.local.set(roomId, (users = new Set()))
-    users.add(user.userId)
-    const k = this.keys(roomId, user.userId)
-    const now = Date.now()
+  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }): Promise<PresenceChange> {
     const info = JSON.stringify({ n: user.nickname, p: user.profileUrl })
-    const first = await this.eval(JOIN, [k.room, k.user, k.rooms, k.users], [this.instance, now, now + this.ttlMs, user.userId, info, this.ttlMs, roomId])
-    return Number(first) === 1
+    let users = this.local.get(roomId)
+    if (!users) this.local.set(roomId, (users = new Map()))
+    users.set(user.userId, info)
+    const now = Date.now()
+    const version = Number(await runScript(this.redis, JOIN, this.keys(roomId), [this.instance, now, now + this.ttlMs, user.userId, info]))
+    // The join happened; should the index miss the room, the next refresh puts it back.
+    await this.index(roomId).catch((err) => this.logger.warn('adding a room to the presence index failed', { room: roomId, err }))
+    return { changed: version > 0, version }
   }
 
-  async leave(roomId: number, userId: string): Promise<boolean> {
+  async leave(roomId: number, userId: string): Promise<PresenceChange> {
     const users = this.local.get(roomId)
     users?.delete(userId)
     if (users?.size === 0) this.local.delete(roomId)
-    const k = this.keys(roomId, userId)
-    const gone = await this.eval(LEAVE, [k.room, k.user, k.users], [this.instance, Date.now(), userId])
-    return Number(gone) === 1
+    const version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, Date.now(), userId]))
+    return { changed: version > 0, version }
   }
 
   async online(roomId: number): Promise<OnlineUserDto[]> {
-    const k = this.keys(roomId, '')
-    const ids = (await this.redis.send('ZRANGEBYSCORE', [k.room, String(Date.now()), '+inf'])) as string[]
+    const { present, info } = roomKeys(this.prefix, roomId)
+    const ids = (await this.redis.send('ZRANGEBYSCORE', [present, String(Date.now()), '+inf'])) as string[]
     if (ids.length === 0) return []
-    const infos = (await this.redis.send('HMGET', [k.users, ...ids])) as (string | null)[]
+    const infos = (await this.redis.send('HMGET', [info, ...ids])) as unknown[]
     return ids.map((id, i) => {
-      const info = JSON.parse(infos[i] ?? '{}') as { n?: string; p?: string | null }
-      return { user_id: id, nickname: info.n ?? id, profile_picture_url: info.p ?? null }
+      const about = parseInfo(infos[i])
+      return { user_id: id, nickname: about.n ?? id, profile_picture_url: about.p ?? null }
     })
   }
 
   async counts(roomIds: readonly number[]): Promise<number[]> {
     const now = String(Date.now())
-    return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [this.keys(id, '').room, now, '+inf']))))
+    return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [roomKeys(this.prefix, id).present, now, '+inf']))))
   }
 
+  /** Leaves everything this instance vouched for, announcing who is now gone, and disconnects. */
   async close(): Promise<void> {
     clearInterval(this.timer)
-    // Leave everything this instance vouched for, so a clean stop announces its users at once.
-    for (const [roomId, users] of [...this.local]) for (const userId of [...users]) await this.leave(roomId, userId).catch(() => false)
+    const vouched = [...this.local].flatMap(([roomId, users]) => [...users].map(([userId, info]) => ({ roomId, userId, info })))
+    for (const { roomId, userId, info } of vouched) {
+      const change = await this.leave(roomId, userId).catch(() => null)
+      if (change?.changed) this.onGone(roomId, userId, parseInfo(info).n ?? userId, change.version)
+    }
     this.redis.close()
   }
 
-  /** Refreshes what this instance vouches for, then sweeps expired users of every room. */
+  private keys(roomId: number): string[] {
+    const k = roomKeys(this.prefix, roomId)
+    return [k.present, k.vouch, k.info, k.version]
+  }
+
+  /** Puts the room in the index the sweep reads (after its script ran: see `sweepRoom`). */
+  private async index(roomId: number) {
+    await this.redis.send('SADD', [roomIndexKey(this.prefix), String(roomId)])
+  }
+
+  private reconnected() {
+    // Redis was away (or restarted empty): nobody could renew anything. Renew first, sweep later.
+    this.connectedSince = Date.now()
+    this.refresh().catch((err) => this.logger.warn('presence refresh after reconnecting failed', { err }))
+  }
+
+  /** Renews what this instance vouches for, then sweeps every room unless it reconnected too recently. */
   private async tick() {
-    if (!this.redis.connected) return
-    try {
-      const now = Date.now()
-      const refreshes: Promise<unknown>[] = []
-      for (const [roomId, users] of this.local) {
-        for (const userId of users) {
-          const k = this.keys(roomId, userId)
-          refreshes.push(this.eval(REFRESH, [k.room, k.user], [this.instance, now + this.ttlMs, userId, this.ttlMs]))
-        }
-      }
-      await Promise.all(refreshes)
-      const rooms = (await this.redis.send('SMEMBERS', [`${this.prefix}presence-rooms`])) as string[]
-      for (const roomId of rooms) {
-        const k = this.keys(Number(roomId), '')
-        const gone = (await this.eval(SWEEP, [k.room, k.users, k.rooms], [Date.now(), this.prefix, roomId])) as string[]
-        for (let i = 0; i < gone.length; i += 2) {
-          const info = JSON.parse(gone[i + 1] ?? '{}') as { n?: string }
-          this.onExpired(Number(roomId), gone[i]!, info.n ?? gone[i]!)
-        }
-      }
-    } catch (err) {
-      this.logger.warn('presence heartbeat failed', { err })
+    if (!this.redis.connected) {
+      this.connectedSince = null
+      return
     }
+    this.connectedSince ??= Date.now()
+    if (this.ticking) return
+    this.ticking = true
+    try {
+      await this.refresh()
+      if (this.connectedSince !== null && Date.now() - this.connectedSince >= this.holdOffMs) await this.sweep()
+    } finally {
+      this.ticking = false
+    }
+  }
+
+  private async refresh() {
+    const now = Date.now()
+    const renewals: Promise<void>[] = []
+    for (const [roomId, users] of this.local) {
+      const pairs = [...users].flat()
+      const keys = this.keys(roomId)
+      for (let i = 0; i < pairs.length; i += 2 * REFRESH_BATCH) {
+        const script = runScript(this.redis, REFRESH, keys, [this.instance, now, now + this.ttlMs, ...pairs.slice(i, i + 2 * REFRESH_BATCH)])
+        renewals.push(script.then(() => this.index(roomId)))
+      }
+    }
+    await Promise.all(renewals)
+  }
+
+  private async sweep() {
+    const rooms = (await this.redis.send('SMEMBERS', [roomIndexKey(this.prefix)])) as string[]
+    await Promise.all(rooms.map((id) => this.sweepRoom(Number(id))))
+  }
+
+  private async sweepRoom(roomId: number) {
+    if (!Number.isSafeInteger(roomId)) return
+    const [empty, ...gone] = (await runScript(this.redis, SWEEP, this.keys(roomId), [Date.now()])) as unknown[]
+    for (let i = 0; i + 2 < gone.length; i += 3) {
+      const userId = String(gone[i])
+      this.onGone(roomId, userId, parseInfo(gone[i + 1]).n ?? userId, Number(gone[i + 2]))
+    }
+    if (Number(empty) !== 1) return
+    await this.redis.send('SREM', [roomIndexKey(this.prefix), String(roomId)])
+    // A join may have run between the sweep and the SREM; its SADD came before the SREM. Put the
+    // room back, or a user who joined it then would never be swept.
+    if (Number(await this.redis.send('ZCARD', [roomKeys(this.prefix, roomId).present])) > 0) await this.index(roomId)
   }
 }

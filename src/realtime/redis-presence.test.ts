@@ -1,0 +1,182 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test'
+import { startRedis, type TestRedis } from '../../test/support/cluster.ts'
+import { createLogger } from '../logger.ts'
+import { redisConnector, type RedisConnection } from './redis-connection.ts'
+import { RedisPresence } from './redis-presence.ts'
+import { relayRedis, startRedisCluster, type RedisRelay } from './redis-test-servers.ts'
+
+// The Lua scripts are the logic here, so these tests run them on a real redis-server of their own.
+const TTL = 0.6
+/** Sweeping waits this long after a (re)connect (see redis-presence.ts). */
+const HOLD_OFF_MS = 5000
+const ROOM = 42
+const alice = { userId: 'alice', nickname: 'Alice', profileUrl: '/alice.png' }
+const logger = createLogger('silent')
+
+interface Instance {
+  presence: RedisPresence
+  connection: RedisConnection
+  /** Users this instance announced as gone because nobody vouched for them any more. */
+  gone: { roomId: number; userId: string; nickname: string; version: number }[]
+  /** Dies as kill -9 would: no more refreshes, no leaves. */
+  kill(): void
+}
+
+let prefixes = 0
+let running: Instance[] = []
+afterEach(async () => {
+  await Promise.all(running.map((i) => i.presence.close().catch(() => {})))
+  running = []
+})
+
+/** Instances of one deployment (one key prefix) on the same Redis. */
+function deployment() {
+  const prefix = `p${++prefixes}:`
+  return {
+    prefix,
+    async instance(connection: RedisConnection): Promise<Instance> {
+      const gone: Instance['gone'] = []
+      const presence = new RedisPresence(connection, prefix, TTL, (roomId, userId, nickname, version) => gone.push({ roomId, userId, nickname, version }), logger)
+      await connection.connect()
+      const instance = { presence, connection, gone, kill: () => connection.close() }
+      running.push(instance)
+      return instance
+    },
+  }
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await Bun.sleep(20)
+  }
+}
+
+let redis: TestRedis
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(async () => {
+  await redis?.stop()
+})
+const connect = () => redisConnector(redis.url)()
+
+describe('join and leave across instances', () => {
+  it('should announce a user once however many instances vouch, and leave with the last', async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    expect((await a.presence.join(ROOM, alice)).changed).toBe(true)
+    expect((await b.presence.join(ROOM, alice)).changed).toBe(false)
+    expect(await b.presence.online(ROOM)).toEqual([{ user_id: 'alice', nickname: 'Alice', profile_picture_url: '/alice.png' }])
+    expect(await b.presence.counts([ROOM, ROOM + 1])).toEqual([1, 0])
+    expect((await a.presence.leave(ROOM, 'alice')).changed).toBe(false)
+    expect((await b.presence.leave(ROOM, 'alice')).changed).toBe(true)
+    expect(await a.presence.online(ROOM)).toEqual([])
+  })
+
+  it('should give each join and leave a version that orders it after the decisions before it', async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    const joined = await a.presence.join(ROOM, alice)
+    const left = await a.presence.leave(ROOM, 'alice')
+    const back = await b.presence.join(ROOM, alice)
+    expect([joined.changed, left.changed, back.changed]).toEqual([true, true, true])
+    expect(joined.version).toBeGreaterThan(0)
+    expect(left.version).toBeGreaterThan(joined.version)
+    expect(back.version).toBeGreaterThan(left.version)
+  })
+
+  it('should keep versions rising after Redis restarts without its data', async () => {
+    const d = deployment()
+    const a = await d.instance(connect())
+    const before = await a.presence.join(ROOM, alice)
+    await redis.stop()
+    await redis.start()
+    await waitFor(() => a.connection.connected)
+    const after = await a.presence.join(ROOM, { ...alice, userId: 'bob' })
+    expect(after.changed).toBe(true)
+    expect(after.version).toBeGreaterThan(before.version)
+  })
+})
+
+describe('a Redis restart without persistence', () => {
+  it('should restore nicknames, pictures and the room index with the next refresh', async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    await a.presence.join(ROOM, alice)
+    await redis.stop()
+    await redis.start()
+    const online = () => b.presence.online(ROOM).catch(() => [])
+    await waitFor(async () => (await online()).length === 1)
+    expect(await online()).toEqual([{ user_id: 'alice', nickname: 'Alice', profile_picture_url: '/alice.png' }])
+    const index = connect()
+    await index.connect()
+    expect(await index.send('SMEMBERS', [`${d.prefix}presence:rooms`])).toEqual([String(ROOM)])
+    index.close()
+  })
+
+  it("should still announce a dead instance's users", async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    await a.presence.join(ROOM, alice)
+    await redis.stop()
+    await redis.start()
+    await waitFor(async () => (await b.presence.online(ROOM).catch(() => [])).length === 1)
+    a.kill()
+    await waitFor(() => b.gone.length > 0, HOLD_OFF_MS + 3000)
+    expect(b.gone).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
+  }, 15_000)
+})
+
+describe('an outage longer than the presence TTL', () => {
+  // One relay per instance, so that they can come back at different times.
+  let relays: RedisRelay[]
+  beforeAll(() => {
+    relays = [0, 1].map(() => relayRedis(Number(new URL(redis.url).port)))
+  })
+  afterAll(() => relays.forEach((r) => r.close()))
+
+  it('should announce nobody gone when Redis is reachable again, and sweep again later', async () => {
+    const d = deployment()
+    const [a, b] = await Promise.all(relays.map((relay) => d.instance(redisConnector(relay.url)())))
+    await a!.presence.join(ROOM, alice)
+    for (const relay of relays) relay.cut()
+    await Bun.sleep(TTL * 3000)
+    // b is back first; a, whose user expired during the outage, a little later (Bun's reconnect
+    // backoff spreads instances by up to 2 s). b must not sweep alice before a had its chance.
+    relays[1]!.restore()
+    await waitFor(() => b!.connection.connected, 5000)
+    await Bun.sleep(1500)
+    relays[0]!.restore()
+    await waitFor(() => a!.connection.connected, 5000)
+    await Bun.sleep(HOLD_OFF_MS)
+    expect([...a!.gone, ...b!.gone]).toEqual([])
+    expect((await b!.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
+    a!.kill()
+    await waitFor(() => b!.gone.length > 0, 3000)
+    expect(b!.gone.map((g) => g.userId)).toEqual(['alice'])
+  }, 25_000)
+})
+
+describe('on Redis Cluster', () => {
+  it('should keep every script to one hash slot and work across three primaries', async () => {
+    const cluster = await startRedisCluster(3)
+    try {
+      const d = deployment()
+      const [a, b] = [await d.instance(cluster.connection()), await d.instance(cluster.connection())]
+      const rooms = [1, 2, 3, 4, 5, 6]
+      for (const room of rooms) expect((await a.presence.join(room, alice)).changed).toBe(true)
+      expect((await b.presence.join(3, { ...alice, userId: 'bob', nickname: 'Bob' })).changed).toBe(true)
+      expect(await b.presence.counts(rooms)).toEqual([1, 1, 2, 1, 1, 1])
+      expect((await b.presence.online(3)).map((u) => u.nickname).sort()).toEqual(['Alice', 'Bob'])
+      expect((await a.presence.leave(1, 'alice')).changed).toBe(true)
+      a.kill()
+      await waitFor(() => b.gone.length === 5, HOLD_OFF_MS + 3000)
+      expect(b.gone.map((g) => g.roomId).sort()).toEqual([2, 3, 4, 5, 6])
+      expect(await b.presence.counts(rooms)).toEqual([0, 0, 1, 0, 0, 0])
+    } finally {
+      await cluster.stop()
+    }
+  }, 20_000)
+})
