@@ -153,7 +153,10 @@ export class Hub implements DeliverySink {
     if (sockets > 0) room.users.set(userId, sockets)
     else {
       room.users.delete(userId)
-      if (this.presenceGraceMs === 0) this.leave(session.roomId, userId, nickname)
+      // Shutting down: presence itself lets go of this instance's users as it closes.
+      if (this.closing) {
+        // nothing to schedule
+      } else if (this.presenceGraceMs === 0) this.leave(session.roomId, userId, nickname)
       else {
         const key = leavingKey(session.roomId, userId)
         const timer = setTimeout(() => this.leave(session.roomId, userId, nickname), this.presenceGraceMs)
