@@ -154,21 +154,21 @@ export class Hub implements DeliverySink {
     else {
       room.users.delete(userId)
       // Shutting down: presence itself lets go of this instance's users as it closes.
-      if (this.closing) {
-        // nothing to schedule
-      } else if (this.presenceGraceMs === 0) this.leave(session.roomId, userId, nickname)
-      else {
-        const key = leavingKey(session.roomId, userId)
-        const timer = setTimeout(() => this.leave(session.roomId, userId, nickname), this.presenceGraceMs)
-        timer.unref()
-        this.leaving.set(key, timer)
-      }
+      if (!this.closing) this.leaveAfterGrace(session.roomId, userId, nickname)
     }
     if (room.sessions.size === 0) {
       this.rooms.delete(session.roomId)
       this.metrics.activeRooms.dec()
       this.broker?.unwatch(session.roomId)
     }
+  }
+
+  /** The user's last socket here left the room: they leave presence once the grace has passed. */
+  private leaveAfterGrace(roomId: number, userId: string, nickname: string) {
+    if (this.presenceGraceMs === 0) return this.leave(roomId, userId, nickname)
+    const timer = setTimeout(() => this.leave(roomId, userId, nickname), this.presenceGraceMs)
+    timer.unref()
+    this.leaving.set(leavingKey(roomId, userId), timer)
   }
 
   /** The user's last socket here left the room (and the grace passed): leave presence, maybe announce. */
