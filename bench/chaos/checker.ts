@@ -1,0 +1,204 @@
+import type { ConnectionRecord, History, StoredMessage, Violation } from './history.ts'
+
+/** What the checker looked at, for the summary. */
+export interface CheckStats {
+  connections: number
+  framesChecked: number
+  messagesChecked: number
+  acks: number
+  stored: number
+}
+
+/** Error codes a client is told to retry after; anything else is a violation with this workload. */
+const RETRYABLE_ERRORS = new Set(['store_failed', 'unavailable'])
+/** Close codes this workload must never see (it sends slowly and small). */
+const POLICY_CLOSES = new Set([1008, 1009])
+
+const key = (room: number, userId: string, cmid: string) => `${room}\u0000${userId}\u0000${cmid}`
+
+/** Lists ids compactly for a violation's detail ("12, 13, 15 … (40 in all)"). */
+function listIds(ids: readonly number[], max = 12): string {
+  return ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')} … (${ids.length} in all)`
+}
+
+/**
+ * Judges a chaos run's whole history against the guarantees (see README, "Chaos"). A pure function:
+ * the same history always gives the same violations.
+ */
+export function checkHistory(history: History): { violations: Violation[]; stats: CheckStats } {
+  const violations: Violation[] = []
+  const storedById = new Map<number, StoredMessage>()
+  const storedByRoom = new Map<number, number[]>()
+  for (const message of history.stored) {
+    storedById.set(message.id, message)
+    const ids = storedByRoom.get(message.room) ?? []
+    ids.push(message.id)
+    storedByRoom.set(message.room, ids)
+  }
+  for (const ids of storedByRoom.values()) ids.sort((a, b) => a - b)
+
+  checkStorage(history, violations)
+  let framesChecked = 0
+  for (const connection of history.connections) framesChecked += checkConnection(connection, storedById, storedByRoom.get(connection.room) ?? [], violations)
+  checkPresence(history, violations)
+  for (const exit of history.exits) {
+    if (!exit.expected) violations.push({ kind: 'unexpected_exit', at: exit.at, instance: exit.instance, detail: `instance ${exit.instance} exited with code ${exit.code} without being told to` })
+  }
+  for (const heal of history.healed) {
+    if (!heal.ready) violations.push({ kind: 'not_healed', instance: heal.instance, detail: `instance ${heal.instance} did not answer /readyz 200 within ${heal.waitedMs} ms after the faults stopped` })
+  }
+  for (const attempt of history.rest) {
+    if (attempt.status === 0 || attempt.status === 200 || attempt.status === 201 || attempt.status === 503 || attempt.status === 429) continue
+    violations.push({ kind: 'rest_error', at: attempt.at, instance: attempt.instance, detail: `POST /chat/v1/message/ (${attempt.cmid}) answered ${attempt.status}${attempt.code ? ` ${attempt.code}` : ''}` })
+  }
+  return {
+    violations,
+    stats: {
+      connections: history.connections.length,
+      framesChecked,
+      messagesChecked: history.stored.length,
+      acks: new Set(history.acks.map((a) => key(a.room, a.userId, a.cmid))).size,
+      stored: history.stored.length,
+    },
+  }
+}
+
+/** 1. Every acknowledged message stored exactly once, under the id it was acknowledged with. */
+function checkStorage(history: History, violations: Violation[]) {
+  const byKey = new Map<string, StoredMessage[]>()
+  for (const message of history.stored) {
+    if (message.client_msg_id === null) continue
+    const k = key(message.room, message.user_id, message.client_msg_id)
+    byKey.set(k, [...(byKey.get(k) ?? []), message])
+  }
+  for (const copies of byKey.values()) {
+    if (copies.length < 2) continue
+    const first = copies[0]!
+    violations.push({ kind: 'duplicate_store', at: first.at, room: first.room, user: first.user_id, detail: `client_msg_id ${first.client_msg_id} stored ${copies.length} times: ids ${copies.map((m) => m.id).join(', ')}` })
+  }
+  const judged = new Set<string>()
+  for (const ack of history.acks) {
+    const k = key(ack.room, ack.userId, ack.cmid)
+    if (judged.has(`${k}\u0000${ack.id}`)) continue
+    judged.add(`${k}\u0000${ack.id}`)
+    const copies = byKey.get(k)
+    if (!copies) {
+      violations.push({ kind: 'lost_ack', at: ack.at, room: ack.room, user: ack.userId, detail: `${ack.cmid} was acknowledged over ${ack.via} as id ${ack.id} but is not in the room's history` })
+    } else if (!copies.some((m) => m.id === ack.id)) {
+      violations.push({ kind: 'ack_mismatch', at: ack.at, room: ack.room, user: ack.userId, detail: `${ack.cmid} was acknowledged over ${ack.via} as id ${ack.id} but is stored as id ${copies.map((m) => m.id).join(', ')}` })
+    }
+  }
+  for (const send of history.unacked) {
+    violations.push({ kind: 'unacked_after_heal', at: send.firstAt, room: send.room, user: send.userId, detail: `${send.cmid} (${send.via}) still unacknowledged after ${send.attempts} attempts, although every instance was ready again` })
+  }
+}
+
+/**
+ * 2. One connection: ascending ids, no duplicate, nothing that is not stored, and no gap within
+ * a range. A range starts at `since` (or at the first message, without since), restarts at a
+ * truncated recovery, and ends at the last message received, or, for a connection still open at
+ * the end, at the room's last stored message. Returns the frames looked at.
+ */
+function checkConnection(connection: ConnectionRecord, storedById: Map<number, StoredMessage>, roomIds: readonly number[], violations: Violation[]): number {
+  const where = { room: connection.room, user: connection.userId, conn: connection.conn, instance: connection.instance }
+  // A retry of an already stored client_msg_id is answered to this socket with the stored message:
+  // one such repeat per send of that id on this connection is expected, wherever it falls.
+  const answers = new Map<string, number>()
+  for (const { cmid } of connection.sent) answers.set(cmid, (answers.get(cmid) ?? 0) + 1)
+  const isAnswer = (userId: string | undefined, cmid: string | null | undefined) => {
+    if (userId !== connection.userId || !cmid || (answers.get(cmid) ?? 0) === 0) return false
+    answers.set(cmid, answers.get(cmid)! - 1)
+    return true
+  }
+
+  const floor = connection.since ?? Number.NEGATIVE_INFINITY
+  const seen = new Set<number>()
+  let max = Number.NEGATIVE_INFINITY
+  /** The current range: stored ids above `after` up to its end must all be here. */
+  let range: { after: number; ids: number[] } | null = connection.since === null ? null : { after: connection.since, ids: [] }
+  const replayed: number[] = []
+  const late = new Set<number>()
+  let recovered = false
+
+  if (connection.closeCode !== null && POLICY_CLOSES.has(connection.closeCode)) {
+    violations.push({ kind: 'policy_close', at: connection.closedAt ?? undefined, ...where, detail: `closed with ${connection.closeCode} ${connection.closeReason ?? ''}`.trim() })
+  }
+
+  for (const frame of connection.frames) {
+    if (frame.type === 'chat.error' && frame.code && !RETRYABLE_ERRORS.has(frame.code)) {
+      violations.push({ kind: 'unexpected_error', at: frame.at, ...where, detail: `chat.error ${frame.code}` })
+    }
+    if (frame.type === 'chat.recovered') {
+      recovered = true
+      if (frame.truncated && replayed.length > 0 && range) {
+        // More was missed than the server replays: what came before the replay is not owed here.
+        range.after = replayed[0]! - 1
+        range.ids = range.ids.filter((id) => id > range!.after)
+      }
+      continue
+    }
+    if (frame.type !== 'chat.message' || frame.id === undefined) continue
+    const id = frame.id
+    const stored = storedById.get(id)
+    if (!stored || stored.room !== connection.room) {
+      violations.push({ kind: 'phantom', at: frame.at, ...where, detail: `received message ${id}, which is not in room ${connection.room}'s history` })
+      continue
+    }
+    if (stored.user_id !== frame.user_id || stored.client_msg_id !== (frame.client_msg_id ?? null)) {
+      violations.push({ kind: 'frame_mismatch', at: frame.at, ...where, detail: `message ${id} arrived as ${frame.user_id}/${frame.client_msg_id} but is stored as ${stored.user_id}/${stored.client_msg_id}` })
+    }
+    if (seen.has(id) || id <= floor || id < max) {
+      if (isAnswer(frame.user_id, frame.client_msg_id)) continue
+      const kind = seen.has(id) || id <= floor ? 'duplicate_delivery' : 'out_of_order'
+      const why = seen.has(id) ? 'a second time' : id <= floor ? `although it connected with since=${connection.since}` : `after ${max}`
+      violations.push({ kind, at: frame.at, ...where, detail: `received message ${id} ${why}` })
+      // Late is not missing: it counts as received, so it is not reported as a gap as well.
+      if (kind === 'out_of_order') late.add(id)
+      continue
+    }
+    seen.add(id)
+    max = id
+    if (!recovered && connection.since !== null) replayed.push(id)
+    if (!range) range = { after: id - 1, ids: [] }
+    range.ids.push(id)
+  }
+  if (range) {
+    const last = range.ids.at(-1) ?? range.after
+    const end = connection.closedAt === null ? Math.max(last, roomIds.at(-1) ?? last) : last
+    const have = new Set(range.ids)
+    const missing = roomIds.filter((id) => id > range!.after && id <= end && !have.has(id) && !late.has(id))
+    if (missing.length > 0) {
+      const tail = missing.every((id) => id > last)
+      violations.push({
+        kind: 'gap',
+        at: storedById.get(missing[0]!)?.at,
+        ...where,
+        detail: `missed ${missing.length} stored message(s) ${tail ? `after ${last}, the last it received (open at the end)` : `between ${range.after} and ${end}`}: ${listIds(missing)}${connection.since !== null ? ` (since=${connection.since})` : ''}`,
+      })
+    }
+  }
+  return connection.frames.length
+}
+
+/** 3. Each room's online users, on every instance, are exactly the users with a socket open there. */
+function checkPresence(history: History, violations: Violation[]) {
+  const expected = new Map(history.expectedOnline.map((e) => [e.room, new Map(e.users.map((u) => [u.user_id, u.nickname]))]))
+  for (const look of history.presence) {
+    const want = expected.get(look.room) ?? new Map<string, string>()
+    const where = { at: look.at, room: look.room, instance: look.instance }
+    if (look.online === null) {
+      violations.push({ kind: 'presence_unreadable', ...where, detail: `room ${look.room}'s detail could not be read on instance ${look.instance}` })
+      continue
+    }
+    const online = new Map(look.online.map((u) => [u.user_id, u.nickname]))
+    for (const [userId, nickname] of online) {
+      if (!want.has(userId)) violations.push({ kind: 'ghost', ...where, user: userId, detail: `${userId} is listed online in room ${look.room} on instance ${look.instance} with no socket open` })
+      else if (want.get(userId) !== nickname) {
+        violations.push({ kind: 'presence_details', ...where, user: userId, detail: `${userId} is listed with nickname ${JSON.stringify(nickname)} instead of ${JSON.stringify(want.get(userId))}` })
+      }
+    }
+    for (const userId of want.keys()) {
+      if (!online.has(userId)) violations.push({ kind: 'missing_presence', ...where, user: userId, detail: `${userId} has a socket open in room ${look.room} but is not listed online on instance ${look.instance}` })
+    }
+  }
+}

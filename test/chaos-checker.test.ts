@@ -1,0 +1,134 @@
+import { describe, expect, it } from 'bun:test'
+import { checkHistory } from '../bench/chaos/checker.ts'
+import type { ConnectionRecord, History, ReceivedFrame, StoredMessage } from '../bench/chaos/history.ts'
+
+// Small synthetic histories: one room (7), users a and b, six stored messages.
+const ROOM = 7
+const stored: StoredMessage[] = [
+  { id: 1, room: ROOM, user_id: 'a', client_msg_id: 'a-1', at: 1000 },
+  { id: 2, room: ROOM, user_id: 'b', client_msg_id: 'b-1', at: 1001 },
+  { id: 3, room: ROOM, user_id: 'a', client_msg_id: 'a-2', at: 1002 },
+  { id: 4, room: ROOM, user_id: 'b', client_msg_id: 'b-2', at: 1003 },
+  { id: 5, room: ROOM, user_id: 'a', client_msg_id: 'a-3', at: 1004 },
+  { id: 6, room: ROOM, user_id: 'b', client_msg_id: null, at: 1005 },
+]
+const byId = new Map(stored.map((m) => [m.id, m]))
+const message = (id: number, at = 2000 + id): ReceivedFrame => ({ at, type: 'chat.message', id, user_id: byId.get(id)!.user_id, client_msg_id: byId.get(id)!.client_msg_id })
+const recovered = (truncated = false): ReceivedFrame => ({ at: 2100, type: 'chat.recovered', count: 0, truncated })
+
+function connection(conn: string, userId: string, frames: ReceivedFrame[], extra: Partial<ConnectionRecord> = {}): ConnectionRecord {
+  return { conn, tab: conn.split('#')[0]!, userId, room: ROOM, instance: 0, since: null, startedAt: 1500, openedAt: 1501, closedAt: null, closeCode: null, sent: [], frames, ...extra }
+}
+
+/** A run where everything held: live delivery, a since= reconnect, a truncated one, and the answer to a retried send. */
+function cleanHistory(): History {
+  return {
+    rooms: [ROOM],
+    stored: structuredClone(stored),
+    connections: [
+      // Saw it all live.
+      connection('ta#1', 'a', [1, 2, 3, 4, 5, 6].map((id) => message(id))),
+      // Dropped after 3 (a 1006 from a fault), then reconnected with since=3 and retried a-3, whose
+      // echo it had missed; the retry is answered with the stored message although the replay had it.
+      connection('tb#1', 'b', [message(1), message(2), message(3)], { closedAt: 2004, closeCode: 1006 }),
+      connection('tb#2', 'b', [message(4), message(5), recovered(), message(6)], { since: 3, sent: [{ at: 2050, cmid: 'b-2' }] }),
+      connection('tb2#1', 'b', [message(4), message(5), recovered(), message(4, 2200), message(6)], { since: 3, sent: [{ at: 2150, cmid: 'b-2' }] }),
+      // Came back after missing more than the server replays: a truncated recovery starts a new range.
+      connection('ta2#1', 'a', [message(4), message(5), recovered(true), message(6)], { since: 0 }),
+    ],
+    acks: [
+      { tab: 'ta', room: ROOM, userId: 'a', cmid: 'a-1', id: 1, via: 'ws', at: 2001 },
+      { tab: 'tb', room: ROOM, userId: 'b', cmid: 'b-1', id: 2, via: 'rest', at: 2002 },
+      { tab: 'tb', room: ROOM, userId: 'b', cmid: 'b-2', id: 4, via: 'ws', at: 2200 },
+    ],
+    rest: [
+      { tab: 'tb', cmid: 'b-1', instance: 1, at: 1990, status: 503 },
+      { tab: 'tb', cmid: 'b-1', instance: 2, at: 2002, status: 201 },
+    ],
+    unacked: [],
+    expectedOnline: [{ room: ROOM, users: [{ user_id: 'a', nickname: 'A' }, { user_id: 'b', nickname: 'B' }] }],
+    presence: [0, 1, 2].map((instance) => ({ room: ROOM, instance, at: 3000, online: [{ user_id: 'b', nickname: 'B' }, { user_id: 'a', nickname: 'A' }] })),
+    exits: [{ instance: 1, at: 1800, code: null, expected: true }],
+    healed: [0, 1, 2].map((instance) => ({ instance, ready: true, waitedMs: 40 })),
+  }
+}
+
+const kinds = (history: History) => checkHistory(history).violations.map((v) => v.kind)
+
+describe('chaos checker', () => {
+  it('should find nothing in a history where every guarantee held', () => {
+    const { violations, stats } = checkHistory(cleanHistory())
+    expect(violations).toEqual([])
+    expect(stats).toMatchObject({ connections: 5, messagesChecked: 6, acks: 3 })
+  })
+
+  it('should find a message delivered twice on one connection, and only that', () => {
+    const history = cleanHistory()
+    history.connections[0]!.frames.splice(2, 0, message(2, 2002.5))
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => v.kind)).toEqual(['duplicate_delivery'])
+    expect(violations[0]).toMatchObject({ conn: 'ta#1', room: ROOM })
+    expect(violations[0]!.detail).toContain('message 2')
+  })
+
+  it('should find a gap in what a connection received, and only that', () => {
+    const history = cleanHistory()
+    history.connections[1]!.frames = [message(1), message(3)]
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => v.kind)).toEqual(['gap'])
+    expect(violations[0]).toMatchObject({ conn: 'tb#1', at: 1001 })
+    expect(violations[0]!.detail).toContain('missed 1 stored message(s) between 0 and 3: 2')
+  })
+
+  it('should find a message missing at the end of a connection still open', () => {
+    const history = cleanHistory()
+    history.connections[2]!.frames.pop()
+    expect(kinds(history)).toEqual(['gap'])
+  })
+
+  it('should find an acknowledged message that was not stored, and only that', () => {
+    const history = cleanHistory()
+    history.acks.push({ tab: 'ta', room: ROOM, userId: 'a', cmid: 'a-9', id: 9, via: 'rest', at: 2500 })
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => v.kind)).toEqual(['lost_ack'])
+    expect(violations[0]!.detail).toContain('a-9')
+  })
+
+  it('should find a ghost in presence, on the instance that lists it, and only that', () => {
+    const history = cleanHistory()
+    history.presence[1]!.online!.push({ user_id: 'c', nickname: 'C' })
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => v.kind)).toEqual(['ghost'])
+    expect(violations[0]).toMatchObject({ user: 'c', instance: 1, room: ROOM })
+  })
+
+  it('should find each planted fault at once, and nothing else', () => {
+    const history = cleanHistory()
+    history.connections[0]!.frames.splice(2, 0, message(2, 2002.5))
+    history.connections[1]!.frames = [message(1), message(3)]
+    history.acks.push({ tab: 'ta', room: ROOM, userId: 'a', cmid: 'a-9', id: 9, via: 'rest', at: 2500 })
+    history.presence[1]!.online!.push({ user_id: 'c', nickname: 'C' })
+    expect(kinds(history).sort()).toEqual(['duplicate_delivery', 'gap', 'ghost', 'lost_ack'])
+  })
+
+  it('should tell the other broken guarantees apart', () => {
+    const history = cleanHistory()
+    history.stored.push({ id: 8, room: ROOM, user_id: 'a', client_msg_id: 'a-1', at: 1007 })
+    const eight: ReceivedFrame = { at: 2008, type: 'chat.message', id: 8, user_id: 'a', client_msg_id: 'a-1' }
+    for (const c of [0, 2, 3, 4]) history.connections[c]!.frames.push({ ...eight })
+    history.presence[0]!.online = [{ user_id: 'a', nickname: 'a' }]
+    history.presence[2]!.online = null
+    history.exits.push({ instance: 2, at: 2600, code: 1, expected: false })
+    history.connections[1]!.closeCode = 1008
+    history.connections[2]!.frames.splice(1, 0, { at: 2040, type: 'chat.error', code: 'rate_limited' })
+    history.connections[0]!.frames.push({ at: 2700, type: 'chat.message', id: 99, user_id: 'a', client_msg_id: null })
+    expect(kinds(history).sort()).toEqual(['duplicate_store', 'missing_presence', 'phantom', 'policy_close', 'presence_details', 'presence_unreadable', 'unexpected_error', 'unexpected_exit'])
+  })
+
+  it('should find messages out of order, and one replayed at or below since', () => {
+    const history = cleanHistory()
+    history.connections[0]!.frames = [1, 2, 4, 3, 5, 6].map((id) => message(id))
+    history.connections[2]!.frames.unshift(message(3, 2040))
+    expect(kinds(history).sort()).toEqual(['duplicate_delivery', 'out_of_order'])
+  })
+})
