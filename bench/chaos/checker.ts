@@ -191,14 +191,16 @@ function checkPresence(history: History, violations: Violation[]) {
       continue
     }
     const online = new Map(look.online.map((u) => [u.user_id, u.nickname]))
-    for (const [userId, nickname] of online) {
-      if (!want.has(userId)) violations.push({ kind: 'ghost', ...where, user: userId, detail: `${userId} is listed online in room ${look.room} on instance ${look.instance} with no socket open` })
-      else if (want.get(userId) !== nickname) {
-        violations.push({ kind: 'presence_details', ...where, user: userId, detail: `${userId} is listed with nickname ${JSON.stringify(nickname)} instead of ${JSON.stringify(want.get(userId))}` })
-      }
-    }
-    for (const userId of want.keys()) {
-      if (!online.has(userId)) violations.push({ kind: 'missing_presence', ...where, user: userId, detail: `${userId} has a socket open in room ${look.room} but is not listed online on instance ${look.instance}` })
+    // One violation per kind, room and instance, naming every user it concerns.
+    const ghosts = [...online.keys()].filter((id) => !want.has(id))
+    const missing = [...want.keys()].filter((id) => !online.has(id))
+    const renamed = [...online].filter(([id, nickname]) => want.has(id) && want.get(id) !== nickname)
+    const on = `in room ${look.room} on instance ${look.instance}`
+    if (ghosts.length > 0) violations.push({ kind: 'ghost', ...where, user: ghosts.join(','), detail: `${ghosts.join(', ')} listed online ${on} with no socket open` })
+    if (missing.length > 0) violations.push({ kind: 'missing_presence', ...where, user: missing.join(','), detail: `${missing.join(', ')} not listed online ${on} although a socket is open` })
+    if (renamed.length > 0) {
+      const shown = renamed.map(([id, nickname]) => `${id} as ${JSON.stringify(nickname)} (not ${JSON.stringify(want.get(id))})`)
+      violations.push({ kind: 'presence_details', ...where, user: renamed.map(([id]) => id).join(','), detail: `listed ${on} with the wrong nickname: ${shown.join(', ')}` })
     }
   }
 }
