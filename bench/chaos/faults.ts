@@ -82,18 +82,18 @@ export class FaultScheduler {
     return {
       kind,
       instance: this.rng.int(0, this.topology.instances.length - 1),
-      durationMs: Math.round(this.rng.between(1500, 9000)),
+      durationMs: Math.round(this.rng.between(1000, 8000)),
       delayMs: Math.round(this.rng.between(100, 2500)),
       direction: this.rng.pick<Direction>(['up', 'down', 'both']),
       reset: this.rng.chance(0.5),
     }
   }
 
-  /** Starts injecting: a quiet gap of 1–6 s, a fault, its recovery, and again, until `stop`. */
+  /** Starts injecting: a quiet gap of 0.5–4 s, a fault, its recovery, and again, until `stop`. */
   start(): void {
     this.running = (async () => {
       while (!this.stopped) {
-        const gap = this.rng.between(1000, 6000)
+        const gap = this.rng.between(500, 4000)
         const planned = this.plan()
         await this.sleep(gap)
         if (this.stopped) break
