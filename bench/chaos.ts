@@ -38,9 +38,9 @@ const { values } = parseArgs({
 })
 
 if (values.check) {
-  const saved = JSON.parse(readFileSync(values.check, 'utf8')) as { meta: RunMeta; faults: FaultRecord[]; history: History }
+  const saved = JSON.parse(readFileSync(values.check, 'utf8')) as { meta: RunMeta; counts: Record<string, number>; faults: FaultRecord[]; history: History }
   const { violations, stats } = checkHistory(saved.history)
-  printSummary(saved.meta, { sends: 0, restSends: 0, attempts: 0, reconnects: 0, failedHandshakes: 0, storeErrors: 0, ackTimeouts: 0 }, stats, saved.faults, violations)
+  printSummary(saved.meta, saved.counts, stats, saved.faults, violations)
   process.exit(violations.length === 0 ? 0 : 1)
 }
 
@@ -222,6 +222,8 @@ const presenceRight = await waitFor(
 )
 log(`presence ${presenceRight ? 'right' : 'still wrong'} after ${Date.now() - presenceStart} ms`)
 const finalExpected = expectedOnline()
+// The leave announcements go out as presence changes: give them a moment to arrive.
+await Bun.sleep(1000)
 
 // The rooms' full history, paged over REST.
 const stored: StoredMessage[] = []
@@ -259,7 +261,7 @@ const meta: RunMeta = { seed, command, startedAt: t0, endedAt }
 printSummary(meta, record.counts, stats, faults, violations)
 if (violations.length > 0) {
   const dir = values.out ?? mkdtempSync(join(tmpdir(), `chaos-${seed}-`))
-  writeFailure(dir, meta, history, violations, faults, logs)
+  writeFailure(dir, meta, record.counts, history, violations, faults, logs)
   console.log(`  failing history ${dir}`)
 }
 process.exit(violations.length === 0 ? 0 : 1)

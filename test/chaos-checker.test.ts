@@ -15,6 +15,7 @@ const stored: StoredMessage[] = [
 const byId = new Map(stored.map((m) => [m.id, m]))
 const message = (id: number, at = 2000 + id): ReceivedFrame => ({ at, type: 'chat.message', id, user_id: byId.get(id)!.user_id, client_msg_id: byId.get(id)!.client_msg_id })
 const recovered = (truncated = false): ReceivedFrame => ({ at: 2100, type: 'chat.recovered', count: 0, truncated })
+const leftC: ReceivedFrame = { at: 5600, type: 'chat.user.leave', user_id: 'c' }
 
 function connection(conn: string, userId: string, frames: ReceivedFrame[], extra: Partial<ConnectionRecord> = {}): ConnectionRecord {
   return { conn, tab: conn.split('#')[0]!, userId, room: ROOM, instance: 0, since: null, startedAt: 1500, openedAt: 1501, closedAt: null, closeCode: null, sent: [], frames, ...extra }
@@ -35,7 +36,9 @@ function cleanHistory(): History {
       connection('tb2#1', 'b', [message(4), message(5), recovered(), message(4, 2200), message(6)], { since: 3, sent: [{ at: 2150, cmid: 'b-2' }] }),
       // Came back after missing more than the server replays: a truncated recovery starts a new range.
       connection('ta2#1', 'a', [message(4), message(5), recovered(true), message(6)], { since: 0 }),
-    ],
+      // c came, said nothing, and left for good: everyone still connected heard the leave.
+      connection('tc#1', 'c', [], { closedAt: 2500, closeCode: 1000 }),
+    ].map((c) => (c.closedAt === null ? { ...c, frames: [...c.frames, leftC] } : c)),
     acks: [
       { tab: 'ta', room: ROOM, userId: 'a', cmid: 'a-1', id: 1, via: 'ws', at: 2001 },
       { tab: 'tb', room: ROOM, userId: 'b', cmid: 'b-1', id: 2, via: 'rest', at: 2002 },
@@ -59,7 +62,7 @@ describe('chaos checker', () => {
   it('should find nothing in a history where every guarantee held', () => {
     const { violations, stats } = checkHistory(cleanHistory())
     expect(violations).toEqual([])
-    expect(stats).toMatchObject({ connections: 5, messagesChecked: 6, acks: 3 })
+    expect(stats).toMatchObject({ connections: 6, messagesChecked: 6, acks: 3 })
   })
 
   it('should find a message delivered twice on one connection, and only that', () => {
@@ -82,7 +85,7 @@ describe('chaos checker', () => {
 
   it('should find a message missing at the end of a connection still open', () => {
     const history = cleanHistory()
-    history.connections[2]!.frames.pop()
+    history.connections[2]!.frames = history.connections[2]!.frames.filter((f) => f.id !== 6)
     expect(kinds(history)).toEqual(['gap'])
   })
 
@@ -125,9 +128,34 @@ describe('chaos checker', () => {
     expect(kinds(history).sort()).toEqual(['duplicate_store', 'missing_presence', 'phantom', 'policy_close', 'presence_details', 'presence_unreadable', 'unexpected_error', 'unexpected_exit'])
   })
 
+  it('should owe no gap past a replay the server said it could not do', () => {
+    const history = cleanHistory()
+    history.connections[2]!.frames = [{ at: 2040, type: 'chat.error', code: 'store_failed' }, message(6)]
+    history.connections[2]!.closedAt = 2300
+    history.connections[2]!.closeCode = 4002
+    expect(kinds(history)).toEqual([])
+  })
+
+  it('should find a reconnect whose replay never ended', () => {
+    const history = cleanHistory()
+    history.connections[2]!.frames = [message(4), message(5), leftC]
+    expect(kinds(history).sort()).toEqual(['gap', 'stuck_recovery'])
+  })
+
+  it('should find a leave not announced, and a leave announced last for a user who is online', () => {
+    const history = cleanHistory()
+    history.connections[0]!.frames = history.connections[0]!.frames.filter((f) => f.type !== 'chat.user.leave')
+    history.connections[2]!.frames.push({ at: 5700, type: 'chat.user.leave', user_id: 'a' })
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => [v.kind, v.conn, v.user])).toEqual([
+      ['missed_leave', 'ta#1', 'c'],
+      ['stale_leave', 'tb#2', 'a'],
+    ])
+  })
+
   it('should find messages out of order, and one replayed at or below since', () => {
     const history = cleanHistory()
-    history.connections[0]!.frames = [1, 2, 4, 3, 5, 6].map((id) => message(id))
+    history.connections[0]!.frames = [...[1, 2, 4, 3, 5, 6].map((id) => message(id)), leftC]
     history.connections[2]!.frames.unshift(message(3, 2040))
     expect(kinds(history).sort()).toEqual(['duplicate_delivery', 'out_of_order'])
   })

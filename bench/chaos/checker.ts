@@ -41,6 +41,7 @@ export function checkHistory(history: History): { violations: Violation[]; stats
   let framesChecked = 0
   for (const connection of history.connections) framesChecked += checkConnection(connection, storedById, storedByRoom.get(connection.room) ?? [], violations)
   checkPresence(history, violations)
+  checkPresenceEvents(history, violations)
   for (const exit of history.exits) {
     if (!exit.expected) violations.push({ kind: 'unexpected_exit', at: exit.at, instance: exit.instance, detail: `instance ${exit.instance} exited with code ${exit.code} without being told to` })
   }
@@ -119,6 +120,8 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
   const replayed: number[] = []
   const late = new Set<number>()
   let recovered = false
+  /** The server could not replay (chat.error before chat.recovered) and said so: no gap is owed past it. */
+  let replayFailed = false
 
   if (connection.closeCode !== null && POLICY_CLOSES.has(connection.closeCode)) {
     violations.push({ kind: 'policy_close', at: connection.closedAt ?? undefined, ...where, detail: `closed with ${connection.closeCode} ${connection.closeReason ?? ''}`.trim() })
@@ -128,6 +131,8 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     if (frame.type === 'chat.error' && frame.code && !RETRYABLE_ERRORS.has(frame.code)) {
       violations.push({ kind: 'unexpected_error', at: frame.at, ...where, detail: `chat.error ${frame.code}` })
     }
+    // The client sends nothing before chat.recovered, so an error there is the replay's.
+    if (frame.type === 'chat.error' && connection.since !== null && !recovered) replayFailed = true
     if (frame.type === 'chat.recovered') {
       recovered = true
       if (frame.truncated && replayed.length > 0 && range) {
@@ -159,12 +164,16 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     seen.add(id)
     max = id
     if (!recovered && connection.since !== null) replayed.push(id)
+    if (replayFailed) continue
     if (!range) range = { after: id - 1, ids: [] }
     range.ids.push(id)
   }
+  if (connection.since !== null && connection.openedAt !== null && connection.closedAt === null && !recovered && !replayFailed) {
+    violations.push({ kind: 'stuck_recovery', ...where, detail: `connected with since=${connection.since} and never got chat.recovered (still open at the end)` })
+  }
   if (range) {
     const last = range.ids.at(-1) ?? range.after
-    const end = connection.closedAt === null ? Math.max(last, roomIds.at(-1) ?? last) : last
+    const end = connection.closedAt === null && !replayFailed ? Math.max(last, roomIds.at(-1) ?? last) : last
     const have = new Set(range.ids)
     const missing = roomIds.filter((id) => id > range!.after && id <= end && !have.has(id) && !late.has(id))
     if (missing.length > 0) {
@@ -201,6 +210,41 @@ function checkPresence(history: History, violations: Violation[]) {
     if (renamed.length > 0) {
       const shown = renamed.map(([id, nickname]) => `${id} as ${JSON.stringify(nickname)} (not ${JSON.stringify(want.get(id))})`)
       violations.push({ kind: 'presence_details', ...where, user: renamed.map(([id]) => id).join(','), detail: `listed ${on} with the wrong nickname: ${shown.join(', ')}` })
+    }
+  }
+}
+
+/**
+ * 3b. Join and leave as the connections open at the end heard them. A user who left for good (no
+ * socket at the end) must have been announced as gone to every connection of the room that was
+ * open when their last socket closed; and no connection may have been told last that a user who
+ * is online had left.
+ */
+function checkPresenceEvents(history: History, violations: Violation[]) {
+  const online = new Map(history.expectedOnline.map((e) => [e.room, new Set(e.users.map((u) => u.user_id))]))
+  /** Per room and user: when their last socket closed (absent while one is still open). */
+  const lastClose = new Map<string, number | null>()
+  for (const c of history.connections) {
+    if (c.openedAt === null) continue
+    const k = `${c.room}\u0000${c.userId}`
+    const previous = lastClose.get(k)
+    if (c.closedAt === null || previous === null) lastClose.set(k, null)
+    else lastClose.set(k, Math.max(previous ?? 0, c.closedAt))
+  }
+  for (const c of history.connections) {
+    if (c.openedAt === null || c.closedAt !== null) continue
+    const where = { room: c.room, conn: c.conn, instance: c.instance }
+    const lastEvent = new Map<string, { type: string; at: number }>()
+    for (const f of c.frames) if ((f.type === 'chat.user.join' || f.type === 'chat.user.leave') && f.user_id) lastEvent.set(f.user_id, { type: f.type, at: f.at })
+    for (const [k, closedAt] of lastClose) {
+      const [room, userId] = k.split('\u0000') as [string, string]
+      if (Number(room) !== c.room || userId === c.userId) continue
+      const heard = lastEvent.get(userId)
+      if (online.get(c.room)?.has(userId)) {
+        if (heard?.type === 'chat.user.leave') violations.push({ kind: 'stale_leave', at: heard.at, ...where, user: userId, detail: `was told at last that ${userId} left, but ${userId} is online at the end` })
+      } else if (closedAt !== null && closedAt !== undefined && c.openedAt < closedAt && !(heard?.type === 'chat.user.leave' && heard.at >= closedAt)) {
+        violations.push({ kind: 'missed_leave', at: closedAt, ...where, user: userId, detail: `${userId}'s last socket closed at ${closedAt} and this connection, open since ${c.openedAt}, never heard chat.user.leave after it${heard ? ` (last heard ${heard.type})` : ''}` })
+      }
     }
   }
 }

@@ -22,7 +22,7 @@ export class Recorder {
   readonly connections: ConnectionRecord[] = []
   readonly acks: Ack[] = []
   readonly rest: RestAttempt[] = []
-  readonly counts = { sends: 0, attempts: 0, restSends: 0, reconnects: 0, failedHandshakes: 0, retries: 0, ackTimeouts: 0, storeErrors: 0 }
+  readonly counts = { sends: 0, attempts: 0, restSends: 0, reconnects: 0, failedHandshakes: 0, retries: 0, ackTimeouts: 0, storeErrors: 0, replayFailures: 0 }
 }
 
 /** One send until it is acknowledged: the same client_msg_id on every attempt. */
@@ -43,6 +43,8 @@ const ACK_TIMEOUT_MS = 4000
 const ACK_TIMEOUTS_BEFORE_RECONNECT = 3
 /** A handshake that takes longer than this is abandoned. */
 const CONNECT_TIMEOUT_MS = 5000
+/** A reconnect whose replay has not finished (chat.recovered) by then is abandoned. */
+const RECOVERY_TIMEOUT_MS = 10_000
 const REST_TIMEOUT_MS = 5000
 
 /**
@@ -53,6 +55,8 @@ const REST_TIMEOUT_MS = 5000
 export class ChaosTab {
   private ws: WebSocket | null = null
   private record: ConnectionRecord | null = null
+  /** The socket is open and past its replay (chat.recovered), or had none: sends go out. */
+  private live = false
   private connections = 0
   private failures = 0
   private lastSeen = 0
@@ -84,6 +88,11 @@ export class ChaosTab {
   /** True while the tab has an open socket (upgrade done, not closed). */
   get open(): boolean {
     return this.record !== null && this.record.openedAt !== null && this.record.closedAt === null
+  }
+
+  /** Open and live: replay done, so a send can go out. */
+  private get ready(): boolean {
+    return this.open && this.live
   }
 
   /** True once the tab was told to leave for good. */
@@ -173,6 +182,7 @@ export class ChaosTab {
     }
     this.world.record.connections.push(record)
     this.record = record
+    this.live = false
     const ws = new WebSocket(`${this.world.wsBase(instance)}/ws/chat/${this.room}/chat/?${query}`)
     this.ws = ws
     const connectTimer = setTimeout(() => ws.close(), CONNECT_TIMEOUT_MS)
@@ -180,7 +190,12 @@ export class ChaosTab {
       clearTimeout(connectTimer)
       record.openedAt = Date.now()
       this.failures = 0
-      if (this.pending?.via === 'ws') this.transmit(this.pending)
+      if (record.since === null) this.goLive()
+      else {
+        this.later(RECOVERY_TIMEOUT_MS, () => {
+          if (this.record === record && !this.live && record.closedAt === null) ws.close(4001, 'no recovery; reconnecting')
+        })
+      }
     })
     ws.addEventListener('message', (event) => this.receive(record, String(event.data)))
     ws.addEventListener('close', (event) => {
@@ -223,15 +238,33 @@ export class ChaosTab {
     }
     record.frames.push(kept)
     if (type === 'chat.message') {
-      if (kept.id! > this.lastSeen) this.lastSeen = kept.id!
+      // After a failed replay the socket is being closed: what it still gets is not counted as seen.
+      if (kept.id! > this.lastSeen && !record.replayFailed) this.lastSeen = kept.id!
       const p = this.pending
       if (p && kept.user_id === this.user.user_id && kept.client_msg_id === p.cmid) this.acknowledge(p, kept.id!, 'ws')
+    } else if (type === 'chat.recovered') {
+      if (this.record === record) this.goLive()
+    } else if (type === 'chat.error' && record.since !== null && !this.live && this.record === record) {
+      // Only a replay fails before chat.recovered here (nothing is sent before it): the server
+      // could not replay and said so. Reconnect and ask again from the same point.
+      this.world.record.counts.replayFailures++
+      record.replayFailed = true
+      this.lastSeen = record.since
+      this.ws?.close(4002, 'replay failed; reconnecting')
     } else if (type === 'chat.error' && (kept.code === 'store_failed' || kept.code === 'unavailable')) {
       this.world.record.counts.storeErrors++
       const p = this.pending
       // The send was refused and not stored (or not known to be): send it again shortly.
       if (p?.via === 'ws') this.later(this.rng.between(300, 1000), () => this.pending === p && this.transmit(p))
     }
+  }
+
+  /** The socket is live: a pending send goes out now. */
+  private goLive() {
+    this.live = true
+    if (this.pending?.via !== 'ws') return
+    this.pending.timeouts = 0
+    this.transmit(this.pending)
   }
 
   private acknowledge(p: PendingSend, id: number, via: 'ws' | 'rest') {
@@ -262,12 +295,12 @@ export class ChaosTab {
     if (via === 'rest') {
       this.world.record.counts.restSends++
       void this.restLoop(p)
-    } else if (this.open) this.transmit(p)
+    } else if (this.ready) this.transmit(p)
   }
 
   /** Sends (or sends again) over the open socket. */
   private transmit(p: PendingSend) {
-    if (this.pending !== p || !this.open || !this.ws || !this.record) return
+    if (this.pending !== p || !this.ready || !this.ws || !this.record) return
     if (p.attempts > 0) this.world.record.counts.retries++
     p.attempts++
     this.world.record.counts.attempts++
@@ -279,7 +312,7 @@ export class ChaosTab {
   /** An unanswered send is sent again; a socket that keeps not answering is given up on. */
   private checkAck() {
     const p = this.pending
-    if (!p || p.via !== 'ws' || !this.open || p.lastSentAt === 0 || Date.now() - p.lastSentAt < ACK_TIMEOUT_MS) return
+    if (!p || p.via !== 'ws' || !this.ready || p.lastSentAt === 0 || Date.now() - p.lastSentAt < ACK_TIMEOUT_MS) return
     this.world.record.counts.ackTimeouts++
     p.timeouts++
     if (p.timeouts >= ACK_TIMEOUTS_BEFORE_RECONNECT) {

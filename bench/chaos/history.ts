@@ -33,6 +33,8 @@ export interface ConnectionRecord {
   closedAt: number | null
   closeCode: number | null
   closeReason?: string
+  /** The server answered the replay with chat.error instead of chat.recovered (the client then reconnects). */
+  replayFailed?: boolean
   /** The client_msg_ids this connection sent, in order (a retry repeats one). */
   sent: { at: number; cmid: string }[]
   frames: ReceivedFrame[]
@@ -125,11 +127,14 @@ export const VIOLATION_KINDS = [
   'gap',
   'phantom',
   'frame_mismatch',
+  'stuck_recovery',
   // 3. presence at the end
   'ghost',
   'missing_presence',
   'presence_details',
   'presence_unreadable',
+  'missed_leave',
+  'stale_leave',
   // 4. processes and protocol
   'unexpected_exit',
   'not_healed',

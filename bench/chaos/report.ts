@@ -50,7 +50,7 @@ export function printSummary(meta: RunMeta, counts: Record<string, number>, stat
   console.log(`  faults          ${faults.length}: ${JSON.stringify(countBy(faults, (f) => f.kind))}`)
   console.log(`  messages        sent ${counts.sends} (REST ${counts.restSends}), attempts ${counts.attempts}, acknowledged ${stats.acks}, stored ${stats.stored}`)
   console.log(`  checked         ${stats.framesChecked} frames over ${stats.connections} connections`)
-  console.log(`  reconnects      ${counts.reconnects} (failed handshakes ${counts.failedHandshakes}, store/unavailable errors ${counts.storeErrors}, ack timeouts ${counts.ackTimeouts})`)
+  console.log(`  reconnects      ${counts.reconnects} (failed handshakes ${counts.failedHandshakes}, store/unavailable errors ${counts.storeErrors}, ack timeouts ${counts.ackTimeouts}, failed replays ${counts.replayFailures ?? 0})`)
   const byKind = countBy(violations, (v) => v.kind)
   console.log(`  violations      ${violations.length}${violations.length ? `: ${JSON.stringify(byKind)}` : ''}`)
   for (const kind of Object.keys(byKind)) {
@@ -66,7 +66,7 @@ export function printSummary(meta: RunMeta, counts: Record<string, number>, stat
  * instance log lines around it), the fault timeline, every connection's frames, the acks, what
  * was stored, presence, every instance's log, and history.json (re-checkable with --check).
  */
-export function writeFailure(dir: string, meta: RunMeta, history: History, violations: readonly Violation[], faults: readonly FaultRecord[], logs: readonly LogLine[]): void {
+export function writeFailure(dir: string, meta: RunMeta, counts: Record<string, number>, history: History, violations: readonly Violation[], faults: readonly FaultRecord[], logs: readonly LogLine[]): void {
   mkdirSync(dir, { recursive: true })
   const t0 = meta.startedAt
   const report: string[] = [`seed ${meta.seed}: ${violations.length} violations`, `rerun: ${meta.command}`, '']
@@ -83,7 +83,7 @@ export function writeFailure(dir: string, meta: RunMeta, history: History, viola
   writeFileSync(join(dir, 'violations.txt'), report.join('\n'))
   writeFileSync(join(dir, 'faults.txt'), faults.map((f) => describeFault(f, t0)).join('\n') + '\n')
   writeFileSync(join(dir, 'clients.jsonl'), history.connections.map((c) => JSON.stringify(c)).join('\n') + '\n')
-  writeFileSync(join(dir, 'history.json'), JSON.stringify({ meta, faults, history }))
+  writeFileSync(join(dir, 'history.json'), JSON.stringify({ meta, counts, faults, history }))
   const instances = new Set(logs.map((l) => l.instance))
   for (const instance of instances) {
     writeFileSync(join(dir, `instance-${instance}.log`), logs.filter((l) => l.instance === instance).map((l) => `${seconds(l.at, t0)} ${l.line}`).join('\n') + '\n')
