@@ -40,7 +40,7 @@ const { values } = parseArgs({
 if (values.check) {
   const saved = JSON.parse(readFileSync(values.check, 'utf8')) as { meta: RunMeta; counts: Record<string, number>; faults: FaultRecord[]; history: History }
   const { violations, stats } = checkHistory(saved.history)
-  printSummary(saved.meta, saved.counts, stats, saved.faults, violations)
+  printSummary(saved.meta, saved.counts ?? {}, stats, saved.faults, violations)
   process.exit(violations.length === 0 ? 0 : 1)
 }
 

@@ -133,7 +133,12 @@ describe('chaos checker', () => {
     history.connections[2]!.frames = [{ at: 2040, type: 'chat.error', code: 'store_failed' }, message(6)]
     history.connections[2]!.closedAt = 2300
     history.connections[2]!.closeCode = 4002
+    // The client asks again from the same point.
+    history.connections.push(connection('tb#3', 'b', [message(4), message(5), recovered(), message(6), leftC], { since: 3 }))
     expect(kinds(history)).toEqual([])
+    // Without asking again, the tab misses what the failed replay owed it.
+    history.connections.pop()
+    expect(kinds(history)).toEqual(['tab_gap'])
   })
 
   it('should find a reconnect whose replay never ended', () => {
@@ -151,6 +156,43 @@ describe('chaos checker', () => {
       ['missed_leave', 'ta#1', 'c'],
       ['stale_leave', 'tb#2', 'a'],
     ])
+  })
+
+  it('should let the answer to a retried send come before the messages ordered ahead of it', () => {
+    const history = cleanHistory()
+    // a retries a-3 (id 5) after an ack timeout: the answer overtakes the stream, then 4, 5, 6 arrive.
+    history.connections[0]!.sent = [{ at: 2003, cmid: 'a-3' }]
+    history.connections[0]!.frames = [1, 2, 3, 5, 4, 5, 6].map((id) => message(id)).concat(leftC)
+    expect(kinds(history)).toEqual([])
+    history.connections[0]!.frames.splice(5, 0, message(5))
+    expect(kinds(history)).toEqual(['duplicate_delivery'])
+  })
+
+  it('should find a connection whose live messages came long after everyone else had them', () => {
+    const history = cleanHistory()
+    const frames = history.connections[0]!.frames
+    frames[5] = message(6, 2006 + 40_000)
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => v.kind)).toEqual(['late_delivery'])
+    expect(violations[0]!.detail).toContain('worst 6, 40.0 s late')
+  })
+
+  it('should find a replay that never ended on a connection the client gave up on', () => {
+    const history = cleanHistory()
+    Object.assign(history.connections[2]!, { frames: [], openedAt: 3000, closedAt: 33_000, closeCode: 4001 })
+    expect(kinds(history)).toEqual(['stuck_recovery'])
+    history.connections[2]!.closedAt = 13_000
+    expect(kinds(history)).toEqual([])
+  })
+
+  it('should find messages a tab never got because it reconnected past them', () => {
+    const history = cleanHistory()
+    // tb's first connection got 1 and 2 only; it came back with since=3 and so never got 3.
+    history.connections[1]!.frames = [message(1), message(2)]
+    history.connections[1]!.closedAt = 2002
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => [v.kind, v.conn])).toEqual([['tab_gap', 'tb']])
+    expect(violations[0]!.detail).toContain(': 3')
   })
 
   it('should find messages out of order, and one replayed at or below since', () => {

@@ -13,6 +13,14 @@ export interface CheckStats {
 const RETRYABLE_ERRORS = new Set(['store_failed', 'unavailable'])
 /** Close codes this workload must never see (it sends slowly and small). */
 const POLICY_CLOSES = new Set([1008, 1009])
+/**
+ * A live message reaching a connection this long after it first reached any client means that
+ * instance's delivery stalled: every fault here heals within about 8 s, and an instance notices a
+ * broken Redis subscription within 3.5 s.
+ */
+export const LATE_DELIVERY_MS = 25_000
+/** A replay (since=) that has not ended this long after the upgrade is stuck (the client gives up at 30 s). */
+export const STUCK_RECOVERY_MS = 25_000
 
 const key = (room: number, userId: string, cmid: string) => `${room}\u0000${userId}\u0000${cmid}`
 
@@ -39,7 +47,14 @@ export function checkHistory(history: History): { violations: Violation[]; stats
 
   checkStorage(history, violations)
   let framesChecked = 0
-  for (const connection of history.connections) framesChecked += checkConnection(connection, storedById, storedByRoom.get(connection.room) ?? [], violations)
+  // When each message first reached any client: live delivery is judged against it.
+  const firstSeen = new Map<number, number>()
+  for (const c of history.connections) for (const f of c.frames) if (f.type === 'chat.message' && f.id !== undefined && !(f.at >= (firstSeen.get(f.id) ?? Infinity))) firstSeen.set(f.id, f.at)
+  const reported = new Set<number>()
+  for (const connection of history.connections) {
+    framesChecked += checkConnection(connection, storedById, storedByRoom.get(connection.room) ?? [], firstSeen, violations, reported)
+  }
+  checkTabs(history, storedById, storedByRoom, reported, violations)
   checkPresence(history, violations)
   checkPresenceEvents(history, violations)
   for (const exit of history.exits) {
@@ -100,17 +115,13 @@ function checkStorage(history: History, violations: Violation[]) {
  * truncated recovery, and ends at the last message received, or, for a connection still open at
  * the end, at the room's last stored message. Returns the frames looked at.
  */
-function checkConnection(connection: ConnectionRecord, storedById: Map<number, StoredMessage>, roomIds: readonly number[], violations: Violation[]): number {
+function checkConnection(connection: ConnectionRecord, storedById: Map<number, StoredMessage>, roomIds: readonly number[], firstSeen: Map<number, number>, violations: Violation[], reported: Set<number>): number {
   const where = { room: connection.room, user: connection.userId, conn: connection.conn, instance: connection.instance }
-  // A retry of an already stored client_msg_id is answered to this socket with the stored message:
-  // one such repeat per send of that id on this connection is expected, wherever it falls.
-  const answers = new Map<string, number>()
-  for (const { cmid } of connection.sent) answers.set(cmid, (answers.get(cmid) ?? 0) + 1)
-  const isAnswer = (userId: string | undefined, cmid: string | null | undefined) => {
-    if (userId !== connection.userId || !cmid || (answers.get(cmid) ?? 0) === 0) return false
-    answers.set(cmid, answers.get(cmid)! - 1)
-    return true
-  }
+  // The client_msg_ids this connection sent, with how often: a send of one already stored is
+  // answered to this socket alone with the stored message, outside the room's ordered stream.
+  const sends = new Map<string, number>()
+  for (const { cmid } of connection.sent) sends.set(cmid, (sends.get(cmid) ?? 0) + 1)
+  const copies = new Map<number, number>()
 
   const floor = connection.since ?? Number.NEGATIVE_INFINITY
   const seen = new Set<number>()
@@ -118,8 +129,10 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
   /** The current range: stored ids above `after` up to its end must all be here. */
   let range: { after: number; ids: number[] } | null = connection.since === null ? null : { after: connection.since, ids: [] }
   const replayed: number[] = []
-  const late = new Set<number>()
+  /** Received, though not in order: not missing. */
+  const covered = new Set<number>()
   let recovered = false
+  let tardy: { count: number; worst: number; id: number; at: number } | null = null
   /** The server could not replay (chat.error before chat.recovered) and said so: no gap is owed past it. */
   let replayFailed = false
 
@@ -131,8 +144,8 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     if (frame.type === 'chat.error' && frame.code && !RETRYABLE_ERRORS.has(frame.code)) {
       violations.push({ kind: 'unexpected_error', at: frame.at, ...where, detail: `chat.error ${frame.code}` })
     }
-    // The client sends nothing before chat.recovered, so an error there is the replay's.
-    if (frame.type === 'chat.error' && connection.since !== null && !recovered) replayFailed = true
+    // The replay's own failure: store_failed before chat.recovered, with nothing sent before it.
+    if (frame.type === 'chat.error' && frame.code === 'store_failed' && connection.since !== null && !recovered && !connection.sent.some((s) => s.at <= frame.at)) replayFailed = true
     if (frame.type === 'chat.recovered') {
       recovered = true
       if (frame.truncated && replayed.length > 0 && range) {
@@ -152,31 +165,53 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     if (stored.user_id !== frame.user_id || stored.client_msg_id !== (frame.client_msg_id ?? null)) {
       violations.push({ kind: 'frame_mismatch', at: frame.at, ...where, detail: `message ${id} arrived as ${frame.user_id}/${frame.client_msg_id} but is stored as ${stored.user_id}/${stored.client_msg_id}` })
     }
+    const cmid = frame.client_msg_id
+    if (frame.user_id === connection.userId && cmid && sends.has(cmid)) {
+      // Own messages this connection sent: the answer to a send may come before the broadcast or
+      // after it (at most one copy per send, plus the broadcast); not held to the order.
+      const n = (copies.get(id) ?? 0) + 1
+      copies.set(id, n)
+      if (n > sends.get(cmid)! + 1) violations.push({ kind: 'duplicate_delivery', at: frame.at, ...where, detail: `received its own message ${id} ${n} times after sending it ${sends.get(cmid)} time(s)` })
+      covered.add(id)
+      continue
+    }
     if (seen.has(id) || id <= floor || id < max) {
-      if (isAnswer(frame.user_id, frame.client_msg_id)) continue
       const kind = seen.has(id) || id <= floor ? 'duplicate_delivery' : 'out_of_order'
       const why = seen.has(id) ? 'a second time' : id <= floor ? `although it connected with since=${connection.since}` : `after ${max}`
       violations.push({ kind, at: frame.at, ...where, detail: `received message ${id} ${why}` })
       // Late is not missing: it counts as received, so it is not reported as a gap as well.
-      if (kind === 'out_of_order') late.add(id)
+      if (kind === 'out_of_order') covered.add(id)
       continue
     }
     seen.add(id)
     max = id
+    const delay = frame.at - (firstSeen.get(id) ?? frame.at)
+    if ((connection.since === null || recovered) && delay > LATE_DELIVERY_MS) {
+      tardy ??= { count: 0, worst: 0, id, at: frame.at }
+      tardy.count++
+      if (delay > tardy.worst) tardy = { count: tardy.count, worst: delay, id, at: frame.at }
+    }
     if (!recovered && connection.since !== null) replayed.push(id)
     if (replayFailed) continue
     if (!range) range = { after: id - 1, ids: [] }
     range.ids.push(id)
   }
-  if (connection.since !== null && connection.openedAt !== null && connection.closedAt === null && !recovered && !replayFailed) {
-    violations.push({ kind: 'stuck_recovery', ...where, detail: `connected with since=${connection.since} and never got chat.recovered (still open at the end)` })
+  if (tardy) {
+    violations.push({ kind: 'late_delivery', at: tardy.at, ...where, detail: `${tardy.count} message(s) arrived live more than ${LATE_DELIVERY_MS / 1000} s after they first reached a client; worst ${tardy.id}, ${(tardy.worst / 1000).toFixed(1)} s late` })
+  }
+  if (connection.since !== null && connection.openedAt !== null && !recovered && !replayFailed) {
+    const waited = connection.closedAt === null ? null : connection.closedAt - connection.openedAt
+    if (waited === null || waited >= STUCK_RECOVERY_MS) {
+      violations.push({ kind: 'stuck_recovery', at: connection.openedAt, ...where, detail: `connected with since=${connection.since} and got no chat.recovered ${waited === null ? 'by the end of the run' : `in the ${(waited / 1000).toFixed(1)} s it was open`}` })
+    }
   }
   if (range) {
     const last = range.ids.at(-1) ?? range.after
     const end = connection.closedAt === null && !replayFailed ? Math.max(last, roomIds.at(-1) ?? last) : last
     const have = new Set(range.ids)
-    const missing = roomIds.filter((id) => id > range!.after && id <= end && !have.has(id) && !late.has(id))
+    const missing = roomIds.filter((id) => id > range!.after && id <= end && !have.has(id) && !covered.has(id))
     if (missing.length > 0) {
+      for (const id of missing) reported.add(id)
       const tail = missing.every((id) => id > last)
       violations.push({
         kind: 'gap',
@@ -246,5 +281,47 @@ function checkPresenceEvents(history: History, violations: Violation[]) {
         violations.push({ kind: 'missed_leave', at: closedAt, ...where, user: userId, detail: `${userId}'s last socket closed at ${closedAt} and this connection, open since ${c.openedAt}, never heard chat.user.leave after it${heard ? ` (last heard ${heard.type})` : ''}` })
       }
     }
+  }
+}
+
+/**
+ * 2b. One tab over all its connections: reconnecting with since=<last id seen> must lose nothing,
+ * so every stored message from the first the tab received to its last (or to the room's newest,
+ * if it was still open at the end) reached it on some connection, except what a truncated
+ * recovery skipped. Messages already reported as a connection's gap are not reported again.
+ */
+function checkTabs(history: History, storedById: Map<number, StoredMessage>, storedByRoom: Map<number, number[]>, reported: Set<number>, violations: Violation[]) {
+  const tabs = new Map<string, ConnectionRecord[]>()
+  for (const c of history.connections) tabs.set(c.tab, [...(tabs.get(c.tab) ?? []), c])
+  for (const [tab, connections] of tabs) {
+    const first = connections[0]!
+    const received = new Set<number>()
+    const excused: [number, number][] = []
+    for (const c of connections) {
+      const ids: number[] = []
+      for (const f of c.frames) {
+        if (f.type === 'chat.message' && f.id !== undefined && storedById.get(f.id)?.room === c.room) {
+          received.add(f.id)
+          ids.push(f.id)
+        }
+        if (f.type === 'chat.recovered' && f.truncated && c.since !== null && ids.length > 0) excused.push([c.since, Math.min(...ids)])
+      }
+    }
+    if (received.size === 0) continue
+    const start = Math.min(...received)
+    const lastConnection = connections.at(-1)!
+    const roomIds = storedByRoom.get(first.room) ?? []
+    const end = lastConnection.closedAt === null && lastConnection.openedAt !== null ? (roomIds.at(-1) ?? start) : Math.max(...received)
+    const missing = roomIds.filter((id) => id > start && id <= end && !received.has(id) && !reported.has(id) && !excused.some(([a, b]) => id > a && id < b))
+    if (missing.length === 0) continue
+    violations.push({
+      kind: 'tab_gap',
+      at: storedById.get(missing[0]!)?.at,
+      room: first.room,
+      user: first.userId,
+      conn: tab,
+      instance: lastConnection.instance,
+      detail: `tab ${tab} never received ${missing.length} stored message(s) on any of its ${connections.length} connections (since= moved past them): ${listIds(missing)}`,
+    })
   }
 }

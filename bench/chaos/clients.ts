@@ -44,7 +44,7 @@ const ACK_TIMEOUTS_BEFORE_RECONNECT = 3
 /** A handshake that takes longer than this is abandoned. */
 const CONNECT_TIMEOUT_MS = 5000
 /** A reconnect whose replay has not finished (chat.recovered) by then is abandoned. */
-const RECOVERY_TIMEOUT_MS = 10_000
+const RECOVERY_TIMEOUT_MS = 30_000
 const REST_TIMEOUT_MS = 5000
 
 /**

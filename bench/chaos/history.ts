@@ -125,9 +125,11 @@ export const VIOLATION_KINDS = [
   'duplicate_delivery',
   'out_of_order',
   'gap',
+  'tab_gap',
   'phantom',
   'frame_mismatch',
   'stuck_recovery',
+  'late_delivery',
   // 3. presence at the end
   'ghost',
   'missing_presence',
