@@ -285,15 +285,24 @@ function checkPresenceEvents(history: History, violations: Violation[]) {
 }
 
 /**
- * 2b. One tab over all its connections: reconnecting with since=<last id seen> must lose nothing,
+ * 2b. One tab over its connections since it was loaded: reconnecting with since=<last id seen> must lose nothing,
  * so every stored message from the first the tab received to its last (or to the room's newest,
  * if it was still open at the end) reached it on some connection, except what a truncated
  * recovery skipped. Messages already reported as a connection's gap are not reported again.
  */
 function checkTabs(history: History, storedById: Map<number, StoredMessage>, storedByRoom: Map<number, number[]>, reported: Set<number>, violations: Violation[]) {
-  const tabs = new Map<string, ConnectionRecord[]>()
-  for (const c of history.connections) tabs.set(c.tab, [...(tabs.get(c.tab) ?? []), c])
-  for (const [tab, connections] of tabs) {
+  // A tab's run of connections, from one without since= (a page load) to the next.
+  const runs: [string, ConnectionRecord[]][] = []
+  const current = new Map<string, ConnectionRecord[]>()
+  for (const c of history.connections) {
+    let run = current.get(c.tab)
+    if (!run || c.since === null) {
+      current.set(c.tab, (run = []))
+      runs.push([c.tab, run])
+    }
+    run.push(c)
+  }
+  for (const [tab, connections] of runs) {
     const first = connections[0]!
     const received = new Set<number>()
     const excused: [number, number][] = []

@@ -67,6 +67,8 @@ export class ChaosTab {
   private wantOpen = true
   /** Set for good by `leave` and `shutdown`. */
   private left = false
+  /** The next connection is a page reload: no since=, it takes the room from there on. */
+  private fresh = false
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly ackTimer: ReturnType<typeof setInterval>
 
@@ -161,9 +163,10 @@ export class ChaosTab {
     const live = this.world.live()
     if (live.length === 0) return this.later(500, () => this.connect())
     const instance = this.connections === 0 && live.includes(this.firstInstance) ? this.firstInstance : this.rng.pick(live)
-    const reconnect = this.connections > 0
+    const reconnect = this.connections > 0 && !this.fresh
+    this.fresh = false
     this.connections++
-    if (reconnect) this.world.record.counts.reconnects++
+    if (this.connections > 1) this.world.record.counts.reconnects++
     const query = new URLSearchParams({ ...this.user })
     if (reconnect) query.set('since', String(this.lastSeen))
     const record: ConnectionRecord = {
@@ -279,6 +282,8 @@ export class ChaosTab {
       this.later(this.rng.between(500, 4000), () => {
         if (this.left) return
         this.wantOpen = true
+        // Sometimes the page is reloaded instead: it connects without since=.
+        this.fresh = this.rng.chance(0.3)
         if (!this.ws) this.connect()
       })
     }
