@@ -67,8 +67,13 @@ export class Topology {
       })
     }
     const topology = new Topology(pg, redis, admin, instances, env)
-    // One at a time: the first migrates the database.
-    for (const instance of instances) await topology.launch(instance)
+    try {
+      // One at a time: the first migrates the database.
+      for (const instance of instances) await topology.launch(instance)
+    } catch (error) {
+      await topology.destroy()
+      throw error
+    }
     return topology
   }
 
