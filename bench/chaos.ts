@@ -227,6 +227,10 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   // The leave announcements go out as presence changes: give them a moment to arrive.
   await Bun.sleep(1000)
 
+  // Quiet now: nobody sends or polls, so Postgres should be idle (a spinning query loop shows here).
+  const idleTransactionsPerSecond = await topology.transactionsPerSecond().catch(() => undefined)
+  log(`Postgres at rest: ${idleTransactionsPerSecond?.toFixed(1)} transactions/s`)
+
   // The rooms' full history, paged over REST.
   const stored: StoredMessage[] = []
   for (const room of rooms) {
@@ -252,6 +256,7 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
     presence,
     exits: topology.exits,
     healed,
+    idleTransactionsPerSecond,
   })
   const logs = topology.logs()
   await cleanUp()

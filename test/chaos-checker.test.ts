@@ -199,6 +199,14 @@ describe('chaos checker', () => {
     expect(kinds(history)).toEqual([])
   })
 
+  it('should find a database kept busy when nothing happens', () => {
+    const history = cleanHistory()
+    history.idleTransactionsPerSecond = 4
+    expect(kinds(history)).toEqual([])
+    history.idleTransactionsPerSecond = 850
+    expect(kinds(history)).toEqual(['busy_database'])
+  })
+
   it('should find messages out of order, and one replayed at or below since', () => {
     const history = cleanHistory()
     history.connections[0]!.frames = [...[1, 2, 4, 3, 5, 6].map((id) => message(id)), leftC]

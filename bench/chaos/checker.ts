@@ -25,6 +25,9 @@ export const STUCK_RECOVERY_MS = 25_000
 
 const key = (room: number, userId: string, cmid: string) => `${room}\u0000${userId}\u0000${cmid}`
 
+/** At the end nothing is sent or polled: more Postgres transactions than this a second means something spins. */
+export const IDLE_TRANSACTIONS_LIMIT = 20
+
 /** Lists ids compactly for a violation's detail ("12, 13, 15 … (40 in all)"). */
 function listIds(ids: readonly number[], max = 12): string {
   return ids.length <= max ? ids.join(', ') : `${ids.slice(0, max).join(', ')} … (${ids.length} in all)`
@@ -63,6 +66,10 @@ export function checkHistory(history: History): { violations: Violation[]; stats
   }
   for (const heal of history.healed) {
     if (!heal.ready) violations.push({ kind: 'not_healed', instance: heal.instance, detail: `instance ${heal.instance} did not answer /readyz 200 within ${heal.waitedMs} ms after the faults stopped` })
+  }
+  const idle = history.idleTransactionsPerSecond
+  if (idle !== undefined && idle > IDLE_TRANSACTIONS_LIMIT) {
+    violations.push({ kind: 'busy_database', detail: `Postgres ran ${idle.toFixed(0)} transactions a second at the end with no client sending or polling (more than ${IDLE_TRANSACTIONS_LIMIT}): an instance keeps querying` })
   }
   for (const attempt of history.rest) {
     if (attempt.status === 0 || attempt.status === 200 || attempt.status === 201 || attempt.status === 503 || attempt.status === 429) continue

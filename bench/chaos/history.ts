@@ -111,6 +111,8 @@ export interface History {
   /** The last look at each room's presence on each instance. */
   presence: PresenceObservation[]
   exits: InstanceExit[]
+  /** Postgres transactions a second at the very end, with no client sending or polling (nothing should query). */
+  idleTransactionsPerSecond?: number
   /** After the faults stopped: whether each instance answered /readyz 200 within the bounded wait. */
   healed: { instance: number; ready: boolean; waitedMs: number }[]
 }
@@ -140,6 +142,7 @@ export const VIOLATION_KINDS = [
   // 4. processes and protocol
   'unexpected_exit',
   'not_healed',
+  'busy_database',
   'policy_close',
   'unexpected_error',
   'rest_error',

@@ -160,6 +160,20 @@ export class Topology {
     return rows.filter((r) => r.ok).length
   }
 
+  /** Postgres transactions a second in this database over `ms` (committed and rolled back). */
+  async transactionsPerSecond(ms = 3000): Promise<number> {
+    const read = async () => {
+      // A fresh snapshot of the statistics each time (they are cached per transaction otherwise).
+      await this.admin`SELECT pg_stat_clear_snapshot()`
+      const [row] = (await this.admin`SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()`) as { n: string | number }[]
+      return Number(row?.n ?? 0)
+    }
+    const before = await read()
+    await Bun.sleep(ms)
+    // Each read is itself a transaction or two: leave them out.
+    return Math.max(0, (await read()) - before - 2) / (ms / 1000)
+  }
+
   /** Every instance's log lines (stdout JSON lines and stderr), in time order. */
   logs(): LogLine[] {
     const lines: LogLine[] = [...this.stderr]
