@@ -191,7 +191,7 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   }
   await waitFor('every tab to catch up', 30_000, async () => {
     const tops = new Map(await Promise.all(rooms.map(async (r) => [r, await newest(r)] as const)))
-    return tabs.every((t) => t.leftForGood || (t.open && t.newestSeen >= (tops.get(t.room) ?? 0)))
+    return tabs.every((t) => t.leftForGood || t.caughtUp(tops.get(t.room) ?? 0))
   }, 500)
 
   // Presence: every room's online users, on every instance, are the users with a socket open.

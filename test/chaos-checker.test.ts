@@ -199,6 +199,14 @@ describe('chaos checker', () => {
     expect(kinds(history)).toEqual([])
   })
 
+  it('should hold a page load that got nothing to what was stored after it opened', () => {
+    const history = cleanHistory()
+    history.connections.push(connection('ta3#1', 'a', [leftC], { openedAt: -1500 }))
+    expect(kinds(history)).toEqual(['gap'])
+    history.connections.at(-1)!.openedAt = 1200
+    expect(kinds(history)).toEqual([])
+  })
+
   it('should find a database kept busy when nothing happens', () => {
     const history = cleanHistory()
     history.idleTransactionsPerSecond = 4

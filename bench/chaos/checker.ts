@@ -25,6 +25,9 @@ export const STUCK_RECOVERY_MS = 25_000
 
 const key = (room: number, userId: string, cmid: string) => `${room}\u0000${userId}\u0000${cmid}`
 
+/** A message stored this long after a connection opened is one the connection must get live. */
+const NEW_AFTER_OPEN_MS = 2000
+
 /** At the end nothing is sent or polled: more Postgres transactions than this a second means something spins. */
 export const IDLE_TRANSACTIONS_LIMIT = 20
 
@@ -212,6 +215,12 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     if (waited === null || waited >= STUCK_RECOVERY_MS) {
       violations.push({ kind: 'stuck_recovery', at: connection.openedAt, ...where, detail: `connected with since=${connection.since} and got no chat.recovered ${waited === null ? 'by the end of the run' : `in the ${(waited / 1000).toFixed(1)} s it was open`}` })
     }
+  }
+  // A page load (no since=) that got nothing still owes what was stored well after it opened.
+  if (!range && connection.since === null && connection.openedAt !== null && connection.closedAt === null) {
+    const opened = connection.openedAt
+    const owed = roomIds.filter((id) => (storedById.get(id)?.at ?? 0) > opened + NEW_AFTER_OPEN_MS && !covered.has(id))
+    if (owed.length > 0) range = { after: owed[0]! - 1, ids: [] }
   }
   if (range) {
     const last = range.ids.at(-1) ?? range.after

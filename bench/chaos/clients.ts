@@ -102,6 +102,15 @@ export class ChaosTab {
     return this.left
   }
 
+  /**
+   * Live and holding the room's newest message `top`; a page load (no since=) that has received
+   * nothing yet owes nothing older than itself.
+   */
+  caughtUp(top: number): boolean {
+    if (!this.ready || !this.record) return false
+    return this.lastSeen >= top || (this.record.since === null && !this.record.frames.some((f) => f.type === 'chat.message'))
+  }
+
   /** The newest message id this tab has seen in its room. */
   get newestSeen(): number {
     return this.lastSeen
