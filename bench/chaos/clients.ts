@@ -360,6 +360,7 @@ export class ChaosTab {
             body: JSON.stringify({ message: p.text, room: this.room, client_msg_id: p.cmid }),
             signal: AbortSignal.timeout(REST_TIMEOUT_MS),
           })
+          attempt.at = Date.now()
           attempt.status = res.status
           const body = (await res.json().catch(() => ({}))) as { id?: number; code?: string }
           if (body.code) attempt.code = body.code

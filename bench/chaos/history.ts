@@ -78,7 +78,7 @@ export interface InstanceExit {
   expected: boolean
 }
 
-/** One REST send attempt's answer (status 0: no answer: network error or timeout). */
+/** One REST send attempt's answer (status 0: no answer: network error or timeout); `at` is when it answered. */
 export interface RestAttempt {
   tab: string
   cmid: string
