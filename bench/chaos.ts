@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { UNLIMITED } from '../test/support/server.ts'
-import { checkHistory } from './chaos/checker.ts'
+import { checkHistory, IDLE_TRANSACTIONS_LIMIT } from './chaos/checker.ts'
 import { ChaosTab, Recorder, type ChaosUser, type ClientWorld } from './chaos/clients.ts'
 import { FAULT_KINDS, FaultScheduler, type FaultKind, type FaultRecord } from './chaos/faults.ts'
 import type { History, PresenceObservation, StoredMessage } from './chaos/history.ts'
@@ -230,6 +230,7 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   // Quiet now: nobody sends or polls, so Postgres should be idle (a spinning query loop shows here).
   const idleTransactionsPerSecond = await topology.transactionsPerSecond().catch(() => undefined)
   log(`Postgres at rest: ${idleTransactionsPerSecond?.toFixed(1)} transactions/s`)
+  const idleQueries = idleTransactionsPerSecond !== undefined && idleTransactionsPerSecond > IDLE_TRANSACTIONS_LIMIT ? await topology.recentQueries().catch(() => undefined) : undefined
 
   // The rooms' full history, paged over REST.
   const stored: StoredMessage[] = []
@@ -257,6 +258,7 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
     exits: topology.exits,
     healed,
     idleTransactionsPerSecond,
+    idleQueries,
   })
   const logs = topology.logs()
   await cleanUp()

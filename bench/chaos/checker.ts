@@ -72,7 +72,9 @@ export function checkHistory(history: History): { violations: Violation[]; stats
   }
   const idle = history.idleTransactionsPerSecond
   if (idle !== undefined && idle > IDLE_TRANSACTIONS_LIMIT) {
-    violations.push({ kind: 'busy_database', detail: `Postgres ran ${idle.toFixed(0)} transactions a second at the end with no client sending or polling (more than ${IDLE_TRANSACTIONS_LIMIT}): an instance keeps querying` })
+    const top = history.idleQueries?.[0]
+    const what = top ? `; most seen: ${top.query.replace(/\s+/g, ' ').slice(0, 300)} (${top.count} samples)` : ''
+    violations.push({ kind: 'busy_database', detail: `Postgres ran ${idle.toFixed(0)} transactions a second at the end with no client sending or polling (more than ${IDLE_TRANSACTIONS_LIMIT}): an instance keeps querying${what}` })
   }
   for (const attempt of history.rest) {
     if (attempt.status === 0 || attempt.status === 200 || attempt.status === 201 || attempt.status === 503 || attempt.status === 429) continue

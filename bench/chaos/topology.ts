@@ -174,6 +174,17 @@ export class Topology {
     return Math.max(0, (await read()) - before - 2) / (ms / 1000)
   }
 
+  /** The queries the instances' connections run or ran last, most frequent first (sampled over `ms`). */
+  async recentQueries(ms = 1000): Promise<{ query: string; count: number }[]> {
+    const counts = new Map<string, number>()
+    for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+      const rows = (await this.admin`SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`) as { query: string }[]
+      for (const { query } of rows) counts.set(query, (counts.get(query) ?? 0) + 1)
+      await Bun.sleep(50)
+    }
+    return [...counts].map(([query, count]) => ({ query, count })).sort((a, b) => b.count - a.count)
+  }
+
   /** Every instance's log lines (stdout JSON lines and stderr), in time order. */
   logs(): LogLine[] {
     const lines: LogLine[] = [...this.stderr]
