@@ -230,7 +230,8 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   // Quiet now: nobody sends or polls, so Postgres should be idle (a spinning query loop shows here).
   const idleTransactionsPerSecond = await topology.transactionsPerSecond().catch(() => undefined)
   log(`Postgres at rest: ${idleTransactionsPerSecond?.toFixed(1)} transactions/s`)
-  const idleQueries = idleTransactionsPerSecond !== undefined && idleTransactionsPerSecond > IDLE_TRANSACTIONS_LIMIT ? await topology.recentQueries().catch(() => undefined) : undefined
+  const idleQueries = idleTransactionsPerSecond !== undefined && idleTransactionsPerSecond > IDLE_TRANSACTIONS_LIMIT ? await topology.busyQueries().catch(() => undefined) : undefined
+  for (const q of idleQueries?.slice(0, 3) ?? []) log(`  busy on instance ${q.instance ?? '?'} (${q.count} samples): ${q.query.replace(/\s+/g, ' ').slice(0, 200)}`)
 
   // The rooms' full history, paged over REST.
   const stored: StoredMessage[] = []

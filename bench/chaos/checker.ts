@@ -73,7 +73,7 @@ export function checkHistory(history: History): { violations: Violation[]; stats
   const idle = history.idleTransactionsPerSecond
   if (idle !== undefined && idle > IDLE_TRANSACTIONS_LIMIT) {
     const top = history.idleQueries?.[0]
-    const what = top ? `; most seen: ${top.query.replace(/\s+/g, ' ').slice(0, 300)} (${top.count} samples)` : ''
+    const what = top ? `; most seen on instance ${top.instance ?? '?'}: ${top.query.replace(/\s+/g, ' ').slice(0, 300)} (${top.count} samples)` : ''
     violations.push({ kind: 'busy_database', detail: `Postgres ran ${idle.toFixed(0)} transactions a second at the end with no client sending or polling (more than ${IDLE_TRANSACTIONS_LIMIT}): an instance keeps querying${what}` })
   }
   for (const attempt of history.rest) {

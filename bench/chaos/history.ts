@@ -113,8 +113,8 @@ export interface History {
   exits: InstanceExit[]
   /** Postgres transactions a second at the very end, with no client sending or polling (nothing should query). */
   idleTransactionsPerSecond?: number
-  /** When Postgres was busy at rest: what its client connections ran, most frequent first. */
-  idleQueries?: { query: string; count: number }[]
+  /** When Postgres was busy at rest: what its busy connections ran, by instance, most frequent first. */
+  idleQueries?: { query: string; instance: number | null; count: number }[]
   /** After the faults stopped: whether each instance answered /readyz 200 within the bounded wait. */
   healed: { instance: number; ready: boolean; waitedMs: number }[]
 }

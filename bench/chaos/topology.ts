@@ -174,15 +174,29 @@ export class Topology {
     return Math.max(0, (await read()) - before - 2) / (ms / 1000)
   }
 
-  /** The queries the instances' connections run or ran last, most frequent first (sampled over `ms`). */
-  async recentQueries(ms = 1000): Promise<{ query: string; count: number }[]> {
-    const counts = new Map<string, number>()
+  /**
+   * The queries of the connections that keep working (their state changes between looks), sampled
+   * over `ms`, with the instance each connection belongs to; most frequent first.
+   */
+  async busyQueries(ms = 1500): Promise<{ query: string; instance: number | null; count: number }[]> {
+    const lastChange = new Map<number, string>()
+    const counts = new Map<string, { query: string; instance: number | null; count: number }>()
     for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
-      const rows = (await this.admin`SELECT query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`) as { query: string }[]
-      for (const { query } of rows) counts.set(query, (counts.get(query) ?? 0) + 1)
-      await Bun.sleep(50)
+      const rows = (await this
+        .admin`SELECT pid, client_port, query, state_change::text AS changed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`) as { pid: number; client_port: number; query: string; changed: string }[]
+      for (const row of rows) {
+        const before = lastChange.get(row.pid)
+        lastChange.set(row.pid, row.changed)
+        if (before === undefined || before === row.changed) continue
+        const instance = this.instances.find((i) => i.pgProxy.upstreamPorts().includes(row.client_port))?.index ?? null
+        const key = `${instance}\u0000${row.query}`
+        const entry = counts.get(key) ?? { query: row.query, instance, count: 0 }
+        entry.count++
+        counts.set(key, entry)
+      }
+      await Bun.sleep(20)
     }
-    return [...counts].map(([query, count]) => ({ query, count })).sort((a, b) => b.count - a.count)
+    return [...counts.values()].sort((a, b) => b.count - a.count)
   }
 
   /** Every instance's log lines (stdout JSON lines and stderr), in time order. */

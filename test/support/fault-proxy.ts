@@ -99,6 +99,11 @@ export class FaultProxy {
     return proxy
   }
 
+  /** The local ports of the open upstream connections (how the upstream sees this proxy's clients). */
+  upstreamPorts(): number[] {
+    return [...this.links].map((l) => l.upstream.localPort).filter((p): p is number => p !== undefined)
+  }
+
   /** Open proxied connections. */
   get open(): number {
     return this.links.size
