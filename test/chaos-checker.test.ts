@@ -193,9 +193,11 @@ describe('chaos checker', () => {
     const { violations } = checkHistory(history)
     expect(violations.map((v) => [v.kind, v.conn])).toEqual([['tab_gap', 'tb']])
     expect(violations[0]!.detail).toContain(': 3')
-    // A page reload (no since=) takes the room from where it joins: nothing before it is owed.
+    // A page reload (no since=) takes the room from where it joins: nothing before it is owed, even
+    // when its first frame answers a retry of an older message.
     history.connections[2]!.since = null
-    history.connections[2]!.frames = history.connections[2]!.frames.filter((f) => f.type !== 'chat.recovered')
+    history.connections[2]!.frames = [message(2, 2040), ...history.connections[2]!.frames.filter((f) => f.type !== 'chat.recovered' && f.id !== 4)]
+    history.connections[2]!.sent = [{ at: 2039, cmid: 'b-1' }]
     expect(kinds(history)).toEqual([])
   })
 

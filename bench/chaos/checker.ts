@@ -264,19 +264,23 @@ function checkTabs(history: History, storedById: Map<number, StoredMessage>, sto
   for (const [tab, connections] of runs) {
     const first = connections[0]!
     const received = new Set<number>()
+    /** Received in the room's stream: not the answer to a send of this connection, which may be older than the connection. */
+    const streamed: number[] = []
     const excused: [number, number][] = []
     for (const c of connections) {
       const ids: number[] = []
+      const sent = new Set(c.sent.map((s) => s.cmid))
       for (const f of c.frames) {
         if (f.type === 'chat.message' && f.id !== undefined && storedById.get(f.id)?.room === c.room) {
           received.add(f.id)
           ids.push(f.id)
+          if (!(f.user_id === c.userId && f.client_msg_id && sent.has(f.client_msg_id))) streamed.push(f.id)
         }
         if (f.type === 'chat.recovered' && f.truncated && c.since !== null && ids.length > 0) excused.push([c.since, Math.min(...ids)])
       }
     }
-    if (received.size === 0) continue
-    const start = Math.min(...received)
+    if (streamed.length === 0) continue
+    const start = Math.min(...streamed)
     const lastConnection = connections.at(-1)!
     const roomIds = storedByRoom.get(first.room) ?? []
     const end = lastConnection.closedAt === null && lastConnection.openedAt !== null ? (roomIds.at(-1) ?? start) : Math.max(...received)
