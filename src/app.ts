@@ -54,7 +54,9 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 }
 
 /** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
-export function createApp({ config, store, logger, metrics, presence = new MemoryPresence(), broker: makeBroker = (sink) => new LocalBroker(sink), testPage }: AppDeps) {
+export function createApp({ config, store, logger, metrics, presence: sharedPresence, broker: makeBroker = (sink) => new LocalBroker(sink), testPage }: AppDeps) {
+  // In-memory presence announces joins and leaves through the broker (created below, used later).
+  const presence = sharedPresence ?? new MemoryPresence((roomId, frame, except) => broker.publishEvent(roomId, frame, except))
   const hub = new Hub(presence, metrics, logger, config.SLOW_CONSUMER_BYTES, config.PRESENCE_GRACE_MS)
   const limiter = new RateLimiter(config)
   const abuse = new AbuseLimits(config)

@@ -2,7 +2,7 @@ import { createApp, type AppDeps } from './app.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
-import { CloseCode, encodePresenceFrame } from './realtime/protocol.ts'
+import { CloseCode } from './realtime/protocol.ts'
 import { RedisBroker } from './realtime/redis-broker.ts'
 import { RedisPresence } from './realtime/redis-presence.ts'
 import { openStore } from './store/open.ts'
@@ -28,15 +28,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     metrics.storeCommitSeconds.observe(seconds)
   })
   const deps: AppDeps = { config, store, logger, metrics, testPage: config.TEST_PAGE ? await loadTestPage() : undefined }
-  let app: ReturnType<typeof createApp> | undefined
   if (config.REDIS_URL) {
     if (!(store instanceof PostgresStore)) throw new Error('REDIS_URL needs DATABASE_URL')
     const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, store, logger)
     deps.broker = (sink) => broker.deliverTo(sink)
-    deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, (roomId, userId, nickname, version) => app?.broker.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname), undefined, { userId, version, present: false }), logger)
+    deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, logger)
   }
-  app = createApp(deps)
-  const running = app
+  const running = createApp(deps)
   running.listen({ port: config.PORT, hostname: config.HOST })
   const server = running.server
   if (!server) throw new Error('server did not start')

@@ -1,13 +1,11 @@
-import type { ServerWebSocket } from 'bun'
 import type { MessageRow } from '../store/store.ts'
-import type { PresenceOrder } from './presence.ts'
 
 /** Where a broker hands the events of the rooms this instance has sockets in. */
 export interface DeliverySink {
   /** A committed message; called per room in ascending id order. */
   deliverMessage(row: MessageRow): void
-  /** Join, leave or typing, already encoded; `except` is the socket that caused it. */
-  deliverEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void
+  /** Join, leave or typing, already encoded; `except` is the id of the session not to send it to. */
+  deliverEvent(roomId: number, frame: string, except?: string): void
 }
 
 /**
@@ -28,11 +26,8 @@ export interface Broker {
   whenDelivered(roomId: number, seq: number): Promise<void>
   /** Committed messages, in commit order. */
   publishMessages(rows: readonly MessageRow[]): void
-  /**
-   * Join, leave or typing, already encoded. A join or leave passes its `order` (from presence), and
-   * an instance drops one older than what it already delivered for that user in that room.
-   */
-  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>, order?: PresenceOrder): void
+  /** An event that carries no order (typing, or a join or leave of in-memory presence), already encoded. */
+  publishEvent(roomId: number, frame: string, except?: string): void
   /** Throws when the broker cannot be reached. */
   check(): Promise<void>
   close(): Promise<void>
@@ -53,7 +48,7 @@ export class LocalBroker implements Broker {
     for (const row of rows) this.sink.deliverMessage(row)
   }
 
-  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {
+  publishEvent(roomId: number, frame: string, except?: string): void {
     this.sink.deliverEvent(roomId, frame, except)
   }
 

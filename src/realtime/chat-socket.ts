@@ -129,7 +129,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
     if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
     session.lastTypingAt = now
     // To the room's other sockets, on every instance; not back to this one.
-    broker.publishEvent(session.roomId, encodeTypingFrame(session.identity.userId, session.identity.nickname), session.socket)
+    broker.publishEvent(session.roomId, encodeTypingFrame(session.identity.userId, session.identity.nickname), session.id)
   }
 
   /** One raw frame, straight from Bun. */
@@ -210,6 +210,7 @@ export const chatSocket = ({ config, hub, store, messages, logger, metrics, limi
       const handshake = data.handshake
       if (!handshake) return ws.close(1011, 'handshake state missing')
       const session: Session = {
+        id: crypto.randomUUID(),
         identity: handshake.identity,
         roomId: handshake.roomId,
         socket: ws.raw as ServerWebSocket<unknown>,

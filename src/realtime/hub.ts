@@ -25,6 +25,8 @@ const leavingKey = (roomId: number, userId: string) => `${roomId}\u0000${userId}
 
 /** One open chat socket: who, where, and its replay state. */
 export interface Session {
+  /** Unique across instances: events name the session they skip by it. */
+  readonly id: string
   readonly identity: Identity
   readonly roomId: number
   readonly socket: ServerWebSocket<unknown>
@@ -54,6 +56,8 @@ interface RoomState {
 export class Hub implements DeliverySink {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, RoomState>()
+  /** Every open session, by id. */
+  private readonly sessions = new Map<string, Session>()
   /** Open sockets per user on this instance, all rooms together. */
   private readonly userSockets = new Map<string, number>()
   private broker: Broker | null = null
@@ -118,6 +122,7 @@ export class Hub implements DeliverySink {
       this.metrics.activeRooms.inc()
     }
     room.sessions.add(session)
+    this.sessions.set(session.id, session)
     this.metrics.openSockets.inc()
     if (this.closing) this.close(session, this.closing.code, this.closing.reason)
     const { userId, nickname, profileUrl } = session.identity
@@ -129,10 +134,8 @@ export class Hub implements DeliverySink {
       const key = leavingKey(session.roomId, userId)
       clearTimeout(this.leaving.get(key))
       this.leaving.delete(key)
-      this.presence.join(session.roomId, { userId, nickname, profileUrl }).then(
-        (change) => change.changed && this.broker?.publishEvent(session.roomId, encodePresenceFrame('chat.user.join', userId, nickname), session.socket, { userId, version: change.version, present: true }),
-        (err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }),
-      )
+      // Presence announces the join itself, to everyone in the room but this socket.
+      this.presence.join(session.roomId, { userId, nickname, profileUrl }, session.id).catch((err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }))
     }
     // Every socket waits for the same watch: a replay must not start before the room's events flow here.
     return this.broker ? this.broker.watch(session.roomId) : Promise.resolve()
@@ -142,6 +145,7 @@ export class Hub implements DeliverySink {
   exit(session: Session): void {
     const room = this.rooms.get(session.roomId)
     if (!room || !room.sessions.delete(session)) return
+    this.sessions.delete(session.id)
     room.replaying.delete(session)
     this.suspects.delete(session)
     this.metrics.openSockets.dec()
@@ -174,10 +178,7 @@ export class Hub implements DeliverySink {
   /** The user's last socket here left the room (and the grace passed): leave presence, maybe announce. */
   private leave(roomId: number, userId: string, nickname: string) {
     this.leaving.delete(leavingKey(roomId, userId))
-    this.presence.leave(roomId, userId).then(
-      (change) => change.changed && this.broker?.publishEvent(roomId, encodePresenceFrame('chat.user.leave', userId, nickname), undefined, { userId, version: change.version, present: false }),
-      (err) => this.logger.error('presence leave failed', { room: roomId, user: userId, err }),
-    )
+    this.presence.leave(roomId, userId).catch((err) => this.logger.error('presence leave failed', { room: roomId, user: userId, err }))
   }
 
   /** Closes every socket (on shutdown: 1001, so clients reconnect with since=) and stops the hub's timers. */
@@ -294,16 +295,17 @@ export class Hub implements DeliverySink {
     this.close(session, CloseCode.tryAgainLater, 'too slow to keep up; reconnect with since')
   }
 
-  deliverEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>): void {
+  deliverEvent(roomId: number, frame: string, except?: string): void {
     const room = this.rooms.get(roomId)
     if (room) this.send(room, roomId, frame, null, except)
   }
 
   /** Sends one encoded frame to every socket of the room, and to the backlog of those replaying. */
-  private send(room: RoomState, roomId: number, frame: string, messageId: number | null, except?: ServerWebSocket<unknown>) {
+  private send(room: RoomState, roomId: number, frame: string, messageId: number | null, except?: string) {
     // ws.publish reaches the topic's subscribers but the socket itself.
-    if (except && except.readyState === 1) except.publish(roomTopic(roomId), frame)
+    const skipped = except === undefined ? undefined : this.sessions.get(except)
+    if (skipped && skipped.roomId === roomId && skipped.socket.readyState === 1) skipped.socket.publish(roomTopic(roomId), frame)
     else this.server?.publish(roomTopic(roomId), frame)
-    for (const session of room.replaying) if (session.socket !== except) session.backlog?.push({ id: messageId, frame })
+    for (const session of room.replaying) if (session.id !== except) session.backlog?.push({ id: messageId, frame })
   }
 }

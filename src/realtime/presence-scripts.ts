@@ -9,6 +9,11 @@
 //   <prefix>{r<id>}:version  string the room's presence version: every join and leave takes the next
 // and, outside any slot, touched only by plain commands (SADD on every join and refresh, so it heals):
 //   <prefix>presence:rooms   set   rooms that may have someone present (what the sweep looks at)
+//
+// A script that changes who is present also announces it: it PUBLISHes the join or leave on the
+// room's channel (redis-wire.ts, envelope "p") with the change's version, in the same atomic step.
+// A decision therefore never goes unannounced, even when the reply to the instance that asked is
+// lost with its connection.
 
 /** The keys of one room's presence. */
 export interface RoomKeys {
@@ -51,6 +56,16 @@ local function forget(user)
   redis.call('HDEL', info, user)
   return redis.call('ZREM', present, user) == 1
 end
+-- Publishes a join or leave on the room's channel, in the shape of encodePresenceFrame (protocol.ts).
+local function announce(channel, user, about, joined, v, except)
+  local ok, decoded = pcall(cjson.decode, about or '{}')
+  local nickname = (ok and type(decoded) == 'table' and type(decoded.n) == 'string') and decoded.n or user
+  local kind = joined and 'join' or 'leave'
+  local frame = '{"type":"chat.user.' .. kind .. '","username":' .. cjson.encode(nickname) .. ',"user_id":' .. cjson.encode(user) .. '}'
+  local envelope = '{"t":"p","f":' .. cjson.encode(frame) .. ',"u":' .. cjson.encode(user) .. ',"v":' .. string.format('%.0f', v) .. ',"j":' .. (joined and 'true' or 'false')
+  if except and except ~= '' then envelope = envelope .. ',"x":' .. cjson.encode(except) end
+  redis.call('PUBLISH', channel, envelope .. '}')
+end
 -- The room's next version. It never goes below Redis's clock in microseconds, so it keeps rising
 -- when Redis restarts without its data and the counter starts again from nothing.
 local function bump()
@@ -67,8 +82,9 @@ end
 `
 
 /**
- * An instance vouches for a user. ARGV: instance, now, until, user, info.
- * Returns the version of the join when the user was not present before, else 0.
+ * An instance vouches for a user. ARGV: instance, now, until, user, info, channel, the session
+ * not to tell. When the user was not present before, announces the join and returns its version;
+ * else returns 0.
  */
 export const JOIN = `${HELPERS}
 local instance, now, untilMs, user = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
@@ -77,13 +93,15 @@ entries[instance] = untilMs
 local fresh = redis.call('ZSCORE', present, user) == false
 save(user, entries, prune(entries, now))
 redis.call('HSET', info, user, ARGV[5])
-if fresh then return bump() end
-return 0
+if not fresh then return 0 end
+local v = bump()
+announce(ARGV[6], user, ARGV[5], true, v, ARGV[7])
+return v
 `
 
 /**
- * An instance stops vouching for a user. ARGV: instance, now, user.
- * Returns the version of the leave when no instance vouches for the user any more, else 0.
+ * An instance stops vouching for a user. ARGV: instance, now, user, channel. When no instance
+ * vouches for the user any more, announces the leave and returns its version; else returns 0.
  */
 export const LEAVE = `${HELPERS}
 local instance, now, user = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -94,33 +112,44 @@ if latest then
   save(user, entries, latest)
   return 0
 end
-if forget(user) then return bump() end
-return 0
+local about = redis.call('HGET', info, user)
+if not forget(user) then return 0 end
+local v = bump()
+announce(ARGV[4], user, about, false, v, nil)
+return v
 `
 
 /**
  * An instance renews what it vouches for, writing all that a join writes (so a Redis that lost its
- * data has it back), without announcing anything. ARGV: instance, now, until, then user, info pairs.
+ * data has it back). A user it finds gone meanwhile (swept while this instance could not reach
+ * Redis, or forgotten by a Redis that restarted empty) is announced again, as a join.
+ * ARGV: instance, now, until, channel, then user, info pairs. Returns how many were announced.
  */
 export const REFRESH = `${HELPERS}
-local instance, now, untilMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 4, #ARGV, 2 do
+local instance, now, untilMs, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local announced = 0
+for i = 5, #ARGV, 2 do
   local user = ARGV[i]
   local entries = load(user)
   entries[instance] = untilMs
+  local fresh = redis.call('ZSCORE', present, user) == false
   save(user, entries, prune(entries, now))
   redis.call('HSET', info, user, ARGV[i + 1])
+  if fresh then
+    announce(channel, user, ARGV[i + 1], true, bump(), nil)
+    announced = announced + 1
+  end
 end
-return 1
+return announced
 `
 
 /**
- * Removes the users no instance vouches for any more. ARGV: now. Returns
- * {1 when the room is now empty else 0, user, info, version, user, info, version…}, so that
- * exactly one sweeper announces each leave.
+ * Removes the users no instance vouches for any more and announces their leaves (exactly once,
+ * whichever instance sweeps). ARGV: now, channel. Returns {1 when the room is now empty else 0,
+ * then the ids of the users gone}.
  */
 export const SWEEP = `${HELPERS}
-local now = tonumber(ARGV[1])
+local now, channel = tonumber(ARGV[1]), ARGV[2]
 local result = {0}
 for _, user in ipairs(redis.call('ZRANGEBYSCORE', present, '-inf', now)) do
   local entries = load(user)
@@ -128,11 +157,10 @@ for _, user in ipairs(redis.call('ZRANGEBYSCORE', present, '-inf', now)) do
   if latest then
     save(user, entries, latest)
   else
-    local about = redis.call('HGET', info, user) or '{}'
+    local about = redis.call('HGET', info, user)
     if forget(user) then
+      announce(channel, user, about, false, bump(), nil)
       table.insert(result, user)
-      table.insert(result, about)
-      table.insert(result, bump())
     end
   end
 end

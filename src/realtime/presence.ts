@@ -1,3 +1,5 @@
+import { encodePresenceFrame } from './protocol.ts'
+
 /** A user present in a room, as room detail lists them. */
 export interface OnlineUserDto {
   user_id: string
@@ -16,19 +18,18 @@ export interface PresenceChange {
   version: number
 }
 
-/** Where a join or leave event stands, for the broker (see `Broker.publishEvent`). */
-export interface PresenceOrder {
-  userId: string
-  version: number
-  /** True for a join, false for a leave. */
-  present: boolean
-}
-
-/** Who is in which room, across every instance that shares it. */
+/**
+ * Who is in which room, across every instance that shares it. A change is announced to the room
+ * by the presence that decided it (`chat.user.join` / `chat.user.leave`), so that the decision and
+ * its announcement cannot part.
+ */
 export interface Presence {
-  /** A user's first socket in the room on this instance opened. */
-  join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }): Promise<PresenceChange>
-  /** A user's last socket in the room on this instance closed. */
+  /**
+   * A user's first socket in the room on this instance opened. When the user was nowhere in the
+   * room before, the room hears the join, but for the socket `except` (the one that joined).
+   */
+  join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }, except?: string): Promise<PresenceChange>
+  /** A user's last socket in the room on this instance closed. When they are now nowhere in it, the room hears the leave. */
   leave(roomId: number, userId: string): Promise<PresenceChange>
   online(roomId: number): Promise<OnlineUserDto[]>
   /** Users online in each room (0 for rooms with nobody). */
@@ -36,24 +37,32 @@ export interface Presence {
   close(): Promise<void>
 }
 
-/** Presence of one instance, in memory: the default. */
+/** Hands an announcement to the room: the frame, and the socket it skips. */
+export type Announce = (roomId: number, frame: string, except?: string) => void
+
+/** Presence of one instance, in memory: the default. It announces through the in-process broker. */
 export class MemoryPresence implements Presence {
   private readonly rooms = new Map<number, Map<string, { nickname: string; profileUrl: string | null }>>()
   private version = 0
 
-  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }): Promise<PresenceChange> {
+  constructor(private readonly announce: Announce) {}
+
+  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }, except?: string): Promise<PresenceChange> {
     let users = this.rooms.get(roomId)
     if (!users) this.rooms.set(roomId, (users = new Map()))
     const first = !users.has(user.userId)
     users.set(user.userId, { nickname: user.nickname, profileUrl: user.profileUrl })
+    if (first) this.announce(roomId, encodePresenceFrame('chat.user.join', user.userId, user.nickname), except)
     return this.change(first)
   }
 
   async leave(roomId: number, userId: string): Promise<PresenceChange> {
     const users = this.rooms.get(roomId)
-    const gone = users?.delete(userId) ?? false
+    const user = users?.get(userId)
+    users?.delete(userId)
     if (users?.size === 0) this.rooms.delete(roomId)
-    return this.change(gone)
+    if (user) this.announce(roomId, encodePresenceFrame('chat.user.leave', userId, user.nickname))
+    return this.change(user !== undefined)
   }
 
   async online(roomId: number): Promise<OnlineUserDto[]> {

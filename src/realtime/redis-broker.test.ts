@@ -321,37 +321,39 @@ describe('Redis going away', () => {
 })
 
 describe('presence events from several instances', () => {
-  const join = (v: number) => ({ frame: `join${v}`, order: { userId: 'alice', version: v, present: true } })
-  const leave = (v: number) => ({ frame: `leave${v}`, order: { userId: 'alice', version: v, present: false } })
+  // As the presence scripts publish them, in the step that decided them (see presence-scripts.ts).
+  const join = (v: number) => JSON.stringify({ t: 'p', f: `join${v}`, u: 'alice', v, j: true })
+  const leave = (v: number) => JSON.stringify({ t: 'p', f: `leave${v}`, u: 'alice', v, j: false })
+  const announce = (redis: ScriptedRedis, envelope: string) => redis.publish(`t:room:${ROOM}`, envelope)
 
   it('should drop a leave older than a join already delivered', async () => {
     const { redis, sink, a, b } = await setup()
     await a.watch(ROOM)
     redis.route = rooms(() => 'hold')
-    // b decided the leave (version 2) before c decided the join (3), but the join arrives first.
-    for (const e of [leave(2), join(3)]) b.publishEvent(ROOM, e.frame, undefined, e.order)
+    // The leave (version 2) was decided before the join (3), but the join arrives first.
+    for (const e of [leave(2), join(3)]) announce(redis, e)
     redis.release((held) => [...held].reverse())
     await Bun.sleep(50)
     expect(sink.events).toEqual(['join3'])
   })
 
   it('should deliver join, leave, join in the order Redis decided them, once each', async () => {
-    const { sink, a, b } = await setup()
+    const { redis, sink, a } = await setup()
     await a.watch(ROOM)
-    for (const e of [join(1), leave(2), join(3), join(3)]) b.publishEvent(ROOM, e.frame, undefined, e.order)
+    for (const e of [join(1), leave(2), join(3), join(3)]) announce(redis, e)
     await waitFor(() => sink.events.length >= 3)
     await Bun.sleep(30)
     expect(sink.events).toEqual(['join1', 'leave2', 'join3'])
   })
 
   it('should not announce a join twice when the leave between them comes late', async () => {
-    const { sink, a, b } = await setup()
+    const { redis, sink, a } = await setup()
     await a.watch(ROOM)
-    b.publishEvent(ROOM, 'join1', undefined, join(1).order)
+    announce(redis, join(1))
     await waitFor(() => sink.events.length === 1)
-    // This instance decided join 3 itself; the leave 2 from elsewhere arrives after it.
-    a.publishEvent(ROOM, 'join3', undefined, join(3).order)
-    b.publishEvent(ROOM, 'leave2', undefined, leave(2).order)
+    // Join 3 arrives, then leave 2, decided before it, late.
+    announce(redis, join(3))
+    announce(redis, leave(2))
     await Bun.sleep(50)
     expect(sink.events).toEqual(['join1'])
   })

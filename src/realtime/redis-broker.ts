@@ -1,9 +1,8 @@
-import type { ServerWebSocket } from 'bun'
 import type { Logger } from '../logger.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { Broker, DeliverySink } from './broker.ts'
-import type { PresenceOrder } from './presence.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
+import { roomChannel, type Envelope } from './redis-wire.ts'
 import { RoomOrder, type SequencedStore } from './room-order.ts'
 
 export type { SequencedStore }
@@ -19,8 +18,6 @@ interface RoomStream {
   readonly presence: Map<string, { version: number; present: boolean }>
 }
 
-/** A message, or an event (`f`: the frame, `o`: the instance it came from; a join or leave adds `u`, `v`, `j`). */
-type Envelope = { t: 'm'; m: MessageRow } | { t: 'e'; f: string; o: string; u?: string; v?: number; j?: boolean }
 
 /** How often the broker checks its subscription, and how long without a probe heard it counts as broken. */
 export interface ProbeTiming {
@@ -40,10 +37,11 @@ const CATCH_UP_RETRY_MS = 1000
  * instance's own messages go into the same ordering at once, and their echo from Redis is dropped
  * as already delivered.
  *
- * Joins and leaves are decided in Redis in one order, but each instance publishes its own over its
- * own connection, so they may arrive in another. Each carries the version presence gave it, and an
- * instance delivers one only if it is newer than the last it delivered for that user in that room
- * and changes what that one said (a join after a join says nothing new). Typing carries no order.
+ * Joins and leaves are decided, versioned and published by the presence scripts in Redis, each in
+ * one step (redis-presence.ts); every instance, the deciding one too, gets them here. They may
+ * still arrive out of order (a subscriber rebuilt, a slow link), so an instance delivers one only
+ * if it is newer than the last it delivered for that user in that room and changes what that one
+ * said (a join after a join says nothing new). Typing carries no order.
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
@@ -112,7 +110,7 @@ export class RedisBroker implements Broker {
   }
 
   private channel(roomId: number) {
-    return `${this.prefix}room:${roomId}`
+    return roomChannel(this.prefix, roomId)
   }
 
   watch(roomId: number): Promise<void> {
@@ -162,11 +160,9 @@ export class RedisBroker implements Broker {
     }
   }
 
-  publishEvent(roomId: number, frame: string, except?: ServerWebSocket<unknown>, order?: PresenceOrder): void {
-    if (this.isNews(roomId, order)) this.sink.deliverEvent(roomId, frame, except)
-    // Published even when old news here: elsewhere it may arrive before the newer one, and is due.
-    const envelope: Envelope = order ? { t: 'e', f: frame, o: this.instance, u: order.userId, v: order.version, j: order.present } : { t: 'e', f: frame, o: this.instance }
-    this.publish(roomId, envelope)
+  publishEvent(roomId: number, frame: string, except?: string): void {
+    this.sink.deliverEvent(roomId, frame, except)
+    this.publish(roomId, except === undefined ? { t: 'e', f: frame, o: this.instance } : { t: 'e', f: frame, o: this.instance, x: except })
   }
 
   async check(): Promise<void> {
@@ -279,18 +275,21 @@ export class RedisBroker implements Broker {
       if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(envelope.m)
       return
     }
-    if (envelope.o === this.instance) return
-    const order = typeof envelope.u === 'string' && typeof envelope.v === 'number' ? { userId: envelope.u, version: envelope.v, present: envelope.j === true } : undefined
-    if (this.isNews(roomId, order)) this.sink.deliverEvent(roomId, envelope.f)
+    if (envelope.t === 'p') {
+      if (this.isNews(roomId, envelope)) this.sink.deliverEvent(roomId, envelope.f, envelope.x)
+      return
+    }
+    // This instance's own events were delivered here as they were published.
+    if (envelope.o !== this.instance) this.sink.deliverEvent(roomId, envelope.f, envelope.x)
   }
 
-  /** Whether a presence event changes what this instance's sockets in the room were last told; records it. */
-  private isNews(roomId: number, order: PresenceOrder | undefined): boolean {
-    const stream = order && this.rooms.get(roomId)
-    if (!order || !stream) return true
-    const seen = stream.presence.get(order.userId)
-    if (seen && order.version <= seen.version) return false
-    stream.presence.set(order.userId, { version: order.version, present: order.present })
-    return !seen || seen.present !== order.present
+  /** Whether a join or leave changes what this instance's sockets in the room were last told; records it. */
+  private isNews(roomId: number, change: { u: string; v: number; j: boolean }): boolean {
+    const stream = this.rooms.get(roomId)
+    if (!stream) return false
+    const seen = stream.presence.get(change.u)
+    if (seen && change.v <= seen.version) return false
+    stream.presence.set(change.u, { version: change.v, present: change.j })
+    return !seen || seen.present !== change.j
   }
 }

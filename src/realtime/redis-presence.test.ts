@@ -3,6 +3,8 @@ import { startRedis, type TestRedis } from '../../test/support/cluster.ts'
 import { createLogger } from '../logger.ts'
 import { redisConnector, type RedisConnection } from './redis-connection.ts'
 import { RedisPresence } from './redis-presence.ts'
+import { encodePresenceFrame } from './protocol.ts'
+import { roomChannel } from './redis-wire.ts'
 import { relayRedis, startRedisCluster, type RedisRelay } from './redis-test-servers.ts'
 
 // The Lua scripts are the logic here, so these tests run them on a real redis-server of their own.
@@ -16,29 +18,66 @@ const logger = createLogger('silent')
 interface Instance {
   presence: RedisPresence
   connection: RedisConnection
-  /** Users this instance announced as gone because nobody vouched for them any more. */
-  gone: { roomId: number; userId: string; nickname: string; version: number }[]
   /** Dies as kill -9 would: no more refreshes, no leaves. */
   kill(): void
 }
 
+/** A join or leave as the scripts publish it on a room's channel. */
+interface Heard {
+  roomId: number
+  userId: string
+  nickname: string
+  version: number
+  joined: boolean
+  except?: string
+  /** The frame sockets get, parsed. */
+  frame: unknown
+}
+
 let prefixes = 0
 let running: Instance[] = []
+let listeners: RedisConnection[] = []
 afterEach(async () => {
   await Promise.all(running.map((i) => i.presence.close().catch(() => {})))
+  for (const listener of listeners) listener.close()
   running = []
+  listeners = []
 })
 
-/** Instances of one deployment (one key prefix) on the same Redis. */
-function deployment() {
+/** Instances of one deployment (one key prefix) on the same Redis, and what its rooms heard. */
+function deployment(rooms: number[] = [ROOM]) {
   const prefix = `p${++prefixes}:`
+  const heard: Heard[] = []
+  let listening: Promise<void> | null = null
+  /** Subscribes (once, on the first instance's kind of connection) to the rooms' channels. */
+  const listen = (connection: RedisConnection) =>
+    (listening ??= (async () => {
+      listeners.push(connection)
+      await connection.connect()
+      for (const roomId of rooms) {
+        await connection.subscribe(roomChannel(prefix, roomId), (raw) => {
+          const envelope = JSON.parse(raw) as { t: string; f: string; u: string; v: number; j: boolean; x?: string }
+          if (envelope.t !== 'p') return
+          const frame = JSON.parse(envelope.f) as { username: string }
+          heard.push({ roomId, userId: envelope.u, nickname: frame.username, version: envelope.v, joined: envelope.j, frame, ...(envelope.x === undefined ? {} : { except: envelope.x }) })
+        })
+      }
+    })())
   return {
     prefix,
-    async instance(connection: RedisConnection): Promise<Instance> {
-      const gone: Instance['gone'] = []
-      const presence = new RedisPresence(connection, prefix, TTL, (roomId, userId, nickname, version) => gone.push({ roomId, userId, nickname, version }), logger)
+    heard,
+    /** Listens afresh (a connection that reconnects to a restarted Redis has lost its subscriptions). */
+    async listenAgain() {
+      listening = null
+      await listen(connect())
+    },
+    /** The leaves heard so far. */
+    gone: () => heard.filter((h) => !h.joined).map(({ joined: _, frame: __, ...rest }) => rest),
+    async instance(connection: RedisConnection, listener?: RedisConnection): Promise<Instance> {
+      const presence = new RedisPresence(connection, prefix, TTL, logger)
       await connection.connect()
-      const instance = { presence, connection, gone, kill: () => connection.close() }
+      await listen(listener ?? connect())
+      const instance = { presence, connection, kill: () => connection.close() }
       running.push(instance)
       return instance
     },
@@ -73,6 +112,36 @@ describe('join and leave across instances', () => {
     expect((await a.presence.leave(ROOM, 'alice')).changed).toBe(false)
     expect((await b.presence.leave(ROOM, 'alice')).changed).toBe(true)
     expect(await a.presence.online(ROOM)).toEqual([])
+  })
+
+  it('should publish each join and leave it decides on the room channel, in the same step', async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    const joined = await a.presence.join(ROOM, alice, 'tab-1')
+    await b.presence.join(ROOM, alice, 'tab-2')
+    await a.presence.leave(ROOM, 'alice')
+    const left = await b.presence.leave(ROOM, 'alice')
+    await waitFor(() => d.heard.length === 2)
+    expect(d.heard).toEqual([
+      { roomId: ROOM, userId: 'alice', nickname: 'Alice', version: joined.version, joined: true, except: 'tab-1', frame: JSON.parse(encodePresenceFrame('chat.user.join', 'alice', 'Alice')) },
+      { roomId: ROOM, userId: 'alice', nickname: 'Alice', version: left.version, joined: false, frame: JSON.parse(encodePresenceFrame('chat.user.leave', 'alice', 'Alice')) },
+    ])
+  })
+
+  it('should announce again, as a join, a user its instance still vouches for after a sweep took them', async () => {
+    const d = deployment()
+    const a = await d.instance(connect())
+    await a.presence.join(ROOM, alice)
+    // What a sweep by another instance does while a cannot reach Redis: alice is forgotten.
+    const keys = connect()
+    listeners.push(keys)
+    await keys.connect()
+    for (const key of ['present', 'vouch', 'info']) await keys.send('DEL', [`${d.prefix}{r${ROOM}}:${key}`])
+    // a's next refresh finds alice gone, puts her back and says so.
+    await waitFor(() => d.heard.filter((h) => h.joined).length === 2, 3000)
+    expect(d.heard.map((h) => h.joined)).toEqual([true, true])
+    expect(d.heard[1]!.version).toBeGreaterThan(d.heard[0]!.version)
+    expect((await a.presence.online(ROOM)).map((u) => u.nickname)).toEqual(['Alice'])
   })
 
   it('should give each join and leave a version that orders it after the decisions before it', async () => {
@@ -123,9 +192,10 @@ describe('a Redis restart without persistence', () => {
     await redis.stop()
     await redis.start()
     await waitFor(async () => (await b.presence.online(ROOM).catch(() => [])).length === 1)
+    await d.listenAgain()
     a.kill()
-    await waitFor(() => b.gone.length > 0, HOLD_OFF_MS + 3000)
-    expect(b.gone).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
+    await waitFor(() => d.gone().length > 0, HOLD_OFF_MS + 3000)
+    expect(d.gone()).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
   }, 15_000)
 })
 
@@ -151,11 +221,11 @@ describe('an outage longer than the presence TTL', () => {
     relays[0]!.restore()
     await waitFor(() => a!.connection.connected, 5000)
     await Bun.sleep(HOLD_OFF_MS)
-    expect([...a!.gone, ...b!.gone]).toEqual([])
+    expect(d.gone()).toEqual([])
     expect((await b!.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
     a!.kill()
-    await waitFor(() => b!.gone.length > 0, 3000)
-    expect(b!.gone.map((g) => g.userId)).toEqual(['alice'])
+    await waitFor(() => d.gone().length > 0, 3000)
+    expect(d.gone().map((g) => g.userId)).toEqual(['alice'])
   }, 25_000)
 })
 
@@ -163,17 +233,17 @@ describe('on Redis Cluster', () => {
   it('should keep every script to one hash slot and work across three primaries', async () => {
     const cluster = await startRedisCluster(3)
     try {
-      const d = deployment()
-      const [a, b] = [await d.instance(cluster.connection()), await d.instance(cluster.connection())]
       const rooms = [1, 2, 3, 4, 5, 6]
+      const d = deployment(rooms)
+      const [a, b] = [await d.instance(cluster.connection(), cluster.connection()), await d.instance(cluster.connection())]
       for (const room of rooms) expect((await a.presence.join(room, alice)).changed).toBe(true)
       expect((await b.presence.join(3, { ...alice, userId: 'bob', nickname: 'Bob' })).changed).toBe(true)
       expect(await b.presence.counts(rooms)).toEqual([1, 1, 2, 1, 1, 1])
       expect((await b.presence.online(3)).map((u) => u.nickname).sort()).toEqual(['Alice', 'Bob'])
       expect((await a.presence.leave(1, 'alice')).changed).toBe(true)
       a.kill()
-      await waitFor(() => b.gone.length === 5, HOLD_OFF_MS + 3000)
-      expect(b.gone.map((g) => g.roomId).sort()).toEqual([2, 3, 4, 5, 6])
+      await waitFor(() => d.gone().length === 6, HOLD_OFF_MS + 3000)
+      expect(d.gone().map((g) => g.roomId).sort()).toEqual([1, 2, 3, 4, 5, 6])
       expect(await b.presence.counts(rooms)).toEqual([0, 0, 1, 0, 0, 0])
     } finally {
       await cluster.stop()

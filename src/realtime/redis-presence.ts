@@ -2,9 +2,7 @@ import type { Logger } from '../logger.ts'
 import { JOIN, LEAVE, REFRESH, roomIndexKey, roomKeys, SWEEP } from './presence-scripts.ts'
 import type { OnlineUserDto, Presence, PresenceChange } from './presence.ts'
 import { redisConnector, runScript, type RedisConnection } from './redis-connection.ts'
-
-/** Announces a user no instance vouches for any more, with the leave's version. */
-export type OnGone = (roomId: number, userId: string, nickname: string, version: number) => void
+import { roomChannel } from './redis-wire.ts'
 
 /**
  * After a (re)connect an instance sweeps no sooner than one TTL and at least this long: every
@@ -16,6 +14,7 @@ const MIN_SWEEP_HOLD_OFF_MS = 5000
 const REFRESH_BATCH = 200
 
 type Info = { n?: string; p?: string | null }
+
 const parseInfo = (raw: unknown): Info => {
   try {
     return JSON.parse(String(raw ?? '{}')) as Info
@@ -28,6 +27,8 @@ const parseInfo = (raw: unknown): Info => {
  * Presence shared by every instance through Redis (layout and scripts in presence-scripts.ts): a
  * user is in a room while any instance vouches for them, and a join or leave is announced once,
  * whichever instances their tabs are on, with a version that orders it among the room's changes.
+ * The script that decides a change publishes it on the room's channel in the same step, so no
+ * decision goes unannounced (the broker delivers it to every instance, this one included).
  *
  * Instances renew their users every TTL/3. One that dies stops renewing, its entries pass their
  * time, and the next sweep (by any instance) removes them and announces the leaves. After Redis
@@ -49,7 +50,6 @@ export class RedisPresence implements Presence {
     private readonly redis: RedisConnection,
     private readonly prefix: string,
     ttlSeconds: number,
-    private readonly onGone: OnGone,
     private readonly logger: Logger,
   ) {
     this.ttlMs = Math.round(ttlSeconds * 1000)
@@ -59,9 +59,9 @@ export class RedisPresence implements Presence {
     this.timer = setInterval(() => this.tick().catch((err) => this.logger.warn('presence heartbeat failed', { err })), Math.max(200, Math.floor(this.ttlMs / 3)))
   }
 
-  static async connect(url: string, prefix: string, ttlSeconds: number, onGone: OnGone, logger: Logger): Promise<RedisPresence> {
+  static async connect(url: string, prefix: string, ttlSeconds: number, logger: Logger): Promise<RedisPresence> {
     const redis = redisConnector(url)()
-    const presence = new RedisPresence(redis, prefix, ttlSeconds, onGone, logger)
+    const presence = new RedisPresence(redis, prefix, ttlSeconds, logger)
     try {
       await redis.connect()
     } catch (err) {
@@ -71,13 +71,13 @@ export class RedisPresence implements Presence {
     return presence
   }
 
-  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }): Promise<PresenceChange> {
+  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }, except?: string): Promise<PresenceChange> {
     const info = JSON.stringify({ n: user.nickname, p: user.profileUrl })
     let users = this.local.get(roomId)
     if (!users) this.local.set(roomId, (users = new Map()))
     users.set(user.userId, info)
     const now = Date.now()
-    const version = Number(await runScript(this.redis, JOIN, this.keys(roomId), [this.instance, now, now + this.ttlMs, user.userId, info]))
+    const version = Number(await runScript(this.redis, JOIN, this.keys(roomId), [this.instance, now, now + this.ttlMs, user.userId, info, this.channel(roomId), except ?? '']))
     // The join happened; should the index miss the room, the next refresh puts it back.
     await this.index(roomId).catch((err) => this.logger.warn('adding a room to the presence index failed', { room: roomId, err }))
     return { changed: version > 0, version }
@@ -87,7 +87,7 @@ export class RedisPresence implements Presence {
     const users = this.local.get(roomId)
     users?.delete(userId)
     if (users?.size === 0) this.local.delete(roomId)
-    const version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, Date.now(), userId]))
+    const version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, Date.now(), userId, this.channel(roomId)]))
     return { changed: version > 0, version }
   }
 
@@ -107,15 +107,16 @@ export class RedisPresence implements Presence {
     return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [roomKeys(this.prefix, id).present, now, '+inf']))))
   }
 
-  /** Leaves everything this instance vouched for, announcing who is now gone, and disconnects. */
+  /** Leaves everything this instance vouched for (the scripts announce who is now gone), and disconnects. */
   async close(): Promise<void> {
     clearInterval(this.timer)
-    const vouched = [...this.local].flatMap(([roomId, users]) => [...users].map(([userId, info]) => ({ roomId, userId, info })))
-    for (const { roomId, userId, info } of vouched) {
-      const change = await this.leave(roomId, userId).catch(() => null)
-      if (change?.changed) this.onGone(roomId, userId, parseInfo(info).n ?? userId, change.version)
-    }
+    const vouched = [...this.local].flatMap(([roomId, users]) => [...users.keys()].map((userId) => ({ roomId, userId })))
+    for (const { roomId, userId } of vouched) await this.leave(roomId, userId).catch(() => null)
     this.redis.close()
+  }
+
+  private channel(roomId: number): string {
+    return roomChannel(this.prefix, roomId)
   }
 
   private keys(roomId: number): string[] {
@@ -158,7 +159,7 @@ export class RedisPresence implements Presence {
       const pairs = [...users].flat()
       const keys = this.keys(roomId)
       for (let i = 0; i < pairs.length; i += 2 * REFRESH_BATCH) {
-        const script = runScript(this.redis, REFRESH, keys, [this.instance, now, now + this.ttlMs, ...pairs.slice(i, i + 2 * REFRESH_BATCH)])
+        const script = runScript(this.redis, REFRESH, keys, [this.instance, now, now + this.ttlMs, this.channel(roomId), ...pairs.slice(i, i + 2 * REFRESH_BATCH)])
         renewals.push(script.then(() => this.index(roomId)))
       }
     }
@@ -172,11 +173,8 @@ export class RedisPresence implements Presence {
 
   private async sweepRoom(roomId: number) {
     if (!Number.isSafeInteger(roomId)) return
-    const [empty, ...gone] = (await runScript(this.redis, SWEEP, this.keys(roomId), [Date.now()])) as unknown[]
-    for (let i = 0; i + 2 < gone.length; i += 3) {
-      const userId = String(gone[i])
-      this.onGone(roomId, userId, parseInfo(gone[i + 1]).n ?? userId, Number(gone[i + 2]))
-    }
+    const [empty, ...gone] = (await runScript(this.redis, SWEEP, this.keys(roomId), [Date.now(), this.channel(roomId)])) as unknown[]
+    if (gone.length > 0) this.logger.info('users no instance vouches for announced gone', { room: roomId, users: gone.length })
     if (Number(empty) !== 1) return
     await this.redis.send('SREM', [roomIndexKey(this.prefix), String(roomId)])
     // A join may have run between the sweep and the SREM; its SADD came before the SREM. Put the

@@ -1,0 +1,19 @@
+import type { MessageRow } from '../store/store.ts'
+
+/** What travels between instances on Redis: one pub/sub channel per room, and its envelopes. */
+
+/** The channel carrying a room's events. */
+export const roomChannel = (prefix: string, roomId: number) => `${prefix}room:${roomId}`
+
+/** On a room's channel. */
+export type Envelope =
+  /** A committed message (receivers order them by `seq`). */
+  | { t: 'm'; m: MessageRow }
+  /** An event an instance publishes (typing): `f` the frame, `o` that instance, `x` the session it skips. */
+  | { t: 'e'; f: string; o: string; x?: string }
+  /**
+   * A join or leave, published by the presence script that decided it, atomically with the
+   * decision: `u` the user, `v` its version among the room's changes, `j` join (else leave),
+   * `x` the session it skips (the joining one).
+   */
+  | { t: 'p'; f: string; u: string; v: number; j: boolean; x?: string }
