@@ -7,7 +7,7 @@ import type { Broker, DeliverySink } from './broker.ts'
 import type { SocketLimits } from './limits.ts'
 import type { Presence } from './presence.ts'
 import { CloseCode } from './protocol.ts'
-import { encodeMessageFrame, encodePresenceFrame, roomTopic } from './protocol.ts'
+import { encodeMessageFrame, roomTopic } from './protocol.ts'
 
 /** How long a socket's queue may stay over the slow-consumer limit before it is closed. */
 const SLOW_CONSUMER_GRACE_MS = 1000
