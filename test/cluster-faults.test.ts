@@ -1,23 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
+import { FaultProxy } from './support/fault-proxy.ts'
 import type { ServerProcess } from './support/process.ts'
 import { endpoint, handshake, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
-// Two instances on one fresh Postgres database and a Redis of their own, which the tests stop.
+// Two instances on one fresh Postgres database and a Redis of their own, which the tests stop; the
+// second reaches Redis through a proxy that can stall its link.
 let db: Awaited<ReturnType<typeof createDatabase>>
 let redis: TestRedis
+let proxy: FaultProxy
 let instances: ServerProcess[]
 
 beforeAll(async () => {
   db = await createDatabase()
   redis = await startRedis()
+  proxy = await FaultProxy.start(Number(new URL(redis.url).port), 'redis-b')
   const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `faults${Date.now()}:`, PRESENCE_TTL: '2', ...UNLIMITED }
-  instances = [await startInstance(env), await startInstance(env)]
+  instances = [await startInstance(env), await startInstance({ ...env, REDIS_URL: `redis://127.0.0.1:${proxy.port}` })]
 }, 60_000)
 afterAll(async () => {
   for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
   await Promise.all((instances ?? []).map((i) => i.exited))
+  await proxy?.close()
   await redis?.stop()
   await db?.drop()
 })
@@ -43,6 +48,29 @@ describe('typing across instances', () => {
     expect(typist.all('chat.typing')).toHaveLength(0)
     await Promise.all([typist.close(), near.close(), far.close()])
   })
+})
+
+describe('a replay on an instance whose live events lag', () => {
+  it('should not deliver live, after it, a message the client already had (since=)', async () => {
+    const roomId = await createRoom(instances[0]!, 'lagging')
+    const sender = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user('sender'))
+    const watcher = await TestSocket.connect(endpoint(instances[1]!.base), roomId, user('watcher'))
+    await sender.next((f) => f.type === 'chat.user.join' && f.user_id === 'watcher')
+    // Instance B hears Redis late: the message is stored and seen on A, and not yet live on B.
+    proxy.stall('down')
+    sender.sendMessage('seen on A first')
+    const seen = await sender.next('chat.message')
+    // A client that saw it on A moves to B with since= that message: nothing to replay.
+    const moved = await TestSocket.connect(endpoint(instances[1]!.base), roomId, user('mover'), { since: String(seen.id) })
+    await Bun.sleep(300)
+    proxy.stall(null)
+    expect(await watcher.next('chat.message')).toMatchObject({ id: seen.id })
+    await moved.next('chat.recovered')
+    sender.sendMessage('after')
+    expect(await moved.next('chat.message')).toMatchObject({ message: 'after' })
+    expect(moved.all('chat.message').map((f) => f.id)).not.toContain(seen.id)
+    await Promise.all([sender.close(), watcher.close(), moved.close()])
+  }, 30_000)
 })
 
 describe('Redis away while sockets open', () => {
