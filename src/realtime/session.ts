@@ -21,9 +21,13 @@ export interface Session {
   closing: boolean
 }
 
+/** Session ids are this process's random prefix and a counter: unique across instances, and short. */
+const PROCESS = crypto.randomUUID().slice(0, 8)
+let opened = 0
+
 /** A new session for a socket that just opened. */
 export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits): Session {
-  return { id: crypto.randomUUID(), identity, roomId, socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false }
+  return { id: `${PROCESS}.${(++opened).toString(36)}`, identity, roomId, socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false }
 }
 
 /** The pub/sub topic of a room's sockets on this instance. */

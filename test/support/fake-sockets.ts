@@ -1,7 +1,7 @@
 import type { Server, ServerWebSocket } from 'bun'
 import type { Identity } from '../../src/identity.ts'
 import { openSession, type Session } from '../../src/realtime/session.ts'
-import { TokenBucket } from '../../src/rate-limit.ts'
+import { TokenBucket } from '../../src/token-bucket.ts'
 
 // Stand-ins for Bun's sockets and server publish, for unit tests of the realtime parts (what they
 // decide); the end-to-end tests run real sockets.
