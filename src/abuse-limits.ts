@@ -1,5 +1,5 @@
 import type { Config } from './config.ts'
-import { KeyedLimiter } from './rate-limit.ts'
+import { KeyedLimiter } from './token-bucket.ts'
 
 /** Who is asking: the user when identified, the client address when known (see `clientAddress`). */
 export interface Requester {

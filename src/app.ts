@@ -14,22 +14,12 @@ import { messageRoutes } from './modules/messages/index.ts'
 import { MessageService } from './modules/messages/service.ts'
 import { roomRoutes } from './modules/rooms/index.ts'
 import { RoomService } from './modules/rooms/service.ts'
-import { chatSocket } from './realtime/chat-socket.ts'
-import { LocalBroker, type Broker, type DeliverySink } from './realtime/broker.ts'
-import { Hub } from './realtime/hub.ts'
-import { RateLimiter } from './realtime/limits.ts'
-import { MemoryPresence, type Presence } from './realtime/presence.ts'
-import { isStorageOutage, UnstorableTextError, type Store } from './store/store.ts'
+import { chatRoutes } from './modules/chat/index.ts'
+import { ChatService } from './modules/chat/service.ts'
+import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
+import { isStorageOutage, UnstorableTextError } from './store/store.ts'
 
-export interface AppDeps {
-  config: Config
-  store: Store
-  logger: Logger
-  metrics: Metrics
-  /** Who is in which room; in memory unless instances share Redis. */
-  presence?: Presence
-  /** Carries room events between instances; in process unless instances share Redis. */
-  broker?: (sink: DeliverySink) => Broker
+export interface AppDeps extends RealtimeDeps {
   /** The test page, when TEST_PAGE asks for it (see `loadTestPage`). */
   testPage?: TestPage
 }
@@ -54,22 +44,16 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 }
 
 /** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
-export function createApp({ config, store, logger, metrics, presence: sharedPresence, broker: makeBroker = (sink) => new LocalBroker(sink), testPage }: AppDeps) {
-  // In-memory presence announces joins and leaves through the broker (created below, used later).
-  const presence = sharedPresence ?? new MemoryPresence((roomId, frame, except) => broker.publishEvent(roomId, frame, except))
-  const hub = new Hub(presence, metrics, logger, config.SLOW_CONSUMER_BYTES, config.PRESENCE_GRACE_MS)
-  const limiter = new RateLimiter(config)
+export function createApp(deps: AppDeps) {
+  const { config, store, logger, metrics, testPage } = deps
+  const realtime = createRealtime(deps)
+  const { hub, broker, presence, limiter } = realtime
   const abuse = new AbuseLimits(config)
-  const broker = makeBroker(hub)
-  hub.connect(broker)
-  store.onCommit((rows) => {
-    metrics.messagesStored.inc(rows.length)
-    broker.publishMessages(rows)
-  })
   const lifecycle = { stopping: false }
   const guard = createGatewayGuard(config, logger, metrics, config.TEST_PAGE === 'public' && testPage ? testPage.serves : undefined)
   const rooms = new RoomService(store, presence, abuse)
-  const messages = new MessageService(store, broker)
+  const messages = new MessageService(store, broker, metrics)
+  const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({
     // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
@@ -83,7 +67,7 @@ export function createApp({ config, store, logger, metrics, presence: sharedPres
       idleTimeout: config.WS_IDLE_TIMEOUT,
       sendPings: true,
       perMessageDeflate: false,
-      // The hub closes slow readers with 1013 well before this; past it Bun closes instead of dropping.
+      // Slow readers are closed with 1013 well before this (slow-consumers.ts); past it Bun closes instead of dropping.
       backpressureLimit: Math.max(16 * 1024 * 1024, 4 * config.SLOW_CONSUMER_BYTES),
       closeOnBackpressureLimit: true,
     },
@@ -100,12 +84,13 @@ export function createApp({ config, store, logger, metrics, presence: sharedPres
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }, logger))
     .use(roomRoutes(rooms, config))
     .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics, limiter))
-    .use(chatSocket({ config, hub, store, messages, logger, metrics, limiter, abuse, broker }))
+    .use(chatRoutes({ config, hub, broker, store, messages, abuse, chat, limiter, metrics, logger }))
     .onStop(() => {
       limiter.close()
       abuse.close()
+      realtime.stop()
     })
 
-  return Object.assign(app, { hub, broker, presence, lifecycle })
+  return Object.assign(app, { chat, broker, presence, lifecycle })
 }
 

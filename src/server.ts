@@ -2,7 +2,7 @@ import { createApp, type AppDeps } from './app.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
 import { createMetrics } from './metrics.ts'
-import { CloseCode } from './realtime/protocol.ts'
+import { CloseCode } from './realtime/codec.ts'
 import { RedisBroker } from './realtime/redis-broker.ts'
 import { RedisPresence } from './realtime/redis-presence.ts'
 import { openStore } from './store/open.ts'
@@ -31,7 +31,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.REDIS_URL) {
     if (!(store instanceof PostgresStore)) throw new Error('REDIS_URL needs DATABASE_URL')
     const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, store, logger)
-    deps.broker = (sink) => broker.deliverTo(sink)
+    deps.broker = (deliver) => broker.deliverTo(deliver)
     deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, logger)
   }
   const running = createApp(deps)
@@ -48,7 +48,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         // No new connections; requests in flight finish, then their connections close.
         const drained = server.stop(false)
         // Sockets get 1001 (reconnect with since=); one that does not finish closing is cut.
-        running.hub.closeAll(CloseCode.goingAway, 'server shutting down')
+        running.chat.closeAll(CloseCode.goingAway, 'server shutting down')
         // Storage stays open until what is in flight has been answered (bounded: the process
         // exits at SHUTDOWN_TIMEOUT whatever happens).
         await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { relayRedis, type RedisRelay } from '../src/realtime/redis-test-servers.ts'
+import { relayRedis, type RedisRelay } from './support/redis-test-servers.ts'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
 import { endpoint, storedIds, UNLIMITED, type TestUser } from './support/server.ts'

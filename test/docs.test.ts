@@ -4,7 +4,7 @@ import { createApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { createLogger } from '../src/logger.ts'
 import { createMetrics } from '../src/metrics.ts'
-import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../src/realtime/protocol.ts'
+import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../src/realtime/codec.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
 import { startTestServer, type TestServer } from './support/server.ts'
 

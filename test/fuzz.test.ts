@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
-import { clientFrameSchema, messageSchema } from '../src/realtime/protocol.ts'
+import { clientFrameSchema, messageSchema } from '../src/realtime/codec.ts'
 import { roomSummarySchema } from '../src/modules/rooms/model.ts'
 import { createDatabase } from './support/cluster.ts'
 import { alice, createRoom, identityHeaders, startTestServer, type TestServer } from './support/server.ts'

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startInstance } from './support/cluster.ts'
 import { alice, bob, createRoom, endpoint, startTestServer, UNLIMITED, type TestServer } from './support/server.ts'
-import { CLOSE_GRACE_MS } from '../src/realtime/hub.ts'
+import { CLOSE_GRACE_MS } from '../src/realtime/closing.ts'
 import { RawWebSocket } from './support/raw-socket.ts'
 import { TestSocket } from './support/socket.ts'
 

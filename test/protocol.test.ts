@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
-import { encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/protocol.ts'
+import { encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/codec.ts'
 import { characterCount } from '../src/text.ts'
 
 describe('characterCount', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { identityInputSchema } from '../identity.ts'
-import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/protocol.ts'
+import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/codec.ts'
 import { exampleMessage } from './examples.ts'
 import { toJsonSchema } from './json-schema.ts'
 import { problemSchema } from './responses.ts'

@@ -1,4 +1,4 @@
-import type { MessageDto } from '../realtime/protocol.ts'
+import type { MessageDto } from '../realtime/codec.ts'
 import type { RoomDetail, RoomSummary } from '../modules/rooms/model.ts'
 
 /** Examples shown in the API documents. */

@@ -1,20 +1,15 @@
-import type { MessageRow } from '../store/store.ts'
-
-/** Where a broker hands the events of the rooms this instance has sockets in. */
-export interface DeliverySink {
-  /** A committed message; called per room in ascending id order. */
-  deliverMessage(row: MessageRow): void
-  /** Join, leave or typing, already encoded; `except` is the id of the session not to send it to. */
-  deliverEvent(roomId: number, frame: string, except?: string): void
-}
+import type { EventSink, RoomEvent } from './events.ts'
 
 /**
- * Carries room events to every instance with sockets in the room. One instance: in process.
+ * Carries room events to every instance with sockets in the room, and messages in the order they
+ * were committed. It knows rooms and events, not sockets. One instance: in process (below).
  * Several: Redis pub/sub (redis-broker.ts).
  */
 export interface Broker {
   /** False while the broker cannot carry events (then sends are refused, never dropped). */
   readonly available: boolean
+  /** An event for the room's sockets, on every instance (this one included). */
+  publish(event: RoomEvent): void
   /** This instance has a socket in the room; resolves once the room's live events flow here. */
   watch(roomId: number): Promise<void>
   /** This instance's last socket in the room closed. */
@@ -24,34 +19,25 @@ export interface Broker {
    * them from the database may then go live without receiving any of them twice).
    */
   whenDelivered(roomId: number, seq: number): Promise<void>
-  /** Committed messages, in commit order. */
-  publishMessages(rows: readonly MessageRow[]): void
-  /** An event that carries no order (typing, or a join or leave of in-memory presence), already encoded. */
-  publishEvent(roomId: number, frame: string, except?: string): void
   /** Throws when the broker cannot be reached. */
   check(): Promise<void>
   close(): Promise<void>
 }
 
-/** The single-instance broker: everything stays in this process. */
+/** The single-instance broker: an event is delivered in the turn it is published. */
 export class LocalBroker implements Broker {
   readonly available = true
 
-  constructor(private readonly sink: DeliverySink) {}
+  constructor(private readonly deliver: EventSink) {}
+
+  publish(event: RoomEvent): void {
+    this.deliver(event)
+  }
 
   async watch(): Promise<void> {}
   unwatch(): void {}
-  /** In one process a message is delivered in the same turn it is committed: always done. */
+  /** In one process a message is delivered in the turn it is published: always done. */
   async whenDelivered(): Promise<void> {}
-
-  publishMessages(rows: readonly MessageRow[]): void {
-    for (const row of rows) this.sink.deliverMessage(row)
-  }
-
-  publishEvent(roomId: number, frame: string, except?: string): void {
-    this.sink.deliverEvent(roomId, frame, except)
-  }
-
   async check(): Promise<void> {}
   async close(): Promise<void> {}
 }

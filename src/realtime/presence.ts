@@ -1,4 +1,4 @@
-import { encodePresenceFrame } from './protocol.ts'
+import { encodePresenceFrame } from './codec.ts'
 
 /** A user present in a room, as room detail lists them. */
 export interface OnlineUserDto {

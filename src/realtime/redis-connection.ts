@@ -5,7 +5,7 @@ export type ChannelListener = (message: string) => void
 
 /**
  * One connection to Redis, as much of it as the broker and presence use. In production it is Bun's
- * `RedisClient`; tests use a scripted one (redis-testing.ts) that decides when messages arrive and
+ * `RedisClient`; tests use a scripted one (test/support/scripted-redis.ts) that decides when messages arrive and
  * when Redis goes away.
  *
  * Like Bun's client, a connection reconnects by itself after Redis goes away and comes back, but

@@ -3,9 +3,9 @@ import { startRedis, type TestRedis } from '../../test/support/cluster.ts'
 import { createLogger } from '../logger.ts'
 import { redisConnector, type RedisConnection } from './redis-connection.ts'
 import { RedisPresence } from './redis-presence.ts'
-import { encodePresenceFrame } from './protocol.ts'
+import { encodePresenceFrame } from './codec.ts'
 import { roomChannel } from './redis-wire.ts'
-import { relayRedis, startRedisCluster, type RedisRelay } from './redis-test-servers.ts'
+import { relayRedis, startRedisCluster, type RedisRelay } from '../../test/support/redis-test-servers.ts'
 
 // The Lua scripts are the logic here, so these tests run them on a real redis-server of their own.
 const TTL = 0.6

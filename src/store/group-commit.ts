@@ -1,5 +1,5 @@
 import type { BatchObserver } from '../metrics.ts'
-import { isStorageOutage, type AppendResult, type CommitListener, type MessageRow, type NewMessage } from './store.ts'
+import { isStorageOutage, type AppendResult, type MessageRow, type NewMessage } from './store.ts'
 
 /** A message its batch writer refused alone (say, to a room that does not exist) while the rest committed. */
 export class Refusal {
@@ -41,7 +41,6 @@ type Reject = (error: unknown) => void
  * fails: it is rejected alone and everyone else's messages are stored.
  */
 export class GroupCommit {
-  private readonly listeners: CommitListener[] = []
   // Three parallel arrays rather than an object per append.
   private messages: NewMessage[] = []
   private resolves: Resolve[] = []
@@ -54,7 +53,7 @@ export class GroupCommit {
     private readonly observeBatch: BatchObserver = () => {},
   ) {}
 
-  /** Queues a message; resolves once its batch has committed and the listeners have seen it. */
+  /** Queues a message; resolves once its batch has committed (a batch's appends resolve in append order). */
   append(message: NewMessage): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreClosedError())
     return new Promise((resolve, reject) => {
@@ -63,10 +62,6 @@ export class GroupCommit {
       this.rejects.push(reject)
       this.flushing ??= this.nextTurn()
     })
-  }
-
-  onCommit(listener: CommitListener): void {
-    this.listeners.push(listener)
   }
 
   /** Refuses new appends and resolves once everything queued before has been written. */
@@ -108,29 +103,11 @@ export class GroupCommit {
       return
     }
     this.observeBatch(messages.length, (performance.now() - started) / 1000)
-    let listenerError: { error: unknown } | undefined
-    if (written.created.length > 0) {
-      for (const listener of this.listeners) {
-        try {
-          listener(written.created)
-        } catch (error) {
-          listenerError ??= { error }
-        }
-      }
-    }
     const { outcomes } = written
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i]!
       if (outcome instanceof Refusal) rejects[i]!(outcome.error)
       else resolves[i]!(outcome)
-    }
-    // The batch is committed and answered either way; a listener that throws is a bug, surfaced
-    // as an uncaught error (as it would be from any event handler) rather than lost.
-    if (listenerError) {
-      const { error } = listenerError
-      queueMicrotask(() => {
-        throw error
-      })
     }
   }
 }

@@ -3,7 +3,7 @@ import type { BatchObserver } from '../metrics.ts'
 import { messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -98,7 +98,8 @@ export class PostgresStore implements Store {
       .limit(limit + 1)
     const truncated = rows.length > limit
     if (truncated) rows.pop()
-    return { messages: rows.map(toMessage).reverse(), truncated }
+    // Read after the messages: at least as far as they go.
+    return { messages: rows.map(toMessage).reverse(), truncated, lastSeq: await this.lastSeq(roomId) }
   }
 
   /** Messages of a room by position, for a receiver filling a gap in what it was sent. */
@@ -120,10 +121,6 @@ export class PostgresStore implements Store {
   appendMessage(message: NewMessage): Promise<AppendResult> {
     const refused = unstorableText(message)
     return refused ? Promise.reject(refused) : this.commits.append(message)
-  }
-
-  onCommit(listener: CommitListener): void {
-    this.commits.onCommit(listener)
   }
 
   async epoch(): Promise<string> {

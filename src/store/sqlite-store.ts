@@ -4,7 +4,7 @@ import type { BatchObserver } from '../metrics.ts'
 import { messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type CommitListener, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -198,10 +198,6 @@ export class SqliteStore implements Store {
   appendMessage(message: NewMessage): Promise<AppendResult> {
     const refused = unstorableText(message)
     return refused ? Promise.reject(refused) : this.commits.append(message)
-  }
-
-  onCommit(listener: CommitListener): void {
-    this.commits.onCommit(listener)
   }
 
   async epoch(): Promise<string> {

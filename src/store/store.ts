@@ -48,10 +48,13 @@ export interface Recovery {
   messages: MessageRow[]
   /** True when more than the limit were missed; the oldest ones were left out (page them with `before`). */
   truncated: boolean
+  /**
+   * Where the store keeps a per-room seq: the room's last seq when the read was made, so that a
+   * replay that found nothing new still knows what was committed (and may still be on its way live).
+   */
+  lastSeq?: number
 }
 
-/** Called synchronously with each committed batch of new messages, in ascending id order. */
-export type CommitListener = (messages: readonly MessageRow[]) => void
 
 /** Durable storage of rooms and messages. */
 export interface Store {
@@ -63,9 +66,8 @@ export interface Store {
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
   /** Newest `limit` messages of the room with id > `sinceId`, ascending. */
   recover(roomId: number, sinceId: number, limit: number): Promise<Recovery>
-  /** Stores a message; resolves once it is committed. Commit listeners run before the promise settles. */
+  /** Stores a message; resolves once it is committed (appends committed together resolve in commit order). */
   appendMessage(message: NewMessage): Promise<AppendResult>
-  onCommit(listener: CommitListener): void
   /**
    * The storage epoch: drawn when the database was created, kept for its life. Message ids and
    * `since=` values are only comparable within one epoch (a new or replaced database starts over).

@@ -5,10 +5,10 @@ import { identityHeaderParameters, responses } from '../../docs/responses.ts'
 import { tooMany } from '../../errors.ts'
 import { identityFromHeaders } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
-import { messageSchema, toMessageDto } from '../../realtime/protocol.ts'
+import { messageSchema, toMessageDto } from '../../realtime/codec.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { checkHistoryQuery, historyQuerySchema, sendMessageBodySchema } from './model.ts'
-import type { RateLimiter } from '../../realtime/limits.ts'
+import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { MessageService } from './service.ts'
 
 /** `/chat/v1/room/{room_id}/messages/` and `/chat/v1/message/`. */

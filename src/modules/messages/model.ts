@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { badRequest } from '../../errors.ts'
-import { clientMsgIdSchema } from '../../realtime/protocol.ts'
+import { clientMsgIdSchema } from '../../realtime/codec.ts'
 import { cursor, integerLike, messageText, pageLimit } from '../shared-model.ts'
 
 

@@ -1,10 +1,12 @@
 import { notFound, unavailable } from '../../errors.ts'
-import type { Broker } from '../../realtime/broker.ts'
 import type { Identity } from '../../identity.ts'
+import type { Metrics } from '../../metrics.ts'
+import type { Broker } from '../../realtime/broker.ts'
+import { messageEvent } from '../../realtime/events.ts'
 import type { AppendResult, MessageRow, Store } from '../../store/store.ts'
 import type { HistoryQuery } from './model.ts'
 
-/** Storing and reading messages; live delivery follows from the store's commit listener. */
+/** Storing and reading messages; a message stored is published to its room. */
 export class MessageService {
   /** Rooms are never deleted, so a room seen once need not be looked up again. */
   private readonly knownRooms = new Set<number>()
@@ -12,6 +14,7 @@ export class MessageService {
   constructor(
     private readonly store: Store,
     private readonly broker: Broker,
+    private readonly metrics: Metrics,
   ) {}
 
   /** Stores a message from `sender`; 404 for an unknown room. Resolves once committed. */
@@ -26,9 +29,13 @@ export class MessageService {
     return this.broker.available
   }
 
-  /** Stores a message to a room known to exist (a socket's own room). Resolves once committed. */
-  record(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
-    return this.store.appendMessage({
+  /**
+   * Stores a message to a room known to exist (a socket's own room) and, once committed, publishes
+   * it to the room (a repeat of a client_msg_id is not published again). Appends resolve in commit
+   * order, so messages are published in the order they were committed.
+   */
+  async record(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
+    const result = await this.store.appendMessage({
       roomId,
       userId: sender.userId,
       email: sender.email,
@@ -38,6 +45,11 @@ export class MessageService {
       clientMsgId,
       createdAt: Date.now(),
     })
+    if (!result.duplicate) {
+      this.metrics.messagesStored.inc()
+      this.broker.publish(messageEvent(result.message))
+    }
+    return result
   }
 
   async history(roomId: number, query: HistoryQuery): Promise<MessageRow[]> {

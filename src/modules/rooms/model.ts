@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { messageSchema } from '../../realtime/protocol.ts'
+import { messageSchema } from '../../realtime/codec.ts'
 import { cursor, integerLike, pageLimit, readableText } from '../shared-model.ts'
 
 export const createRoomBodySchema = z.object({

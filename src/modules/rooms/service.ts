@@ -1,6 +1,6 @@
 import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
 import { notFound, tooMany } from '../../errors.ts'
-import { toMessageDto } from '../../realtime/protocol.ts'
+import { toMessageDto } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
 import type { CreateRoomBody, RoomDetail, RoomSummary } from './model.ts'

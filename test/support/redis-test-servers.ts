@@ -2,7 +2,7 @@ import type { Socket } from 'bun'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { redisConnector, type ChannelListener, type RedisConnection } from './redis-connection.ts'
+import { redisConnector, type ChannelListener, type RedisConnection } from '../../src/realtime/redis-connection.ts'
 
 // Real Redis servers for tests: a relay that cuts or slows the network to one, and a Redis Cluster.
 

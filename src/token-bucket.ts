@@ -39,30 +39,36 @@ export class TokenBucket {
 }
 
 /**
- * Token buckets by key (a user id, a client address), created on first use and forgotten once
- * full again, so memory follows the keys active in the last minute or so.
+ * Token buckets by key (a user id, a client address), each kept as one number: the time at which
+ * the bucket will be full again (the generic cell rate algorithm; the same decisions as a token
+ * bucket). A key is forgotten once its bucket is full, so memory follows the keys active lately.
  */
 export class KeyedLimiter {
-  private readonly buckets = new Map<string, TokenBucket>()
+  /** Per key: when (performance.now() ms) its bucket is full again; past that, it is forgotten. */
+  private readonly fullAt = new Map<string, number>()
   private readonly sweep: ReturnType<typeof setInterval>
+  /** Milliseconds one token takes to come back. */
+  private readonly interval: number
+  /** How far ahead of now `fullAt` may be while a token is left: burst − 1 tokens. */
+  private readonly tolerance: number
 
   /** `perMinute` tokens a minute, in bursts of up to `burst`. */
-  constructor(
-    private readonly perMinute: number,
-    private readonly burst: number,
-  ) {
+  constructor(perMinute: number, burst: number) {
+    this.interval = 60_000 / perMinute
+    this.tolerance = (burst - 1) * this.interval
     this.sweep = setInterval(() => {
       const now = performance.now()
-      for (const [key, bucket] of this.buckets) if (bucket.full(now)) this.buckets.delete(key)
+      for (const [key, at] of this.fullAt) if (at <= now) this.fullAt.delete(key)
     }, 60_000)
     this.sweep.unref()
   }
 
   /** Takes a token for `key`; returns 0 when there was one, else the whole seconds to wait. */
-  take(key: string): number {
-    let bucket = this.buckets.get(key)
-    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket(this.perMinute / 60, this.burst)))
-    return bucket.take() ? 0 : Math.max(1, Math.ceil(bucket.wait()))
+  take(key: string, now = performance.now()): number {
+    const at = Math.max(this.fullAt.get(key) ?? now, now)
+    if (at - now > this.tolerance) return Math.max(1, Math.ceil((at - this.tolerance - now) / 1000))
+    this.fullAt.set(key, at + this.interval)
+    return 0
   }
 
   close(): void {

@@ -1,4 +1,4 @@
-import type { ChannelListener, RedisConnection, RedisConnector } from './redis-connection.ts'
+import type { ChannelListener, RedisConnection, RedisConnector } from '../../src/realtime/redis-connection.ts'
 
 /** What happens to a published message: delivered, held back until `release`, or lost. */
 export type Route = 'deliver' | 'hold' | 'drop'

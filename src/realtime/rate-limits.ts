@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts'
-import { TokenBucket } from '../rate-limit.ts'
+import { TokenBucket } from '../token-bucket.ts'
 
 /** What a message send may do under the rate limits. */
 export type Verdict = 'ok' | 'limited' | 'flooding'

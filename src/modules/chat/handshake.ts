@@ -1,0 +1,78 @@
+import type { Server } from 'bun'
+import type { AbuseLimits } from '../../abuse-limits.ts'
+import type { Config } from '../../config.ts'
+import { AppError, badRequest, tooMany, unavailable } from '../../errors.ts'
+import { clientAddress, originAllowed } from '../../gateway.ts'
+import { identityFromHandshake, type Identity } from '../../identity.ts'
+import type { Broker } from '../../realtime/broker.ts'
+import type { Hub } from '../../realtime/hub.ts'
+import type { Store } from '../../store/store.ts'
+import type { MessageService } from '../messages/service.ts'
+import { parseRoomId } from '../shared-model.ts'
+
+/** What the handshake established, carried from the upgrade to the open socket. */
+export interface Handshake {
+  identity: Identity
+  roomId: number
+  /** Replay what came after this message id; null: go live at once. */
+  since: number | null
+  /** The storage epoch now. */
+  epoch: string
+  /** True when the client's epoch= names another epoch: its since= means nothing here. */
+  reset: boolean
+}
+
+/** `epoch=`: as the server gave it in `chat.recovered` or room detail. */
+export function parseEpoch(raw: string | null): string | null {
+  if (raw === null || raw === '') return null
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(raw)) throw badRequest('invalid_epoch', 'epoch must be the value the server gave in chat.recovered or room detail.', [{ path: 'epoch', message: 'must be 1–64 letters, digits or dashes' }])
+  return raw
+}
+
+/** `since=`: a message id. */
+export function parseSince(raw: string | null): number | null {
+  if (raw === null || raw === '') return null
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw badRequest('invalid_since', 'since must be a message id (a non-negative integer).', [{ path: 'since', message: 'must be a non-negative integer' }])
+  return Number(raw)
+}
+
+/** True when the client offers the `chat` subprotocol. */
+export const offersChatProtocol = (header: string | null) => header !== null && header.split(',').some((p) => p.trim() === 'chat')
+
+export interface HandshakeDeps {
+  config: Config
+  hub: Hub
+  broker: Broker
+  store: Store
+  messages: MessageService
+  abuse: AbuseLimits
+}
+
+/**
+ * The handshake policy, checked before the upgrade (the gate has already judged the secret and
+ * the peer): origin (403), identity (400, or 401 with IDENTITY_SOURCES=headers), handshake rate
+ * (429), room (404), since and epoch (400), live delivery (503), sockets per user and per room
+ * (429). Throws the refusal; returns what the open socket needs.
+ */
+export async function admitHandshake(request: Request, roomParam: string, server: Server<unknown> | null, { config, hub, broker, store, messages, abuse }: HandshakeDeps): Promise<Handshake> {
+  if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
+    throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
+  }
+  const query = new URL(request.url).searchParams
+  const identity = identityFromHandshake(request.headers, query, config.IDENTITY_SOURCES)
+  // Every handshake is a presence change the room may hear of: limited per user and address.
+  const wait = abuse.handshake({ userId: identity.userId, address: clientAddress(request, server, config) })
+  if (wait > 0) throw tooMany('too_many_handshakes', 'Too many connection attempts; wait and reconnect.', wait)
+  const roomId = parseRoomId(roomParam)
+  const since = parseSince(query.get('since'))
+  const givenEpoch = parseEpoch(query.get('epoch'))
+  await messages.requireRoom(roomId)
+  const epoch = await store.epoch()
+  if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
+  if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
+    throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
+  }
+  if (hub.socketsInRoom(roomId) >= config.MAX_SOCKETS_PER_ROOM) throw tooMany('room_full', 'This room has as many open connections as it can take; try again later.')
+  const reset = givenEpoch !== null && givenEpoch !== epoch
+  return { identity, roomId, since: reset ? null : since, epoch, reset }
+}

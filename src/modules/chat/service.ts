@@ -1,0 +1,143 @@
+import type { Config } from '../../config.ts'
+import type { Logger } from '../../logger.ts'
+import type { Metrics } from '../../metrics.ts'
+import type { Broker } from '../../realtime/broker.ts'
+import type { Closer } from '../../realtime/closing.ts'
+import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, parseClientFrame, type ChatErrorCode } from '../../realtime/codec.ts'
+import { typingEvent } from '../../realtime/events.ts'
+import type { Hub } from '../../realtime/hub.ts'
+import type { PresenceTracker } from '../../realtime/presence-tracker.ts'
+import type { RateLimiter } from '../../realtime/rate-limits.ts'
+import type { Replays } from '../../realtime/replay.ts'
+import type { Session } from '../../realtime/session.ts'
+import { UnstorableTextError } from '../../store/store.ts'
+import type { MessageService } from '../messages/service.ts'
+import type { Handshake } from './handshake.ts'
+
+export interface ChatServiceDeps {
+  config: Config
+  hub: Hub
+  broker: Broker
+  presence: PresenceTracker
+  replays: Replays
+  messages: MessageService
+  limiter: RateLimiter
+  closer: Closer
+  metrics: Metrics
+  logger: Logger
+}
+
+/**
+ * What a chat socket does, from open to close: it joins the room's live events (replaying what it
+ * missed first, with since=) and presence; each frame it sends is checked, limited and turned into
+ * an event for the room; when it closes, it leaves. The WebSocket route (index.ts) only adapts
+ * Bun's and Elysia's callbacks to these calls.
+ */
+export class ChatService {
+  private readonly receivedOverWs
+  /** Set once every socket was told to close (shutdown): a socket opening later is closed the same way. */
+  private stopping: { code: number; reason: string } | null = null
+
+  constructor(private readonly deps: ChatServiceDeps) {
+    this.receivedOverWs = deps.metrics.messagesReceived.labels('ws')
+  }
+
+  /** A socket opened after `handshake` admitted it. */
+  open(session: Session, { since, epoch, reset }: Handshake): void {
+    const { hub, broker, presence, replays, closer, metrics, logger } = this.deps
+    // Another epoch: the client's ids mean nothing here; it hears so before anything live.
+    if (reset) session.socket.send(encodeResetFrame(epoch))
+    hub.add(session)
+    presence.enter(session)
+    if (this.stopping) return closer.close(session, this.stopping.code, this.stopping.reason)
+    // With since=, live frames wait from now; the replay starts once the room's events flow to this
+    // instance, so none can fall between the two.
+    if (since === null) hub.subscribe(session)
+    else replays.begin(session)
+    broker
+      .watch(session.roomId)
+      .then(
+        () => (since === null ? undefined : replays.run(session, since, epoch, (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'))),
+        (err: unknown) => {
+          // The room's events cannot reach this instance (the broker is away): say so and let the
+          // client come back with since= rather than sit on a socket that hears nothing.
+          metrics.watchFailures.inc()
+          logger.warn('live delivery for a room could not be set up; closing the socket', { room: session.roomId, user: session.identity.userId, err })
+          closer.close(session, CloseCode.tryAgainLater, 'live delivery unavailable; reconnect with since')
+        },
+      )
+      .catch((err: unknown) => logger.error('opening a socket failed', { room: session.roomId, user: session.identity.userId, err }))
+  }
+
+  /** One text or binary frame, as Bun hands it over. */
+  rawFrame(session: Session, raw: string | Buffer): void {
+    if (typeof raw !== 'string') return this.refuse(session, 'binary_not_supported', 'binary frames are not supported; send JSON text')
+    let data: unknown
+    try {
+      data = JSON.parse(raw)
+    } catch {
+      return this.refuse(session, 'invalid_json', 'frame is not valid JSON')
+    }
+    this.frame(session, data)
+  }
+
+  /** One frame, parsed as JSON. */
+  frame(session: Session, data: unknown): void {
+    const { config, limiter, messages, closer, metrics, logger, broker } = this.deps
+    const parsed = parseClientFrame(data, config.MAX_MESSAGE_LENGTH)
+    if (!parsed.ok) return this.refuse(session, parsed.code, parsed.message)
+    const frame = parsed.frame
+    if (frame.type === 'chat.message') {
+      const verdict = limiter.socketMessage(session.identity.userId, session.limits)
+      if (verdict === 'flooding') {
+        metrics.socketsClosed.labels('flooding').inc()
+        logger.info('closing a socket that keeps flooding', { room: session.roomId, user: session.identity.userId })
+        return closer.close(session, CloseCode.policy, 'sending too fast, repeatedly')
+      }
+      if (verdict === 'limited') {
+        return this.refuse(session, 'rate_limited', `slow down: at most ${config.RATE_LIMIT_PER_SECOND} messages a second (bursts of ${config.RATE_LIMIT_BURST}); this one was not stored`)
+      }
+      if (!messages.live) return this.refuse(session, 'unavailable', 'live delivery is down for a moment; the message was not stored, send it again shortly')
+      this.receivedOverWs.inc()
+      return void this.send(session, frame.message, frame.client_msg_id ?? null)
+    }
+    const now = Date.now()
+    if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
+    session.lastTypingAt = now
+    broker.publish(typingEvent(session.roomId, session.identity.userId, session.identity.nickname, session.id))
+  }
+
+  /** The socket closed (whoever closed it). */
+  close(session: Session, code: number): void {
+    const { hub, broker, presence, logger } = this.deps
+    presence.exit(session)
+    if (hub.remove(session)) broker.unwatch(session.roomId)
+    logger.debug('socket closed', { room: session.roomId, user: session.identity.userId, code })
+  }
+
+  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=). */
+  closeAll(code: number, reason: string): void {
+    this.stopping = { code, reason }
+    this.deps.presence.stop()
+    for (const session of this.deps.hub.all()) this.deps.closer.close(session, code, reason)
+  }
+
+  /** Stores a message; everyone gets it from the room's event, a repeat only its sender. */
+  private async send(session: Session, text: string, clientMsgId: string | null) {
+    try {
+      const { message, duplicate } = await this.deps.messages.record(session.identity, session.roomId, text, clientMsgId)
+      if (duplicate) session.socket.send(encodeMessageFrame(message))
+    } catch (err) {
+      // Text the store cannot keep as sent will not store on a second try either.
+      if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)
+      this.deps.logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
+      this.refuse(session, 'store_failed', 'the message could not be stored; send it again')
+    }
+  }
+
+  /** Tells the client a frame was not taken; the connection stays open. */
+  private refuse(session: Session, code: ChatErrorCode, message: string) {
+    this.deps.metrics.chatErrors.labels(code).inc()
+    session.socket.send(encodeErrorFrame(code, message))
+  }
+}

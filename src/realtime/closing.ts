@@ -1,0 +1,47 @@
+import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
+import { roomTopic, type Session } from './session.ts'
+
+/**
+ * How long a socket the server closes may take to read what was queued before its close frame.
+ * Bun's close() sends the frame after whatever is queued and cannot then be hurried: a peer that
+ * does not read would keep the connection, and its queue, for as long as it likes.
+ */
+export const CLOSE_GRACE_MS = 3000
+const POLL_MS = 100
+
+/**
+ * Closes sockets from the server's side, so that close means close: the socket stops getting room
+ * events, gets its close frame once its queue has drained, and is cut (the peer sees the connection
+ * end without a close frame, its queue released) if it has not drained within CLOSE_GRACE_MS.
+ */
+export class Closer {
+  constructor(
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly graceMs = CLOSE_GRACE_MS,
+  ) {}
+
+  close(session: Session, code: number, reason: string): void {
+    if (session.closing) return
+    session.closing = true
+    session.backlog = null
+    session.socket.unsubscribe(roomTopic(session.roomId))
+    this.finish(session, code, reason, performance.now())
+  }
+
+  private finish(session: Session, code: number, reason: string, since: number) {
+    const socket = session.socket
+    if (socket.readyState !== 1) return
+    const queued = socket.getBufferedAmount()
+    if (queued === 0) return socket.close(code, reason)
+    if (performance.now() - since < this.graceMs) {
+      setTimeout(() => this.finish(session, code, reason, since), POLL_MS).unref()
+      return
+    }
+    this.metrics.socketsTerminated.inc()
+    this.metrics.terminatedQueuedBytes.inc(queued)
+    this.logger.info('cutting a socket that did not read its queue before closing', { room: session.roomId, user: session.identity.userId, code, queued })
+    socket.terminate()
+  }
+}

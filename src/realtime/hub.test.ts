@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'bun:test'
+import { createLogger } from '../logger.ts'
+import { createMetrics } from '../metrics.ts'
+import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
+import { Closer } from './closing.ts'
+import { messageEvent, signalEvent } from './events.ts'
+import { Hub } from './hub.ts'
+import { SlowConsumers } from './slow-consumers.ts'
+import type { MessageRow } from '../store/store.ts'
+
+const logger = createLogger('silent')
+function makeHub() {
+  const metrics = createMetrics()
+  const slow = new SlowConsumers(1 << 20, new Closer(metrics, logger), metrics, logger)
+  const topics = new Topics()
+  const hub = new Hub(metrics, slow)
+  hub.attach(topics.server())
+  return { hub, topics }
+}
+const row = (id: number, roomId = 1): MessageRow => ({ id, roomId, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0 })
+const ids = (frames: { type: string; id?: unknown }[]) => frames.filter((f) => f.type === 'chat.message').map((f) => f.id)
+
+describe('Hub', () => {
+  it('should count sockets per room and user, and say when a room has no socket left', () => {
+    const { hub, topics } = makeHub()
+    const [a1, a2, b] = [fakeSession(topics, 1, 'a'), fakeSession(topics, 1, 'a'), fakeSession(topics, 2, 'b')]
+    for (const s of [a1, a2, b]) hub.add(s)
+    expect([hub.socketsInRoom(1), hub.socketsInRoom(2), hub.socketsOfUser('a')]).toEqual([2, 1, 2])
+    expect(hub.remove(a1)).toBe(false)
+    expect(hub.remove(a2)).toBe(true)
+    expect(hub.remove(a2)).toBe(false)
+    expect([hub.socketsInRoom(1), hub.socketsOfUser('a'), hub.all().length]).toEqual([0, 0, 1])
+  })
+
+  it("should deliver a room's events to its live sockets only, and skip the one an event names", () => {
+    const { hub, topics } = makeHub()
+    const [a, b, other] = [fakeSession(topics, 1, 'a'), fakeSession(topics, 1, 'b'), fakeSession(topics, 2, 'c')]
+    for (const s of [a, b, other]) {
+      hub.add(s)
+      hub.subscribe(s)
+    }
+    hub.deliver(messageEvent(row(1)))
+    hub.deliver(signalEvent(1, '{"type":"chat.typing","user_id":"a","nickname":"A"}', a.id))
+    expect(ids(a.socket.frames())).toEqual([1])
+    expect(a.socket.frames().map((f) => f.type)).toEqual(['chat.message'])
+    expect(b.socket.frames().map((f) => f.type)).toEqual(['chat.message', 'chat.typing'])
+    expect(other.socket.received).toEqual([])
+  })
+
+  it('should hold a replaying socket\'s events and release them without what the replay sent', () => {
+    const { hub, topics } = makeHub()
+    const replaying = fakeSession(topics, 1, 'r')
+    hub.add(replaying)
+    hub.hold(replaying)
+    for (const id of [3, 4, 5]) hub.deliver(messageEvent(row(id)))
+    hub.deliver(signalEvent(1, '{"type":"chat.user.join","username":"X","user_id":"x"}'))
+    expect(replaying.socket.received).toEqual([])
+    // The replay sent messages up to 4.
+    hub.release(replaying, 4)
+    expect(replaying.socket.frames().map((f) => f.id ?? f.type)).toEqual([5, 'chat.user.join'])
+    hub.deliver(messageEvent(row(6)))
+    expect(ids(replaying.socket.frames())).toEqual([5, 6])
+  })
+
+  it('should not make live a socket closed while it was replaying', () => {
+    const { hub, topics } = makeHub()
+    const s = fakeSession(topics, 1, 'r')
+    hub.add(s)
+    hub.hold(s)
+    s.backlog = null // what closing does
+    hub.release(s, 0)
+    expect(s.socket.isSubscribed('room:1')).toBe(false)
+  })
+})

@@ -1,0 +1,49 @@
+import type { Config } from '../config.ts'
+import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
+import type { Store } from '../store/store.ts'
+import { LocalBroker, type Broker } from './broker.ts'
+import { Closer } from './closing.ts'
+import { signalEvent, type EventSink } from './events.ts'
+import { Hub } from './hub.ts'
+import { PresenceTracker } from './presence-tracker.ts'
+import { MemoryPresence, type Presence } from './presence.ts'
+import { RateLimiter } from './rate-limits.ts'
+import { Replays } from './replay.ts'
+import { SlowConsumers } from './slow-consumers.ts'
+
+export interface RealtimeDeps {
+  config: Config
+  store: Store
+  metrics: Metrics
+  logger: Logger
+  /** Who is in which room; in memory unless instances share Redis. */
+  presence?: Presence
+  /** Carries room events between instances; in process unless instances share Redis. */
+  broker?: (deliver: EventSink) => Broker
+}
+
+/** The realtime parts of one instance, wired: see ARCHITECTURE.md for how an event moves through them. */
+export function createRealtime({ config, store, metrics, logger, presence: shared, broker: makeBroker = (deliver) => new LocalBroker(deliver) }: RealtimeDeps) {
+  const closer = new Closer(metrics, logger)
+  const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
+  const hub = new Hub(metrics, slowConsumers)
+  const broker = makeBroker((event) => hub.deliver(event))
+  // In-memory presence announces through the in-process broker; Redis presence publishes itself.
+  const presence = shared ?? new MemoryPresence((roomId, frame, except) => broker.publish(signalEvent(roomId, frame, except)))
+  return {
+    hub,
+    broker,
+    presence,
+    closer,
+    tracker: new PresenceTracker(presence, config.PRESENCE_GRACE_MS, logger),
+    replays: new Replays(store, broker, hub, slowConsumers, config.RECOVERY_LIMIT, logger),
+    limiter: new RateLimiter(config),
+    /** Stops the timers (on shutdown). */
+    stop() {
+      slowConsumers.stop()
+    },
+  }
+}
+
+export type Realtime = ReturnType<typeof createRealtime>

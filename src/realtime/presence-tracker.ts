@@ -1,0 +1,67 @@
+import type { Logger } from '../logger.ts'
+import type { Presence } from './presence.ts'
+import type { Session } from './session.ts'
+
+const key = (roomId: number, userId: string) => `${roomId}\u0000${userId}`
+
+/**
+ * Turns this instance's sockets into presence: a user joins a room with their first socket in it
+ * here and leaves with their last, PRESENCE_GRACE_MS after it closed, so that a reconnect within
+ * the grace (a reload, a flaky network, a client that reconnects in a loop) announces neither a
+ * leave nor a join. Presence itself (memory or Redis) decides whether the room hears of it, across
+ * instances and tabs, and announces it.
+ */
+export class PresenceTracker {
+  /** Sockets per user and room on this instance. */
+  private readonly sockets = new Map<string, number>()
+  /** Users whose last socket here closed less than the grace ago: still present. */
+  private readonly leaving = new Map<string, ReturnType<typeof setTimeout>>()
+  private stopped = false
+
+  constructor(
+    private readonly presence: Presence,
+    private readonly graceMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A socket opened: the user's first here joins presence (announced to all but this socket). */
+  enter(session: Session): void {
+    const { userId, nickname, profileUrl } = session.identity
+    const k = key(session.roomId, userId)
+    const count = (this.sockets.get(k) ?? 0) + 1
+    this.sockets.set(k, count)
+    if (count > 1) return
+    // Back within the grace: still present, so presence has nothing to announce.
+    clearTimeout(this.leaving.get(k))
+    this.leaving.delete(k)
+    this.presence.join(session.roomId, { userId, nickname, profileUrl }, session.id).catch((err) => this.logger.error('presence join failed', { room: session.roomId, user: userId, err }))
+  }
+
+  /** A socket closed: the user's last here leaves presence once the grace has passed. */
+  exit(session: Session): void {
+    const { roomId } = session
+    const { userId } = session.identity
+    const k = key(roomId, userId)
+    const count = (this.sockets.get(k) ?? 1) - 1
+    if (count > 0) return void this.sockets.set(k, count)
+    this.sockets.delete(k)
+    // Shutting down: presence itself lets go of this instance's users as it closes.
+    if (this.stopped) return
+    if (this.graceMs === 0) return this.leave(roomId, userId)
+    const timer = setTimeout(() => this.leave(roomId, userId), this.graceMs)
+    timer.unref()
+    this.leaving.set(k, timer)
+  }
+
+  /** On shutdown: pending leaves are dropped (presence closes next, and lets go of everyone). */
+  stop(): void {
+    this.stopped = true
+    for (const timer of this.leaving.values()) clearTimeout(timer)
+    this.leaving.clear()
+  }
+
+  private leave(roomId: number, userId: string) {
+    this.leaving.delete(key(roomId, userId))
+    this.presence.leave(roomId, userId).catch((err) => this.logger.error('presence leave failed', { room: roomId, user: userId, err }))
+  }
+}

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'bun:test'
+import { loadConfig } from '../config.ts'
+import { RateLimiter } from './rate-limits.ts'
+
+describe('RateLimiter', () => {
+  const config = loadConfig({ RATE_LIMIT_PER_SECOND: '10', RATE_LIMIT_BURST: '5', FLOOD_CLOSE_AFTER: '3' })
+
+  it("should let a socket's burst through, then limit it, then call it flooding", () => {
+    const limiter = new RateLimiter(config)
+    const socket = limiter.forSocket()
+    const verdicts = Array.from({ length: 8 }, () => limiter.socketMessage('a', socket))
+    expect(verdicts).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'limited', 'limited', 'flooding'])
+    limiter.close()
+  })
+
+  it("should share one user's allowance between their sockets and REST", () => {
+    const limiter = new RateLimiter(config)
+    const [tab1, tab2] = [limiter.forSocket(), limiter.forSocket()]
+    for (let i = 0; i < 3; i++) expect(limiter.socketMessage('a', tab1)).toBe('ok')
+    expect(limiter.socketMessage('a', tab2)).toBe('ok')
+    expect(limiter.restMessage('a')).toBe(0)
+    // Five taken from the user's bucket: the next waits, whichever way it comes; another user does not.
+    expect(limiter.restMessage('a')).toBeGreaterThan(0)
+    expect(limiter.socketMessage('a', tab2)).toBe('limited')
+    expect(limiter.socketMessage('b', limiter.forSocket())).toBe('ok')
+    limiter.close()
+  })
+})

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'bun:test'
+import { createLogger } from '../logger.ts'
+import { createMetrics } from '../metrics.ts'
+import type { MessageRow, Recovery } from '../store/store.ts'
+import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
+import { Closer } from './closing.ts'
+import { messageEvent } from './events.ts'
+import { Hub } from './hub.ts'
+import { Replays } from './replay.ts'
+import { SlowConsumers } from './slow-consumers.ts'
+
+const logger = createLogger('silent')
+const row = (id: number, seq?: number): MessageRow => ({ id, roomId: 1, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0, ...(seq === undefined ? {} : { seq }) })
+
+/** A replay over a recovery the test gives, and a broker whose live delivery the test lets pass. */
+function setup(recovery: Recovery | Error) {
+  const metrics = createMetrics()
+  const topics = new Topics()
+  const slow = new SlowConsumers(1 << 20, new Closer(metrics, logger), metrics, logger)
+  const hub = new Hub(metrics, slow)
+  hub.attach(topics.server())
+  const waited: number[] = []
+  const delivered = Promise.withResolvers<void>()
+  const store = { recover: async () => (recovery instanceof Error ? Promise.reject(recovery) : recovery) }
+  const broker = {
+    whenDelivered: (_room: number, seq: number) => {
+      waited.push(seq)
+      return delivered.promise
+    },
+  }
+  return { hub, topics, waited, deliveredUpTo: () => delivered.resolve(), replays: new Replays(store, broker, hub, slow, 500, logger) }
+}
+const shape = (frames: { type: string; id?: unknown; count?: unknown }[]) => frames.map((f) => (f.type === 'chat.message' ? f.id : f.type === 'chat.recovered' ? `recovered ${f.count}` : f.type))
+
+describe('Replays', () => {
+  it('should send what was missed, then chat.recovered, then what came meanwhile, without doubles', async () => {
+    const { hub, topics, replays, waited, deliveredUpTo } = setup({ messages: [row(11, 1), row(12, 2)], truncated: false, lastSeq: 3 })
+    const s = fakeSession(topics, 1, 'late')
+    hub.add(s)
+    replays.begin(s)
+    // Live while the replay reads: 12 (which the replay also read) and 13 (which it did not).
+    hub.deliver(messageEvent(row(12, 2)))
+    hub.deliver(messageEvent(row(13, 3)))
+    const done = replays.run(s, 10, 'epoch-1', () => {})
+    await Bun.sleep(5)
+    // It waits for this instance to have delivered the room up to what was committed (seq 3).
+    expect(waited).toEqual([3])
+    expect(shape(s.socket.frames())).toEqual([11, 12, 'recovered 2'])
+    deliveredUpTo()
+    await done
+    expect(shape(s.socket.frames())).toEqual([11, 12, 'recovered 2', 13])
+    hub.deliver(messageEvent(row(14, 4)))
+    expect(shape(s.socket.frames()).at(-1)).toBe(14)
+  })
+
+  it('should wait for what was committed even when nothing was missed', async () => {
+    const { hub, topics, replays, waited, deliveredUpTo } = setup({ messages: [], truncated: false, lastSeq: 7 })
+    const s = fakeSession(topics, 1, 'moved')
+    hub.add(s)
+    replays.begin(s)
+    const done = replays.run(s, 40, 'e', () => {})
+    await Bun.sleep(5)
+    expect(waited).toEqual([7])
+    // The message the client had (40) arrives here late: the backlog drops it.
+    hub.deliver(messageEvent(row(40, 7)))
+    deliveredUpTo()
+    await done
+    expect(shape(s.socket.frames())).toEqual(['recovered 0'])
+  })
+
+  it('should report a failed read and still make the socket live', async () => {
+    const { hub, topics, replays } = setup(new Error('database is away'))
+    const s = fakeSession(topics, 1, 'unlucky')
+    hub.add(s)
+    replays.begin(s)
+    const failed: string[] = []
+    await replays.run(s, 5, 'e', (session) => failed.push(session.id))
+    expect(failed).toEqual([s.id])
+    hub.deliver(messageEvent(row(6)))
+    expect(shape(s.socket.frames())).toEqual([6])
+  })
+})

@@ -1,0 +1,34 @@
+import type { ServerWebSocket } from 'bun'
+import type { Identity } from '../identity.ts'
+import type { SocketLimits } from './rate-limits.ts'
+
+/** One open chat socket: who, where, and what the realtime parts keep about it. */
+export interface Session {
+  /** Unique across instances: an event names the session it skips by it. */
+  readonly id: string
+  readonly identity: Identity
+  readonly roomId: number
+  readonly socket: ServerWebSocket<unknown>
+  /** Its message rate limit (rate-limits.ts). */
+  readonly limits: SocketLimits
+  /** While replaying after since=, live frames wait here, with the message id if any (replay.ts). */
+  backlog: { id: number | null; frame: string }[] | null
+  /** Since when its unsent queue has been over the slow-consumer limit; 0 when it is not (slow-consumers.ts). */
+  slowSince: number
+  /** When it last had a typing notice relayed. */
+  lastTypingAt: number
+  /** True once the server has begun closing it (closing.ts). */
+  closing: boolean
+}
+
+/** Session ids are this process's random prefix and a counter: unique across instances, and short. */
+const PROCESS = crypto.randomUUID().slice(0, 8)
+let opened = 0
+
+/** A new session for a socket that just opened. */
+export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits): Session {
+  return { id: `${PROCESS}.${(++opened).toString(36)}`, identity, roomId, socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false }
+}
+
+/** The pub/sub topic of a room's sockets on this instance. */
+export const roomTopic = (roomId: number) => `room:${roomId}`

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'bun:test'
+import { KeyedLimiter, TokenBucket } from './token-bucket.ts'
+
+describe('KeyedLimiter', () => {
+  it('should decide as a token bucket does, per key', () => {
+    // 60 a minute (one a second), bursts of 3.
+    const limiter = new KeyedLimiter(60, 3)
+    const bucket = new TokenBucket(1, 3, 0)
+    const times = [0, 0, 0, 0, 500, 999, 1000, 1000, 2500, 10_000, 10_000, 10_000, 10_000]
+    for (const t of times) expect({ t, limited: limiter.take('a', t) > 0 }).toEqual({ t, limited: !bucket.take(t) })
+    expect(limiter.take('b', 10_000)).toBe(0)
+    limiter.close()
+  })
+
+  it('should say how long to wait, in whole seconds', () => {
+    const limiter = new KeyedLimiter(6, 1) // one every 10 s
+    expect(limiter.take('a', 0)).toBe(0)
+    expect(limiter.take('a', 0)).toBe(10)
+    expect(limiter.take('a', 9_500)).toBe(1)
+    expect(limiter.take('a', 10_000)).toBe(0)
+    limiter.close()
+  })
+})

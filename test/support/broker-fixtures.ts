@@ -1,0 +1,103 @@
+import { afterEach } from 'bun:test'
+import { createLogger } from '../../src/logger.ts'
+import type { MessageRow } from '../../src/store/store.ts'
+import type { RoomEvent } from '../../src/realtime/events.ts'
+import { messageEvent } from '../../src/realtime/events.ts'
+import { RedisBroker, type SequencedStore } from '../../src/realtime/redis-broker.ts'
+import { ScriptedRedis } from './scripted-redis.ts'
+
+// What the broker's unit tests share: a store of sequenced messages, a sink, brokers on a scripted Redis.
+
+export const ROOM = 7
+export const TIMING = { intervalMs: 20, deadlineMs: 120 }
+export const logger = createLogger('silent')
+
+/** Messages by room and seq, as Postgres keeps them; counts and can fail its reads. */
+export class FakeStore implements SequencedStore {
+  private readonly rooms = new Map<number, MessageRow[]>()
+  private nextId = 1
+  /** Every messagesBySeq call, as [from, to]. */
+  readonly reads: [number, number][] = []
+  failing = false
+  /** lastSeq calls that fail before one succeeds. */
+  lastSeqFailures = 0
+  /** Runs inside lastSeq before it reads (to commit something between SUBSCRIBE and the read). */
+  beforeLastSeq: (() => Promise<void>) | null = null
+
+  commit(roomId: number, count = 1): MessageRow[] {
+    const rows = this.rooms.get(roomId) ?? []
+    this.rooms.set(roomId, rows)
+    const created = Array.from({ length: count }, () => {
+      const seq = rows.length + 1
+      const row: MessageRow = { id: this.nextId++, roomId, userId: 'u', email: 'u@example.com', nickname: 'u', profileUrl: null, body: `m${seq}`, clientMsgId: null, createdAt: 0, seq }
+      rows.push(row)
+      return row
+    })
+    return created
+  }
+
+  async messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]> {
+    this.reads.push([fromSeq, toSeq])
+    if (this.failing) throw new Error('store is down')
+    return (this.rooms.get(roomId) ?? []).filter((r) => r.seq! >= fromSeq && r.seq! <= toSeq)
+  }
+
+  async lastSeq(roomId: number): Promise<number> {
+    if (this.beforeLastSeq) await this.beforeLastSeq()
+    if (this.lastSeqFailures > 0) {
+      this.lastSeqFailures--
+      throw new Error('store is down')
+    }
+    if (this.failing) throw new Error('store is down')
+    return this.rooms.get(roomId)?.length ?? 0
+  }
+}
+
+/** What a broker handed its hub. */
+export class Sink {
+  readonly seqs: number[] = []
+  readonly events: string[] = []
+  readonly deliver = (event: RoomEvent): void => {
+    if (event.kind === 'message') this.seqs.push(event.message.seq!)
+    else this.events.push(event.frame)
+  }
+}
+
+/** Publishes committed rows as the message service does, one event each, in commit order. */
+export const publishMessages = (broker: RedisBroker, rows: readonly MessageRow[]) => {
+  for (const row of rows) broker.publish(messageEvent(row))
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await Bun.sleep(5)
+  }
+}
+
+export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+export const seqOf = (message: string) => (JSON.parse(message) as { m?: { seq: number } }).m?.seq
+/** Routes a room's messages by `fate`; everything else (the brokers' probes) is delivered. */
+export const rooms =
+  (fate: (message: string) => 'deliver' | 'hold' | 'drop') =>
+  (channel: string, message: string) =>
+    channel.startsWith('t:room:') ? fate(message) : 'deliver'
+
+let open: RedisBroker[] = []
+afterEach(async () => {
+  await Promise.all(open.map((b) => b.close()))
+  open = []
+})
+
+/** A Redis, a store, and two instances' brokers on them: `a` watches, `b` sends. */
+export async function setup() {
+  const redis = new ScriptedRedis()
+  const store = new FakeStore()
+  const sink = new Sink()
+  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, TIMING)).deliverTo(sink.deliver)
+  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, TIMING)).deliverTo(new Sink().deliver)
+  open.push(a, b)
+  return { redis, store, sink, a, b }
+}
+
