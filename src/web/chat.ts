@@ -1,22 +1,7 @@
 // The chat test page: a small client of the REST API and the WebSocket protocol.
-// Every string that comes from a user is rendered with textContent, never as HTML.
+// Every string that comes from a user is rendered with textContent, never as HTML (dom.ts).
+import { $, messageItem, showError, type Message, type ServerFrame } from './dom.ts'
 
-interface Message {
-  id: number
-  user_id: string
-  nickname: string
-  profile_picture_url: string | null
-  message: string
-  created_at: string
-}
-type ServerFrame =
-  | ({ type: 'chat.message' } & Message)
-  | { type: 'chat.user.join' | 'chat.user.leave'; username: string; user_id: string }
-  | { type: 'chat.typing'; user_id: string; nickname: string }
-  | { type: 'chat.error'; code: string; message: string }
-  | { type: 'chat.recovered'; count: number; truncated: boolean }
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 const fields = ['user_id', 'nickname', 'email', 'profile_url', 'room_id'] as const
 const STORAGE_KEY = 'chat-gateway-test'
 const PAGE = 50
@@ -59,51 +44,6 @@ function setState(name: 'disconnected' | 'connecting' | 'connected' | 'reconnect
   $<HTMLButtonElement>('disconnect').disabled = !wanted
 }
 
-function showError(text: string) {
-  const p = document.createElement('p')
-  p.textContent = text
-  const box = $('errors')
-  box.append(p)
-  while (box.childElementCount > 3) box.firstElementChild?.remove()
-}
-
-function avatar(m: Message): HTMLElement {
-  const url = m.profile_picture_url
-  if (url && (url.startsWith('/') || /^https?:\/\//i.test(url))) {
-    const img = document.createElement('img')
-    img.className = 'avatar'
-    img.alt = ''
-    img.src = url
-    img.addEventListener('error', () => img.replaceWith(initials(m)), { once: true })
-    return img
-  }
-  return initials(m)
-}
-function initials(m: Message): HTMLElement {
-  const span = document.createElement('span')
-  span.className = 'avatar'
-  span.textContent = [...m.nickname][0]?.toUpperCase() ?? '?'
-  return span
-}
-
-function messageItem(m: Message): HTMLLIElement {
-  const li = document.createElement('li')
-  li.className = m.user_id === value('user_id') ? 'message mine' : 'message'
-  li.dataset.id = String(m.id)
-  const body = document.createElement('div')
-  const meta = document.createElement('div')
-  meta.className = 'meta'
-  const who = document.createElement('strong')
-  who.textContent = m.nickname
-  meta.append(who, new Date(m.created_at).toLocaleTimeString())
-  const text = document.createElement('div')
-  text.className = 'text'
-  text.textContent = m.message
-  body.append(meta, text)
-  li.append(avatar(m), body)
-  return li
-}
-
 const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 80
 
 /** Appends live or replayed messages, in id order, skipping any already shown. */
@@ -111,7 +51,7 @@ function appendMessage(m: Message) {
   if (shown.has(m.id)) return
   const stick = nearBottom()
   shown.add(m.id)
-  list.append(messageItem(m))
+  list.append(messageItem(m, m.user_id === value('user_id')))
   lastId = Math.max(lastId, m.id)
   if (!oldestId) oldestId = m.id
   if (stick) list.scrollTop = list.scrollHeight
@@ -122,7 +62,7 @@ function prependMessages(older: Message[]) {
   const before = list.scrollHeight
   const fresh = older.filter((m) => !shown.has(m.id))
   for (const m of fresh) shown.add(m.id)
-  list.prepend(...fresh.map(messageItem))
+  list.prepend(...fresh.map((m) => messageItem(m, m.user_id === value('user_id'))))
   if (fresh[0]) oldestId = fresh[0].id
   list.scrollTop += list.scrollHeight - before
 }
