@@ -10,7 +10,7 @@ import { ipInRanges, isIpAddress } from './net.ts'
 import { readTarget } from './request-target.ts'
 
 /** The header carrying the secret shared with the gateway. */
-export const GATEWAY_SECRET_HEADER = 'x-gateway-secret'
+const GATEWAY_SECRET_HEADER = 'x-gateway-secret'
 
 const digest = (text: string) => new Bun.CryptoHasher('sha256').update(text).digest()
 

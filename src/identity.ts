@@ -6,7 +6,7 @@ import { hasControl, labelProblem } from './text.ts'
  * True for an avatar URL a page may load: an absolute http(s) URL, or a path on the same host
  * (one `/`, not `//` or `/\`, which browsers read as another host).
  */
-export function isSafeProfileUrl(value: string): boolean {
+function isSafeProfileUrl(value: string): boolean {
   if (hasControl(value) || /\s/.test(value)) return false
   if (value.startsWith('/')) return value[1] !== '/' && value[1] !== '\\'
   if (!/^https?:\/\//i.test(value)) return false

@@ -10,7 +10,7 @@
  */
 
 /** Where the path starts in a request URL: right after `http://<host>`, as the router is set to find it. */
-export const PATH_OFFSET = 'http://'.length
+const PATH_OFFSET = 'http://'.length
 
 /** A host name, IPv4 address or bracketed IPv6 address, with an optional port. */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/

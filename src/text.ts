@@ -18,10 +18,10 @@ const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/
 const VISIBLE = /[^\p{White_Space}\p{Default_Ignorable_Code_Point}\p{Mn}\p{Me}\p{Cc}\u2800]/u
 
 /** True when the text contains at least one character that renders as something. */
-export const hasVisible = (text: string): boolean => VISIBLE.test(text)
+const hasVisible = (text: string): boolean => VISIBLE.test(text)
 
 /** True when the text has a control character other than tab and newline. */
-export const hasControlInText = (text: string): boolean => CONTROL_BUT_TAB_AND_NEWLINE.test(text)
+const hasControlInText = (text: string): boolean => CONTROL_BUT_TAB_AND_NEWLINE.test(text)
 
 /** True when a one-line value (an id, a name, a URL) has any control character. */
 export const hasControl = (text: string): boolean => CONTROL.test(text)
@@ -30,7 +30,7 @@ export const hasControl = (text: string): boolean => CONTROL.test(text)
 export const isCleanToken = (text: string): boolean => !CONTROL.test(text) && text.isWellFormed()
 
 /** True when the text has bidirectional control characters. */
-export const hasBidiControl = (text: string): boolean => BIDI_CONTROL.test(text)
+const hasBidiControl = (text: string): boolean => BIDI_CONTROL.test(text)
 
 /** Why a one-line label (a user id, a nickname) is refused, or null when it is fine. */
 export function labelProblem(text: string): string | null {

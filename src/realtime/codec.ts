@@ -54,7 +54,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 export type ClientFrame = z.infer<typeof clientFrameSchema>
 
 /** Why a frame was refused; sent as `chat.error`'s `code`. */
-export const chatErrorCodes = [
+const chatErrorCodes = [
   'invalid_json',
   'missing_type',
   'unknown_type',

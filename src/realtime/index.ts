@@ -45,5 +45,3 @@ export function createRealtime({ config, store, metrics, logger, presence: share
     },
   }
 }
-
-export type Realtime = ReturnType<typeof createRealtime>

@@ -6,7 +6,7 @@ import { pageHeaders } from '../http.ts'
 import testPage from './chat_gateway_test.html'
 
 /** The page's own path; its script and style sit beside it. */
-export const TEST_PAGE_PATH = '/chat_gateway_test.html'
+const TEST_PAGE_PATH = '/chat_gateway_test.html'
 
 const headers = pageHeaders("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data: https: http:")
 

@@ -23,14 +23,14 @@ export interface Handshake {
 }
 
 /** `epoch=`: as the server gave it in `chat.recovered` or room detail. */
-export function parseEpoch(raw: string | null): string | null {
+function parseEpoch(raw: string | null): string | null {
   if (raw === null || raw === '') return null
   if (!/^[A-Za-z0-9-]{1,64}$/.test(raw)) throw badRequest('invalid_epoch', 'epoch must be the value the server gave in chat.recovered or room detail.', [{ path: 'epoch', message: 'must be 1–64 letters, digits or dashes' }])
   return raw
 }
 
 /** `since=`: a message id. */
-export function parseSince(raw: string | null): number | null {
+function parseSince(raw: string | null): number | null {
   if (raw === null || raw === '') return null
   if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw badRequest('invalid_since', 'since must be a message id (a non-negative integer).', [{ path: 'since', message: 'must be a non-negative integer' }])
   return Number(raw)

@@ -23,7 +23,7 @@ export const roomSummarySchema = z.object({
 })
 export type RoomSummary = z.infer<typeof roomSummarySchema>
 
-export const onlineUserSchema = z.object({
+const onlineUserSchema = z.object({
   user_id: z.string(),
   nickname: z.string(),
   profile_picture_url: z.string().nullable(),

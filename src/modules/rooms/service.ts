@@ -6,7 +6,7 @@ import type { RoomRow, Store } from '../../store/store.ts'
 import type { CreateRoomBody, RoomDetail, RoomSummary } from './model.ts'
 
 /** Messages a room detail carries. */
-export const DETAIL_MESSAGES = 50
+const DETAIL_MESSAGES = 50
 
 /** Room listing, creation and detail, with who is online from presence. */
 export class RoomService {
