@@ -20,8 +20,9 @@ class PairedLimit {
 
   /** 0 when both the user and the address may go on, else the seconds to wait. */
   take({ userId, address }: Requester): number {
-    // Unidentified callers share the bucket of their address, or one bucket for all.
-    const user = this.byUser.take(userId === null ? `address:${address ?? 'unknown'}` : `user:${userId}`)
+    // Unidentified callers share the bucket of their address, or one bucket for all (user ids
+    // hold no NUL, so these keys never meet a user's).
+    const user = this.byUser.take(userId ?? `\u0000${address ?? ''}`)
     const byAddress = address === null ? 0 : this.byAddress.take(address)
     return Math.max(user, byAddress)
   }

@@ -13,7 +13,7 @@ describe('the WebSocket fast path', () => {
     const app = new Elysia()
       .ws('/ws', {
         open(ws) {
-          adopted.push(adopt(ws, { kept: true }, { message: (raw) => direct.push(String(raw)), close: (code) => closed.resolve(code) }))
+          adopted.push(adopt(ws, { kept: true }, { message: (_socket, raw) => direct.push(String(raw)), close: (_socket, code) => closed.resolve(code) }))
         },
         message(_ws, data) {
           throughElysia.push(data)

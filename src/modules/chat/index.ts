@@ -55,7 +55,11 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
       if (!handshake) return ws.close(1011, 'handshake state missing')
       const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.roomId, limiter.forSocket())
       const kept: ChatSocketData = { session }
-      if (!adopt(ws, kept, { message: (raw) => chat.rawFrame(session, raw), close: (code) => chat.close(session, code) })) socketData(ws).session = session
+      const adopted = adopt(ws, kept, {
+        message: (_socket, raw) => chat.rawFrame(session, raw),
+        close: (_socket, code) => chat.close(session, code),
+      })
+      if (!adopted) socketData(ws).session = session
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
       chat.open(session, handshake)
     },
