@@ -22,6 +22,19 @@ describe('Redis going away', () => {
     expect(redis.subscribers(`t:room:${ROOM}`)).toBe(1)
   })
 
+  it('should take a reconnect as a lost subscription at once, not after probes miss', async () => {
+    // Probes would notice only after 10 s; the reconnect itself says Redis may have restarted.
+    const { redis, store, sink, a, b } = await setup({ intervalMs: 5000, deadlineMs: 10_000 })
+    await a.watch(ROOM)
+    redis.stop()
+    redis.start()
+    await waitFor(() => a.available && b.available, 1000)
+    publishMessages(b, store.commit(ROOM, 2))
+    await waitFor(() => sink.seqs.length === 2, 1000)
+    expect(sink.seqs).toEqual([1, 2])
+    expect(redis.subscribers(`t:room:${ROOM}`)).toBe(1)
+  })
+
   it('should catch up even when the store fails when the subscription comes back', async () => {
     const { redis, store, sink, a, b } = await setup()
     await a.watch(ROOM)

@@ -52,7 +52,22 @@ export class RedisSubscriber {
       subscriber.close()
       throw err
     }
+    subscriber.watchReconnects(pub)
+    subscriber.watchReconnects(subscriber.sub)
     return subscriber
+  }
+
+  /**
+   * A connection that reconnects may have reached a Redis that restarted: whatever was subscribed is
+   * gone. Rather than wait for the probes to miss (seconds during which this would look healthy and
+   * hear nothing), count the subscription as broken at once and rebuild it.
+   */
+  private watchReconnects(connection: RedisConnection) {
+    connection.onconnect = () => {
+      if (this.closed) return
+      this.lastProbe = 0
+      this.probe().catch((err) => this.logger.error('redis probe failed', { err }))
+    }
   }
 
   /** True while probes come back: what is published reaches this instance. */
@@ -149,6 +164,8 @@ export class RedisSubscriber {
     }
     const old = this.sub
     this.sub = fresh
+    this.watchReconnects(fresh)
+    old.onconnect = null
     // Channels stopped meanwhile too: their unsubscribe is queued after this, and must find them here.
     for (const channel of subscribed) this.on.set(channel, fresh)
     old.close()

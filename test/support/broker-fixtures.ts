@@ -91,12 +91,12 @@ afterEach(async () => {
 })
 
 /** A Redis, a store, and two instances' brokers on them: `a` watches, `b` sends. */
-export async function setup() {
+export async function setup(timing = TIMING) {
   const redis = new ScriptedRedis()
   const store = new FakeStore()
   const sink = new Sink()
-  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, TIMING)).deliverTo(sink.deliver)
-  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, TIMING)).deliverTo(new Sink().deliver)
+  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, timing)).deliverTo(sink.deliver)
+  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing)).deliverTo(new Sink().deliver)
   open.push(a, b)
   return { redis, store, sink, a, b }
 }
