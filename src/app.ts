@@ -14,6 +14,10 @@ import { messageRoutes } from './modules/messages/index.ts'
 import { MessageService } from './modules/messages/service.ts'
 import { roomRoutes } from './modules/rooms/index.ts'
 import { RoomService } from './modules/rooms/service.ts'
+import { RoomAccess } from './modules/rooms/access.ts'
+import { blockRoutes, memberRoutes } from './modules/members/index.ts'
+import { BlockService, MemberService } from './modules/members/service.ts'
+import { createCallers, Profiles } from './caller.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
@@ -51,9 +55,14 @@ export function createApp(deps: AppDeps) {
   const abuse = new AbuseLimits(config)
   const lifecycle = { stopping: false }
   const guard = createGatewayGuard(config, logger, metrics, config.TEST_PAGE === 'public' && testPage ? testPage.serves : undefined)
-  const rooms = new RoomService(store, presence, abuse)
-  const messages = new MessageService(store, broker, metrics)
-  const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, limiter, closer: realtime.closer, metrics, logger })
+  const access = new RoomAccess(store)
+  const profiles = new Profiles(store.membership, logger)
+  const callers = createCallers(config, profiles)
+  const rooms = new RoomService(store, access, presence, abuse, config.MAX_ROOM_MEMBERS)
+  const messages = new MessageService(store, access, broker, metrics)
+  const members = new MemberService(store, access, broker, config.MAX_ROOM_MEMBERS)
+  const blocks = new BlockService(store, broker)
+  const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, access, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({
     // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
@@ -82,9 +91,11 @@ export function createApp(deps: AppDeps) {
     .use(docsRoutes(version))
     .use(testPage ? testPage.routes : new Elysia())
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }, logger))
-    .use(roomRoutes(rooms, config))
-    .use(messageRoutes(messages, config.MAX_MESSAGE_LENGTH, metrics, limiter))
-    .use(chatRoutes({ config, hub, broker, store, messages, abuse, chat, limiter, metrics, logger }))
+    .use(roomRoutes(rooms, callers, config))
+    .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, metrics, limiter))
+    .use(memberRoutes(members, callers))
+    .use(blockRoutes(blocks, callers))
+    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
     .onStop(() => {
       limiter.close()
       abuse.close()

@@ -87,6 +87,12 @@ export const configSchema = z.object({
     .min(16, 'must be at least 16 characters')
     .optional()
     .describe('Shared secret the gateway sends as X-Gateway-Secret; when set, every request but /healthz must carry it'),
+  SERVICE_SECRET: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .optional()
+    .describe("Secret the app's own backend sends as X-Service-Secret: such calls may create rooms of any kind for anyone, manage members, and read any room"),
+  MAX_ROOM_MEMBERS: positiveInt.max(100_000).default(1000).describe('Most owners and members a private room may have'),
   TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr)
     .transform(toRanges)
     .optional()

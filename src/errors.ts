@@ -47,6 +47,8 @@ export const badRequest = (code: string, detail: string, errors?: FieldError[]) 
 export const unprocessable = (detail: string, errors: FieldError[]) =>
   new AppError(422, 'validation_failed', 'Unprocessable Content', detail, errors)
 export const unauthorized = (code: string, detail: string) => new AppError(401, code, 'Unauthorized', detail)
+export const forbidden = (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail)
+export const conflict = (code: string, detail: string) => new AppError(409, code, 'Conflict', detail)
 export const notFound = (code: string, detail: string) => new AppError(404, code, 'Not Found', detail)
 export const unavailable = (code: string, detail: string) => new AppError(503, code, 'Service Unavailable', detail)
 export const tooMany = (code: string, detail: string, retryAfterSeconds?: number) =>

@@ -33,9 +33,12 @@ const label = (schema: z.ZodString) =>
     if (problem) ctx.addIssue({ code: 'custom', message: problem })
   })
 
+/** A user id as the gateway forwards it (and as clients name other users). */
+export const userIdSchema = label(z.string().min(1).max(64))
+
 /** The user the gateway vouches for, as it arrives (query parameters or decoded headers). */
 export const identityInputSchema = z.object({
-  user_id: label(z.string().min(1).max(64)).describe('Stable user id from the verified token (its `sub`); no control characters'),
+  user_id: userIdSchema.describe('Stable user id from the verified token (its `sub`); no control characters'),
   nickname: label(z.string().trim().min(1).max(50)).describe('Display name; percent-encoded UTF-8 in headers; something visible, no control or bidi characters'),
   email: z.email().max(254).describe('E-mail address; sent to clients as `sender`'),
   profile_url: profileUrl.optional().describe('Avatar URL: empty, a relative path or an http(s) URL'),

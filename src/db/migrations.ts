@@ -4,15 +4,18 @@ import journal from '../../drizzle/meta/_journal.json'
 // drizzle-kit writes new files here; list each one (a test checks this list against the journal).
 import init from '../../drizzle/0000_init.sql' with { type: 'text' }
 import storageEpoch from '../../drizzle/0001_storage_epoch.sql' with { type: 'text' }
+import roomKinds from '../../drizzle/0002_rooms_kinds_members.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
 import pgStorageEpoch from '../../drizzle-pg/0002_storage_epoch.sql' with { type: 'text' }
+import pgRoomKinds from '../../drizzle-pg/0003_rooms_kinds_members.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
   '0000_init': init,
   '0001_storage_epoch': storageEpoch,
+  '0002_rooms_kinds_members': roomKinds,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -20,6 +23,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0000_init': pgInit,
   '0001_bigint_ids': pgBigintIds,
   '0002_storage_epoch': pgStorageEpoch,
+  '0003_rooms_kinds_members': pgRoomKinds,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

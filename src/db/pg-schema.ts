@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, bigserial, check, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { bigint, bigserial, check, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
 
 /**
  * The Postgres schema: the same tables as SQLite's (src/db/schema.ts), plus what several instances
@@ -16,9 +16,48 @@ export const rooms = pgTable(
     postId: bigint('post_id', { mode: 'number' }),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+    kind: text('kind', { enum: ['open', 'private', 'direct'] }).notNull().default('open'),
+    ownerId: text('owner_id'),
+    directKey: text('direct_key'),
   },
-  (t) => [uniqueIndex('rooms_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL`)],
+  (t) => [
+    uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
+    uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
+  ],
 )
+
+/** As in SQLite's schema: owners and members of private and direct rooms, participants of open ones. */
+export const members = pgTable(
+  'members',
+  {
+    roomId: bigint('room_id', { mode: 'number' })
+      .notNull()
+      .references(() => rooms.id),
+    userId: text('user_id').notNull(),
+    role: text('role', { enum: ['owner', 'member', 'participant'] }).notNull(),
+    lastReadId: bigint('last_read_id', { mode: 'number' }).notNull().default(0),
+    joinedAt: bigint('joined_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('members_user_id_room_id').on(t.userId, t.roomId)],
+)
+
+export const blocks = pgTable(
+  'blocks',
+  {
+    userId: text('user_id').notNull(),
+    blockedId: text('blocked_id').notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.blockedId] })],
+)
+
+export const users = pgTable('users', {
+  userId: text('user_id').primaryKey(),
+  nickname: text('nickname').notNull(),
+  email: text('email').notNull(),
+  profileUrl: text('profile_url'),
+  updatedAt: bigint('updated_at', { mode: 'number' }).notNull(),
+})
 
 export const messages = pgTable(
   'messages',

@@ -1,7 +1,11 @@
 import { sql } from 'drizzle-orm'
-import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
-/** Chat rooms; at most one per `post_id`. Rooms are never deleted. */
+/**
+ * Chat rooms. `kind`: `open` (the seed's: anyone reads and sends; at most one per `post_id`),
+ * `private` (its members; `owner_id` manages them) or `direct` (two members, one room per unordered
+ * pair and post: `direct_key`). Rooms are never deleted.
+ */
 export const rooms = sqliteTable(
   'rooms',
   {
@@ -9,9 +13,53 @@ export const rooms = sqliteTable(
     name: text('name').notNull(),
     postId: integer('post_id'),
     createdAt: integer('created_at').notNull(),
+    kind: text('kind', { enum: ['open', 'private', 'direct'] }).notNull().default('open'),
+    ownerId: text('owner_id'),
+    directKey: text('direct_key'),
   },
-  (t) => [uniqueIndex('rooms_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL`)],
+  (t) => [
+    uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
+    uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
+  ],
 )
+
+/**
+ * Who belongs to a room: the owner and members of private and direct rooms, and the participants
+ * of open rooms (who sent a message or set a read marker there). `last_read_id`: their read marker.
+ */
+export const members = sqliteTable(
+  'members',
+  {
+    roomId: integer('room_id')
+      .notNull()
+      .references(() => rooms.id),
+    userId: text('user_id').notNull(),
+    role: text('role', { enum: ['owner', 'member', 'participant'] }).notNull(),
+    lastReadId: integer('last_read_id').notNull().default(0),
+    joinedAt: integer('joined_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('members_user_id_room_id').on(t.userId, t.roomId)],
+)
+
+/** `user_id` has blocked `blocked_id`. */
+export const blocks = sqliteTable(
+  'blocks',
+  {
+    userId: text('user_id').notNull(),
+    blockedId: text('blocked_id').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.blockedId] })],
+)
+
+/** The last nickname, e-mail and picture the gateway forwarded for each user: names for people who are offline. */
+export const users = sqliteTable('users', {
+  userId: text('user_id').primaryKey(),
+  nickname: text('nickname').notNull(),
+  email: text('email').notNull(),
+  profileUrl: text('profile_url'),
+  updatedAt: integer('updated_at').notNull(),
+})
 
 /**
  * Messages with a snapshot of the sender as the gateway described them when sent.
@@ -48,4 +96,6 @@ export const messages = sqliteTable(
 export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
 
 export type RoomRow = typeof rooms.$inferSelect
+export type RoomKind = RoomRow['kind']
+export type MemberRole = (typeof members.$inferSelect)['role']
 export type MessageRow = typeof messages.$inferSelect

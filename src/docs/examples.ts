@@ -1,5 +1,5 @@
 import type { MessageDto } from '../realtime/codec.ts'
-import type { RoomDetail, RoomSummary } from '../modules/rooms/model.ts'
+import type { MemberDto, RoomDetail, RoomSummary } from '../modules/rooms/model.ts'
 
 /** Examples shown in the API documents. */
 export const exampleMessage: MessageDto = {
@@ -21,6 +21,8 @@ export const exampleRoomSummary: RoomSummary = {
   chat_url: 'chat.example.com/ws/chat/7/chat/',
   created_at: '2026-11-30T09:00:00.000Z',
   online_count: 1,
+  kind: 'open',
+  member_count: null,
 }
 
 export const exampleRoomDetail: RoomDetail = {
@@ -28,4 +30,26 @@ export const exampleRoomDetail: RoomDetail = {
   epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8',
   online_users: [{ user_id: '42', nickname: '홍길동', profile_picture_url: '/media/profile.jpg' }],
   chat_messages: [exampleMessage],
+  members: [],
+}
+
+export const exampleMember: MemberDto = {
+  user_id: '42',
+  nickname: '홍길동',
+  profile_picture_url: '/media/profile.jpg',
+  role: 'member',
+  last_read_id: 1024,
+  joined_at: '2026-11-30T09:00:00.000Z',
+}
+
+/** A direct room of two users about a listing. */
+export const exampleDirectRoom: RoomDetail = {
+  ...exampleRoomDetail,
+  id: 8,
+  name: '',
+  post_id: 31,
+  chat_url: 'chat.example.com/ws/chat/8/chat/',
+  kind: 'direct',
+  member_count: 2,
+  members: [exampleMember, { ...exampleMember, user_id: '77', nickname: '판매자', profile_picture_url: null, last_read_id: 0 }],
 }

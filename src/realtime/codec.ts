@@ -66,6 +66,7 @@ const chatErrorCodes = [
   'store_failed',
   'unavailable',
   'rate_limited',
+  'blocked',
 ] as const
 export type ChatErrorCode = (typeof chatErrorCodes)[number]
 
@@ -74,6 +75,8 @@ export const serverFrameSchemas = {
   message: messageSchema.extend({ type: z.literal('chat.message') }),
   join: z.object({ type: z.literal('chat.user.join'), username: z.string(), user_id: z.string() }),
   leave: z.object({ type: z.literal('chat.user.leave'), username: z.string(), user_id: z.string() }),
+  memberAdded: z.object({ type: z.literal('chat.member.added'), user_id: z.string() }),
+  memberRemoved: z.object({ type: z.literal('chat.member.removed'), user_id: z.string() }),
   typing: z.object({ type: z.literal('chat.typing'), user_id: z.string(), nickname: z.string() }),
   error: z.object({ type: z.literal('chat.error'), code: z.enum(chatErrorCodes), message: z.string() }),
   recovered: z.object({
@@ -102,6 +105,8 @@ export function encodeMessageFrame(row: MessageRow): string {
   })
 }
 
+export const encodeMemberFrame = (type: 'chat.member.added' | 'chat.member.removed', userId: string) => JSON.stringify({ type, user_id: userId })
+
 export const encodePresenceFrame = (type: 'chat.user.join' | 'chat.user.leave', userId: string, nickname: string) =>
   JSON.stringify({ type, username: nickname, user_id: userId })
 
@@ -124,6 +129,8 @@ export const CloseCode = {
   tooLarge: 1009,
   /** Could not keep up: reconnect with since=. */
   tryAgainLater: 1013,
+  /** Removed from the room: do not reconnect. */
+  removed: 4403,
 } as const
 
 export type ParsedFrame = { ok: true; frame: ClientFrame } | { ok: false; code: ChatErrorCode; message: string }

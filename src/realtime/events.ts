@@ -1,12 +1,12 @@
 import type { MessageRow } from '../store/store.ts'
-import { encodeTypingFrame } from './codec.ts'
+import { encodeMemberFrame, encodeTypingFrame } from './codec.ts'
 
 /**
  * What happens in a room, on its way to the room's sockets on every instance. Every kind takes the
  * same path: a service produces it, the broker carries it (and orders messages), the hub delivers
  * it. Adding a kind of event: see ARCHITECTURE.md.
  */
-export type RoomEvent = MessageEvent | SignalEvent
+export type RoomEvent = MessageEvent | SignalEvent | ControlEvent
 
 /** A committed message. Brokers order messages by `seq`; replays skip them by `id`. */
 export interface MessageEvent {
@@ -26,12 +26,35 @@ export interface SignalEvent {
   except?: string
 }
 
+/**
+ * What the room's sockets must change, not hear: `evict` closes that user's sockets in the room
+ * (4403, removed from it); `blocked` says whether sends in a direct room are refused now.
+ */
+export interface ControlEvent {
+  kind: 'control'
+  room: number
+  evict?: string
+  blocked?: boolean
+}
+
 /** Where a broker hands the events of the rooms this instance has sockets in (the hub). */
 export type EventSink = (event: RoomEvent) => void
 
 export const messageEvent = (message: MessageRow): MessageEvent => ({ kind: 'message', room: message.roomId, message })
 
 export const signalEvent = (room: number, frame: string, except?: string): SignalEvent => (except === undefined ? { kind: 'signal', room, frame } : { kind: 'signal', room, frame, except })
+
+/** Someone became a member of a private room. */
+export const memberAddedEvent = (room: number, userId: string) => signalEvent(room, encodeMemberFrame('chat.member.added', userId))
+
+/** Someone is no longer a member: the room hears it (their own sockets included, before they close). */
+export const memberRemovedEvent = (room: number, userId: string) => signalEvent(room, encodeMemberFrame('chat.member.removed', userId))
+
+/** A user was removed from the room: their sockets in it close. */
+export const evictEvent = (room: number, userId: string): ControlEvent => ({ kind: 'control', room, evict: userId })
+
+/** The pair of a direct room blocked (or unblocked) each other: sends there are refused (or taken). */
+export const blockedEvent = (room: number, blocked: boolean): ControlEvent => ({ kind: 'control', room, blocked })
 
 /** Someone is typing: to the room's other sockets. */
 export const typingEvent = (room: number, userId: string, nickname: string, session: string) => signalEvent(room, encodeTypingFrame(userId, nickname), session)

@@ -11,9 +11,10 @@ import type { MessageRow } from '../store/store.ts'
 const logger = createLogger('silent')
 function makeHub() {
   const metrics = createMetrics()
-  const slow = new SlowConsumers(1 << 20, new Closer(metrics, logger), metrics, logger)
+  const closer = new Closer(metrics, logger)
+  const slow = new SlowConsumers(1 << 20, closer, metrics, logger)
   const topics = new Topics()
-  const hub = new Hub(metrics, slow)
+  const hub = new Hub(metrics, slow, closer)
   hub.attach(topics.server())
   return { hub, topics }
 }

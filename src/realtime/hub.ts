@@ -1,6 +1,7 @@
 import type { Server } from 'bun'
 import type { Metrics } from '../metrics.ts'
-import { encodeMessageFrame } from './codec.ts'
+import type { Closer } from './closing.ts'
+import { CloseCode, encodeMessageFrame } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import { roomTopic, type Session } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
@@ -27,6 +28,7 @@ export class Hub {
   constructor(
     private readonly metrics: Metrics,
     private readonly slowConsumers: SlowConsumers,
+    private readonly closer: Closer,
   ) {}
 
   /** Gives the hub the listening server, whose publish reaches every subscriber of a topic. */
@@ -113,8 +115,13 @@ export class Hub {
       this.send(room, event.room, encodeMessageFrame(event.message), event.message.id)
       this.metrics.messagesDelivered.inc(room.sessions.size)
       this.slowConsumers.touch(room.sessions)
-    } else {
+    } else if (event.kind === 'signal') {
       this.send(room, event.room, event.frame, null, event.except)
+    } else {
+      for (const session of room.sessions) {
+        if (event.blocked !== undefined) session.blocked = event.blocked
+        if (event.evict === session.identity.userId) this.closer.close(session, CloseCode.removed, 'removed')
+      }
     }
   }
 

@@ -27,7 +27,7 @@ export interface RealtimeDeps {
 export function createRealtime({ config, store, metrics, logger, presence: shared, broker: makeBroker = (deliver) => new LocalBroker(deliver) }: RealtimeDeps) {
   const closer = new Closer(metrics, logger)
   const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
-  const hub = new Hub(metrics, slowConsumers)
+  const hub = new Hub(metrics, slowConsumers, closer)
   const broker = makeBroker((event) => hub.deliver(event))
   // In-memory presence announces through the in-process broker; Redis presence publishes itself.
   const presence = shared ?? new MemoryPresence((roomId, frame, except) => broker.publish(signalEvent(roomId, frame, except)))

@@ -84,6 +84,7 @@ export class RedisBroker implements Broker {
       return this.send(event.room, { t: 'm', m: event.message })
     }
     this.sink(event)
+    if (event.kind === 'control') return this.send(event.room, { t: 'c', o: this.instance, ...(event.evict === undefined ? {} : { k: event.evict }), ...(event.blocked === undefined ? {} : { b: event.blocked }) })
     this.send(event.room, event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except })
   }
 
@@ -174,7 +175,9 @@ export class RedisBroker implements Broker {
       return
     }
     // This instance's own events were delivered here as they were published.
-    if (envelope.o !== this.instance) this.sink(signalEvent(roomId, envelope.f, envelope.x))
+    if (envelope.o === this.instance) return
+    if (envelope.t === 'c') this.sink({ kind: 'control', room: roomId, ...(envelope.k === undefined ? {} : { evict: envelope.k }), ...(envelope.b === undefined ? {} : { blocked: envelope.b }) })
+    else this.sink(signalEvent(roomId, envelope.f, envelope.x))
   }
 
   /** Whether a join or leave changes what this instance's sockets in the room were last told; records it. */

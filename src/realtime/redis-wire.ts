@@ -17,3 +17,5 @@ export type Envelope =
    * `x` the session it skips (the joining one).
    */
   | { t: 'p'; f: string; u: string; v: number; j: boolean; x?: string }
+  /** What the room's sockets must change (events.ts ControlEvent): `k` evict that user, `b` blocked. */
+  | { t: 'c'; o: string; k?: string; b?: boolean }

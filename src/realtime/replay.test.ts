@@ -16,8 +16,9 @@ const row = (id: number, seq?: number): MessageRow => ({ id, roomId: 1, userId: 
 function setup(recovery: Recovery | Error) {
   const metrics = createMetrics()
   const topics = new Topics()
-  const slow = new SlowConsumers(1 << 20, new Closer(metrics, logger), metrics, logger)
-  const hub = new Hub(metrics, slow)
+  const closer = new Closer(metrics, logger)
+  const slow = new SlowConsumers(1 << 20, closer, metrics, logger)
+  const hub = new Hub(metrics, slow, closer)
   hub.attach(topics.server())
   const waited: number[] = []
   const delivered = Promise.withResolvers<void>()

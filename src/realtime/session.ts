@@ -19,6 +19,8 @@ export interface Session {
   lastTypingAt: number
   /** True once the server has begun closing it (closing.ts). */
   closing: boolean
+  /** In a direct room: true while one of the pair has blocked the other (sends are refused). */
+  blocked: boolean
 }
 
 /** Session ids are this process's random prefix and a counter: unique across instances, and short. */
@@ -26,8 +28,8 @@ const PROCESS = crypto.randomUUID().slice(0, 8)
 let opened = 0
 
 /** A new session for a socket that just opened. */
-export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits): Session {
-  return { id: `${PROCESS}.${(++opened).toString(36)}`, identity, roomId, socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false }
+export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits, blocked = false): Session {
+  return { id: `${PROCESS}.${(++opened).toString(36)}`, identity, roomId, socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked }
 }
 
 /** The pub/sub topic of a room's sockets on this instance. */

@@ -1,13 +1,14 @@
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { messages, meta, rooms } from '../db/pg-schema.ts'
+import { members, messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
+import { PostgresMembership } from './postgres-membership.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
-const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt })
+const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 const toMessage = (row: typeof messages.$inferSelect): MessageRow => ({
   id: row.id,
   roomId: row.roomId,
@@ -35,12 +36,14 @@ export class PostgresStore implements Store {
   private readonly commits: GroupCommit
   private storageEpoch: string | undefined
   private closed = false
+  readonly membership: PostgresMembership
 
   private constructor(
     private readonly db: PgDb,
     observeBatch?: BatchObserver,
   ) {
     this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch)
+    this.membership = new PostgresMembership(db)
   }
 
   /** Connects and applies migrations. */
@@ -59,13 +62,16 @@ export class PostgresStore implements Store {
       .onConflictDoNothing()
       .returning()
     if (inserted) return { room: toRoom(inserted), created: true }
-    const [existing] = await this.db.select().from(rooms).where(eq(rooms.postId, input.postId ?? -1))
+    const [existing] = await this.db.select().from(rooms).where(and(eq(rooms.postId, input.postId ?? -1), eq(rooms.kind, 'open')))
     if (!existing) throw new Error('room insert conflicted but no room has that post_id')
     return { room: toRoom(existing), created: false }
   }
 
   async listRooms(page: RoomPage): Promise<RoomRow[]> {
-    const rows = await this.db.select().from(rooms).where(gt(rooms.id, page.after ?? 0)).orderBy(asc(rooms.id)).limit(page.limit)
+    const visible = page.userId
+      ? or(eq(rooms.kind, 'open'), inArray(rooms.id, this.db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, page.userId), ne(members.role, 'participant')))))
+      : eq(rooms.kind, 'open')
+    const rows = await this.db.select().from(rooms).where(and(gt(rooms.id, page.after ?? 0), visible)).orderBy(asc(rooms.id)).limit(page.limit)
     return rows.map(toRoom)
   }
 
@@ -75,7 +81,7 @@ export class PostgresStore implements Store {
   }
 
   async roomByPostId(postId: number): Promise<RoomRow | undefined> {
-    const [row] = await this.db.select().from(rooms).where(eq(rooms.postId, postId))
+    const [row] = await this.db.select().from(rooms).where(and(eq(rooms.postId, postId), eq(rooms.kind, 'open')))
     return row && toRoom(row)
   }
 

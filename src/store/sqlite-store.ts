@@ -1,8 +1,9 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { messages, meta, rooms } from '../db/schema.ts'
+import { members, messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
+import { SqliteMembership } from './sqlite-membership.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
@@ -59,7 +60,7 @@ function prepare(db: SqliteDb) {
       .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
       .prepare(),
     roomById: db.select().from(rooms).where(eq(rooms.id, p('id'))).prepare(),
-    roomByPostId: db.select().from(rooms).where(eq(rooms.postId, p('postId'))).prepare(),
+    roomByPostId: db.select().from(rooms).where(and(eq(rooms.postId, p('postId')), eq(rooms.kind, 'open'))).prepare(),
     newestMessages: db
       .select()
       .from(messages)
@@ -91,7 +92,19 @@ function prepare(db: SqliteDb) {
     roomsAfter: db
       .select()
       .from(rooms)
-      .where(gt(rooms.id, p('after')))
+      .where(and(gt(rooms.id, p('after')), eq(rooms.kind, 'open')))
+      .orderBy(asc(rooms.id))
+      .limit(p('limit'))
+      .prepare(),
+    roomsOfUserAfter: db
+      .select()
+      .from(rooms)
+      .where(
+        and(
+          gt(rooms.id, p('after')),
+          or(eq(rooms.kind, 'open'), inArray(rooms.id, db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, p('userId')), ne(members.role, 'participant'))))),
+        ),
+      )
       .orderBy(asc(rooms.id))
       .limit(p('limit'))
       .prepare(),
@@ -105,6 +118,7 @@ function prepare(db: SqliteDb) {
 export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
   private readonly commits: GroupCommit
+  readonly membership: SqliteMembership
   private storageEpoch: string | undefined
   private closed = false
 
@@ -114,6 +128,7 @@ export class SqliteStore implements Store {
     observeBatch?: BatchObserver,
   ) {
     this.statements = prepare(db)
+    this.membership = new SqliteMembership(db)
     const { insertMessage, messageByClientId } = this.statements
     // A batch in one transaction; a message that fails alone is caught and refused alone.
     const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
@@ -168,7 +183,8 @@ export class SqliteStore implements Store {
   }
 
   async listRooms(page: RoomPage): Promise<RoomRow[]> {
-    return this.statements.roomsAfter.all({ after: page.after ?? 0, limit: page.limit })
+    const after = page.after ?? 0
+    return page.userId ? this.statements.roomsOfUserAfter.all({ after, limit: page.limit, userId: page.userId }) : this.statements.roomsAfter.all({ after, limit: page.limit })
   }
 
   async getRoom(id: number): Promise<RoomRow | undefined> {

@@ -1,4 +1,5 @@
 import type { RoomRow } from '../db/schema.ts'
+import type { Membership } from './membership.ts'
 
 export type { RoomRow }
 
@@ -23,10 +24,11 @@ export interface MessageRow {
 /** A message ready to store: every column but what the database assigns. */
 export type NewMessage = Omit<MessageRow, 'id' | 'seq'>
 
-/** A page of rooms: ascending id, starting after `after`. */
+/** A page of rooms: ascending id, starting after `after`: open rooms, and those `userId` is a member of. */
 export interface RoomPage {
   limit: number
   after?: number
+  userId?: string | null
 }
 
 /** A page of messages; at most one of `before` / `after`. */
@@ -61,8 +63,10 @@ export interface Store {
   createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }>
   listRooms(page: RoomPage): Promise<RoomRow[]>
   getRoom(id: number): Promise<RoomRow | undefined>
-  /** The room of a post, if there is one. */
+  /** The open room of a post, if there is one. */
   roomByPostId(postId: number): Promise<RoomRow | undefined>
+  /** Members, blocks and profiles, on the same database. */
+  readonly membership: Membership
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
   /** Newest `limit` messages of the room with id > `sinceId`, ascending. */
   recover(roomId: number, sinceId: number, limit: number): Promise<Recovery>

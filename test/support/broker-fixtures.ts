@@ -59,7 +59,7 @@ export class Sink {
   readonly events: string[] = []
   readonly deliver = (event: RoomEvent): void => {
     if (event.kind === 'message') this.seqs.push(event.message.seq!)
-    else this.events.push(event.frame)
+    else if (event.kind === 'signal') this.events.push(event.frame)
   }
 }
 

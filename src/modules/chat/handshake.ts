@@ -1,19 +1,27 @@
 import type { Server } from 'bun'
 import type { AbuseLimits } from '../../abuse-limits.ts'
+import { isServiceCall, type Profiles } from '../../caller.ts'
 import type { Config } from '../../config.ts'
 import { AppError, badRequest, tooMany, unavailable } from '../../errors.ts'
 import { clientAddress, originAllowed } from '../../gateway.ts'
 import { identityFromHandshake, type Identity } from '../../identity.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import type { Hub } from '../../realtime/hub.ts'
-import type { Store } from '../../store/store.ts'
-import type { MessageService } from '../messages/service.ts'
+import type { RoomRow, Store } from '../../store/store.ts'
+import type { RoomAccess } from '../rooms/access.ts'
 import { parseRoomId } from '../shared-model.ts'
 
 /** What the handshake established, carried from the upgrade to the open socket. */
 export interface Handshake {
   identity: Identity
-  roomId: number
+  room: RoomRow
+  /**
+   * A private or direct room joined as a member (not a service call): membership is checked
+   * again once the room's events flow to this instance, so a removal in between is not missed.
+   */
+  membersOnly: boolean
+  /** A direct room whose pair has blocked each other: sends are refused (kept current by room events). */
+  blocked: boolean
   /** Replay what came after this message id; null: go live at once. */
   since: number | null
   /** The storage epoch now. */
@@ -44,17 +52,19 @@ export interface HandshakeDeps {
   hub: Hub
   broker: Broker
   store: Store
-  messages: MessageService
+  access: RoomAccess
+  profiles: Profiles
   abuse: AbuseLimits
 }
 
 /**
  * The handshake policy, checked before the upgrade (the gate has already judged the secret and
  * the peer): origin (403), identity (400, or 401 with IDENTITY_SOURCES=headers), handshake rate
- * (429), room (404), since and epoch (400), live delivery (503), sockets per user and per room
- * (429). Throws the refusal; returns what the open socket needs.
+ * (429), since and epoch (400), room (404) and membership (403 `not_a_member`), live delivery
+ * (503), sockets per user and per room (429). Throws the refusal; returns what the open socket
+ * needs. Membership is checked here, once per socket; member events keep it current after.
  */
-export async function admitHandshake(request: Request, roomParam: string, server: Server<unknown> | null, { config, hub, broker, store, messages, abuse }: HandshakeDeps): Promise<Handshake> {
+export async function admitHandshake(request: Request, roomParam: string, server: Server<unknown> | null, { config, hub, broker, store, access, profiles, abuse }: HandshakeDeps): Promise<Handshake> {
   if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
     throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
   }
@@ -66,13 +76,15 @@ export async function admitHandshake(request: Request, roomParam: string, server
   const roomId = parseRoomId(roomParam)
   const since = parseSince(query.get('since'))
   const givenEpoch = parseEpoch(query.get('epoch'))
-  await messages.requireRoom(roomId)
-  const epoch = await store.epoch()
+  const service = isServiceCall(request.headers, config.SERVICE_SECRET)
+  const { room } = await access.admit(roomId, { identity, service })
+  profiles.seen(identity)
+  const [epoch, blocked] = await Promise.all([store.epoch(), access.blocked(room)])
   if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
   if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
     throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
   }
   if (hub.socketsInRoom(roomId) >= config.MAX_SOCKETS_PER_ROOM) throw tooMany('room_full', 'This room has as many open connections as it can take; try again later.')
   const reset = givenEpoch !== null && givenEpoch !== epoch
-  return { identity, roomId, since: reset ? null : since, epoch, reset }
+  return { identity, room, membersOnly: room.kind !== 'open' && !service, blocked, since: reset ? null : since, epoch, reset }
 }

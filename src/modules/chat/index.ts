@@ -53,7 +53,7 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
     open(ws) {
       const handshake = socketData(ws).handshake
       if (!handshake) return ws.close(1011, 'handshake state missing')
-      const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.roomId, limiter.forSocket())
+      const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, limiter.forSocket(), handshake.blocked)
       const kept: ChatSocketData = { session }
       const adopted = adopt(ws, kept, {
         message: (_socket, raw) => chat.rawFrame(session, raw),

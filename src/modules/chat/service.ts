@@ -10,8 +10,9 @@ import type { PresenceTracker } from '../../realtime/presence-tracker.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { Replays } from '../../realtime/replay.ts'
 import type { Session } from '../../realtime/session.ts'
-import { UnstorableTextError } from '../../store/store.ts'
+import { UnstorableTextError, type RoomRow } from '../../store/store.ts'
 import type { MessageService } from '../messages/service.ts'
+import type { RoomAccess } from '../rooms/access.ts'
 import type { Handshake } from './handshake.ts'
 
 export interface ChatServiceDeps {
@@ -21,6 +22,7 @@ export interface ChatServiceDeps {
   presence: PresenceTracker
   replays: Replays
   messages: MessageService
+  access: RoomAccess
   limiter: RateLimiter
   closer: Closer
   metrics: Metrics
@@ -43,7 +45,7 @@ export class ChatService {
   }
 
   /** A socket opened after `handshake` admitted it. */
-  open(session: Session, { since, epoch, reset }: Handshake): void {
+  open(session: Session, { since, epoch, reset, room, membersOnly }: Handshake): void {
     const { hub, broker, presence, replays, closer, metrics, logger } = this.deps
     // Another epoch: the client's ids mean nothing here; it hears so before anything live.
     if (reset) session.socket.send(encodeResetFrame(epoch))
@@ -57,7 +59,10 @@ export class ChatService {
     broker
       .watch(session.roomId)
       .then(
-        () => (since === null ? undefined : replays.run(session, since, epoch, (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'))),
+        async () => {
+          if (membersOnly && !(await this.stillAdmitted(session, room))) return
+          if (since !== null) await replays.run(session, since, epoch, (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'))
+        },
         (err: unknown) => {
           // The room's events cannot reach this instance (the broker is away): say so and let the
           // client come back with since= rather than sit on a socket that hears nothing.
@@ -67,6 +72,25 @@ export class ChatService {
         },
       )
       .catch((err: unknown) => logger.error('opening a socket failed', { room: session.roomId, user: session.identity.userId, err }))
+  }
+
+  /**
+   * Membership and blocks as they are now that the room's events reach this socket: a removal or
+   * block between the handshake and here came before any event could tell it. Closes the socket
+   * (4403 `removed`) if the user is no longer a member; false then.
+   */
+  private async stillAdmitted(session: Session, room: RoomRow): Promise<boolean> {
+    const { access, closer, logger } = this.deps
+    try {
+      const [member, blocked] = await Promise.all([access.isMember(room, session.identity.userId), access.blocked(room)])
+      session.blocked = blocked
+      if (member) return true
+      closer.close(session, CloseCode.removed, 'removed')
+    } catch (err) {
+      logger.warn('checking membership of a new socket failed; closing it', { room: room.id, user: session.identity.userId, err })
+      closer.close(session, CloseCode.tryAgainLater, 'membership could not be checked; reconnect with since')
+    }
+    return false
   }
 
   /** One text or binary frame, as Bun hands it over. */
@@ -97,10 +121,12 @@ export class ChatService {
       if (verdict === 'limited') {
         return this.refuse(session, 'rate_limited', `slow down: at most ${config.RATE_LIMIT_PER_SECOND} messages a second (bursts of ${config.RATE_LIMIT_BURST}); this one was not stored`)
       }
+      if (session.blocked) return this.refuse(session, 'blocked', 'one of the two people in this direct room has blocked the other; the message was not stored')
       if (!messages.live) return this.refuse(session, 'unavailable', 'live delivery is down for a moment; the message was not stored, send it again shortly')
       this.receivedOverWs.inc()
       return void this.send(session, frame.message, frame.client_msg_id ?? null)
     }
+    if (session.blocked) return
     const now = Date.now()
     if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
     session.lastTypingAt = now

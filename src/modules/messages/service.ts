@@ -1,27 +1,32 @@
-import { notFound, unavailable } from '../../errors.ts'
+import type { Caller, IdentifiedCaller } from '../../caller.ts'
+import { forbidden, unavailable } from '../../errors.ts'
 import type { Identity } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import { messageEvent } from '../../realtime/events.ts'
 import type { AppendResult, MessageRow, Store } from '../../store/store.ts'
+import type { RoomAccess } from '../rooms/access.ts'
 import type { HistoryQuery } from './model.ts'
 
 /** Storing and reading messages; a message stored is published to its room. */
 export class MessageService {
-  /** Rooms are never deleted, so a room seen once need not be looked up again. */
-  private readonly knownRooms = new Set<number>()
-
   constructor(
     private readonly store: Store,
+    private readonly access: RoomAccess,
     private readonly broker: Broker,
     private readonly metrics: Metrics,
   ) {}
 
-  /** Stores a message from `sender`; 404 for an unknown room. Resolves once committed. */
-  async send(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
-    await this.requireRoom(roomId)
+  /**
+   * Stores a message from the caller: 404 for an unknown room, 403 for a room the caller may not
+   * use (`not_a_member`) or a direct room whose pair blocked each other (`blocked`). Resolves once
+   * committed.
+   */
+  async send(caller: IdentifiedCaller, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
+    const { room } = await this.access.admit(roomId, caller)
+    if (await this.access.blocked(room)) throw forbidden('blocked', 'One of the two people in this direct room has blocked the other; messages cannot be sent here.')
     if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
-    return this.record(sender, roomId, text, clientMsgId)
+    return this.record(caller.identity, roomId, text, clientMsgId)
   }
 
   /** False while messages could be stored but not delivered live: sends are refused then. */
@@ -52,15 +57,9 @@ export class MessageService {
     return result
   }
 
-  async history(roomId: number, query: HistoryQuery): Promise<MessageRow[]> {
-    await this.requireRoom(roomId)
+  /** A page of the room's messages, for a caller who may read it. */
+  async history(roomId: number, query: HistoryQuery, caller: Caller): Promise<MessageRow[]> {
+    await this.access.admit(roomId, caller)
     return this.store.listMessages(roomId, query)
-  }
-
-  /** Throws 404 unless the room exists. */
-  async requireRoom(roomId: number): Promise<void> {
-    if (this.knownRooms.has(roomId)) return
-    if (!(await this.store.getRoom(roomId))) throw notFound('room_not_found', `There is no room ${roomId}.`)
-    this.knownRooms.add(roomId)
   }
 }

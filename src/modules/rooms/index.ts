@@ -1,23 +1,27 @@
 import { Elysia } from 'elysia'
 import { z } from 'zod'
-import { exampleRoomDetail, exampleRoomSummary } from '../../docs/examples.ts'
-import { responses } from '../../docs/responses.ts'
+import type { Callers } from '../../caller.ts'
+import { exampleDirectRoom, exampleRoomDetail, exampleRoomSummary } from '../../docs/examples.ts'
+import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
 import type { Config } from '../../config.ts'
 import { requesterOf } from '../../gateway.ts'
 import { publicHost } from '../../http.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
-import { createRoomBodySchema, listRoomsQuerySchema, roomDetailSchema, roomSummarySchema } from './model.ts'
+import { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, roomDetailSchema, roomSummarySchema } from './model.ts'
 import type { RoomService } from './service.ts'
 
-/** `/chat/v1/rooms/`, `/chat/v1/create-room/`, `/chat/v1/room/{room_id}/`. */
-export const roomRoutes = (rooms: RoomService, config: Config) =>
+const optionalCaller = [...identityHeaderParameters(false), serviceSecretParameter]
+
+/** `/chat/v1/rooms/`, `/chat/v1/create-room/`, `/chat/v1/direct-room/`, `/chat/v1/room/{room_id}/`. */
+export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config) =>
   new Elysia({ name: 'rooms', prefix: '/chat/v1' })
-    .get('/rooms/', ({ query, request }) => rooms.list(query, publicHost(request, config.PUBLIC_URL)), {
+    .get('/rooms/', ({ query, request }) => rooms.list(query, publicHost(request, config.PUBLIC_URL), callers(request.headers)), {
       query: listRoomsQuerySchema,
       detail: {
         summary: 'List rooms',
-        description: 'Room summaries in ascending id order, paged with `after` (the last id of the previous page).',
+        description: "Open rooms and, with identity, the caller's private and direct rooms: summaries in ascending id order, paged with `after` (the last id of the previous page).",
         tags: ['rooms'],
+        parameters: optionalCaller,
         responses: responses({
           200: { description: 'Room summaries, ascending id', schema: z.array(roomSummarySchema), example: [exampleRoomSummary] },
           400: { description: 'A query value is invalid', problem: { code: 'invalid_query', example: { errors: [{ path: 'limit', message: 'Too big: expected number to be <=200' }] } } },
@@ -27,19 +31,23 @@ export const roomRoutes = (rooms: RoomService, config: Config) =>
     .post(
       '/create-room/',
       async ({ body, request, server, set }) => {
-        const { room, created } = await rooms.create(body, publicHost(request, config.PUBLIC_URL), requesterOf(request, server, config))
+        const { room, created } = await rooms.create(body, publicHost(request, config.PUBLIC_URL), requesterOf(request, server, config), callers(request.headers))
         set.status = created ? 201 : 200
         return room
       },
       {
-        body: createRoomBodySchema,
+        body: createRoomBodySchema(config.MAX_ROOM_MEMBERS),
         detail: {
           summary: 'Create a room',
-          description: 'Idempotent per `post_id`: 201 with the new room, or 200 with the room that already exists for that post.',
+          description:
+            "Open rooms (the default) are idempotent per `post_id`: 201 with the new room, or 200 with the open room that already exists for that post. A private room is always new: the identified caller owns it, with `members`; a service call may name any `owner`. A service call may also create a `direct` room for two `members` (201, or 200 with their existing one).",
           tags: ['rooms'],
+          parameters: optionalCaller,
           responses: responses({
             201: { description: 'The new room', schema: roomDetailSchema, example: { ...exampleRoomDetail, online_count: 0, online_users: [], chat_messages: [] } },
-            200: { description: 'The room that already exists for this post_id', schema: roomDetailSchema, example: exampleRoomDetail },
+            200: { description: 'The room that already exists for this post_id (open) or pair and post (direct)', schema: roomDetailSchema, example: exampleRoomDetail },
+            401: { description: 'A private room without identity (and not a service call)', problem: { code: 'identity_required' } },
+            403: { description: "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), or a direct pair that blocked each other (`blocked`)", problem: { code: 'service_call_required' } },
             429: { description: 'Too many rooms created by this user or from this address lately (Retry-After says how long to wait)', problem: { code: 'too_many_rooms' } },
             400: { description: 'The body is not JSON', problem: { code: 'invalid_body' } },
             422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'name', message: 'Too small: expected string to have >=1 characters' }] } } },
@@ -47,14 +55,44 @@ export const roomRoutes = (rooms: RoomService, config: Config) =>
         },
       },
     )
-    .get('/room/:room_id/', ({ params, request }) => rooms.detail(parseRoomId(params.room_id), publicHost(request, config.PUBLIC_URL)), {
+    .post(
+      '/direct-room/',
+      async ({ body, request, server, set }) => {
+        const { room, created } = await rooms.directWith(body, publicHost(request, config.PUBLIC_URL), requesterOf(request, server, config), callers(request.headers))
+        set.status = created ? 201 : 200
+        return room
+      },
+      {
+        body: directRoomBodySchema,
+        detail: {
+          summary: 'Open a direct room',
+          description:
+            'The direct room of the caller and `user_id` about `post_id`: 201 with a new room, or 200 with the one the pair already has for that post (no post_id is its own key). Safe when requests race, on any instance. Its two members never change.',
+          tags: ['rooms'],
+          parameters: [...identityHeaderParameters(true), serviceSecretParameter],
+          responses: responses({
+            201: { description: 'The new direct room', schema: roomDetailSchema, example: exampleDirectRoom },
+            200: { description: "The pair's existing direct room for this post", schema: roomDetailSchema, example: exampleDirectRoom },
+            400: { description: '`user_id` is the caller (`same_user`), or the body is not JSON', problem: { code: 'same_user' } },
+            401: { description: 'No identity', problem: { code: 'identity_required' } },
+            403: { description: 'One of the two has blocked the other', problem: { code: 'blocked' } },
+            429: { description: 'Too many rooms created by this user or from this address lately', problem: { code: 'too_many_rooms' } },
+            422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'user_id', message: 'Too small: expected string to have >=1 characters' }] } } },
+          }),
+        },
+      },
+    )
+    .get('/room/:room_id/', ({ params, request }) => rooms.detail(parseRoomId(params.room_id), publicHost(request, config.PUBLIC_URL), callers(request.headers)), {
       params: roomParamsSchema,
       detail: {
         summary: 'Room detail',
-        description: 'The room with who is online and its newest 50 messages (ascending).',
+        description: 'The room with who is online, its newest 50 messages (ascending) and, for private and direct rooms, its members. Private and direct rooms answer only their members and service calls.',
         tags: ['rooms'],
+        parameters: optionalCaller,
         responses: responses({
           200: { description: 'The room', schema: roomDetailSchema, example: exampleRoomDetail },
+          401: { description: 'A private or direct room, and no identity', problem: { code: 'identity_required' } },
+          403: { description: 'A private or direct room the caller is not a member of', problem: { code: 'not_a_member' } },
           404: { description: 'No such room', problem: { code: 'room_not_found' } },
         }),
       },

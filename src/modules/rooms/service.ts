@@ -1,53 +1,119 @@
 import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
-import { notFound, tooMany } from '../../errors.ts'
+import { requireIdentity, requireService, type Caller } from '../../caller.ts'
+import { badRequest, forbidden, tooMany, unprocessable } from '../../errors.ts'
 import { toMessageDto } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
+import type { MemberRow } from '../../store/membership.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
-import type { CreateRoomBody, RoomDetail, RoomSummary } from './model.ts'
+import type { RoomAccess } from './access.ts'
+import type { CreateRoomBody, DirectRoomBody, MemberDto, RoomDetail, RoomSummary } from './model.ts'
 
 /** Messages a room detail carries. */
 const DETAIL_MESSAGES = 50
 
-/** Room listing, creation and detail, with who is online from presence. */
+export const toMemberDto = (row: MemberRow): MemberDto => ({
+  user_id: row.userId,
+  nickname: row.nickname,
+  profile_picture_url: row.profileUrl,
+  role: row.role === 'owner' ? 'owner' : 'member',
+  last_read_id: row.lastReadId,
+  joined_at: new Date(row.joinedAt).toISOString(),
+})
+
+/** A room just made, or the one that already was (`created` false). */
+export interface Created {
+  room: RoomDetail
+  created: boolean
+}
+
+/** Room creation (every kind), listing and detail, with who is online from presence. */
 export class RoomService {
   constructor(
     private readonly store: Store,
+    private readonly access: RoomAccess,
     private readonly presence: Presence,
     private readonly limits: AbuseLimits,
+    private readonly maxMembers: number,
   ) {}
 
   /**
-   * Creates the room, or returns the existing one for the same `post_id`. Only a room that is
-   * really new counts toward the requester's creation limit (429 past it).
+   * `POST /chat/v1/create-room/`. Open rooms: the existing one for the same `post_id`, or a new
+   * one. Private rooms: always new, owned by the caller (a service call names the owner). Direct
+   * rooms here are for service calls; users go through `direct`. Only a room that is really new
+   * counts toward the requester's creation limit (429 past it); service calls have none.
    */
-  async create(body: CreateRoomBody, host: string, requester: Requester): Promise<{ room: RoomDetail; created: boolean }> {
+  async create(body: CreateRoomBody, host: string, requester: Requester, caller: Caller): Promise<Created> {
+    if (body.kind === 'direct') {
+      requireService(caller, 'create a direct room for two other users (users call /chat/v1/direct-room/)')
+      const pair = [...new Set(body.members ?? [])]
+      if (pair.length !== 2) throw unprocessable('A direct room has exactly two members.', [{ path: 'members', message: 'must name exactly two different users' }])
+      return this.direct(pair[0]!, pair[1]!, body.post_id ?? null, body.name, host, requester, caller)
+    }
+    if (body.kind === 'private') return { room: await this.detailOf(await this.createPrivate(body, requester, caller), host), created: true }
+    if (body.members !== undefined || body.owner !== undefined) {
+      throw unprocessable('Open rooms have no owner or members.', [{ path: body.members !== undefined ? 'members' : 'owner', message: 'only for private and direct rooms' }])
+    }
     const postId = body.post_id ?? null
     const existing = postId === null ? undefined : await this.store.roomByPostId(postId)
     if (existing) return { room: await this.detailOf(existing, host), created: false }
-    const wait = this.limits.roomCreation(requester)
-    if (wait > 0) throw tooMany('too_many_rooms', 'Too many rooms created from here lately; wait and try again.', wait)
+    this.limitCreation(requester, caller)
     const { room, created } = await this.store.createRoom({ name: body.name, postId })
     return { room: await this.detailOf(room, host), created }
   }
 
-  async list(page: { limit: number; after?: number }, host: string): Promise<RoomSummary[]> {
-    const rows = await this.store.listRooms(page)
-    const counts = await this.presence.counts(rows.map((row) => row.id))
-    return rows.map((row, i) => this.summaryOf(row, host, counts[i] ?? 0))
+  /**
+   * `POST /chat/v1/direct-room/`: the caller's direct room with another user about a post, new
+   * (created) or found. 400 with oneself; 403 `blocked` when either has blocked the other.
+   */
+  async directWith(body: DirectRoomBody, host: string, requester: Requester, caller: Caller): Promise<Created> {
+    const { identity } = requireIdentity(caller)
+    if (body.user_id === identity.userId) throw badRequest('same_user', 'A direct room needs another user than the caller.', [{ path: 'user_id', message: 'is the caller' }])
+    return this.direct(identity.userId, body.user_id, body.post_id ?? null, body.name ?? '', host, requester, caller)
   }
 
-  async detail(roomId: number, host: string): Promise<RoomDetail> {
-    return this.detailOf(await this.require(roomId), host)
+  /** Open rooms and, with identity, the caller's private and direct rooms; ascending id. */
+  async list(page: { limit: number; after?: number }, host: string, caller: Caller): Promise<RoomSummary[]> {
+    const rows = await this.store.listRooms({ ...page, userId: caller.identity?.userId ?? null })
+    const [online, members] = await Promise.all([this.presence.counts(rows.map((row) => row.id)), this.store.membership.memberCounts(rows.filter((row) => row.kind !== 'open').map((row) => row.id))])
+    return rows.map((row, i) => this.summaryOf(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0)))
   }
 
-  /** The room, or a 404 problem. */
-  async require(roomId: number): Promise<RoomRow> {
-    const room = await this.store.getRoom(roomId)
-    if (!room) throw notFound('room_not_found', `There is no room ${roomId}.`)
-    return room
+  async detail(roomId: number, host: string, caller: Caller): Promise<RoomDetail> {
+    const { room } = await this.access.admit(roomId, caller)
+    return this.detailOf(room, host)
   }
 
-  private summaryOf(room: RoomRow, host: string, onlineCount: number): RoomSummary {
+  private async createPrivate(body: CreateRoomBody, requester: Requester, caller: Caller): Promise<RoomRow> {
+    let ownerId: string | null
+    if (caller.service) ownerId = body.owner ?? caller.identity?.userId ?? null
+    else {
+      if (body.owner !== undefined) requireService(caller, 'name the owner of a private room')
+      ownerId = requireIdentity(caller).identity.userId
+    }
+    const members = new Set(body.members ?? [])
+    if (ownerId !== null) members.add(ownerId)
+    if (members.size > this.maxMembers) throw unprocessable(`A private room has at most ${this.maxMembers} members, its owner included.`, [{ path: 'members', message: `at most ${this.maxMembers} with the owner` }])
+    this.limitCreation(requester, caller)
+    return this.store.membership.createPrivateRoom({ name: body.name, postId: body.post_id ?? null, ownerId, members: [...members] })
+  }
+
+  private async direct(a: string, b: string, postId: number | null, name: string, host: string, requester: Requester, caller: Caller): Promise<Created> {
+    const { membership } = this.store
+    if (await membership.blockedEither(a, b)) throw forbidden('blocked', 'One of the two has blocked the other; they cannot have a direct room.')
+    const existing = await membership.findDirectRoom(a, b, postId)
+    if (existing) return { room: await this.detailOf(existing, host), created: false }
+    this.limitCreation(requester, caller)
+    const { room, created } = await membership.directRoom({ a, b, postId, name })
+    return { room: await this.detailOf(room, host), created }
+  }
+
+  private limitCreation(requester: Requester, caller: Caller) {
+    if (caller.service) return
+    const wait = this.limits.roomCreation(requester)
+    if (wait > 0) throw tooMany('too_many_rooms', 'Too many rooms created from here lately; wait and try again.', wait)
+  }
+
+  private summaryOf(room: RoomRow, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
     return {
       id: room.id,
       name: room.name,
@@ -55,16 +121,24 @@ export class RoomService {
       chat_url: `${host}/ws/chat/${room.id}/chat/`,
       created_at: new Date(room.createdAt).toISOString(),
       online_count: onlineCount,
+      kind: room.kind,
+      member_count: memberCount,
     }
   }
 
   private async detailOf(room: RoomRow, host: string): Promise<RoomDetail> {
-    const [recent, online, epoch] = await Promise.all([this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }), this.presence.online(room.id), this.store.epoch()])
+    const [recent, online, epoch, members] = await Promise.all([
+      this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }),
+      this.presence.online(room.id),
+      this.store.epoch(),
+      room.kind === 'open' ? Promise.resolve([]) : this.store.membership.members(room.id),
+    ])
     return {
-      ...this.summaryOf(room, host, online.length),
+      ...this.summaryOf(room, host, online.length, room.kind === 'open' ? null : members.length),
       epoch,
       online_users: online,
       chat_messages: recent.map(toMessageDto),
+      members: members.map(toMemberDto),
     }
   }
 }

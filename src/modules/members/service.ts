@@ -1,0 +1,103 @@
+import { requireIdentity, type Caller } from '../../caller.ts'
+import { badRequest, conflict, forbidden, notFound } from '../../errors.ts'
+import { userIdSchema } from '../../identity.ts'
+import type { Broker } from '../../realtime/broker.ts'
+import { blockedEvent, evictEvent, memberAddedEvent, memberRemovedEvent } from '../../realtime/events.ts'
+import type { RoomRow, Store } from '../../store/store.ts'
+import type { RoomAccess } from '../rooms/access.ts'
+import type { MemberDto } from '../rooms/model.ts'
+import { toMemberDto } from '../rooms/service.ts'
+import type { BlockDto } from './model.ts'
+
+/** A user id from a path segment: 400 `invalid_user_id` unless it could be one. */
+export function parseUserId(raw: string): string {
+  const parsed = userIdSchema.safeParse(raw)
+  if (!parsed.success) throw badRequest('invalid_user_id', 'The user id in the path is not one the gateway could forward.', [{ path: 'user_id', message: parsed.error.issues[0]?.message ?? 'invalid' }])
+  return parsed.data
+}
+
+/** Only private rooms have members that change: 409 for the other kinds. */
+function requirePrivate(room: RoomRow) {
+  if (room.kind === 'open') throw conflict('open_room', 'Open rooms have no members to manage: anyone may read and send.')
+  if (room.kind === 'direct') throw conflict('direct_room', "A direct room's two members never change.")
+}
+
+/**
+ * The members of private rooms: listed to members, added by the owner (or a service call),
+ * removed by the owner, by themselves (leaving) or a service call. Each change is told to the
+ * room; a removed member's sockets in it close, on every instance.
+ */
+export class MemberService {
+  constructor(
+    private readonly store: Store,
+    private readonly access: RoomAccess,
+    private readonly broker: Broker,
+    private readonly maxMembers: number,
+  ) {}
+
+  async list(roomId: number, caller: Caller): Promise<MemberDto[]> {
+    const { room } = await this.access.admit(roomId, caller)
+    if (room.kind === 'open') return []
+    return (await this.store.membership.members(room.id)).map(toMemberDto)
+  }
+
+  /** Adds a member; `added` false when they already were one. */
+  async add(roomId: number, userId: string, caller: Caller): Promise<{ member: MemberDto; added: boolean }> {
+    const { room, role } = await this.access.admit(roomId, caller)
+    requirePrivate(room)
+    if (!caller.service && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may add members.")
+    const outcome = await this.store.membership.addMember(room.id, userId, this.maxMembers)
+    if (outcome === 'full') throw conflict('too_many_members', `This room already has ${this.maxMembers} members, its owner included.`)
+    if (outcome === 'added') this.broker.publish(memberAddedEvent(room.id, userId))
+    const member = (await this.store.membership.members(room.id)).find((m) => m.userId === userId)
+    // Removed again between the two statements: say what was done, with what is known.
+    const dto = member ? toMemberDto(member) : { user_id: userId, nickname: null, profile_picture_url: null, role: 'member' as const, last_read_id: 0, joined_at: new Date().toISOString() }
+    return { member: dto, added: outcome === 'added' }
+  }
+
+  async remove(roomId: number, userId: string, caller: Caller): Promise<void> {
+    const { room, role } = await this.access.admit(roomId, caller)
+    requirePrivate(room)
+    const leaving = caller.identity?.userId === userId
+    if (!caller.service && !leaving && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may remove other members.")
+    if (!(await this.store.membership.removeMember(room.id, userId))) throw notFound('member_not_found', `${userId} is not a member of room ${room.id}.`)
+    // The room hears it (the removed user's sockets too, before they close).
+    this.broker.publish(memberRemovedEvent(room.id, userId))
+    this.broker.publish(evictEvent(room.id, userId))
+  }
+}
+
+/**
+ * Blocks between users. A block stops a new direct room between the two and refuses sends in the
+ * ones they have, for both, at once on every instance (the rooms' sockets hear it as a control
+ * event). Open and private rooms are unchanged; clients hide blocked users there.
+ */
+export class BlockService {
+  constructor(
+    private readonly store: Store,
+    private readonly broker: Broker,
+  ) {}
+
+  async block(caller: Caller, userId: string): Promise<void> {
+    const { identity } = requireIdentity(caller)
+    if (userId === identity.userId) throw badRequest('same_user', 'A user cannot block themself.', [{ path: 'user_id', message: 'is the caller' }])
+    await this.store.membership.block(identity.userId, userId)
+    await this.tellDirectRooms(identity.userId, userId, true)
+  }
+
+  async unblock(caller: Caller, userId: string): Promise<void> {
+    const { identity } = requireIdentity(caller)
+    await this.store.membership.unblock(identity.userId, userId)
+    // The other may still have blocked this user.
+    await this.tellDirectRooms(identity.userId, userId, await this.store.membership.blockedEither(identity.userId, userId))
+  }
+
+  async list(caller: Caller): Promise<BlockDto[]> {
+    const { identity } = requireIdentity(caller)
+    return (await this.store.membership.blocksOf(identity.userId)).map((b) => ({ user_id: b.userId, created_at: new Date(b.createdAt).toISOString() }))
+  }
+
+  private async tellDirectRooms(a: string, b: string, blocked: boolean) {
+    for (const roomId of await this.store.membership.directRoomsOf(a, b)) this.broker.publish(blockedEvent(roomId, blocked))
+  }
+}

@@ -1,0 +1,65 @@
+import type { Caller } from '../../caller.ts'
+import { forbidden, notFound, unauthorized } from '../../errors.ts'
+import type { MemberRole } from '../../store/membership.ts'
+import type { RoomRow, Store } from '../../store/store.ts'
+
+/** Rooms kept in memory; a room's kind, owner and pair never change, and rooms are never deleted. */
+const CACHED_ROOMS = 100_000
+
+/** A room the caller may use, and the caller's role there (null: an open room's visitor, or a service call). */
+export interface Admission {
+  room: RoomRow
+  role: MemberRole | null
+}
+
+/** The two users of a direct room, from its key (see `directKey`). */
+export function pairOf(room: RoomRow): [string, string] | null {
+  if (room.kind !== 'direct' || room.directKey === null) return null
+  const [a, b] = room.directKey.split('\u001f')
+  return a !== undefined && b !== undefined ? [a, b] : null
+}
+
+/**
+ * The one authorization rule for every path into a room (detail, history, REST send, members,
+ * the WebSocket handshake): an open room admits anyone; a private or direct room its owner and
+ * members, and service calls. Checked before any other work on the room.
+ */
+export class RoomAccess {
+  private readonly rooms = new Map<number, RoomRow>()
+
+  constructor(private readonly store: Store) {}
+
+  /** The room, or a 404 problem. */
+  async room(roomId: number): Promise<RoomRow> {
+    const cached = this.rooms.get(roomId)
+    if (cached) return cached
+    const room = await this.store.getRoom(roomId)
+    if (!room) throw notFound('room_not_found', `There is no room ${roomId}.`)
+    if (this.rooms.size >= CACHED_ROOMS) this.rooms.delete(this.rooms.keys().next().value!)
+    this.rooms.set(roomId, room)
+    return room
+  }
+
+  /** The room if the caller may use it: 404 no room, 401 no identity, 403 `not_a_member`. */
+  async admit(roomId: number, caller: Caller): Promise<Admission> {
+    const room = await this.room(roomId)
+    if (room.kind === 'open') return { room, role: null }
+    const role = caller.identity ? await this.store.membership.roleOf(room.id, caller.identity.userId) : null
+    if (caller.service) return { room, role }
+    if (caller.identity === null) throw unauthorized('identity_required', 'This room is for its members; the identity headers are required.')
+    if (role !== 'owner' && role !== 'member') throw forbidden('not_a_member', `Only members may use room ${roomId}.`)
+    return { room, role }
+  }
+
+  /** True while the user is the owner or a member of the room. */
+  async isMember(room: RoomRow, userId: string): Promise<boolean> {
+    const role = await this.store.membership.roleOf(room.id, userId)
+    return role === 'owner' || role === 'member'
+  }
+
+  /** True when the room is direct and one of its pair has blocked the other. */
+  async blocked(room: RoomRow): Promise<boolean> {
+    const pair = pairOf(room)
+    return pair !== null && this.store.membership.blockedEither(pair[0], pair[1])
+  }
+}

@@ -1,0 +1,64 @@
+import type { MemberRole, RoomRow } from '../db/schema.ts'
+import type { Identity } from '../identity.ts'
+
+export type { MemberRole }
+
+/** A member of a private or direct room, with the last profile the gateway forwarded for them. */
+export interface MemberRow {
+  userId: string
+  role: MemberRole
+  lastReadId: number
+  joinedAt: number
+  /** From the profile cache; null for a user the server has never seen. */
+  nickname: string | null
+  profileUrl: string | null
+}
+
+/** A block: `userId` blocked by the caller, since `createdAt`. */
+export interface BlockRow {
+  userId: string
+  createdAt: number
+}
+
+/** The key of a direct room: the unordered pair and the post (a missing post is its own key). */
+export function directKey(a: string, b: string, postId: number | null): string {
+  const [first, second] = a < b ? [a, b] : [b, a]
+  // User ids hold no control characters (identity.ts), so the unit separator cannot occur in them
+  // (and Postgres text, unlike SQLite's, cannot hold NUL).
+  return `${first}\u001f${second}\u001f${postId ?? ''}`
+}
+
+/**
+ * Who belongs to which room, who blocked whom, and the profile cache: the product layer's storage,
+ * on the same database as the store (SQLite or Postgres).
+ */
+export interface Membership {
+  /** Creates a private room with its owner (if any) and members, in one transaction. */
+  createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow>
+  /**
+   * The direct room of two users about a post, created with both as members if there is none.
+   * Racing callers, on any instance, get the same room; `created` is true for exactly one.
+   */
+  directRoom(input: { a: string; b: string; postId: number | null; name: string }): Promise<{ room: RoomRow; created: boolean }>
+  /** The direct room of two users about a post, if there is one. */
+  findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined>
+  /** The user's role in the room (participants of open rooms included), or null. */
+  roleOf(roomId: number, userId: string): Promise<MemberRole | null>
+  /** The owner and members of a room (not open rooms' participants), owner first, then by joining. */
+  members(roomId: number): Promise<MemberRow[]>
+  /** Owners and members per room, for the rooms given (rooms with none are left out). */
+  memberCounts(roomIds: readonly number[]): Promise<Map<number, number>>
+  /** Adds a member; `full` when the room already has `max` members. */
+  addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'>
+  /** Removes an owner or member; false when the user was not one. */
+  removeMember(roomId: number, userId: string): Promise<boolean>
+  block(userId: string, blockedId: string): Promise<void>
+  unblock(userId: string, blockedId: string): Promise<void>
+  blocksOf(userId: string): Promise<BlockRow[]>
+  /** True when either user has blocked the other. */
+  blockedEither(a: string, b: string): Promise<boolean>
+  /** The direct rooms of a pair (one per post). */
+  directRoomsOf(a: string, b: string): Promise<number[]>
+  /** Remembers the profile the gateway forwarded for a user (the latest wins). */
+  saveProfile(identity: Identity): Promise<void>
+}

@@ -1,0 +1,130 @@
+import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
+import { blocks, members, rooms, users } from '../db/pg-schema.ts'
+import type { PgDb } from '../db/postgres.ts'
+import type { Identity } from '../identity.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership } from './membership.ts'
+import type { RoomRow } from './store.ts'
+
+const isMember = ne(members.role, 'participant')
+const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
+
+/** Membership on Postgres, where several instances write at once: the room's row lock and unique keys keep it consistent. */
+export class PostgresMembership implements Membership {
+  constructor(private readonly db: PgDb) {}
+
+  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow> {
+    return this.db.transaction(async (tx) => {
+      const now = Date.now()
+      const [room] = await tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'private', ownerId: input.ownerId }).returning()
+      if (!room) throw new Error('insert into rooms returned no row')
+      const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
+      if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
+      if (rows.length > 0) await tx.insert(members).values(rows)
+      return toRoom(room)
+    })
+  }
+
+  async directRoom(input: { a: string; b: string; postId: number | null; name: string }): Promise<{ room: RoomRow; created: boolean }> {
+    const key = directKey(input.a, input.b, input.postId)
+    return this.db.transaction(async (tx) => {
+      const now = Date.now()
+      // A racing transaction with the same key makes this wait for it, then insert nothing.
+      const [inserted] = await tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'direct', directKey: key }).onConflictDoNothing().returning()
+      if (inserted) {
+        await tx.insert(members).values([input.a, input.b].map((userId) => ({ roomId: inserted.id, userId, role: 'member' as const, joinedAt: now })))
+        return { room: toRoom(inserted), created: true }
+      }
+      const [existing] = await tx.select().from(rooms).where(eq(rooms.directKey, key))
+      if (!existing) throw new Error('direct room insert conflicted but no room has that key')
+      return { room: toRoom(existing), created: false }
+    })
+  }
+
+  async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
+    const [row] = await this.db.select().from(rooms).where(eq(rooms.directKey, directKey(a, b, postId)))
+    return row && toRoom(row)
+  }
+
+  async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
+    const [row] = await this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
+    return row?.role ?? null
+  }
+
+  async members(roomId: number): Promise<MemberRow[]> {
+    return this.db
+      .select({ userId: members.userId, role: members.role, lastReadId: members.lastReadId, joinedAt: members.joinedAt, nickname: users.nickname, profileUrl: users.profileUrl })
+      .from(members)
+      .leftJoin(users, eq(users.userId, members.userId))
+      .where(and(eq(members.roomId, roomId), isMember))
+      .orderBy(sql`${members.role} = 'owner' DESC`, asc(members.joinedAt), asc(members.userId))
+  }
+
+  async memberCounts(roomIds: readonly number[]): Promise<Map<number, number>> {
+    if (roomIds.length === 0) return new Map()
+    const rows = await this.db
+      .select({ roomId: members.roomId, count: sql<number>`count(*)` })
+      .from(members)
+      .where(and(inArray(members.roomId, [...roomIds]), isMember))
+      .groupBy(members.roomId)
+    return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
+  }
+
+  async addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'> {
+    return this.db.transaction(async (tx) => {
+      // The room's row lock serialises additions, so the count below holds until commit.
+      await tx.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, roomId)).for('update')
+      const [current] = await tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
+      if (current?.role === 'owner' || current?.role === 'member') return 'already'
+      const [count] = await tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember))
+      if (Number(count?.n ?? 0) >= max) return 'full'
+      await tx
+        .insert(members)
+        .values({ roomId, userId, role: 'member', joinedAt: Date.now() })
+        .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { role: 'member' } })
+      return 'added'
+    })
+  }
+
+  async removeMember(roomId: number, userId: string): Promise<boolean> {
+    const removed = await this.db.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
+    return removed.length > 0
+  }
+
+  async block(userId: string, blockedId: string): Promise<void> {
+    await this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing()
+  }
+
+  async unblock(userId: string, blockedId: string): Promise<void> {
+    await this.db.delete(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, blockedId)))
+  }
+
+  async blocksOf(userId: string): Promise<BlockRow[]> {
+    return this.db.select({ userId: blocks.blockedId, createdAt: blocks.createdAt }).from(blocks).where(eq(blocks.userId, userId)).orderBy(asc(blocks.createdAt))
+  }
+
+  async blockedEither(a: string, b: string): Promise<boolean> {
+    const rows = await this.db
+      .select({ n: sql<number>`1` })
+      .from(blocks)
+      .where(or(and(eq(blocks.userId, a), eq(blocks.blockedId, b)), and(eq(blocks.userId, b), eq(blocks.blockedId, a))))
+      .limit(1)
+    return rows.length > 0
+  }
+
+  async directRoomsOf(a: string, b: string): Promise<number[]> {
+    const prefix = directKey(a, b, null)
+    const rows = await this.db
+      .select({ id: rooms.id })
+      .from(rooms)
+      .where(and(eq(rooms.kind, 'direct'), sql`starts_with(${rooms.directKey}, ${prefix})`))
+    return rows.map((r) => r.id)
+  }
+
+  async saveProfile(identity: Identity): Promise<void> {
+    const row = { nickname: identity.nickname, email: identity.email, profileUrl: identity.profileUrl, updatedAt: Date.now() }
+    await this.db
+      .insert(users)
+      .values({ userId: identity.userId, ...row })
+      .onConflictDoUpdate({ target: users.userId, set: row })
+  }
+}

@@ -1,0 +1,125 @@
+import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
+import { blocks, members, rooms, users } from '../db/schema.ts'
+import type { SqliteDb } from '../db/sqlite.ts'
+import type { Identity } from '../identity.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership } from './membership.ts'
+import type { RoomRow } from './store.ts'
+
+const isMember = ne(members.role, 'participant')
+
+/** Membership on SQLite: one writer at a time, so each transaction sees what the last one wrote. */
+export class SqliteMembership implements Membership {
+  constructor(private readonly db: SqliteDb) {}
+
+  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow> {
+    return this.db.transaction((tx) => {
+      const now = Date.now()
+      const room = tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'private', ownerId: input.ownerId }).returning().get()
+      const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
+      if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
+      if (rows.length > 0) tx.insert(members).values(rows).run()
+      return room
+    })
+  }
+
+  async directRoom(input: { a: string; b: string; postId: number | null; name: string }): Promise<{ room: RoomRow; created: boolean }> {
+    const key = directKey(input.a, input.b, input.postId)
+    return this.db.transaction((tx) => {
+      const existing = tx.select().from(rooms).where(eq(rooms.directKey, key)).get()
+      if (existing) return { room: existing, created: false }
+      const now = Date.now()
+      const room = tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'direct', directKey: key }).returning().get()
+      tx.insert(members)
+        .values([input.a, input.b].map((userId) => ({ roomId: room.id, userId, role: 'member' as const, joinedAt: now })))
+        .run()
+      return { room, created: true }
+    })
+  }
+
+  async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
+    return this.db.select().from(rooms).where(eq(rooms.directKey, directKey(a, b, postId))).get()
+  }
+
+  async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
+    return this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
+  }
+
+  async members(roomId: number): Promise<MemberRow[]> {
+    return this.db
+      .select({ userId: members.userId, role: members.role, lastReadId: members.lastReadId, joinedAt: members.joinedAt, nickname: users.nickname, profileUrl: users.profileUrl })
+      .from(members)
+      .leftJoin(users, eq(users.userId, members.userId))
+      .where(and(eq(members.roomId, roomId), isMember))
+      .orderBy(sql`${members.role} = 'owner' DESC`, asc(members.joinedAt), asc(members.userId))
+      .all()
+  }
+
+  async memberCounts(roomIds: readonly number[]): Promise<Map<number, number>> {
+    if (roomIds.length === 0) return new Map()
+    const rows = this.db
+      .select({ roomId: members.roomId, count: sql<number>`count(*)` })
+      .from(members)
+      .where(and(inArray(members.roomId, [...roomIds]), isMember))
+      .groupBy(members.roomId)
+      .all()
+    return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
+  }
+
+  async addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'> {
+    return this.db.transaction((tx) => {
+      const role = tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role
+      if (role === 'owner' || role === 'member') return 'already'
+      const count = Number(tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember)).get()?.n ?? 0)
+      if (count >= max) return 'full'
+      tx.insert(members)
+        .values({ roomId, userId, role: 'member', joinedAt: Date.now() })
+        .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { role: 'member' } })
+        .run()
+      return 'added'
+    })
+  }
+
+  async removeMember(roomId: number, userId: string): Promise<boolean> {
+    return this.db.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId }).all().length > 0
+  }
+
+  async block(userId: string, blockedId: string): Promise<void> {
+    this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing().run()
+  }
+
+  async unblock(userId: string, blockedId: string): Promise<void> {
+    this.db.delete(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, blockedId))).run()
+  }
+
+  async blocksOf(userId: string): Promise<BlockRow[]> {
+    return this.db.select({ userId: blocks.blockedId, createdAt: blocks.createdAt }).from(blocks).where(eq(blocks.userId, userId)).orderBy(asc(blocks.createdAt)).all()
+  }
+
+  async blockedEither(a: string, b: string): Promise<boolean> {
+    const row = this.db
+      .select({ n: sql<number>`1` })
+      .from(blocks)
+      .where(or(and(eq(blocks.userId, a), eq(blocks.blockedId, b)), and(eq(blocks.userId, b), eq(blocks.blockedId, a))))
+      .get()
+    return row !== undefined
+  }
+
+  async directRoomsOf(a: string, b: string): Promise<number[]> {
+    const prefix = directKey(a, b, null)
+    return this.db
+      .select({ id: rooms.id })
+      .from(rooms)
+      .where(and(eq(rooms.kind, 'direct'), sql`instr(${rooms.directKey}, ${prefix}) = 1`))
+      .all()
+      .map((r) => r.id)
+  }
+
+  async saveProfile(identity: Identity): Promise<void> {
+    const row = { nickname: identity.nickname, email: identity.email, profileUrl: identity.profileUrl, updatedAt: Date.now() }
+    this.db
+      .insert(users)
+      .values({ userId: identity.userId, ...row })
+      .onConflictDoUpdate({ target: users.userId, set: row })
+      .run()
+  }
+}
