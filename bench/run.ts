@@ -72,7 +72,7 @@ interface Server {
 async function startServer(name: Server['name'], extraEnv: Record<string, string> = {}): Promise<Server> {
   const cmd = name === 'chat' ? [join(work, 'chat-server')] : [bun, 'bench/baseline-server.ts']
   // The load is far above a person's typing speed: the per-user rate limits are lifted.
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', HANDSHAKES_PER_MINUTE: '1000000', HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000', ROOMS_PER_HOUR: '1000000', ROOMS_PER_HOUR_PER_ADDRESS: '1000000', ...extraEnv }
+  const env = { ...process.env, SERVICE_SECRET, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', HANDSHAKES_PER_MINUTE: '1000000', HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000', ROOMS_PER_HOUR: '1000000', ROOMS_PER_HOUR_PER_ADDRESS: '1000000', ...extraEnv }
   const proc = Bun.spawn(cmd, { cwd: name === 'chat' ? work : root, env, stdout: 'pipe', stderr: 'inherit' })
   const reader = proc.stdout.getReader()
   let text = ''
@@ -105,6 +105,50 @@ async function createRooms(server: Server, count: number): Promise<number[]> {
     ids.push(((await res.json()) as { id: number }).id)
   }
   return ids
+}
+
+/** The key the bench's chat server takes service calls with (it adds the load clients to private rooms). */
+const SERVICE_SECRET = 'bench-service-secret-0123456789'
+
+/**
+ * Private rooms whose members are the load client's users of that room (`load-<room>-<client>`,
+ * see load-client.ts), created and filled by service calls.
+ */
+async function createPrivateRooms(server: Server, count: number, clients: number): Promise<number[]> {
+  const url = `http://127.0.0.1:${server.port}/chat/v1`
+  const headers = { 'content-type': 'application/json', 'x-service-secret': SERVICE_SECRET }
+  const ids: number[] = []
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${url}/create-room/`, { method: 'POST', headers, body: JSON.stringify({ name: `private bench ${i}`, kind: 'private', owner: 'bench-owner' }) })
+    const id = ((await res.json()) as { id: number }).id
+    for (let c = 0; c < clients; c++) {
+      // The load client numbers its clients across rooms: room i has clients i*clients … i*clients+clients-1.
+      const added = await fetch(`${url}/room/${id}/members/`, { method: 'POST', headers, body: JSON.stringify({ user_id: `load-${id}-${i * clients + c}` }) })
+      if (added.status !== 201) throw new Error(`adding a member answered ${added.status}: ${await added.text()}`)
+    }
+    ids.push(id)
+  }
+  return ids
+}
+
+/**
+ * Fan-out in private rooms against the same load in open rooms, on one server, in turns (open,
+ * private, open, private…) so the machine's noise falls on both alike. Membership is checked once
+ * per socket at the handshake, so the two should deliver alike.
+ */
+async function privateFanout(server: Server, openRooms: number[]): Promise<Json> {
+  const privateRooms = await createPrivateRooms(server, size.fanoutRooms, size.fanoutClients)
+  const ws = `ws://127.0.0.1:${server.port}`
+  const run = (rooms: number[]) =>
+    runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.seconds), '--warmup', String(size.warmup)])
+  const open: number[] = []
+  const closed: number[] = []
+  for (let round = 0; round < (quick ? 1 : 3); round++) {
+    open.push((await run(openRooms)).deliveredPerSecond!)
+    closed.push((await run(privateRooms)).deliveredPerSecond!)
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  return { openPerSecond: median(open), privatePerSecond: median(closed), ratio: median(closed) / median(open), rounds: open.length }
 }
 
 async function idleMemory(server: Server, rooms: number[]): Promise<Json> {
@@ -229,9 +273,10 @@ async function measure(name: Server['name']): Promise<Record<string, Json>> {
       listRoomsPerSecond: await wrk(`${http}/chat/v1/rooms/`),
       sendMessagePerSecond: await wrk(`${http}/chat/v1/message/`, `{"message":"hello from wrk","room":${rooms[0]}}`),
     }
-    // The bare server has no validation to attack.
+    // The bare server has no validation to attack, and no private rooms.
     const hostile = name === 'chat' ? await hostileInput(server) : {}
-    return { idle, fanout, bigroom, rest, hostile }
+    const privateRooms = name === 'chat' ? await privateFanout(server, rooms.slice(0, size.fanoutRooms)) : {}
+    return { idle, fanout, bigroom, rest, hostile, privateRooms }
   } finally {
     await server.stop()
   }
@@ -276,9 +321,14 @@ try {
     'idle RSS <= 8 KB per socket': chat.idle!.bytesPerSocket! <= 8 * 1024,
     'storage >= 50,000 messages/s': store.storedPerSecond! >= 50_000,
     'deep-body request < 50 ms': chat.hostile!.deepBodyMs! < 50,
+    'private-room fan-out >= 0.95x open rooms': chat.privateRooms!.ratio! >= 0.95,
   }
   console.log(
     `\nhostile input: 60 KB of nested brackets answered in ${fmt(chat.hostile!.deepBodyMs!)} ms (a small invalid body: ${fmt(chat.hostile!.smallBodyMs!)} ms); /healthz waited at most ${fmt(chat.hostile!.healthzMaxMs!)} ms meanwhile`,
+  )
+  const priv = chat.privateRooms!
+  console.log(
+    `private rooms: fan-out ${fmt(priv.privatePerSecond!)} delivered/s against ${fmt(priv.openPerSecond!)} in open rooms on the same server (medians of ${priv.rounds} alternating rounds): ${priv.ratio!.toFixed(3)}x`,
   )
   if (previous) {
     // Machines differ between runs; the ratio to the bare server in the same run is what compares.

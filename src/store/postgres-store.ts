@@ -4,7 +4,7 @@ import { members, messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { PostgresMembership } from './postgres-membership.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -67,12 +67,16 @@ export class PostgresStore implements Store {
     return { room: toRoom(existing), created: false }
   }
 
-  async listRooms(page: RoomPage): Promise<RoomRow[]> {
+  async listRooms(page: RoomPage): Promise<ListedRoom[]> {
     const visible = page.userId
       ? or(eq(rooms.kind, 'open'), inArray(rooms.id, this.db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, page.userId), ne(members.role, 'participant')))))
       : eq(rooms.kind, 'open')
-    const rows = await this.db.select().from(rooms).where(and(gt(rooms.id, page.after ?? 0), visible)).orderBy(asc(rooms.id)).limit(page.limit)
-    return rows.map(toRoom)
+    return this.db
+      .select({ id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt: rooms.createdAt, kind: rooms.kind })
+      .from(rooms)
+      .where(and(gt(rooms.id, page.after ?? 0), visible))
+      .orderBy(asc(rooms.id))
+      .limit(page.limit)
   }
 
   async getRoom(id: number): Promise<RoomRow | undefined> {

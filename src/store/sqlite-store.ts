@@ -5,7 +5,7 @@ import { members, messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -50,6 +50,8 @@ function prepareInsert(db: SqliteDb): (message: NewMessage) => number | null {
 }
 
 /** Builds the prepared statements once; drizzle would otherwise re-prepare on every call. */
+const listed = { id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt: rooms.createdAt, kind: rooms.kind }
+
 function prepare(db: SqliteDb) {
   const p = sql.placeholder
   return {
@@ -90,14 +92,14 @@ function prepare(db: SqliteDb) {
       .limit(p('limit'))
       .prepare(),
     roomsAfter: db
-      .select()
+      .select(listed)
       .from(rooms)
       .where(and(gt(rooms.id, p('after')), eq(rooms.kind, 'open')))
       .orderBy(asc(rooms.id))
       .limit(p('limit'))
       .prepare(),
     roomsOfUserAfter: db
-      .select()
+      .select(listed)
       .from(rooms)
       .where(
         and(
@@ -182,7 +184,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  async listRooms(page: RoomPage): Promise<RoomRow[]> {
+  async listRooms(page: RoomPage): Promise<ListedRoom[]> {
     const after = page.after ?? 0
     return page.userId ? this.statements.roomsOfUserAfter.all({ after, limit: page.limit, userId: page.userId }) : this.statements.roomsAfter.all({ after, limit: page.limit })
   }

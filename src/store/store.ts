@@ -24,6 +24,9 @@ export interface MessageRow {
 /** A message ready to store: every column but what the database assigns. */
 export type NewMessage = Omit<MessageRow, 'id' | 'seq'>
 
+/** What a room listing needs of each room (summaries): less to read and map than the whole row. */
+export type ListedRoom = Pick<RoomRow, 'id' | 'name' | 'postId' | 'createdAt' | 'kind'>
+
 /** A page of rooms: ascending id, starting after `after`: open rooms, and those `userId` is a member of. */
 export interface RoomPage {
   limit: number
@@ -61,7 +64,7 @@ export interface Recovery {
 /** Durable storage of rooms and messages. */
 export interface Store {
   createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }>
-  listRooms(page: RoomPage): Promise<RoomRow[]>
+  listRooms(page: RoomPage): Promise<ListedRoom[]>
   getRoom(id: number): Promise<RoomRow | undefined>
   /** The open room of a post, if there is one. */
   roomByPostId(postId: number): Promise<RoomRow | undefined>

@@ -4,9 +4,11 @@ import { badRequest, forbidden, tooMany, unprocessable } from '../../errors.ts'
 import { toMessageDto } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { MemberRow } from '../../store/membership.ts'
-import type { RoomRow, Store } from '../../store/store.ts'
+import type { ListedRoom, RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from './access.ts'
 import type { CreateRoomBody, DirectRoomBody, MemberDto, RoomDetail, RoomSummary } from './model.ts'
+
+const NO_COUNTS: Promise<ReadonlyMap<number, number>> = Promise.resolve(new Map())
 
 /** Messages a room detail carries. */
 const DETAIL_MESSAGES = 50
@@ -74,7 +76,8 @@ export class RoomService {
   /** Open rooms and, with identity, the caller's private and direct rooms; ascending id. */
   async list(page: { limit: number; after?: number }, host: string, caller: Caller): Promise<RoomSummary[]> {
     const rows = await this.store.listRooms({ ...page, userId: caller.identity?.userId ?? null })
-    const [online, members] = await Promise.all([this.presence.counts(rows.map((row) => row.id)), this.store.membership.memberCounts(rows.filter((row) => row.kind !== 'open').map((row) => row.id))])
+    const withMembers = rows.filter((row) => row.kind !== 'open').map((row) => row.id)
+    const [online, members] = await Promise.all([this.presence.counts(rows.map((row) => row.id)), withMembers.length === 0 ? NO_COUNTS : this.store.membership.memberCounts(withMembers)])
     return rows.map((row, i) => this.summaryOf(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0)))
   }
 
@@ -113,7 +116,7 @@ export class RoomService {
     if (wait > 0) throw tooMany('too_many_rooms', 'Too many rooms created from here lately; wait and try again.', wait)
   }
 
-  private summaryOf(room: RoomRow, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
+  private summaryOf(room: ListedRoom, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
     return {
       id: room.id,
       name: room.name,

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
+import type { ServerProcess } from './support/process.ts'
+import { endpoint, handshake, identityHeaders, UNLIMITED, type TestUser } from './support/server.ts'
+import { TestSocket } from './support/socket.ts'
+
+// Private and direct rooms across three instances (separate processes) on one fresh Postgres
+// database and a Redis of their own: what one instance decides, the sockets on the others obey.
+const SERVICE_SECRET = 'service-secret-of-the-app-backend'
+let db: Awaited<ReturnType<typeof createDatabase>>
+let redis: TestRedis
+let instances: ServerProcess[]
+
+beforeAll(async () => {
+  db = await createDatabase()
+  redis = await startRedis()
+  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `members${Date.now()}:`, SERVICE_SECRET, ...UNLIMITED }
+  instances = []
+  for (let i = 0; i < 3; i++) instances.push(await startInstance(env))
+}, 60_000)
+afterAll(async () => {
+  for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
+  await Promise.all((instances ?? []).map((i) => i.exited))
+  await redis?.stop()
+  await db?.drop()
+})
+
+const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
+const on = (i: number) => endpoint(instances[i]!.base)
+const connect = (i: number, roomId: number, who: TestUser) => TestSocket.connect(on(i), roomId, who)
+type Room = { id: number; kind: string }
+async function privateRoom(i: number, owner: TestUser, members: TestUser[]): Promise<number> {
+  const res = await on(i).post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: members.map((m) => m.user_id) }, identityHeaders(owner))
+  expect(res.status).toBe(201)
+  return ((await res.json()) as Room).id
+}
+const wsPath = (roomId: number, who: TestUser) => `/ws/chat/${roomId}/chat/?${new URLSearchParams({ ...who } as Record<string, string>)}`
+
+describe('members and blocks across three instances', () => {
+  it('should create exactly one direct room when requests race on every instance from both sides', async () => {
+    const [buyer, seller] = [user('race-buyer'), user('race-seller')]
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        const [from, to] = i % 2 ? [buyer, seller] : [seller, buyer]
+        const res = await on(i % 3).post('/chat/v1/direct-room/', { user_id: to.user_id, post_id: 7 }, identityHeaders(from))
+        return { status: res.status, id: ((await res.json()) as Room).id }
+      }),
+    )
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(1)
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(29)
+    expect(new Set(answers.map((a) => a.id)).size).toBe(1)
+  }, 30_000)
+
+  it("should close a removed member's sockets on every instance with 4403, after the room hears it", async () => {
+    const [owner, member, other] = [user('x-owner'), user('x-member'), user('x-other')]
+    const roomId = await privateRoom(0, owner, [member, other])
+    const watcher = await connect(2, roomId, other)
+    const tabs = [await connect(1, roomId, member), await connect(2, roomId, member)]
+    const res = await fetch(`${instances[0]!.base}/chat/v1/room/${roomId}/members/${member.user_id}/`, { method: 'DELETE', headers: identityHeaders(owner) })
+    expect(res.status).toBe(204)
+    expect(await watcher.next('chat.member.removed')).toEqual({ type: 'chat.member.removed', user_id: member.user_id })
+    for (const tab of tabs) {
+      expect(await tab.next('chat.member.removed')).toMatchObject({ user_id: member.user_id })
+      expect(await tab.closed).toEqual({ code: 4403, reason: 'removed' })
+    }
+    for (let i = 0; i < 3; i++) expect((await handshake(on(i), wsPath(roomId, member))).status).toBe(403)
+    // The others stay, and still hear the room.
+    const owners = await connect(1, roomId, owner)
+    owners.sendMessage('still here')
+    expect(await watcher.next('chat.message')).toMatchObject({ message: 'still here' })
+    await Promise.all([watcher.close(), owners.close()])
+  }, 30_000)
+
+  it('should tell the room on every instance of a member added on one, who may then join anywhere', async () => {
+    const [owner, newcomer] = [user('a-owner'), user('a-newcomer')]
+    const roomId = await privateRoom(0, owner, [])
+    const watchers = [await connect(1, roomId, owner), await connect(2, roomId, owner)]
+    expect((await handshake(on(2), wsPath(roomId, newcomer))).status).toBe(403)
+    const res = await on(0).post(`/chat/v1/room/${roomId}/members/`, { user_id: newcomer.user_id }, { 'x-service-secret': SERVICE_SECRET })
+    expect(res.status).toBe(201)
+    for (const w of watchers) expect(await w.next('chat.member.added')).toEqual({ type: 'chat.member.added', user_id: newcomer.user_id })
+    const socket = await connect(2, roomId, newcomer)
+    socket.sendMessage('hello all')
+    for (const w of watchers) expect(await w.next('chat.message')).toMatchObject({ message: 'hello all', user_id: newcomer.user_id })
+    await Promise.all([...watchers, socket].map((s) => s.close()))
+  }, 30_000)
+
+  it('should refuse sends in a direct room on every instance as soon as one blocks the other, and take them again after unblocking', async () => {
+    const [a, b] = [user('blk-a'), user('blk-b')]
+    const created = await on(0).post('/chat/v1/direct-room/', { user_id: b.user_id }, identityHeaders(a))
+    const roomId = ((await created.json()) as Room).id
+    const [sa, sb] = [await connect(1, roomId, a), await connect(2, roomId, b)]
+    expect((await fetch(`${instances[0]!.base}/chat/v1/blocks/${b.user_id}/`, { method: 'PUT', headers: identityHeaders(a) })).status).toBe(204)
+    // The block is an event on its way to the other instances: each socket is refused once it lands.
+    for (const socket of [sa, sb]) {
+      let refused = false
+      for (let attempt = 0; attempt < 50 && !refused; attempt++) {
+        socket.sendMessage(`try ${attempt}`)
+        const answer = await socket.next((f) => f.type === 'chat.error' || f.type === 'chat.message')
+        refused = answer.type === 'chat.error' && answer.code === 'blocked'
+        if (!refused) await Bun.sleep(20)
+      }
+      expect(refused).toBe(true)
+    }
+    expect((await fetch(`${instances[0]!.base}/chat/v1/blocks/${b.user_id}/`, { method: 'DELETE', headers: identityHeaders(a) })).status).toBe(204)
+    let delivered = false
+    for (let attempt = 0; attempt < 50 && !delivered; attempt++) {
+      sb.sendMessage(`again ${attempt}`)
+      const answer = await sb.next((f) => f.type === 'chat.error' || (f.type === 'chat.message' && String(f.message).startsWith('again')))
+      delivered = answer.type === 'chat.message'
+      if (!delivered) await Bun.sleep(20)
+    }
+    expect(delivered).toBe(true)
+    expect(await sa.next((f) => f.type === 'chat.message' && String(f.message).startsWith('again'))).toMatchObject({ user_id: b.user_id })
+    await Promise.all([sa.close(), sb.close()])
+  }, 30_000)
+})
