@@ -37,6 +37,8 @@ const jsonBody = (roomId: number) =>
   fc.oneof(
     fc.record({ name: junk, post_id: junk }, { requiredKeys: [] }),
     fc.record({ message: junk, room: fc.oneof(junk, fc.constant(0), fc.constant(roomId)), client_msg_id: junk }, { requiredKeys: [] }),
+    fc.record({ name: junk, kind: fc.oneof(junk, fc.constantFrom('open', 'private', 'direct')), members: fc.oneof(junk, fc.array(junk, { maxLength: 4 })), owner: junk, post_id: junk }, { requiredKeys: [] }),
+    fc.record({ user_id: junk, post_id: junk, name: junk }, { requiredKeys: [] }),
     fc.anything(),
   )
 const rawBody = (roomId: number) =>
@@ -66,7 +68,7 @@ for (const store of stores) {
     describe('REST input', () => {
       it('should never answer 5xx to any body, content type or identity', async () => {
         await fc.assert(
-          fc.asyncProperty(fc.constantFrom('/chat/v1/create-room/', '/chat/v1/message/'), rawBody(roomId), contentType, fc.boolean(), fc.option(fc.string({ maxLength: 80 })), async (path, body, type, withIdentity, nickname) => {
+          fc.asyncProperty(fc.constantFrom('/chat/v1/create-room/', '/chat/v1/message/', '/chat/v1/direct-room/', `/chat/v1/room/${roomId}/members/`), rawBody(roomId), contentType, fc.boolean(), fc.option(fc.string({ maxLength: 80 })), async (path, body, type, withIdentity, nickname) => {
             const headers: Record<string, string> = withIdentity ? identityHeaders(alice) : {}
             if (nickname !== null) headers['x-nickname'] = nickname.replace(/[^\x20-\x7e]/g, '%')
             if (type) headers['content-type'] = type
@@ -84,10 +86,18 @@ for (const store of stores) {
         await fc.assert(
           fc.asyncProperty(segment, fc.dictionary(fc.constantFrom('limit', 'after', 'before', 'since', 'x'), segment), async (id, query) => {
             const qs = new URLSearchParams(query).toString()
-            for (const path of [`/chat/v1/room/${encodeURIComponent(id)}/`, `/chat/v1/room/${encodeURIComponent(id)}/messages/?${qs}`, `/chat/v1/rooms/?${qs}`]) {
-              const res = await server.http(path)
+            for (const path of [`/chat/v1/room/${encodeURIComponent(id)}/`, `/chat/v1/room/${encodeURIComponent(id)}/messages/?${qs}`, `/chat/v1/room/${encodeURIComponent(id)}/members/`, `/chat/v1/rooms/?${qs}`]) {
+              const res = await server.http(path, { headers: identityHeaders(alice) })
               expect(res.status).toBeLessThan(500)
               await res.arrayBuffer()
+            }
+            // A user id in the path, raw or percent-encoded (some not UTF-8 at all).
+            for (const user of [encodeURIComponent(id), id.replace(/[/?#\\]/g, ''), '%ED%A0%80', '%FF', '%E2%80%AE']) {
+              for (const [method, path] of [['PUT', `/chat/v1/blocks/${user}/`], ['DELETE', `/chat/v1/blocks/${user}/`], ['DELETE', `/chat/v1/room/${roomId}/members/${user}/`]] as const) {
+                const res = await server.http(path, { method, headers: identityHeaders(alice) })
+                expect({ method, path, status: res.status < 500 }).toEqual({ method, path, status: true })
+                await res.arrayBuffer()
+              }
             }
           }),
           { numRuns: 300 },
