@@ -3,7 +3,7 @@ import { createLogger } from '../logger.ts'
 import { createMetrics } from '../metrics.ts'
 import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
 import { Closer } from './closing.ts'
-import { messageEvent, signalEvent } from './events.ts'
+import { blockedEvent, evictEvent, messageEvent, signalEvent } from './events.ts'
 import { Hub } from './hub.ts'
 import { SlowConsumers } from './slow-consumers.ts'
 import type { MessageRow } from '../store/store.ts'
@@ -46,6 +46,25 @@ describe('Hub', () => {
     expect(a.socket.frames().map((f) => f.type)).toEqual(['chat.message'])
     expect(b.socket.frames().map((f) => f.type)).toEqual(['chat.message', 'chat.typing'])
     expect(other.socket.received).toEqual([])
+  })
+
+  it("should close only the evicted user's sockets in that room with 4403, and mark a room's sockets blocked or not", () => {
+    const { hub, topics } = makeHub()
+    const [gone1, gone2, stays, elsewhere] = [fakeSession(topics, 1, 'gone'), fakeSession(topics, 1, 'gone'), fakeSession(topics, 1, 'stays'), fakeSession(topics, 2, 'gone')]
+    for (const s of [gone1, gone2, stays, elsewhere]) {
+      hub.add(s)
+      hub.subscribe(s)
+    }
+    hub.deliver(evictEvent(1, 'gone'))
+    expect([gone1, gone2].map((s) => s.socket.closedWith)).toEqual([
+      { code: 4403, reason: 'removed' },
+      { code: 4403, reason: 'removed' },
+    ])
+    expect([stays.socket.closedWith, elsewhere.socket.closedWith]).toEqual([null, null])
+    hub.deliver(blockedEvent(1, true))
+    expect([stays.blocked, elsewhere.blocked]).toEqual([true, false])
+    hub.deliver(blockedEvent(1, false))
+    expect(stays.blocked).toBe(false)
   })
 
   it('should hold a replaying socket\'s events and release them without what the replay sent', () => {
