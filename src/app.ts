@@ -102,6 +102,6 @@ export function createApp(deps: AppDeps) {
       realtime.stop()
     })
 
-  return Object.assign(app, { chat, broker, presence, lifecycle })
+  return Object.assign(app, { chat, broker, presence, profiles, lifecycle })
 }
 

@@ -32,16 +32,28 @@ export function requireService(caller: Caller, what: string): void {
   if (!caller.service) throw forbidden('service_call_required', `Only the app's backend (a service call with X-Service-Secret) may ${what}.`)
 }
 
-/** Profiles remembered per process before the oldest are forgotten (they are only a write filter). */
+/** Users whose last written profile this process remembers (only a filter on writes: forgetting costs a write). */
 const REMEMBERED_PROFILES = 50_000
+/** Profiles are written together, at most this long after they were seen... */
+const FLUSH_MS = 200
+/** ...or as soon as this many wait. */
+const FLUSH_BATCH = 500
+
+/** A short digest of what the cache keeps of a profile: equal digests mean nothing to write. */
+const digestOf = (identity: Identity) => Bun.hash.crc32(`${identity.nickname}\u0000${identity.email}\u0000${identity.profileUrl ?? ''}`)
 
 /**
  * The profile cache's writer: the last nickname, e-mail and picture seen for each user, so member
- * lists can name people who are offline. Writes only when a user's profile changed since this
- * process last wrote it, and never holds up the request that carried it (a failed write is logged).
+ * lists can name people who are offline. A profile is written only when it changed since this
+ * process last wrote it, and never holds up the request that carried it: changes are written
+ * together in one statement a moment later (a reconnect storm of thousands of users is a handful
+ * of writes). A failed write is logged and retried the next time the user is seen.
  */
 export class Profiles {
-  private readonly written = new Map<string, string>()
+  /** User id → digest of the profile last written or queued. (A digest collision skips one update.) */
+  private readonly written = new Map<string, number>()
+  private pending = new Map<string, Identity>()
+  private timer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
     private readonly membership: Membership,
@@ -49,14 +61,26 @@ export class Profiles {
   ) {}
 
   seen(identity: Identity): void {
-    const fingerprint = `${identity.nickname}\u0000${identity.email}\u0000${identity.profileUrl ?? ''}`
-    if (this.written.get(identity.userId) === fingerprint) return
+    const digest = digestOf(identity)
+    if (this.written.get(identity.userId) === digest) return
     this.written.delete(identity.userId)
     if (this.written.size >= REMEMBERED_PROFILES) this.written.delete(this.written.keys().next().value!)
-    this.written.set(identity.userId, fingerprint)
-    this.membership.saveProfile(identity).catch((err: unknown) => {
-      this.written.delete(identity.userId)
-      this.logger.warn('remembering a user profile failed', { user: identity.userId, err })
+    this.written.set(identity.userId, digest)
+    this.pending.set(identity.userId, identity)
+    if (this.pending.size >= FLUSH_BATCH) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS)
+  }
+
+  /** Writes what waits now (on shutdown, say). */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const batch = [...this.pending.values()]
+    this.pending = new Map()
+    if (batch.length === 0) return Promise.resolve()
+    return this.membership.saveProfiles(batch).catch((err: unknown) => {
+      for (const identity of batch) if (this.written.get(identity.userId) === digestOf(identity)) this.written.delete(identity.userId)
+      this.logger.warn('remembering user profiles failed; they are written when next seen', { users: batch.length, err })
     })
   }
 }

@@ -52,6 +52,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         // Storage stays open until what is in flight has been answered (bounded: the process
         // exits at SHUTDOWN_TIMEOUT whatever happens).
         await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])
+        await running.profiles.flush()
         await store.close()
         await running.presence.close()
         await running.broker.close()

@@ -382,5 +382,16 @@ for (const store of stores) {
         expect((await post('/chat/v1/message/', { room: open.id, message: 'open ok' }, as(b))).status).toBe(201)
       })
     })
+
+    describe('the profile cache', () => {
+      it('should keep a profile seen just before a graceful stop', async () => {
+        const late = user(`${tag}-late`, 'Seen Last')
+        const room = await createPrivate(owner, [late.user_id])
+        await get('/chat/v1/rooms/', as(late))
+        server = await server.restart()
+        const members = await json<(Json & { user_id: string })[]>(await get(`/chat/v1/room/${room.id}/members/`, as(owner)))
+        expect(members.find((m) => m.user_id === late.user_id)).toMatchObject({ nickname: 'Seen Last' })
+      })
+    })
   })
 }

@@ -59,6 +59,6 @@ export interface Membership {
   blockedEither(a: string, b: string): Promise<boolean>
   /** The direct rooms of a pair (one per post). */
   directRoomsOf(a: string, b: string): Promise<number[]>
-  /** Remembers the profile the gateway forwarded for a user (the latest wins). */
-  saveProfile(identity: Identity): Promise<void>
+  /** Remembers the profiles the gateway forwarded (one per user; the latest wins), in one statement. */
+  saveProfiles(profiles: readonly Identity[]): Promise<void>
 }

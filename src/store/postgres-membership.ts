@@ -120,11 +120,12 @@ export class PostgresMembership implements Membership {
     return rows.map((r) => r.id)
   }
 
-  async saveProfile(identity: Identity): Promise<void> {
-    const row = { nickname: identity.nickname, email: identity.email, profileUrl: identity.profileUrl, updatedAt: Date.now() }
+  async saveProfiles(profiles: readonly Identity[]): Promise<void> {
+    if (profiles.length === 0) return
+    const now = Date.now()
     await this.db
       .insert(users)
-      .values({ userId: identity.userId, ...row })
-      .onConflictDoUpdate({ target: users.userId, set: row })
+      .values(profiles.map((p) => ({ userId: p.userId, nickname: p.nickname, email: p.email, profileUrl: p.profileUrl, updatedAt: now })))
+      .onConflictDoUpdate({ target: users.userId, set: { nickname: sql`excluded.nickname`, email: sql`excluded.email`, profileUrl: sql`excluded.profile_url`, updatedAt: sql`excluded.updated_at` } })
   }
 }

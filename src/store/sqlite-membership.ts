@@ -9,7 +9,20 @@ const isMember = ne(members.role, 'participant')
 
 /** Membership on SQLite: one writer at a time, so each transaction sees what the last one wrote. */
 export class SqliteMembership implements Membership {
-  constructor(private readonly db: SqliteDb) {}
+  /** One prepared upsert, run per profile in one transaction: nothing to build per write. */
+  private readonly writeProfiles
+
+  constructor(private readonly db: SqliteDb) {
+    const p = (name: string) => sql.placeholder(name)
+    const upsert = db
+      .insert(users)
+      .values({ userId: p('userId'), nickname: p('nickname'), email: p('email'), profileUrl: p('profileUrl'), updatedAt: p('updatedAt') })
+      .onConflictDoUpdate({ target: users.userId, set: { nickname: sql`excluded.nickname`, email: sql`excluded.email`, profileUrl: sql`excluded.profile_url`, updatedAt: sql`excluded.updated_at` } })
+      .prepare()
+    this.writeProfiles = db.$client.transaction((profiles: readonly Identity[], now: number) => {
+      for (const { userId, nickname, email, profileUrl } of profiles) upsert.run({ userId, nickname, email, profileUrl, updatedAt: now })
+    })
+  }
 
   async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow> {
     return this.db.transaction((tx) => {
@@ -114,12 +127,7 @@ export class SqliteMembership implements Membership {
       .map((r) => r.id)
   }
 
-  async saveProfile(identity: Identity): Promise<void> {
-    const row = { nickname: identity.nickname, email: identity.email, profileUrl: identity.profileUrl, updatedAt: Date.now() }
-    this.db
-      .insert(users)
-      .values({ userId: identity.userId, ...row })
-      .onConflictDoUpdate({ target: users.userId, set: row })
-      .run()
+  async saveProfiles(profiles: readonly Identity[]): Promise<void> {
+    this.writeProfiles(profiles, Date.now())
   }
 }
