@@ -373,6 +373,18 @@ for (const store of stores) {
         await Promise.all([sa.close(), sb.close(), late.close()])
       })
 
+      it('should refuse a block past the 1000th, but take a repeat of one already held', async () => {
+        const hoarder = user(`${tag}-hoarder`)
+        for (let start = 0; start < 1000; start += 50) {
+          const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => call('PUT', `/chat/v1/blocks/target-${start + i}/`, as(hoarder))))
+          expect(answers.every((a) => a.status === 204)).toBe(true)
+        }
+        const over = await call('PUT', '/chat/v1/blocks/target-1000/', as(hoarder))
+        expect(over.status).toBe(409)
+        expect(await json(over)).toMatchObject({ code: 'too_many_blocks' })
+        expect((await call('PUT', '/chat/v1/blocks/target-7/', as(hoarder))).status).toBe(204)
+      }, 30_000)
+
       it('should leave open and private rooms alone', async () => {
         const [a, b] = [user(`${tag}-calm-a`), user(`${tag}-calm-b`)]
         expect((await call('PUT', `/chat/v1/blocks/${encodeURIComponent(b.user_id)}/`, as(a))).status).toBe(204)

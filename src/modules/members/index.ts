@@ -6,7 +6,7 @@ import { identityHeaderParameters, responses, serviceSecretParameter } from '../
 import { memberSchema } from '../rooms/model.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { addMemberBodySchema, blockSchema, memberParamsSchema, userParamsSchema } from './model.ts'
-import { parseUserId, type BlockService, type MemberService } from './service.ts'
+import { MAX_BLOCKS, parseUserId, type BlockService, type MemberService } from './service.ts'
 
 const caller = [...identityHeaderParameters(false), serviceSecretParameter]
 const user = identityHeaderParameters(true)
@@ -112,6 +112,7 @@ export const blockRoutes = (blocks: BlockService, callers: Callers) =>
             204: { description: 'Blocked', empty: true },
             400: { description: 'The user id is invalid (`invalid_user_id`) or the caller (`same_user`)', problem: { code: 'same_user' } },
             401: { description: 'No identity', problem: { code: 'identity_required' } },
+            409: { description: `The caller already blocks ${MAX_BLOCKS} users`, problem: { code: 'too_many_blocks' } },
           }),
         },
       },

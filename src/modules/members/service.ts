@@ -9,6 +9,9 @@ import type { MemberDto } from '../rooms/model.ts'
 import { toMemberDto } from '../rooms/service.ts'
 import type { BlockDto } from './model.ts'
 
+/** Blocks one user may hold: rows any user can add must end somewhere. */
+export const MAX_BLOCKS = 1000
+
 /** A user id from a path segment: 400 `invalid_user_id` unless it could be one. */
 export function parseUserId(raw: string): string {
   const parsed = userIdSchema.safeParse(raw)
@@ -81,6 +84,8 @@ export class BlockService {
   async block(caller: Caller, userId: string): Promise<void> {
     const { identity } = requireIdentity(caller)
     if (userId === identity.userId) throw badRequest('same_user', 'A user cannot block themself.', [{ path: 'user_id', message: 'is the caller' }])
+    const existing = await this.store.membership.blocksOf(identity.userId)
+    if (existing.length >= MAX_BLOCKS && !existing.some((b) => b.userId === userId)) throw conflict('too_many_blocks', `A user may block at most ${MAX_BLOCKS} others; unblock someone first.`)
     await this.store.membership.block(identity.userId, userId)
     await this.tellDirectRooms(identity.userId, userId, true)
   }
