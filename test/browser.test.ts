@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { artifacts, launchBrowser } from './support/browser.ts'
-import { alice, bob, carol, createRoom, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { alice, bob, carol, createRoom, handshake, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
 
 let server: TestServer
 let browser: Browser
@@ -50,6 +50,36 @@ async function send(page: Page, text: string) {
   await page.fill('#message', text)
   await page.click('#send')
 }
+
+/** Opens (or finds) the page user's direct room with another user from the page's form; its id. */
+async function openDirectRoom(page: Page, otherUserId: string, postId?: number): Promise<number> {
+  await page.fill('[data-testid=direct-user-id]', otherUserId)
+  if (postId !== undefined) await page.fill('[data-testid=direct-post-id]', String(postId))
+  await page.click('[data-testid=direct-room-submit]')
+  await page.waitForFunction(() => (document.getElementById('room_id') as HTMLInputElement).value !== '')
+  return Number(await page.inputValue('#room_id'))
+}
+
+async function connect(page: Page) {
+  await page.click('#connect')
+  await state(page).filter({ hasText: /^connected$/ }).waitFor()
+}
+
+/** Records every state the page's connection shows from now on; the returned function reads them. */
+async function recordStates(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(() => {
+    const badge = document.querySelector('[data-testid=state]')!
+    const seen = [badge.textContent ?? '']
+    ;(window as unknown as { seenStates: string[] }).seenStates = seen
+    new MutationObserver(() => seen.push(badge.textContent ?? '')).observe(badge, { childList: true, characterData: true, subtree: true })
+  })
+  return () => page.evaluate(() => (window as unknown as { seenStates: string[] }).seenStates)
+}
+
+const memberRows = (page: Page) => page.locator('[data-testid=members] li')
+/** The members panel as `user_id:role` pairs, in the order shown. */
+const memberList = (page: Page) => memberRows(page).evaluateAll((rows) => rows.map((row) => `${(row as HTMLElement).dataset.userId}:${(row as HTMLElement).dataset.role}`))
+const memberRow = (page: Page, user: TestUser) => page.locator(`[data-testid=members] li[data-user-id="${user.user_id}"]`)
 
 describe('the chat test page', () => {
   it('should let two users chat both ways, with join, leave and typing, rendering text as text', async () => {
@@ -146,6 +176,153 @@ describe('the chat test page', () => {
     await a.page.locator('#messages li.message .text', { hasText: 'after the restart' }).waitFor()
     expect(await messageTexts(a.page)).toEqual(['before the restart', 'while away 0', 'while away 1', 'while away 2', 'after the restart'])
     await a.context.close()
+  }, 60_000)
+})
+
+describe('private and direct rooms on the test page', () => {
+  it('should let two users open a direct room about a post and chat, listing both as members, and refuse a third user', async () => {
+    const postId = 7001
+    const a = await openChatPage(alice)
+    const roomId = await openDirectRoom(a.page, bob.user_id, postId)
+    expect(roomId).toBeGreaterThan(0)
+    const b = await openChatPage(bob)
+    // The same pair about the same post lands in the same room, whichever of the two asks.
+    expect(await openDirectRoom(b.page, alice.user_id, postId)).toBe(roomId)
+    for (const page of [a.page, b.page]) await page.locator(`#rooms li[data-id="${roomId}"]`, { hasText: 'direct · 2 members' }).waitFor()
+
+    await connect(a.page)
+    await connect(b.page)
+    for (const page of [a.page, b.page]) {
+      await memberRows(page).nth(1).waitFor()
+      expect((await memberList(page)).sort()).toEqual([`${alice.user_id}:member`, `${bob.user_id}:member`])
+    }
+    expect(await memberRow(b.page, alice).locator('.who').textContent()).toBe(alice.nickname)
+    // A direct room has no owner: nobody adds or removes; each may block the other.
+    for (const page of [a.page, b.page]) {
+      expect(await page.locator('#add-member').isHidden()).toBe(true)
+      expect(await page.locator('[data-testid=remove-member]').count()).toBe(0)
+      expect(await page.locator('[data-testid=block-toggle]').allTextContents()).toEqual(['Block'])
+    }
+
+    await send(a.page, 'is the bike still for sale?')
+    await b.page.locator('#messages li.message .text', { hasText: 'is the bike still for sale?' }).waitFor()
+    await send(b.page, '네, 아직 있어요')
+    await a.page.locator('#messages li.message .text', { hasText: '네, 아직 있어요' }).waitFor()
+    for (const page of [a.page, b.page]) expect(await messageTexts(page)).toEqual(['is the bike still for sale?', '네, 아직 있어요'])
+
+    const c = await openChatPage(carol, roomId)
+    const carolStates = await recordStates(c.page)
+    await c.page.click('#connect')
+    await c.page.locator('[data-testid=errors]', { hasText: 'not a member' }).waitFor()
+    // Longer than the first reconnect delay: the page neither connects nor keeps trying.
+    await Bun.sleep(1500)
+    expect(await state(c.page).textContent()).toBe('disconnected')
+    expect(await carolStates()).not.toContain('connected')
+    expect((await carolStates()).filter((s) => s.startsWith('reconnecting'))).toEqual([])
+    expect(await c.page.locator('#members-panel').isHidden()).toBe(true)
+    expect(await messageTexts(c.page)).toEqual([])
+    // At the protocol level too: carol's handshake is refused before the upgrade.
+    const refused = await handshake(server, `/ws/chat/${roomId}/chat/?${new URLSearchParams({ user_id: carol.user_id, nickname: carol.nickname, email: carol.email })}`)
+    expect(refused.status).toBe(403)
+    expect(refused.headers.get('upgrade')).toBeNull()
+    expect(await refused.json()).toMatchObject({ code: 'not_a_member' })
+
+    await a.page.screenshot({ path: join(artifacts, 'direct-alice.png') })
+    await c.page.screenshot({ path: join(artifacts, 'direct-carol-refused.png') })
+    expect([...a.dialogs, ...b.dialogs, ...c.dialogs]).toEqual([])
+    expect([...a.violations, ...b.violations, ...c.violations]).toEqual([])
+    await Promise.all([a.context.close(), b.context.close(), c.context.close()])
+  }, 60_000)
+
+  it('should refuse sends in a direct room while one of the two has blocked the other from the members panel', async () => {
+    // Users of their own: a block outlives this test's pages.
+    const dan: TestUser = { user_id: 'u-dan', nickname: 'Dan', email: 'dan@example.com' }
+    const erin: TestUser = { user_id: 'u-erin', nickname: '에린', email: 'erin@example.com' }
+    const a = await openChatPage(dan)
+    const roomId = await openDirectRoom(a.page, erin.user_id)
+    const b = await openChatPage(erin, roomId)
+    await connect(a.page)
+    await connect(b.page)
+    await send(b.page, 'before the block')
+    await a.page.locator('#messages li.message .text', { hasText: 'before the block' }).waitFor()
+
+    await memberRow(a.page, erin).locator('[data-testid=block-toggle]', { hasText: 'Block' }).click()
+    await memberRow(a.page, erin).locator('[data-testid=block-toggle]', { hasText: 'Unblock' }).waitFor()
+    await send(b.page, 'can you hear me?')
+    await b.page.locator('[data-testid=errors]', { hasText: 'blocked' }).waitFor()
+    // Both ways: the one who blocked cannot send either.
+    await send(a.page, 'nor this')
+    await a.page.locator('[data-testid=errors]', { hasText: 'blocked' }).waitFor()
+
+    // The button's state comes from the server's list of blocks, so it survives a reload.
+    await a.page.reload()
+    await connect(a.page)
+    await memberRow(a.page, erin).locator('[data-testid=block-toggle]', { hasText: 'Unblock' }).click()
+    await memberRow(a.page, erin).locator('[data-testid=block-toggle]', { hasText: /^Block$/ }).waitFor()
+    await send(b.page, 'after the unblock')
+    for (const page of [a.page, b.page]) await page.locator('#messages li.message .text', { hasText: 'after the unblock' }).waitFor()
+    // What was refused was never stored.
+    for (const page of [a.page, b.page]) expect(await messageTexts(page)).toEqual(['before the block', 'after the unblock'])
+    expect((await (await server.http('/chat/v1/blocks/', { headers: identityHeaders(dan) })).json()) as unknown[]).toEqual([])
+
+    expect([...a.dialogs, ...b.dialogs]).toEqual([])
+    expect([...a.violations, ...b.violations]).toEqual([])
+    await Promise.all([a.context.close(), b.context.close()])
+  }, 60_000)
+
+  it("should let a private room's owner add and remove members, and stop a removed member's page from reconnecting", async () => {
+    const a = await openChatPage(alice)
+    await a.page.fill('#room_name', 'team room')
+    expect(await a.page.locator('[data-testid=room-members]').isHidden()).toBe(true)
+    await a.page.selectOption('[data-testid=room-kind]', 'private')
+    await a.page.fill('[data-testid=room-members]', ` ${bob.user_id} , `)
+    await a.page.click('#create-room button[type=submit]')
+    await a.page.waitForFunction(() => (document.getElementById('room_id') as HTMLInputElement).value !== '')
+    const roomId = Number(await a.page.inputValue('#room_id'))
+    await a.page.locator(`#rooms li[data-id="${roomId}"]`, { hasText: 'team room · private · 2 members' }).waitFor()
+
+    await connect(a.page)
+    await memberRows(a.page).nth(1).waitFor()
+    expect(await memberList(a.page)).toEqual([`${alice.user_id}:owner`, `${bob.user_id}:member`])
+    expect(await a.page.locator('#add-member').isVisible()).toBe(true)
+
+    const b = await openChatPage(bob, roomId)
+    await connect(b.page)
+    await memberRows(b.page).nth(1).waitFor()
+    // A member manages nobody but themself.
+    expect(await b.page.locator('#add-member').isHidden()).toBe(true)
+    expect(await b.page.locator('[data-testid=remove-member]').count()).toBe(0)
+    expect(await memberRow(b.page, bob).locator('[data-testid=leave-room]').count()).toBe(1)
+
+    await a.page.fill('[data-testid=add-member-user-id]', carol.user_id)
+    await a.page.click('[data-testid=add-member-submit]')
+    // Bob's page hears of it from the room (chat.member.added).
+    for (const page of [a.page, b.page]) await memberRow(page, carol).waitFor()
+    const c = await openChatPage(carol, roomId)
+    await connect(c.page)
+
+    const bobStates = await recordStates(b.page)
+    await memberRow(a.page, bob).locator('[data-testid=remove-member]').click()
+    await b.page.locator('#messages li.notice', { hasText: 'removed from this room' }).waitFor()
+    for (const page of [a.page, c.page]) await memberRow(page, bob).waitFor({ state: 'detached' })
+    await Bun.sleep(1500)
+    expect(await state(b.page).textContent()).toBe('disconnected')
+    expect([...new Set((await bobStates()).slice(1))]).toEqual(['disconnected'])
+    expect(await b.page.locator('#members-panel').isHidden()).toBe(true)
+    // Asking again gets the room's reason, not a socket that fails.
+    await b.page.click('#connect')
+    await b.page.locator('[data-testid=errors]', { hasText: 'not a member' }).waitFor()
+
+    await memberRow(c.page, carol).locator('[data-testid=leave-room]').click()
+    await c.page.locator('#messages li.notice', { hasText: 'You left this room.' }).waitFor()
+    await memberRow(a.page, carol).waitFor({ state: 'detached' })
+    expect(await memberList(a.page)).toEqual([`${alice.user_id}:owner`])
+    expect(await state(c.page).textContent()).toBe('disconnected')
+
+    await a.page.screenshot({ path: join(artifacts, 'private-owner.png') })
+    expect([...a.dialogs, ...b.dialogs, ...c.dialogs]).toEqual([])
+    expect([...a.violations, ...b.violations, ...c.violations]).toEqual([])
+    await Promise.all([a.context.close(), b.context.close(), c.context.close()])
   }, 60_000)
 })
 

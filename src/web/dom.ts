@@ -8,12 +8,31 @@ export interface Message {
   message: string
   created_at: string
 }
+export type RoomKind = 'open' | 'private' | 'direct'
+export interface RoomSummary {
+  id: number
+  name: string
+  post_id: number | null
+  online_count: number
+  kind: RoomKind
+  member_count: number | null
+}
+export interface Member {
+  user_id: string
+  nickname: string | null
+  role: 'owner' | 'member'
+}
+export interface RoomDetail extends RoomSummary {
+  chat_messages: Message[]
+  members: Member[]
+}
 export type ServerFrame =
   | ({ type: 'chat.message' } & Message)
   | { type: 'chat.user.join' | 'chat.user.leave'; username: string; user_id: string }
   | { type: 'chat.typing'; user_id: string; nickname: string }
   | { type: 'chat.error'; code: string; message: string }
   | { type: 'chat.recovered'; count: number; truncated: boolean }
+  | { type: 'chat.member.added' | 'chat.member.removed'; user_id: string }
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -62,5 +81,51 @@ export function messageItem(m: Message, mine: boolean): HTMLLIElement {
   text.textContent = m.message
   body.append(meta, text)
   li.append(avatar(m), body)
+  return li
+}
+
+/** A room of the list: id, name (direct rooms usually have none), post, kind, members, who is online. */
+export function roomItem(r: RoomSummary): HTMLLIElement {
+  const li = document.createElement('li')
+  li.dataset.id = String(r.id)
+  li.dataset.kind = r.kind
+  const name = r.name || (r.kind === 'direct' ? 'direct room' : '')
+  const parts = [`#${r.id} ${name}${r.post_id === null ? '' : ` (post ${r.post_id})`}`, r.kind]
+  if (r.member_count !== null) parts.push(`${r.member_count} ${r.member_count === 1 ? 'member' : 'members'}`)
+  parts.push(`${r.online_count} online`)
+  li.textContent = parts.join(' · ')
+  return li
+}
+
+/** A button a member row offers (remove, leave, block). */
+export interface MemberAction {
+  label: string
+  testid: string
+  run: () => void
+}
+
+/** A member as a list item: nickname (the user id when the server never saw one), role, actions. */
+export function memberItem(m: Member, mine: boolean, actions: MemberAction[]): HTMLLIElement {
+  const li = document.createElement('li')
+  li.className = mine ? 'member mine' : 'member'
+  li.dataset.userId = m.user_id
+  li.dataset.role = m.role
+  li.title = m.user_id
+  const who = document.createElement('span')
+  who.className = 'who'
+  who.textContent = m.nickname ?? m.user_id
+  const role = document.createElement('span')
+  role.className = 'role'
+  role.textContent = mine ? `${m.role}, you` : m.role
+  li.append(who, role)
+  for (const action of actions) {
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = 'small'
+    button.dataset.testid = action.testid
+    button.textContent = action.label
+    button.addEventListener('click', action.run)
+    li.append(button)
+  }
   return li
 }
