@@ -40,6 +40,11 @@ export class RoomAccess {
     return room
   }
 
+  /** True when the room is known here to be open (anyone may use it): no lookup, no promise. */
+  knownOpen(roomId: number): boolean {
+    return this.rooms.get(roomId)?.kind === 'open'
+  }
+
   /** The room if the caller may use it: 404 no room, 401 no identity, 403 `not_a_member`. */
   async admit(roomId: number, caller: Caller): Promise<Admission> {
     const room = await this.room(roomId)
