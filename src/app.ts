@@ -18,6 +18,8 @@ import { RoomAccess } from './modules/rooms/access.ts'
 import { blockRoutes, memberRoutes } from './modules/members/index.ts'
 import { BlockService, MemberService } from './modules/members/service.ts'
 import { createCallers, Profiles } from './caller.ts'
+import { readRoutes } from './modules/reads/index.ts'
+import { ReadService } from './modules/reads/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
@@ -62,7 +64,8 @@ export function createApp(deps: AppDeps) {
   const messages = new MessageService(store, access, broker, metrics)
   const members = new MemberService(store, access, broker, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
-  const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, access, limiter, closer: realtime.closer, metrics, logger })
+  const reads = new ReadService(store, access, broker)
+  const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({
     // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
@@ -95,6 +98,7 @@ export function createApp(deps: AppDeps) {
     .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, metrics, limiter))
     .use(memberRoutes(members, callers))
     .use(blockRoutes(blocks, callers))
+    .use(readRoutes(reads, callers))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
     .onStop(() => {
       limiter.close()

@@ -115,3 +115,19 @@ describe('members and blocks across three instances', () => {
     await Promise.all([sa.close(), sb.close()])
   }, 30_000)
 })
+
+describe('read state across three instances', () => {
+  it("should tell the room's sockets on every instance when a marker moves on one, and count unread from any", async () => {
+    const [reader, writer] = [user('r-reader'), user('r-writer')]
+    const roomId = ((await (await on(0).post('/chat/v1/create-room/', { name: 'reads' })).json()) as Room).id
+    const ids: number[] = []
+    for (const text of ['one', 'two', 'three']) ids.push(((await (await on(ids.length % 3).post('/chat/v1/message/', { room: roomId, message: text }, identityHeaders(writer))).json()) as Room).id)
+    const watchers = [await connect(1, roomId, writer), await connect(2, roomId, writer)]
+    const socket = await connect(0, roomId, reader)
+    socket.send({ type: 'chat.read', last_read_id: ids[1] })
+    for (const w of watchers) expect(await w.next('chat.read')).toEqual({ type: 'chat.read', user_id: reader.user_id, last_read_id: ids[1] })
+    const badge = await (await fetch(`${instances[2]!.base}/chat/v1/unread/`, { headers: identityHeaders(reader) })).json()
+    expect(badge).toEqual({ total: 1, rooms: 1 })
+    await Promise.all([...watchers, socket].map((s) => s.close()))
+  }, 30_000)
+})

@@ -7,7 +7,7 @@ import { problemSchema } from './responses.ts'
 
 type Json = Record<string, unknown>
 
-const [clientMessage, clientTyping] = clientFrameSchema.options
+const [clientMessage, clientTyping, clientRead] = clientFrameSchema.options
 
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, built from the zod schemas that parse
@@ -59,11 +59,13 @@ export function asyncApiDocument(version: string): Json {
         messages: {
           sendMessage: message('chat.message', 'Send a message', 'Client sends a chat message', clientMessage, { type: 'chat.message', message: '안녕하세요!', client_msg_id: '6f1c2a4e-1' }),
           sendTyping: message('chat.typing', 'Typing', 'Client is typing; relayed to the others, throttled', clientTyping, { type: 'chat.typing' }),
+          sendRead: message('chat.read', 'Mark read', "Moves the user's read marker forward (clamped to the room's newest message; counts against the message rate)", clientRead, { type: 'chat.read', last_read_id: 1024 }),
           chatMessage: message('chat.message', 'Message', 'A stored message, to every socket of the room including the sender', serverFrameSchemas.message, { type: 'chat.message', ...exampleMessage }),
           userJoin: message('chat.user.join', 'User joined', "A user's first socket in the room opened", serverFrameSchemas.join, { type: 'chat.user.join', username: '홍길동', user_id: '42' }),
           userLeave: message('chat.user.leave', 'User left', "A user's last socket in the room closed", serverFrameSchemas.leave, { type: 'chat.user.leave', username: '홍길동', user_id: '42' }),
           memberAdded: message('chat.member.added', 'Member added', 'Someone became a member of this private room', serverFrameSchemas.memberAdded, { type: 'chat.member.added', user_id: '77' }),
           memberRemoved: message('chat.member.removed', 'Member removed', 'Someone was removed from this private room, or left it', serverFrameSchemas.memberRemoved, { type: 'chat.member.removed', user_id: '77' }),
+          read: message('chat.read', 'Marker moved', "A user's read marker moved (by chat.read or POST …/read/; a sender's marker moves to each message they send without this event)", serverFrameSchemas.read, { type: 'chat.read', user_id: '42', last_read_id: 1024 }),
           typing: message('chat.typing', 'Someone is typing', 'Relayed typing of another user', serverFrameSchemas.typing, { type: 'chat.typing', user_id: '42', nickname: '홍길동' }),
           error: message('chat.error', 'Frame refused', 'A frame the server would not take; the connection stays open', serverFrameSchemas.error, { type: 'chat.error', code: 'message_too_long', message: 'message is longer than 2000 characters' }),
           recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, { type: 'chat.recovered', count: 3, truncated: false, epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8' }),
@@ -91,11 +93,12 @@ export function asyncApiDocument(version: string): Json {
     operations: {
       sendMessage: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a chat message', messages: [{ $ref: '#/channels/room/messages/sendMessage' }] },
       sendTyping: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a typing notice', messages: [{ $ref: '#/channels/room/messages/sendTyping' }] },
+      sendRead: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a read marker', messages: [{ $ref: '#/channels/room/messages/sendRead' }] },
       deliver: {
         action: 'send',
         channel: { $ref: '#/channels/room' },
         summary: 'The server sends room events',
-        messages: ['chatMessage', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'typing', 'error', 'recovered'].map((m) => ({ $ref: `#/channels/room/messages/${m}` })),
+        messages: ['chatMessage', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'error', 'recovered'].map((m) => ({ $ref: `#/channels/room/messages/${m}` })),
       },
     },
     components: {

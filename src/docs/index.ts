@@ -70,6 +70,7 @@ export const docsRoutes = (version: string) => {
           tags: [
             { name: 'rooms', description: 'Chat rooms: open (at most one per post), private and direct' },
             { name: 'members', description: 'Who belongs to a private room' },
+            { name: 'read state', description: 'Read markers and the unread badge' },
             { name: 'blocks', description: "A user's blocks: no direct room, no sends in the pair's direct rooms" },
             { name: 'messages', description: 'History and sending' },
             { name: 'operations', description: 'Health, readiness and metrics' },

@@ -50,6 +50,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     client_msg_id: clientMsgIdSchema.optional(),
   }),
   z.object({ type: z.literal('chat.typing') }),
+  z.object({
+    type: z.literal('chat.read'),
+    last_read_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('The newest message id read; clamped to the newest in the room, never moves back'),
+  }),
 ])
 export type ClientFrame = z.infer<typeof clientFrameSchema>
 
@@ -78,6 +82,7 @@ export const serverFrameSchemas = {
   memberAdded: z.object({ type: z.literal('chat.member.added'), user_id: z.string() }),
   memberRemoved: z.object({ type: z.literal('chat.member.removed'), user_id: z.string() }),
   typing: z.object({ type: z.literal('chat.typing'), user_id: z.string(), nickname: z.string() }),
+  read: z.object({ type: z.literal('chat.read'), user_id: z.string(), last_read_id: z.number().int() }),
   error: z.object({ type: z.literal('chat.error'), code: z.enum(chatErrorCodes), message: z.string() }),
   recovered: z.object({
     type: z.literal('chat.recovered'),
@@ -104,6 +109,8 @@ export function encodeMessageFrame(row: MessageRow): string {
     client_msg_id: dto.client_msg_id,
   })
 }
+
+export const encodeReadFrame = (userId: string, lastReadId: number) => JSON.stringify({ type: 'chat.read', user_id: userId, last_read_id: lastReadId })
 
 export const encodeMemberFrame = (type: 'chat.member.added' | 'chat.member.removed', userId: string) => JSON.stringify({ type, user_id: userId })
 
@@ -176,8 +183,8 @@ export function parseWithSchema(data: unknown, maxLength: number): ParsedFrame {
   }
   const type = (data as { type?: unknown }).type
   if (type === undefined) return { ok: false, code: 'missing_type', message: 'frame has no "type"' }
-  if (type !== 'chat.message' && type !== 'chat.typing') {
-    return { ok: false, code: 'unknown_type', message: `unknown type ${JSON.stringify(type)}; expected "chat.message" or "chat.typing"` }
+  if (type !== 'chat.message' && type !== 'chat.typing' && type !== 'chat.read') {
+    return { ok: false, code: 'unknown_type', message: `unknown type ${JSON.stringify(type)}; expected "chat.message", "chat.typing" or "chat.read"` }
   }
   const result = clientFrameSchema.safeParse(data)
   if (!result.success) {

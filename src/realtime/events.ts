@@ -1,5 +1,5 @@
 import type { MessageRow } from '../store/store.ts'
-import { encodeMemberFrame, encodeTypingFrame } from './codec.ts'
+import { encodeMemberFrame, encodeReadFrame, encodeTypingFrame } from './codec.ts'
 
 /**
  * What happens in a room, on its way to the room's sockets on every instance. Every kind takes the
@@ -43,6 +43,9 @@ export type EventSink = (event: RoomEvent) => void
 export const messageEvent = (message: MessageRow): MessageEvent => ({ kind: 'message', room: message.roomId, message })
 
 export const signalEvent = (room: number, frame: string, except?: string): SignalEvent => (except === undefined ? { kind: 'signal', room, frame } : { kind: 'signal', room, frame, except })
+
+/** A user's read marker moved: to every socket of the room. */
+export const readEvent = (room: number, userId: string, lastReadId: number) => signalEvent(room, encodeReadFrame(userId, lastReadId))
 
 /** Someone became a member of a private room. */
 export const memberAddedEvent = (room: number, userId: string) => signalEvent(room, encodeMemberFrame('chat.member.added', userId))

@@ -14,6 +14,21 @@ export interface MemberRow {
   profileUrl: string | null
 }
 
+/** A read marker after it was set: where it is, and how many messages are after it. */
+export interface ReadMarker {
+  lastReadId: number
+  unreadCount: number
+  /** False when it stayed where it was (a marker only moves forward). */
+  moved: boolean
+}
+
+/** A user's read state in one room. */
+export interface RoomReadState {
+  roomId: number
+  lastReadId: number
+  unreadCount: number
+}
+
 /** A block: `userId` blocked by the caller, since `createdAt`. */
 export interface BlockRow {
   userId: string
@@ -52,6 +67,15 @@ export interface Membership {
   addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'>
   /** Removes an owner or member; false when the user was not one. */
   removeMember(roomId: number, userId: string): Promise<boolean>
+  /**
+   * Moves the user's read marker forward to `lastReadId`, clamped to the room's newest message
+   * (an open room's reader becomes a participant). Sending moves the sender's marker too (the
+   * stores do it in the message's transaction), so no message of a user's is ever after their
+   * marker, and the unread count is the messages after it.
+   */
+  markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker>
+  /** The user's read state in every room they have one in (members and participants). */
+  readStates(userId: string): Promise<RoomReadState[]>
   block(userId: string, blockedId: string): Promise<void>
   unblock(userId: string, blockedId: string): Promise<void>
   blocksOf(userId: string): Promise<BlockRow[]>

@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
-import { blocks, members, rooms, users } from '../db/pg-schema.ts'
+import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
+import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership, type ReadMarker, type RoomReadState } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -88,6 +88,34 @@ export class PostgresMembership implements Membership {
   async removeMember(roomId: number, userId: string): Promise<boolean> {
     const removed = await this.db.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
     return removed.length > 0
+  }
+
+  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
+    return this.db.transaction(async (tx) => {
+      const now = Date.now()
+      // The row first (locked), so concurrent markers of one user in one room take turns.
+      await tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: 0, joinedAt: now }).onConflictDoNothing()
+      const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
+      const [row] = await tx.select({ lastReadId: members.lastReadId }).from(members).where(where).for('update')
+      const before = row?.lastReadId ?? 0
+      const [newestRow] = await tx.select({ id: sql<string | null>`max(${messages.id})` }).from(messages).where(eq(messages.roomId, roomId))
+      const marker = Math.max(before, Math.min(lastReadId, Number(newestRow?.id ?? 0)))
+      if (marker > before) await tx.update(members).set({ lastReadId: marker }).where(where)
+      const [count] = await tx.select({ n: sql<string>`count(*)` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker)))
+      return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), moved: marker > before }
+    })
+  }
+
+  async readStates(userId: string): Promise<RoomReadState[]> {
+    const rows = await this.db
+      .select({
+        roomId: members.roomId,
+        lastReadId: members.lastReadId,
+        unreadCount: sql<string>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")`,
+      })
+      .from(members)
+      .where(eq(members.userId, userId))
+    return rows.map((r) => ({ roomId: r.roomId, lastReadId: r.lastReadId, unreadCount: Number(r.unreadCount) }))
   }
 
   async block(userId: string, blockedId: string): Promise<void> {

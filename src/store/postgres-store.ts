@@ -189,6 +189,20 @@ export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[
 }
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
+/**
+ * Moves each sender's read marker to their newest message in the batch (creating their participant
+ * row in an open room), in the batch's transaction and under the room's lock: a sender has read
+ * what they sent, and no message of theirs is ever after their marker.
+ */
+async function sendersRead(tx: Tx, roomId: number, rows: readonly (typeof messages.$inferSelect)[]) {
+  const newest = new Map<string, (typeof messages.$inferSelect)>()
+  for (const row of rows) newest.set(row.userId, row)
+  await tx
+    .insert(members)
+    .values([...newest.values()].map((row) => ({ roomId, userId: row.userId, role: 'participant' as const, lastReadId: row.id, joinedAt: row.createdAt })))
+    .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`greatest(${members.lastReadId}, excluded.last_read_id)` } })
+}
+
 async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
   const [room] = await tx.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId)).for('update')
   if (!room) {
@@ -229,6 +243,7 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], i
       .returning()
     await tx.update(rooms).set({ lastSeq: room.lastSeq + fresh.length }).where(eq(rooms.id, roomId))
     rows.sort((a, b) => a.seq - b.seq)
+    await sendersRead(tx, roomId, rows)
     for (const row of rows) {
       const message = toMessage(row)
       created.push(message)

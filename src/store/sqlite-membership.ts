@@ -1,8 +1,8 @@
-import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
-import { blocks, members, rooms, users } from '../db/schema.ts'
+import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
+import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership, type ReadMarker, type RoomReadState } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -94,6 +94,32 @@ export class SqliteMembership implements Membership {
 
   async removeMember(roomId: number, userId: string): Promise<boolean> {
     return this.db.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId }).all().length > 0
+  }
+
+  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
+    return this.db.transaction((tx) => {
+      const newest = Number(tx.select({ id: sql<number | null>`max(${messages.id})` }).from(messages).where(eq(messages.roomId, roomId)).get()?.id ?? 0)
+      const target = Math.min(lastReadId, newest)
+      const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
+      const before = tx.select({ lastReadId: members.lastReadId }).from(members).where(where).get()?.lastReadId
+      const marker = Math.max(before ?? 0, target)
+      if (before === undefined) tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: marker, joinedAt: Date.now() }).run()
+      else if (marker > before) tx.update(members).set({ lastReadId: marker }).where(where).run()
+      const unread = Number(tx.select({ n: sql<number>`count(*)` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker))).get()?.n ?? 0)
+      return { lastReadId: marker, unreadCount: unread, moved: marker > (before ?? 0) }
+    })
+  }
+
+  async readStates(userId: string): Promise<RoomReadState[]> {
+    return this.db
+      .select({
+        roomId: members.roomId,
+        lastReadId: members.lastReadId,
+        unreadCount: sql<number>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")`,
+      })
+      .from(members)
+      .where(eq(members.userId, userId))
+      .all()
   }
 
   async block(userId: string, blockedId: string): Promise<void> {

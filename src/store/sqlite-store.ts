@@ -1,5 +1,5 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { members, messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
@@ -114,6 +114,35 @@ function prepare(db: SqliteDb) {
 }
 
 /**
+ * Moves each sender's read marker to their newest message in the batch (creating their participant
+ * row in an open room), in the batch's transaction: a sender has read what they sent, and no
+ * message of theirs is ever after their marker (which keeps unread counts a plain count).
+ */
+function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => void {
+  const p = sql.placeholder
+  const query = db
+    .insert(members)
+    .values({ roomId: p('roomId'), userId: p('userId'), role: 'participant', lastReadId: p('id'), joinedAt: p('at') })
+    .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`max(${members.lastReadId}, excluded.last_read_id)` } })
+    .toSQL()
+  const statement = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
+  // Placeholders name what each row gives; the role is a constant drizzle passes as a parameter.
+  type Field = 'roomId' | 'userId' | 'id' | 'at'
+  const params: ({ name: Field } | { value: SQLQueryBindings })[] = query.params.map((param) => {
+    const inner = (param as { value?: unknown }).value
+    return inner instanceof Placeholder ? { name: inner.name as Field } : { value: param as SQLQueryBindings }
+  })
+  return (created) => {
+    const newest = new Map<string, MessageRow>()
+    for (const m of created) newest.set(`${m.roomId}\u0000${m.userId}`, m)
+    for (const m of newest.values()) {
+      const row = { roomId: m.roomId, userId: m.userId, id: m.id, at: m.createdAt }
+      statement.run(...params.map((p) => ('name' in p ? row[p.name] : p.value)))
+    }
+  }
+}
+
+/**
  * The embedded store. Message inserts are group-committed: every append made in one
  * event-loop turn is written in a single transaction, so one commit serves many messages.
  */
@@ -132,6 +161,7 @@ export class SqliteStore implements Store {
     this.statements = prepare(db)
     this.membership = new SqliteMembership(db)
     const { insertMessage, messageByClientId } = this.statements
+    const sendersRead = prepareSendersRead(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
     const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
       const outcomes: (AppendResult | Refusal)[] = []
@@ -153,6 +183,7 @@ export class SqliteStore implements Store {
           outcomes.push(new Refusal(error))
         }
       }
+      sendersRead(created)
       return { outcomes, created }
     })
     this.commits = new GroupCommit(writeBatch, observeBatch)

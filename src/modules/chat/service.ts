@@ -12,6 +12,7 @@ import type { Replays } from '../../realtime/replay.ts'
 import type { Session } from '../../realtime/session.ts'
 import { UnstorableTextError, type RoomRow } from '../../store/store.ts'
 import type { MessageService } from '../messages/service.ts'
+import type { ReadService } from '../reads/service.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { Handshake } from './handshake.ts'
 
@@ -23,6 +24,7 @@ export interface ChatServiceDeps {
   replays: Replays
   messages: MessageService
   access: RoomAccess
+  reads: ReadService
   limiter: RateLimiter
   closer: Closer
   metrics: Metrics
@@ -111,7 +113,8 @@ export class ChatService {
     const parsed = parseClientFrame(data, config.MAX_MESSAGE_LENGTH)
     if (!parsed.ok) return this.refuse(session, parsed.code, parsed.message)
     const frame = parsed.frame
-    if (frame.type === 'chat.message') {
+    if (frame.type === 'chat.message' || frame.type === 'chat.read') {
+      // A marker is a write too: it counts against the same allowance as messages.
       const verdict = limiter.socketMessage(session.identity.userId, session.limits)
       if (verdict === 'flooding') {
         metrics.socketsClosed.labels('flooding').inc()
@@ -121,6 +124,7 @@ export class ChatService {
       if (verdict === 'limited') {
         return this.refuse(session, 'rate_limited', `slow down: at most ${config.RATE_LIMIT_PER_SECOND} messages a second (bursts of ${config.RATE_LIMIT_BURST}); this one was not stored`)
       }
+      if (frame.type === 'chat.read') return void this.read(session, frame.last_read_id)
       if (session.blocked) return this.refuse(session, 'blocked', 'one of the two people in this direct room has blocked the other; the message was not stored')
       if (!messages.live) return this.refuse(session, 'unavailable', 'live delivery is down for a moment; the message was not stored, send it again shortly')
       this.receivedOverWs.inc()
@@ -158,6 +162,16 @@ export class ChatService {
       if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)
       this.deps.logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
       this.refuse(session, 'store_failed', 'the message could not be stored; send it again')
+    }
+  }
+
+  /** Moves the socket's user's read marker (membership was checked at the handshake). */
+  private async read(session: Session, lastReadId: number) {
+    try {
+      await this.deps.reads.move(session.roomId, session.identity.userId, lastReadId)
+    } catch (err) {
+      this.deps.logger.error('moving a read marker failed', { room: session.roomId, user: session.identity.userId, err })
+      this.refuse(session, 'store_failed', 'the read marker could not be stored; send it again')
     }
   }
 

@@ -1,0 +1,45 @@
+import { requireIdentity, type Caller } from '../../caller.ts'
+import type { Broker } from '../../realtime/broker.ts'
+import { readEvent } from '../../realtime/events.ts'
+import type { Store } from '../../store/store.ts'
+import type { RoomAccess } from '../rooms/access.ts'
+import type { ReadMarkerDto, UnreadDto } from './model.ts'
+
+/**
+ * Read markers: each member's (and each open-room participant's) newest message read. A marker
+ * only moves forward and never past the room's newest message; sending moves the sender's (the
+ * stores do that with the message). When one moves, the room hears `chat.read` on every instance.
+ */
+export class ReadService {
+  constructor(
+    private readonly store: Store,
+    private readonly access: RoomAccess,
+    private readonly broker: Broker,
+  ) {}
+
+  /** `POST /room/{id}/read/`: for a caller who may use the room. */
+  async mark(caller: Caller, roomId: number, lastReadId: number): Promise<ReadMarkerDto> {
+    const { identity } = requireIdentity(caller)
+    await this.access.admit(roomId, caller)
+    return this.move(roomId, identity.userId, lastReadId)
+  }
+
+  /** Moves the marker of a user already admitted to the room (a socket's own, say). */
+  async move(roomId: number, userId: string, lastReadId: number): Promise<ReadMarkerDto> {
+    const marker = await this.store.membership.markRead(roomId, userId, lastReadId)
+    if (marker.moved) this.broker.publish(readEvent(roomId, userId, marker.lastReadId))
+    return { room: roomId, last_read_id: marker.lastReadId, unread_count: marker.unreadCount }
+  }
+
+  /** `GET /unread/`: the badge. */
+  async unread(caller: Caller): Promise<UnreadDto> {
+    const { identity } = requireIdentity(caller)
+    let total = 0
+    let rooms = 0
+    for (const state of await this.store.membership.readStates(identity.userId)) {
+      total += state.unreadCount
+      if (state.unreadCount > 0) rooms++
+    }
+    return { total, rooms }
+  }
+}
