@@ -19,6 +19,8 @@ import { blockRoutes, memberRoutes } from './modules/members/index.ts'
 import { BlockService, MemberService } from './modules/members/service.ts'
 import { createCallers, Profiles } from './caller.ts'
 import { readRoutes } from './modules/reads/index.ts'
+import { inboxRoutes } from './modules/inbox/index.ts'
+import { InboxService } from './modules/inbox/service.ts'
 import { ReadService } from './modules/reads/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
@@ -65,6 +67,7 @@ export function createApp(deps: AppDeps) {
   const members = new MemberService(store, access, broker, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
+  const inbox = new InboxService(store, presence)
   const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({
@@ -99,6 +102,7 @@ export function createApp(deps: AppDeps) {
     .use(memberRoutes(members, callers))
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
+    .use(inboxRoutes(inbox, callers, config))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
     .onStop(() => {
       limiter.close()

@@ -131,3 +131,78 @@ for (const store of stores) {
     })
   })
 }
+
+for (const store of stores) {
+  describe(`the inbox on ${store.name}`, () => {
+    let server: TestServer
+    let drop: () => Promise<void>
+    const tag = `inbox-${store.name.toLowerCase()}`
+    const [me, other, third] = [user(`${tag}-me`), user(`${tag}-other`), user(`${tag}-third`)]
+
+    beforeAll(async () => {
+      const db = await store.database()
+      drop = db.drop
+      server = await startTestServer(db.env)
+    })
+    afterAll(async () => {
+      await server?.destroy()
+      await drop?.()
+    })
+
+    type InboxRoom = { id: number; kind: string; unread_count: number; last_read_id: number; last_message: { id: number; message: string } | null; members: { user_id: string; nickname: string | null }[] }
+    type Inbox = { rooms: InboxRoom[]; next_cursor: string | null }
+    const json = async <T,>(res: Response) => (await res.json()) as T
+    const inbox = async (who: TestUser, query = '') => json<Inbox>(await server.http(`/chat/v1/inbox/${query}`, { headers: identityHeaders(who) }))
+    const say = async (roomId: number, who: TestUser, message: string) => (await json<{ id: number }>(await server.post('/chat/v1/message/', { room: roomId, message }, identityHeaders(who)))).id
+
+    it('should list the rooms that are the user\'s, latest activity first, with last message, unread count, marker and direct members', async () => {
+      const open = (await json<{ id: number }>(await server.post('/chat/v1/create-room/', { name: 'open' }))).id
+      const notMine = (await json<{ id: number }>(await server.post('/chat/v1/create-room/', { name: 'not mine' }))).id
+      const direct = (await json<{ id: number }>(await server.post('/chat/v1/direct-room/', { user_id: other.user_id, post_id: 1 }, identityHeaders(me)))).id
+      const team = (await json<{ id: number }>(await server.post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: [me.user_id] }, identityHeaders(third)))).id
+      await say(open, me, 'I was here')
+      await say(notMine, other, 'not for me')
+      await Bun.sleep(5)
+      await say(direct, other, 'hi there')
+      await Bun.sleep(5)
+      const last = await say(team, third, 'team news')
+      const page = await inbox(me)
+      expect(page.rooms.map((r) => r.id)).toEqual([team, direct, open])
+      expect(page.next_cursor).toBeNull()
+      expect(page.rooms[0]).toMatchObject({ kind: 'private', unread_count: 1, last_read_id: 0, last_message: { id: last, message: 'team news' }, members: [] })
+      expect(page.rooms[1]).toMatchObject({ kind: 'direct', unread_count: 1, member_count: 2 })
+      expect(page.rooms[1]!.members.map((m) => m.user_id).sort()).toEqual([me.user_id, other.user_id].sort())
+      expect(page.rooms[2]).toMatchObject({ kind: 'open', unread_count: 0, member_count: null })
+      expect((await server.http('/chat/v1/inbox/')).status).toBe(401)
+      expect((await server.http('/chat/v1/inbox/?cursor=bm9wZQ', { headers: identityHeaders(me) })).status).toBe(400)
+      expect((await server.http('/chat/v1/inbox/?limit=0', { headers: identityHeaders(me) })).status).toBe(400)
+    })
+
+    it('should page without gap or repeat while messages keep arriving', async () => {
+      const pager = user(`${tag}-pager`)
+      const rooms: number[] = []
+      for (let i = 0; i < 12; i++) {
+        const id = (await json<{ id: number }>(await server.post('/chat/v1/create-room/', { name: `r${i}` }))).id
+        await say(id, pager, `r${i}`)
+        rooms.push(id)
+      }
+      const seen: number[] = []
+      let cursor: string | null = null
+      let turn = 0
+      do {
+        const page: Inbox = await inbox(pager, `?limit=5${cursor ? `&cursor=${cursor}` : ''}`)
+        seen.push(...page.rooms.map((r) => r.id))
+        cursor = page.next_cursor
+        // Between pages, rooms on later pages and rooms already seen get new messages.
+        await say(rooms[turn % rooms.length]!, other, 'bump')
+        await say(rooms[(turn + 7) % rooms.length]!, other, 'bump')
+        turn++
+      } while (cursor)
+      expect(new Set(seen).size).toBe(seen.length)
+      expect(seen.sort((a, b) => a - b)).toEqual(rooms)
+      // A fresh first page shows the newest activity first (the last two bumps may share a millisecond).
+      const newest = (await inbox(pager, '?limit=1')).rooms[0]!.id
+      expect([rooms[(turn - 1) % rooms.length], rooms[(turn - 1 + 7) % rooms.length]]).toContain(newest)
+    })
+  })
+}

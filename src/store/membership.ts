@@ -1,4 +1,6 @@
 import type { MemberRole, RoomRow } from '../db/schema.ts'
+import { sql } from 'drizzle-orm'
+import type { ListedRoom } from './store.ts'
 import type { Identity } from '../identity.ts'
 
 export type { MemberRole }
@@ -27,6 +29,27 @@ export interface RoomReadState {
   roomId: number
   lastReadId: number
   unreadCount: number
+}
+
+/** Where an inbox is read as of (the first page's moment), and where the last page ended. */
+export interface InboxPage {
+  limit: number
+  /** Messages up to this id count as the rooms' latest activity; later ones wait for a new first page. */
+  asOfId: number
+  /** Rooms created after this moment wait for a new first page too. */
+  asOfAt: number
+  /** The (activity, room) the previous page ended at; the next page starts strictly below it. */
+  after: { at: number; roomId: number } | null
+}
+
+/** One room of a user's inbox, as of the page's moment. */
+export interface InboxRow {
+  room: ListedRoom
+  lastReadId: number
+  /** The room's newest message as of the page's moment, if any. */
+  lastMessageId: number | null
+  /** Its activity: that message's time, else the room's creation. */
+  activityAt: number
 }
 
 /** A block: `userId` blocked by the caller, since `createdAt`. */
@@ -76,6 +99,15 @@ export interface Membership {
   markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker>
   /** The user's read state in every room they have one in (members and participants). */
   readStates(userId: string): Promise<RoomReadState[]>
+  /**
+   * A page of the user's rooms (members' rooms and open rooms they take part in), latest activity
+   * first as of the page's moment: a room's activity only grows, so pages never repeat a room.
+   */
+  inbox(userId: string, page: InboxPage): Promise<InboxRow[]>
+  /** The newest message id now (an inbox's first page reads as of it). */
+  newestMessageId(): Promise<number>
+  /** Messages after the user's marker, in each of the rooms given. */
+  unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>>
   block(userId: string, blockedId: string): Promise<void>
   unblock(userId: string, blockedId: string): Promise<void>
   blocksOf(userId: string): Promise<BlockRow[]>
@@ -86,3 +118,28 @@ export interface Membership {
   /** Remembers the profiles the gateway forwarded (one per user; the latest wins), in one statement. */
   saveProfiles(profiles: readonly Identity[]): Promise<void>
 }
+
+/**
+ * The inbox query, the same SQL on both stores: each of the user's rooms with its newest message as
+ * of the page's moment (one seek on the (room_id, id) index per room), ordered by activity.
+ */
+export function inboxQuery(userId: string, page: InboxPage) {
+  const after = page.after ? sql` and (coalesce(l.created_at, r.created_at) < ${page.after.at} or (coalesce(l.created_at, r.created_at) = ${page.after.at} and r.id < ${page.after.roomId}))` : sql``
+  return sql`select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", l.id as "lastMessageId", coalesce(l.created_at, r.created_at) as "activityAt"
+    from members m
+    join rooms r on r.id = m.room_id
+    left join messages l on l.id = (select x.id from messages x where x.room_id = m.room_id and x.id <= ${page.asOfId} order by x.id desc limit 1)
+    where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${after}
+    order by "activityAt" desc, r.id desc
+    limit ${page.limit}`
+}
+
+/** Rows of `inboxQuery`, as the drivers hand them over (Postgres gives bigints as strings). */
+export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt', number | string> & { name: string; postId: number | string | null; kind: ListedRoom['kind']; lastMessageId: number | string | null }
+
+export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
+  room: { id: Number(row.id), name: row.name, postId: row.postId === null ? null : Number(row.postId), createdAt: Number(row.createdAt), kind: row.kind },
+  lastReadId: Number(row.lastReadId),
+  lastMessageId: row.lastMessageId === null ? null : Number(row.lastMessageId),
+  activityAt: Number(row.activityAt),
+})

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership, type ReadMarker, type RoomReadState } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, inboxQuery, toInboxRow } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -116,6 +116,25 @@ export class PostgresMembership implements Membership {
       .from(members)
       .where(eq(members.userId, userId))
     return rows.map((r) => ({ roomId: r.roomId, lastReadId: r.lastReadId, unreadCount: Number(r.unreadCount) }))
+  }
+
+  async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
+    const result = await this.db.execute(inboxQuery(userId, page))
+    return [...result].map((row) => toInboxRow(row as InboxQueryRow))
+  }
+
+  async newestMessageId(): Promise<number> {
+    const [row] = await this.db.select({ id: sql<string | null>`max(${messages.id})` }).from(messages)
+    return Number(row?.id ?? 0)
+  }
+
+  async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
+    if (roomIds.length === 0) return new Map()
+    const rows = await this.db
+      .select({ roomId: members.roomId, n: sql<string>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")` })
+      .from(members)
+      .where(and(eq(members.userId, userId), inArray(members.roomId, [...roomIds])))
+    return new Map(rows.map((r) => [r.roomId, Number(r.n)]))
   }
 
   async block(userId: string, blockedId: string): Promise<void> {

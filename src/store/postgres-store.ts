@@ -99,6 +99,11 @@ export class PostgresStore implements Store {
     return rows.map(toMessage).reverse()
   }
 
+  async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
+    if (ids.length === 0) return []
+    return (await this.db.select().from(messages).where(inArray(messages.id, [...ids]))).map(toMessage)
+  }
+
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
     const rows = await this.db
       .select()

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type Membership, type ReadMarker, type RoomReadState } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, inboxQuery, toInboxRow } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -120,6 +120,24 @@ export class SqliteMembership implements Membership {
       .from(members)
       .where(eq(members.userId, userId))
       .all()
+  }
+
+  async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
+    return this.db.all<InboxQueryRow>(inboxQuery(userId, page)).map(toInboxRow)
+  }
+
+  async newestMessageId(): Promise<number> {
+    return Number(this.db.select({ id: sql<number | null>`max(${messages.id})` }).from(messages).get()?.id ?? 0)
+  }
+
+  async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
+    if (roomIds.length === 0) return new Map()
+    const rows = this.db
+      .select({ roomId: members.roomId, n: sql<number>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")` })
+      .from(members)
+      .where(and(eq(members.userId, userId), inArray(members.roomId, [...roomIds])))
+      .all()
+    return new Map(rows.map((r) => [r.roomId, Number(r.n)]))
   }
 
   async block(userId: string, blockedId: string): Promise<void> {

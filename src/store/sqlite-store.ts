@@ -237,6 +237,11 @@ export class SqliteStore implements Store {
     return newestFirst.reverse()
   }
 
+  async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
+    if (ids.length === 0) return []
+    return this.db.select().from(messages).where(inArray(messages.id, [...ids])).all()
+  }
+
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
     const newestFirst = this.statements.newestMessagesAfter.all({ roomId, after: sinceId, limit: limit + 1 })
     const truncated = newestFirst.length > limit

@@ -71,6 +71,8 @@ export interface Store {
   /** Members, blocks and profiles, on the same database. */
   readonly membership: Membership
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
+  /** The messages with these ids (any order; unknown ids are left out). */
+  messagesByIds(ids: readonly number[]): Promise<MessageRow[]>
   /** Newest `limit` messages of the room with id > `sinceId`, ascending. */
   recover(roomId: number, sinceId: number, limit: number): Promise<Recovery>
   /** Stores a message; resolves once it is committed (appends committed together resolve in commit order). */

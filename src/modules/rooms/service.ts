@@ -22,6 +22,20 @@ export const toMemberDto = (row: MemberRow): MemberDto => ({
   joined_at: new Date(row.joinedAt).toISOString(),
 })
 
+/** A room's summary, as listings show it. */
+export function roomSummary(room: ListedRoom, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
+  return {
+    id: room.id,
+    name: room.name,
+    post_id: room.postId,
+    chat_url: `${host}/ws/chat/${room.id}/chat/`,
+    created_at: new Date(room.createdAt).toISOString(),
+    online_count: onlineCount,
+    kind: room.kind,
+    member_count: memberCount,
+  }
+}
+
 /** A room just made, or the one that already was (`created` false). */
 export interface Created {
   room: RoomDetail
@@ -78,7 +92,7 @@ export class RoomService {
     const rows = await this.store.listRooms({ ...page, userId: caller.identity?.userId ?? null })
     const withMembers = rows.filter((row) => row.kind !== 'open').map((row) => row.id)
     const [online, members] = await Promise.all([this.presence.counts(rows.map((row) => row.id)), withMembers.length === 0 ? NO_COUNTS : this.store.membership.memberCounts(withMembers)])
-    return rows.map((row, i) => this.summaryOf(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0)))
+    return rows.map((row, i) => roomSummary(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0)))
   }
 
   async detail(roomId: number, host: string, caller: Caller): Promise<RoomDetail> {
@@ -116,19 +130,6 @@ export class RoomService {
     if (wait > 0) throw tooMany('too_many_rooms', 'Too many rooms created from here lately; wait and try again.', wait)
   }
 
-  private summaryOf(room: ListedRoom, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
-    return {
-      id: room.id,
-      name: room.name,
-      post_id: room.postId,
-      chat_url: `${host}/ws/chat/${room.id}/chat/`,
-      created_at: new Date(room.createdAt).toISOString(),
-      online_count: onlineCount,
-      kind: room.kind,
-      member_count: memberCount,
-    }
-  }
-
   private async detailOf(room: RoomRow, host: string): Promise<RoomDetail> {
     const [recent, online, epoch, members] = await Promise.all([
       this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }),
@@ -137,7 +138,7 @@ export class RoomService {
       room.kind === 'open' ? Promise.resolve([]) : this.store.membership.members(room.id),
     ])
     return {
-      ...this.summaryOf(room, host, online.length, room.kind === 'open' ? null : members.length),
+      ...roomSummary(room, host, online.length, room.kind === 'open' ? null : members.length),
       epoch,
       online_users: online,
       chat_messages: recent.map(toMessageDto),

@@ -1,0 +1,76 @@
+import { requireIdentity, type Caller } from '../../caller.ts'
+import { badRequest } from '../../errors.ts'
+import { toMessageDto } from '../../realtime/codec.ts'
+import type { Presence } from '../../realtime/presence.ts'
+import type { InboxPage } from '../../store/membership.ts'
+import type { Store } from '../../store/store.ts'
+import { roomSummary, toMemberDto } from '../rooms/service.ts'
+import type { InboxDto, InboxQuery } from './model.ts'
+
+/** Where the next page starts: the first page's moment and where the last page ended. */
+type Position = Omit<InboxPage, 'limit'>
+
+/** The cursor is opaque to clients: the position, as base64url JSON. */
+function encodeCursor({ asOfId, asOfAt, after }: Position): string {
+  return Buffer.from(JSON.stringify([asOfId, asOfAt, after?.at ?? 0, after?.roomId ?? 0])).toString('base64url')
+}
+
+function decodeCursor(cursor: string): Position {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString())
+    if (Array.isArray(value) && value.length === 4 && value.every((n) => Number.isSafeInteger(n) && n >= 0)) {
+      const [asOfId, asOfAt, at, roomId] = value as [number, number, number, number]
+      return { asOfId, asOfAt, after: roomId > 0 ? { at, roomId } : null }
+    }
+  } catch {
+    // falls through to the refusal
+  }
+  throw badRequest('invalid_cursor', 'cursor must be a next_cursor the server gave.', [{ path: 'cursor', message: 'not a cursor from this server' }])
+}
+
+/**
+ * A user's conversations, latest activity first. Every page reads as of the first page's moment
+ * (the newest message then, and the time): a room's activity as of a fixed moment only grows, and
+ * each page starts strictly below where the last ended, so paging never repeats a room and, as
+ * messages keep arriving, never skips one (newer activity waits for the next first page, or
+ * arrives on the user stream).
+ */
+export class InboxService {
+  constructor(
+    private readonly store: Store,
+    private readonly presence: Presence,
+  ) {}
+
+  async page(caller: Caller, query: InboxQuery, host: string): Promise<InboxDto> {
+    const { identity } = requireIdentity(caller)
+    const { membership } = this.store
+    const position: Position = query.cursor ? decodeCursor(query.cursor) : { asOfId: await membership.newestMessageId(), asOfAt: Date.now(), after: null }
+    const rows = await membership.inbox(identity.userId, { ...position, limit: query.limit })
+    const roomIds = rows.map((r) => r.room.id)
+    const withMembers = rows.filter((r) => r.room.kind !== 'open').map((r) => r.room.id)
+    const direct = rows.filter((r) => r.room.kind === 'direct').map((r) => r.room.id)
+    const [messages, unread, online, counts, pairs] = await Promise.all([
+      this.store.messagesByIds(rows.flatMap((r) => (r.lastMessageId === null ? [] : [r.lastMessageId]))),
+      membership.unreadIn(identity.userId, roomIds),
+      this.presence.counts(roomIds),
+      membership.memberCounts(withMembers),
+      Promise.all(direct.map(async (id) => [id, await membership.members(id)] as const)),
+    ])
+    const byId = new Map(messages.map((m) => [m.id, m]))
+    const membersOf = new Map(pairs)
+    const last = rows.at(-1)
+    return {
+      rooms: rows.map((row, i) => {
+        const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
+        return {
+          ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0)),
+          last_message: message ? toMessageDto(message) : null,
+          unread_count: unread.get(row.room.id) ?? 0,
+          last_read_id: row.lastReadId,
+          members: (membersOf.get(row.room.id) ?? []).map(toMemberDto),
+        }
+      }),
+      next_cursor: last && rows.length === query.limit ? encodeCursor({ ...position, after: { at: last.activityAt, roomId: last.room.id } }) : null,
+    }
+  }
+}
