@@ -195,17 +195,21 @@ export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 /**
- * Moves each sender's read marker to their newest message in the batch (creating their participant
- * row in an open room), in the batch's transaction and under the room's lock: a sender has read
- * what they sent, and no message of theirs is ever after their marker.
+ * Records a room's new messages beside them, in one statement (one round trip under the room's
+ * lock): the room's message counter, and each sender's read marker moved to their newest message in
+ * the batch (creating their participant row in an open room). A sender has read what they sent, so
+ * no message of theirs is ever after their marker.
  */
-async function sendersRead(tx: Tx, roomId: number, rows: readonly (typeof messages.$inferSelect)[]) {
-  const newest = new Map<string, (typeof messages.$inferSelect)>()
+async function afterInsert(tx: Tx, roomId: number, lastSeq: number, rows: readonly (typeof messages.$inferSelect)[]) {
+  const newest = new Map<string, typeof messages.$inferSelect>()
   for (const row of rows) newest.set(row.userId, row)
-  await tx
-    .insert(members)
-    .values([...newest.values()].map((row) => ({ roomId, userId: row.userId, role: 'participant' as const, lastReadId: row.id, joinedAt: row.createdAt })))
-    .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`greatest(${members.lastReadId}, excluded.last_read_id)` } })
+  const markers = sql.join(
+    [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
+    sql`, `,
+  )
+  await tx.execute(sql`with counter as (update ${rooms} set last_seq = ${lastSeq} where id = ${roomId})
+    insert into ${members} (room_id, user_id, role, last_read_id, joined_at) values ${markers}
+    on conflict (room_id, user_id) do update set last_read_id = greatest(${members}.last_read_id, excluded.last_read_id)`)
 }
 
 async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
@@ -246,9 +250,8 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], i
       .insert(messages)
       .values(fresh.map((i, k) => ({ ...batch[i]!, seq: first + k })))
       .returning()
-    await tx.update(rooms).set({ lastSeq: room.lastSeq + fresh.length }).where(eq(rooms.id, roomId))
     rows.sort((a, b) => a.seq - b.seq)
-    await sendersRead(tx, roomId, rows)
+    await afterInsert(tx, roomId, room.lastSeq + fresh.length, rows)
     for (const row of rows) {
       const message = toMessage(row)
       created.push(message)
