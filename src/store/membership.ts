@@ -120,15 +120,21 @@ export interface Membership {
 }
 
 /**
- * The inbox query, the same SQL on both stores: each of the user's rooms with its newest message as
- * of the page's moment (one seek on the (room_id, id) index per room), ordered by activity.
+ * The inbox query: each of the user's rooms with its newest message as of the page's moment (one
+ * seek on the (room_id, id) index per room), ordered by activity.
  */
-export function inboxQuery(userId: string, page: InboxPage) {
+export function inboxQuery(userId: string, page: InboxPage, dialect: 'sqlite' | 'postgres') {
+  // Postgres plans a lateral join as one index seek per room; SQLite has no LATERAL, and seeks for
+  // the correlated subquery in the join condition itself.
+  const newest =
+    dialect === 'postgres'
+      ? sql`left join lateral (select x.id, x.created_at from messages x where x.room_id = m.room_id and x.id <= ${page.asOfId} order by x.id desc limit 1) l on true`
+      : sql`left join messages l on l.id = (select x.id from messages x where x.room_id = m.room_id and x.id <= ${page.asOfId} order by x.id desc limit 1)`
   const after = page.after ? sql` and (coalesce(l.created_at, r.created_at) < ${page.after.at} or (coalesce(l.created_at, r.created_at) = ${page.after.at} and r.id < ${page.after.roomId}))` : sql``
   return sql`select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", l.id as "lastMessageId", coalesce(l.created_at, r.created_at) as "activityAt"
     from members m
     join rooms r on r.id = m.room_id
-    left join messages l on l.id = (select x.id from messages x where x.room_id = m.room_id and x.id <= ${page.asOfId} order by x.id desc limit 1)
+    ${newest}
     where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${after}
     order by "activityAt" desc, r.id desc
     limit ${page.limit}`

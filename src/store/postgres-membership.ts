@@ -119,7 +119,7 @@ export class PostgresMembership implements Membership {
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    const result = await this.db.execute(inboxQuery(userId, page))
+    const result = await this.db.execute(inboxQuery(userId, page, 'postgres'))
     return [...result].map((row) => toInboxRow(row as InboxQueryRow))
   }
 

@@ -123,7 +123,7 @@ export class SqliteMembership implements Membership {
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    return this.db.all<InboxQueryRow>(inboxQuery(userId, page)).map(toInboxRow)
+    return this.db.all<InboxQueryRow>(inboxQuery(userId, page, 'sqlite')).map(toInboxRow)
   }
 
   async newestMessageId(): Promise<number> {
