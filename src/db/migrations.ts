@@ -10,6 +10,7 @@ import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
 import pgStorageEpoch from '../../drizzle-pg/0002_storage_epoch.sql' with { type: 'text' }
 import pgRoomKinds from '../../drizzle-pg/0003_rooms_kinds_members.sql' with { type: 'text' }
+import pgInboxIndex from '../../drizzle-pg/0004_inbox_index.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -24,6 +25,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0001_bigint_ids': pgBigintIds,
   '0002_storage_epoch': pgStorageEpoch,
   '0003_rooms_kinds_members': pgRoomKinds,
+  '0004_inbox_index': pgInboxIndex,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }
