@@ -2,23 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
 import { clientFrameSchema, messageSchema } from '../src/realtime/codec.ts'
 import { roomSummarySchema } from '../src/modules/rooms/model.ts'
-import { createDatabase } from './support/cluster.ts'
+import { STORES } from './support/cluster.ts'
 import { alice, createRoom, identityHeaders, startTestServer, type TestServer } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 // Property-based tests over every input path, on each store: whatever arrives, the answer is a
 // clear 4xx (or a success), never a 5xx or a crash, and nothing invalid is stored or broadcast.
 const MAX = 50
-const stores = [
-  { name: 'SQLite', database: async () => ({ env: {}, drop: async () => {} }) },
-  {
-    name: 'Postgres',
-    database: async () => {
-      const db = await createDatabase()
-      return { env: { DATABASE_URL: db.url }, drop: db.drop }
-    },
-  },
-]
 
 const junk = fc.oneof(
   fc.string({ maxLength: 60 }),
@@ -49,7 +39,7 @@ const rawBody = (roomId: number) =>
   )
 const contentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '')
 
-for (const store of stores) {
+for (const store of STORES) {
   describe(`fuzz on ${store.name}`, () => {
     let server: TestServer
     let roomId: number

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { createDatabase } from './support/cluster.ts'
+import { STORES } from './support/cluster.ts'
 import { handshake, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
@@ -8,22 +8,12 @@ import { TestSocket } from './support/socket.ts'
 const SERVICE_SECRET = 'service-secret-of-the-app-backend'
 const MAX_ROOM_MEMBERS = 4
 
-const stores = [
-  { name: 'SQLite', database: async () => ({ env: {}, drop: async () => {} }) },
-  {
-    name: 'Postgres',
-    database: async () => {
-      const db = await createDatabase()
-      return { env: { DATABASE_URL: db.url }, drop: db.drop }
-    },
-  },
-]
 
 type Json = Record<string, unknown>
 type Room = Json & { id: number; kind: string; member_count: number | null; members: (Json & { user_id: string })[] }
 const user = (id: string, nickname = `${id}님`): TestUser => ({ user_id: id, nickname, email: `${id}@example.com` })
 
-for (const store of stores) {
+for (const store of STORES) {
   describe(`private and direct rooms on ${store.name}`, () => {
     let server: TestServer
     let drop: () => Promise<void>

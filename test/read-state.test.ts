@@ -1,26 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { createDatabase } from './support/cluster.ts'
+import { STORES } from './support/cluster.ts'
 import { identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // Read markers and unread counts, through the real server on each store: the "Read state" part of
 // the product layer.
-const stores = [
-  { name: 'SQLite', database: async () => ({ env: {}, drop: async () => {} }) },
-  {
-    name: 'Postgres',
-    database: async () => {
-      const db = await createDatabase()
-      return { env: { DATABASE_URL: db.url }, drop: db.drop }
-    },
-  },
-]
 
 type Json = Record<string, unknown> & { id: number }
 type Marker = { room: number; last_read_id: number; unread_count: number }
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 
-for (const store of stores) {
+for (const store of STORES) {
   describe(`read state on ${store.name}`, () => {
     let server: TestServer
     let drop: () => Promise<void>
@@ -132,7 +122,7 @@ for (const store of stores) {
   })
 }
 
-for (const store of stores) {
+for (const store of STORES) {
   describe(`the inbox on ${store.name}`, () => {
     let server: TestServer
     let drop: () => Promise<void>

@@ -23,6 +23,21 @@ export async function createDatabase(): Promise<{ url: string; drop(): Promise<v
   }
 }
 
+/**
+ * The two stores every storage test runs on: the embedded SQLite (each test server's own file) and
+ * Postgres (a fresh database, dropped by `drop`). `env` goes to the server.
+ */
+export const STORES = [
+  { name: 'SQLite', database: async () => ({ env: {} as Record<string, string>, drop: async () => {} }) },
+  {
+    name: 'Postgres',
+    database: async () => {
+      const db = await createDatabase()
+      return { env: { DATABASE_URL: db.url } as Record<string, string>, drop: db.drop }
+    },
+  },
+] as const
+
 /** A Redis server of the test's own (so a test can stop and restart it), keeping nothing on disk. */
 export interface TestRedis {
   url: string
