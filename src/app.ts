@@ -21,6 +21,8 @@ import { createCallers, Profiles } from './caller.ts'
 import { readRoutes } from './modules/reads/index.ts'
 import { inboxRoutes } from './modules/inbox/index.ts'
 import { InboxService } from './modules/inbox/service.ts'
+import { inboxSocketRoutes } from './modules/inbox/socket.ts'
+import { InboxStreams } from './modules/inbox/stream.ts'
 import { ReadService } from './modules/reads/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
@@ -62,13 +64,16 @@ export function createApp(deps: AppDeps) {
   const access = new RoomAccess(store)
   const profiles = new Profiles(store.membership, logger)
   const callers = createCallers(config, profiles)
-  const rooms = new RoomService(store, access, presence, abuse, config.MAX_ROOM_MEMBERS)
+  const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS)
   const messages = new MessageService(store, access, broker, metrics)
   const members = new MemberService(store, access, broker, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
   const inbox = new InboxService(store, presence)
-  const chat = new ChatService({ config, hub, broker, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
+  const streams = new InboxStreams({ store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
+  realtime.listen((event) => streams.deliver(event))
+  const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
+  const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({
     // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
@@ -103,13 +108,14 @@ export function createApp(deps: AppDeps) {
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
     .use(inboxRoutes(inbox, callers, config))
-    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
+    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, socketsOfUser, chat, limiter, metrics, logger }))
+    .use(inboxSocketRoutes({ config, broker, profiles, abuse, socketsOfUser, streams, limiter, closer: realtime.closer, metrics, logger }))
     .onStop(() => {
       limiter.close()
       abuse.close()
       realtime.stop()
     })
 
-  return Object.assign(app, { chat, broker, presence, profiles, lifecycle })
+  return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle })
 }
 

@@ -93,6 +93,8 @@ export const configSchema = z.object({
     .optional()
     .describe("Secret the app's own backend sends as X-Service-Secret: such calls may create rooms of any kind for anyone, manage members, and read any room"),
   MAX_ROOM_MEMBERS: positiveInt.max(100_000).default(1000).describe('Most owners and members a private room may have'),
+  INBOX_LIVE_ROOMS: positiveInt.max(100_000).default(1000).describe("Most rooms one user stream follows live (the most recently active); the others show on the inbox's next fetch"),
+  INBOX_ROOM_PARTICIPANTS: positiveInt.max(1_000_000).default(500).describe('Open rooms with more participants than this are not followed live by user streams (a message there is not sent to every participant); their counts show on fetch'),
   TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr)
     .transform(toRanges)
     .optional()

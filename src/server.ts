@@ -49,6 +49,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         const drained = server.stop(false)
         // Sockets get 1001 (reconnect with since=); one that does not finish closing is cut.
         running.chat.closeAll(CloseCode.goingAway, 'server shutting down')
+        running.streams.closeEvery(CloseCode.goingAway, 'server shutting down')
         // Storage stays open until what is in flight has been answered (bounded: the process
         // exits at SHUTDOWN_TIMEOUT whatever happens).
         await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])

@@ -1,4 +1,4 @@
-import type { EventSink, RoomEvent } from './events.ts'
+import type { EventSink, RealtimeEvent } from './events.ts'
 
 /**
  * Carries room events to every instance with sockets in the room, and messages in the order they
@@ -8,12 +8,19 @@ import type { EventSink, RoomEvent } from './events.ts'
 export interface Broker {
   /** False while the broker cannot carry events (then sends are refused, never dropped). */
   readonly available: boolean
-  /** An event for the room's sockets, on every instance (this one included). */
-  publish(event: RoomEvent): void
+  /** An event for the room's (or the user's) sockets, on every instance (this one included). */
+  publish(event: RealtimeEvent): void
   /** This instance has a socket in the room; resolves once the room's live events flow here. */
   watch(roomId: number): Promise<void>
   /** This instance's last socket in the room closed. */
   unwatch(roomId: number): void
+  /**
+   * This instance has a stream of the user's; resolves once events for the user flow here.
+   * `lost` is called when some may have been lost since (the broker was away meanwhile).
+   */
+  watchUser(userId: string, lost: () => void): Promise<void>
+  /** This instance's last stream of the user closed. */
+  unwatchUser(userId: string): void
   /**
    * Resolves once this instance has delivered the room's messages up to `seq` (a replay that read
    * them from the database may then go live without receiving any of them twice).
@@ -30,14 +37,40 @@ export class LocalBroker implements Broker {
 
   constructor(private readonly deliver: EventSink) {}
 
-  publish(event: RoomEvent): void {
+  publish(event: RealtimeEvent): void {
     this.deliver(event)
   }
 
   async watch(): Promise<void> {}
   unwatch(): void {}
+  async watchUser(): Promise<void> {}
+  unwatchUser(): void {}
   /** In one process a message is delivered in the turn it is published: always done. */
   async whenDelivered(): Promise<void> {}
   async check(): Promise<void> {}
   async close(): Promise<void> {}
+}
+
+/**
+ * Who on this instance needs a room's events (its sockets, users' streams watching it): the broker
+ * watches a room while anyone holds it, and stops when the last lets go.
+ */
+export class RoomWatches {
+  private readonly holders = new Map<number, number>()
+
+  constructor(private readonly broker: Broker) {}
+
+  /** One more holder; resolves once the room's events flow here (rejects if they cannot). */
+  hold(roomId: number): Promise<void> {
+    this.holders.set(roomId, (this.holders.get(roomId) ?? 0) + 1)
+    return this.broker.watch(roomId)
+  }
+
+  /** One holder fewer; the last stops the watch. */
+  release(roomId: number): void {
+    const left = (this.holders.get(roomId) ?? 0) - 1
+    if (left > 0) return void this.holders.set(roomId, left)
+    this.holders.delete(roomId)
+    this.broker.unwatch(roomId)
+  }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import { roomTopic, type Session } from './session.ts'
+import type { Connection } from './session.ts'
 
 /**
  * How long a socket the server closes may take to read what was queued before its close frame.
@@ -22,26 +22,25 @@ export class Closer {
     private readonly graceMs = CLOSE_GRACE_MS,
   ) {}
 
-  close(session: Session, code: number, reason: string): void {
-    if (session.closing) return
-    session.closing = true
-    session.backlog = null
-    session.socket.unsubscribe(roomTopic(session.roomId))
-    this.finish(session, code, reason, performance.now())
+  close(connection: Connection, code: number, reason: string): void {
+    if (connection.closing) return
+    connection.closing = true
+    if (connection.topic !== null) connection.socket.unsubscribe(connection.topic)
+    this.finish(connection, code, reason, performance.now())
   }
 
-  private finish(session: Session, code: number, reason: string, since: number) {
-    const socket = session.socket
+  private finish(connection: Connection, code: number, reason: string, since: number) {
+    const socket = connection.socket
     if (socket.readyState !== 1) return
     const queued = socket.getBufferedAmount()
     if (queued === 0) return socket.close(code, reason)
     if (performance.now() - since < this.graceMs) {
-      setTimeout(() => this.finish(session, code, reason, since), POLL_MS).unref()
+      setTimeout(() => this.finish(connection, code, reason, since), POLL_MS).unref()
       return
     }
     this.metrics.socketsTerminated.inc()
     this.metrics.terminatedQueuedBytes.inc(queued)
-    this.logger.info('cutting a socket that did not read its queue before closing', { room: session.roomId, user: session.identity.userId, code, queued })
+    this.logger.info('cutting a socket that did not read its queue before closing', { topic: connection.topic, user: connection.identity.userId, code, queued })
     socket.terminate()
   }
 }

@@ -37,8 +37,28 @@ export interface ControlEvent {
   blocked?: boolean
 }
 
-/** Where a broker hands the events of the rooms this instance has sockets in (the hub). */
-export type EventSink = (event: RoomEvent) => void
+/**
+ * What one user's streams (`WS /ws/chat/inbox/`) must hear that no room carries: their own read
+ * marker moved (with the unread count it left, exact for the messages up to `countedUpTo`), a room
+ * they gained (made a member, or took part in an open room), a room they lost.
+ */
+export type UserChange =
+  | { type: 'read'; room: number; lastReadId: number; unreadCount: number; countedUpTo: number }
+  | { type: 'room'; room: number }
+  | { type: 'removed'; room: number }
+
+/** A change for one user, to their streams on every instance. */
+export interface UserEvent {
+  kind: 'user'
+  user: string
+  change: UserChange
+}
+
+/** Everything a broker carries. */
+export type RealtimeEvent = RoomEvent | UserEvent
+
+/** Where a broker hands the events of the rooms and users this instance has sockets for. */
+export type EventSink = (event: RealtimeEvent) => void
 
 export const messageEvent = (message: MessageRow): MessageEvent => ({ kind: 'message', room: message.roomId, message })
 
@@ -61,3 +81,5 @@ export const blockedEvent = (room: number, blocked: boolean): ControlEvent => ({
 
 /** Someone is typing: to the room's other sockets. */
 export const typingEvent = (room: number, userId: string, nickname: string, session: string) => signalEvent(room, encodeTypingFrame(userId, nickname), session)
+
+export const userEvent = (user: string, change: UserChange): UserEvent => ({ kind: 'user', user, change })

@@ -22,13 +22,15 @@ const row = (id: number, roomId = 1): MessageRow => ({ id, roomId, userId: 'u', 
 const ids = (frames: { type: string; id?: unknown }[]) => frames.filter((f) => f.type === 'chat.message').map((f) => f.id)
 
 describe('Hub', () => {
-  it('should count sockets per room and user, and say when a room has no socket left', () => {
+  it('should count sockets per room and user, and forget each socket once', () => {
     const { hub, topics } = makeHub()
     const [a1, a2, b] = [fakeSession(topics, 1, 'a'), fakeSession(topics, 1, 'a'), fakeSession(topics, 2, 'b')]
     for (const s of [a1, a2, b]) hub.add(s)
     expect([hub.socketsInRoom(1), hub.socketsInRoom(2), hub.socketsOfUser('a')]).toEqual([2, 1, 2])
-    expect(hub.remove(a1)).toBe(false)
+    expect(hub.remove(a1)).toBe(true)
+    expect(hub.socketsInRoom(1)).toBe(1)
     expect(hub.remove(a2)).toBe(true)
+    expect(hub.socketsInRoom(1)).toBe(0)
     expect(hub.remove(a2)).toBe(false)
     expect([hub.socketsInRoom(1), hub.socketsOfUser('a'), hub.all().length]).toEqual([0, 0, 1])
   })

@@ -65,7 +65,7 @@ export class Hub {
     this.metrics.openSockets.inc()
   }
 
-  /** Forgets a closed socket; true when it was the last of its room on this instance. */
+  /** Forgets a closed socket; false when it was not registered (or already forgotten). */
   remove(session: Session): boolean {
     const room = this.rooms.get(session.roomId)
     if (!room || !room.sessions.delete(session)) return false
@@ -77,15 +77,16 @@ export class Hub {
     const left = this.socketsOfUser(userId) - 1
     if (left > 0) this.userSockets.set(userId, left)
     else this.userSockets.delete(userId)
-    if (room.sessions.size > 0) return false
-    this.rooms.delete(session.roomId)
-    this.metrics.activeRooms.dec()
+    if (room.sessions.size === 0) {
+      this.rooms.delete(session.roomId)
+      this.metrics.activeRooms.dec()
+    }
     return true
   }
 
   /** Starts live delivery of the room's events to the socket. */
   subscribe(session: Session): void {
-    session.socket.subscribe(roomTopic(session.roomId))
+    session.socket.subscribe(session.topic)
   }
 
   /** From now, the room's events wait in the socket's backlog (it is replaying history). */
@@ -102,7 +103,7 @@ export class Hub {
     const backlog = session.backlog
     session.backlog = null
     this.rooms.get(session.roomId)?.replaying.delete(session)
-    if (backlog === null) return // closed meanwhile
+    if (backlog === null || session.closing) return // closed meanwhile
     for (const item of backlog) if (item.id === null || item.id > lastReplayedId) session.socket.send(item.frame)
     this.subscribe(session)
   }

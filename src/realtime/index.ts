@@ -2,7 +2,7 @@ import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Store } from '../store/store.ts'
-import { LocalBroker, type Broker } from './broker.ts'
+import { LocalBroker, RoomWatches, type Broker } from './broker.ts'
 import { Closer } from './closing.ts'
 import { signalEvent, type EventSink } from './events.ts'
 import { Hub } from './hub.ts'
@@ -28,17 +28,28 @@ export function createRealtime({ config, store, metrics, logger, presence: share
   const closer = new Closer(metrics, logger)
   const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
   const hub = new Hub(metrics, slowConsumers, closer)
-  const broker = makeBroker((event) => hub.deliver(event))
+  // Room events go to the hub; every event also goes to whoever else listens (users' streams).
+  const listeners: EventSink[] = []
+  const broker = makeBroker((event) => {
+    if (event.kind !== 'user') hub.deliver(event)
+    for (const listener of listeners) listener(event)
+  })
   // In-memory presence announces through the in-process broker; Redis presence publishes itself.
   const presence = shared ?? new MemoryPresence((roomId, frame, except) => broker.publish(signalEvent(roomId, frame, except)))
   return {
     hub,
     broker,
+    watches: new RoomWatches(broker),
     presence,
     closer,
+    slowConsumers,
     tracker: new PresenceTracker(presence, config.PRESENCE_GRACE_MS, logger),
     replays: new Replays(store, broker, hub, slowConsumers, config.RECOVERY_LIMIT, logger),
     limiter: new RateLimiter(config),
+    /** Hands every event the broker delivers to `sink` too. */
+    listen(sink: EventSink) {
+      listeners.push(sink)
+    },
     /** Stops the timers (on shutdown). */
     stop() {
       slowConsumers.stop()

@@ -1,9 +1,9 @@
 import type { Logger } from '../logger.ts'
 import type { Broker } from './broker.ts'
-import { messageEvent, signalEvent, type EventSink, type RoomEvent } from './events.ts'
+import { messageEvent, signalEvent, userEvent, type EventSink, type RealtimeEvent } from './events.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
 import { PROBE_TIMING, RedisSubscriber, type ProbeTiming } from './redis-subscriber.ts'
-import { roomChannel, type Envelope } from './redis-wire.ts'
+import { roomChannel, userChannel, type Envelope, type UserEnvelope } from './redis-wire.ts'
 import { RoomOrder, type SequencedStore } from './room-order.ts'
 
 export type { SequencedStore }
@@ -36,6 +36,8 @@ const CATCH_UP_RETRY_MS = 1000
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
+  /** Users this instance has streams of: what to call when their events may have been lost. */
+  private readonly users = new Map<string, { listener: ChannelListener; lost: () => void }>()
   private readonly instance = crypto.randomUUID()
   private closing = false
   private sink: EventSink = () => {}
@@ -77,7 +79,13 @@ export class RedisBroker implements Broker {
     return this.subscriber.healthy
   }
 
-  publish(event: RoomEvent): void {
+  publish(event: RealtimeEvent): void {
+    if (event.kind === 'user') {
+      this.sink(event)
+      const envelope: UserEnvelope = { t: 'u', o: this.instance, c: event.change }
+      this.pub.publish(userChannel(this.prefix, event.user), JSON.stringify(envelope)).catch((err) => this.logger.warn('redis publish failed', { user: event.user, err }))
+      return
+    }
     if (event.kind === 'message') {
       // Into this instance's order at once; other instances order it by its seq.
       this.rooms.get(event.room)?.order.accept(event.message)
@@ -111,6 +119,27 @@ export class RedisBroker implements Broker {
     return stream.ready
   }
 
+  async watchUser(userId: string, lost: () => void): Promise<void> {
+    const existing = this.users.get(userId)
+    if (existing) {
+      existing.lost = lost
+      return
+    }
+    const entry = { listener: (raw: string) => this.receiveUser(userId, raw), lost }
+    this.users.set(userId, entry)
+    try {
+      await this.subscriber.listen(userChannel(this.prefix, userId), entry.listener)
+    } catch (err) {
+      if (this.users.get(userId) === entry) this.unwatchUser(userId)
+      throw err
+    }
+  }
+
+  unwatchUser(userId: string): void {
+    if (!this.users.delete(userId)) return
+    this.subscriber.stop(userChannel(this.prefix, userId))
+  }
+
   whenDelivered(roomId: number, seq: number): Promise<void> {
     return this.rooms.get(roomId)?.order.whenDelivered(seq) ?? Promise.resolve()
   }
@@ -133,12 +162,15 @@ export class RedisBroker implements Broker {
     this.closing = true
     for (const stream of this.rooms.values()) stream.order.close()
     this.rooms.clear()
+    this.users.clear()
     this.pub.close()
     this.subscriber?.close()
   }
 
   /** After the subscription was broken: deliver whatever each room committed meanwhile. */
   private catchUpAll() {
+    // A user's events are not kept anywhere to catch up from: their streams hear that some were lost.
+    for (const { lost } of this.users.values()) lost()
     for (const [roomId, stream] of this.rooms) this.catchUp(roomId, stream).catch((err) => this.logger.error('catching up failed', { room: roomId, err }))
   }
 
@@ -178,6 +210,18 @@ export class RedisBroker implements Broker {
     if (envelope.o === this.instance) return
     if (envelope.t === 'c') this.sink({ kind: 'control', room: roomId, ...(envelope.k === undefined ? {} : { evict: envelope.k }), ...(envelope.b === undefined ? {} : { blocked: envelope.b }) })
     else this.sink(signalEvent(roomId, envelope.f, envelope.x))
+  }
+
+  private receiveUser(userId: string, raw: string) {
+    let envelope: UserEnvelope
+    try {
+      envelope = JSON.parse(raw) as UserEnvelope
+    } catch {
+      return this.logger.warn('unreadable event on a user channel', { user: userId })
+    }
+    // This instance's own events were delivered here as they were published.
+    if (envelope.t !== 'u' || envelope.o === this.instance || typeof envelope.c !== 'object' || envelope.c === null) return
+    this.sink(userEvent(userId, envelope.c))
   }
 
   /** Whether a join or leave changes what this instance's sockets in the room were last told; records it. */

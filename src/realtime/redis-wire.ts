@@ -1,9 +1,20 @@
 import type { MessageRow } from '../store/store.ts'
+import type { UserChange } from './events.ts'
 
 /** What travels between instances on Redis: one pub/sub channel per room, and its envelopes. */
 
 /** The channel carrying a room's events. */
 export const roomChannel = (prefix: string, roomId: number) => `${prefix}room:${roomId}`
+
+/** The channel carrying a user's events (their streams). */
+export const userChannel = (prefix: string, userId: string) => `${prefix}user:${userId}`
+
+/** On a user's channel: `c` the change, `o` the instance that published it. */
+export interface UserEnvelope {
+  t: 'u'
+  o: string
+  c: UserChange
+}
 
 /** On a room's channel. */
 export type Envelope =

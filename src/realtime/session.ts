@@ -2,23 +2,33 @@ import type { ServerWebSocket } from 'bun'
 import type { Identity } from '../identity.ts'
 import type { SocketLimits } from './rate-limits.ts'
 
-/** One open chat socket: who, where, and what the realtime parts keep about it. */
-export interface Session {
+/**
+ * What every socket the server holds has, room socket or user stream: who it is, and what closing
+ * (closing.ts) and the slow-consumer check (slow-consumers.ts) keep about it.
+ */
+export interface Connection {
   /** Unique across instances: an event names the session it skips by it. */
   readonly id: string
   readonly identity: Identity
-  readonly roomId: number
   readonly socket: ServerWebSocket<unknown>
+  /** The pub/sub topic it hears live events on, if any (unsubscribed first when it closes). */
+  readonly topic: string | null
+  /** Since when its unsent queue has been over the slow-consumer limit; 0 when it is not (slow-consumers.ts). */
+  slowSince: number
+  /** True once the server has begun closing it (closing.ts). */
+  closing: boolean
+}
+
+/** One open chat socket in a room: who, where, and what the realtime parts keep about it. */
+export interface Session extends Connection {
+  readonly roomId: number
+  readonly topic: string
   /** Its message rate limit (rate-limits.ts). */
   readonly limits: SocketLimits
   /** While replaying after since=, live frames wait here, with the message id if any (replay.ts). */
   backlog: { id: number | null; frame: string }[] | null
-  /** Since when its unsent queue has been over the slow-consumer limit; 0 when it is not (slow-consumers.ts). */
-  slowSince: number
   /** When it last had a typing notice relayed. */
   lastTypingAt: number
-  /** True once the server has begun closing it (closing.ts). */
-  closing: boolean
   /** In a direct room: true while one of the pair has blocked the other (sends are refused). */
   blocked: boolean
 }
@@ -29,8 +39,11 @@ let opened = 0
 
 /** A new session for a socket that just opened. */
 export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits, blocked = false): Session {
-  return { id: `${PROCESS}.${(++opened).toString(36)}`, identity, roomId, socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked }
+  return { id: newConnectionId(), identity, roomId, topic: roomTopic(roomId), socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked }
 }
+
+/** A new id for a connection: unique across instances. */
+export const newConnectionId = () => `${PROCESS}.${(++opened).toString(36)}`
 
 /** The pub/sub topic of a room's sockets on this instance. */
 export const roomTopic = (roomId: number) => `room:${roomId}`

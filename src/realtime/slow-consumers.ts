@@ -2,7 +2,7 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Closer } from './closing.ts'
 import { CloseCode } from './codec.ts'
-import type { Session } from './session.ts'
+import type { Connection } from './session.ts'
 
 /** How long a socket's queue may stay over the limit before it is closed. */
 const GRACE_MS = 1000
@@ -19,9 +19,9 @@ const HARD_FACTOR = 8
  * over the limit are looked at again each second, deliveries or not.
  */
 export class SlowConsumers {
-  private readonly touched = new Set<Iterable<Session>>()
+  private readonly touched = new Set<Iterable<Connection>>()
   private scheduled = false
-  private readonly suspects = new Set<Session>()
+  private readonly suspects = new Set<Connection>()
   private readonly timer = setInterval(() => {
     const now = performance.now()
     for (const session of this.suspects) this.check(session, now)
@@ -37,7 +37,7 @@ export class SlowConsumers {
   }
 
   /** These sockets were just sent something: look at them once the current batch is out. */
-  touch(sessions: Iterable<Session>): void {
+  touch(sessions: Iterable<Connection>): void {
     this.touched.add(sessions)
     if (this.scheduled) return
     this.scheduled = true
@@ -50,7 +50,7 @@ export class SlowConsumers {
   }
 
   /** Closes the socket if its unsent queue has been over the limit too long, or is far over it. */
-  check(session: Session, now = performance.now()): void {
+  check(session: Connection, now = performance.now()): void {
     if (session.closing || session.socket.readyState !== 1) return void this.suspects.delete(session)
     const queued = session.socket.getBufferedAmount()
     if (queued <= this.limitBytes) {
@@ -63,12 +63,12 @@ export class SlowConsumers {
     if (now - session.slowSince < GRACE_MS && queued <= HARD_FACTOR * this.limitBytes) return
     this.suspects.delete(session)
     this.metrics.socketsClosed.labels('slow_consumer').inc()
-    this.logger.info('closing a socket that cannot keep up', { room: session.roomId, user: session.identity.userId, queued })
+    this.logger.info('closing a socket that cannot keep up', { topic: session.topic, user: session.identity.userId, queued })
     this.closer.close(session, CloseCode.tryAgainLater, 'too slow to keep up; reconnect with since')
   }
 
   /** The socket closed. */
-  forget(session: Session): void {
+  forget(session: Connection): void {
     this.suspects.delete(session)
   }
 

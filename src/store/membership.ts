@@ -1,6 +1,6 @@
-import type { MemberRole, RoomRow } from '../db/schema.ts'
+import type { MemberRole } from '../db/schema.ts'
 import { sql } from 'drizzle-orm'
-import type { ListedRoom } from './store.ts'
+import type { ListedRoom, RoomRow } from './store.ts'
 import type { Identity } from '../identity.ts'
 
 export type { MemberRole }
@@ -20,15 +20,25 @@ export interface MemberRow {
 export interface ReadMarker {
   lastReadId: number
   unreadCount: number
+  /** The newest message the count saw (the marker when there was none after it): later ones are not in it. */
+  countedUpTo: number
   /** False when it stayed where it was (a marker only moves forward). */
   moved: boolean
+  /** True when this made the reader a participant of an open room (the room joins their inbox). */
+  joined: boolean
 }
 
-/** A user's read state in one room. */
+/**
+ * A user's read state in one room: the messages after the marker, counted up to the room's newest
+ * message when read. Messages of a room commit in id order (under the room's lock), so every
+ * message after `countedUpTo` committed after the count: a live stream adds exactly those.
+ */
 export interface RoomReadState {
   roomId: number
+  kind: RoomRow['kind']
   lastReadId: number
   unreadCount: number
+  countedUpTo: number
 }
 
 /** Where an inbox is read as of (the first page's moment), and where the last page ended. */
@@ -40,6 +50,8 @@ export interface InboxPage {
   asOfAt: number
   /** The (activity, room) the previous page ended at; the next page starts strictly below it. */
   after: { at: number; roomId: number } | null
+  /** Just this room (a stream announcing a room the user gained). */
+  onlyRoom?: number
 }
 
 /** One room of a user's inbox, as of the page's moment. */
@@ -97,8 +109,10 @@ export interface Membership {
    * marker, and the unread count is the messages after it.
    */
   markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker>
-  /** The user's read state in every room they have one in (members and participants). */
-  readStates(userId: string): Promise<RoomReadState[]>
+  /** The user's read state in every room they have one in (members and participants), or in one. */
+  readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]>
+  /** Those of the open rooms given that have more than `cap` participants. */
+  crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>>
   /**
    * A page of the user's rooms (members' rooms and open rooms they take part in), latest activity
    * first as of the page's moment: a room's activity only grows, so pages never repeat a room.
@@ -135,7 +149,7 @@ export function inboxQuery(userId: string, page: InboxPage, dialect: 'sqlite' | 
     from members m
     join rooms r on r.id = m.room_id
     ${newest}
-    where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${after}
+    where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${after}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}
     order by "activityAt" desc, r.id desc
     limit ${page.limit}`
 }
@@ -149,3 +163,36 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
   lastMessageId: row.lastMessageId === null ? null : Number(row.lastMessageId),
   activityAt: Number(row.activityAt),
 })
+
+/**
+ * Read states, each in one statement (one snapshot): the count and the newest message it covers
+ * agree, whatever commits meanwhile.
+ */
+export function readStatesQuery(userId: string, onlyRoom: number | undefined) {
+  return sql`select m.room_id as "roomId", r.kind as "kind", m.last_read_id as "lastReadId",
+      (select count(*) from messages x where x.room_id = m.room_id and x.id > m.last_read_id) as "unreadCount",
+      coalesce((select x.id from messages x where x.room_id = m.room_id order by x.id desc limit 1), m.last_read_id) as "countedUpTo"
+    from members m join rooms r on r.id = m.room_id
+    where m.user_id = ${userId}${onlyRoom === undefined ? sql`` : sql` and m.room_id = ${onlyRoom}`}`
+}
+
+/** Rows of `readStatesQuery` as the drivers hand them over (Postgres gives bigints as strings). */
+export type ReadStateQueryRow = Record<'roomId' | 'lastReadId' | 'unreadCount' | 'countedUpTo', number | string> & { kind: RoomRow['kind'] }
+
+export const toReadState = (row: ReadStateQueryRow): RoomReadState => ({
+  roomId: Number(row.roomId),
+  kind: row.kind,
+  lastReadId: Number(row.lastReadId),
+  unreadCount: Number(row.unreadCount),
+  countedUpTo: Math.max(Number(row.countedUpTo), Number(row.lastReadId)),
+})
+
+/** Open rooms with more than `cap` participants, counting no further than `cap + 1` in each. */
+export function crowdedRoomsQuery(roomIds: readonly number[], cap: number) {
+  return sql`select r.id as "id" from rooms r
+    where r.id in (${sql.join(
+      roomIds.map((id) => sql`${id}`),
+      sql`, `,
+    )}) and r.kind = 'open'
+      and (select count(*) from (select 1 from members p where p.room_id = r.id limit ${cap + 1}) t) > ${cap}`
+}

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, inboxQuery, toInboxRow } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -94,28 +94,26 @@ export class PostgresMembership implements Membership {
     return this.db.transaction(async (tx) => {
       const now = Date.now()
       // The row first (locked), so concurrent markers of one user in one room take turns.
-      await tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: 0, joinedAt: now }).onConflictDoNothing()
+      const joined = await tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: 0, joinedAt: now }).onConflictDoNothing().returning({ userId: members.userId })
       const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
       const [row] = await tx.select({ lastReadId: members.lastReadId }).from(members).where(where).for('update')
       const before = row?.lastReadId ?? 0
       const [newestRow] = await tx.select({ id: sql<string | null>`max(${messages.id})` }).from(messages).where(eq(messages.roomId, roomId))
       const marker = Math.max(before, Math.min(lastReadId, Number(newestRow?.id ?? 0)))
       if (marker > before) await tx.update(members).set({ lastReadId: marker }).where(where)
-      const [count] = await tx.select({ n: sql<string>`count(*)` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker)))
-      return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), moved: marker > before }
+      // The count and the newest message it saw in one statement, so that they agree.
+      const [count] = await tx.select({ n: sql<string>`count(*)`, upTo: sql<string | null>`max(${messages.id})` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker)))
+      return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), countedUpTo: Math.max(marker, Number(count?.upTo ?? 0)), moved: marker > before, joined: joined.length > 0 }
     })
   }
 
-  async readStates(userId: string): Promise<RoomReadState[]> {
-    const rows = await this.db
-      .select({
-        roomId: members.roomId,
-        lastReadId: members.lastReadId,
-        unreadCount: sql<string>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")`,
-      })
-      .from(members)
-      .where(eq(members.userId, userId))
-    return rows.map((r) => ({ roomId: r.roomId, lastReadId: r.lastReadId, unreadCount: Number(r.unreadCount) }))
+  async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
+    return [...(await this.db.execute(readStatesQuery(userId, onlyRoom)))].map((row) => toReadState(row as ReadStateQueryRow))
+  }
+
+  async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {
+    if (roomIds.length === 0) return new Set()
+    return new Set([...(await this.db.execute(crowdedRoomsQuery(roomIds, cap)))].map((r) => Number((r as { id: number | string }).id)))
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {

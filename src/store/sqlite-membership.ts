@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, inboxQuery, toInboxRow } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -106,20 +106,17 @@ export class SqliteMembership implements Membership {
       if (before === undefined) tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: marker, joinedAt: Date.now() }).run()
       else if (marker > before) tx.update(members).set({ lastReadId: marker }).where(where).run()
       const unread = Number(tx.select({ n: sql<number>`count(*)` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker))).get()?.n ?? 0)
-      return { lastReadId: marker, unreadCount: unread, moved: marker > (before ?? 0) }
+      return { lastReadId: marker, unreadCount: unread, countedUpTo: Math.max(newest, marker), moved: marker > (before ?? 0), joined: before === undefined }
     })
   }
 
-  async readStates(userId: string): Promise<RoomReadState[]> {
-    return this.db
-      .select({
-        roomId: members.roomId,
-        lastReadId: members.lastReadId,
-        unreadCount: sql<number>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")`,
-      })
-      .from(members)
-      .where(eq(members.userId, userId))
-      .all()
+  async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
+    return this.db.all<ReadStateQueryRow>(readStatesQuery(userId, onlyRoom)).map(toReadState)
+  }
+
+  async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {
+    if (roomIds.length === 0) return new Set()
+    return new Set(this.db.all<{ id: number }>(crowdedRoomsQuery(roomIds, cap)).map((r) => Number(r.id)))
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {

@@ -1,7 +1,7 @@
 import { afterEach } from 'bun:test'
 import { createLogger } from '../../src/logger.ts'
 import type { MessageRow } from '../../src/store/store.ts'
-import type { RoomEvent } from '../../src/realtime/events.ts'
+import type { RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
 import { messageEvent } from '../../src/realtime/events.ts'
 import { RedisBroker, type SequencedStore } from '../../src/realtime/redis-broker.ts'
 import { ScriptedRedis } from './scripted-redis.ts'
@@ -57,9 +57,11 @@ export class FakeStore implements SequencedStore {
 export class Sink {
   readonly seqs: number[] = []
   readonly events: string[] = []
-  readonly deliver = (event: RoomEvent): void => {
+  readonly users: UserEvent[] = []
+  readonly deliver = (event: RealtimeEvent): void => {
     if (event.kind === 'message') this.seqs.push(event.message.seq!)
     else if (event.kind === 'signal') this.events.push(event.frame)
+    else if (event.kind === 'user') this.users.push(event)
   }
 }
 

@@ -28,6 +28,11 @@ export class TestSocket {
     return TestSocket.open(`${server.wsBase}/ws/chat/${roomId}/chat/?${query}`)
   }
 
+  /** Opens `user`'s inbox stream (`WS /ws/chat/inbox/`); wait for `inbox.ready` before relying on it. */
+  static inbox(server: Pick<ServerEndpoint, 'wsBase'>, user: TestUser): Promise<TestSocket> {
+    return TestSocket.open(`${server.wsBase}/ws/chat/inbox/?${new URLSearchParams({ ...user } as Record<string, string>)}`)
+  }
+
   /** Opens `url`; `protocols` are offered in Sec-WebSocket-Protocol, as a browser's second argument does. */
   static open(url: string, options?: { headers?: Record<string, string>; protocols?: string[] }): Promise<TestSocket> {
     const ws = new WebSocket(url, options as never)

@@ -47,14 +47,42 @@ function parseSince(raw: string | null): number | null {
 /** True when the client offers the `chat` subprotocol. */
 export const offersChatProtocol = (header: string | null) => header !== null && header.split(',').some((p) => p.trim() === 'chat')
 
-export interface HandshakeDeps {
+/** What every handshake is checked against, room socket or user stream. */
+export interface ConnectionDeps {
   config: Config
-  hub: Hub
   broker: Broker
-  store: Store
-  access: RoomAccess
   profiles: Profiles
   abuse: AbuseLimits
+  /** Open sockets of the user on this instance, room sockets and user streams together. */
+  socketsOfUser: (userId: string) => number
+}
+
+export interface HandshakeDeps extends ConnectionDeps {
+  hub: Hub
+  store: Store
+  access: RoomAccess
+}
+
+/**
+ * What every handshake must pass, room socket or user stream: origin (403), identity (400, or 401
+ * with IDENTITY_SOURCES=headers), handshake rate (429), live delivery (503), sockets per user
+ * (429). `more` runs after the rate check (the room's own checks); returns the identity.
+ */
+export async function admitConnection(request: Request, server: Server<unknown> | null, { config, broker, profiles, abuse, socketsOfUser }: ConnectionDeps, more: (identity: Identity) => Promise<void> = async () => {}): Promise<Identity> {
+  if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
+    throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
+  }
+  const identity = identityFromHandshake(request.headers, new URL(request.url).searchParams, config.IDENTITY_SOURCES)
+  // Every handshake is a presence change the room may hear of: limited per user and address.
+  const wait = abuse.handshake({ userId: identity.userId, address: clientAddress(request, server, config) })
+  if (wait > 0) throw tooMany('too_many_handshakes', 'Too many connection attempts; wait and reconnect.', wait)
+  await more(identity)
+  profiles.seen(identity)
+  if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
+  if (socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
+    throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
+  }
+  return identity
 }
 
 /**
@@ -64,27 +92,21 @@ export interface HandshakeDeps {
  * (503), sockets per user and per room (429). Throws the refusal; returns what the open socket
  * needs. Membership is checked here, once per socket; member events keep it current after.
  */
-export async function admitHandshake(request: Request, roomParam: string, server: Server<unknown> | null, { config, hub, broker, store, access, profiles, abuse }: HandshakeDeps): Promise<Handshake> {
-  if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
-    throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
-  }
+export async function admitHandshake(request: Request, roomParam: string, server: Server<unknown> | null, deps: HandshakeDeps): Promise<Handshake> {
+  const { config, hub, store, access } = deps
   const query = new URL(request.url).searchParams
-  const identity = identityFromHandshake(request.headers, query, config.IDENTITY_SOURCES)
-  // Every handshake is a presence change the room may hear of: limited per user and address.
-  const wait = abuse.handshake({ userId: identity.userId, address: clientAddress(request, server, config) })
-  if (wait > 0) throw tooMany('too_many_handshakes', 'Too many connection attempts; wait and reconnect.', wait)
-  const roomId = parseRoomId(roomParam)
-  const since = parseSince(query.get('since'))
-  const givenEpoch = parseEpoch(query.get('epoch'))
-  const service = isServiceCall(request.headers, config.SERVICE_SECRET)
-  const { room } = await access.admit(roomId, { identity, service })
-  profiles.seen(identity)
+  let admitted: { room: RoomRow; since: number | null; givenEpoch: string | null; service: boolean } | undefined
+  const identity = await admitConnection(request, server, deps, async (identity) => {
+    const roomId = parseRoomId(roomParam)
+    const since = parseSince(query.get('since'))
+    const givenEpoch = parseEpoch(query.get('epoch'))
+    const service = isServiceCall(request.headers, config.SERVICE_SECRET)
+    const { room } = await access.admit(roomId, { identity, service })
+    admitted = { room, since, givenEpoch, service }
+  })
+  const { room, since, givenEpoch, service } = admitted!
   const [epoch, blocked] = await Promise.all([store.epoch(), access.blocked(room)])
-  if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
-  if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
-    throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
-  }
-  if (hub.socketsInRoom(roomId) >= config.MAX_SOCKETS_PER_ROOM) throw tooMany('room_full', 'This room has as many open connections as it can take; try again later.')
+  if (hub.socketsInRoom(room.id) >= config.MAX_SOCKETS_PER_ROOM) throw tooMany('room_full', 'This room has as many open connections as it can take; try again later.')
   const reset = givenEpoch !== null && givenEpoch !== epoch
   return { identity, room, membersOnly: room.kind !== 'open' && !service, blocked, since: reset ? null : since, epoch, reset }
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../../config.ts'
 import type { Logger } from '../../logger.ts'
 import type { Metrics } from '../../metrics.ts'
-import type { Broker } from '../../realtime/broker.ts'
+import type { Broker, RoomWatches } from '../../realtime/broker.ts'
 import type { Closer } from '../../realtime/closing.ts'
 import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, parseClientFrame, type ChatErrorCode } from '../../realtime/codec.ts'
 import { typingEvent } from '../../realtime/events.ts'
@@ -20,6 +20,7 @@ export interface ChatServiceDeps {
   config: Config
   hub: Hub
   broker: Broker
+  watches: RoomWatches
   presence: PresenceTracker
   replays: Replays
   messages: MessageService
@@ -41,6 +42,8 @@ export class ChatService {
   private readonly receivedOverWs
   /** Set once every socket was told to close (shutdown): a socket opening later is closed the same way. */
   private stopping: { code: number; reason: string } | null = null
+  /** Sockets in open rooms that have not sent yet: their first message puts the room in the user's inbox. */
+  private readonly yetToSend = new WeakSet<Session>()
 
   constructor(private readonly deps: ChatServiceDeps) {
     this.receivedOverWs = deps.metrics.messagesReceived.labels('ws')
@@ -48,18 +51,19 @@ export class ChatService {
 
   /** A socket opened after `handshake` admitted it. */
   open(session: Session, { since, epoch, reset, room, membersOnly }: Handshake): void {
-    const { hub, broker, presence, replays, closer, metrics, logger } = this.deps
+    const { hub, watches, presence, replays, closer, metrics, logger } = this.deps
     // Another epoch: the client's ids mean nothing here; it hears so before anything live.
     if (reset) session.socket.send(encodeResetFrame(epoch))
     hub.add(session)
+    if (room.kind === 'open') this.yetToSend.add(session)
     presence.enter(session)
     if (this.stopping) return closer.close(session, this.stopping.code, this.stopping.reason)
     // With since=, live frames wait from now; the replay starts once the room's events flow to this
     // instance, so none can fall between the two.
     if (since === null) hub.subscribe(session)
     else replays.begin(session)
-    broker
-      .watch(session.roomId)
+    watches
+      .hold(session.roomId)
       .then(
         async () => {
           if (membersOnly && !(await this.stillAdmitted(session, room))) return
@@ -139,9 +143,9 @@ export class ChatService {
 
   /** The socket closed (whoever closed it). */
   close(session: Session, code: number): void {
-    const { hub, broker, presence, logger } = this.deps
+    const { hub, watches, presence, logger } = this.deps
     presence.exit(session)
-    if (hub.remove(session)) broker.unwatch(session.roomId)
+    if (hub.remove(session)) watches.release(session.roomId)
     logger.debug('socket closed', { room: session.roomId, user: session.identity.userId, code })
   }
 
@@ -157,6 +161,7 @@ export class ChatService {
     try {
       const { message, duplicate } = await this.deps.messages.record(session.identity, session.roomId, text, clientMsgId)
       if (duplicate) session.socket.send(encodeMessageFrame(message))
+      if (this.yetToSend.delete(session)) this.deps.messages.tookPart(session.identity.userId, session.roomId)
     } catch (err) {
       // Text the store cannot keep as sent will not store on a second try either.
       if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)

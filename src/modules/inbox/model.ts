@@ -21,3 +21,19 @@ export const inboxSchema = z.object({
   next_cursor: z.string().nullable().describe('For the next page; null after the last'),
 })
 export type InboxDto = z.infer<typeof inboxSchema>
+
+/** The frames of the user stream `WS /ws/chat/inbox/` (server to client only). */
+export const inboxFrameSchemas = {
+  ready: z
+    .object({ type: z.literal('inbox.ready'), unread: z.object({ total: z.number().int(), rooms: z.number().int() }) })
+    .describe('The stream is live: every change from now on arrives on it. Fetch `GET /chat/v1/inbox/` now (after this frame), and again after any reconnect.'),
+  message: z
+    .object({ type: z.literal('inbox.message'), room: z.number().int(), message: messageSchema, unread_count: z.number().int() })
+    .describe("A new message in one of the user's rooms (their own too, from any device: unread_count is then 0)"),
+  read: z
+    .object({ type: z.literal('inbox.read'), room: z.number().int(), last_read_id: z.number().int(), unread_count: z.number().int() })
+    .describe("The user's own read marker moved (on any device)"),
+  room: z.object({ type: z.literal('inbox.room'), room: inboxRoomSchema }).describe('The user gained a room: made a member, or took part in an open room (as an inbox entry)'),
+  removed: z.object({ type: z.literal('inbox.removed'), room: z.number().int() }).describe('The user is no longer in the room'),
+}
+export type InboxFrame = { [K in keyof typeof inboxFrameSchemas]: z.infer<(typeof inboxFrameSchemas)[K]> }[keyof typeof inboxFrameSchemas]

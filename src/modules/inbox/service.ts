@@ -2,10 +2,10 @@ import { requireIdentity, type Caller } from '../../caller.ts'
 import { badRequest } from '../../errors.ts'
 import { toMessageDto } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
-import type { InboxPage } from '../../store/membership.ts'
+import type { InboxPage, InboxRow } from '../../store/membership.ts'
 import type { Store } from '../../store/store.ts'
 import { roomSummary, toMemberDto } from '../rooms/service.ts'
-import type { InboxDto, InboxQuery } from './model.ts'
+import type { InboxDto, InboxQuery, InboxRoom } from './model.ts'
 
 /** Where the next page starts: the first page's moment and where the last page ended. */
 type Position = Omit<InboxPage, 'limit'>
@@ -43,34 +43,44 @@ export class InboxService {
 
   async page(caller: Caller, query: InboxQuery, host: string): Promise<InboxDto> {
     const { identity } = requireIdentity(caller)
+    const position: Position = query.cursor ? decodeCursor(query.cursor) : { asOfId: await this.store.membership.newestMessageId(), asOfAt: Date.now(), after: null }
+    const rows = await this.store.membership.inbox(identity.userId, { ...position, limit: query.limit })
+    const last = rows.at(-1)
+    return {
+      rooms: await this.entries(identity.userId, rows, host),
+      next_cursor: last && rows.length === query.limit ? encodeCursor({ ...position, after: { at: last.activityAt, roomId: last.room.id } }) : null,
+    }
+  }
+
+  /** One room of the user's inbox as it is now; null when it is not (or no longer) theirs. */
+  async entry(userId: string, roomId: number, host: string): Promise<InboxRoom | null> {
+    const rows = await this.store.membership.inbox(userId, { asOfId: Number.MAX_SAFE_INTEGER, asOfAt: Number.MAX_SAFE_INTEGER, after: null, limit: 1, onlyRoom: roomId })
+    return (await this.entries(userId, rows, host))[0] ?? null
+  }
+
+  private async entries(userId: string, rows: InboxRow[], host: string): Promise<InboxRoom[]> {
     const { membership } = this.store
-    const position: Position = query.cursor ? decodeCursor(query.cursor) : { asOfId: await membership.newestMessageId(), asOfAt: Date.now(), after: null }
-    const rows = await membership.inbox(identity.userId, { ...position, limit: query.limit })
     const roomIds = rows.map((r) => r.room.id)
     const withMembers = rows.filter((r) => r.room.kind !== 'open').map((r) => r.room.id)
     const direct = rows.filter((r) => r.room.kind === 'direct').map((r) => r.room.id)
     const [messages, unread, online, counts, pairs] = await Promise.all([
       this.store.messagesByIds(rows.flatMap((r) => (r.lastMessageId === null ? [] : [r.lastMessageId]))),
-      membership.unreadIn(identity.userId, roomIds),
+      membership.unreadIn(userId, roomIds),
       this.presence.counts(roomIds),
       membership.memberCounts(withMembers),
       Promise.all(direct.map(async (id) => [id, await membership.members(id)] as const)),
     ])
     const byId = new Map(messages.map((m) => [m.id, m]))
     const membersOf = new Map(pairs)
-    const last = rows.at(-1)
-    return {
-      rooms: rows.map((row, i) => {
-        const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
-        return {
-          ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0)),
-          last_message: message ? toMessageDto(message) : null,
-          unread_count: unread.get(row.room.id) ?? 0,
-          last_read_id: row.lastReadId,
-          members: (membersOf.get(row.room.id) ?? []).map(toMemberDto),
-        }
-      }),
-      next_cursor: last && rows.length === query.limit ? encodeCursor({ ...position, after: { at: last.activityAt, roomId: last.room.id } }) : null,
-    }
+    return rows.map((row, i) => {
+      const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
+      return {
+        ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0)),
+        last_message: message ? toMessageDto(message) : null,
+        unread_count: unread.get(row.room.id) ?? 0,
+        last_read_id: row.lastReadId,
+        members: (membersOf.get(row.room.id) ?? []).map(toMemberDto),
+      }
+    })
   }
 }

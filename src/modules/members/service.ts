@@ -2,7 +2,7 @@ import { requireIdentity, type Caller } from '../../caller.ts'
 import { badRequest, conflict, forbidden, notFound } from '../../errors.ts'
 import { userIdSchema } from '../../identity.ts'
 import type { Broker } from '../../realtime/broker.ts'
-import { blockedEvent, evictEvent, memberAddedEvent, memberRemovedEvent } from '../../realtime/events.ts'
+import { blockedEvent, evictEvent, memberAddedEvent, memberRemovedEvent, userEvent } from '../../realtime/events.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { MemberDto } from '../rooms/model.ts'
@@ -51,7 +51,10 @@ export class MemberService {
     if (!caller.service && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may add members.")
     const outcome = await this.store.membership.addMember(room.id, userId, this.maxMembers)
     if (outcome === 'full') throw conflict('too_many_members', `This room already has ${this.maxMembers} members, its owner included.`)
-    if (outcome === 'added') this.broker.publish(memberAddedEvent(room.id, userId))
+    if (outcome === 'added') {
+      this.broker.publish(memberAddedEvent(room.id, userId))
+      this.broker.publish(userEvent(userId, { type: 'room', room: room.id }))
+    }
     const member = (await this.store.membership.members(room.id)).find((m) => m.userId === userId)
     // Removed again between the two statements: say what was done, with what is known.
     const dto = member ? toMemberDto(member) : { user_id: userId, nickname: null, profile_picture_url: null, role: 'member' as const, last_read_id: 0, joined_at: new Date().toISOString() }
@@ -67,6 +70,7 @@ export class MemberService {
     // The room hears it (the removed user's sockets too, before they close).
     this.broker.publish(memberRemovedEvent(room.id, userId))
     this.broker.publish(evictEvent(room.id, userId))
+    this.broker.publish(userEvent(userId, { type: 'removed', room: room.id }))
   }
 }
 

@@ -3,7 +3,7 @@ import { forbidden, unavailable } from '../../errors.ts'
 import type { Identity } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
-import { messageEvent } from '../../realtime/events.ts'
+import { messageEvent, userEvent } from '../../realtime/events.ts'
 import type { AppendResult, MessageRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { HistoryQuery } from './model.ts'
@@ -24,12 +24,16 @@ export class MessageService {
    */
   async send(caller: IdentifiedCaller, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
     // Most sends go to open rooms this instance has seen: nothing to look up, nothing to wait for.
-    if (!this.access.knownOpen(roomId)) {
+    let open = this.access.knownOpen(roomId)
+    if (!open) {
       const { room } = await this.access.admit(roomId, caller)
       if (await this.access.blocked(room)) throw forbidden('blocked', 'One of the two people in this direct room has blocked the other; messages cannot be sent here.')
+      open = room.kind === 'open'
     }
     if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
-    return this.record(caller.identity, roomId, text, clientMsgId)
+    const result = await this.record(caller.identity, roomId, text, clientMsgId)
+    if (open) this.tookPart(caller.identity.userId, roomId)
+    return result
   }
 
   /** False while messages could be stored but not delivered live: sends are refused then. */
@@ -58,6 +62,14 @@ export class MessageService {
       this.broker.publish(messageEvent(result.message))
     }
     return result
+  }
+
+  /**
+   * The user sent to an open room, which is in their inbox from then on: their streams hear of it
+   * (and ignore it when they follow the room already).
+   */
+  tookPart(userId: string, roomId: number): void {
+    this.broker.publish(userEvent(userId, { type: 'room', room: roomId }))
   }
 
   /** A page of the room's messages, for a caller who may read it. */

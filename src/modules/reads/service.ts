@@ -1,6 +1,6 @@
 import { requireIdentity, type Caller } from '../../caller.ts'
 import type { Broker } from '../../realtime/broker.ts'
-import { readEvent } from '../../realtime/events.ts'
+import { readEvent, userEvent } from '../../realtime/events.ts'
 import type { Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { ReadMarkerDto, UnreadDto } from './model.ts'
@@ -27,7 +27,13 @@ export class ReadService {
   /** Moves the marker of a user already admitted to the room (a socket's own, say). */
   async move(roomId: number, userId: string, lastReadId: number): Promise<ReadMarkerDto> {
     const marker = await this.store.membership.markRead(roomId, userId, lastReadId)
-    if (marker.moved) this.broker.publish(readEvent(roomId, userId, marker.lastReadId))
+    // A first marker in an open room puts the room in the user's inbox.
+    if (marker.joined && !marker.moved) this.broker.publish(userEvent(userId, { type: 'room', room: roomId }))
+    if (marker.moved) {
+      this.broker.publish(readEvent(roomId, userId, marker.lastReadId))
+      // The user's streams, on every instance, hear where it is and what is left unread.
+      this.broker.publish(userEvent(userId, { type: 'read', room: roomId, lastReadId: marker.lastReadId, unreadCount: marker.unreadCount, countedUpTo: marker.countedUpTo }))
+    }
     return { room: roomId, last_read_id: marker.lastReadId, unread_count: marker.unreadCount }
   }
 

@@ -7,6 +7,8 @@ import type { MemberRow } from '../../store/membership.ts'
 import type { ListedRoom, RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from './access.ts'
 import type { CreateRoomBody, DirectRoomBody, MemberDto, RoomDetail, RoomSummary } from './model.ts'
+import type { Broker } from '../../realtime/broker.ts'
+import { userEvent } from '../../realtime/events.ts'
 
 const NO_COUNTS: Promise<ReadonlyMap<number, number>> = Promise.resolve(new Map())
 
@@ -49,8 +51,14 @@ export class RoomService {
     private readonly access: RoomAccess,
     private readonly presence: Presence,
     private readonly limits: AbuseLimits,
+    private readonly broker: Broker,
     private readonly maxMembers: number,
   ) {}
+
+  /** Each of the users gained the room: their streams hear it. */
+  private announce(roomId: number, userIds: Iterable<string>) {
+    for (const userId of userIds) this.broker.publish(userEvent(userId, { type: 'room', room: roomId }))
+  }
 
   /**
    * `POST /chat/v1/create-room/`. Open rooms: the existing one for the same `post_id`, or a new
@@ -111,7 +119,9 @@ export class RoomService {
     if (ownerId !== null) members.add(ownerId)
     if (members.size > this.maxMembers) throw unprocessable(`A private room has at most ${this.maxMembers} members, its owner included.`, [{ path: 'members', message: `at most ${this.maxMembers} with the owner` }])
     this.limitCreation(requester, caller)
-    return this.store.membership.createPrivateRoom({ name: body.name, postId: body.post_id ?? null, ownerId, members: [...members] })
+    const room = await this.store.membership.createPrivateRoom({ name: body.name, postId: body.post_id ?? null, ownerId, members: [...members] })
+    this.announce(room.id, members)
+    return room
   }
 
   private async direct(a: string, b: string, postId: number | null, name: string, host: string, requester: Requester, caller: Caller): Promise<Created> {
@@ -121,6 +131,7 @@ export class RoomService {
     if (existing) return { room: await this.detailOf(existing, host), created: false }
     this.limitCreation(requester, caller)
     const { room, created } = await membership.directRoom({ a, b, postId, name })
+    if (created) this.announce(room.id, [a, b])
     return { room: await this.detailOf(room, host), created }
   }
 

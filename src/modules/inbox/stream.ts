@@ -1,0 +1,313 @@
+import type { Logger } from '../../logger.ts'
+import type { Metrics } from '../../metrics.ts'
+import type { Broker, RoomWatches } from '../../realtime/broker.ts'
+import type { Closer } from '../../realtime/closing.ts'
+import { CloseCode, toMessageDto } from '../../realtime/codec.ts'
+import type { MessageEvent, RealtimeEvent, UserChange } from '../../realtime/events.ts'
+import type { Connection } from '../../realtime/session.ts'
+import type { SlowConsumers } from '../../realtime/slow-consumers.ts'
+import type { RoomReadState } from '../../store/membership.ts'
+import type { Store } from '../../store/store.ts'
+import type { InboxFrame } from './model.ts'
+import type { InboxService } from './service.ts'
+import { RoomUnread } from './unread.ts'
+
+/** One open user stream socket; `host` names the server in the room summaries it gets. */
+export interface InboxConnection extends Connection {
+  readonly host: string
+}
+
+/** Something that waits while a room's state is read: a message of the room, or a change of the user's. */
+type Waiting = { message: MessageEvent['message'] } | { change: UserChange }
+
+/** Everything this instance keeps for one user's streams: their sockets share it. */
+interface UserStream {
+  readonly userId: string
+  readonly connections: Set<InboxConnection>
+  /** The rooms followed live, with their unread counts. */
+  readonly rooms: Map<number, RoomUnread>
+  /** Rooms whose state is being read: what arrives for them meanwhile waits here. */
+  readonly reading: Map<number, Waiting[]>
+  /** Rooms held (watched through the broker) for this stream. */
+  readonly held: Set<number>
+  /** The user's rooms not followed (crowded, or past the limit), with their last known unread count. */
+  readonly others: Map<number, number>
+  /** Changes that arrived before the stream was live. */
+  readonly early: UserChange[]
+  live: boolean
+  ended: boolean
+}
+
+export interface InboxStreamsDeps {
+  store: Store
+  inbox: InboxService
+  broker: Broker
+  watches: RoomWatches
+  closer: Closer
+  slowConsumers: SlowConsumers
+  metrics: Metrics
+  logger: Logger
+  /** Most rooms one stream follows live (the most recently active). */
+  liveRooms: number
+  /** Open rooms with more participants are not followed live. */
+  roomParticipants: number
+}
+
+const encode = (frame: InboxFrame) => JSON.stringify(frame)
+
+/**
+ * Users' streams (`WS /ws/chat/inbox/`) on this instance. A stream follows the user's rooms through
+ * the same room events as room sockets (the broker watches each room while anyone here needs it),
+ * and the user's own changes through their user channel. Unread counts start from the store and
+ * are kept exact from there by `RoomUnread`; a room's state is read only after its events flow
+ * here, and what arrives meanwhile waits, so nothing is counted twice or missed.
+ *
+ * Per message, the work is one frame per stream following the room. Open rooms with more than
+ * `roomParticipants` participants and rooms beyond a stream's `liveRooms` newest are not followed:
+ * their counts show on the next inbox fetch, and the user's own markers there still arrive.
+ */
+export class InboxStreams {
+  private readonly streams = new Map<string, UserStream>()
+  /** Per room, the streams following it. */
+  private readonly followers = new Map<number, Set<UserStream>>()
+
+  constructor(private readonly deps: InboxStreamsDeps) {}
+
+  /** Open stream sockets of a user on this instance. */
+  socketsOfUser(userId: string): number {
+    return this.streams.get(userId)?.connections.size ?? 0
+  }
+
+  /** A stream socket opened (after the handshake admitted it). */
+  open(connection: InboxConnection): void {
+    const { userId } = connection.identity
+    let stream = this.streams.get(userId)
+    this.deps.metrics.openSockets.inc()
+    if (stream) {
+      stream.connections.add(connection)
+      if (stream.live) connection.socket.send(this.readyFrame(stream))
+      return
+    }
+    stream = { userId, connections: new Set([connection]), rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], live: false, ended: false }
+    this.streams.set(userId, stream)
+    this.start(stream).catch((err: unknown) => {
+      this.deps.logger.warn('a user stream could not start; closing it', { user: userId, err })
+      this.closeAll(stream, CloseCode.tryAgainLater, 'the inbox could not be followed; reconnect')
+    })
+  }
+
+  /** A stream socket closed. */
+  close(connection: InboxConnection): void {
+    const stream = this.streams.get(connection.identity.userId)
+    if (!stream?.connections.delete(connection)) return
+    this.deps.metrics.openSockets.dec()
+    this.deps.slowConsumers.forget(connection)
+    if (stream.connections.size === 0) this.end(stream)
+  }
+
+  /** Closes every stream socket (shutdown). */
+  closeEvery(code: number, reason: string): void {
+    for (const stream of this.streams.values()) this.closeAll(stream, code, reason)
+  }
+
+  /** An event the broker delivered: a room's message, or a change of a user's. */
+  deliver(event: RealtimeEvent): void {
+    if (event.kind === 'message') {
+      const followers = this.followers.get(event.room)
+      if (followers) for (const stream of followers) this.message(stream, event.room, event.message, true)
+    } else if (event.kind === 'user') {
+      const stream = this.streams.get(event.user)
+      if (!stream) return
+      if (stream.live) this.change(stream, event.change)
+      else stream.early.push(event.change)
+    }
+  }
+
+  /** Follows the rooms the user has (as many as allowed), reads their state, then goes live. */
+  private async start(stream: UserStream) {
+    const { store, broker } = this.deps
+    await broker.watchUser(stream.userId, () => this.closeAll(stream, CloseCode.tryAgainLater, 'inbox events may have been missed; reconnect and fetch the inbox'))
+    const followed = await this.choose(await store.membership.readStates(stream.userId))
+    if (stream.ended) return
+    for (const roomId of followed) stream.reading.set(roomId, [])
+    await Promise.all(followed.map((roomId) => this.follow(stream, roomId)))
+    // Read only now that the rooms' events flow here: whatever commits later arrives as an event.
+    const states = await store.membership.readStates(stream.userId)
+    if (stream.ended) return
+    const byRoom = new Map(states.map((s) => [s.roomId, s]))
+    for (const roomId of followed) {
+      const state = byRoom.get(roomId)
+      if (state) this.settle(stream, roomId, state, false)
+      else this.unfollow(stream, roomId) // left meanwhile; its removal waits in `early`
+    }
+    for (const state of states) if (!stream.held.has(state.roomId)) stream.others.set(state.roomId, state.unreadCount)
+    stream.live = true
+    for (const change of stream.early.splice(0)) this.change(stream, change)
+    const ready = this.readyFrame(stream)
+    for (const connection of stream.connections) connection.socket.send(ready)
+  }
+
+  /** The rooms to follow: not crowded open rooms, the most recently active first, up to the limit. */
+  private async choose(states: RoomReadState[]): Promise<number[]> {
+    const { store, liveRooms, roomParticipants } = this.deps
+    const crowded = await store.membership.crowdedRooms(
+      states.filter((s) => s.kind === 'open').map((s) => s.roomId),
+      roomParticipants,
+    )
+    return states
+      .filter((s) => !crowded.has(s.roomId))
+      .sort((a, b) => b.countedUpTo - a.countedUpTo)
+      .slice(0, liveRooms)
+      .map((s) => s.roomId)
+  }
+
+  /** Holds the room for the stream; resolves once its events flow here. */
+  private follow(stream: UserStream, roomId: number): Promise<void> {
+    stream.held.add(roomId)
+    let followers = this.followers.get(roomId)
+    if (!followers) this.followers.set(roomId, (followers = new Set()))
+    followers.add(stream)
+    return this.deps.watches.hold(roomId)
+  }
+
+  private unfollow(stream: UserStream, roomId: number) {
+    stream.rooms.delete(roomId)
+    stream.reading.delete(roomId)
+    if (!stream.held.delete(roomId)) return
+    const followers = this.followers.get(roomId)
+    followers?.delete(stream)
+    if (followers?.size === 0) this.followers.delete(roomId)
+    this.deps.watches.release(roomId)
+  }
+
+  /** The room's state was read: count from it, then take what waited (telling the client when `tell`). */
+  private settle(stream: UserStream, roomId: number, state: RoomReadState, tell: boolean) {
+    const waiting = stream.reading.get(roomId) ?? []
+    stream.reading.delete(roomId)
+    stream.rooms.set(roomId, new RoomUnread(state))
+    for (const item of waiting) {
+      if ('message' in item) this.message(stream, roomId, item.message, tell)
+      else this.change(stream, item.change, tell)
+    }
+  }
+
+  /** A message of a followed room: counted, and told to the user's sockets. */
+  private message(stream: UserStream, roomId: number, message: MessageEvent['message'], tell: boolean) {
+    const waiting = stream.reading.get(roomId)
+    if (waiting) return void waiting.push({ message })
+    const room = stream.rooms.get(roomId)
+    if (!room || !room.message(message.id, message.userId === stream.userId) || !tell) return
+    this.send(stream, { type: 'inbox.message', room: roomId, message: toMessageDto(message), unread_count: room.unread })
+  }
+
+  /** A change of the user's, once the stream is live. */
+  private change(stream: UserStream, change: UserChange, tell = true) {
+    const roomId = change.room
+    const waiting = stream.reading.get(roomId)
+    if (waiting && change.type !== 'removed') return void waiting.push({ change })
+    if (change.type === 'removed') {
+      stream.others.delete(roomId)
+      this.unfollow(stream, roomId)
+      if (tell) this.send(stream, { type: 'inbox.removed', room: roomId })
+      return
+    }
+    const room = stream.rooms.get(roomId)
+    if (change.type === 'room') {
+      if (!room) this.gain(stream, roomId)
+      return
+    }
+    if (!room) {
+      // A room not followed: one just taken part in (by reading it) is gained; in any other the
+      // marker still shows, with the count the change carries.
+      if (stream.others.has(roomId) || stream.rooms.size >= this.deps.liveRooms) {
+        stream.others.set(roomId, change.unreadCount)
+        this.send(stream, { type: 'inbox.read', room: roomId, last_read_id: change.lastReadId, unread_count: change.unreadCount })
+      } else this.gain(stream, roomId, change)
+      return
+    }
+    const verdict = room.read(change)
+    if (verdict === 'stale') return this.reread(stream, roomId)
+    if (verdict === 'changed' && tell) this.send(stream, { type: 'inbox.read', room: roomId, last_read_id: room.lastReadId, unread_count: room.unread })
+  }
+
+  /**
+   * A room the user gained: followed (unless it is a crowded open room or the stream follows as
+   * many as it may), announced as an inbox entry, then counted live.
+   */
+  private gain(stream: UserStream, roomId: number, read?: Extract<UserChange, { type: 'read' }>) {
+    const { store, inbox, logger } = this.deps
+    const host = [...stream.connections][0]?.host ?? ''
+    const run = async () => {
+      const crowded = await store.membership.crowdedRooms([roomId], this.deps.roomParticipants)
+      if (stream.ended) return
+      if (crowded.has(roomId)) {
+        const entry = await inbox.entry(stream.userId, roomId, host)
+        if (!entry || stream.ended) return
+        stream.others.set(roomId, entry.unread_count)
+        return this.send(stream, { type: 'inbox.room', room: entry })
+      }
+      stream.reading.set(roomId, [])
+      await this.follow(stream, roomId)
+      const entry = await inbox.entry(stream.userId, roomId, host)
+      const [state] = await store.membership.readStates(stream.userId, roomId)
+      if (stream.ended || !stream.reading.has(roomId)) return // gone meanwhile
+      if (!entry || !state) return this.unfollow(stream, roomId)
+      const room = new RoomUnread(state)
+      this.send(stream, { type: 'inbox.room', room: { ...entry, unread_count: room.unread, last_read_id: room.lastReadId } })
+      this.settle(stream, roomId, state, true)
+    }
+    run().catch((err: unknown) => {
+      logger.warn('following a room the user gained failed', { user: stream.userId, room: roomId, err })
+      this.unfollow(stream, roomId)
+      if (read) this.send(stream, { type: 'inbox.read', room: roomId, last_read_id: read.lastReadId, unread_count: read.unreadCount })
+    })
+  }
+
+  /** Reads a followed room's state again (a count arrived older than what the stream heard since). */
+  private reread(stream: UserStream, roomId: number) {
+    stream.reading.set(roomId, [])
+    stream.rooms.delete(roomId)
+    this.deps.store.membership
+      .readStates(stream.userId, roomId)
+      .then(([state]) => {
+        if (stream.ended || !stream.reading.has(roomId)) return
+        if (!state) return this.unfollow(stream, roomId)
+        this.settle(stream, roomId, state, true)
+        const room = stream.rooms.get(roomId)
+        if (room) this.send(stream, { type: 'inbox.read', room: roomId, last_read_id: room.lastReadId, unread_count: room.unread })
+      })
+      .catch((err: unknown) => {
+        this.deps.logger.warn('reading a room state again failed; closing the stream', { user: stream.userId, room: roomId, err })
+        this.closeAll(stream, CloseCode.tryAgainLater, 'the inbox could not be followed; reconnect')
+      })
+  }
+
+  /** `inbox.ready`, with the badge as this stream knows it (counts of rooms not followed as last heard). */
+  private readyFrame(stream: UserStream): string {
+    let total = 0
+    let rooms = 0
+    for (const n of [...[...stream.rooms.values()].map((r) => r.unread), ...stream.others.values()]) {
+      total += n
+      if (n > 0) rooms++
+    }
+    return encode({ type: 'inbox.ready', unread: { total, rooms } })
+  }
+
+  private send(stream: UserStream, frame: InboxFrame) {
+    const text = encode(frame)
+    for (const connection of stream.connections) if (!connection.closing) connection.socket.send(text)
+    this.deps.slowConsumers.touch(stream.connections)
+  }
+
+  private closeAll(stream: UserStream, code: number, reason: string) {
+    for (const connection of stream.connections) this.deps.closer.close(connection, code, reason)
+  }
+
+  /** The user's last stream socket here closed: let go of everything it followed. */
+  private end(stream: UserStream) {
+    stream.ended = true
+    if (this.streams.get(stream.userId) === stream) this.streams.delete(stream.userId)
+    for (const roomId of [...stream.held]) this.unfollow(stream, roomId)
+    this.deps.broker.unwatchUser(stream.userId)
+  }
+}
