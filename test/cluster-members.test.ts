@@ -131,3 +131,54 @@ describe('read state across three instances', () => {
     await Promise.all([...watchers, socket].map((s) => s.close()))
   }, 30_000)
 })
+
+describe('user streams across three instances', () => {
+  const stream = async (i: number, who: TestUser) => {
+    const socket = await TestSocket.inbox(on(i), who)
+    await socket.next('inbox.ready')
+    return socket
+  }
+  const about = (type: string, roomId: number) => (f: { type: string; room?: unknown }) => f.type === type && (f.room === roomId || (f.room as { id?: number } | undefined)?.id === roomId)
+
+  it("should count a message sent on one instance on the user's stream on another, and clear it on a read on a third", async () => {
+    const [me, writer] = [user('inbox-me'), user('inbox-writer')]
+    const roomId = await privateRoom(0, writer, [me])
+    const [onB, onC] = [await stream(1, me), await stream(2, me)]
+    for (const text of ['one', 'two', 'three']) expect((await on(2).post('/chat/v1/message/', { room: roomId, message: text }, identityHeaders(writer))).status).toBe(201)
+    for (const socket of [onB, onC]) expect((await socket.collect('inbox.message', 3)).map((f) => f.unread_count)).toEqual([1, 2, 3])
+    const res = await on(0).post(`/chat/v1/room/${roomId}/read/`, { last_read_id: Number.MAX_SAFE_INTEGER }, identityHeaders(me))
+    expect(((await res.json()) as { unread_count: number }).unread_count).toBe(0)
+    for (const socket of [onB, onC]) expect(await socket.next(about('inbox.read', roomId))).toMatchObject({ unread_count: 0 })
+    const badge = (await (await on(1).http('/chat/v1/unread/', { headers: identityHeaders(me) })).json()) as { total: number }
+    expect(badge.total).toBe(0)
+    await Promise.all([onB.close(), onC.close()])
+  }, 30_000)
+
+  it('should announce a room gained on one instance and lost on another to a stream on the third', async () => {
+    const [me, owner] = [user('inbox-gain'), user('inbox-owner')]
+    const roomId = await privateRoom(0, owner, [])
+    const socket = await stream(1, me)
+    expect((await on(0).post(`/chat/v1/room/${roomId}/members/`, { user_id: me.user_id }, identityHeaders(owner))).status).toBe(201)
+    expect((await socket.next(about('inbox.room', roomId))).room).toMatchObject({ id: roomId, kind: 'private' })
+    await on(2).post('/chat/v1/message/', { room: roomId, message: 'welcome' }, identityHeaders(owner))
+    expect(await socket.next(about('inbox.message', roomId))).toMatchObject({ unread_count: 1 })
+    const removed = await fetch(`${instances[2]!.base}/chat/v1/room/${roomId}/members/${me.user_id}/`, { method: 'DELETE', headers: identityHeaders(owner) })
+    expect(removed.status).toBe(204)
+    expect(await socket.next(about('inbox.removed', roomId))).toEqual({ type: 'inbox.removed', room: roomId })
+    await socket.close()
+  }, 30_000)
+
+  it('should close streams with 1013 when Redis restarts empty (their events may be lost), and take them back after', async () => {
+    const me = user('inbox-redis')
+    const socket = await stream(1, me)
+    await redis.stop()
+    await redis.start()
+    expect((await socket.closed).code).toBe(1013)
+    // Once the instance has its subscription back, a new stream goes live and follows again.
+    let again: TestSocket | undefined
+    for (let i = 0; i < 100 && !again; i++) again = await stream(1, me).catch(async () => (await Bun.sleep(100), undefined))
+    const roomId = await privateRoom(0, user('inbox-redis-owner'), [me])
+    expect((await again!.next(about('inbox.room', roomId))).room).toMatchObject({ id: roomId })
+    await again!.close()
+  }, 60_000)
+})

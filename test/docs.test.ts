@@ -4,6 +4,7 @@ import { createApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { createLogger } from '../src/logger.ts'
 import { createMetrics } from '../src/metrics.ts'
+import { inboxFrameSchemas } from '../src/modules/inbox/model.ts'
 import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../src/realtime/codec.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
 import { startTestServer, type TestServer } from './support/server.ts'
@@ -45,7 +46,7 @@ describe('GET /docs/json', () => {
     expect(rest.length).toBeGreaterThanOrEqual(8)
     for (const { method, path } of rest) expect(openapi.paths[path]?.[method]).toBeDefined()
     const ws = routes.filter((r) => r.method === 'ws')
-    expect(ws.map((r) => r.path)).toEqual([asyncapi.channels.room.address])
+    expect(ws.map((r) => r.path).sort()).toEqual(Object.values(asyncapi.channels as Record<string, Json>).map((c) => c.address).sort())
   })
 
   it('should give every API operation a success response and its problem+json errors, with examples', () => {
@@ -94,13 +95,28 @@ describe('GET /docs', () => {
 describe('GET /docs/asyncapi.json', () => {
   const messages = () => Object.values(asyncapi.channels.room.messages as Record<string, Json>)
 
-  it('should be an AsyncAPI 3 document for the chat channel', () => {
+  it('should be an AsyncAPI 3 document for the room and user stream channels', () => {
     expect(asyncapi.asyncapi).toBe('3.0.0')
     expect(asyncapi.channels.room.address).toBe('/ws/chat/{room_id}/chat/')
+    expect(asyncapi.channels.inbox.address).toBe('/ws/chat/inbox/')
     for (const op of Object.values(asyncapi.operations as Record<string, Json>)) {
-      expect(op.channel.$ref).toBe('#/channels/room')
-      for (const ref of op.messages) expect(asyncapi.channels.room.messages[ref.$ref.split('/').at(-1)]).toBeDefined()
+      const channel = op.channel.$ref.split('/').at(-1)
+      expect(['room', 'inbox']).toContain(channel)
+      for (const ref of op.messages) {
+        expect(ref.$ref.startsWith(`#/channels/${channel}/messages/`)).toBe(true)
+        expect(asyncapi.channels[channel].messages[ref.$ref.split('/').at(-1)]).toBeDefined()
+      }
     }
+  })
+
+  it('should list every user stream event, with examples the schemas accept, and say how to recover', () => {
+    const inbox = Object.values(asyncapi.channels.inbox.messages as Record<string, Json>)
+    for (const schema of Object.values(inboxFrameSchemas)) {
+      const documented = inbox.find((m) => m.name === schema.shape.type.value)
+      expect(documented).toBeDefined()
+      expect(schema.safeParse(documented!.examples[0].payload).success).toBe(true)
+    }
+    expect(asyncapi.info.description).toContain('**Recovery**')
   })
 
   it('should list every client and server event, with examples the schemas accept', () => {

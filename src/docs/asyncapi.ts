@@ -1,7 +1,8 @@
 import { z } from 'zod'
 import { identityInputSchema } from '../identity.ts'
 import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/codec.ts'
-import { exampleMessage } from './examples.ts'
+import { inboxFrameSchemas } from '../modules/inbox/model.ts'
+import { exampleDirectRoom, exampleMessage } from './examples.ts'
 import { toJsonSchema } from './json-schema.ts'
 import { problemSchema } from './responses.ts'
 
@@ -26,13 +27,25 @@ export function asyncApiDocument(version: string): Json {
     since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay what came after it, then go live'),
     epoch: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional().describe('The storage epoch the client\'s since= belongs to (from chat.recovered or room detail); another epoch means reset'),
   })
+  const identityHeadersSchema = {
+    type: 'object',
+    properties: {
+      'X-User-Id': { type: 'string', description: 'When present, identity comes from these headers alone' },
+      'X-Nickname': { type: 'string', description: 'Percent-encoded UTF-8' },
+      'X-Email': { type: 'string' },
+      'X-Profile-Url': { type: 'string' },
+      'X-Gateway-Secret': { type: 'string', description: 'Required when the server runs with GATEWAY_SECRET' },
+      'X-Service-Secret': { type: 'string', description: "SERVICE_SECRET, from the app's backend only: admits the identity to any room" },
+    },
+  }
+  const { epoch: _epoch, online_users: _online, chat_messages: _messages, ...inboxExample } = exampleDirectRoom
   return {
     asyncapi: '3.0.0',
     info: {
       title: 'Chat WebSocket protocol',
       version,
       description: [
-        'Live chat in one room per connection. All frames are JSON text.',
+        'Live chat in one room per connection, and a stream of each user\'s inbox. All frames are JSON text.',
         '',
         '**Handshake**: identity comes from the gateway, as the headers `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (percent-encoded UTF-8) or, unless the server runs with `IDENTITY_SOURCES=headers`, as query parameters (`user_id`, `nickname`, `email`, `profile_url`); when `X-User-Id` is present the headers alone count. Identity values with control or bidirectional-control characters, or with nothing visible, are refused. A client that offers subprotocols must offer `chat`, which the server chooses (browsers pass a gateway token as `new WebSocket(url, [\'chat\', \'bearer.\' + token])`; the gateway removes the token). The server refuses before the upgrade, as plain HTTP with an `application/problem+json` body: **400** missing or invalid identity or `since`, or a request target that is not canonical (`non_canonical_path`, `invalid_host`), **401** gateway secret missing or wrong, or (with `IDENTITY_SOURCES=headers`) no identity headers, **403** origin or peer not allowed, or a private or direct room the user is not a member of (`not_a_member`; do not retry), **404** unknown room, **429** too many sockets for the user (`too_many_sockets`) or the room (`room_full`), or too many handshakes lately from the user or the client address (`too_many_handshakes`, with `Retry-After`: wait that long before reconnecting).',
         '',
@@ -43,6 +56,8 @@ export function asyncApiDocument(version: string): Json {
         '**Limits**: each socket and each user may send `RATE_LIMIT_PER_SECOND` messages a second (bursts of `RATE_LIMIT_BURST`); past that a message is answered with `chat.error` `rate_limited` and not stored, and a socket that keeps at it is closed with 1008. Typing notices past one per 2 s are dropped without an answer. A socket whose unsent queue stays over `SLOW_CONSUMER_BYTES` is closed with 1013. Sockets that send nothing, not even a pong, for `WS_IDLE_TIMEOUT` seconds are closed.',
         '',
         `**Close codes**: **${CloseCode.goingAway}** server shutting down (reconnect with \`since\`), **${CloseCode.policy}** repeated abuse, **${CloseCode.tooLarge}** frame too large, **${CloseCode.tryAgainLater}** too slow to keep up, or live delivery or a check it needs is away for a moment (reconnect with \`since\`), **${CloseCode.removed}** removed from the room (\`removed\`: do not reconnect).`,
+        '',
+        '**User stream** (`/ws/chat/inbox/`): one per app, not per room; the same identity, handshake refusals (but no room: no 403 `not_a_member`, 404 or `room_full`), limits, keepalive and close codes. It only sends: `inbox.ready` once it is live, then `inbox.message` for each new message in the user\'s rooms (with the room\'s unread count after it; the user\'s own messages, from any device, with 0), `inbox.read` when the user\'s own marker moves on any device, `inbox.room` when the user gains a room (made a member, a direct room made with them, or their first message or marker in an open room), `inbox.removed` when they lose one. Unread counts are exact: each starts from the store and adds exactly the messages committed after that count. Not followed live (no `inbox.message`; their markers still arrive): open rooms with more than `INBOX_ROOM_PARTICIPANTS` participants (500 by default), and rooms past the user\'s `INBOX_LIVE_ROOMS` most recently active (1000); a fetch shows them. **Recovery**: the stream keeps no history. On open, wait for `inbox.ready`, then fetch `GET /chat/v1/inbox/` (and `GET /chat/v1/unread/`); apply the frames that arrive after `inbox.ready` on top (an `inbox.message` whose `message.id` is not above the room\'s `last_message.id` is already in the fetch). After any close, reconnect with backoff and do the same: 1013 here also means events for the user may have been lost (the broker was away), so the fetch is what makes the view whole again. Frames sent to it are answered with `chat.error` `unknown_type` and count against the message rate.',
         '',
         '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; ids count within one storage `epoch` (in `chat.recovered` and room detail): a client that reconnects with `epoch=` beside `since=` and names an epoch that is gone (the database was replaced) gets `chat.recovered` with `reset: true` and nothing replayed, and should drop what it holds and reload the room; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
       ].join('\n'),
@@ -74,23 +89,32 @@ export function asyncApiDocument(version: string): Json {
           ws: {
             method: 'GET',
             query: toJsonSchema(handshakeQuery, 'input'),
-            headers: {
-              type: 'object',
-              properties: {
-                'X-User-Id': { type: 'string', description: 'When present, identity comes from these headers alone' },
-                'X-Nickname': { type: 'string', description: 'Percent-encoded UTF-8' },
-                'X-Email': { type: 'string' },
-                'X-Profile-Url': { type: 'string' },
-                'X-Gateway-Secret': { type: 'string', description: 'Required when the server runs with GATEWAY_SECRET' },
-                'X-Service-Secret': { type: 'string', description: "SERVICE_SECRET, from the app's backend only: admits the identity to any room" },
-              },
-            },
+            headers: identityHeadersSchema,
             bindingVersion: '0.1.0',
           },
         },
       },
+      inbox: {
+        address: '/ws/chat/inbox/',
+        title: "The user's inbox",
+        messages: {
+          ready: message('inbox.ready', 'Live', 'The stream is live, with the badge as it stands; fetch the inbox now', inboxFrameSchemas.ready, { type: 'inbox.ready', unread: { total: 3, rooms: 2 } }),
+          message: message('inbox.message', 'New message', "A new message in one of the user's rooms, with the room's unread count after it", inboxFrameSchemas.message, { type: 'inbox.message', room: exampleMessage.room, message: exampleMessage, unread_count: 2 }),
+          read: message('inbox.read', 'Own marker moved', "The user's read marker moved (on any device), with what is left unread", inboxFrameSchemas.read, { type: 'inbox.read', room: exampleMessage.room, last_read_id: exampleMessage.id, unread_count: 0 }),
+          room: message('inbox.room', 'Room gained', 'A room that is now in the inbox, as an inbox entry', inboxFrameSchemas.room, { type: 'inbox.room', room: { ...inboxExample, last_message: null, unread_count: 0, last_read_id: 0, members: [] } }),
+          removed: message('inbox.removed', 'Room lost', 'The user is no longer in the room', inboxFrameSchemas.removed, { type: 'inbox.removed', room: exampleMessage.room }),
+          error: message('chat.error', 'Frame refused', 'The stream takes no frames', serverFrameSchemas.error, { type: 'chat.error', code: 'unknown_type', message: 'the inbox stream takes no frames; use the REST API' }),
+        },
+        bindings: { ws: { method: 'GET', query: toJsonSchema(identityInputSchema, 'input'), headers: identityHeadersSchema, bindingVersion: '0.1.0' } },
+      },
     },
     operations: {
+      inbox: {
+        action: 'send',
+        channel: { $ref: '#/channels/inbox' },
+        summary: "The server sends the user's inbox changes",
+        messages: ['ready', 'message', 'read', 'room', 'removed', 'error'].map((m) => ({ $ref: `#/channels/inbox/messages/${m}` })),
+      },
       sendMessage: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a chat message', messages: [{ $ref: '#/channels/room/messages/sendMessage' }] },
       sendTyping: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a typing notice', messages: [{ $ref: '#/channels/room/messages/sendTyping' }] },
       sendRead: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a read marker', messages: [{ $ref: '#/channels/room/messages/sendRead' }] },

@@ -1,5 +1,6 @@
 // The chat test page: a small client of the REST API and the WebSocket protocol.
 // Every string that comes from a user is rendered with textContent, never as HTML (dom.ts).
+import { createInbox } from './inbox.ts'
 import { $, memberItem, messageItem, roomItem, showError, type Member, type MemberAction, type Message, type RoomDetail, type RoomKind, type RoomSummary, type ServerFrame } from './dom.ts'
 
 const fields = ['user_id', 'nickname', 'email', 'profile_url', 'room_id'] as const
@@ -30,6 +31,8 @@ let members: Member[] = []
 const blocked = new Set<string>() // users this user has blocked
 let membersLoad = 0 // only the newest members request renders
 let leaving = 0 // the room this user asked to leave: its 4403 close is their own doing
+let markedId = 0 // the newest message this page has told the server it read
+let markTimer: ReturnType<typeof setTimeout> | undefined
 
 // ---- settings, remembered in localStorage ----
 function loadSettings() {
@@ -60,7 +63,9 @@ function appendMessage(m: Message) {
   if (shown.has(m.id)) return
   const stick = nearBottom()
   shown.add(m.id)
-  list.append(messageItem(m, m.user_id === value('user_id')))
+  const item = messageItem(m, m.user_id === value('user_id'))
+  list.append(item)
+  renderUnreadBy(item)
   lastId = Math.max(lastId, m.id)
   if (!oldestId) oldestId = m.id
   if (stick) list.scrollTop = list.scrollHeight
@@ -71,7 +76,9 @@ function prependMessages(older: Message[]) {
   const before = list.scrollHeight
   const fresh = older.filter((m) => !shown.has(m.id))
   for (const m of fresh) shown.add(m.id)
-  list.prepend(...fresh.map((m) => messageItem(m, m.user_id === value('user_id'))))
+  const items = fresh.map((m) => messageItem(m, m.user_id === value('user_id')))
+  list.prepend(...items)
+  for (const item of items) renderUnreadBy(item)
   if (fresh[0]) oldestId = fresh[0].id
   list.scrollTop += list.scrollHeight - before
 }
@@ -87,6 +94,30 @@ function notice(text: string) {
 function renderTyping() {
   const names = [...typingUsers.values()].map((u) => u.nickname)
   $('typing').textContent = names.length === 0 ? '' : `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…`
+}
+
+/**
+ * The "1" beside a message: how many of the room's other members have not read it yet (private
+ * and direct rooms, from each member's read marker).
+ */
+function renderUnreadBy(item: HTMLElement) {
+  const id = Number(item.dataset.id)
+  const span = item.querySelector<HTMLElement>('.unread-by')
+  if (!span) return
+  const others = members.filter((m) => m.user_id !== item.dataset.user && m.user_id !== value('user_id'))
+  const count = roomKind === 'open' ? 0 : others.filter((m) => m.last_read_id < id).length
+  span.textContent = count > 0 ? String(count) : ''
+}
+const renderAllUnreadBy = () => list.querySelectorAll<HTMLElement>('li.message').forEach(renderUnreadBy)
+
+/** Tells the server (soon, once for a burst) that this user has read what the page shows. */
+function markRead() {
+  clearTimeout(markTimer)
+  markTimer = setTimeout(() => {
+    if (lastId <= markedId || socket?.readyState !== WebSocket.OPEN || document.visibilityState === 'hidden') return
+    markedId = lastId
+    socket.send(JSON.stringify({ type: 'chat.read', last_read_id: lastId }))
+  }, 300)
 }
 
 /** The members panel, for private and direct rooms: owners manage members, a direct room's pair block each other. */
@@ -205,6 +236,7 @@ async function loadMembers() {
     ])
     if (load !== membersLoad || of !== room) return
     members = found
+    renderAllUnreadBy()
     if (blocks) {
       blocked.clear()
       for (const b of blocks) blocked.add(b.user_id)
@@ -255,7 +287,16 @@ function onFrame(frame: ServerFrame) {
     case 'chat.message':
       typingUsers.delete(frame.user_id)
       renderTyping()
-      return appendMessage(frame)
+      appendMessage(frame)
+      return markRead()
+    case 'chat.read': {
+      const member = members.find((m) => m.user_id === frame.user_id)
+      if (member && frame.last_read_id > member.last_read_id) {
+        member.last_read_id = frame.last_read_id
+        renderAllUnreadBy()
+      }
+      return
+    }
     case 'chat.user.join':
       return notice(`${frame.username} joined`)
     case 'chat.user.leave':
@@ -308,7 +349,9 @@ function open() {
   socket = ws
   ws.addEventListener('open', () => {
     retry = 0
+    markedId = 0
     setState('connected')
+    markRead()
   })
   ws.addEventListener('message', (event) => onFrame(JSON.parse(String(event.data)) as ServerFrame))
   ws.addEventListener('close', (event) => {
@@ -385,6 +428,28 @@ function disconnect() {
 }
 
 // ---- wiring ----
+const inbox = createInbox({
+  api,
+  identity: () => {
+    if (!value('user_id') || !value('nickname') || !value('email')) return null
+    const query = new URLSearchParams({ user_id: value('user_id'), nickname: value('nickname'), email: value('email') })
+    if (value('profile_url')) query.set('profile_url', value('profile_url'))
+    return query
+  },
+  pick: (id) => {
+    selectRoom(id)
+    if (id !== room || !wanted) {
+      disconnect()
+      void connect()
+    }
+  },
+  error: showError,
+})
+$('inbox-open').addEventListener('click', () => {
+  saveSettings()
+  inbox.toggle()
+})
+document.addEventListener('visibilitychange', markRead)
 $('connect').addEventListener('click', () => void connect())
 $('disconnect').addEventListener('click', disconnect)
 $('list-rooms').addEventListener('click', () => void loadRooms())

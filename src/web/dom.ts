@@ -21,6 +21,7 @@ export interface Member {
   user_id: string
   nickname: string | null
   role: 'owner' | 'member'
+  last_read_id: number
 }
 export interface RoomDetail extends RoomSummary {
   chat_messages: Message[]
@@ -33,6 +34,7 @@ export type ServerFrame =
   | { type: 'chat.error'; code: string; message: string }
   | { type: 'chat.recovered'; count: number; truncated: boolean }
   | { type: 'chat.member.added' | 'chat.member.removed'; user_id: string }
+  | { type: 'chat.read'; user_id: string; last_read_id: number }
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -70,6 +72,7 @@ export function messageItem(m: Message, mine: boolean): HTMLLIElement {
   const li = document.createElement('li')
   li.className = mine ? 'message mine' : 'message'
   li.dataset.id = String(m.id)
+  li.dataset.user = m.user_id
   const body = document.createElement('div')
   const meta = document.createElement('div')
   meta.className = 'meta'
@@ -79,6 +82,11 @@ export function messageItem(m: Message, mine: boolean): HTMLLIElement {
   const text = document.createElement('div')
   text.className = 'text'
   text.textContent = m.message
+  // How many of the room's other members have not read it yet (filled in by the page).
+  const unread = document.createElement('span')
+  unread.className = 'unread-by'
+  unread.dataset.testid = 'unread-by'
+  meta.append(unread)
   body.append(meta, text)
   li.append(avatar(m), body)
   return li
