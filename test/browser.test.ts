@@ -327,6 +327,40 @@ describe('private and direct rooms on the test page', () => {
 })
 
 describe('the Swagger page', () => {
+  it("should show the inbox with live unread counts, clear them when the room is read, and show the 1 beside what the other has not read", async () => {
+    const [dave, erin] = [{ user_id: 'inbox-dave', nickname: '데이브', email: 'dave@example.com' }, { user_id: 'inbox-erin', nickname: 'Erin', email: 'erin@example.com' }]
+    const d = await openChatPage(dave)
+    const e = await openChatPage(erin)
+    const roomId = await openDirectRoom(d.page, erin.user_id, 9001)
+    // Erin follows her inbox: the room is there, nothing unread.
+    await e.page.click('[data-testid=inbox-open]')
+    await e.page.locator('[data-testid=inbox-state]', { hasText: 'live' }).waitFor()
+    const erinsRoom = e.page.locator(`[data-testid=inbox] li[data-id="${roomId}"]`)
+    await erinsRoom.waitFor()
+    expect(await erinsRoom.locator('[data-testid=inbox-unread]').isHidden()).toBe(true)
+    // Dave writes twice: Erin's badge counts up live, and Dave sees "1" (Erin has not read them).
+    await connect(d.page)
+    await send(d.page, '자전거 아직 있나요?')
+    await send(d.page, 'still there?')
+    await erinsRoom.locator('[data-testid=inbox-unread]', { hasText: /^2$/ }).waitFor()
+    await e.page.locator('[data-testid=inbox-total]', { hasText: /^2$/ }).waitFor()
+    await expect(erinsRoom.textContent()).resolves.toContain('still there?')
+    await d.page.locator('#messages li.message').nth(1).waitFor()
+    await d.page.waitForFunction(() => [...document.querySelectorAll('#messages li.message .unread-by')].map((s) => s.textContent).join(',') === '1,1')
+    // Erin opens the room from her inbox: the page reads it, her badge clears, Dave's 1s go.
+    await erinsRoom.click()
+    await state(e.page).filter({ hasText: /^connected$/ }).waitFor()
+    await erinsRoom.locator('[data-testid=inbox-unread]').waitFor({ state: 'hidden' })
+    expect(await e.page.locator('[data-testid=inbox-total]').isHidden()).toBe(true)
+    await d.page.waitForFunction(() => [...document.querySelectorAll('#messages li.message .unread-by')].every((s) => s.textContent === ''))
+    const unreadCount = async () => ((await (await server.http('/chat/v1/unread/', { headers: identityHeaders(erin) })).json()) as { total: number }).total
+    expect(await unreadCount()).toBe(0)
+    await e.page.screenshot({ path: join(artifacts, 'inbox-erin.png') })
+    expect([...d.dialogs, ...e.dialogs]).toEqual([])
+    expect([...d.violations, ...e.violations]).toEqual([])
+    await Promise.all([d.context.close(), e.context.close()])
+  }, 60_000)
+
   it('should render its operations with the network to anything but the server blocked', async () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } })
     const page = await context.newPage()
