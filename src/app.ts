@@ -70,7 +70,7 @@ export function createApp(deps: AppDeps) {
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
   const inbox = new InboxService(store, presence)
-  const streams = new InboxStreams({ store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
+  const streams = new InboxStreams({ publish: (topic, frame) => hub.publish(topic, frame), store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
   realtime.listen((event) => streams.deliver(event))
   const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
   const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })

@@ -36,6 +36,14 @@ export class Hub {
     this.server = server
   }
 
+  /**
+   * Sends a frame to every socket subscribed to `topic` on this instance (Bun batches what a topic
+   * sends, rather than writing each frame to its socket on its own).
+   */
+  publish(topic: string, frame: string): void {
+    this.server?.publish(topic, frame)
+  }
+
   /** Open sockets of a user on this instance. */
   socketsOfUser(userId: string): number {
     return this.userSockets.get(userId) ?? 0

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test'
-import { signalEvent } from './events.ts'
+import { signalEvent, userEvent } from './events.ts'
 import { publishMessages, ROOM, rooms, seqOf, setup, waitFor } from '../../test/support/broker-fixtures.ts'
 import { ScriptedRedis } from '../../test/support/scripted-redis.ts'
 
@@ -137,5 +137,38 @@ describe('presence events from several instances', () => {
     b.publish(signalEvent(ROOM, 'typing'))
     b.publish(signalEvent(ROOM, 'typing'))
     await waitFor(() => sink.events.length === 2)
+  })
+})
+
+describe("a user's events", () => {
+  const read = { type: 'read' as const, room: 1, lastReadId: 5, unreadCount: 2, countedUpTo: 7 }
+
+  it('should deliver them once on every instance that watches the user, its own at once', async () => {
+    const { sink, a, b } = await setup()
+    await a.watchUser('u1', () => {})
+    b.publish(userEvent('u1', read))
+    b.publish(userEvent('someone-else', read))
+    await waitFor(() => sink.users.length === 1)
+    a.publish(userEvent('u1', { type: 'removed', room: 1 }))
+    // Its own event is delivered as it is published, and its echo from Redis dropped.
+    expect(sink.users.map((e) => e.change.type)).toEqual(['read', 'removed'])
+    await Bun.sleep(30)
+    expect(sink.users).toEqual([userEvent('u1', read), userEvent('u1', { type: 'removed', room: 1 })])
+  })
+
+  it('should stop delivering after the last watch ends, and say when events may have been lost', async () => {
+    const { redis, sink, a, b } = await setup()
+    let lost = 0
+    await a.watchUser('u2', () => lost++)
+    redis.stop()
+    redis.start()
+    await waitFor(() => lost === 1, 5000)
+    b.publish(userEvent('u2', read))
+    await waitFor(() => sink.users.length === 1)
+    a.unwatchUser('u2')
+    await Bun.sleep(20)
+    b.publish(userEvent('u2', read))
+    await Bun.sleep(30)
+    expect(sink.users).toHaveLength(1)
   })
 })

@@ -10,7 +10,7 @@ import { CloseCode, encodeErrorFrame } from '../../realtime/codec.ts'
 import type { RateLimiter, SocketLimits } from '../../realtime/rate-limits.ts'
 import { newConnectionId } from '../../realtime/session.ts'
 import { admitConnection, offersChatProtocol, type ConnectionDeps } from '../chat/handshake.ts'
-import type { InboxConnection, InboxStreams } from './stream.ts'
+import { inboxTopic, type InboxConnection, type InboxStreams } from './stream.ts'
 
 interface InboxSocketData {
   admitted?: { identity: Identity; host: string }
@@ -54,7 +54,7 @@ export const inboxSocketRoutes = (deps: InboxSocketDeps) => {
       const data = socketData(ws)
       if (!data.admitted) return ws.close(1011, 'handshake state missing')
       const { identity, host } = data.admitted
-      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: null, slowSince: 0, closing: false, limits: limiter.forSocket() }
+      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: inboxTopic(identity.userId), slowSince: 0, closing: false, limits: limiter.forSocket() }
       data.connection = connection
       streams.open(connection)
     },

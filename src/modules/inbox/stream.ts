@@ -39,6 +39,8 @@ interface UserStream {
 }
 
 export interface InboxStreamsDeps {
+  /** Sends a frame to every socket subscribed to a topic (the hub). */
+  publish: (topic: string, frame: string) => void
   store: Store
   inbox: InboxService
   broker: Broker
@@ -54,6 +56,23 @@ export interface InboxStreamsDeps {
 }
 
 const encode = (frame: InboxFrame) => JSON.stringify(frame)
+
+/** The pub/sub topic of a user's stream sockets on this instance. */
+export const inboxTopic = (userId: string) => `inbox:${userId}`
+
+/**
+ * A message as `inbox.message` frames: the message is encoded once, however many streams get it
+ * (only the unread count differs between them). The same fields as `encode` would write.
+ */
+function encodedMessage(message: MessageEvent['message']) {
+  let json: string | undefined
+  return {
+    frame(roomId: number, unread: number): string {
+      json ??= JSON.stringify(toMessageDto(message))
+      return `{"type":"inbox.message","room":${roomId},"message":${json},"unread_count":${unread}}`
+    },
+  }
+}
 
 /**
  * Users' streams (`WS /ws/chat/inbox/`) on this instance. A stream follows the user's rooms through
@@ -85,9 +104,12 @@ export class InboxStreams {
     this.deps.metrics.openSockets.inc()
     if (stream) {
       stream.connections.add(connection)
+      // Ready first, then everything published to the stream from now on.
       if (stream.live) connection.socket.send(this.readyFrame(stream))
+      connection.socket.subscribe(inboxTopic(userId))
       return
     }
+    connection.socket.subscribe(inboxTopic(userId))
     stream = { userId, connections: new Set([connection]), rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], live: false, ended: false }
     this.streams.set(userId, stream)
     this.start(stream).catch((err: unknown) => {
@@ -114,7 +136,9 @@ export class InboxStreams {
   deliver(event: RealtimeEvent): void {
     if (event.kind === 'message') {
       const followers = this.followers.get(event.room)
-      if (followers) for (const stream of followers) this.message(stream, event.room, event.message, true)
+      if (!followers) return
+      const encoded = encodedMessage(event.message)
+      for (const stream of followers) this.message(stream, event.room, event.message, true, encoded)
     } else if (event.kind === 'user') {
       const stream = this.streams.get(event.user)
       if (!stream) return
@@ -143,8 +167,7 @@ export class InboxStreams {
     for (const state of states) if (!stream.held.has(state.roomId)) stream.others.set(state.roomId, state.unreadCount)
     stream.live = true
     for (const change of stream.early.splice(0)) this.change(stream, change)
-    const ready = this.readyFrame(stream)
-    for (const connection of stream.connections) connection.socket.send(ready)
+    this.sendText(stream, this.readyFrame(stream))
   }
 
   /** The rooms to follow: not crowded open rooms, the most recently active first, up to the limit. */
@@ -192,12 +215,12 @@ export class InboxStreams {
   }
 
   /** A message of a followed room: counted, and told to the user's sockets. */
-  private message(stream: UserStream, roomId: number, message: MessageEvent['message'], tell: boolean) {
+  private message(stream: UserStream, roomId: number, message: MessageEvent['message'], tell: boolean, encoded = encodedMessage(message)) {
     const waiting = stream.reading.get(roomId)
     if (waiting) return void waiting.push({ message })
     const room = stream.rooms.get(roomId)
     if (!room || !room.message(message.id, message.userId === stream.userId) || !tell) return
-    this.send(stream, { type: 'inbox.message', room: roomId, message: toMessageDto(message), unread_count: room.unread })
+    this.sendText(stream, encoded.frame(roomId, room.unread))
   }
 
   /** A change of the user's, once the stream is live. */
@@ -294,8 +317,11 @@ export class InboxStreams {
   }
 
   private send(stream: UserStream, frame: InboxFrame) {
-    const text = encode(frame)
-    for (const connection of stream.connections) if (!connection.closing) connection.socket.send(text)
+    this.sendText(stream, encode(frame))
+  }
+
+  private sendText(stream: UserStream, text: string) {
+    this.deps.publish(inboxTopic(stream.userId), text)
     this.deps.slowConsumers.touch(stream.connections)
   }
 
