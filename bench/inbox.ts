@@ -72,7 +72,7 @@ async function measure(store: Store, reference: () => Promise<unknown>) {
     inbox: await time(() => inbox.page(caller, { limit: 30 }, 'bench')),
     // The ordering query alone, without the page's last messages, counts and members.
     ordering: await time(async () => store.membership.inbox(USER, { limit: 30, asOfId: await store.membership.newestMessageId(), asOfAt: Date.now(), after: null })),
-    badge: await time(() => store.membership.readStates(USER)),
+    badge: await time(() => store.membership.unreadTotal(USER)),
   }
 }
 
@@ -90,6 +90,9 @@ async function onSqlite() {
       for (let i = 1; i <= MESSAGES; i++) message.run(i, roomOf(i), `w${i % 97}`, 'w@bench.local', 'W', `message ${i}`, ROOMS + i)
       const member = db.prepare("insert into members (room_id, user_id, role, last_read_id, joined_at) values (?, ?, 'participant', ?, 0)")
       for (let k = 0; k < USER_ROOMS; k++) member.run(1 + k * STRIDE, USER, markerOf(1 + k * STRIDE, k))
+      // What appends keep on each room's row: its newest message.
+      db.run('update rooms set last_message_id = (select max(id) from messages where room_id = rooms.id)')
+      db.run('update rooms set last_message_at = (select created_at from messages where id = rooms.last_message_id)')
     })()
     db.run('analyze')
     const loadSeconds = (performance.now() - started) / 1000
@@ -117,7 +120,8 @@ async function onPostgres() {
       `insert into messages (id, room_id, seq, user_id, email, nickname, body, created_at) overriding system value
        select i, ((i - 1) % ${ROOMS}) + 1, ((i - 1) / ${ROOMS}) + 1, 'w' || (i % 97), 'w@bench.local', 'W', 'message ' || i, ${ROOMS} + i from generate_series(1, ${MESSAGES}) i`,
     )
-    await client.unsafe(`update rooms set last_seq = (select count(*) from messages where room_id = rooms.id)`)
+    await client.unsafe(`update rooms set last_seq = (select count(*) from messages where room_id = rooms.id), last_message_id = (select max(id) from messages where room_id = rooms.id)`)
+    await client.unsafe(`update rooms set last_message_at = (select created_at from messages where id = rooms.last_message_id)`)
     const rows = Array.from({ length: USER_ROOMS }, (_, k) => ({ room_id: 1 + k * STRIDE, user_id: USER, role: 'participant', last_read_id: markerOf(1 + k * STRIDE, k), joined_at: 0 }))
     await client`insert into members ${client(rows)}`
     await client.unsafe('vacuum analyze')

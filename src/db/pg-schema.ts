@@ -19,6 +19,9 @@ export const rooms = pgTable(
     kind: text('kind', { enum: ['open', 'private', 'direct'] }).notNull().default('open'),
     ownerId: text('owner_id'),
     directKey: text('direct_key'),
+    /** As in SQLite's schema: the newest message and its time, moved under the room's lock. */
+    lastMessageId: bigint('last_message_id', { mode: 'number' }),
+    lastMessageAt: bigint('last_message_at', { mode: 'number' }),
   },
   (t) => [
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),

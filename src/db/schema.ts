@@ -16,6 +16,9 @@ export const rooms = sqliteTable(
     kind: text('kind', { enum: ['open', 'private', 'direct'] }).notNull().default('open'),
     ownerId: text('owner_id'),
     directKey: text('direct_key'),
+    /** The room's newest message and its time, moved with each append (the inbox orders by them). */
+    lastMessageId: integer('last_message_id'),
+    lastMessageAt: integer('last_message_at'),
   },
   (t) => [
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
@@ -95,7 +98,7 @@ export const messages = sqliteTable(
  */
 export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
 
-export type RoomRow = typeof rooms.$inferSelect
+export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt'>
 export type RoomKind = RoomRow['kind']
 export type MemberRole = (typeof members.$inferSelect)['role']
 export type MessageRow = typeof messages.$inferSelect

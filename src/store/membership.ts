@@ -111,6 +111,8 @@ export interface Membership {
   markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker>
   /** The user's read state in every room they have one in (members and participants), or in one. */
   readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]>
+  /** The badge: unread messages over all the user's rooms, and how many rooms have any. */
+  unreadTotal(userId: string): Promise<{ total: number; rooms: number }>
   /** Those of the open rooms given that have more than `cap` participants. */
   crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>>
   /**
@@ -134,23 +136,26 @@ export interface Membership {
 }
 
 /**
- * The inbox query: each of the user's rooms with its newest message as of the page's moment (one
- * seek on the (room_id, id) index per room), ordered by activity.
+ * The inbox query: each of the user's rooms with its newest message as of the page's moment, ordered
+ * by activity. A room's newest message is kept on its row (moved with every append), so most rooms
+ * cost one lookup of their row, however many rooms the store holds; only a room with messages after the page's moment seeks its newest one up to
+ * that moment on the (room_id, id) index.
  */
 export function inboxQuery(userId: string, page: InboxPage, dialect: 'sqlite' | 'postgres') {
-  // Postgres plans a lateral join as one index seek per room; SQLite has no LATERAL, and seeks for
-  // the correlated subquery in the join condition itself.
-  const newest =
-    dialect === 'postgres'
-      ? sql`left join lateral (select x.id, x.created_at from messages x where x.room_id = m.room_id and x.id <= ${page.asOfId} order by x.id desc limit 1) l on true`
-      : sql`left join messages l on l.id = (select x.id from messages x where x.room_id = m.room_id and x.id <= ${page.asOfId} order by x.id desc limit 1)`
-  const after = page.after ? sql` and (coalesce(l.created_at, r.created_at) < ${page.after.at} or (coalesce(l.created_at, r.created_at) = ${page.after.at} and r.id < ${page.after.roomId}))` : sql``
-  return sql`select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", l.id as "lastMessageId", coalesce(l.created_at, r.created_at) as "activityAt"
-    from members m
-    join rooms r on r.id = m.room_id
-    ${newest}
-    where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${after}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}
-    order by "activityAt" desc, r.id desc
+  const asOf = page.asOfId
+  const newestId = sql`(select x.id from messages x where x.room_id = r.id and x.id <= ${asOf} order by x.id desc limit 1)`
+  const newestAt = sql`(select x.created_at from messages x where x.room_id = r.id and x.id <= ${asOf} order by x.id desc limit 1)`
+  const lastMessageId = sql`case when r.last_message_id is null or r.last_message_id <= ${asOf} then r.last_message_id else ${newestId} end`
+  const activityAt = sql`case when r.last_message_id is null then r.created_at when r.last_message_id <= ${asOf} then r.last_message_at else coalesce(${newestAt}, r.created_at) end`
+  // One lookup of the room's row per room of the user's, however many rooms there are: Postgres
+  // would otherwise hash-join a scan of every room (OFFSET 0 keeps the lateral subquery a loop).
+  const rooms = dialect === 'postgres' ? sql`join lateral (select * from rooms x where x.id = m.room_id offset 0) r on true` : sql`join rooms r on r.id = m.room_id`
+  const after = page.after ? sql` where "activityAt" < ${page.after.at} or ("activityAt" = ${page.after.at} and "id" < ${page.after.roomId})` : sql``
+  return sql`select * from (select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
+      from members m
+      ${rooms}
+      where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}) t${after}
+    order by "activityAt" desc, "id" desc
     limit ${page.limit}`
 }
 
@@ -195,4 +200,10 @@ export function crowdedRoomsQuery(roomIds: readonly number[], cap: number) {
       sql`, `,
     )}) and r.kind = 'open'
       and (select count(*) from (select 1 from members p where p.room_id = r.id limit ${cap + 1}) t) > ${cap}`
+}
+
+/** The badge in one statement: each room's count, summed where they are counted. */
+export function unreadTotalQuery(userId: string) {
+  return sql`select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms"
+    from (select (select count(*) from messages x where x.room_id = m.room_id and x.id > m.last_read_id) as n from members m where m.user_id = ${userId}) t`
 }

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -109,6 +109,11 @@ export class PostgresMembership implements Membership {
 
   async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
     return [...(await this.db.execute(readStatesQuery(userId, onlyRoom)))].map((row) => toReadState(row as ReadStateQueryRow))
+  }
+
+  async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
+    const [row] = [...(await this.db.execute(unreadTotalQuery(userId)))] as { total: string | number; rooms: string | number }[]
+    return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
   }
 
   async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {

@@ -196,7 +196,7 @@ export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 /**
  * Records a room's new messages beside them, in one statement (one round trip under the room's
- * lock): the room's message counter, and each sender's read marker moved to their newest message in
+ * lock): the room's message counter and newest message (the inbox orders rooms by it), and each sender's read marker moved to their newest message in
  * the batch (creating their participant row in an open room). A sender has read what they sent, so
  * no message of theirs is ever after their marker.
  */
@@ -207,7 +207,8 @@ async function afterInsert(tx: Tx, roomId: number, lastSeq: number, rows: readon
     [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
     sql`, `,
   )
-  await tx.execute(sql`with counter as (update ${rooms} set last_seq = ${lastSeq} where id = ${roomId})
+  const last = rows.at(-1)!
+  await tx.execute(sql`with counter as (update ${rooms} set last_seq = ${lastSeq}, last_message_id = ${last.id}, last_message_at = ${last.createdAt} where id = ${roomId})
     insert into ${members} (room_id, user_id, role, last_read_id, joined_at) values ${markers}
     on conflict (room_id, user_id) do update set last_read_id = greatest(${members}.last_read_id, excluded.last_read_id)`)
 }

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -112,6 +112,11 @@ export class SqliteMembership implements Membership {
 
   async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
     return this.db.all<ReadStateQueryRow>(readStatesQuery(userId, onlyRoom)).map(toReadState)
+  }
+
+  async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
+    const [row] = this.db.all<{ total: number; rooms: number }>(unreadTotalQuery(userId))
+    return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
   }
 
   async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {

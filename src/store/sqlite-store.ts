@@ -116,7 +116,8 @@ function prepare(db: SqliteDb) {
 /**
  * Moves each sender's read marker to their newest message in the batch (creating their participant
  * row in an open room), in the batch's transaction: a sender has read what they sent, and no
- * message of theirs is ever after their marker (which keeps unread counts a plain count).
+ * message of theirs is ever after their marker (which keeps unread counts a plain count). Moves each
+ * room's newest message too (the inbox orders rooms by it).
  */
 function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => void {
   const p = sql.placeholder
@@ -132,13 +133,20 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => v
     const inner = (param as { value?: unknown }).value
     return inner instanceof Placeholder ? { name: inner.name as Field } : { value: param as SQLQueryBindings }
   })
+  // Ids commit in order here, so a room's newest message in the batch is its newest of all.
+  const roomNewest = db.$client.prepare<never, [number, number, number]>('update rooms set last_message_id = ?, last_message_at = ? where id = ?')
   return (created) => {
     const newest = new Map<string, MessageRow>()
-    for (const m of created) newest.set(`${m.roomId}\u0000${m.userId}`, m)
+    const newestOfRoom = new Map<number, MessageRow>()
+    for (const m of created) {
+      newest.set(`${m.roomId}\u0000${m.userId}`, m)
+      newestOfRoom.set(m.roomId, m)
+    }
     for (const m of newest.values()) {
       const row = { roomId: m.roomId, userId: m.userId, id: m.id, at: m.createdAt }
       statement.run(...params.map((p) => ('name' in p ? row[p.name] : p.value)))
     }
+    for (const m of newestOfRoom.values()) roomNewest.run(m.id, m.createdAt, m.roomId)
   }
 }
 

@@ -39,13 +39,7 @@ export class ReadService {
 
   /** `GET /unread/`: the badge. */
   async unread(caller: Caller): Promise<UnreadDto> {
-    const { identity } = requireIdentity(caller)
-    let total = 0
-    let rooms = 0
-    for (const state of await this.store.membership.readStates(identity.userId)) {
-      total += state.unreadCount
-      if (state.unreadCount > 0) rooms++
-    }
-    return { total, rooms }
+    return this.store.membership.unreadTotal(requireIdentity(caller).identity.userId)
   }
+
 }
