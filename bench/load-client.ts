@@ -8,6 +8,9 @@
  *            R messages a second in total, from 10 senders; latency from send to every receipt.
  *   idle:    --rooms 1,2,… --clients N (sockets spread over the rooms)
  *            connects them, prints {"ready":true}, then waits for a line on stdin and exits.
+ *   inbox:   --users a,b,… or --user-prefix P --clients N (users P0 … P<N-1>)
+ *            opens each user's stream (WS /ws/chat/inbox/), prints {"ready":true} once all are
+ *            live, counts inbox.message frames until a line arrives on stdin.
  *
  * --url may list several servers (comma-separated): clients are spread over them in turn.
  */
@@ -23,10 +26,12 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '1' },
+    users: { type: 'string' },
+    'user-prefix': { type: 'string' },
   },
 })
-if (!values.url || !values.rooms) throw new Error('--url and --rooms are required')
-const rooms = values.rooms.split(',').map(Number)
+if (!values.url || (!values.rooms && values.mode !== 'inbox')) throw new Error('--url and --rooms are required')
+const rooms = (values.rooms ?? '').split(',').map(Number)
 const urls = values.url.split(',')
 const clientCount = Number(values.clients)
 const seconds = Number(values.seconds)
@@ -150,7 +155,27 @@ async function idle() {
   return { sockets: sockets.length, close: sockets }
 }
 
-const run = { fanout, bigroom, idle }[values.mode as 'fanout' | 'bigroom' | 'idle']
+async function inbox() {
+  const users = values.users ? values.users.split(',') : Array.from({ length: clientCount }, (_, i) => `${values['user-prefix'] ?? 'inbox-'}${i}`)
+  let messages = 0
+  const sockets = await connectMany(users.length, (i) => {
+    const query = new URLSearchParams({ user_id: users[i]!, nickname: `I${i}`, email: `inbox${i}@bench.local` })
+    const ws = new WebSocket(`${urls[i % urls.length]}/ws/chat/inbox/?${query}`)
+    return new Promise((resolve, reject) => {
+      ws.addEventListener('message', (event) => {
+        const data = event.data as string
+        if (data.startsWith('{"type":"inbox.message"')) messages++
+        else if (data.startsWith('{"type":"inbox.ready"')) resolve(ws)
+      })
+      ws.addEventListener('error', () => reject(new Error(`inbox stream failed for ${users[i]}`)), { once: true })
+    })
+  })
+  console.log(JSON.stringify({ ready: true, streams: sockets.length }))
+  for await (const _ of console) break
+  return { streams: sockets.length, messages, close: sockets }
+}
+
+const run = { fanout, bigroom, idle, inbox }[values.mode as 'fanout' | 'bigroom' | 'idle' | 'inbox']
 if (!run) throw new Error(`unknown --mode ${values.mode}`)
 const { close, ...result } = await run()
 console.log(JSON.stringify(result))

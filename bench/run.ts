@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { drawChart } from './chart.ts'
+import { runJson, rssKiB, SERVICE_SECRET, startHolder, startServer as startBenchServer, type Server } from './servers.ts'
 
 const { values } = parseArgs({
   options: {
@@ -52,50 +53,7 @@ const work = mkdtempSync(join(tmpdir(), 'chat-bench-'))
 
 type Json = Record<string, number>
 
-/** Runs a command to completion and returns the last JSON line it printed. */
-async function runJson(cmd: string[]): Promise<Json> {
-  const proc = Bun.spawn(cmd, { cwd: root, stdout: 'pipe', stderr: 'inherit' })
-  const out = await new Response(proc.stdout).text()
-  if ((await proc.exited) !== 0) throw new Error(`${cmd.join(' ')} failed:\n${out}`)
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Json
-}
-
-const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN)
-
-interface Server {
-  name: 'chat' | 'baseline'
-  port: number
-  pid: number
-  stop(): Promise<void>
-}
-
-async function startServer(name: Server['name'], extraEnv: Record<string, string> = {}): Promise<Server> {
-  const cmd = name === 'chat' ? [join(work, 'chat-server')] : [bun, 'bench/baseline-server.ts']
-  // The load is far above a person's typing speed: the per-user rate limits are lifted.
-  const env = { ...process.env, SERVICE_SECRET, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', HANDSHAKES_PER_MINUTE: '1000000', HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000', ROOMS_PER_HOUR: '1000000', ROOMS_PER_HOUR_PER_ADDRESS: '1000000', ...extraEnv }
-  const proc = Bun.spawn(cmd, { cwd: name === 'chat' ? work : root, env, stdout: 'pipe', stderr: 'inherit' })
-  const reader = proc.stdout.getReader()
-  let text = ''
-  for (;;) {
-    const { value, done } = await reader.read()
-    if (done) throw new Error(`${name} server exited before it was ready:\n${text}`)
-    text += new TextDecoder().decode(value)
-    const match = /LISTENING (\d+)|"port":(\d+)/.exec(text)
-    if (!match) continue
-    void (async () => {
-      while (!(await reader.read()).done) {}
-    })()
-    return {
-      name,
-      port: Number(match[1] ?? match[2]),
-      pid: proc.pid,
-      async stop() {
-        proc.kill('SIGTERM')
-        await proc.exited
-      },
-    }
-  }
-}
+const startServer = (name: Server['name'], extraEnv: Record<string, string> = {}) => startBenchServer(name === 'chat' ? join(work, 'chat-server') : null, work, extraEnv)
 
 async function createRooms(server: Server, count: number): Promise<number[]> {
   if (server.name === 'baseline') return Array.from({ length: count }, (_, i) => i + 1)
@@ -106,9 +64,6 @@ async function createRooms(server: Server, count: number): Promise<number[]> {
   }
   return ids
 }
-
-/** The key the bench's chat server takes service calls with (it adds the load clients to private rooms). */
-const SERVICE_SECRET = 'bench-service-secret-0123456789'
 
 /**
  * Private rooms whose members are the load client's users of that room (`load-<room>-<client>`,
@@ -154,22 +109,10 @@ async function privateFanout(server: Server, openRooms: number[]): Promise<Json>
 async function idleMemory(server: Server, rooms: number[]): Promise<Json> {
   await Bun.sleep(500)
   const before = rssKiB(server.pid)
-  const client = Bun.spawn(
-    [bun, 'bench/load-client.ts', '--mode', 'idle', '--url', `ws://127.0.0.1:${server.port}`, '--rooms', rooms.join(','), '--clients', String(size.idleSockets)],
-    { cwd: root, stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' },
-  )
-  const reader = client.stdout.getReader()
-  let text = ''
-  while (!text.includes('"ready":true')) {
-    const { value, done } = await reader.read()
-    if (done) throw new Error(`idle client exited early: ${text}`)
-    text += new TextDecoder().decode(value)
-  }
+  const holder = await startHolder(['--mode', 'idle', '--url', `ws://127.0.0.1:${server.port}`, '--rooms', rooms.join(','), '--clients', String(size.idleSockets)])
   await Bun.sleep(quick ? 1000 : 2000)
   const after = rssKiB(server.pid)
-  client.stdin.write('done\n')
-  await client.stdin.end()
-  await client.exited
+  await holder.finish()
   await Bun.sleep(quick ? 300 : 1000)
   return { sockets: size.idleSockets, rssBeforeKiB: before, rssAfterKiB: after, bytesPerSocket: ((after - before) * 1024) / size.idleSockets }
 }
