@@ -86,12 +86,12 @@ async function onSqlite() {
     db.transaction(() => {
       const room = db.prepare('insert into rooms (id, name, created_at, kind) values (?, ?, ?, ?)')
       for (let r = 1; r <= ROOMS; r++) room.run(r, `room ${r}`, r, 'open')
-      const message = db.prepare('insert into messages (id, room_id, user_id, email, nickname, body, created_at) values (?, ?, ?, ?, ?, ?, ?)')
-      for (let i = 1; i <= MESSAGES; i++) message.run(i, roomOf(i), `w${i % 97}`, 'w@bench.local', 'W', `message ${i}`, ROOMS + i)
+      const message = db.prepare('insert into messages (id, room_id, user_id, email, nickname, body, created_at, seq) values (?, ?, ?, ?, ?, ?, ?, ?)')
+      for (let i = 1; i <= MESSAGES; i++) message.run(i, roomOf(i), `w${i % 97}`, 'w@bench.local', 'W', `message ${i}`, ROOMS + i, Math.floor((i - 1) / ROOMS) + 1)
       const member = db.prepare("insert into members (room_id, user_id, role, last_read_id, joined_at) values (?, ?, 'participant', ?, 0)")
       for (let k = 0; k < USER_ROOMS; k++) member.run(1 + k * STRIDE, USER, markerOf(1 + k * STRIDE, k))
       // What appends keep on each room's row: its newest message.
-      db.run('update rooms set last_message_id = (select max(id) from messages where room_id = rooms.id)')
+      db.run('update rooms set last_message_id = (select max(id) from messages where room_id = rooms.id), last_seq = (select count(*) from messages where room_id = rooms.id)')
       db.run('update rooms set last_message_at = (select created_at from messages where id = rooms.last_message_id)')
     })()
     db.run('analyze')

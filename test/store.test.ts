@@ -334,6 +334,10 @@ describe('Postgres migrations', () => {
     try {
       expect(await store.getRoom(1)).toMatchObject({ id: 1, name: 'old', postId: 7 })
       expect((await store.listMessages(1, { limit: 5 })).map((m) => m.body)).toEqual(['old message'])
+      // The room's newest message was put on its row: the inbox and the counts see the old message.
+      expect(await store.membership.markRead(1, 'reader', 0)).toMatchObject({ lastReadId: 0, unreadCount: 1 })
+      const [entry] = await store.membership.inbox('reader', { asOfId: Number.MAX_SAFE_INTEGER, asOfAt: Number.MAX_SAFE_INTEGER, after: null, limit: 5 })
+      expect(entry).toMatchObject({ room: { id: 1 }, lastMessageId: 1 })
       expect(await store.epoch()).toMatch(/^[0-9a-f-]{36}$/)
       expect((await store.createRoom({ name: 'largest', postId: Number.MAX_SAFE_INTEGER })).room.postId).toBe(Number.MAX_SAFE_INTEGER)
       await sql`SELECT setval('rooms_id_seq', ${2 ** 40})`
@@ -360,12 +364,24 @@ describe('SQLite migrations', () => {
     old.run('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)', [init.hash, init.folderMillis])
     old.run("INSERT INTO rooms (name, post_id, created_at) VALUES ('old', 7, 0)")
     old.run("INSERT INTO messages (room_id, user_id, email, nickname, body, created_at) VALUES (1, 'u1', 'u1@example.com', 'U1', 'old message', 0)")
+    // Two more rooms' messages interleaved, so positions are numbered per room.
+    old.run("INSERT INTO rooms (name, post_id, created_at) VALUES ('other', 8, 1)")
+    for (const [room, body] of [[2, 'a'], [1, 'second'], [2, 'b'], [1, 'third']] as const) old.run('INSERT INTO messages (room_id, user_id, email, nickname, body, created_at) VALUES (?, ?, ?, ?, ?, 5)', [room, 'u2', 'u2@example.com', 'U2', body])
     old.close()
 
     let store = SqliteStore.open(path)
     const epoch = await store.epoch()
     expect(epoch).toMatch(/^[0-9a-f]{32}$/)
-    expect((await store.listMessages(1, { limit: 5 })).map((m) => m.body)).toEqual(['old message'])
+    expect((await store.listMessages(1, { limit: 5 })).map((m) => m.body)).toEqual(['old message', 'second', 'third'])
+    // The later migrations numbered each room's messages and kept each room's newest on its row:
+    // unread counts and the inbox are right for what the old file held, and for what comes after.
+    const first = (await store.listMessages(1, { limit: 5 }))[0]!
+    expect(await store.membership.markRead(1, 'reader', first.id)).toMatchObject({ lastReadId: first.id, unreadCount: 2 })
+    expect(await store.membership.markRead(2, 'reader', 0)).toMatchObject({ unreadCount: 2 })
+    await store.appendMessage({ ...message(1, 'after the upgrade'), userId: 'u3' })
+    expect(await store.membership.unreadTotal('reader')).toEqual({ total: 5, rooms: 2 })
+    const inbox = await store.membership.inbox('reader', { asOfId: Number.MAX_SAFE_INTEGER, asOfAt: Number.MAX_SAFE_INTEGER, after: null, limit: 5 })
+    expect(inbox.map((r) => r.room.id)).toEqual([1, 2])
     await store.close()
     store = SqliteStore.open(path)
     expect(await store.epoch()).toBe(epoch)

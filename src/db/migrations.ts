@@ -6,6 +6,7 @@ import init from '../../drizzle/0000_init.sql' with { type: 'text' }
 import storageEpoch from '../../drizzle/0001_storage_epoch.sql' with { type: 'text' }
 import roomKinds from '../../drizzle/0002_rooms_kinds_members.sql' with { type: 'text' }
 import roomsLastMessage from '../../drizzle/0003_rooms_last_message.sql' with { type: 'text' }
+import messagePositions from '../../drizzle/0004_message_positions.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -13,6 +14,7 @@ import pgStorageEpoch from '../../drizzle-pg/0002_storage_epoch.sql' with { type
 import pgRoomKinds from '../../drizzle-pg/0003_rooms_kinds_members.sql' with { type: 'text' }
 import pgInboxIndex from '../../drizzle-pg/0004_inbox_index.sql' with { type: 'text' }
 import pgRoomsLastMessage from '../../drizzle-pg/0005_rooms_last_message.sql' with { type: 'text' }
+import pgUnreadIndex from '../../drizzle-pg/0006_unread_index.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -20,6 +22,7 @@ export const migrationSql: Record<string, string> = {
   '0001_storage_epoch': storageEpoch,
   '0002_rooms_kinds_members': roomKinds,
   '0003_rooms_last_message': roomsLastMessage,
+  '0004_message_positions': messagePositions,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -30,6 +33,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0003_rooms_kinds_members': pgRoomKinds,
   '0004_inbox_index': pgInboxIndex,
   '0005_rooms_last_message': pgRoomsLastMessage,
+  '0006_unread_index': pgUnreadIndex,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

@@ -80,8 +80,8 @@ export const messages = pgTable(
   },
   (t) => [
     uniqueIndex('messages_room_id_seq').on(t.roomId, t.seq),
-    // With created_at, the newest message of a room and its time come from the index alone (the inbox).
-    index('messages_room_id_id_created_at').on(t.roomId, t.id, t.createdAt),
+    // With seq, a room's position at a marker comes from the index alone (unread counts).
+    index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
     uniqueIndex('messages_client_msg_id_unique')
       .on(t.roomId, t.userId, t.clientMsgId)
       .where(sql`${t.clientMsgId} IS NOT NULL`),

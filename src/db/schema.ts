@@ -19,6 +19,8 @@ export const rooms = sqliteTable(
     /** The room's newest message and its time, moved with each append (the inbox orders by them). */
     lastMessageId: integer('last_message_id'),
     lastMessageAt: integer('last_message_at'),
+    /** How many messages the room has: the `seq` of its newest (unread counts subtract positions). */
+    lastSeq: integer('last_seq').notNull().default(0),
   },
   (t) => [
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
@@ -82,9 +84,12 @@ export const messages = sqliteTable(
     body: text('body').notNull(),
     clientMsgId: text('client_msg_id'),
     createdAt: integer('created_at').notNull(),
+    /** Its position in the room: 1, 2, 3… in id order, no gaps (so counts are subtractions). */
+    seq: integer('seq').notNull().default(0),
   },
   (t) => [
-    index('messages_room_id_id').on(t.roomId, t.id),
+    // With seq, a room's position at a marker comes from the index alone (unread counts).
+    index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
     uniqueIndex('messages_client_msg_id_unique')
       .on(t.roomId, t.userId, t.clientMsgId)
       .where(sql`${t.clientMsgId} IS NOT NULL`),
@@ -98,7 +103,7 @@ export const messages = sqliteTable(
  */
 export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
 
-export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt'>
+export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt' | 'lastSeq'>
 export type RoomKind = RoomRow['kind']
 export type MemberRole = (typeof members.$inferSelect)['role']
 export type MessageRow = typeof messages.$inferSelect

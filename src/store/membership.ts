@@ -1,5 +1,5 @@
 import type { MemberRole } from '../db/schema.ts'
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { ListedRoom, RoomRow } from './store.ts'
 import type { Identity } from '../identity.ts'
 
@@ -141,19 +141,15 @@ export interface Membership {
  * cost one lookup of their row, however many rooms the store holds; only a room with messages after the page's moment seeks its newest one up to
  * that moment on the (room_id, id) index.
  */
-export function inboxQuery(userId: string, page: InboxPage, dialect: 'sqlite' | 'postgres') {
+export function inboxQuery(userId: string, page: InboxPage, dialect: Dialect) {
   const asOf = page.asOfId
   const newestId = sql`(select x.id from messages x where x.room_id = r.id and x.id <= ${asOf} order by x.id desc limit 1)`
   const newestAt = sql`(select x.created_at from messages x where x.room_id = r.id and x.id <= ${asOf} order by x.id desc limit 1)`
   const lastMessageId = sql`case when r.last_message_id is null or r.last_message_id <= ${asOf} then r.last_message_id else ${newestId} end`
   const activityAt = sql`case when r.last_message_id is null then r.created_at when r.last_message_id <= ${asOf} then r.last_message_at else coalesce(${newestAt}, r.created_at) end`
-  // One lookup of the room's row per room of the user's, however many rooms there are: Postgres
-  // would otherwise hash-join a scan of every room (OFFSET 0 keeps the lateral subquery a loop).
-  const rooms = dialect === 'postgres' ? sql`join lateral (select * from rooms x where x.id = m.room_id offset 0) r on true` : sql`join rooms r on r.id = m.room_id`
   const after = page.after ? sql` where "activityAt" < ${page.after.at} or ("activityAt" = ${page.after.at} and "id" < ${page.after.roomId})` : sql``
   return sql`select * from (select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
-      from members m
-      ${rooms}
+      from members m ${roomsOfMembers(dialect)}
       where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}) t${after}
     order by "activityAt" desc, "id" desc
     limit ${page.limit}`
@@ -170,14 +166,33 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
 })
 
 /**
+ * Unread messages, by position: a room's messages are numbered 1, 2, 3… in id order with no gap
+ * (`seq`, given under the room's lock or SQLite's single writer), so the messages after a marker
+ * are the room's count less the position of its newest message at or before the marker. One index
+ * seek per room, however many messages are unread; exact, with no counter to drift.
+ */
+export function unreadAfter(roomId: SQL, marker: SQL, lastSeq: SQL = sql`(select rr.last_seq from rooms rr where rr.id = ${roomId})`) {
+  return sql`(${lastSeq} - coalesce((select x.seq from messages x where x.room_id = ${roomId} and x.id <= ${marker} order by x.id desc limit 1), 0))`
+}
+
+/**
+ * The user's rooms (`r`) beside their membership rows (`m`): one lookup of each room's row, however
+ * many rooms the store holds (Postgres would otherwise hash-join a scan of every room; OFFSET 0
+ * keeps the lateral subquery a loop).
+ */
+const roomsOfMembers = (dialect: Dialect) => (dialect === 'postgres' ? sql`join lateral (select * from rooms x where x.id = m.room_id offset 0) r on true` : sql`join rooms r on r.id = m.room_id`)
+
+export type Dialect = 'sqlite' | 'postgres'
+
+/**
  * Read states, each in one statement (one snapshot): the count and the newest message it covers
  * agree, whatever commits meanwhile.
  */
-export function readStatesQuery(userId: string, onlyRoom: number | undefined) {
+export function readStatesQuery(userId: string, onlyRoom: number | undefined, dialect: Dialect) {
   return sql`select m.room_id as "roomId", r.kind as "kind", m.last_read_id as "lastReadId",
-      (select count(*) from messages x where x.room_id = m.room_id and x.id > m.last_read_id) as "unreadCount",
-      coalesce((select x.id from messages x where x.room_id = m.room_id order by x.id desc limit 1), m.last_read_id) as "countedUpTo"
-    from members m join rooms r on r.id = m.room_id
+      ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as "unreadCount",
+      coalesce(r.last_message_id, m.last_read_id) as "countedUpTo"
+    from members m ${roomsOfMembers(dialect)}
     where m.user_id = ${userId}${onlyRoom === undefined ? sql`` : sql` and m.room_id = ${onlyRoom}`}`
 }
 
@@ -202,8 +217,22 @@ export function crowdedRoomsQuery(roomIds: readonly number[], cap: number) {
       and (select count(*) from (select 1 from members p where p.room_id = r.id limit ${cap + 1}) t) > ${cap}`
 }
 
-/** The badge in one statement: each room's count, summed where they are counted. */
+/** The badge in one statement: each room's count (once: materialized, not expanded twice), summed. */
 export function unreadTotalQuery(userId: string) {
-  return sql`select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms"
-    from (select (select count(*) from messages x where x.room_id = m.room_id and x.id > m.last_read_id) as n from members m where m.user_id = ${userId}) t`
+  return sql`with t as materialized (select ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`)} as n from members m where m.user_id = ${userId})
+    select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from t`
+}
+
+/** The user's unread count in each of the rooms given. */
+export function unreadInQuery(userId: string, roomIds: readonly number[]) {
+  return sql`select m.room_id as "roomId", ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`)} as "n" from members m
+    where m.user_id = ${userId} and m.room_id in (${sql.join(
+      roomIds.map((id) => sql`${id}`),
+      sql`, `,
+    )})`
+}
+
+/** A room's count and newest message, and the messages after `marker` in it, in one statement. */
+export function unreadInRoomQuery(roomId: number, marker: number) {
+  return sql`select ${unreadAfter(sql`r.id`, sql`${marker}`, sql`r.last_seq`)} as "n", r.last_message_id as "newest" from rooms r where r.id = ${roomId}`
 }

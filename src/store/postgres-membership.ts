@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadTotalQuery } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -98,17 +98,17 @@ export class PostgresMembership implements Membership {
       const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
       const [row] = await tx.select({ lastReadId: members.lastReadId }).from(members).where(where).for('update')
       const before = row?.lastReadId ?? 0
-      const [newestRow] = await tx.select({ id: sql<string | null>`max(${messages.id})` }).from(messages).where(eq(messages.roomId, roomId))
+      const [newestRow] = await tx.select({ id: rooms.lastMessageId }).from(rooms).where(eq(rooms.id, roomId))
       const marker = Math.max(before, Math.min(lastReadId, Number(newestRow?.id ?? 0)))
       if (marker > before) await tx.update(members).set({ lastReadId: marker }).where(where)
       // The count and the newest message it saw in one statement, so that they agree.
-      const [count] = await tx.select({ n: sql<string>`count(*)`, upTo: sql<string | null>`max(${messages.id})` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker)))
-      return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), countedUpTo: Math.max(marker, Number(count?.upTo ?? 0)), moved: marker > before, joined: joined.length > 0 }
+      const [count] = [...(await tx.execute(unreadInRoomQuery(roomId, marker)))] as { n: string | number; newest: string | number | null }[]
+      return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), countedUpTo: Math.max(marker, Number(count?.newest ?? 0)), moved: marker > before, joined: joined.length > 0 }
     })
   }
 
   async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
-    return [...(await this.db.execute(readStatesQuery(userId, onlyRoom)))].map((row) => toReadState(row as ReadStateQueryRow))
+    return [...(await this.db.execute(readStatesQuery(userId, onlyRoom, 'postgres')))].map((row) => toReadState(row as ReadStateQueryRow))
   }
 
   async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
@@ -133,12 +133,10 @@ export class PostgresMembership implements Membership {
 
   async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    const rows = await this.db
-      .select({ roomId: members.roomId, n: sql<string>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")` })
-      .from(members)
-      .where(and(eq(members.userId, userId), inArray(members.roomId, [...roomIds])))
-    return new Map(rows.map((r) => [r.roomId, Number(r.n)]))
+    const rows = [...(await this.db.execute(unreadInQuery(userId, roomIds)))] as { roomId: number | string; n: number | string }[]
+    return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]))
   }
+
 
   async block(userId: string, blockedId: string): Promise<void> {
     await this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing()

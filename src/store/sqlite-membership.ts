@@ -2,7 +2,7 @@ import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadTotalQuery } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
@@ -98,20 +98,21 @@ export class SqliteMembership implements Membership {
 
   async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
     return this.db.transaction((tx) => {
-      const newest = Number(tx.select({ id: sql<number | null>`max(${messages.id})` }).from(messages).where(eq(messages.roomId, roomId)).get()?.id ?? 0)
+      const newest = Number(tx.select({ id: rooms.lastMessageId }).from(rooms).where(eq(rooms.id, roomId)).get()?.id ?? 0)
       const target = Math.min(lastReadId, newest)
       const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
       const before = tx.select({ lastReadId: members.lastReadId }).from(members).where(where).get()?.lastReadId
       const marker = Math.max(before ?? 0, target)
       if (before === undefined) tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: marker, joinedAt: Date.now() }).run()
       else if (marker > before) tx.update(members).set({ lastReadId: marker }).where(where).run()
-      const unread = Number(tx.select({ n: sql<number>`count(*)` }).from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, marker))).get()?.n ?? 0)
+      const [count] = tx.all<{ n: number }>(unreadInRoomQuery(roomId, marker))
+      const unread = Number(count?.n ?? 0)
       return { lastReadId: marker, unreadCount: unread, countedUpTo: Math.max(newest, marker), moved: marker > (before ?? 0), joined: before === undefined }
     })
   }
 
   async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
-    return this.db.all<ReadStateQueryRow>(readStatesQuery(userId, onlyRoom)).map(toReadState)
+    return this.db.all<ReadStateQueryRow>(readStatesQuery(userId, onlyRoom, 'sqlite')).map(toReadState)
   }
 
   async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
@@ -134,13 +135,9 @@ export class SqliteMembership implements Membership {
 
   async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    const rows = this.db
-      .select({ roomId: members.roomId, n: sql<number>`(select count(*) from "messages" as "m" where "m"."room_id" = "members"."room_id" and "m"."id" > "members"."last_read_id")` })
-      .from(members)
-      .where(and(eq(members.userId, userId), inArray(members.roomId, [...roomIds])))
-      .all()
-    return new Map(rows.map((r) => [r.roomId, Number(r.n)]))
+    return new Map(this.db.all<{ roomId: number; n: number }>(unreadInQuery(userId, roomIds)).map((r) => [Number(r.roomId), Number(r.n)]))
   }
+
 
   async block(userId: string, blockedId: string): Promise<void> {
     this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing().run()

@@ -21,7 +21,10 @@ function isUniqueViolation(error: unknown): boolean {
  * row mapping (about a third of the insert cost under load). Returns the new id, or null when
  * the row already existed.
  */
-function prepareInsert(db: SqliteDb): (message: NewMessage) => number | null {
+/** A message to insert at its position in the room. */
+type Positioned = NewMessage & { seq: number }
+
+function prepareInsert(db: SqliteDb): (message: Positioned) => number | null {
   const p = sql.placeholder
   const query = db
     .insert(messages)
@@ -34,18 +37,49 @@ function prepareInsert(db: SqliteDb): (message: NewMessage) => number | null {
       body: p('body'),
       clientMsgId: p('clientMsgId'),
       createdAt: p('createdAt'),
+      seq: p('seq'),
     })
     .onConflictDoNothing()
     .toSQL()
   // Each parameter is a Param wrapping the named placeholder; their order is the order of the `?`s.
-  const order = query.params.map((param) => (param as { value: { name: keyof NewMessage } }).value.name)
-  if (order.length !== 8) throw new Error(`unexpected insert parameters: ${order.join(', ')}`)
+  const order = query.params.map((param) => (param as { value: { name: keyof Positioned } }).value.name)
+  if (order.length !== 9) throw new Error(`unexpected insert parameters: ${order.join(', ')}`)
   // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
   const statement = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
-  const [a, b, c, d, e, f, g, h] = order as [keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage, keyof NewMessage]
+  const [a, b, c, d, e, f, g, h, i] = order as [keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned]
   return (m) => {
-    const { changes, lastInsertRowid } = statement.run(m[a], m[b], m[c], m[d], m[e], m[f], m[g], m[h])
+    const { changes, lastInsertRowid } = statement.run(m[a], m[b], m[c], m[d], m[e], m[f], m[g], m[h], m[i])
     return changes === 0 ? null : Number(lastInsertRowid)
+  }
+}
+
+/**
+ * Where each room of a batch stands: its message count (the next message's position is one more),
+ * read once per room per batch; at the end, each room's row gets its count and newest message.
+ */
+function prepareRoomPositions(db: SqliteDb) {
+  const read = db.$client.prepare<{ last_seq: number }, [number]>('select last_seq from rooms where id = ?')
+  const write = db.$client.prepare<never, [number, number, number, number]>('update rooms set last_seq = ?, last_message_id = ?, last_message_at = ? where id = ?')
+  return () => {
+    const rooms = new Map<number, { seq: number; newest: MessageRow | null }>()
+    return {
+      /** The position the room's next message takes. */
+      next(roomId: number): number {
+        let room = rooms.get(roomId)
+        if (!room) rooms.set(roomId, (room = { seq: read.get(roomId)?.last_seq ?? 0, newest: null }))
+        return room.seq + 1
+      },
+      /** The message took that position. */
+      taken(row: MessageRow): void {
+        const room = rooms.get(row.roomId)!
+        room.seq++
+        room.newest = row
+      },
+      /** Writes each room's count and newest message (ids commit in order here: the batch's newest is the room's). */
+      save(): void {
+        for (const [roomId, { seq, newest }] of rooms) if (newest) write.run(seq, newest.id, newest.createdAt, roomId)
+      },
+    }
   }
 }
 
@@ -116,8 +150,7 @@ function prepare(db: SqliteDb) {
 /**
  * Moves each sender's read marker to their newest message in the batch (creating their participant
  * row in an open room), in the batch's transaction: a sender has read what they sent, and no
- * message of theirs is ever after their marker (which keeps unread counts a plain count). Moves each
- * room's newest message too (the inbox orders rooms by it).
+ * message of theirs is ever after their marker (which keeps unread counts a subtraction).
  */
 function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => void {
   const p = sql.placeholder
@@ -133,20 +166,13 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => v
     const inner = (param as { value?: unknown }).value
     return inner instanceof Placeholder ? { name: inner.name as Field } : { value: param as SQLQueryBindings }
   })
-  // Ids commit in order here, so a room's newest message in the batch is its newest of all.
-  const roomNewest = db.$client.prepare<never, [number, number, number]>('update rooms set last_message_id = ?, last_message_at = ? where id = ?')
   return (created) => {
     const newest = new Map<string, MessageRow>()
-    const newestOfRoom = new Map<number, MessageRow>()
-    for (const m of created) {
-      newest.set(`${m.roomId}\u0000${m.userId}`, m)
-      newestOfRoom.set(m.roomId, m)
-    }
+    for (const m of created) newest.set(`${m.roomId}\u0000${m.userId}`, m)
     for (const m of newest.values()) {
       const row = { roomId: m.roomId, userId: m.userId, id: m.id, at: m.createdAt }
       statement.run(...params.map((p) => ('name' in p ? row[p.name] : p.value)))
     }
-    for (const m of newestOfRoom.values()) roomNewest.run(m.id, m.createdAt, m.roomId)
   }
 }
 
@@ -170,15 +196,19 @@ export class SqliteStore implements Store {
     this.membership = new SqliteMembership(db)
     const { insertMessage, messageByClientId } = this.statements
     const sendersRead = prepareSendersRead(db)
+    const roomPositions = prepareRoomPositions(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
     const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
       const outcomes: (AppendResult | Refusal)[] = []
       const created: MessageRow[] = []
+      const positions = roomPositions()
       for (const m of batch) {
         try {
-          const id = insertMessage(m)
+          const seq = positions.next(m.roomId)
+          const id = insertMessage({ ...m, seq })
           if (id !== null) {
-            const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt }
+            const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt, seq }
+            positions.taken(row)
             created.push(row)
             outcomes.push({ message: row, duplicate: false })
             continue
@@ -192,6 +222,7 @@ export class SqliteStore implements Store {
         }
       }
       sendersRead(created)
+      positions.save()
       return { outcomes, created }
     })
     this.commits = new GroupCommit(writeBatch, observeBatch)
