@@ -4,6 +4,9 @@
  * driven by the same load client in a separate process, in one run. Prints a table, writes
  * bench/results/latest.json and latest.svg.
  *
+ * Also runs bench/user-streams.ts (what user streams cost) and bench/inbox.ts (the inbox and the
+ * badge on a million messages; smaller with --quick).
+ *
  *   bun run bench [--quick] [--fanout-rooms 20] [--fanout-clients 10] [--window 4] [--seconds 10]
  *                 [--bigroom-clients 500] [--bigroom-rate 200] [--idle-sockets 10000]
  *                 [--rest-seconds 10] [--store-messages 200000]
@@ -232,6 +235,9 @@ try {
   const chat = await measure('chat')
   const baseline = await measure('baseline')
   const store = await runJson([bun, 'bench/store.ts', '--messages', String(size.storeMessages)])
+  const streams = await runJson([bun, 'bench/user-streams.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1', '--participants', '600'] : [])])
+  const inboxArgs = quick ? ['--messages', '50000', '--rooms', '2000', '--user-rooms', '200', '--runs', '50', '--no-postgres'] : []
+  const inbox = (await runJson([bun, 'bench/inbox.ts', ...inboxArgs])) as unknown as Record<string, Record<'reference' | 'inbox' | 'badge', { p50: number; p99: number }>>
   const cluster = values.cluster ? await measureCluster() : null
   const previousPath = join(root, 'bench', 'results', quick ? 'quick.json' : 'latest.json')
   const previous = existsSync(previousPath) ? (JSON.parse(readFileSync(previousPath, 'utf8')) as { date: string; chat: Record<string, Json>; baseline: Record<string, Json> }) : null
@@ -265,6 +271,16 @@ try {
     'storage >= 50,000 messages/s': store.storedPerSecond! >= 50_000,
     'deep-body request < 50 ms': chat.hostile!.deepBodyMs! < 50,
     'private-room fan-out >= 0.95x open rooms': chat.privateRooms!.ratio! >= 0.95,
+    // A stream per member doubles the frames each message makes: a stream's frame should cost what a room socket's does.
+    'user streams: server CPU per frame <= 1.1x a room frame': streams.cpuUsOn! / 2 / streams.cpuUsOff! <= 1.1,
+    'crowded open room: no stream frames past the participant cap': streams.crowdFramesCapped === 0,
+    // On the million-message store only (the quick run's store is too small for sub-millisecond ratios to mean much).
+    ...(quick
+      ? {}
+      : {
+          'inbox first page p99 <= 2x reference and < 10 ms (SQLite)': inbox.sqlite!.inbox.p99 <= 2 * inbox.sqlite!.reference.p99 && inbox.sqlite!.inbox.p99 < 10,
+          'unread badge p99 <= 2x reference and < 10 ms (SQLite)': inbox.sqlite!.badge.p99 <= 2 * inbox.sqlite!.reference.p99 && inbox.sqlite!.badge.p99 < 10,
+        }),
   }
   console.log(
     `\nhostile input: 60 KB of nested brackets answered in ${fmt(chat.hostile!.deepBodyMs!)} ms (a small invalid body: ${fmt(chat.hostile!.smallBodyMs!)} ms); /healthz waited at most ${fmt(chat.hostile!.healthzMaxMs!)} ms meanwhile`,
@@ -273,6 +289,13 @@ try {
   console.log(
     `private rooms: fan-out ${fmt(priv.privatePerSecond!)} delivered/s against ${fmt(priv.openPerSecond!)} in open rooms on the same server (medians of ${priv.rounds} alternating rounds): ${priv.ratio!.toFixed(3)}x`,
   )
+  console.log(
+    `user streams: ${fmt(streams.streams!)} streams (one per member) cost ${fmt(streams.cpuUsOn!)} µs of server CPU per message against ${fmt(streams.cpuUsOff!)} without (each message makes twice the frames: ${((streams.cpuUsOn! / 2 / streams.cpuUsOff!) * 100).toFixed(0)}% of a room frame's cost per frame); stored/s ${fmt(streams.storedOn!)} vs ${fmt(streams.storedOff!)}`,
+  )
+  console.log(`crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`)
+  for (const [name, r] of Object.entries(inbox)) {
+    console.log(`inbox on ${name}: first page p50/p99 ${fmt(r.inbox.p50)}/${fmt(r.inbox.p99)} ms, badge ${fmt(r.badge.p50)}/${fmt(r.badge.p99)} ms, reference ${fmt(r.reference.p50)}/${fmt(r.reference.p99)} ms`)
+  }
   if (previous) {
     // Machines differ between runs; the ratio to the bare server in the same run is what compares.
     const ratio = (r: { chat: Record<string, Json>; baseline: Record<string, Json> }) => r.chat.fanout!.deliveredPerSecond! / r.baseline.fanout!.deliveredPerSecond!
@@ -291,7 +314,7 @@ try {
   console.log(`\ntargets: ${Object.entries(targets).map(([k, ok]) => `${ok ? 'met' : 'MISSED'}: ${k}`).join('; ')}`)
   console.log(`(${Math.round((performance.now() - started) / 1000)} s)`)
 
-  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, cluster, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
+  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, streams, inbox, cluster, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const stem = quick ? 'quick' : 'latest'

@@ -21,10 +21,8 @@ function isUniqueViolation(error: unknown): boolean {
  * row mapping (about a third of the insert cost under load). Returns the new id, or null when
  * the row already existed.
  */
-/** A message to insert at its position in the room. */
-type Positioned = NewMessage & { seq: number }
-
-function prepareInsert(db: SqliteDb): (message: Positioned) => number | null {
+/** Prepares the insert of a message at its position (`seq`) in the room. */
+function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => number | null {
   const p = sql.placeholder
   const query = db
     .insert(messages)
@@ -42,13 +40,14 @@ function prepareInsert(db: SqliteDb): (message: Positioned) => number | null {
     .onConflictDoNothing()
     .toSQL()
   // Each parameter is a Param wrapping the named placeholder; their order is the order of the `?`s.
-  const order = query.params.map((param) => (param as { value: { name: keyof Positioned } }).value.name)
-  if (order.length !== 9) throw new Error(`unexpected insert parameters: ${order.join(', ')}`)
+  type Field = keyof NewMessage | 'seq'
+  const order = query.params.map((param) => (param as { value: { name: Field } }).value.name)
+  const expected: Field[] = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq']
+  if (order.join() !== expected.join()) throw new Error(`unexpected insert parameters: ${order.join(', ')}`)
   // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
   const statement = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
-  const [a, b, c, d, e, f, g, h, i] = order as [keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned, keyof Positioned]
-  return (m) => {
-    const { changes, lastInsertRowid } = statement.run(m[a], m[b], m[c], m[d], m[e], m[f], m[g], m[h], m[i])
+  return (m, seq) => {
+    const { changes, lastInsertRowid } = statement.run(m.roomId, m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId, m.createdAt, seq)
     return changes === 0 ? null : Number(lastInsertRowid)
   }
 }
@@ -205,7 +204,7 @@ export class SqliteStore implements Store {
       for (const m of batch) {
         try {
           const seq = positions.next(m.roomId)
-          const id = insertMessage({ ...m, seq })
+          const id = insertMessage(m, seq)
           if (id !== null) {
             const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt, seq }
             positions.taken(row)
