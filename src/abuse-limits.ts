@@ -40,10 +40,12 @@ class PairedLimit {
 export class AbuseLimits {
   private readonly handshakes: PairedLimit
   private readonly rooms: PairedLimit
+  private readonly reports: PairedLimit
 
-  constructor(config: Pick<Config, 'HANDSHAKES_PER_MINUTE' | 'HANDSHAKES_PER_MINUTE_PER_ADDRESS' | 'ROOMS_PER_HOUR' | 'ROOMS_PER_HOUR_PER_ADDRESS'>) {
+  constructor(config: Pick<Config, 'HANDSHAKES_PER_MINUTE' | 'HANDSHAKES_PER_MINUTE_PER_ADDRESS' | 'ROOMS_PER_HOUR' | 'ROOMS_PER_HOUR_PER_ADDRESS' | 'REPORTS_PER_HOUR'>) {
     this.handshakes = new PairedLimit(bucketFor(config.HANDSHAKES_PER_MINUTE, 'minute'), bucketFor(config.HANDSHAKES_PER_MINUTE_PER_ADDRESS, 'minute'))
     this.rooms = new PairedLimit(bucketFor(config.ROOMS_PER_HOUR, 'hour'), bucketFor(config.ROOMS_PER_HOUR_PER_ADDRESS, 'hour'))
+    this.reports = new PairedLimit(bucketFor(config.REPORTS_PER_HOUR, 'hour'), bucketFor(config.REPORTS_PER_HOUR * 10, 'hour'))
   }
 
   /** A WebSocket handshake: 0 to go on, else the seconds to wait (429 with Retry-After). */
@@ -56,7 +58,13 @@ export class AbuseLimits {
     return this.rooms.take(who)
   }
 
+  /** A report about to be stored: 0 to go on, else the seconds to wait. */
+  report(who: Requester): number {
+    return this.reports.take(who)
+  }
+
   close(): void {
+    this.reports.close()
     this.handshakes.close()
     this.rooms.close()
   }

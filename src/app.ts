@@ -24,6 +24,8 @@ import { InboxService } from './modules/inbox/service.ts'
 import { inboxSocketRoutes } from './modules/inbox/socket.ts'
 import { InboxStreams } from './modules/inbox/stream.ts'
 import { ReadService } from './modules/reads/service.ts'
+import { reportRoutes } from './modules/reports/index.ts'
+import { ReportService } from './modules/reports/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
@@ -70,6 +72,7 @@ export function createApp(deps: AppDeps) {
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
   const inbox = new InboxService(store, presence)
+  const reports = new ReportService(store, access, abuse)
   const streams = new InboxStreams({ publish: (topic, frame) => hub.publish(topic, frame), store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
   realtime.listen((event) => streams.deliver(event))
   const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
@@ -108,6 +111,7 @@ export function createApp(deps: AppDeps) {
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
     .use(inboxRoutes(inbox, callers, config))
+    .use(reportRoutes(reports, callers, config))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, socketsOfUser, chat, limiter, metrics, logger }))
     .use(inboxSocketRoutes({ config, broker, profiles, abuse, socketsOfUser, streams, limiter, closer: realtime.closer, metrics, logger }))
     .onStop(() => {
@@ -116,6 +120,6 @@ export function createApp(deps: AppDeps) {
       realtime.stop()
     })
 
-  return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle })
+  return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle, onEvent: realtime.listen })
 }
 

@@ -93,6 +93,18 @@ export const configSchema = z.object({
     .optional()
     .describe("Secret the app's own backend sends as X-Service-Secret: such calls may create rooms of any kind for anyone, manage members, and read any room"),
   MAX_ROOM_MEMBERS: positiveInt.max(100_000).default(1000).describe('Most owners and members a private room may have'),
+  REPORTS_PER_HOUR: positiveInt.max(1_000_000).default(30).describe('Reports an hour per user, bursts of a quarter of it (more: 429); ten times that per client address'),
+  WEBHOOK_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe("Where events are POSTed for the app's backend (pushes to users who are away); unset: no webhooks, nothing written for them"),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional().describe('Signs each webhook (X-Chat-Signature, HMAC-SHA256); required with WEBHOOK_URL'),
+  WEBHOOK_TIMEOUT: positiveInt.max(300).default(10).describe('Seconds a webhook request may take before it counts as failed (and is retried)'),
+  WEBHOOK_CONCURRENCY: positiveInt.max(256).default(8).describe('Webhook requests in flight at once, per instance'),
+  WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
+  WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
+  WEBHOOK_MAX_AGE: positiveInt.max(30 * 86_400).default(86_400).describe('Seconds after which a webhook that still fails is dead-lettered (kept, listed, re-queueable)'),
+  OFFLINE_USERS_LIMIT: positiveInt.max(100_000).default(1000).describe("Most users listed in a message.created webhook's offline_user_ids (huge open rooms)"),
   INBOX_LIVE_ROOMS: positiveInt.max(100_000).default(1000).describe("Most rooms one user stream follows live (the most recently active); the others show on the inbox's next fetch"),
   INBOX_ROOM_PARTICIPANTS: positiveInt.max(1_000_000).default(500).describe('Open rooms with more participants than this are not followed live by user streams (a message there is not sent to every participant); their counts show on fetch'),
   TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr)
@@ -161,6 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const result = configSchema
     .refine((c) => !c.REDIS_URL || c.DATABASE_URL, { message: 'REDIS_URL needs DATABASE_URL: instances sharing Redis must share one Postgres database', path: ['REDIS_URL'] })
+    .refine((c) => !c.WEBHOOK_URL || c.WEBHOOK_SECRET, { message: 'WEBHOOK_URL needs WEBHOOK_SECRET: every webhook is signed', path: ['WEBHOOK_SECRET'] })
     .safeParse(input)
   if (!result.success) {
     throw new ConfigError(

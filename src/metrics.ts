@@ -21,6 +21,10 @@ export function createMetrics() {
     terminatedQueuedBytes: new Counter({ name: 'chat_terminated_queued_bytes_total', help: 'Unsent bytes released by cutting sockets that did not finish closing', registers }),
     watchFailures: new Counter({ name: 'chat_room_watch_failures_total', help: "Sockets closed with 1013 because their room's live events could not be set up (broker unavailable)", registers }),
     chatErrors: new Counter({ name: 'chat_errors_total', help: 'chat.error frames sent, by code', labelNames: ['code'] as const, registers }),
+    webhookPending: new Gauge({ name: 'chat_webhook_pending', help: 'Webhook events not yet delivered (nor dead-lettered)', registers }),
+    webhookOldestPendingSeconds: new Gauge({ name: 'chat_webhook_oldest_pending_seconds', help: 'Age of the oldest webhook event not yet delivered', registers }),
+    webhookDeliveries: new Counter({ name: 'chat_webhook_deliveries_total', help: 'Webhook requests, by outcome (delivered, retry, dead)', labelNames: ['outcome'] as const, registers }),
+    webhookDeadLetters: new Gauge({ name: 'chat_webhook_dead_letters', help: 'Webhook events dead-lettered and not re-queued', registers }),
     storeBatchSize: new Histogram({
       name: 'chat_store_batch_size',
       help: 'Messages written per group commit',

@@ -1,3 +1,4 @@
+import { WebhookDispatcher } from './webhooks/dispatcher.ts'
 import { createApp, type AppDeps } from './app.ts'
 import type { Config } from './config.ts'
 import type { Logger } from './logger.ts'
@@ -35,6 +36,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, logger)
   }
   const running = createApp(deps)
+  // Webhooks: the stores write events beside what they report; one dispatcher per instance sends them.
+  let webhooks: WebhookDispatcher | undefined
+  if (config.WEBHOOK_URL && config.WEBHOOK_SECRET) {
+    store.outbox.enabled = true
+    webhooks = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger)
+    await webhooks.start()
+    const dispatcher = webhooks
+    // A message committed here is sent at once rather than at the next look for due events.
+    running.onEvent((event) => {
+      if (event.kind === 'message') dispatcher.wake()
+    })
+  }
   running.listen({ port: config.PORT, hostname: config.HOST })
   const server = running.server
   if (!server) throw new Error('server did not start')
@@ -53,6 +66,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         // Storage stays open until what is in flight has been answered (bounded: the process
         // exits at SHUTDOWN_TIMEOUT whatever happens).
         await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])
+        await webhooks?.stop()
         await running.profiles.flush()
         await store.close()
         await running.presence.close()

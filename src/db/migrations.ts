@@ -7,6 +7,7 @@ import storageEpoch from '../../drizzle/0001_storage_epoch.sql' with { type: 'te
 import roomKinds from '../../drizzle/0002_rooms_kinds_members.sql' with { type: 'text' }
 import roomsLastMessage from '../../drizzle/0003_rooms_last_message.sql' with { type: 'text' }
 import messagePositions from '../../drizzle/0004_message_positions.sql' with { type: 'text' }
+import webhooksReports from '../../drizzle/0005_webhooks_reports.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -15,6 +16,7 @@ import pgRoomKinds from '../../drizzle-pg/0003_rooms_kinds_members.sql' with { t
 import pgInboxIndex from '../../drizzle-pg/0004_inbox_index.sql' with { type: 'text' }
 import pgRoomsLastMessage from '../../drizzle-pg/0005_rooms_last_message.sql' with { type: 'text' }
 import pgUnreadIndex from '../../drizzle-pg/0006_unread_index.sql' with { type: 'text' }
+import pgWebhooksReports from '../../drizzle-pg/0007_webhooks_reports.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -23,6 +25,7 @@ export const migrationSql: Record<string, string> = {
   '0002_rooms_kinds_members': roomKinds,
   '0003_rooms_last_message': roomsLastMessage,
   '0004_message_positions': messagePositions,
+  '0005_webhooks_reports': webhooksReports,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -34,6 +37,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0004_inbox_index': pgInboxIndex,
   '0005_rooms_last_message': pgRoomsLastMessage,
   '0006_unread_index': pgUnreadIndex,
+  '0007_webhooks_reports': pgWebhooksReports,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

@@ -90,3 +90,34 @@ export const messages = pgTable(
 
 /** One row (id 1) about the database itself; `epoch` as in SQLite's schema, drawn by the migration. */
 export const meta = pgTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
+
+/** As in SQLite's schema: the webhook outbox. */
+export const webhookEvents = pgTable(
+  'webhook_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    data: text('data').notNull(),
+    createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: bigint('next_attempt_at', { mode: 'number' }).notNull(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: bigint('claimed_until', { mode: 'number' }),
+    lastError: text('last_error'),
+    finishedAt: bigint('finished_at', { mode: 'number' }),
+  },
+  (t) => [index('webhook_events_pending_key_id').on(t.key, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_pending_id').on(t.id).where(sql`${t.status} = 'pending'`)],
+)
+
+/** As in SQLite's schema: reports for moderation. */
+export const reports = pgTable('reports', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  reporterId: text('reporter_id').notNull(),
+  messageId: bigint('message_id', { mode: 'number' }),
+  roomId: bigint('room_id', { mode: 'number' }),
+  userId: text('user_id'),
+  reason: text('reason').notNull(),
+  createdAt: bigint('created_at', { mode: 'number' }).notNull(),
+})

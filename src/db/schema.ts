@@ -97,6 +97,41 @@ export const messages = sqliteTable(
 )
 
 /**
+ * The webhook outbox: each event is written in the transaction of what it reports, and sent at
+ * least once, in order per `key` (a room, or a user), by whichever instance claims it
+ * (`claimed_by` until `claimed_until`). `status`: pending, delivered, dead.
+ */
+export const webhookEvents = sqliteTable(
+  'webhook_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    data: text('data').notNull(),
+    createdAt: integer('created_at').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    claimedBy: text('claimed_by'),
+    claimedUntil: integer('claimed_until'),
+    lastError: text('last_error'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('webhook_events_pending_key_id').on(t.key, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_pending_id').on(t.id).where(sql`${t.status} = 'pending'`)],
+)
+
+/** Reports of a message or a user, for moderation. */
+export const reports = sqliteTable('reports', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  reporterId: text('reporter_id').notNull(),
+  messageId: integer('message_id'),
+  roomId: integer('room_id'),
+  userId: text('user_id'),
+  reason: text('reason').notNull(),
+  createdAt: integer('created_at').notNull(),
+})
+
+/**
  * One row (id 1) about the database itself. `epoch` is drawn when the migration that creates the
  * table runs, so each new database has its own and keeps it: message ids from another epoch
  * (a replaced or restored database) mean nothing here.

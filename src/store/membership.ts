@@ -94,6 +94,8 @@ export interface Membership {
   findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined>
   /** The user's role in the room (participants of open rooms included), or null. */
   roleOf(roomId: number, userId: string): Promise<MemberRole | null>
+  /** Everyone in the room (owner, members, or an open room's participants), first joined first, at most `limit`. */
+  userIdsOf(roomId: number, limit: number): Promise<string[]>
   /** The owner and members of a room (not open rooms' participants), owner first, then by joining. */
   members(roomId: number): Promise<MemberRow[]>
   /** Owners and members per room, for the rooms given (rooms with none are left out). */
@@ -131,6 +133,8 @@ export interface Membership {
   blockedEither(a: string, b: string): Promise<boolean>
   /** The direct rooms of a pair (one per post). */
   directRoomsOf(a: string, b: string): Promise<number[]>
+  /** Whether the server has ever seen the user (the profile cache has them). */
+  knownUser(userId: string): Promise<boolean>
   /** Remembers the profiles the gateway forwarded (one per user; the latest wins), in one statement. */
   saveProfiles(profiles: readonly Identity[]): Promise<void>
 }

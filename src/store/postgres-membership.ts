@@ -4,13 +4,18 @@ import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
 import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
+import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
+import { writePgEvents } from './postgres-outbox.ts'
 
 const isMember = ne(members.role, 'participant')
 const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 
 /** Membership on Postgres, where several instances write at once: the room's row lock and unique keys keep it consistent. */
 export class PostgresMembership implements Membership {
-  constructor(private readonly db: PgDb) {}
+  constructor(
+    private readonly db: PgDb,
+    private readonly outbox: Outbox,
+  ) {}
 
   async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow> {
     return this.db.transaction(async (tx) => {
@@ -20,6 +25,7 @@ export class PostgresMembership implements Membership {
       const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
       if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
       if (rows.length > 0) await tx.insert(members).values(rows)
+      await writePgEvents(this.outbox, tx, [roomCreatedEvent(room, rows.map((r) => r.userId))])
       return toRoom(room)
     })
   }
@@ -32,6 +38,7 @@ export class PostgresMembership implements Membership {
       const [inserted] = await tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'direct', directKey: key }).onConflictDoNothing().returning()
       if (inserted) {
         await tx.insert(members).values([input.a, input.b].map((userId) => ({ roomId: inserted.id, userId, role: 'member' as const, joinedAt: now })))
+        await writePgEvents(this.outbox, tx, [roomCreatedEvent(inserted, [input.a, input.b])])
         return { room: toRoom(inserted), created: true }
       }
       const [existing] = await tx.select().from(rooms).where(eq(rooms.directKey, key))
@@ -48,6 +55,10 @@ export class PostgresMembership implements Membership {
   async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
     const [row] = await this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
     return row?.role ?? null
+  }
+
+  async userIdsOf(roomId: number, limit: number): Promise<string[]> {
+    return (await this.db.select({ userId: members.userId }).from(members).where(eq(members.roomId, roomId)).orderBy(asc(members.joinedAt)).limit(limit)).map((r) => r.userId)
   }
 
   async members(roomId: number): Promise<MemberRow[]> {
@@ -81,13 +92,17 @@ export class PostgresMembership implements Membership {
         .insert(members)
         .values({ roomId, userId, role: 'member', joinedAt: Date.now() })
         .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { role: 'member' } })
+      await writePgEvents(this.outbox, tx, [memberEvent('member.added', roomId, userId)])
       return 'added'
     })
   }
 
   async removeMember(roomId: number, userId: string): Promise<boolean> {
-    const removed = await this.db.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
-    return removed.length > 0
+    return this.db.transaction(async (tx) => {
+      const removed = await tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
+      if (removed.length > 0) await writePgEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
+      return removed.length > 0
+    })
   }
 
   async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
@@ -166,6 +181,10 @@ export class PostgresMembership implements Membership {
       .from(rooms)
       .where(and(eq(rooms.kind, 'direct'), sql`starts_with(${rooms.directKey}, ${prefix})`))
     return rows.map((r) => r.id)
+  }
+
+  async knownUser(userId: string): Promise<boolean> {
+    return (await this.db.select({ userId: users.userId }).from(users).where(eq(users.userId, userId))).length > 0
   }
 
   async saveProfiles(profiles: readonly Identity[]): Promise<void> {

@@ -4,6 +4,8 @@ import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
 import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
+import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
+import { writeSqliteEvents } from './sqlite-outbox.ts'
 
 const isMember = ne(members.role, 'participant')
 
@@ -12,7 +14,10 @@ export class SqliteMembership implements Membership {
   /** One prepared upsert, run per profile in one transaction: nothing to build per write. */
   private readonly writeProfiles
 
-  constructor(private readonly db: SqliteDb) {
+  constructor(
+    private readonly db: SqliteDb,
+    private readonly outbox: Outbox,
+  ) {
     const p = (name: string) => sql.placeholder(name)
     const upsert = db
       .insert(users)
@@ -31,6 +36,7 @@ export class SqliteMembership implements Membership {
       const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
       if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
       if (rows.length > 0) tx.insert(members).values(rows).run()
+      writeSqliteEvents(this.outbox, tx, [roomCreatedEvent(room, rows.map((r) => r.userId))])
       return room
     })
   }
@@ -45,6 +51,7 @@ export class SqliteMembership implements Membership {
       tx.insert(members)
         .values([input.a, input.b].map((userId) => ({ roomId: room.id, userId, role: 'member' as const, joinedAt: now })))
         .run()
+      writeSqliteEvents(this.outbox, tx, [roomCreatedEvent(room, [input.a, input.b])])
       return { room, created: true }
     })
   }
@@ -55,6 +62,10 @@ export class SqliteMembership implements Membership {
 
   async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
     return this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
+  }
+
+  async userIdsOf(roomId: number, limit: number): Promise<string[]> {
+    return this.db.select({ userId: members.userId }).from(members).where(eq(members.roomId, roomId)).orderBy(asc(members.joinedAt)).limit(limit).all().map((r) => r.userId)
   }
 
   async members(roomId: number): Promise<MemberRow[]> {
@@ -88,12 +99,17 @@ export class SqliteMembership implements Membership {
         .values({ roomId, userId, role: 'member', joinedAt: Date.now() })
         .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { role: 'member' } })
         .run()
+      writeSqliteEvents(this.outbox, tx, [memberEvent('member.added', roomId, userId)])
       return 'added'
     })
   }
 
   async removeMember(roomId: number, userId: string): Promise<boolean> {
-    return this.db.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId }).all().length > 0
+    return this.db.transaction((tx) => {
+      const removed = tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId }).all().length > 0
+      if (removed) writeSqliteEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
+      return removed
+    })
   }
 
   async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
@@ -168,6 +184,10 @@ export class SqliteMembership implements Membership {
       .where(and(eq(rooms.kind, 'direct'), sql`instr(${rooms.directKey}, ${prefix}) = 1`))
       .all()
       .map((r) => r.id)
+  }
+
+  async knownUser(userId: string): Promise<boolean> {
+    return this.db.select({ userId: users.userId }).from(users).where(eq(users.userId, userId)).get() !== undefined
   }
 
   async saveProfiles(profiles: readonly Identity[]): Promise<void> {

@@ -4,6 +4,8 @@ import type { BatchObserver } from '../metrics.ts'
 import { members, messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
+import { roomCreatedEvent } from './outbox.ts'
+import { SqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
@@ -175,6 +177,15 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => v
   }
 }
 
+/** Writes a `message.created` event per message, in the batch's transaction (one prepared insert). */
+function prepareMessageEvents(db: SqliteDb): (created: readonly MessageRow[]) => void {
+  const insert = db.$client.prepare<never, [string, string, number, number]>("insert into webhook_events (key, type, data, created_at, next_attempt_at) values (?, 'message.created', ?, ?, ?)")
+  return (created) => {
+    const now = Date.now()
+    for (const message of created) insert.run(`room:${message.roomId}`, JSON.stringify({ message }), now, now)
+  }
+}
+
 /**
  * The embedded store. Message inserts are group-committed: every append made in one
  * event-loop turn is written in a single transaction, so one commit serves many messages.
@@ -183,6 +194,7 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
   private readonly commits: GroupCommit
   readonly membership: SqliteMembership
+  readonly outbox: SqliteOutbox
   private storageEpoch: string | undefined
   private closed = false
 
@@ -192,10 +204,12 @@ export class SqliteStore implements Store {
     observeBatch?: BatchObserver,
   ) {
     this.statements = prepare(db)
-    this.membership = new SqliteMembership(db)
+    this.outbox = new SqliteOutbox(db)
+    this.membership = new SqliteMembership(db, this.outbox)
     const { insertMessage, messageByClientId } = this.statements
     const sendersRead = prepareSendersRead(db)
     const roomPositions = prepareRoomPositions(db)
+    const messageEvents = prepareMessageEvents(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
     const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
       const outcomes: (AppendResult | Refusal)[] = []
@@ -222,6 +236,7 @@ export class SqliteStore implements Store {
       }
       sendersRead(created)
       positions.save()
+      if (this.outbox.enabled) messageEvents(created)
       return { outcomes, created }
     })
     this.commits = new GroupCommit(writeBatch, observeBatch)
@@ -242,8 +257,12 @@ export class SqliteStore implements Store {
       if (existing) return { room: existing, created: false }
     }
     try {
-      const [room] = this.db.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: Date.now() }).returning().all()
-      if (!room) throw new Error('insert into rooms returned no row')
+      const room = this.db.transaction((tx) => {
+        const [room] = tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: Date.now() }).returning().all()
+        if (!room) throw new Error('insert into rooms returned no row')
+        writeSqliteEvents(this.outbox, tx, [roomCreatedEvent(room, [])])
+        return room
+      })
       return { room, created: true }
     } catch (error) {
       // Another request created the room for this post between the lookup and the insert.

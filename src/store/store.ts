@@ -1,5 +1,6 @@
 import type { RoomRow } from '../db/schema.ts'
 import type { Membership } from './membership.ts'
+import type { Outbox } from './outbox.ts'
 
 export type { RoomRow }
 
@@ -70,6 +71,8 @@ export interface Store {
   roomByPostId(postId: number): Promise<RoomRow | undefined>
   /** Members, blocks and profiles, on the same database. */
   readonly membership: Membership
+  /** The webhook outbox and reports, on the same database. */
+  readonly outbox: Outbox
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
   /** The messages with these ids (any order; unknown ids are left out). */
   messagesByIds(ids: readonly number[]): Promise<MessageRow[]>

@@ -1,0 +1,88 @@
+import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { reports, webhookEvents } from '../db/schema.ts'
+import type { SqliteDb } from '../db/sqlite.ts'
+import { claimQuery, eventRows, toEventRow, type NewWebhookEvent, type Outbox, type ReportRow, type WebhookEventRow } from './outbox.ts'
+
+type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
+
+/** Writes events in the caller's transaction, if the outbox is on. */
+export function writeSqliteEvents(outbox: Outbox, tx: SqliteDb | Tx, events: readonly NewWebhookEvent[]): void {
+  if (!outbox.enabled || events.length === 0) return
+  tx.insert(webhookEvents).values(eventRows(events, Date.now())).run()
+}
+
+/** The outbox on SQLite: one process writes, so a claim is a plain update. */
+export class SqliteOutbox implements Outbox {
+  enabled = false
+
+  constructor(private readonly db: SqliteDb) {}
+
+  async claim(instance: string, now: number, limit: number, leaseMs: number): Promise<WebhookEventRow[]> {
+    return this.db.all<Record<string, unknown>>(claimQuery(instance, now, limit, leaseMs, 'sqlite')).map(toEventRow)
+  }
+
+  async setData(id: number, data: string): Promise<void> {
+    this.db.update(webhookEvents).set({ data }).where(eq(webhookEvents.id, id)).run()
+  }
+
+  async delivered(id: number, instance: string, now: number): Promise<void> {
+    this.db
+      .update(webhookEvents)
+      .set({ status: 'delivered', finishedAt: now, claimedBy: null, claimedUntil: null, attempts: sql`${webhookEvents.attempts} + 1` })
+      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.claimedBy, instance)))
+      .run()
+  }
+
+  async failed(id: number, instance: string, error: string, retryAt: number | null, now: number): Promise<void> {
+    const next = retryAt === null ? { status: 'dead' as const, finishedAt: now } : { nextAttemptAt: retryAt }
+    this.db
+      .update(webhookEvents)
+      .set({ ...next, lastError: error.slice(0, 500), claimedBy: null, claimedUntil: null, attempts: sql`${webhookEvents.attempts} + 1` })
+      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.claimedBy, instance)))
+      .run()
+  }
+
+  async stats(now: number): Promise<{ pending: number; oldestPendingMs: number; dead: number }> {
+    const [row] = this.db.all<{ pending: number; oldest: number | null; dead: number }>(
+      sql`select (select count(*) from webhook_events where status = 'pending') as pending, (select min(created_at) from webhook_events where status = 'pending') as oldest, (select count(*) from webhook_events where status = 'dead') as dead`,
+    )
+    return { pending: Number(row?.pending ?? 0), oldestPendingMs: row?.oldest == null ? 0 : now - Number(row.oldest), dead: Number(row?.dead ?? 0) }
+  }
+
+  async dead(limit: number, afterId: number): Promise<WebhookEventRow[]> {
+    return this.db
+      .select()
+      .from(webhookEvents)
+      .where(and(eq(webhookEvents.status, 'dead'), gt(webhookEvents.id, afterId)))
+      .orderBy(asc(webhookEvents.id))
+      .limit(limit)
+      .all()
+      .map((row) => toEventRow(row))
+  }
+
+  async requeue(ids: readonly number[] | 'all', now: number): Promise<number> {
+    const which = ids === 'all' ? eq(webhookEvents.status, 'dead') : and(eq(webhookEvents.status, 'dead'), inArray(webhookEvents.id, [...ids]))
+    return this.db.update(webhookEvents).set({ status: 'pending', nextAttemptAt: now, createdAt: now, finishedAt: null, lastError: null }).where(which).returning({ id: webhookEvents.id }).all().length
+  }
+
+  async prune(before: number): Promise<number> {
+    return this.db
+      .delete(webhookEvents)
+      .where(and(eq(webhookEvents.status, 'delivered'), lt(webhookEvents.finishedAt, before)))
+      .returning({ id: webhookEvents.id })
+      .all().length
+  }
+
+  async addReport(input: Omit<ReportRow, 'id' | 'createdAt'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow> {
+    return this.db.transaction((tx) => {
+      const [report] = tx.insert(reports).values({ ...input, createdAt: Date.now() }).returning().all()
+      if (!report) throw new Error('insert into reports returned no row')
+      writeSqliteEvents(this, tx, [{ key: report.roomId === null ? `user:${report.userId}` : `room:${report.roomId}`, type: 'report.created', data: toData(report) }])
+      return report
+    })
+  }
+
+  async reports(limit: number, afterId: number): Promise<ReportRow[]> {
+    return this.db.select().from(reports).where(gt(reports.id, afterId)).orderBy(asc(reports.id)).limit(limit).all()
+  }
+}

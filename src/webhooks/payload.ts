@@ -1,0 +1,41 @@
+import { toMessageDto } from '../realtime/codec.ts'
+import type { ReportRow, WebhookEventRow } from '../store/outbox.ts'
+import type { MessageRow } from '../store/store.ts'
+
+/** What is POSTed: `{id, type, created_at, data}`; `id` is what receivers dedupe by. */
+export interface WebhookEnvelope {
+  id: string
+  type: WebhookEventRow['type']
+  created_at: string
+  data: Record<string, unknown>
+}
+
+/** The public shape of a report. */
+export const toReportDto = (r: ReportRow) => ({ id: r.id, reporter: r.reporterId, message_id: r.messageId, user_id: r.userId, room: r.roomId, reason: r.reason, created_at: new Date(r.createdAt).toISOString() })
+
+/** What event ids start with: the database's epoch (ids restart with a new database), then the row. */
+export const eventIdPrefix = (epoch: string) => `${epoch.replaceAll('-', '').slice(0, 12)}-`
+
+/** The stored data of an event (what the store wrote) as receivers get it. */
+export function toEnvelope(event: WebhookEventRow, idPrefix: string): WebhookEnvelope {
+  const stored = JSON.parse(event.data) as Record<string, unknown>
+  return { id: `${idPrefix}${event.id}`, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: publicData(event.type, stored) }
+}
+
+function publicData(type: WebhookEventRow['type'], stored: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case 'message.created': {
+      const message = stored.message as MessageRow
+      return { message: toMessageDto(message), room: message.roomId, offline_user_ids: stored.offlineUserIds ?? [] }
+    }
+    case 'room.created': {
+      const room = stored.room as { id: number; name: string; postId: number | null; createdAt: number; kind: string; ownerId: string | null }
+      return { room: { id: room.id, name: room.name, post_id: room.postId, kind: room.kind, owner: room.ownerId, created_at: new Date(room.createdAt).toISOString() }, members: stored.members ?? [] }
+    }
+    case 'member.added':
+    case 'member.removed':
+      return { room: stored.room, user_id: stored.userId }
+    case 'report.created':
+      return { report: stored.report }
+  }
+}

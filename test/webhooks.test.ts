@@ -1,0 +1,170 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { verifySignature } from '../src/webhooks/signing.ts'
+import { STORES } from './support/cluster.ts'
+import { identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { TestSocket } from './support/socket.ts'
+import { eventually, startReceiver, type Receiver, type Received } from './support/webhooks.ts'
+
+// Webhooks and reports through the real server on each store, to a real receiver process.
+
+const SECRET = 'webhook-secret-of-the-app-backend'
+const SERVICE_SECRET = 'service-secret-of-the-app-backend'
+type Envelope = { id: string; type: string; created_at: string; data: Record<string, unknown> & { message?: { id: number; room: number; message: string } } }
+const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
+const parse = (r: Received) => JSON.parse(r.body) as Envelope
+
+for (const store of STORES) {
+  describe(`webhooks on ${store.name}`, () => {
+    let server: TestServer
+    let receiver: Receiver
+    let drop: () => Promise<void>
+    const tag = store.name.toLowerCase()
+    const [owner, member, away] = [user(`${tag}-owner`), user(`${tag}-member`), user(`${tag}-away`)]
+
+    beforeAll(async () => {
+      const db = await store.database()
+      drop = db.drop
+      receiver = await startReceiver()
+      server = await startTestServer({ ...db.env, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_MIN_MS: '100', WEBHOOK_TIMEOUT: '1', SERVICE_SECRET })
+    })
+    afterAll(async () => {
+      await server?.destroy()
+      await receiver?.stop()
+      await drop?.()
+    })
+
+    const json = async <T = { id: number }>(res: Response) => (await res.json()) as T
+    const say = async (roomId: number, who: TestUser, message: string) => (await json(await server.post('/chat/v1/message/', { room: roomId, message }, identityHeaders(who)))).id
+    const events = async () => (await receiver.received()).map(parse)
+    /** A new open room whose room.created event the receiver already has (so scripts apply to what comes next). */
+    const quietRoom = async (name: string) => {
+      const id = (await json(await server.post('/chat/v1/create-room/', { name }))).id
+      await eventually(async () => expect((await events()).some((e) => e.type === 'room.created' && (e.data.room as { id: number }).id === id)).toBe(true))
+      return id
+    }
+
+    it('should send every kind of event, signed by the documented scheme, with offline_user_ids from presence', async () => {
+      await receiver.script([])
+      const roomId = (await json(await server.post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: [member.user_id, away.user_id] }, identityHeaders(owner)))).id
+      const socket = await TestSocket.connect(server, roomId, member)
+      // Present in the room (as presence says) before the message is sent.
+      await eventually(async () => expect((await json<{ online_users: { user_id: string }[] }>(await server.http(`/chat/v1/room/${roomId}/`, { headers: identityHeaders(owner) }))).online_users.map((u) => u.user_id)).toContain(member.user_id))
+      const messageId = await say(roomId, owner, '안녕하세요 webhook')
+      const other = user(`${tag}-other`)
+      expect((await server.post(`/chat/v1/room/${roomId}/members/`, { user_id: other.user_id }, identityHeaders(owner))).status).toBe(201)
+      expect((await server.http(`/chat/v1/room/${roomId}/members/${other.user_id}/`, { method: 'DELETE', headers: identityHeaders(owner) })).status).toBe(204)
+      const report = await server.post('/chat/v1/report/', { reason: 'spam', message_id: messageId }, identityHeaders(member))
+      expect(report.status).toBe(201)
+      expect(await json(report)).toMatchObject({ reporter: member.user_id, message_id: messageId, user_id: owner.user_id, room: roomId, reason: 'spam' })
+
+      const all = await eventually(async () => {
+        const got = await receiver.received()
+        expect(got.map(parse).map((e) => e.type)).toEqual(expect.arrayContaining(['room.created', 'message.created', 'member.added', 'member.removed', 'report.created']))
+        return got
+      })
+      for (const r of all) {
+        // The scheme the README documents: HMAC-SHA256 over "<t>.<raw body>".
+        expect(verifySignature(r.signature, r.body, SECRET)).toBe(true)
+        expect(verifySignature(r.signature, `${r.body} `, SECRET)).toBe(false)
+        expect(verifySignature(r.signature, r.body, 'another-secret-of-16+')).toBe(false)
+        expect(r.id).toBe(parse(r).id)
+      }
+      const mine = all.map(parse).filter((e) => JSON.stringify(e.data).includes(String(roomId)))
+      expect(mine.map((e) => e.type)).toEqual(['room.created', 'message.created', 'member.added', 'member.removed', 'report.created'])
+      const [created, message, added, removed, reported] = mine as [Envelope, Envelope, Envelope, Envelope, Envelope]
+      expect(created.data).toMatchObject({ room: { id: roomId, kind: 'private', owner: owner.user_id }, members: expect.arrayContaining([owner.user_id, member.user_id, away.user_id]) })
+      // The member with a socket in the room is not offline; the sender is not listed.
+      expect(message.data).toMatchObject({ room: roomId, message: { id: messageId, message: '안녕하세요 webhook' }, offline_user_ids: [away.user_id] })
+      expect(added.data).toEqual({ room: roomId, user_id: other.user_id })
+      expect(removed.data).toEqual({ room: roomId, user_id: other.user_id })
+      expect(reported.data).toMatchObject({ report: { message_id: messageId, user_id: owner.user_id, reason: 'spam' } })
+      expect(new Set(all.map((r) => r.id)).size).toBe(all.length)
+      await socket.close()
+    })
+
+    it('should retry 500s and timeouts until the receiver accepts, with the same id each time', async () => {
+      const roomId = await quietRoom('retries')
+      await receiver.script([{ status: 500 }, { delayMs: 1500 }, { status: 503 }])
+      const before = (await receiver.received()).length
+      const messageId = await say(roomId, owner, 'try, try again')
+      const attempts = await eventually(async () => {
+        const got = (await receiver.received()).slice(before).filter((r) => parse(r).data.message?.id === messageId)
+        expect(got).toHaveLength(4)
+        return got
+      })
+      expect(new Set(attempts.map((r) => r.id)).size).toBe(1)
+      // Backing off: each wait longer than about half the last.
+      const gaps = attempts.slice(1).map((r, i) => r.at - attempts[i]!.at)
+      expect(gaps[0]).toBeGreaterThanOrEqual(40)
+      await Bun.sleep(400)
+      expect((await receiver.received()).slice(before).filter((r) => parse(r).data.message?.id === messageId)).toHaveLength(4)
+    }, 20_000)
+
+    it('should wait as long as Retry-After says', async () => {
+      const roomId = await quietRoom('patience')
+      await receiver.script([{ status: 429, retryAfter: '2' }])
+      const before = (await receiver.received()).length
+      const messageId = await say(roomId, owner, 'not so fast')
+      const attempts = await eventually(async () => {
+        const got = (await receiver.received()).slice(before).filter((r) => parse(r).data.message?.id === messageId)
+        expect(got).toHaveLength(2)
+        return got
+      })
+      expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(1900)
+    }, 20_000)
+
+    it('should dead-letter a permanent 4xx at once, list it for service calls, and go on with the room', async () => {
+      const roomId = await quietRoom('gone')
+      await receiver.script([{ status: 410 }])
+      const before = (await receiver.received()).length
+      const first = await say(roomId, owner, 'refused')
+      const second = await say(roomId, owner, 'taken')
+      await eventually(async () => expect((await receiver.received()).slice(before).map((r) => parse(r).data.message?.id)).toEqual([first, second]))
+      const dead = await json<{ event_id: string; type: string; last_error: string; data: { message: { id: number } } }[]>(await server.http('/chat/v1/admin/webhooks/dead/', { headers: { 'x-service-secret': SERVICE_SECRET } }))
+      expect(dead.map((d) => d.data.message.id)).toContain(first)
+      expect(dead.find((d) => d.data.message.id === first)?.last_error).toContain('410')
+      expect((await server.http('/chat/v1/admin/webhooks/dead/', { headers: identityHeaders(owner) })).status).toBe(403)
+      const metrics = await (await server.http('/metrics')).text()
+      expect(metrics).toMatch(/chat_webhook_deliveries_total\{outcome="dead"\} [1-9]/)
+    }, 20_000)
+
+    it('should lose nothing while the receiver is down, and keep each room in order', async () => {
+      const rooms = [(await json(await server.post('/chat/v1/create-room/', { name: 'down a' }))).id, (await json(await server.post('/chat/v1/create-room/', { name: 'down b' }))).id]
+      await receiver.stop()
+      const sent: number[] = []
+      for (let i = 0; i < 20; i++) sent.push(await say(rooms[i % 2]!, owner, `while down ${i}`))
+      await Bun.sleep(1500)
+      await receiver.start()
+      await receiver.script([])
+      const got = await eventually(async () => {
+        const ids = (await receiver.received()).map(parse).flatMap((e) => (e.type === 'message.created' ? [e.data.message!] : []))
+        expect(new Set(ids.map((m) => m.id))).toEqual(new Set(sent))
+        return ids
+      }, 20_000)
+      for (const roomId of rooms) {
+        const inRoom = got.filter((m) => m.room === roomId).map((m) => m.id)
+        expect(inRoom).toEqual([...inRoom].sort((a, b) => a - b))
+      }
+    }, 30_000)
+
+    it('should refuse reports of what the reporter cannot read, and bad reports', async () => {
+      const secret = (await json(await server.post('/chat/v1/create-room/', { name: 'secret', kind: 'private', members: [] }, identityHeaders(owner)))).id
+      const hidden = await say(secret, owner, 'members only')
+      const outsider = user(`${tag}-outsider`)
+      const post = (body: unknown, who: TestUser = outsider) => server.post('/chat/v1/report/', body, identityHeaders(who))
+      expect((await post({ reason: 'x', message_id: hidden })).status).toBe(403)
+      expect((await post({ reason: 'x', message_id: 999_999_999 })).status).toBe(404)
+      expect((await post({ reason: 'x', user_id: 'never-seen-anywhere' })).status).toBe(404)
+      expect((await post({ reason: 'x' })).status).toBe(422)
+      expect((await post({ reason: '', user_id: owner.user_id })).status).toBe(422)
+      expect((await post({ reason: 'x'.repeat(501), user_id: owner.user_id })).status).toBe(422)
+      expect((await post({ reason: 'x', user_id: member.user_id, message_id: hidden }, owner)).status).toBe(422)
+      expect((await post({ reason: 'me', user_id: owner.user_id }, owner)).status).toBe(400)
+      expect((await server.post('/chat/v1/report/', { reason: 'x', user_id: owner.user_id })).status).toBe(401)
+      const ok = await post({ reason: 'rude', user_id: owner.user_id })
+      expect(ok.status).toBe(201)
+      const listed = await json<{ reporter: string; user_id: string }[]>(await server.http('/chat/v1/admin/reports/?limit=200', { headers: { 'x-service-secret': SERVICE_SECRET } }))
+      expect(listed).toContainEqual(expect.objectContaining({ reporter: outsider.user_id, user_id: owner.user_id }))
+    })
+  })
+}
