@@ -3,9 +3,12 @@ import { version } from './version.ts'
 import { ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
 
 /** What the command line asked for. */
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: Subcommand; config: Config }
+export type Command = { kind: 'help' } | { kind: 'version' } | { kind: Exclude<Subcommand, 'webhooks'>; config: Config } | { kind: 'webhooks'; action: WebhooksAction; config: Config }
 
-const subcommands = ['serve', 'migrate', 'renew-epoch'] as const
+/** `webhooks dead` lists dead letters; `webhooks requeue <id>… | all` sends them again. */
+export type WebhooksAction = { verb: 'dead' } | { verb: 'requeue'; ids: number[] | 'all' }
+
+const subcommands = ['serve', 'migrate', 'renew-epoch', 'webhooks'] as const
 type Subcommand = (typeof subcommands)[number]
 const isSubcommand = (word: string): word is Subcommand => (subcommands as readonly string[]).includes(word)
 
@@ -37,15 +40,26 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
   const { values, positionals } = parsed
   if (values.help || positionals[0] === 'help') return { kind: 'help' }
   if (values.version || positionals[0] === 'version') return { kind: 'version' }
-  if (positionals.length > 1) throw new UsageError(`more than one command: ${positionals.map((p) => `"${p}"`).join(' and ')}`)
   const subcommand = positionals[0] ?? 'serve'
   if (!isSubcommand(subcommand)) throw new UsageError(`unknown command "${subcommand}"; expected ${subcommands.join(', ')}`)
+  const action = subcommand === 'webhooks' ? webhooksAction(positionals.slice(1)) : null
+  if (!action && positionals.length > 1) throw new UsageError(`more than one command: ${positionals.map((p) => `"${p}"`).join(' and ')}`)
   const fromFlags: Record<string, string> = {}
   for (const key of settingKeys) {
     const value = (values as Record<string, string | boolean | undefined>)[flagOf(key).slice(2)]
     if (typeof value === 'string') fromFlags[key] = value
   }
-  return { kind: subcommand, config: loadConfig({ ...env, ...fromFlags }) }
+  const config = loadConfig({ ...env, ...fromFlags })
+  if (action) return { kind: 'webhooks', action, config }
+  return { kind: subcommand as Exclude<Subcommand, 'webhooks'>, config }
+}
+
+function webhooksAction(words: string[]): WebhooksAction {
+  const [verb, ...rest] = words
+  if (verb === 'dead' && rest.length === 0) return { verb: 'dead' }
+  if (verb === 'requeue' && rest.length === 1 && rest[0] === 'all') return { verb: 'requeue', ids: 'all' }
+  if (verb === 'requeue' && rest.length > 0 && rest.every((w) => /^\d{1,15}$/.test(w))) return { verb: 'requeue', ids: rest.map(Number) }
+  throw new UsageError('expected "webhooks dead", "webhooks requeue <id>…" or "webhooks requeue all"')
 }
 
 /** The `--help` text: commands and every setting with its flag, env name, default and meaning. */
@@ -55,12 +69,14 @@ export function helpText(): string {
   return [
     `chat-server ${version}: real-time chat behind an API gateway`,
     '',
-    'Usage: chat-server [serve|migrate|renew-epoch] [options]',
+    'Usage: chat-server [serve|migrate|renew-epoch|webhooks …] [options]',
     '',
     'Commands:',
     '  serve                       run the server (default); applies migrations first',
     '  migrate                     apply database migrations and exit',
     '  renew-epoch                 draw a new storage epoch (after restoring a backup; servers stopped)',
+    '  webhooks dead               list dead webhook events (JSON lines): id, type, attempts, last error',
+    '  webhooks requeue <id>…|all  send dead webhook events again (servers may be running)',
     '',
     'Options (flags win over environment variables):',
     ...rows,

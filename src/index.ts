@@ -54,6 +54,24 @@ if (command.kind === 'renew-epoch') {
   process.exit(0)
 }
 
+if (command.kind === 'webhooks') {
+  const store = await openStore(config)
+  const { action } = command
+  if (action.verb === 'dead') {
+    for (let after = 0; ; ) {
+      const page = await store.outbox.dead(200, after)
+      for (const row of page) process.stdout.write(`${JSON.stringify({ id: row.id, type: row.type, key: row.key, attempts: row.attempts, last_error: row.lastError, created_at: new Date(row.createdAt).toISOString() })}\n`)
+      if (page.length < 200) break
+      after = page.at(-1)!.id
+    }
+  } else {
+    const requeued = await store.outbox.requeue(action.ids, Date.now())
+    logger.info('dead webhook events re-queued', { requeued })
+  }
+  await store.close()
+  process.exit(0)
+}
+
 // Signal handlers go in before the server listens, so a SIGTERM right after start is graceful too.
 let server: RunningServer | undefined
 let signalled = false

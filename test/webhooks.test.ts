@@ -18,12 +18,14 @@ for (const store of STORES) {
     let server: TestServer
     let receiver: Receiver
     let drop: () => Promise<void>
+    let dbEnv: Record<string, string>
     const tag = store.name.toLowerCase()
     const [owner, member, away] = [user(`${tag}-owner`), user(`${tag}-member`), user(`${tag}-away`)]
 
     beforeAll(async () => {
       const db = await store.database()
       drop = db.drop
+      dbEnv = db.env
       receiver = await startReceiver()
       server = await startTestServer({ ...db.env, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_MIN_MS: '100', WEBHOOK_TIMEOUT: '1', SERVICE_SECRET })
     })
@@ -126,6 +128,17 @@ for (const store of STORES) {
       expect((await server.http('/chat/v1/admin/webhooks/dead/', { headers: identityHeaders(owner) })).status).toBe(403)
       const metrics = await (await server.http('/metrics')).text()
       expect(metrics).toMatch(/chat_webhook_deliveries_total\{outcome="dead"\} [1-9]/)
+      // The command line lists it and sends it again, with the id it had.
+      const cli = (...args: string[]) => Bun.spawnSync([process.execPath, 'src/index.ts', 'webhooks', ...args], { env: { ...process.env, ...dbEnv, DATABASE_PATH: server.config.DATABASE_PATH, LOG_LEVEL: 'warn' } })
+      const listed = cli('dead')
+      expect(listed.exitCode).toBe(0)
+      const lines = listed.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as { id: number; last_error: string })
+      const row = lines.find((l) => l.last_error.includes('410'))!
+      expect(row).toBeDefined()
+      const deadId = dead.find((d) => d.data.message.id === first)!.event_id
+      expect(cli('requeue', String(row.id)).exitCode).toBe(0)
+      await eventually(async () => expect((await receiver.received()).filter((r) => r.id === deadId)).toHaveLength(2))
+      expect(cli('requeue', 'nonsense').exitCode).toBe(2)
     }, 20_000)
 
     it('should lose nothing while the receiver is down, and keep each room in order', async () => {

@@ -73,6 +73,7 @@ export const docsRoutes = (version: string) => {
             { name: 'read state', description: 'Read markers and the unread badge' },
             { name: 'blocks', description: "A user's blocks: no direct room, no sends in the pair's direct rooms" },
             { name: 'messages', description: 'History and sending' },
+            { name: 'reports', description: 'Reports for moderation, and the service calls that list reports and dead webhook events' },
             { name: 'operations', description: 'Health, readiness and metrics' },
           ],
         },
