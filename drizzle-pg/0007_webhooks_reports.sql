@@ -17,11 +17,17 @@ CREATE TABLE "webhook_events" (
 	"status" text DEFAULT 'pending' NOT NULL,
 	"attempts" integer DEFAULT 0 NOT NULL,
 	"next_attempt_at" bigint NOT NULL,
-	"claimed_by" text,
-	"claimed_until" bigint,
+	"lane" integer DEFAULT 0 NOT NULL,
 	"last_error" text,
 	"finished_at" bigint
 );
 --> statement-breakpoint
-CREATE INDEX "webhook_events_pending_key_id" ON "webhook_events" USING btree ("key","id") WHERE "webhook_events"."status" = 'pending';--> statement-breakpoint
-CREATE INDEX "webhook_events_pending_id" ON "webhook_events" USING btree ("id") WHERE "webhook_events"."status" = 'pending';
+CREATE TABLE "webhook_lanes" (
+	"lane" integer PRIMARY KEY NOT NULL,
+	"owner" text,
+	"until" bigint
+);
+--> statement-breakpoint
+CREATE INDEX "webhook_events_pending_lane_id" ON "webhook_events" USING btree ("lane","id") WHERE "webhook_events"."status" = 'pending';--> statement-breakpoint
+CREATE INDEX "webhook_events_dead_id" ON "webhook_events" USING btree ("id") WHERE "webhook_events"."status" = 'dead';--> statement-breakpoint
+INSERT INTO "webhook_lanes" ("lane") SELECT generate_series(0, 63);

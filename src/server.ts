@@ -45,7 +45,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const dispatcher = webhooks
     // A message committed here is sent at once rather than at the next look for due events.
     running.onEvent((event) => {
-      if (event.kind === 'message') dispatcher.wake()
+      if (event.kind === 'message') dispatcher.wakeRoom(event.room)
     })
   }
   running.listen({ port: config.PORT, hostname: config.HOST })

@@ -103,13 +103,20 @@ export const webhookEvents = pgTable(
     status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: bigint('next_attempt_at', { mode: 'number' }).notNull(),
-    claimedBy: text('claimed_by'),
-    claimedUntil: bigint('claimed_until', { mode: 'number' }),
+    /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */
+    lane: integer('lane').notNull().default(0),
     lastError: text('last_error'),
     finishedAt: bigint('finished_at', { mode: 'number' }),
   },
-  (t) => [index('webhook_events_pending_key_id').on(t.key, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_pending_id').on(t.id).where(sql`${t.status} = 'pending'`)],
+  (t) => [index('webhook_events_pending_lane_id').on(t.lane, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
 )
+
+/** Who sends each lane of the outbox now: `owner` until `until` (a lease it renews). */
+export const webhookLanes = pgTable('webhook_lanes', {
+  lane: integer('lane').primaryKey(),
+  owner: text('owner'),
+  until: bigint('until', { mode: 'number' }),
+})
 
 /** As in SQLite's schema: reports for moderation. */
 export const reports = pgTable('reports', {

@@ -112,13 +112,20 @@ export const webhookEvents = sqliteTable(
     status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
-    claimedBy: text('claimed_by'),
-    claimedUntil: integer('claimed_until'),
+    /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */
+    lane: integer('lane').notNull().default(0),
     lastError: text('last_error'),
     finishedAt: integer('finished_at'),
   },
-  (t) => [index('webhook_events_pending_key_id').on(t.key, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_pending_id').on(t.id).where(sql`${t.status} = 'pending'`)],
+  (t) => [index('webhook_events_pending_lane_id').on(t.lane, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
 )
+
+/** Who sends each lane of the outbox now: `owner` until `until` (a lease it renews). */
+export const webhookLanes = sqliteTable('webhook_lanes', {
+  lane: integer('lane').primaryKey(),
+  owner: text('owner'),
+  until: integer('until'),
+})
 
 /** Reports of a message or a user, for moderation. */
 export const reports = sqliteTable('reports', {

@@ -1,5 +1,4 @@
 import { sql } from 'drizzle-orm'
-import type { Dialect } from './membership.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
 export type WebhookType = 'message.created' | 'room.created' | 'member.added' | 'member.removed' | 'report.created'
@@ -38,23 +37,32 @@ export interface ReportRow {
   createdAt: number
 }
 
+/** How many lanes the outbox has (the migrations create their rows). */
+export const LANES = 64
+
+/** The lane of a key: every event of a key goes through the same lane, so in order. */
+export const laneOf = (key: string) => Bun.hash.crc32(key) % LANES
+
 /**
  * The webhook outbox and the reports, on the store's database. Events are written by the stores in
- * the transaction of what they report, and only while `enabled` (WEBHOOK_URL is set). Any instance
- * may claim due events: each claim takes the oldest pending event of a key (so a key's events go out
- * in order), for a lease; a claim of an instance that died runs out and is taken over.
+ * the transaction of what they report, and only while `enabled` (WEBHOOK_URL is set). Events go out
+ * through lanes (a hash of their key): an instance leases lanes, renews its lease while it lives,
+ * and sends each lane's events in id order; a lane of an instance that died is taken over when its
+ * lease runs out.
  */
 export interface Outbox {
   /** Whether stores write events at all. */
   enabled: boolean
-  /** Claims up to `limit` due events (each the oldest pending of its key) for `leaseMs`. */
-  claim(instance: string, now: number, limit: number, leaseMs: number): Promise<WebhookEventRow[]>
-  /** Replaces a claimed event's data (what is decided at its first attempt, kept for the retries). */
-  setData(id: number, data: string): Promise<void>
-  /** The receiver took it. */
-  delivered(id: number, instance: string, now: number): Promise<void>
-  /** It failed: tried again at `retryAt`, or dead-lettered when that is null. */
-  failed(id: number, instance: string, error: string, retryAt: number | null, now: number): Promise<void>
+  /** Renews this instance's lanes and takes free or expired ones, up to `most` in all; the lanes it holds. */
+  leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]>
+  /** Gives the instance's lanes up (it is stopping). */
+  releaseLanes(instance: string): Promise<void>
+  /** A lane's pending events, oldest first (due or not: a later event of a key waits for an earlier one). */
+  pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]>
+  /** The receiver took them. */
+  delivered(ids: readonly number[], now: number): Promise<void>
+  /** It failed: tried again at `retryAt` (with `data`, what the attempt decided), or dead-lettered when that is null. */
+  failed(id: number, error: string, retryAt: number | null, now: number, data: string): Promise<void>
   /** Pending events, the age of the oldest, dead letters. */
   stats(now: number): Promise<{ pending: number; oldestPendingMs: number; dead: number }>
   /** Dead letters, oldest first, after `afterId`. */
@@ -69,24 +77,20 @@ export interface Outbox {
   reports(limit: number, afterId: number): Promise<ReportRow[]>
 }
 
-/** The rows to insert for events written now. */
-export const eventRows = (events: readonly NewWebhookEvent[], now: number) => events.map((e) => ({ key: e.key, type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now }))
-
 /**
- * Claims due events, each the oldest pending of its key and not claimed by anyone now, in one
- * statement. On Postgres, rows another instance is claiming at the same moment are skipped.
+ * Takes this instance's lanes back and free or expired ones, in one statement. The condition is
+ * repeated outside the subquery: on Postgres, a row another instance leased meanwhile is checked
+ * again as it is now, and left to it.
  */
-export function claimQuery(instance: string, now: number, limit: number, leaseMs: number, dialect: Dialect) {
-  return sql`update webhook_events set claimed_by = ${instance}, claimed_until = ${now + leaseMs}
-    where id in (
-      select e.id from webhook_events e
-      where e.status = 'pending' and e.next_attempt_at <= ${now} and (e.claimed_until is null or e.claimed_until < ${now})
-        and not exists (select 1 from webhook_events o where o.status = 'pending' and o.key = e.key and o.id < e.id)
-      order by e.id
-      limit ${limit}${dialect === 'postgres' ? sql` for update skip locked` : sql``}
-    )
-    returning id, key, type, data, created_at as "createdAt", status, attempts, next_attempt_at as "nextAttemptAt", last_error as "lastError", finished_at as "finishedAt"`
+export function leaseQuery(instance: string, now: number, leaseMs: number, most: number) {
+  const takeable = sql`(owner = ${instance} or owner is null or until < ${now})`
+  return sql`update webhook_lanes set owner = ${instance}, until = ${now + leaseMs}
+    where ${takeable} and lane in (select lane from webhook_lanes where ${takeable} order by case when owner = ${instance} then 0 else 1 end, lane limit ${most})
+    returning lane`
 }
+
+/** The rows to insert for events written now. */
+export const eventRows = (events: readonly NewWebhookEvent[], now: number) => events.map((e) => ({ key: e.key, lane: laneOf(e.key), type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now }))
 
 /** Rows as drivers give them (Postgres: bigints as strings). */
 export const toEventRow = (row: Record<string, unknown>): WebhookEventRow => ({

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
@@ -57,8 +57,8 @@ export class PostgresMembership implements Membership {
     return row?.role ?? null
   }
 
-  async userIdsOf(roomId: number, limit: number): Promise<string[]> {
-    return (await this.db.select({ userId: members.userId }).from(members).where(eq(members.roomId, roomId)).orderBy(asc(members.joinedAt)).limit(limit)).map((r) => r.userId)
+  async userIdsOf(roomId: number, limit: number, joinedBy: number): Promise<string[]> {
+    return (await this.db.select({ userId: members.userId }).from(members).where(and(eq(members.roomId, roomId), lte(members.joinedAt, joinedBy))).orderBy(asc(members.joinedAt)).limit(limit)).map((r) => r.userId)
   }
 
   async members(roomId: number): Promise<MemberRow[]> {

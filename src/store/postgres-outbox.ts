@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
-import { reports, webhookEvents } from '../db/pg-schema.ts'
+import { reports, webhookEvents, webhookLanes } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
-import { claimQuery, eventRows, toEventRow, type NewWebhookEvent, type Outbox, type ReportRow, type WebhookEventRow } from './outbox.ts'
+import { eventRows, laneOf, leaseQuery, toEventRow, type NewWebhookEvent, type Outbox, type ReportRow, type WebhookEventRow } from './outbox.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -17,27 +17,38 @@ export class PostgresOutbox implements Outbox {
 
   constructor(private readonly db: PgDb) {}
 
-  async claim(instance: string, now: number, limit: number, leaseMs: number): Promise<WebhookEventRow[]> {
-    return [...(await this.db.execute(claimQuery(instance, now, limit, leaseMs, 'postgres')))].map((row) => toEventRow(row as Record<string, unknown>)).sort((a, b) => a.id - b.id)
+  async leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]> {
+    return [...(await this.db.execute(leaseQuery(instance, now, leaseMs, most)))].map((r) => Number((r as { lane: number }).lane))
   }
 
-  async setData(id: number, data: string): Promise<void> {
-    await this.db.update(webhookEvents).set({ data }).where(eq(webhookEvents.id, id))
+  async releaseLanes(instance: string): Promise<void> {
+    await this.db.update(webhookLanes).set({ owner: null, until: null }).where(eq(webhookLanes.owner, instance))
   }
 
-  async delivered(id: number, instance: string, now: number): Promise<void> {
+  async pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]> {
+    const rows = await this.db
+      .select()
+      .from(webhookEvents)
+      .where(and(eq(webhookEvents.lane, lane), eq(webhookEvents.status, 'pending')))
+      .orderBy(asc(webhookEvents.id))
+      .limit(limit)
+    return rows.map((row) => toEventRow(row))
+  }
+
+  async delivered(ids: readonly number[], now: number): Promise<void> {
+    if (ids.length === 0) return
     await this.db
       .update(webhookEvents)
-      .set({ status: 'delivered', finishedAt: now, claimedBy: null, claimedUntil: null, attempts: sql`${webhookEvents.attempts} + 1` })
-      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.claimedBy, instance)))
+      .set({ status: 'delivered', finishedAt: now, attempts: sql`${webhookEvents.attempts} + 1` })
+      .where(and(inArray(webhookEvents.id, [...ids]), eq(webhookEvents.status, 'pending')))
   }
 
-  async failed(id: number, instance: string, error: string, retryAt: number | null, now: number): Promise<void> {
+  async failed(id: number, error: string, retryAt: number | null, now: number, data: string): Promise<void> {
     const next = retryAt === null ? { status: 'dead' as const, finishedAt: now } : { nextAttemptAt: retryAt }
     await this.db
       .update(webhookEvents)
-      .set({ ...next, lastError: error.slice(0, 500), claimedBy: null, claimedUntil: null, attempts: sql`${webhookEvents.attempts} + 1` })
-      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.claimedBy, instance)))
+      .set({ ...next, data, lastError: error.slice(0, 500), attempts: sql`${webhookEvents.attempts} + 1` })
+      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.status, 'pending')))
   }
 
   async stats(now: number): Promise<{ pending: number; oldestPendingMs: number; dead: number }> {

@@ -257,7 +257,8 @@ async function writeRoom(tx: Tx, outbox: Outbox, roomId: number, batch: readonly
       .returning()
     rows.sort((a, b) => a.seq - b.seq)
     await afterInsert(tx, roomId, room.lastSeq + fresh.length, rows)
-    if (outbox.enabled) await tx.insert(webhookEvents).values(eventRows(rows.map((row) => ({ key: `room:${roomId}`, type: 'message.created', data: { message: toMessage(row) } })), Date.now()))
+    // The message itself is in the messages table: the event names it, and is filled in when sent.
+    if (outbox.enabled) await tx.insert(webhookEvents).values(eventRows(rows.map((row) => ({ key: `room:${roomId}`, type: 'message.created', data: { messageId: row.id } })), Date.now()))
     for (const row of rows) {
       const message = toMessage(row)
       created.push(message)

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, ne, or, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
@@ -64,8 +64,8 @@ export class SqliteMembership implements Membership {
     return this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
   }
 
-  async userIdsOf(roomId: number, limit: number): Promise<string[]> {
-    return this.db.select({ userId: members.userId }).from(members).where(eq(members.roomId, roomId)).orderBy(asc(members.joinedAt)).limit(limit).all().map((r) => r.userId)
+  async userIdsOf(roomId: number, limit: number, joinedBy: number): Promise<string[]> {
+    return this.db.select({ userId: members.userId }).from(members).where(and(eq(members.roomId, roomId), lte(members.joinedAt, joinedBy))).orderBy(asc(members.joinedAt)).limit(limit).all().map((r) => r.userId)
   }
 
   async members(roomId: number): Promise<MemberRow[]> {

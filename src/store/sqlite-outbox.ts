@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
-import { reports, webhookEvents } from '../db/schema.ts'
+import { reports, webhookEvents, webhookLanes } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
-import { claimQuery, eventRows, toEventRow, type NewWebhookEvent, type Outbox, type ReportRow, type WebhookEventRow } from './outbox.ts'
+import { eventRows, laneOf, leaseQuery, toEventRow, type NewWebhookEvent, type Outbox, type ReportRow, type WebhookEventRow } from './outbox.ts'
 
 type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
 
@@ -17,28 +17,40 @@ export class SqliteOutbox implements Outbox {
 
   constructor(private readonly db: SqliteDb) {}
 
-  async claim(instance: string, now: number, limit: number, leaseMs: number): Promise<WebhookEventRow[]> {
-    return this.db.all<Record<string, unknown>>(claimQuery(instance, now, limit, leaseMs, 'sqlite')).map(toEventRow)
+  async leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]> {
+    return this.db.all<{ lane: number }>(leaseQuery(instance, now, leaseMs, most)).map((r) => Number(r.lane))
   }
 
-  async setData(id: number, data: string): Promise<void> {
-    this.db.update(webhookEvents).set({ data }).where(eq(webhookEvents.id, id)).run()
+  async releaseLanes(instance: string): Promise<void> {
+    this.db.update(webhookLanes).set({ owner: null, until: null }).where(eq(webhookLanes.owner, instance)).run()
   }
 
-  async delivered(id: number, instance: string, now: number): Promise<void> {
+  async pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]> {
+    return this.db
+      .select()
+      .from(webhookEvents)
+      .where(and(eq(webhookEvents.lane, lane), eq(webhookEvents.status, 'pending')))
+      .orderBy(asc(webhookEvents.id))
+      .limit(limit)
+      .all()
+      .map((row) => toEventRow(row))
+  }
+
+  async delivered(ids: readonly number[], now: number): Promise<void> {
+    if (ids.length === 0) return
     this.db
       .update(webhookEvents)
-      .set({ status: 'delivered', finishedAt: now, claimedBy: null, claimedUntil: null, attempts: sql`${webhookEvents.attempts} + 1` })
-      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.claimedBy, instance)))
+      .set({ status: 'delivered', finishedAt: now, attempts: sql`${webhookEvents.attempts} + 1` })
+      .where(and(inArray(webhookEvents.id, [...ids]), eq(webhookEvents.status, 'pending')))
       .run()
   }
 
-  async failed(id: number, instance: string, error: string, retryAt: number | null, now: number): Promise<void> {
+  async failed(id: number, error: string, retryAt: number | null, now: number, data: string): Promise<void> {
     const next = retryAt === null ? { status: 'dead' as const, finishedAt: now } : { nextAttemptAt: retryAt }
     this.db
       .update(webhookEvents)
-      .set({ ...next, lastError: error.slice(0, 500), claimedBy: null, claimedUntil: null, attempts: sql`${webhookEvents.attempts} + 1` })
-      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.claimedBy, instance)))
+      .set({ ...next, data, lastError: error.slice(0, 500), attempts: sql`${webhookEvents.attempts} + 1` })
+      .where(and(eq(webhookEvents.id, id), eq(webhookEvents.status, 'pending')))
       .run()
   }
 

@@ -4,7 +4,7 @@ import type { BatchObserver } from '../metrics.ts'
 import { members, messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
-import { roomCreatedEvent } from './outbox.ts'
+import { laneOf, roomCreatedEvent } from './outbox.ts'
 import { SqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
@@ -177,12 +177,18 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => v
   }
 }
 
-/** Writes a `message.created` event per message, in the batch's transaction (one prepared insert). */
+/**
+ * Writes a `message.created` event per message, in the batch's transaction (one prepared insert).
+ * The message itself is in the messages table: the event names it, and is filled in when sent.
+ */
 function prepareMessageEvents(db: SqliteDb): (created: readonly MessageRow[]) => void {
-  const insert = db.$client.prepare<never, [string, string, number, number]>("insert into webhook_events (key, type, data, created_at, next_attempt_at) values (?, 'message.created', ?, ?, ?)")
+  const insert = db.$client.prepare<never, [string, number, string, number, number]>("insert into webhook_events (key, lane, type, data, created_at, next_attempt_at) values (?, ?, 'message.created', ?, ?, ?)")
   return (created) => {
     const now = Date.now()
-    for (const message of created) insert.run(`room:${message.roomId}`, JSON.stringify({ message }), now, now)
+    for (const message of created) {
+      const key = `room:${message.roomId}`
+      insert.run(key, laneOf(key), `{"messageId":${message.id}}`, now, now)
+    }
   }
 }
 

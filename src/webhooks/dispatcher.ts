@@ -3,7 +3,7 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Presence } from '../realtime/presence.ts'
 import type { MessageRow, Store } from '../store/store.ts'
-import type { WebhookEventRow } from '../store/outbox.ts'
+import { LANES, laneOf, type WebhookEventRow } from '../store/outbox.ts'
 import { version } from '../version.ts'
 import { eventIdPrefix, toEnvelope } from './payload.ts'
 import { signatureHeader } from './signing.ts'
@@ -26,23 +26,67 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
+/** How many of a lane's pending events one pass over it reads. */
+const PASS_EVENTS = 500
+
+/** Collects items added in one turn and hands them over together; each `record` resolves once written. */
+class Batcher<T> {
+  private items: T[] = []
+  private written: Promise<void> | null = null
+
+  constructor(private readonly write: (items: T[]) => Promise<void>) {}
+
+  record(item: T): Promise<void> {
+    this.items.push(item)
+    this.written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const items = this.items
+      this.items = []
+      this.written = null
+      return this.write(items)
+    })
+    return this.written
+  }
+}
+
+/** Lets at most `limit` tasks run at once. */
+class Semaphore {
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.running++
+    try {
+      return await task()
+    } finally {
+      this.running--
+      this.waiting.shift()?.()
+    }
+  }
+}
+
 /**
- * Sends the outbox's events to WEBHOOK_URL, from every instance: each claims due events (the oldest
- * pending of each room, so a room's events go out in order) for a lease longer than a request may
- * take, POSTs them signed, and records the outcome. Failures are retried with exponential backoff
- * and jitter (Retry-After honoured) until WEBHOOK_MAX_AGE, then dead-lettered; other 4xx answers
- * dead-letter at once. An instance that dies holding a claim loses it when the lease runs out.
+ * Sends the outbox's events to WEBHOOK_URL. Events go out through lanes (a hash of their room): an
+ * instance leases lanes and renews the lease while it lives, so each lane, and each room, is sent
+ * by one instance at a time, in id order; a dead instance's lanes are taken over when its lease
+ * runs out. A pass over a lane sends each room's due events one after another (rooms side by side,
+ * at most WEBHOOK_CONCURRENCY requests at once) and stops a room at its first failure: the events
+ * after it wait for its retry. Failures are retried with exponential backoff and jitter
+ * (Retry-After honoured) until WEBHOOK_MAX_AGE, then dead-lettered; other 4xx answers dead-letter
+ * at once.
  */
 export class WebhookDispatcher {
   private readonly instance = crypto.randomUUID()
   private readonly leaseMs: number
-  private inflight = 0
-  private readonly running = new Set<Promise<void>>()
+  private readonly requests: Semaphore
+  /** Lanes with a pass running, and whether another was asked for meanwhile. */
+  private readonly passes = new Map<number, { again: boolean; done: Promise<void> }>()
   private stopped = false
-  private ticking = false
-  private again = false
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private idPrefix = ''
+  private lanes: number[] = []
+  /** Deliveries recorded together: those answered in the same turn share one update. */
+  private readonly deliveredLog = new Batcher<number>((ids) => this.store.outbox.delivered(ids, Date.now()))
 
   constructor(
     private readonly store: Store,
@@ -51,98 +95,147 @@ export class WebhookDispatcher {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {
-    this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 1000
+    this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
+    this.requests = new Semaphore(config.WEBHOOK_CONCURRENCY)
   }
 
   async start(): Promise<void> {
     // Ids are unique per database: its epoch's start, then the event's number.
     this.idPrefix = eventIdPrefix(await this.store.epoch())
+    this.timers.push(setInterval(() => void this.lease(), Math.min(POLL_MS * 4, this.leaseMs / 3)))
     this.timers.push(setInterval(() => this.wake(), POLL_MS))
     this.timers.push(setInterval(() => void this.refreshStats(), STATS_MS))
     this.timers.push(setInterval(() => void this.prune(), PRUNE_MS))
     for (const timer of this.timers) timer.unref()
     void this.refreshStats()
+    await this.lease()
     this.wake()
   }
 
-  /** Looks for due events now (something was just written, or a delivery ended). */
+  /** Looks for due events in every lane this instance holds. */
   wake(): void {
     if (this.stopped) return
-    if (this.ticking) {
-      this.again = true
-      return
-    }
-    this.ticking = true
-    void this.tick().finally(() => {
-      this.ticking = false
-      if (this.again) {
-        this.again = false
-        this.wake()
-      }
-    })
+    for (const lane of this.lanes) this.pass(lane)
   }
 
-  /** Stops claiming; waits for the requests in flight (they are bounded by WEBHOOK_TIMEOUT). */
+  /** A room's event was just written here: its lane is looked at now, rather than at the next poll. */
+  wakeRoom(roomId: number): void {
+    const lane = laneOf(`room:${roomId}`)
+    if (!this.stopped && this.lanes.includes(lane)) this.pass(lane)
+  }
+
+  /** Stops sending; waits for the requests in flight (bounded by WEBHOOK_TIMEOUT), gives the lanes up. */
   async stop(): Promise<void> {
     this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
-    await Promise.allSettled([...this.running])
+    await Promise.allSettled([...this.passes.values()].map((p) => p.done))
+    await this.store.outbox.releaseLanes(this.instance).catch(() => {})
   }
 
-  private async tick() {
-    const free = this.config.WEBHOOK_CONCURRENCY - this.inflight
-    if (free <= 0) return
-    let events: WebhookEventRow[]
+  /** Renews this instance's lanes and takes free or expired ones. */
+  private async lease() {
+    if (this.stopped) return
     try {
-      events = await this.store.outbox.claim(this.instance, Date.now(), free, this.leaseMs)
+      this.lanes = await this.store.outbox.leaseLanes(this.instance, Date.now(), this.leaseMs, LANES)
     } catch (err) {
-      return this.logger.warn('claiming webhook events failed; will retry', { err })
-    }
-    for (const event of events) {
-      this.inflight++
-      const delivery = this.deliver(event).finally(() => {
-        this.inflight--
-        this.running.delete(delivery)
-        this.wake()
-      })
-      this.running.add(delivery)
+      // Without a lease nothing is sent from here; another instance (or this one, later) takes over.
+      this.lanes = []
+      this.logger.warn('leasing webhook lanes failed; will retry', { err })
     }
   }
 
-  private async deliver(event: WebhookEventRow) {
-    try {
-      if (event.type === 'message.created') await this.noteOffline(event)
-      const outcome = await this.post(event)
+  /** Runs a pass over the lane, or asks the running one for another after it. */
+  private pass(lane: number) {
+    const running = this.passes.get(lane)
+    if (running) return void (running.again = true)
+    const state = { again: false, done: Promise.resolve() }
+    state.done = (async () => {
+      do {
+        state.again = false
+        await this.sendLane(lane).catch((err: unknown) => this.logger.warn('a webhook pass failed; will retry', { lane, err }))
+      } while (state.again && !this.stopped && this.lanes.includes(lane))
+      this.passes.delete(lane)
+    })()
+    this.passes.set(lane, state)
+  }
+
+  /** One pass: each room's due events in order, rooms side by side. */
+  private async sendLane(lane: number) {
+    const events = await this.store.outbox.pendingIn(lane, PASS_EVENTS)
+    const now = Date.now()
+    const rooms = new Map<string, WebhookEventRow[]>()
+    const waiting = new Set<string>()
+    for (const event of events) {
+      // A room's later events wait behind one that is not due yet (it failed and waits to retry).
+      if (waiting.has(event.key)) continue
+      if (event.nextAttemptAt > now) {
+        waiting.add(event.key)
+        continue
+      }
+      const list = rooms.get(event.key)
+      if (list) list.push(event)
+      else rooms.set(event.key, [event])
+    }
+    await this.fillMessages([...rooms.values()].flat())
+    await Promise.all([...rooms.values()].map((list) => this.sendRoom(list)))
+    if (events.length === PASS_EVENTS && rooms.size > 0) this.passes.get(lane)!.again = true
+  }
+
+  /**
+   * A room's due events, in order, until one fails. Each is recorded as delivered before the next
+   * is sent, so a crash repeats at most the one whose answer was not recorded yet.
+   */
+  private async sendRoom(events: WebhookEventRow[]) {
+    for (const event of events) {
+      if (this.stopped) return
+      const outcome = await this.requests.run(() => this.attempt(event))
       const now = Date.now()
       if (outcome.kind === 'delivered') {
-        await this.store.outbox.delivered(event.id, this.instance, now)
+        await this.deliveredLog.record(event.id)
         this.metrics.webhookDeliveries.labels('delivered').inc()
-        return
+        continue
       }
       const retryAt = outcome.kind === 'retry' ? this.retryAt(event, outcome.retryAfterMs, now) : null
-      await this.store.outbox.failed(event.id, this.instance, outcome.error, retryAt, now)
+      // The data goes back with the failure: the retries send what this attempt decided.
+      await this.store.outbox.failed(event.id, outcome.error, retryAt, now, event.data)
       this.metrics.webhookDeliveries.labels(retryAt === null ? 'dead' : 'retry').inc()
-      if (retryAt === null) this.logger.warn('webhook dead-lettered', { event: event.id, type: event.type, error: outcome.error })
-    } catch (err) {
-      // Recording the outcome failed (the database is away): the lease runs out and it is sent again.
-      this.logger.warn('recording a webhook outcome failed; it will be sent again', { event: event.id, err })
+      if (retryAt !== null) return
+      // The room goes on past a dead letter.
+      this.logger.warn('webhook dead-lettered', { event: event.id, type: event.type, error: outcome.error })
     }
+  }
+
+  /** `message.created` events name their message; the pass reads them all at once and fills them in. */
+  private async fillMessages(events: WebhookEventRow[]) {
+    const named = events.filter((e) => e.type === 'message.created').map((e) => ({ event: e, stored: JSON.parse(e.data) as { messageId?: number; message?: MessageRow } }))
+    const wanted = named.filter((n) => n.stored.message === undefined && n.stored.messageId !== undefined)
+    if (wanted.length === 0) return
+    const rows = new Map((await this.store.messagesByIds(wanted.map((n) => n.stored.messageId!))).map((m) => [m.id, m]))
+    for (const { event, stored } of wanted) {
+      const message = rows.get(stored.messageId!)
+      if (message) event.data = JSON.stringify({ ...stored, message })
+    }
+  }
+
+  private async attempt(event: WebhookEventRow): Promise<Outcome> {
+    if (event.type === 'message.created') await this.noteOffline(event)
+    return this.post(event)
   }
 
   /**
    * A message's `offline_user_ids`, decided once, at its first attempt (moments after the commit):
    * the room's members (or an open room's first participants) but the sender with no socket in the
-   * room on any instance. Kept with the event, so every retry says the same.
+   * room on any instance. Stored with the event if the attempt fails, so every retry says the same.
    */
   private async noteOffline(event: WebhookEventRow) {
-    const stored = JSON.parse(event.data) as { message: MessageRow; offlineUserIds?: string[] }
-    if (stored.offlineUserIds) return
-    const { roomId, userId } = stored.message
-    const [everyone, online] = await Promise.all([this.store.membership.userIdsOf(roomId, this.config.OFFLINE_USERS_LIMIT + 1), this.presence.online(roomId)])
+    const stored = JSON.parse(event.data) as { message?: MessageRow; offlineUserIds?: string[] }
+    if (!stored.message || stored.offlineUserIds) return
+    const { roomId, userId, createdAt } = stored.message
+    // Those in the room when the message was sent (who joined later did not miss it).
+    const [everyone, online] = await Promise.all([this.store.membership.userIdsOf(roomId, this.config.OFFLINE_USERS_LIMIT + 1, createdAt), this.presence.online(roomId)])
     const here = new Set(online.map((u) => u.user_id))
     stored.offlineUserIds = everyone.filter((id) => id !== userId && !here.has(id)).slice(0, this.config.OFFLINE_USERS_LIMIT)
     event.data = JSON.stringify(stored)
-    await this.store.outbox.setData(event.id, event.data)
   }
 
   private async post(event: WebhookEventRow): Promise<Outcome> {

@@ -25,7 +25,9 @@ export function toEnvelope(event: WebhookEventRow, idPrefix: string): WebhookEnv
 function publicData(type: WebhookEventRow['type'], stored: Record<string, unknown>): Record<string, unknown> {
   switch (type) {
     case 'message.created': {
-      const message = stored.message as MessageRow
+      const message = stored.message as MessageRow | undefined
+      // A message that could not be read back (never expected: messages are never deleted) is named by id.
+      if (!message) return { message: null, message_id: stored.messageId, offline_user_ids: [] }
       return { message: toMessageDto(message), room: message.roomId, offline_user_ids: stored.offlineUserIds ?? [] }
     }
     case 'room.created': {
