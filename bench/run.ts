@@ -4,8 +4,8 @@
  * driven by the same load client in a separate process, in one run. Prints a table, writes
  * bench/results/latest.json and latest.svg.
  *
- * Also runs bench/user-streams.ts (what user streams cost) and bench/inbox.ts (the inbox and the
- * badge on a million messages; smaller with --quick).
+ * Also runs bench/user-streams.ts (what user streams cost), bench/webhooks.ts (webhooks on against
+ * off) and bench/inbox.ts (the inbox and the badge on a million messages; smaller with --quick).
  *
  *   bun run bench [--quick] [--fanout-rooms 20] [--fanout-clients 10] [--window 4] [--seconds 10]
  *                 [--bigroom-clients 500] [--bigroom-rate 200] [--idle-sockets 10000]
@@ -236,6 +236,7 @@ try {
   const baseline = await measure('baseline')
   const store = await runJson([bun, 'bench/store.ts', '--messages', String(size.storeMessages)])
   const streams = await runJson([bun, 'bench/user-streams.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1', '--participants', '600'] : [])])
+  const webhooks = await runJson([bun, 'bench/webhooks.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
   const inboxArgs = quick ? ['--messages', '50000', '--rooms', '2000', '--user-rooms', '200', '--runs', '50', '--no-postgres'] : []
   const inbox = (await runJson([bun, 'bench/inbox.ts', ...inboxArgs])) as unknown as Record<string, Record<'reference' | 'inbox' | 'badge', { p50: number; p99: number }>>
   const cluster = values.cluster ? await measureCluster() : null
@@ -274,6 +275,8 @@ try {
     // A stream per member doubles the frames each message makes: a stream's frame should cost what a room socket's does.
     'user streams: server CPU per frame <= 1.1x a room frame': streams.cpuUsOn! / 2 / streams.cpuUsOff! <= 1.1,
     'crowded open room: no stream frames past the participant cap': streams.crowdFramesCapped === 0,
+    'webhooks on: messages stored/s >= 0.8x off': webhooks.storedRatio! >= 0.8,
+    'webhooks: every event delivered, none twice': webhooks.allDelivered === 1 && webhooks.repeats === 0,
     // On the million-message store only (the quick run's store is too small for sub-millisecond ratios to mean much).
     ...(quick
       ? {}
@@ -291,6 +294,9 @@ try {
   )
   console.log(
     `user streams: ${fmt(streams.streams!)} streams (one per member) cost ${fmt(streams.cpuUsOn!)} µs of server CPU per message against ${fmt(streams.cpuUsOff!)} without (each message makes twice the frames: ${((streams.cpuUsOn! / 2 / streams.cpuUsOff!) * 100).toFixed(0)}% of a room frame's cost per frame); stored/s ${fmt(streams.storedOn!)} vs ${fmt(streams.storedOff!)}`,
+  )
+  console.log(
+    `webhooks: stored/s ${fmt(webhooks.storedOn!)} on vs ${fmt(webhooks.storedOff!)} off (${webhooks.storedRatio!.toFixed(3)}x), server CPU ${fmt(webhooks.cpuUsOn!)} vs ${fmt(webhooks.cpuUsOff!)} µs per message; ${fmt(webhooks.eventsPerSecond!)} events/s delivered during the load, drained ${fmt(webhooks.drainSeconds!)} s after it`,
   )
   console.log(`crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`)
   for (const [name, r] of Object.entries(inbox)) {
@@ -314,7 +320,7 @@ try {
   console.log(`\ntargets: ${Object.entries(targets).map(([k, ok]) => `${ok ? 'met' : 'MISSED'}: ${k}`).join('; ')}`)
   console.log(`(${Math.round((performance.now() - started) / 1000)} s)`)
 
-  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, streams, inbox, cluster, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
+  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, streams, inbox, webhooks, cluster, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const stem = quick ? 'quick' : 'latest'
