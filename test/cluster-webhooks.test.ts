@@ -92,4 +92,25 @@ describe('webhooks across three instances', () => {
     const firstSeen = ids.filter((id, i) => ids.indexOf(id) === i)
     expect(firstSeen).toEqual([...firstSeen].sort((a, b) => a - b))
   }, 90_000)
+
+  it('should deliver everything after every instance was killed mid-delivery and started again', async () => {
+    const roomId = await room(1, 'all killed')
+    await receiver.script([], { delayMs: 200 })
+    const sent: number[] = []
+    for (let i = 0; i < 10; i++) sent.push(await say(i % 3, roomId, `a${i}`))
+    await Bun.sleep(500)
+    for (const instance of instances) instance.proc.kill('SIGKILL')
+    await Promise.all(instances.map((i) => i.exited))
+    for (let i = 0; i < 3; i++) instances[i] = await startInstance(env)
+    // The new processes take the dead ones' lanes once their leases run out.
+    const got = await eventually(async () => {
+      const mine = messagesOf(await receiver.received(), [roomId])
+      expect(new Set(mine.map((r) => parse(r).data.message!.id))).toEqual(new Set(sent))
+      return mine
+    }, 40_000)
+    await receiver.script([])
+    const byId = new Map<string, number>()
+    for (const r of got) byId.set(r.id!, (byId.get(r.id!) ?? 0) + 1)
+    expect([...byId.values()].filter((n) => n > 1).length).toBeLessThanOrEqual(1)
+  }, 90_000)
 })
