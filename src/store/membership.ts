@@ -94,8 +94,8 @@ export interface Membership {
   findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined>
   /** The user's role in the room (participants of open rooms included), or null. */
   roleOf(roomId: number, userId: string): Promise<MemberRole | null>
-  /** Everyone in the room (owner, members, or an open room's participants) who joined by `joinedBy`, first joined first, at most `limit`. */
-  userIdsOf(roomId: number, limit: number, joinedBy: number): Promise<string[]>
+  /** Everyone in the room (owner, members, or an open room's participants), first joined first, at most `limit`. */
+  roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]>
   /** The owner and members of a room (not open rooms' participants), owner first, then by joining. */
   members(roomId: number): Promise<MemberRow[]>
   /** Owners and members per room, for the rooms given (rooms with none are left out). */

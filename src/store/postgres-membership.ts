@@ -57,8 +57,8 @@ export class PostgresMembership implements Membership {
     return row?.role ?? null
   }
 
-  async userIdsOf(roomId: number, limit: number, joinedBy: number): Promise<string[]> {
-    return (await this.db.select({ userId: members.userId }).from(members).where(and(eq(members.roomId, roomId), lte(members.joinedAt, joinedBy))).orderBy(asc(members.joinedAt)).limit(limit)).map((r) => r.userId)
+  async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
+    return this.db.select({ userId: members.userId, joinedAt: members.joinedAt }).from(members).where(eq(members.roomId, roomId)).orderBy(asc(members.joinedAt)).limit(limit)
   }
 
   async members(roomId: number): Promise<MemberRow[]> {

@@ -13,12 +13,23 @@ const isMember = ne(members.role, 'participant')
 export class SqliteMembership implements Membership {
   /** One prepared upsert, run per profile in one transaction: nothing to build per write. */
   private readonly writeProfiles
+  /** Statements run for every webhook: prepared once. */
+  private readonly statements
 
   constructor(
     private readonly db: SqliteDb,
     private readonly outbox: Outbox,
   ) {
     const p = (name: string) => sql.placeholder(name)
+    this.statements = {
+      roster: db
+        .select({ userId: members.userId, joinedAt: members.joinedAt })
+        .from(members)
+        .where(eq(members.roomId, p('roomId')))
+        .orderBy(asc(members.joinedAt))
+        .limit(p('limit'))
+        .prepare(),
+    }
     const upsert = db
       .insert(users)
       .values({ userId: p('userId'), nickname: p('nickname'), email: p('email'), profileUrl: p('profileUrl'), updatedAt: p('updatedAt') })
@@ -64,8 +75,8 @@ export class SqliteMembership implements Membership {
     return this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
   }
 
-  async userIdsOf(roomId: number, limit: number, joinedBy: number): Promise<string[]> {
-    return this.db.select({ userId: members.userId }).from(members).where(and(eq(members.roomId, roomId), lte(members.joinedAt, joinedBy))).orderBy(asc(members.joinedAt)).limit(limit).all().map((r) => r.userId)
+  async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
+    return this.statements.roster.all({ roomId, limit })
   }
 
   async members(roomId: number): Promise<MemberRow[]> {

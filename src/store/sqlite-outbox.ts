@@ -15,7 +15,18 @@ export function writeSqliteEvents(outbox: Outbox, tx: SqliteDb | Tx, events: rea
 export class SqliteOutbox implements Outbox {
   enabled = false
 
-  constructor(private readonly db: SqliteDb) {}
+  /** Statements run for every pass: prepared once. */
+  private readonly pending
+
+  constructor(private readonly db: SqliteDb) {
+    this.pending = db
+      .select()
+      .from(webhookEvents)
+      .where(and(eq(webhookEvents.lane, sql.placeholder('lane')), eq(webhookEvents.status, 'pending')))
+      .orderBy(asc(webhookEvents.id))
+      .limit(sql.placeholder('limit'))
+      .prepare()
+  }
 
   async leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]> {
     return this.db.all<{ lane: number }>(leaseQuery(instance, now, leaseMs, most)).map((r) => Number(r.lane))
@@ -26,14 +37,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   async pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]> {
-    return this.db
-      .select()
-      .from(webhookEvents)
-      .where(and(eq(webhookEvents.lane, lane), eq(webhookEvents.status, 'pending')))
-      .orderBy(asc(webhookEvents.id))
-      .limit(limit)
-      .all()
-      .map((row) => toEventRow(row))
+    return this.pending.all({ lane, limit }).map((row) => toEventRow(row))
   }
 
   async delivered(ids: readonly number[], now: number): Promise<void> {

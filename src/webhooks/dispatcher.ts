@@ -48,6 +48,31 @@ class Batcher<T> {
   }
 }
 
+/**
+ * A room as one pass finds it, read once for all its messages in the pass: who is in it (with when
+ * they joined) and who has a socket in it now.
+ */
+class RoomNow {
+  private read: Promise<{ roster: { userId: string; joinedAt: number }[]; online: Set<string> }> | null = null
+
+  constructor(
+    private readonly store: Store,
+    private readonly presence: Presence,
+    private readonly limit: number,
+  ) {}
+
+  /** Those in the room when the message was sent, but its sender, with no socket in the room now. */
+  async offline(message: MessageRow): Promise<string[]> {
+    this.read ??= Promise.all([this.store.membership.roster(message.roomId, this.limit + 1), this.presence.online(message.roomId)]).then(([roster, online]) => ({ roster, online: new Set(online.map((u) => u.user_id)) }))
+    const { roster, online } = await this.read
+    // Who joined after the message did not miss it.
+    return roster
+      .filter((m) => m.joinedAt <= message.createdAt && m.userId !== message.userId && !online.has(m.userId))
+      .map((m) => m.userId)
+      .slice(0, this.limit)
+  }
+}
+
 /** Lets at most `limit` tasks run at once. */
 class Semaphore {
   private running = 0
@@ -186,9 +211,10 @@ export class WebhookDispatcher {
    * is sent, so a crash repeats at most the one whose answer was not recorded yet.
    */
   private async sendRoom(events: WebhookEventRow[]) {
+    const room = new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT)
     for (const event of events) {
       if (this.stopped) return
-      const outcome = await this.requests.run(() => this.attempt(event))
+      const outcome = await this.requests.run(() => this.attempt(event, room))
       const now = Date.now()
       if (outcome.kind === 'delivered') {
         await this.deliveredLog.record(event.id)
@@ -217,8 +243,8 @@ export class WebhookDispatcher {
     }
   }
 
-  private async attempt(event: WebhookEventRow): Promise<Outcome> {
-    if (event.type === 'message.created') await this.noteOffline(event)
+  private async attempt(event: WebhookEventRow, room: RoomNow): Promise<Outcome> {
+    if (event.type === 'message.created') await this.noteOffline(event, room)
     return this.post(event)
   }
 
@@ -227,14 +253,10 @@ export class WebhookDispatcher {
    * the room's members (or an open room's first participants) but the sender with no socket in the
    * room on any instance. Stored with the event if the attempt fails, so every retry says the same.
    */
-  private async noteOffline(event: WebhookEventRow) {
+  private async noteOffline(event: WebhookEventRow, room: RoomNow) {
     const stored = JSON.parse(event.data) as { message?: MessageRow; offlineUserIds?: string[] }
     if (!stored.message || stored.offlineUserIds) return
-    const { roomId, userId, createdAt } = stored.message
-    // Those in the room when the message was sent (who joined later did not miss it).
-    const [everyone, online] = await Promise.all([this.store.membership.userIdsOf(roomId, this.config.OFFLINE_USERS_LIMIT + 1, createdAt), this.presence.online(roomId)])
-    const here = new Set(online.map((u) => u.user_id))
-    stored.offlineUserIds = everyone.filter((id) => id !== userId && !here.has(id)).slice(0, this.config.OFFLINE_USERS_LIMIT)
+    stored.offlineUserIds = await room.offline(stored.message)
     event.data = JSON.stringify(stored)
   }
 
