@@ -9,7 +9,7 @@ import { eventIdPrefix, toEnvelope } from './payload.ts'
 import { signatureHeader } from './signing.ts'
 
 /** How often due events are looked for when nothing wakes the dispatcher sooner. */
-const POLL_MS = 250
+const POLL_MS = 500
 /** How often the pending count and the oldest pending age are refreshed for the metrics. */
 const STATS_MS = 5000
 /** Delivered events are forgotten after a day (dead letters are kept until re-queued). */
