@@ -48,11 +48,13 @@ describe('a client that stops reading', () => {
     const established = () => Bun.spawnSync(['ss', '-tnH', 'state', 'established', `( sport = :${instance.port} and dport = :${stuck.socket.localPort} )`]).stdout.toString().trim()
     for (let i = 0; i < (CLOSE_GRACE_MS + 5000) / 100 && established() !== ''; i++) await Bun.sleep(100)
     expect(established()).toBe('')
-    // Its queue was cut near the limit (at most 8 times it, plus one batch), not left to grow with the ~11 MB sent.
+    // Its queue was cut near the limit (at most 8 times it, plus what one group-commit batch delivers
+    // between two checks: on a busy machine a few hundred of these 2 KB messages, up to about 2 MB),
+    // not left to grow with the ~11 MB sent.
     const closing = instance.lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'closing a socket that cannot keep up')
     expect(closing.map((l) => l.user)).toEqual(['stuck'])
     expect(closing[0].queued).toBeGreaterThan(256 * 1024)
-    expect(closing[0].queued).toBeLessThan(8 * 256 * 1024 + 1024 * 1024)
+    expect(closing[0].queued).toBeLessThan(8 * 256 * 1024 + 2 * 1024 * 1024)
     const after = await (await fetch(`${instance.base}/metrics`)).text()
     expect(after).toContain('chat_sockets_terminated_total 1')
     expect(Number(/chat_terminated_queued_bytes_total (\d+)/.exec(after)?.[1])).toBeGreaterThan(0)
