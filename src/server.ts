@@ -47,6 +47,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     running.onEvent((event) => {
       if (event.kind === 'message') dispatcher.wakeRoom(event.room)
     })
+  } else {
+    // Off: messages stored from now on are not sent when webhooks are turned on again.
+    await store.outbox.follow(false)
   }
   running.listen({ port: config.PORT, hostname: config.HOST })
   const server = running.server

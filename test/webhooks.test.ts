@@ -160,6 +160,28 @@ for (const store of STORES) {
       }
     }, 30_000)
 
+    it('should place a room\'s member events and reports among its messages as they happened, from a backlog too', async () => {
+      const roomId = (await json(await server.post('/chat/v1/create-room/', { name: 'ordered', kind: 'private', members: [member.user_id] }, identityHeaders(owner)))).id
+      const guest = user(`${tag}-guest`)
+      await receiver.stop()
+      // While the receiver is down everything waits: the order below comes from the store, not from timing.
+      const a = await say(roomId, owner, 'before the guest')
+      expect((await server.post(`/chat/v1/room/${roomId}/members/`, { user_id: guest.user_id }, identityHeaders(owner))).status).toBe(201)
+      const b = await say(roomId, guest, 'hello, I am the guest')
+      expect((await server.post('/chat/v1/report/', { reason: 'rude', message_id: b }, identityHeaders(member))).status).toBe(201)
+      expect((await server.http(`/chat/v1/room/${roomId}/members/${guest.user_id}/`, { method: 'DELETE', headers: identityHeaders(owner) })).status).toBe(204)
+      const c = await say(roomId, owner, 'after the guest')
+      await receiver.start()
+      await receiver.script([])
+      const inRoom = (e: Envelope) => e.data.room === roomId || (e.data.room as { id?: number } | undefined)?.id === roomId || (e.data.report as { room?: number } | undefined)?.room === roomId
+      const story = await eventually(async () => {
+        const got = (await events()).filter(inRoom).map((e) => (e.type === 'message.created' ? `message ${e.data.message!.id}` : e.type))
+        expect(got).toHaveLength(7)
+        return got
+      }, 20_000)
+      expect(story).toEqual(['room.created', `message ${a}`, 'member.added', `message ${b}`, 'report.created', 'member.removed', `message ${c}`])
+    }, 30_000)
+
     it('should refuse reports of what the reporter cannot read, and bad reports', async () => {
       const secret = (await json(await server.post('/chat/v1/create-room/', { name: 'secret', kind: 'private', members: [] }, identityHeaders(owner)))).id
       const hidden = await say(secret, owner, 'members only')

@@ -8,6 +8,7 @@ import roomKinds from '../../drizzle/0002_rooms_kinds_members.sql' with { type: 
 import roomsLastMessage from '../../drizzle/0003_rooms_last_message.sql' with { type: 'text' }
 import messagePositions from '../../drizzle/0004_message_positions.sql' with { type: 'text' }
 import webhooksReports from '../../drizzle/0005_webhooks_reports.sql' with { type: 'text' }
+import webhookCursors from '../../drizzle/0006_webhook_cursors.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -17,6 +18,7 @@ import pgInboxIndex from '../../drizzle-pg/0004_inbox_index.sql' with { type: 't
 import pgRoomsLastMessage from '../../drizzle-pg/0005_rooms_last_message.sql' with { type: 'text' }
 import pgUnreadIndex from '../../drizzle-pg/0006_unread_index.sql' with { type: 'text' }
 import pgWebhooksReports from '../../drizzle-pg/0007_webhooks_reports.sql' with { type: 'text' }
+import pgWebhookCursors from '../../drizzle-pg/0008_webhook_cursors.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -26,6 +28,7 @@ export const migrationSql: Record<string, string> = {
   '0003_rooms_last_message': roomsLastMessage,
   '0004_message_positions': messagePositions,
   '0005_webhooks_reports': webhooksReports,
+  '0006_webhook_cursors': webhookCursors,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -38,6 +41,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0005_rooms_last_message': pgRoomsLastMessage,
   '0006_unread_index': pgUnreadIndex,
   '0007_webhooks_reports': pgWebhooksReports,
+  '0008_webhook_cursors': pgWebhookCursors,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { bigint, bigserial, check, index, integer, pgTable, primaryKey, text, uniqueIndex } from 'drizzle-orm/pg-core'
+import { WEBHOOK_LANES } from './schema.ts'
 
 /**
  * The Postgres schema: the same tables as SQLite's (src/db/schema.ts), plus what several instances
@@ -22,8 +23,11 @@ export const rooms = pgTable(
     /** As in SQLite's schema: the newest message and its time, moved under the room's lock. */
     lastMessageId: bigint('last_message_id', { mode: 'number' }),
     lastMessageAt: bigint('last_message_at', { mode: 'number' }),
+    /** As in SQLite's schema: the newest message whose `message.created` event is done. */
+    webhookMessageId: bigint('webhook_message_id', { mode: 'number' }).notNull().default(0),
   },
   (t) => [
+    index('rooms_webhook_behind').on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id).where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
     uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
   ],
@@ -89,7 +93,7 @@ export const messages = pgTable(
 )
 
 /** One row (id 1) about the database itself; `epoch` as in SQLite's schema, drawn by the migration. */
-export const meta = pgTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
+export const meta = pgTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull(), webhooksOn: integer('webhooks_on').notNull().default(0) }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
 
 /** As in SQLite's schema: the webhook outbox. */
 export const webhookEvents = pgTable(
@@ -105,10 +109,15 @@ export const webhookEvents = pgTable(
     nextAttemptAt: bigint('next_attempt_at', { mode: 'number' }).notNull(),
     /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */
     lane: integer('lane').notNull().default(0),
+    /**
+     * Where a room's event stands among its messages: the room's newest message id when it was
+     * written. It is sent after that message and before any later one.
+     */
+    position: bigint('position', { mode: 'number' }).notNull().default(0),
     lastError: text('last_error'),
     finishedAt: bigint('finished_at', { mode: 'number' }),
   },
-  (t) => [index('webhook_events_pending_lane_id').on(t.lane, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
+  (t) => [index('webhook_events_pending_lane_position').on(t.lane, t.position, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
 )
 
 /** Who sends each lane of the outbox now: `owner` until `until` (a lease it renews). */

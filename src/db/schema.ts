@@ -1,6 +1,9 @@
 import { sql } from 'drizzle-orm'
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
+/** How many lanes the webhook outbox has: a room's events go through lane `id % WEBHOOK_LANES`. */
+export const WEBHOOK_LANES = 64
+
 /**
  * Chat rooms. `kind`: `open` (the seed's: anyone reads and sends; at most one per `post_id`),
  * `private` (its members; `owner_id` manages them) or `direct` (two members, one room per unordered
@@ -21,8 +24,16 @@ export const rooms = sqliteTable(
     lastMessageAt: integer('last_message_at'),
     /** How many messages the room has: the `seq` of its newest (unread counts subtract positions). */
     lastSeq: integer('last_seq').notNull().default(0),
+    /**
+     * Webhooks: the newest message whose `message.created` event is done (sent, or moved into the
+     * outbox to be retried). Messages after it are the room's pending events: the messages table
+     * is their log, so an append writes nothing more while webhooks are on.
+     */
+    webhookMessageId: integer('webhook_message_id').notNull().default(0),
   },
   (t) => [
+    // The rooms whose messages wait to be sent, by lane (see WEBHOOK_LANES).
+    index('rooms_webhook_behind').on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id).where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
     uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
   ],
@@ -114,10 +125,15 @@ export const webhookEvents = sqliteTable(
     nextAttemptAt: integer('next_attempt_at').notNull(),
     /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */
     lane: integer('lane').notNull().default(0),
+    /**
+     * Where a room's event stands among its messages: the room's newest message id when it was
+     * written. It is sent after that message and before any later one.
+     */
+    position: integer('position').notNull().default(0),
     lastError: text('last_error'),
     finishedAt: integer('finished_at'),
   },
-  (t) => [index('webhook_events_pending_lane_id').on(t.lane, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
+  (t) => [index('webhook_events_pending_lane_position').on(t.lane, t.position, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
 )
 
 /** Who sends each lane of the outbox now: `owner` until `until` (a lease it renews). */
@@ -141,11 +157,12 @@ export const reports = sqliteTable('reports', {
 /**
  * One row (id 1) about the database itself. `epoch` is drawn when the migration that creates the
  * table runs, so each new database has its own and keeps it: message ids from another epoch
- * (a replaced or restored database) mean nothing here.
+ * (a replaced or restored database) mean nothing here. `webhooks_on`: 1 while the server last
+ * started with webhooks on (the rooms' webhook cursors are current; see SqlOutbox.follow).
  */
-export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull() }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
+export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull(), webhooksOn: integer('webhooks_on').notNull().default(0) }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
 
-export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt' | 'lastSeq'>
+export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt' | 'lastSeq' | 'webhookMessageId'>
 export type RoomKind = RoomRow['kind']
 export type MemberRole = (typeof members.$inferSelect)['role']
 export type MessageRow = typeof messages.$inferSelect

@@ -1,4 +1,5 @@
-import { sql } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
+import { WEBHOOK_LANES } from '../db/schema.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
 export type WebhookType = 'message.created' | 'room.created' | 'member.added' | 'member.removed' | 'report.created'
@@ -24,6 +25,14 @@ export interface WebhookEventRow {
   nextAttemptAt: number
   lastError: string | null
   finishedAt: number | null
+  /** For a room's event: the room's newest message when it was written (it goes out after that message). */
+  position: number
+}
+
+/** A room whose messages' `message.created` events are not all done: those after `after` wait. */
+export interface RoomBehind {
+  roomId: number
+  after: number
 }
 
 /** A report of a message or a user. */
@@ -37,33 +46,66 @@ export interface ReportRow {
   createdAt: number
 }
 
-/** How many lanes the outbox has (the migrations create their rows). */
-export const LANES = 64
+/** What a delivery pass hands back to be recorded: outbox events by id, and each room's newest message sent. */
+export interface Deliveries {
+  events: number[]
+  rooms: Map<number, number>
+}
 
-/** The lane of a key: every event of a key goes through the same lane, so in order. */
-export const laneOf = (key: string) => Bun.hash.crc32(key) % LANES
+/** How many lanes the outbox has (the migrations create their rows). */
+export const LANES = WEBHOOK_LANES
+
+/** The room a key names, or null (a user's key). */
+export const roomOfKey = (key: string): number | null => (key.startsWith('room:') ? Number(key.slice(5)) : null)
 
 /**
- * The webhook outbox and the reports, on the store's database. Events are written by the stores in
- * the transaction of what they report, and only while `enabled` (WEBHOOK_URL is set). Events go out
- * through lanes (a hash of their key): an instance leases lanes, renews its lease while it lives,
- * and sends each lane's events in id order; a lane of an instance that died is taken over when its
- * lease runs out.
+ * The lane of a key: every event of a key goes through the same lane, so in order. A room's lane
+ * is `id % LANES`, which the rooms' index of pending messages is built on.
+ */
+export function laneOf(key: string): number {
+  const room = roomOfKey(key)
+  return room === null ? Bun.hash.crc32(key) % LANES : room % LANES
+}
+
+/**
+ * The webhook outbox and the reports, on the store's database.
+ *
+ * A `message.created` event is not written at all: the messages table is its log, and each room
+ * keeps the newest message whose event is done (`rooms.webhook_message_id`), so an append costs
+ * nothing more while webhooks are on. Every other event (room, member, report) is a row of the
+ * outbox written in the transaction of what it reports, placed among the room's messages by its
+ * `position`. A message whose first attempt fails becomes a row too, and is retried like the rest.
+ *
+ * Events go out through lanes: an instance leases lanes, renews the lease while it lives, and
+ * sends each lane's events in order per room; a lane of an instance that died is taken over when
+ * its lease runs out.
  */
 export interface Outbox {
-  /** Whether stores write events at all. */
+  /** Whether webhooks are on: stores write events only then. */
   enabled: boolean
+  /**
+   * Called at start-up with whether this server sends webhooks. Turned on after being off, each
+   * room's cursor moves to its newest message: what was stored meanwhile is not sent.
+   */
+  follow(on: boolean): Promise<void>
   /** Renews this instance's lanes and takes free or expired ones, up to `most` in all; the lanes it holds. */
   leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]>
   /** Gives the instance's lanes up (it is stopping). */
   releaseLanes(instance: string): Promise<void>
-  /** A lane's pending events, oldest first (due or not: a later event of a key waits for an earlier one). */
+  /** A lane's pending events by position, then id (due or not: a later event of a key waits for an earlier one). */
   pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]>
-  /** The receiver took them. */
-  delivered(ids: readonly number[], now: number): Promise<void>
+  /** A lane's rooms with messages whose events are not done yet, by id, after room `afterRoom`. */
+  roomsBehind(lane: number, limit: number, afterRoom?: number): Promise<RoomBehind[]>
+  /** The receiver took them (rooms: the newest message of each). */
+  delivered(done: Deliveries, now: number): Promise<void>
   /** It failed: tried again at `retryAt` (with `data`, what the attempt decided), or dead-lettered when that is null. */
   failed(id: number, error: string, retryAt: number | null, now: number, data: string): Promise<void>
-  /** Pending events, the age of the oldest, dead letters. */
+  /**
+   * A message's first attempt failed: it becomes an outbox event (retried at `retryAt`, or dead
+   * when that is null) with `data`, and the room's cursor moves past it, in one transaction.
+   */
+  messageFailed(message: { id: number; roomId: number; createdAt: number }, data: string, error: string, retryAt: number | null, now: number): Promise<void>
+  /** Pending events (outbox rows and messages), the age of the oldest, dead letters. */
   stats(now: number): Promise<{ pending: number; oldestPendingMs: number; dead: number }>
   /** Dead letters, oldest first, after `afterId`. */
   dead(limit: number, afterId: number): Promise<WebhookEventRow[]>
@@ -78,19 +120,19 @@ export interface Outbox {
 }
 
 /**
- * Takes this instance's lanes back and free or expired ones, in one statement. The condition is
- * repeated outside the subquery: on Postgres, a row another instance leased meanwhile is checked
- * again as it is now, and left to it.
+ * The rows to insert for events written now. A room's event takes the room's newest message as
+ * its position, read in the same statement: on Postgres, writers of the room hold its row lock,
+ * so a message that commits later has a larger id and is sent after the event.
  */
-export function leaseQuery(instance: string, now: number, leaseMs: number, most: number) {
-  const takeable = sql`(owner = ${instance} or owner is null or until < ${now})`
-  return sql`update webhook_lanes set owner = ${instance}, until = ${now + leaseMs}
-    where ${takeable} and lane in (select lane from webhook_lanes where ${takeable} order by case when owner = ${instance} then 0 else 1 end, lane limit ${most})
-    returning lane`
-}
+export const eventRows = (events: readonly NewWebhookEvent[], now: number) =>
+  events.map((e) => {
+    const room = roomOfKey(e.key)
+    const position = room === null ? 0 : sql`(select coalesce(last_message_id, 0) from rooms where id = ${room})`
+    return { key: e.key, lane: laneOf(e.key), type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now, position }
+  })
 
-/** The rows to insert for events written now. */
-export const eventRows = (events: readonly NewWebhookEvent[], now: number) => events.map((e) => ({ key: e.key, lane: laneOf(e.key), type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now }))
+/** The outbox's columns as `WebhookEventRow` names them (both dialects take double-quoted aliases). */
+export const eventColumns = sql.raw(`id, "key", type, data, created_at as "createdAt", status, attempts, next_attempt_at as "nextAttemptAt", last_error as "lastError", finished_at as "finishedAt", "position"`)
 
 /** Rows as drivers give them (Postgres: bigints as strings). */
 export const toEventRow = (row: Record<string, unknown>): WebhookEventRow => ({
@@ -104,7 +146,24 @@ export const toEventRow = (row: Record<string, unknown>): WebhookEventRow => ({
   nextAttemptAt: Number(row.nextAttemptAt),
   lastError: (row.lastError as string | null) ?? null,
   finishedAt: row.finishedAt === null || row.finishedAt === undefined ? null : Number(row.finishedAt),
+  position: Number(row.position ?? 0),
 })
+
+export const toReportRow = (row: Record<string, unknown>): ReportRow => ({
+  id: Number(row.id),
+  reporterId: String(row.reporterId),
+  messageId: row.messageId === null || row.messageId === undefined ? null : Number(row.messageId),
+  roomId: row.roomId === null || row.roomId === undefined ? null : Number(row.roomId),
+  userId: (row.userId as string | null) ?? null,
+  reason: String(row.reason),
+  createdAt: Number(row.createdAt),
+})
+
+/** `a, b, c` of values, for `in (…)`. */
+export const listOf = (values: readonly (number | string)[]): SQL => sql.join(
+  values.map((v) => sql`${v}`),
+  sql`, `,
+)
 
 /** The room a `room.created` event describes (as stored; the dispatcher shapes what is sent). */
 interface CreatedRoom {
@@ -123,3 +182,5 @@ export const roomCreatedEvent = (room: CreatedRoom, memberIds: readonly string[]
 })
 
 export const memberEvent = (type: 'member.added' | 'member.removed', roomId: number, userId: string): NewWebhookEvent => ({ key: `room:${roomId}`, type, data: { room: roomId, userId } })
+
+export const reportEvent = (report: ReportRow, data: Record<string, unknown>): NewWebhookEvent => ({ key: report.roomId === null ? `user:${report.userId}` : `room:${report.roomId}`, type: 'report.created', data })

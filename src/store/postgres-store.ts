@@ -1,10 +1,11 @@
 import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, meta, rooms, webhookEvents } from '../db/pg-schema.ts'
+import { members, messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { PostgresMembership } from './postgres-membership.ts'
-import { eventRows, roomCreatedEvent, type Outbox } from './outbox.ts'
-import { PostgresOutbox, writePgEvents } from './postgres-outbox.ts'
+import { roomCreatedEvent } from './outbox.ts'
+import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
+import type { SqlOutbox } from './sql-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
@@ -39,14 +40,14 @@ export class PostgresStore implements Store {
   private storageEpoch: string | undefined
   private closed = false
   readonly membership: PostgresMembership
-  readonly outbox: PostgresOutbox
+  readonly outbox: SqlOutbox
 
   private constructor(
     private readonly db: PgDb,
     observeBatch?: BatchObserver,
   ) {
     this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch)
-    this.outbox = new PostgresOutbox(db)
+    this.outbox = postgresOutbox(db)
     this.membership = new PostgresMembership(db, this.outbox)
   }
 
@@ -178,7 +179,7 @@ export class PostgresStore implements Store {
     const outcomes: (AppendResult | Refusal)[] = new Array(batch.length)
     const created: MessageRow[] = []
     await this.db.transaction(async (tx) => {
-      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) await writeRoom(tx, this.outbox, roomId, batch, byRoom.get(roomId)!, outcomes, created)
+      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) await writeRoom(tx, roomId, batch, byRoom.get(roomId)!, outcomes, created)
     })
     return { outcomes, created }
   }
@@ -217,7 +218,7 @@ async function afterInsert(tx: Tx, roomId: number, lastSeq: number, rows: readon
     on conflict (room_id, user_id) do update set last_read_id = greatest(${members}.last_read_id, excluded.last_read_id)`)
 }
 
-async function writeRoom(tx: Tx, outbox: Outbox, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
+async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
   const [room] = await tx.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId)).for('update')
   if (!room) {
     for (const i of items) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
@@ -257,8 +258,6 @@ async function writeRoom(tx: Tx, outbox: Outbox, roomId: number, batch: readonly
       .returning()
     rows.sort((a, b) => a.seq - b.seq)
     await afterInsert(tx, roomId, room.lastSeq + fresh.length, rows)
-    // The message itself is in the messages table: the event names it, and is filled in when sent.
-    if (outbox.enabled) await tx.insert(webhookEvents).values(eventRows(rows.map((row) => ({ key: `room:${roomId}`, type: 'message.created', data: { messageId: row.id } })), Date.now()))
     for (const row of rows) {
       const message = toMessage(row)
       created.push(message)

@@ -4,8 +4,9 @@ import type { BatchObserver } from '../metrics.ts'
 import { members, messages, meta, rooms } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
-import { laneOf, roomCreatedEvent } from './outbox.ts'
-import { SqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
+import { roomCreatedEvent } from './outbox.ts'
+import type { SqlOutbox } from './sql-outbox.ts'
+import { sqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
@@ -178,21 +179,6 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => v
 }
 
 /**
- * Writes a `message.created` event per message, in the batch's transaction (one prepared insert).
- * The message itself is in the messages table: the event names it, and is filled in when sent.
- */
-function prepareMessageEvents(db: SqliteDb): (created: readonly MessageRow[]) => void {
-  const insert = db.$client.prepare<never, [string, number, string, number, number]>("insert into webhook_events (key, lane, type, data, created_at, next_attempt_at) values (?, ?, 'message.created', ?, ?, ?)")
-  return (created) => {
-    const now = Date.now()
-    for (const message of created) {
-      const key = `room:${message.roomId}`
-      insert.run(key, laneOf(key), `{"messageId":${message.id}}`, now, now)
-    }
-  }
-}
-
-/**
  * The embedded store. Message inserts are group-committed: every append made in one
  * event-loop turn is written in a single transaction, so one commit serves many messages.
  */
@@ -200,7 +186,7 @@ export class SqliteStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
   private readonly commits: GroupCommit
   readonly membership: SqliteMembership
-  readonly outbox: SqliteOutbox
+  readonly outbox: SqlOutbox
   private storageEpoch: string | undefined
   private closed = false
 
@@ -210,12 +196,11 @@ export class SqliteStore implements Store {
     observeBatch?: BatchObserver,
   ) {
     this.statements = prepare(db)
-    this.outbox = new SqliteOutbox(db)
+    this.outbox = sqliteOutbox(db)
     this.membership = new SqliteMembership(db, this.outbox)
     const { insertMessage, messageByClientId } = this.statements
     const sendersRead = prepareSendersRead(db)
     const roomPositions = prepareRoomPositions(db)
-    const messageEvents = prepareMessageEvents(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
     const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
       const outcomes: (AppendResult | Refusal)[] = []
@@ -242,7 +227,6 @@ export class SqliteStore implements Store {
       }
       sendersRead(created)
       positions.save()
-      if (this.outbox.enabled) messageEvents(created)
       return { outcomes, created }
     })
     this.commits = new GroupCommit(writeBatch, observeBatch)

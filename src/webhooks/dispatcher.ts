@@ -3,9 +3,10 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Presence } from '../realtime/presence.ts'
 import type { MessageRow, Store } from '../store/store.ts'
-import { LANES, laneOf, type WebhookEventRow } from '../store/outbox.ts'
+import { LANES, type WebhookEventRow } from '../store/outbox.ts'
 import { version } from '../version.ts'
-import { eventIdPrefix, toEnvelope } from './payload.ts'
+import { eventIdPrefix, messageEventId, toEnvelope, type WebhookEnvelope } from './payload.ts'
+import { Batcher, RoomNow, roomQueue, Semaphore, type Outgoing } from './room-queue.ts'
 import { signatureHeader } from './signing.ts'
 
 /** How often due events are looked for when nothing wakes the dispatcher sooner. */
@@ -26,92 +27,57 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(at) ? null : Math.max(0, at - now)
 }
 
-/** How many of a lane's pending events one pass over it reads. */
+/** How much one pass over a lane reads: its pending outbox events, its rooms behind, each room's messages. */
 const PASS_EVENTS = 500
+const PASS_ROOMS = 200
+const PASS_MESSAGES = 200
 
-/** Collects items added in one turn and hands them over together; each `record` resolves once written. */
-class Batcher<T> {
-  private items: T[] = []
-  private written: Promise<void> | null = null
-
-  constructor(private readonly write: (items: T[]) => Promise<void>) {}
-
-  record(item: T): Promise<void> {
-    this.items.push(item)
-    this.written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const items = this.items
-      this.items = []
-      this.written = null
-      return this.write(items)
-    })
-    return this.written
-  }
+/** What the store keeps of a `message.created` event that must be retried (with the message, for the dead-letter list). */
+type StoredMessageEvent = {
+  messageId: number
+  eventId?: string
+  message?: MessageRow
+  offlineUserIds?: string[]
 }
+
+/** What one delivery lets the outbox record. */
+type Delivered = { event: number } | { room: number; message: number }
 
 /**
- * A room as one pass finds it, read once for all its messages in the pass: who is in it (with when
- * they joined) and who has a socket in it now.
- */
-class RoomNow {
-  private read: Promise<{ roster: { userId: string; joinedAt: number }[]; online: Set<string> }> | null = null
-
-  constructor(
-    private readonly store: Store,
-    private readonly presence: Presence,
-    private readonly limit: number,
-  ) {}
-
-  /** Those in the room when the message was sent, but its sender, with no socket in the room now. */
-  async offline(message: MessageRow): Promise<string[]> {
-    this.read ??= Promise.all([this.store.membership.roster(message.roomId, this.limit + 1), this.presence.online(message.roomId)]).then(([roster, online]) => ({ roster, online: new Set(online.map((u) => u.user_id)) }))
-    const { roster, online } = await this.read
-    // Who joined after the message did not miss it.
-    return roster
-      .filter((m) => m.joinedAt <= message.createdAt && m.userId !== message.userId && !online.has(m.userId))
-      .map((m) => m.userId)
-      .slice(0, this.limit)
-  }
-}
-
-/** Lets at most `limit` tasks run at once. */
-class Semaphore {
-  private running = 0
-  private readonly waiting: (() => void)[] = []
-  constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    this.running++
-    try {
-      return await task()
-    } finally {
-      this.running--
-      this.waiting.shift()?.()
-    }
-  }
-}
-
-/**
- * Sends the outbox's events to WEBHOOK_URL. Events go out through lanes (a hash of their room): an
- * instance leases lanes and renews the lease while it lives, so each lane, and each room, is sent
- * by one instance at a time, in id order; a dead instance's lanes are taken over when its lease
- * runs out. A pass over a lane sends each room's due events one after another (rooms side by side,
- * at most WEBHOOK_CONCURRENCY requests at once) and stops a room at its first failure: the events
- * after it wait for its retry. Failures are retried with exponential backoff and jitter
- * (Retry-After honoured) until WEBHOOK_MAX_AGE, then dead-lettered; other 4xx answers dead-letter
- * at once.
+ * Sends the outbox's events, and a `message.created` for each message stored, to WEBHOOK_URL.
+ * Events go out through lanes (by room): an instance leases lanes and renews the lease while it
+ * lives, so each lane, and each room, is sent by one instance at a time, in order; a dead
+ * instance's lanes are taken over when its lease runs out. A pass over a lane sends each room's
+ * due events one after another (rooms side by side, at most WEBHOOK_CONCURRENCY requests at once)
+ * and stops a room at its first failure: the events after it wait for its retry. Failures are
+ * retried with exponential backoff and jitter (Retry-After honoured) until WEBHOOK_MAX_AGE, then
+ * dead-lettered; other 4xx answers dead-letter at once.
  */
 export class WebhookDispatcher {
   private readonly instance = crypto.randomUUID()
   private readonly leaseMs: number
   private readonly requests: Semaphore
+  /** Per lane, the last room the previous pass read: the next one goes on after it (so every room gets its turn). */
+  private readonly roomsFrom = new Map<number, number>()
   /** Lanes with a pass running, and whether another was asked for meanwhile. */
   private readonly passes = new Map<number, { again: boolean; done: Promise<void> }>()
   private stopped = false
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private idPrefix = ''
-  private lanes: number[] = []
-  /** Deliveries recorded together: those answered in the same turn share one update. */
-  private readonly deliveredLog = new Batcher<number>((ids) => this.store.outbox.delivered(ids, Date.now()))
+  private lanes = new Set<number>()
+  /** Deliveries recorded together: those answered in the same turn share one transaction. */
+  private readonly deliveries = new Batcher<Delivered>((items) => {
+    const events: number[] = []
+    const rooms = new Map<number, number>()
+    for (const item of items) {
+      if ('event' in item) events.push(item.event)
+      else rooms.set(item.room, Math.max(item.message, rooms.get(item.room) ?? 0))
+    }
+    return this.store.outbox.delivered({ events, rooms }, Date.now())
+  })
+
+  /** The delivered counter, labelled once (one increment per event). */
+  private readonly deliveredCount
 
   constructor(
     private readonly store: Store,
@@ -122,9 +88,12 @@ export class WebhookDispatcher {
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
     this.requests = new Semaphore(config.WEBHOOK_CONCURRENCY)
+    this.deliveredCount = metrics.webhookDeliveries.labels('delivered')
   }
 
   async start(): Promise<void> {
+    // Turned on after being off: rooms' messages are followed from their newest on.
+    await this.store.outbox.follow(true)
     // Ids are unique per database: its epoch's start, then the event's number.
     this.idPrefix = eventIdPrefix(await this.store.epoch())
     this.timers.push(setInterval(() => void this.lease(), Math.min(POLL_MS * 4, this.leaseMs / 3)))
@@ -143,10 +112,10 @@ export class WebhookDispatcher {
     for (const lane of this.lanes) this.pass(lane)
   }
 
-  /** A room's event was just written here: its lane is looked at now, rather than at the next poll. */
+  /** A room's message was just stored here: its lane is looked at now, rather than at the next poll. */
   wakeRoom(roomId: number): void {
-    const lane = laneOf(`room:${roomId}`)
-    if (!this.stopped && this.lanes.includes(lane)) this.pass(lane)
+    const lane = roomId % LANES
+    if (!this.stopped && this.lanes.has(lane)) this.pass(lane)
   }
 
   /** Stops sending; waits for the requests in flight (bounded by WEBHOOK_TIMEOUT), gives the lanes up. */
@@ -161,10 +130,10 @@ export class WebhookDispatcher {
   private async lease() {
     if (this.stopped) return
     try {
-      this.lanes = await this.store.outbox.leaseLanes(this.instance, Date.now(), this.leaseMs, LANES)
+      this.lanes = new Set(await this.store.outbox.leaseLanes(this.instance, Date.now(), this.leaseMs, LANES))
     } catch (err) {
       // Without a lease nothing is sent from here; another instance (or this one, later) takes over.
-      this.lanes = []
+      this.lanes = new Set()
       this.logger.warn('leasing webhook lanes failed; will retry', { err })
     }
   }
@@ -178,91 +147,112 @@ export class WebhookDispatcher {
       do {
         state.again = false
         await this.sendLane(lane).catch((err: unknown) => this.logger.warn('a webhook pass failed; will retry', { lane, err }))
-      } while (state.again && !this.stopped && this.lanes.includes(lane))
+      } while (state.again && !this.stopped && this.lanes.has(lane))
       this.passes.delete(lane)
     })()
     this.passes.set(lane, state)
   }
 
-  /** One pass: each room's due events in order, rooms side by side. */
+  /**
+   * One pass: each room's due events in order, rooms side by side. A room's events are its outbox
+   * rows and its messages after its cursor, merged by position.
+   */
   private async sendLane(lane: number) {
-    const events = await this.store.outbox.pendingIn(lane, PASS_EVENTS)
+    const outbox = this.store.outbox
+    const from = this.roomsFrom.get(lane) ?? 0
+    const [events, behind] = await Promise.all([outbox.pendingIn(lane, PASS_EVENTS), outbox.roomsBehind(lane, PASS_ROOMS, from)])
+    this.roomsFrom.set(lane, behind.length === PASS_ROOMS ? behind.at(-1)!.roomId : 0)
     const now = Date.now()
-    const rooms = new Map<string, WebhookEventRow[]>()
-    const waiting = new Set<string>()
-    for (const event of events) {
-      // A room's later events wait behind one that is not due yet (it failed and waits to retry).
-      if (waiting.has(event.key)) continue
-      if (event.nextAttemptAt > now) {
-        waiting.add(event.key)
-        continue
-      }
-      const list = rooms.get(event.key)
-      if (list) list.push(event)
-      else rooms.set(event.key, [event])
-    }
-    await this.fillMessages([...rooms.values()].flat())
-    await Promise.all([...rooms.values()].map((list) => this.sendRoom(list)))
-    if (events.length === PASS_EVENTS && rooms.size > 0) this.passes.get(lane)!.again = true
+    // Events not read (past the limit) stand at or after the last one read: later messages wait for them.
+    const allEvents = events.length < PASS_EVENTS
+    const cut = allEvents ? Number.POSITIVE_INFINITY : events.at(-1)!.position
+    const eventsByKey = Map.groupBy(events, (e) => e.key)
+    const messagesByKey = new Map<string, { messages: MessageRow[]; more: boolean }>()
+    await Promise.all(
+      behind.map(async ({ roomId, after }) => {
+        const read = await this.store.listMessages(roomId, { after, limit: PASS_MESSAGES })
+        const messages = read.filter((m) => m.id <= cut)
+        messagesByKey.set(`room:${roomId}`, { messages, more: read.length === PASS_MESSAGES || messages.length < read.length })
+      }),
+    )
+    const keys = new Set([...eventsByKey.keys(), ...messagesByKey.keys()])
+    const queues = [...keys].map((key) => roomQueue(eventsByKey.get(key) ?? [], messagesByKey.get(key)?.messages ?? [], messagesByKey.get(key)?.more ?? false, now)).filter((q) => q.length > 0)
+    await this.fillMessages(queues.flat())
+    await Promise.all(queues.map((queue) => this.sendRoom(queue)))
+    const more = !allEvents || from > 0 || behind.length === PASS_ROOMS || [...messagesByKey.values()].some((r) => r.more)
+    if (more && queues.length > 0) this.passes.get(lane)!.again = true
   }
 
   /**
    * A room's due events, in order, until one fails. Each is recorded as delivered before the next
    * is sent, so a crash repeats at most the one whose answer was not recorded yet.
    */
-  private async sendRoom(events: WebhookEventRow[]) {
+  private async sendRoom(queue: Outgoing[]) {
     const room = new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT)
-    for (const event of events) {
+    for (const item of queue) {
       if (this.stopped) return
-      const outcome = await this.requests.run(() => this.attempt(event, room))
-      const now = Date.now()
-      if (outcome.kind === 'delivered') {
-        await this.deliveredLog.record(event.id)
-        this.metrics.webhookDeliveries.labels('delivered').inc()
-        continue
-      }
-      const retryAt = outcome.kind === 'retry' ? this.retryAt(event, outcome.retryAfterMs, now) : null
-      // The data goes back with the failure: the retries send what this attempt decided.
-      await this.store.outbox.failed(event.id, outcome.error, retryAt, now, event.data)
-      this.metrics.webhookDeliveries.labels(retryAt === null ? 'dead' : 'retry').inc()
-      if (retryAt !== null) return
-      // The room goes on past a dead letter.
-      this.logger.warn('webhook dead-lettered', { event: event.id, type: event.type, error: outcome.error })
+      const goOn = item.kind === 'event' ? await this.sendEvent(item.event, room) : await this.sendMessage(item.message, room)
+      if (!goOn) return
     }
   }
 
-  /** `message.created` events name their message; the pass reads them all at once and fills them in. */
-  private async fillMessages(events: WebhookEventRow[]) {
-    const named = events.filter((e) => e.type === 'message.created').map((e) => ({ event: e, stored: JSON.parse(e.data) as { messageId?: number; message?: MessageRow } }))
-    const wanted = named.filter((n) => n.stored.message === undefined && n.stored.messageId !== undefined)
+  /** An outbox event; whether the room goes on (it was delivered or dead-lettered). */
+  private async sendEvent(event: WebhookEventRow, room: RoomNow): Promise<boolean> {
+    const stored = JSON.parse(event.data) as Record<string, unknown>
+    // A message's offline_user_ids are decided at its first attempt and kept for the retries.
+    const message = stored.message as MessageRow | undefined
+    if (event.type === 'message.created' && message && !stored.offlineUserIds) stored.offlineUserIds = await room.offline(message)
+    const outcome = await this.requests.run(() => this.post(toEnvelope(event, this.idPrefix, stored)))
+    if (outcome.kind === 'delivered') return this.recordDelivery({ event: event.id })
+    const now = Date.now()
+    const retryAt = outcome.kind === 'retry' ? this.retryAt(event.attempts, event.createdAt, outcome.retryAfterMs, now) : null
+    await this.store.outbox.failed(event.id, outcome.error, retryAt, now, JSON.stringify(stored))
+    return this.recordFailure(retryAt, event.type, outcome.error)
+  }
+
+  /**
+   * A message's `message.created`, read from the messages table. Its first failure makes it an
+   * outbox event (with what this attempt decided), retried from then on like the others.
+   */
+  private async sendMessage(message: MessageRow, room: RoomNow): Promise<boolean> {
+    const stored: StoredMessageEvent = { messageId: message.id, eventId: messageEventId(message.id), message, offlineUserIds: await room.offline(message) }
+    const outcome = await this.requests.run(() => this.post(toEnvelope({ id: message.id, type: 'message.created', createdAt: message.createdAt }, this.idPrefix, stored)))
+    if (outcome.kind === 'delivered') return this.recordDelivery({ room: message.roomId, message: message.id })
+    const now = Date.now()
+    const retryAt = outcome.kind === 'retry' ? this.retryAt(0, message.createdAt, outcome.retryAfterMs, now) : null
+    await this.store.outbox.messageFailed(message, JSON.stringify(stored), outcome.error, retryAt, now)
+    return this.recordFailure(retryAt, 'message.created', outcome.error)
+  }
+
+  private async recordDelivery(item: Delivered): Promise<true> {
+    await this.deliveries.record(item)
+    this.deliveredCount.inc()
+    return true
+  }
+
+  /** Counts a failure; whether the room goes on (past a dead letter, not past a retry). */
+  private recordFailure(retryAt: number | null, type: string, error: string): boolean {
+    this.metrics.webhookDeliveries.labels(retryAt === null ? 'dead' : 'retry').inc()
+    if (retryAt !== null) return false
+    this.logger.warn('webhook dead-lettered', { type, error })
+    return true
+  }
+
+  /** Outbox events that name their message (written before messages were read from their table) get it filled in. */
+  private async fillMessages(queue: Outgoing[]) {
+    const named = queue.flatMap((item) => (item.kind === 'event' && item.event.type === 'message.created' ? [{ event: item.event, stored: JSON.parse(item.event.data) as StoredMessageEvent }] : []))
+    const wanted = named.filter((n) => n.stored.message === undefined)
     if (wanted.length === 0) return
-    const rows = new Map((await this.store.messagesByIds(wanted.map((n) => n.stored.messageId!))).map((m) => [m.id, m]))
+    const rows = new Map((await this.store.messagesByIds(wanted.map((n) => n.stored.messageId))).map((m) => [m.id, m]))
     for (const { event, stored } of wanted) {
-      const message = rows.get(stored.messageId!)
+      const message = rows.get(stored.messageId)
       if (message) event.data = JSON.stringify({ ...stored, message })
     }
   }
 
-  private async attempt(event: WebhookEventRow, room: RoomNow): Promise<Outcome> {
-    if (event.type === 'message.created') await this.noteOffline(event, room)
-    return this.post(event)
-  }
-
-  /**
-   * A message's `offline_user_ids`, decided once, at its first attempt (moments after the commit):
-   * the room's members (or an open room's first participants) but the sender with no socket in the
-   * room on any instance. Stored with the event if the attempt fails, so every retry says the same.
-   */
-  private async noteOffline(event: WebhookEventRow, room: RoomNow) {
-    const stored = JSON.parse(event.data) as { message?: MessageRow; offlineUserIds?: string[] }
-    if (!stored.message || stored.offlineUserIds) return
-    stored.offlineUserIds = await room.offline(stored.message)
-    event.data = JSON.stringify(stored)
-  }
-
-  private async post(event: WebhookEventRow): Promise<Outcome> {
-    const body = JSON.stringify(toEnvelope(event, this.idPrefix))
-    const id = `${this.idPrefix}${event.id}`
+  private async post(envelope: WebhookEnvelope): Promise<Outcome> {
+    const body = JSON.stringify(envelope)
+    const id = envelope.id
     try {
       const res = await fetch(this.config.WEBHOOK_URL, {
         method: 'POST',
@@ -292,12 +282,12 @@ export class WebhookDispatcher {
    * WEBHOOK_RETRY_MAX, half of it random (so failed events do not all come back at once), or when
    * Retry-After says; null (dead) past WEBHOOK_MAX_AGE.
    */
-  private retryAt(event: WebhookEventRow, retryAfter: number | null, now: number): number | null {
+  private retryAt(attempts: number, since: number, retryAfter: number | null, now: number): number | null {
     const ceiling = this.config.WEBHOOK_RETRY_MAX * 1000
-    const backoff = Math.min(ceiling, this.config.WEBHOOK_RETRY_MIN_MS * 2 ** Math.min(30, event.attempts))
+    const backoff = Math.min(ceiling, this.config.WEBHOOK_RETRY_MIN_MS * 2 ** Math.min(30, attempts))
     const delay = retryAfter ?? backoff / 2 + (Math.random() * backoff) / 2
     const at = now + delay
-    return at - event.createdAt > this.config.WEBHOOK_MAX_AGE * 1000 ? null : at
+    return at - since > this.config.WEBHOOK_MAX_AGE * 1000 ? null : at
   }
 
   private async refreshStats() {

@@ -13,13 +13,19 @@ export interface WebhookEnvelope {
 /** The public shape of a report. */
 export const toReportDto = (r: ReportRow) => ({ id: r.id, reporter: r.reporterId, message_id: r.messageId, user_id: r.userId, room: r.roomId, reason: r.reason, created_at: new Date(r.createdAt).toISOString() })
 
-/** What event ids start with: the database's epoch (ids restart with a new database), then the row. */
+/**
+ * What event ids start with: the database's epoch (ids restart with a new database). Then comes
+ * the outbox row, or `m<message id>` for a message's `message.created` (kept by its retries).
+ */
 export const eventIdPrefix = (epoch: string) => `${epoch.replaceAll('-', '').slice(0, 12)}-`
 
-/** The stored data of an event (what the store wrote) as receivers get it. */
-export function toEnvelope(event: WebhookEventRow, idPrefix: string): WebhookEnvelope {
-  const stored = JSON.parse(event.data) as Record<string, unknown>
-  return { id: `${idPrefix}${event.id}`, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: publicData(event.type, stored) }
+/** The id a message's `message.created` event has, however it is sent (see eventIdPrefix). */
+export const messageEventId = (messageId: number) => `m${messageId}`
+
+/** The stored data of an event (what the store wrote, and what its attempts decided) as receivers get it. */
+export function toEnvelope(event: Pick<WebhookEventRow, 'id' | 'type' | 'createdAt'>, idPrefix: string, stored: Record<string, unknown>): WebhookEnvelope {
+  const id = typeof stored.eventId === 'string' ? stored.eventId : String(event.id)
+  return { id: `${idPrefix}${id}`, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: publicData(event.type, stored) }
 }
 
 function publicData(type: WebhookEventRow['type'], stored: Record<string, unknown>): Record<string, unknown> {

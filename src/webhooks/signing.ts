@@ -1,11 +1,11 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 
 /**
  * `X-Chat-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`: the time is
  * signed with the body, so a receiver can refuse an old request replayed (Stripe's scheme).
  */
 export function signatureHeader(secret: string, body: string, unixSeconds: number): string {
-  return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`
+  return `t=${unixSeconds},v1=${new Bun.CryptoHasher('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`
 }
 
 /**

@@ -1,0 +1,94 @@
+import type { Presence } from '../realtime/presence.ts'
+import type { WebhookEventRow } from '../store/outbox.ts'
+import type { MessageRow, Store } from '../store/store.ts'
+
+/** What a room sends next: an outbox event, or a message read from the messages table (its log). */
+export type Outgoing = { kind: 'event'; event: WebhookEventRow } | { kind: 'message'; message: MessageRow }
+
+/**
+ * A room's events in the order they go out: its outbox events (by position, then id) among its
+ * messages (by id). An event written when the room's newest message was P goes after message P
+ * and before any later one. The queue ends before the first event that is not due yet: what
+ * follows it waits for its retry. With `moreMessages` (more were stored than were read), it also
+ * ends where the messages read do: a later event may belong after messages not read yet.
+ */
+export function roomQueue(events: readonly WebhookEventRow[], messages: readonly MessageRow[], moreMessages: boolean, now: number): Outgoing[] {
+  const queue: Outgoing[] = []
+  let e = 0
+  let m = 0
+  while (e < events.length || m < messages.length) {
+    const event = events[e]
+    const message = messages[m]
+    if (!message && moreMessages) break
+    if (event && (!message || event.position < message.id)) {
+      if (event.nextAttemptAt > now) break
+      queue.push({ kind: 'event', event })
+      e++
+    } else if (message) {
+      queue.push({ kind: 'message', message })
+      m++
+    }
+  }
+  return queue
+}
+
+/**
+ * A room as one pass finds it, read once for all its messages in the pass: who is in it (with when
+ * they joined) and who has a socket in it now.
+ */
+export class RoomNow {
+  private read: Promise<{ roster: { userId: string; joinedAt: number }[]; online: Set<string> }> | null = null
+
+  constructor(
+    private readonly store: Store,
+    private readonly presence: Presence,
+    private readonly limit: number,
+  ) {}
+
+  /** Those in the room when the message was sent, but its sender, with no socket in the room now. */
+  async offline(message: MessageRow): Promise<string[]> {
+    this.read ??= Promise.all([this.store.membership.roster(message.roomId, this.limit + 1), this.presence.online(message.roomId)]).then(([roster, online]) => ({ roster, online: new Set(online.map((u) => u.user_id)) }))
+    const { roster, online } = await this.read
+    // Who joined after the message did not miss it.
+    return roster
+      .filter((m) => m.joinedAt <= message.createdAt && m.userId !== message.userId && !online.has(m.userId))
+      .map((m) => m.userId)
+      .slice(0, this.limit)
+  }
+}
+
+/** Collects items added in one turn and hands them over together; each `record` resolves once written. */
+export class Batcher<T> {
+  private items: T[] = []
+  private written: Promise<void> | null = null
+
+  constructor(private readonly write: (items: T[]) => Promise<void>) {}
+
+  record(item: T): Promise<void> {
+    this.items.push(item)
+    this.written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const items = this.items
+      this.items = []
+      this.written = null
+      return this.write(items)
+    })
+    return this.written
+  }
+}
+
+/** Lets at most `limit` tasks run at once. */
+export class Semaphore {
+  private running = 0
+  private readonly waiting: (() => void)[] = []
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.running++
+    try {
+      return await task()
+    } finally {
+      this.running--
+      this.waiting.shift()?.()
+    }
+  }
+}
