@@ -21,3 +21,11 @@ describe('KeyedLimiter', () => {
     limiter.close()
   })
 })
+
+describe('TokenBucket', () => {
+  it('should not lose tokens to a time a moment before it was made', () => {
+    const bucket = new TokenBucket(0.001, 1, 1_000)
+    expect(bucket.take(999.5)).toBe(true)
+    expect(bucket.take(1_000)).toBe(false)
+  })
+})

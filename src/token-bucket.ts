@@ -33,6 +33,8 @@ export class TokenBucket {
   }
 
   private refill(now: number) {
+    // A caller may read the clock a moment before the bucket was made: time never runs backwards here.
+    if (now <= this.last) return
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate)
     this.last = now
   }

@@ -25,4 +25,14 @@ describe('RateLimiter', () => {
     expect(limiter.socketMessage('b', limiter.forSocket())).toBe('ok')
     limiter.close()
   })
+
+  it("should let a new user's first message through with a burst of one at a slow rate", () => {
+    // The user's bucket is made while the message is judged: its clock must not make it short of a token.
+    const limiter = new RateLimiter(loadConfig({ RATE_LIMIT_PER_SECOND: '0.001', RATE_LIMIT_BURST: '1', FLOOD_CLOSE_AFTER: '1' }))
+    const socket = limiter.forSocket()
+    expect(limiter.socketMessage('new', socket)).toBe('ok')
+    expect(limiter.socketMessage('new', socket)).toBe('flooding')
+    expect(limiter.restMessage('other')).toBe(0)
+    limiter.close()
+  })
 })

@@ -35,9 +35,9 @@ export class RateLimiter {
     return { bucket: new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST), refusals: 0, windowStart: 0 }
   }
 
-  private userBucket(userId: string) {
+  private userBucket(userId: string, now: number) {
     let bucket = this.users.get(userId)
-    if (!bucket) this.users.set(userId, (bucket = new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST)))
+    if (!bucket) this.users.set(userId, (bucket = new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST, now)))
     return bucket
   }
 
@@ -45,7 +45,7 @@ export class RateLimiter {
   socketMessage(userId: string, limits: SocketLimits): Verdict {
     const now = performance.now()
     // The socket's bucket first: a flooding tab should not spend the tokens of the user's other tabs.
-    if (limits.bucket.take(now) && this.userBucket(userId).take(now)) return 'ok'
+    if (limits.bucket.take(now) && this.userBucket(userId, now).take(now)) return 'ok'
     if (now - limits.windowStart > FLOOD_WINDOW_MS) {
       limits.windowStart = now
       limits.refusals = 0
@@ -55,8 +55,9 @@ export class RateLimiter {
 
   /** A message over REST; returns the seconds to wait, or 0 when it may go. */
   restMessage(userId: string): number {
-    const bucket = this.userBucket(userId)
-    return bucket.take() ? 0 : Math.max(1, Math.ceil(bucket.wait()))
+    const now = performance.now()
+    const bucket = this.userBucket(userId, now)
+    return bucket.take(now) ? 0 : Math.max(1, Math.ceil(bucket.wait(now)))
   }
 
   close(): void {
