@@ -1,0 +1,167 @@
+import { Emitter } from './emitter.ts'
+import type { Transport } from './http.ts'
+import type { ChatApi } from './rest.ts'
+import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
+import type { InboxMessageFrame, InboxReadFrame, InboxReadyFrame, InboxRemovedFrame, InboxRoom, InboxRoomFrame, InboxServerFrame } from './types.ts'
+
+/** How the inbox stream loads its rooms. */
+export interface InboxOptions {
+  /** Rooms fetched after each `inbox.ready` (1–100, default 50): the newest by activity. */
+  limit?: number
+}
+
+/** The events of the inbox stream and their payloads. */
+export interface InboxEvents {
+  state: ConnectionState
+  /** `inbox.ready`: the stream is live (after every connect); the rooms are fetched next. */
+  ready: InboxReadyFrame
+  message: InboxMessageFrame
+  read: InboxReadFrame
+  room: InboxRoomFrame
+  removed: InboxRemovedFrame
+  /** The rooms changed: after a fetch, or a frame applied to them. */
+  rooms: readonly InboxRoom[]
+  error: Error
+  stopped: StopInfo
+  frame: InboxServerFrame
+}
+
+type ChangeFrame = InboxMessageFrame | InboxReadFrame | InboxRoomFrame | InboxRemovedFrame
+
+const activity = (room: InboxRoom) => Date.parse(room.last_message?.created_at ?? room.created_at)
+
+/**
+ * The user stream (`WS /ws/chat/inbox/`) and the rooms it keeps current. The stream keeps no
+ * history, so after every `inbox.ready` the inbox is fetched again and the frames that arrive
+ * meanwhile are applied on top, as the protocol asks; reconnects and credentials as for rooms.
+ */
+export class InboxStream extends Emitter<InboxEvents> {
+  private readonly socket: ReconnectingSocket
+  private readonly entries = new Map<number, InboxRoom>()
+  /** Frames that arrived while the inbox was being fetched; null when no fetch is under way. */
+  private early: ChangeFrame[] | null = null
+  private generation = 0
+
+  constructor(
+    transport: Transport,
+    private readonly api: ChatApi,
+    private readonly options: InboxOptions & { reconnect?: ReconnectOptions } = {},
+  ) {
+    super()
+    this.socket = new ReconnectingSocket(
+      transport,
+      {
+        target: () => ({ path: '/ws/chat/inbox/' }),
+        probePath: '/chat/v1/unread/',
+        opened: () => {},
+        frame: (data) => this.frame(data),
+        dropped: () => {},
+        state: (state) => this.emit('state', state),
+        stopped: (info) => this.emit('stopped', info),
+        error: (error) => this.emit('error', error),
+      },
+      options.reconnect,
+    )
+    this.socket.start()
+  }
+
+  get state(): ConnectionState {
+    return this.socket.state
+  }
+
+  /** The loaded rooms, latest activity first. */
+  get rooms(): readonly InboxRoom[] {
+    return [...this.entries.values()].sort((a, b) => activity(b) - activity(a) || b.id - a.id)
+  }
+
+  /** Unread messages over the loaded rooms. */
+  get unreadCount(): number {
+    let total = 0
+    for (const room of this.entries.values()) total += room.unread_count
+    return total
+  }
+
+  /** Ends the stream. */
+  close(): void {
+    this.socket.close()
+  }
+
+  private frame(data: unknown): void {
+    let frame: InboxServerFrame
+    try {
+      frame = JSON.parse(String(data)) as InboxServerFrame
+    } catch {
+      return this.emit('error', new Error('the server sent a frame that is not JSON'))
+    }
+    this.emit('frame', frame)
+    switch (frame.type) {
+      case 'inbox.ready':
+        this.emit('ready', frame)
+        return this.load()
+      case 'chat.error':
+        return this.emit('error', new Error(`the inbox stream refused a frame (${frame.code}): ${frame.message}`))
+      case 'inbox.message':
+        this.emit('message', frame)
+        return this.change(frame)
+      case 'inbox.read':
+        this.emit('read', frame)
+        return this.change(frame)
+      case 'inbox.room':
+        this.emit('room', frame)
+        return this.change(frame)
+      case 'inbox.removed':
+        this.emit('removed', frame)
+        return this.change(frame)
+      default: {
+        const unknown: never = frame
+        return void unknown
+      }
+    }
+  }
+
+  private change(frame: ChangeFrame): void {
+    if (this.early) return void this.early.push(frame)
+    // A message in a room beyond the loaded page: that room is now the newest, so fetch again.
+    if (!this.apply(frame)) return this.load()
+    this.emit('rooms', this.rooms)
+  }
+
+  /** Fetches the first page and applies what arrived meanwhile. */
+  private load(): void {
+    const generation = ++this.generation
+    this.early ??= []
+    this.api.inbox({ limit: this.options.limit ?? 50 }).then(
+      (page) => {
+        if (generation !== this.generation) return
+        this.entries.clear()
+        for (const room of page.rooms) this.entries.set(room.id, room)
+        this.settle()
+      },
+      (error: unknown) => {
+        if (generation !== this.generation) return
+        this.emit('error', error instanceof Error ? error : new Error(String(error)))
+        this.settle()
+      },
+    )
+  }
+
+  private settle(): void {
+    const early = this.early ?? []
+    this.early = null
+    for (const frame of early) this.apply(frame)
+    this.emit('rooms', this.rooms)
+  }
+
+  /** Applies a frame to the loaded rooms; false for a message in a room not loaded. */
+  private apply(frame: ChangeFrame): boolean {
+    if (frame.type === 'inbox.room') this.entries.set(frame.room.id, frame.room)
+    if (frame.type === 'inbox.removed') this.entries.delete(frame.room)
+    if (frame.type === 'inbox.room' || frame.type === 'inbox.removed') return true
+    const entry = this.entries.get(frame.room)
+    if (!entry) return frame.type !== 'inbox.message'
+    if (frame.type === 'inbox.read') Object.assign(entry, { last_read_id: frame.last_read_id, unread_count: frame.unread_count })
+    // A message the fetch already had (the protocol's rule: not above the room's last message) changes nothing.
+    else if (frame.message.id > (entry.last_message?.id ?? 0)) Object.assign(entry, { last_message: frame.message, unread_count: frame.unread_count })
+    return true
+  }
+}

@@ -1,0 +1,100 @@
+import type { ChatSendError } from './errors.ts'
+import type { Message } from './types.ts'
+
+/** Where pending sends are kept across page loads: `localStorage` fits, and so does an async store. */
+export interface OutboxStorage {
+  getItem(key: string): string | null | Promise<string | null>
+  setItem(key: string, value: string): void | Promise<void>
+  removeItem(key: string): void | Promise<void>
+}
+
+/** A message handed to `send()` that the server has not acknowledged yet. */
+export interface PendingMessage {
+  /** Sent with every attempt: the server stores the message once however often it arrives. */
+  readonly client_msg_id: string
+  readonly message: string
+}
+
+interface Entry extends PendingMessage {
+  /** The `send()` promise waiting for it; none for entries restored from storage. */
+  settle?: { resolve(message: Message): void; reject(error: ChatSendError): void }
+}
+
+/**
+ * The room's pending sends, oldest first, mirrored into a storage when there is one. Entries
+ * leave when the server echoes their `client_msg_id`, or when they are given up on.
+ */
+export class Outbox {
+  private entries: Entry[] = []
+  /** Storage writes in order, whatever the storage's own timing. */
+  private writing: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly storage: OutboxStorage | undefined,
+    private readonly key: string,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  /** Adds what an earlier page left in storage, before anything sent since. */
+  async load(): Promise<void> {
+    if (!this.storage) return
+    const saved = await this.storage.getItem(this.key)
+    const restored = saved ? (JSON.parse(saved) as PendingMessage[]) : []
+    const known = new Set(this.entries.map((e) => e.client_msg_id))
+    this.entries.unshift(...restored.filter((e) => !known.has(e.client_msg_id)).map(({ client_msg_id, message }) => ({ client_msg_id, message })))
+    if (restored.length > 0) this.save()
+  }
+
+  get pending(): readonly PendingMessage[] {
+    return this.entries.map(({ client_msg_id, message }) => ({ client_msg_id, message }))
+  }
+
+  get head(): PendingMessage | undefined {
+    return this.entries[0]
+  }
+
+  /** Queues a message; the promise settles when the server stores it or it is given up on. */
+  add(pending: PendingMessage): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.entries.push({ ...pending, settle: { resolve, reject } })
+      this.save()
+    })
+  }
+
+  /** The server stored the message with this `client_msg_id`: true if it was pending here. */
+  acknowledge(message: Message): boolean {
+    const entry = this.take(message.client_msg_id)
+    entry?.settle?.resolve(message)
+    return entry !== undefined
+  }
+
+  /** Gives up on one message. */
+  reject(clientMsgId: string, error: ChatSendError): void {
+    this.take(clientMsgId)?.settle?.reject(error)
+  }
+
+  /** Gives up on every message; `keep` leaves them in storage for the next page or connection. */
+  rejectAll(error: ChatSendError, keep: boolean): void {
+    const entries = this.entries
+    this.entries = []
+    if (!keep) this.save()
+    for (const entry of entries) entry.settle?.reject(error)
+  }
+
+  private take(clientMsgId: string | null): Entry | undefined {
+    const index = this.entries.findIndex((e) => e.client_msg_id === clientMsgId)
+    if (index === -1) return undefined
+    const [entry] = this.entries.splice(index, 1)
+    this.save()
+    return entry
+  }
+
+  private save(): void {
+    const storage = this.storage
+    if (!storage) return
+    const text = this.entries.length === 0 ? null : JSON.stringify(this.pending)
+    this.writing = this.writing
+      .then(() => (text === null ? storage.removeItem(this.key) : storage.setItem(this.key, text)))
+      .catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
+  }
+}

@@ -1,0 +1,122 @@
+import type { Transport } from './http.ts'
+import type {
+  AdminPageQuery,
+  Block,
+  CreateRoomInput,
+  DeadLetter,
+  DirectRoomInput,
+  HistoryQuery,
+  InboxPage,
+  InboxQuery,
+  Member,
+  Message,
+  ReadMarker,
+  Report,
+  ReportInput,
+  RoomDetail,
+  RoomSummary,
+  RoomsQuery,
+  SendMessageInput,
+  Unread,
+} from './types.ts'
+
+const V1 = '/chat/v1'
+const user = (userId: string) => encodeURIComponent(userId)
+
+/**
+ * The REST API, one method per operation of the OpenAPI document (`GET /docs/json`). Each asks the
+ * auth hook for credentials (and once more after a 401) and throws `ChatApiError` on a refusal.
+ */
+export class ChatApi {
+  constructor(private readonly http: Transport) {}
+
+  /** Open rooms and, with identity, the caller's private and direct rooms, ascending id. */
+  rooms(query: RoomsQuery = {}): Promise<RoomSummary[]> {
+    return this.http.call('GET', `${V1}/rooms/`, { query })
+  }
+
+  /** Creates a room; an open room with an existing `post_id` answers that room instead. */
+  createRoom(body: CreateRoomInput): Promise<RoomDetail> {
+    return this.http.call('POST', `${V1}/create-room/`, { body })
+  }
+
+  /** The caller's direct room with `user_id` about `post_id`, made if it does not exist. */
+  directRoom(body: DirectRoomInput): Promise<RoomDetail> {
+    return this.http.call('POST', `${V1}/direct-room/`, { body })
+  }
+
+  /** Room detail: online users, the newest 50 messages, members, and the storage epoch. */
+  room(roomId: number): Promise<RoomDetail> {
+    return this.http.call('GET', `${V1}/room/${roomId}/`)
+  }
+
+  /** Messages ascending: the newest `limit`, or the newest below `before`, or the oldest above `after`. */
+  history(roomId: number, query: HistoryQuery = {}): Promise<Message[]> {
+    return this.http.call('GET', `${V1}/room/${roomId}/messages/`, { query })
+  }
+
+  /** Sends over REST (a room socket's `send()` also survives reconnects); a repeated `client_msg_id` answers the stored message. */
+  sendMessage(body: SendMessageInput): Promise<Message> {
+    return this.http.call('POST', `${V1}/message/`, { body })
+  }
+
+  /** The owner and members of a private or direct room. */
+  members(roomId: number): Promise<Member[]> {
+    return this.http.call('GET', `${V1}/room/${roomId}/members/`)
+  }
+
+  /** Adds a member (the owner or a service call). */
+  addMember(roomId: number, userId: string): Promise<Member> {
+    return this.http.call('POST', `${V1}/room/${roomId}/members/`, { body: { user_id: userId } })
+  }
+
+  /** Removes a member; a member removing themself leaves the room. */
+  removeMember(roomId: number, userId: string): Promise<void> {
+    return this.http.call('DELETE', `${V1}/room/${roomId}/members/${user(userId)}/`)
+  }
+
+  /** The users the caller has blocked, oldest first. */
+  blocks(): Promise<Block[]> {
+    return this.http.call('GET', `${V1}/blocks/`)
+  }
+
+  /** Blocks a user (idempotent). */
+  block(userId: string): Promise<void> {
+    return this.http.call('PUT', `${V1}/blocks/${user(userId)}/`)
+  }
+
+  /** Unblocks a user (idempotent). */
+  unblock(userId: string): Promise<void> {
+    return this.http.call('DELETE', `${V1}/blocks/${user(userId)}/`)
+  }
+
+  /** Moves the caller's read marker forward (never back, never past the newest message). */
+  markRead(roomId: number, lastReadId: number): Promise<ReadMarker> {
+    return this.http.call('POST', `${V1}/room/${roomId}/read/`, { body: { last_read_id: lastReadId } })
+  }
+
+  /** The badge: unread messages and rooms with any. */
+  unread(): Promise<Unread> {
+    return this.http.call('GET', `${V1}/unread/`)
+  }
+
+  /** A page of the caller's rooms, latest activity first; pass `next_cursor` back as `cursor`. */
+  inbox(query: InboxQuery = {}): Promise<InboxPage> {
+    return this.http.call('GET', `${V1}/inbox/`, { query })
+  }
+
+  /** Reports a message or a user. */
+  report(body: ReportInput): Promise<Report> {
+    return this.http.call('POST', `${V1}/report/`, { body })
+  }
+
+  /** Service call: reports, oldest first. */
+  reports(query: AdminPageQuery = {}): Promise<Report[]> {
+    return this.http.call('GET', `${V1}/admin/reports/`, { query })
+  }
+
+  /** Service call: webhook events given up on. */
+  deadWebhooks(query: AdminPageQuery = {}): Promise<DeadLetter[]> {
+    return this.http.call('GET', `${V1}/admin/webhooks/dead/`, { query })
+  }
+}

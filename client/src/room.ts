@@ -1,0 +1,322 @@
+import { Emitter } from './emitter.ts'
+import { ChatSendError } from './errors.ts'
+import type { Transport } from './http.ts'
+import { Outbox, type OutboxStorage, type PendingMessage } from './outbox.ts'
+import { Presence } from './presence.ts'
+import type { ChatApi } from './rest.ts'
+import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
+import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomServerFrame, TypingFrame } from './types.ts'
+
+/** How a room connection starts and behaves. */
+export interface RoomOptions {
+  /**
+   * The newest message id the app already shows (from room detail or history; 0 for an empty
+   * room): the first connection replays what came after it, so nothing falls between the app's
+   * fetch and the socket. Without it the connection starts live, and keeps its place from its
+   * first message on.
+   */
+  since?: number
+  /** The storage epoch `since` belongs to (room detail's `epoch`), so a replaced database is noticed. */
+  epoch?: string
+  /** Keeps pending sends so they survive a page reload (`localStorage` will do). */
+  storage?: OutboxStorage
+  /** The storage key (default `gateway-chat:outbox:<room id>`). */
+  storageKey?: string
+  /** Keeps `online` current: one room detail fetched after each connect (default true). */
+  presence?: boolean
+  /** Least time between two typing notices (the server's TYPING_INTERVAL_MS, 2000 by default). */
+  typingIntervalMs?: number
+  /** Longest message in characters (the server's MAX_MESSAGE_LENGTH, 2000 by default). */
+  maxMessageLength?: number
+}
+
+/** The events of a room connection and their payloads. */
+export interface RoomEvents {
+  state: ConnectionState
+  /** A new message, once, in id order (replayed ones after a reconnect included). */
+  message: Message
+  /** A replay after a reconnect is over; `truncated`: more were missed, page them with `history({ before })`. */
+  recovered: RecoveredFrame
+  /** The server's database was replaced: ids start over. Reload the room, then `resumeFrom()`. */
+  reset: { epoch: string }
+  /** Who is online changed (`online` holds the same map). */
+  presence: ReadonlyMap<string, OnlineUser>
+  /** `chat.user.join` and `chat.user.leave`, once per user (not per tab). */
+  join: PresenceFrame
+  leave: PresenceFrame
+  typing: TypingFrame
+  read: ReadFrame
+  member: MemberFrame
+  /** A message the server refused for good (the promise of `send()` rejects with the same error). */
+  failed: { pending: PendingMessage; error: ChatSendError }
+  /** Something went wrong that the connection works around: a refused frame, a failed fetch. */
+  error: Error
+  /** The connection ended for good (removed, refused, unauthorized, policy): it will not reconnect. */
+  stopped: StopInfo
+  /** Every frame as it came, for what the events above do not cover. */
+  frame: RoomServerFrame
+}
+
+/** Codes that refuse the message itself: sending it again cannot help. */
+const REFUSED = new Set<ChatErrorCode>(['message_empty', 'message_too_long', 'message_invalid', 'blocked', 'invalid_field'])
+
+/** Pending `chat.read` markers are coalesced for this long. */
+const READ_DELAY_MS = 300
+
+/**
+ * A chat room over WebSocket that survives reconnects: no message missed or shown twice (`since=`
+ * and `epoch=` from the last message seen), sends that complete exactly once, presence, typing.
+ */
+export class RoomConnection extends Emitter<RoomEvents> {
+  /** Who is online now; rebuilt on every connect and kept by joins and leaves. */
+  readonly online: ReadonlyMap<string, OnlineUser>
+  private readonly socket: ReconnectingSocket
+  private readonly outbox: Outbox
+  private readonly presence: Presence | null
+  /** The newest message id delivered (or given by the app): since= for the next connect. */
+  private position: number | null
+  private epoch: string | null
+  /** The open socket asked for a replay and `chat.recovered` has not come yet. */
+  private replaying = false
+  /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
+  private inFlight: string | null = null
+  private sendRetries = 0
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private typingSentAt = 0
+  private readWanted = 0
+  private readTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(
+    readonly roomId: number,
+    transport: Transport,
+    api: ChatApi,
+    private readonly options: RoomOptions & { reconnect?: ReconnectOptions } = {},
+  ) {
+    super()
+    this.position = options.since ?? null
+    this.epoch = options.epoch ?? null
+    this.outbox = new Outbox(options.storage, options.storageKey ?? `gateway-chat:outbox:${roomId}`, (error) => this.emit('error', error))
+    this.presence = options.presence === false ? null : new Presence(() => api.room(roomId).then((room) => room.online_users))
+    this.online = this.presence?.online ?? new Map()
+    this.socket = new ReconnectingSocket(
+      transport,
+      {
+        target: () => ({ path: `/ws/chat/${roomId}/chat/`, query: this.resumeQuery() }),
+        probePath: `/chat/v1/room/${roomId}/messages/?limit=1`,
+        opened: () => this.opened(),
+        frame: (data) => this.frame(data),
+        dropped: (code) => this.dropped(code),
+        state: (state) => this.emit('state', state),
+        stopped: (info) => this.stopped(info),
+        error: (error) => this.emit('error', error),
+      },
+      options.reconnect,
+    )
+    this.outbox.load().then(
+      () => this.socket.start(),
+      (error: unknown) => {
+        this.emit('error', error instanceof Error ? error : new Error(String(error)))
+        this.socket.start()
+      },
+    )
+  }
+
+  get state(): ConnectionState {
+    return this.socket.state
+  }
+
+  /** Messages handed to `send()` (or restored from storage) that the server has not stored yet. */
+  get pending(): readonly PendingMessage[] {
+    return this.outbox.pending
+  }
+
+  /**
+   * Sends a message; resolves with it as stored (its `id`, `created_at`) once the server echoes
+   * it, after any number of reconnects. Rejects with `ChatSendError` if the server refuses it.
+   */
+  send(text: string): Promise<Message> {
+    const refusal = this.check(text)
+    if (refusal) return Promise.reject(refusal)
+    const sent = this.outbox.add({ client_msg_id: newId(), message: text })
+    this.pump()
+    return sent
+  }
+
+  /** Tells the others this user is typing; at most once per interval (the server drops the rest). */
+  typing(): boolean {
+    const now = Date.now()
+    if (now - this.typingSentAt < (this.options.typingIntervalMs ?? 2000)) return false
+    if (!this.socket.send({ type: 'chat.typing' })) return false
+    this.typingSentAt = now
+    return true
+  }
+
+  /** Moves this user's read marker to `messageId` (forward only; sent shortly, once for a burst). */
+  markRead(messageId: number): void {
+    if (messageId <= this.readWanted) return
+    this.readWanted = messageId
+    this.readTimer ??= setTimeout(() => {
+      this.readTimer = undefined
+      this.socket.send({ type: 'chat.read', last_read_id: this.readWanted })
+    }, READ_DELAY_MS)
+  }
+
+  /**
+   * After a `reset` (or to skip ahead), the newest message the app now shows and its epoch: later
+   * messages only are delivered, and reconnects resume after it.
+   */
+  resumeFrom(messageId: number, epoch?: string): void {
+    this.position = messageId
+    if (epoch !== undefined) this.epoch = epoch
+  }
+
+  /** Ends the connection. Pending sends reject with `closed`; with a storage they are sent next time. */
+  close(): void {
+    this.socket.close()
+    this.halt()
+    this.outbox.rejectAll(new ChatSendError('closed', 'the connection was closed before the server took the message'), true)
+  }
+
+  private check(text: string): ChatSendError | null {
+    if (this.socket.state === 'closed') return new ChatSendError('stopped', 'the connection has ended')
+    if (text.trim() === '') return new ChatSendError('message_empty', 'the message is empty')
+    const max = this.options.maxMessageLength ?? 2000
+    if (text.length > max && [...text].length > max) return new ChatSendError('message_too_long', `the message is longer than ${max} characters`)
+    return null
+  }
+
+  private resumeQuery(): Record<string, string | number> {
+    this.replaying = this.position !== null
+    if (this.position === null) return {}
+    return this.epoch === null ? { since: this.position } : { since: this.position, epoch: this.epoch }
+  }
+
+  private opened(): void {
+    this.inFlight = null
+    this.sendRetries = 0
+    clearTimeout(this.retryTimer)
+    this.presence?.refresh((changed) => this.emit('presence', changed), (error) => this.emit('error', error))
+    if (this.readWanted > 0) this.socket.send({ type: 'chat.read', last_read_id: this.readWanted })
+    // After a replay, messages stored before the drop have been echoed and need no second send.
+    if (!this.replaying) this.pump()
+  }
+
+  private dropped(code: number): void {
+    // A frame over the server's size limit closes the socket (1009): that message can never go.
+    if (code === 1009 && this.inFlight) this.refuse(this.inFlight, 'message_too_long', 'the message is larger than the server takes')
+    this.inFlight = null
+    clearTimeout(this.retryTimer)
+  }
+
+  private stopped(info: StopInfo): void {
+    this.halt()
+    // A room that removed or refused the user will not take these later either.
+    const keep = info.reason === 'policy' || info.reason === 'unauthorized'
+    this.outbox.rejectAll(new ChatSendError('stopped', `the connection ended: ${info.message}`), keep)
+    this.emit('stopped', info)
+  }
+
+  private halt(): void {
+    clearTimeout(this.retryTimer)
+    clearTimeout(this.readTimer)
+    this.readTimer = undefined
+  }
+
+  /** Puts the oldest pending message on the wire, unless one is waiting for its echo. */
+  private pump(): void {
+    const head = this.outbox.head
+    if (!head || this.inFlight !== null || this.replaying) return
+    if (this.socket.send({ type: 'chat.message', message: head.message, client_msg_id: head.client_msg_id })) this.inFlight = head.client_msg_id
+  }
+
+  private frame(data: unknown): void {
+    let frame: RoomServerFrame
+    try {
+      frame = JSON.parse(String(data)) as RoomServerFrame
+    } catch {
+      return this.emit('error', new Error('the server sent a frame that is not JSON'))
+    }
+    this.emit('frame', frame)
+    switch (frame.type) {
+      case 'chat.message':
+        return this.received(frame)
+      case 'chat.recovered':
+        return this.recovered(frame)
+      case 'chat.user.join':
+      case 'chat.user.leave':
+        this.presence?.apply(frame, (changed) => this.emit('presence', changed))
+        return this.emit(frame.type === 'chat.user.join' ? 'join' : 'leave', frame)
+      case 'chat.typing':
+        return this.emit('typing', frame)
+      case 'chat.read':
+        return this.emit('read', frame)
+      case 'chat.member.added':
+      case 'chat.member.removed':
+        return this.emit('member', frame)
+      case 'chat.error':
+        return this.refused(frame)
+      default: {
+        // A frame type this client does not know fails the type check here; at run time it is ignored.
+        const unknown: never = frame
+        return void unknown
+      }
+    }
+  }
+
+  private received({ type: _type, ...message }: MessageFrame): void {
+    if (this.outbox.acknowledge(message) && message.client_msg_id === this.inFlight) {
+      this.inFlight = null
+      this.sendRetries = 0
+      this.pump()
+    }
+    // One order for everyone, replay then live: an id at or below the last one is a repeat.
+    if (this.position !== null && message.id <= this.position) return
+    this.position = message.id
+    this.emit('message', message)
+  }
+
+  private recovered(frame: RecoveredFrame): void {
+    this.replaying = false
+    this.epoch = frame.epoch
+    if (frame.reset) {
+      this.position = null
+      this.emit('reset', { epoch: frame.epoch })
+    }
+    this.emit('recovered', frame)
+    this.pump()
+  }
+
+  private refused(frame: ChatErrorFrame): void {
+    // A replay that failed leaves a gap behind the live frames: connect again and replay again.
+    if (this.replaying && frame.code === 'store_failed') return this.socket.reconnect('replay failed')
+    const inFlight = this.inFlight
+    if (inFlight && REFUSED.has(frame.code)) return this.refuse(inFlight, frame.code, frame.message)
+    this.emit('error', new Error(`the server refused a frame (${frame.code}): ${frame.message}`))
+    // rate_limited, store_failed, unavailable: the same message again, later (it is stored once).
+    if (inFlight) {
+      clearTimeout(this.retryTimer)
+      const delay = Math.min(10_000, 500 * 2 ** this.sendRetries++) * (0.5 + Math.random() / 2)
+      this.retryTimer = setTimeout(() => {
+        if (this.inFlight !== inFlight) return
+        this.inFlight = null
+        this.pump()
+      }, delay)
+    }
+  }
+
+  private refuse(clientMsgId: string, code: ChatErrorCode, message: string): void {
+    const pending = this.outbox.pending.find((p) => p.client_msg_id === clientMsgId)
+    const error = new ChatSendError(code, message)
+    this.outbox.reject(clientMsgId, error)
+    if (clientMsgId === this.inFlight) this.inFlight = null
+    if (pending) this.emit('failed', { pending, error })
+    this.pump()
+  }
+}
+
+/** A fresh `client_msg_id`; pages served over plain http have no `crypto.randomUUID`. */
+function newId(): string {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID()
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+}

@@ -1,0 +1,105 @@
+// The protocol's shapes, taken from the server's own zod schemas. Only types cross over (`import
+// type`): nothing of zod or the server reaches the bundle, and a server change that breaks this
+// client breaks its type check. The build prints these as plain object types (client/build.ts).
+import type { z } from 'zod'
+import type { problemSchema } from '../../src/docs/responses.ts'
+import type { inboxFrameSchemas, inboxQuerySchema, inboxRoomSchema, inboxSchema } from '../../src/modules/inbox/model.ts'
+import type { blockSchema } from '../../src/modules/members/model.ts'
+import type { historyQuerySchema, sendMessageBodySchema } from '../../src/modules/messages/model.ts'
+import type { readMarkerSchema, unreadSchema } from '../../src/modules/reads/model.ts'
+import type { adminPageSchema, deadLetterSchema, reportBodySchema, reportSchema } from '../../src/modules/reports/model.ts'
+import type { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, memberSchema, roomDetailSchema, roomKindSchema, roomSummarySchema } from '../../src/modules/rooms/model.ts'
+import type { clientFrameSchema, messageSchema, serverFrameSchemas } from '../../src/realtime/codec.ts'
+
+/**
+ * What a caller may send for a schema: its input, except that fields the server coerces (a number
+ * given as a string, `limit` from a query) are typed as what they become.
+ */
+type Input<S extends z.ZodType> = { [K in keyof z.input<S>]: unknown extends z.input<S>[K] ? z.output<S>[K & keyof z.output<S>] : z.input<S>[K] }
+
+/** One of a set of frame schemas, by its `type`. */
+type FrameUnion<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.output<T[K]> }[keyof T]
+
+// ---- REST shapes ----
+
+/** A stored message, as history returns it and `chat.message` carries it. */
+export type Message = z.output<typeof messageSchema>
+/** `open` (anyone), `private` (owner and members), `direct` (two members). */
+export type RoomKind = z.output<typeof roomKindSchema>
+/** A room as `GET /chat/v1/rooms/` lists it. */
+export type RoomSummary = z.output<typeof roomSummarySchema>
+/** A room with who is online, its newest 50 messages, its members and the storage epoch. */
+export type RoomDetail = z.output<typeof roomDetailSchema>
+/** A user with a socket open in a room. */
+export type OnlineUser = RoomDetail['online_users'][number]
+/** A member of a private or direct room, with the profile last seen for them. */
+export type Member = z.output<typeof memberSchema>
+/** A user the caller has blocked. */
+export type Block = z.output<typeof blockSchema>
+/** The caller's read marker in a room after a move, and what is unread after it. */
+export type ReadMarker = z.output<typeof readMarkerSchema>
+/** The unread badge: messages and rooms with any, over the caller's rooms. */
+export type Unread = z.output<typeof unreadSchema>
+/** A room of the inbox: its summary with the last message, unread count, marker and direct members. */
+export type InboxRoom = z.output<typeof inboxRoomSchema>
+/** A page of the inbox; pass `next_cursor` back for the next one. */
+export type InboxPage = z.output<typeof inboxSchema>
+/** A stored report. */
+export type Report = z.output<typeof reportSchema>
+/** A webhook event the server gave up on. */
+export type DeadLetter = z.output<typeof deadLetterSchema>
+/** RFC 9457 problem details, as every REST refusal (and refused handshake) carries them. */
+export type Problem = z.output<typeof problemSchema>
+
+/** `POST /chat/v1/create-room/`. */
+export type CreateRoomInput = Input<ReturnType<typeof createRoomBodySchema>>
+/** `POST /chat/v1/direct-room/`. */
+export type DirectRoomInput = Input<typeof directRoomBodySchema>
+/** `POST /chat/v1/message/`. */
+export type SendMessageInput = Input<ReturnType<typeof sendMessageBodySchema>>
+/** `POST /chat/v1/report/`: a message, a user, or both. */
+export type ReportInput = Input<typeof reportBodySchema>
+/** `GET /chat/v1/rooms/` paging. */
+export type RoomsQuery = Input<typeof listRoomsQuerySchema>
+/** `GET /chat/v1/room/{id}/messages/` paging: at most one of `before` and `after`. */
+export type HistoryQuery = Input<typeof historyQuerySchema>
+/** `GET /chat/v1/inbox/` paging. */
+export type InboxQuery = Input<typeof inboxQuerySchema>
+/** Paging of the service calls that list reports and dead webhook events. */
+export type AdminPageQuery = Input<typeof adminPageSchema>
+
+// ---- WebSocket frames ----
+
+/** Every frame a client may send on a room socket. */
+export type RoomClientFrame = z.input<typeof clientFrameSchema>
+/** Every frame the server sends on a room socket. */
+export type RoomServerFrame = FrameUnion<typeof serverFrameSchemas>
+/** `chat.message`: a stored message, to every socket of the room (the sender's too). */
+export type MessageFrame = z.output<typeof serverFrameSchemas.message>
+/** `chat.user.join` / `chat.user.leave`: a user's first socket in the room opened, or their last closed. */
+export type PresenceFrame = z.output<typeof serverFrameSchemas.join> | z.output<typeof serverFrameSchemas.leave>
+/** `chat.typing`: another user is typing. */
+export type TypingFrame = z.output<typeof serverFrameSchemas.typing>
+/** `chat.read`: a user's read marker moved. */
+export type ReadFrame = z.output<typeof serverFrameSchemas.read>
+/** `chat.member.added` / `chat.member.removed`. */
+export type MemberFrame = z.output<typeof serverFrameSchemas.memberAdded> | z.output<typeof serverFrameSchemas.memberRemoved>
+/** `chat.recovered`: the replay asked for with `since=` is over (`reset`: the database was replaced). */
+export type RecoveredFrame = z.output<typeof serverFrameSchemas.recovered>
+/** `chat.error`: a frame the server would not take; the socket stays open. */
+export type ChatErrorFrame = z.output<typeof serverFrameSchemas.error>
+/** Why the server refused a frame. */
+export type ChatErrorCode = ChatErrorFrame['code']
+
+/** Every frame of the user stream `WS /ws/chat/inbox/`. */
+export type InboxServerFrame = FrameUnion<typeof inboxFrameSchemas> | ChatErrorFrame
+/** `inbox.ready`: the stream is live, with the badge as it stands. */
+export type InboxReadyFrame = z.output<typeof inboxFrameSchemas.ready>
+/** `inbox.message`: a new message in one of the user's rooms, with that room's unread count after it. */
+export type InboxMessageFrame = z.output<typeof inboxFrameSchemas.message>
+/** `inbox.read`: the user's own marker moved, on any device. */
+export type InboxReadFrame = z.output<typeof inboxFrameSchemas.read>
+/** `inbox.room`: the user gained a room. */
+export type InboxRoomFrame = z.output<typeof inboxFrameSchemas.room>
+/** `inbox.removed`: the user lost a room. */
+export type InboxRemovedFrame = z.output<typeof inboxFrameSchemas.removed>
