@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { ChatApiError, createChatClient, type ChatApi, type FetchLike } from '../client/src/index.ts'
+import { alice, bob, carol, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+
+const SERVICE_SECRET = 'service-secret-of-the-app-backend'
+
+/** Each REST call the client made, as method and path (query left off). */
+type Call = { method: string; path: string }
+
+/** A client as `user` whose fetch records every call it makes. */
+function recordingClient(base: string, user: TestUser, calls: Call[], headers: Record<string, string> = {}): ChatApi {
+  const fetch: FetchLike = (url, init) => {
+    calls.push({ method: init.method.toLowerCase(), path: new URL(url).pathname })
+    return globalThis.fetch(url, init)
+  }
+  return createChatClient({ baseUrl: base, fetch, auth: () => ({ headers: { ...identityHeaders(user), ...headers } }) }).api
+}
+
+/** An OpenAPI path (`/chat/v1/room/{room_id}/`) as a pattern over concrete paths. */
+const pattern = (template: string) => new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`)
+
+describe('the REST helpers', () => {
+  let server: TestServer
+  let operations: Call[]
+  beforeAll(async () => {
+    server = await startTestServer({ SERVICE_SECRET })
+    const openapi = (await (await server.http('/docs/json')).json()) as { paths: Record<string, Record<string, unknown>> }
+    operations = Object.entries(openapi.paths)
+      .filter(([path]) => path.startsWith('/chat/v1/'))
+      .flatMap(([path, item]) => Object.keys(item).map((method) => ({ method, path })))
+  })
+  afterAll(() => server.destroy())
+
+  it('should cover every operation of the OpenAPI document, each answering as typed', async () => {
+    const calls: Call[] = []
+    const owner = recordingClient(server.base, alice, calls)
+    const member = recordingClient(server.base, bob, calls)
+    const service = recordingClient(server.base, carol, calls, { 'x-service-secret': SERVICE_SECRET })
+
+    const team = await owner.createRoom({ name: 'team', kind: 'private', members: [bob.user_id] })
+    expect(team).toMatchObject({ kind: 'private', member_count: 2 })
+    const sent = await member.sendMessage({ room: team.id, message: 'hello', client_msg_id: 'rest-1' })
+    expect(await member.sendMessage({ room: team.id, message: 'hello', client_msg_id: 'rest-1' })).toEqual(sent)
+    expect(await owner.history(team.id, { after: 0, limit: 10 })).toEqual([sent])
+    expect((await owner.room(team.id)).chat_messages).toEqual([sent])
+    expect((await owner.rooms({ limit: 200 })).map((r) => r.id)).toContain(team.id)
+    expect(await owner.addMember(team.id, carol.user_id)).toMatchObject({ user_id: carol.user_id, role: 'member' })
+    expect((await owner.members(team.id)).map((m) => m.user_id).sort()).toEqual([alice.user_id, bob.user_id, carol.user_id].sort())
+    expect(await owner.removeMember(team.id, carol.user_id)).toBeUndefined()
+    expect(await owner.unread()).toEqual({ total: 1, rooms: 1 })
+    expect(await owner.markRead(team.id, sent.id)).toEqual({ room: team.id, last_read_id: sent.id, unread_count: 0 })
+    expect((await owner.inbox({ limit: 10 })).rooms.map((r) => [r.id, r.unread_count])).toEqual([[team.id, 0]])
+    const direct = await owner.directRoom({ user_id: bob.user_id, post_id: 7 })
+    expect(direct).toMatchObject({ kind: 'direct', post_id: 7 })
+    expect(await owner.block(bob.user_id)).toBeUndefined()
+    expect((await owner.blocks()).map((b) => b.user_id)).toEqual([bob.user_id])
+    expect(await owner.unblock(bob.user_id)).toBeUndefined()
+    const report = await owner.report({ message_id: sent.id, reason: 'spam' })
+    expect(report).toMatchObject({ message_id: sent.id, reporter: alice.user_id, room: team.id })
+    expect(await service.reports()).toEqual([report])
+    expect(await service.deadWebhooks()).toEqual([])
+
+    const called = (op: Call) => calls.some((c) => c.method === op.method && pattern(op.path).test(c.path))
+    expect(operations.length).toBeGreaterThan(15)
+    expect(operations.filter((op) => !called(op))).toEqual([])
+  })
+
+  it('should throw the problem the server answered, with its code and the invalid fields', async () => {
+    const api = recordingClient(server.base, alice, [])
+    const missing = await api.room(987_654).catch((error: unknown) => error)
+    expect(missing).toBeInstanceOf(ChatApiError)
+    expect(missing).toMatchObject({ status: 404, code: 'room_not_found' })
+    const invalid = await api.createRoom({ name: '' }).catch((error: unknown) => error)
+    expect(invalid).toMatchObject({ status: 422, code: 'validation_failed' })
+    expect((invalid as ChatApiError).errors?.map((e) => e.path)).toContain('name')
+  })
+})
