@@ -54,7 +54,7 @@ export class InboxStream extends Emitter<InboxEvents> {
         target: () => ({ path: '/ws/chat/inbox/' }),
         probePath: '/chat/v1/unread/',
         opened: () => {},
-        frame: (data) => this.frame(data),
+        frame: (frame) => this.frame(frame as InboxServerFrame),
         dropped: () => {},
         state: (state) => this.emit('state', state),
         stopped: (info) => this.emit('stopped', info),
@@ -86,13 +86,7 @@ export class InboxStream extends Emitter<InboxEvents> {
     this.socket.close()
   }
 
-  private frame(data: unknown): void {
-    let frame: InboxServerFrame
-    try {
-      frame = JSON.parse(String(data)) as InboxServerFrame
-    } catch {
-      return this.emit('error', new Error('the server sent a frame that is not JSON'))
-    }
+  private frame(frame: InboxServerFrame): void {
     this.emit('frame', frame)
     switch (frame.type) {
       case 'inbox.ready':

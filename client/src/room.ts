@@ -104,7 +104,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
         target: () => ({ path: `/ws/chat/${roomId}/chat/`, query: this.resumeQuery() }),
         probePath: `/chat/v1/room/${roomId}/messages/?limit=1`,
         opened: () => this.opened(),
-        frame: (data) => this.frame(data),
+        frame: (frame) => this.frame(frame as RoomServerFrame),
         dropped: (code) => this.dropped(code),
         state: (state) => this.emit('state', state),
         stopped: (info) => this.stopped(info),
@@ -229,13 +229,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     if (this.socket.send({ type: 'chat.message', message: head.message, client_msg_id: head.client_msg_id })) this.inFlight = head.client_msg_id
   }
 
-  private frame(data: unknown): void {
-    let frame: RoomServerFrame
-    try {
-      frame = JSON.parse(String(data)) as RoomServerFrame
-    } catch {
-      return this.emit('error', new Error('the server sent a frame that is not JSON'))
-    }
+  private frame(frame: RoomServerFrame): void {
     this.emit('frame', frame)
     switch (frame.type) {
       case 'chat.message':

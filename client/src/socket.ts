@@ -36,7 +36,8 @@ export interface SocketOwner {
   /** A REST path answered with the same checks as the handshake: its status says why one was refused. */
   readonly probePath: string
   opened(): void
-  frame(data: unknown): void
+  /** A frame from the server, parsed from JSON. */
+  frame(frame: unknown): void
   /** The open socket closed; a reconnect follows unless `stopped` is called. */
   dropped(code: number): void
   state(state: ConnectionState): void
@@ -153,7 +154,14 @@ export class ReconnectingSocket {
       this.owner.opened()
     })
     socket.addEventListener('message', (event) => {
-      if (this.current === socket) this.owner.frame(event.data)
+      if (this.current !== socket) return
+      let frame: unknown
+      try {
+        frame = JSON.parse(String(event.data))
+      } catch {
+        return this.owner.error(new Error('the server sent a frame that is not JSON'))
+      }
+      this.owner.frame(frame)
     })
     // Node's `ws` throws an 'error' nobody listens to; the 'close' that follows says what to do.
     socket.addEventListener('error', () => {})
