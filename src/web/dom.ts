@@ -1,40 +1,6 @@
 // The test page's DOM helpers: every string that comes from a user goes in as text, never HTML.
 
-export interface Message {
-  id: number
-  user_id: string
-  nickname: string
-  profile_picture_url: string | null
-  message: string
-  created_at: string
-}
-export type RoomKind = 'open' | 'private' | 'direct'
-export interface RoomSummary {
-  id: number
-  name: string
-  post_id: number | null
-  online_count: number
-  kind: RoomKind
-  member_count: number | null
-}
-export interface Member {
-  user_id: string
-  nickname: string | null
-  role: 'owner' | 'member'
-  last_read_id: number
-}
-export interface RoomDetail extends RoomSummary {
-  chat_messages: Message[]
-  members: Member[]
-}
-export type ServerFrame =
-  | ({ type: 'chat.message' } & Message)
-  | { type: 'chat.user.join' | 'chat.user.leave'; username: string; user_id: string }
-  | { type: 'chat.typing'; user_id: string; nickname: string }
-  | { type: 'chat.error'; code: string; message: string }
-  | { type: 'chat.recovered'; count: number; truncated: boolean }
-  | { type: 'chat.member.added' | 'chat.member.removed'; user_id: string }
-  | { type: 'chat.read'; user_id: string; last_read_id: number }
+import type { Member, Message, PendingMessage, RoomSummary } from '../../client/src/index.ts'
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -47,8 +13,11 @@ export function showError(text: string) {
   while (box.childElementCount > 3) box.firstElementChild?.remove()
 }
 
+/** Whose picture and initial a row shows. */
+type Sender = Pick<Message, 'nickname' | 'profile_picture_url'>
+
 /** The sender's picture, or their initial when there is none or it does not load. */
-export function avatar(m: Message): HTMLElement {
+export function avatar(m: Sender): HTMLElement {
   const url = m.profile_picture_url
   if (url && (url.startsWith('/') || /^https?:\/\//i.test(url))) {
     const img = document.createElement('img')
@@ -60,7 +29,7 @@ export function avatar(m: Message): HTMLElement {
   }
   return initials(m)
 }
-function initials(m: Message): HTMLElement {
+function initials(m: Sender): HTMLElement {
   const span = document.createElement('span')
   span.className = 'avatar'
   span.textContent = [...m.nickname][0]?.toUpperCase() ?? '?'
@@ -89,6 +58,29 @@ export function messageItem(m: Message, mine: boolean): HTMLLIElement {
   meta.append(unread)
   body.append(meta, text)
   li.append(avatar(m), body)
+  return li
+}
+
+/**
+ * A message the server has not acknowledged yet, as a list item: shown apart (`pending`, and not
+ * a `message`) until the server stores it and the stored message takes its place.
+ */
+export function pendingItem(p: PendingMessage, sender: Sender): HTMLLIElement {
+  const li = document.createElement('li')
+  li.className = 'pending'
+  li.dataset.testid = 'pending'
+  li.dataset.clientMsgId = p.client_msg_id
+  const body = document.createElement('div')
+  const meta = document.createElement('div')
+  meta.className = 'meta'
+  const who = document.createElement('strong')
+  who.textContent = sender.nickname
+  meta.append(who, 'sending…')
+  const text = document.createElement('div')
+  text.className = 'text'
+  text.textContent = p.message
+  body.append(meta, text)
+  li.append(avatar(sender), body)
   return li
 }
 

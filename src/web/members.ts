@@ -1,0 +1,136 @@
+// The members panel, for private and direct rooms: owners add and remove members, a member
+// leaves, and a direct room's pair block each other.
+import type { ChatApi, Member, RoomKind } from '../../client/src/index.ts'
+import { $, memberItem, showError, type MemberAction } from './dom.ts'
+
+/** What the panel asks of the page. */
+export interface MembersDeps {
+  api: ChatApi
+  /** The page's own user id. */
+  me: () => string
+  /** This user asked to leave the room. */
+  leave: () => void
+  /** The members or their read markers changed (the "1"s beside the messages follow them). */
+  changed: () => void
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+export class MembersPanel {
+  private roomId = 0
+  private kind: RoomKind = 'open'
+  private members: Member[] = []
+  /** Users this user has blocked. */
+  private readonly blocked = new Set<string>()
+  /** Only the newest members request renders. */
+  private loads = 0
+
+  constructor(private readonly deps: MembersDeps) {
+    $('add-member').addEventListener('submit', (event) => {
+      event.preventDefault()
+      void this.add($<HTMLInputElement>('add_member_user_id').value.trim())
+    })
+  }
+
+  /** Shows the panel for a room (hidden for open rooms) and loads its members. */
+  show(roomId: number, kind: RoomKind) {
+    if (roomId !== this.roomId) this.members = []
+    this.roomId = roomId
+    this.kind = kind
+    this.render()
+    void this.load()
+  }
+
+  /** Hides the panel: the page has no room. */
+  clear() {
+    this.roomId = 0
+    this.members = []
+    this.loads++
+    this.render()
+  }
+
+  /** How many of the other members (not the sender, not this user) have not read message `id`. */
+  unreadBy(id: number, senderId: string): number {
+    if (this.kind === 'open') return 0
+    const me = this.deps.me()
+    return this.members.filter((m) => m.user_id !== senderId && m.user_id !== me && m.last_read_id < id).length
+  }
+
+  /** A member's read marker moved (`chat.read`). */
+  read(userId: string, lastReadId: number) {
+    const member = this.members.find((m) => m.user_id === userId)
+    if (!member || lastReadId <= member.last_read_id) return
+    member.last_read_id = lastReadId
+    this.deps.changed()
+  }
+
+  /** Loads the members (and, in a direct room, this user's blocks) of the room shown. */
+  async load() {
+    if (this.roomId === 0 || this.kind === 'open') return this.render()
+    const load = ++this.loads
+    const { api } = this.deps
+    try {
+      const [found, blocks] = await Promise.all([api.members(this.roomId), this.kind === 'direct' ? api.blocks() : Promise.resolve(null)])
+      if (load !== this.loads) return
+      this.members = found
+      if (blocks) {
+        this.blocked.clear()
+        for (const b of blocks) this.blocked.add(b.user_id)
+      }
+      this.deps.changed()
+      this.render()
+    } catch (e) {
+      if (load === this.loads) showError(`Could not list the members: ${errorText(e)}`)
+    }
+  }
+
+  private render() {
+    const panel = $('members-panel')
+    panel.hidden = this.roomId === 0 || this.kind === 'open'
+    const me = this.deps.me()
+    const myRole = this.members.find((m) => m.user_id === me)?.role
+    $('add-member').hidden = panel.hidden || this.kind !== 'private' || myRole !== 'owner'
+    $('members').replaceChildren(...this.members.map((m) => memberItem(m, m.user_id === me, this.actions(m, me, myRole))))
+  }
+
+  private actions(m: Member, me: string, myRole: Member['role'] | undefined): MemberAction[] {
+    if (this.kind === 'direct') {
+      if (m.user_id === me) return []
+      const isBlocked = this.blocked.has(m.user_id)
+      return [{ label: isBlocked ? 'Unblock' : 'Block', testid: 'block-toggle', run: () => void this.setBlocked(m.user_id, !isBlocked) }]
+    }
+    if (m.user_id === me) return m.role === 'owner' ? [] : [{ label: 'Leave', testid: 'leave-room', run: this.deps.leave }]
+    return myRole === 'owner' ? [{ label: 'Remove', testid: 'remove-member', run: () => void this.remove(m.user_id) }] : []
+  }
+
+  private async add(userId: string) {
+    try {
+      await this.deps.api.addMember(this.roomId, userId)
+      $<HTMLInputElement>('add_member_user_id').value = ''
+      await this.load()
+    } catch (e) {
+      showError(`Could not add ${userId}: ${errorText(e)}`)
+    }
+  }
+
+  private async remove(userId: string) {
+    const of = this.roomId
+    try {
+      await this.deps.api.removeMember(of, userId)
+    } catch (e) {
+      return showError(`Could not remove ${userId}: ${errorText(e)}`)
+    }
+    if (of === this.roomId) await this.load()
+  }
+
+  private async setBlocked(userId: string, block: boolean) {
+    try {
+      await (block ? this.deps.api.block(userId) : this.deps.api.unblock(userId))
+      if (block) this.blocked.add(userId)
+      else this.blocked.delete(userId)
+      this.render()
+    } catch (e) {
+      showError(`Could not ${block ? 'block' : 'unblock'} ${userId}: ${errorText(e)}`)
+    }
+  }
+}

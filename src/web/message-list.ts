@@ -1,0 +1,149 @@
+// The message list of the test page: stored messages in id order, notices, and below them the
+// messages still waiting for the server.
+import type { Message, PendingMessage } from '../../client/src/index.ts'
+import { messageItem, pendingItem } from './dom.ts'
+
+/** What the list asks of the page. */
+export interface MessageListDeps {
+  /** The page's own user id (their messages are marked `mine`). */
+  me: () => string
+  /** Whose name and picture a pending message shows. */
+  sender: () => { nickname: string; profile_picture_url: string | null }
+  /** How many of the room's other members have not read message `id` by `senderId` (the "1"). */
+  unreadBy: (id: number, senderId: string) => number
+}
+
+export class MessageList {
+  /** The newest message shown: a reconnect resumes after it. */
+  lastId = 0
+  /** The oldest message shown: scrolling up pages before it. */
+  oldestId = 0
+  /** No older messages to page in. */
+  historyDone = false
+  private loadingOlder = false
+  /** Counts resets: a page of older messages asked for before one belongs to what was shown then. */
+  private generation = 0
+  private readonly shown = new Set<number>()
+  /** The `client_msg_id`s of the messages shown: a pending message among them is stored already. */
+  private readonly shownSends = new Set<string>()
+
+  constructor(
+    readonly el: HTMLOListElement,
+    private readonly deps: MessageListDeps,
+  ) {}
+
+  /** Starts over with `messages` (a room's newest, ascending). */
+  reset(messages: readonly Message[], historyDone: boolean) {
+    this.generation++
+    this.el.replaceChildren()
+    this.shown.clear()
+    this.shownSends.clear()
+    this.lastId = this.oldestId = 0
+    this.historyDone = historyDone
+    for (const m of messages) this.append(m)
+    this.el.scrollTop = this.el.scrollHeight
+  }
+
+  /** Appends a live or replayed message, skipping one already shown. */
+  append(m: Message) {
+    if (!this.remember(m)) return
+    const stick = this.nearBottom()
+    const item = messageItem(m, m.user_id === this.deps.me())
+    this.el.insertBefore(item, this.firstPending())
+    this.renderUnreadBy(item)
+    this.lastId = Math.max(this.lastId, m.id)
+    if (!this.oldestId) this.oldestId = m.id
+    if (stick) this.el.scrollTop = this.el.scrollHeight
+  }
+
+  /** Pages in the messages before the oldest shown (one page at a time) until there are none. */
+  async loadOlder(fetchBefore: (id: number) => Promise<readonly Message[]>, pageSize: number) {
+    if (this.loadingOlder || this.historyDone || !this.oldestId) return
+    const generation = this.generation
+    this.loadingOlder = true
+    try {
+      const older = await fetchBefore(this.oldestId)
+      if (generation !== this.generation) return
+      if (older.length < pageSize) this.historyDone = true
+      this.prepend(older)
+    } finally {
+      this.loadingOlder = false
+    }
+  }
+
+  /** Puts older history above what is shown, keeping the view where it was. */
+  private prepend(older: readonly Message[]) {
+    const before = this.el.scrollHeight
+    const items = older.filter((m) => this.remember(m)).map((m) => messageItem(m, m.user_id === this.deps.me()))
+    this.el.prepend(...items)
+    for (const item of items) this.renderUnreadBy(item)
+    if (items[0]) this.oldestId = Number(items[0].dataset.id)
+    this.el.scrollTop += this.el.scrollHeight - before
+  }
+
+  /**
+   * Drops the messages up to `id`: a reconnect missed more than the server replays, so what is
+   * shown after them does not follow on. Scrolling up pages the missed ones in.
+   */
+  dropThrough(id: number) {
+    for (const item of this.el.querySelectorAll<HTMLElement>('li.message, li.notice')) {
+      const messageId = item.classList.contains('message') ? Number(item.dataset.id) : 0
+      if (messageId > id) break
+      // Paged in again later, in its place.
+      this.shown.delete(messageId)
+      item.remove()
+    }
+    const first = this.el.querySelector<HTMLElement>('li.message')
+    this.oldestId = first ? Number(first.dataset.id) : 0
+    this.historyDone = false
+  }
+
+  notice(text: string) {
+    const li = document.createElement('li')
+    li.className = 'notice'
+    li.textContent = text
+    const stick = this.nearBottom()
+    this.el.insertBefore(li, this.firstPending())
+    if (stick) this.el.scrollTop = this.el.scrollHeight
+  }
+
+  /**
+   * Shows `pending` below the messages, in order, and nothing else as pending: a message leaves
+   * once the server has stored it (or it is shown stored already, sent before a reload).
+   */
+  showPending(pending: readonly PendingMessage[]) {
+    const waiting = pending.filter((p) => !this.shownSends.has(p.client_msg_id))
+    const items = new Map([...this.el.querySelectorAll<HTMLElement>('li.pending')].map((li) => [li.dataset.clientMsgId, li]))
+    const stick = this.nearBottom()
+    for (const [id, li] of items) if (!waiting.some((p) => p.client_msg_id === id)) li.remove()
+    for (const p of waiting) this.el.append(items.get(p.client_msg_id) ?? pendingItem(p, this.deps.sender()))
+    if (stick) this.el.scrollTop = this.el.scrollHeight
+  }
+
+  /** Fills in every message's "1" again (members or their read markers changed). */
+  refreshUnreadBy() {
+    for (const item of this.el.querySelectorAll<HTMLElement>('li.message')) this.renderUnreadBy(item)
+  }
+
+  private nearBottom() {
+    return this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 80
+  }
+
+  private remember(m: Message): boolean {
+    if (this.shown.has(m.id)) return false
+    this.shown.add(m.id)
+    if (m.client_msg_id) this.shownSends.add(m.client_msg_id)
+    return true
+  }
+
+  private firstPending(): HTMLElement | null {
+    return this.el.querySelector('li.pending')
+  }
+
+  private renderUnreadBy(item: HTMLElement) {
+    const span = item.querySelector<HTMLElement>('.unread-by')
+    if (!span) return
+    const count = this.deps.unreadBy(Number(item.dataset.id), item.dataset.user ?? '')
+    span.textContent = count > 0 ? String(count) : ''
+  }
+}

@@ -1,0 +1,253 @@
+// The room the test page is in, over the client library's room connection: the state badge, the
+// message list with pending sends, typing, who is online, read markers, paging, leaving.
+import { ChatApiError, type ChatClient, type ConnectionState, type Message, type RoomConnection, type RoomDetail, type StopInfo } from '../../client/src/index.ts'
+import { RoomActivity } from './activity.ts'
+import { Composer } from './composer.ts'
+import { $, showError } from './dom.ts'
+import { currentUser, saveSettings, selectRoom, value } from './identity.ts'
+import { MembersPanel } from './members.ts'
+import { MessageList } from './message-list.ts'
+
+/** What the badge says, for each state of the connection. */
+const SHOWN: Record<ConnectionState, string> = { connecting: 'connecting', open: 'connected', reconnecting: 'reconnecting', closed: 'disconnected' }
+/** A history page, as many as room detail's newest messages. */
+const PAGE = 50
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
+
+/** What to tell the user when a room refuses them. */
+function refusalText(id: number, e: unknown): string {
+  if (e instanceof ChatApiError && e.code === 'not_a_member') return `You are not a member of room ${id}: ${e.message}`
+  return `Could not open room ${id}: ${errorText(e)}`
+}
+
+/** What to tell the user when the connection stopped for good (other than a removal). */
+function stopText(id: number, info: StopInfo): string {
+  if (info.reason === 'refused') return refusalText(id, info.error ?? info.message)
+  if (info.reason === 'unauthorized') return `The server refused these credentials: ${info.message}`
+  return `Closed by the server: ${info.message}`
+}
+
+export class RoomView {
+  private readonly list: MessageList
+  private readonly members: MembersPanel
+  private readonly activity = new RoomActivity()
+  private readonly composer: Composer
+  private room: RoomConnection | null = null
+  /** The room shown (0: none), and the storage epoch its message ids belong to. */
+  private roomId = 0
+  private epoch: string | null = null
+  /** Room detail is being fetched to see whether the room admits this user. */
+  private checking = false
+  /** This user asked to leave: the room's 4403 close is their own doing. */
+  private leaving = false
+  /** The newest message shown when the connection went down: a truncated replay resumes after a gap. */
+  private resumedAfter = 0
+  /** Messages that came while the room is fetched again after its database was replaced. */
+  private held: Message[] | null = null
+
+  constructor(private readonly client: ChatClient) {
+    this.list = new MessageList($('messages'), {
+      me: () => value('user_id'),
+      sender: () => ({ nickname: value('nickname'), profile_picture_url: value('profile_url') || null }),
+      unreadBy: (id, senderId) => this.members.unreadBy(id, senderId),
+    })
+    this.members = new MembersPanel({ api: client.api, me: () => value('user_id'), leave: () => void this.leave(), changed: () => this.list.refreshUnreadBy() })
+    this.composer = new Composer({ room: () => this.room, pendingChanged: () => this.showPending() })
+    this.list.el.addEventListener('scroll', () => {
+      if (this.list.el.scrollTop < 40) void this.loadOlder()
+    })
+    document.addEventListener('visibilitychange', () => this.markRead())
+    this.setState('closed')
+  }
+
+  /** Opens the room in the room id field, first asking the room whether it admits this user. */
+  async connect() {
+    saveSettings()
+    const id = Number(value('room_id'))
+    if (!Number.isInteger(id) || id < 1) return showError('Enter a room id (a positive number).')
+    const user = currentUser()
+    if (!user) return showError('User id, nickname and email are required.')
+    if (this.checking || this.room) return
+    // Room detail answers as the socket's handshake would (403 for a non-member, 404 for no
+    // room), but with a reason the page can show; and it has the newest messages.
+    this.checking = true
+    this.setState('connecting')
+    let detail: RoomDetail
+    try {
+      detail = await this.client.api.room(id)
+    } catch (e) {
+      this.checking = false
+      return this.refuse(refusalText(id, e))
+    }
+    this.checking = false
+    // Back in the room shown: the connection replays what came after the newest message shown.
+    if (id !== this.roomId || detail.epoch !== this.epoch) this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
+    this.roomId = id
+    this.epoch = detail.epoch
+    this.members.show(id, detail.kind)
+    this.follow(this.client.room(id, { since: this.list.lastId, epoch: detail.epoch, storage: localStorage, storageKey: `chat-gateway-test:outbox:${user.user_id}:${id}` }))
+  }
+
+  /** Ends the connection; unsent messages stay in storage and go out on the next connect. */
+  disconnect() {
+    const kept = this.room?.pending.length ?? 0
+    this.end()
+    if (kept > 0) this.list.notice(`${kept} unsent ${kept === 1 ? 'message is' : 'messages are'} kept for the next connect.`)
+  }
+
+  /** Shows a room picked elsewhere (the inbox), connecting to it unless it is the one open. */
+  show(id: number) {
+    selectRoom(id)
+    if (id === this.roomId && this.room) return
+    this.disconnect()
+    void this.connect()
+  }
+
+  private follow(room: RoomConnection) {
+    this.room = room
+    this.resumedAfter = this.list.lastId
+    /** Listens while `room` is the page's connection. */
+    const on: RoomConnection['on'] = (event, listener) =>
+      room.on(event, (payload) => {
+        if (room === this.room) listener(payload)
+      })
+    on('state', (state) => {
+      if (state === 'reconnecting') this.resumedAfter = this.list.lastId
+      this.setState(state)
+      this.showPending()
+    })
+    on('message', (m) => this.received(m))
+    // The echo of a message stored before (sent again after a reload) is no new message: its
+    // pending row goes once the connection has taken the echo.
+    on('frame', (frame) => {
+      if (frame.type === 'chat.message') queueMicrotask(() => this.showPending())
+    })
+    on('failed', (failure) => {
+      this.composer.failed(failure)
+      this.showPending()
+    })
+    on('recovered', (recovered) => {
+      if (!recovered.truncated) return
+      // What is shown before the gap does not follow on: history pages in from the replay back.
+      this.list.dropThrough(this.resumedAfter)
+      showError('Many messages were missed; scroll up to load them.')
+      void this.loadOlder()
+    })
+    on('reset', () => void this.reload(room))
+    on('join', (join) => this.list.notice(`${join.username} joined`))
+    on('leave', (leave) => this.list.notice(`${leave.username} left`))
+    on('presence', (online) => this.activity.online(online))
+    on('typing', (typing) => this.activity.typing(typing.user_id, typing.nickname))
+    on('read', (read) => this.members.read(read.user_id, read.last_read_id))
+    on('member', (member) => {
+      // This user's own removal is followed by the room's 4403 close, which ends the session.
+      if (member.type === 'chat.member.removed' && member.user_id === value('user_id')) return
+      void this.members.load()
+    })
+    on('error', (error) => showError(error.message))
+    on('stopped', (info) => {
+      if (info.reason === 'removed') return this.leftRoom(this.leaving ? 'You left this room.' : 'You were removed from this room.')
+      this.refuse(stopText(room.roomId, info))
+    })
+    this.setState(room.state)
+    this.markRead()
+    // What an earlier page left unsent is restored from storage without an event of its own;
+    // localStorage has answered by the next task, so it shows then, before any reconnect.
+    setTimeout(() => room === this.room && this.showPending())
+  }
+
+  private received(m: Message) {
+    if (this.held) return void this.held.push(m)
+    this.activity.typing(m.user_id, null)
+    this.list.append(m)
+    this.showPending()
+    this.markRead()
+  }
+
+  private showPending() {
+    this.list.showPending(this.room?.pending ?? [])
+  }
+
+  /** Tells the server (soon, once for a burst) that this user has read what the page shows. */
+  private markRead() {
+    if (this.room && this.list.lastId > 0 && document.visibilityState !== 'hidden') this.room.markRead(this.list.lastId)
+  }
+
+  /** The server's database was replaced and ids start over: the room is shown afresh. */
+  private async reload(room: RoomConnection) {
+    this.held = []
+    try {
+      const detail = await this.client.api.room(room.roomId)
+      if (room !== this.room) return
+      this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
+      for (const m of this.held) if (m.id > this.list.lastId) this.list.append(m)
+      this.epoch = detail.epoch
+      room.resumeFrom(this.list.lastId, detail.epoch)
+    } catch (e) {
+      showError(`Could not load the room again: ${errorText(e)}`)
+    } finally {
+      this.held = null
+    }
+  }
+
+  private async loadOlder() {
+    const roomId = this.roomId
+    if (!roomId) return
+    try {
+      await this.list.loadOlder((before) => this.client.api.history(roomId, { before, limit: PAGE }), PAGE)
+    } catch (e) {
+      showError(`Could not load older messages: ${errorText(e)}`)
+    }
+  }
+
+  /** This user leaves the room (removes themself as a member). */
+  private async leave() {
+    const of = this.roomId
+    this.leaving = true
+    try {
+      await this.client.api.removeMember(of, value('user_id'))
+    } catch (e) {
+      this.leaving = false
+      return showError(`Could not leave room ${of}: ${errorText(e)}`)
+    }
+    // The socket's 4403 close may have ended the session before this answer came.
+    if (of === this.roomId) this.leftRoom('You left this room.')
+  }
+
+  /** Ends the session for good: the room will not take this user back. */
+  private leftRoom(text: string) {
+    this.end()
+    this.list.notice(text)
+    this.roomId = 0
+    this.epoch = null
+    this.leaving = false
+    this.members.clear()
+  }
+
+  /** Stops and says why. */
+  private refuse(text: string) {
+    this.end()
+    showError(text)
+  }
+
+  private end() {
+    const room = this.room
+    this.room = null
+    room?.close()
+    this.activity.clear()
+    this.showPending()
+    this.setState('closed')
+  }
+
+  private setState(state: ConnectionState) {
+    const name = SHOWN[state]
+    const badge = $('state')
+    badge.className = `state state-${name}`
+    badge.textContent = name
+    const inRoom = this.room !== null
+    this.composer.enable(inRoom)
+    $<HTMLButtonElement>('connect').disabled = inRoom || this.checking
+    $<HTMLButtonElement>('disconnect').disabled = !inRoom
+  }
+}
