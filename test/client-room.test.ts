@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ChatApi, Message } from '../client/src/index.ts'
 import { startInstance } from './support/cluster.ts'
-import { clientAs, MemoryStorage, RoomLog, track, until } from './support/client.ts'
+import { clientAs, countingWebSocket, MemoryStorage, QUICK_RECONNECT, RoomLog, track, until } from './support/client.ts'
 import { FaultProxy } from './support/fault-proxy.ts'
 import { freePort } from './support/nginx.ts'
 import { alice, bob, carol, createRoom, endpoint, startTestServer, UNLIMITED, type TestServer } from './support/server.ts'
@@ -89,8 +89,8 @@ describe('a reconnect that missed more than the server replays', () => {
     try {
       const roomId = await createRoom(server)
       const log = new RoomLog(clientAs(`http://127.0.0.1:${proxy.port}`, alice).room(roomId, { since: 0 }))
-      await log.room.send('seen')
-      const truncated = new Promise<boolean>((resolve) => log.room.on('recovered', (r) => resolve(r.truncated)))
+      const seen = await log.room.send('seen')
+      const recovered = new Promise<{ truncated: boolean; since: number | null }>((resolve) => log.room.on('recovered', resolve))
       // Alice's next message is stored but its echo held back; bob writes more than a replay holds.
       proxy.stall('down')
       const pending = log.room.send('stored, echo lost')
@@ -101,7 +101,8 @@ describe('a reconnect that missed more than the server replays', () => {
       proxy.heal()
 
       const stored = await pending
-      expect(await truncated).toBe(true)
+      // The replay follows the last message delivered before the cut, and is not all that came after it.
+      expect(await recovered).toMatchObject({ truncated: true, since: seen.id })
       const history = await others.history(roomId)
       expect(history.find((m) => m.client_msg_id === stored.client_msg_id)).toEqual(stored)
       // Replayed: the newest two only. The resend's answer is older than them: not shown again.
@@ -145,11 +146,15 @@ describe('the rest of a room connection', () => {
     expect(JSON.parse(storage.getItem(`gateway-chat:outbox:${roomId}`) ?? '[]')).toMatchObject([{ message: 'stored, never acknowledged' }, { message: 'never sent' }])
 
     const second = new RoomLog(clientAs(via, alice).room(roomId, { since: 0, storage }))
+    // The list is told as it changes: both restored, then each acknowledged.
+    const pendingSizes: number[] = []
+    second.room.on('pending', (pending) => pendingSizes.push(pending.length))
     await until(() => second.messages.length === 2 && second.room.pending.length === 0, 'the reloaded page caught up')
     await Bun.sleep(100)
     const history = await clientAs(server.base, alice).api.history(roomId)
     expect(history.map((m) => m.message)).toEqual(['stored, never acknowledged', 'never sent'])
     expect(second.messages).toEqual(history)
+    expect(pendingSizes).toEqual([2, 1, 0])
     expect(storage.items.size).toBe(0)
     second.room.close()
   })
@@ -192,6 +197,33 @@ describe('the rest of a room connection', () => {
     expect(typist.typing()).toBe(true)
     await until(() => notices.length === 2, 'the second notice')
     for (const room of [typist, reader]) room.close()
+  })
+
+  it('should give up a handshake nobody answers and try again, rather than hang', async () => {
+    const roomId = await createRoom(server)
+    // The path swallows what the server says: the upgrade's answer never comes, nor the probe's.
+    proxy.stall('down')
+    const sockets = countingWebSocket()
+    const room = clientAs(via, alice, { WebSocket: sockets.WebSocket, reconnect: { ...QUICK_RECONNECT, handshakeTimeoutMs: 200 } }).room(roomId)
+    await until(() => sockets.opened() >= 2, 'a second attempt')
+    expect(room.state).toBe('reconnecting')
+    proxy.heal()
+    await until(() => room.state === 'open', 'connected once the path is back')
+    room.close()
+  })
+
+  it('should send under the id the app chose, once, and refuse the same id while it is pending', async () => {
+    const roomId = await createRoom(server)
+    const room = clientAs(server.base, alice).room(roomId, { since: 0 })
+    const first = room.send('mine', { clientMsgId: 'app-chosen-1' })
+    await expect(room.send('again', { clientMsgId: 'app-chosen-1' })).rejects.toMatchObject({ code: 'invalid_field' })
+    expect(room.pending).toEqual([{ client_msg_id: 'app-chosen-1', message: 'mine' }])
+    const stored = await first
+    expect(stored).toMatchObject({ client_msg_id: 'app-chosen-1', message: 'mine' })
+    // Once stored, the same id answers the stored message: the server keeps it once.
+    expect(await room.send('mine', { clientMsgId: 'app-chosen-1' })).toEqual(stored)
+    expect((await clientAs(server.base, alice).api.history(roomId)).map((m) => m.id)).toEqual([stored.id])
+    room.close()
   })
 
   it('should tell the app when the database was replaced, and start over from there', async () => {

@@ -29,7 +29,7 @@ export interface FetchResponse {
 }
 
 /** A `fetch` function (the global one by default). */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<FetchResponse>
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<FetchResponse>
 
 /** What the client needs of a WebSocket: the browser's, Bun's, or Node's `ws` package. */
 export interface WebSocketLike {
@@ -99,10 +99,11 @@ export class Transport {
   }
 
   /** One request with the given credentials, as it comes back. */
-  request(method: string, path: string, auth: AuthParams, options: { query?: QueryValues; body?: unknown } = {}): Promise<FetchResponse> {
+  request(method: string, path: string, auth: AuthParams, options: { query?: QueryValues; body?: unknown; signal?: AbortSignal } = {}): Promise<FetchResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...auth.headers }
     if (auth.token) headers.authorization = `Bearer ${auth.token}`
     const init: Parameters<FetchLike>[1] = { method, headers }
+    if (options.signal) init.signal = options.signal
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json'
       init.body = JSON.stringify(options.body)

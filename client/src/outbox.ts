@@ -33,6 +33,8 @@ export class Outbox {
     private readonly storage: OutboxStorage | undefined,
     private readonly key: string,
     private readonly failed: (error: Error) => void,
+    /** The pending list changed: restored, added to, acknowledged, given up on. */
+    private readonly changed: () => void,
   ) {}
 
   /** Adds what an earlier page left in storage, before anything sent since. */
@@ -42,7 +44,9 @@ export class Outbox {
     const restored = saved ? (JSON.parse(saved) as PendingMessage[]) : []
     const known = new Set(this.entries.map((e) => e.client_msg_id))
     this.entries.unshift(...restored.filter((e) => !known.has(e.client_msg_id)).map(({ client_msg_id, message }) => ({ client_msg_id, message })))
-    if (restored.length > 0) this.save()
+    if (restored.length === 0) return
+    this.save()
+    this.changed()
   }
 
   get pending(): readonly PendingMessage[] {
@@ -58,6 +62,7 @@ export class Outbox {
     return new Promise((resolve, reject) => {
       this.entries.push({ ...pending, settle: { resolve, reject } })
       this.save()
+      this.changed()
     })
   }
 
@@ -76,8 +81,10 @@ export class Outbox {
   /** Gives up on every message; `keep` leaves them in storage for the next page or connection. */
   rejectAll(error: ChatSendError, keep: boolean): void {
     const entries = this.entries
+    if (entries.length === 0) return
     this.entries = []
     if (!keep) this.save()
+    this.changed()
     for (const entry of entries) entry.settle?.reject(error)
   }
 
@@ -86,6 +93,7 @@ export class Outbox {
     if (index === -1) return undefined
     const [entry] = this.entries.splice(index, 1)
     this.save()
+    this.changed()
     return entry
   }
 

@@ -18,9 +18,13 @@ export interface RoomOptions {
   since?: number
   /** The storage epoch `since` belongs to (room detail's `epoch`), so a replaced database is noticed. */
   epoch?: string
-  /** Keeps pending sends so they survive a page reload (`localStorage` will do). */
+  /**
+   * Keeps pending sends so they survive a page reload (`localStorage` will do). They are sent
+   * again as whoever the auth hook then says: where several users may share one origin, give
+   * each their own `storageKey`.
+   */
   storage?: OutboxStorage
-  /** The storage key (default `gateway-chat:outbox:<room id>`). */
+  /** The storage key (default `gateway-chat:outbox:<room id>`); include the user's id when users share a browser. */
   storageKey?: string
   /** Keeps `online` current: one room detail fetched after each connect (default true). */
   presence?: boolean
@@ -35,8 +39,12 @@ export interface RoomEvents {
   state: ConnectionState
   /** A new message, once, in id order (replayed ones after a reconnect included). */
   message: Message
-  /** A replay after a reconnect is over; `truncated`: more were missed, page them with `history({ before })`. */
-  recovered: RecoveredFrame
+  /**
+   * A replay after a reconnect is over. `since`: the newest message delivered before it, which
+   * the replay follows; `truncated`: more came after `since` than the server replays, so what
+   * lies between `since` and the first replayed message is to be paged with `history({ before })`.
+   */
+  recovered: RecoveredFrame & { since: number | null }
   /** The server's database was replaced: ids start over. Reload the room, then `resumeFrom()`. */
   reset: { epoch: string }
   /** Who is online changed (`online` holds the same map). */
@@ -49,6 +57,8 @@ export interface RoomEvents {
   member: MemberFrame
   /** A message the server refused for good (the promise of `send()` rejects with the same error). */
   failed: { pending: PendingMessage; error: ChatSendError }
+  /** The messages waiting for the server changed (`pending` holds the same list). */
+  pending: readonly PendingMessage[]
   /** Something went wrong that the connection works around: a refused frame, a failed fetch. */
   error: Error
   /** The connection ended for good (removed, refused, unauthorized, policy): it will not reconnect. */
@@ -78,6 +88,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private epoch: string | null
   /** The open socket asked for a replay and `chat.recovered` has not come yet. */
   private replaying = false
+  /** The `since=` of the open socket's replay. */
+  private replayFrom: number | null = null
   /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
   private inFlight: string | null = null
   private sendRetries = 0
@@ -95,7 +107,12 @@ export class RoomConnection extends Emitter<RoomEvents> {
     super()
     this.position = options.since ?? null
     this.epoch = options.epoch ?? null
-    this.outbox = new Outbox(options.storage, options.storageKey ?? `gateway-chat:outbox:${roomId}`, (error) => this.emit('error', error))
+    this.outbox = new Outbox(
+      options.storage,
+      options.storageKey ?? `gateway-chat:outbox:${roomId}`,
+      (error) => this.emit('error', error),
+      () => this.emit('pending', this.outbox.pending),
+    )
     this.presence = options.presence === false ? null : new Presence(() => api.room(roomId).then((room) => room.online_users))
     this.online = this.presence?.online ?? new Map()
     this.socket = new ReconnectingSocket(
@@ -133,11 +150,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
   /**
    * Sends a message; resolves with it as stored (its `id`, `created_at`) once the server echoes
    * it, after any number of reconnects. Rejects with `ChatSendError` if the server refuses it.
+   * `clientMsgId` (1–64 characters; a fresh UUID by default) names it to the server, which stores
+   * it once whatever the retries, and in `pending` until then.
    */
-  send(text: string): Promise<Message> {
-    const refusal = this.check(text)
+  send(text: string, { clientMsgId = newId() }: { clientMsgId?: string } = {}): Promise<Message> {
+    const refusal = this.check(text, clientMsgId)
     if (refusal) return Promise.reject(refusal)
-    const sent = this.outbox.add({ client_msg_id: newId(), message: text })
+    const sent = this.outbox.add({ client_msg_id: clientMsgId, message: text })
     this.pump()
     return sent
   }
@@ -177,8 +196,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.outbox.rejectAll(new ChatSendError('closed', 'the connection was closed before the server took the message'), true)
   }
 
-  private check(text: string): ChatSendError | null {
+  private check(text: string, clientMsgId: string): ChatSendError | null {
     if (this.socket.state === 'closed') return new ChatSendError('stopped', 'the connection has ended')
+    if (clientMsgId.length < 1 || clientMsgId.length > 64) return new ChatSendError('invalid_field', 'clientMsgId is 1 to 64 characters')
+    if (this.outbox.pending.some((p) => p.client_msg_id === clientMsgId)) return new ChatSendError('invalid_field', 'a message with this clientMsgId is already pending')
     if (text.trim() === '') return new ChatSendError('message_empty', 'the message is empty')
     const max = this.options.maxMessageLength ?? 2000
     if (text.length > max && [...text].length > max) return new ChatSendError('message_too_long', `the message is longer than ${max} characters`)
@@ -187,6 +208,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   private resumeQuery(): Record<string, string | number> {
     this.replaying = this.position !== null
+    this.replayFrom = this.position
     if (this.position === null) return {}
     return this.epoch === null ? { since: this.position } : { since: this.position, epoch: this.epoch }
   }
@@ -276,7 +298,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
       this.position = null
       this.emit('reset', { epoch: frame.epoch })
     }
-    this.emit('recovered', frame)
+    this.emit('recovered', { ...frame, since: this.replayFrom })
     this.pump()
   }
 

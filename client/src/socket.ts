@@ -27,6 +27,8 @@ export interface StopInfo {
 export interface ReconnectOptions extends BackoffOptions {
   /** Refused credentials in a row (each after asking the auth hook afresh) before giving up (default 3). */
   maxAuthFailures?: number
+  /** A handshake not answered within this long is given up and tried again (default 10 s): a path that swallows it would otherwise hang the connection. */
+  handshakeTimeoutMs?: number
 }
 
 /** What the owner of a socket (a room, the inbox) does with it. */
@@ -74,6 +76,10 @@ export class ReconnectingSocket {
 
   get state(): ConnectionState {
     return this.phase
+  }
+
+  private get handshakeTimeoutMs(): number {
+    return this.options.handshakeTimeoutMs ?? 10_000
   }
 
   get isOpen(): boolean {
@@ -145,7 +151,15 @@ export class ReconnectingSocket {
     }
     this.current = socket
     let opened = false
+    const handshakeTimer = setTimeout(() => {
+      if (this.current !== socket) return
+      // Unanswered: this socket is let go (its own close is ignored) and the attempt counts as refused.
+      this.current = null
+      socket.close()
+      void this.refused(auth)
+    }, this.handshakeTimeoutMs)
     socket.addEventListener('open', () => {
+      clearTimeout(handshakeTimer)
       if (this.current !== socket) return
       opened = true
       this.openedAt = Date.now()
@@ -166,6 +180,7 @@ export class ReconnectingSocket {
     // Node's `ws` throws an 'error' nobody listens to; the 'close' that follows says what to do.
     socket.addEventListener('error', () => {})
     socket.addEventListener('close', (event) => {
+      clearTimeout(handshakeTimer)
       if (this.current !== socket) return
       this.current = null
       if (opened) this.closed(event.code, event.reason)
@@ -191,7 +206,8 @@ export class ReconnectingSocket {
   private async refused(auth: AuthParams): Promise<void> {
     let problem: ChatApiError | null = null
     try {
-      const response = await this.transport.request('GET', this.owner.probePath, auth)
+      // Bounded like the handshake: a path that swallows one swallows this too.
+      const response = await this.transport.request('GET', this.owner.probePath, auth, { signal: AbortSignal.timeout(this.handshakeTimeoutMs) })
       if (!response.ok) problem = await problemOf(response)
     } catch {
       // The server is unreachable: a plain retry.

@@ -1,13 +1,11 @@
-// The composer: sends through the room connection (each shown as pending until the server has
-// stored it), typing notices, and what became of the sends the server would not take.
+// The composer: sends through the room connection, typing notices, and what became of the sends
+// the server would not take.
 import { ChatSendError, type PendingMessage, type RoomConnection } from '../../client/src/index.ts'
 import { $, showError } from './dom.ts'
 
 export interface ComposerDeps {
   /** The page's room connection, while it has one. */
   room: () => RoomConnection | null
-  /** A send was queued or settled: the pending rows follow the connection's outbox. */
-  pendingChanged: () => void
 }
 
 export class Composer {
@@ -42,17 +40,13 @@ export class Composer {
   private send(text: string): boolean {
     const room = this.deps.room()
     if (!room || !text.trim()) return false
-    room.send(text).then(
-      () => this.deps.pendingChanged(),
-      (error: unknown) => {
-        this.deps.pendingChanged()
-        // `closed`: the page closed the connection; the message stays in storage for the next one.
-        if (!(error instanceof Error) || this.reported.has(error) || (error instanceof ChatSendError && error.code === 'closed')) return
-        this.reported.add(error)
-        showError(`Message not sent: ${error.message}`)
-      },
-    )
-    this.deps.pendingChanged()
+    // The pending row comes and goes with the connection's `pending` event; only a refusal is shown here.
+    room.send(text).catch((error: unknown) => {
+      // `closed`: the page closed the connection; the message stays in storage for the next one.
+      if (!(error instanceof Error) || this.reported.has(error) || (error instanceof ChatSendError && error.code === 'closed')) return
+      this.reported.add(error)
+      showError(`Message not sent: ${error.message}`)
+    })
     return true
   }
 }

@@ -41,8 +41,6 @@ export class RoomView {
   private checking = false
   /** This user asked to leave: the room's 4403 close is their own doing. */
   private leaving = false
-  /** The newest message shown when the connection went down: a truncated replay resumes after a gap. */
-  private resumedAfter = 0
   /** Messages that came while the room is fetched again after its database was replaced. */
   private held: Message[] | null = null
 
@@ -53,7 +51,7 @@ export class RoomView {
       unreadBy: (id, senderId) => this.members.unreadBy(id, senderId),
     })
     this.members = new MembersPanel({ api: client.api, me: () => value('user_id'), leave: () => void this.leave(), changed: () => this.list.refreshUnreadBy() })
-    this.composer = new Composer({ room: () => this.room, pendingChanged: () => this.showPending() })
+    this.composer = new Composer({ room: () => this.room })
     this.list.el.addEventListener('scroll', () => {
       if (this.list.el.scrollTop < 40) void this.loadOlder()
     })
@@ -106,31 +104,20 @@ export class RoomView {
 
   private follow(room: RoomConnection) {
     this.room = room
-    this.resumedAfter = this.list.lastId
     /** Listens while `room` is the page's connection. */
     const on: RoomConnection['on'] = (event, listener) =>
       room.on(event, (payload) => {
         if (room === this.room) listener(payload)
       })
-    on('state', (state) => {
-      if (state === 'reconnecting') this.resumedAfter = this.list.lastId
-      this.setState(state)
-      this.showPending()
-    })
+    on('state', (state) => this.setState(state))
     on('message', (m) => this.received(m))
-    // The echo of a message stored before (sent again after a reload) is no new message: its
-    // pending row goes once the connection has taken the echo.
-    on('frame', (frame) => {
-      if (frame.type === 'chat.message') queueMicrotask(() => this.showPending())
-    })
-    on('failed', (failure) => {
-      this.composer.failed(failure)
-      this.showPending()
-    })
+    // Sends waiting for the server: queued here, restored from an earlier page, stored, given up on.
+    on('pending', () => this.showPending())
+    on('failed', (failure) => this.composer.failed(failure))
     on('recovered', (recovered) => {
       if (!recovered.truncated) return
       // What is shown before the gap does not follow on: history pages in from the replay back.
-      this.list.dropThrough(this.resumedAfter)
+      this.list.dropThrough(recovered.since ?? 0)
       showError('Many messages were missed; scroll up to load them.')
       void this.loadOlder()
     })
@@ -152,16 +139,12 @@ export class RoomView {
     })
     this.setState(room.state)
     this.markRead()
-    // What an earlier page left unsent is restored from storage without an event of its own;
-    // localStorage has answered by the next task, so it shows then, before any reconnect.
-    setTimeout(() => room === this.room && this.showPending())
   }
 
   private received(m: Message) {
     if (this.held) return void this.held.push(m)
     this.activity.typing(m.user_id, null)
     this.list.append(m)
-    this.showPending()
     this.markRead()
   }
 
