@@ -29,7 +29,7 @@ export interface FetchResponse {
 }
 
 /** A `fetch` function (the global one by default). */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<FetchResponse>
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<FetchResponse>
 
 /** What the client needs of a WebSocket: the browser's, Bun's, or Node's `ws` package. */
 export interface WebSocketLike {
@@ -99,11 +99,13 @@ export class Transport {
   }
 
   /** One request with the given credentials, as it comes back. */
-  request(method: string, path: string, auth: AuthParams, options: { query?: QueryValues; body?: unknown; signal?: AbortSignal } = {}): Promise<FetchResponse> {
+  request(method: string, path: string, auth: AuthParams, options: { query?: QueryValues; body?: unknown; timeoutMs?: number } = {}): Promise<FetchResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...auth.headers }
     if (auth.token) headers.authorization = `Bearer ${auth.token}`
     const init: Parameters<FetchLike>[1] = { method, headers }
-    if (options.signal) init.signal = options.signal
+    // The signal rides along for fetch (and for a wrapper that passes `init` on); the type leaves it
+    // out so that the declarations need no DOM or Node types.
+    if (options.timeoutMs !== undefined) Object.assign(init, { signal: AbortSignal.timeout(options.timeoutMs) })
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json'
       init.body = JSON.stringify(options.body)

@@ -207,7 +207,7 @@ export class ReconnectingSocket {
     let problem: ChatApiError | null = null
     try {
       // Bounded like the handshake: a path that swallows one swallows this too.
-      const response = await this.transport.request('GET', this.owner.probePath, auth, { signal: AbortSignal.timeout(this.handshakeTimeoutMs) })
+      const response = await this.transport.request('GET', this.owner.probePath, auth, { timeoutMs: this.handshakeTimeoutMs })
       if (!response.ok) problem = await problemOf(response)
     } catch {
       // The server is unreachable: a plain retry.
