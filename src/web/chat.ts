@@ -3,7 +3,7 @@
 // Every string that comes from a user is rendered with textContent, never as HTML (dom.ts).
 import { createChatClient, type CreateRoomInput } from '../../client/src/index.ts'
 import { $, roomItem, showError } from './dom.ts'
-import { currentUser, identityAuth, restoreSettings, saveSettings, selectRoom } from './identity.ts'
+import { currentUser, identityAuth, missingUserText, restoreSettings, saveSettings, selectRoom } from './identity.ts'
 import { createInbox } from './inbox.ts'
 import { RoomView } from './room-view.ts'
 
@@ -69,7 +69,7 @@ async function openDirectRoom() {
   }
 }
 
-const inbox = createInbox({ client, ready: () => currentUser() !== null, pick: (id) => view.show(id), error: showError })
+const inbox = createInbox({ client, missingUser: () => (currentUser() ? null : missingUserText()), pick: (id) => view.show(id), error: showError })
 
 $('inbox-open').addEventListener('click', () => {
   saveSettings()

@@ -5,8 +5,8 @@ import { $ } from './dom.ts'
 
 export interface InboxDeps {
   client: ChatClient
-  /** Whether the "Who you are" fields are complete. */
-  ready: () => boolean
+  /** Why the page has no user yet ("Who you are" is incomplete), or null when it has one. */
+  missingUser: () => string | null
   /** The user picked a room. */
   pick: (roomId: number) => void
   error: (text: string) => void
@@ -32,7 +32,7 @@ function inboxItem(room: InboxRoom, pick: (roomId: number) => void): HTMLLIEleme
 }
 
 /** Follows the inbox while toggled on. */
-export function createInbox({ client, ready, pick, error }: InboxDeps) {
+export function createInbox({ client, missingUser, pick, error }: InboxDeps) {
   let stream: InboxStream | null = null
 
   function setState(text: string) {
@@ -56,7 +56,8 @@ export function createInbox({ client, ready, pick, error }: InboxDeps) {
   }
 
   function start() {
-    if (!ready()) return error('User id, nickname and email are required to follow the inbox.')
+    const missing = missingUser()
+    if (missing) return error(`Cannot follow the inbox: ${missing}`)
     const current = client.inbox()
     stream = current
     const live = () => current === stream

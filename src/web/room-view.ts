@@ -4,7 +4,7 @@ import { ChatApiError, type ChatClient, type ConnectionState, type Message, type
 import { RoomActivity } from './activity.ts'
 import { Composer } from './composer.ts'
 import { $, showError } from './dom.ts'
-import { currentUser, saveSettings, selectRoom, value } from './identity.ts'
+import { currentUser, missingUserText, myId, mySender, saveSettings, selectRoom, value } from './identity.ts'
 import { MembersPanel } from './members.ts'
 import { MessageList } from './message-list.ts'
 
@@ -46,11 +46,11 @@ export class RoomView {
 
   constructor(private readonly client: ChatClient) {
     this.list = new MessageList($('messages'), {
-      me: () => value('user_id'),
-      sender: () => ({ nickname: value('nickname'), profile_picture_url: value('profile_url') || null }),
+      me: myId,
+      sender: mySender,
       unreadBy: (id, senderId) => this.members.unreadBy(id, senderId),
     })
-    this.members = new MembersPanel({ api: client.api, me: () => value('user_id'), leave: () => void this.leave(), changed: () => this.list.refreshUnreadBy() })
+    this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave(), changed: () => this.list.refreshUnreadBy() })
     this.composer = new Composer({ room: () => this.room })
     this.list.el.addEventListener('scroll', () => {
       if (this.list.el.scrollTop < 40) void this.loadOlder()
@@ -65,7 +65,7 @@ export class RoomView {
     const id = Number(value('room_id'))
     if (!Number.isInteger(id) || id < 1) return showError('Enter a room id (a positive number).')
     const user = currentUser()
-    if (!user) return showError('User id, nickname and email are required.')
+    if (!user) return showError(missingUserText())
     if (this.checking || this.room) return
     // Room detail answers as the socket's handshake would (403 for a non-member, 404 for no
     // room), but with a reason the page can show; and it has the newest messages.
@@ -129,7 +129,7 @@ export class RoomView {
     on('read', (read) => this.members.read(read.user_id, read.last_read_id))
     on('member', (member) => {
       // This user's own removal is followed by the room's 4403 close, which ends the session.
-      if (member.type === 'chat.member.removed' && member.user_id === value('user_id')) return
+      if (member.type === 'chat.member.removed' && member.user_id === myId()) return
       void this.members.load()
     })
     on('error', (error) => showError(error.message))
@@ -189,7 +189,7 @@ export class RoomView {
     const of = this.roomId
     this.leaving = true
     try {
-      await this.client.api.removeMember(of, value('user_id'))
+      await this.client.api.removeMember(of, myId())
     } catch (e) {
       this.leaving = false
       return showError(`Could not leave room ${of}: ${errorText(e)}`)

@@ -37,10 +37,10 @@ export interface ChatPage {
 }
 
 /**
- * Opens the chat test page served at `base` in its own browser context (its own localStorage),
- * as `user`, with the room id filled in when given; dialogs and policy violations are recorded.
+ * A blank page in its own browser context (its own localStorage), recording the dialogs it
+ * opens and the policy violations it reports.
  */
-export async function openChatPage(browser: Browser, base: string, user: TestUser, roomId?: number): Promise<ChatPage> {
+export async function newChatPage(browser: Browser): Promise<ChatPage> {
   const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
   const page = await context.newPage()
   const dialogs: string[] = []
@@ -49,13 +49,23 @@ export async function openChatPage(browser: Browser, base: string, user: TestUse
     dialogs.push(dialog.message())
     void dialog.dismiss()
   })
+  return { page, context, dialogs, violations }
+}
+
+/**
+ * Opens the chat test page served at `base` in its own browser context, as `user`, with the room
+ * id filled in when given; dialogs and policy violations are recorded.
+ */
+export async function openChatPage(browser: Browser, base: string, user: TestUser, roomId?: number): Promise<ChatPage> {
+  const opened = await newChatPage(browser)
+  const { page } = opened
   await page.goto(`${base}/`)
   await page.fill('#user_id', user.user_id)
   await page.fill('#nickname', user.nickname)
   await page.fill('#email', user.email)
   await page.fill('#profile_url', user.profile_url ?? '')
   if (roomId !== undefined) await page.fill('#room_id', String(roomId))
-  return { page, context, dialogs, violations }
+  return opened
 }
 
 /** The connection state badge. */

@@ -1,0 +1,92 @@
+// The test page behind a gateway: a bearer token in "Who you are", whose claims name the page's
+// own user for display, and the prompt for a fresh one when the gateway refuses it.
+import { $ } from './dom.ts'
+
+/** Who a token names, as the reference gateway reads its claims. */
+export interface TokenUser {
+  user_id: string
+  nickname: string
+  email: string
+  profile_url?: string
+}
+
+/**
+ * How long a refusal waits for a fresh token. Then the refused one goes out again, the gateway
+ * refuses it again, and after its last allowed refusal the client stops ('unauthorized').
+ */
+const FRESH_TOKEN_WAIT_MS = 30_000
+
+/** The token field, trimmed ('' when the page names its user by the identity fields). */
+export const bearerToken = () => $<HTMLInputElement>('token').value.trim()
+
+/**
+ * The claims of a JWT (its payload, base64url JSON), or null when `token` is not one. Read for
+ * display only: the signature is not checked here, and nothing is decided on them. The gateway
+ * verifies the token and forwards the identity the server goes by.
+ */
+export function tokenClaims(token: string): Record<string, unknown> | null {
+  const parts = token.split('.')
+  if (parts.length !== 3 || !parts[1]) return null
+  try {
+    const base64 = parts[1].replaceAll('-', '+').replaceAll('_', '/')
+    const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4))
+    const claims: unknown = JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))))
+    return claims !== null && typeof claims === 'object' && !Array.isArray(claims) ? (claims as Record<string, unknown>) : null
+  } catch {
+    return null
+  }
+}
+
+/** The user a token names, with the gateway's fallbacks (nickname, else name, else sub); null without a `sub`. */
+export function tokenUser(token: string): TokenUser | null {
+  const claims = tokenClaims(token)
+  const text = (name: string) => (typeof claims?.[name] === 'string' ? (claims[name] as string) : '')
+  const user_id = text('sub')
+  if (!user_id) return null
+  const user: TokenUser = { user_id, nickname: text('nickname') || text('name') || user_id, email: text('email') }
+  if (text('picture')) user.profile_url = text('picture')
+  return user
+}
+
+/** Says under the token field who it names (or that it names no one). */
+export function showTokenUser() {
+  const token = bearerToken()
+  const line = $('token-identity')
+  line.hidden = !token
+  const user = tokenUser(token)
+  line.textContent = user ? `As ${user.nickname} (${user.user_id}${user.email ? `, ${user.email}` : ''}), from the token.` : 'This is not a token with a subject (sub).'
+  // The gateway supplies the identity: the fields below would not be sent.
+  $<HTMLFieldSetElement>('identity-fields').disabled = token !== ''
+}
+
+/** The wait for a fresh token after `refused`, shared by every connection and call that was refused. */
+let waiting: { refused: string; token: Promise<string> } | null = null
+
+/**
+ * Shows the refusal prompt and resolves with the next token pasted into the field (a JWT other
+ * than `refused`), or with `refused` itself if none comes within the wait.
+ */
+export function freshToken(refused: string): Promise<string> {
+  if (waiting?.refused === refused) return waiting.token
+  const field = $<HTMLInputElement>('token')
+  const prompt = $('token-refused')
+  prompt.hidden = false
+  const token = new Promise<string>((resolve) => {
+    const done = (next: string) => {
+      clearTimeout(timer)
+      field.removeEventListener('input', changed)
+      prompt.hidden = true
+      waiting = null
+      resolve(next)
+    }
+    // Not on every keystroke: only once the field holds a whole token again.
+    const changed = () => {
+      const next = bearerToken()
+      if (next !== refused && tokenClaims(next)) done(next)
+    }
+    const timer = setTimeout(() => done(refused), FRESH_TOKEN_WAIT_MS)
+    field.addEventListener('input', changed)
+  })
+  waiting = { refused, token }
+  return token
+}
