@@ -99,7 +99,7 @@ describe('the chat test page with a bearer token, through the reference gateway'
       // ...then the network drops: the reconnect's handshake is refused (401), and the page asks.
       proxy.cut()
       await prompt(page).waitFor({ timeout: 15_000 })
-      expect(await prompt(page).textContent()).toContain('The gateway refused the token: paste a fresh one')
+      expect(await prompt(page).textContent()).toContain('The gateway refused the token (token expired): paste a fresh one')
       expect(await stateBadge(page).textContent()).toBe('reconnecting')
       expect(gateway.accessLog()).toContain(`"path":"/ws/chat/${roomId}/chat/","status":401`)
       await page.screenshot({ path: join(artifacts, 'page-token-refused.png') })

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { createChatClient, type AuthParams, type Message, type StopInfo } from '../client/src/index.ts'
+import { createChatClient, type AuthContext, type AuthParams, type Message, type StopInfo } from '../client/src/index.ts'
 import { QUICK_RECONNECT, RoomLog, until } from './support/client.ts'
 import { FaultProxy } from './support/fault-proxy.ts'
 import { signJwt } from './support/jwt.ts'
@@ -21,13 +21,16 @@ const token = (claims: Record<string, unknown>, ttl = 300) => signJwt({ ...claim
  */
 function tokenHook(first: string, renew: () => string) {
   const calls: boolean[] = []
+  /** Why each refresh was asked for. */
+  const refusals: string[] = []
   let current = first
-  const auth = ({ refresh }: { refresh: boolean }): AuthParams => {
+  const auth = ({ refresh, refused }: AuthContext): AuthParams => {
     calls.push(refresh)
+    if (refused) refusals.push(refused.detail)
     if (refresh) current = renew()
     return { token: current }
   }
-  return { auth, calls }
+  return { auth, calls, refusals }
 }
 
 let chat: TestServer
@@ -68,6 +71,8 @@ describe('credentials from the auth hook, through the reference gateway', () => 
     await until(() => log.states.at(-1) === 'open' && log.states.includes('reconnecting'), 'reconnected')
     // Asked for a fresh token once (later calls, for REST, get the app's current one).
     expect(hook.calls.slice(before).filter((refresh) => refresh)).toEqual([true])
+    // The hook is told why: the gateway's own words.
+    expect(hook.refusals).toEqual([expect.stringContaining('expired')])
     const sent = await log.room.send('with the fresh token')
     expect(sent).toMatchObject({ user_id: 'user-42', nickname: '홍길동 (new token)' })
     await until(() => log.messages.length === 2, 'both messages')
@@ -108,6 +113,28 @@ describe('credentials from the auth hook, through the reference gateway', () => 
     await Bun.sleep(600)
     expect(hook.calls.length).toBe(calls)
     await expect(room.send('anyone?')).rejects.toMatchObject({ name: 'ChatSendError', code: 'stopped' })
+  })
+
+  it('should let a hook that waits for a sign-in stop waiting when the app closes the connection', async () => {
+    const roomId = await newRoom()
+    let aborted = false
+    let asked = false
+    const auth = ({ refresh, signal }: AuthContext): Promise<AuthParams> | AuthParams => {
+      if (!refresh) return { token: token(hong, -60) }
+      asked = true
+      // A sign-in that never finishes: only the connection's end releases it.
+      return new Promise((_, reject) => signal?.addEventListener('abort', () => ((aborted = true), reject(new Error('closed')))))
+    }
+    const room = createChatClient({ baseUrl: via, auth, reconnect: QUICK_RECONNECT }).room(roomId)
+    const errors: Error[] = []
+    room.on('error', (error) => errors.push(error))
+    await until(() => asked, 'a fresh token asked for')
+    expect(room.state).toBe('reconnecting')
+    room.close()
+    await until(() => aborted, 'the wait aborted')
+    await Bun.sleep(100)
+    // Closed by the app: the abandoned wait is no error of the connection.
+    expect({ state: room.state, errors }).toEqual({ state: 'closed', errors: [] })
   })
 
   it('should connect at once with a fresh token when the first one the app had was already expired', async () => {

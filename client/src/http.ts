@@ -17,8 +17,27 @@ export interface AuthParams {
   headers?: Record<string, string>
 }
 
-/** Called before every connection attempt and REST call; `refresh` after the last credentials were refused (401). */
-export type AuthHook = (context: { refresh: boolean }) => AuthParams | Promise<AuthParams>
+/** What an abort signal offers a hook: a `fetch` signal or `AbortSignal` of its own fits where one is wanted. */
+export interface AuthSignal {
+  readonly aborted: boolean
+  addEventListener(type: 'abort', listener: () => void): void
+}
+
+/** What the auth hook is told. */
+export interface AuthContext {
+  /** The last credentials were refused (401): fresh ones are wanted, not the ones cached. */
+  refresh: boolean
+  /** With `refresh`: the refusal (`detail` says why, such as an expired token). */
+  refused?: ChatApiError
+  /**
+   * For connection attempts: aborted when the app closes the connection, so a hook that waits
+   * (on a sign-in, say) can stop waiting.
+   */
+  signal?: AuthSignal
+}
+
+/** Called before every connection attempt and REST call. */
+export type AuthHook = (context: AuthContext) => AuthParams | Promise<AuthParams>
 
 /** What the client needs of a `fetch` answer. */
 export interface FetchResponse {
@@ -85,8 +104,8 @@ export class Transport {
   }
 
   /** Asks the app for credentials (none without an auth hook). */
-  async authorize(refresh: boolean): Promise<AuthParams> {
-    return (await this.options.auth?.({ refresh })) ?? {}
+  async authorize(context: AuthContext = { refresh: false }): Promise<AuthParams> {
+    return (await this.options.auth?.(context)) ?? {}
   }
 
   /** Opens a socket on `path` with `auth` and extra query values (since=, epoch=). */
@@ -118,9 +137,9 @@ export class Transport {
    * Resolves with the JSON answer (undefined for 204); throws `ChatApiError` for a refusal.
    */
   async call<T>(method: string, path: string, options: { query?: QueryValues; body?: unknown } = {}): Promise<T> {
-    let response = await this.request(method, path, await this.authorize(false), options)
+    let response = await this.request(method, path, await this.authorize(), options)
     // Nothing was done with a 401, so asking again is safe even for a POST.
-    if (response.status === 401) response = await this.request(method, path, await this.authorize(true), options)
+    if (response.status === 401) response = await this.request(method, path, await this.authorize({ refresh: true, refused: await problemOf(response) }), options)
     if (!response.ok) throw await problemOf(response)
     const text = await response.text()
     return (text ? JSON.parse(text) : undefined) as T

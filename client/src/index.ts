@@ -35,7 +35,7 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
 
 export { backoffDelay, type BackoffOptions } from './backoff.ts'
 export { ChatApiError, ChatSendError, type SendFailure } from './errors.ts'
-export type { AuthHook, AuthParams, FetchLike, FetchResponse, TransportOptions, WebSocketConstructor, WebSocketLike } from './http.ts'
+export type { AuthContext, AuthHook, AuthParams, AuthSignal, FetchLike, FetchResponse, TransportOptions, WebSocketConstructor, WebSocketLike } from './http.ts'
 export { InboxStream, type InboxEvents, type InboxOptions } from './inbox.ts'
 export type { OutboxStorage, PendingMessage } from './outbox.ts'
 export { ChatApi } from './rest.ts'

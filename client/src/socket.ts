@@ -64,7 +64,10 @@ export class ReconnectingSocket {
   private phase: ConnectionState = 'connecting'
   private attempt = 0
   private authFailures = 0
-  private refresh = false
+  /** Set while fresh credentials are wanted: the refusal of the last ones. */
+  private refusal: ChatApiError | null = null
+  /** Aborted by `close()`: the auth hook may be waiting on something. */
+  private readonly closing = new AbortController()
   private openedAt = 0
   private timer: ReturnType<typeof setTimeout> | undefined
 
@@ -111,6 +114,7 @@ export class ReconnectingSocket {
   /** Ends the connection from the app's side. */
   close(): void {
     this.end()
+    this.closing.abort()
     this.current?.close(1000, 'closed by the client')
     this.current = null
   }
@@ -134,13 +138,15 @@ export class ReconnectingSocket {
   private async connect(): Promise<void> {
     let auth: AuthParams
     try {
-      auth = await this.transport.authorize(this.refresh)
+      const refused = this.refusal
+      auth = await this.transport.authorize(refused ? { refresh: true, refused, signal: this.closing.signal } : { refresh: false, signal: this.closing.signal })
     } catch (error) {
+      if (this.phase === 'closed') return
       this.owner.error(error instanceof Error ? error : new Error(String(error)))
       return this.authRefused(`the auth hook failed: ${String(error)}`)
     }
     if (this.phase === 'closed') return
-    this.refresh = false
+    this.refusal = null
     const { path, query } = this.owner.target()
     let socket: WebSocketLike
     try {
@@ -221,7 +227,7 @@ export class ReconnectingSocket {
 
   /** The credentials were refused: ask for fresh ones at once the first time, then back off, then give up. */
   private authRefused(message: string, error?: ChatApiError): void {
-    this.refresh = true
+    this.refusal = error ?? new ChatApiError({ type: 'about:blank', title: 'Unauthorized', status: 401, detail: message, code: 'auth_hook_failed' })
     if (++this.authFailures >= (this.options.maxAuthFailures ?? 3)) return this.stop({ reason: 'unauthorized', message, ...(error ? { error } : {}) })
     this.setState('reconnecting')
     if (this.authFailures === 1) this.connectAfter(0)

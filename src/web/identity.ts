@@ -1,7 +1,7 @@
 // The "Who you are" section and the room id, and the credentials the chat client sends for them:
 // a bearer token for a gateway (which supplies the identity), or else the identity fields,
 // remembered in localStorage, as a gateway would forward them.
-import type { AuthParams } from '../../client/src/index.ts'
+import type { AuthContext, AuthParams } from '../../client/src/index.ts'
 import { $ } from './dom.ts'
 import { bearerToken, freshToken, showTokenUser, tokenUser } from './token.ts'
 
@@ -65,10 +65,10 @@ let lastToken = ''
  * when the gateway refused it, the next one pasted (a token changed in the meantime goes out at
  * once). Without one: the fields, as a gateway would forward them.
  */
-export function identityAuth({ refresh }: { refresh: boolean }): AuthParams | Promise<AuthParams> {
+export function identityAuth({ refresh, refused, signal }: AuthContext): AuthParams | Promise<AuthParams> {
   const token = bearerToken()
   if (!token) return fieldsAuth()
-  if (refresh && token === lastToken) return freshToken(token).then((next) => ({ token: (lastToken = next) }))
+  if (refresh && token === lastToken) return freshToken(token, refused?.detail ?? '', signal).then((next) => ({ token: (lastToken = next) }))
   lastToken = token
   return { token }
 }

@@ -1,5 +1,6 @@
 // The test page behind a gateway: a bearer token in "Who you are", whose claims name the page's
 // own user for display, and the prompt for a fresh one when the gateway refuses it.
+import type { AuthSignal } from '../../client/src/index.ts'
 import { $ } from './dom.ts'
 
 /** Who a token names, as the reference gateway reads its claims. */
@@ -60,33 +61,45 @@ export function showTokenUser() {
 }
 
 /** The wait for a fresh token after `refused`, shared by every connection and call that was refused. */
-let waiting: { refused: string; token: Promise<string> } | null = null
+let waiting: { refused: string; token: Promise<string>; waiters: number; give: (token: string) => void } | null = null
 
 /**
- * Shows the refusal prompt and resolves with the next token pasted into the field (a JWT other
- * than `refused`), or with `refused` itself if none comes within the wait.
+ * Shows the refusal prompt (with `why`, the gateway's words) and resolves with the next token
+ * pasted into the field (a JWT other than `refused`), or with `refused` itself if none comes
+ * within the wait or every connection waiting on it was closed (`signal`).
  */
-export function freshToken(refused: string): Promise<string> {
-  if (waiting?.refused === refused) return waiting.token
+export function freshToken(refused: string, why: string, signal?: AuthSignal): Promise<string> {
+  if (waiting?.refused !== refused) waiting = promptFor(refused, why)
+  const wait = waiting
+  wait.waiters++
+  signal?.addEventListener('abort', () => {
+    if (--wait.waiters === 0) wait.give(refused)
+  })
+  return wait.token
+}
+
+function promptFor(refused: string, why: string): NonNullable<typeof waiting> {
   const field = $<HTMLInputElement>('token')
   const prompt = $('token-refused')
+  prompt.textContent = `The gateway refused the token${why ? ` (${why})` : ''}: paste a fresh one.`
   prompt.hidden = false
+  let give: (token: string) => void = () => {}
   const token = new Promise<string>((resolve) => {
-    const done = (next: string) => {
-      clearTimeout(timer)
-      field.removeEventListener('input', changed)
-      prompt.hidden = true
-      waiting = null
-      resolve(next)
-    }
+    let timer: ReturnType<typeof setTimeout> | undefined
     // Not on every keystroke: only once the field holds a whole token again.
     const changed = () => {
       const next = bearerToken()
-      if (next !== refused && tokenClaims(next)) done(next)
+      if (next !== refused && tokenClaims(next)) give(next)
     }
-    const timer = setTimeout(() => done(refused), FRESH_TOKEN_WAIT_MS)
+    give = (next) => {
+      clearTimeout(timer)
+      field.removeEventListener('input', changed)
+      prompt.hidden = true
+      if (waiting?.token === token) waiting = null
+      resolve(next)
+    }
+    timer = setTimeout(() => give(refused), FRESH_TOKEN_WAIT_MS)
     field.addEventListener('input', changed)
   })
-  waiting = { refused, token }
-  return token
+  return { refused, token, waiters: 0, give: (next) => give(next) }
 }
