@@ -104,6 +104,7 @@ export const configSchema = z.object({
   WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
   WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
   WEBHOOK_MAX_AGE: positiveInt.max(30 * 86_400).default(86_400).describe('Seconds after which a webhook that still fails is dead-lettered (kept, listed, re-queueable)'),
+  HTTP_PROXY: z.string().optional().describe('Proxy for webhooks to an http:// WEBHOOK_URL (they are then sent with fetch, which also reads NO_PROXY); https:// URLs follow HTTPS_PROXY'),
   OFFLINE_USERS_LIMIT: positiveInt.max(100_000).default(1000).describe("Most users listed in a message.created webhook's offline_user_ids (huge open rooms)"),
   INBOX_LIVE_ROOMS: positiveInt.max(100_000).default(1000).describe("Most rooms one user stream follows live (the most recently active); the others show on the inbox's next fetch"),
   INBOX_ROOM_PARTICIPANTS: positiveInt.max(1_000_000).default(500).describe('Open rooms with more participants than this are not followed live by user streams (a message there is not sent to every participant); their counts show on fetch'),

@@ -7,6 +7,7 @@ import { LANES, type WebhookEventRow } from '../store/outbox.ts'
 import { version } from '../version.ts'
 import { eventIdPrefix, messageEventId, toEnvelope, type WebhookEnvelope } from './payload.ts'
 import { Batcher, RoomNow, roomQueue, Semaphore, type Outgoing } from './room-queue.ts'
+import { RequestFailed, webhookPoster, type WebhookPoster } from './post.ts'
 import { signatureHeader } from './signing.ts'
 
 /** How often due events are looked for when nothing wakes the dispatcher sooner. */
@@ -57,6 +58,7 @@ export class WebhookDispatcher {
   private readonly instance = crypto.randomUUID()
   private readonly leaseMs: number
   private readonly requests: Semaphore
+  private readonly poster: WebhookPoster
   /** Per lane, the last room the previous pass read: the next one goes on after it (so every room gets its turn). */
   private readonly roomsFrom = new Map<number, number>()
   /** Lanes with a pass running, and whether another was asked for meanwhile. */
@@ -88,6 +90,7 @@ export class WebhookDispatcher {
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
     this.requests = new Semaphore(config.WEBHOOK_CONCURRENCY)
+    this.poster = webhookPoster(config.WEBHOOK_URL, config.WEBHOOK_TIMEOUT * 1000, config.HTTP_PROXY)
     this.deliveredCount = metrics.webhookDeliveries.labels('delivered')
   }
 
@@ -124,6 +127,7 @@ export class WebhookDispatcher {
     for (const timer of this.timers) clearInterval(timer)
     await Promise.allSettled([...this.passes.values()].map((p) => p.done))
     await this.store.outbox.releaseLanes(this.instance).catch(() => {})
+    this.poster.close()
   }
 
   /** Renews this instance's lanes and takes free or expired ones. */
@@ -252,27 +256,22 @@ export class WebhookDispatcher {
 
   private async post(envelope: WebhookEnvelope): Promise<Outcome> {
     const body = JSON.stringify(envelope)
-    const id = envelope.id
     try {
-      const res = await fetch(this.config.WEBHOOK_URL, {
-        method: 'POST',
-        headers: {
+      const answer = await this.poster.post(
+        {
           'content-type': 'application/json',
           'user-agent': `gateway-chat/${version}`,
-          'x-chat-event-id': id,
+          'x-chat-event-id': envelope.id,
           'x-chat-signature': signatureHeader(this.config.WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000)),
         },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.WEBHOOK_TIMEOUT * 1000),
-      })
-      await res.arrayBuffer().catch(() => {})
-      if (res.status >= 200 && res.status < 300) return { kind: 'delivered' }
-      const error = `HTTP ${res.status}`
-      if (res.status === 408 || res.status === 429 || res.status >= 500) return { kind: 'retry', error, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) }
+      )
+      if (answer.status >= 200 && answer.status < 300) return { kind: 'delivered' }
+      const error = `HTTP ${answer.status}`
+      if (answer.status === 408 || answer.status === 429 || answer.status >= 500) return { kind: 'retry', error, retryAfterMs: retryAfterMs(answer.retryAfter) }
       return { kind: 'dead', error: `${error} (not retried: the receiver refused it)` }
     } catch (err) {
-      const error = err instanceof Error && err.name === 'TimeoutError' ? `no answer within ${this.config.WEBHOOK_TIMEOUT} s` : `request failed: ${err instanceof Error ? err.message : String(err)}`
+      const error = err instanceof RequestFailed && err.name === 'TimeoutError' ? `no answer within ${this.config.WEBHOOK_TIMEOUT} s` : err instanceof Error ? err.message : String(err)
       return { kind: 'retry', error, retryAfterMs: null }
     }
   }

@@ -1,0 +1,330 @@
+import type { Socket } from 'bun'
+
+/** What the dispatcher needs of an answer. */
+export interface PostAnswer {
+  status: number
+  retryAfter: string | null
+}
+
+/** A request that got no answer: the connection failed, or nothing came in time (`name` 'TimeoutError'). */
+export class RequestFailed extends Error {
+  constructor(message: string, name: 'TimeoutError' | 'RequestFailed' = 'RequestFailed') {
+    super(message)
+    this.name = name
+  }
+}
+
+/** A response head longer than this is refused (the answer is only a status). */
+const MAX_HEAD_BYTES = 64 * 1024
+/** An idle connection is closed after this long: before common servers' keep-alive timeouts (5 s in Node's). */
+const IDLE_MS = 4000
+
+const CRLF = Buffer.from('\r\n')
+const HEAD_END = Buffer.from('\r\n\r\n')
+
+/** How a response's body ends, once its head is read. */
+type Body = { kind: 'length'; left: number } | { kind: 'chunked'; left: number; trailers: boolean } | { kind: 'close' }
+
+/**
+ * Reads one HTTP/1.1 response from the bytes of a connection, as they come: the status,
+ * Retry-After, whether the connection may carry another request, and where the body ends (its
+ * bytes are skipped, never kept). Informational (1xx) heads are passed over.
+ */
+export class ResponseReader {
+  private buffered: Buffer = Buffer.alloc(0)
+  private head: { status: number; retryAfter: string | null; keepAlive: boolean } | null = null
+  private body: Body | null = null
+
+  /** Feeds bytes; returns the answer once it is complete (later bytes are an error: nothing was asked). */
+  feed(chunk: Buffer): (PostAnswer & { keepAlive: boolean }) | null {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
+    for (;;) {
+      if (!this.head) {
+        const end = this.buffered.indexOf(HEAD_END)
+        if (end === -1) {
+          if (this.buffered.length > MAX_HEAD_BYTES) throw new RequestFailed('the answer’s head is too long')
+          return null
+        }
+        const head = parseHead(this.buffered.subarray(0, end).toString('latin1'))
+        this.buffered = this.buffered.subarray(end + HEAD_END.length)
+        if (head.status < 200) continue
+        this.head = head
+        this.body = head.body
+      }
+      if (!this.skipBody()) return null
+      if (this.buffered.length > 0) throw new RequestFailed('the server sent more than one answer')
+      return { status: this.head.status, retryAfter: this.head.retryAfter, keepAlive: this.head.keepAlive && this.body!.kind !== 'close' }
+    }
+  }
+
+  /** The connection ended: the answer, if its body was to run until the end; otherwise none. */
+  ended(): (PostAnswer & { keepAlive: false }) | null {
+    if (this.head && this.body?.kind === 'close') return { status: this.head.status, retryAfter: this.head.retryAfter, keepAlive: false }
+    return null
+  }
+
+  /** Skips what of the body has come; true once it is all there. */
+  private skipBody(): boolean {
+    const body = this.body!
+    if (body.kind === 'close') {
+      this.buffered = Buffer.alloc(0)
+      return false
+    }
+    if (body.kind === 'length') {
+      const take = Math.min(body.left, this.buffered.length)
+      body.left -= take
+      this.buffered = this.buffered.subarray(take)
+      return body.left === 0
+    }
+    // Chunked: size line, data, CRLF; a zero size, then trailers up to an empty line.
+    for (;;) {
+      if (body.trailers) {
+        const end = this.buffered.indexOf(CRLF)
+        if (end === -1) return false
+        this.buffered = this.buffered.subarray(end + CRLF.length)
+        if (end === 0) return true
+        continue
+      }
+      if (body.left > 0) {
+        const take = Math.min(body.left, this.buffered.length)
+        body.left -= take
+        this.buffered = this.buffered.subarray(take)
+        if (body.left > 0) return false
+        continue
+      }
+      const end = this.buffered.indexOf(CRLF)
+      if (end === -1) {
+        if (this.buffered.length > 1024) throw new RequestFailed('a chunk size line is too long')
+        return false
+      }
+      const line = this.buffered.subarray(0, end).toString('latin1')
+      this.buffered = this.buffered.subarray(end + CRLF.length)
+      // The CRLF after a chunk's data comes back here as an empty line.
+      if (line === '') continue
+      const size = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(line)
+      if (!size) throw new RequestFailed('the answer’s chunked body is malformed')
+      const n = Number.parseInt(size[1]!, 16)
+      if (n === 0) body.trailers = true
+      else body.left = n
+    }
+  }
+}
+
+/** The status line and the few headers that matter, from a response head. */
+function parseHead(text: string): { status: number; retryAfter: string | null; keepAlive: boolean; body: Body } {
+  const lines = text.split('\r\n')
+  const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '')
+  if (!statusLine) throw new RequestFailed('the answer is not HTTP/1.x')
+  const status = Number(statusLine[2])
+  let keepAlive = statusLine[1] === '1'
+  let length: number | null = null
+  let chunked = false
+  let retryAfter: string | null = null
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':')
+    if (colon <= 0) throw new RequestFailed('the answer has a malformed header')
+    const name = line.slice(0, colon).trim().toLowerCase()
+    const value = line.slice(colon + 1).trim()
+    if (name === 'content-length') {
+      if (!/^\d{1,15}$/.test(value) || (length !== null && length !== Number(value))) throw new RequestFailed('the answer’s Content-Length is malformed')
+      length = Number(value)
+    } else if (name === 'transfer-encoding') chunked = value.toLowerCase().split(',').at(-1)?.trim() === 'chunked'
+    else if (name === 'connection') keepAlive = value.toLowerCase().split(',').some((t) => t.trim() === 'keep-alive') || (keepAlive && !value.toLowerCase().split(',').some((t) => t.trim() === 'close'))
+    else if (name === 'retry-after') retryAfter = value
+  }
+  const bodyless = status < 200 || status === 204 || status === 304
+  const body: Body = bodyless ? { kind: 'length', left: 0 } : chunked ? { kind: 'chunked', left: 0, trailers: false } : length !== null ? { kind: 'length', left: length } : { kind: 'close' }
+  return { status, retryAfter, keepAlive, body }
+}
+
+/** One connection, one request at a time. */
+class Connection {
+  private reader: ResponseReader | null = null
+  private settle: { resolve(answer: PostAnswer & { keepAlive: boolean }): void; reject(error: RequestFailed): void } | null = null
+  private unsent: Buffer | null = null
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  closed = false
+  /** Requests this connection carried: a reused one may have been closed by the server meanwhile. */
+  used = 0
+  /** Bytes of the answer to the request under way. */
+  private received = 0
+
+  private constructor(private readonly onClose: (c: Connection) => void) {}
+
+  private socket!: Socket<undefined>
+
+  static async open(host: string, port: number, onClose: (c: Connection) => void): Promise<Connection> {
+    const connection = new Connection(onClose)
+    try {
+      connection.socket = await Bun.connect({
+        hostname: host,
+        port,
+        socket: {
+          data: (_socket, data) => connection.data(data),
+          drain: () => connection.drain(),
+          end: () => connection.end(),
+          close: () => connection.end(),
+          error: (_socket, error) => connection.fail(new RequestFailed(`request failed: ${error.message}`)),
+          connectError: () => {},
+        },
+      })
+    } catch (error) {
+      throw new RequestFailed(`request failed: ${error instanceof Error ? error.message : String(error)}`)
+    }
+    return connection
+  }
+
+  /** Sends one request and waits for its answer. */
+  request(bytes: Buffer): Promise<PostAnswer & { keepAlive: boolean }> {
+    clearTimeout(this.idleTimer)
+    this.used++
+    this.received = 0
+    this.reader = new ResponseReader()
+    return new Promise((resolve, reject) => {
+      this.settle = { resolve, reject }
+      this.write(bytes)
+    })
+  }
+
+  /** Whether any of an answer to the last request came. */
+  get answered(): boolean {
+    return this.received > 0
+  }
+
+  /** Parks the connection for the next request; it closes itself if none comes soon. */
+  idle(): void {
+    this.idleTimer = setTimeout(() => this.close(), IDLE_MS)
+    this.idleTimer.unref()
+  }
+
+  close(): void {
+    clearTimeout(this.idleTimer)
+    if (!this.closed) this.socket.end()
+    this.end()
+  }
+
+  private write(bytes: Buffer): void {
+    const written = this.socket.write(bytes)
+    this.unsent = written < bytes.length ? bytes.subarray(Math.max(0, written)) : null
+  }
+
+  private drain(): void {
+    if (this.unsent) this.write(this.unsent)
+  }
+
+  private data(chunk: Buffer): void {
+    this.received += chunk.length
+    if (!this.reader || !this.settle) return this.fail(new RequestFailed('the server sent bytes nobody asked for'))
+    try {
+      const answer = this.reader.feed(chunk)
+      if (answer) this.done(answer)
+    } catch (error) {
+      this.fail(error instanceof RequestFailed ? error : new RequestFailed(String(error)))
+    }
+  }
+
+  private end(): void {
+    if (this.closed) return
+    this.closed = true
+    this.socket?.end()
+    clearTimeout(this.idleTimer)
+    const answer = this.reader?.ended()
+    if (answer) this.done(answer)
+    else this.fail(new RequestFailed('request failed: the connection closed before an answer'))
+    this.onClose(this)
+  }
+
+  private done(answer: PostAnswer & { keepAlive: boolean }): void {
+    const settle = this.settle
+    this.settle = null
+    this.reader = null
+    settle?.resolve(answer)
+  }
+
+  private fail(error: RequestFailed): void {
+    const settle = this.settle
+    this.settle = null
+    this.reader = null
+    if (!this.closed) this.socket.terminate()
+    settle?.reject(error)
+  }
+}
+
+/**
+ * POSTs to one http:// origin over keep-alive connections: a fraction of `fetch`'s cost per
+ * request (measured in bench/webhooks.ts), which is what webhooks spend most of their time on.
+ * No redirects are followed and no body is kept; a request on a reused connection that the
+ * server closed while it was idle is sent again once on a fresh one.
+ */
+export class Http1Client {
+  private readonly idle: Connection[] = []
+  private readonly host: string
+  private readonly port: number
+  private readonly target: string
+
+  constructor(url: URL) {
+    if (url.protocol !== 'http:') throw new TypeError('Http1Client speaks plain http only')
+    this.host = url.hostname.replace(/^\[|\]$/g, '')
+    this.port = Number(url.port || 80)
+    this.target = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`
+  }
+
+  /** POSTs `body` with `headers` (names and values the caller vouches for: no CR or LF); rejects with RequestFailed. */
+  async post(headers: Record<string, string>, body: string, timeoutMs: number): Promise<PostAnswer> {
+    let head = this.target
+    for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`
+    const payload = Buffer.from(body)
+    const bytes = Buffer.concat([Buffer.from(`${head}content-length: ${payload.length}\r\n\r\n`, 'latin1'), payload])
+    const deadline = Date.now() + timeoutMs
+    for (let attempt = 0; ; attempt++) {
+      const connection = this.idle.pop() ?? (await this.open(deadline))
+      const reused = connection.used > 0
+      try {
+        const answer = await this.withTimeout(connection.request(bytes), deadline, connection)
+        if (answer.keepAlive && !connection.closed) {
+          connection.idle()
+          this.idle.push(connection)
+        } else connection.close()
+        return { status: answer.status, retryAfter: answer.retryAfter }
+      } catch (error) {
+        connection.close()
+        // Closed by the server while it sat idle here, before any answer: the request never counted.
+        if (reused && attempt === 0 && error instanceof RequestFailed && error.name !== 'TimeoutError' && !connection.answered) continue
+        throw error
+      }
+    }
+  }
+
+  /** Closes every idle connection. */
+  close(): void {
+    for (const connection of this.idle.splice(0)) connection.close()
+  }
+
+  /** A fresh connection, or RequestFailed; one that opens after the deadline is closed at once. */
+  private async open(deadline: number): Promise<Connection> {
+    const opening = Connection.open(this.host, this.port, (c) => this.forget(c))
+    try {
+      return await this.withTimeout(opening, deadline)
+    } catch (error) {
+      opening.then((late) => late.close(), () => {})
+      throw error
+    }
+  }
+
+  private forget(connection: Connection): void {
+    const at = this.idle.indexOf(connection)
+    if (at !== -1) this.idle.splice(at, 1)
+  }
+
+  private withTimeout<T>(promise: Promise<T>, deadline: number, connection?: Connection): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Rejected first: the close below settles the request too, and the race takes the first.
+        reject(new RequestFailed('no answer in time', 'TimeoutError'))
+        connection?.close()
+      }, Math.max(0, deadline - Date.now()))
+    })
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+  }
+}
