@@ -154,6 +154,37 @@ describe('Http1Client', () => {
     expect(got).toBeGreaterThan(body.length)
   })
 
+  it('should not reuse a connection answered before its request went out whole', async () => {
+    // Answers 413 as soon as a head arrives, without reading bodies: the rest of a large one is
+    // still to be written when the answer comes.
+    let connections = 0
+    const server = Bun.listen<{ answered: boolean }>({
+      hostname: '127.0.0.1',
+      port: 0,
+      socket: {
+        open(socket) {
+          connections++
+          socket.data = { answered: false }
+        },
+        data(socket, data) {
+          if (socket.data.answered || !data.includes('\r\n\r\n')) return
+          socket.data.answered = true
+          const small = /content-length: 1\r\n/.test(data.toString('latin1'))
+          socket.write(small ? ok : 'HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\n\r\n')
+        },
+      },
+    })
+    const client = new Http1Client(new URL(`http://127.0.0.1:${server.port}/hook`))
+    try {
+      expect((await client.post({}, 'x'.repeat(8 * 1024 * 1024), 5000)).status).toBe(413)
+      expect((await client.post({}, 'y', 2000)).status).toBe(200)
+      expect(connections).toBe(2)
+    } finally {
+      client.close()
+      server.stop(true)
+    }
+  })
+
   it('should carry requests side by side on as many connections, and keep them for the next', async () => {
     const { server, client } = start(() => ok)
     const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => client.post({}, String(i), 2000)))

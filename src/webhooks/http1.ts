@@ -186,6 +186,11 @@ class Connection {
     })
   }
 
+  /** Whether all of the last request went out (a server may answer before reading it all). */
+  get flushed(): boolean {
+    return this.unsent === null
+  }
+
   /** Whether any of an answer to the last request came. */
   get answered(): boolean {
     return this.received > 0
@@ -281,7 +286,8 @@ export class Http1Client {
       const reused = connection.used > 0
       try {
         const answer = await this.withTimeout(connection.request(bytes), deadline, connection)
-        if (answer.keepAlive && !connection.closed) {
+        // Answered before the whole request went out: the rest must not run into the next request.
+        if (answer.keepAlive && !connection.closed && connection.flushed) {
           connection.idle()
           this.idle.push(connection)
         } else connection.close()
