@@ -116,6 +116,15 @@ describe('Http1Client', () => {
     expect(Buffer.from(seen[0]!, 'latin1').toString()).toBe(`POST /hook?x=1 HTTP/1.1\r\nhost: ${server.url.host}\r\nx-chat-event-id: e0\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
   })
 
+  it('should send credentials given in the URL as Basic auth', async () => {
+    const seen: string[] = []
+    const { server } = start((request) => (seen.push(request), ok))
+    const client = new Http1Client(new URL(`http://hook%20user:p%40ss@${server.url.host}/hook`))
+    clients.push(client)
+    expect((await client.post({}, '{}', 1000)).status).toBe(200)
+    expect(seen[0]).toContain(`\r\nauthorization: Basic ${btoa('hook user:p@ss')}\r\n`)
+  })
+
   it('should send a request again on a fresh connection when the server closed the idle one', async () => {
     // The second request finds its connection closed by the server: it is sent again, once.
     const { server, client } = start((_, n) => (n === 2 ? 'close' : ok))

@@ -271,7 +271,9 @@ export class Http1Client {
     if (url.protocol !== 'http:') throw new TypeError('Http1Client speaks plain http only')
     this.host = url.hostname.replace(/^\[|\]$/g, '')
     this.port = Number(url.port || 80)
-    this.target = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`
+    // Credentials in the URL go as Basic auth, as fetch sends them.
+    const basic = url.username || url.password ? `authorization: Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}\r\n` : ''
+    this.target = `POST ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n${basic}`
   }
 
   /** POSTs `body` with `headers` (names and values the caller vouches for: no CR or LF); rejects with RequestFailed. */
