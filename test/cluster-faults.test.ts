@@ -32,15 +32,24 @@ async function createRoom(instance: ServerProcess, name: string): Promise<number
   const res = await fetch(`${instance.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
   return ((await res.json()) as { id: number }).id
 }
+/**
+ * A socket whose instance hears the room's events (chat.recovered comes once they flow to it): a
+ * join announced by another instance before that would not reach it.
+ */
+async function connectLive(instance: ServerProcess, roomId: number, who: TestUser): Promise<TestSocket> {
+  const socket = await TestSocket.connect(endpoint(instance.base), roomId, who, { since: '0' })
+  await socket.next('chat.recovered')
+  return socket
+}
 const sample = async (instance: ServerProcess, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${instance.base}/metrics`)).text())?.[1] ?? 0)
 const alive = (instance: ServerProcess) => instance.proc.exitCode === null && instance.proc.signalCode === null
 
 describe('typing across instances', () => {
   it('should reach the room on every instance, but not the typist', async () => {
     const roomId = await createRoom(instances[0]!, 'typing')
-    const typist = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user('typist'))
-    const near = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user('near'))
-    const far = await TestSocket.connect(endpoint(instances[1]!.base), roomId, user('far'))
+    const typist = await connectLive(instances[0]!, roomId, user('typist'))
+    const near = await connectLive(instances[0]!, roomId, user('near'))
+    const far = await connectLive(instances[1]!, roomId, user('far'))
     await typist.next((f) => f.type === 'chat.user.join' && f.user_id === 'far')
     typist.send({ type: 'chat.typing' })
     for (const s of [near, far]) expect(await s.next('chat.typing')).toEqual({ type: 'chat.typing', user_id: 'typist', nickname: 'typist님' })
@@ -53,8 +62,8 @@ describe('typing across instances', () => {
 describe('a replay on an instance whose live events lag', () => {
   it('should not deliver live, after it, a message the client already had (since=)', async () => {
     const roomId = await createRoom(instances[0]!, 'lagging')
-    const sender = await TestSocket.connect(endpoint(instances[0]!.base), roomId, user('sender'))
-    const watcher = await TestSocket.connect(endpoint(instances[1]!.base), roomId, user('watcher'))
+    const sender = await connectLive(instances[0]!, roomId, user('sender'))
+    const watcher = await connectLive(instances[1]!, roomId, user('watcher'))
     await sender.next((f) => f.type === 'chat.user.join' && f.user_id === 'watcher')
     // Instance B hears Redis late: the message is stored and seen on A, and not yet live on B.
     proxy.stall('down')
