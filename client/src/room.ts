@@ -26,7 +26,7 @@ export interface RoomOptions {
   storage?: OutboxStorage
   /** The storage key (default `gateway-chat:outbox:<room id>`); include the user's id when users share a browser. */
   storageKey?: string
-  /** Keeps `online` current: one room detail fetched after each connect (default true). */
+  /** Keeps `online` current: one room detail fetched after each connect, once its replay is over (default true). */
   presence?: boolean
   /** Least time between two typing notices (the server's TYPING_INTERVAL_MS, 2000 by default). */
   typingIntervalMs?: number
@@ -217,7 +217,9 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.inFlight = null
     this.sendRetries = 0
     clearTimeout(this.retryTimer)
-    this.presence?.refresh((changed) => this.emit('presence', changed), (error) => this.emit('error', error))
+    // With a replay, who is online is read once it is over: the room's events reach the server's
+    // instance by then, so no join falls between the list and the live frames.
+    if (!this.replaying) this.refreshPresence()
     if (this.readWanted > 0) this.socket.send({ type: 'chat.read', last_read_id: this.readWanted })
     // After a replay, messages stored before the drop have been echoed and need no second send.
     if (!this.replaying) this.pump()
@@ -291,8 +293,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.emit('message', message)
   }
 
+  private refreshPresence(): void {
+    this.presence?.refresh((changed) => this.emit('presence', changed), (error) => this.emit('error', error))
+  }
+
   private recovered(frame: RecoveredFrame): void {
     this.replaying = false
+    this.refreshPresence()
     this.epoch = frame.epoch
     if (frame.reset) {
       this.position = null
