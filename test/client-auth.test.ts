@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createChatClient, type AuthContext, type AuthParams, type Message, type StopInfo } from '../client/src/index.ts'
-import { QUICK_RECONNECT, RoomLog, until } from './support/client.ts'
+import { QUICK_RECONNECT, RoomLog } from './support/client.ts'
+import { until } from './support/wait.ts'
 import { FaultProxy } from './support/fault-proxy.ts'
 import { signJwt } from './support/jwt.ts'
 import { startGateway, type Gateway } from './support/nginx.ts'

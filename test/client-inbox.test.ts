@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import type { InboxStream } from '../client/src/index.ts'
-import { clientAs, until } from './support/client.ts'
+import { clientAs } from './support/client.ts'
+import { until } from './support/wait.ts'
 import { FaultProxy } from './support/fault-proxy.ts'
 import { startTestServer, type TestServer, type TestUser } from './support/server.ts'
 

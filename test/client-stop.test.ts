@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import type { RoomConnection, StopInfo } from '../client/src/index.ts'
-import { clientAs, countingWebSocket, until } from './support/client.ts'
+import { clientAs, countingWebSocket } from './support/client.ts'
+import { until } from './support/wait.ts'
 import { alice, bob, carol, createRoom, startTestServer, type TestServer } from './support/server.ts'
 
 const stoppedOf = (room: RoomConnection) => new Promise<StopInfo>((resolve) => room.on('stopped', resolve))

@@ -43,6 +43,14 @@ async function say(i: number, roomId: number, text: string): Promise<number> {
   return ((await res.json()) as { id: number }).id
 }
 
+/** The receiver's requests for `roomId` once every message of `sent` came (repeats included). */
+const everySent = (roomId: number, sent: number[]) =>
+  eventually(async () => {
+    const mine = messagesOf(await receiver.received(), [roomId])
+    expect(new Set(mine.map((r) => parse(r).data.message!.id))).toEqual(new Set(sent))
+    return mine
+  }, 40_000)
+
 describe('webhooks across three instances', () => {
   it('should send each event once in normal operation, whichever instance stored it, in order per room', async () => {
     const rooms = [await room(0, 'a'), await room(1, 'b'), await room(2, 'c')]
@@ -76,11 +84,7 @@ describe('webhooks across three instances', () => {
     instances[0]!.proc.kill('SIGKILL')
     await instances[0]!.exited
     instances[0] = await startInstance(env)
-    const got = await eventually(async () => {
-      const mine = messagesOf(await receiver.received(), [roomId])
-      expect(new Set(mine.map((r) => parse(r).data.message!.id))).toEqual(new Set(sent))
-      return mine
-    }, 40_000)
+    const got = await everySent(roomId, sent)
     await receiver.script([])
     // Repeats carry the id of the first try, and only a request made before the kill is repeated.
     const firstAt = new Map<string, number>()
@@ -103,11 +107,7 @@ describe('webhooks across three instances', () => {
     await Promise.all(instances.map((i) => i.exited))
     for (let i = 0; i < 3; i++) instances[i] = await startInstance(env)
     // The new processes take the dead ones' lanes once their leases run out.
-    const got = await eventually(async () => {
-      const mine = messagesOf(await receiver.received(), [roomId])
-      expect(new Set(mine.map((r) => parse(r).data.message!.id))).toEqual(new Set(sent))
-      return mine
-    }, 40_000)
+    const got = await everySent(roomId, sent)
     await receiver.script([])
     const byId = new Map<string, number>()
     for (const r of got) byId.set(r.id!, (byId.get(r.id!) ?? 0) + 1)

@@ -36,27 +36,33 @@ function initials(m: Sender): HTMLElement {
   return span
 }
 
+/** A message's name line (the name, then `after`) and text: the `meta` element and the body holding both. */
+function messageBody(nickname: string, after: string, message: string): { body: HTMLDivElement; meta: HTMLDivElement } {
+  const body = document.createElement('div')
+  const meta = document.createElement('div')
+  meta.className = 'meta'
+  const who = document.createElement('strong')
+  who.textContent = nickname
+  meta.append(who, after)
+  const text = document.createElement('div')
+  text.className = 'text'
+  text.textContent = message
+  body.append(meta, text)
+  return { body, meta }
+}
+
 /** A message as a list item; `mine` when the page's own user sent it. */
 export function messageItem(m: Message, mine: boolean): HTMLLIElement {
   const li = document.createElement('li')
   li.className = mine ? 'message mine' : 'message'
   li.dataset.id = String(m.id)
   li.dataset.user = m.user_id
-  const body = document.createElement('div')
-  const meta = document.createElement('div')
-  meta.className = 'meta'
-  const who = document.createElement('strong')
-  who.textContent = m.nickname
-  meta.append(who, new Date(m.created_at).toLocaleTimeString())
-  const text = document.createElement('div')
-  text.className = 'text'
-  text.textContent = m.message
+  const { body, meta } = messageBody(m.nickname, new Date(m.created_at).toLocaleTimeString(), m.message)
   // How many of the room's other members have not read it yet (filled in by the page).
   const unread = document.createElement('span')
   unread.className = 'unread-by'
   unread.dataset.testid = 'unread-by'
   meta.append(unread)
-  body.append(meta, text)
   li.append(avatar(m), body)
   return li
 }
@@ -70,17 +76,7 @@ export function pendingItem(p: PendingMessage, sender: Sender): HTMLLIElement {
   li.className = 'pending'
   li.dataset.testid = 'pending'
   li.dataset.clientMsgId = p.client_msg_id
-  const body = document.createElement('div')
-  const meta = document.createElement('div')
-  meta.className = 'meta'
-  const who = document.createElement('strong')
-  who.textContent = sender.nickname
-  meta.append(who, 'sending…')
-  const text = document.createElement('div')
-  text.className = 'text'
-  text.textContent = p.message
-  body.append(meta, text)
-  li.append(avatar(sender), body)
+  li.append(avatar(sender), messageBody(sender.nickname, 'sending…', p.message).body)
   return li
 }
 

@@ -29,15 +29,6 @@ export class RoomLog {
   }
 }
 
-/** Waits until `check` holds, polling; fails naming `what`. */
-export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(10)
-  }
-}
-
 /** A promise's outcome, readable without awaiting it. */
 export function track<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
   let done = false
