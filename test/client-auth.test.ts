@@ -141,8 +141,9 @@ describe('credentials from the auth hook, through the reference gateway', () => 
   it('should connect at once with a fresh token when the first one the app had was already expired', async () => {
     const roomId = await newRoom()
     const hook = tokenHook(token(hong, -60), () => token(hong))
-    const room = createChatClient({ baseUrl: via, auth: hook.auth, reconnect: QUICK_RECONNECT }).room(roomId)
-    await until(() => room.state === 'open', 'connected')
+    // A backoff of up to a minute: only a retry made at once connects within the wait below.
+    const room = createChatClient({ baseUrl: via, auth: hook.auth, reconnect: { baseMs: 60_000, capMs: 60_000 } }).room(roomId)
+    await until(() => room.state === 'open', 'connected', 3000)
     // Refused once, refreshed at once: no backoff, no second refusal.
     expect(hook.calls.slice(0, 2)).toEqual([false, true])
     expect(hook.calls.filter((refresh) => refresh)).toEqual([true])
