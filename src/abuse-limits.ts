@@ -35,17 +35,24 @@ class PairedLimit {
 
 /**
  * Limits on what is cheap to ask and costly to serve: WebSocket handshakes (each one a presence
- * change others hear about) and room creation (rows that stay).
+ * change others hear about), room creation (rows that stay), reports, and member changes.
  */
 export class AbuseLimits {
   private readonly handshakes: PairedLimit
   private readonly rooms: PairedLimit
   private readonly reports: PairedLimit
+  private readonly memberChanges: PairedLimit
 
-  constructor(config: Pick<Config, 'HANDSHAKES_PER_MINUTE' | 'HANDSHAKES_PER_MINUTE_PER_ADDRESS' | 'ROOMS_PER_HOUR' | 'ROOMS_PER_HOUR_PER_ADDRESS' | 'REPORTS_PER_HOUR'>) {
+  constructor(config: Pick<Config, 'HANDSHAKES_PER_MINUTE' | 'HANDSHAKES_PER_MINUTE_PER_ADDRESS' | 'ROOMS_PER_HOUR' | 'ROOMS_PER_HOUR_PER_ADDRESS' | 'REPORTS_PER_HOUR' | 'MEMBER_CHANGES_PER_MINUTE'>) {
     this.handshakes = new PairedLimit(bucketFor(config.HANDSHAKES_PER_MINUTE, 'minute'), bucketFor(config.HANDSHAKES_PER_MINUTE_PER_ADDRESS, 'minute'))
     this.rooms = new PairedLimit(bucketFor(config.ROOMS_PER_HOUR, 'hour'), bucketFor(config.ROOMS_PER_HOUR_PER_ADDRESS, 'hour'))
     this.reports = new PairedLimit(bucketFor(config.REPORTS_PER_HOUR, 'hour'), bucketFor(config.REPORTS_PER_HOUR * 10, 'hour'))
+    this.memberChanges = new PairedLimit(bucketFor(config.MEMBER_CHANGES_PER_MINUTE, 'minute'), bucketFor(config.MEMBER_CHANGES_PER_MINUTE * 10, 'minute'))
+  }
+
+  /** A member about to be added or removed (each is a row, a webhook event and a frame to their streams): 0 to go on, else the seconds to wait. */
+  memberChange(who: Requester): number {
+    return this.memberChanges.take(who)
   }
 
   /** A WebSocket handshake: 0 to go on, else the seconds to wait (429 with Retry-After). */
@@ -64,6 +71,7 @@ export class AbuseLimits {
   }
 
   close(): void {
+    this.memberChanges.close()
     this.reports.close()
     this.handshakes.close()
     this.rooms.close()

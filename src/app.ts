@@ -1,7 +1,7 @@
 import { Elysia, ValidationError } from 'elysia'
 import { AbuseLimits } from './abuse-limits.ts'
 import type { Config } from './config.ts'
-import { AppError, badRequest, fieldErrors, notFound, problemResponse, unavailable, unprocessable } from './errors.ts'
+import { AppError, badRequest, fieldErrors, forbidden, notFound, problemResponse, unavailable, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { docsRoutes } from './docs/index.ts'
@@ -29,7 +29,7 @@ import { ReportService } from './modules/reports/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
-import { isStorageOutage, UnstorableTextError } from './store/store.ts'
+import { isStorageOutage, NotAMemberError, UnstorableTextError } from './store/store.ts'
 
 export interface AppDeps extends RealtimeDeps {
   /** The test page, when TEST_PAGE asks for it (see `loadTestPage`). */
@@ -46,6 +46,8 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   }
   if (code === 'PARSE') return badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
   if (code === 'NOT_FOUND') return notFound('not_found', 'No such route.')
+  // Membership checked again where the write commits: removed since the route admitted the caller.
+  if (error instanceof NotAMemberError) return forbidden('not_a_member', `Only members may use room ${error.roomId}.`)
   if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.field, message: error.message }])
   if (isStorageOutage(error)) {
     logger.warn('storage unavailable', { err: error instanceof Error ? error : new Error(String(error)) })
@@ -68,7 +70,7 @@ export function createApp(deps: AppDeps) {
   const callers = createCallers(config, profiles)
   const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS)
   const messages = new MessageService(store, access, broker, metrics)
-  const members = new MemberService(store, access, broker, config.MAX_ROOM_MEMBERS)
+  const members = new MemberService(store, access, broker, abuse, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
   const inbox = new InboxService(store, presence)
@@ -107,7 +109,7 @@ export function createApp(deps: AppDeps) {
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }, logger))
     .use(roomRoutes(rooms, callers, config))
     .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, metrics, limiter))
-    .use(memberRoutes(members, callers))
+    .use(memberRoutes(members, callers, config))
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
     .use(inboxRoutes(inbox, callers, config))

@@ -133,6 +133,10 @@ export const configSchema = z.object({
   HANDSHAKES_PER_MINUTE_PER_ADDRESS: positiveInt.default(600).describe('WebSocket handshakes a minute per client address (when the address is known), in bursts of up to a quarter of it'),
   ROOMS_PER_HOUR: positiveInt.default(60).describe('Rooms a user may create an hour, in bursts of up to a quarter of it; more get 429 with Retry-After'),
   ROOMS_PER_HOUR_PER_ADDRESS: positiveInt.default(600).describe('Rooms created an hour per client address (when the address is known)'),
+  MEMBER_CHANGES_PER_MINUTE: positiveInt
+    .max(1_000_000)
+    .default(60)
+    .describe('Members a user may add to or remove from private rooms a minute, in bursts of up to a quarter of it (more: 429 with Retry-After); ten times that per client address; service calls have no limit'),
   PRESENCE_GRACE_MS: z.coerce
     .number()
     .int()

@@ -143,7 +143,7 @@ for (const [name, old] of [
       const lane = laneOf(`room:${room.id}`)
       const failing = (await store.appendMessage(message(room.id, 'refused at first'))).message
       const later = (await store.appendMessage(message(room.id, 'waits behind it'))).message
-      await store.membership.addMember(room.id, 'newcomer', 100)
+      await store.membership.addMember(room.id, 'newcomer', 100, null)
       const [created] = await store.outbox.pendingIn(lane, 10)
       await store.outbox.delivered({ events: [created!.id], rooms: new Map() }, Date.now())
       const retryAt = Date.now() + 60_000

@@ -189,7 +189,8 @@ for (const store of STORES) {
       const post = (body: unknown, who: TestUser = outsider) => server.post('/chat/v1/report/', body, identityHeaders(who))
       expect((await post({ reason: 'x', message_id: hidden })).status).toBe(403)
       expect((await post({ reason: 'x', message_id: 999_999_999 })).status).toBe(404)
-      expect((await post({ reason: 'x', user_id: 'never-seen-anywhere' })).status).toBe(404)
+      // A user id is taken whether or not the server has seen it: the answer tells nothing about who exists.
+      expect((await post({ reason: 'x', user_id: 'never-seen-anywhere' })).status).toBe(201)
       expect((await post({ reason: 'x' })).status).toBe(422)
       expect((await post({ reason: '', user_id: owner.user_id })).status).toBe(422)
       expect((await post({ reason: 'x'.repeat(501), user_id: owner.user_id })).status).toBe(422)

@@ -9,6 +9,7 @@ import roomsLastMessage from '../../drizzle/0003_rooms_last_message.sql' with { 
 import messagePositions from '../../drizzle/0004_message_positions.sql' with { type: 'text' }
 import webhooksReports from '../../drizzle/0005_webhooks_reports.sql' with { type: 'text' }
 import webhookCursors from '../../drizzle/0006_webhook_cursors.sql' with { type: 'text' }
+import membersRule from '../../drizzle/0007_members_rule.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -19,6 +20,7 @@ import pgRoomsLastMessage from '../../drizzle-pg/0005_rooms_last_message.sql' wi
 import pgUnreadIndex from '../../drizzle-pg/0006_unread_index.sql' with { type: 'text' }
 import pgWebhooksReports from '../../drizzle-pg/0007_webhooks_reports.sql' with { type: 'text' }
 import pgWebhookCursors from '../../drizzle-pg/0008_webhook_cursors.sql' with { type: 'text' }
+import pgMembersRule from '../../drizzle-pg/0009_members_rule.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -29,6 +31,7 @@ export const migrationSql: Record<string, string> = {
   '0004_message_positions': messagePositions,
   '0005_webhooks_reports': webhooksReports,
   '0006_webhook_cursors': webhookCursors,
+  '0007_members_rule': membersRule,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -42,6 +45,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0006_unread_index': pgUnreadIndex,
   '0007_webhooks_reports': pgWebhooksReports,
   '0008_webhook_cursors': pgWebhookCursors,
+  '0009_members_rule': pgMembersRule,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

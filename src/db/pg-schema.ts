@@ -55,7 +55,7 @@ export const blocks = pgTable(
     blockedId: text('blocked_id').notNull(),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.blockedId] })],
+  (t) => [primaryKey({ columns: [t.userId, t.blockedId] }), index('blocks_blocked_id_user_id').on(t.blockedId, t.userId)],
 )
 
 export const users = pgTable('users', {

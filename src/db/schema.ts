@@ -65,7 +65,8 @@ export const blocks = sqliteTable(
     blockedId: text('blocked_id').notNull(),
     createdAt: integer('created_at').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.blockedId] })],
+  // Who blocked a user: their words are not pushed to them (webhooks' offline_user_ids).
+  (t) => [primaryKey({ columns: [t.userId, t.blockedId] }), index('blocks_blocked_id_user_id').on(t.blockedId, t.userId)],
 )
 
 /** The last nickname, e-mail and picture the gateway forwarded for each user: names for people who are offline. */

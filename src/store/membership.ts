@@ -83,8 +83,12 @@ export function directKey(a: string, b: string, postId: number | null): string {
  * on the same database as the store (SQLite or Postgres).
  */
 export interface Membership {
-  /** Creates a private room with its owner (if any) and members, in one transaction. */
-  createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow>
+  /**
+   * Creates a private room with its owner (if any) and members, in one transaction; 'blocked'
+   * (and nothing created) when one of the members has blocked `addedBy` (null: the app's backend
+   * creates it).
+   */
+  createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'>
   /**
    * The direct room of two users about a post, created with both as members if there is none.
    * Racing callers, on any instance, get the same room; `created` is true for exactly one.
@@ -94,23 +98,34 @@ export interface Membership {
   findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined>
   /** The user's role in the room (participants of open rooms included), or null. */
   roleOf(roomId: number, userId: string): Promise<MemberRole | null>
-  /** Everyone in the room (owner, members, or an open room's participants), first joined first, at most `limit`. */
+  /**
+   * Everyone in the room (owner and members, or an open room's participants), first joined first,
+   * at most `limit`: who a message is for (webhooks' `offline_user_ids`).
+   */
   roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]>
   /** The owner and members of a room (not open rooms' participants), owner first, then by joining. */
   members(roomId: number): Promise<MemberRow[]>
   /** Owners and members per room, for the rooms given (rooms with none are left out). */
   memberCounts(roomIds: readonly number[]): Promise<Map<number, number>>
-  /** Adds a member; `full` when the room already has `max` members. */
-  addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'>
-  /** Removes an owner or member; false when the user was not one. */
+  /**
+   * Adds a member, in one transaction with its checks: `full` when the room already has `max`
+   * members, `blocked` when the user has blocked `addedBy` (null: the app's backend adds them).
+   */
+  addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked'>
+  /**
+   * Removes an owner or member; false when the user was not one. Takes the room's lock (as every
+   * write that needs membership does), so a write of theirs either commits before the removal or
+   * is refused after it.
+   */
   removeMember(roomId: number, userId: string): Promise<boolean>
   /**
-   * Moves the user's read marker forward to `lastReadId`, clamped to the room's newest message
-   * (an open room's reader becomes a participant). Sending moves the sender's marker too (the
-   * stores do it in the message's transaction), so no message of a user's is ever after their
-   * marker, and the unread count is the messages after it.
+   * Moves the user's read marker forward to `lastReadId`, clamped to the room's newest message.
+   * In an open room a reader becomes a participant; in a private or direct room only a member has
+   * a marker: null when the user is not (or no longer) one, checked in the marker's transaction.
+   * Sending moves the sender's marker too (the stores do it in the message's transaction), so no
+   * message of a user's is ever after their marker, and the unread count is the messages after it.
    */
-  markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker>
+  markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker | null>
   /** The user's read state in every room they have one in (members and participants), or in one. */
   readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]>
   /** The badge: unread messages over all the user's rooms, and how many rooms have any. */
@@ -133,11 +148,19 @@ export interface Membership {
   blockedEither(a: string, b: string): Promise<boolean>
   /** The direct rooms of a pair (one per post). */
   directRoomsOf(a: string, b: string): Promise<number[]>
-  /** Whether the server has ever seen the user (the profile cache has them). */
-  knownUser(userId: string): Promise<boolean>
+  /** Those in the room who have blocked `userId` (whose words must not be pushed to them). */
+  blockersIn(roomId: number, userId: string): Promise<Set<string>>
   /** Remembers the profiles the gateway forwarded (one per user; the latest wins), in one statement. */
   saveProfiles(profiles: readonly Identity[]): Promise<void>
 }
+
+/**
+ * The one membership rule, as data: a user's row counts for a room when it is an owner's or a
+ * member's, or a participant's of an open room. Rows are only ever written that way; the rule is
+ * also in every query that lists or counts a user's rooms, so no row an older server left (or a
+ * bug writes) can show a private room to someone who is not its member.
+ */
+export const countsForRoom = sql`(m.role <> 'participant' or r.kind = 'open')`
 
 /**
  * The inbox query: each of the user's rooms with its newest message as of the page's moment, ordered
@@ -154,7 +177,7 @@ export function inboxQuery(userId: string, page: InboxPage, dialect: Dialect) {
   const after = page.after ? sql` where "activityAt" < ${page.after.at} or ("activityAt" = ${page.after.at} and "id" < ${page.after.roomId})` : sql``
   return sql`select * from (select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
       from members m ${roomsOfMembers(dialect)}
-      where m.user_id = ${userId} and r.created_at <= ${page.asOfAt}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}) t${after}
+      where m.user_id = ${userId} and ${countsForRoom} and r.created_at <= ${page.asOfAt}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}) t${after}
     order by "activityAt" desc, "id" desc
     limit ${page.limit}`
 }
@@ -188,6 +211,19 @@ const roomsOfMembers = (dialect: Dialect) => (dialect === 'postgres' ? sql`join 
 
 export type Dialect = 'sqlite' | 'postgres'
 
+/** The roster (see `Membership.roster`): the membership rule for one room, first joined first. */
+export function rosterQuery(roomId: number, limit: number) {
+  return sql`select m.user_id as "userId", m.joined_at as "joinedAt" from members m join rooms r on r.id = m.room_id
+    where m.room_id = ${roomId} and ${countsForRoom}
+    order by m.joined_at limit ${limit}`
+}
+
+/** Those in the room who blocked `userId`: from the blocks of that user (an index seek), each checked against the room. */
+export function blockersInQuery(roomId: number, userId: string) {
+  return sql`select b.user_id as "userId" from blocks b
+    where b.blocked_id = ${userId} and exists (select 1 from members m where m.room_id = ${roomId} and m.user_id = b.user_id)`
+}
+
 /**
  * Read states, each in one statement (one snapshot): the count and the newest message it covers
  * agree, whatever commits meanwhile.
@@ -197,7 +233,7 @@ export function readStatesQuery(userId: string, onlyRoom: number | undefined, di
       ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as "unreadCount",
       coalesce(r.last_message_id, m.last_read_id) as "countedUpTo"
     from members m ${roomsOfMembers(dialect)}
-    where m.user_id = ${userId}${onlyRoom === undefined ? sql`` : sql` and m.room_id = ${onlyRoom}`}`
+    where m.user_id = ${userId} and ${countsForRoom}${onlyRoom === undefined ? sql`` : sql` and m.room_id = ${onlyRoom}`}`
 }
 
 /** Rows of `readStatesQuery` as the drivers hand them over (Postgres gives bigints as strings). */
@@ -222,15 +258,15 @@ export function crowdedRoomsQuery(roomIds: readonly number[], cap: number) {
 }
 
 /** The badge in one statement: each room's count (once: materialized, not expanded twice), summed. */
-export function unreadTotalQuery(userId: string) {
-  return sql`with t as materialized (select ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`)} as n from members m where m.user_id = ${userId})
+export function unreadTotalQuery(userId: string, dialect: Dialect) {
+  return sql`with t as materialized (select ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as n from members m ${roomsOfMembers(dialect)} where m.user_id = ${userId} and ${countsForRoom})
     select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from t`
 }
 
 /** The user's unread count in each of the rooms given. */
-export function unreadInQuery(userId: string, roomIds: readonly number[]) {
-  return sql`select m.room_id as "roomId", ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`)} as "n" from members m
-    where m.user_id = ${userId} and m.room_id in (${sql.join(
+export function unreadInQuery(userId: string, roomIds: readonly number[], dialect: Dialect) {
+  return sql`select m.room_id as "roomId", ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as "n" from members m ${roomsOfMembers(dialect)}
+    where m.user_id = ${userId} and ${countsForRoom} and m.room_id in (${sql.join(
       roomIds.map((id) => sql`${id}`),
       sql`, `,
     )})`

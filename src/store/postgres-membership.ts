@@ -1,13 +1,17 @@
-import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, blockersInQuery, crowdedRoomsQuery, inboxQuery, readStatesQuery, rosterQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
 import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
 import { writePgEvents } from './postgres-outbox.ts'
 
 const isMember = ne(members.role, 'participant')
+type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
+
+/** Locks the room's row until the transaction ends: membership changes and the writes that depend on it take turns. */
+const lockRoom = (tx: Tx, roomId: number) => tx.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, roomId)).for('update')
 const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 
 /** Membership on Postgres, where several instances write at once: the room's row lock and unique keys keep it consistent. */
@@ -17,8 +21,13 @@ export class PostgresMembership implements Membership {
     private readonly outbox: Outbox,
   ) {}
 
-  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow> {
+  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'> {
     return this.db.transaction(async (tx) => {
+      const invited = input.members.filter((id) => id !== input.addedBy)
+      if (input.addedBy !== null && invited.length > 0) {
+        const blockers = await tx.select({ userId: blocks.userId }).from(blocks).where(and(eq(blocks.blockedId, input.addedBy), inArray(blocks.userId, invited))).limit(1)
+        if (blockers.length > 0) return 'blocked'
+      }
       const now = Date.now()
       const [room] = await tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'private', ownerId: input.ownerId }).returning()
       if (!room) throw new Error('insert into rooms returned no row')
@@ -58,7 +67,8 @@ export class PostgresMembership implements Membership {
   }
 
   async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
-    return this.db.select({ userId: members.userId, joinedAt: members.joinedAt }).from(members).where(eq(members.roomId, roomId)).orderBy(asc(members.joinedAt)).limit(limit)
+    const rows = [...(await this.db.execute(rosterQuery(roomId, limit)))] as { userId: string; joinedAt: number | string }[]
+    return rows.map((r) => ({ userId: r.userId, joinedAt: Number(r.joinedAt) }))
   }
 
   async members(roomId: number): Promise<MemberRow[]> {
@@ -80,12 +90,13 @@ export class PostgresMembership implements Membership {
     return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
-  async addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'> {
+  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked'> {
     return this.db.transaction(async (tx) => {
       // The room's row lock serialises additions, so the count below holds until commit.
-      await tx.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, roomId)).for('update')
+      await lockRoom(tx, roomId)
       const [current] = await tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
       if (current?.role === 'owner' || current?.role === 'member') return 'already'
+      if (addedBy !== null && (await tx.select({ n: sql<number>`1` }).from(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy)))).length > 0) return 'blocked'
       const [count] = await tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember))
       if (Number(count?.n ?? 0) >= max) return 'full'
       await tx
@@ -99,21 +110,30 @@ export class PostgresMembership implements Membership {
 
   async removeMember(roomId: number, userId: string): Promise<boolean> {
     return this.db.transaction(async (tx) => {
+      // Under the room's lock, as appends check membership: a message of theirs commits before this, or not at all.
+      await lockRoom(tx, roomId)
       const removed = await tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
       if (removed.length > 0) await writePgEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
       return removed.length > 0
     })
   }
 
-  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
+  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker | null> {
     return this.db.transaction(async (tx) => {
       const now = Date.now()
-      // The row first (locked), so concurrent markers of one user in one room take turns.
-      const joined = await tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: 0, joinedAt: now }).onConflictDoNothing().returning({ userId: members.userId })
+      // Anyone may read an open room: a reader there gets a participant's row. Nowhere else.
+      const joined = [
+        ...(await tx.execute(sql`insert into ${members} (room_id, user_id, role, last_read_id, joined_at)
+          select ${roomId}, ${userId}, 'participant', 0, ${now} from ${rooms} where id = ${roomId} and kind = 'open'
+          on conflict do nothing returning user_id`)),
+      ]
+      // The row locked, so concurrent markers of one user in one room take turns, and a removal
+      // (which deletes it) either waits for this marker or leaves nothing to move.
       const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
-      const [row] = await tx.select({ lastReadId: members.lastReadId }).from(members).where(where).for('update')
-      const before = row?.lastReadId ?? 0
-      const [newestRow] = await tx.select({ id: rooms.lastMessageId }).from(rooms).where(eq(rooms.id, roomId))
+      const [row] = await tx.select({ lastReadId: members.lastReadId, role: members.role }).from(members).where(where).for('update')
+      const [newestRow] = await tx.select({ id: rooms.lastMessageId, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId))
+      if (!row || (row.role === 'participant' && newestRow?.kind !== 'open')) return null
+      const before = row.lastReadId
       const marker = Math.max(before, Math.min(lastReadId, Number(newestRow?.id ?? 0)))
       if (marker > before) await tx.update(members).set({ lastReadId: marker }).where(where)
       // The count and the newest message it saw in one statement, so that they agree.
@@ -127,7 +147,7 @@ export class PostgresMembership implements Membership {
   }
 
   async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
-    const [row] = [...(await this.db.execute(unreadTotalQuery(userId)))] as { total: string | number; rooms: string | number }[]
+    const [row] = [...(await this.db.execute(unreadTotalQuery(userId, 'postgres')))] as { total: string | number; rooms: string | number }[]
     return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
   }
 
@@ -148,7 +168,7 @@ export class PostgresMembership implements Membership {
 
   async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    const rows = [...(await this.db.execute(unreadInQuery(userId, roomIds)))] as { roomId: number | string; n: number | string }[]
+    const rows = [...(await this.db.execute(unreadInQuery(userId, roomIds, 'postgres')))] as { roomId: number | string; n: number | string }[]
     return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]))
   }
 
@@ -183,8 +203,9 @@ export class PostgresMembership implements Membership {
     return rows.map((r) => r.id)
   }
 
-  async knownUser(userId: string): Promise<boolean> {
-    return (await this.db.select({ userId: users.userId }).from(users).where(eq(users.userId, userId))).length > 0
+  async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
+    const rows = [...(await this.db.execute(blockersInQuery(roomId, userId)))] as { userId: string }[]
+    return new Set(rows.map((r) => r.userId))
   }
 
   async saveProfiles(profiles: readonly Identity[]): Promise<void> {

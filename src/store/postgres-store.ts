@@ -7,7 +7,7 @@ import { roomCreatedEvent } from './outbox.ts'
 import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -23,6 +23,19 @@ const toMessage = (row: typeof messages.$inferSelect): MessageRow => ({
   clientMsgId: row.clientMsgId,
   createdAt: row.createdAt,
   seq: row.seq,
+})
+
+/** The columns of a message to insert at position `seq` (what is not a column, such as `viaService`, left out). */
+const storedColumns = (m: NewMessage, seq: number): typeof messages.$inferInsert => ({
+  roomId: m.roomId,
+  userId: m.userId,
+  email: m.email,
+  nickname: m.nickname,
+  profileUrl: m.profileUrl,
+  body: m.body,
+  clientMsgId: m.clientMsgId,
+  createdAt: m.createdAt,
+  seq,
 })
 
 /** Thrown for the appends of a batch whose room does not exist. */
@@ -198,31 +211,66 @@ export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[
     .where(and(eq(messages.roomId, roomId), sql`(${messages.userId}, ${messages.clientMsgId}) IN (SELECT * FROM unnest(${sql.param(users)}::text[], ${sql.param(clientIds)}::text[]))`))
 }
 
-/** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 /**
  * Records a room's new messages beside them, in one statement (one round trip under the room's
- * lock): the room's message counter and newest message (the inbox orders rooms by it), and each sender's read marker moved to their newest message in
- * the batch (creating their participant row in an open room). A sender has read what they sent, so
- * no message of theirs is ever after their marker.
+ * lock): the room's message counter and newest message (the inbox orders rooms by it), and each
+ * sender's read marker moved to their newest message in the batch. A sender has read what they
+ * sent, so no message of theirs is ever after their marker. In an open room a sender becomes a
+ * participant; in a private or direct room only an owner's or member's marker moves (the app's
+ * backend sending as someone else gives them no place there).
  */
-async function afterInsert(tx: Tx, roomId: number, lastSeq: number, rows: readonly (typeof messages.$inferSelect)[]) {
+async function afterInsert(tx: Tx, roomId: number, open: boolean, lastSeq: number, rows: readonly (typeof messages.$inferSelect)[]) {
   const newest = new Map<string, typeof messages.$inferSelect>()
   for (const row of rows) newest.set(row.userId, row)
+  const last = rows.at(-1)!
+  const counter = sql`with counter as (update ${rooms} set last_seq = ${lastSeq}, last_message_id = ${last.id}, last_message_at = ${last.createdAt} where id = ${roomId})`
+  if (open) {
+    const markers = sql.join(
+      [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
+      sql`, `,
+    )
+    await tx.execute(sql`${counter}
+      insert into ${members} (room_id, user_id, role, last_read_id, joined_at) values ${markers}
+      on conflict (room_id, user_id) do update set last_read_id = greatest(${members}.last_read_id, excluded.last_read_id)`)
+    return
+  }
   const markers = sql.join(
-    [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
+    [...newest.values()].map((row) => sql`(${row.userId}::text, ${row.id}::bigint)`),
     sql`, `,
   )
-  const last = rows.at(-1)!
-  await tx.execute(sql`with counter as (update ${rooms} set last_seq = ${lastSeq}, last_message_id = ${last.id}, last_message_at = ${last.createdAt} where id = ${roomId})
-    insert into ${members} (room_id, user_id, role, last_read_id, joined_at) values ${markers}
-    on conflict (room_id, user_id) do update set last_read_id = greatest(${members}.last_read_id, excluded.last_read_id)`)
+  await tx.execute(sql`${counter}
+    update ${members} m set last_read_id = greatest(m.last_read_id, v.id) from (values ${markers}) as v(user_id, id)
+    where m.room_id = ${roomId} and m.user_id = v.user_id and m.role <> 'participant'`)
 }
 
-async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], items: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
-  const [room] = await tx.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId)).for('update')
+/**
+ * Which of `users` may write to a private or direct room now: its owner and members, read under
+ * the room's lock, which removals take too (so a removal answered before this commit is seen).
+ */
+async function membersAmong(tx: Tx, roomId: number, users: readonly string[]): Promise<Set<string>> {
+  if (users.length === 0) return new Set()
+  const rows = await tx
+    .select({ userId: members.userId })
+    .from(members)
+    .where(and(eq(members.roomId, roomId), ne(members.role, 'participant'), sql`${members.userId} = any(${sql.param([...new Set(users)])}::text[])`))
+  return new Set(rows.map((r) => r.userId))
+}
+
+/** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
+async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
+  const [room] = await tx.select({ lastSeq: rooms.lastSeq, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)).for('update')
   if (!room) {
-    for (const i of items) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
+    for (const i of allItems) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
     return
+  }
+  const open = room.kind === 'open'
+  let items = allItems
+  if (!open) {
+    const checked = allItems.filter((i) => !batch[i]!.viaService)
+    const allowed = await membersAmong(tx, roomId, checked.map((i) => batch[i]!.userId))
+    const refused = new Set(checked.filter((i) => !allowed.has(batch[i]!.userId)))
+    for (const i of refused) outcomes[i] = new Refusal(new NotAMemberError(roomId, batch[i]!.userId))
+    if (refused.size > 0) items = allItems.filter((i) => !refused.has(i))
   }
   // Repeats of a client_msg_id, stored earlier or earlier in this batch, are answered with the first.
   const users: string[] = []
@@ -254,10 +302,10 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], i
     const first = room.lastSeq + 1
     const rows = await tx
       .insert(messages)
-      .values(fresh.map((i, k) => ({ ...batch[i]!, seq: first + k })))
+      .values(fresh.map((i, k) => storedColumns(batch[i]!, first + k)))
       .returning()
     rows.sort((a, b) => a.seq - b.seq)
-    await afterInsert(tx, roomId, room.lastSeq + fresh.length, rows)
+    await afterInsert(tx, roomId, open, room.lastSeq + fresh.length, rows)
     for (const row of rows) {
       const message = toMessage(row)
       created.push(message)

@@ -1,8 +1,8 @@
-import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
 import { blocks, members, messages, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, crowdedRoomsQuery, inboxQuery, readStatesQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
+import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, blockersInQuery, crowdedRoomsQuery, inboxQuery, readStatesQuery, rosterQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
 import type { RoomRow } from './store.ts'
 import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
 import { writeSqliteEvents } from './sqlite-outbox.ts'
@@ -13,23 +13,12 @@ const isMember = ne(members.role, 'participant')
 export class SqliteMembership implements Membership {
   /** One prepared upsert, run per profile in one transaction: nothing to build per write. */
   private readonly writeProfiles
-  /** Statements run for every webhook: prepared once. */
-  private readonly statements
 
   constructor(
     private readonly db: SqliteDb,
     private readonly outbox: Outbox,
   ) {
     const p = (name: string) => sql.placeholder(name)
-    this.statements = {
-      roster: db
-        .select({ userId: members.userId, joinedAt: members.joinedAt })
-        .from(members)
-        .where(eq(members.roomId, p('roomId')))
-        .orderBy(asc(members.joinedAt))
-        .limit(p('limit'))
-        .prepare(),
-    }
     const upsert = db
       .insert(users)
       .values({ userId: p('userId'), nickname: p('nickname'), email: p('email'), profileUrl: p('profileUrl'), updatedAt: p('updatedAt') })
@@ -40,8 +29,13 @@ export class SqliteMembership implements Membership {
     })
   }
 
-  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[] }): Promise<RoomRow> {
+  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'> {
     return this.db.transaction((tx) => {
+      const invited = input.members.filter((id) => id !== input.addedBy)
+      if (input.addedBy !== null && invited.length > 0) {
+        const blocker = tx.select({ userId: blocks.userId }).from(blocks).where(and(eq(blocks.blockedId, input.addedBy), inArray(blocks.userId, invited))).limit(1).get()
+        if (blocker) return 'blocked'
+      }
       const now = Date.now()
       const room = tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'private', ownerId: input.ownerId }).returning().get()
       const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
@@ -76,7 +70,7 @@ export class SqliteMembership implements Membership {
   }
 
   async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
-    return this.statements.roster.all({ roomId, limit })
+    return this.db.all<{ userId: string; joinedAt: number }>(rosterQuery(roomId, limit))
   }
 
   async members(roomId: number): Promise<MemberRow[]> {
@@ -100,10 +94,11 @@ export class SqliteMembership implements Membership {
     return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
-  async addMember(roomId: number, userId: string, max: number): Promise<'added' | 'already' | 'full'> {
+  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked'> {
     return this.db.transaction((tx) => {
       const role = tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role
       if (role === 'owner' || role === 'member') return 'already'
+      if (addedBy !== null && tx.select({ n: sql<number>`1` }).from(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy))).get()) return 'blocked'
       const count = Number(tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember)).get()?.n ?? 0)
       if (count >= max) return 'full'
       tx.insert(members)
@@ -123,12 +118,16 @@ export class SqliteMembership implements Membership {
     })
   }
 
-  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker> {
+  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker | null> {
     return this.db.transaction((tx) => {
-      const newest = Number(tx.select({ id: rooms.lastMessageId }).from(rooms).where(eq(rooms.id, roomId)).get()?.id ?? 0)
+      const room = tx.select({ kind: rooms.kind, newest: rooms.lastMessageId }).from(rooms).where(eq(rooms.id, roomId)).get()
+      const newest = Number(room?.newest ?? 0)
       const target = Math.min(lastReadId, newest)
       const where = and(eq(members.roomId, roomId), eq(members.userId, userId))
-      const before = tx.select({ lastReadId: members.lastReadId }).from(members).where(where).get()?.lastReadId
+      const row = tx.select({ lastReadId: members.lastReadId, role: members.role }).from(members).where(where).get()
+      // Anyone may read an open room (and becomes a participant); elsewhere only a member has a marker.
+      if (room?.kind !== 'open' && (row === undefined || row.role === 'participant')) return null
+      const before = row?.lastReadId
       const marker = Math.max(before ?? 0, target)
       if (before === undefined) tx.insert(members).values({ roomId, userId, role: 'participant', lastReadId: marker, joinedAt: Date.now() }).run()
       else if (marker > before) tx.update(members).set({ lastReadId: marker }).where(where).run()
@@ -143,7 +142,7 @@ export class SqliteMembership implements Membership {
   }
 
   async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
-    const [row] = this.db.all<{ total: number; rooms: number }>(unreadTotalQuery(userId))
+    const [row] = this.db.all<{ total: number; rooms: number }>(unreadTotalQuery(userId, 'sqlite'))
     return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
   }
 
@@ -162,9 +161,8 @@ export class SqliteMembership implements Membership {
 
   async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    return new Map(this.db.all<{ roomId: number; n: number }>(unreadInQuery(userId, roomIds)).map((r) => [Number(r.roomId), Number(r.n)]))
+    return new Map(this.db.all<{ roomId: number; n: number }>(unreadInQuery(userId, roomIds, 'sqlite')).map((r) => [Number(r.roomId), Number(r.n)]))
   }
-
 
   async block(userId: string, blockedId: string): Promise<void> {
     this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing().run()
@@ -197,8 +195,8 @@ export class SqliteMembership implements Membership {
       .map((r) => r.id)
   }
 
-  async knownUser(userId: string): Promise<boolean> {
-    return this.db.select({ userId: users.userId }).from(users).where(eq(users.userId, userId)).get() !== undefined
+  async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
+    return new Set(this.db.all<{ userId: string }>(blockersInQuery(roomId, userId)).map((r) => r.userId))
   }
 
   async saveProfiles(profiles: readonly Identity[]): Promise<void> {

@@ -1,14 +1,14 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { and, asc, desc, eq, gt, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, meta, rooms } from '../db/schema.ts'
+import { members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
 import { sqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -56,26 +56,51 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => numb
 }
 
 /**
- * Where each room of a batch stands: its message count (the next message's position is one more),
- * read once per room per batch; at the end, each room's row gets its count and newest message.
+ * Where each room of a batch stands: its kind, and its message count (the next message's position
+ * is one more), read once per room per batch; at the end, each room's row gets its count and newest
+ * message. It also says who may write to each room, read in the batch's own transaction: a member
+ * removed before the batch commits is not one here.
  */
 function prepareRoomPositions(db: SqliteDb) {
-  const read = db.$client.prepare<{ last_seq: number }, [number]>('select last_seq from rooms where id = ?')
+  const p = sql.placeholder
+  const read = db.$client.prepare<{ last_seq: number; kind: RoomKind }, [number]>('select last_seq, kind from rooms where id = ?')
   const write = db.$client.prepare<never, [number, number, number, number]>('update rooms set last_seq = ?, last_message_id = ?, last_message_at = ? where id = ?')
+  const roleOf = db
+    .select({ role: members.role })
+    .from(members)
+    .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
+    .prepare()
   return () => {
-    const rooms = new Map<number, { seq: number; newest: MessageRow | null }>()
+    const rooms = new Map<number, { seq: number; newest: MessageRow | null; open: boolean }>()
+    const room = (roomId: number) => {
+      let found = rooms.get(roomId)
+      if (!found) {
+        const row = read.get(roomId)
+        // A room that does not exist is left to the insert, which the foreign key refuses.
+        rooms.set(roomId, (found = { seq: row?.last_seq ?? 0, newest: null, open: !row || row.kind === 'open' }))
+      }
+      return found
+    }
     return {
       /** The position the room's next message takes. */
       next(roomId: number): number {
-        let room = rooms.get(roomId)
-        if (!room) rooms.set(roomId, (room = { seq: read.get(roomId)?.last_seq ?? 0, newest: null }))
-        return room.seq + 1
+        return room(roomId).seq + 1
+      },
+      /** True when the room is open: anyone may write, and a writer becomes a participant. */
+      isOpen(roomId: number): boolean {
+        return room(roomId).open
+      },
+      /** Whether the message's sender may write to its room now: an open room, the app's backend, or a member. */
+      admits(m: NewMessage): boolean {
+        if (m.viaService || room(m.roomId).open) return true
+        const role = roleOf.get({ roomId: m.roomId, userId: m.userId })?.role
+        return role === 'owner' || role === 'member'
       },
       /** The message took that position. */
       taken(row: MessageRow): void {
-        const room = rooms.get(row.roomId)!
-        room.seq++
-        room.newest = row
+        const taken = room(row.roomId)
+        taken.seq++
+        taken.newest = row
       },
       /** Writes each room's count and newest message (ids commit in order here: the batch's newest is the room's). */
       save(): void {
@@ -150,30 +175,38 @@ function prepare(db: SqliteDb) {
 }
 
 /**
- * Moves each sender's read marker to their newest message in the batch (creating their participant
- * row in an open room), in the batch's transaction: a sender has read what they sent, and no
- * message of theirs is ever after their marker (which keeps unread counts a subtraction).
+ * Moves each sender's read marker to their newest message in the batch, in the batch's
+ * transaction: a sender has read what they sent, and no message of theirs is ever after their
+ * marker (which keeps unread counts a subtraction). In an open room the sender becomes a
+ * participant; in a private or direct room only an owner's or member's marker moves (the app's
+ * backend sending as someone else gives them no place there).
  */
-function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[]) => void {
+function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOpen: (roomId: number) => boolean) => void {
   const p = sql.placeholder
   const query = db
     .insert(members)
     .values({ roomId: p('roomId'), userId: p('userId'), role: 'participant', lastReadId: p('id'), joinedAt: p('at') })
     .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`max(${members.lastReadId}, excluded.last_read_id)` } })
     .toSQL()
-  const statement = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
+  const participate = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
   // Placeholders name what each row gives; the role is a constant drizzle passes as a parameter.
   type Field = 'roomId' | 'userId' | 'id' | 'at'
   const params: ({ name: Field } | { value: SQLQueryBindings })[] = query.params.map((param) => {
     const inner = (param as { value?: unknown }).value
     return inner instanceof Placeholder ? { name: inner.name as Field } : { value: param as SQLQueryBindings }
   })
-  return (created) => {
+  const memberRead = db
+    .update(members)
+    .set({ lastReadId: sql`max(${members.lastReadId}, ${p('id')})` })
+    .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId')), ne(members.role, 'participant')))
+    .prepare()
+  return (created, isOpen) => {
     const newest = new Map<string, MessageRow>()
     for (const m of created) newest.set(`${m.roomId}\u0000${m.userId}`, m)
     for (const m of newest.values()) {
       const row = { roomId: m.roomId, userId: m.userId, id: m.id, at: m.createdAt }
-      statement.run(...params.map((p) => ('name' in p ? row[p.name] : p.value)))
+      if (isOpen(m.roomId)) participate.run(...params.map((p) => ('name' in p ? row[p.name] : p.value)))
+      else memberRead.run(row)
     }
   }
 }
@@ -209,6 +242,10 @@ export class SqliteStore implements Store {
       for (const m of batch) {
         try {
           const seq = positions.next(m.roomId)
+          if (!positions.admits(m)) {
+            outcomes.push(new Refusal(new NotAMemberError(m.roomId, m.userId)))
+            continue
+          }
           const id = insertMessage(m, seq)
           if (id !== null) {
             const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt, seq }
@@ -225,7 +262,7 @@ export class SqliteStore implements Store {
           outcomes.push(new Refusal(error))
         }
       }
-      sendersRead(created)
+      sendersRead(created, positions.isOpen)
       positions.save()
       return { outcomes, created }
     })

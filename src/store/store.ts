@@ -23,7 +23,13 @@ export interface MessageRow {
 }
 
 /** A message ready to store: every column but what the database assigns. */
-export type NewMessage = Omit<MessageRow, 'id' | 'seq'>
+export type NewMessage = Omit<MessageRow, 'id' | 'seq'> & {
+  /**
+   * Sent by the app's backend (a service call), which may send as anyone: its sender is not
+   * checked against the members of a private or direct room, and gets no place there by sending.
+   */
+  viaService?: boolean
+}
 
 /** What a room listing needs of each room (summaries): less to read and map than the whole row. */
 export type ListedRoom = Pick<RoomRow, 'id' | 'name' | 'postId' | 'createdAt' | 'kind'>
@@ -107,6 +113,23 @@ export class UnstorableTextError extends Error {
   constructor(readonly field: string) {
     super(`${field} has a NUL character or a lone surrogate, which cannot be stored`)
     this.name = 'UnstorableTextError'
+  }
+}
+
+/**
+ * Thrown for a write that only a member may make (a message, a read marker) to a private or direct
+ * room whose members, at the write's commit, do not include its user: checked in the write's own
+ * transaction, so a removal answered before the write commits always wins.
+ */
+export class NotAMemberError extends Error {
+  readonly code = 'not_a_member'
+
+  constructor(
+    readonly roomId: number,
+    readonly userId: string,
+  ) {
+    super(`${userId} is not a member of room ${roomId}`)
+    this.name = 'NotAMemberError'
   }
 }
 

@@ -49,6 +49,7 @@ export const UNLIMITED = {
   HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000',
   ROOMS_PER_HOUR: '1000000',
   ROOMS_PER_HOUR_PER_ADDRESS: '1000000',
+  MEMBER_CHANGES_PER_MINUTE: '1000000',
 }
 
 export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-'))): Promise<TestServer> {

@@ -10,7 +10,7 @@ import type { PresenceTracker } from '../../realtime/presence-tracker.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { Replays } from '../../realtime/replay.ts'
 import type { Session } from '../../realtime/session.ts'
-import { UnstorableTextError, type RoomRow } from '../../store/store.ts'
+import { NotAMemberError, UnstorableTextError, type RoomRow } from '../../store/store.ts'
 import type { MessageService } from '../messages/service.ts'
 import type { ReadService } from '../reads/service.ts'
 import type { RoomAccess } from '../rooms/access.ts'
@@ -59,15 +59,18 @@ export class ChatService {
     presence.enter(session)
     if (this.stopping) return closer.close(session, this.stopping.code, this.stopping.reason)
     // With since=, live frames wait from now; the replay starts once the room's events flow to this
-    // instance, so none can fall between the two.
-    if (since === null) hub.subscribe(session)
-    else replays.begin(session)
+    // instance, so none can fall between the two. A members-only room's frames wait too, until its
+    // membership is checked again: nothing of the room reaches a socket removed meanwhile.
+    if (since !== null) replays.begin(session)
+    else if (membersOnly) hub.hold(session)
+    else hub.subscribe(session)
     watches
       .hold(session.roomId)
       .then(
         async () => {
           if (membersOnly && !(await this.stillAdmitted(session, room))) return
           if (since !== null) await replays.run(session, since, epoch, (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'))
+          else if (membersOnly) hub.release(session, 0)
         },
         (err: unknown) => {
           // The room's events cannot reach this instance (the broker is away): say so and let the
@@ -88,7 +91,7 @@ export class ChatService {
   private async stillAdmitted(session: Session, room: RoomRow): Promise<boolean> {
     const { access, closer, logger } = this.deps
     try {
-      const [member, blocked] = await Promise.all([access.isMember(room, session.identity.userId), access.blocked(room)])
+      const [member, blocked] = await Promise.all([access.isMember(room.id, session.identity.userId), access.blocked(room)])
       session.blocked = blocked
       if (member) return true
       closer.close(session, CloseCode.removed, 'removed')
@@ -101,6 +104,8 @@ export class ChatService {
 
   /** One text or binary frame, as Bun hands it over. */
   rawFrame(session: Session, raw: string | Buffer): void {
+    // Closing (removed, shutting down, too slow): until the connection is cut it handles nothing.
+    if (session.closing) return
     if (typeof raw !== 'string') return this.refuse(session, 'binary_not_supported', 'binary frames are not supported; send JSON text')
     let data: unknown
     try {
@@ -113,7 +118,8 @@ export class ChatService {
 
   /** One frame, parsed as JSON. */
   frame(session: Session, data: unknown): void {
-    const { config, limiter, messages, closer, metrics, logger, broker } = this.deps
+    if (session.closing) return
+    const { config, limiter, messages, closer, metrics, logger, access } = this.deps
     const parsed = parseClientFrame(data, config.MAX_MESSAGE_LENGTH)
     if (!parsed.ok) return this.refuse(session, parsed.code, parsed.message)
     const frame = parsed.frame
@@ -138,7 +144,32 @@ export class ChatService {
     const now = Date.now()
     if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
     session.lastTypingAt = now
-    broker.publish(typingEvent(session.roomId, session.identity.userId, session.identity.nickname, session.id))
+    if (access.knownOpen(session.roomId)) return this.typing(session)
+    void this.typingIfMember(session)
+  }
+
+  private typing(session: Session) {
+    this.deps.broker.publish(typingEvent(session.roomId, session.identity.userId, session.identity.nickname, session.id))
+  }
+
+  /**
+   * A typing notice in a members-only room: a removal may not have reached this instance yet, so
+   * the frame checks membership again (a socket no longer a member closes, 4403 `removed`). Never rejects.
+   */
+  private async typingIfMember(session: Session) {
+    const { access, logger } = this.deps
+    try {
+      const room = await access.room(session.roomId)
+      if (room.kind === 'open' || (await access.isMember(room.id, session.identity.userId))) return this.typing(session)
+      this.removed(session)
+    } catch (err) {
+      logger.warn('checking membership for a typing notice failed; not relayed', { room: session.roomId, user: session.identity.userId, err })
+    }
+  }
+
+  /** The socket's user is no longer a member (found by a write the store refused): it closes as a removal would. */
+  private removed(session: Session) {
+    this.deps.closer.close(session, CloseCode.removed, 'removed')
   }
 
   /** The socket closed (whoever closed it). */
@@ -163,6 +194,7 @@ export class ChatService {
       if (duplicate) session.socket.send(encodeMessageFrame(message))
       if (this.yetToSend.delete(session)) this.deps.messages.tookPart(session.identity.userId, session.roomId)
     } catch (err) {
+      if (err instanceof NotAMemberError) return this.removed(session)
       // Text the store cannot keep as sent will not store on a second try either.
       if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)
       this.deps.logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
@@ -170,11 +202,12 @@ export class ChatService {
     }
   }
 
-  /** Moves the socket's user's read marker (membership was checked at the handshake). */
+  /** Moves the socket's user's read marker (membership is checked again where it commits). */
   private async read(session: Session, lastReadId: number) {
     try {
       await this.deps.reads.move(session.roomId, session.identity.userId, lastReadId)
     } catch (err) {
+      if (err instanceof NotAMemberError) return this.removed(session)
       this.deps.logger.error('moving a read marker failed', { room: session.roomId, user: session.identity.userId, err })
       this.refuse(session, 'store_failed', 'the read marker could not be stored; send it again')
     }

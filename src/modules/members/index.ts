@@ -1,6 +1,8 @@
 import { Elysia } from 'elysia'
 import { z } from 'zod'
 import type { Callers } from '../../caller.ts'
+import type { Config } from '../../config.ts'
+import { requesterOf } from '../../gateway.ts'
 import { exampleMember } from '../../docs/examples.ts'
 import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
 import { memberSchema } from '../rooms/model.ts'
@@ -18,7 +20,7 @@ const roomRefusals = {
 const fixedMembers = { 409: { description: 'An open room (`open_room`: no members) or a direct room (`direct_room`: its pair never changes)', problem: { code: 'direct_room' } } } as const
 
 /** `/chat/v1/room/{room_id}/members/…`: the members of private rooms. */
-export const memberRoutes = (members: MemberService, callers: Callers) =>
+export const memberRoutes = (members: MemberService, callers: Callers, config: Pick<Config, 'TRUSTED_PROXIES' | 'GATEWAY_SECRET'>) =>
   new Elysia({ name: 'members', prefix: '/chat/v1' })
     .get('/room/:room_id/members/', ({ params, request }) => members.list(parseRoomId(params.room_id), callers(request.headers)), {
       params: roomParamsSchema,
@@ -32,8 +34,8 @@ export const memberRoutes = (members: MemberService, callers: Callers) =>
     })
     .post(
       '/room/:room_id/members/',
-      async ({ params, body, request, set }) => {
-        const { member, added } = await members.add(parseRoomId(params.room_id), body.user_id, callers(request.headers))
+      async ({ params, body, request, server, set }) => {
+        const { member, added } = await members.add(parseRoomId(params.room_id), body.user_id, callers(request.headers), requesterOf(request, server, config))
         set.status = added ? 201 : 200
         return member
       },
@@ -42,23 +44,26 @@ export const memberRoutes = (members: MemberService, callers: Callers) =>
         body: addMemberBodySchema,
         detail: {
           summary: 'Add a member',
-          description: "The owner or a service call adds a user to a private room: 201, or 200 if they already were a member. The room's sockets hear `chat.member.added`.",
+          description:
+            "The owner or a service call adds a user to a private room: 201, or 200 if they already were a member. The room's sockets hear `chat.member.added`. A user who has blocked the owner cannot be added by them (403 `blocked`). Users' changes are limited (MEMBER_CHANGES_PER_MINUTE, 429 with Retry-After); service calls are not.",
           tags: ['members'],
           parameters: caller,
           responses: responses({
             201: { description: 'Added', schema: memberSchema, example: exampleMember },
             200: { description: 'Already a member', schema: memberSchema, example: exampleMember },
             ...roomRefusals,
+            403: { description: 'Not a member of this private room (`not_a_member`), not its owner (`not_owner`), or the user has blocked the owner (`blocked`)', problem: { code: 'blocked' } },
             409: { description: 'An open or direct room (`open_room`, `direct_room`), or the room is full (`too_many_members`, see MAX_ROOM_MEMBERS)', problem: { code: 'too_many_members' } },
             422: { description: 'The user id is invalid', problem: { code: 'validation_failed' } },
+            429: { description: 'Too many member changes by this user lately (Retry-After says how long to wait)', problem: { code: 'too_many_member_changes' } },
           }),
         },
       },
     )
     .delete(
       '/room/:room_id/members/:user_id/',
-      async ({ params, request, set }) => {
-        await members.remove(parseRoomId(params.room_id), parseUserId(params.user_id), callers(request.headers))
+      async ({ params, request, server, set }) => {
+        await members.remove(parseRoomId(params.room_id), parseUserId(params.user_id), callers(request.headers), requesterOf(request, server, config))
         set.status = 204
       },
       {
@@ -74,6 +79,7 @@ export const memberRoutes = (members: MemberService, callers: Callers) =>
             400: { description: 'The user id in the path is invalid', problem: { code: 'invalid_user_id' } },
             ...roomRefusals,
             ...fixedMembers,
+            429: { description: 'Too many member changes by this user lately (Retry-After says how long to wait)', problem: { code: 'too_many_member_changes' } },
           }),
         },
       },

@@ -1,5 +1,6 @@
+import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
 import { requireIdentity, type Caller } from '../../caller.ts'
-import { badRequest, conflict, forbidden, notFound } from '../../errors.ts'
+import { badRequest, conflict, forbidden, notFound, tooMany } from '../../errors.ts'
 import { userIdSchema } from '../../identity.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import { blockedEvent, evictEvent, memberAddedEvent, memberRemovedEvent, userEvent } from '../../realtime/events.ts'
@@ -28,13 +29,15 @@ function requirePrivate(room: RoomRow) {
 /**
  * The members of private rooms: listed to members, added by the owner (or a service call),
  * removed by the owner, by themselves (leaving) or a service call. Each change is told to the
- * room; a removed member's sockets in it close, on every instance.
+ * room; a removed member's sockets in it close, on every instance. A user who has blocked the
+ * owner cannot be added by them; users' changes are limited (MEMBER_CHANGES_PER_MINUTE).
  */
 export class MemberService {
   constructor(
     private readonly store: Store,
     private readonly access: RoomAccess,
     private readonly broker: Broker,
+    private readonly limits: AbuseLimits,
     private readonly maxMembers: number,
   ) {}
 
@@ -45,12 +48,16 @@ export class MemberService {
   }
 
   /** Adds a member; `added` false when they already were one. */
-  async add(roomId: number, userId: string, caller: Caller): Promise<{ member: MemberDto; added: boolean }> {
+  async add(roomId: number, userId: string, caller: Caller, requester: Requester): Promise<{ member: MemberDto; added: boolean }> {
     const { room, role } = await this.access.admit(roomId, caller)
     requirePrivate(room)
     if (!caller.service && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may add members.")
-    const outcome = await this.store.membership.addMember(room.id, userId, this.maxMembers)
+    this.limit(caller, requester)
+    // The app's backend decides for its users; a user may not put someone who blocked them in a room.
+    const addedBy = caller.service ? null : (caller.identity?.userId ?? null)
+    const outcome = await this.store.membership.addMember(room.id, userId, this.maxMembers, addedBy)
     if (outcome === 'full') throw conflict('too_many_members', `This room already has ${this.maxMembers} members, its owner included.`)
+    if (outcome === 'blocked') throw forbidden('blocked', 'This user has blocked the caller and cannot be added by them.')
     if (outcome === 'added') {
       this.broker.publish(memberAddedEvent(room.id, userId))
       this.broker.publish(userEvent(userId, { type: 'room', room: room.id }))
@@ -61,16 +68,24 @@ export class MemberService {
     return { member: dto, added: outcome === 'added' }
   }
 
-  async remove(roomId: number, userId: string, caller: Caller): Promise<void> {
+  async remove(roomId: number, userId: string, caller: Caller, requester: Requester): Promise<void> {
     const { room, role } = await this.access.admit(roomId, caller)
     requirePrivate(room)
     const leaving = caller.identity?.userId === userId
     if (!caller.service && !leaving && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may remove other members.")
+    this.limit(caller, requester)
     if (!(await this.store.membership.removeMember(room.id, userId))) throw notFound('member_not_found', `${userId} is not a member of room ${room.id}.`)
     // The room hears it (the removed user's sockets too, before they close).
     this.broker.publish(memberRemovedEvent(room.id, userId))
     this.broker.publish(evictEvent(room.id, userId))
     this.broker.publish(userEvent(userId, { type: 'removed', room: room.id }))
+  }
+
+  /** 429 past the user's allowance of member changes; the app's backend has none. */
+  private limit(caller: Caller, requester: Requester) {
+    if (caller.service) return
+    const wait = this.limits.memberChange(requester)
+    if (wait > 0) throw tooMany('too_many_member_changes', 'Too many members added or removed lately; wait and try again.', wait)
   }
 }
 

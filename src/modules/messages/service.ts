@@ -20,7 +20,8 @@ export class MessageService {
   /**
    * Stores a message from the caller: 404 for an unknown room, 403 for a room the caller may not
    * use (`not_a_member`) or a direct room whose pair blocked each other (`blocked`). Resolves once
-   * committed.
+   * committed. Membership is checked again where the message commits (NotAMemberError): a removal
+   * answered before then wins.
    */
   async send(caller: IdentifiedCaller, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
     // Most sends go to open rooms this instance has seen: nothing to look up, nothing to wait for.
@@ -31,7 +32,7 @@ export class MessageService {
       open = room.kind === 'open'
     }
     if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
-    const result = await this.record(caller.identity, roomId, text, clientMsgId)
+    const result = await this.record(caller.identity, roomId, text, clientMsgId, caller.service)
     if (open) this.tookPart(caller.identity.userId, roomId)
     return result
   }
@@ -44,9 +45,11 @@ export class MessageService {
   /**
    * Stores a message to a room known to exist (a socket's own room) and, once committed, publishes
    * it to the room (a repeat of a client_msg_id is not published again). Appends resolve in commit
-   * order, so messages are published in the order they were committed.
+   * order, so messages are published in the order they were committed. The store refuses a sender
+   * who is not a member of a private or direct room at commit (NotAMemberError), unless the app's
+   * backend sends it (`viaService`).
    */
-  async record(sender: Identity, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
+  async record(sender: Identity, roomId: number, text: string, clientMsgId: string | null, viaService = false): Promise<AppendResult> {
     const result = await this.store.appendMessage({
       roomId,
       userId: sender.userId,
@@ -56,6 +59,7 @@ export class MessageService {
       body: text,
       clientMsgId,
       createdAt: Date.now(),
+      viaService,
     })
     if (!result.duplicate) {
       this.metrics.messagesStored.inc()

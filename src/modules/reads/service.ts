@@ -1,7 +1,7 @@
 import { requireIdentity, type Caller } from '../../caller.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import { readEvent, userEvent } from '../../realtime/events.ts'
-import type { Store } from '../../store/store.ts'
+import { NotAMemberError, type Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { ReadMarkerDto, UnreadDto } from './model.ts'
 
@@ -24,9 +24,13 @@ export class ReadService {
     return this.move(roomId, identity.userId, lastReadId)
   }
 
-  /** Moves the marker of a user already admitted to the room (a socket's own, say). */
+  /**
+   * Moves the marker of a user already admitted to the room (a socket's own, say). Membership is
+   * checked again in the marker's own transaction: NotAMemberError when it is gone since.
+   */
   async move(roomId: number, userId: string, lastReadId: number): Promise<ReadMarkerDto> {
     const marker = await this.store.membership.markRead(roomId, userId, lastReadId)
+    if (!marker) throw new NotAMemberError(roomId, userId)
     // A first marker in an open room puts the room in the user's inbox.
     if (marker.joined && !marker.moved) this.broker.publish(userEvent(userId, { type: 'room', room: roomId }))
     if (marker.moved) {

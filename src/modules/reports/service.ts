@@ -30,9 +30,9 @@ export class ReportService {
       if (userId !== null && userId !== message.userId) throw unprocessable('user_id must be the author of the message reported.', [{ path: 'user_id', message: 'not the author of message_id' }])
       roomId = message.roomId
       userId = message.userId
-    } else if (userId !== null && !(await this.store.membership.knownUser(userId))) {
-      throw notFound('user_not_found', `This server has never seen user ${userId}.`)
     }
+    // A report about a user is taken whether or not this server has seen them: any other answer
+    // would tell the reporter which user ids exist.
     if (userId === identity.userId) throw badRequest('same_user', 'Users cannot report themselves.')
     const wait = this.abuse.report(requester)
     if (wait > 0) throw tooMany('too_many_reports', 'Too many reports lately; wait and try again.', wait)

@@ -57,8 +57,8 @@ export class RoomAccess {
   }
 
   /** True while the user is the owner or a member of the room. */
-  async isMember(room: RoomRow, userId: string): Promise<boolean> {
-    const role = await this.store.membership.roleOf(room.id, userId)
+  async isMember(roomId: number, userId: string): Promise<boolean> {
+    const role = await this.store.membership.roleOf(roomId, userId)
     return role === 'owner' || role === 'member'
   }
 

@@ -47,7 +47,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
             201: { description: 'The new room', schema: roomDetailSchema, example: { ...exampleRoomDetail, online_count: 0, online_users: [], chat_messages: [] } },
             200: { description: 'The room that already exists for this post_id (open) or pair and post (direct)', schema: roomDetailSchema, example: exampleRoomDetail },
             401: { description: 'A private room without identity (and not a service call)', problem: { code: 'identity_required' } },
-            403: { description: "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), or a direct pair that blocked each other (`blocked`)", problem: { code: 'service_call_required' } },
+            403: { description: "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), a direct pair that blocked each other, or a private room with a member who has blocked its owner (`blocked`)", problem: { code: 'service_call_required' } },
             429: { description: 'Too many rooms created by this user or from this address lately (Retry-After says how long to wait)', problem: { code: 'too_many_rooms' } },
             400: { description: 'The body is not JSON', problem: { code: 'invalid_body' } },
             422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'name', message: 'Too small: expected string to have >=1 characters' }] } } },

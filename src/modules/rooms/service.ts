@@ -119,7 +119,9 @@ export class RoomService {
     if (ownerId !== null) members.add(ownerId)
     if (members.size > this.maxMembers) throw unprocessable(`A private room has at most ${this.maxMembers} members, its owner included.`, [{ path: 'members', message: `at most ${this.maxMembers} with the owner` }])
     this.limitCreation(requester, caller)
-    const room = await this.store.membership.createPrivateRoom({ name: body.name, postId: body.post_id ?? null, ownerId, members: [...members] })
+    // The app's backend decides for its users; a user may not put someone who blocked them in a room.
+    const room = await this.store.membership.createPrivateRoom({ name: body.name, postId: body.post_id ?? null, ownerId, members: [...members], addedBy: caller.service ? null : ownerId })
+    if (room === 'blocked') throw forbidden('blocked', 'A user on the member list has blocked the caller and cannot be added by them.')
     this.announce(room.id, members)
     return room
   }
