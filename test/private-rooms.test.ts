@@ -212,22 +212,25 @@ for (const store of STORES) {
     })
 
     describe('members', () => {
-      it('should list members with the last profile seen for each, and null for users never seen', async () => {
+      it('should show the last profile seen for members who took part, to themselves and the app at once, and null for users never seen', async () => {
         const renamed = user(`${tag}-renamed`, 'First Name')
         // Any identified request puts the user in the profile cache.
         await get('/chat/v1/rooms/', as(renamed))
-        await get('/chat/v1/rooms/', as({ ...renamed, nickname: 'Second Name', profile_url: '/media/second.png' }))
+        const second = { ...renamed, nickname: 'Second Name', profile_url: '/media/second.png' }
+        await get('/chat/v1/rooms/', as(second))
         const room = await createPrivate(owner, [renamed.user_id, `${tag}-never-seen`])
-        const list = async () => json<(Json & { user_id: string })[]>(await get(`/chat/v1/room/${room.id}/members/`, as(owner)))
-        let members: (Json & { user_id: string })[] = []
-        // The cache is written beside the request, not before its answer.
-        for (let i = 0; i < 50; i++) {
-          members = await list()
-          if (members.find((m) => m.user_id === renamed.user_id)?.nickname === 'Second Name') break
-          await Bun.sleep(20)
-        }
-        expect(members.find((m) => m.user_id === renamed.user_id)).toMatchObject({ nickname: 'Second Name', profile_picture_url: '/media/second.png', role: 'member', last_read_id: 0 })
-        expect(members.find((m) => m.user_id === `${tag}-never-seen`)).toMatchObject({ nickname: null, profile_picture_url: null })
+        const list = async (who: Record<string, string>) => json<(Json & { user_id: string })[]>(await get(`/chat/v1/room/${room.id}/members/`, who))
+        const find = (members: (Json & { user_id: string })[], id: string) => members.find((m) => m.user_id === id)
+        // The cache is written beside the request, not before its answer: the member sees their own at once.
+        for (let i = 0; i < 50 && find(await list(as(second)), renamed.user_id)?.nickname !== 'Second Name'; i++) await Bun.sleep(20)
+        expect(find(await list(as(second)), renamed.user_id)).toMatchObject({ nickname: 'Second Name', profile_picture_url: '/media/second.png', role: 'member', last_read_id: 0 })
+        expect(find(await list(service()), renamed.user_id)).toMatchObject({ nickname: 'Second Name', profile_picture_url: '/media/second.png' })
+        // To the owner, a member who has not taken part is an id only: naming a user reveals nothing about them.
+        expect(find(await list(as(owner)), renamed.user_id)).toMatchObject({ nickname: null, profile_picture_url: null })
+        expect((await post('/chat/v1/message/', { room: room.id, message: '안녕하세요!' }, as(second))).status).toBe(201)
+        const members = await list(as(owner))
+        expect(find(members, renamed.user_id)).toMatchObject({ nickname: 'Second Name', profile_picture_url: '/media/second.png', role: 'member' })
+        expect(find(members, `${tag}-never-seen`)).toMatchObject({ nickname: null, profile_picture_url: null })
         expect(members[0]).toMatchObject({ user_id: owner.user_id, role: 'owner', nickname: owner.nickname })
         expect(new Date(String(members[0]!.joined_at)).toISOString()).toBe(String(members[0]!.joined_at))
       })
@@ -391,7 +394,7 @@ for (const store of STORES) {
         const room = await createPrivate(owner, [late.user_id])
         await get('/chat/v1/rooms/', as(late))
         server = await server.restart()
-        const members = await json<(Json & { user_id: string })[]>(await get(`/chat/v1/room/${room.id}/members/`, as(owner)))
+        const members = await json<(Json & { user_id: string })[]>(await get(`/chat/v1/room/${room.id}/members/`, service()))
         expect(members.find((m) => m.user_id === late.user_id)).toMatchObject({ nickname: 'Seen Last' })
       })
     })

@@ -34,10 +34,11 @@ export function roomQueue(events: readonly WebhookEventRow[], messages: readonly
 
 /**
  * A room as one pass finds it, read once for all its messages in the pass: who is in it (with when
- * they joined) and who has a socket in it now.
+ * they joined), who has a socket in it now, and, per sender, who in it has blocked them.
  */
 export class RoomNow {
   private read: Promise<{ roster: { userId: string; joinedAt: number }[]; online: Set<string> }> | null = null
+  private readonly blockers = new Map<string, Promise<Set<string>>>()
 
   constructor(
     private readonly store: Store,
@@ -45,13 +46,18 @@ export class RoomNow {
     private readonly limit: number,
   ) {}
 
-  /** Those in the room when the message was sent, but its sender, with no socket in the room now. */
+  /**
+   * Those in the room when the message was sent, but its sender, with no socket in the room now:
+   * whom the app pushes it to. Nobody who has blocked the sender: their words are not pushed to them.
+   */
   async offline(message: MessageRow): Promise<string[]> {
     this.read ??= Promise.all([this.store.membership.roster(message.roomId, this.limit + 1), this.presence.online(message.roomId)]).then(([roster, online]) => ({ roster, online: new Set(online.map((u) => u.user_id)) }))
-    const { roster, online } = await this.read
+    let blockers = this.blockers.get(message.userId)
+    if (!blockers) this.blockers.set(message.userId, (blockers = this.store.membership.blockersIn(message.roomId, message.userId)))
+    const [{ roster, online }, blocked] = await Promise.all([this.read, blockers])
     // Who joined after the message did not miss it.
     return roster
-      .filter((m) => m.joinedAt <= message.createdAt && m.userId !== message.userId && !online.has(m.userId))
+      .filter((m) => m.joinedAt <= message.createdAt && m.userId !== message.userId && !online.has(m.userId) && !blocked.has(m.userId))
       .map((m) => m.userId)
       .slice(0, this.limit)
   }

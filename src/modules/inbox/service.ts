@@ -3,9 +3,12 @@ import { badRequest } from '../../errors.ts'
 import { toMessageDto } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { InboxPage, InboxRow } from '../../store/membership.ts'
-import type { Store } from '../../store/store.ts'
+import type { MessageRow, Store } from '../../store/store.ts'
 import { roomSummary, toMemberDto } from '../rooms/service.ts'
 import type { InboxDto, InboxQuery, InboxRoom } from './model.ts'
+
+/** How far back a preview looks for a message from someone the user has not blocked. */
+const PREVIEW_LOOKBACK = 50
 
 /** Where the next page starts: the first page's moment and where the last page ended. */
 type Position = Omit<InboxPage, 'limit'>
@@ -58,19 +61,29 @@ export class InboxService {
     return (await this.entries(userId, rows, host))[0] ?? null
   }
 
+  /** The newest message before `message` in its room from someone not blocked, looking back a little way; undefined when there is none. */
+  private async previewBefore(message: MessageRow, blocked: ReadonlySet<string>): Promise<MessageRow | undefined> {
+    const earlier = await this.store.listMessages(message.roomId, { before: message.id, limit: PREVIEW_LOOKBACK })
+    return earlier.findLast((m) => !blocked.has(m.userId))
+  }
+
   private async entries(userId: string, rows: InboxRow[], host: string): Promise<InboxRoom[]> {
     const { membership } = this.store
     const roomIds = rows.map((r) => r.room.id)
     const withMembers = rows.filter((r) => r.room.kind !== 'open').map((r) => r.room.id)
     const direct = rows.filter((r) => r.room.kind === 'direct').map((r) => r.room.id)
-    const [messages, unread, online, counts, pairs] = await Promise.all([
+    const [messages, unread, online, counts, pairs, blocks] = await Promise.all([
       this.store.messagesByIds(rows.flatMap((r) => (r.lastMessageId === null ? [] : [r.lastMessageId]))),
       membership.unreadIn(userId, roomIds),
       this.presence.counts(roomIds),
       membership.memberCounts(withMembers),
       Promise.all(direct.map(async (id) => [id, await membership.members(id)] as const)),
+      membership.blocksOf(userId),
     ])
-    const byId = new Map(messages.map((m) => [m.id, m]))
+    const blocked = new Set(blocks.map((b) => b.userId))
+    const byId = new Map<number, MessageRow | undefined>(messages.map((m) => [m.id, m]))
+    // A blocked user's words never show in the blocker's inbox: the preview is the newest message from anyone else.
+    for (const message of messages) if (blocked.has(message.userId)) byId.set(message.id, await this.previewBefore(message, blocked))
     const membersOf = new Map(pairs)
     return rows.map((row, i) => {
       const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
@@ -79,7 +92,7 @@ export class InboxService {
         last_message: message ? toMessageDto(message) : null,
         unread_count: unread.get(row.room.id) ?? 0,
         last_read_id: row.lastReadId,
-        members: (membersOf.get(row.room.id) ?? []).map(toMemberDto),
+        members: (membersOf.get(row.room.id) ?? []).map((m) => toMemberDto(m, { userId, service: false })),
       }
     })
   }

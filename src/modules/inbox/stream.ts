@@ -3,7 +3,7 @@ import type { Metrics } from '../../metrics.ts'
 import type { Broker, RoomWatches } from '../../realtime/broker.ts'
 import type { Closer } from '../../realtime/closing.ts'
 import { CloseCode, toMessageDto } from '../../realtime/codec.ts'
-import type { MessageEvent, RealtimeEvent, UserChange } from '../../realtime/events.ts'
+import type { MessageEvent, RealtimeEvent, UserChange, UserRoomChange } from '../../realtime/events.ts'
 import type { Connection } from '../../realtime/session.ts'
 import type { SlowConsumers } from '../../realtime/slow-consumers.ts'
 import type { RoomReadState } from '../../store/membership.ts'
@@ -18,7 +18,8 @@ export interface InboxConnection extends Connection {
 }
 
 /** Something that waits while a room's state is read: a message of the room, or a change of the user's. */
-type Waiting = { message: MessageEvent['message'] } | { change: UserChange }
+type Waiting = { message: MessageEvent['message'] } | { change: UserRoomChange }
+type BlockChange = Extract<UserChange, { type: 'block' }>
 
 /** Everything this instance keeps for one user's streams: their sockets share it. */
 interface UserStream {
@@ -33,7 +34,13 @@ interface UserStream {
   /** The user's rooms not followed (crowded, or past the limit), with their last known unread count. */
   readonly others: Map<number, number>
   /** Changes that arrived before the stream was live. */
-  readonly early: UserChange[]
+  readonly early: UserRoomChange[]
+  /**
+   * Users the user has blocked: their messages are counted but never shown here. Null while the
+   * blocks are read; changes that arrive meanwhile wait in `blockChanges`.
+   */
+  blocked: Set<string> | null
+  readonly blockChanges: BlockChange[]
   live: boolean
   ended: boolean
 }
@@ -110,7 +117,7 @@ export class InboxStreams {
       return
     }
     connection.socket.subscribe(inboxTopic(userId))
-    stream = { userId, connections: new Set([connection]), rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], live: false, ended: false }
+    stream = { userId, connections: new Set([connection]), rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], blocked: null, blockChanges: [], live: false, ended: false }
     this.streams.set(userId, stream)
     this.start(stream).catch((err: unknown) => {
       this.deps.logger.warn('a user stream could not start; closing it', { user: userId, err })
@@ -142,15 +149,26 @@ export class InboxStreams {
     } else if (event.kind === 'user') {
       const stream = this.streams.get(event.user)
       if (!stream) return
-      if (stream.live) this.change(stream, event.change)
+      if (event.change.type === 'block') this.blockChanged(stream, event.change)
+      else if (stream.live) this.change(stream, event.change)
       else stream.early.push(event.change)
     }
+  }
+
+  /** The user blocked or unblocked someone (on any device): applied at once, before anything else is told. */
+  private blockChanged(stream: UserStream, change: BlockChange) {
+    if (!stream.blocked) return void stream.blockChanges.push(change)
+    if (change.blocked) stream.blocked.add(change.user)
+    else stream.blocked.delete(change.user)
   }
 
   /** Follows the rooms the user has (as many as allowed), reads their state, then goes live. */
   private async start(stream: UserStream) {
     const { store, broker } = this.deps
     await broker.watchUser(stream.userId, () => this.closeAll(stream, CloseCode.tryAgainLater, 'inbox events may have been missed; reconnect and fetch the inbox'))
+    // Read once the user's changes flow here: a block made later arrives as a change, applied after.
+    stream.blocked = new Set((await store.membership.blocksOf(stream.userId)).map((b) => b.userId))
+    for (const change of stream.blockChanges.splice(0)) this.blockChanged(stream, change)
     const followed = await this.choose(await store.membership.readStates(stream.userId))
     if (stream.ended) return
     for (const roomId of followed) stream.reading.set(roomId, [])
@@ -219,12 +237,15 @@ export class InboxStreams {
     const waiting = stream.reading.get(roomId)
     if (waiting) return void waiting.push({ message })
     const room = stream.rooms.get(roomId)
-    if (!room || !room.message(message.id, message.userId === stream.userId) || !tell) return
+    const own = message.userId === stream.userId
+    if (!room || !room.message(message.id, own) || !tell) return
+    // Counted (the badge is the room's count), but a blocked user's words never reach the blocker here.
+    if (!own && stream.blocked?.has(message.userId)) return
     this.sendText(stream, encoded.frame(roomId, room.unread))
   }
 
   /** A change of the user's, once the stream is live. */
-  private change(stream: UserStream, change: UserChange, tell = true) {
+  private change(stream: UserStream, change: UserRoomChange, tell = true) {
     const roomId = change.room
     const waiting = stream.reading.get(roomId)
     if (waiting && change.type !== 'removed') return void waiting.push({ change })
@@ -257,7 +278,7 @@ export class InboxStreams {
    * A room the user gained: followed (unless it is a crowded open room or the stream follows as
    * many as it may), announced as an inbox entry, then counted live.
    */
-  private gain(stream: UserStream, roomId: number, read?: Extract<UserChange, { type: 'read' }>) {
+  private gain(stream: UserStream, roomId: number, read?: Extract<UserRoomChange, { type: 'read' }>) {
     const { store, inbox, logger } = this.deps
     const host = [...stream.connections][0]?.host ?? ''
     const run = async () => {

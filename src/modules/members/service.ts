@@ -7,7 +7,7 @@ import { blockedEvent, evictEvent, memberAddedEvent, memberRemovedEvent, userEve
 import type { RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { MemberDto } from '../rooms/model.ts'
-import { toMemberDto } from '../rooms/service.ts'
+import { toMemberDto, viewerOf } from '../rooms/service.ts'
 import type { BlockDto } from './model.ts'
 
 /** Blocks one user may hold: rows any user can add must end somewhere. */
@@ -44,7 +44,7 @@ export class MemberService {
   async list(roomId: number, caller: Caller): Promise<MemberDto[]> {
     const { room } = await this.access.admit(roomId, caller)
     if (room.kind === 'open') return []
-    return (await this.store.membership.members(room.id)).map(toMemberDto)
+    return (await this.store.membership.members(room.id)).map((m) => toMemberDto(m, viewerOf(caller)))
   }
 
   /** Adds a member; `added` false when they already were one. */
@@ -64,7 +64,7 @@ export class MemberService {
     }
     const member = (await this.store.membership.members(room.id)).find((m) => m.userId === userId)
     // Removed again between the two statements: say what was done, with what is known.
-    const dto = member ? toMemberDto(member) : { user_id: userId, nickname: null, profile_picture_url: null, role: 'member' as const, last_read_id: 0, joined_at: new Date().toISOString() }
+    const dto = member ? toMemberDto(member, viewerOf(caller)) : { user_id: userId, nickname: null, profile_picture_url: null, role: 'member' as const, last_read_id: 0, joined_at: new Date().toISOString() }
     return { member: dto, added: outcome === 'added' }
   }
 
@@ -92,7 +92,10 @@ export class MemberService {
 /**
  * Blocks between users. A block stops a new direct room between the two and refuses sends in the
  * ones they have, for both, at once on every instance (the rooms' sockets hear it as a control
- * event). Open and private rooms are unchanged; clients hide blocked users there.
+ * event). The blocked user cannot add the blocker to a private room. In open and private rooms
+ * they share, the blocker's inbox and user streams never show the blocked user's messages and
+ * webhooks never list the blocker as one to push them to; the room itself (history, its sockets)
+ * is unchanged, and clients hide blocked users there (see SECURITY.md).
  */
 export class BlockService {
   constructor(
@@ -106,12 +109,14 @@ export class BlockService {
     const existing = await this.store.membership.blocksOf(identity.userId)
     if (existing.length >= MAX_BLOCKS && !existing.some((b) => b.userId === userId)) throw conflict('too_many_blocks', `A user may block at most ${MAX_BLOCKS} others; unblock someone first.`)
     await this.store.membership.block(identity.userId, userId)
+    this.broker.publish(userEvent(identity.userId, { type: 'block', user: userId, blocked: true }))
     await this.tellDirectRooms(identity.userId, userId, true)
   }
 
   async unblock(caller: Caller, userId: string): Promise<void> {
     const { identity } = requireIdentity(caller)
     await this.store.membership.unblock(identity.userId, userId)
+    this.broker.publish(userEvent(identity.userId, { type: 'block', user: userId, blocked: false }))
     // The other may still have blocked this user.
     await this.tellDirectRooms(identity.userId, userId, await this.store.membership.blockedEither(identity.userId, userId))
   }

@@ -56,7 +56,7 @@ const onlineUserSchema = z.object({
 
 export const memberSchema = z.object({
   user_id: z.string(),
-  nickname: z.string().nullable().describe('The last nickname the gateway forwarded for this user; null if the server has never seen them'),
+  nickname: z.string().nullable().describe("The last nickname the gateway forwarded for this user, once they have taken part in the room (sent, or read a message) or own it; null before that (but to themselves and the app's backend), or if the server has never seen them"),
   profile_picture_url: z.string().nullable(),
   role: z.enum(['owner', 'member']),
   last_read_id: z.number().int().describe('Their read marker: the newest message id they have read (0: none)'),

@@ -15,14 +15,31 @@ const NO_COUNTS: Promise<ReadonlyMap<number, number>> = Promise.resolve(new Map(
 /** Messages a room detail carries. */
 const DETAIL_MESSAGES = 50
 
-export const toMemberDto = (row: MemberRow): MemberDto => ({
-  user_id: row.userId,
-  nickname: row.nickname,
-  profile_picture_url: row.profileUrl,
-  role: row.role === 'owner' ? 'owner' : 'member',
-  last_read_id: row.lastReadId,
-  joined_at: new Date(row.joinedAt).toISOString(),
-})
+/** Who looks at a member list: a user (by id), or the app's backend. */
+export interface Viewer {
+  userId: string | null
+  service: boolean
+}
+
+export const viewerOf = (caller: Caller): Viewer => ({ userId: caller.identity?.userId ?? null, service: caller.service })
+
+/**
+ * A member as `viewer` sees them. The profile the gateway last forwarded for a member shows once
+ * they have taken part in the room (sent, or read: their marker moved) or when they own it; before
+ * that only to themselves and to the app's backend. Naming a user in a room (adding them, or asking
+ * for a direct room with them) tells nobody their name or picture: a user id is no key to a profile.
+ */
+export function toMemberDto(row: MemberRow, viewer: Viewer): MemberDto {
+  const shown = row.role === 'owner' || row.lastReadId > 0 || viewer.service || viewer.userId === row.userId
+  return {
+    user_id: row.userId,
+    nickname: shown ? row.nickname : null,
+    profile_picture_url: shown ? row.profileUrl : null,
+    role: row.role === 'owner' ? 'owner' : 'member',
+    last_read_id: row.lastReadId,
+    joined_at: new Date(row.joinedAt).toISOString(),
+  }
+}
 
 /** A room's summary, as listings show it. */
 export function roomSummary(room: ListedRoom, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
@@ -73,16 +90,16 @@ export class RoomService {
       if (pair.length !== 2) throw unprocessable('A direct room has exactly two members.', [{ path: 'members', message: 'must name exactly two different users' }])
       return this.direct(pair[0]!, pair[1]!, body.post_id ?? null, body.name, host, requester, caller)
     }
-    if (body.kind === 'private') return { room: await this.detailOf(await this.createPrivate(body, requester, caller), host), created: true }
+    if (body.kind === 'private') return { room: await this.detailOf(await this.createPrivate(body, requester, caller), host, caller), created: true }
     if (body.members !== undefined || body.owner !== undefined) {
       throw unprocessable('Open rooms have no owner or members.', [{ path: body.members !== undefined ? 'members' : 'owner', message: 'only for private and direct rooms' }])
     }
     const postId = body.post_id ?? null
     const existing = postId === null ? undefined : await this.store.roomByPostId(postId)
-    if (existing) return { room: await this.detailOf(existing, host), created: false }
+    if (existing) return { room: await this.detailOf(existing, host, caller), created: false }
     this.limitCreation(requester, caller)
     const { room, created } = await this.store.createRoom({ name: body.name, postId })
-    return { room: await this.detailOf(room, host), created }
+    return { room: await this.detailOf(room, host, caller), created }
   }
 
   /**
@@ -105,7 +122,7 @@ export class RoomService {
 
   async detail(roomId: number, host: string, caller: Caller): Promise<RoomDetail> {
     const { room } = await this.access.admit(roomId, caller)
-    return this.detailOf(room, host)
+    return this.detailOf(room, host, caller)
   }
 
   private async createPrivate(body: CreateRoomBody, requester: Requester, caller: Caller): Promise<RoomRow> {
@@ -130,11 +147,11 @@ export class RoomService {
     const { membership } = this.store
     if (await membership.blockedEither(a, b)) throw forbidden('blocked', 'One of the two has blocked the other; they cannot have a direct room.')
     const existing = await membership.findDirectRoom(a, b, postId)
-    if (existing) return { room: await this.detailOf(existing, host), created: false }
+    if (existing) return { room: await this.detailOf(existing, host, caller), created: false }
     this.limitCreation(requester, caller)
     const { room, created } = await membership.directRoom({ a, b, postId, name })
     if (created) this.announce(room.id, [a, b])
-    return { room: await this.detailOf(room, host), created }
+    return { room: await this.detailOf(room, host, caller), created }
   }
 
   private limitCreation(requester: Requester, caller: Caller) {
@@ -143,7 +160,7 @@ export class RoomService {
     if (wait > 0) throw tooMany('too_many_rooms', 'Too many rooms created from here lately; wait and try again.', wait)
   }
 
-  private async detailOf(room: RoomRow, host: string): Promise<RoomDetail> {
+  private async detailOf(room: RoomRow, host: string, viewer: Caller): Promise<RoomDetail> {
     const [recent, online, epoch, members] = await Promise.all([
       this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }),
       this.presence.online(room.id),
@@ -155,7 +172,7 @@ export class RoomService {
       epoch,
       online_users: online,
       chat_messages: recent.map(toMessageDto),
-      members: members.map(toMemberDto),
+      members: members.map((m) => toMemberDto(m, viewerOf(viewer))),
     }
   }
 }
