@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'bun:test'
-import { Http1Client, ResponseReader } from './http1.ts'
+import { Http1Client } from './http1.ts'
+import { MAX_CHUNK_LINE_BYTES, MAX_HEAD_BYTES, MAX_INFORMATIONAL_HEADS, MAX_RESPONSE_BYTES, MAX_TRAILER_BYTES, MAX_TRAILER_FIELDS, ResponseReader } from './response-reader.ts'
 
 /** Feeds `text` to a reader in pieces of `size` bytes; the answer, once complete. */
 function read(text: string, size = text.length) {
@@ -53,6 +54,108 @@ describe('ResponseReader', () => {
     ])
       expect(() => new ResponseReader().feed(Buffer.from(text))).toThrow()
     expect(() => new ResponseReader().feed(Buffer.alloc(70_000, 'a'))).toThrow('too long')
+  })
+})
+
+/**
+ * Feeds `start`, then `repeat` over and over, as a peer that never stops would; returns the error
+ * the reader refused with and how many bytes it had taken by then (past `upTo` bytes: none came).
+ */
+function refusal(start: string, repeat: string | Buffer, upTo = 4 * MAX_RESPONSE_BYTES) {
+  const reader = new ResponseReader()
+  const piece = typeof repeat === 'string' ? Buffer.from(repeat, 'latin1') : repeat
+  let fed = 0
+  try {
+    expect(reader.feed(Buffer.from(start, 'latin1'))).toBeNull()
+    fed = start.length
+    while (fed < upTo) {
+      expect(reader.feed(piece)).toBeNull()
+      fed += piece.length
+    }
+  } catch (error) {
+    return { error: error as Error, fed }
+  }
+  return { error: null, fed }
+}
+
+describe('ResponseReader bounds', () => {
+  const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+
+  it('should refuse endless trailers, by their bytes and by their count', () => {
+    const long = refusal(`${chunked}0\r\nX-Trailer: `, 'a'.repeat(100))
+    expect(long.error).toMatchObject({ name: 'RequestFailed', message: expect.stringContaining('trailers are too long') })
+    expect(long.fed).toBeLessThan(chunked.length + MAX_TRAILER_BYTES + 200)
+    const many = refusal(`${chunked}0\r\n`, 'X: 1\r\n')
+    expect(many.error?.message).toContain('too many trailers')
+    expect(many.fed).toBe(chunked.length + 3 + MAX_TRAILER_FIELDS * 6)
+  })
+
+  it('should refuse endless informational heads', () => {
+    const { error, fed } = refusal('', 'HTTP/1.1 100 Continue\r\n\r\n')
+    expect(error?.message).toContain('too many informational answers')
+    expect(fed).toBe(MAX_INFORMATIONAL_HEADS * 25)
+    // As many as allowed, then the answer: read as usual.
+    const allowed = 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n'.repeat(MAX_INFORMATIONAL_HEADS)
+    expect(read(`${allowed}HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n`, 5).answer).toEqual({ status: 202, retryAfter: null, keepAlive: true })
+  })
+
+  it('should refuse an endless header line, and a head of endless headers', () => {
+    for (const [start, repeat] of [
+      ['HTTP/1.1 200 OK\r\nX-Long: ', 'a'.repeat(1000)],
+      ['HTTP/1.1 200 OK\r\n', 'X-Many: 1\r\n'],
+      ['', 'garbage without any line end '],
+    ] as const) {
+      const { error, fed } = refusal(start, repeat)
+      expect(error?.message).toContain('head is too long')
+      expect(fed).toBeLessThanOrEqual(MAX_HEAD_BYTES + 1000)
+    }
+  })
+
+  it('should refuse huge chunk sizes at once, and an endless chunk-size line', () => {
+    for (const size of ['ffffffff', (MAX_RESPONSE_BYTES + 1).toString(16), '1ffffffff', '00000000001'])
+      expect(() => new ResponseReader().feed(Buffer.from(`${chunked}${size}\r\n`))).toThrow(/longer than|malformed/)
+    const endless = refusal(`${chunked}1`, '0'.repeat(100))
+    expect(endless.error?.message).toContain('chunk size line is too long')
+    expect(endless.fed).toBeLessThanOrEqual(chunked.length + MAX_CHUNK_LINE_BYTES + 100)
+    // Data must be followed by its CRLF, not by more data.
+    expect(() => new ResponseReader().feed(Buffer.from(`${chunked}1\r\nab\r\n`))).toThrow('malformed')
+  })
+
+  it('should refuse an answer longer than the bound, however its body is framed', () => {
+    const tooLong = `HTTP/1.1 200 OK\r\nContent-Length: ${MAX_RESPONSE_BYTES + 1}\r\n\r\n`
+    expect(() => new ResponseReader().feed(Buffer.from(tooLong))).toThrow('longer than')
+    const body = Buffer.alloc(64 * 1024, 'b')
+    for (const start of ['HTTP/1.1 200 OK\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n'.replace('1000000000', String(MAX_RESPONSE_BYTES))]) {
+      const { error, fed } = refusal(start, body)
+      expect(error?.message).toContain('longer than')
+      expect(fed).toBeLessThanOrEqual(MAX_RESPONSE_BYTES)
+    }
+    // Chunks each within the bound, endless together.
+    const chunks = refusal(chunked, `10000\r\n${'c'.repeat(0x10000)}\r\n`)
+    expect(chunks.error?.message).toContain('longer than')
+    expect(chunks.fed).toBeLessThanOrEqual(MAX_RESPONSE_BYTES)
+    // Up to the bound, an answer is read.
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: '
+    const fits = `${head}${MAX_RESPONSE_BYTES - head.length - 11}\r\n\r\n`
+    expect(new ResponseReader().feed(Buffer.concat([Buffer.from(fits), Buffer.alloc(MAX_RESPONSE_BYTES - fits.length, 'x')]))).toMatchObject({ status: 200 })
+  })
+
+  it('should take bytes trickled one at a time up to the same bounds, in time linear in them', () => {
+    const started = performance.now()
+    const { error, fed } = refusal('HTTP/1.1 200 OK\r\nX-Long: ', 'a')
+    expect(error?.message).toContain('head is too long')
+    expect(fed).toBe(MAX_HEAD_BYTES)
+    const trailer = refusal(`${chunked}0\r\n`, 'b')
+    expect(trailer.error?.message).toContain('trailers are too long')
+    expect(trailer.fed).toBe(chunked.length + 3 + MAX_TRAILER_BYTES)
+    // Re-joining the whole line on each byte would copy gigabytes; this copies each byte a few times.
+    expect(performance.now() - started).toBeLessThan(1000)
+    const text = `HTTP/1.1 429 Slow\r\nRetry-After: 9\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: ${'t'.repeat(5000)}\r\n\r\n`
+    expect(read(text, 1).answer).toEqual({ status: 429, retryAfter: '9', keepAlive: true })
+  })
+
+  it('should refuse lines not ended by CRLF', () => {
+    expect(() => new ResponseReader().feed(Buffer.from('HTTP/1.1 200 OK\nContent-Length: 0\n\n'))).toThrow('CRLF')
   })
 })
 
@@ -202,6 +305,43 @@ describe('Http1Client', () => {
     expect(opened).toBeLessThanOrEqual(12)
     await Promise.all(Array.from({ length: opened }, (_, i) => client.post({}, String(i), 2000)))
     expect(server.connections()).toBe(opened)
+  })
+
+  it('should fail an answer that never ends at its bound, long before the timeout, and drop its connection', async () => {
+    // Once asked, sends a head, then trailers (or body bytes) for as long as the connection lasts.
+    let connections = 0
+    let closed = 0
+    const endless: Record<'trailer' | 'body', [head: string, more: string]> = { trailer: ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n', 'X-Trailer: 1\r\n'.repeat(1000)], body: ['HTTP/1.1 200 OK\r\n\r\n', 'b'.repeat(16 * 1024)] }
+    let mode: keyof typeof endless = 'trailer'
+    const server = Bun.listen<{ pump?: ReturnType<typeof setInterval> }>({
+      hostname: '127.0.0.1',
+      port: 0,
+      socket: {
+        open: (socket) => void (connections++, (socket.data = {})),
+        data(socket) {
+          if (socket.data.pump) return
+          const [head, more] = endless[mode]
+          socket.write(head)
+          socket.data.pump = setInterval(() => socket.write(more), 1)
+        },
+        close: (socket) => void (closed++, clearInterval(socket.data.pump)),
+      },
+    })
+    const client = new Http1Client(new URL(`http://127.0.0.1:${server.port}/hook`))
+    try {
+      for (const next of ['trailer', 'body'] as const) {
+        mode = next
+        const started = Date.now()
+        await expect(client.post({}, 'a', 5000)).rejects.toMatchObject({ name: 'RequestFailed', message: expect.stringMatching(/too many trailers|longer than/) })
+        expect(Date.now() - started).toBeLessThan(2500)
+      }
+      expect(connections).toBe(2)
+      for (let i = 0; i < 100 && closed < 2; i++) await Bun.sleep(10)
+      expect(closed).toBe(2)
+    } finally {
+      client.close()
+      server.stop(true)
+    }
   })
 
   it('should fail when nothing listens', async () => {

@@ -1,141 +1,10 @@
 import type { Socket } from 'bun'
+import { RequestFailed, ResponseReader, type PostAnswer } from './response-reader.ts'
 
-/** What the dispatcher needs of an answer. */
-export interface PostAnswer {
-  status: number
-  retryAfter: string | null
-}
+export { RequestFailed, type PostAnswer } from './response-reader.ts'
 
-/** A request that got no answer: the connection failed, or nothing came in time (`name` 'TimeoutError'). */
-export class RequestFailed extends Error {
-  constructor(message: string, name: 'TimeoutError' | 'RequestFailed' = 'RequestFailed') {
-    super(message)
-    this.name = name
-  }
-}
-
-/** A response head longer than this is refused (the answer is only a status). */
-const MAX_HEAD_BYTES = 64 * 1024
 /** An idle connection is closed after this long: before common servers' keep-alive timeouts (5 s in Node's). */
 const IDLE_MS = 4000
-
-const CRLF = Buffer.from('\r\n')
-const HEAD_END = Buffer.from('\r\n\r\n')
-
-/** How a response's body ends, once its head is read. */
-type Body = { kind: 'length'; left: number } | { kind: 'chunked'; left: number; trailers: boolean } | { kind: 'close' }
-
-/**
- * Reads one HTTP/1.1 response from the bytes of a connection, as they come: the status,
- * Retry-After, whether the connection may carry another request, and where the body ends (its
- * bytes are skipped, never kept). Informational (1xx) heads are passed over.
- */
-export class ResponseReader {
-  private buffered: Buffer = Buffer.alloc(0)
-  private head: { status: number; retryAfter: string | null; keepAlive: boolean } | null = null
-  private body: Body | null = null
-
-  /** Feeds bytes; returns the answer once it is complete (later bytes are an error: nothing was asked). */
-  feed(chunk: Buffer): (PostAnswer & { keepAlive: boolean }) | null {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
-    for (;;) {
-      if (!this.head) {
-        const end = this.buffered.indexOf(HEAD_END)
-        if (end === -1) {
-          if (this.buffered.length > MAX_HEAD_BYTES) throw new RequestFailed('the answer’s head is too long')
-          return null
-        }
-        const head = parseHead(this.buffered.subarray(0, end).toString('latin1'))
-        this.buffered = this.buffered.subarray(end + HEAD_END.length)
-        if (head.status < 200) continue
-        this.head = head
-        this.body = head.body
-      }
-      if (!this.skipBody()) return null
-      if (this.buffered.length > 0) throw new RequestFailed('the server sent more than one answer')
-      return { status: this.head.status, retryAfter: this.head.retryAfter, keepAlive: this.head.keepAlive && this.body!.kind !== 'close' }
-    }
-  }
-
-  /** The connection ended: the answer, if its body was to run until the end; otherwise none. */
-  ended(): (PostAnswer & { keepAlive: false }) | null {
-    if (this.head && this.body?.kind === 'close') return { status: this.head.status, retryAfter: this.head.retryAfter, keepAlive: false }
-    return null
-  }
-
-  /** Skips what of the body has come; true once it is all there. */
-  private skipBody(): boolean {
-    const body = this.body!
-    if (body.kind === 'close') {
-      this.buffered = Buffer.alloc(0)
-      return false
-    }
-    if (body.kind === 'length') {
-      const take = Math.min(body.left, this.buffered.length)
-      body.left -= take
-      this.buffered = this.buffered.subarray(take)
-      return body.left === 0
-    }
-    // Chunked: size line, data, CRLF; a zero size, then trailers up to an empty line.
-    for (;;) {
-      if (body.trailers) {
-        const end = this.buffered.indexOf(CRLF)
-        if (end === -1) return false
-        this.buffered = this.buffered.subarray(end + CRLF.length)
-        if (end === 0) return true
-        continue
-      }
-      if (body.left > 0) {
-        const take = Math.min(body.left, this.buffered.length)
-        body.left -= take
-        this.buffered = this.buffered.subarray(take)
-        if (body.left > 0) return false
-        continue
-      }
-      const end = this.buffered.indexOf(CRLF)
-      if (end === -1) {
-        if (this.buffered.length > 1024) throw new RequestFailed('a chunk size line is too long')
-        return false
-      }
-      const line = this.buffered.subarray(0, end).toString('latin1')
-      this.buffered = this.buffered.subarray(end + CRLF.length)
-      // The CRLF after a chunk's data comes back here as an empty line.
-      if (line === '') continue
-      const size = /^([0-9a-fA-F]{1,8})(?:;.*)?$/.exec(line)
-      if (!size) throw new RequestFailed('the answer’s chunked body is malformed')
-      const n = Number.parseInt(size[1]!, 16)
-      if (n === 0) body.trailers = true
-      else body.left = n
-    }
-  }
-}
-
-/** The status line and the few headers that matter, from a response head. */
-function parseHead(text: string): { status: number; retryAfter: string | null; keepAlive: boolean; body: Body } {
-  const lines = text.split('\r\n')
-  const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '')
-  if (!statusLine) throw new RequestFailed('the answer is not HTTP/1.x')
-  const status = Number(statusLine[2])
-  let keepAlive = statusLine[1] === '1'
-  let length: number | null = null
-  let chunked = false
-  let retryAfter: string | null = null
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':')
-    if (colon <= 0) throw new RequestFailed('the answer has a malformed header')
-    const name = line.slice(0, colon).trim().toLowerCase()
-    const value = line.slice(colon + 1).trim()
-    if (name === 'content-length') {
-      if (!/^\d{1,15}$/.test(value) || (length !== null && length !== Number(value))) throw new RequestFailed('the answer’s Content-Length is malformed')
-      length = Number(value)
-    } else if (name === 'transfer-encoding') chunked = value.toLowerCase().split(',').at(-1)?.trim() === 'chunked'
-    else if (name === 'connection') keepAlive = value.toLowerCase().split(',').some((t) => t.trim() === 'keep-alive') || (keepAlive && !value.toLowerCase().split(',').some((t) => t.trim() === 'close'))
-    else if (name === 'retry-after') retryAfter = value
-  }
-  const bodyless = status < 200 || status === 204 || status === 304
-  const body: Body = bodyless ? { kind: 'length', left: 0 } : chunked ? { kind: 'chunked', left: 0, trailers: false } : length !== null ? { kind: 'length', left: length } : { kind: 'close' }
-  return { status, retryAfter, keepAlive, body }
-}
 
 /** One connection, one request at a time. */
 class Connection {
@@ -258,8 +127,9 @@ class Connection {
 /**
  * POSTs to one http:// origin over keep-alive connections: a fraction of `fetch`'s cost per
  * request (measured in bench/webhooks.ts), which is what webhooks spend most of their time on.
- * No redirects are followed and no body is kept; a request on a reused connection that the
- * server closed while it was idle is sent again once on a fresh one.
+ * No redirects are followed and no body is kept; an answer past the reader's bounds
+ * (response-reader.ts) fails its request and drops its connection. A request on a reused
+ * connection that the server closed while it was idle is sent again once on a fresh one.
  */
 export class Http1Client {
   private readonly idle: Connection[] = []

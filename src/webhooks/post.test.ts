@@ -1,3 +1,4 @@
+import type { Socket } from 'bun'
 import { afterAll, describe, expect, it } from 'bun:test'
 import { webhookPoster } from './post.ts'
 
@@ -33,4 +34,49 @@ describe('webhookPoster', () => {
       redirecting.stop(true)
     }
   })
+
+  it('should answer with the status of an endless body, reading only a prefix of it and closing the connection', async () => {
+    // Stands for a proxy (or receiver) that answers, then sends body bytes as fast as they go, for ever.
+    const junk = Buffer.alloc(64 * 1024, 'j')
+    let closed = 0
+    let written = 0
+    /** Writes the body until the socket pushes back (what did not go is not sent: it is all the same byte); `drain` calls it again. */
+    const pump = (socket: Socket<{ answered: boolean }>) => {
+      while (socket.data.answered && socket.readyState === 1) {
+        const sent = socket.write(junk)
+        written += Math.max(0, sent)
+        if (sent < junk.length) return
+      }
+    }
+    const endless = Bun.listen<{ answered: boolean }>({
+      hostname: '127.0.0.1',
+      port: 0,
+      socket: {
+        open: (socket) => void (socket.data = { answered: false }),
+        data(socket) {
+          if (socket.data.answered) return
+          socket.data.answered = true
+          socket.write('HTTP/1.1 503 Busy\r\nRetry-After: 5\r\nContent-Length: 1000000000000\r\n\r\n')
+          pump(socket)
+        },
+        drain: pump,
+        close: () => void closed++,
+      },
+    })
+    try {
+      Bun.gc(true)
+      const before = process.memoryUsage.rss()
+      const poster = webhookPoster('http://receiver.invalid/hook', 3000, `http://127.0.0.1:${endless.port}`)
+      const started = Date.now()
+      for (let i = 0; i < 5; i++) expect(await poster.post({}, '{}')).toEqual({ status: 503, retryAfter: '5' })
+      expect(Date.now() - started).toBeLessThan(2500)
+      for (let i = 0; i < 100 && closed < 5; i++) await Bun.sleep(10)
+      expect(closed).toBe(5)
+      // Sockets take a few megabytes before they push back; nothing near what an endless body would be.
+      expect(written).toBeLessThan(5 * 32 * 1024 * 1024)
+      expect(process.memoryUsage.rss() - before).toBeLessThan(50 * 1024 * 1024)
+    } finally {
+      endless.stop(true)
+    }
+  }, 20_000)
 })
