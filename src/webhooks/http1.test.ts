@@ -49,11 +49,14 @@ describe('ResponseReader', () => {
       'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n',
       'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
       'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n',
     ])
       expect(() => new ResponseReader().feed(Buffer.from(text))).toThrow()
     expect(() => new ResponseReader().feed(Buffer.alloc(70_000, 'a'))).toThrow('too long')
+  })
+
+  it('should answer with the status once the head is in, whatever follows, and not reuse the connection', () => {
+    for (const text of ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n', 'HTTP/1.1 503 Busy\r\nRetry-After: 3\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n'])
+      expect(new ResponseReader().feed(Buffer.from(text))).toEqual({ status: text.includes('503') ? 503 : 200, retryAfter: text.includes('503') ? '3' : null, keepAlive: false })
   })
 })
 
@@ -78,16 +81,34 @@ function refusal(start: string, repeat: string | Buffer, upTo = 4 * MAX_RESPONSE
   return { error: null, fed }
 }
 
+/**
+ * Feeds `start`, then `repeat` over and over, as a peer that never stops would, until the reader
+ * answers; returns the answer and how many bytes it had taken by then (past `upTo` bytes: none came).
+ */
+function cutShort(start: string, repeat: string | Buffer, upTo = 4 * MAX_RESPONSE_BYTES) {
+  const reader = new ResponseReader()
+  const piece = typeof repeat === 'string' ? Buffer.from(repeat, 'latin1') : repeat
+  let answer = reader.feed(Buffer.from(start, 'latin1'))
+  let fed = start.length
+  while (!answer && fed < upTo) {
+    answer = reader.feed(piece)
+    fed += piece.length
+  }
+  return { answer, fed }
+}
+
 describe('ResponseReader bounds', () => {
   const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'
+  /** The status, read before the endless part; not to be reused. */
+  const cut = { status: 200, retryAfter: null, keepAlive: false }
 
-  it('should refuse endless trailers, by their bytes and by their count', () => {
-    const long = refusal(`${chunked}0\r\nX-Trailer: `, 'a'.repeat(100))
-    expect(long.error).toMatchObject({ name: 'RequestFailed', message: expect.stringContaining('trailers are too long') })
+  it('should end endless trailers at their bound, by their bytes and by their count', () => {
+    const long = cutShort(`${chunked}0\r\nX-Trailer: `, 'a'.repeat(100))
+    expect(long.answer).toEqual(cut)
     expect(long.fed).toBeLessThan(chunked.length + MAX_TRAILER_BYTES + 200)
-    const many = refusal(`${chunked}0\r\n`, 'X: 1\r\n')
-    expect(many.error?.message).toContain('too many trailers')
-    expect(many.fed).toBe(chunked.length + 3 + MAX_TRAILER_FIELDS * 6)
+    const many = cutShort(`${chunked}0\r\n`, 'X: 1\r\n')
+    expect(many.answer).toEqual(cut)
+    expect(many.fed).toBe(chunked.length + 3 + (MAX_TRAILER_FIELDS + 1) * 6)
   })
 
   it('should refuse endless informational heads', () => {
@@ -111,45 +132,38 @@ describe('ResponseReader bounds', () => {
     }
   })
 
-  it('should refuse huge chunk sizes at once, and an endless chunk-size line', () => {
-    for (const size of ['ffffffff', (MAX_RESPONSE_BYTES + 1).toString(16), '1ffffffff', '00000000001'])
-      expect(() => new ResponseReader().feed(Buffer.from(`${chunked}${size}\r\n`))).toThrow(/longer than|malformed/)
-    const endless = refusal(`${chunked}1`, '0'.repeat(100))
-    expect(endless.error?.message).toContain('chunk size line is too long')
+  it('should end at once at huge chunk sizes, and at an endless chunk-size line', () => {
+    for (const size of ['ffffffff', (MAX_RESPONSE_BYTES + 1).toString(16), '1ffffffff', '00000000001']) expect(new ResponseReader().feed(Buffer.from(`${chunked}${size}\r\n`))).toEqual(cut)
+    const endless = cutShort(`${chunked}1`, '0'.repeat(100))
+    expect(endless.answer).toEqual(cut)
     expect(endless.fed).toBeLessThanOrEqual(chunked.length + MAX_CHUNK_LINE_BYTES + 100)
-    // Data must be followed by its CRLF, not by more data.
-    expect(() => new ResponseReader().feed(Buffer.from(`${chunked}1\r\nab\r\n`))).toThrow('malformed')
   })
 
-  it('should refuse an answer longer than the bound, however its body is framed', () => {
-    const tooLong = `HTTP/1.1 200 OK\r\nContent-Length: ${MAX_RESPONSE_BYTES + 1}\r\n\r\n`
-    expect(() => new ResponseReader().feed(Buffer.from(tooLong))).toThrow('longer than')
+  it('should end an answer at the bound, however its body is framed', () => {
+    expect(new ResponseReader().feed(Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${MAX_RESPONSE_BYTES + 1}\r\n\r\n`))).toEqual(cut)
     const body = Buffer.alloc(64 * 1024, 'b')
-    for (const start of ['HTTP/1.1 200 OK\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n'.replace('1000000000', String(MAX_RESPONSE_BYTES))]) {
-      const { error, fed } = refusal(start, body)
-      expect(error?.message).toContain('longer than')
-      expect(fed).toBeLessThanOrEqual(MAX_RESPONSE_BYTES)
+    for (const start of ['HTTP/1.1 200 OK\r\n\r\n', `HTTP/1.1 200 OK\r\nContent-Length: ${MAX_RESPONSE_BYTES}\r\n\r\n`]) {
+      const { answer, fed } = cutShort(start, body)
+      expect(answer).toEqual(cut)
+      expect(fed).toBeLessThanOrEqual(MAX_RESPONSE_BYTES + body.length)
     }
     // Chunks each within the bound, endless together.
-    const chunks = refusal(chunked, `10000\r\n${'c'.repeat(0x10000)}\r\n`)
-    expect(chunks.error?.message).toContain('longer than')
-    expect(chunks.fed).toBeLessThanOrEqual(MAX_RESPONSE_BYTES)
-    // Up to the bound, an answer is read.
+    const chunks = cutShort(chunked, `10000\r\n${'c'.repeat(0x10000)}\r\n`)
+    expect(chunks.answer).toEqual(cut)
+    expect(chunks.fed).toBeLessThanOrEqual(MAX_RESPONSE_BYTES + 0x10000 + 8)
+    // Up to the bound, an answer is read whole (and its connection may be reused).
     const head = 'HTTP/1.1 200 OK\r\nContent-Length: '
     const fits = `${head}${MAX_RESPONSE_BYTES - head.length - 11}\r\n\r\n`
-    expect(new ResponseReader().feed(Buffer.concat([Buffer.from(fits), Buffer.alloc(MAX_RESPONSE_BYTES - fits.length, 'x')]))).toMatchObject({ status: 200 })
+    expect(new ResponseReader().feed(Buffer.concat([Buffer.from(fits), Buffer.alloc(MAX_RESPONSE_BYTES - fits.length, 'x')]))).toEqual({ status: 200, retryAfter: null, keepAlive: true })
   })
 
-  it('should take bytes trickled one at a time up to the same bounds, in time linear in them', () => {
-    const started = performance.now()
+  it('should take bytes trickled one at a time up to the same bounds', () => {
     const { error, fed } = refusal('HTTP/1.1 200 OK\r\nX-Long: ', 'a')
     expect(error?.message).toContain('head is too long')
     expect(fed).toBe(MAX_HEAD_BYTES)
-    const trailer = refusal(`${chunked}0\r\n`, 'b')
-    expect(trailer.error?.message).toContain('trailers are too long')
-    expect(trailer.fed).toBe(chunked.length + 3 + MAX_TRAILER_BYTES)
-    // Re-joining the whole line on each byte would copy gigabytes; this copies each byte a few times.
-    expect(performance.now() - started).toBeLessThan(1000)
+    const trailer = cutShort(`${chunked}0\r\n`, 'b')
+    expect(trailer.answer).toEqual(cut)
+    expect(trailer.fed).toBe(chunked.length + 3 + MAX_TRAILER_BYTES + 1)
     const text = `HTTP/1.1 429 Slow\r\nRetry-After: 9\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: ${'t'.repeat(5000)}\r\n\r\n`
     expect(read(text, 1).answer).toEqual({ status: 429, retryAfter: '9', keepAlive: true })
   })
@@ -307,7 +321,7 @@ describe('Http1Client', () => {
     expect(server.connections()).toBe(opened)
   })
 
-  it('should fail an answer that never ends at its bound, long before the timeout, and drop its connection', async () => {
+  it('should take the status of an answer that never ends, at its bound rather than the timeout, and drop its connection', async () => {
     // Once asked, sends a head, then trailers (or body bytes) for as long as the connection lasts.
     let connections = 0
     let closed = 0
@@ -331,9 +345,8 @@ describe('Http1Client', () => {
     try {
       for (const next of ['trailer', 'body'] as const) {
         mode = next
-        const started = Date.now()
-        await expect(client.post({}, 'a', 5000)).rejects.toMatchObject({ name: 'RequestFailed', message: expect.stringMatching(/too many trailers|longer than/) })
-        expect(Date.now() - started).toBeLessThan(2500)
+        // A timeout past the test's own: only the bound can end this request.
+        expect(await client.post({}, 'a', 120_000)).toEqual({ status: 200, retryAfter: null })
       }
       expect(connections).toBe(2)
       for (let i = 0; i < 100 && closed < 2; i++) await Bun.sleep(10)

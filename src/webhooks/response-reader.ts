@@ -12,9 +12,12 @@ export class RequestFailed extends Error {
   }
 }
 
-// The receiver is a peer, and may be hostile or broken: every part of its answer is bounded, and
-// past any bound the request fails (its connection is dropped, never reused). Only the status and
-// Retry-After are kept, so the bounds are far above what any answer needs.
+// The receiver is a peer, and may be hostile or broken: every part of its answer is bounded. Before
+// the final head is read, past any bound the request fails; once it is read, its status is the
+// answer and the rest is only skipped, so a body or trailers past their bounds (or out of their
+// framing) end the reading with that status, as the fetch path reads a prefix of a body and lets
+// the rest go. Either way the connection is dropped, never reused. Only the status and Retry-After
+// are kept, so the bounds are far above what any answer needs.
 
 /** All the bytes of one answer: informational heads, head, body (skipped, yet counted) and trailers. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024
@@ -99,17 +102,27 @@ export class ResponseReader {
   private trailerBytes = 0
   private trailerFields = 0
 
-  /** Feeds bytes; returns the answer once it is complete (later bytes are an error: nothing was asked). */
+  /**
+   * Feeds bytes; returns the answer once it is complete, or once what follows its head breaks a
+   * bound (then with `keepAlive` false). Throws RequestFailed when no status could be read.
+   */
   feed(chunk: Buffer): (PostAnswer & { keepAlive: boolean }) | null {
-    this.total += chunk.length
-    if (this.total > MAX_RESPONSE_BYTES) throw tooLarge()
-    let at = 0
-    while (at < chunk.length) {
-      if (this.part.at === 'done') throw new RequestFailed('the server sent more than one answer')
-      if (this.part.at === 'to-close') return null
-      at = this.part.at === 'data' ? this.skip(chunk, at) : this.readLine(chunk, at)
+    try {
+      this.total += chunk.length
+      if (this.total > MAX_RESPONSE_BYTES) throw tooLarge()
+      let at = 0
+      while (at < chunk.length) {
+        // Bytes after a whole answer: nothing was asked (the connection will not carry another).
+        if (this.part.at === 'done') throw new RequestFailed('the server sent more than one answer')
+        if (this.part.at === 'to-close') return null
+        at = this.part.at === 'data' ? this.skip(chunk, at) : this.readLine(chunk, at)
+      }
+      return this.part.at === 'done' ? this.answer(this.head!.keepAlive) : null
+    } catch (error) {
+      if (!this.head || !(error instanceof RequestFailed)) throw error
+      this.part = { at: 'done' }
+      return this.answer(false)
     }
-    return this.part.at === 'done' ? this.answer(this.head!.keepAlive) : null
   }
 
   /** The connection ended: the answer, if its body was to run until the end; otherwise none. */
