@@ -20,6 +20,7 @@ import { BlockService, MemberService } from './modules/members/service.ts'
 import { createCallers, Profiles } from './caller.ts'
 import { readRoutes } from './modules/reads/index.ts'
 import { inboxRoutes } from './modules/inbox/index.ts'
+import { meRoutes } from './modules/me/index.ts'
 import { InboxService } from './modules/inbox/service.ts'
 import { inboxSocketRoutes } from './modules/inbox/socket.ts'
 import { InboxStreams } from './modules/inbox/stream.ts'
@@ -113,6 +114,7 @@ export function createApp(deps: AppDeps) {
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
     .use(inboxRoutes(inbox, callers, config))
+    .use(meRoutes(callers))
     .use(reportRoutes(reports, callers, config))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, socketsOfUser, chat, limiter, metrics, logger }))
     .use(inboxSocketRoutes({ config, broker, profiles, abuse, socketsOfUser, streams, limiter, closer: realtime.closer, metrics, logger }))
