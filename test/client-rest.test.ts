@@ -37,6 +37,8 @@ describe('the REST helpers', () => {
     const member = recordingClient(server.base, bob, calls)
     const service = recordingClient(server.base, carol, calls, { 'x-service-secret': SERVICE_SECRET })
 
+    expect(await owner.me()).toEqual({ user_id: alice.user_id, nickname: alice.nickname, email: alice.email, profile_picture_url: alice.profile_url ?? null })
+    expect(await member.me()).toMatchObject({ user_id: bob.user_id, nickname: bob.nickname, profile_picture_url: null })
     const team = await owner.createRoom({ name: 'team', kind: 'private', members: [bob.user_id] })
     expect(team).toMatchObject({ kind: 'private', member_count: 2 })
     const sent = await member.sendMessage({ room: team.id, message: 'hello', client_msg_id: 'rest-1' })

@@ -8,6 +8,7 @@ import type {
   HistoryQuery,
   InboxPage,
   InboxQuery,
+  Me,
   Member,
   Message,
   ReadMarker,
@@ -29,6 +30,11 @@ const user = (userId: string) => encodeURIComponent(userId)
  */
 export class ChatApi {
   constructor(private readonly http: Transport) {}
+
+  /** Who the gateway says the caller is: their user id, nickname, e-mail and picture. */
+  me(): Promise<Me> {
+    return this.http.call('GET', `${V1}/me/`)
+  }
 
   /** Open rooms and, with identity, the caller's private and direct rooms, ascending id. */
   rooms(query: RoomsQuery = {}): Promise<RoomSummary[]> {

@@ -4,6 +4,7 @@
 import type { z } from 'zod'
 import type { problemSchema } from '../../src/docs/responses.ts'
 import type { inboxFrameSchemas, inboxQuerySchema, inboxRoomSchema, inboxSchema } from '../../src/modules/inbox/model.ts'
+import type { meSchema } from '../../src/modules/me/model.ts'
 import type { blockSchema } from '../../src/modules/members/model.ts'
 import type { historyQuerySchema, sendMessageBodySchema } from '../../src/modules/messages/model.ts'
 import type { readMarkerSchema, unreadSchema } from '../../src/modules/reads/model.ts'
@@ -22,6 +23,8 @@ type FrameUnion<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.outpu
 
 // ---- REST shapes ----
 
+/** The caller as the gateway identified them (`GET /chat/v1/me/`). */
+export type Me = z.output<typeof meSchema>
 /** A stored message, as history returns it and `chat.message` carries it. */
 export type Message = z.output<typeof messageSchema>
 /** `open` (anyone), `private` (owner and members), `direct` (two members). */
