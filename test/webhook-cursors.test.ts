@@ -1,73 +1,15 @@
 import { afterEach, describe, expect, it } from 'bun:test'
-import { SQL } from 'bun'
-import { Database } from 'bun:sqlite'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pgMigrations, sqliteMigrations } from '../src/db/migrations.ts'
 import { LANES, laneOf } from '../src/store/outbox.ts'
-import { PostgresStore } from '../src/store/postgres-store.ts'
-import { SqliteStore } from '../src/store/sqlite-store.ts'
 import type { NewMessage, Store } from '../src/store/store.ts'
-import { createDatabase } from './support/cluster.ts'
+import { OLD_DATABASES, type OldDatabase } from './support/old-database.ts'
 
 // The messages table is the log of `message.created` events: each room keeps the newest message
 // whose event is done. These tests read that bookkeeping straight from each store.
 
 const message = (roomId: number, body: string): NewMessage => ({ roomId, userId: 'u1', email: 'u1@example.com', nickname: 'U1', profileUrl: null, body, clientMsgId: null, createdAt: Date.now() })
 
-/** A store on a database migrated up to (not including) the webhook cursors, with raw access to it. */
-interface OldDatabase {
-  /** Runs SQL on the database as it is (before the store opens it). */
-  exec(statement: string): Promise<void>
-  open(): Promise<Store>
-  drop(): Promise<void>
-}
-
-/** The migrations before the one that adds the webhook cursors. */
-function beforeCursors<T extends { sql: string[] }>(all: T[]): T[] {
-  const at = all.findIndex((m) => m.sql.some((statement) => statement.includes('webhook_message_id')))
-  if (at === -1) throw new Error('no migration adds the webhook cursors')
-  return all.slice(0, at)
-}
-
-async function oldSqlite(): Promise<OldDatabase> {
-  const dir = mkdtempSync(join(tmpdir(), 'chat-cursors-'))
-  const path = join(dir, 'chat.db')
-  const db = new Database(path)
-  db.run('CREATE TABLE __drizzle_migrations (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)')
-  for (const migration of beforeCursors(sqliteMigrations())) {
-    for (const statement of migration.sql) if (statement.trim()) db.run(statement)
-    db.run('INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)', [migration.hash, migration.folderMillis])
-  }
-  return {
-    exec: async (statement) => void db.run(statement),
-    open: async () => {
-      db.close()
-      return SqliteStore.open(path)
-    },
-    drop: async () => rmSync(dir, { recursive: true, force: true }),
-  }
-}
-
-async function oldPostgres(): Promise<OldDatabase> {
-  const database = await createDatabase()
-  const sql = new SQL(database.url, { max: 1 })
-  await sql.unsafe('CREATE SCHEMA drizzle')
-  await sql.unsafe('CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)')
-  for (const migration of beforeCursors(pgMigrations())) {
-    for (const statement of migration.sql) if (statement.trim()) await sql.unsafe(statement)
-    await sql`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${migration.hash}, ${migration.folderMillis})`
-  }
-  return {
-    exec: async (statement) => void (await sql.unsafe(statement)),
-    open: () => PostgresStore.open(database.url),
-    drop: async () => {
-      await sql.close()
-      await database.drop()
-    },
-  }
-}
+/** A database as the server left it before the webhook cursors. */
+const beforeCursors = (statement: string) => statement.includes('webhook_message_id')
 
 /** Every lane's rooms behind, as `room: after`. */
 async function behind(store: Store): Promise<Record<number, number>> {
@@ -76,10 +18,7 @@ async function behind(store: Store): Promise<Record<number, number>> {
   return all
 }
 
-for (const [name, old] of [
-  ['SQLite', oldSqlite],
-  ['Postgres', oldPostgres],
-] as const) {
+for (const [name, old] of OLD_DATABASES) {
   describe(`webhook cursors on ${name}`, () => {
     let database: OldDatabase | undefined
     let store: Store | undefined
@@ -90,7 +29,7 @@ for (const [name, old] of [
     })
 
     it('should start every room at its newest message on upgrade, and still send the events that were pending', async () => {
-      database = await old()
+      database = await old(beforeCursors)
       // What the previous release left: two rooms with messages, and a message.created row not sent yet.
       await database.exec("INSERT INTO rooms (name, created_at) VALUES ('one', 1), ('two', 1)")
       await database.exec("INSERT INTO messages (room_id, seq, user_id, email, nickname, body, created_at) VALUES (1, 1, 'u1', 'e', 'U', 'a', 1), (2, 1, 'u1', 'e', 'U', 'b', 1), (1, 2, 'u1', 'e', 'U', 'c', 1)")
@@ -111,7 +50,7 @@ for (const [name, old] of [
     })
 
     it('should follow messages only while webhooks are on, and move each cursor only forward', async () => {
-      database = await old()
+      database = await old(beforeCursors)
       store = await database.open()
       store.outbox.enabled = true
       await store.outbox.follow(true)
@@ -135,7 +74,7 @@ for (const [name, old] of [
     })
 
     it('should turn a failed message into an outbox event ahead of the room\'s later events', async () => {
-      database = await old()
+      database = await old(beforeCursors)
       store = await database.open()
       store.outbox.enabled = true
       await store.outbox.follow(true)
@@ -165,7 +104,7 @@ for (const [name, old] of [
     })
 
     it('should count pending messages and their age for the metrics', async () => {
-      database = await old()
+      database = await old(beforeCursors)
       store = await database.open()
       store.outbox.enabled = true
       await store.outbox.follow(true)

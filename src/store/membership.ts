@@ -108,16 +108,19 @@ export interface Membership {
   /** Owners and members per room, for the rooms given (rooms with none are left out). */
   memberCounts(roomIds: readonly number[]): Promise<Map<number, number>>
   /**
-   * Adds a member, in one transaction with its checks: `full` when the room already has `max`
-   * members, `blocked` when the user has blocked `addedBy` (null: the app's backend adds them).
+   * Adds a member, in one transaction with its checks: `not_owner` when `addedBy` (null: the app's
+   * backend adds them) is not, or no longer, the room's owner; `blocked` when the user has blocked
+   * `addedBy`; `full` when the room already has `max` members.
    */
-  addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked'>
+  addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'>
   /**
-   * Removes an owner or member; false when the user was not one. Takes the room's lock (as every
-   * write that needs membership does), so a write of theirs either commits before the removal or
-   * is refused after it.
+   * Removes an owner or member (`absent` when the user was not one), in one transaction with its
+   * check: `not_owner` when `removedBy` is someone else than the user (who may leave) and not, or
+   * no longer, the room's owner (null: the app's backend). Takes the room's lock (as every write
+   * that needs membership does), so a write of theirs either commits before the removal or is
+   * refused after it.
    */
-  removeMember(roomId: number, userId: string): Promise<boolean>
+  removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'>
   /**
    * Moves the user's read marker forward to `lastReadId`, clamped to the room's newest message.
    * In an open room a reader becomes a participant; in a private or direct room only a member has

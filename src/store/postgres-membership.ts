@@ -12,6 +12,12 @@ type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
 /** Locks the room's row until the transaction ends: membership changes and the writes that depend on it take turns. */
 const lockRoom = (tx: Tx, roomId: number) => tx.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, roomId)).for('update')
+
+/** The user's role in the room, read in the transaction. */
+async function roleIn(tx: Tx, roomId: number, userId: string): Promise<MemberRole | null> {
+  const [row] = await tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
+  return row?.role ?? null
+}
 const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 
 /** Membership on Postgres, where several instances write at once: the room's row lock and unique keys keep it consistent. */
@@ -90,12 +96,13 @@ export class PostgresMembership implements Membership {
     return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
-  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked'> {
+  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'> {
     return this.db.transaction(async (tx) => {
-      // The room's row lock serialises additions, so the count below holds until commit.
+      // The room's row lock serialises member changes, so what is read below holds until commit.
       await lockRoom(tx, roomId)
-      const [current] = await tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
-      if (current?.role === 'owner' || current?.role === 'member') return 'already'
+      if (addedBy !== null && (await roleIn(tx, roomId, addedBy)) !== 'owner') return 'not_owner'
+      const current = await roleIn(tx, roomId, userId)
+      if (current === 'owner' || current === 'member') return 'already'
       if (addedBy !== null && (await tx.select({ n: sql<number>`1` }).from(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy)))).length > 0) return 'blocked'
       const [count] = await tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember))
       if (Number(count?.n ?? 0) >= max) return 'full'
@@ -108,13 +115,15 @@ export class PostgresMembership implements Membership {
     })
   }
 
-  async removeMember(roomId: number, userId: string): Promise<boolean> {
+  async removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'> {
     return this.db.transaction(async (tx) => {
       // Under the room's lock, as appends check membership: a message of theirs commits before this, or not at all.
       await lockRoom(tx, roomId)
+      if (removedBy !== null && removedBy !== userId && (await roleIn(tx, roomId, removedBy)) !== 'owner') return 'not_owner'
       const removed = await tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
-      if (removed.length > 0) await writePgEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
-      return removed.length > 0
+      if (removed.length === 0) return 'absent'
+      await writePgEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
+      return 'removed'
     })
   }
 

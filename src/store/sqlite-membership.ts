@@ -8,6 +8,10 @@ import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
 import { writeSqliteEvents } from './sqlite-outbox.ts'
 
 const isMember = ne(members.role, 'participant')
+type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
+
+/** The user's role in the room, read in the transaction. */
+const roleIn = (tx: Tx, roomId: number, userId: string): MemberRole | null => tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
 
 /** Membership on SQLite: one writer at a time, so each transaction sees what the last one wrote. */
 export class SqliteMembership implements Membership {
@@ -94,9 +98,10 @@ export class SqliteMembership implements Membership {
     return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
-  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked'> {
+  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'> {
     return this.db.transaction((tx) => {
-      const role = tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role
+      if (addedBy !== null && roleIn(tx, roomId, addedBy) !== 'owner') return 'not_owner'
+      const role = roleIn(tx, roomId, userId)
       if (role === 'owner' || role === 'member') return 'already'
       if (addedBy !== null && tx.select({ n: sql<number>`1` }).from(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy))).get()) return 'blocked'
       const count = Number(tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember)).get()?.n ?? 0)
@@ -110,11 +115,13 @@ export class SqliteMembership implements Membership {
     })
   }
 
-  async removeMember(roomId: number, userId: string): Promise<boolean> {
+  async removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'> {
     return this.db.transaction((tx) => {
+      if (removedBy !== null && removedBy !== userId && roleIn(tx, roomId, removedBy) !== 'owner') return 'not_owner'
       const removed = tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId }).all().length > 0
-      if (removed) writeSqliteEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
-      return removed
+      if (!removed) return 'absent'
+      writeSqliteEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
+      return 'removed'
     })
   }
 

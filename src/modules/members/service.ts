@@ -20,6 +20,8 @@ export function parseUserId(raw: string): string {
   return parsed.data
 }
 
+const notOwner = (what: string) => forbidden('not_owner', `Only the room's owner (or the app's backend) may ${what}.`)
+
 /** Only private rooms have members that change: 409 for the other kinds. */
 function requirePrivate(room: RoomRow) {
   if (room.kind === 'open') throw conflict('open_room', 'Open rooms have no members to manage: anyone may read and send.')
@@ -51,11 +53,13 @@ export class MemberService {
   async add(roomId: number, userId: string, caller: Caller, requester: Requester): Promise<{ member: MemberDto; added: boolean }> {
     const { room, role } = await this.access.admit(roomId, caller)
     requirePrivate(room)
-    if (!caller.service && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may add members.")
+    if (!caller.service && role !== 'owner') throw notOwner('add members')
     this.limit(caller, requester)
-    // The app's backend decides for its users; a user may not put someone who blocked them in a room.
+    // The app's backend decides for its users; a user may not put someone who blocked them in a
+    // room, and is checked again as the owner where the addition commits.
     const addedBy = caller.service ? null : (caller.identity?.userId ?? null)
     const outcome = await this.store.membership.addMember(room.id, userId, this.maxMembers, addedBy)
+    if (outcome === 'not_owner') throw notOwner('add members')
     if (outcome === 'full') throw conflict('too_many_members', `This room already has ${this.maxMembers} members, its owner included.`)
     if (outcome === 'blocked') throw forbidden('blocked', 'This user has blocked the caller and cannot be added by them.')
     if (outcome === 'added') {
@@ -72,9 +76,12 @@ export class MemberService {
     const { room, role } = await this.access.admit(roomId, caller)
     requirePrivate(room)
     const leaving = caller.identity?.userId === userId
-    if (!caller.service && !leaving && role !== 'owner') throw forbidden('not_owner', "Only the room's owner (or the app's backend) may remove other members.")
+    if (!caller.service && !leaving && role !== 'owner') throw notOwner('remove other members')
     this.limit(caller, requester)
-    if (!(await this.store.membership.removeMember(room.id, userId))) throw notFound('member_not_found', `${userId} is not a member of room ${room.id}.`)
+    // Checked again where the removal commits: the caller may have left the room meanwhile.
+    const outcome = await this.store.membership.removeMember(room.id, userId, caller.service ? null : (caller.identity?.userId ?? null))
+    if (outcome === 'not_owner') throw notOwner('remove other members')
+    if (outcome === 'absent') throw notFound('member_not_found', `${userId} is not a member of room ${room.id}.`)
     // The room hears it (the removed user's sockets too, before they close).
     this.broker.publish(memberRemovedEvent(room.id, userId))
     this.broker.publish(evictEvent(room.id, userId))
