@@ -144,7 +144,7 @@ describe('the rest of a room connection', () => {
     proxy.cut()
     proxy.heal()
     for (const error of await Promise.all(lost)) expect(error).toMatchObject({ name: 'ChatSendError', code: 'closed' })
-    expect(JSON.parse(storage.getItem(`gateway-chat:outbox:${roomId}`) ?? '[]')).toMatchObject([{ message: 'stored, never acknowledged' }, { message: 'never sent' }])
+    expect(JSON.parse(storage.getItem(`gateway-chat:outbox:${alice.user_id}:${roomId}`) ?? '[]')).toMatchObject([{ message: 'stored, never acknowledged' }, { message: 'never sent' }])
 
     const second = new RoomLog(clientAs(via, alice).room(roomId, { since: 0, storage }))
     // The list is told as it changes: both restored, then each acknowledged.

@@ -21,32 +21,37 @@ interface Entry extends PendingMessage {
 }
 
 /**
- * The room's pending sends, oldest first, mirrored into a storage when there is one. Entries
- * leave when the server echoes their `client_msg_id`, or when they are given up on.
+ * The room's pending sends, oldest first, mirrored into a storage once its key is known (see
+ * `open`): until then they are kept in memory only. Entries leave when the server echoes their
+ * `client_msg_id`, or when they are given up on.
  */
 export class Outbox {
   private entries: Entry[] = []
   /** Storage writes in order, whatever the storage's own timing. */
   private writing: Promise<void> = Promise.resolve()
+  /** Where the entries are kept; null until `open`, and nothing is read or written before. */
+  private key: string | null = null
 
   constructor(
     private readonly storage: OutboxStorage | undefined,
-    private readonly key: string,
     private readonly failed: (error: Error) => void,
     /** The pending list changed: restored, added to, acknowledged, given up on. */
     private readonly changed: () => void,
   ) {}
 
-  /** Adds what an earlier page left in storage, before anything sent since. */
-  async load(): Promise<void> {
+  /**
+   * Keeps the entries under `key` from now on: what an earlier page left there goes first, then
+   * what was queued meanwhile. If the read fails, nothing is written there.
+   */
+  async open(key: string): Promise<void> {
     if (!this.storage) return
-    const saved = await this.storage.getItem(this.key)
+    const saved = await this.storage.getItem(key)
     const restored = saved ? (JSON.parse(saved) as PendingMessage[]) : []
+    this.key = key
     const known = new Set(this.entries.map((e) => e.client_msg_id))
     this.entries.unshift(...restored.filter((e) => !known.has(e.client_msg_id)).map(({ client_msg_id, message }) => ({ client_msg_id, message })))
-    if (restored.length === 0) return
-    this.save()
-    this.changed()
+    if (this.entries.length > 0) this.save()
+    if (restored.length > 0) this.changed()
   }
 
   get pending(): readonly PendingMessage[] {
@@ -98,11 +103,11 @@ export class Outbox {
   }
 
   private save(): void {
-    const storage = this.storage
-    if (!storage) return
+    const { storage, key } = this
+    if (!storage || key === null) return
     const text = this.entries.length === 0 ? null : JSON.stringify(this.pending)
     this.writing = this.writing
-      .then(() => (text === null ? storage.removeItem(this.key) : storage.setItem(this.key, text)))
+      .then(() => (text === null ? storage.removeItem(key) : storage.setItem(key, text)))
       .catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
   }
 }

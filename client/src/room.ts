@@ -19,12 +19,16 @@ export interface RoomOptions {
   /** The storage epoch `since` belongs to (room detail's `epoch`), so a replaced database is noticed. */
   epoch?: string
   /**
-   * Keeps pending sends so they survive a page reload (`localStorage` will do). They are sent
-   * again as whoever the auth hook then says: where several users may share one origin, give
-   * each their own `storageKey`.
+   * Keeps pending sends so they survive a page reload (`localStorage` will do), under the user's
+   * own key: the connection asks the server who the user is (`api.me()`) before it reads or writes
+   * anything there, so users who share a browser never send each other's messages.
    */
   storage?: OutboxStorage
-  /** The storage key (default `gateway-chat:outbox:<room id>`); include the user's id when users share a browser. */
+  /**
+   * The storage key, used as given (default `gateway-chat:outbox:<user id>:<room id>`, the user id
+   * URI-encoded and learned from the server). Include the user's id in it: pending sends under a
+   * key go out as whoever the auth hook then says.
+   */
   storageKey?: string
   /** Keeps `online` current: one room detail fetched after each connect, once its replay is over (default true). */
   presence?: boolean
@@ -97,11 +101,15 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private typingSentAt = 0
   private readWanted = 0
   private readTimer: ReturnType<typeof setTimeout> | undefined
+  /** The outbox's storage key is known and its entries read (or there is no storage). */
+  private storageOpen: boolean
+  /** Learning the key and reading the storage: sends wait, so the stored ones go first. */
+  private openingStorage = false
 
   constructor(
     readonly roomId: number,
     transport: Transport,
-    api: ChatApi,
+    private readonly api: ChatApi,
     private readonly options: RoomOptions & { reconnect?: ReconnectOptions } = {},
   ) {
     super()
@@ -109,10 +117,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.epoch = options.epoch ?? null
     this.outbox = new Outbox(
       options.storage,
-      options.storageKey ?? `gateway-chat:outbox:${roomId}`,
       (error) => this.emit('error', error),
       () => this.emit('pending', this.outbox.pending),
     )
+    this.storageOpen = !options.storage
     this.presence = options.presence === false ? null : new Presence(() => api.room(roomId).then((room) => room.online_users))
     this.online = this.presence?.online ?? new Map()
     this.socket = new ReconnectingSocket(
@@ -129,13 +137,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
       },
       options.reconnect,
     )
-    this.outbox.load().then(
-      () => this.socket.start(),
-      (error: unknown) => {
-        this.emit('error', error instanceof Error ? error : new Error(String(error)))
-        this.socket.start()
-      },
-    )
+    // The storage first, as a page load would have it: sends restored from it go before new ones.
+    void this.openStorage().then(() => this.socket.state === 'closed' || this.socket.start())
   }
 
   get state(): ConnectionState {
@@ -217,6 +220,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.inFlight = null
     this.sendRetries = 0
     clearTimeout(this.retryTimer)
+    void this.openStorage()
     // With a replay, who is online is read once it is over: the room's events reach the server's
     // instance by then, so no join falls between the list and the live frames.
     if (!this.replaying) this.refreshPresence()
@@ -240,6 +244,27 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.emit('stopped', info)
   }
 
+  /**
+   * Finds the outbox's storage key (the user id from the server, unless the app gave a key) and
+   * reads it, once; sends wait meanwhile. A failure is reported and tried again at the next open,
+   * the sends kept in memory: nothing is read under a key that might be another user's. Never rejects.
+   */
+  private openStorage(): Promise<void> {
+    if (this.storageOpen || this.openingStorage) return Promise.resolve()
+    this.openingStorage = true
+    const { storageKey } = this.options
+    // Bounded like a handshake: a path that swallows the question would hold the sends for good.
+    const me = () => within(this.api.me(), this.options.reconnect?.handshakeTimeoutMs ?? 10_000, 'who the user is')
+    const key = storageKey === undefined ? me().then(({ user_id }) => `gateway-chat:outbox:${encodeURIComponent(user_id)}:${this.roomId}`) : Promise.resolve(storageKey)
+    return key
+      .then((key) => (this.socket.state === 'closed' ? undefined : this.outbox.open(key).then(() => void (this.storageOpen = true))))
+      .finally(() => {
+        this.openingStorage = false
+        this.pump()
+      })
+      .catch((error: unknown) => this.emit('error', error instanceof Error ? error : new Error(String(error))))
+  }
+
   private halt(): void {
     clearTimeout(this.retryTimer)
     clearTimeout(this.readTimer)
@@ -249,7 +274,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
   /** Puts the oldest pending message on the wire, unless one is waiting for its echo. */
   private pump(): void {
     const head = this.outbox.head
-    if (!head || this.inFlight !== null || this.replaying) return
+    if (!head || this.inFlight !== null || this.replaying || this.openingStorage) return
     if (this.socket.send({ type: 'chat.message', message: head.message, client_msg_id: head.client_msg_id })) this.inFlight = head.client_msg_id
   }
 
@@ -335,6 +360,14 @@ export class RoomConnection extends Emitter<RoomEvents> {
     if (pending) this.emit('failed', { pending, error })
     this.pump()
   }
+}
+
+/** `promise`, or a rejection once it has taken `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not say ${what} within ${ms} ms`)), ms)
+    promise.then(resolve, reject).finally(() => clearTimeout(timer))
+  })
 }
 
 /** A fresh `client_msg_id`; pages served over plain http have no `crypto.randomUUID`. */
