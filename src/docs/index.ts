@@ -74,6 +74,7 @@ export const docsRoutes = (version: string) => {
             { name: 'blocks', description: "A user's blocks: no direct room, no sends in the pair's direct rooms" },
             { name: 'messages', description: 'History and sending' },
             { name: 'reports', description: 'Reports for moderation, and the service calls that list reports and dead webhook events' },
+            { name: 'identity', description: 'Who the gateway says the caller is' },
             { name: 'operations', description: 'Health, readiness and metrics' },
           ],
         },
