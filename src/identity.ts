@@ -3,12 +3,14 @@ import { badRequest, fieldErrors, unauthorized } from './errors.ts'
 import { hasControl, labelProblem } from './text.ts'
 
 /**
- * True for an avatar URL a page may load: an absolute http(s) URL, or a path on the same host
- * (one `/`, not `//` or `/\`, which browsers read as another host).
+ * True for an avatar URL a page may load: an absolute http(s) URL, or a relative one on the same
+ * host (`/media/p.jpg`, `media/p.jpg`), but never one a browser reads as another host (`//host`,
+ * anything with a backslash) or another scheme (`javascript:`, `data:`).
  */
 function isSafeProfileUrl(value: string): boolean {
-  if (hasControl(value) || /\s/.test(value)) return false
-  if (value.startsWith('/')) return value[1] !== '/' && value[1] !== '\\'
+  if (hasControl(value) || /[\s\\]/.test(value)) return false
+  // A scheme is letters, digits, +, - and . before the first colon, ahead of any / ? or #.
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(value)) return !value.startsWith('//')
   if (!/^https?:\/\//i.test(value)) return false
   try {
     const url = new URL(value)
@@ -18,12 +20,20 @@ function isSafeProfileUrl(value: string): boolean {
   }
 }
 
-/** `profile_url`: empty, a path on the same host, or an absolute http(s) URL. */
+/**
+ * What gateways send for a user without a picture: empty (the seed's nginx), or a missing value
+ * formatted into the URL (`null` from Java's String.format, as in the seed's Spring filter; `None`,
+ * `undefined`). All mean no picture.
+ */
+const NO_PICTURE = new Set(['', 'null', 'none', 'undefined'])
+
+/** `profile_url`: no picture (see NO_PICTURE), a relative path on the same host, or an absolute http(s) URL. */
 const profileUrl = z
   .string()
   .max(2048)
+  .transform((value) => (NO_PICTURE.has(value.trim().toLowerCase()) ? '' : value))
   .refine((value) => value === '' || isSafeProfileUrl(value), {
-    message: 'must be empty, a path starting with a single "/", or an absolute http(s) URL',
+    message: 'must be empty, a relative path (not starting with "//", no backslash), or an absolute http(s) URL',
   })
 
 /** A one-line label people see or logs record: no control or bidi characters, something visible. */
@@ -40,8 +50,10 @@ export const userIdSchema = label(z.string().min(1).max(64))
 export const identityInputSchema = z.object({
   user_id: userIdSchema.describe('Stable user id from the verified token (its `sub`); no control characters'),
   nickname: label(z.string().trim().min(1).max(50)).describe('Display name; percent-encoded UTF-8 in headers; something visible, no control or bidi characters'),
-  email: z.email().max(254).describe('E-mail address; sent to clients as `sender`'),
-  profile_url: profileUrl.optional().describe('Avatar URL: empty, a relative path or an http(s) URL'),
+  email: label(z.string().max(254))
+    .refine((value) => /^[^\s@]+@[^\s@]+$/.test(value), { message: 'must be local@domain' })
+    .describe("E-mail address as the gateway's user record holds it (any local@domain: `admin@localhost` too); sent to clients as `sender`"),
+  profile_url: profileUrl.optional().describe('Avatar URL: a relative path or an http(s) URL; empty, `null`, `None` or `undefined` for no picture'),
 })
 
 /** A validated identity, as the rest of the server uses it. */

@@ -76,6 +76,11 @@ const badIdentities: [string, Partial<TestUser>, string][] = [
   ['a protocol-relative profile URL', { profile_url: '//evil.example/x.png' }, 'profile_url'],
   ['a backslash profile URL', { profile_url: '/\\evil.example/x.png' }, 'profile_url'],
   ['a javascript: profile URL', { profile_url: 'javascript:alert(1)' }, 'profile_url'],
+  ['a data: profile URL', { profile_url: 'data:image/png;base64,AAAA' }, 'profile_url'],
+  ['a relative profile URL with a backslash', { profile_url: 'media\\..\\x.png' }, 'profile_url'],
+  ['an e-mail with a bidi override', { email: 'a\u202E@example.com' }, 'email'],
+  ['an e-mail without a domain', { email: 'alice@' }, 'email'],
+  ['an e-mail with a space', { email: 'al ice@example.com' }, 'email'],
   ['a profile URL with a newline', { profile_url: 'https://cdn.example/a\n.png' }, 'profile_url'],
 ]
 
@@ -99,9 +104,32 @@ describe('identity values', () => {
       { ...alice, nickname: 'مريم' },
       { ...alice, profile_url: 'https://cdn.example.com/a b'.replace(' ', '%20') },
       { ...alice, profile_url: '/media/p.jpg' },
+      { ...alice, profile_url: 'media/p.jpg' },
+      // Addresses a gateway's user record may hold that a strict e-mail pattern would not take.
+      { ...alice, email: 'admin@localhost' },
+      { ...alice, email: 'ops@intranet' },
+      { ...alice, email: '홍길동@회사.한국' },
     ]) {
       const res = await server.post('/chat/v1/message/', { message: 'hi', room: roomId }, identityHeaders(user))
       expect({ user, status: res.status }).toEqual({ user, status: 201 })
+      const query = new URLSearchParams(user as unknown as Record<string, string>)
+      const socket = await TestSocket.open(`${server.wsBase}/ws/chat/${roomId}/chat/?${query}`)
+      await socket.close()
+    }
+  })
+
+  // The seed's Spring filter formats a missing picture as `profile_url=null` (String.format), a
+  // Python gateway as `None`, a JavaScript one as `undefined`; the seed's nginx sends it empty.
+  it('should take null, None, undefined and empty as no picture, in the query and in X-Profile-Url', async () => {
+    for (const missing of ['null', 'None', 'undefined', 'NULL', '']) {
+      const user = { ...alice, user_id: `no-picture-${missing || 'empty'}`, profile_url: missing }
+      const res = await server.post('/chat/v1/message/', { message: '사진 없음', room: roomId }, identityHeaders(user))
+      expect({ missing, status: res.status }).toEqual({ missing, status: 201 })
+      expect(((await res.json()) as { profile_picture_url: unknown }).profile_picture_url).toBeNull()
+      const socket = await TestSocket.open(`${server.wsBase}/ws/chat/${roomId}/chat/?${new URLSearchParams(user as unknown as Record<string, string>)}`)
+      socket.sendMessage('query')
+      expect(await socket.next('chat.message')).toMatchObject({ user_id: user.user_id, profile_picture_url: null })
+      await socket.close()
     }
   })
 })
