@@ -6,9 +6,9 @@
  * history is checked (bench/chaos/checker.ts). Exits 1 on any violation, writing the failing
  * history to --out.
  *
- *   bun run chaos [--seconds 60] [--seed S] [--instances 3] [--clients 24] [--rooms 4]
+ *   npm run chaos -- [--seconds 60] [--seed S] [--instances 3] [--clients 24] [--rooms 4]
  *                 [--faults kill-instance,pg-half-open,…] [--out DIR]
- *   bun run chaos --check DIR/history.json      # judge a saved history again
+ *   npm run chaos -- --check DIR/history.json      # judge a saved history again
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -53,7 +53,7 @@ const presenceTtl = Number(values['presence-ttl'])
 const faultKinds = (values.faults?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[]
 for (const kind of faultKinds) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault kind ${kind}; known: ${FAULT_KINDS.join(', ')}`)
 if (![seconds, seed, instanceCount, clientCount, roomCount, presenceTtl].every(Number.isFinite)) throw new Error('numeric flags must be numbers')
-const command = `bun run chaos --seed ${seed} --seconds ${seconds} --instances ${instanceCount} --clients ${clientCount} --rooms ${roomCount}${values.faults ? ` --faults ${values.faults}` : ''}`
+const command = `npm run chaos -- --seed ${seed} --seconds ${seconds} --instances ${instanceCount} --clients ${clientCount} --rooms ${roomCount}${values.faults ? ` --faults ${values.faults}` : ''}`
 
 /** The leaves of the last users are announced after the grace; presence must be right within the TTL plus margins. */
 const PRESENCE_GRACE_MS = 3000
