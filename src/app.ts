@@ -83,7 +83,9 @@ export function createApp(deps: AppDeps) {
 
   const app = new Elysia({
     // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
-    serve: { development: false, maxRequestBodySize: config.MAX_BODY_BYTES },
+    // Elysia's Bun adapter turns reusePort on: a second server on this port would then start without
+    // an error and the kernel would split connections (and chat) between two processes.
+    serve: { development: false, maxRequestBodySize: config.MAX_BODY_BYTES, reusePort: config.REUSE_PORT },
     // The router finds the path right after "http://<host>", where the gate reads it too (see
     // request-target.ts); Elysia's default skips 11 characters and misroutes Hosts under 4.
     handler: { standardHostname: false },

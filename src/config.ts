@@ -52,6 +52,10 @@ const identitySources = z
 export const configSchema = z.object({
   PORT: port.default(8000).describe('TCP port to listen on (0 picks a free one)'),
   HOST: z.string().min(1).default('0.0.0.0').describe('Interface to bind'),
+  REUSE_PORT: z
+    .stringbool()
+    .prefault('false')
+    .describe('Let several processes on this machine listen on PORT at once, the kernel spreading connections between them (needs REDIS_URL and DATABASE_URL); otherwise a port in use stops the server with exit status 2'),
   DATABASE_PATH: z.string().min(1).default('./data/chat.db').describe('SQLite database file; its folder is created if missing'),
   DATABASE_URL: z
     .string()
@@ -178,6 +182,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const result = configSchema
     .refine((c) => !c.REDIS_URL || c.DATABASE_URL, { message: 'REDIS_URL needs DATABASE_URL: instances sharing Redis must share one Postgres database', path: ['REDIS_URL'] })
+    .refine((c) => !c.REUSE_PORT || (c.REDIS_URL && c.DATABASE_URL), {
+      message: 'REUSE_PORT needs REDIS_URL and DATABASE_URL: processes sharing a port must share one Postgres database and one Redis',
+      path: ['REUSE_PORT'],
+    })
     .refine((c) => !c.WEBHOOK_URL || c.WEBHOOK_SECRET, { message: 'WEBHOOK_URL needs WEBHOOK_SECRET: every webhook is signed', path: ['WEBHOOK_SECRET'] })
     .safeParse(input)
   if (!result.success) {

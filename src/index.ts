@@ -6,7 +6,7 @@ import { ConfigError } from './config.ts'
 import { migratePostgres, openPostgres } from './db/postgres.ts'
 import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
-import { startServer, type RunningServer } from './server.ts'
+import { ListenError, startServer, type RunningServer } from './server.ts'
 import { openStore } from './store/open.ts'
 
 let command
@@ -99,6 +99,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   server = await startServer(config, logger)
 } catch (err) {
+  // A port in use is a setting to fix, not a crash: status 2, which the systemd unit does not restart.
+  if (err instanceof ListenError) {
+    logger.error(err.message, { address: err.address })
+    process.exit(2)
+  }
   logger.error('could not start', { err: err instanceof Error ? err : new Error(String(err)) })
   process.exit(1)
 }

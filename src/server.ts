@@ -21,6 +21,26 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
+/**
+ * The server could not bind HOST:PORT (in use, not allowed, no such address): a setting to fix or
+ * another process to stop, which restarting will not cure.
+ */
+export class ListenError extends Error {
+  constructor(
+    readonly address: string,
+    readonly reason: string,
+  ) {
+    super(`cannot listen on ${address}: ${reason}`)
+    this.name = 'ListenError'
+  }
+}
+
+const listenReasons: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use by another process (stop it, pick another PORT, or set REUSE_PORT=true to share it within a cluster)',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  EADDRNOTAVAIL: 'HOST is not an address of this machine',
+}
+
 /** Opens storage (and Redis), builds the app and listens; used by the entry point and by tests. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const metrics = createMetrics()
@@ -51,7 +71,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     // Off: messages stored from now on are not sent when webhooks are turned on again.
     await store.outbox.follow(false)
   }
-  running.listen({ port: config.PORT, hostname: config.HOST })
+  try {
+    running.listen({ port: config.PORT, hostname: config.HOST })
+  } catch (err) {
+    const reason = listenReasons[(err as { code?: string }).code ?? '']
+    if (reason) throw new ListenError(`${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`, reason)
+    throw err
+  }
   const server = running.server
   if (!server) throw new Error('server did not start')
   let stopping: Promise<void> | undefined

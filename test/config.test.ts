@@ -35,4 +35,13 @@ describe('config', () => {
       expect((error as Error).message).not.toContain('hunter2')
     }
   })
+
+  it('should refuse REUSE_PORT=true unless REDIS_URL and DATABASE_URL make the processes one cluster', () => {
+    expect(loadConfig({}).REUSE_PORT).toBe(false)
+    expect(() => loadConfig({ REUSE_PORT: 'true' })).toThrow(/REUSE_PORT needs REDIS_URL and DATABASE_URL/)
+    expect(() => loadConfig({ REUSE_PORT: 'true', DATABASE_URL: 'postgres://db/chat' })).toThrow(/REUSE_PORT needs REDIS_URL and DATABASE_URL/)
+    expect(loadConfig({ REUSE_PORT: 'true', DATABASE_URL: 'postgres://db/chat', REDIS_URL: 'redis://cache:6379' }).REUSE_PORT).toBe(true)
+    expect(loadConfig({ REUSE_PORT: 'false' }).REUSE_PORT).toBe(false)
+    expect(() => loadConfig({ REUSE_PORT: 'sometimes' })).toThrow(ConfigError)
+  })
 })
