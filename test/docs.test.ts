@@ -83,12 +83,16 @@ describe('GET /docs/json', () => {
 })
 
 describe('GET /docs', () => {
-  it('should load Swagger UI from the server itself, never a CDN', async () => {
-    const html = await (await server.http('/docs')).text()
-    const urls = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
-    expect(urls.length).toBeGreaterThanOrEqual(2)
-    for (const url of urls) expect(url).not.toMatch(/^(https?:)?\/\//)
-    for (const url of urls) expect((await server.http(`/${url.replace(/^\//, '')}`)).status).toBe(200)
+  it('should load Swagger UI from the server itself, never a CDN, at /docs and at /docs/', async () => {
+    for (const path of ['/docs', '/docs/']) {
+      const page = await server.http(path)
+      expect({ path, status: page.status }).toEqual({ path, status: 200 })
+      const urls = [...(await page.text()).matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)
+      expect(urls.length).toBeGreaterThanOrEqual(2)
+      for (const url of urls) expect(url).not.toMatch(/^(https?:)?\/\//)
+      // Each file as a browser resolves it against the page's own address.
+      for (const url of urls) expect({ url, status: (await fetch(new URL(url, server.base + path))).status }).toEqual({ url, status: 200 })
+    }
   })
 })
 

@@ -14,23 +14,31 @@ import { toJsonSchema } from './json-schema.ts'
  * under a policy that allows scripts from this server only. Paths are relative to /docs, so the page
  * also works when a gateway mounts the server under a prefix.
  */
-const PAGE = `<!doctype html>
+/**
+ * Swagger UI's page. Its files are named relative to the page, so that it works behind a gateway
+ * that serves the API under a prefix: from `/docs` they are `docs/assets/…`, from `/docs/` just
+ * `assets/…` (`base` is the one or the other).
+ */
+const page = (base: string) => `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8" />
   <meta name="viewport" content="width=device-width, initial-scale=1" />
   <title>Chat server API</title>
-  <link rel="icon" href="docs/assets/favicon-32x32.png" />
-  <link rel="stylesheet" href="docs/assets/swagger-ui.css" />
+  <link rel="icon" href="${base}assets/favicon-32x32.png" />
+  <link rel="stylesheet" href="${base}assets/swagger-ui.css" />
 </head>
 <body>
   <div id="swagger-ui"></div>
-  <script src="docs/assets/swagger-ui-bundle.js"></script>
-  <script src="docs/assets/init.js"></script>
+  <script src="${base}assets/swagger-ui-bundle.js"></script>
+  <script src="${base}assets/init.js"></script>
 </body>
 </html>
 `
-const INIT = `window.ui = SwaggerUIBundle({ url: 'docs/json', dom_id: '#swagger-ui', deepLinking: true })\n`
+const PAGE = page('docs/')
+const PAGE_IN_FOLDER = page('')
+// The document is found beside this script's folder, whichever way the page was reached.
+const INIT = `window.ui = SwaggerUIBundle({ url: new URL('../json', document.currentScript.src).href, dom_id: '#swagger-ui', deepLinking: true })\n`
 
 /** Scripts, styles and images from this server only (a browser test holds the page to it). */
 const headers = pageHeaders("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'")
@@ -80,7 +88,8 @@ export const docsRoutes = (version: string) => {
         },
       }),
     )
-    .get('/docs', () => new Response(PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', ...headers } }), { detail: { hide: true } })
+    // `/docs` and `/docs/` (one route to the router), each with file names relative to itself.
+    .get('/docs', ({ path }) => new Response(path.endsWith('/') ? PAGE_IN_FOLDER : PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', ...headers } }), { detail: { hide: true } })
     .get(
       '/docs/assets/:file',
       ({ params }) => {
