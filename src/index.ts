@@ -2,11 +2,13 @@
 import './production.ts'
 import { helpText, parseCommandLine, UsageError, usageMessage } from './cli.ts'
 import { version } from './version.ts'
-import { ConfigError } from './config.ts'
+import { ConfigError, suggestSettings } from './config.ts'
 import { migratePostgres, openPostgres } from './db/postgres.ts'
 import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
 import { ListenError, startServer, type RunningServer } from './server.ts'
+import { StartRefused } from './start-refused.ts'
+import { DataFileInUse } from './store/file-lock.ts'
 import { openStore } from './store/open.ts'
 
 let command
@@ -72,6 +74,8 @@ if (command.kind === 'webhooks') {
   process.exit(0)
 }
 
+for (const { name, meant } of suggestSettings(process.env)) logger.warn(`${name} is not a setting; did you mean ${meant}?`, { name, meant })
+
 // Signal handlers go in before the server listens, so a SIGTERM right after start is graceful too.
 let server: RunningServer | undefined
 let signalled = false
@@ -99,9 +103,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   server = await startServer(config, logger)
 } catch (err) {
-  // A port in use is a setting to fix, not a crash: status 2, which the systemd unit does not restart.
-  if (err instanceof ListenError) {
-    logger.error(err.message, { address: err.address })
+  // A port or a data file in use is a setting to fix, not a crash: status 2, which the systemd
+  // unit does not restart.
+  if (err instanceof StartRefused) {
+    logger.error(err.message, err instanceof ListenError ? { address: err.address } : err instanceof DataFileInUse ? { path: err.path, pid: err.holder.pid } : {})
     process.exit(2)
   }
   logger.error('could not start', { err: err instanceof Error ? err : new Error(String(err)) })

@@ -6,6 +6,8 @@ import { createMetrics } from './metrics.ts'
 import { CloseCode } from './realtime/codec.ts'
 import { RedisBroker } from './realtime/redis-broker.ts'
 import { RedisPresence } from './realtime/redis-presence.ts'
+import { StartRefused } from './start-refused.ts'
+import { holdDataFile } from './store/file-lock.ts'
 import { openStore } from './store/open.ts'
 import { PostgresStore } from './store/postgres-store.ts'
 import { loadTestPage } from './web/index.ts'
@@ -25,7 +27,7 @@ export interface RunningServer {
  * The server could not bind HOST:PORT (in use, not allowed, no such address): a setting to fix or
  * another process to stop, which restarting will not cure.
  */
-export class ListenError extends Error {
+export class ListenError extends StartRefused {
   constructor(
     readonly address: string,
     readonly reason: string,
@@ -43,6 +45,17 @@ const listenReasons: Record<string, string> = {
 
 /** Opens storage (and Redis), builds the app and listens; used by the entry point and by tests. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  // One process per SQLite file: a second one would split live delivery and presence without a word.
+  const release = config.DATABASE_URL || config.DATABASE_PATH === ':memory:' ? () => {} : holdDataFile(config.DATABASE_PATH)
+  try {
+    return await serve(config, logger, release)
+  } catch (err) {
+    release()
+    throw err
+  }
+}
+
+async function serve(config: Config, logger: Logger, release: () => void): Promise<RunningServer> {
   const metrics = createMetrics()
   const store = await openStore(config, (size, seconds) => {
     metrics.storeBatchSize.observe(size)
@@ -98,6 +111,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await webhooks?.stop()
         await running.profiles.flush()
         await store.close()
+        release()
         await running.presence.close()
         await running.broker.close()
       })()

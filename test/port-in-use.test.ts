@@ -3,46 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startInstance } from './support/cluster.ts'
+import { attemptStart } from './support/process.ts'
 import { rawRequest, requestText } from './support/raw-http.ts'
 import { createRoom, endpoint } from './support/server.ts'
-
-const entry = join(import.meta.dir, '..', 'src', 'index.ts')
-
-/** A server process that either stops (its status) or starts listening (status null); all it printed. */
-interface Attempt {
-  status: number | null
-  output: string
-  stop(): Promise<void>
-}
-
-/** Starts the server with `env` and waits until it exits or logs that it is listening. */
-async function attemptStart(env: Record<string, string>): Promise<Attempt> {
-  const proc = Bun.spawn([process.execPath, entry], {
-    cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  let output = ''
-  const { promise: listening, resolve: heard } = Promise.withResolvers<null>()
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) {
-      output += new TextDecoder().decode(chunk)
-      if (output.includes('"msg":"listening"')) heard(null)
-    }
-  }
-  const drained = Promise.all([read(proc.stdout), read(proc.stderr)])
-  const status = await Promise.race([listening, proc.exited.then(async (code) => (await drained, code))])
-  return {
-    status,
-    output,
-    async stop() {
-      proc.kill('SIGKILL')
-      await proc.exited
-    },
-  }
-}
 
 describe('a port already in use', () => {
   it('should stop a second server on the same port with status 2 and a log line naming the address, while the first serves every request', async () => {

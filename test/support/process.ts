@@ -1,4 +1,6 @@
 import type { Subprocess } from 'bun'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** A server running as its own process, with its stdout lines collected. */
 export interface ServerProcess {
@@ -37,4 +39,42 @@ export async function spawnServer(cmd: string[], options: { cwd: string; env?: R
     }),
   ])
   return { proc, port, base: `http://127.0.0.1:${port}`, wsBase: `ws://127.0.0.1:${port}`, lines, exited }
+}
+
+const entry = join(import.meta.dir, '..', '..', 'src', 'index.ts')
+
+/** A server process that either stops (its status) or starts listening (status null); all it printed. */
+export interface Attempt {
+  status: number | null
+  output: string
+  stop(): Promise<void>
+}
+
+/** Starts the server with `env` and waits until it exits or logs that it is listening. */
+export async function attemptStart(env: Record<string, string>): Promise<Attempt> {
+  const proc = Bun.spawn([process.execPath, entry], {
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  let output = ''
+  const { promise: listening, resolve: heard } = Promise.withResolvers<null>()
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) {
+      output += new TextDecoder().decode(chunk)
+      if (output.includes('"msg":"listening"')) heard(null)
+    }
+  }
+  const drained = Promise.all([read(proc.stdout), read(proc.stderr)])
+  const status = await Promise.race([listening, proc.exited.then(async (code) => (await drained, code))])
+  return {
+    status,
+    output,
+    async stop() {
+      proc.kill('SIGKILL')
+      await proc.exited
+    },
+  }
 }
