@@ -199,3 +199,41 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   return result.data
 }
+
+// Variables every shell or tool sets, some of them two edits from a setting (HTTPS_PROXY, FTP_PROXY).
+const USUAL_ENVIRONMENT = new Set(['HTTPS_PROXY', 'FTP_PROXY', 'ALL_PROXY', 'NO_PROXY', 'HOSTNAME', 'LOGNAME', 'NODE_ENV', 'TMPDIR'])
+const TOOL_PREFIXES = /^(BUN|NODE|NPM|XDG|LC|SSH|PG)_/
+
+/** Edits (insert, delete, substitute, swap two neighbours) turning `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1)
+    }
+  }
+  return d[a.length]![b.length]!
+}
+
+/**
+ * Set variables that are not settings but within two edits of one (`MAX_MESAGE_LENGTH` →
+ * `MAX_MESSAGE_LENGTH`), for a warning at start. Only upper-case names of six characters or more
+ * count, and at most one edit in three characters, so HOME, PATH or PGPORT never pass for HOST or PORT.
+ */
+export function suggestSettings(env: Record<string, string | undefined>): { name: string; meant: string }[] {
+  const settings = Object.keys(configSchema.shape)
+  const suggestions: { name: string; meant: string }[] = []
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined || name.length < 6 || !/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/.test(name)) continue
+    if (name in configSchema.shape || USUAL_ENVIRONMENT.has(name) || TOOL_PREFIXES.test(name)) continue
+    let best: { meant: string; distance: number } | undefined
+    for (const setting of settings) {
+      const distance = editDistance(name, setting)
+      if (distance <= 2 && distance * 3 <= Math.min(name.length, setting.length) && (!best || distance < best.distance)) best = { meant: setting, distance }
+    }
+    if (best) suggestions.push({ name, meant: best.meant })
+  }
+  return suggestions
+}

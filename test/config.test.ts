@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'bun:test'
-import { ConfigError, loadConfig } from '../src/config.ts'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConfigError, loadConfig, suggestSettings } from '../src/config.ts'
+import { startInstance } from './support/cluster.ts'
 
 describe('config', () => {
   it('should default to port 8000 and a SQLite file under ./data/', () => {
@@ -43,5 +47,43 @@ describe('config', () => {
     expect(loadConfig({ REUSE_PORT: 'true', DATABASE_URL: 'postgres://db/chat', REDIS_URL: 'redis://cache:6379' }).REUSE_PORT).toBe(true)
     expect(loadConfig({ REUSE_PORT: 'false' }).REUSE_PORT).toBe(false)
     expect(() => loadConfig({ REUSE_PORT: 'sometimes' })).toThrow(ConfigError)
+  })
+})
+
+describe('settings that look like typos', () => {
+  it('should name the setting a variable within two edits resembles', () => {
+    expect(suggestSettings({ MAX_MESAGE_LENGTH: '10' })).toEqual([{ name: 'MAX_MESAGE_LENGTH', meant: 'MAX_MESSAGE_LENGTH' }])
+    expect(suggestSettings({ DATABASE_URI: 'postgres://db/chat', REDIS_PERFIX: 'x:', SHUTDOWN_TIMEUOT: '5', LOG_LEVLE: 'debug' })).toEqual([
+      { name: 'DATABASE_URI', meant: 'DATABASE_URL' },
+      { name: 'REDIS_PERFIX', meant: 'REDIS_PREFIX' },
+      { name: 'SHUTDOWN_TIMEUOT', meant: 'SHUTDOWN_TIMEOUT' },
+      { name: 'LOG_LEVLE', meant: 'LOG_LEVEL' },
+    ])
+  })
+
+  it('should say nothing of real settings, of names three edits away, or of unset ones', () => {
+    expect(suggestSettings({ MAX_MESSAGE_LENGTH: '10', PORT: '80', HOST: '::', HTTP_PROXY: 'http://proxy:3128' })).toEqual([])
+    expect(suggestSettings({ MAX_MSG_LENGTH: '10', WEBHOOK_URLS: undefined })).toEqual([])
+  })
+
+  it('should leave the usual environment alone, short names, proxies and tool variables included', () => {
+    const usual = ['HOME', 'PATH', 'PWD', 'OLDPWD', 'TERM', 'SHELL', 'LANG', 'LANGUAGE', 'USER', 'LOGNAME', 'HOSTNAME', 'HOSTTYPE', 'TZ', 'LC_ALL', 'LC_CTYPE', 'TMPDIR', 'EDITOR', 'DISPLAY', 'NODE_ENV', 'NODE_OPTIONS', 'BUN_INSTALL', 'BUN_CONFIG_VERBOSE_FETCH', 'BUN_PORT', 'HTTPS_PROXY', 'FTP_PROXY', 'ALL_PROXY', 'NO_PROXY', 'PGHOST', 'PGPORT', 'PGUSER', 'REDIS_HOST', 'REDIS_PORT', 'DATABASE_HOST', 'DATABASE_USER', 'SHLVL', 'MAIL', 'PORTS', 'HOTS', 'TEST_POSTGRES_URL', 'XDG_RUNTIME_DIR', 'SSH_AUTH_SOCK', 'INVOCATION_ID', 'JOURNAL_STREAM']
+    expect(suggestSettings(Object.fromEntries(usual.map((name) => [name, 'x'])))).toEqual([])
+    expect(suggestSettings({ max_mesage_length: '10', 'MAX-MESAGE-LENGTH': '10' })).toEqual([])
+  })
+
+  it('should log one warning line at start for each typo, naming the setting meant', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-typo-'))
+    const server = await startInstance({ DATABASE_PATH: join(dir, 'chat.db'), MAX_MESAGE_LENGTH: '10' })
+    try {
+      const warnings = server.lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 'warn' && entry.msg.includes('is not a setting'))
+      expect(warnings).toEqual([
+        expect.objectContaining({ msg: 'MAX_MESAGE_LENGTH is not a setting; did you mean MAX_MESSAGE_LENGTH?', name: 'MAX_MESAGE_LENGTH', meant: 'MAX_MESSAGE_LENGTH' }),
+      ])
+    } finally {
+      server.proc.kill()
+      await server.exited
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
