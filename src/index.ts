@@ -7,6 +7,8 @@ import { migratePostgres, openPostgres } from './db/postgres.ts'
 import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
 import { ListenError, startServer, type RunningServer } from './server.ts'
+import { StartRefused } from './start-refused.ts'
+import { DataFileInUse } from './store/file-lock.ts'
 import { openStore } from './store/open.ts'
 
 let command
@@ -101,9 +103,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 try {
   server = await startServer(config, logger)
 } catch (err) {
-  // A port in use is a setting to fix, not a crash: status 2, which the systemd unit does not restart.
-  if (err instanceof ListenError) {
-    logger.error(err.message, { address: err.address })
+  // A port or a data file in use is a setting to fix, not a crash: status 2, which the systemd
+  // unit does not restart.
+  if (err instanceof StartRefused) {
+    logger.error(err.message, err instanceof ListenError ? { address: err.address } : err instanceof DataFileInUse ? { path: err.path, pid: err.holder.pid } : {})
     process.exit(2)
   }
   logger.error('could not start', { err: err instanceof Error ? err : new Error(String(err)) })
