@@ -9,7 +9,7 @@ import type { blockSchema } from '../../src/modules/members/model.ts'
 import type { historyQuerySchema, sendMessageBodySchema } from '../../src/modules/messages/model.ts'
 import type { readMarkerSchema, unreadSchema } from '../../src/modules/reads/model.ts'
 import type { adminPageSchema, deadLetterSchema, reportBodySchema, reportSchema } from '../../src/modules/reports/model.ts'
-import type { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, memberSchema, roomDetailSchema, roomKindSchema, roomSummarySchema } from '../../src/modules/rooms/model.ts'
+import type { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, memberSchema, peerSchema, roomDetailSchema, roomKindSchema, roomSummarySchema } from '../../src/modules/rooms/model.ts'
 import type { clientFrameSchema, messageSchema, serverFrameSchemas } from '../../src/realtime/codec.ts'
 
 /**
@@ -31,6 +31,8 @@ export type Message = z.output<typeof messageSchema>
 export type RoomKind = z.output<typeof roomKindSchema>
 /** A room as `GET /chat/v1/rooms/` lists it. */
 export type RoomSummary = z.output<typeof roomSummarySchema>
+/** The other member of a direct room, as its summary names them (`RoomSummary.peer`). */
+export type Peer = z.output<typeof peerSchema>
 /** A room with who is online, its newest 50 messages, its members and the storage epoch. */
 export type RoomDetail = z.output<typeof roomDetailSchema>
 /** A user with a socket open in a room. */

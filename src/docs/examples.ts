@@ -23,6 +23,7 @@ export const exampleRoomSummary: RoomSummary = {
   online_count: 1,
   kind: 'open',
   member_count: null,
+  peer: null,
 }
 
 export const exampleRoomDetail: RoomDetail = {
@@ -51,5 +52,6 @@ export const exampleDirectRoom: RoomDetail = {
   chat_url: 'chat.example.com/ws/chat/8/chat/',
   kind: 'direct',
   member_count: 2,
-  members: [exampleMember, { ...exampleMember, user_id: '77', nickname: '판매자', profile_picture_url: null, last_read_id: 0 }],
+  members: [exampleMember, { ...exampleMember, user_id: '77', nickname: '판매자', profile_picture_url: null, last_read_id: 1024 }],
+  peer: { user_id: '77', nickname: '판매자', profile_picture_url: null },
 }

@@ -4,7 +4,8 @@ import { toMessageDto } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { InboxPage, InboxRow } from '../../store/membership.ts'
 import type { MessageRow, Store } from '../../store/store.ts'
-import { roomSummary, toMemberDto } from '../rooms/service.ts'
+import type { Identity } from '../../identity.ts'
+import { peerOf, roomSummary, toMemberDto, type Viewer } from '../rooms/service.ts'
 import type { InboxDto, InboxQuery, InboxRoom } from './model.ts'
 
 /** How far back a preview looks for a message from someone the user has not blocked. */
@@ -50,15 +51,15 @@ export class InboxService {
     const rows = await this.store.membership.inbox(identity.userId, { ...position, limit: query.limit })
     const last = rows.at(-1)
     return {
-      rooms: await this.entries(identity.userId, rows, host),
+      rooms: await this.entries(identity, rows, host),
       next_cursor: last && rows.length === query.limit ? encodeCursor({ ...position, after: { at: last.activityAt, roomId: last.room.id } }) : null,
     }
   }
 
-  /** One room of the user's inbox as it is now; null when it is not (or no longer) theirs. */
-  async entry(userId: string, roomId: number, host: string): Promise<InboxRoom | null> {
-    const rows = await this.store.membership.inbox(userId, { asOfId: Number.MAX_SAFE_INTEGER, asOfAt: Number.MAX_SAFE_INTEGER, after: null, limit: 1, onlyRoom: roomId })
-    return (await this.entries(userId, rows, host))[0] ?? null
+  /** One room of the user's inbox as it is now, their own entry with `identity`'s profile; null when it is not (or no longer) theirs. */
+  async entry(identity: Identity, roomId: number, host: string): Promise<InboxRoom | null> {
+    const rows = await this.store.membership.inbox(identity.userId, { asOfId: Number.MAX_SAFE_INTEGER, asOfAt: Number.MAX_SAFE_INTEGER, after: null, limit: 1, onlyRoom: roomId })
+    return (await this.entries(identity, rows, host))[0] ?? null
   }
 
   /** The newest message before `message` in its room from someone not blocked, looking back a little way; undefined when there is none. */
@@ -67,8 +68,10 @@ export class InboxService {
     return earlier.findLast((m) => !blocked.has(m.userId))
   }
 
-  private async entries(userId: string, rows: InboxRow[], host: string): Promise<InboxRoom[]> {
+  private async entries(identity: Identity, rows: InboxRow[], host: string): Promise<InboxRoom[]> {
     const { membership } = this.store
+    const { userId } = identity
+    const viewer: Viewer = { userId, service: false, identity }
     const roomIds = rows.map((r) => r.room.id)
     const withMembers = rows.filter((r) => r.room.kind !== 'open').map((r) => r.room.id)
     const direct = rows.filter((r) => r.room.kind === 'direct').map((r) => r.room.id)
@@ -87,12 +90,13 @@ export class InboxService {
     const membersOf = new Map(pairs)
     return rows.map((row, i) => {
       const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
+      const members = membersOf.get(row.room.id) ?? []
       return {
-        ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0)),
+        ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0), peerOf(row.room, members, viewer)),
         last_message: message ? toMessageDto(message) : null,
         unread_count: unread.get(row.room.id) ?? 0,
         last_read_id: row.lastReadId,
-        members: (membersOf.get(row.room.id) ?? []).map((m) => toMemberDto(m, { userId, service: false })),
+        members: members.map((m) => toMemberDto(m, viewer)),
       }
     })
   }

@@ -281,18 +281,21 @@ export class InboxStreams {
   private gain(stream: UserStream, roomId: number, read?: Extract<UserRoomChange, { type: 'read' }>) {
     const { store, inbox, logger } = this.deps
     const host = [...stream.connections][0]?.host ?? ''
+    // The user's own member entry shows the profile their newest socket forwarded.
+    const identity = [...stream.connections].at(-1)?.identity
+    if (!identity) return
     const run = async () => {
       const crowded = await store.membership.crowdedRooms([roomId], this.deps.roomParticipants)
       if (stream.ended) return
       if (crowded.has(roomId)) {
-        const entry = await inbox.entry(stream.userId, roomId, host)
+        const entry = await inbox.entry(identity, roomId, host)
         if (!entry || stream.ended) return
         stream.others.set(roomId, entry.unread_count)
         return this.send(stream, { type: 'inbox.room', room: entry })
       }
       stream.reading.set(roomId, [])
       await this.follow(stream, roomId)
-      const entry = await inbox.entry(stream.userId, roomId, host)
+      const entry = await inbox.entry(identity, roomId, host)
       const [state] = await store.membership.readStates(stream.userId, roomId)
       if (stream.ended || !stream.reading.has(roomId)) return // gone meanwhile
       if (!entry || !state) return this.unfollow(stream, roomId)

@@ -36,6 +36,14 @@ export const listRoomsQuerySchema = z.object({
   after: cursor.optional().describe('Return rooms with an id above this one'),
 })
 
+export const peerSchema = z
+  .object({
+    user_id: z.string(),
+    nickname: z.string().nullable().describe('As in `members`: shown once they have taken part in the room (sent, or read a message), else null'),
+    profile_picture_url: z.string().nullable(),
+  })
+  .describe('The other member of a direct room, to name the room after')
+
 export const roomSummarySchema = z.object({
   id: z.number().int(),
   name: z.string(),
@@ -45,8 +53,12 @@ export const roomSummarySchema = z.object({
   online_count: z.number().int().describe('Users with at least one open socket in the room'),
   kind: roomKindSchema,
   member_count: z.number().int().nullable().describe('Owner and members; null for open rooms'),
+  peer: peerSchema
+    .nullable()
+    .describe("Direct rooms, to a user who is one of the two: the other member (a direct room's `name` is usually empty). Null for open and private rooms and for service calls, which read `members`"),
 })
 export type RoomSummary = z.infer<typeof roomSummarySchema>
+export type PeerDto = z.infer<typeof peerSchema>
 
 const onlineUserSchema = z.object({
   user_id: z.string(),
@@ -56,7 +68,7 @@ const onlineUserSchema = z.object({
 
 export const memberSchema = z.object({
   user_id: z.string(),
-  nickname: z.string().nullable().describe("The last nickname the gateway forwarded for this user, once they have taken part in the room (sent, or read a message) or own it; null before that (but to themselves and the app's backend), or if the server has never seen them"),
+  nickname: z.string().nullable().describe("The last nickname the gateway forwarded for this user, once they have taken part in the room (sent, or read a message) or own it; null before that (but to themselves and the app's backend), or if the server has never seen them. The caller's own entry carries the nickname and picture of the request it answers"),
   profile_picture_url: z.string().nullable(),
   role: z.enum(['owner', 'member']),
   last_read_id: z.number().int().describe('Their read marker: the newest message id they have read (0: none)'),

@@ -6,7 +6,8 @@ import type { Presence } from '../../realtime/presence.ts'
 import type { MemberRow } from '../../store/membership.ts'
 import type { ListedRoom, RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from './access.ts'
-import type { CreateRoomBody, DirectRoomBody, MemberDto, RoomDetail, RoomSummary } from './model.ts'
+import type { Identity } from '../../identity.ts'
+import type { CreateRoomBody, DirectRoomBody, MemberDto, PeerDto, RoomDetail, RoomSummary } from './model.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import { userEvent } from '../../realtime/events.ts'
 
@@ -19,9 +20,14 @@ const DETAIL_MESSAGES = 50
 export interface Viewer {
   userId: string | null
   service: boolean
+  /**
+   * The viewer's identity as the request at hand forwards it: their own entry shows it, since the
+   * profile cache is written a moment after the request (on a user's first request it is empty).
+   */
+  identity?: Identity | null
 }
 
-export const viewerOf = (caller: Caller): Viewer => ({ userId: caller.identity?.userId ?? null, service: caller.service })
+export const viewerOf = (caller: Caller): Viewer => ({ userId: caller.identity?.userId ?? null, service: caller.service, identity: caller.identity })
 
 /**
  * A member as `viewer` sees them. The profile the gateway last forwarded for a member shows once
@@ -30,19 +36,33 @@ export const viewerOf = (caller: Caller): Viewer => ({ userId: caller.identity?.
  * for a direct room with them) tells nobody their name or picture: a user id is no key to a profile.
  */
 export function toMemberDto(row: MemberRow, viewer: Viewer): MemberDto {
-  const shown = row.role === 'owner' || row.lastReadId > 0 || viewer.service || viewer.userId === row.userId
+  const own = viewer.userId === row.userId
+  const shown = row.role === 'owner' || row.lastReadId > 0 || viewer.service || own
+  const profile = own && viewer.identity?.userId === row.userId ? viewer.identity : row
   return {
     user_id: row.userId,
-    nickname: shown ? row.nickname : null,
-    profile_picture_url: shown ? row.profileUrl : null,
+    nickname: shown ? profile.nickname : null,
+    profile_picture_url: shown ? profile.profileUrl : null,
     role: row.role === 'owner' ? 'owner' : 'member',
     last_read_id: row.lastReadId,
     joined_at: new Date(row.joinedAt).toISOString(),
   }
 }
 
+/**
+ * The other member of a direct room, as `viewer` sees them (the rule of `toMemberDto`); null for
+ * other kinds, service calls and anyone who is not one of the two.
+ */
+export function peerOf(room: Pick<ListedRoom, 'kind'>, members: readonly MemberRow[], viewer: Viewer): PeerDto | null {
+  if (room.kind !== 'direct' || viewer.service || !members.some((m) => m.userId === viewer.userId)) return null
+  const other = members.find((m) => m.userId !== viewer.userId)
+  if (!other) return null
+  const { user_id, nickname, profile_picture_url } = toMemberDto(other, viewer)
+  return { user_id, nickname, profile_picture_url }
+}
+
 /** A room's summary, as listings show it. */
-export function roomSummary(room: ListedRoom, host: string, onlineCount: number, memberCount: number | null): RoomSummary {
+export function roomSummary(room: ListedRoom, host: string, onlineCount: number, memberCount: number | null, peer: PeerDto | null): RoomSummary {
   return {
     id: room.id,
     name: room.name,
@@ -52,6 +72,7 @@ export function roomSummary(room: ListedRoom, host: string, onlineCount: number,
     online_count: onlineCount,
     kind: room.kind,
     member_count: memberCount,
+    peer,
   }
 }
 
@@ -115,9 +136,17 @@ export class RoomService {
   /** Open rooms and, with identity, the caller's private and direct rooms; ascending id. */
   async list(page: { limit: number; after?: number }, host: string, caller: Caller): Promise<RoomSummary[]> {
     const rows = await this.store.listRooms({ ...page, userId: caller.identity?.userId ?? null })
+    const viewer = viewerOf(caller)
     const withMembers = rows.filter((row) => row.kind !== 'open').map((row) => row.id)
-    const [online, members] = await Promise.all([this.presence.counts(rows.map((row) => row.id)), withMembers.length === 0 ? NO_COUNTS : this.store.membership.memberCounts(withMembers)])
-    return rows.map((row, i) => roomSummary(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0)))
+    // Only a user sees a peer, and only in their own direct rooms (the listing holds no one else's).
+    const direct = viewer.service || viewer.userId === null ? [] : rows.filter((row) => row.kind === 'direct').map((row) => row.id)
+    const [online, members, pairs] = await Promise.all([
+      this.presence.counts(rows.map((row) => row.id)),
+      withMembers.length === 0 ? NO_COUNTS : this.store.membership.memberCounts(withMembers),
+      Promise.all(direct.map(async (id) => [id, await this.store.membership.members(id)] as const)),
+    ])
+    const pairOf = new Map(pairs)
+    return rows.map((row, i) => roomSummary(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0), peerOf(row, pairOf.get(row.id) ?? [], viewer)))
   }
 
   async detail(roomId: number, host: string, caller: Caller): Promise<RoomDetail> {
@@ -167,12 +196,13 @@ export class RoomService {
       this.store.epoch(),
       room.kind === 'open' ? Promise.resolve([]) : this.store.membership.members(room.id),
     ])
+    const seenBy = viewerOf(viewer)
     return {
-      ...roomSummary(room, host, online.length, room.kind === 'open' ? null : members.length),
+      ...roomSummary(room, host, online.length, room.kind === 'open' ? null : members.length, peerOf(room, members, seenBy)),
       epoch,
       online_users: online,
       chat_messages: recent.map(toMessageDto),
-      members: members.map((m) => toMemberDto(m, viewerOf(viewer))),
+      members: members.map((m) => toMemberDto(m, seenBy)),
     }
   }
 }
