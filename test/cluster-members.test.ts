@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
+import { startCluster, type TestCluster } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
 import { endpoint, handshake, identityHeaders, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
@@ -7,23 +7,14 @@ import { TestSocket } from './support/socket.ts'
 // Private and direct rooms across three instances (separate processes) on one fresh Postgres
 // database and a Redis of their own: what one instance decides, the sockets on the others obey.
 const SERVICE_SECRET = 'service-secret-of-the-app-backend'
-let db: Awaited<ReturnType<typeof createDatabase>>
-let redis: TestRedis
+let cluster: TestCluster
 let instances: ServerProcess[]
 
 beforeAll(async () => {
-  db = await createDatabase()
-  redis = await startRedis()
-  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `members${Date.now()}:`, SERVICE_SECRET, ...UNLIMITED }
-  instances = []
-  for (let i = 0; i < 3; i++) instances.push(await startInstance(env))
+  cluster = await startCluster('members', { SERVICE_SECRET, ...UNLIMITED })
+  instances = cluster.instances
 }, 60_000)
-afterAll(async () => {
-  for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
-  await Promise.all((instances ?? []).map((i) => i.exited))
-  await redis?.stop()
-  await db?.drop()
-})
+afterAll(async () => cluster?.stop())
 
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 const on = (i: number) => endpoint(instances[i]!.base)
@@ -171,8 +162,8 @@ describe('user streams across three instances', () => {
   it('should close streams with 1013 when Redis restarts empty (their events may be lost), and take them back after', async () => {
     const me = user('inbox-redis')
     const socket = await stream(1, me)
-    await redis.stop()
-    await redis.start()
+    await cluster.redis.stop()
+    await cluster.redis.start()
     expect((await socket.closed).code).toBe(1013)
     // Once the instance has its subscription back, a new stream goes live and follows again.
     let again: TestSocket | undefined

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
+import { startCluster, type TestCluster } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
 import { RawWebSocket } from './support/raw-socket.ts'
 import { storedRows, type StoredRows } from './support/rows.ts'
@@ -12,35 +12,25 @@ import { TestSocket } from './support/socket.ts'
 // fresh Postgres database, a Redis of their own.
 
 const SERVICE_SECRET = 'service-secret-of-the-app-backend'
-let db: Awaited<ReturnType<typeof createDatabase>>
-let redis: TestRedis
+let cluster: TestCluster
 let instances: ServerProcess[]
 let rows: StoredRows
 
 beforeAll(async () => {
-  db = await createDatabase()
-  redis = await startRedis()
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: `removal${Date.now()}:`,
+  cluster = await startCluster('removal', {
     SERVICE_SECRET,
     ...UNLIMITED,
     // Big messages and a patient slow-consumer limit: a socket that stops reading keeps a queue.
     MAX_MESSAGE_LENGTH: '100000',
     MAX_BODY_BYTES: String(1024 * 1024),
     SLOW_CONSUMER_BYTES: String(512 * 1024 * 1024),
-  }
-  instances = []
-  for (let i = 0; i < 3; i++) instances.push(await startInstance(env))
-  rows = storedRows({ DATABASE_URL: db.url }, '')
+  })
+  instances = cluster.instances
+  rows = storedRows({ DATABASE_URL: cluster.db.url }, '')
 }, 60_000)
 afterAll(async () => {
   await rows?.close()
-  for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
-  await Promise.all((instances ?? []).map((i) => i.exited))
-  await redis?.stop()
-  await db?.drop()
+  await cluster?.stop()
 })
 
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })

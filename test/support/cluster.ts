@@ -124,3 +124,39 @@ export async function startPostgres(): Promise<TestPostgres> {
   await pg.start()
   return pg
 }
+
+/** Several instances as their own processes on one fresh Postgres database and a Redis of their own. */
+export interface TestCluster {
+  db: Awaited<ReturnType<typeof createDatabase>>
+  redis: TestRedis
+  instances: ServerProcess[]
+  /** Kills the instances, stops Redis and drops the database. */
+  stop(): Promise<void>
+}
+
+/** Starts `count` instances sharing a fresh database and Redis, each with `env` (their prefix on Redis is `name`). */
+export async function startCluster(name: string, env: Record<string, string>, count = 3): Promise<TestCluster> {
+  const db = await createDatabase()
+  const redis = await startRedis()
+  const instances: ServerProcess[] = []
+  const cluster: TestCluster = {
+    db,
+    redis,
+    instances,
+    async stop() {
+      for (const instance of instances) instance.proc.kill('SIGKILL')
+      await Promise.all(instances.map((i) => i.exited))
+      await redis.stop()
+      await db.drop()
+    },
+  }
+  // One prefix for all of them: they share the Redis channels.
+  const shared = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `${name}${Date.now()}:`, ...env }
+  try {
+    for (let i = 0; i < count; i++) instances.push(await startInstance(shared))
+  } catch (err) {
+    await cluster.stop()
+    throw err
+  }
+  return cluster
+}

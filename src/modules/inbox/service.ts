@@ -86,7 +86,9 @@ export class InboxService {
     const blocked = new Set(blocks.map((b) => b.userId))
     const byId = new Map<number, MessageRow | undefined>(messages.map((m) => [m.id, m]))
     // A blocked user's words never show in the blocker's inbox: the preview is the newest message from anyone else.
-    for (const message of messages) if (blocked.has(message.userId)) byId.set(message.id, await this.previewBefore(message, blocked))
+    const hidden = messages.filter((m) => blocked.has(m.userId))
+    const previews = await Promise.all(hidden.map((m) => this.previewBefore(m, blocked)))
+    hidden.forEach((m, i) => byId.set(m.id, previews[i]))
     const membersOf = new Map(pairs)
     return rows.map((row, i) => {
       const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
