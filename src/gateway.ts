@@ -46,6 +46,7 @@ export function createGatewayGuard(config: Config, logger: Logger, metrics: Metr
   const secret = config.GATEWAY_SECRET
   const proxies = config.TRUSTED_PROXIES
   if (!secret) logger.warn('GATEWAY_SECRET is not set: identity headers are trusted from any client that can reach this server')
+  let forwardingPeerWarned = false
 
   const refuse = (request: Request, error: AppError) => {
     if (isUpgrade(request)) metrics.handshakesRefused.inc({ reason: error.code })
@@ -67,19 +68,37 @@ export function createGatewayGuard(config: Config, logger: Logger, metrics: Metr
     if (secret && !secretMatches(request.headers.get(GATEWAY_SECRET_HEADER), secret)) {
       return refuse(request, new AppError(401, 'gateway_secret_required', 'Unauthorized', 'Requests must come through the gateway (X-Gateway-Secret missing or wrong).'))
     }
+    // Past the checks above a forwarding peer is untrusted only without TRUSTED_PROXIES (see clientAddress).
+    if (!proxies && !forwardingPeerWarned && forwardsForOthers(request.headers)) {
+      forwardingPeerWarned = true
+      const peer = server?.requestIP(request)?.address
+      logger.warn('a peer forwarding for others (X-Forwarded-For or Forwarded) is not in TRUSTED_PROXIES: per-address limits are not applied to it; list the gateway in TRUSTED_PROXIES to count each client address', { peer })
+    }
   }
 }
 
+/** True when a request was forwarded for someone else: it carries X-Forwarded-For or Forwarded. */
+const forwardsForOthers = (headers: Headers) => headers.has('x-forwarded-for') || headers.has('forwarded')
+
 /**
- * The address of the client a request comes from, when it is known: with TRUSTED_PROXIES, the
- * nearest address in X-Forwarded-For that is not a trusted proxy; without, the peer itself, unless
- * GATEWAY_SECRET says every request comes through a gateway (whose own address names no client).
+ * The address of the client a request comes from, when it is known: from a peer in TRUSTED_PROXIES,
+ * the nearest address in X-Forwarded-For that is not a trusted proxy; from any other peer, the peer
+ * itself, unless it forwards for others or GATEWAY_SECRET says every request comes through a
+ * gateway (whose own address names no client). Null means only the per-user limits apply.
  */
 export function clientAddress(request: Request, server: Server<unknown> | null, config: Pick<Config, 'TRUSTED_PROXIES' | 'GATEWAY_SECRET'>): string | null {
   const peer = server?.requestIP(request)?.address ?? null
   const proxies = config.TRUSTED_PROXIES
+  const trusted = peer !== null && proxies !== undefined && ipInRanges(peer, proxies)
+  // A peer not in TRUSTED_PROXIES that forwards for others is a gateway nobody declared: counting
+  // its address would put all its users in one bucket (after a restart their reconnect storm locks
+  // most of them out), and the addresses it forwards cannot be believed; so it is not counted by
+  // address. A client reaching the server directly can therefore skip the per-address limits by
+  // adding the header: wherever clients could reach the server, set TRUSTED_PROXIES (other peers
+  // get 403) or GATEWAY_SECRET (only the gateway gets in).
+  if (!trusted && forwardsForOthers(request.headers)) return null
   if (!proxies) return config.GATEWAY_SECRET ? null : peer
-  if (!peer || !ipInRanges(peer, proxies)) return peer
+  if (!trusted) return peer
   const hops = (request.headers.get('x-forwarded-for') ?? '').split(',').map((s) => s.trim())
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!
