@@ -104,10 +104,12 @@ describe('through the reference nginx gateway', () => {
     await ws.close()
   })
 
-  it('should serve the docs and /healthz without a token, and nothing else', async () => {
-    for (const path of ['/healthz', '/docs', '/docs/json', '/docs/asyncapi.json', '/docs/assets/swagger-ui.css', '/docs/assets/init.js']) expect({ path, status: (await fetch(gateway.base + path)).status }).toEqual({ path, status: 200 })
+  it('should serve the docs, the test page and /healthz without a token, and nothing else', async () => {
+    for (const path of ['/healthz', '/docs', '/docs/json', '/docs/asyncapi.json', '/docs/assets/swagger-ui.css', '/docs/assets/init.js', '/chat_gateway_test.html', '/']) {
+      expect({ path, status: (await fetch(gateway.base + path)).status }).toEqual({ path, status: 200 })
+    }
     // Readiness and metrics are for the operator, scraped next to the server, not through it.
-    for (const path of ['/readyz', '/metrics', '/chat_gateway_test.html', '/', '/docsx', '/healthz/']) {
+    for (const path of ['/readyz', '/metrics', '/docsx', '/healthz/', '/chat_gateway_test.html/', '/x/chunk-a.js']) {
       expect({ path, status: (await fetch(gateway.base + path)).status }).toEqual({ path, status: 404 })
     }
   })

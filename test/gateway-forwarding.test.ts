@@ -67,13 +67,17 @@ describe('what reaches the chat server for a valid token', () => {
 })
 
 describe('what reaches the chat server without a token', () => {
-  it('should send /healthz and the docs at their fixed paths, with no query and none of the client headers', async () => {
+  it('should send /healthz, the docs and the test page at their fixed paths, with no query and none of the client headers', async () => {
     const cases: [string, string, string[]][] = [
       ['/healthz?/chat/v1/rooms/', '/healthz', ['host']],
       ['/docs?user_id=alice', '/docs', ['host', 'x-gateway-secret']],
       ['/docs/json?token2=x', '/docs/json', ['host', 'x-gateway-secret']],
       ['/docs/asyncapi.json', '/docs/asyncapi.json', ['host', 'x-gateway-secret']],
       ['/docs/assets/swagger-ui.css?v=1', '/docs/assets/swagger-ui.css', ['host', 'x-gateway-secret']],
+      ['/chat_gateway_test.html?user_id=alice&nickname=Alice', '/chat_gateway_test.html', ['host', 'x-gateway-secret']],
+      ['/?/chat/v1/rooms/', '/', ['host', 'x-gateway-secret']],
+      ['/chunk-1a2b3c.js?v=1', '/chunk-1a2b3c.js', ['host', 'x-gateway-secret']],
+      ['/chunk-1a2b3c.css', '/chunk-1a2b3c.css', ['host', 'x-gateway-secret']],
     ]
     for (const [target, uri, headerNames] of cases) {
       for (const auth of [[], [`Authorization: Bearer ${token()}`]]) {
@@ -84,8 +88,9 @@ describe('what reaches the chat server without a token', () => {
     }
   })
 
-  it('should answer other paths under /docs/ itself', async () => {
-    for (const target of ['/docs/', '/docs/chat/v1/rooms/', '/docs/assets/', '/docs/assets/.hidden', '/docs/assets/a/b', '/docs/json/x']) {
+  it('should answer other paths under /docs/ and beside the test page itself', async () => {
+    for (const target of ['/docs/', '/docs/chat/v1/rooms/', '/docs/assets/', '/docs/assets/.hidden', '/docs/assets/a/b', '/docs/json/x',
+      '/metrics', '/readyz', '/.chunk.js', '/chunk.json', '/chunk.js.map', '/a/chunk.js', '/chat_gateway_test.html/x', '/chat_gateway_test.htm']) {
       const { status, arrived } = await send(target)
       expect({ target, status, arrived: arrived.length }).toEqual({ target, status: 404, arrived: 0 })
     }

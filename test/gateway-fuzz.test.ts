@@ -165,7 +165,9 @@ function placeToken(token: string, place: Place): { query: string; headers: stri
 
 const PROTECTED = ['/chat/v1/rooms/', '/chat/v1/room/1/messages/', '/ws/chat/1/chat/', '/chat/v1/create-room/']
 const PUBLIC = ['/healthz', '/docs', '/docs/json', '/docs/asyncapi.json', '/docs/assets/swagger-ui.css']
-const OTHER = ['/readyz', '/metrics', '/', '/chat_gateway_test.html', '/chunk-abc.js', '/docs/', '/healthz/', '']
+// The test page and its files, public too: starts for the path property only (the token property aims at the API).
+const PAGE = ['/', '/chat_gateway_test.html', '/chunk-abc.js', '/chunk-abc.css']
+const OTHER = ['/readyz', '/metrics', '/docs/', '/healthz/', '/chunk.json', '']
 // Tricky pieces, and plain ones often enough that valid requests get through and are checked too.
 const TRICKY_SEPARATORS = ['\\', '%5C', '%5c', '%2F', '%2f', '//', '/./', '/../']
 const TRICKY_SEGMENTS = ['..', '.', '%2e%2e', '%2E%2E', '.%2e', '%2e', '%00', '#', '%3F', '?', 'é', '%', '%zz', '%20', '%25', '%63hat', '%77s', 'chat', 'ws', 'metrics', 'readyz', 'docs', 'healthz', 'json']
@@ -177,7 +179,7 @@ const weighted = <T>(plain: T[], tricky: T[]) => fc.oneof({ weight: 2, arbitrary
 // Each piece is a segment and what follows it; the starts above end in / or a name.
 const piece = fc.tuple(fc.oneof(weighted(PLAIN_SEGMENTS, TRICKY_SEGMENTS), text('az09._~-', 6, 1)), weighted(['/', ''], TRICKY_SEPARATORS))
 const path = fc
-  .tuple(fc.constantFrom(...PROTECTED, ...PUBLIC, ...OTHER), fc.array(piece, { maxLength: 4 }), weighted(PLAIN_QUERIES, TRICKY_QUERIES))
+  .tuple(fc.constantFrom(...PROTECTED, ...PUBLIC, ...PAGE, ...OTHER), fc.array(piece, { maxLength: 4 }), weighted(PLAIN_QUERIES, TRICKY_QUERIES))
   .map(([start, pieces, query]) => ({ path: (start + pieces.map(([segment, after]) => segment + after).join('')).replace(/^(?!\/)/, '/'), query: query.replace(/^\?/, '') }))
 const host = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom('localhost', 'chat.example.com', '127.0.0.1', '[::1]', 'gw_1.internal', 'localhost:8080') },
@@ -213,7 +215,7 @@ async function send(attempt: Attempt): Promise<{ res: RawResponse; arrived: Reco
   return { res, arrived: upstream.received.slice(before) }
 }
 
-const PUBLIC_URI = /^\/(healthz|docs|docs\/json|docs\/asyncapi\.json|docs\/assets\/[A-Za-z0-9_-][A-Za-z0-9._-]*)$/
+const PUBLIC_URI = /^\/(healthz|docs|docs\/json|docs\/asyncapi\.json|docs\/assets\/[A-Za-z0-9_-][A-Za-z0-9._-]*|chat_gateway_test\.html|[A-Za-z0-9_-][A-Za-z0-9._-]*\.(js|css))?$/
 const AMBIGUOUS = /[\\#]|%5c|%2f|%2e|%00|[^\x21-\x7e]|\/\.\.?(\/|\?|$)/i
 const IDENTITY = ['x-user-id', 'x-nickname', 'x-email', 'x-profile-url']
 const stringClaim = (value: unknown) => (typeof value === 'string' ? value : '')
