@@ -68,18 +68,18 @@ describe('POST /chat/v1/create-room/', () => {
 })
 
 describe('GET /chat/v1/rooms/', () => {
-  it('should list room summaries in ascending id order', async () => {
+  it('should list room summaries newest first', async () => {
     const res = await server.http('/chat/v1/rooms/')
     expect(res.status).toBe(200)
     const rooms = (await res.json()) as Json[]
     expect(rooms.length).toBeGreaterThan(3)
     const ids = rooms.map((r) => r.id as number)
-    expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    expect(ids).toEqual([...ids].sort((a, b) => b - a))
     expect(Object.keys(rooms[0]!).sort()).toEqual(['chat_url', 'created_at', 'id', 'kind', 'member_count', 'name', 'online_count', 'peer', 'post_id'])
   })
 
   it('should page with limit and after, with no gap and no repeat', async () => {
-    const all = (await (await server.http('/chat/v1/rooms/?limit=200')).json()) as Json[]
+    const all = (await (await server.http('/chat/v1/rooms/?limit=200&after=0')).json()) as Json[]
     const seen: number[] = []
     let after = 0
     for (;;) {

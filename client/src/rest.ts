@@ -36,7 +36,7 @@ export class ChatApi {
     return this.http.call('GET', `${V1}/me/`)
   }
 
-  /** Open rooms and, with identity, the caller's private and direct rooms, ascending id. */
+  /** Open rooms and, with identity, the caller's private and direct rooms: newest first (`before` pages on), or oldest first above `after`. */
   rooms(query: RoomsQuery = {}): Promise<RoomSummary[]> {
     return this.http.call('GET', `${V1}/rooms/`, { query })
   }

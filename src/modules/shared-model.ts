@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { notFound } from '../errors.ts'
+import { badRequest, notFound } from '../errors.ts'
 import { characterCount, textProblem } from '../text.ts'
 
 /**
@@ -13,6 +13,24 @@ export const integerLike = () =>
 /** `limit`, `after`, `before` query values. */
 export const pageLimit = z.coerce.number().int().min(1).max(200).default(50).describe('How many to return (1–200)')
 export const cursor = z.coerce.number().int().min(0)
+
+/** `before` and `after` together would be ambiguous; refuse rather than guess. */
+export function oneCursor<Query extends { before?: number; after?: number }>(query: Query): Query {
+  if (query.before !== undefined && query.after !== undefined) {
+    throw badRequest('invalid_query', 'Give at most one of "before" and "after".', [{ path: 'before', message: 'cannot be combined with after' }])
+  }
+  return query
+}
+
+/**
+ * A `Link` header value naming the next page as a query-only reference (`<?limit=50&before=120>`):
+ * resolved against the URL the client asked, it keeps whatever host and path prefix a gateway adds.
+ */
+export function nextLink(query: Record<string, number | undefined>): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value))
+  return `<?${search}>; rel="next"`
+}
 
 /** Route params with a room id; a value that is not a positive integer is an unknown room, as in the seed. */
 export const roomParamsSchema = z.object({ room_id: z.string().describe('Room id') })

@@ -92,8 +92,8 @@ export class PostgresStore implements Store {
     return this.db
       .select({ id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt: rooms.createdAt, kind: rooms.kind })
       .from(rooms)
-      .where(and(gt(rooms.id, page.after ?? 0), visible))
-      .orderBy(asc(rooms.id))
+      .where(and(page.after !== undefined ? gt(rooms.id, page.after) : lt(rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible))
+      .orderBy(page.after !== undefined ? asc(rooms.id) : desc(rooms.id))
       .limit(page.limit)
   }
 

@@ -115,6 +115,7 @@ const listed = { id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt
 
 function prepare(db: SqliteDb) {
   const p = sql.placeholder
+  const roomsOfUser = db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, p('userId')), ne(members.role, 'participant')))
   return {
     insertMessage: prepareInsert(db),
     messageByClientId: db
@@ -152,23 +153,20 @@ function prepare(db: SqliteDb) {
       .orderBy(desc(messages.id))
       .limit(p('limit'))
       .prepare(),
-    roomsAfter: db
-      .select(listed)
-      .from(rooms)
-      .where(and(gt(rooms.id, p('after')), eq(rooms.kind, 'open')))
-      .orderBy(asc(rooms.id))
-      .limit(p('limit'))
-      .prepare(),
+    roomsAfter: db.select(listed).from(rooms).where(and(gt(rooms.id, p('after')), eq(rooms.kind, 'open'))).orderBy(asc(rooms.id)).limit(p('limit')).prepare(),
+    roomsBefore: db.select(listed).from(rooms).where(and(lt(rooms.id, p('before')), eq(rooms.kind, 'open'))).orderBy(desc(rooms.id)).limit(p('limit')).prepare(),
     roomsOfUserAfter: db
       .select(listed)
       .from(rooms)
-      .where(
-        and(
-          gt(rooms.id, p('after')),
-          or(eq(rooms.kind, 'open'), inArray(rooms.id, db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, p('userId')), ne(members.role, 'participant'))))),
-        ),
-      )
+      .where(and(gt(rooms.id, p('after')), or(eq(rooms.kind, 'open'), inArray(rooms.id, roomsOfUser))))
       .orderBy(asc(rooms.id))
+      .limit(p('limit'))
+      .prepare(),
+    roomsOfUserBefore: db
+      .select(listed)
+      .from(rooms)
+      .where(and(lt(rooms.id, p('before')), or(eq(rooms.kind, 'open'), inArray(rooms.id, roomsOfUser))))
+      .orderBy(desc(rooms.id))
       .limit(p('limit'))
       .prepare(),
   }
@@ -300,8 +298,13 @@ export class SqliteStore implements Store {
   }
 
   async listRooms(page: RoomPage): Promise<ListedRoom[]> {
-    const after = page.after ?? 0
-    return page.userId ? this.statements.roomsOfUserAfter.all({ after, limit: page.limit, userId: page.userId }) : this.statements.roomsAfter.all({ after, limit: page.limit })
+    const { limit, userId } = page
+    if (page.after !== undefined) {
+      const after = page.after
+      return userId ? this.statements.roomsOfUserAfter.all({ after, limit, userId }) : this.statements.roomsAfter.all({ after, limit })
+    }
+    const before = page.before ?? Number.MAX_SAFE_INTEGER
+    return userId ? this.statements.roomsOfUserBefore.all({ before, limit, userId }) : this.statements.roomsBefore.all({ before, limit })
   }
 
   async getRoom(id: number): Promise<RoomRow | undefined> {

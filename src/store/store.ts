@@ -34,9 +34,13 @@ export type NewMessage = Omit<MessageRow, 'id' | 'seq'> & {
 /** What a room listing needs of each room (summaries): less to read and map than the whole row. */
 export type ListedRoom = Pick<RoomRow, 'id' | 'name' | 'postId' | 'createdAt' | 'kind'>
 
-/** A page of rooms: ascending id, starting after `after`: open rooms, and those `userId` is a member of. */
+/**
+ * A page of rooms (open rooms, and those `userId` is a member of): newest first below `before`
+ * (from the newest when absent), or with `after`, oldest first above it.
+ */
 export interface RoomPage {
   limit: number
+  before?: number
   after?: number
   userId?: string | null
 }

@@ -1,13 +1,14 @@
 import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { exampleMessage } from '../../docs/examples.ts'
-import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
+import { responses } from '../../docs/responses.ts'
+import { security } from '../../docs/security.ts'
 import { tooMany } from '../../errors.ts'
 import { requireIdentity, type Callers } from '../../caller.ts'
 import type { Metrics } from '../../metrics.ts'
 import { messageSchema, toMessageDto } from '../../realtime/codec.ts'
-import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
-import { checkHistoryQuery, historyQuerySchema, sendMessageBodySchema } from './model.ts'
+import { oneCursor, parseRoomId, roomParamsSchema } from '../shared-model.ts'
+import { historyQuerySchema, sendMessageBodySchema } from './model.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { MessageService } from './service.ts'
 
@@ -18,7 +19,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
     .get(
       '/room/:room_id/messages/',
       async ({ params, query, request }) => {
-        const rows = await messages.history(parseRoomId(params.room_id), checkHistoryQuery(query), callers(request.headers))
+        const rows = await messages.history(parseRoomId(params.room_id), oneCursor(query), callers(request.headers))
         return rows.map(toMessageDto)
       },
       {
@@ -28,6 +29,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
           summary: 'Message history',
           description: 'Ascending by id: the newest `limit`, or the newest below `before`, or the oldest above `after`. Give at most one of `before` and `after`.',
           tags: ['messages'],
+          security: security.anyone,
           responses: responses({
             200: { description: 'Messages, ascending id', schema: z.array(messageSchema), example: [exampleMessage] },
             400: { description: 'A query value is invalid', problem: { code: 'invalid_query' } },
@@ -57,7 +59,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
           description:
             'Stores the message as the user the gateway identifies, then broadcasts it as `chat.message` to every socket of the room. A repeated `client_msg_id` (same user, same room) is not stored again: the answer is 200 with the stored message.',
           tags: ['messages'],
-          parameters: [...identityHeaderParameters(true), serviceSecretParameter],
+          security: security.userOrService,
           responses: responses({
             201: { description: 'Stored and broadcast', schema: messageSchema, example: exampleMessage },
             200: { description: 'This client_msg_id was already stored; the stored message', schema: messageSchema, example: exampleMessage },

@@ -2,32 +2,42 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import type { Callers } from '../../caller.ts'
 import { exampleDirectRoom, exampleRoomDetail, exampleRoomSummary } from '../../docs/examples.ts'
-import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
+import { responses } from '../../docs/responses.ts'
+import { security } from '../../docs/security.ts'
 import type { Config } from '../../config.ts'
 import { requesterOf } from '../../gateway.ts'
 import { publicHost } from '../../http.ts'
-import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
+import { nextLink, oneCursor, parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, roomDetailSchema, roomSummarySchema } from './model.ts'
 import type { RoomService } from './service.ts'
 
-const optionalCaller = [...identityHeaderParameters(false), serviceSecretParameter]
+const optionalCaller = security.anyone
 
 /** `/chat/v1/rooms/`, `/chat/v1/create-room/`, `/chat/v1/direct-room/`, `/chat/v1/room/{room_id}/`. */
 export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config) =>
   new Elysia({ name: 'rooms', prefix: '/chat/v1' })
-    .get('/rooms/', ({ query, request }) => rooms.list(query, publicHost(request, config.PUBLIC_URL), callers(request.headers)), {
-      query: listRoomsQuerySchema,
-      detail: {
-        summary: 'List rooms',
-        description: "Open rooms and, with identity, the caller's private and direct rooms: summaries in ascending id order, paged with `after` (the last id of the previous page).",
-        tags: ['rooms'],
-        parameters: optionalCaller,
-        responses: responses({
-          200: { description: 'Room summaries, ascending id', schema: z.array(roomSummarySchema), example: [exampleRoomSummary] },
-          400: { description: 'A query value is invalid', problem: { code: 'invalid_query', example: { errors: [{ path: 'limit', message: 'Too big: expected number to be <=200' }] } } },
-        }),
+    .get(
+      '/rooms/',
+      async ({ query, request, set }) => {
+        const { rooms: page, next } = await rooms.list(oneCursor(query), publicHost(request, config.PUBLIC_URL), callers(request.headers))
+        if (next) set.headers.link = nextLink(next)
+        return page
       },
-    })
+      {
+        query: listRoomsQuerySchema,
+        detail: {
+          summary: 'List rooms',
+          description:
+            "Open rooms and, with identity, the caller's private and direct rooms: the newest `limit` (default 50) first, by descending id. While more exist, a `Link: <?limit=50&before=…>; rel=\"next\"` header gives the next page: a reference to resolve against the URL asked (`new URL(ref, response.url)`), so it keeps any prefix a gateway adds. `after` lists oldest first instead, rooms with a larger id. The body stays the seed's bare array.",
+          tags: ['rooms'],
+          security: optionalCaller,
+          responses: responses({
+            200: { description: 'Room summaries, newest first (oldest first with `after`); a `Link` header with rel="next" while more exist', schema: z.array(roomSummarySchema), example: [exampleRoomSummary] },
+            400: { description: 'A query value is invalid, or both `before` and `after` were given', problem: { code: 'invalid_query', example: { errors: [{ path: 'limit', message: 'Too big: expected number to be <=200' }] } } },
+          }),
+        },
+      },
+    )
     .post(
       '/create-room/',
       async ({ body, request, server, set }) => {
@@ -42,7 +52,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
           description:
             "Open rooms (the default) are idempotent per `post_id`: 201 with the new room, or 200 with the open room that already exists for that post. A private room is always new: the identified caller owns it, with `members`; a service call may name any `owner`. A service call may also create a `direct` room for two `members` (201, or 200 with their existing one).",
           tags: ['rooms'],
-          parameters: optionalCaller,
+          security: optionalCaller,
           responses: responses({
             201: { description: 'The new room', schema: roomDetailSchema, example: { ...exampleRoomDetail, online_count: 0, online_users: [], chat_messages: [] } },
             200: { description: 'The room that already exists for this post_id (open) or pair and post (direct)', schema: roomDetailSchema, example: exampleRoomDetail },
@@ -69,7 +79,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
           description:
             'The direct room of the caller and `user_id` about `post_id`: 201 with a new room, or 200 with the one the pair already has for that post (no post_id is its own key). Safe when requests race, on any instance. Its two members never change.',
           tags: ['rooms'],
-          parameters: [...identityHeaderParameters(true), serviceSecretParameter],
+          security: security.userOrService,
           responses: responses({
             201: { description: 'The new direct room', schema: roomDetailSchema, example: exampleDirectRoom },
             200: { description: "The pair's existing direct room for this post", schema: roomDetailSchema, example: exampleDirectRoom },
@@ -88,7 +98,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
         summary: 'Room detail',
         description: 'The room with who is online, its newest 50 messages (ascending) and, for private and direct rooms, its members. Private and direct rooms answer only their members and service calls.',
         tags: ['rooms'],
-        parameters: optionalCaller,
+        security: optionalCaller,
         responses: responses({
           200: { description: 'The room', schema: roomDetailSchema, example: exampleRoomDetail },
           401: { description: 'A private or direct room, and no identity', problem: { code: 'identity_required' } },

@@ -33,8 +33,10 @@ export type DirectRoomBody = z.infer<typeof directRoomBodySchema>
 
 export const listRoomsQuerySchema = z.object({
   limit: pageLimit,
-  after: cursor.optional().describe('Return rooms with an id above this one'),
+  before: cursor.optional().describe('Newest first, rooms with an id below this one (the `Link: rel="next"` header carries it)'),
+  after: cursor.optional().describe('Oldest first instead, rooms with an id above this one (to page forward, or to look for rooms made since)'),
 })
+export type ListRoomsQuery = z.infer<typeof listRoomsQuerySchema>
 
 export const peerSchema = z
   .object({

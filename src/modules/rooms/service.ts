@@ -7,7 +7,7 @@ import type { MemberRow } from '../../store/membership.ts'
 import type { ListedRoom, RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from './access.ts'
 import type { Identity } from '../../identity.ts'
-import type { CreateRoomBody, DirectRoomBody, MemberDto, PeerDto, RoomDetail, RoomSummary } from './model.ts'
+import type { CreateRoomBody, DirectRoomBody, ListRoomsQuery, MemberDto, PeerDto, RoomDetail, RoomSummary } from './model.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import { userEvent } from '../../realtime/events.ts'
 
@@ -17,6 +17,12 @@ const NO_COUNTS: Promise<ReadonlyMap<number, number>> = Promise.resolve(new Map(
 const DETAIL_MESSAGES = 50
 
 /** Who looks at a member list: a user (by id), or the app's backend. */
+/** A page of room summaries and the query of the page after it (null on the last page). */
+export interface RoomList {
+  rooms: RoomSummary[]
+  next: ListRoomsQuery | null
+}
+
 export interface Viewer {
   userId: string | null
   service: boolean
@@ -133,9 +139,19 @@ export class RoomService {
     return this.direct(identity.userId, body.user_id, body.post_id ?? null, body.name ?? '', host, requester, caller)
   }
 
-  /** Open rooms and, with identity, the caller's private and direct rooms; ascending id. */
-  async list(page: { limit: number; after?: number }, host: string, caller: Caller): Promise<RoomSummary[]> {
-    const rows = await this.store.listRooms({ ...page, userId: caller.identity?.userId ?? null })
+  /**
+   * Open rooms and, with identity, the caller's private and direct rooms: newest first (below
+   * `before`), or oldest first above `after`. `next` is the query of the following page while one exists.
+   */
+  async list(page: ListRoomsQuery, host: string, caller: Caller): Promise<RoomList> {
+    const found = await this.store.listRooms({ ...page, limit: page.limit + 1, userId: caller.identity?.userId ?? null })
+    const rows = found.slice(0, page.limit)
+    const last = rows.at(-1)
+    const next: ListRoomsQuery | null = found.length > page.limit && last ? (page.after !== undefined ? { limit: page.limit, after: last.id } : { limit: page.limit, before: last.id }) : null
+    return { rooms: await this.summaries(rows, host, caller), next }
+  }
+
+  private async summaries(rows: ListedRoom[], host: string, caller: Caller): Promise<RoomSummary[]> {
     const viewer = viewerOf(caller)
     const withMembers = rows.filter((row) => row.kind !== 'open').map((row) => row.id)
     // Only a user sees a peer, and only in their own direct rooms (the listing holds no one else's).
