@@ -6,18 +6,16 @@ import swaggerBundle from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'f
 import swaggerCss from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import { notFound } from '../errors.ts'
 import { pageHeaders } from '../http.ts'
+import { identityHeaders } from '../identity.ts'
 import { asyncApiDocument } from './asyncapi.ts'
 import { toJsonSchema } from './json-schema.ts'
+import { security, securitySchemes } from './security.ts'
 
 /**
  * Swagger UI's page. Its start-up script is a file of its own rather than inline, so the page runs
- * under a policy that allows scripts from this server only. Paths are relative to /docs, so the page
- * also works when a gateway mounts the server under a prefix.
- */
-/**
- * Swagger UI's page. Its files are named relative to the page, so that it works behind a gateway
- * that serves the API under a prefix: from `/docs` they are `docs/assets/…`, from `/docs/` just
- * `assets/…` (`base` is the one or the other).
+ * under a policy that allows scripts from this server only. Its files are named relative to the
+ * page, so that it works behind a gateway that serves the API under a prefix: from `/docs` they are
+ * `docs/assets/…`, from `/docs/` just `assets/…` (`base` is the one or the other).
  */
 const page = (base: string) => `<!doctype html>
 <html lang="en">
@@ -37,8 +35,25 @@ const page = (base: string) => `<!doctype html>
 `
 const PAGE = page('docs/')
 const PAGE_IN_FOLDER = page('')
-// The document is found beside this script's folder, whichever way the page was reached.
-const INIT = `window.ui = SwaggerUIBundle({ url: new URL('../json', document.currentScript.src).href, dom_id: '#swagger-ui', deepLinking: true })\n`
+/**
+ * Swagger UI's start-up. The document is found beside this script's folder, whichever way the page
+ * was reached. Browsers refuse header values outside Latin-1 (a Korean nickname), and the server
+ * reads identity headers percent-encoded: the interceptor encodes any identity value that is not
+ * printable ASCII before "Try it out" sends it, as a gateway would.
+ */
+const INIT = `const identityHeaderNames = new Set(${JSON.stringify(Object.values(identityHeaders))})
+window.ui = SwaggerUIBundle({
+  url: new URL('../json', document.currentScript.src).href,
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  requestInterceptor: (request) => {
+    for (const [name, value] of Object.entries(request.headers ?? {})) {
+      if (identityHeaderNames.has(name.toLowerCase()) && typeof value === 'string' && /[^\\x20-\\x7e]/.test(value)) request.headers[name] = encodeURIComponent(value)
+    }
+    return request
+  },
+})
+`
 
 /** Scripts, styles and images from this server only (a browser test holds the page to it). */
 const headers = pageHeaders("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'")
@@ -70,7 +85,7 @@ export const docsRoutes = (version: string) => {
             description: [
               'REST for rooms and message history. The live chat runs over WebSocket at `/ws/chat/{room_id}/chat/`: its protocol (frames, handshake, refusals, close codes) is the [AsyncAPI document](docs/asyncapi.json).',
               '',
-              'Identity comes from the API gateway in front of this server: `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (non-ASCII percent-encoded as UTF-8). Errors are RFC 9457 `application/problem+json` with a stable `code`.',
+              'Identity comes from the API gateway in front of this server: `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (non-ASCII percent-encoded as UTF-8), documented as security schemes: enter them once under **Authorize** to try the operations here. Errors are RFC 9457 `application/problem+json` with a stable `code`.',
               '',
               "Rooms are `open` (anyone), `private` (an owner and members) or `direct` (two members, one room per pair and post). Private and direct rooms answer only their members (403 `not_a_member`) and service calls: requests from the app's own backend carrying `X-Service-Secret` (SERVICE_SECRET), which may create rooms for anyone, manage members and read any room.",
             ].join('\n'),
@@ -85,6 +100,9 @@ export const docsRoutes = (version: string) => {
             { name: 'identity', description: 'Who the gateway says the caller is' },
             { name: 'operations', description: 'Health, readiness and metrics' },
           ],
+          components: { securitySchemes },
+          // Operations that name no callers of their own (health, readiness, metrics).
+          security: security.open,
         },
       }),
     )

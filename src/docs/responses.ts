@@ -1,6 +1,5 @@
 import type { OpenAPIV3 } from 'openapi-types'
 import { z } from 'zod'
-import { identityInputSchema } from '../identity.ts'
 import { toJsonSchema } from './json-schema.ts'
 
 /** The problem+json body every error response carries. */
@@ -33,26 +32,4 @@ export function responses(docs: Record<number, ResponseDoc>): OpenAPIV3.Response
     }
   }
   return out as OpenAPIV3.ResponsesObject
-}
-
-const headerNames: Record<string, string> = { user_id: 'X-User-Id', nickname: 'X-Nickname', email: 'X-Email', profile_url: 'X-Profile-Url' }
-
-/** The gateway's identity headers as OpenAPI parameters, from the schema that validates them. */
-export function identityHeaderParameters(required: boolean): OpenAPIV3.ParameterObject[] {
-  return Object.entries(identityInputSchema.shape).map(([field, schema]) => ({
-    name: headerNames[field] ?? field,
-    in: 'header',
-    required: required && field !== 'profile_url',
-    description: `${schema.description ?? ''}. Set by the gateway from the verified token; non-ASCII percent-encoded as UTF-8.`,
-    schema: toJsonSchema(schema, 'input'),
-  }))
-}
-
-/** `X-Service-Secret`: marks a call from the app's own backend (see SERVICE_SECRET). */
-export const serviceSecretParameter: OpenAPIV3.ParameterObject = {
-  name: 'X-Service-Secret',
-  in: 'header',
-  required: false,
-  description: "SERVICE_SECRET, sent only by the app's own backend: such a call may read any room, create rooms of any kind for anyone and manage members. The gateway strips it from clients.",
-  schema: { type: 'string' },
 }

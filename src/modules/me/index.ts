@@ -1,7 +1,8 @@
 import { Elysia } from 'elysia'
 import { requireIdentity, type Callers } from '../../caller.ts'
 import { exampleMessage } from '../../docs/examples.ts'
-import { identityHeaderParameters, responses } from '../../docs/responses.ts'
+import { responses } from '../../docs/responses.ts'
+import { security } from '../../docs/security.ts'
 import { meSchema, toMeDto, type MeDto } from './model.ts'
 
 /** The sender of the documents' example message. */
@@ -23,7 +24,7 @@ export const meRoutes = (callers: Callers) =>
         description:
           'The identity the gateway forwarded with this very request, as the server reads it (headers decoded). A client behind a gateway learns its user id here: the token it holds is verified by the gateway, not read by the client. The client library keys what it keeps in a browser (pending sends) by this id, so users who share a browser never send each other\'s messages.',
         tags: ['identity'],
-        parameters: identityHeaderParameters(true),
+        security: security.user,
         responses: responses({
           200: { description: 'The caller', schema: meSchema, example: exampleMe },
           400: { description: 'The identity headers are invalid', problem: { code: 'invalid_identity' } },

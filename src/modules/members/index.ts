@@ -4,14 +4,15 @@ import type { Callers } from '../../caller.ts'
 import type { Config } from '../../config.ts'
 import { requesterOf } from '../../gateway.ts'
 import { exampleMember } from '../../docs/examples.ts'
-import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
+import { responses } from '../../docs/responses.ts'
+import { security } from '../../docs/security.ts'
 import { memberSchema } from '../rooms/model.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { addMemberBodySchema, blockSchema, memberParamsSchema, userParamsSchema } from './model.ts'
 import { MAX_BLOCKS, parseUserId, type BlockService, type MemberService } from './service.ts'
 
-const caller = [...identityHeaderParameters(false), serviceSecretParameter]
-const user = identityHeaderParameters(true)
+const caller = security.anyone
+const user = security.user
 const roomRefusals = {
   401: { description: 'A private or direct room, and no identity', problem: { code: 'identity_required' } },
   403: { description: 'Not a member of this private or direct room (`not_a_member`), or not its owner (`not_owner`)', problem: { code: 'not_a_member' } },
@@ -28,7 +29,7 @@ export const memberRoutes = (members: MemberService, callers: Callers, config: P
         summary: 'List members',
         description: "The owner, then the members by joining, with the last profile the gateway forwarded for each who has taken part in the room (sent, or read a message) or owns it; others' profiles are null but to themselves and the app's backend. Empty for open rooms.",
         tags: ['members'],
-        parameters: caller,
+        security: caller,
         responses: responses({ 200: { description: 'Members', schema: z.array(memberSchema), example: [exampleMember] }, ...roomRefusals }),
       },
     })
@@ -47,7 +48,7 @@ export const memberRoutes = (members: MemberService, callers: Callers, config: P
           description:
             "The owner or a service call adds a user to a private room: 201, or 200 if they already were a member. The room's sockets hear `chat.member.added`. A user who has blocked the owner cannot be added by them (403 `blocked`). Users' changes are limited (MEMBER_CHANGES_PER_MINUTE, 429 with Retry-After); service calls are not.",
           tags: ['members'],
-          parameters: caller,
+          security: caller,
           responses: responses({
             201: { description: 'Added', schema: memberSchema, example: exampleMember },
             200: { description: 'Already a member', schema: memberSchema, example: exampleMember },
@@ -73,7 +74,7 @@ export const memberRoutes = (members: MemberService, callers: Callers, config: P
           description:
             "The owner or a service call removes a member; a member removes themself (leaves). 204. The room hears `chat.member.removed`, and the removed user's sockets in the room close with 4403 `removed`, on every instance.",
           tags: ['members'],
-          parameters: caller,
+          security: caller,
           responses: responses({
             204: { description: 'Removed', empty: true },
             400: { description: 'The user id in the path is invalid', problem: { code: 'invalid_user_id' } },
@@ -93,7 +94,7 @@ export const blockRoutes = (blocks: BlockService, callers: Callers) =>
         summary: 'List blocks',
         description: 'The users the caller has blocked, oldest first.',
         tags: ['blocks'],
-        parameters: user,
+        security: user,
         responses: responses({
           200: { description: 'Blocked users', schema: z.array(blockSchema), example: [{ user_id: '77', created_at: '2026-11-30T09:30:00.000Z' }] },
           401: { description: 'No identity', problem: { code: 'identity_required' } },
@@ -113,7 +114,7 @@ export const blockRoutes = (blocks: BlockService, callers: Callers) =>
           description:
             'Idempotent. Stops a new direct room between the two (403 `blocked`) and refuses sends in their existing direct rooms, for both (REST 403 `blocked`, socket `chat.error` `blocked`). Open and private rooms are unchanged: clients hide blocked users there.',
           tags: ['blocks'],
-          parameters: user,
+          security: user,
           responses: responses({
             204: { description: 'Blocked', empty: true },
             400: { description: 'The user id is invalid (`invalid_user_id`) or the caller (`same_user`)', problem: { code: 'same_user' } },
@@ -135,7 +136,7 @@ export const blockRoutes = (blocks: BlockService, callers: Callers) =>
           summary: 'Unblock a user',
           description: 'Idempotent. Sends in their direct rooms are taken again unless the other user has blocked the caller too.',
           tags: ['blocks'],
-          parameters: user,
+          security: user,
           responses: responses({
             204: { description: 'Unblocked', empty: true },
             400: { description: 'The user id is invalid', problem: { code: 'invalid_user_id' } },

@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import type { Callers } from '../../caller.ts'
-import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
+import { responses } from '../../docs/responses.ts'
+import { security } from '../../docs/security.ts'
 import { parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { markReadBodySchema, readMarkerSchema, unreadSchema } from './model.ts'
 import type { ReadService } from './service.ts'
@@ -16,7 +17,7 @@ export const readRoutes = (reads: ReadService, callers: Callers) =>
         description:
           "Moves the caller's read marker in the room forward (never back, never past the room's newest message). When it moves, every socket of the room gets `chat.read`. Sending a message moves the sender's marker to it. Also over the socket: `{\"type\": \"chat.read\", \"last_read_id\": N}`.",
         tags: ['read state'],
-        parameters: [...identityHeaderParameters(true), serviceSecretParameter],
+        security: security.userOrService,
         responses: responses({
           200: { description: 'Where the marker is now, and what is unread after it', schema: readMarkerSchema, example: { room: 7, last_read_id: 1024, unread_count: 0 } },
           401: { description: 'No identity', problem: { code: 'identity_required' } },
@@ -31,7 +32,7 @@ export const readRoutes = (reads: ReadService, callers: Callers) =>
         summary: 'Unread badge',
         description: "Unread messages across the caller's rooms (private and direct rooms they are a member of, open rooms they have sent to or set a marker in), and how many rooms have any.",
         tags: ['read state'],
-        parameters: identityHeaderParameters(true),
+        security: security.user,
         responses: responses({
           200: { description: 'The badge', schema: unreadSchema, example: { total: 5, rooms: 2 } },
           401: { description: 'No identity', problem: { code: 'identity_required' } },

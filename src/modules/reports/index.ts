@@ -2,7 +2,8 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import type { Callers } from '../../caller.ts'
 import type { Config } from '../../config.ts'
-import { identityHeaderParameters, responses, serviceSecretParameter } from '../../docs/responses.ts'
+import { responses } from '../../docs/responses.ts'
+import { security } from '../../docs/security.ts'
 import { requesterOf } from '../../gateway.ts'
 import { adminPageSchema, deadLetterSchema, reportBodySchema, reportSchema } from './model.ts'
 import type { ReportService } from './service.ts'
@@ -25,7 +26,7 @@ export const reportRoutes = (reports: ReportService, callers: Callers, config: C
           summary: 'Report a message or a user',
           description: "For moderation: a message of a room the caller may use (its author is the user reported), or any user id (taken the same way whether or not the server has seen that user, so a report tells nothing about who exists). Stored, and sent to the app's backend as a `report.created` webhook. Limited per user (REPORTS_PER_HOUR).",
           tags: ['reports'],
-          parameters: identityHeaderParameters(true),
+          security: security.user,
           responses: responses({
             201: { description: 'Stored', schema: reportSchema, example: exampleReport },
             400: { description: 'Reporting oneself', problem: { code: 'same_user' } },
@@ -44,7 +45,7 @@ export const reportRoutes = (reports: ReportService, callers: Callers, config: C
         summary: 'List reports (service call)',
         description: 'Reports, oldest first; page with `after` (the last id seen).',
         tags: ['reports'],
-        parameters: [serviceSecretParameter],
+        security: security.service,
         responses: responses({ 200: { description: 'Reports', schema: z.array(reportSchema), example: [exampleReport] }, ...serviceOnly }),
       },
     })
@@ -54,7 +55,7 @@ export const reportRoutes = (reports: ReportService, callers: Callers, config: C
         summary: 'List dead webhook events (service call)',
         description: 'Webhook events given up on (a permanent 4xx, or still failing after WEBHOOK_MAX_AGE), oldest first, with the last error. `chat-server webhooks requeue <id|all>` sends them again.',
         tags: ['reports'],
-        parameters: [serviceSecretParameter],
+        security: security.service,
         responses: responses({
           200: {
             description: 'Dead letters',
