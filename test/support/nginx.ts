@@ -70,7 +70,7 @@ function answerComplete(data: Buffer): boolean {
   return /^transfer-encoding:\s*chunked/im.test(head) && data.subarray(-5).toString('latin1') === '0\r\n\r\n'
 }
 
-/** Real nginx running the reference gateway config, rendered into a temp dir. */
+/** Real nginx running the reference gateway config (or a test's own), from a temp dir. */
 export interface Gateway {
   base: string
   wsBase: string
@@ -103,12 +103,29 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   }
   // The same substitution envsubst makes, limited to these names.
   const config = readFileSync(join(deploy, 'chat-gateway.conf.template'), 'utf8').replace(/\$\{(\w+)\}/g, (whole, name: string) => values[name] ?? whole)
+  return runNginx(dir, port, config, { JWT_SECRET: options.jwtSecret, GATEWAY_SECRET: options.gatewaySecret, ...options.env })
+}
+
+/**
+ * Real nginx with a config of the test's own: `http` is the body of the http block, given the
+ * address to listen on (127.0.0.1:<free port>). Errors go to the error log, requests to the
+ * access log, as with the reference gateway.
+ */
+export async function startNginx(http: (listen: string) => string): Promise<Gateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-nginx-'))
+  const port = freePort()
+  const config = [`pid ${join(dir, 'nginx.pid')};`, 'error_log stderr warn;', 'events { worker_connections 256; }', 'http {', '    access_log /dev/stdout;', http(`127.0.0.1:${port}`), '}', ''].join('\n')
+  return runNginx(dir, port, config, {})
+}
+
+/** Runs nginx in the foreground on `config` (written into `dir`, removed at stop) until it answers on `port`. */
+async function runNginx(dir: string, port: number, config: string, env: Record<string, string>): Promise<Gateway> {
   writeFileSync(join(dir, 'nginx.conf'), config)
-  // The template logs errors to stderr and requests to stdout; both land in files the tests read.
+  // The configs log errors to stderr and requests to stdout; both land in files the tests read.
   const errorLogPath = join(dir, 'error.log')
   const accessLogPath = join(dir, 'access.log')
   const proc: Subprocess = Bun.spawn(['nginx', '-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
-    env: { PATH: process.env.PATH ?? '', JWT_SECRET: options.jwtSecret, GATEWAY_SECRET: options.gatewaySecret, ...options.env },
+    env: { PATH: process.env.PATH ?? '', ...env },
     stdout: Bun.file(accessLogPath),
     stderr: Bun.file(errorLogPath),
   })
