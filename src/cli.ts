@@ -3,7 +3,12 @@ import { version } from './version.ts'
 import { ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
 
 /** What the command line asked for. */
-export type Command = { kind: 'help' } | { kind: 'version' } | { kind: Exclude<Subcommand, 'webhooks'>; config: Config } | { kind: 'webhooks'; action: WebhooksAction; config: Config }
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'serve' | 'migrate'; config: Config }
+  | { kind: 'renew-epoch'; config: Config; force: boolean }
+  | { kind: 'webhooks'; action: WebhooksAction; config: Config }
 
 /** `webhooks dead` lists dead letters; `webhooks requeue <id>… | all` sends them again. */
 export type WebhooksAction = { verb: 'dead' } | { verb: 'requeue'; ids: number[] | 'all' }
@@ -22,6 +27,7 @@ const settingKeys = Object.keys(configSchema.shape)
 const options = {
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
+  force: { type: 'boolean' },
   ...Object.fromEntries(settingKeys.map((key) => [flagOf(key).slice(2), { type: 'string' }])),
 } satisfies ParseArgsConfig['options']
 
@@ -49,9 +55,11 @@ export function parseCommandLine(argv: readonly string[], env: Record<string, st
     const value = (values as Record<string, string | boolean | undefined>)[flagOf(key).slice(2)]
     if (typeof value === 'string') fromFlags[key] = value
   }
+  if (values.force && subcommand !== 'renew-epoch') throw new UsageError('--force is only for renew-epoch')
   const config = loadConfig({ ...env, ...fromFlags })
   if (action) return { kind: 'webhooks', action, config }
-  return { kind: subcommand as Exclude<Subcommand, 'webhooks'>, config }
+  if (subcommand === 'renew-epoch') return { kind: 'renew-epoch', config, force: values.force === true }
+  return { kind: subcommand as 'serve' | 'migrate', config }
 }
 
 function webhooksAction(words: string[]): WebhooksAction {
@@ -74,7 +82,8 @@ export function helpText(): string {
     'Commands:',
     '  serve                       run the server (default); applies migrations first',
     '  migrate                     apply database migrations and exit',
-    '  renew-epoch                 draw a new storage epoch (after restoring a backup; servers stopped)',
+    '  renew-epoch [--force]       draw a new storage epoch (after restoring a backup); refused while',
+    '                              a server runs on the database (--force: the listed ones are known to be gone)',
     '  webhooks dead               list dead webhook events (JSON lines): id, type, attempts, last error',
     '  webhooks requeue <id>…|all  send dead webhook events again (servers may be running)',
     '',

@@ -8,7 +8,9 @@ import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
 import { ListenError, startServer, type RunningServer } from './server.ts'
 import { StartRefused } from './start-refused.ts'
-import { DataFileInUse } from './store/file-lock.ts'
+import { openDataFile } from './store/data-file.ts'
+import { DataFileInUse, holdDataFile } from './store/file-lock.ts'
+import { InstancesRunning, INSTANCE_STALE_MS } from './store/instances.ts'
 import { openStore } from './store/open.ts'
 
 let command
@@ -32,46 +34,103 @@ if (command.kind === 'version') {
 const { config } = command
 const logger = createLogger(config.LOG_LEVEL)
 
-if (command.kind === 'migrate') {
-  if (config.DATABASE_URL) {
-    const db = openPostgres(config.DATABASE_URL)
-    const applied = await migratePostgres(db)
-    await db.$client.close()
-    logger.info('migrations applied', { database: 'postgres', applied })
-  } else {
-    const db = openSqlite(config.DATABASE_PATH)
-    migrateSqlite(db)
-    db.$client.close()
-    logger.info('migrations applied', { database: config.DATABASE_PATH })
+/**
+ * A refusal a person must act on (a setting, a file, another process, a newer database): one log
+ * line and exit status 2, which the systemd unit does not restart.
+ */
+function refuse(error: StartRefused): never {
+  logger.error(error.message, error instanceof ListenError ? { address: error.address } : error instanceof DataFileInUse ? { path: error.path, pid: error.holder.pid } : {})
+  process.exit(2)
+}
+
+/** Runs a one-shot command (not `serve`), exiting 0 when it is done. */
+async function oneShot(run: () => Promise<void>): Promise<never> {
+  try {
+    await run()
+  } catch (error) {
+    if (error instanceof StartRefused) refuse(error)
+    throw error
   }
   process.exit(0)
+}
+
+/** The SQLite file's lock for a command that must not run beside the server that holds it. */
+function holdDataFileFor(name: string, path: string): () => void {
+  try {
+    return holdDataFile(path)
+  } catch (error) {
+    if (!(error instanceof DataFileInUse)) throw error
+    throw new StartRefused(`${name}: database file ${path} is in use by a running server (pid ${error.holder.pid}, since ${error.holder.since}); stop it first`)
+  }
+}
+
+if (command.kind === 'migrate') {
+  await oneShot(async () => {
+    if (config.DATABASE_URL) {
+      const db = openPostgres(config.DATABASE_URL)
+      try {
+        const applied = await migratePostgres(db, config.DATABASE_URL)
+        logger.info('migrations applied', { database: 'postgres', applied })
+      } finally {
+        await db.$client.close()
+      }
+    } else {
+      const release = holdDataFileFor('migrate', config.DATABASE_PATH)
+      try {
+        const db = openDataFile(config.DATABASE_PATH, () => {
+          const db = openSqlite(config.DATABASE_PATH)
+          migrateSqlite(db)
+          return db
+        })
+        db.$client.close()
+        logger.info('migrations applied', { database: config.DATABASE_PATH })
+      } finally {
+        release()
+      }
+    }
+  })
 }
 
 if (command.kind === 'renew-epoch') {
-  // Clients reconnecting with the old epoch are told to reload rather than trust ids that repeat.
-  const store = await openStore(config)
-  const epoch = await store.renewEpoch()
-  await store.close()
-  logger.info('storage epoch renewed', { epoch })
-  process.exit(0)
+  const { force } = command
+  await oneShot(async () => {
+    // On SQLite a running server holds the file's lock; on Postgres each writes a heartbeat.
+    const release = config.DATABASE_URL ? () => {} : holdDataFileFor('renew-epoch', config.DATABASE_PATH)
+    const store = await openStore(config)
+    try {
+      const running = await store.instancesSeenSince(Date.now() - INSTANCE_STALE_MS)
+      if (running.length > 0 && !force) throw new InstancesRunning('renew-epoch', running)
+      if (running.length > 0) logger.warn('renewing the epoch although servers were seen lately (--force)', { instances: running.map((i) => `${i.host}:${i.pid}`) })
+      // Clients reconnecting with the old epoch are told to reload rather than trust ids that repeat.
+      const epoch = await store.renewEpoch()
+      logger.info('storage epoch renewed', { epoch })
+    } finally {
+      await store.close()
+      release()
+    }
+  })
 }
 
 if (command.kind === 'webhooks') {
-  const store = await openStore(config)
   const { action } = command
-  if (action.verb === 'dead') {
-    for (let after = 0; ; ) {
-      const page = await store.outbox.dead(200, after)
-      for (const row of page) process.stdout.write(`${JSON.stringify({ id: row.id, type: row.type, key: row.key, attempts: row.attempts, last_error: row.lastError, created_at: new Date(row.createdAt).toISOString() })}\n`)
-      if (page.length < 200) break
-      after = page.at(-1)!.id
+  await oneShot(async () => {
+    const store = await openStore(config)
+    try {
+      if (action.verb === 'dead') {
+        for (let after = 0; ; ) {
+          const page = await store.outbox.dead(200, after)
+          for (const row of page) process.stdout.write(`${JSON.stringify({ id: row.id, type: row.type, key: row.key, attempts: row.attempts, last_error: row.lastError, created_at: new Date(row.createdAt).toISOString() })}\n`)
+          if (page.length < 200) break
+          after = page.at(-1)!.id
+        }
+      } else {
+        const requeued = await store.outbox.requeue(action.ids, Date.now())
+        logger.info('dead webhook events re-queued', { requeued })
+      }
+    } finally {
+      await store.close()
     }
-  } else {
-    const requeued = await store.outbox.requeue(action.ids, Date.now())
-    logger.info('dead webhook events re-queued', { requeued })
-  }
-  await store.close()
-  process.exit(0)
+  })
 }
 
 for (const { name, meant } of suggestSettings(process.env)) logger.warn(`${name} is not a setting; did you mean ${meant}?`, { name, meant })
@@ -105,10 +164,7 @@ try {
 } catch (err) {
   // A port or a data file in use is a setting to fix, not a crash: status 2, which the systemd
   // unit does not restart.
-  if (err instanceof StartRefused) {
-    logger.error(err.message, err instanceof ListenError ? { address: err.address } : err instanceof DataFileInUse ? { path: err.path, pid: err.holder.pid } : {})
-    process.exit(2)
-  }
+  if (err instanceof StartRefused) refuse(err)
   logger.error('could not start', { err: err instanceof Error ? err : new Error(String(err)) })
   process.exit(1)
 }

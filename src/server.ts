@@ -8,6 +8,7 @@ import { RedisBroker } from './realtime/redis-broker.ts'
 import { RedisPresence } from './realtime/redis-presence.ts'
 import { StartRefused } from './start-refused.ts'
 import { holdDataFile } from './store/file-lock.ts'
+import { InstanceHeartbeat } from './store/instances.ts'
 import { openStore } from './store/open.ts'
 import { PostgresStore } from './store/postgres-store.ts'
 import { loadTestPage } from './web/index.ts'
@@ -93,6 +94,8 @@ async function serve(config: Config, logger: Logger, release: () => void): Promi
   }
   const server = running.server
   if (!server) throw new Error('server did not start')
+  const heartbeat = new InstanceHeartbeat(store, logger)
+  await heartbeat.start()
   let stopping: Promise<void> | undefined
   return {
     url: server.url,
@@ -110,6 +113,7 @@ async function serve(config: Config, logger: Logger, release: () => void): Promi
         await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])
         await webhooks?.stop()
         await running.profiles.flush()
+        await heartbeat.stop()
         await store.close()
         release()
         await running.presence.close()

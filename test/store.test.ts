@@ -86,7 +86,7 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
       expect(results.filter((r) => r.created)).toHaveLength(1)
       expect(new Set(results.map((r) => r.room.id)).size).toBe(1)
       expect((await store.createRoom({ name: 'no post', postId: null })).created).toBe(true)
-      expect((await store.listRooms({ limit: 10 })).map((r) => r.name)).toEqual(['race', 'no post'])
+      expect((await store.listRooms({ limit: 10 })).map((r) => r.name)).toEqual(['no post', 'race'])
     })
 
     it('should group-commit appends made together, in ascending id order', async () => {

@@ -10,6 +10,7 @@ import messagePositions from '../../drizzle/0004_message_positions.sql' with { t
 import webhooksReports from '../../drizzle/0005_webhooks_reports.sql' with { type: 'text' }
 import webhookCursors from '../../drizzle/0006_webhook_cursors.sql' with { type: 'text' }
 import membersRule from '../../drizzle/0007_members_rule.sql' with { type: 'text' }
+import schemaVersion from '../../drizzle/0008_schema_version_instances.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -21,6 +22,7 @@ import pgUnreadIndex from '../../drizzle-pg/0006_unread_index.sql' with { type: 
 import pgWebhooksReports from '../../drizzle-pg/0007_webhooks_reports.sql' with { type: 'text' }
 import pgWebhookCursors from '../../drizzle-pg/0008_webhook_cursors.sql' with { type: 'text' }
 import pgMembersRule from '../../drizzle-pg/0009_members_rule.sql' with { type: 'text' }
+import pgSchemaVersion from '../../drizzle-pg/0010_schema_version_instances.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -32,6 +34,7 @@ export const migrationSql: Record<string, string> = {
   '0005_webhooks_reports': webhooksReports,
   '0006_webhook_cursors': webhookCursors,
   '0007_members_rule': membersRule,
+  '0008_schema_version_instances': schemaVersion,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -46,6 +49,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0007_webhooks_reports': pgWebhooksReports,
   '0008_webhook_cursors': pgWebhookCursors,
   '0009_members_rule': pgMembersRule,
+  '0010_schema_version_instances': pgSchemaVersion,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

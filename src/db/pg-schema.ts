@@ -93,7 +93,27 @@ export const messages = pgTable(
 )
 
 /** One row (id 1) about the database itself; `epoch` as in SQLite's schema, drawn by the migration. */
-export const meta = pgTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull(), webhooksOn: integer('webhooks_on').notNull().default(0) }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
+export const meta = pgTable(
+  'meta',
+  {
+    id: integer('id').primaryKey(),
+    epoch: text('epoch').notNull(),
+    webhooksOn: integer('webhooks_on').notNull().default(0),
+    schemaVersion: integer('schema_version').notNull().default(0),
+    migratedBy: text('migrated_by'),
+  },
+  (t) => [check('meta_one_row', sql`${t.id} = 1`)],
+)
+
+/** As in SQLite's schema: the servers running on this database, each with a heartbeat. */
+export const instances = pgTable('instances', {
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  version: text('version').notNull(),
+  startedAt: bigint('started_at', { mode: 'number' }).notNull(),
+  seenAt: bigint('seen_at', { mode: 'number' }).notNull(),
+})
 
 /** As in SQLite's schema: the webhook outbox. */
 export const webhookEvents = pgTable(

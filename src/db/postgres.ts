@@ -1,6 +1,8 @@
 import { SQL } from 'bun'
 import { drizzle, type BunSQLDatabase } from 'drizzle-orm/bun-sql'
+import { version } from '../version.ts'
 import { pgMigrations } from './migrations.ts'
+import { describePostgres, refuseNewerSchema } from './schema-version.ts'
 import * as schema from './pg-schema.ts'
 
 export type PgDb = BunSQLDatabase<typeof schema> & { $client: SQL }
@@ -16,22 +18,31 @@ const MIGRATION_LOCK = 7_305_001
 
 /**
  * Applies pending migrations, in drizzle's own bookkeeping table (`drizzle.__drizzle_migrations`),
- * under an advisory lock: several instances may start at once against one database.
+ * under an advisory lock: several instances may start at once against one database. A database
+ * migrated by a newer release is refused (DatabaseTooNew) before anything is written; after
+ * migrating, the schema version and this release are recorded in `meta`.
  */
-export async function migratePostgres(db: PgDb): Promise<number> {
+export async function migratePostgres(db: PgDb, url: string): Promise<number> {
   const migrations = pgMigrations()
   return db.$client.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`
     await tx.unsafe('CREATE SCHEMA IF NOT EXISTS drizzle')
     await tx.unsafe('CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)')
-    const [last] = (await tx`SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`) as { created_at: string | number }[]
+    const [found] = (await tx`SELECT count(*)::int AS applied, max(created_at) AS newest FROM drizzle.__drizzle_migrations`) as { applied: number; newest: string | number | null }[]
+    const newest = found?.newest == null ? null : Number(found.newest)
+    if (newest !== null && newest > (migrations.at(-1)?.folderMillis ?? 0)) {
+      // `migrated_by` exists from schema version 11 on; to_jsonb reads it without naming the column.
+      const [meta] = (await tx`SELECT to_jsonb(m) ->> 'migrated_by' AS migrated_by FROM meta m WHERE id = 1`) as { migrated_by: string | null }[]
+      refuseNewerSchema({ applied: found?.applied ?? 0, newest, migratedBy: meta?.migrated_by ?? null }, migrations, describePostgres(url))
+    }
     let applied = 0
     for (const migration of migrations) {
-      if (last && Number(last.created_at) >= migration.folderMillis) continue
+      if (newest !== null && newest >= migration.folderMillis) continue
       for (const statement of migration.sql) if (statement.trim()) await tx.unsafe(statement)
       await tx`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${migration.hash}, ${migration.folderMillis})`
       applied++
     }
+    await tx`UPDATE meta SET schema_version = ${migrations.length}, migrated_by = ${version} WHERE id = 1 AND schema_version <> ${migrations.length}`
     return applied
   })
 }

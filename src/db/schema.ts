@@ -161,9 +161,35 @@ export const reports = sqliteTable('reports', {
  * (a replaced or restored database) mean nothing here. `webhooks_on`: 1 while the server last
  * started with webhooks on (the rooms' webhook cursors are current; see SqlOutbox.follow).
  */
-export const meta = sqliteTable('meta', { id: integer('id').primaryKey(), epoch: text('epoch').notNull(), webhooksOn: integer('webhooks_on').notNull().default(0) }, (t) => [check('meta_one_row', sql`${t.id} = 1`)])
+export const meta = sqliteTable(
+  'meta',
+  {
+    id: integer('id').primaryKey(),
+    epoch: text('epoch').notNull(),
+    webhooksOn: integer('webhooks_on').notNull().default(0),
+    /** How many migrations this database has had, and the release that applied the last of them. */
+    schemaVersion: integer('schema_version').notNull().default(0),
+    migratedBy: text('migrated_by'),
+  },
+  (t) => [check('meta_one_row', sql`${t.id} = 1`)],
+)
+
+/**
+ * Servers running on this database: each writes its row at start and every few seconds
+ * (`seen_at`), and deletes it when it stops. Commands that must not run beside a server
+ * (`renew-epoch`) look here; a row not seen for a while is a server that died.
+ */
+export const instances = sqliteTable('instances', {
+  id: text('id').primaryKey(),
+  host: text('host').notNull(),
+  pid: integer('pid').notNull(),
+  version: text('version').notNull(),
+  startedAt: integer('started_at').notNull(),
+  seenAt: integer('seen_at').notNull(),
+})
 
 export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt' | 'lastSeq' | 'webhookMessageId'>
 export type RoomKind = RoomRow['kind']
 export type MemberRole = (typeof members.$inferSelect)['role']
 export type MessageRow = typeof messages.$inferSelect
+export type InstanceRow = typeof instances.$inferSelect

@@ -1,6 +1,7 @@
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { StartRefused } from '../start-refused.ts'
+import { openDataFile } from './data-file.ts'
 
 /** Who holds a data file: written into its lock file. */
 interface Holder {
@@ -49,6 +50,10 @@ function readHolder(lockPath: string): Holder | null {
  * both take it. Returns the release.
  */
 export function holdDataFile(path: string): () => void {
+  return openDataFile(path, () => takeLock(path))
+}
+
+function takeLock(path: string): () => void {
   const lockPath = `${path}.lock`
   const mine: Holder = { pid: process.pid, since: new Date().toISOString() }
   const aside = `${lockPath}.${process.pid}`

@@ -1,13 +1,13 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, ne, or, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, meta, rooms } from '../db/pg-schema.ts'
+import { instances, members, messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { PostgresMembership } from './postgres-membership.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -67,7 +67,7 @@ export class PostgresStore implements Store {
   /** Connects and applies migrations. */
   static async open(url: string, observeBatch?: BatchObserver): Promise<PostgresStore> {
     const db = openPostgres(url)
-    await migratePostgres(db)
+    await migratePostgres(db, url)
     return new PostgresStore(db, observeBatch)
   }
 
@@ -161,6 +161,18 @@ export class PostgresStore implements Store {
     const [row] = await this.db.select({ epoch: meta.epoch }).from(meta)
     if (!row) throw new Error('the meta table has no storage epoch')
     return (this.storageEpoch = row.epoch)
+  }
+
+  async heartbeat(instance: InstanceRow): Promise<void> {
+    await this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } })
+  }
+
+  async instancesSeenSince(since: number): Promise<InstanceRow[]> {
+    return this.db.select().from(instances).where(gte(instances.seenAt, since)).orderBy(asc(instances.startedAt))
+  }
+
+  async forgetInstance(id: string): Promise<void> {
+    await this.db.delete(instances).where(eq(instances.id, id))
   }
 
   async renewEpoch(): Promise<string> {

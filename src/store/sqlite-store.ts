@@ -1,14 +1,15 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
+import { instances, members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
+import { openDataFile } from './data-file.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
 import { sqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -269,9 +270,16 @@ export class SqliteStore implements Store {
 
   /** Opens the file, applies migrations and prepares statements. */
   static open(path: string, observeBatch?: BatchObserver): SqliteStore {
-    const db = openSqlite(path)
-    migrateSqlite(db)
-    return new SqliteStore(db, path, observeBatch)
+    return openDataFile(path, () => {
+      const db = openSqlite(path)
+      try {
+        migrateSqlite(db)
+        return new SqliteStore(db, path, observeBatch)
+      } catch (error) {
+        db.$client.close()
+        throw error
+      }
+    })
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
@@ -345,6 +353,18 @@ export class SqliteStore implements Store {
     this.storageEpoch ??= this.db.select({ epoch: meta.epoch }).from(meta).get()?.epoch
     if (this.storageEpoch === undefined) throw new Error('the meta table has no storage epoch')
     return this.storageEpoch
+  }
+
+  async heartbeat(instance: InstanceRow): Promise<void> {
+    this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } }).run()
+  }
+
+  async instancesSeenSince(since: number): Promise<InstanceRow[]> {
+    return this.db.select().from(instances).where(gte(instances.seenAt, since)).orderBy(asc(instances.startedAt)).all()
+  }
+
+  async forgetInstance(id: string): Promise<void> {
+    this.db.delete(instances).where(eq(instances.id, id)).run()
   }
 
   async renewEpoch(): Promise<string> {

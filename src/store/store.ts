@@ -1,4 +1,4 @@
-import type { RoomRow } from '../db/schema.ts'
+import type { InstanceRow, RoomRow } from '../db/schema.ts'
 import type { Membership } from './membership.ts'
 import type { Outbox } from './outbox.ts'
 
@@ -72,6 +72,8 @@ export interface Recovery {
 }
 
 
+export type { InstanceRow }
+
 /** Durable storage of rooms and messages. */
 export interface Store {
   createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }>
@@ -100,6 +102,12 @@ export interface Store {
    * saw after the backup was taken. Run with the servers stopped (they read the epoch once).
    */
   renewEpoch(): Promise<string>
+  /** Writes this server's row in `instances` (at start, then every few seconds: its heartbeat). */
+  heartbeat(instance: InstanceRow): Promise<void>
+  /** The servers whose heartbeat was written at or after `since` (ms), oldest start first. */
+  instancesSeenSince(since: number): Promise<InstanceRow[]>
+  /** Deletes a server's row: it stopped. */
+  forgetInstance(id: string): Promise<void>
   /** Throws when storage cannot be reached. */
   check(): Promise<void>
   /** Commits what is pending, then closes. */
