@@ -55,6 +55,13 @@ describe('what reaches the chat server for a valid token', () => {
     for (const name of ['authorization', 'x-service-secret']) expect(headerValues(request, name)).toEqual([])
   })
 
+  it("should forward the client's address as nginx saw it, never one the client claimed", async () => {
+    const { arrived } = await send('/chat/v1/rooms/', [`Authorization: Bearer ${token()}`, 'X-Forwarded-For: 6.6.6.6', 'Forwarded: for=6.6.6.6'])
+    expect(arrived).toHaveLength(1)
+    expect(headerValues(arrived[0]!, 'x-forwarded-for')).toEqual(['127.0.0.1'])
+    expect(headerValues(arrived[0]!, 'forwarded')).toEqual([])
+  })
+
   it('should forward the subprotocols without the bearer entry, whatever its place', async () => {
     for (const offered of [[`bearer.${token()}, chat`], [`chat, bearer.${token()}`], ['chat', `bearer.${token()}`]]) {
       const { arrived } = await send('/ws/chat/1/chat/', [...UPGRADE, ...offered.map((value) => `Sec-WebSocket-Protocol: ${value}`)])
