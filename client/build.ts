@@ -1,7 +1,10 @@
-// Builds @gateway-chat/client into dist/: index.js (minified ESM, no dependencies) and index.d.ts
-// (one self-contained file: the protocol types printed as plain object types, so neither zod nor
-// the server's sources are needed to use it). Prints the size; fails over the budget.
-// Usage: bun client/build.ts
+// Builds @gateway-chat/client into dist/: index.js (minified ESM, no dependencies), index.js.map
+// (its source map, the TypeScript sources inside it, so a stack trace or a debugger shows them)
+// and index.d.ts (one self-contained file: the protocol types printed as plain object types, so
+// neither zod nor the server's sources are needed to use it). Prints the size; fails over the budget.
+// Usage: bun client/build.ts (npm runs it as the package's `prepare`: on `npm pack` and when a
+// project installs this folder). It needs the repository's dependencies: bun, typescript and the
+// packages the server's schemas import.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -10,12 +13,12 @@ import ts from 'typescript'
 const here = import.meta.dir
 const src = join(here, 'src')
 const dist = join(here, 'dist')
-/** min+gzip budget of index.js. */
+/** min+gzip budget of index.js (what a page downloads; the source map is fetched only by developer tools). */
 const BUDGET_BYTES = 10 * 1024
 
-/** Bundles and minifies the library; returns its gzipped size. */
+/** Bundles and minifies the library, with a linked source map (index.js.map); returns its gzipped size. */
 async function buildScript(): Promise<{ minified: number; gzipped: number }> {
-  const built = await Bun.build({ entrypoints: [join(src, 'index.ts')], outdir: dist, naming: 'index.js', target: 'browser', format: 'esm', minify: true })
+  const built = await Bun.build({ entrypoints: [join(src, 'index.ts')], outdir: dist, naming: 'index.js', target: 'browser', format: 'esm', minify: true, sourcemap: 'linked' })
   if (!built.success) throw new AggregateError(built.logs, 'the client did not bundle')
   const code = readFileSync(join(dist, 'index.js'))
   // Anything imported at run time would be a dependency (zod, say, if a type import slipped).
@@ -138,5 +141,5 @@ export async function buildClient(): Promise<{ minified: number; gzipped: number
 if (import.meta.main) {
   const { minified, gzipped } = await buildClient()
   const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`
-  console.log(`${relative(process.cwd(), join(dist, 'index.js'))}: ${kb(minified)} minified, ${kb(gzipped)} min+gzip (budget ${kb(BUDGET_BYTES)}); index.d.ts beside it`)
+  console.log(`${relative(process.cwd(), join(dist, 'index.js'))}: ${kb(minified)} minified, ${kb(gzipped)} min+gzip (budget ${kb(BUDGET_BYTES)}); index.js.map and index.d.ts beside it`)
 }

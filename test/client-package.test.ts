@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { buildClient } from '../client/build.ts'
 import type { Message } from '../client/src/index.ts'
 import { FaultProxy } from './support/fault-proxy.ts'
 import { alice, bob, createRoom, startTestServer, type TestServer } from './support/server.ts'
 
-const dist = join(import.meta.dir, '..', 'client', 'dist')
+const clientDir = join(import.meta.dir, '..', 'client')
+const dist = join(clientDir, 'dist')
 const wsPackage = join(import.meta.dir, '..', 'node_modules', 'ws', 'wrapper.mjs')
 
 /**
@@ -110,5 +111,105 @@ describe('the built package', () => {
       for (const ids of result.seen) expect(ids).toEqual(history.map((m) => m.id))
       expect(result.states).toEqual(['open', 'reconnecting', 'open', 'closed'])
     }, 30_000)
+  })
+})
+
+/** Runs a command (node, npm) to completion; its stdout, or an error with everything it said. */
+async function run(cmd: string[], cwd: string): Promise<string> {
+  const child = Bun.spawn(cmd, { cwd, stdout: 'pipe', stderr: 'pipe', env: { ...process.env, npm_config_update_notifier: 'false' } })
+  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited])
+  if (code !== 0) throw new Error(`${cmd.join(' ')} exited with ${code}\n${stdout}\n${stderr}`)
+  return stdout
+}
+
+/** A new npm project in a temporary folder, as an app that uses the client would be. */
+function newProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'client-app-'))
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'chat-app', private: true, type: 'module' }))
+  return dir
+}
+
+/** The names the package exports, as an ES module script run by Node sees them. */
+async function nodeImports(project: string): Promise<string[]> {
+  writeFileSync(join(project, 'exports.mjs'), "console.log(JSON.stringify(Object.keys(await import('@gateway-chat/client')).sort()))\n")
+  return JSON.parse(await run(['node', 'exports.mjs'], project)) as string[]
+}
+
+describe('installing the package', () => {
+  const expectedExports = async () => Object.keys(await import('../client/src/index.ts')).sort()
+  const projects: string[] = []
+  afterAll(() => {
+    for (const dir of projects) rmSync(dir, { recursive: true, force: true })
+  })
+
+  describe('from a tarball made by npm pack', () => {
+    let packed: { filename: string; files: { path: string }[] }
+    let project: string
+    let installed: string
+    beforeAll(async () => {
+      const out = mkdtempSync(join(tmpdir(), 'client-pack-'))
+      projects.push(out)
+      // npm runs the package's `prepare` (the build) before packing: nothing has to be built first.
+      rmSync(dist, { recursive: true, force: true })
+      const said = await run(['npm', 'pack', '--json', '--pack-destination', out], clientDir)
+      // The build's own line comes first, then npm's JSON.
+      packed = (JSON.parse(said.slice(said.indexOf('[\n'))) as (typeof packed)[])[0]!
+      project = newProject()
+      projects.push(project)
+      await run(['npm', 'install', '--no-audit', '--no-fund', join(out, packed.filename)], project)
+      installed = join(project, 'node_modules', '@gateway-chat', 'client')
+    }, 120_000)
+
+    it('should pack the built files, the source map and the types, and no sources', () => {
+      expect(packed.files.map((f) => f.path).sort()).toEqual(['README.md', 'dist/index.d.ts', 'dist/index.js', 'dist/index.js.map', 'package.json'])
+    })
+
+    it('should import in Node as an ES module, with every export of the sources', async () => {
+      expect(lstatSync(installed).isSymbolicLink()).toBe(false)
+      expect(await nodeImports(project)).toEqual(await expectedExports())
+    })
+
+    it('should type-check an app against its declarations, found through the package exports', async () => {
+      writeFileSync(join(project, 'use.ts'), "import { createChatClient, type Message } from '@gateway-chat/client'\nexport const sent: Promise<Message> = createChatClient({ baseUrl: 'http://localhost' }).room(1).send('안녕')\n")
+      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'], types: [] }, files: ['use.ts'] }))
+      const tsc = join(import.meta.dir, '..', 'node_modules', 'typescript', 'bin', 'tsc')
+      expect(await run(['node', tsc, '-p', project], project)).toBe('')
+    }, 30_000)
+
+    it('should ship a source map that holds the TypeScript sources, so errors point at them', async () => {
+      const code = readFileSync(join(installed, 'dist', 'index.js'), 'utf8')
+      expect(code.trimEnd().split('\n').at(-1)).toBe('//# sourceMappingURL=index.js.map')
+      const map = JSON.parse(readFileSync(join(installed, 'dist', 'index.js.map'), 'utf8')) as { sources: string[]; sourcesContent: string[] }
+      // Each source, taken relative to dist/ as a debugger does, is a file of client/src, its text inside the map.
+      expect(map.sources.length).toBeGreaterThan(5)
+      map.sources.forEach((source, i) => {
+        const file = resolve(dist, source)
+        expect(file.startsWith(join(clientDir, 'src') + '/') && file.endsWith('.ts')).toBe(true)
+        expect({ source, content: map.sourcesContent[i] }).toEqual({ source, content: readFileSync(file, 'utf8') })
+      })
+
+      // A mistake in the app (no baseUrl outside a browser): Node's stack trace names the line of client/src/http.ts that threw.
+      const http = readFileSync(join(clientDir, 'src', 'http.ts'), 'utf8').split('\n')
+      const line = http.findIndex((l) => l.includes("throw new TypeError('baseUrl is required")) + 1
+      expect(line).toBeGreaterThan(0)
+      writeFileSync(join(project, 'mistake.mjs'), "import { createChatClient } from '@gateway-chat/client'\ntry { createChatClient({}) } catch (err) { console.log(err.stack) }\n")
+      const stack = await run(['node', '--enable-source-maps', 'mistake.mjs'], project)
+      expect(stack).toContain('baseUrl is required outside a browser page')
+      expect(stack).toContain(`/node_modules/@gateway-chat/client/src/http.ts:${line}:`)
+    }, 30_000)
+  })
+
+  describe('from the repository folder (npm install path/to/client)', () => {
+    it('should build the package as it installs, and import in Node', async () => {
+      rmSync(dist, { recursive: true, force: true })
+      const project = newProject()
+      projects.push(project)
+      // npm links the folder and runs its `prepare`; bun and typescript come from the repository's own node_modules.
+      await run(['npm', 'install', '--no-audit', '--no-fund', clientDir], project)
+      const installed = join(project, 'node_modules', '@gateway-chat', 'client')
+      expect(realpathSync(installed)).toBe(realpathSync(clientDir))
+      for (const file of ['index.js', 'index.js.map', 'index.d.ts']) expect({ file, built: existsSync(join(dist, file)) }).toEqual({ file, built: true })
+      expect(await nodeImports(project)).toEqual(await expectedExports())
+    }, 120_000)
   })
 })
