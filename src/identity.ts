@@ -72,8 +72,23 @@ export const identityHeaders = {
   profileUrl: 'x-profile-url',
 } as const
 
-/** Decodes a percent-encoded header value; a value that is not valid percent-encoding is taken literally. */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Decodes a header value: percent-encoded UTF-8 (what browsers and the reference gateway send), or
+ * raw UTF-8 bytes, which the runtime hands over one character per byte (what the seed's nginx Lua
+ * step sends: `ngx.req.set_header` does not encode). Bytes that are not valid UTF-8 stay the
+ * Latin-1 characters they are, and a value that is not valid percent-encoding is taken literally.
+ */
 export function decodeHeaderValue(value: string): string {
+  // Only bytes above 0x7F can be raw UTF-8; any character above 0xFF means the value is text already.
+  if (/[\x80-\xff]/.test(value) && !/[^\x00-\xff]/.test(value)) {
+    try {
+      return utf8.decode(Buffer.from(value, 'latin1'))
+    } catch {
+      return value
+    }
+  }
   if (!value.includes('%')) return value
   try {
     return decodeURIComponent(value)

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { signJwt } from './support/jwt.ts'
 import { startGateway, startNginx, type Gateway } from './support/nginx.ts'
+import { rawRequest } from './support/raw-http.ts'
 import { RawWebSocket } from './support/raw-socket.ts'
 import { headerValues, startRecorder, type Recorder } from './support/recorder.ts'
 import { createRoom, startTestServer, type TestServer } from './support/server.ts'
@@ -232,6 +233,41 @@ describe("the seed's nginx: profile_url= (empty) when X-Profile-Url is missing",
       }
     })
   }
+})
+
+describe("the seed's nginx with the Lua step's headers as raw UTF-8", () => {
+  // verify_jwt.lua sets X-Nickname from the token's claim as it is: UTF-8 bytes in the header
+  // (ngx.req.set_header does not encode), which nginx passes on and also copies into the query.
+  it('should read the raw UTF-8 nickname in the header and the query as the same Korean name', async () => {
+    const seed = await nginx(seedLocation(chatPort))
+    const roomId = await createRoom(chat, 'seed nginx raw utf-8')
+    const socket = await RawWebSocket.open(seed.port, `/ws/chat/${roomId}/chat/`, ['X-User-Id: 7', 'X-Nickname: 홍길동', 'X-Email: hong@example.com'])
+    try {
+      socket.send(JSON.stringify({ type: 'chat.message', message: 'raw utf-8 header' }))
+      expect(await rawFrame(socket, (f) => f.type === 'chat.message')).toMatchObject({ ...NO_PICTURE, message: 'raw utf-8 header' })
+      expect(await stored(roomId, 'raw utf-8 header')).toEqual(NO_PICTURE)
+    } finally {
+      socket.destroy()
+    }
+  })
+
+  it('should take a raw UTF-8 nickname over REST, and keep a Latin-1 one that is not UTF-8', async () => {
+    const roomId = await createRoom(chat, 'rest raw utf-8')
+    const send = (nickname: Buffer, text: string) =>
+      rawRequest(
+        chatPort,
+        Buffer.concat([
+          Buffer.from(`POST /chat/v1/message/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(JSON.stringify({ room: roomId, message: text }))}\r\nX-User-Id: 7\r\nX-Email: hong@example.com\r\nX-Nickname: `),
+          nickname,
+          Buffer.from(`\r\n\r\n${JSON.stringify({ room: roomId, message: text })}`),
+        ]),
+      )
+    expect((await send(Buffer.from('홍길동'), 'raw rest')).status).toBe(201)
+    expect(await stored(roomId, 'raw rest')).toEqual(NO_PICTURE)
+    // "Zoë" as Latin-1 (one byte 0xEB) is not UTF-8: read as the Latin-1 it is.
+    expect((await send(Buffer.from('Zo\xeb', 'latin1'), 'latin-1 rest')).status).toBe(201)
+    expect(await stored(roomId, 'latin-1 rest')).toEqual({ user_id: '7', nickname: 'Zoë', profile_picture_url: null })
+  })
 })
 
 describe('X-Profile-Url: null over REST', () => {
