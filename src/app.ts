@@ -30,6 +30,7 @@ import { ReportService } from './modules/reports/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
+import { storageProblemOf, storageProblemText } from './store/storage-problem.ts'
 import { isStorageOutage, NotAMemberError, UnstorableTextError } from './store/store.ts'
 
 export interface AppDeps extends RealtimeDeps {
@@ -50,6 +51,12 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   // Membership checked again where the write commits: removed since the route admitted the caller.
   if (error instanceof NotAMemberError) return forbidden('not_a_member', `Only members may use room ${error.roomId}.`)
   if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.field, message: error.message }])
+  const problem = storageProblemOf(error)
+  if (problem) {
+    logger.warn('storage cannot write', { code: problem, err: error instanceof Error ? error : new Error(String(error)) })
+    // 507 Insufficient Storage for a full disk; the others are 503 like an outage, with their code.
+    return problem === 'storage_full' ? new AppError(507, problem, 'Insufficient Storage', storageProblemText[problem]) : unavailable(problem, storageProblemText[problem])
+  }
   if (isStorageOutage(error)) {
     logger.warn('storage unavailable', { err: error instanceof Error ? error : new Error(String(error)) })
     return unavailable('storage_unavailable', 'The database cannot be reached right now; try again shortly.')

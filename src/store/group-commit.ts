@@ -1,4 +1,5 @@
 import type { BatchObserver } from '../metrics.ts'
+import { WriteHealth } from './storage-problem.ts'
 import { isStorageOutage, type AppendResult, type MessageRow, type NewMessage } from './store.ts'
 
 /** A message its batch writer refused alone (say, to a room that does not exist) while the rest committed. */
@@ -51,6 +52,7 @@ export class GroupCommit {
   constructor(
     private readonly write: BatchWriter,
     private readonly observeBatch: BatchObserver = () => {},
+    private readonly health: WriteHealth = new WriteHealth(),
   ) {}
 
   /** Queues a message; resolves once its batch has committed (a batch's appends resolve in append order). */
@@ -94,6 +96,7 @@ export class GroupCommit {
       written = await this.write(messages)
     } catch (error) {
       if (messages.length === 1 || isStorageOutage(error)) {
+        this.health.failed(error)
         for (const reject of rejects) reject(error)
         return
       }
@@ -103,6 +106,7 @@ export class GroupCommit {
       return
     }
     this.observeBatch(messages.length, (performance.now() - started) / 1000)
+    this.health.succeeded()
     const { outcomes } = written
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i]!

@@ -3,6 +3,7 @@ import type { BatchObserver } from '../metrics.ts'
 import { instances, members, messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { PostgresMembership } from './postgres-membership.ts'
+import { WriteHealth } from './storage-problem.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
@@ -50,6 +51,8 @@ class UnknownRoomError extends Error {}
  */
 export class PostgresStore implements Store {
   private readonly commits: GroupCommit
+  /** The last write's verdict, for readiness. */
+  readonly writes = new WriteHealth()
   private storageEpoch: string | undefined
   private closed = false
   readonly membership: PostgresMembership
@@ -59,7 +62,7 @@ export class PostgresStore implements Store {
     private readonly db: PgDb,
     observeBatch?: BatchObserver,
   ) {
-    this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch)
+    this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch, this.writes)
     this.outbox = postgresOutbox(db)
     this.membership = new PostgresMembership(db, this.outbox)
   }
@@ -164,7 +167,21 @@ export class PostgresStore implements Store {
   }
 
   async heartbeat(instance: InstanceRow): Promise<void> {
-    await this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } })
+    await this.probeWrite(async () => {
+      await this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } })
+    })
+  }
+
+  /** Runs a write whose outcome says whether storage can write (a heartbeat, readiness's probe). */
+  private async probeWrite(write: () => Promise<void>): Promise<void> {
+    try {
+      await write()
+    } catch (error) {
+      this.writes.failed(error)
+      throw error
+    }
+    // Damage does not heal by itself: only a message that commits again clears it.
+    if (this.writes.problem?.code !== 'storage_damaged') this.writes.succeeded()
   }
 
   async instancesSeenSince(since: number): Promise<InstanceRow[]> {
@@ -184,6 +201,18 @@ export class PostgresStore implements Store {
   async check(): Promise<void> {
     if (this.closed) throw new StoreClosedError()
     await this.db.execute(sql`SELECT 1`)
+    // After a write failed for a full disk, a read-only server or damage: a probe write confirms
+    // it (StorageProblem) or clears it.
+    const problem = this.writes.problem
+    if (!problem) return
+    try {
+      await this.probeWrite(async () => {
+        await this.db.execute(sql`UPDATE meta SET webhooks_on = webhooks_on WHERE id = 1`)
+      })
+    } catch {
+      throw this.writes.problem ?? problem
+    }
+    if (this.writes.problem) throw this.writes.problem
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,12 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
+import { statfsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { and, asc, desc, eq, gt, gte, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { instances, members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
+import { StorageProblem, WriteHealth } from './storage-problem.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
@@ -13,6 +16,12 @@ import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, typ
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
+
+/**
+ * Below this much free space beside the data file, readiness says `storage_full`: a commit needs
+ * room for its WAL frames and a checkpoint for the pages it copies back.
+ */
+const MIN_FREE_BYTES = 4 * 1024 * 1024
 
 function isUniqueViolation(error: unknown): boolean {
   const code = (e: unknown) => (typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined)
@@ -219,6 +228,8 @@ export class SqliteStore implements Store {
   private readonly commits: GroupCommit
   readonly membership: SqliteMembership
   readonly outbox: SqlOutbox
+  /** The last write's verdict, for readiness. */
+  readonly writes = new WriteHealth()
   private storageEpoch: string | undefined
   private closed = false
 
@@ -265,7 +276,7 @@ export class SqliteStore implements Store {
       positions.save()
       return { outcomes, created }
     })
-    this.commits = new GroupCommit(writeBatch, observeBatch)
+    this.commits = new GroupCommit(writeBatch, observeBatch, this.writes)
   }
 
   /** Opens the file, applies migrations and prepares statements. */
@@ -356,7 +367,19 @@ export class SqliteStore implements Store {
   }
 
   async heartbeat(instance: InstanceRow): Promise<void> {
-    this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } }).run()
+    this.probeWrite(() => this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } }).run())
+  }
+
+  /** Runs a write whose outcome says whether storage can write (a heartbeat, readiness's probe). */
+  private probeWrite(write: () => void): void {
+    try {
+      write()
+    } catch (error) {
+      this.writes.failed(error)
+      throw error
+    }
+    // Damage does not heal by itself: only a message that commits again clears it.
+    if (this.writes.problem?.code !== 'storage_damaged') this.writes.succeeded()
   }
 
   async instancesSeenSince(since: number): Promise<InstanceRow[]> {
@@ -392,6 +415,29 @@ export class SqliteStore implements Store {
     } finally {
       probe?.close()
     }
+    this.checkWritable()
+  }
+
+  /**
+   * Throws StorageProblem while storage cannot write: too little free space on the data file's file
+   * system, or the last write failed for a reason a probe write (re)confirms.
+   */
+  private checkWritable(): void {
+    if (this.path === ':memory:') return
+    const { bavail, bsize } = statfsSync(dirname(this.path))
+    const free = Number(bavail) * Number(bsize)
+    if (free < MIN_FREE_BYTES) {
+      this.writes.failed(new StorageProblem('storage_full', `${free} bytes free beside ${this.path}`))
+      throw this.writes.problem
+    }
+    const problem = this.writes.problem
+    if (!problem) return
+    try {
+      this.probeWrite(() => this.db.$client.run('UPDATE meta SET webhooks_on = webhooks_on WHERE id = 1'))
+    } catch {
+      throw this.writes.problem ?? problem
+    }
+    if (this.writes.problem) throw this.writes.problem
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import type { PresenceTracker } from '../../realtime/presence-tracker.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { Replays } from '../../realtime/replay.ts'
 import type { Session } from '../../realtime/session.ts'
+import { storageProblemOf, storageProblemText } from '../../store/storage-problem.ts'
 import { NotAMemberError, UnstorableTextError, type RoomRow } from '../../store/store.ts'
 import type { MessageService } from '../messages/service.ts'
 import type { ReadService } from '../reads/service.ts'
@@ -197,6 +198,8 @@ export class ChatService {
       if (err instanceof NotAMemberError) return this.removed(session)
       // Text the store cannot keep as sent will not store on a second try either.
       if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)
+      const problem = storageProblemOf(err)
+      if (problem) return this.refuse(session, problem, storageProblemText[problem])
       this.deps.logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
       this.refuse(session, 'store_failed', 'the message could not be stored; send it again')
     }
@@ -208,6 +211,8 @@ export class ChatService {
       await this.deps.reads.move(session.roomId, session.identity.userId, lastReadId)
     } catch (err) {
       if (err instanceof NotAMemberError) return this.removed(session)
+      const problem = storageProblemOf(err)
+      if (problem) return this.refuse(session, problem, storageProblemText[problem])
       this.deps.logger.error('moving a read marker failed', { room: session.roomId, user: session.identity.userId, err })
       this.refuse(session, 'store_failed', 'the read marker could not be stored; send it again')
     }

@@ -4,6 +4,7 @@ import { problemResponse, unavailable } from '../../errors.ts'
 import type { Logger } from '../../logger.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
+import { StorageProblem } from '../../store/storage-problem.ts'
 import type { Store } from '../../store/store.ts'
 
 export interface Readiness {
@@ -11,19 +12,20 @@ export interface Readiness {
   shuttingDown(): boolean
 }
 
-/** Why the instance should get no traffic now, or null when it is ready. */
-async function notReadyBecause(store: Store, broker: Broker, readiness: Readiness): Promise<string | null> {
-  if (readiness.shuttingDown()) return 'shutting down'
+/** Why the instance should get no traffic now (the code it answers with and the reason it logs), or null when it is ready. */
+async function notReadyBecause(store: Store, broker: Broker, readiness: Readiness): Promise<{ code: string; reason: string } | null> {
+  if (readiness.shuttingDown()) return { code: 'not_ready', reason: 'shutting down' }
   const message = (error: unknown) => (error instanceof Error ? error.message : String(error))
   try {
     await store.check()
   } catch (error) {
-    return `storage: ${message(error)}`
+    // Storage that answers but cannot write says which: storage_full, storage_read_only, storage_damaged.
+    return { code: error instanceof StorageProblem ? error.code : 'not_ready', reason: `storage: ${message(error)}` }
   }
   try {
     await broker.check()
   } catch (error) {
-    return `broker: ${message(error)}`
+    return { code: 'not_ready', reason: `broker: ${message(error)}` }
   }
   return null
 }
@@ -40,20 +42,22 @@ export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readin
     .get(
       '/readyz',
       async () => {
-        const reason = await notReadyBecause(store, broker, readiness)
+        const verdict = await notReadyBecause(store, broker, readiness)
+        const reason = verdict?.reason ?? null
         // The reason names files and hosts: it goes to the log, not to whoever asks.
         if (reason !== lastReason) {
           if (reason === null) logger.info('ready again', { was: lastReason })
-          else logger.warn('not ready', { reason })
+          else logger.warn('not ready', { reason, code: verdict?.code })
           lastReason = reason
         }
-        if (reason === null) return { status: 'ready' as const }
-        return problemResponse(unavailable('not_ready', 'Not ready to serve; the reason is in the server log.'))
+        if (verdict === null) return { status: 'ready' as const }
+        return problemResponse(unavailable(verdict.code, 'Not ready to serve; the reason is in the server log.'))
       },
       {
         detail: {
           summary: 'Readiness',
-          description: 'Storage (and Redis, when used) reachable and not shutting down; otherwise 503 problem+json `not_ready`, with the reason in the server log.',
+          description:
+            'Storage (and Redis, when used) reachable and able to write, and not shutting down; otherwise 503 problem+json: `storage_full` (the disk is full), `storage_read_only` (the database refuses writes), `storage_damaged` (a write found damage), or `not_ready` for anything else, with the reason in the server log.',
           tags: ['operations'],
         },
       },
