@@ -4,6 +4,7 @@
 // script touches only keys passed to it in KEYS: what Redis Cluster requires. Per room:
 //   <prefix>{r<id>}:present  zset  user id -> until when the user is present (the latest of the
 //                                   instances vouching for them); a member is a user announced present
+//                                   (or, with nobody in vouch, a leave kept for the sweep: see LEAVE)
 //   <prefix>{r<id>}:vouch    hash  user id -> JSON {instance id: until when that instance vouches}
 //   <prefix>{r<id>}:info     hash  user id -> JSON {"n": nickname, "p": profile url}
 //   <prefix>{r<id>}:version  string the room's presence version: every join and leave takes the next
@@ -51,6 +52,12 @@ local function save(user, entries, latest)
   redis.call('HSET', vouch, user, cjson.encode(entries))
   redis.call('ZADD', present, latest, user)
 end
+-- Whether the room was last told the user is gone, or may never have been told they came: not
+-- in present, or a leave kept for the sweep (in present with nobody vouching, see LEAVE). Announcing
+-- a join then is safe: instances drop a join after a join.
+local function absent(user)
+  return redis.call('ZSCORE', present, user) == false or redis.call('HEXISTS', vouch, user) == 0
+end
 local function forget(user)
   redis.call('HDEL', vouch, user)
   redis.call('HDEL', info, user)
@@ -90,7 +97,7 @@ export const JOIN = `${HELPERS}
 local instance, now, untilMs, user = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local entries = load(user)
 entries[instance] = untilMs
-local fresh = redis.call('ZSCORE', present, user) == false
+local fresh = absent(user)
 save(user, entries, prune(entries, now))
 redis.call('HSET', info, user, ARGV[5])
 if not fresh then return 0 end
@@ -100,11 +107,23 @@ return v
 `
 
 /**
- * An instance stops vouching for a user. ARGV: instance, now, user, channel. When no instance
- * vouches for the user any more, announces the leave and returns its version; else returns 0.
+ * An instance stops vouching for a user. ARGV: instance, now, user, channel, and for a leave tried
+ * again after failing, the user's info. When no instance vouches for the user any more, announces
+ * the leave and returns its version; else returns 0.
+ *
+ * A leave tried again may find the user gone without a trace: either its first try went through
+ * (and announced), or Redis restarted empty meanwhile and the room never heard it. It then keeps
+ * the leave for the sweep (present, expired, nobody vouching; returns -1): should no instance
+ * vouch for the user again by then, the sweep announces it, once every instance had the time to
+ * renew its users after the restart. A second announcement of a leave is dropped by instances.
  */
 export const LEAVE = `${HELPERS}
-local instance, now, user = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local instance, now, user, keep = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[5]
+if keep and keep ~= '' and redis.call('ZSCORE', present, user) == false then
+  redis.call('ZADD', present, now, user)
+  redis.call('HSET', info, user, keep)
+  return -1
+end
 local entries = load(user)
 entries[instance] = nil
 local latest = prune(entries, now)
@@ -132,7 +151,7 @@ for i = 5, #ARGV, 2 do
   local user = ARGV[i]
   local entries = load(user)
   entries[instance] = untilMs
-  local fresh = redis.call('ZSCORE', present, user) == false
+  local fresh = absent(user)
   save(user, entries, prune(entries, now))
   redis.call('HSET', info, user, ARGV[i + 1])
   if fresh then

@@ -199,6 +199,95 @@ describe('a Redis restart without persistence', () => {
   }, 15_000)
 })
 
+describe('a join or leave that failed, tried again', () => {
+  it('should announce a leave that failed while Redis was away, once Redis is back empty', async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    await a.presence.join(ROOM, alice)
+    await redis.stop()
+    await waitFor(() => !a.connection.connected)
+    await expect(a.presence.leave(ROOM, 'alice')).rejects.toThrow()
+    await redis.start()
+    await waitFor(() => a.connection.connected && b.connection.connected)
+    await d.listenAgain()
+    // Redis forgot alice: the leave is kept for the sweep, which announces it once every instance had the time to renew.
+    expect(await a.presence.leave(ROOM, 'alice')).toEqual({ changed: false, version: 0 })
+    expect(await b.presence.online(ROOM)).toEqual([])
+    await waitFor(() => d.gone().length > 0, HOLD_OFF_MS + 3000)
+    expect(d.gone()).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
+  }, 15_000)
+
+  it('should not announce a kept leave of a user another instance vouches for again', async () => {
+    const d = deployment()
+    const relay = relayRedis(Number(new URL(redis.url).port))
+    try {
+      const a = await d.instance(connect())
+      const b = await d.instance(redisConnector(relay.url)())
+      await a.presence.join(ROOM, alice)
+      await b.presence.join(ROOM, alice)
+      // b cannot reach Redis across its restart; a's leave fails, and is tried again before b is back.
+      relay.cut()
+      await redis.stop()
+      await expect(a.presence.leave(ROOM, 'alice')).rejects.toThrow()
+      await redis.start()
+      await waitFor(() => a.connection.connected)
+      await d.listenAgain()
+      await a.presence.leave(ROOM, 'alice')
+      relay.restore()
+      await waitFor(() => b.connection.connected, 5000)
+      await Bun.sleep(HOLD_OFF_MS + 1500)
+      expect(d.gone()).toEqual([])
+      expect((await a.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
+    } finally {
+      relay.close()
+    }
+  }, 20_000)
+
+  it('should leave a join that failed to the retry, which spares the joining socket, not to the refresh', async () => {
+    const d = deployment()
+    const relay = relayRedis(Number(new URL(redis.url).port))
+    try {
+      const a = await d.instance(redisConnector(relay.url)())
+      relay.cut()
+      await waitFor(() => !a.connection.connected)
+      await expect(a.presence.join(ROOM, alice, 'tab-1')).rejects.toThrow()
+      relay.restore()
+      await waitFor(() => a.connection.connected, 5000)
+      // The refreshes on reconnecting and after it leave alice alone…
+      await Bun.sleep(TTL * 1000)
+      expect(d.heard).toEqual([])
+      // …until her join goes through.
+      expect((await a.presence.join(ROOM, alice, 'tab-1')).changed).toBe(true)
+      await waitFor(() => d.heard.length > 0)
+      expect(d.heard.map((h) => [h.userId, h.joined, h.except])).toEqual([['alice', true, 'tab-1']])
+    } finally {
+      relay.close()
+    }
+  })
+
+  it('should announce as a join a user who comes back before a kept leave was swept (instances drop a join after a join)', async () => {
+    const d = deployment()
+    const [a, b] = [await d.instance(connect()), await d.instance(connect())]
+    await a.presence.join(ROOM, alice)
+    await redis.stop()
+    await waitFor(() => !a.connection.connected)
+    await expect(a.presence.leave(ROOM, 'alice')).rejects.toThrow()
+    await redis.start()
+    await waitFor(() => a.connection.connected && b.connection.connected)
+    await d.listenAgain()
+    await a.presence.leave(ROOM, 'alice')
+    const back = await b.presence.join(ROOM, alice, 'tab-2')
+    expect(back.changed).toBe(true)
+    await Bun.sleep(HOLD_OFF_MS + 1500)
+    // Her first join, then this one; no leave.
+    expect(d.heard.map((h) => [h.userId, h.joined, h.except])).toEqual([
+      ['alice', true, undefined],
+      ['alice', true, 'tab-2'],
+    ])
+    expect((await a.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
+  }, 15_000)
+})
+
 describe('an outage longer than the presence TTL', () => {
   // One relay per instance, so that they can come back at different times.
   let relays: RedisRelay[]

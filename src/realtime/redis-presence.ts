@@ -15,6 +15,13 @@ const REFRESH_BATCH = 200
 
 type Info = { n?: string; p?: string | null }
 
+/** A user this instance vouches for in a room: what Redis keeps about them, and whether a join of theirs went through. */
+interface Vouched {
+  info: string
+  /** False until a join succeeds: until then the join is the tracker's to retry, not the refresh's to announce. */
+  joined: boolean
+}
+
 const parseInfo = (raw: unknown): Info => {
   try {
     return JSON.parse(String(raw ?? '{}')) as Info
@@ -34,11 +41,18 @@ const parseInfo = (raw: unknown): Info => {
  * time, and the next sweep (by any instance) removes them and announces the leaves. After Redis
  * was away, entries may have passed their time only because nobody could renew them: an instance
  * renews its own first thing, and sweeps only once every instance has had time to do the same.
+ *
+ * A join or leave that fails while Redis is away is tried again by the tracker (presence-tracker.ts).
+ * Until a join went through, the renewals leave the user out (the retry announces the join to all
+ * but the joining socket). A leave tried again that finds Redis has forgotten the user keeps it for
+ * the sweep (see LEAVE), so that a restart without persistence does not swallow it.
  */
 export class RedisPresence implements Presence {
   private readonly instance = crypto.randomUUID()
-  /** What this instance vouches for: room -> user -> what Redis keeps about them (JSON). */
-  private readonly local = new Map<number, Map<string, string>>()
+  /** What this instance vouches for: room -> user. */
+  private readonly local = new Map<number, Map<string, Vouched>>()
+  /** Leaves that failed (room -> user -> info): tried again, they keep the leave for the sweep should Redis have forgotten the user. */
+  private readonly unsettled = new Map<number, Map<string, string>>()
   private readonly timer: ReturnType<typeof setInterval>
   private readonly ttlMs: number
   private readonly holdOffMs: number
@@ -75,9 +89,13 @@ export class RedisPresence implements Presence {
     const info = JSON.stringify({ n: user.nickname, p: user.profileUrl })
     let users = this.local.get(roomId)
     if (!users) this.local.set(roomId, (users = new Map()))
-    users.set(user.userId, info)
+    const vouched: Vouched = { info, joined: false }
+    users.set(user.userId, vouched)
+    // Back: a leave of theirs that failed is moot.
+    this.settle(roomId, user.userId)
     const now = Date.now()
     const version = Number(await runScript(this.redis, JOIN, this.keys(roomId), [this.instance, now, now + this.ttlMs, user.userId, info, this.channel(roomId), except ?? '']))
+    vouched.joined = true
     // The join happened; should the index miss the room, the next refresh puts it back.
     await this.index(roomId).catch((err) => this.logger.warn('adding a room to the presence index failed', { room: roomId, err }))
     return { changed: version > 0, version }
@@ -85,10 +103,22 @@ export class RedisPresence implements Presence {
 
   async leave(roomId: number, userId: string): Promise<PresenceChange> {
     const users = this.local.get(roomId)
+    const vouched = users?.get(userId)
     users?.delete(userId)
     if (users?.size === 0) this.local.delete(roomId)
-    const version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, Date.now(), userId, this.channel(roomId)]))
-    return { changed: version > 0, version }
+    // Tried before and failed: the room may have heard the join, and Redis may have forgotten it.
+    const retried = this.unsettled.get(roomId)?.get(userId)
+    let version: number
+    try {
+      version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, Date.now(), userId, this.channel(roomId), retried ?? '']))
+    } catch (err) {
+      this.unsettle(roomId, userId, retried ?? vouched?.info ?? JSON.stringify({ n: userId }))
+      throw err
+    }
+    this.settle(roomId, userId)
+    // Kept for the sweep, which reads the index.
+    if (version < 0) await this.index(roomId).catch((err) => this.logger.warn('adding a room to the presence index failed', { room: roomId, err }))
+    return { changed: version > 0, version: Math.max(version, 0) }
   }
 
   async online(roomId: number): Promise<OnlineUserDto[]> {
@@ -107,12 +137,24 @@ export class RedisPresence implements Presence {
     return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [roomKeys(this.prefix, id).present, now, '+inf']))))
   }
 
-  /** Leaves everything this instance vouched for (the scripts announce who is now gone), and disconnects. */
+  /** Leaves everything this instance vouched for, and what failed to leave (the scripts announce who is now gone), and disconnects. */
   async close(): Promise<void> {
     clearInterval(this.timer)
-    const vouched = [...this.local].flatMap(([roomId, users]) => [...users.keys()].map((userId) => ({ roomId, userId })))
+    const vouched = [...this.local, ...this.unsettled].flatMap(([roomId, users]) => [...users.keys()].map((userId) => ({ roomId, userId })))
     for (const { roomId, userId } of vouched) await this.leave(roomId, userId).catch(() => null)
     this.redis.close()
+  }
+
+  private unsettle(roomId: number, userId: string, info: string) {
+    let users = this.unsettled.get(roomId)
+    if (!users) this.unsettled.set(roomId, (users = new Map()))
+    users.set(userId, info)
+  }
+
+  private settle(roomId: number, userId: string) {
+    const users = this.unsettled.get(roomId)
+    users?.delete(userId)
+    if (users?.size === 0) this.unsettled.delete(roomId)
   }
 
   private channel(roomId: number): string {
@@ -156,7 +198,9 @@ export class RedisPresence implements Presence {
     const now = Date.now()
     const renewals: Promise<void>[] = []
     for (const [roomId, users] of this.local) {
-      const pairs = [...users].flat()
+      // A join that has not gone through yet is retried as a join (telling all but the joining socket).
+      const pairs = [...users].flatMap(([userId, { info, joined }]) => (joined ? [userId, info] : []))
+      if (pairs.length === 0) continue
       const keys = this.keys(roomId)
       for (let i = 0; i < pairs.length; i += 2 * REFRESH_BATCH) {
         const script = runScript(this.redis, REFRESH, keys, [this.instance, now, now + this.ttlMs, this.channel(roomId), ...pairs.slice(i, i + 2 * REFRESH_BATCH)])

@@ -1,3 +1,4 @@
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { ChannelListener, RedisConnection, RedisConnector } from '../../src/realtime/redis-connection.ts'
 
 /** What happens to a published message: delivered, held back until `release`, or lost. */
@@ -167,4 +168,161 @@ class ScriptedConnection implements RedisConnection {
   private check() {
     if (!this.connected) throw new Error(REFUSED)
   }
+}
+
+/**
+ * What a scripted proxy does with one command: `pass` it on; `refuse` it (Redis never sees it, the
+ * client gets an error reply and keeps its connection); `drop` the connection with the command in
+ * flight (Redis runs it, the reply is lost); `cut` the connection before it reaches Redis.
+ */
+export type CommandFate = 'pass' | 'refuse' | 'drop' | 'cut'
+
+/**
+ * A Redis protocol proxy in front of a real redis-server, for tests of a server process: it reads
+ * each command its clients send and lets the test decide its fate (`decide`), so that one script
+ * call, and not the whole link, fails. Replies keep their order around refusals. Meant for
+ * connections that do not subscribe (their pushes are passed on, but not told from replies).
+ */
+export class ScriptedRedisProxy {
+  /** Decides each command's fate: its name and arguments as sent. */
+  decide: (command: string[]) => CommandFate = () => 'pass'
+  private readonly links = new Set<Socket>()
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  /** Starts a proxy to the Redis on `port` (127.0.0.1). */
+  static async start(port: number): Promise<ScriptedRedisProxy> {
+    let proxy!: ScriptedRedisProxy
+    const server = createServer((client) => proxy.link(client, port))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    proxy = new ScriptedRedisProxy(server, `redis://127.0.0.1:${(server.address() as AddressInfo).port}`)
+    return proxy
+  }
+
+  close(): void {
+    for (const socket of this.links) socket.destroy()
+    this.server.close()
+  }
+
+  private link(client: Socket, port: number) {
+    const upstream = connect(port, '127.0.0.1')
+    this.links.add(client).add(upstream)
+    /** What each reply owed to the client is: Redis's, or an error of ours that waits its turn. */
+    const owed: ('redis' | string)[] = []
+    let fromClient = Buffer.alloc(0)
+    let fromRedis = Buffer.alloc(0)
+    /** Set once a command was dropped in flight: Redis's side stays until it has answered. */
+    let dropped = false
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+      this.links.delete(client)
+      this.links.delete(upstream)
+    }
+    const flushErrors = () => {
+      while (owed.length > 0 && owed[0] !== 'redis') {
+        const error = owed.shift()
+        if (!client.destroyed) client.write(`-ERR ${error}\r\n`)
+      }
+    }
+    client.on('data', (chunk: Buffer) => {
+      fromClient = Buffer.concat([fromClient, chunk])
+      for (;;) {
+        const parsed = readCommand(fromClient)
+        if (!parsed) return
+        const raw = fromClient.subarray(0, parsed.end)
+        fromClient = fromClient.subarray(parsed.end)
+        const fate = this.decide(parsed.command)
+        if (fate === 'cut') return end()
+        if (fate === 'refuse') {
+          owed.push(`scripted refusal of ${parsed.command[0]}`)
+          flushErrors()
+          continue
+        }
+        upstream.write(raw)
+        owed.push('redis')
+        if (fate === 'drop') {
+          // Redis has the command and runs it; the client loses its connection before the reply.
+          dropped = true
+          client.destroy()
+          setTimeout(end, 2000)
+          return
+        }
+      }
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      fromRedis = Buffer.concat([fromRedis, chunk])
+      for (;;) {
+        const reply = readReply(fromRedis, 0)
+        if (reply === null) return
+        const bytes = fromRedis.subarray(0, reply.end)
+        fromRedis = fromRedis.subarray(reply.end)
+        if (!client.destroyed) client.write(bytes)
+        if (!reply.push && owed[0] === 'redis') owed.shift()
+        if (dropped && owed.length === 0) return end()
+        flushErrors()
+      }
+    })
+    for (const event of ['close', 'error']) {
+      client.on(event, () => dropped || end())
+      upstream.on(event, end)
+    }
+  }
+}
+
+/** One command (an array of bulk strings) at the start of `buf`, and where it ends; null while incomplete. */
+function readCommand(buf: Buffer): { command: string[]; end: number } | null {
+  const head = readLine(buf, 0)
+  if (!head) return null
+  if (buf[0] !== 0x2a) {
+    // An inline command: words on one line.
+    return { command: head.line.split(' ').filter(Boolean), end: head.next }
+  }
+  const command: string[] = []
+  let at = head.next
+  for (let i = 0; i < Number(head.line.slice(1)); i++) {
+    const size = readLine(buf, at)
+    if (!size) return null
+    const length = Number(size.line.slice(1))
+    if (buf.length < size.next + length + 2) return null
+    command.push(buf.toString('utf8', size.next, size.next + length))
+    at = size.next + length + 2
+  }
+  return { command, end: at }
+}
+
+/** Where one reply (RESP2 or RESP3) starting at `at` ends, and whether it is a push; null while incomplete. */
+function readReply(buf: Buffer, at: number): { end: number; push: boolean } | null {
+  const head = readLine(buf, at)
+  if (!head) return null
+  const type = String.fromCharCode(buf[at]!)
+  const count = Number(head.line.slice(1))
+  if ('$!='.includes(type)) {
+    if (count < 0) return { end: head.next, push: false }
+    return buf.length < head.next + count + 2 ? null : { end: head.next + count + 2, push: false }
+  }
+  if ('*~>%|'.includes(type)) {
+    let end = head.next
+    const items = count < 0 ? 0 : type === '%' || type === '|' ? count * 2 : count
+    for (let i = 0; i < items; i++) {
+      const item = readReply(buf, end)
+      if (!item) return null
+      end = item.end
+    }
+    // An attribute comes before the reply it describes.
+    if (type === '|') {
+      const described = readReply(buf, end)
+      return described && { end: described.end, push: described.push }
+    }
+    return { end, push: type === '>' }
+  }
+  return { end: head.next, push: false }
+}
+
+function readLine(buf: Buffer, at: number): { line: string; next: number } | null {
+  const cr = buf.indexOf('\r\n', at)
+  return cr === -1 ? null : { line: buf.toString('utf8', at, cr), next: cr + 2 }
 }
