@@ -77,14 +77,14 @@ export function createApp(deps: AppDeps) {
   const profiles = new Profiles(store.membership, logger)
   const callers = createCallers(config, profiles)
   const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS)
-  const messages = new MessageService(store, access, broker, metrics)
+  const messages = new MessageService(store, access, broker, metrics, realtime.consumers.committed)
   const members = new MemberService(store, access, broker, abuse, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
   const inbox = new InboxService(store, presence)
   const reports = new ReportService(store, access, abuse)
   const streams = new InboxStreams({ publish: (topic, frame) => hub.publish(topic, frame), store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
-  realtime.listen((event) => streams.deliver(event))
+  realtime.consumers.connectUserStreams((event) => streams.deliver(event))
   const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
   const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
 
@@ -133,6 +133,6 @@ export function createApp(deps: AppDeps) {
       realtime.stop()
     })
 
-  return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle, onEvent: realtime.listen })
+  return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle, consumers: realtime.consumers })
 }
 

@@ -76,11 +76,9 @@ async function serve(config: Config, logger: Logger, release: () => void): Promi
     store.outbox.enabled = true
     webhooks = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger)
     await webhooks.start()
+    // A message committed here is looked at now rather than at the next look for due events.
     const dispatcher = webhooks
-    // A message committed here is sent at once rather than at the next look for due events.
-    running.onEvent((event) => {
-      if (event.kind === 'message') dispatcher.wakeRoom(event.room)
-    })
+    running.consumers.connectWebhooks((roomId) => dispatcher.wakeRoom(roomId))
   } else {
     // Off: messages stored from now on are not sent when webhooks are turned on again.
     await store.outbox.follow(false)

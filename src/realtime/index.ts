@@ -4,6 +4,7 @@ import type { Metrics } from '../metrics.ts'
 import type { Store } from '../store/store.ts'
 import { LocalBroker, RoomWatches, type Broker } from './broker.ts'
 import { Closer } from './closing.ts'
+import { EventConsumers } from './consumers.ts'
 import { signalEvent, type EventSink } from './events.ts'
 import { Hub } from './hub.ts'
 import { PresenceTracker } from './presence-tracker.ts'
@@ -28,12 +29,10 @@ export function createRealtime({ config, store, metrics, logger, presence: share
   const closer = new Closer(metrics, logger)
   const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
   const hub = new Hub(metrics, slowConsumers, closer)
-  // Room events go to the hub; every event also goes to whoever else listens (users' streams).
-  const listeners: EventSink[] = []
-  const broker = makeBroker((event) => {
-    if (event.kind !== 'user') hub.deliver(event)
-    for (const listener of listeners) listener(event)
-  })
+  // Where each event goes, named in one place; the hub is the room sockets' consumer.
+  const consumers = new EventConsumers()
+  consumers.connectRoomSockets((event) => hub.deliver(event))
+  const broker = makeBroker(consumers.delivered)
   // In-memory presence announces through the in-process broker; Redis presence publishes itself.
   const presence = shared ?? new MemoryPresence((roomId, frame, except) => broker.publish(signalEvent(roomId, frame, except)))
   return {
@@ -46,10 +45,7 @@ export function createRealtime({ config, store, metrics, logger, presence: share
     tracker: new PresenceTracker(presence, config.PRESENCE_GRACE_MS, logger),
     replays: new Replays(store, broker, hub, slowConsumers, config.RECOVERY_LIMIT, logger),
     limiter: new RateLimiter(config),
-    /** Hands every event the broker delivers to `sink` too. */
-    listen(sink: EventSink) {
-      listeners.push(sink)
-    },
+    consumers,
     /** Stops the timers (on shutdown). */
     stop() {
       slowConsumers.stop()

@@ -15,6 +15,8 @@ export class MessageService {
     private readonly access: RoomAccess,
     private readonly broker: Broker,
     private readonly metrics: Metrics,
+    /** Told of each message once it has committed, before it is published (EventConsumers.committed). */
+    private readonly committed: (message: MessageRow) => void = () => {},
   ) {}
 
   /**
@@ -63,6 +65,7 @@ export class MessageService {
     })
     if (!result.duplicate) {
       this.metrics.messagesStored.inc()
+      this.committed(result.message)
       this.broker.publish(messageEvent(result.message))
     }
     return result

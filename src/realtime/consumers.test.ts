@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'bun:test'
+import type { MessageRow } from '../store/store.ts'
+import { EventConsumers } from './consumers.ts'
+import { messageEvent, signalEvent, userEvent, type RealtimeEvent } from './events.ts'
+
+const row = (id: number, roomId: number): MessageRow => ({ id, roomId, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0 })
+
+describe('EventConsumers', () => {
+  it('should give room events to the room sockets and every event to the user streams, in order', () => {
+    const consumers = new EventConsumers()
+    const sockets: RealtimeEvent[] = []
+    const streams: RealtimeEvent[] = []
+    consumers.connectRoomSockets((event) => sockets.push(event))
+    consumers.connectUserStreams((event) => streams.push(event))
+    const events = [messageEvent(row(1, 7)), userEvent('a', { type: 'room', room: 7 }), signalEvent(7, '{"type":"chat.typing"}')]
+    for (const event of events) consumers.delivered(event)
+    expect(sockets).toEqual([events[0]!, events[2]!])
+    expect(streams).toEqual(events)
+  })
+
+  it('should tell the webhooks of each committed message, and never of a delivered one', () => {
+    const consumers = new EventConsumers()
+    const woken: number[] = []
+    consumers.connectWebhooks((roomId) => woken.push(roomId))
+    consumers.delivered(messageEvent(row(1, 7)))
+    expect(woken).toEqual([])
+    consumers.committed(row(2, 9))
+    expect(woken).toEqual([9])
+  })
+
+  it('should consume nothing before a consumer is connected, and refuse a second one of a kind', () => {
+    const consumers = new EventConsumers()
+    expect(() => consumers.committed(row(1, 1))).not.toThrow()
+    consumers.connectWebhooks(() => {})
+    expect(() => consumers.connectWebhooks(() => {})).toThrow('webhooks')
+  })
+})
