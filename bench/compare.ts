@@ -29,7 +29,6 @@ const { values } = parseArgs({
   },
 })
 if (!values.a || !values.b) throw new Error('--a and --b are required')
-const root = join(import.meta.dir, '..')
 const bun = process.execPath
 const work = mkdtempSync(join(tmpdir(), 'chat-compare-'))
 

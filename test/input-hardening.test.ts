@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { join } from 'node:path'
 import { spawnServer } from './support/process.ts'
-import { rawRequest, requestText } from './support/raw-http.ts'
+import { rawRequest } from './support/raw-http.ts'
 import { alice, createRoom, handshake, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
