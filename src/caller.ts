@@ -6,7 +6,7 @@ import type { Logger } from './logger.ts'
 import type { Membership } from './store/membership.ts'
 
 /** The header the app's own backend sends with SERVICE_SECRET. */
-export const SERVICE_SECRET_HEADER = 'x-service-secret'
+const SERVICE_SECRET_HEADER = 'x-service-secret'
 
 /**
  * Who is asking: the user the gateway identified (null without `X-User-Id`), and whether the call

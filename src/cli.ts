@@ -11,7 +11,7 @@ export type Command =
   | { kind: 'webhooks'; action: WebhooksAction; config: Config }
 
 /** `webhooks dead` lists dead letters; `webhooks requeue <id>… | all` sends them again. */
-export type WebhooksAction = { verb: 'dead' } | { verb: 'requeue'; ids: number[] | 'all' }
+type WebhooksAction = { verb: 'dead' } | { verb: 'requeue'; ids: number[] | 'all' }
 
 const subcommands = ['serve', 'migrate', 'renew-epoch', 'webhooks'] as const
 type Subcommand = (typeof subcommands)[number]

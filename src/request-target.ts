@@ -23,7 +23,7 @@ const BAD_ESCAPE = /%(?:2[Ff]|5[Cc]|2[Ee]|[01][0-9A-Fa-f]|7[Ff])/
 const DOT_SEGMENT = /\/\.{1,2}(?:\/|$)/
 
 /** A canonical request target: the host as addressed, the path the router will route, the query. */
-export interface RequestTarget {
+interface RequestTarget {
   host: string
   path: string
   /** Without the `?`; '' when there is none. */

@@ -19,9 +19,9 @@ const POLICY_CLOSES = new Set([1008, 1009])
  * instance's delivery stalled: every fault here heals within about 8 s, and an instance notices a
  * broken Redis subscription within 3.5 s.
  */
-export const LATE_DELIVERY_MS = 25_000
+const LATE_DELIVERY_MS = 25_000
 /** A replay (since=) that has not ended this long after the upgrade is stuck (the client gives up at 30 s). */
-export const STUCK_RECOVERY_MS = 25_000
+const STUCK_RECOVERY_MS = 25_000
 
 const key = (room: number, userId: string, cmid: string) => `${room}\u0000${userId}\u0000${cmid}`
 

@@ -119,7 +119,7 @@ export interface History {
   healed: { instance: number; ready: boolean; waitedMs: number }[]
 }
 
-export const VIOLATION_KINDS = [
+const VIOLATION_KINDS = [
   // 1. acknowledged messages stored exactly once
   'lost_ack',
   'ack_mismatch',
@@ -149,7 +149,7 @@ export const VIOLATION_KINDS = [
   'unexpected_error',
   'rest_error',
 ] as const
-export type ViolationKind = (typeof VIOLATION_KINDS)[number]
+type ViolationKind = (typeof VIOLATION_KINDS)[number]
 
 export interface Violation {
   kind: ViolationKind

@@ -16,14 +16,14 @@ export interface RunMeta {
 const seconds = (ms: number, t0: number) => `${((ms - t0) / 1000).toFixed(1)}s`
 
 /** The fault under way at `at`, or the last one that ended within 10 s before it. */
-export function faultNear(faults: readonly FaultRecord[], at: number | undefined): FaultRecord | undefined {
+function faultNear(faults: readonly FaultRecord[], at: number | undefined): FaultRecord | undefined {
   if (at === undefined) return undefined
   const during = faults.find((f) => f.start <= at && (f.end ?? Number.POSITIVE_INFINITY) >= at)
   if (during) return during
   return faults.filter((f) => f.end !== null && f.end < at && at - f.end <= 10_000).at(-1)
 }
 
-export function describeFault(f: FaultRecord, t0: number): string {
+function describeFault(f: FaultRecord, t0: number): string {
   return `#${f.n} ${f.kind}${f.instance === undefined ? '' : ` on instance ${f.instance}`} (${seconds(f.start, t0)}–${f.end === null ? '?' : seconds(f.end, t0)}: ${f.detail})`
 }
 

@@ -16,7 +16,7 @@ export interface AppliedSchema {
  * The database was migrated by a newer release than this one: an older server would write rows
  * the newer schema misreads, so it does not start (exit status 2).
  */
-export class DatabaseTooNew extends StartRefused {
+class DatabaseTooNew extends StartRefused {
   constructor(
     readonly where: string,
     readonly found: AppliedSchema,

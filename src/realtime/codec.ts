@@ -2,9 +2,6 @@ import { z } from 'zod'
 import type { MessageRow } from '../store/store.ts'
 import { characterCount, isCleanToken, textProblem } from '../text.ts'
 
-/** Topic carrying every event of one room. */
-export const roomTopic = (roomId: number) => `room:${roomId}`
-
 /** The message as REST returns it and as it travels inside `chat.message`. */
 export const messageSchema = z.object({
   id: z.number().int().describe('Ascends in the order every client sees'),
@@ -55,7 +52,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     last_read_id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).describe('The newest message id read; clamped to the newest in the room, never moves back'),
   }),
 ])
-export type ClientFrame = z.infer<typeof clientFrameSchema>
+type ClientFrame = z.infer<typeof clientFrameSchema>
 
 /** Why a frame was refused; sent as `chat.error`'s `code`. */
 const chatErrorCodes = [

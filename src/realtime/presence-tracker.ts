@@ -9,7 +9,7 @@ export interface Timers {
 }
 
 /** Real timers that do not keep the process alive. */
-export const REAL_TIMERS: Timers = {
+const REAL_TIMERS: Timers = {
   set: (run, ms) => setTimeout(run, ms).unref(),
   clear: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
 }
@@ -21,7 +21,7 @@ export interface RetryTiming {
 }
 
 /** Redis comes back within seconds (Bun reconnects at least every 2 s); a change follows soon after. */
-export const PRESENCE_RETRY: RetryTiming = { baseMs: 200, capMs: 3000 }
+const PRESENCE_RETRY: RetryTiming = { baseMs: 200, capMs: 3000 }
 
 /**
  * The wait before retry number `attempt` (0 first): between half and all of min(cap, base·2^attempt),

@@ -4,7 +4,7 @@ import { StartRefused } from '../start-refused.ts'
  * The SQLite file (or its folder) cannot be used as it is: read-only, missing, not a database,
  * damaged, no permission. A person must act; the server does not start (exit status 2).
  */
-export class DataFileUnusable extends StartRefused {
+class DataFileUnusable extends StartRefused {
   constructor(
     readonly path: string,
     readonly reason: string,
@@ -33,7 +33,7 @@ const causes: Record<string, string> = {
 }
 
 /** The cause of a file error as a sentence, or null when the error is not about the file. */
-export function fileErrorCause(error: unknown): string | null {
+function fileErrorCause(error: unknown): string | null {
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string') return null
   return causes[code] ?? causes[code.replace(/_[A-Z_]+$/, '')] ?? null

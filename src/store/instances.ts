@@ -5,7 +5,7 @@ import { version } from '../version.ts'
 import type { InstanceRow, Store } from './store.ts'
 
 /** How often a server writes its heartbeat row. */
-export const HEARTBEAT_MS = 5_000
+const HEARTBEAT_MS = 5_000
 /** A server whose heartbeat is older than this has stopped, died, or lost the database. */
 export const INSTANCE_STALE_MS = 20_000
 

@@ -163,7 +163,7 @@ export interface Membership {
  * also in every query that lists or counts a user's rooms, so no row an older server left (or a
  * bug writes) can show a private room to someone who is not its member.
  */
-export const countsForRoom = sql`(m.role <> 'participant' or r.kind = 'open')`
+const countsForRoom = sql`(m.role <> 'participant' or r.kind = 'open')`
 
 /**
  * The inbox query: each of the user's rooms with its newest message as of the page's moment, ordered
@@ -201,7 +201,7 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
  * are the room's count less the position of its newest message at or before the marker. One index
  * seek per room, however many messages are unread; exact, with no counter to drift.
  */
-export function unreadAfter(roomId: SQL, marker: SQL, lastSeq: SQL = sql`(select rr.last_seq from rooms rr where rr.id = ${roomId})`) {
+function unreadAfter(roomId: SQL, marker: SQL, lastSeq: SQL = sql`(select rr.last_seq from rooms rr where rr.id = ${roomId})`) {
   return sql`(${lastSeq} - coalesce((select x.seq from messages x where x.room_id = ${roomId} and x.id <= ${marker} order by x.id desc limit 1), 0))`
 }
 

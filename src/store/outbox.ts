@@ -56,7 +56,7 @@ export interface Deliveries {
 export const LANES = WEBHOOK_LANES
 
 /** The room a key names, or null (a user's key). */
-export const roomOfKey = (key: string): number | null => (key.startsWith('room:') ? Number(key.slice(5)) : null)
+const roomOfKey = (key: string): number | null => (key.startsWith('room:') ? Number(key.slice(5)) : null)
 
 /**
  * The lane of a key: every event of a key goes through the same lane, so in order. A room's lane

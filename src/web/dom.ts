@@ -17,7 +17,7 @@ export function showError(text: string) {
 type Sender = Pick<Message, 'nickname' | 'profile_picture_url'>
 
 /** The sender's picture, or their initial when there is none or it does not load. */
-export function avatar(m: Sender): HTMLElement {
+function avatar(m: Sender): HTMLElement {
   const url = m.profile_picture_url
   if (url && (url.startsWith('/') || /^https?:\/\//i.test(url))) {
     const img = document.createElement('img')

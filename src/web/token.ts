@@ -25,7 +25,7 @@ export const bearerToken = () => $<HTMLInputElement>('token').value.trim()
  * display only: the signature is not checked here, and nothing is decided on them. The gateway
  * verifies the token and forwards the identity the server goes by.
  */
-export function tokenClaims(token: string): Record<string, unknown> | null {
+function tokenClaims(token: string): Record<string, unknown> | null {
   const parts = token.split('.')
   if (parts.length !== 3 || !parts[1]) return null
   try {

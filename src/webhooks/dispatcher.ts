@@ -21,7 +21,7 @@ const PRUNE_MS = 600_000
 type Outcome = { kind: 'delivered' } | { kind: 'retry'; error: string; retryAfterMs: number | null } | { kind: 'dead'; error: string }
 
 /** `Retry-After` as seconds or an HTTP date, in milliseconds from now; null when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | null {
+function retryAfterMs(header: string | null, now = Date.now()): number | null {
   if (header === null) return null
   if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000
   const at = Date.parse(header)

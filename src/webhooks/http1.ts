@@ -1,8 +1,6 @@
 import type { Socket } from 'bun'
 import { RequestFailed, ResponseReader, type PostAnswer } from './response-reader.ts'
 
-export { RequestFailed, type PostAnswer } from './response-reader.ts'
-
 /** An idle connection is closed after this long: before common servers' keep-alive timeouts (5 s in Node's). */
 const IDLE_MS = 4000
 

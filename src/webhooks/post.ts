@@ -1,7 +1,7 @@
 import { Http1Client } from './http1.ts'
 import { RequestFailed, type PostAnswer } from './response-reader.ts'
 
-export { RequestFailed, type PostAnswer } from './response-reader.ts'
+export { RequestFailed } from './response-reader.ts'
 
 /**
  * Most of an answer's body read over fetch. Only the status matters; a short body is read to its

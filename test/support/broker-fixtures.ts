@@ -9,11 +9,11 @@ import { ScriptedRedis } from './scripted-redis.ts'
 // What the broker's unit tests share: a store of sequenced messages, a sink, brokers on a scripted Redis.
 
 export const ROOM = 7
-export const TIMING = { intervalMs: 20, deadlineMs: 120 }
-export const logger = createLogger('silent')
+const TIMING = { intervalMs: 20, deadlineMs: 120 }
+const logger = createLogger('silent')
 
 /** Messages by room and seq, as Postgres keeps them; counts and can fail its reads. */
-export class FakeStore implements SequencedStore {
+class FakeStore implements SequencedStore {
   private readonly rooms = new Map<number, MessageRow[]>()
   private nextId = 1
   /** Every messagesBySeq call, as [from, to]. */
@@ -54,7 +54,7 @@ export class FakeStore implements SequencedStore {
 }
 
 /** What a broker handed its hub. */
-export class Sink {
+class Sink {
   readonly seqs: number[] = []
   readonly events: string[] = []
   readonly users: UserEvent[] = []

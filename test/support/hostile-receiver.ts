@@ -21,7 +21,7 @@ export const MISBEHAVIOURS = [
   'close mid-head',
   'extra bytes after a valid answer',
 ] as const
-export type Misbehaviour = (typeof MISBEHAVIOURS)[number]
+type Misbehaviour = (typeof MISBEHAVIOURS)[number]
 
 export interface HostileCounts {
   connections: number

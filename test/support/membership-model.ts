@@ -56,7 +56,7 @@ export function describeOp(op: Op): string {
  * or of the users who do not have the room, as they are when the step runs (so random runs add,
  * remove and send far more often than chance would).
  */
-export type Who = number | { member: number } | { outsider: number }
+type Who = number | { member: number } | { outsider: number }
 
 /** A step as generated: an op whose users may be picked from the room's state when it runs. */
 export type Step =
@@ -93,7 +93,7 @@ const remove = memberRoom.chain((key) =>
 const someone = (weight: number) => fc.oneof({ weight, arbitrary: member }, { weight: 1, arbitrary: user })
 
 /** One random step, weighted towards what changes what users see. */
-export const stepArb: fc.Arbitrary<Step> = fc.oneof(
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 8, arbitrary: fc.record({ op: fc.constant('send' as const), room, user: someone(3) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('read' as const), room, user: someone(2) }) },
   { weight: 4, arbitrary: add },
@@ -113,7 +113,7 @@ export interface Outcome {
   code?: string
 }
 
-export interface ModelMessage {
+interface ModelMessage {
   id: number
   sender: number
 }

@@ -29,7 +29,7 @@ function before<T extends MigrationMeta>(all: T[], until: (statement: string) =>
   return all.slice(0, at)
 }
 
-export async function oldSqlite(until: (statement: string) => boolean): Promise<OldDatabase> {
+async function oldSqlite(until: (statement: string) => boolean): Promise<OldDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'chat-old-'))
   const path = join(dir, 'chat.db')
   const db = new Database(path)
@@ -48,7 +48,7 @@ export async function oldSqlite(until: (statement: string) => boolean): Promise<
   }
 }
 
-export async function oldPostgres(until: (statement: string) => boolean): Promise<OldDatabase> {
+async function oldPostgres(until: (statement: string) => boolean): Promise<OldDatabase> {
   const database = await createDatabase()
   const sql = new SQL(database.url, { max: 1 })
   await sql.unsafe('CREATE SCHEMA drizzle')

@@ -190,7 +190,7 @@ export async function startRedisCluster(count = 3): Promise<TestRedisCluster> {
 }
 
 /** CRC16 (XMODEM) of the key's hash tag, or of the key: its Redis Cluster slot. */
-export function keySlot(key: string): number {
+function keySlot(key: string): number {
   const open = key.indexOf('{')
   const close = open === -1 ? -1 : key.indexOf('}', open + 1)
   const hashed = new TextEncoder().encode(close > open + 1 ? key.slice(open + 1, close) : key)

@@ -3,7 +3,7 @@ import { SQL } from 'bun'
 import { join } from 'node:path'
 
 /** A members row as stored, read straight from the database (not through the server's API). */
-export interface StoredMember {
+interface StoredMember {
   roomId: number
   userId: string
   role: string

@@ -23,7 +23,7 @@ export async function watchServers(ms: number, servers: { pid: number; base: str
 }
 
 /** The resident memory of a process, from /proc. */
-export function rssOf(pid: number): number {
+function rssOf(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   if (!kb) throw new Error(`no VmRSS for ${pid}`)
   return Number(kb[1]) * 1024

@@ -7,7 +7,7 @@ export interface Received {
   signature: string | null
   at: number
 }
-export type Reply = { status?: number; retryAfter?: string; delayMs?: number }
+type Reply = { status?: number; retryAfter?: string; delayMs?: number }
 
 /** A webhook receiver process (webhook-receiver.ts) that can be stopped and started on the same port. */
 export interface Receiver {

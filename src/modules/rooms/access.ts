@@ -13,7 +13,7 @@ export interface Admission {
 }
 
 /** The two users of a direct room, from its key (see `directKey`). */
-export function pairOf(room: RoomRow): [string, string] | null {
+function pairOf(room: RoomRow): [string, string] | null {
   if (room.kind !== 'direct' || room.directKey === null) return null
   const [a, b] = room.directKey.split('\u001f')
   return a !== undefined && b !== undefined ? [a, b] : null
