@@ -6,7 +6,7 @@
  *
  *   bun bench/store.ts [--messages 200000] [--inflight 2000]
  */
-import { Database } from 'bun:sqlite'
+import type { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

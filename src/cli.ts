@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { version } from './version.ts'
-import { ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
+import { type ConfigError, configSchema, describeSettings, flagOf, loadConfig, type Config } from './config.ts'
 
 /** What the command line asked for. */
 export type Command =

@@ -58,6 +58,4 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>
 
 /** What the store reports about each group commit. */
-export interface BatchObserver {
-  (size: number, seconds: number): void
-}
+export type BatchObserver = (size: number, seconds: number) => void

@@ -184,7 +184,7 @@ describe('installing the package', () => {
       expect(map.sources.length).toBeGreaterThan(5)
       map.sources.forEach((source, i) => {
         const file = resolve(dist, source)
-        expect(file.startsWith(join(clientDir, 'src') + '/') && file.endsWith('.ts')).toBe(true)
+        expect(file.startsWith(`${join(clientDir, 'src')}/`) && file.endsWith('.ts')).toBe(true)
         expect({ source, content: map.sourcesContent[i] }).toEqual({ source, content: readFileSync(file, 'utf8') })
       })
 

@@ -60,7 +60,9 @@ describe('pending sends on a browser that several users share', () => {
     const logged = storage.log.length
     const room = clientAs(via, user).room(roomId, { since: 0, storage })
     const pending = new Set<string>()
-    room.on('pending', (list) => list.forEach((p) => pending.add(p.message)))
+    room.on('pending', (list) => {
+      for (const p of list) pending.add(p.message)
+    })
     await room.send(`${user.user_id} is here`)
     proxy.stall('down')
     const before = (await history(roomId)).length

@@ -15,6 +15,7 @@ afterAll(async () => {
   await server?.destroy()
 })
 
+// biome-ignore lint/suspicious/noExplicitAny: the API documents are walked as untyped JSON; each expectation states the shape
 type Json = Record<string, any>
 
 /** Enters one header's value in Swagger UI's "Authorize" dialog and applies it. */

@@ -9,6 +9,7 @@ import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../src/realtim
 import { SqliteStore } from '../src/store/sqlite-store.ts'
 import { startTestServer, type TestServer } from './support/server.ts'
 
+// biome-ignore lint/suspicious/noExplicitAny: the API documents are walked as untyped JSON; each expectation states the shape
 type Json = Record<string, any>
 let server: TestServer
 let openapi: Json

@@ -165,19 +165,22 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
           const outcomes = await Promise.allSettled(sent.map((m) => store.appendMessage(m)))
           const first = new Map<string, MessageRow>()
           const stored: MessageRow[][] = [[], []]
-          outcomes.forEach((outcome, i) => {
+          for (const [i, outcome] of outcomes.entries()) {
             const m = sent[i]!
             const storable = drafts[i]!.room < 2 && [m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId].every(keeps)
             expect(outcome.status).toBe(storable ? 'fulfilled' : 'rejected')
-            if (outcome.status !== 'fulfilled') return
+            if (outcome.status !== 'fulfilled') continue
             const key = m.clientMsgId === null ? null : JSON.stringify([m.roomId, m.userId, m.clientMsgId])
             const earlier = key === null ? undefined : first.get(key)
             expect(outcome.value.duplicate).toBe(earlier !== undefined)
-            if (earlier) return expect(outcome.value.message).toEqual(earlier)
+            if (earlier) {
+              expect(outcome.value.message).toEqual(earlier)
+              continue
+            }
             expect(outcome.value.message).toMatchObject(m)
             if (key !== null) first.set(key, outcome.value.message)
             stored[drafts[i]!.room]!.push(outcome.value.message)
-          })
+          }
           // What the room gives back is what was sent, in the order sent.
           for (const room of [0, 1]) {
             const history = await store.listMessages(roomIds[room]!, { limit: 200 })

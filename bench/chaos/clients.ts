@@ -326,7 +326,7 @@ export class ChaosTab {
   /** An unanswered send is sent again; a socket that keeps not answering is given up on. */
   private checkAck() {
     const p = this.pending
-    if (!p || p.via !== 'ws' || !this.ready || p.lastSentAt === 0 || Date.now() - p.lastSentAt < ACK_TIMEOUT_MS) return
+    if (p?.via !== 'ws' || !this.ready || p.lastSentAt === 0 || Date.now() - p.lastSentAt < ACK_TIMEOUT_MS) return
     this.world.record.counts.ackTimeouts++
     p.timeouts++
     if (p.timeouts >= ACK_TIMEOUTS_BEFORE_RECONNECT) {

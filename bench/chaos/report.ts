@@ -81,11 +81,11 @@ export function writeFailure(dir: string, meta: RunMeta, counts: Record<string, 
     report.push('')
   }
   writeFileSync(join(dir, 'violations.txt'), report.join('\n'))
-  writeFileSync(join(dir, 'faults.txt'), faults.map((f) => describeFault(f, t0)).join('\n') + '\n')
-  writeFileSync(join(dir, 'clients.jsonl'), history.connections.map((c) => JSON.stringify(c)).join('\n') + '\n')
+  writeFileSync(join(dir, 'faults.txt'), `${faults.map((f) => describeFault(f, t0)).join('\n')}\n`)
+  writeFileSync(join(dir, 'clients.jsonl'), `${history.connections.map((c) => JSON.stringify(c)).join('\n')}\n`)
   writeFileSync(join(dir, 'history.json'), JSON.stringify({ meta, counts, faults, history }))
   const instances = new Set(logs.map((l) => l.instance))
   for (const instance of instances) {
-    writeFileSync(join(dir, `instance-${instance}.log`), logs.filter((l) => l.instance === instance).map((l) => `${seconds(l.at, t0)} ${l.line}`).join('\n') + '\n')
+    writeFileSync(join(dir, `instance-${instance}.log`), `${logs.filter((l) => l.instance === instance).map((l) => `${seconds(l.at, t0)} ${l.line}`).join('\n')}\n`)
   }
 }

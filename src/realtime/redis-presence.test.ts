@@ -294,7 +294,9 @@ describe('an outage longer than the presence TTL', () => {
   beforeAll(() => {
     relays = [0, 1].map(() => relayRedis(Number(new URL(redis.url).port)))
   })
-  afterAll(() => relays.forEach((r) => r.close()))
+  afterAll(() => {
+    for (const relay of relays) relay.close()
+  })
 
   it('should announce nobody gone when Redis is reachable again, and sweep again later', async () => {
     const d = deployment()

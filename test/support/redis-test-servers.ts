@@ -177,7 +177,7 @@ export async function startRedisCluster(count = 3): Promise<TestRedisCluster> {
     }
     for (const port of ports.slice(1)) cli(ports[0]!, 'cluster', 'meet', '127.0.0.1', String(port))
     const share = Math.ceil(16384 / count)
-    ports.forEach((port, i) => cli(port, 'cluster', 'addslotsrange', String(i * share), String(Math.min(16383, (i + 1) * share - 1))))
+    for (const [i, port] of ports.entries()) cli(port, 'cluster', 'addslotsrange', String(i * share), String(Math.min(16383, (i + 1) * share - 1)))
     for (let i = 0; !ports.every((port) => cli(port, 'cluster', 'info').includes('cluster_state:ok')); i++) {
       if (i > 200) throw new Error('the cluster did not come up')
       await Bun.sleep(50)

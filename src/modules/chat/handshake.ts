@@ -45,7 +45,7 @@ function parseSince(raw: string | null): number | null {
 }
 
 /** True when the client offers the `chat` subprotocol. */
-export const offersChatProtocol = (header: string | null) => header !== null && header.split(',').some((p) => p.trim() === 'chat')
+export const offersChatProtocol = (header: string | null) => (header ?? '').split(',').some((p) => p.trim() === 'chat')
 
 /** What every handshake is checked against, room socket or user stream. */
 export interface ConnectionDeps {

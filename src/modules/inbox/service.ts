@@ -88,7 +88,7 @@ export class InboxService {
     // A blocked user's words never show in the blocker's inbox: the preview is the newest message from anyone else.
     const hidden = messages.filter((m) => blocked.has(m.userId))
     const previews = await Promise.all(hidden.map((m) => this.previewBefore(m, blocked)))
-    hidden.forEach((m, i) => byId.set(m.id, previews[i]))
+    for (const [i, m] of hidden.entries()) byId.set(m.id, previews[i])
     const membersOf = new Map(pairs)
     return rows.map((row, i) => {
       const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)

@@ -238,7 +238,7 @@ export class InboxStreams {
     if (waiting) return void waiting.push({ message })
     const room = stream.rooms.get(roomId)
     const own = message.userId === stream.userId
-    if (!room || !room.message(message.id, own) || !tell) return
+    if (!room?.message(message.id, own) || !tell) return
     // Counted (the badge is the room's count), but a blocked user's words never reach the blocker here.
     if (!own && stream.blocked?.has(message.userId)) return
     this.sendText(stream, encoded.frame(roomId, room.unread))
