@@ -2,6 +2,8 @@ import { hostname } from 'node:os'
 import type { Logger } from '../logger.ts'
 import { StartRefused } from '../start-refused.ts'
 import { version } from '../version.ts'
+import { asc, eq, gte, sql } from 'drizzle-orm'
+import type { SqlDatabase } from './sql-database.ts'
 import type { InstanceRow, Store } from './store.ts'
 
 /** How often a server writes its heartbeat row. */
@@ -65,4 +67,21 @@ export class InstancesRunning extends StartRefused {
     super(`${command}: ${running.length === 1 ? 'a server is' : `${running.length} servers are`} running on this database: ${list}; stop ${running.length === 1 ? 'it' : 'them'} first (they would keep using the old values), or pass --force if they are gone`)
     this.name = 'InstancesRunning'
   }
+}
+
+/** The instances table, written once for both stores. */
+export const instanceRows = {
+  async beat({ db, t }: SqlDatabase, instance: InstanceRow): Promise<void> {
+    await db.insert(t.instances).values(instance).onConflictDoUpdate({ target: t.instances.id, set: { seenAt: instance.seenAt } })
+  },
+  async seenSince({ db, t }: SqlDatabase, since: number): Promise<InstanceRow[]> {
+    return db.select().from(t.instances).where(gte(t.instances.seenAt, since)).orderBy(asc(t.instances.startedAt))
+  },
+  async forget({ db, t }: SqlDatabase, id: string): Promise<void> {
+    await db.delete(t.instances).where(eq(t.instances.id, id))
+  },
+  /** A write that touches one row and changes nothing: readiness's probe. */
+  async probe({ db, t }: SqlDatabase): Promise<void> {
+    await db.update(t.meta).set({ webhooksOn: sql`${t.meta.webhooksOn}` }).where(eq(t.meta.id, 1))
+  },
 }

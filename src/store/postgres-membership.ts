@@ -1,11 +1,13 @@
-import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
-import { blocks, members, messages, rooms, users } from '../db/pg-schema.ts'
+import { and, eq, inArray, ne, sql } from 'drizzle-orm'
+import { blocks, members, rooms, users } from '../db/pg-schema.ts'
 import type { PgDb } from '../db/postgres.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, blockersInQuery, crowdedRoomsQuery, inboxQuery, readStatesQuery, rosterQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
-import type { RoomRow } from './store.ts'
+import { directKey, unreadInRoomQuery, type MemberRole, type ReadMarker } from './membership.ts'
 import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
 import { writePgEvents } from './postgres-outbox.ts'
+import { postgresDatabase } from './sql-database.ts'
+import { SqlMembership, toRoomRow } from './sql-membership.ts'
+import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
@@ -18,14 +20,15 @@ async function roleIn(tx: Tx, roomId: number, userId: string): Promise<MemberRol
   const [row] = await tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
   return row?.role ?? null
 }
-const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 
 /** Membership on Postgres, where several instances write at once: the room's row lock and unique keys keep it consistent. */
-export class PostgresMembership implements Membership {
+export class PostgresMembership extends SqlMembership {
   constructor(
     private readonly db: PgDb,
     private readonly outbox: Outbox,
-  ) {}
+  ) {
+    super(postgresDatabase(db))
+  }
 
   async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'> {
     return this.db.transaction(async (tx) => {
@@ -41,7 +44,7 @@ export class PostgresMembership implements Membership {
       if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
       if (rows.length > 0) await tx.insert(members).values(rows)
       await writePgEvents(this.outbox, tx, [roomCreatedEvent(room, rows.map((r) => r.userId))])
-      return toRoom(room)
+      return toRoomRow(room)
     })
   }
 
@@ -54,46 +57,12 @@ export class PostgresMembership implements Membership {
       if (inserted) {
         await tx.insert(members).values([input.a, input.b].map((userId) => ({ roomId: inserted.id, userId, role: 'member' as const, joinedAt: now })))
         await writePgEvents(this.outbox, tx, [roomCreatedEvent(inserted, [input.a, input.b])])
-        return { room: toRoom(inserted), created: true }
+        return { room: toRoomRow(inserted), created: true }
       }
       const [existing] = await tx.select().from(rooms).where(eq(rooms.directKey, key))
       if (!existing) throw new Error('direct room insert conflicted but no room has that key')
-      return { room: toRoom(existing), created: false }
+      return { room: toRoomRow(existing), created: false }
     })
-  }
-
-  async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
-    const [row] = await this.db.select().from(rooms).where(eq(rooms.directKey, directKey(a, b, postId)))
-    return row && toRoom(row)
-  }
-
-  async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
-    const [row] = await this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
-    return row?.role ?? null
-  }
-
-  async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
-    const rows = [...(await this.db.execute(rosterQuery(roomId, limit)))] as { userId: string; joinedAt: number | string }[]
-    return rows.map((r) => ({ userId: r.userId, joinedAt: Number(r.joinedAt) }))
-  }
-
-  async members(roomId: number): Promise<MemberRow[]> {
-    return this.db
-      .select({ userId: members.userId, role: members.role, lastReadId: members.lastReadId, joinedAt: members.joinedAt, nickname: users.nickname, profileUrl: users.profileUrl })
-      .from(members)
-      .leftJoin(users, eq(users.userId, members.userId))
-      .where(and(eq(members.roomId, roomId), isMember))
-      .orderBy(sql`${members.role} = 'owner' DESC`, asc(members.joinedAt), asc(members.userId))
-  }
-
-  async memberCounts(roomIds: readonly number[]): Promise<Map<number, number>> {
-    if (roomIds.length === 0) return new Map()
-    const rows = await this.db
-      .select({ roomId: members.roomId, count: sql<number>`count(*)` })
-      .from(members)
-      .where(and(inArray(members.roomId, [...roomIds]), isMember))
-      .groupBy(members.roomId)
-    return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
   async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'> {
@@ -149,72 +118,6 @@ export class PostgresMembership implements Membership {
       const [count] = [...(await tx.execute(unreadInRoomQuery(roomId, marker)))] as { n: string | number; newest: string | number | null }[]
       return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), countedUpTo: Math.max(marker, Number(count?.newest ?? 0)), moved: marker > before, joined: joined.length > 0 }
     })
-  }
-
-  async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
-    return [...(await this.db.execute(readStatesQuery(userId, onlyRoom, 'postgres')))].map((row) => toReadState(row as ReadStateQueryRow))
-  }
-
-  async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
-    const [row] = [...(await this.db.execute(unreadTotalQuery(userId, 'postgres')))] as { total: string | number; rooms: string | number }[]
-    return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
-  }
-
-  async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {
-    if (roomIds.length === 0) return new Set()
-    return new Set([...(await this.db.execute(crowdedRoomsQuery(roomIds, cap)))].map((r) => Number((r as { id: number | string }).id)))
-  }
-
-  async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    const result = await this.db.execute(inboxQuery(userId, page, 'postgres'))
-    return [...result].map((row) => toInboxRow(row as InboxQueryRow))
-  }
-
-  async newestMessageId(): Promise<number> {
-    const [row] = await this.db.select({ id: sql<string | null>`max(${messages.id})` }).from(messages)
-    return Number(row?.id ?? 0)
-  }
-
-  async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
-    if (roomIds.length === 0) return new Map()
-    const rows = [...(await this.db.execute(unreadInQuery(userId, roomIds, 'postgres')))] as { roomId: number | string; n: number | string }[]
-    return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]))
-  }
-
-
-  async block(userId: string, blockedId: string): Promise<void> {
-    await this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing()
-  }
-
-  async unblock(userId: string, blockedId: string): Promise<void> {
-    await this.db.delete(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, blockedId)))
-  }
-
-  async blocksOf(userId: string): Promise<BlockRow[]> {
-    return this.db.select({ userId: blocks.blockedId, createdAt: blocks.createdAt }).from(blocks).where(eq(blocks.userId, userId)).orderBy(asc(blocks.createdAt))
-  }
-
-  async blockedEither(a: string, b: string): Promise<boolean> {
-    const rows = await this.db
-      .select({ n: sql<number>`1` })
-      .from(blocks)
-      .where(or(and(eq(blocks.userId, a), eq(blocks.blockedId, b)), and(eq(blocks.userId, b), eq(blocks.blockedId, a))))
-      .limit(1)
-    return rows.length > 0
-  }
-
-  async directRoomsOf(a: string, b: string): Promise<number[]> {
-    const prefix = directKey(a, b, null)
-    const rows = await this.db
-      .select({ id: rooms.id })
-      .from(rooms)
-      .where(and(eq(rooms.kind, 'direct'), sql`starts_with(${rooms.directKey}, ${prefix})`))
-    return rows.map((r) => r.id)
-  }
-
-  async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
-    const rows = [...(await this.db.execute(blockersInQuery(roomId, userId)))] as { userId: string }[]
-    return new Set(rows.map((r) => r.userId))
   }
 
   async saveProfiles(profiles: readonly Identity[]): Promise<void> {

@@ -1,8 +1,10 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { instances, members, messages, meta, rooms } from '../db/pg-schema.ts'
+import { members, messages, meta, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { PostgresMembership } from './postgres-membership.ts'
+import { instanceRows } from './instances.ts'
+import { postgresDatabase, type SqlDatabase } from './sql-database.ts'
 import { WriteHealth } from './storage-problem.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
@@ -53,6 +55,8 @@ export class PostgresStore implements Store {
   private readonly commits: GroupCommit
   /** The last write's verdict, for readiness. */
   readonly writes = new WriteHealth()
+  /** The database as the code shared with SQLite sees it. */
+  private readonly database: SqlDatabase
   private storageEpoch: string | undefined
   private closed = false
   readonly membership: PostgresMembership
@@ -63,6 +67,7 @@ export class PostgresStore implements Store {
     observeBatch?: BatchObserver,
   ) {
     this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch, this.writes)
+    this.database = postgresDatabase(db)
     this.outbox = postgresOutbox(db)
     this.membership = new PostgresMembership(db, this.outbox)
   }
@@ -167,29 +172,15 @@ export class PostgresStore implements Store {
   }
 
   async heartbeat(instance: InstanceRow): Promise<void> {
-    await this.probeWrite(async () => {
-      await this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } })
-    })
-  }
-
-  /** Runs a write whose outcome says whether storage can write (a heartbeat, readiness's probe). */
-  private async probeWrite(write: () => Promise<void>): Promise<void> {
-    try {
-      await write()
-    } catch (error) {
-      this.writes.failed(error)
-      throw error
-    }
-    // Damage does not heal by itself: only a message that commits again clears it.
-    if (this.writes.problem?.code !== 'storage_damaged') this.writes.succeeded()
+    await this.writes.probe(() => instanceRows.beat(this.database, instance))
   }
 
   async instancesSeenSince(since: number): Promise<InstanceRow[]> {
-    return this.db.select().from(instances).where(gte(instances.seenAt, since)).orderBy(asc(instances.startedAt))
+    return instanceRows.seenSince(this.database, since)
   }
 
   async forgetInstance(id: string): Promise<void> {
-    await this.db.delete(instances).where(eq(instances.id, id))
+    await instanceRows.forget(this.database, id)
   }
 
   async renewEpoch(): Promise<string> {
@@ -203,16 +194,7 @@ export class PostgresStore implements Store {
     await this.db.execute(sql`SELECT 1`)
     // After a write failed for a full disk, a read-only server or damage: a probe write confirms
     // it (StorageProblem) or clears it.
-    const problem = this.writes.problem
-    if (!problem) return
-    try {
-      await this.probeWrite(async () => {
-        await this.db.execute(sql`UPDATE meta SET webhooks_on = webhooks_on WHERE id = 1`)
-      })
-    } catch {
-      throw this.writes.problem ?? problem
-    }
-    if (this.writes.problem) throw this.writes.problem
+    await this.writes.recheck(() => instanceRows.probe(this.database))
   }
 
   async close(): Promise<void> {

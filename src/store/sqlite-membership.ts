@@ -1,11 +1,13 @@
-import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
-import { blocks, members, messages, rooms, users } from '../db/schema.ts'
+import { and, eq, inArray, ne, sql } from 'drizzle-orm'
+import { blocks, members, rooms, users } from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
 import type { Identity } from '../identity.ts'
-import { directKey, type BlockRow, type MemberRole, type MemberRow, type InboxPage, type InboxQueryRow, type InboxRow, type Membership, type ReadMarker, type RoomReadState, type ReadStateQueryRow, blockersInQuery, crowdedRoomsQuery, inboxQuery, readStatesQuery, rosterQuery, toInboxRow, toReadState, unreadInQuery, unreadInRoomQuery, unreadTotalQuery } from './membership.ts'
-import type { RoomRow } from './store.ts'
+import { directKey, unreadInRoomQuery, type MemberRole, type ReadMarker } from './membership.ts'
 import { memberEvent, roomCreatedEvent, type Outbox } from './outbox.ts'
+import { sqliteDatabase } from './sql-database.ts'
+import { SqlMembership } from './sql-membership.ts'
 import { writeSqliteEvents } from './sqlite-outbox.ts'
+import type { RoomRow } from './store.ts'
 
 const isMember = ne(members.role, 'participant')
 type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
@@ -14,7 +16,7 @@ type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
 const roleIn = (tx: Tx, roomId: number, userId: string): MemberRole | null => tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
 
 /** Membership on SQLite: one writer at a time, so each transaction sees what the last one wrote. */
-export class SqliteMembership implements Membership {
+export class SqliteMembership extends SqlMembership {
   /** One prepared upsert, run per profile in one transaction: nothing to build per write. */
   private readonly writeProfiles
 
@@ -22,6 +24,7 @@ export class SqliteMembership implements Membership {
     private readonly db: SqliteDb,
     private readonly outbox: Outbox,
   ) {
+    super(sqliteDatabase(db))
     const p = (name: string) => sql.placeholder(name)
     const upsert = db
       .insert(users)
@@ -63,39 +66,6 @@ export class SqliteMembership implements Membership {
       writeSqliteEvents(this.outbox, tx, [roomCreatedEvent(room, [input.a, input.b])])
       return { room, created: true }
     })
-  }
-
-  async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
-    return this.db.select().from(rooms).where(eq(rooms.directKey, directKey(a, b, postId))).get()
-  }
-
-  async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
-    return this.db.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
-  }
-
-  async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
-    return this.db.all<{ userId: string; joinedAt: number }>(rosterQuery(roomId, limit))
-  }
-
-  async members(roomId: number): Promise<MemberRow[]> {
-    return this.db
-      .select({ userId: members.userId, role: members.role, lastReadId: members.lastReadId, joinedAt: members.joinedAt, nickname: users.nickname, profileUrl: users.profileUrl })
-      .from(members)
-      .leftJoin(users, eq(users.userId, members.userId))
-      .where(and(eq(members.roomId, roomId), isMember))
-      .orderBy(sql`${members.role} = 'owner' DESC`, asc(members.joinedAt), asc(members.userId))
-      .all()
-  }
-
-  async memberCounts(roomIds: readonly number[]): Promise<Map<number, number>> {
-    if (roomIds.length === 0) return new Map()
-    const rows = this.db
-      .select({ roomId: members.roomId, count: sql<number>`count(*)` })
-      .from(members)
-      .where(and(inArray(members.roomId, [...roomIds]), isMember))
-      .groupBy(members.roomId)
-      .all()
-    return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
   async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'> {
@@ -142,68 +112,6 @@ export class SqliteMembership implements Membership {
       const unread = Number(count?.n ?? 0)
       return { lastReadId: marker, unreadCount: unread, countedUpTo: Math.max(newest, marker), moved: marker > (before ?? 0), joined: before === undefined }
     })
-  }
-
-  async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
-    return this.db.all<ReadStateQueryRow>(readStatesQuery(userId, onlyRoom, 'sqlite')).map(toReadState)
-  }
-
-  async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
-    const [row] = this.db.all<{ total: number; rooms: number }>(unreadTotalQuery(userId, 'sqlite'))
-    return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
-  }
-
-  async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {
-    if (roomIds.length === 0) return new Set()
-    return new Set(this.db.all<{ id: number }>(crowdedRoomsQuery(roomIds, cap)).map((r) => Number(r.id)))
-  }
-
-  async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    return this.db.all<InboxQueryRow>(inboxQuery(userId, page, 'sqlite')).map(toInboxRow)
-  }
-
-  async newestMessageId(): Promise<number> {
-    return Number(this.db.select({ id: sql<number | null>`max(${messages.id})` }).from(messages).get()?.id ?? 0)
-  }
-
-  async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
-    if (roomIds.length === 0) return new Map()
-    return new Map(this.db.all<{ roomId: number; n: number }>(unreadInQuery(userId, roomIds, 'sqlite')).map((r) => [Number(r.roomId), Number(r.n)]))
-  }
-
-  async block(userId: string, blockedId: string): Promise<void> {
-    this.db.insert(blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing().run()
-  }
-
-  async unblock(userId: string, blockedId: string): Promise<void> {
-    this.db.delete(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, blockedId))).run()
-  }
-
-  async blocksOf(userId: string): Promise<BlockRow[]> {
-    return this.db.select({ userId: blocks.blockedId, createdAt: blocks.createdAt }).from(blocks).where(eq(blocks.userId, userId)).orderBy(asc(blocks.createdAt)).all()
-  }
-
-  async blockedEither(a: string, b: string): Promise<boolean> {
-    const row = this.db
-      .select({ n: sql<number>`1` })
-      .from(blocks)
-      .where(or(and(eq(blocks.userId, a), eq(blocks.blockedId, b)), and(eq(blocks.userId, b), eq(blocks.blockedId, a))))
-      .get()
-    return row !== undefined
-  }
-
-  async directRoomsOf(a: string, b: string): Promise<number[]> {
-    const prefix = directKey(a, b, null)
-    return this.db
-      .select({ id: rooms.id })
-      .from(rooms)
-      .where(and(eq(rooms.kind, 'direct'), sql`instr(${rooms.directKey}, ${prefix}) = 1`))
-      .all()
-      .map((r) => r.id)
-  }
-
-  async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
-    return new Set(this.db.all<{ userId: string }>(blockersInQuery(roomId, userId)).map((r) => r.userId))
   }
 
   async saveProfiles(profiles: readonly Identity[]): Promise<void> {

@@ -1,11 +1,13 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, asc, desc, eq, gt, gte, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { instances, members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
+import { members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
+import { instanceRows } from './instances.ts'
+import { sqliteDatabase, type SqlDatabase } from './sql-database.ts'
 import { StorageProblem, WriteHealth } from './storage-problem.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
 import { roomCreatedEvent } from './outbox.ts'
@@ -230,6 +232,8 @@ export class SqliteStore implements Store {
   readonly outbox: SqlOutbox
   /** The last write's verdict, for readiness. */
   readonly writes = new WriteHealth()
+  /** The database as the code shared with Postgres sees it. */
+  private readonly database: SqlDatabase
   private storageEpoch: string | undefined
   private closed = false
 
@@ -239,6 +243,7 @@ export class SqliteStore implements Store {
     observeBatch?: BatchObserver,
   ) {
     this.statements = prepare(db)
+    this.database = sqliteDatabase(db)
     this.outbox = sqliteOutbox(db)
     this.membership = new SqliteMembership(db, this.outbox)
     const { insertMessage, messageByClientId } = this.statements
@@ -367,27 +372,15 @@ export class SqliteStore implements Store {
   }
 
   async heartbeat(instance: InstanceRow): Promise<void> {
-    this.probeWrite(() => this.db.insert(instances).values(instance).onConflictDoUpdate({ target: instances.id, set: { seenAt: instance.seenAt } }).run())
-  }
-
-  /** Runs a write whose outcome says whether storage can write (a heartbeat, readiness's probe). */
-  private probeWrite(write: () => void): void {
-    try {
-      write()
-    } catch (error) {
-      this.writes.failed(error)
-      throw error
-    }
-    // Damage does not heal by itself: only a message that commits again clears it.
-    if (this.writes.problem?.code !== 'storage_damaged') this.writes.succeeded()
+    await this.writes.probe(() => instanceRows.beat(this.database, instance))
   }
 
   async instancesSeenSince(since: number): Promise<InstanceRow[]> {
-    return this.db.select().from(instances).where(gte(instances.seenAt, since)).orderBy(asc(instances.startedAt)).all()
+    return instanceRows.seenSince(this.database, since)
   }
 
   async forgetInstance(id: string): Promise<void> {
-    this.db.delete(instances).where(eq(instances.id, id)).run()
+    await instanceRows.forget(this.database, id)
   }
 
   async renewEpoch(): Promise<string> {
@@ -415,14 +408,14 @@ export class SqliteStore implements Store {
     } finally {
       probe?.close()
     }
-    this.checkWritable()
+    await this.checkWritable()
   }
 
   /**
    * Throws StorageProblem while storage cannot write: too little free space on the data file's file
    * system, or the last write failed for a reason a probe write (re)confirms.
    */
-  private checkWritable(): void {
+  private async checkWritable(): Promise<void> {
     if (this.path === ':memory:') return
     const { bavail, bsize } = statfsSync(dirname(this.path))
     const free = Number(bavail) * Number(bsize)
@@ -430,14 +423,7 @@ export class SqliteStore implements Store {
       this.writes.failed(new StorageProblem('storage_full', `${free} bytes free beside ${this.path}`))
       throw this.writes.problem
     }
-    const problem = this.writes.problem
-    if (!problem) return
-    try {
-      this.probeWrite(() => this.db.$client.run('UPDATE meta SET webhooks_on = webhooks_on WHERE id = 1'))
-    } catch {
-      throw this.writes.problem ?? problem
-    }
-    if (this.writes.problem) throw this.writes.problem
+    await this.writes.recheck(() => instanceRows.probe(this.database))
   }
 
   async close(): Promise<void> {

@@ -70,4 +70,28 @@ export class WriteHealth {
   succeeded(): void {
     this.last = null
   }
+
+  /** Runs a write whose outcome says whether storage can write (a heartbeat, readiness's probe). */
+  async probe(write: () => unknown): Promise<void> {
+    try {
+      await write()
+    } catch (error) {
+      this.failed(error)
+      throw error
+    }
+    // Damage does not heal by itself: only a message that commits again clears it.
+    if (this.last?.code !== 'storage_damaged') this.succeeded()
+  }
+
+  /** After a write failed for one of the problems: a probe write confirms it (thrown) or clears it. */
+  async recheck(write: () => unknown): Promise<void> {
+    const problem = this.last
+    if (!problem) return
+    try {
+      await this.probe(write)
+    } catch {
+      throw this.last ?? problem
+    }
+    if (this.last) throw this.last
+  }
 }
