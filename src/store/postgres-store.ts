@@ -1,16 +1,16 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, ne, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, meta, rooms } from '../db/pg-schema.ts'
+import { members, messages, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { PostgresMembership } from './postgres-membership.ts'
 import { instanceRows } from './instances.ts'
-import { postgresDatabase, type SqlDatabase } from './sql-database.ts'
-import { WriteHealth } from './storage-problem.ts'
+import { SqlStore } from './sql-store.ts'
+import { postgresDatabase } from './sql-database.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, unstorableRoom, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomRow, type Store } from './store.ts'
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
 
@@ -51,13 +51,8 @@ class UnknownRoomError extends Error {}
  * its counter gives the messages their `seq`, and the ids are drawn after the lock: per room, ids
  * and seqs ascend in commit order, whichever instance commits.
  */
-export class PostgresStore implements Store {
-  private readonly commits: GroupCommit
-  /** The last write's verdict, for readiness. */
-  readonly writes = new WriteHealth()
-  /** The database as the code shared with SQLite sees it. */
-  private readonly database: SqlDatabase
-  private storageEpoch: string | undefined
+export class PostgresStore extends SqlStore implements Store {
+  protected readonly commits: GroupCommit
   private closed = false
   readonly membership: PostgresMembership
   readonly outbox: SqlOutbox
@@ -66,8 +61,8 @@ export class PostgresStore implements Store {
     private readonly db: PgDb,
     observeBatch?: BatchObserver,
   ) {
+    super(postgresDatabase(db))
     this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch, this.writes)
-    this.database = postgresDatabase(db)
     this.outbox = postgresOutbox(db)
     this.membership = new PostgresMembership(db, this.outbox)
   }
@@ -93,18 +88,6 @@ export class PostgresStore implements Store {
     return { room: toRoom(existing), created: false }
   }
 
-  async listRooms(page: RoomPage): Promise<ListedRoom[]> {
-    const visible = page.userId
-      ? or(eq(rooms.kind, 'open'), inArray(rooms.id, this.db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, page.userId), ne(members.role, 'participant')))))
-      : eq(rooms.kind, 'open')
-    return this.db
-      .select({ id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt: rooms.createdAt, kind: rooms.kind })
-      .from(rooms)
-      .where(and(page.after !== undefined ? gt(rooms.id, page.after) : lt(rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible))
-      .orderBy(page.after !== undefined ? asc(rooms.id) : desc(rooms.id))
-      .limit(page.limit)
-  }
-
   async getRoom(id: number): Promise<RoomRow | undefined> {
     const [row] = await this.db.select().from(rooms).where(eq(rooms.id, id))
     return row && toRoom(row)
@@ -123,11 +106,6 @@ export class PostgresStore implements Store {
     const where = page.before !== undefined ? and(eq(messages.roomId, roomId), lt(messages.id, page.before)) : eq(messages.roomId, roomId)
     const rows = await this.db.select().from(messages).where(where).orderBy(desc(messages.id)).limit(page.limit)
     return rows.map(toMessage).reverse()
-  }
-
-  async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
-    if (ids.length === 0) return []
-    return (await this.db.select().from(messages).where(inArray(messages.id, [...ids]))).map(toMessage)
   }
 
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
@@ -157,36 +135,6 @@ export class PostgresStore implements Store {
   async lastSeq(roomId: number): Promise<number> {
     const [row] = await this.db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId))
     return row?.lastSeq ?? 0
-  }
-
-  appendMessage(message: NewMessage): Promise<AppendResult> {
-    const refused = unstorableText(message)
-    return refused ? Promise.reject(refused) : this.commits.append(message)
-  }
-
-  async epoch(): Promise<string> {
-    if (this.storageEpoch !== undefined) return this.storageEpoch
-    const [row] = await this.db.select({ epoch: meta.epoch }).from(meta)
-    if (!row) throw new Error('the meta table has no storage epoch')
-    return (this.storageEpoch = row.epoch)
-  }
-
-  async heartbeat(instance: InstanceRow): Promise<void> {
-    await this.writes.probe(() => instanceRows.beat(this.database, instance))
-  }
-
-  async instancesSeenSince(since: number): Promise<InstanceRow[]> {
-    return instanceRows.seenSince(this.database, since)
-  }
-
-  async forgetInstance(id: string): Promise<void> {
-    await instanceRows.forget(this.database, id)
-  }
-
-  async renewEpoch(): Promise<string> {
-    const [row] = await this.db.update(meta).set({ epoch: sql`gen_random_uuid()::text` }).returning({ epoch: meta.epoch })
-    if (!row) throw new Error('the meta table has no storage epoch')
-    return (this.storageEpoch = row.epoch)
   }
 
   async check(): Promise<void> {

@@ -1,20 +1,21 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, asc, desc, eq, gt, inArray, lt, ne, or, Placeholder, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, ne, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, meta, rooms, type RoomKind } from '../db/schema.ts'
+import { members, messages, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
 import { instanceRows } from './instances.ts'
-import { sqliteDatabase, type SqlDatabase } from './sql-database.ts'
-import { StorageProblem, WriteHealth } from './storage-problem.ts'
+import { SqlStore } from './sql-store.ts'
+import { sqliteDatabase } from './sql-database.ts'
+import { StorageProblem } from './storage-problem.ts'
 import { SqliteMembership } from './sqlite-membership.ts'
 import { roomCreatedEvent } from './outbox.ts'
 import type { SqlOutbox } from './sql-outbox.ts'
 import { sqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, unstorableRoom, unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, unstorableRoom, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomRow, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -123,11 +124,8 @@ function prepareRoomPositions(db: SqliteDb) {
 }
 
 /** Builds the prepared statements once; drizzle would otherwise re-prepare on every call. */
-const listed = { id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt: rooms.createdAt, kind: rooms.kind }
-
 function prepare(db: SqliteDb) {
   const p = sql.placeholder
-  const roomsOfUser = db.select({ id: members.roomId }).from(members).where(and(eq(members.userId, p('userId')), ne(members.role, 'participant')))
   return {
     insertMessage: prepareInsert(db),
     messageByClientId: db
@@ -163,22 +161,6 @@ function prepare(db: SqliteDb) {
       .from(messages)
       .where(and(eq(messages.roomId, p('roomId')), gt(messages.id, p('after'))))
       .orderBy(desc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
-    roomsAfter: db.select(listed).from(rooms).where(and(gt(rooms.id, p('after')), eq(rooms.kind, 'open'))).orderBy(asc(rooms.id)).limit(p('limit')).prepare(),
-    roomsBefore: db.select(listed).from(rooms).where(and(lt(rooms.id, p('before')), eq(rooms.kind, 'open'))).orderBy(desc(rooms.id)).limit(p('limit')).prepare(),
-    roomsOfUserAfter: db
-      .select(listed)
-      .from(rooms)
-      .where(and(gt(rooms.id, p('after')), or(eq(rooms.kind, 'open'), inArray(rooms.id, roomsOfUser))))
-      .orderBy(asc(rooms.id))
-      .limit(p('limit'))
-      .prepare(),
-    roomsOfUserBefore: db
-      .select(listed)
-      .from(rooms)
-      .where(and(lt(rooms.id, p('before')), or(eq(rooms.kind, 'open'), inArray(rooms.id, roomsOfUser))))
-      .orderBy(desc(rooms.id))
       .limit(p('limit'))
       .prepare(),
   }
@@ -225,16 +207,11 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOp
  * The embedded store. Message inserts are group-committed: every append made in one
  * event-loop turn is written in a single transaction, so one commit serves many messages.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends SqlStore implements Store {
   private readonly statements: ReturnType<typeof prepare>
-  private readonly commits: GroupCommit
+  protected readonly commits: GroupCommit
   readonly membership: SqliteMembership
   readonly outbox: SqlOutbox
-  /** The last write's verdict, for readiness. */
-  readonly writes = new WriteHealth()
-  /** The database as the code shared with Postgres sees it. */
-  private readonly database: SqlDatabase
-  private storageEpoch: string | undefined
   private closed = false
 
   constructor(
@@ -242,8 +219,8 @@ export class SqliteStore implements Store {
     private readonly path: string,
     observeBatch?: BatchObserver,
   ) {
+    super(sqliteDatabase(db))
     this.statements = prepare(db)
-    this.database = sqliteDatabase(db)
     this.outbox = sqliteOutbox(db)
     this.membership = new SqliteMembership(db, this.outbox)
     const { insertMessage, messageByClientId } = this.statements
@@ -321,16 +298,6 @@ export class SqliteStore implements Store {
     }
   }
 
-  async listRooms(page: RoomPage): Promise<ListedRoom[]> {
-    const { limit, userId } = page
-    if (page.after !== undefined) {
-      const after = page.after
-      return userId ? this.statements.roomsOfUserAfter.all({ after, limit, userId }) : this.statements.roomsAfter.all({ after, limit })
-    }
-    const before = page.before ?? Number.MAX_SAFE_INTEGER
-    return userId ? this.statements.roomsOfUserBefore.all({ before, limit, userId }) : this.statements.roomsBefore.all({ before, limit })
-  }
-
   async getRoom(id: number): Promise<RoomRow | undefined> {
     return this.statements.roomById.get({ id })
   }
@@ -348,45 +315,11 @@ export class SqliteStore implements Store {
     return newestFirst.reverse()
   }
 
-  async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
-    if (ids.length === 0) return []
-    return this.db.select().from(messages).where(inArray(messages.id, [...ids])).all()
-  }
-
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
     const newestFirst = this.statements.newestMessagesAfter.all({ roomId, after: sinceId, limit: limit + 1 })
     const truncated = newestFirst.length > limit
     if (truncated) newestFirst.pop()
     return { messages: newestFirst.reverse(), truncated }
-  }
-
-  appendMessage(message: NewMessage): Promise<AppendResult> {
-    const refused = unstorableText(message)
-    return refused ? Promise.reject(refused) : this.commits.append(message)
-  }
-
-  async epoch(): Promise<string> {
-    this.storageEpoch ??= this.db.select({ epoch: meta.epoch }).from(meta).get()?.epoch
-    if (this.storageEpoch === undefined) throw new Error('the meta table has no storage epoch')
-    return this.storageEpoch
-  }
-
-  async heartbeat(instance: InstanceRow): Promise<void> {
-    await this.writes.probe(() => instanceRows.beat(this.database, instance))
-  }
-
-  async instancesSeenSince(since: number): Promise<InstanceRow[]> {
-    return instanceRows.seenSince(this.database, since)
-  }
-
-  async forgetInstance(id: string): Promise<void> {
-    await instanceRows.forget(this.database, id)
-  }
-
-  async renewEpoch(): Promise<string> {
-    const row = this.db.update(meta).set({ epoch: sql`lower(hex(randomblob(16)))` }).returning({ epoch: meta.epoch }).get()
-    if (!row) throw new Error('the meta table has no storage epoch')
-    return (this.storageEpoch = row.epoch)
   }
 
   /**
