@@ -190,6 +190,8 @@ export const instances = sqliteTable('instances', {
 
 export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt' | 'lastSeq' | 'webhookMessageId'>
 export type RoomKind = RoomRow['kind']
+/** What a room listing needs of each room (summaries): less to read and map than the whole row. */
+export type ListedRoom = Pick<RoomRow, 'id' | 'name' | 'postId' | 'createdAt' | 'kind'>
 export type MemberRole = (typeof members.$inferSelect)['role']
 export type MessageRow = typeof messages.$inferSelect
 export type InstanceRow = typeof instances.$inferSelect

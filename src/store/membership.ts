@@ -1,6 +1,5 @@
-import type { MemberRole } from '../db/schema.ts'
+import type { ListedRoom, MemberRole, RoomRow } from '../db/schema.ts'
 import { sql, type SQL } from 'drizzle-orm'
-import type { ListedRoom, RoomRow } from './store.ts'
 import type { Identity } from '../identity.ts'
 
 export type { MemberRole }

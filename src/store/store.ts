@@ -1,4 +1,4 @@
-import type { InstanceRow, RoomRow } from '../db/schema.ts'
+import type { InstanceRow, ListedRoom, RoomRow } from '../db/schema.ts'
 import type { Membership } from './membership.ts'
 import type { Outbox } from './outbox.ts'
 
@@ -31,8 +31,7 @@ export type NewMessage = Omit<MessageRow, 'id' | 'seq'> & {
   viaService?: boolean
 }
 
-/** What a room listing needs of each room (summaries): less to read and map than the whole row. */
-export type ListedRoom = Pick<RoomRow, 'id' | 'name' | 'postId' | 'createdAt' | 'kind'>
+export type { ListedRoom }
 
 /**
  * A page of rooms (open rooms, and those `userId` is a member of): newest first below `before`
