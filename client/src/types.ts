@@ -2,7 +2,7 @@
 // type`): nothing of zod or the server reaches the bundle, and a server change that breaks this
 // client breaks its type check. The build prints these as plain object types (client/build.ts).
 import type { z } from 'zod'
-import type { problemSchema } from '../../src/docs/responses.ts'
+import type { problemSchema } from '../../src/openapi/responses.ts'
 import type { inboxFrameSchemas, inboxQuerySchema, inboxRoomSchema, inboxSchema } from '../../src/modules/inbox/model.ts'
 import type { meSchema } from '../../src/modules/me/model.ts'
 import type { blockSchema } from '../../src/modules/members/model.ts'

@@ -2,9 +2,9 @@ import { z } from 'zod'
 import { identityInputSchema } from '../identity.ts'
 import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/codec.ts'
 import { inboxFrameSchemas } from '../modules/inbox/model.ts'
-import { exampleDirectRoom, exampleMessage } from './examples.ts'
-import { toJsonSchema } from './json-schema.ts'
-import { problemSchema } from './responses.ts'
+import { exampleDirectRoom, exampleMessage } from '../modules/examples.ts'
+import { toJsonSchema } from '../openapi/json-schema.ts'
+import { problemSchema } from '../openapi/responses.ts'
 
 type Json = Record<string, unknown>
 

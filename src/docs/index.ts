@@ -8,8 +8,8 @@ import { notFound } from '../errors.ts'
 import { pageHeaders } from '../http.ts'
 import { identityHeaders } from '../identity.ts'
 import { asyncApiDocument } from './asyncapi.ts'
-import { toJsonSchema } from './json-schema.ts'
-import { security, securitySchemes } from './security.ts'
+import { toJsonSchema } from '../openapi/json-schema.ts'
+import { security, securitySchemes } from '../openapi/security.ts'
 
 /**
  * Swagger UI's page. Its start-up script is a file of its own rather than inline, so the page runs

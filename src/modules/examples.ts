@@ -1,5 +1,5 @@
 import type { MessageDto } from '../realtime/codec.ts'
-import type { MemberDto, RoomDetail, RoomSummary } from '../modules/rooms/model.ts'
+import type { MemberDto, RoomDetail, RoomSummary } from './rooms/model.ts'
 
 /** Examples shown in the API documents. */
 export const exampleMessage: MessageDto = {

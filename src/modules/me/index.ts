@@ -1,8 +1,8 @@
 import { Elysia } from 'elysia'
 import { requireIdentity, type Callers } from '../../caller.ts'
-import { exampleMessage } from '../../docs/examples.ts'
-import { responses } from '../../docs/responses.ts'
-import { security } from '../../docs/security.ts'
+import { exampleMessage } from '../examples.ts'
+import { responses } from '../../openapi/responses.ts'
+import { security } from '../../openapi/security.ts'
 import { meSchema, toMeDto, type MeDto } from './model.ts'
 
 /** The sender of the documents' example message. */
