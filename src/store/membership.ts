@@ -77,6 +77,13 @@ export function directKey(a: string, b: string, postId: number | null): string {
   return `${first}\u001f${second}\u001f${postId ?? ''}`
 }
 
+/** The two users of a direct room, read back from its key (null for other rooms). */
+export function directPair(room: Pick<RoomRow, 'kind' | 'directKey'>): [string, string] | null {
+  if (room.kind !== 'direct' || room.directKey === null) return null
+  const [a, b] = room.directKey.split('\u001f')
+  return a !== undefined && b !== undefined ? [a, b] : null
+}
+
 /**
  * Who belongs to which room, who blocked whom, and the profile cache: the product layer's storage,
  * on the same database as the store (SQLite or Postgres).

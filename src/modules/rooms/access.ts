@@ -1,6 +1,6 @@
 import type { Caller } from '../../caller.ts'
 import { forbidden, notFound, unauthorized } from '../../errors.ts'
-import type { MemberRole } from '../../store/membership.ts'
+import { directPair, type MemberRole } from '../../store/membership.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
 
 /** Rooms kept in memory; a room's kind, owner and pair never change, and rooms are never deleted. */
@@ -10,13 +10,6 @@ const CACHED_ROOMS = 100_000
 export interface Admission {
   room: RoomRow
   role: MemberRole | null
-}
-
-/** The two users of a direct room, from its key (see `directKey`). */
-function pairOf(room: RoomRow): [string, string] | null {
-  if (room.kind !== 'direct' || room.directKey === null) return null
-  const [a, b] = room.directKey.split('\u001f')
-  return a !== undefined && b !== undefined ? [a, b] : null
 }
 
 /**
@@ -64,7 +57,7 @@ export class RoomAccess {
 
   /** True when the room is direct and one of its pair has blocked the other. */
   async blocked(room: RoomRow): Promise<boolean> {
-    const pair = pairOf(room)
+    const pair = directPair(room)
     return pair !== null && this.store.membership.blockedEither(pair[0], pair[1])
   }
 }
