@@ -24,6 +24,8 @@ import { inboxSocketRoutes } from './modules/inbox/socket.ts'
 import { InboxStreams } from './modules/inbox/stream.ts'
 import { ReadService } from './modules/reads/service.ts'
 import { reportRoutes } from './modules/reports/index.ts'
+import { deadLetterRoutes } from './modules/dead-letters/index.ts'
+import { DeadLetterService } from './modules/dead-letters/service.ts'
 import { ReportService } from './modules/reports/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
@@ -81,6 +83,7 @@ export function createApp(deps: AppDeps) {
   const reads = new ReadService(store, access, broker)
   const inbox = new InboxService(store, presence)
   const reports = new ReportService(store, access, abuse)
+  const deadLetters = new DeadLetterService(store)
   const streams = new InboxStreams({ publish: (topic, frame) => hub.publish(topic, frame), store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
   realtime.consumers.connectUserStreams((event) => streams.deliver(event))
   const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
@@ -123,6 +126,7 @@ export function createApp(deps: AppDeps) {
     .use(inboxRoutes(inbox, callers, config))
     .use(meRoutes(callers))
     .use(reportRoutes(reports, callers, config))
+    .use(deadLetterRoutes(deadLetters, callers))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, socketsOfUser, chat, limiter, metrics, logger }))
     .use(inboxSocketRoutes({ config, broker, profiles, abuse, socketsOfUser, streams, limiter, closer: realtime.closer, metrics, logger }))
     .onStop(() => {

@@ -14,6 +14,10 @@ export const integerLike = () =>
 export const pageLimit = z.coerce.number().int().min(1).max(200).default(50).describe('How many to return (1–200)')
 export const cursor = z.coerce.number().int().min(0)
 
+/** A page of what a service call lists (reports, dead letters): oldest first, after an id. */
+export const adminPageSchema = z.object({ limit: pageLimit, after: cursor.optional().describe('Only those with a larger id') })
+export type AdminPage = z.infer<typeof adminPageSchema>
+
 /** `before` and `after` together would be ambiguous; refuse rather than guess. */
 export function oneCursor<Query extends { before?: number; after?: number }>(query: Query): Query {
   if (query.before !== undefined && query.after !== undefined) {

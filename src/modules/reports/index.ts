@@ -5,13 +5,14 @@ import type { Config } from '../../config.ts'
 import { responses } from '../../openapi/responses.ts'
 import { security } from '../../openapi/security.ts'
 import { requesterOf } from '../../gateway.ts'
-import { adminPageSchema, deadLetterSchema, reportBodySchema, reportSchema } from './model.ts'
+import { adminPageSchema } from '../shared-model.ts'
+import { reportBodySchema, reportSchema } from './model.ts'
 import type { ReportService } from './service.ts'
 
 const exampleReport = { id: 7, reporter: '42', message_id: 1024, user_id: '77', room: 3, reason: 'spam links', created_at: '2026-11-30T09:00:00.000Z' }
 const serviceOnly = { 403: { description: 'Not a service call', problem: { code: 'service_call_required' } } } as const
 
-/** `POST /chat/v1/report/`, and the service calls that list reports and dead webhook events. */
+/** `POST /chat/v1/report/`, and the service call that lists reports. */
 export const reportRoutes = (reports: ReportService, callers: Callers, config: Config) =>
   new Elysia({ name: 'reports', prefix: '/chat/v1' })
     .post(
@@ -47,22 +48,5 @@ export const reportRoutes = (reports: ReportService, callers: Callers, config: C
         tags: ['reports'],
         security: security.service,
         responses: responses({ 200: { description: 'Reports', schema: z.array(reportSchema), example: [exampleReport] }, ...serviceOnly }),
-      },
-    })
-    .get('/admin/webhooks/dead/', ({ query, request }) => reports.deadLetters(callers(request.headers), query), {
-      query: adminPageSchema,
-      detail: {
-        summary: 'List dead webhook events (service call)',
-        description: 'Webhook events given up on (a permanent 4xx, or still failing after WEBHOOK_MAX_AGE), oldest first, with the last error. `chat-server webhooks requeue <id|all>` sends them again.',
-        tags: ['reports'],
-        security: security.service,
-        responses: responses({
-          200: {
-            description: 'Dead letters',
-            schema: z.array(deadLetterSchema),
-            example: [{ id: 12, event_id: '3f2a9c1e7b8d-12', type: 'message.created', room_key: 'room:3', attempts: 1, last_error: 'HTTP 410 (not retried: the receiver refused it)', created_at: '2026-11-30T09:00:00.000Z', dead_at: '2026-11-30T09:00:01.000Z', data: {} }],
-          },
-          ...serviceOnly,
-        }),
       },
     })

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { userIdSchema } from '../../identity.ts'
-import { messageText, pageLimit, cursor } from '../shared-model.ts'
+import { messageText } from '../shared-model.ts'
 
 export const reportBodySchema = z
   .object({
@@ -21,19 +21,3 @@ export const reportSchema = z.object({
   created_at: z.string().describe('ISO 8601'),
 })
 export type ReportDto = z.infer<typeof reportSchema>
-
-export const adminPageSchema = z.object({ limit: pageLimit, after: cursor.optional().describe('Only those with a larger id') })
-export type AdminPage = z.infer<typeof adminPageSchema>
-
-export const deadLetterSchema = z.object({
-  id: z.number().int().describe('The outbox row (give it to re-queue)'),
-  event_id: z.string().describe('The id receivers saw'),
-  type: z.string(),
-  room_key: z.string(),
-  attempts: z.number().int(),
-  last_error: z.string().nullable(),
-  created_at: z.string(),
-  dead_at: z.string().nullable(),
-  data: z.record(z.string(), z.unknown()),
-})
-export type DeadLetterDto = z.infer<typeof deadLetterSchema>

@@ -2,9 +2,10 @@ import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
 import { requireIdentity, requireService, type Caller } from '../../caller.ts'
 import { badRequest, notFound, tooMany, unprocessable } from '../../errors.ts'
 import type { Store } from '../../store/store.ts'
-import { eventIdPrefix, toEnvelope, toReportDto } from '../../webhooks/payload.ts'
+import { toReportDto } from '../../webhooks/payload.ts'
 import type { RoomAccess } from '../rooms/access.ts'
-import type { AdminPage, DeadLetterDto, ReportBody, ReportDto } from './model.ts'
+import type { AdminPage } from '../shared-model.ts'
+import type { ReportBody, ReportDto } from './model.ts'
 
 /**
  * Reports for moderation. A user may report what they can read: a message of a room they may use,
@@ -44,15 +45,5 @@ export class ReportService {
   async list(caller: Caller, page: AdminPage): Promise<ReportDto[]> {
     requireService(caller, 'list reports')
     return (await this.store.outbox.reports(page.limit, page.after ?? 0)).map(toReportDto)
-  }
-
-  /** Service calls: webhook events that were given up on, oldest first. */
-  async deadLetters(caller: Caller, page: AdminPage): Promise<DeadLetterDto[]> {
-    requireService(caller, 'list dead webhook events')
-    const prefix = eventIdPrefix(await this.store.epoch())
-    return (await this.store.outbox.dead(page.limit, page.after ?? 0)).map((row) => {
-      const envelope = toEnvelope(row, prefix, JSON.parse(row.data) as Record<string, unknown>)
-      return { id: row.id, event_id: envelope.id, type: row.type, room_key: row.key, attempts: row.attempts, last_error: row.lastError, created_at: envelope.created_at, dead_at: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(), data: envelope.data }
-    })
   }
 }
