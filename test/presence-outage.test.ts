@@ -53,11 +53,12 @@ afterAll(async () => {
 
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 
-/** A presence script call as the proxy sees it (EVAL, script, 4 keys, then the script's arguments). */
+/** A presence script call as the proxy sees it (EVAL, script, the number of keys, the keys, then the script's arguments). */
 function presenceCall(command: string[]): { kind: 'join' | 'leave'; user: string } | null {
   if (command[0]?.toUpperCase() !== 'EVAL') return null
-  if (command[1] === JOIN) return { kind: 'join', user: command[10]! }
-  if (command[1] === LEAVE) return { kind: 'leave', user: command[9]! }
+  const args = command.slice(3 + Number(command[2]))
+  if (command[1] === JOIN) return { kind: 'join', user: args[3]! }
+  if (command[1] === LEAVE) return { kind: 'leave', user: args[2]! }
   return null
 }
 
@@ -248,6 +249,44 @@ describe('a leave tried again while the user came back', () => {
     for (const w of watching) expect(heardOf(w, 'mover')).toEqual(['join', 'leave'])
     await Promise.all(watching.map((w) => w.close()))
   }, 20_000)
+})
+
+describe('an instance cut off from Redis for longer than the TTL', () => {
+  it('should leave every socket on both instances believing its users present once it is back, with no join heard twice', async () => {
+    const [a, b] = quick.instances
+    const roomId = await createRoom(a, 'cut off')
+    const [onA, onB] = await watchers(quick, roomId, 'co')
+    const stayer = await connectLive(a, roomId, user('stayer'))
+    for (const w of [onA!, onB!]) await w.next(isPresence('chat.user.join', 'stayer'))
+    const restored = () => a.lines.filter((l) => l.includes('redis subscription restored')).length
+    const restoredBefore = restored()
+    // A's link to Redis stalls one way: what A sends never arrives, what Redis publishes still
+    // does. A cannot renew its users, so B's sweep announces them gone, and A's sockets hear it.
+    quick.proxy.decide = () => 'hold'
+    const lastHeard = (socket: TestSocket, userId: string) => heardOf(socket, userId).at(-1)
+    await waitFor(() => lastHeard(onB!, 'stayer') === 'leave' && lastHeard(onB!, 'co-wa') === 'leave' && lastHeard(onA!, 'stayer') === 'leave', 10_000)
+    // The link is reset. A reconnects and writes its users back, which announces them joined again,
+    // while A's subscription to the room waits: A's sockets miss what the room hears meanwhile.
+    const roomChannelSuffix = `:room:${roomId}`
+    quick.proxy.decide = (command) => (command[0]?.toUpperCase() === 'SUBSCRIBE' && command.slice(1).some((c) => c.endsWith(roomChannelSuffix)) ? 'hold' : 'pass')
+    quick.proxy.cut()
+    await waitFor(() => lastHeard(onB!, 'stayer') === 'join' && lastHeard(onB!, 'co-wa') === 'join', 15_000)
+    quick.proxy.decide = () => 'pass'
+    quick.proxy.release()
+    await waitFor(() => restored() > restoredBefore, 15_000)
+    await Bun.sleep(1500)
+    // What each socket heard of each user: last that they are present, no join twice in a row, and
+    // nothing of its own user.
+    const sockets = { 'co-wa': onA!, 'co-wb': onB!, stayer }
+    const heard = Object.fromEntries(Object.entries(sockets).map(([self, socket]) => [self, Object.fromEntries(Object.keys(sockets).map((other) => [other, heardOf(socket, other)]))]))
+    expect(heard).toEqual({
+      'co-wa': { 'co-wa': [], 'co-wb': ['join'], stayer: ['join', 'leave', 'join'] },
+      'co-wb': { 'co-wa': ['leave', 'join'], 'co-wb': [], stayer: ['join', 'leave', 'join'] },
+      stayer: { 'co-wa': ['leave', 'join'], 'co-wb': [], stayer: [] },
+    })
+    for (const instance of [a!, b!]) expect(await online(instance, roomId)).toEqual(['co-wa', 'co-wb', 'stayer'])
+    await Promise.all([stayer.close(), onA!.close(), onB!.close()])
+  }, 60_000)
 })
 
 describe('Redis stopped and started again without its data', () => {

@@ -5,6 +5,7 @@ import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
 import { Closer } from './closing.ts'
 import { blockedEvent, evictEvent, messageEvent, signalEvent } from './events.ts'
 import { Hub } from './hub.ts'
+import { presenceSignal } from './presence.ts'
 import { SlowConsumers } from './slow-consumers.ts'
 import type { MessageRow } from '../store/store.ts'
 
@@ -67,6 +68,29 @@ describe('Hub', () => {
     expect([stays.blocked, elsewhere.blocked]).toEqual([true, false])
     hub.deliver(blockedEvent(1, false))
     expect(stays.blocked).toBe(false)
+  })
+
+  it("should give a user's join or leave to every socket of the room but that user's own, and the one it names", () => {
+    const { hub, topics } = makeHub()
+    const [own1, own2, joining, other, replaying] = [fakeSession(topics, 1, 'u'), fakeSession(topics, 1, 'u'), fakeSession(topics, 1, 'v'), fakeSession(topics, 1, 'w'), fakeSession(topics, 1, 'x')]
+    for (const s of [own1, own2, joining, other]) {
+      hub.add(s)
+      hub.subscribe(s)
+    }
+    hub.add(replaying)
+    hub.hold(replaying)
+    hub.deliver(presenceSignal(1, '{"type":"chat.user.join","username":"U","user_id":"u"}', 'u'))
+    hub.deliver(presenceSignal(1, '{"type":"chat.user.join","username":"V","user_id":"v"}', 'v', joining.id))
+    hub.deliver(presenceSignal(1, '{"type":"chat.user.leave","username":"Z","user_id":"z"}', 'z'))
+    const heard = (s: typeof own1) => s.socket.frames().map((f) => `${f.type.slice('chat.user.'.length)} ${f.user_id}`)
+    expect([own1, own2].map(heard)).toEqual([
+      ['join v', 'leave z'],
+      ['join v', 'leave z'],
+    ])
+    expect(heard(joining)).toEqual(['join u', 'leave z'])
+    expect(heard(other)).toEqual(['join u', 'join v', 'leave z'])
+    hub.release(replaying, 0)
+    expect(heard(replaying)).toEqual(['join u', 'join v', 'leave z'])
   })
 
   it('should hold a replaying socket\'s events and release them without what the replay sent', () => {

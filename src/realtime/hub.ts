@@ -3,6 +3,7 @@ import type { Metrics } from '../metrics.ts'
 import type { Closer } from './closing.ts'
 import { CloseCode, encodeMessageFrame } from './codec.ts'
 import type { RoomEvent } from './events.ts'
+import type { PresenceSignal } from './presence.ts'
 import { roomTopic, type Session } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
 
@@ -125,7 +126,7 @@ export class Hub {
       this.metrics.messagesDelivered.inc(room.sessions.size)
       this.slowConsumers.touch(room.sessions)
     } else if (event.kind === 'signal') {
-      this.send(room, event.room, event.frame, null, event.except)
+      this.send(room, event.room, event.frame, null, event.except, 'about' in event ? (event as PresenceSignal).about : undefined)
     } else {
       for (const session of room.sessions) {
         if (event.blocked !== undefined) session.blocked = event.blocked
@@ -134,12 +135,21 @@ export class Hub {
     }
   }
 
-  /** Sends one frame to every socket of the room, and to the backlog of those replaying. */
-  private send(room: Room, roomId: number, frame: string, messageId: number | null, except?: string) {
-    // A socket's own publish reaches every subscriber of the topic but itself.
-    const skipped = except === undefined ? undefined : this.sessions.get(except)
-    if (skipped && skipped.roomId === roomId && skipped.socket.readyState === 1) skipped.socket.publish(roomTopic(roomId), frame)
-    else this.server?.publish(roomTopic(roomId), frame)
-    for (const session of room.replaying) if (session.id !== except) session.backlog?.push({ id: messageId, frame })
+  /**
+   * Sends one frame to every socket of the room, and to the backlog of those replaying, but the
+   * session `except` and the sockets of the user `about` (a join or leave is not news to its user).
+   */
+  private send(room: Room, roomId: number, frame: string, messageId: number | null, except?: string, about?: string) {
+    const skips = (session: Session) => session.id === except || session.identity.userId === about
+    if (about !== undefined && this.socketsOfUser(about) > 0 && [...room.sessions].some((s) => s.identity.userId === about)) {
+      // Rare (a user's own presence): each other live socket gets it on its own.
+      for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
+    } else {
+      // A socket's own publish reaches every subscriber of the topic but itself.
+      const skipped = except === undefined ? undefined : this.sessions.get(except)
+      if (skipped && skipped.roomId === roomId && skipped.socket.readyState === 1) skipped.socket.publish(roomTopic(roomId), frame)
+      else this.server?.publish(roomTopic(roomId), frame)
+    }
+    for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ id: messageId, frame })
   }
 }

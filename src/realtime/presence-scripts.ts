@@ -8,6 +8,9 @@
 //   <prefix>{r<id>}:vouch    hash  user id -> JSON {instance id: until when that instance vouches}
 //   <prefix>{r<id>}:info     hash  user id -> JSON {"n": nickname, "p": profile url}
 //   <prefix>{r<id>}:version  string the room's presence version: every join and leave takes the next
+//   <prefix>{r<id>}:origin   string the first version this Redis remembers: what came before may be
+//                                   lost (a restart without persistence), so a user missing from
+//                                   present was announced gone only if heard of since (see PRESENT)
 // and, outside any slot, touched only by plain commands (SADD on every join and refresh, so it heals):
 //   <prefix>presence:rooms   set   rooms that may have someone present (what the sweep looks at)
 //
@@ -22,18 +25,22 @@ export interface RoomKeys {
   vouch: string
   info: string
   version: string
+  origin: string
 }
 
 export function roomKeys(prefix: string, roomId: number): RoomKeys {
   const tag = `${prefix}{r${roomId}}:`
-  return { present: `${tag}present`, vouch: `${tag}vouch`, info: `${tag}info`, version: `${tag}version` }
+  return { present: `${tag}present`, vouch: `${tag}vouch`, info: `${tag}info`, version: `${tag}version`, origin: `${tag}origin` }
 }
+
+/** A room's keys in the order every script takes them in KEYS. */
+export const scriptKeys = (k: RoomKeys): string[] => [k.present, k.vouch, k.info, k.version, k.origin]
 
 export const roomIndexKey = (prefix: string) => `${prefix}presence:rooms`
 
 // Shared by the scripts. Times are milliseconds from the calling instance's clock.
 const HELPERS = `
-local present, vouch, info, version = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local present, vouch, info, version, origin = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local function load(user)
   local raw = redis.call('HGET', vouch, user)
   if raw then return cjson.decode(raw) end
@@ -74,7 +81,8 @@ local function announce(channel, user, about, joined, v, except)
   redis.call('PUBLISH', channel, envelope .. '}')
 end
 -- The room's next version. It never goes below Redis's clock in microseconds, so it keeps rising
--- when Redis restarts without its data and the counter starts again from nothing.
+-- when Redis restarts without its data and the counter starts again from nothing. The first
+-- version after such a restart (or ever) is kept as the origin.
 local function bump()
   local t = redis.call('TIME')
   local floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -84,6 +92,8 @@ local function bump()
     v = floor
   end
   redis.call('PEXPIRE', version, 86400000)
+  redis.call('SET', origin, string.format('%.0f', v), 'NX')
+  redis.call('PEXPIRE', origin, 86400000)
   return v
 end
 `
@@ -184,5 +194,26 @@ for _, user in ipairs(redis.call('ZRANGEBYSCORE', present, '-inf', now)) do
   end
 end
 if redis.call('ZCARD', present) == 0 then result[1] = 1 end
+return result
+`
+
+/**
+ * Reads who the room was last told is present, and as of which version: the room's version, its
+ * origin, then user, info pairs for the users in present that an instance vouches for (a leave
+ * kept for the sweep counts as gone, as in JOIN). One step, so the list is the room's state at
+ * that version; an instance whose subscription was broken settles its sockets with it
+ * (presence-ledger.ts). A user missing from it was announced gone only if their last change was
+ * at the origin or later: before it, Redis may have lost them without a word (a restart without
+ * persistence), and their instance writes them back, or the sweep announces them, soon after.
+ */
+export const PRESENT = `${HELPERS}
+local current = redis.call('GET', version) or '0'
+local result = {current, redis.call('GET', origin) or current}
+for _, user in ipairs(redis.call('ZRANGE', present, 0, -1)) do
+  if redis.call('HEXISTS', vouch, user) == 1 then
+    table.insert(result, user)
+    table.insert(result, redis.call('HGET', info, user) or '{}')
+  end
+end
 return result
 `

@@ -1,4 +1,5 @@
 import { encodePresenceFrame } from './codec.ts'
+import { signalEvent, type SignalEvent } from './events.ts'
 
 /** A user present in a room, as room detail lists them. */
 export interface OnlineUserDto {
@@ -36,6 +37,17 @@ export interface Presence {
   counts(roomIds: readonly number[]): Promise<number[]>
   close(): Promise<void>
 }
+
+/**
+ * A join or leave on its way to a room's sockets, naming the user it is about: none of that user's
+ * own sockets gets it (the hub skips them), be it a join re-announced after an outage or a leave
+ * another instance's sweep decided while their instance could not reach Redis.
+ */
+export interface PresenceSignal extends SignalEvent {
+  about: string
+}
+
+export const presenceSignal = (room: number, frame: string, about: string, except?: string): PresenceSignal => ({ ...signalEvent(room, frame, except), about })
 
 /** Hands an announcement to the room: the frame, and the socket it skips. */
 export type Announce = (roomId: number, frame: string, except?: string) => void

@@ -131,6 +131,29 @@ describe('presence events from several instances', () => {
     expect(sink.events).toEqual(['join1'])
   })
 
+  it('should deliver, once its subscription is back, the join it missed meanwhile, and drop the join when it comes late', async () => {
+    const { redis, sink, a } = await setup()
+    let version = 0
+    let present: string[] = []
+    // The room's presence as the PRESENT script reads it: its version and origin, then user, info pairs.
+    redis.answer = (command) => {
+      if (command !== 'EVAL') throw new Error(`unexpected ${command}`)
+      return [String(version), '1', ...present.flatMap((u) => [u, '{"n":"Alice","p":null}'])]
+    }
+    await a.watch(ROOM)
+    for (const e of [join(1), leave(2)]) announce(redis, e)
+    await waitFor(() => sink.events.length === 2)
+    // Redis restarts; alice's instance writes her back (join 3) before this one has resubscribed.
+    redis.stop()
+    redis.start()
+    ;[version, present] = [3, ['alice']]
+    announce(redis, join(3))
+    await waitFor(() => sink.events.length === 3, 5000)
+    announce(redis, join(3))
+    await Bun.sleep(100)
+    expect(sink.events).toEqual(['join1', 'leave2', '{"type":"chat.user.join","username":"Alice","user_id":"alice"}'])
+  })
+
   it('should pass events without an order (typing) through', async () => {
     const { sink, a, b } = await setup()
     await a.watch(ROOM)

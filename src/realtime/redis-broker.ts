@@ -1,7 +1,10 @@
 import type { Logger } from '../logger.ts'
 import type { Broker } from './broker.ts'
 import { messageEvent, signalEvent, userEvent, type EventSink, type RealtimeEvent } from './events.ts'
+import { PresenceLedger } from './presence-ledger.ts'
+import { presenceSignal } from './presence.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
+import { readRoomPresence } from './redis-presence.ts'
 import { PROBE_TIMING, RedisSubscriber, type ProbeTiming } from './redis-subscriber.ts'
 import { roomChannel, userChannel, type Envelope, type UserEnvelope } from './redis-wire.ts'
 import { RoomOrder, type SequencedStore } from './room-order.ts'
@@ -13,11 +16,13 @@ interface RoomStream {
   readonly order: RoomOrder
   readonly listener: ChannelListener
   ready: Promise<void>
-  /** Per user, the newest presence change delivered here: its version, and whether it was a join. */
-  readonly presence: Map<string, { version: number; present: boolean }>
+  /** What this instance's sockets in the room were last told of each user's presence. */
+  readonly presence: PresenceLedger
+  /** Counts the settlings of its presence begun: a retry gives way to a newer one. */
+  settling: number
 }
 
-/** Between tries to catch a room up after its subscription was restored (while the store fails). */
+/** Between tries to catch a room up after its subscription was restored (while the store or Redis fails). */
 const CATCH_UP_RETRY_MS = 1000
 
 /**
@@ -32,7 +37,9 @@ const CATCH_UP_RETRY_MS = 1000
  * one step (redis-presence.ts); every instance, the deciding one too, gets them here. They may
  * still arrive out of order (a subscriber rebuilt, a slow link), so an instance delivers one only
  * if it is newer than the last it delivered for that user in that room and changes what that one
- * said (a join after a join says nothing new). Other events (typing) carry no order.
+ * said (a join after a join says nothing new). Those published while its subscription was broken
+ * never arrive: once it is rebuilt, the instance reads each room's presence from Redis and
+ * delivers the difference (presence-ledger.ts). Other events (typing) carry no order.
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
@@ -103,12 +110,16 @@ export class RedisBroker implements Broker {
       order: new RoomOrder(roomId, this.store, (row) => this.sink(messageEvent(row)), this.logger),
       listener: (message) => this.receive(roomId, message),
       ready: Promise.resolve(),
-      presence: new Map(),
+      presence: new PresenceLedger(),
+      settling: 0,
     }
     this.rooms.set(roomId, stream)
     stream.ready = (async () => {
       // Subscribe first, then read where the room stands: whatever commits later arrives here.
       await this.subscriber.listen(roomChannel(this.prefix, roomId), stream.listener)
+      // Who is present already: a later settling then tells the sockets only what changed. Not
+      // waited for; should it fail, a settling announces everyone present it never heard of.
+      this.settlePresence(roomId, stream, 'assume', 1).catch((err) => this.logger.warn('reading the presence of a newly watched room failed', { room: roomId, err }))
       stream.order.start(await this.store.lastSeq(roomId))
     })().catch((err) => {
       // Leave nothing behind, so that a later watch starts clean (the caller closes its socket).
@@ -167,11 +178,38 @@ export class RedisBroker implements Broker {
     this.subscriber?.close()
   }
 
-  /** After the subscription was broken: deliver whatever each room committed meanwhile. */
+  /** After the subscription was broken: deliver whatever each room committed meanwhile, and who joined or left. */
   private catchUpAll() {
     // A user's events are not kept anywhere to catch up from: their streams hear that some were lost.
     for (const { lost } of this.users.values()) lost()
-    for (const [roomId, stream] of this.rooms) this.catchUp(roomId, stream).catch((err) => this.logger.error('catching up failed', { room: roomId, err }))
+    for (const [roomId, stream] of this.rooms) {
+      this.catchUp(roomId, stream).catch((err) => this.logger.error('catching up failed', { room: roomId, err }))
+      this.settlePresence(roomId, stream, 'announce', Infinity).catch((err) => this.logger.error('catching up on presence failed', { room: roomId, err }))
+    }
+  }
+
+  /**
+   * Reads the room's presence from Redis and delivers each join or leave this instance's sockets
+   * missed (presence-ledger.ts), trying up to `tries` times while the room is watched and no newer
+   * settling has begun. Runs after the room's channel is subscribed: a change decided after the
+   * read arrives on it, newer than the read.
+   */
+  private async settlePresence(roomId: number, stream: RoomStream, newcomers: 'announce' | 'assume', tries: number) {
+    const settling = ++stream.settling
+    const current = () => !this.closing && this.rooms.get(roomId) === stream && stream.settling === settling
+    for (let tried = 1; current(); tried++) {
+      try {
+        const snapshot = await readRoomPresence(this.pub, this.prefix, roomId)
+        if (!current()) return
+        for (const change of stream.presence.settle(snapshot, newcomers)) this.sink(presenceSignal(roomId, change.frame, change.user))
+        return
+      } catch (err) {
+        if (tried >= tries) throw err
+        // One warning; the tries after it at debug (Redis may be away again for a while).
+        this.logger[tried === 1 ? 'warn' : 'debug']('reading presence after a reconnect failed; retrying', { room: roomId, err })
+        await Bun.sleep(CATCH_UP_RETRY_MS)
+      }
+    }
   }
 
   private async catchUp(roomId: number, stream: RoomStream) {
@@ -203,7 +241,8 @@ export class RedisBroker implements Broker {
       return
     }
     if (envelope.t === 'p') {
-      if (this.isNews(roomId, envelope)) this.sink(signalEvent(roomId, envelope.f, envelope.x))
+      const heard = this.rooms.get(roomId)?.presence.heard({ user: envelope.u, version: envelope.v, joined: envelope.j, frame: envelope.f })
+      if (heard) this.sink(presenceSignal(roomId, envelope.f, envelope.u, envelope.x))
       return
     }
     // This instance's own events were delivered here as they were published.
@@ -222,15 +261,5 @@ export class RedisBroker implements Broker {
     // This instance's own events were delivered here as they were published.
     if (envelope.t !== 'u' || envelope.o === this.instance || typeof envelope.c !== 'object' || envelope.c === null) return
     this.sink(userEvent(userId, envelope.c))
-  }
-
-  /** Whether a join or leave changes what this instance's sockets in the room were last told; records it. */
-  private isNews(roomId: number, change: { u: string; v: number; j: boolean }): boolean {
-    const stream = this.rooms.get(roomId)
-    if (!stream) return false
-    const seen = stream.presence.get(change.u)
-    if (seen && change.v <= seen.version) return false
-    stream.presence.set(change.u, { version: change.v, present: change.j })
-    return !seen || seen.present !== change.j
   }
 }

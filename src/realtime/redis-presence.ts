@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.ts'
-import { JOIN, LEAVE, REFRESH, roomIndexKey, roomKeys, SWEEP } from './presence-scripts.ts'
+import type { RoomPresence } from './presence-ledger.ts'
+import { JOIN, LEAVE, PRESENT, REFRESH, roomIndexKey, roomKeys, scriptKeys, SWEEP } from './presence-scripts.ts'
 import type { OnlineUserDto, Presence, PresenceChange } from './presence.ts'
 import { redisConnector, runScript, type RedisConnection } from './redis-connection.ts'
 import { roomChannel } from './redis-wire.ts'
@@ -28,6 +29,14 @@ const parseInfo = (raw: unknown): Info => {
   } catch {
     return {}
   }
+}
+
+/** Who the room was last told is present, as of which version (see PRESENT): one read, in one step. */
+export async function readRoomPresence(redis: RedisConnection, prefix: string, roomId: number): Promise<RoomPresence> {
+  const [version, origin, ...pairs] = (await runScript(redis, PRESENT, scriptKeys(roomKeys(prefix, roomId)), [])) as unknown[]
+  const present = new Map<string, string>()
+  for (let i = 0; i + 1 < pairs.length; i += 2) present.set(String(pairs[i]), parseInfo(pairs[i + 1]).n ?? String(pairs[i]))
+  return { version: Number(version) || 0, origin: Number(origin) || 0, present }
 }
 
 /**
@@ -162,8 +171,7 @@ export class RedisPresence implements Presence {
   }
 
   private keys(roomId: number): string[] {
-    const k = roomKeys(this.prefix, roomId)
-    return [k.present, k.vouch, k.info, k.version]
+    return scriptKeys(roomKeys(this.prefix, roomId))
   }
 
   /** Puts the room in the index the sweep reads (after its script ran: see `sweepRoom`). */

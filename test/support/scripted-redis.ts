@@ -18,6 +18,10 @@ export class ScriptedRedis {
   connectGate: Promise<void> | null = null
   /** Makes a SUBSCRIBE to a channel wait for the promise it returns (a slow subscribe). */
   subscribeGate: (channel: string) => Promise<void> | null = () => null
+  /** Answers a command other than PING (the test plays Redis's part); by default it is unknown. */
+  answer: (command: string, args: string[]) => unknown = (command) => {
+    throw new Error(`ScriptedRedis does not know ${command}`)
+  }
   private up = true
   private readonly connections = new Set<ScriptedConnection>()
   /** The server's side of subscriptions: which connections hear a channel. */
@@ -111,10 +115,10 @@ class ScriptedConnection implements RedisConnection {
     this.onconnect?.()
   }
 
-  async send(command: string): Promise<unknown> {
+  async send(command: string, args: string[]): Promise<unknown> {
     this.check()
     if (command === 'PING') return 'PONG'
-    throw new Error(`ScriptedRedis does not know ${command}`)
+    return this.server.answer(command, args)
   }
 
   async publish(channel: string, message: string): Promise<number> {
@@ -173,9 +177,11 @@ class ScriptedConnection implements RedisConnection {
 /**
  * What a scripted proxy does with one command: `pass` it on; `refuse` it (Redis never sees it, the
  * client gets an error reply and keeps its connection); `drop` the connection with the command in
- * flight (Redis runs it, the reply is lost); `cut` the connection before it reaches Redis.
+ * flight (Redis runs it, the reply is lost); `cut` the connection before it reaches Redis; `hold`
+ * it, and everything its connection sends after it, until `release` (a stalled link: Redis's side
+ * still reaches the client, as in a half-open connection).
  */
-export type CommandFate = 'pass' | 'refuse' | 'drop' | 'cut'
+export type CommandFate = 'pass' | 'refuse' | 'drop' | 'cut' | 'hold'
 
 /**
  * A Redis protocol proxy in front of a real redis-server, for tests of a server process: it reads
@@ -187,6 +193,10 @@ export class ScriptedRedisProxy {
   /** Decides each command's fate: its name and arguments as sent. */
   decide: (command: string[]) => CommandFate = () => 'pass'
   private readonly links = new Set<Socket>()
+  /** The clients' side of the open connections. */
+  private readonly clients = new Set<Socket>()
+  /** Per open connection: hands its held commands to `decide` again, in order. */
+  private readonly holders = new Set<() => void>()
 
   private constructor(
     private readonly server: Server,
@@ -207,20 +217,38 @@ export class ScriptedRedisProxy {
     this.server.close()
   }
 
+  /** Decides the held commands again, in the order they were sent (those now passed go on to Redis). */
+  release(): void {
+    for (const resume of [...this.holders]) resume()
+  }
+
+  /** Resets every open connection, with whatever it held (both sides see it die); returns how many. */
+  cut(): number {
+    const clients = [...this.clients]
+    for (const socket of clients) socket.resetAndDestroy()
+    return clients.length
+  }
+
   private link(client: Socket, port: number) {
     const upstream = connect(port, '127.0.0.1')
     this.links.add(client).add(upstream)
+    this.clients.add(client)
     /** What each reply owed to the client is: Redis's, or an error of ours that waits its turn. */
     const owed: ('redis' | string)[] = []
     let fromClient = Buffer.alloc(0)
     let fromRedis = Buffer.alloc(0)
     /** Set once a command was dropped in flight: Redis's side stays until it has answered. */
     let dropped = false
+    /** Commands held (`hold`), with all that came after them, in order. */
+    let held: { raw: Buffer; command: string[] }[] = []
     const end = () => {
       client.destroy()
       upstream.destroy()
       this.links.delete(client)
       this.links.delete(upstream)
+      this.clients.delete(client)
+      this.holders.delete(resume)
+      held = []
     }
     const flushErrors = () => {
       while (owed.length > 0 && owed[0] !== 'redis') {
@@ -228,6 +256,45 @@ export class ScriptedRedisProxy {
         if (!client.destroyed) client.write(`-ERR ${error}\r\n`)
       }
     }
+    /** Gives one command its fate; false when its connection goes no further (held, cut or dropped). */
+    const handle = (raw: Buffer, command: string[]): boolean => {
+      const fate = this.decide(command)
+      if (fate === 'hold') {
+        held.push({ raw, command })
+        return false
+      }
+      if (fate === 'cut') {
+        end()
+        return false
+      }
+      if (fate === 'refuse') {
+        owed.push(`scripted refusal of ${command[0]}`)
+        flushErrors()
+        return true
+      }
+      upstream.write(raw)
+      owed.push('redis')
+      if (fate === 'drop') {
+        // Redis has the command and runs it; the client loses its connection before the reply.
+        dropped = true
+        client.destroy()
+        setTimeout(end, 2000)
+        return false
+      }
+      return true
+    }
+    const resume = () => {
+      const waiting = held
+      held = []
+      for (let i = 0; i < waiting.length; i++) {
+        if (!handle(waiting[i]!.raw, waiting[i]!.command)) {
+          // Held again (or the connection went): the rest waits behind it.
+          if (!dropped && !client.destroyed) held = [...held, ...waiting.slice(i + 1)]
+          return
+        }
+      }
+    }
+    this.holders.add(resume)
     client.on('data', (chunk: Buffer) => {
       fromClient = Buffer.concat([fromClient, chunk])
       for (;;) {
@@ -235,22 +302,11 @@ export class ScriptedRedisProxy {
         if (!parsed) return
         const raw = fromClient.subarray(0, parsed.end)
         fromClient = fromClient.subarray(parsed.end)
-        const fate = this.decide(parsed.command)
-        if (fate === 'cut') return end()
-        if (fate === 'refuse') {
-          owed.push(`scripted refusal of ${parsed.command[0]}`)
-          flushErrors()
+        if (held.length > 0) {
+          held.push({ raw, command: parsed.command })
           continue
         }
-        upstream.write(raw)
-        owed.push('redis')
-        if (fate === 'drop') {
-          // Redis has the command and runs it; the client loses its connection before the reply.
-          dropped = true
-          client.destroy()
-          setTimeout(end, 2000)
-          return
-        }
+        if (!handle(raw, parsed.command) && held.length === 0) return
       }
     })
     upstream.on('data', (chunk: Buffer) => {
