@@ -77,7 +77,7 @@ export class Hub {
   /** Forgets a closed socket; false when it was not registered (or already forgotten). */
   remove(session: Session): boolean {
     const room = this.rooms.get(session.roomId)
-    if (!room || !room.sessions.delete(session)) return false
+    if (!room?.sessions.delete(session)) return false
     room.replaying.delete(session)
     this.sessions.delete(session.id)
     this.slowConsumers.forget(session)

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'bun:test'
 import { signalEvent, userEvent } from './events.ts'
 import { publishMessages, ROOM, rooms, seqOf, setup, waitFor } from '../../test/support/broker-fixtures.ts'
-import { ScriptedRedis } from '../../test/support/scripted-redis.ts'
+import type { ScriptedRedis } from '../../test/support/scripted-redis.ts'
 
 describe('messages in seq order', () => {
   it('should deliver in seq order whatever order Redis brings them in', async () => {
@@ -100,7 +100,7 @@ describe('presence events from several instances', () => {
   const announce = (redis: ScriptedRedis, envelope: string) => redis.publish(`t:room:${ROOM}`, envelope)
 
   it('should drop a leave older than a join already delivered', async () => {
-    const { redis, sink, a, b } = await setup()
+    const { redis, sink, a } = await setup()
     await a.watch(ROOM)
     redis.route = rooms(() => 'hold')
     // The leave (version 2) was decided before the join (3), but the join arrives first.
