@@ -153,7 +153,10 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
 
   const scheduler = new FaultScheduler(topology, new Random(seed, 'faults'), faultKinds)
   scheduler.start()
-  const progress = setInterval(() => log(`faults ${scheduler.faults.length}, sends ${record.counts.sends}, acks ${record.acks.length}, reconnects ${record.counts.reconnects}, live instances ${topology.live().join(',')}`), 10_000)
+  const progress = setInterval(
+    () => log(`faults ${scheduler.faults.length}, sends ${record.counts.sends}, acks ${record.acks.length}, reconnects ${record.counts.reconnects}, live instances ${topology.live().join(',')}`),
+    10_000,
+  )
   await Bun.sleep(seconds * 1000)
   clearInterval(progress)
   await scheduler.stop()
@@ -189,10 +192,15 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
     const { body } = await getJson<{ id: number }[]>(`${instances[live[0] ?? 0]!.base}/chat/v1/room/${room}/messages/?limit=1`)
     return body?.[0]?.id ?? 0
   }
-  await waitFor('every tab to catch up', 30_000, async () => {
-    const tops = new Map(await Promise.all(rooms.map(async (r) => [r, await newest(r)] as const)))
-    return tabs.every((t) => t.leftForGood || t.caughtUp(tops.get(t.room) ?? 0))
-  }, 500)
+  await waitFor(
+    'every tab to catch up',
+    30_000,
+    async () => {
+      const tops = new Map(await Promise.all(rooms.map(async (r) => [r, await newest(r)] as const)))
+      return tabs.every((t) => t.leftForGood || t.caughtUp(tops.get(t.room) ?? 0))
+    },
+    500,
+  )
 
   // Presence: every room's online users, on every instance, are the users with a socket open.
   const expectedOnline = () =>
@@ -238,7 +246,10 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   for (const room of rooms) {
     const live = topology.live()
     for (let after = 0; ; ) {
-      const { body } = await getJson<{ id: number; room: number; user_id: string; client_msg_id: string | null; created_at: string }[]>(`${instances[live[0] ?? 0]!.base}/chat/v1/room/${room}/messages/?after=${after}&limit=200`, 10_000)
+      const { body } = await getJson<{ id: number; room: number; user_id: string; client_msg_id: string | null; created_at: string }[]>(
+        `${instances[live[0] ?? 0]!.base}/chat/v1/room/${room}/messages/?after=${after}&limit=200`,
+        10_000,
+      )
       if (!body) throw new Error(`could not read room ${room}'s history`)
       if (body.length === 0) break
       for (const m of body) stored.push({ id: m.id, room: m.room, user_id: m.user_id, client_msg_id: m.client_msg_id, at: Date.parse(m.created_at) })

@@ -79,10 +79,15 @@ try {
   const b = binaryOf(values.b, 'b')
   const results = { a: [] as Awaited<ReturnType<typeof round>>[], b: [] as Awaited<ReturnType<typeof round>>[] }
   for (let i = 0; i < Number(values.rounds); i++) {
-    for (const [name, binary] of [['a', a], ['b', b]] as const) {
+    for (const [name, binary] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
       const r = await round(binary, Number(values.seconds), Number(values['idle-sockets']))
       results[name].push(r)
-      console.log(`round ${i + 1} ${name}: ${Math.round(r.delivered).toLocaleString('en-US')} delivered/s, ${Math.round(r.stored).toLocaleString('en-US')} stored/s, ${r.cpuUsPerMessage.toFixed(1)} µs CPU/message, p99 ${r.p99.toFixed(1)} ms, ${Math.round(r.bytesPerSocket)} B/idle socket`)
+      console.log(
+        `round ${i + 1} ${name}: ${Math.round(r.delivered).toLocaleString('en-US')} delivered/s, ${Math.round(r.stored).toLocaleString('en-US')} stored/s, ${r.cpuUsPerMessage.toFixed(1)} µs CPU/message, p99 ${r.p99.toFixed(1)} ms, ${Math.round(r.bytesPerSocket)} B/idle socket`,
+      )
     }
   }
   const summary = (key: 'delivered' | 'stored' | 'cpuUsPerMessage' | 'p99' | 'bytesPerSocket') => {

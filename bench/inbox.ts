@@ -143,7 +143,9 @@ console.log(`${MESSAGES.toLocaleString('en-US')} messages in ${ROOMS.toLocaleStr
 console.log('| store | reference p50 / p99 | inbox first page p50 / p99 | ratio p99 | its ordering query p50 / p99 | unread badge p50 / p99 | ratio p99 |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [name, r] of Object.entries(results)) {
-  console.log(`| ${name} | ${fmt(r.reference.p50)} / ${fmt(r.reference.p99)} | ${fmt(r.inbox.p50)} / ${fmt(r.inbox.p99)} | ${fmt(r.inbox.p99 / r.reference.p99)} | ${fmt(r.ordering.p50)} / ${fmt(r.ordering.p99)} | ${fmt(r.badge.p50)} / ${fmt(r.badge.p99)} | ${fmt(r.badge.p99 / r.reference.p99)} |`)
+  console.log(
+    `| ${name} | ${fmt(r.reference.p50)} / ${fmt(r.reference.p99)} | ${fmt(r.inbox.p50)} / ${fmt(r.inbox.p99)} | ${fmt(r.inbox.p99 / r.reference.p99)} | ${fmt(r.ordering.p50)} / ${fmt(r.ordering.p99)} | ${fmt(r.badge.p50)} / ${fmt(r.badge.p99)} | ${fmt(r.badge.p99 / r.reference.p99)} |`,
+  )
 }
 console.log(JSON.stringify(results))
 process.exit(0)

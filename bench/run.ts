@@ -98,7 +98,24 @@ async function privateFanout(server: Server, openRooms: number[]): Promise<Json>
   const privateRooms = await createPrivateRooms(server, size.fanoutRooms, size.fanoutClients)
   const ws = `ws://127.0.0.1:${server.port}`
   const run = (rooms: number[]) =>
-    runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.seconds), '--warmup', String(size.warmup)])
+    runJson([
+      bun,
+      'bench/load-client.ts',
+      '--mode',
+      'fanout',
+      '--url',
+      ws,
+      '--rooms',
+      rooms.join(','),
+      '--clients',
+      String(size.fanoutClients),
+      '--window',
+      String(size.window),
+      '--seconds',
+      String(size.seconds),
+      '--warmup',
+      String(size.warmup),
+    ])
   const open: number[] = []
   const closed: number[] = []
   for (let round = 0; round < (quick ? 1 : 3); round++) {
@@ -156,7 +173,24 @@ async function measureCluster(): Promise<Json> {
       for (let i = 0; i < count; i++) servers.push(await startServer('chat', { ...env, LOG_LEVEL: 'info' }))
       const rooms = await createRooms(servers[0]!, size.fanoutRooms)
       const urls = servers.map((s) => `ws://127.0.0.1:${s.port}`).join(',')
-      const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', urls, '--rooms', rooms.join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.clusterSeconds), '--warmup', String(size.warmup)])
+      const fanout = await runJson([
+        bun,
+        'bench/load-client.ts',
+        '--mode',
+        'fanout',
+        '--url',
+        urls,
+        '--rooms',
+        rooms.join(','),
+        '--clients',
+        String(size.fanoutClients),
+        '--window',
+        String(size.window),
+        '--seconds',
+        String(size.clusterSeconds),
+        '--warmup',
+        String(size.warmup),
+      ])
       result[`deliveredPerSecond${count}`] = fanout.deliveredPerSecond!
       result[`p99Ms${count}`] = fanout.p99Ms!
     } finally {
@@ -212,8 +246,42 @@ async function measure(name: Server['name']): Promise<Record<string, Json>> {
     const rooms = await createRooms(server, Math.max(size.fanoutRooms, size.idleRooms, 1))
     const ws = `ws://127.0.0.1:${server.port}`
     const idle = await idleMemory(server, rooms.slice(0, size.idleRooms))
-    const fanout = await runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.slice(0, size.fanoutRooms).join(','), '--clients', String(size.fanoutClients), '--window', String(size.window), '--seconds', String(size.seconds), '--warmup', String(size.warmup)])
-    const bigroom = await runJson([bun, 'bench/load-client.ts', '--mode', 'bigroom', '--url', ws, '--rooms', String(rooms[0]), '--clients', String(size.bigroomClients), '--rate', String(size.bigroomRate), '--seconds', String(size.seconds), '--warmup', String(size.warmup)])
+    const fanout = await runJson([
+      bun,
+      'bench/load-client.ts',
+      '--mode',
+      'fanout',
+      '--url',
+      ws,
+      '--rooms',
+      rooms.slice(0, size.fanoutRooms).join(','),
+      '--clients',
+      String(size.fanoutClients),
+      '--window',
+      String(size.window),
+      '--seconds',
+      String(size.seconds),
+      '--warmup',
+      String(size.warmup),
+    ])
+    const bigroom = await runJson([
+      bun,
+      'bench/load-client.ts',
+      '--mode',
+      'bigroom',
+      '--url',
+      ws,
+      '--rooms',
+      String(rooms[0]),
+      '--clients',
+      String(size.bigroomClients),
+      '--rate',
+      String(size.bigroomRate),
+      '--seconds',
+      String(size.seconds),
+      '--warmup',
+      String(size.warmup),
+    ])
     const http = `http://127.0.0.1:${server.port}`
     const rest = {
       listRoomsPerSecond: await wrk(`${http}/chat/v1/rooms/`),
@@ -298,7 +366,9 @@ try {
   console.log(
     `webhooks: stored/s ${fmt(webhooks.storedOn!)} on vs ${fmt(webhooks.storedOff!)} off (${webhooks.storedRatio!.toFixed(3)}x), server CPU ${fmt(webhooks.cpuUsOn!)} vs ${fmt(webhooks.cpuUsOff!)} µs per message; ${fmt(webhooks.eventsPerSecond!)} events/s delivered during the load, drained ${fmt(webhooks.drainSeconds!)} s after it`,
   )
-  console.log(`crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`)
+  console.log(
+    `crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`,
+  )
   for (const [name, r] of Object.entries(inbox)) {
     console.log(`inbox on ${name}: first page p50/p99 ${fmt(r.inbox.p50)}/${fmt(r.inbox.p99)} ms, badge ${fmt(r.badge.p50)}/${fmt(r.badge.p99)} ms, reference ${fmt(r.reference.p50)}/${fmt(r.reference.p99)} ms`)
   }
@@ -317,10 +387,27 @@ try {
     for (const n of [1, 3]) console.log(`| ${n} | ${fmt(cluster[`deliveredPerSecond${n}`]!)} | ${fmt(cluster[`p99Ms${n}`]!)} |`)
     console.log(`three instances / one: ${(cluster.deliveredPerSecond3! / cluster.deliveredPerSecond1!).toFixed(2)}x`)
   }
-  console.log(`\ntargets: ${Object.entries(targets).map(([k, ok]) => `${ok ? 'met' : 'MISSED'}: ${k}`).join('; ')}`)
+  console.log(
+    `\ntargets: ${Object.entries(targets)
+      .map(([k, ok]) => `${ok ? 'met' : 'MISSED'}: ${k}`)
+      .join('; ')}`,
+  )
   console.log(`(${Math.round((performance.now() - started) / 1000)} s)`)
 
-  const results = { date: new Date().toISOString(), quick, size, chat, baseline, store, streams, inbox, webhooks, cluster, targets, rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })) }
+  const results = {
+    date: new Date().toISOString(),
+    quick,
+    size,
+    chat,
+    baseline,
+    store,
+    streams,
+    inbox,
+    webhooks,
+    cluster,
+    targets,
+    rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })),
+  }
   const dir = join(root, 'bench', 'results')
   mkdirSync(dir, { recursive: true })
   const stem = quick ? 'quick' : 'latest'

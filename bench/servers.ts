@@ -21,7 +21,21 @@ const root = join(import.meta.dir, '..')
 export async function startServer(binary: string | null, work: string, extraEnv: Record<string, string> = {}): Promise<Server> {
   const name = binary === null ? 'baseline' : 'chat'
   const cmd = binary === null ? [process.execPath, 'bench/baseline-server.ts'] : [binary]
-  const env = { ...process.env, SERVICE_SECRET, PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(work, 'chat.db'), LOG_LEVEL: 'info', RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000', HANDSHAKES_PER_MINUTE: '1000000', HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000', ROOMS_PER_HOUR: '1000000', ROOMS_PER_HOUR_PER_ADDRESS: '1000000', ...extraEnv }
+  const env = {
+    ...process.env,
+    SERVICE_SECRET,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_PATH: join(work, 'chat.db'),
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_BURST: '1000000',
+    HANDSHAKES_PER_MINUTE: '1000000',
+    HANDSHAKES_PER_MINUTE_PER_ADDRESS: '1000000',
+    ROOMS_PER_HOUR: '1000000',
+    ROOMS_PER_HOUR_PER_ADDRESS: '1000000',
+    ...extraEnv,
+  }
   const proc = Bun.spawn(cmd, { cwd: binary === null ? root : work, env, stdout: 'pipe', stderr: 'inherit' })
   const reader = proc.stdout.getReader()
   let text = ''

@@ -36,7 +36,13 @@ const server = await startInstance({ DATABASE_PATH: join(dir, 'chat.db'), ...UNL
 const base = server.base
 const metrics = async () => {
   const text = await (await fetch(`${base}/metrics`)).text()
-  const read = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.split(' ')[1] ?? Number.NaN)
+  const read = (name: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${name} `))
+        ?.split(' ')[1] ?? Number.NaN,
+    )
   return { sockets: read('chat_open_sockets'), rooms: read('chat_active_rooms'), rss: read('chat_process_memory_bytes{kind="rss"}'), stored: read('chat_messages_stored_total') }
 }
 
@@ -130,7 +136,19 @@ const checks = {
   'no visit failed': counts.errors === 0,
   [`RSS growth <= ${values['rss-growth-mb']} MB`]: growth <= rssBound,
 }
-console.log(JSON.stringify({ seconds, concurrency, ...counts, stored: end.stored, openSockets: end.sockets, activeRooms: end.rooms, online, rssAfterWarmupMB: +(rssAfterWarmup / 1048576).toFixed(1), rssEndMB: +(end.rss / 1048576).toFixed(1) }))
+console.log(
+  JSON.stringify({
+    seconds,
+    concurrency,
+    ...counts,
+    stored: end.stored,
+    openSockets: end.sockets,
+    activeRooms: end.rooms,
+    online,
+    rssAfterWarmupMB: +(rssAfterWarmup / 1048576).toFixed(1),
+    rssEndMB: +(end.rss / 1048576).toFixed(1),
+  }),
+)
 for (const [name, ok] of Object.entries(checks)) console.log(`${ok ? 'ok' : 'FAILED'}: ${name}`)
 for (const failure of failures) console.log(`visit failed: ${failure}`)
 server.proc.kill('SIGTERM')

@@ -50,9 +50,7 @@ try {
   migrateSqlite(raw)
   const db: Database = raw.$client
   for (let r = 0; r < 20; r++) db.run("INSERT INTO rooms (name, created_at) VALUES ('bench', 0)")
-  const insert = db.prepare(
-    'INSERT INTO messages (room_id, user_id, email, nickname, profile_url, body, client_msg_id, created_at) VALUES ($roomId, $userId, $email, $nickname, $profileUrl, $body, $clientMsgId, $createdAt)',
-  )
+  const insert = db.prepare('INSERT INTO messages (room_id, user_id, email, nickname, profile_url, body, client_msg_id, created_at) VALUES ($roomId, $userId, $email, $nickname, $profileUrl, $body, $clientMsgId, $createdAt)')
   const rawStarted = performance.now()
   db.transaction(() => {
     for (let i = 0; i < total; i++) insert.run(message(i))

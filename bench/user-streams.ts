@@ -32,7 +32,24 @@ const [seconds, rounds, roomCount, memberCount, participants] = [values.seconds,
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 const fanout = (server: Server, rooms: number[], clients: number) =>
-  runJson([process.execPath, 'bench/load-client.ts', '--mode', 'fanout', '--url', `ws://127.0.0.1:${server.port}`, '--rooms', rooms.join(','), '--clients', String(clients), '--window', '4', '--seconds', String(seconds), '--warmup', '0.5'])
+  runJson([
+    process.execPath,
+    'bench/load-client.ts',
+    '--mode',
+    'fanout',
+    '--url',
+    `ws://127.0.0.1:${server.port}`,
+    '--rooms',
+    rooms.join(','),
+    '--clients',
+    String(clients),
+    '--window',
+    '4',
+    '--seconds',
+    String(seconds),
+    '--warmup',
+    '0.5',
+  ])
 
 /** Private rooms whose members are the fan-out load's users (`load-<room>-<client>`); their ids and the users. */
 async function privateRooms(server: Server): Promise<{ rooms: number[]; users: string[] }> {
@@ -72,7 +89,18 @@ async function sendingWithStreams(work: string) {
     const storedOff = median(off.map((r) => r.stored))
     const storedOn = median(on.map((r) => r.stored))
     const [cpuOff, cpuOn] = [median(off.map((r) => r.cpu)), median(on.map((r) => r.cpu))]
-    return { streams: users.length, storedOff, storedOn, storedRatio: storedOn / storedOff, cpuUsOff: cpuOff, cpuUsOn: cpuOn, cpuRatio: cpuOn / cpuOff, deliveredOff: median(off.map((r) => r.delivered)), deliveredOn: median(on.map((r) => r.delivered)), inboxFramesPerRound: median(on.map((r) => r.inboxFrames)) }
+    return {
+      streams: users.length,
+      storedOff,
+      storedOn,
+      storedRatio: storedOn / storedOff,
+      cpuUsOff: cpuOff,
+      cpuUsOn: cpuOn,
+      cpuRatio: cpuOn / cpuOff,
+      deliveredOff: median(off.map((r) => r.delivered)),
+      deliveredOn: median(on.map((r) => r.delivered)),
+      inboxFramesPerRound: median(on.map((r) => r.inboxFrames)),
+    }
   } finally {
     await server.stop()
   }
@@ -89,7 +117,11 @@ async function crowdedRoom(work: string, cap: number) {
       await Promise.all(
         Array.from({ length: Math.min(100, participants - start) }, async (_, k) => {
           const user = `crowd-${start + k}`
-          const res = await fetch(`${base}/room/${room}/read/`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-user-id': user, 'x-nickname': user, 'x-email': `${user}@bench.local` }, body: '{"last_read_id":0}' })
+          const res = await fetch(`${base}/room/${room}/read/`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-user-id': user, 'x-nickname': user, 'x-email': `${user}@bench.local` },
+            body: '{"last_read_id":0}',
+          })
           if (res.status !== 200) throw new Error(`a marker answered ${res.status}`)
         }),
       )
@@ -132,7 +164,15 @@ try {
       `| inbox frames per message | ${fmt(capped.inboxFramesPerMessage)} | ${fmt(uncapped.inboxFramesPerMessage)} | |`,
     ].join('\n'),
   )
-  console.log(JSON.stringify({ ...sending, crowdStoredCapped: capped.storedPerSecond, crowdStoredUncapped: uncapped.storedPerSecond, crowdFramesCapped: capped.inboxFramesPerMessage, crowdFramesUncapped: uncapped.inboxFramesPerMessage }))
+  console.log(
+    JSON.stringify({
+      ...sending,
+      crowdStoredCapped: capped.storedPerSecond,
+      crowdStoredUncapped: uncapped.storedPerSecond,
+      crowdFramesCapped: capped.inboxFramesPerMessage,
+      crowdFramesUncapped: uncapped.inboxFramesPerMessage,
+    }),
+  )
 } finally {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 }

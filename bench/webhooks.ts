@@ -47,7 +47,24 @@ async function round(webhooks: boolean) {
     const eventsBefore = events
     const started = performance.now()
     const { result, cpuUsPerMessage } = await cpuPerMessage(server, () =>
-      runJson([process.execPath, 'bench/load-client.ts', '--mode', 'fanout', '--url', `ws://127.0.0.1:${server.port}`, '--rooms', rooms.join(','), '--clients', '10', '--window', '4', '--seconds', String(seconds), '--warmup', '0.5']),
+      runJson([
+        process.execPath,
+        'bench/load-client.ts',
+        '--mode',
+        'fanout',
+        '--url',
+        `ws://127.0.0.1:${server.port}`,
+        '--rooms',
+        rooms.join(','),
+        '--clients',
+        '10',
+        '--window',
+        '4',
+        '--seconds',
+        String(seconds),
+        '--warmup',
+        '0.5',
+      ]),
     )
     const loadSeconds = (performance.now() - started) / 1000
     const during = events - eventsBefore

@@ -81,10 +81,15 @@ function buildDeclarations(): string {
   const config = ts.getParsedCommandLineOfConfigFile(join(here, '..', 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => console.error(d.messageText) })!
   const program = ts.createProgram({ rootNames: [join(src, 'index.ts')], options: { ...config.options, noEmit: false, declaration: true, emitDeclarationOnly: true } })
   const outputs = new Map<string, string>()
-  const emitted = program.emit(undefined, (fileName, text) => {
-    const name = relative(src, fileName)
-    if (!name.startsWith('..')) outputs.set(name.replace(/\.d\.ts$/, ''), text)
-  }, undefined, true)
+  const emitted = program.emit(
+    undefined,
+    (fileName, text) => {
+      const name = relative(src, fileName)
+      if (!name.startsWith('..')) outputs.set(name.replace(/\.d\.ts$/, ''), text)
+    },
+    undefined,
+    true,
+  )
   const problems = emitted.diagnostics.filter((d) => d.file?.fileName.startsWith(src))
   if (problems.length > 0) throw new Error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => here, getNewLine: () => '\n' }))
 
@@ -117,8 +122,19 @@ function checkDeclarations(declarations: string, runtimeExports: string[]): void
   const dir = mkdtempSync(join(tmpdir(), 'client-dts-'))
   try {
     writeFileSync(join(dir, 'index.d.ts'), declarations)
-    writeFileSync(join(dir, 'use.ts'), "import { createChatClient, type Message } from './index.js'\nconst chat = createChatClient({ baseUrl: 'http://localhost' })\nexport const sent: Promise<Message> = chat.room(1).send('hi')\n")
-    const program = ts.createProgram([join(dir, 'use.ts')], { strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, lib: ['lib.es2022.d.ts'], types: [] })
+    writeFileSync(
+      join(dir, 'use.ts'),
+      "import { createChatClient, type Message } from './index.js'\nconst chat = createChatClient({ baseUrl: 'http://localhost' })\nexport const sent: Promise<Message> = chat.room(1).send('hi')\n",
+    )
+    const program = ts.createProgram([join(dir, 'use.ts')], {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ['lib.es2022.d.ts'],
+      types: [],
+    })
     const problems = ts.getPreEmitDiagnostics(program)
     if (problems.length > 0) throw new Error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => dir, getNewLine: () => '\n' }))
   } finally {

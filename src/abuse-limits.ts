@@ -8,8 +8,7 @@ export interface Requester {
 }
 
 /** `allowance` a `period`, in bursts of up to a quarter of it (at least one). */
-const bucketFor = (allowance: number, period: 'minute' | 'hour') =>
-  new KeyedLimiter(period === 'minute' ? allowance : allowance / 60, Math.max(1, Math.floor(allowance / 4)))
+const bucketFor = (allowance: number, period: 'minute' | 'hour') => new KeyedLimiter(period === 'minute' ? allowance : allowance / 60, Math.max(1, Math.floor(allowance / 4)))
 
 /** A limit counted per user and per client address. */
 class PairedLimit {

@@ -84,7 +84,19 @@ export function createApp(deps: AppDeps) {
   const inbox = new InboxService(store, presence)
   const reports = new ReportService(store, access, abuse)
   const deadLetters = new DeadLetterService(store)
-  const streams = new InboxStreams({ publish: (topic, frame) => hub.publish(topic, frame), store, inbox, broker, watches: realtime.watches, closer: realtime.closer, slowConsumers: realtime.slowConsumers, metrics, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
+  const streams = new InboxStreams({
+    publish: (topic, frame) => hub.publish(topic, frame),
+    store,
+    inbox,
+    broker,
+    watches: realtime.watches,
+    closer: realtime.closer,
+    slowConsumers: realtime.slowConsumers,
+    metrics,
+    logger,
+    liveRooms: config.INBOX_LIVE_ROOMS,
+    roomParticipants: config.INBOX_ROOM_PARTICIPANTS,
+  })
   realtime.consumers.connectUserStreams((event) => streams.deliver(event))
   const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
   const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
@@ -137,4 +149,3 @@ export function createApp(deps: AppDeps) {
 
   return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle, consumers: realtime.consumers })
 }
-

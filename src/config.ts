@@ -7,7 +7,10 @@ const port = z.coerce.number().int().min(0).max(65535)
 const list = <T>(what: string, parse: (item: string) => T | null) =>
   z.string().transform((text, ctx) => {
     const items: T[] = []
-    for (const raw of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const raw of text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const item = parse(raw)
       if (item === null) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(raw)} is not ${what}` })
       else items.push(item)
@@ -45,8 +48,18 @@ function parsePublicUrl(text: string, ctx: z.RefinementCtx): string {
 /** `headers,query` → the set of places identity may come from. */
 const identitySources = z
   .string()
-  .transform((text) => text.split(',').map((s) => s.trim()).filter(Boolean))
-  .pipe(z.array(z.enum(['headers', 'query'])).min(1).refine((list) => list.includes('headers'), 'must include headers'))
+  .transform((text) =>
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(z.enum(['headers', 'query']))
+      .min(1)
+      .refine((list) => list.includes('headers'), 'must include headers'),
+  )
 
 /** Every setting the server reads, with its environment name, default and meaning. */
 export const configSchema = z.object({
@@ -71,7 +84,11 @@ export const configSchema = z.object({
   PRESENCE_TTL: z.coerce.number().positive().max(3600).default(30).describe('Seconds before the presence of an instance that stopped heartbeating expires (its users leave)'),
   MAX_MESSAGE_LENGTH: positiveInt.max(100_000).default(2000).describe('Longest chat message accepted, in characters'),
   RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since='),
-  MAX_PAYLOAD_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
+  MAX_PAYLOAD_BYTES: positiveInt
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Largest WebSocket frame accepted; bigger frames close the socket with 1009'),
   TYPING_INTERVAL_MS: z.coerce.number().int().min(0).default(2000).describe('Least time between two chat.typing events relayed for one socket'),
   RATE_LIMIT_PER_SECOND: z.coerce.number().positive().default(10).describe('Messages a second each socket, and each user, may send (token bucket rate)'),
   RATE_LIMIT_BURST: z.coerce.number().int().positive().default(20).describe('Messages a socket or user may send at once before the rate applies (bucket size)'),
@@ -86,11 +103,7 @@ export const configSchema = z.object({
     .describe('Unsent bytes a socket may have queued; past that it is closed with 1013 and reconnects with since='),
   WS_IDLE_TIMEOUT: z.coerce.number().int().min(4).max(960).default(120).describe('Seconds without any frame (pings included) after which a WebSocket is closed as dead'),
   SHUTDOWN_TIMEOUT: z.coerce.number().positive().max(3600).default(10).describe('Seconds a graceful shutdown may take before the process exits anyway'),
-  GATEWAY_SECRET: z
-    .string()
-    .min(16, 'must be at least 16 characters')
-    .optional()
-    .describe('Shared secret the gateway sends as X-Gateway-Secret; when set, every request but /healthz must carry it'),
+  GATEWAY_SECRET: z.string().min(16, 'must be at least 16 characters').optional().describe('Shared secret the gateway sends as X-Gateway-Secret; when set, every request but /healthz must carry it'),
   SERVICE_SECRET: z
     .string()
     .min(16, 'must be at least 16 characters')
@@ -107,32 +120,31 @@ export const configSchema = z.object({
   WEBHOOK_CONCURRENCY: positiveInt.max(256).default(8).describe('Webhook requests in flight at once, per instance'),
   WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
   WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
-  WEBHOOK_MAX_AGE: positiveInt.max(30 * 86_400).default(86_400).describe('Seconds after which a webhook that still fails is dead-lettered (kept, listed, re-queueable)'),
+  WEBHOOK_MAX_AGE: positiveInt
+    .max(30 * 86_400)
+    .default(86_400)
+    .describe('Seconds after which a webhook that still fails is dead-lettered (kept, listed, re-queueable)'),
   HTTP_PROXY: z.string().optional().describe('Proxy for webhooks to an http:// WEBHOOK_URL (they are then sent with fetch, which also reads NO_PROXY); https:// URLs follow HTTPS_PROXY'),
   OFFLINE_USERS_LIMIT: positiveInt.max(100_000).default(1000).describe("Most users listed in a message.created webhook's offline_user_ids (huge open rooms)"),
   INBOX_LIVE_ROOMS: positiveInt.max(100_000).default(1000).describe("Most rooms one user stream follows live (the most recently active); the others show on the inbox's next fetch"),
-  INBOX_ROOM_PARTICIPANTS: positiveInt.max(1_000_000).default(500).describe('Open rooms with more participants than this are not followed live by user streams (a message there is not sent to every participant); their counts show on fetch'),
-  TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr)
-    .transform(toRanges)
-    .optional()
-    .describe('Comma-separated CIDR ranges (e.g. 10.0.0.0/8,::1); when set, requests from other peers are refused'),
-  ALLOWED_ORIGINS: list('an origin like https://app.example.com', parseOrigin)
-    .optional()
-    .describe('Comma-separated browser origins allowed to open WebSockets; when set, other origins get 403'),
+  INBOX_ROOM_PARTICIPANTS: positiveInt
+    .max(1_000_000)
+    .default(500)
+    .describe('Open rooms with more participants than this are not followed live by user streams (a message there is not sent to every participant); their counts show on fetch'),
+  TRUSTED_PROXIES: list('an IP address or CIDR range', parseCidr).transform(toRanges).optional().describe('Comma-separated CIDR ranges (e.g. 10.0.0.0/8,::1); when set, requests from other peers are refused'),
+  ALLOWED_ORIGINS: list('an origin like https://app.example.com', parseOrigin).optional().describe('Comma-separated browser origins allowed to open WebSockets; when set, other origins get 403'),
   TEST_PAGE: z
     .enum(['true', 'false', 'public'])
     .default('true')
     .transform((v) => (v === 'false' ? false : v))
     .describe('Serve the chat test page at /chat_gateway_test.html: true (behind GATEWAY_SECRET and TRUSTED_PROXIES like everything else), false, or public (no secret needed for the page itself; for local use)'),
-  PUBLIC_URL: z
-    .string()
-    .transform(parsePublicUrl)
-    .optional()
-    .describe('Public base URL of this server as clients reach it (https://chat.example.com); chat_url is built from it instead of the request Host'),
-  IDENTITY_SOURCES: identitySources
-    .default(['headers', 'query'])
-    .describe('Where WebSocket identity may come from: headers,query (the seed\'s gateways put it in the query) or headers (recommended)'),
-  MAX_BODY_BYTES: positiveInt.min(1024).max(16 * 1024 * 1024).default(64 * 1024).describe('Largest request body accepted; bigger ones get 413 before they are read'),
+  PUBLIC_URL: z.string().transform(parsePublicUrl).optional().describe('Public base URL of this server as clients reach it (https://chat.example.com); chat_url is built from it instead of the request Host'),
+  IDENTITY_SOURCES: identitySources.default(['headers', 'query']).describe("Where WebSocket identity may come from: headers,query (the seed's gateways put it in the query) or headers (recommended)"),
+  MAX_BODY_BYTES: positiveInt
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe('Largest request body accepted; bigger ones get 413 before they are read'),
   HANDSHAKES_PER_MINUTE: positiveInt.default(60).describe('WebSocket handshakes a minute per user, in bursts of up to a quarter of it; more get 429 with Retry-After'),
   HANDSHAKES_PER_MINUTE_PER_ADDRESS: positiveInt.default(600).describe('WebSocket handshakes a minute per client address (when the address is known), in bursts of up to a quarter of it'),
   ROOMS_PER_HOUR: positiveInt.default(60).describe('Rooms a user may create an hour, in bursts of up to a quarter of it; more get 429 with Retry-After'),
@@ -141,13 +153,7 @@ export const configSchema = z.object({
     .max(1_000_000)
     .default(60)
     .describe('Members a user may add to or remove from private rooms a minute, in bursts of up to a quarter of it (more: 429 with Retry-After); ten times that per client address; service calls have no limit'),
-  PRESENCE_GRACE_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(60_000)
-    .default(3000)
-    .describe('How long a user whose last socket in a room closed still counts as present; a reconnect within it announces no leave and no join'),
+  PRESENCE_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(3000).describe('How long a user whose last socket in a room closed still counts as present; a reconnect within it announces no leave and no join'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest log level written to stdout'),
 })
 

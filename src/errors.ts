@@ -42,10 +42,8 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (code: string, detail: string, errors?: FieldError[]) =>
-  new AppError(400, code, 'Bad Request', detail, errors)
-export const unprocessable = (detail: string, errors: FieldError[]) =>
-  new AppError(422, 'validation_failed', 'Unprocessable Content', detail, errors)
+export const badRequest = (code: string, detail: string, errors?: FieldError[]) => new AppError(400, code, 'Bad Request', detail, errors)
+export const unprocessable = (detail: string, errors: FieldError[]) => new AppError(422, 'validation_failed', 'Unprocessable Content', detail, errors)
 export const unauthorized = (code: string, detail: string) => new AppError(401, code, 'Unauthorized', detail)
 export const forbidden = (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail)
 export const conflict = (code: string, detail: string) => new AppError(409, code, 'Conflict', detail)
@@ -65,10 +63,7 @@ export function problemResponse(error: AppError): Response {
 /** Turns zod-style issues into the `errors` list of a problem. */
 export function fieldErrors(issues: readonly { path?: readonly PropertyKey[] | readonly { key: PropertyKey }[]; message: string }[]): FieldError[] {
   return issues.map((issue) => ({
-    path:
-      issue.path && issue.path.length > 0
-        ? issue.path.map((p) => (typeof p === 'object' && p !== null && 'key' in p ? String(p.key) : String(p))).join('.')
-        : '(root)',
+    path: issue.path && issue.path.length > 0 ? issue.path.map((p) => (typeof p === 'object' && p !== null && 'key' in p ? String(p.key) : String(p))).join('.') : '(root)',
     message: issue.message,
   }))
 }

@@ -9,7 +9,7 @@ export interface Cidr {
   family: 'ipv4' | 'ipv6'
 }
 
-const familyOf = (address: string): 'ipv4' | 'ipv6' | null => ({ 4: 'ipv4', 6: 'ipv6' } as const)[isIP(address) as 4 | 6] ?? null
+const familyOf = (address: string): 'ipv4' | 'ipv6' | null => (({ 4: 'ipv4', 6: 'ipv6' }) as const)[isIP(address) as 4 | 6] ?? null
 
 /** Parses `10.0.0.0/8`, `fd00::/8`, or a bare address (a range of one); null when invalid. */
 export function parseCidr(text: string): Cidr | null {

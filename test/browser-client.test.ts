@@ -32,14 +32,16 @@ async function stored(base: string, roomId: number): Promise<Message[]> {
 }
 
 /** The stored messages a page shows, as id and text, in the order shown. */
-const shownMessages = (page: Page) =>
-  page.locator('#messages li.message').evaluateAll((items) => items.map((li) => ({ id: Number((li as HTMLElement).dataset.id), text: li.querySelector('.text')?.textContent ?? '' })))
+const shownMessages = (page: Page) => page.locator('#messages li.message').evaluateAll((items) => items.map((li) => ({ id: Number((li as HTMLElement).dataset.id), text: li.querySelector('.text')?.textContent ?? '' })))
 /** The messages a page shows as waiting for the server, in order. */
 const pendingTexts = (page: Page) => page.locator('#messages [data-testid=pending] .text').allTextContents()
 /** The outbox entries a page keeps in localStorage. */
 const storedOutbox = (page: Page) => page.evaluate(() => Object.keys(localStorage).filter((key) => key.includes('outbox')))
 
-const waitForState = (page: Page, state: 'connected' | 'reconnecting') => stateBadge(page).filter({ hasText: new RegExp(`^${state}$`) }).waitFor({ timeout: 30_000 })
+const waitForState = (page: Page, state: 'connected' | 'reconnecting') =>
+  stateBadge(page)
+    .filter({ hasText: new RegExp(`^${state}$`) })
+    .waitFor({ timeout: 30_000 })
 const range = (n: number) => [...Array(n).keys()]
 
 describe('the chat test page across a network cut and a server crash', () => {

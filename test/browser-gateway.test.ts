@@ -66,11 +66,14 @@ async function openPageBehindGateway(options: { fakeClock?: boolean } = {}): Pro
 
 /** The stored messages a page shows: text, sender's nickname, and whether it is marked as the page user's own. */
 const shownRows = (page: Page) =>
-  page.locator('#messages li.message').evaluateAll((items) =>
-    items.map((li) => ({ text: li.querySelector('.text')?.textContent ?? '', nickname: li.querySelector('.meta strong')?.textContent ?? '', mine: li.classList.contains('mine') })),
-  )
+  page
+    .locator('#messages li.message')
+    .evaluateAll((items) => items.map((li) => ({ text: li.querySelector('.text')?.textContent ?? '', nickname: li.querySelector('.meta strong')?.textContent ?? '', mine: li.classList.contains('mine') })))
 const prompt = (page: Page) => page.getByTestId('token-refused')
-const waitForState = (page: Page, state: 'connected' | 'reconnecting' | 'disconnected') => stateBadge(page).filter({ hasText: new RegExp(`^${state}$`) }).waitFor({ timeout: 15_000 })
+const waitForState = (page: Page, state: 'connected' | 'reconnecting' | 'disconnected') =>
+  stateBadge(page)
+    .filter({ hasText: new RegExp(`^${state}$`) })
+    .waitFor({ timeout: 15_000 })
 
 describe('the chat test page with a bearer token, through the reference gateway', () => {
   it('should connect as the user the token names, ask for a fresh token when the gateway refuses the expired one, and go on as the identity of the new token', async () => {

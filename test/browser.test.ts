@@ -58,7 +58,9 @@ describe('the chat test page', () => {
 
     const b = await openChatPage(bob, roomId)
     await b.page.click('#connect')
-    await state(b.page).filter({ hasText: /^connected$/ }).waitFor()
+    await state(b.page)
+      .filter({ hasText: /^connected$/ })
+      .waitFor()
     await a.page.locator('#messages li.notice', { hasText: '밥 joined' }).waitFor()
 
     await send(a.page, 'hello from Alice')
@@ -107,7 +109,9 @@ describe('the chat test page', () => {
     for (let i = 0; i < 120; i++) await server.post('/chat/v1/message/', { message: `old ${i}`, room: roomId }, identityHeaders(carol))
     const a = await openChatPage(alice, roomId)
     await a.page.click('#connect')
-    await state(a.page).filter({ hasText: /^connected$/ }).waitFor()
+    await state(a.page)
+      .filter({ hasText: /^connected$/ })
+      .waitFor()
     await a.page.locator('#messages li.message .text', { hasText: 'old 119' }).waitFor()
     expect(await a.page.locator('#messages li.message').count()).toBe(50)
     for (const expected of [100, 120]) {
@@ -123,7 +127,9 @@ describe('the chat test page', () => {
     const roomId = await createRoom(server, 'restart')
     const a = await openChatPage(alice, roomId)
     await a.page.click('#connect')
-    await state(a.page).filter({ hasText: /^connected$/ }).waitFor()
+    await state(a.page)
+      .filter({ hasText: /^connected$/ })
+      .waitFor()
     await send(a.page, 'before the restart')
     await a.page.locator('#messages li.message .text', { hasText: 'before the restart' }).waitFor()
 
@@ -133,7 +139,9 @@ describe('the chat test page', () => {
     for (let i = 0; i < 3; i++) await server.post('/chat/v1/message/', { message: `while away ${i}`, room: roomId }, identityHeaders(bob))
 
     await a.page.locator('#messages li.message .text', { hasText: 'while away 2' }).waitFor({ timeout: 20_000 })
-    await state(a.page).filter({ hasText: /^connected$/ }).waitFor()
+    await state(a.page)
+      .filter({ hasText: /^connected$/ })
+      .waitFor()
     await send(a.page, 'after the restart')
     await a.page.locator('#messages li.message .text', { hasText: 'after the restart' }).waitFor()
     expect(await messageTexts(a.page)).toEqual(['before the restart', 'while away 0', 'while away 1', 'while away 2', 'after the restart'])
@@ -221,7 +229,9 @@ describe('private and direct rooms on the test page', () => {
     await a.page.reload()
     await connect(a.page)
     await memberRow(a.page, erin).locator('[data-testid=block-toggle]', { hasText: 'Unblock' }).click()
-    await memberRow(a.page, erin).locator('[data-testid=block-toggle]', { hasText: /^Block$/ }).waitFor()
+    await memberRow(a.page, erin)
+      .locator('[data-testid=block-toggle]', { hasText: /^Block$/ })
+      .waitFor()
     await send(b.page, 'after the unblock')
     for (const page of [a.page, b.page]) await page.locator('#messages li.message .text', { hasText: 'after the unblock' }).waitFor()
     // What was refused was never stored, and is not left waiting as if it might be.
@@ -291,8 +301,11 @@ describe('private and direct rooms on the test page', () => {
 })
 
 describe('the inbox on the test page', () => {
-  it("should show the inbox with live unread counts, clear them when the room is read, and show the 1 beside what the other has not read", async () => {
-    const [dave, erin] = [{ user_id: 'inbox-dave', nickname: '데이브', email: 'dave@example.com' }, { user_id: 'inbox-erin', nickname: 'Erin', email: 'erin@example.com' }]
+  it('should show the inbox with live unread counts, clear them when the room is read, and show the 1 beside what the other has not read', async () => {
+    const [dave, erin] = [
+      { user_id: 'inbox-dave', nickname: '데이브', email: 'dave@example.com' },
+      { user_id: 'inbox-erin', nickname: 'Erin', email: 'erin@example.com' },
+    ]
     const d = await openChatPage(dave)
     const e = await openChatPage(erin)
     const roomId = await openDirectRoom(d.page, erin.user_id, 9001)
@@ -313,7 +326,9 @@ describe('the inbox on the test page', () => {
     await d.page.waitForFunction(() => [...document.querySelectorAll('#messages li.message .unread-by')].map((s) => s.textContent).join(',') === '1,1')
     // Erin opens the room from her inbox: the page reads it, her badge clears, Dave's 1s go.
     await erinsRoom.click()
-    await state(e.page).filter({ hasText: /^connected$/ }).waitFor()
+    await state(e.page)
+      .filter({ hasText: /^connected$/ })
+      .waitFor()
     await erinsRoom.locator('[data-testid=inbox-unread]').waitFor({ state: 'hidden' })
     expect(await e.page.locator('[data-testid=inbox-total]').isHidden()).toBe(true)
     await d.page.waitForFunction(() => [...document.querySelectorAll('#messages li.message .unread-by')].every((s) => s.textContent === ''))

@@ -28,7 +28,11 @@ function cleanHistory(): History {
     stored: structuredClone(stored),
     connections: [
       // Saw it all live.
-      connection('ta#1', 'a', [1, 2, 3, 4, 5, 6].map((id) => message(id))),
+      connection(
+        'ta#1',
+        'a',
+        [1, 2, 3, 4, 5, 6].map((id) => message(id)),
+      ),
       // Dropped after 3 (a 1006 from a fault), then reconnected with since=3 and retried a-3, whose
       // echo it had missed; the retry is answered with the stored message although the replay had it.
       connection('tb#1', 'b', [message(1), message(2), message(3)], { closedAt: 2004, closeCode: 1006 }),
@@ -49,8 +53,24 @@ function cleanHistory(): History {
       { tab: 'tb', cmid: 'b-1', instance: 2, at: 2002, status: 201 },
     ],
     unacked: [],
-    expectedOnline: [{ room: ROOM, users: [{ user_id: 'a', nickname: 'A' }, { user_id: 'b', nickname: 'B' }] }],
-    presence: [0, 1, 2].map((instance) => ({ room: ROOM, instance, at: 3000, online: [{ user_id: 'b', nickname: 'B' }, { user_id: 'a', nickname: 'A' }] })),
+    expectedOnline: [
+      {
+        room: ROOM,
+        users: [
+          { user_id: 'a', nickname: 'A' },
+          { user_id: 'b', nickname: 'B' },
+        ],
+      },
+    ],
+    presence: [0, 1, 2].map((instance) => ({
+      room: ROOM,
+      instance,
+      at: 3000,
+      online: [
+        { user_id: 'b', nickname: 'B' },
+        { user_id: 'a', nickname: 'A' },
+      ],
+    })),
     exits: [{ instance: 1, at: 1800, code: null, expected: true }],
     healed: [0, 1, 2].map((instance) => ({ instance, ready: true, waitedMs: 40 })),
   }

@@ -314,7 +314,7 @@ describe('persistence', () => {
       await a.close()
       current = await current.restart()
       const history = (await (await current.http(`/chat/v1/room/${roomId}/messages/`)).json()) as { id: number; message: string }[]
-      expect(history.map((m) => m.message)).toEqual([...acked.map((f) => String(f.message)), "rest"])
+      expect(history.map((m) => m.message)).toEqual([...acked.map((f) => String(f.message)), 'rest'])
       const again = await current.post('/chat/v1/create-room/', { name: 'x', post_id: 77 })
       expect(again.status).toBe(200)
     } finally {

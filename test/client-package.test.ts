@@ -170,8 +170,14 @@ describe('installing the package', () => {
     })
 
     it('should type-check an app against its declarations, found through the package exports', async () => {
-      writeFileSync(join(project, 'use.ts'), "import { createChatClient, type Message } from '@gateway-chat/client'\nexport const sent: Promise<Message> = createChatClient({ baseUrl: 'http://localhost' }).room(1).send('안녕')\n")
-      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'], types: [] }, files: ['use.ts'] }))
+      writeFileSync(
+        join(project, 'use.ts'),
+        "import { createChatClient, type Message } from '@gateway-chat/client'\nexport const sent: Promise<Message> = createChatClient({ baseUrl: 'http://localhost' }).room(1).send('안녕')\n",
+      )
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'es2022', module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'], types: [] }, files: ['use.ts'] }),
+      )
       const tsc = join(import.meta.dir, '..', 'node_modules', 'typescript', 'bin', 'tsc')
       expect(await run(['node', tsc, '-p', project], project)).toBe('')
     }, 30_000)

@@ -63,7 +63,9 @@ describe('a room connection across a network cut and a server crash', () => {
       resolved.push(...(await Promise.all(logs.flatMap((log, n) => range(5).map((i) => log.room.send(`${n}:after ${i}`))))))
       const history = await stored(clientAs(server.base, alice).api, roomId)
       // Each send stored once, though the first at the cut reached the server twice.
-      expect(history.map((m) => m.message).sort()).toEqual(logs.flatMap((_, n) => [...range(10).map((i) => `${n}:before ${i}`), ...range(5).map((i) => `${n}:at the cut ${i}`), ...range(3).map((i) => `${n}:while down ${i}`), ...range(5).map((i) => `${n}:after ${i}`)]).sort())
+      expect(history.map((m) => m.message).sort()).toEqual(
+        logs.flatMap((_, n) => [...range(10).map((i) => `${n}:before ${i}`), ...range(5).map((i) => `${n}:at the cut ${i}`), ...range(3).map((i) => `${n}:while down ${i}`), ...range(5).map((i) => `${n}:after ${i}`)]).sort(),
+      )
       // Each unacknowledged send resolved with its stored message.
       const byId = new Map(history.map((m) => [m.id, m]))
       for (const message of resolved) expect(byId.get(message.id)).toEqual(message)

@@ -100,7 +100,10 @@ describe('pending sends on a browser that several users share', () => {
     expect(storage.texts(oldKey)).toEqual(['left under the old key'])
 
     // Alice comes back: her messages go out as her, once; then Bob's as him.
-    for (const [user, last] of [[alice, 'alice 2'], [bob, 'bob 2']] as const) {
+    for (const [user, last] of [
+      [alice, 'alice 2'],
+      [bob, 'bob 2'],
+    ] as const) {
       const room = clientAs(via, user).room(roomId, { since: 0, storage })
       await until(async () => (await history(roomId)).some((m) => m.message === last) && room.pending.length === 0, `${user.user_id}'s pending messages sent`)
       room.close()

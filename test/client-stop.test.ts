@@ -41,7 +41,10 @@ describe('a room connection that must not come back', () => {
       const room = clientAs(strict.base, carol, { WebSocket: sockets.WebSocket }).room(roomId)
       const stopped = stoppedOf(room)
       expect(await room.send('one')).toMatchObject({ message: 'one' })
-      const second = room.send('two').then(() => null, (error: unknown) => error)
+      const second = room.send('two').then(
+        () => null,
+        (error: unknown) => error,
+      )
 
       expect(await stopped).toMatchObject({ reason: 'policy', closeCode: 1008 })
       expect(await second).toMatchObject({ name: 'ChatSendError', code: 'stopped' })

@@ -64,7 +64,10 @@ describe('a removal across three instances', () => {
         for (let last = false; !last; ) {
           last = removed
           const server = on(1 + (i % 2))
-          const res = i % 4 < 2 ? await server.post(`/chat/v1/room/${roomId}/read/`, { last_read_id: 1e12 }, identityHeaders(member)) : await server.post('/chat/v1/message/', { room: roomId, message: `loop ${i}` }, identityHeaders(member))
+          const res =
+            i % 4 < 2
+              ? await server.post(`/chat/v1/room/${roomId}/read/`, { last_read_id: 1e12 }, identityHeaders(member))
+              : await server.post('/chat/v1/message/', { room: roomId, message: `loop ${i}` }, identityHeaders(member))
           await res.body?.cancel()
           if (res.status === 403) return
           expect([200, 201]).toContain(res.status)
@@ -98,7 +101,13 @@ describe('a removal across three instances', () => {
     // Enough for the kernel's buffers and then instance 2's queue for this socket: its close frame waits.
     const big = '가'.repeat(30_000)
     for (let i = 0; i < 12; i++) {
-      const statuses = await Promise.all(Array.from({ length: 25 }, () => on(i % 3).post('/chat/v1/message/', { room: roomId, message: big }, identityHeaders(owner)).then((r) => (r.body?.cancel(), r.status))))
+      const statuses = await Promise.all(
+        Array.from({ length: 25 }, () =>
+          on(i % 3)
+            .post('/chat/v1/message/', { room: roomId, message: big }, identityHeaders(owner))
+            .then((r) => (r.body?.cancel(), r.status)),
+        ),
+      )
       expect(statuses.every((s) => s === 201)).toBe(true)
     }
     expect((await remove(0, roomId, owner, member)).status).toBe(204)

@@ -68,7 +68,10 @@ describe('webhooks across three instances', () => {
     expect(new Set(after.map((r) => r.id)).size).toBe(60)
     expect(new Set(got.map((r) => parse(r).data.message!.id))).toEqual(new Set(sent))
     for (const roomId of rooms) {
-      const ids = after.map(parse).filter((e) => e.data.message!.room === roomId).map((e) => e.data.message!.id)
+      const ids = after
+        .map(parse)
+        .filter((e) => e.data.message!.room === roomId)
+        .map((e) => e.data.message!.id)
       expect(ids).toEqual([...ids].sort((a, b) => a - b))
     }
   }, 60_000)

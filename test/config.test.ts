@@ -67,7 +67,51 @@ describe('settings that look like typos', () => {
   })
 
   it('should leave the usual environment alone, short names, proxies and tool variables included', () => {
-    const usual = ['HOME', 'PATH', 'PWD', 'OLDPWD', 'TERM', 'SHELL', 'LANG', 'LANGUAGE', 'USER', 'LOGNAME', 'HOSTNAME', 'HOSTTYPE', 'TZ', 'LC_ALL', 'LC_CTYPE', 'TMPDIR', 'EDITOR', 'DISPLAY', 'NODE_ENV', 'NODE_OPTIONS', 'BUN_INSTALL', 'BUN_CONFIG_VERBOSE_FETCH', 'BUN_PORT', 'HTTPS_PROXY', 'FTP_PROXY', 'ALL_PROXY', 'NO_PROXY', 'PGHOST', 'PGPORT', 'PGUSER', 'REDIS_HOST', 'REDIS_PORT', 'DATABASE_HOST', 'DATABASE_USER', 'SHLVL', 'MAIL', 'PORTS', 'HOTS', 'TEST_POSTGRES_URL', 'XDG_RUNTIME_DIR', 'SSH_AUTH_SOCK', 'INVOCATION_ID', 'JOURNAL_STREAM']
+    const usual = [
+      'HOME',
+      'PATH',
+      'PWD',
+      'OLDPWD',
+      'TERM',
+      'SHELL',
+      'LANG',
+      'LANGUAGE',
+      'USER',
+      'LOGNAME',
+      'HOSTNAME',
+      'HOSTTYPE',
+      'TZ',
+      'LC_ALL',
+      'LC_CTYPE',
+      'TMPDIR',
+      'EDITOR',
+      'DISPLAY',
+      'NODE_ENV',
+      'NODE_OPTIONS',
+      'BUN_INSTALL',
+      'BUN_CONFIG_VERBOSE_FETCH',
+      'BUN_PORT',
+      'HTTPS_PROXY',
+      'FTP_PROXY',
+      'ALL_PROXY',
+      'NO_PROXY',
+      'PGHOST',
+      'PGPORT',
+      'PGUSER',
+      'REDIS_HOST',
+      'REDIS_PORT',
+      'DATABASE_HOST',
+      'DATABASE_USER',
+      'SHLVL',
+      'MAIL',
+      'PORTS',
+      'HOTS',
+      'TEST_POSTGRES_URL',
+      'XDG_RUNTIME_DIR',
+      'SSH_AUTH_SOCK',
+      'INVOCATION_ID',
+      'JOURNAL_STREAM',
+    ]
     expect(suggestSettings(Object.fromEntries(usual.map((name) => [name, 'x'])))).toEqual([])
     expect(suggestSettings({ max_mesage_length: '10', 'MAX-MESAGE-LENGTH': '10' })).toEqual([])
   })
@@ -77,9 +121,7 @@ describe('settings that look like typos', () => {
     const server = await startInstance({ DATABASE_PATH: join(dir, 'chat.db'), MAX_MESAGE_LENGTH: '10' })
     try {
       const warnings = server.lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 'warn' && entry.msg.includes('is not a setting'))
-      expect(warnings).toEqual([
-        expect.objectContaining({ msg: 'MAX_MESAGE_LENGTH is not a setting; did you mean MAX_MESSAGE_LENGTH?', name: 'MAX_MESAGE_LENGTH', meant: 'MAX_MESSAGE_LENGTH' }),
-      ])
+      expect(warnings).toEqual([expect.objectContaining({ msg: 'MAX_MESAGE_LENGTH is not a setting; did you mean MAX_MESSAGE_LENGTH?', name: 'MAX_MESAGE_LENGTH', meant: 'MAX_MESSAGE_LENGTH' })])
     } finally {
       server.proc.kill()
       await server.exited

@@ -19,7 +19,10 @@ describe('a SQLite file already served', () => {
       const second = await attemptStart({ PORT: '0', DATABASE_PATH: path })
       await second.stop()
       expect(second.status).toBe(2)
-      const lines = second.output.trim().split('\n').filter((l) => l.includes('"level":"error"'))
+      const lines = second.output
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('"level":"error"'))
       expect(lines).toHaveLength(1)
       expect(lines[0]).toContain(path)
       expect(lines[0]).toContain(`pid ${first.proc.pid}`)

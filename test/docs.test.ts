@@ -47,7 +47,11 @@ describe('GET /docs/json', () => {
     expect(rest.length).toBeGreaterThanOrEqual(8)
     for (const { method, path } of rest) expect(openapi.paths[path]?.[method]).toBeDefined()
     const ws = routes.filter((r) => r.method === 'ws')
-    expect(ws.map((r) => r.path).sort()).toEqual(Object.values(asyncapi.channels as Record<string, Json>).map((c) => c.address).sort())
+    expect(ws.map((r) => r.path).sort()).toEqual(
+      Object.values(asyncapi.channels as Record<string, Json>)
+        .map((c) => c.address)
+        .sort(),
+    )
   })
 
   it('should give every API operation a success response and its problem+json errors, with examples', () => {

@@ -23,7 +23,10 @@ async function startWatched(env: Record<string, string>): Promise<WatchedServer>
   const dir = mkdtempSync(join(tmpdir(), 'chat-test-'))
   const lines: string[] = []
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), ...UNLIMITED, ...LOW, SERVICE_SECRET, ...env })
-  const running = await startServer(config, createLogger('warn', (line) => lines.push(line)))
+  const running = await startServer(
+    config,
+    createLogger('warn', (line) => lines.push(line)),
+  )
   return {
     ...endpoint(`http://127.0.0.1:${running.port}`),
     warnings: () => lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 'warn'),

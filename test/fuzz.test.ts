@@ -58,15 +58,22 @@ for (const store of STORES) {
     describe('REST input', () => {
       it('should never answer 5xx to any body, content type or identity', async () => {
         await fc.assert(
-          fc.asyncProperty(fc.constantFrom('/chat/v1/create-room/', '/chat/v1/message/', '/chat/v1/direct-room/', `/chat/v1/room/${roomId}/members/`), rawBody(roomId), contentType, fc.boolean(), fc.option(fc.string({ maxLength: 80 })), async (path, body, type, withIdentity, nickname) => {
-            const headers: Record<string, string> = withIdentity ? identityHeaders(alice) : {}
-            if (nickname !== null) headers['x-nickname'] = nickname.replace(/[^\x20-\x7e]/g, '%')
-            if (type) headers['content-type'] = type
-            const res = await server.http(path, { method: 'POST', headers, body })
-            expect(res.status).toBeLessThan(500)
-            if (res.status >= 400) expect(res.headers.get('content-type')).toContain('application/problem+json')
-            await res.arrayBuffer()
-          }),
+          fc.asyncProperty(
+            fc.constantFrom('/chat/v1/create-room/', '/chat/v1/message/', '/chat/v1/direct-room/', `/chat/v1/room/${roomId}/members/`),
+            rawBody(roomId),
+            contentType,
+            fc.boolean(),
+            fc.option(fc.string({ maxLength: 80 })),
+            async (path, body, type, withIdentity, nickname) => {
+              const headers: Record<string, string> = withIdentity ? identityHeaders(alice) : {}
+              if (nickname !== null) headers['x-nickname'] = nickname.replace(/[^\x20-\x7e]/g, '%')
+              if (type) headers['content-type'] = type
+              const res = await server.http(path, { method: 'POST', headers, body })
+              expect(res.status).toBeLessThan(500)
+              if (res.status >= 400) expect(res.headers.get('content-type')).toContain('application/problem+json')
+              await res.arrayBuffer()
+            },
+          ),
           { numRuns: 400 },
         )
       }, 60_000)
@@ -83,7 +90,11 @@ for (const store of STORES) {
             }
             // A user id in the path, raw or percent-encoded (some not UTF-8 at all).
             for (const user of [encodeURIComponent(id), id.replace(/[/?#\\]/g, ''), '%ED%A0%80', '%FF', '%E2%80%AE']) {
-              for (const [method, path] of [['PUT', `/chat/v1/blocks/${user}/`], ['DELETE', `/chat/v1/blocks/${user}/`], ['DELETE', `/chat/v1/room/${roomId}/members/${user}/`]] as const) {
+              for (const [method, path] of [
+                ['PUT', `/chat/v1/blocks/${user}/`],
+                ['DELETE', `/chat/v1/blocks/${user}/`],
+                ['DELETE', `/chat/v1/room/${roomId}/members/${user}/`],
+              ] as const) {
                 const res = await server.http(path, { method, headers: identityHeaders(alice) })
                 expect({ method, path, status: res.status < 500 }).toEqual({ method, path, status: true })
                 await res.arrayBuffer()

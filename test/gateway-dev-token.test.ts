@@ -52,7 +52,10 @@ const me = (token: string, via = gateway) => fetch(`${via.base}/chat/v1/me/`, { 
 describe('the claims it signs', () => {
   it('should name the user as jwt.js reads a token: HS256, sub, nickname, email, picture, iat and exp', () => {
     const token = signDevToken({ user: '7', nickname: '홍길동', email: 'hong@example.com', picture: '/media/p.jpg', ttl: 3600, secret: JWT_SECRET }, 1_800_000_000)
-    const [header, claims] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()))
+    const [header, claims] = token
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()))
     expect(header).toEqual({ alg: 'HS256', typ: 'JWT' })
     expect(claims).toEqual({ sub: '7', nickname: '홍길동', email: 'hong@example.com', picture: '/media/p.jpg', iat: 1_800_000_000, exp: 1_800_003_600 })
   })

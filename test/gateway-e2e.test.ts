@@ -27,8 +27,7 @@ const viaGateway = (path: string, init: RequestInit & { token?: string } = {}) =
   fetch(gateway.base + path, { ...init, headers: { 'content-type': 'application/json', ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), ...(init.headers as Record<string, string>) } })
 
 /** A GET written byte for byte (fetch would clean the path up first). */
-const rawGet = (target: string, headers: string[] = [], host = 'localhost', to: Gateway = gateway) =>
-  rawRequest(to.port, [`GET ${target} HTTP/1.1`, `Host: ${host}`, ...headers].join('\r\n'))
+const rawGet = (target: string, headers: string[] = [], host = 'localhost', to: Gateway = gateway) => rawRequest(to.port, [`GET ${target} HTTP/1.1`, `Host: ${host}`, ...headers].join('\r\n'))
 
 const problemCode = (body: string) => (JSON.parse(body) as { code: string }).code
 
@@ -136,9 +135,26 @@ describe('attack: paths Bun reads differently from nginx', () => {
   })
 
   it('should refuse encoded backslashes, slashes, dots and NUL, dot segments, fragments, raw bytes, // and % in the path, token or not', async () => {
-    const targets = ['/docs%5c..%5cchat/v1/rooms/', '/docs%5C..%5Cmetrics', '/docs/%2e%2e/chat/v1/rooms/', '/docs/.%2E/metrics', '/chat/v1/rooms%2f', '/chat%2Fv1/rooms/',
-      '/docs/../chat/v1/rooms/', '/docs/./json', '/chat/v1/rooms/..', '/healthz%00', '/docs/json?x=%5c', '/docs/json?x=\\', '/chat/v1/rooms/#/../../metrics', '/chat/v1/rooms/\xe4',
-      '//chat/v1/rooms/', '/chat//v1/rooms/', '/%63hat/v1/rooms/', '/chat/v1/room/%31/messages/']
+    const targets = [
+      '/docs%5c..%5cchat/v1/rooms/',
+      '/docs%5C..%5Cmetrics',
+      '/docs/%2e%2e/chat/v1/rooms/',
+      '/docs/.%2E/metrics',
+      '/chat/v1/rooms%2f',
+      '/chat%2Fv1/rooms/',
+      '/docs/../chat/v1/rooms/',
+      '/docs/./json',
+      '/chat/v1/rooms/..',
+      '/healthz%00',
+      '/docs/json?x=%5c',
+      '/docs/json?x=\\',
+      '/chat/v1/rooms/#/../../metrics',
+      '/chat/v1/rooms/\xe4',
+      '//chat/v1/rooms/',
+      '/chat//v1/rooms/',
+      '/%63hat/v1/rooms/',
+      '/chat/v1/room/%31/messages/',
+    ]
     for (const target of targets) {
       for (const auth of [[], [`Authorization: Bearer ${token(hong)}`]]) {
         const res = await rawGet(target, auth)
@@ -174,8 +190,17 @@ describe('attack: tokens that make jwt.js throw', () => {
   it('should refuse signed tokens whose header or claims are not JSON objects', async () => {
     const claims = JSON.stringify({ ...hong, exp: now() + 300 })
     const header = '{"alg":"HS256"}'
-    const tokens = [signJson('null', claims, JWT_SECRET), signJson('[]', claims, JWT_SECRET), signJson('1', claims, JWT_SECRET), signJson('"HS256"', claims, JWT_SECRET),
-      signJson(header, 'null', JWT_SECRET), signJson(header, '[]', JWT_SECRET), signJson(header, '42', JWT_SECRET), signJson(header, '"user-42"', JWT_SECRET), signJson(header, '{', JWT_SECRET)]
+    const tokens = [
+      signJson('null', claims, JWT_SECRET),
+      signJson('[]', claims, JWT_SECRET),
+      signJson('1', claims, JWT_SECRET),
+      signJson('"HS256"', claims, JWT_SECRET),
+      signJson(header, 'null', JWT_SECRET),
+      signJson(header, '[]', JWT_SECRET),
+      signJson(header, '42', JWT_SECRET),
+      signJson(header, '"user-42"', JWT_SECRET),
+      signJson(header, '{', JWT_SECRET),
+    ]
     for (const t of tokens) {
       const res = await viaGateway('/chat/v1/rooms/', { token: t })
       expect({ t, status: res.status }).toEqual({ t, status: 401 })

@@ -96,8 +96,22 @@ describe('what reaches the chat server without a token', () => {
   })
 
   it('should answer other paths under /docs/ and beside the test page itself', async () => {
-    for (const target of ['/docs/', '/docs/chat/v1/rooms/', '/docs/assets/', '/docs/assets/.hidden', '/docs/assets/a/b', '/docs/json/x',
-      '/metrics', '/readyz', '/.chunk.js', '/chunk.json', '/chunk.js.map', '/a/chunk.js', '/chat_gateway_test.html/x', '/chat_gateway_test.htm']) {
+    for (const target of [
+      '/docs/',
+      '/docs/chat/v1/rooms/',
+      '/docs/assets/',
+      '/docs/assets/.hidden',
+      '/docs/assets/a/b',
+      '/docs/json/x',
+      '/metrics',
+      '/readyz',
+      '/.chunk.js',
+      '/chunk.json',
+      '/chunk.js.map',
+      '/a/chunk.js',
+      '/chat_gateway_test.html/x',
+      '/chat_gateway_test.htm',
+    ]) {
       const { status, arrived } = await send(target)
       expect({ target, status, arrived: arrived.length }).toEqual({ target, status: 404, arrived: 0 })
     }
@@ -113,8 +127,15 @@ describe('tokens refused at nginx', () => {
 
   it('should refuse two tokens, another scheme and a bearer entry with nothing after it', async () => {
     const t = token()
-    for (const headers of [[`Authorization: Bearer ${t}`, `Sec-WebSocket-Protocol: chat, bearer.${t}`], [`Sec-WebSocket-Protocol: bearer.${t}, bearer.${t}`],
-      [`Sec-WebSocket-Protocol: chat, bearer.${t}`, `Sec-WebSocket-Protocol: bearer.${t}`], [`Authorization: Basic ${t}`], [`Authorization: ${t}`], ['Sec-WebSocket-Protocol: chat, bearer.'], ['Authorization: Bearer']]) {
+    for (const headers of [
+      [`Authorization: Bearer ${t}`, `Sec-WebSocket-Protocol: chat, bearer.${t}`],
+      [`Sec-WebSocket-Protocol: bearer.${t}, bearer.${t}`],
+      [`Sec-WebSocket-Protocol: chat, bearer.${t}`, `Sec-WebSocket-Protocol: bearer.${t}`],
+      [`Authorization: Basic ${t}`],
+      [`Authorization: ${t}`],
+      ['Sec-WebSocket-Protocol: chat, bearer.'],
+      ['Authorization: Bearer'],
+    ]) {
       expect({ headers, ...(await refused(headers)) }).toEqual({ headers, ...REFUSED })
     }
     // nginx itself refuses a second Authorization header.
@@ -155,7 +176,10 @@ describe('tokens refused at nginx', () => {
   it('should check iss and aud when JWT_ISSUER and JWT_AUDIENCE are set', async () => {
     const strict = await gatewayWith({ JWT_ISSUER: 'https://id.example.com', JWT_AUDIENCE: 'chat' })
     const iss = 'https://id.example.com'
-    for (const good of [{ iss, aud: 'chat' }, { iss, aud: ['other', 'chat'] }]) {
+    for (const good of [
+      { iss, aud: 'chat' },
+      { iss, aud: ['other', 'chat'] },
+    ]) {
       expect((await refused([`Authorization: Bearer ${token(good)}`], strict)).status).toBe(200)
     }
     for (const claims of [{ aud: 'chat' }, { iss: 'https://evil.example.com', aud: 'chat' }, { iss }, { iss, aud: 'other' }, { iss, aud: ['other'] }, { iss, aud: [] }, { iss, aud: 7 }, { iss: [iss], aud: 'chat' }]) {

@@ -94,17 +94,63 @@ const swapped = fc.tuple(validToken, validToken, fc.constantFrom('parts', 'signa
   const other = b.token.split('.')[2]!
   return { parts: `${c}.${h}.${s}`, signature: s === other ? `${h}.${c}.x${s}` : `${h}.${c}.${other}`, extra: `${h}.${c}.${s}.${s}`, none: `${h}.${c}.` }[how]
 })
-const BAD_HEADERS = ['null', '[]', '1', '"HS256"', 'true', '{}', '{"alg":"none"}', '{"alg":"HS512"}', '{"alg":"RS256"}', '{"alg":"hs256"}', '{"alg":"HS256 "}',
-  '{"alg":["HS256"]}', '{"alg":null}', '{"alg":"HS256","crit":["exp"]}', '{"alg":"HS256","crit":[]}', '{', '', 'nul', '{"alg":"HS256"}x']
+const BAD_HEADERS = [
+  'null',
+  '[]',
+  '1',
+  '"HS256"',
+  'true',
+  '{}',
+  '{"alg":"none"}',
+  '{"alg":"HS512"}',
+  '{"alg":"RS256"}',
+  '{"alg":"hs256"}',
+  '{"alg":"HS256 "}',
+  '{"alg":["HS256"]}',
+  '{"alg":null}',
+  '{"alg":"HS256","crit":["exp"]}',
+  '{"alg":"HS256","crit":[]}',
+  '{',
+  '',
+  'nul',
+  '{"alg":"HS256"}x',
+]
 const badHeader = fc.tuple(validClaims, fc.constantFrom(...BAD_HEADERS)).map(([claims, header]) => signJson(header, JSON.stringify(claims), JWT_SECRET))
 // Raw JSON values spliced into otherwise valid claims (JSON.stringify cannot write 1e999).
 const future = () => now() + 3600
 const BAD_FIELDS: [keyof Claims, () => string | undefined][] = [
-  ['exp', () => undefined], ['exp', () => `"${future()}"`], ['exp', () => '"NaN"'], ['exp', () => '1e999'], ['exp', () => '-1e999'], ['exp', () => '1e308'],
-  ['exp', () => 'null'], ['exp', () => 'true'], ['exp', () => '[]'], ['exp', () => `[${future()}]`], ['exp', () => String(now() - 60)], ['exp', () => '0'],
-  ['nbf', () => String(now() + 600)], ['nbf', () => '"0"'], ['nbf', () => '1e308'], ['nbf', () => '-1'], ['iat', () => String(now() + 600)], ['iat', () => '1e999'], ['iat', () => '"now"'],
-  ['sub', () => undefined], ['sub', () => '42'], ['sub', () => 'null'], ['sub', () => '[]'], ['sub', () => '{}'], ['sub', () => '""'], ['sub', () => JSON.stringify('x'.repeat(256))],
-  ['sub', () => '"a\\nb"'], ['sub', () => '"a\\u0000"'], ['sub', () => '"\\u009f"'], ['sub', () => '"\\ud800"'], ['nickname', () => '"\\udfff"'], ['email', () => '"a\\ud800@x"'],
+  ['exp', () => undefined],
+  ['exp', () => `"${future()}"`],
+  ['exp', () => '"NaN"'],
+  ['exp', () => '1e999'],
+  ['exp', () => '-1e999'],
+  ['exp', () => '1e308'],
+  ['exp', () => 'null'],
+  ['exp', () => 'true'],
+  ['exp', () => '[]'],
+  ['exp', () => `[${future()}]`],
+  ['exp', () => String(now() - 60)],
+  ['exp', () => '0'],
+  ['nbf', () => String(now() + 600)],
+  ['nbf', () => '"0"'],
+  ['nbf', () => '1e308'],
+  ['nbf', () => '-1'],
+  ['iat', () => String(now() + 600)],
+  ['iat', () => '1e999'],
+  ['iat', () => '"now"'],
+  ['sub', () => undefined],
+  ['sub', () => '42'],
+  ['sub', () => 'null'],
+  ['sub', () => '[]'],
+  ['sub', () => '{}'],
+  ['sub', () => '""'],
+  ['sub', () => JSON.stringify('x'.repeat(256))],
+  ['sub', () => '"a\\nb"'],
+  ['sub', () => '"a\\u0000"'],
+  ['sub', () => '"\\u009f"'],
+  ['sub', () => '"\\ud800"'],
+  ['nickname', () => '"\\udfff"'],
+  ['email', () => '"a\\ud800@x"'],
 ]
 const badClaims = fc.oneof(
   fc.constantFrom('null', '[]', '42', '"user-42"', '{', '', 'true').map((claims) => signJson(HEADER, claims, JWT_SECRET)),
@@ -149,15 +195,24 @@ const anyPlace = fc.oneof(...PLACES.map((place) => ({ weight: CARRIES.has(place)
 
 function placeToken(token: string, place: Place): { query: string; headers: string[] } {
   switch (place) {
-    case 'authorization': return { query: '', headers: [`Authorization: Bearer ${token}`] }
-    case 'protocol-after-chat': return { query: '', headers: [`Sec-WebSocket-Protocol: chat, bearer.${token}`] }
-    case 'protocol-first': return { query: '', headers: [`Sec-WebSocket-Protocol: bearer.${token},chat`] }
-    case 'protocol-own-header': return { query: '', headers: ['Sec-WebSocket-Protocol: chat', `Sec-WebSocket-Protocol: bearer.${token}`] }
-    case 'both': return { query: '', headers: [`Authorization: Bearer ${token}`, `Sec-WebSocket-Protocol: chat, bearer.${token}`] }
-    case 'query': return { query: `token=${token}`, headers: [] }
-    case 'query-encoded-name': return { query: `limit=5&%74oken=${token}`, headers: [] }
-    case 'basic': return { query: '', headers: [`Authorization: Basic ${token}`] }
-    case 'none': return { query: '', headers: [] }
+    case 'authorization':
+      return { query: '', headers: [`Authorization: Bearer ${token}`] }
+    case 'protocol-after-chat':
+      return { query: '', headers: [`Sec-WebSocket-Protocol: chat, bearer.${token}`] }
+    case 'protocol-first':
+      return { query: '', headers: [`Sec-WebSocket-Protocol: bearer.${token},chat`] }
+    case 'protocol-own-header':
+      return { query: '', headers: ['Sec-WebSocket-Protocol: chat', `Sec-WebSocket-Protocol: bearer.${token}`] }
+    case 'both':
+      return { query: '', headers: [`Authorization: Bearer ${token}`, `Sec-WebSocket-Protocol: chat, bearer.${token}`] }
+    case 'query':
+      return { query: `token=${token}`, headers: [] }
+    case 'query-encoded-name':
+      return { query: `limit=5&%74oken=${token}`, headers: [] }
+    case 'basic':
+      return { query: '', headers: [`Authorization: Basic ${token}`] }
+    case 'none':
+      return { query: '', headers: [] }
   }
 }
 
@@ -172,8 +227,22 @@ const OTHER = ['/readyz', '/metrics', '/docs/', '/healthz/', '/chunk.json', '']
 const TRICKY_SEPARATORS = ['\\', '%5C', '%5c', '%2F', '%2f', '//', '/./', '/../']
 const TRICKY_SEGMENTS = ['..', '.', '%2e%2e', '%2E%2E', '.%2e', '%2e', '%00', '#', '%3F', '?', 'é', '%', '%zz', '%20', '%25', '%63hat', '%77s', 'chat', 'ws', 'metrics', 'readyz', 'docs', 'healthz', 'json']
 const PLAIN_SEGMENTS = ['rooms', '1', 'v1', 'x', ';', '~', 'a-b', ':', '@', '!']
-const TRICKY_QUERIES = ['?user_id=alice&nickname=Alice&email=a@example.com', '?/chat/v1/rooms/', '?%zz', '?a=%E0%A4%A', '?token=x', '?user%5Fid=alice',
-  '?since=0&user_id=alice', '?x=\\', '?x=%5c', '?x=/../', '?USER_ID=alice&limit=2', '?profile_url=/x&limit=3', '?a=b#frag', '?x=%2F']
+const TRICKY_QUERIES = [
+  '?user_id=alice&nickname=Alice&email=a@example.com',
+  '?/chat/v1/rooms/',
+  '?%zz',
+  '?a=%E0%A4%A',
+  '?token=x',
+  '?user%5Fid=alice',
+  '?since=0&user_id=alice',
+  '?x=\\',
+  '?x=%5c',
+  '?x=/../',
+  '?USER_ID=alice&limit=2',
+  '?profile_url=/x&limit=3',
+  '?a=b#frag',
+  '?x=%2F',
+]
 const PLAIN_QUERIES = ['', '?', '?limit=5', '?&&limit=1&', '?since=0', '?after=3&limit=2']
 const weighted = <T>(plain: T[], tricky: T[]) => fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...plain) }, { weight: 1, arbitrary: fc.constantFrom(...tricky) })
 // Each piece is a segment and what follows it; the starts above end in / or a name.

@@ -61,7 +61,7 @@ describe('the test page through the reference gateway, without a token', () => {
     }
   })
 
-  it('should answer a file the page does not have with the server\'s 404, and other paths of one segment with its own', async () => {
+  it("should answer a file the page does not have with the server's 404, and other paths of one segment with its own", async () => {
     expect((await fetch(`${gateway.base}/chunk-nothere.js`)).status).toBe(404)
     for (const target of ['/metrics', '/readyz', '/page.html', '/.hidden.js', '/chunk.json', '/chat_gateway_test.htm']) {
       const res = await rawRequest(gateway.port, `GET ${target} HTTP/1.1\r\nHost: localhost`)

@@ -29,7 +29,8 @@ for (const store of STORES) {
     })
 
     const json = async <T = Json>(res: Response) => (await res.json()) as T
-    const privateRoom = async (owner: TestUser, members: TestUser[]) => (await json(await server.post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: members.map((m) => m.user_id) }, identityHeaders(owner)))).id
+    const privateRoom = async (owner: TestUser, members: TestUser[]) =>
+      (await json(await server.post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: members.map((m) => m.user_id) }, identityHeaders(owner)))).id
     const openRoom = async () => (await json(await server.post('/chat/v1/create-room/', { name: 'open' }))).id
     const say = async (roomId: number, who: TestUser, message: string) => {
       const res = await server.post('/chat/v1/message/', { room: roomId, message }, identityHeaders(who))

@@ -36,7 +36,8 @@ for (const store of STORES) {
 
     const json = async <T = Json>(res: Response) => (await res.json()) as T
     const privateRoom = (owner: TestUser, members: TestUser[]) => server.post('/chat/v1/create-room/', { name: '중고거래 모임', kind: 'private', members: members.map((m) => m.user_id) }, identityHeaders(owner))
-    const addMember = (roomId: number, by: TestUser | 'service', who: TestUser) => server.post(`/chat/v1/room/${roomId}/members/`, { user_id: who.user_id }, by === 'service' ? { 'x-service-secret': SERVICE_SECRET } : identityHeaders(by))
+    const addMember = (roomId: number, by: TestUser | 'service', who: TestUser) =>
+      server.post(`/chat/v1/room/${roomId}/members/`, { user_id: who.user_id }, by === 'service' ? { 'x-service-secret': SERVICE_SECRET } : identityHeaders(by))
     const removeMember = (roomId: number, by: TestUser, who: TestUser) => server.http(`/chat/v1/room/${roomId}/members/${who.user_id}/`, { method: 'DELETE', headers: identityHeaders(by) })
     const block = (who: TestUser, whom: TestUser) => server.http(`/chat/v1/blocks/${whom.user_id}/`, { method: 'PUT', headers: identityHeaders(who) })
     const say = async (roomId: number, who: TestUser, message: string) => {
@@ -164,7 +165,9 @@ for (const store of STORES) {
         // Once the target answers, they have shown themselves in the room (the profile cache is
         // written beside requests, not before their answers: it may take a moment).
         await say(roomId, target, '네, 안녕하세요')
-        await eventually(async () => expect(await peerOf(await server.http(`/chat/v1/room/${roomId}/`, { headers: identityHeaders(stranger) }))).toMatchObject({ nickname: '비밀이름', profile_picture_url: `/media/${target.user_id}.png` }))
+        await eventually(async () =>
+          expect(await peerOf(await server.http(`/chat/v1/room/${roomId}/`, { headers: identityHeaders(stranger) }))).toMatchObject({ nickname: '비밀이름', profile_picture_url: `/media/${target.user_id}.png` }),
+        )
       })
     })
   })

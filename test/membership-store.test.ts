@@ -31,7 +31,17 @@ const backends = [
   },
 ]
 
-const message = (roomId: number, userId: string, body: string, viaService = false): NewMessage => ({ roomId, userId, email: `${userId}@example.com`, nickname: userId, profileUrl: null, body, clientMsgId: null, createdAt: Date.now(), viaService })
+const message = (roomId: number, userId: string, body: string, viaService = false): NewMessage => ({
+  roomId,
+  userId,
+  email: `${userId}@example.com`,
+  nickname: userId,
+  profileUrl: null,
+  body,
+  clientMsgId: null,
+  createdAt: Date.now(),
+  viaService,
+})
 
 for (const backend of backends) {
   describe(`membership where writes commit, on ${backend.name}`, () => {
@@ -51,7 +61,11 @@ for (const backend of backends) {
 
     it('should refuse a message from a non-member of a private room, alone in its batch, and take the app backend’s without a place for its sender', async () => {
       const room = await privateRoom('owner', ['member'])
-      const [ok, refused, service] = await Promise.allSettled([store.appendMessage(message(room.id, 'member', 'hi')), store.appendMessage(message(room.id, 'stranger', 'let me in')), store.appendMessage(message(room.id, 'bot', '주문 접수', true))])
+      const [ok, refused, service] = await Promise.allSettled([
+        store.appendMessage(message(room.id, 'member', 'hi')),
+        store.appendMessage(message(room.id, 'stranger', 'let me in')),
+        store.appendMessage(message(room.id, 'bot', '주문 접수', true)),
+      ])
       expect(ok.status).toBe('fulfilled')
       expect(refused.status === 'rejected' && refused.reason).toBeInstanceOf(NotAMemberError)
       expect(service.status).toBe('fulfilled')

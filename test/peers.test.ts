@@ -45,7 +45,10 @@ describe('a client that stops reading', () => {
 
     // Its close frame would wait behind megabytes it never reads: the server cuts the connection
     // within the grace (seen from the server's side: a paused client notices nothing until it reads).
-    const established = () => Bun.spawnSync(['ss', '-tnH', 'state', 'established', `( sport = :${instance.port} and dport = :${stuck.socket.localPort} )`]).stdout.toString().trim()
+    const established = () =>
+      Bun.spawnSync(['ss', '-tnH', 'state', 'established', `( sport = :${instance.port} and dport = :${stuck.socket.localPort} )`])
+        .stdout.toString()
+        .trim()
     for (let i = 0; i < (CLOSE_GRACE_MS + 5000) / 100 && established() !== ''; i++) await Bun.sleep(100)
     expect(established()).toBe('')
     // Its queue was cut near the limit (at most 8 times it, plus what one group-commit batch delivers

@@ -27,7 +27,10 @@ describe('a port already in use', () => {
         await second.stop()
       }
       expect(second.status).toBe(2)
-      const errors = second.output.trim().split('\n').filter((line) => !line.includes('"level":"warn"'))
+      const errors = second.output
+        .trim()
+        .split('\n')
+        .filter((line) => !line.includes('"level":"warn"'))
       expect(errors).toHaveLength(1)
       expect(JSON.parse(errors[0]!)).toEqual({
         level: 'error',

@@ -8,7 +8,6 @@ import { TestSocket } from './support/socket.ts'
 const SERVICE_SECRET = 'service-secret-of-the-app-backend'
 const MAX_ROOM_MEMBERS = 4
 
-
 type Json = Record<string, unknown>
 type Room = Json & { id: number; kind: string; member_count: number | null; members: (Json & { user_id: string })[] }
 const user = (id: string, nickname = `${id}님`): TestUser => ({ user_id: id, nickname, email: `${id}@example.com` })
@@ -339,7 +338,10 @@ for (const store of STORES) {
         expect(fresh.status).toBe(403)
         expect(await json(fresh)).toMatchObject({ code: 'blocked' })
         expect((await direct(a, b.user_id, 1)).status).toBe(403)
-        for (const [who, socket] of [[a, sa], [b, sb]] as const) {
+        for (const [who, socket] of [
+          [a, sa],
+          [b, sb],
+        ] as const) {
           const rest = await post('/chat/v1/message/', { room: room.id, message: 'hello?' }, as(who))
           expect(rest.status).toBe(403)
           expect(await json(rest)).toMatchObject({ code: 'blocked' })

@@ -41,9 +41,7 @@ describe('parseClientFrame', () => {
 
 describe('encodeMessageFrame', () => {
   it('should put the seed five fields first and add the rest', () => {
-    const frame = JSON.parse(
-      encodeMessageFrame({ id: 7, roomId: 2, userId: 'u', email: 'e@x.co', nickname: 'n', profileUrl: null, body: 'hi', clientMsgId: null, createdAt: 0 }),
-    )
+    const frame = JSON.parse(encodeMessageFrame({ id: 7, roomId: 2, userId: 'u', email: 'e@x.co', nickname: 'n', profileUrl: null, body: 'hi', clientMsgId: null, createdAt: 0 }))
     expect(Object.keys(frame)).toEqual(['type', 'message', 'sender', 'nickname', 'profile_picture_url', 'id', 'room', 'user_id', 'created_at', 'client_msg_id'])
     expect(frame.created_at).toBe('1970-01-01T00:00:00.000Z')
   })

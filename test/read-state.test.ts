@@ -141,11 +141,11 @@ for (const store of STORES) {
 
     type InboxRoom = { id: number; kind: string; unread_count: number; last_read_id: number; last_message: { id: number; message: string } | null; members: { user_id: string; nickname: string | null }[] }
     type Inbox = { rooms: InboxRoom[]; next_cursor: string | null }
-    const json = async <T,>(res: Response) => (await res.json()) as T
+    const json = async <T>(res: Response) => (await res.json()) as T
     const inbox = async (who: TestUser, query = '') => json<Inbox>(await server.http(`/chat/v1/inbox/${query}`, { headers: identityHeaders(who) }))
     const say = async (roomId: number, who: TestUser, message: string) => (await json<{ id: number }>(await server.post('/chat/v1/message/', { room: roomId, message }, identityHeaders(who)))).id
 
-    it('should list the rooms that are the user\'s, latest activity first, with last message, unread count, marker and direct members', async () => {
+    it("should list the rooms that are the user's, latest activity first, with last message, unread count, marker and direct members", async () => {
       const open = (await json<{ id: number }>(await server.post('/chat/v1/create-room/', { name: 'open' }))).id
       const notMine = (await json<{ id: number }>(await server.post('/chat/v1/create-room/', { name: 'not mine' }))).id
       const direct = (await json<{ id: number }>(await server.post('/chat/v1/direct-room/', { user_id: other.user_id, post_id: 1 }, identityHeaders(me)))).id

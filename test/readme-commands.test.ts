@@ -35,7 +35,7 @@ const blocks = runnableBlocks(readFileSync(join(root, 'README.md'), 'utf8'))
 let copy: string
 
 /** Node and npm's own folder, and the system's: what a machine with only Node and npm has. */
-const PATH = [dirname(process.execPath.includes('bun') ? Bun.which('node') ?? '/usr/bin/node' : process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':')
+const PATH = [dirname(process.execPath.includes('bun') ? (Bun.which('node') ?? '/usr/bin/node') : process.execPath), '/usr/local/bin', '/usr/bin', '/bin'].join(':')
 
 async function run(command: string[], cwd: string, env: Record<string, string> = {}, timeoutMs = 300_000) {
   const proc = Bun.spawn(command, { cwd, env: { PATH, HOME: process.env.HOME ?? '/root', ...env }, stdout: 'pipe', stderr: 'pipe', timeout: timeoutMs })

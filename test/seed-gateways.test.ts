@@ -184,7 +184,10 @@ describe("the seed's Spring filter: profile_url=null for a user without a pictur
  * sets. With `clearHeaders`, those headers are not passed on, so the query alone carries the
  * identity (as the seed's Django server read it); by default nginx passes them on as well.
  */
-const seedLocation = (upstreamPort: number, clearHeaders = false) => (listen: string) => `
+const seedLocation =
+  (upstreamPort: number, clearHeaders = false) =>
+  (listen: string) =>
+    `
     server {
         listen ${listen};
         location ~ ^/ws/chat/(\\d+)/chat/$ {
@@ -257,7 +260,9 @@ describe("the seed's nginx with the Lua step's headers as raw UTF-8", () => {
       rawRequest(
         chatPort,
         Buffer.concat([
-          Buffer.from(`POST /chat/v1/message/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(JSON.stringify({ room: roomId, message: text }))}\r\nX-User-Id: 7\r\nX-Email: hong@example.com\r\nX-Nickname: `),
+          Buffer.from(
+            `POST /chat/v1/message/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(JSON.stringify({ room: roomId, message: text }))}\r\nX-User-Id: 7\r\nX-Email: hong@example.com\r\nX-Nickname: `,
+          ),
           nickname,
           Buffer.from(`\r\n\r\n${JSON.stringify({ room: roomId, message: text })}`),
         ]),

@@ -29,7 +29,7 @@ for (const backend of backends) {
       await drop()
     })
 
-    it('should refuse it with 422 and store everyone else\'s messages sent at the same moment', async () => {
+    it("should refuse it with 422 and store everyone else's messages sent at the same moment", async () => {
       const rooms = [await createRoom(server, 'one'), await createRoom(server, 'two')]
       const user = (i: number): TestUser => ({ user_id: `user-${i}`, nickname: `User ${i}`, email: `user${i}@example.com` })
       const sends = Array.from({ length: 20 }, (_, i) => server.post('/chat/v1/message/', { message: `hello ${i}`, room: rooms[i % 2] }, identityHeaders(user(i))))

@@ -161,7 +161,16 @@ for (const makeBackend of [sqliteBackend, postgresBackend]) {
         fc.asyncProperty(fc.array(draft, { minLength: 1, maxLength: 12 }), async (drafts) => {
           // Rooms 0 and 1 exist; 2 stands for one that does not.
           const roomIds = [(await store.createRoom({ name: 'a', postId: null })).room.id, (await store.createRoom({ name: 'b', postId: null })).room.id, 999_999]
-          const sent: NewMessage[] = drafts.map((d) => ({ roomId: roomIds[d.room]!, userId: d.userId, email: d.email, nickname: d.nickname, profileUrl: d.profileUrl, body: d.body, clientMsgId: d.clientMsgId, createdAt: 1_700_000_000_000 }))
+          const sent: NewMessage[] = drafts.map((d) => ({
+            roomId: roomIds[d.room]!,
+            userId: d.userId,
+            email: d.email,
+            nickname: d.nickname,
+            profileUrl: d.profileUrl,
+            body: d.body,
+            clientMsgId: d.clientMsgId,
+            createdAt: 1_700_000_000_000,
+          }))
           const outcomes = await Promise.allSettled(sent.map((m) => store.appendMessage(m)))
           const first = new Map<string, MessageRow>()
           const stored: MessageRow[][] = [[], []]
@@ -289,7 +298,11 @@ describe('Postgres client_msg_id lookup', () => {
       await pg.$client.unsafe('ANALYZE messages')
 
       const query = messagesByClientId(pg, room.id, ['user10', 'user11', 'user10'], ['cid-10', 'cid-12', 'cid-99999']).toSQL()
-      const [{ 'QUERY PLAN': [{ Plan: plan }] }] = (await pg.$client.unsafe(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.params)) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }]
+      const [
+        {
+          'QUERY PLAN': [{ Plan: plan }],
+        },
+      ] = (await pg.$client.unsafe(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.params)) as [{ 'QUERY PLAN': [{ Plan: PlanNode }] }]
       const nodes = planNodes(plan)
       expect(nodes.filter((n) => n['Node Type'].includes('Seq Scan') && n['Relation Name'] === 'messages')).toEqual([])
       const lookups = nodes.filter((n) => n['Index Name'] === 'messages_client_msg_id_unique')
@@ -369,7 +382,13 @@ describe('SQLite migrations', () => {
     old.run("INSERT INTO messages (room_id, user_id, email, nickname, body, created_at) VALUES (1, 'u1', 'u1@example.com', 'U1', 'old message', 0)")
     // Two more rooms' messages interleaved, so positions are numbered per room.
     old.run("INSERT INTO rooms (name, post_id, created_at) VALUES ('other', 8, 1)")
-    for (const [room, body] of [[2, 'a'], [1, 'second'], [2, 'b'], [1, 'third']] as const) old.run('INSERT INTO messages (room_id, user_id, email, nickname, body, created_at) VALUES (?, ?, ?, ?, ?, 5)', [room, 'u2', 'u2@example.com', 'U2', body])
+    for (const [room, body] of [
+      [2, 'a'],
+      [1, 'second'],
+      [2, 'b'],
+      [1, 'third'],
+    ] as const)
+      old.run('INSERT INTO messages (room_id, user_id, email, nickname, body, created_at) VALUES (?, ?, ?, ?, ?, 5)', [room, 'u2', 'u2@example.com', 'U2', body])
     old.close()
 
     let store = SqliteStore.open(path)
@@ -442,8 +461,15 @@ describe('isStorageOutage', () => {
     }
   }
 
-  it('should see connection failures through drizzle\'s wrapper', () => {
-    for (const code of ['ERR_POSTGRES_CONNECTION_CLOSED', 'ERR_POSTGRES_CONNECTION_REFUSED', 'ERR_POSTGRES_CONNECTION_FAILED', 'ERR_POSTGRES_CONNECTION_TIMEOUT', 'ERR_POSTGRES_IDLE_TIMEOUT', 'ERR_POSTGRES_LIFETIME_TIMEOUT']) {
+  it("should see connection failures through drizzle's wrapper", () => {
+    for (const code of [
+      'ERR_POSTGRES_CONNECTION_CLOSED',
+      'ERR_POSTGRES_CONNECTION_REFUSED',
+      'ERR_POSTGRES_CONNECTION_FAILED',
+      'ERR_POSTGRES_CONNECTION_TIMEOUT',
+      'ERR_POSTGRES_IDLE_TIMEOUT',
+      'ERR_POSTGRES_LIFETIME_TIMEOUT',
+    ]) {
       expect({ code, outage: isStorageOutage(wrapped(postgres(code))) }).toEqual({ code, outage: true })
       expect(isStorageOutage(postgres(code))).toBe(true)
     }

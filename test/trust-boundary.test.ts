@@ -62,7 +62,17 @@ describe('one decision point: the guard judges the path the router routes', () =
   it('should open only GET and HEAD /healthz without the secret', async () => {
     expect((await rawRequest(port, requestText('GET', '/healthz', { Host: 'h' }))).status).toBe(200)
     expect((await rawRequest(port, requestText('HEAD', '/healthz', { Host: 'h' }))).status).toBe(200)
-    for (const [method, path] of [['POST', '/healthz'], ['GET', '/healthz/'], ['GET', '/healthz?x'], ['GET', '/metrics'], ['GET', '/readyz'], ['GET', '/docs'], ['GET', '/docs/json'], ['GET', '/chat_gateway_test.html'], ['GET', '/']] as const) {
+    for (const [method, path] of [
+      ['POST', '/healthz'],
+      ['GET', '/healthz/'],
+      ['GET', '/healthz?x'],
+      ['GET', '/metrics'],
+      ['GET', '/readyz'],
+      ['GET', '/docs'],
+      ['GET', '/docs/json'],
+      ['GET', '/chat_gateway_test.html'],
+      ['GET', '/'],
+    ] as const) {
       const res = await rawRequest(port, requestText(method, path, { Host: 'h' }))
       // A query on /healthz is harmless but not the exact open pair; everything else needs the secret.
       if (path === '/healthz?x') expect(res.status).toBe(200)
@@ -96,7 +106,36 @@ describe('one decision point: the guard judges the path the router routes', () =
 
   it('should let no request past without the secret, however it is shaped (property)', async () => {
     const before = await messagesInRoom()
-    const segment = fc.constantFrom('chat', 'v1', 'rooms', 'room', String(roomId), 'messages', 'message', 'create-room', 'healthz', 'readyz', 'metrics', 'docs', 'json', 'assets', 'ws', 'chat_gateway_test.html', '..', '.', '', '%2e%2e', '%2F', '%5C', '\\', '?', '#', '%00', ';', 'x')
+    const segment = fc.constantFrom(
+      'chat',
+      'v1',
+      'rooms',
+      'room',
+      String(roomId),
+      'messages',
+      'message',
+      'create-room',
+      'healthz',
+      'readyz',
+      'metrics',
+      'docs',
+      'json',
+      'assets',
+      'ws',
+      'chat_gateway_test.html',
+      '..',
+      '.',
+      '',
+      '%2e%2e',
+      '%2F',
+      '%5C',
+      '\\',
+      '?',
+      '#',
+      '%00',
+      ';',
+      'x',
+    )
     const path = fc.array(segment, { minLength: 0, maxLength: 7 }).map((parts) => `/${parts.join('/')}`)
     const query = fc.option(fc.array(fc.constantFrom('/chat/v1/message/', 'user_id=victim', 'nickname=V', 'email=v@example.com', '/healthz', '?', 'a=b', '%2F'), { maxLength: 3 }).map((q) => q.join('&')))
     const host = fc.constantFrom('x', 'ab', 'api', 'localhost', '127.0.0.1', `127.0.0.1:${port}`, '[::1]', 'a.b.c.d.e.f')

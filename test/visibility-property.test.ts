@@ -225,7 +225,8 @@ for (const store of STORES) {
             seen.set(m.id, (seen.get(m.id) ?? 0) + 1)
             const wanted = s.messages.get(m.id)
             if (wanted) {
-              if (f.room !== wanted.room || f.unread_count !== wanted.unread) wrong.push(`${s.label} got inbox.message ${m.id} in ${keyOf(Number(f.room))} with unread_count ${f.unread_count}; the rule says ${keyOf(wanted.room)}, ${wanted.unread}`)
+              if (f.room !== wanted.room || f.unread_count !== wanted.unread)
+                wrong.push(`${s.label} got inbox.message ${m.id} in ${keyOf(Number(f.room))} with unread_count ${f.unread_count}; the rule says ${keyOf(wanted.room)}, ${wanted.unread}`)
               continue
             }
             const record = sent.get(m.id)
@@ -252,7 +253,7 @@ for (const store of STORES) {
           const e = r.room as InboxEntry
           return { room: e.id, unread_count: e.unread_count, last_read_id: e.last_read_id, last_message: e.last_message?.id ?? null }
         })
-        const compare = <T,>(what: string, got: T[], want: T[], show: (x: T) => string) => {
+        const compare = <T>(what: string, got: T[], want: T[], show: (x: T) => string) => {
           if (got.length < want.length && same(got, want.slice(0, got.length))) missing.push(`${what} ${want.slice(got.length).map(show).join(', ')}`)
           else if (!same(got, want)) wrong.push(`${s.label} got ${what} ${got.map(show).join(', ') || 'none'}; the rule says ${want.map(show).join(', ') || 'none'}`)
         }
@@ -321,31 +322,29 @@ for (const store of STORES) {
         }
       } catch (err) {
         const what = err instanceof Mismatch ? err.message : `${(err as Error).stack ?? err}`
-        throw new Error(`${store.name}, run ${runTag} (seed ${SEED}), users ${users.map((u, i) => `u${i}=${u.user_id}`).join(' ')}, rooms ${ROOM_KEYS.map((k) => `${k}=${roomIds[k]}`).join(' ')}:\n${trace.join('\n')}\nmismatch after the last step:\n${what}`)
+        throw new Error(
+          `${store.name}, run ${runTag} (seed ${SEED}), users ${users.map((u, i) => `u${i}=${u.user_id}`).join(' ')}, rooms ${ROOM_KEYS.map((k) => `${k}=${roomIds[k]}`).join(' ')}:\n${trace.join('\n')}\nmismatch after the last step:\n${what}`,
+        )
       } finally {
         await Promise.all(streams.filter((s) => s.open).map((s) => s.socket.close()))
       }
     }
 
-    it(
-      'should show each user, through every path, exactly what the membership rule allows, after any interleaving of member changes, blocks, reads, sends and user streams',
-      async () => {
-        let failedAt: number | null = null
-        await fc.assert(
-          fc.asyncProperty(runArb(STEPS), async (input) => {
-            // Past the budget, shrinking stops: the shortest failure found so far is reported.
-            if (failedAt !== null && Date.now() - failedAt > SHRINK_MS) return
-            try {
-              await run(input)
-            } catch (err) {
-              failedAt ??= Date.now()
-              throw err
-            }
-          }),
-          { numRuns: NUM_RUNS, seed: SEED },
-        )
-      },
-      150_000,
-    )
+    it('should show each user, through every path, exactly what the membership rule allows, after any interleaving of member changes, blocks, reads, sends and user streams', async () => {
+      let failedAt: number | null = null
+      await fc.assert(
+        fc.asyncProperty(runArb(STEPS), async (input) => {
+          // Past the budget, shrinking stops: the shortest failure found so far is reported.
+          if (failedAt !== null && Date.now() - failedAt > SHRINK_MS) return
+          try {
+            await run(input)
+          } catch (err) {
+            failedAt ??= Date.now()
+            throw err
+          }
+        }),
+        { numRuns: NUM_RUNS, seed: SEED },
+      )
+    }, 150_000)
   })
 }

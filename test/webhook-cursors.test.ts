@@ -73,7 +73,7 @@ for (const [name, old] of OLD_DATABASES) {
       expect(await behind(store)).toEqual({ [room.id]: whileOff.id })
     })
 
-    it('should turn a failed message into an outbox event ahead of the room\'s later events', async () => {
+    it("should turn a failed message into an outbox event ahead of the room's later events", async () => {
       database = await old(beforeCursors)
       store = await database.open()
       store.outbox.enabled = true

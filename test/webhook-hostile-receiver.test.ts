@@ -81,7 +81,9 @@ async function ordeal(via: 'url' | 'proxy'): Promise<Ordeal> {
     const [[watched]] = await Promise.all([watchServers(MISBEHAVE_MS, [{ pid: server.proc.pid, base: server.base }]), traffic(server, rooms, Date.now() + MISBEHAVE_MS)])
     const seen = { ...watched!, counts: await receiver.counts(), retried: await metric(server, 'chat_webhook_deliveries_total{outcome="retry"}'), alive: server.proc.exitCode === null }
     const slowest = Math.max(...seen.healthzMs)
-    console.info(`webhooks via ${via}: ${seen.counts.connections} connections, ${seen.retried} retries; RSS at most ${(seen.maxRssBytes / 2 ** 20).toFixed(1)} MB; ${seen.healthzMs.length} /healthz, slowest ${slowest.toFixed(1)} ms`)
+    console.info(
+      `webhooks via ${via}: ${seen.counts.connections} connections, ${seen.retried} retries; RSS at most ${(seen.maxRssBytes / 2 ** 20).toFixed(1)} MB; ${seen.healthzMs.length} /healthz, slowest ${slowest.toFixed(1)} ms`,
+    )
     return seen
   } finally {
     server?.proc.kill('SIGKILL')

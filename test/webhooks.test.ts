@@ -50,7 +50,9 @@ for (const store of STORES) {
       const roomId = (await json(await server.post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: [member.user_id, away.user_id] }, identityHeaders(owner)))).id
       const socket = await TestSocket.connect(server, roomId, member)
       // Present in the room (as presence says) before the message is sent.
-      await eventually(async () => expect((await json<{ online_users: { user_id: string }[] }>(await server.http(`/chat/v1/room/${roomId}/`, { headers: identityHeaders(owner) }))).online_users.map((u) => u.user_id)).toContain(member.user_id))
+      await eventually(async () =>
+        expect((await json<{ online_users: { user_id: string }[] }>(await server.http(`/chat/v1/room/${roomId}/`, { headers: identityHeaders(owner) }))).online_users.map((u) => u.user_id)).toContain(member.user_id),
+      )
       const messageId = await say(roomId, owner, '안녕하세요 webhook')
       const other = user(`${tag}-other`)
       expect((await server.post(`/chat/v1/room/${roomId}/members/`, { user_id: other.user_id }, identityHeaders(owner))).status).toBe(201)
@@ -122,7 +124,9 @@ for (const store of STORES) {
       const first = await say(roomId, owner, 'refused')
       const second = await say(roomId, owner, 'taken')
       await eventually(async () => expect((await receiver.received()).slice(before).map((r) => parse(r).data.message?.id)).toEqual([first, second]))
-      const dead = await json<{ event_id: string; type: string; last_error: string; data: { message: { id: number } } }[]>(await server.http('/chat/v1/admin/webhooks/dead/', { headers: { 'x-service-secret': SERVICE_SECRET } }))
+      const dead = await json<{ event_id: string; type: string; last_error: string; data: { message: { id: number } } }[]>(
+        await server.http('/chat/v1/admin/webhooks/dead/', { headers: { 'x-service-secret': SERVICE_SECRET } }),
+      )
       expect(dead.map((d) => d.data.message.id)).toContain(first)
       expect(dead.find((d) => d.data.message.id === first)?.last_error).toContain('410')
       expect((await server.http('/chat/v1/admin/webhooks/dead/', { headers: identityHeaders(owner) })).status).toBe(403)
@@ -132,7 +136,11 @@ for (const store of STORES) {
       const cli = (...args: string[]) => Bun.spawnSync([process.execPath, 'src/index.ts', 'webhooks', ...args], { env: { ...process.env, ...dbEnv, DATABASE_PATH: server.config.DATABASE_PATH, LOG_LEVEL: 'warn' } })
       const listed = cli('dead')
       expect(listed.exitCode).toBe(0)
-      const lines = listed.stdout.toString().trim().split('\n').map((l) => JSON.parse(l) as { id: number; last_error: string })
+      const lines = listed.stdout
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id: number; last_error: string })
       const row = lines.find((l) => l.last_error.includes('410'))!
       expect(row).toBeDefined()
       const deadId = dead.find((d) => d.data.message.id === first)!.event_id
@@ -160,7 +168,7 @@ for (const store of STORES) {
       }
     }, 30_000)
 
-    it('should place a room\'s member events and reports among its messages as they happened, from a backlog too', async () => {
+    it("should place a room's member events and reports among its messages as they happened, from a backlog too", async () => {
       const roomId = (await json(await server.post('/chat/v1/create-room/', { name: 'ordered', kind: 'private', members: [member.user_id] }, identityHeaders(owner)))).id
       const guest = user(`${tag}-guest`)
       await receiver.stop()

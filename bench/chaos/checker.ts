@@ -74,7 +74,10 @@ export function checkHistory(history: History): { violations: Violation[]; stats
   if (idle !== undefined && idle > IDLE_TRANSACTIONS_LIMIT) {
     const top = history.idleQueries?.[0]
     const what = top ? `; most seen on instance ${top.instance ?? '?'}: ${top.query.replace(/\s+/g, ' ').slice(0, 300)} (${top.count} samples)` : ''
-    violations.push({ kind: 'busy_database', detail: `Postgres ran ${idle.toFixed(0)} transactions a second at the end with no client sending or polling (more than ${IDLE_TRANSACTIONS_LIMIT}): an instance keeps querying${what}` })
+    violations.push({
+      kind: 'busy_database',
+      detail: `Postgres ran ${idle.toFixed(0)} transactions a second at the end with no client sending or polling (more than ${IDLE_TRANSACTIONS_LIMIT}): an instance keeps querying${what}`,
+    })
   }
   for (const attempt of history.rest) {
     if (attempt.status === 0 || attempt.status === 200 || attempt.status === 201 || attempt.status === 503 || attempt.status === 429) continue
@@ -118,7 +121,13 @@ function checkStorage(history: History, violations: Violation[]) {
     }
   }
   for (const send of history.unacked) {
-    violations.push({ kind: 'unacked_after_heal', at: send.firstAt, room: send.room, user: send.userId, detail: `${send.cmid} (${send.via}) still unacknowledged after ${send.attempts} attempts, although every instance was ready again` })
+    violations.push({
+      kind: 'unacked_after_heal',
+      at: send.firstAt,
+      room: send.room,
+      user: send.userId,
+      detail: `${send.cmid} (${send.via}) still unacknowledged after ${send.attempts} attempts, although every instance was ready again`,
+    })
   }
 }
 
@@ -210,12 +219,22 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     range.ids.push(id)
   }
   if (tardy) {
-    violations.push({ kind: 'late_delivery', at: tardy.at, ...where, detail: `${tardy.count} message(s) arrived live more than ${LATE_DELIVERY_MS / 1000} s after they first reached a client; worst ${tardy.id}, ${(tardy.worst / 1000).toFixed(1)} s late` })
+    violations.push({
+      kind: 'late_delivery',
+      at: tardy.at,
+      ...where,
+      detail: `${tardy.count} message(s) arrived live more than ${LATE_DELIVERY_MS / 1000} s after they first reached a client; worst ${tardy.id}, ${(tardy.worst / 1000).toFixed(1)} s late`,
+    })
   }
   if (connection.since !== null && connection.openedAt !== null && !recovered && !replayFailed) {
     const waited = connection.closedAt === null ? null : connection.closedAt - connection.openedAt
     if (waited === null || waited >= STUCK_RECOVERY_MS) {
-      violations.push({ kind: 'stuck_recovery', at: connection.openedAt, ...where, detail: `connected with since=${connection.since} and got no chat.recovered ${waited === null ? 'by the end of the run' : `in the ${(waited / 1000).toFixed(1)} s it was open`}` })
+      violations.push({
+        kind: 'stuck_recovery',
+        at: connection.openedAt,
+        ...where,
+        detail: `connected with since=${connection.since} and got no chat.recovered ${waited === null ? 'by the end of the run' : `in the ${(waited / 1000).toFixed(1)} s it was open`}`,
+      })
     }
   }
   // A page load (no since=) that got nothing still owes what was stored well after it opened.

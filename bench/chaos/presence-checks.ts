@@ -54,7 +54,13 @@ export function checkPresenceEvents(history: History, violations: Violation[]) {
       if (online.get(c.room)?.has(userId)) {
         if (heard?.type === 'chat.user.leave') violations.push({ kind: 'stale_leave', at: heard.at, ...where, user: userId, detail: `was told at last that ${userId} left, but ${userId} is online at the end` })
       } else if (closedAt !== null && closedAt !== undefined && c.openedAt < closedAt && !(heard?.type === 'chat.user.leave' && heard.at >= closedAt)) {
-        violations.push({ kind: 'missed_leave', at: closedAt, ...where, user: userId, detail: `${userId}'s last socket closed at ${closedAt} and this connection, open since ${c.openedAt}, never heard chat.user.leave after it${heard ? ` (last heard ${heard.type})` : ''}` })
+        violations.push({
+          kind: 'missed_leave',
+          at: closedAt,
+          ...where,
+          user: userId,
+          detail: `${userId}'s last socket closed at ${closedAt} and this connection, open since ${c.openedAt}, never heard chat.user.leave after it${heard ? ` (last heard ${heard.type})` : ''}`,
+        })
       }
     }
   }

@@ -50,7 +50,9 @@ export function printSummary(meta: RunMeta, counts: Record<string, number>, stat
   console.log(`  faults          ${faults.length}: ${JSON.stringify(countBy(faults, (f) => f.kind))}`)
   console.log(`  messages        sent ${counts.sends} (REST ${counts.restSends}), attempts ${counts.attempts}, acknowledged ${stats.acks}, stored ${stats.stored}`)
   console.log(`  checked         ${stats.framesChecked} frames over ${stats.connections} connections`)
-  console.log(`  reconnects      ${counts.reconnects} (failed handshakes ${counts.failedHandshakes}, store/unavailable errors ${counts.storeErrors}, ack timeouts ${counts.ackTimeouts}, failed replays ${counts.replayFailures ?? 0})`)
+  console.log(
+    `  reconnects      ${counts.reconnects} (failed handshakes ${counts.failedHandshakes}, store/unavailable errors ${counts.storeErrors}, ack timeouts ${counts.ackTimeouts}, failed replays ${counts.replayFailures ?? 0})`,
+  )
   const byKind = countBy(violations, (v) => v.kind)
   console.log(`  violations      ${violations.length}${violations.length ? `: ${JSON.stringify(byKind)}` : ''}`)
   for (const kind of Object.keys(byKind)) {
@@ -86,6 +88,12 @@ export function writeFailure(dir: string, meta: RunMeta, counts: Record<string, 
   writeFileSync(join(dir, 'history.json'), JSON.stringify({ meta, counts, faults, history }))
   const instances = new Set(logs.map((l) => l.instance))
   for (const instance of instances) {
-    writeFileSync(join(dir, `instance-${instance}.log`), `${logs.filter((l) => l.instance === instance).map((l) => `${seconds(l.at, t0)} ${l.line}`).join('\n')}\n`)
+    writeFileSync(
+      join(dir, `instance-${instance}.log`),
+      `${logs
+        .filter((l) => l.instance === instance)
+        .map((l) => `${seconds(l.at, t0)} ${l.line}`)
+        .join('\n')}\n`,
+    )
   }
 }

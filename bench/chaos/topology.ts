@@ -183,7 +183,12 @@ export class Topology {
     const counts = new Map<string, { query: string; instance: number | null; count: number }>()
     for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
       const rows = (await this
-        .admin`SELECT pid, client_port, query, state_change::text AS changed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`) as { pid: number; client_port: number; query: string; changed: string }[]
+        .admin`SELECT pid, client_port, query, state_change::text AS changed FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`) as {
+        pid: number
+        client_port: number
+        query: string
+        changed: string
+      }[]
       for (const row of rows) {
         const before = lastChange.get(row.pid)
         lastChange.set(row.pid, row.changed)

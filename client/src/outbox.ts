@@ -106,8 +106,6 @@ export class Outbox {
     const { storage, key } = this
     if (!storage || key === null) return
     const text = this.entries.length === 0 ? null : JSON.stringify(this.pending)
-    this.writing = this.writing
-      .then(() => (text === null ? storage.removeItem(key) : storage.setItem(key, text)))
-      .catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
+    this.writing = this.writing.then(() => (text === null ? storage.removeItem(key) : storage.setItem(key, text))).catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
   }
 }

@@ -319,7 +319,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   private refreshPresence(): void {
-    this.presence?.refresh((changed) => this.emit('presence', changed), (error) => this.emit('error', error))
+    this.presence?.refresh(
+      (changed) => this.emit('presence', changed),
+      (error) => this.emit('error', error),
+    )
   }
 
   private recovered(frame: RecoveredFrame): void {

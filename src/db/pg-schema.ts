@@ -17,7 +17,9 @@ export const rooms = pgTable(
     postId: bigint('post_id', { mode: 'number' }),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
     lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
-    kind: text('kind', { enum: ['open', 'private', 'direct'] }).notNull().default('open'),
+    kind: text('kind', { enum: ['open', 'private', 'direct'] })
+      .notNull()
+      .default('open'),
     ownerId: text('owner_id'),
     directKey: text('direct_key'),
     /** As in SQLite's schema: the newest message and its time, moved under the room's lock. */
@@ -27,7 +29,9 @@ export const rooms = pgTable(
     webhookMessageId: bigint('webhook_message_id', { mode: 'number' }).notNull().default(0),
   },
   (t) => [
-    index('rooms_webhook_behind').on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id).where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
+    index('rooms_webhook_behind')
+      .on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id)
+      .where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
     uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
   ],
@@ -86,9 +90,7 @@ export const messages = pgTable(
     uniqueIndex('messages_room_id_seq').on(t.roomId, t.seq),
     // With seq, a room's position at a marker comes from the index alone (unread counts).
     index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
-    uniqueIndex('messages_client_msg_id_unique')
-      .on(t.roomId, t.userId, t.clientMsgId)
-      .where(sql`${t.clientMsgId} IS NOT NULL`),
+    uniqueIndex('messages_client_msg_id_unique').on(t.roomId, t.userId, t.clientMsgId).where(sql`${t.clientMsgId} IS NOT NULL`),
   ],
 )
 
@@ -124,7 +126,9 @@ export const webhookEvents = pgTable(
     type: text('type').notNull(),
     data: text('data').notNull(),
     createdAt: bigint('created_at', { mode: 'number' }).notNull(),
-    status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull().default('pending'),
+    status: text('status', { enum: ['pending', 'delivered', 'dead'] })
+      .notNull()
+      .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: bigint('next_attempt_at', { mode: 'number' }).notNull(),
     /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */

@@ -48,7 +48,12 @@ describe('the SQLite and Postgres schemas', () => {
   it('should be what the migrations of each database build: the same tables and columns', async () => {
     const lite = openSqlite(':memory:')
     migrateSqlite(lite)
-    const liteColumns = columnsBy(lite.$client.query("SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__drizzle%'").all() as { t: string; c: string }[])
+    const liteColumns = columnsBy(
+      lite.$client.query("SELECT m.name AS t, p.name AS c FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__drizzle%'").all() as {
+        t: string
+        c: string
+      }[],
+    )
     lite.$client.close()
 
     const database = await createDatabase()
@@ -61,7 +66,16 @@ describe('the SQLite and Postgres schemas', () => {
 
     expect(pgColumns).toEqual(liteColumns)
     // And the schema files say the same as the databases.
-    const declared = Object.fromEntries(Object.values(sqlite).filter((v) => v instanceof Table).map((t) => [getTableName(t as Table), Object.values(getTableColumns(t as Table)).map((c) => c.name).sort()]))
+    const declared = Object.fromEntries(
+      Object.values(sqlite)
+        .filter((v) => v instanceof Table)
+        .map((t) => [
+          getTableName(t as Table),
+          Object.values(getTableColumns(t as Table))
+            .map((c) => c.name)
+            .sort(),
+        ]),
+    )
     expect(liteColumns).toEqual(declared)
   })
 })
@@ -72,4 +86,3 @@ function columnsBy(rows: { t: string; c: string }[]): Record<string, string[]> {
   for (const list of Object.values(out)) list.sort()
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)))
 }
-

@@ -16,7 +16,9 @@ export const rooms = sqliteTable(
     name: text('name').notNull(),
     postId: integer('post_id'),
     createdAt: integer('created_at').notNull(),
-    kind: text('kind', { enum: ['open', 'private', 'direct'] }).notNull().default('open'),
+    kind: text('kind', { enum: ['open', 'private', 'direct'] })
+      .notNull()
+      .default('open'),
     ownerId: text('owner_id'),
     directKey: text('direct_key'),
     /** The room's newest message and its time, moved with each append (the inbox orders by them). */
@@ -33,7 +35,9 @@ export const rooms = sqliteTable(
   },
   (t) => [
     // The rooms whose messages wait to be sent, by lane (see WEBHOOK_LANES).
-    index('rooms_webhook_behind').on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id).where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
+    index('rooms_webhook_behind')
+      .on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id)
+      .where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
     uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
     uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
   ],
@@ -102,9 +106,7 @@ export const messages = sqliteTable(
   (t) => [
     // With seq, a room's position at a marker comes from the index alone (unread counts).
     index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
-    uniqueIndex('messages_client_msg_id_unique')
-      .on(t.roomId, t.userId, t.clientMsgId)
-      .where(sql`${t.clientMsgId} IS NOT NULL`),
+    uniqueIndex('messages_client_msg_id_unique').on(t.roomId, t.userId, t.clientMsgId).where(sql`${t.clientMsgId} IS NOT NULL`),
   ],
 )
 
@@ -121,7 +123,9 @@ export const webhookEvents = sqliteTable(
     type: text('type').notNull(),
     data: text('data').notNull(),
     createdAt: integer('created_at').notNull(),
-    status: text('status', { enum: ['pending', 'delivered', 'dead'] }).notNull().default('pending'),
+    status: text('status', { enum: ['pending', 'delivered', 'dead'] })
+      .notNull()
+      .default('pending'),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: integer('next_attempt_at').notNull(),
     /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */

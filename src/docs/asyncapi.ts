@@ -25,7 +25,11 @@ export function asyncApiDocument(version: string): Json {
   })
   const handshakeQuery = identityInputSchema.extend({
     since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay what came after it, then go live'),
-    epoch: z.string().regex(/^[A-Za-z0-9-]{1,64}$/).optional().describe('The storage epoch the client\'s since= belongs to (from chat.recovered or room detail); another epoch means reset'),
+    epoch: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,64}$/)
+      .optional()
+      .describe("The storage epoch the client's since= belongs to (from chat.recovered or room detail); another epoch means reset"),
   })
   const identityHeadersSchema = {
     type: 'object',
@@ -45,19 +49,19 @@ export function asyncApiDocument(version: string): Json {
       title: 'Chat WebSocket protocol',
       version,
       description: [
-        'Live chat in one room per connection, and a stream of each user\'s inbox. All frames are JSON text.',
+        "Live chat in one room per connection, and a stream of each user's inbox. All frames are JSON text.",
         '',
-        '**Handshake**: identity comes from the gateway, as the headers `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (percent-encoded UTF-8) or, unless the server runs with `IDENTITY_SOURCES=headers`, as query parameters (`user_id`, `nickname`, `email`, `profile_url`); when `X-User-Id` is present the headers alone count. Identity values with control or bidirectional-control characters, or with nothing visible, are refused. A client that offers subprotocols must offer `chat`, which the server chooses (browsers pass a gateway token as `new WebSocket(url, [\'chat\', \'bearer.\' + token])`; the gateway removes the token). The server refuses before the upgrade, as plain HTTP with an `application/problem+json` body: **400** missing or invalid identity or `since`, or a request target that is not canonical (`non_canonical_path`, `invalid_host`), **401** gateway secret missing or wrong, or (with `IDENTITY_SOURCES=headers`) no identity headers, **403** origin or peer not allowed, or a private or direct room the user is not a member of (`not_a_member`; do not retry), **404** unknown room, **429** too many sockets for the user (`too_many_sockets`) or the room (`room_full`), or too many handshakes lately from the user or the client address (`too_many_handshakes`, with `Retry-After`: wait that long before reconnecting).',
+        "**Handshake**: identity comes from the gateway, as the headers `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (percent-encoded UTF-8) or, unless the server runs with `IDENTITY_SOURCES=headers`, as query parameters (`user_id`, `nickname`, `email`, `profile_url`); when `X-User-Id` is present the headers alone count. Identity values with control or bidirectional-control characters, or with nothing visible, are refused. A client that offers subprotocols must offer `chat`, which the server chooses (browsers pass a gateway token as `new WebSocket(url, ['chat', 'bearer.' + token])`; the gateway removes the token). The server refuses before the upgrade, as plain HTTP with an `application/problem+json` body: **400** missing or invalid identity or `since`, or a request target that is not canonical (`non_canonical_path`, `invalid_host`), **401** gateway secret missing or wrong, or (with `IDENTITY_SOURCES=headers`) no identity headers, **403** origin or peer not allowed, or a private or direct room the user is not a member of (`not_a_member`; do not retry), **404** unknown room, **429** too many sockets for the user (`too_many_sockets`) or the room (`room_full`), or too many handshakes lately from the user or the client address (`too_many_handshakes`, with `Retry-After`: wait that long before reconnecting).",
         '',
-        "**Rooms with members**: private and direct rooms admit only their members, checked once at the handshake. `chat.member.added` and `chat.member.removed` tell the room of changes; a removed member hears their own `chat.member.removed`, then their sockets in the room close with 4403 `removed`, on every instance. In a direct room whose two people have blocked each other (either way), `chat.message` frames are answered with `chat.error` `blocked` and not stored, and typing is dropped; an unblock takes effect at once.",
+        '**Rooms with members**: private and direct rooms admit only their members, checked once at the handshake. `chat.member.added` and `chat.member.removed` tell the room of changes; a removed member hears their own `chat.member.removed`, then their sockets in the room close with 4403 `removed`, on every instance. In a direct room whose two people have blocked each other (either way), `chat.message` frames are answered with `chat.error` `blocked` and not stored, and typing is dropped; an unblock takes effect at once.',
         '',
-        '**Presence**: `chat.user.join` when a user\'s first socket in the room opens, `chat.user.leave` once their last one has been closed for `PRESENCE_GRACE_MS` (3 s by default): a reconnect within that time announces neither.',
+        "**Presence**: `chat.user.join` when a user's first socket in the room opens, `chat.user.leave` once their last one has been closed for `PRESENCE_GRACE_MS` (3 s by default): a reconnect within that time announces neither.",
         '',
         '**Limits**: each socket and each user may send `RATE_LIMIT_PER_SECOND` messages a second (bursts of `RATE_LIMIT_BURST`); past that a message is answered with `chat.error` `rate_limited` and not stored, and a socket that keeps at it is closed with 1008. Typing notices past one per 2 s are dropped without an answer. A socket whose unsent queue stays over `SLOW_CONSUMER_BYTES` is closed with 1013. Sockets that send nothing, not even a pong, for `WS_IDLE_TIMEOUT` seconds are closed.',
         '',
         `**Close codes**: **${CloseCode.goingAway}** server shutting down (reconnect with \`since\`), **${CloseCode.policy}** repeated abuse, **${CloseCode.tooLarge}** frame too large, **${CloseCode.tryAgainLater}** too slow to keep up, or live delivery or a check it needs is away for a moment (reconnect with \`since\`), **${CloseCode.removed}** removed from the room (\`removed\`: do not reconnect).`,
         '',
-        '**User stream** (`/ws/chat/inbox/`): one per app, not per room; the same identity, handshake refusals (but no room: no 403 `not_a_member`, 404 or `room_full`), limits, keepalive and close codes. It only sends: `inbox.ready` once it is live, then `inbox.message` for each new message in the user\'s rooms (with the room\'s unread count after it; the user\'s own messages, from any device, with 0), `inbox.read` when the user\'s own marker moves on any device, `inbox.room` when the user gains a room (made a member, a direct room made with them, or their first message or marker in an open room), `inbox.removed` when they lose one. Unread counts are exact: each starts from the store and adds exactly the messages committed after that count. Not followed live (no `inbox.message`; their markers still arrive): open rooms with more than `INBOX_ROOM_PARTICIPANTS` participants (500 by default), and rooms past the user\'s `INBOX_LIVE_ROOMS` most recently active (1000); a fetch shows them. **Recovery**: the stream keeps no history. On open, wait for `inbox.ready`, then fetch `GET /chat/v1/inbox/` (and `GET /chat/v1/unread/`); apply the frames that arrive after `inbox.ready` on top (an `inbox.message` whose `message.id` is not above the room\'s `last_message.id` is already in the fetch). After any close, reconnect with backoff and do the same: 1013 here also means events for the user may have been lost (the broker was away), so the fetch is what makes the view whole again. Frames sent to it are answered with `chat.error` `unknown_type` and count against the message rate.',
+        "**User stream** (`/ws/chat/inbox/`): one per app, not per room; the same identity, handshake refusals (but no room: no 403 `not_a_member`, 404 or `room_full`), limits, keepalive and close codes. It only sends: `inbox.ready` once it is live, then `inbox.message` for each new message in the user's rooms (with the room's unread count after it; the user's own messages, from any device, with 0), `inbox.read` when the user's own marker moves on any device, `inbox.room` when the user gains a room (made a member, a direct room made with them, or their first message or marker in an open room), `inbox.removed` when they lose one. Unread counts are exact: each starts from the store and adds exactly the messages committed after that count. Not followed live (no `inbox.message`; their markers still arrive): open rooms with more than `INBOX_ROOM_PARTICIPANTS` participants (500 by default), and rooms past the user's `INBOX_LIVE_ROOMS` most recently active (1000); a fetch shows them. **Recovery**: the stream keeps no history. On open, wait for `inbox.ready`, then fetch `GET /chat/v1/inbox/` (and `GET /chat/v1/unread/`); apply the frames that arrive after `inbox.ready` on top (an `inbox.message` whose `message.id` is not above the room's `last_message.id` is already in the fetch). After any close, reconnect with backoff and do the same: 1013 here also means events for the user may have been lost (the broker was away), so the fetch is what makes the view whole again. Frames sent to it are answered with `chat.error` `unknown_type` and count against the message rate.",
         '',
         '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; ids count within one storage `epoch` (in `chat.recovered` and room detail): a client that reconnects with `epoch=` beside `since=` and names an epoch that is gone (the database was replaced) gets `chat.recovered` with `reset: true` and nothing replayed, and should drop what it holds and reload the room; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
       ].join('\n'),
@@ -80,10 +84,23 @@ export function asyncApiDocument(version: string): Json {
           userLeave: message('chat.user.leave', 'User left', "A user's last socket in the room closed", serverFrameSchemas.leave, { type: 'chat.user.leave', username: '홍길동', user_id: '42' }),
           memberAdded: message('chat.member.added', 'Member added', 'Someone became a member of this private room', serverFrameSchemas.memberAdded, { type: 'chat.member.added', user_id: '77' }),
           memberRemoved: message('chat.member.removed', 'Member removed', 'Someone was removed from this private room, or left it', serverFrameSchemas.memberRemoved, { type: 'chat.member.removed', user_id: '77' }),
-          read: message('chat.read', 'Marker moved', "A user's read marker moved (by chat.read or POST …/read/; a sender's marker moves to each message they send without this event)", serverFrameSchemas.read, { type: 'chat.read', user_id: '42', last_read_id: 1024 }),
+          read: message('chat.read', 'Marker moved', "A user's read marker moved (by chat.read or POST …/read/; a sender's marker moves to each message they send without this event)", serverFrameSchemas.read, {
+            type: 'chat.read',
+            user_id: '42',
+            last_read_id: 1024,
+          }),
           typing: message('chat.typing', 'Someone is typing', 'Relayed typing of another user', serverFrameSchemas.typing, { type: 'chat.typing', user_id: '42', nickname: '홍길동' }),
-          error: message('chat.error', 'Frame refused', 'A frame the server would not take; the connection stays open', serverFrameSchemas.error, { type: 'chat.error', code: 'message_too_long', message: 'message is longer than 2000 characters' }),
-          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, { type: 'chat.recovered', count: 3, truncated: false, epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8' }),
+          error: message('chat.error', 'Frame refused', 'A frame the server would not take; the connection stays open', serverFrameSchemas.error, {
+            type: 'chat.error',
+            code: 'message_too_long',
+            message: 'message is longer than 2000 characters',
+          }),
+          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, {
+            type: 'chat.recovered',
+            count: 3,
+            truncated: false,
+            epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8',
+          }),
         },
         bindings: {
           ws: {
@@ -99,9 +116,22 @@ export function asyncApiDocument(version: string): Json {
         title: "The user's inbox",
         messages: {
           ready: message('inbox.ready', 'Live', 'The stream is live, with the badge as it stands; fetch the inbox now', inboxFrameSchemas.ready, { type: 'inbox.ready', unread: { total: 3, rooms: 2 } }),
-          message: message('inbox.message', 'New message', "A new message in one of the user's rooms, with the room's unread count after it", inboxFrameSchemas.message, { type: 'inbox.message', room: exampleMessage.room, message: exampleMessage, unread_count: 2 }),
-          read: message('inbox.read', 'Own marker moved', "The user's read marker moved (on any device), with what is left unread", inboxFrameSchemas.read, { type: 'inbox.read', room: exampleMessage.room, last_read_id: exampleMessage.id, unread_count: 0 }),
-          room: message('inbox.room', 'Room gained', 'A room that is now in the inbox, as an inbox entry', inboxFrameSchemas.room, { type: 'inbox.room', room: { ...inboxExample, last_message: null, unread_count: 0, last_read_id: 0, members: [] } }),
+          message: message('inbox.message', 'New message', "A new message in one of the user's rooms, with the room's unread count after it", inboxFrameSchemas.message, {
+            type: 'inbox.message',
+            room: exampleMessage.room,
+            message: exampleMessage,
+            unread_count: 2,
+          }),
+          read: message('inbox.read', 'Own marker moved', "The user's read marker moved (on any device), with what is left unread", inboxFrameSchemas.read, {
+            type: 'inbox.read',
+            room: exampleMessage.room,
+            last_read_id: exampleMessage.id,
+            unread_count: 0,
+          }),
+          room: message('inbox.room', 'Room gained', 'A room that is now in the inbox, as an inbox entry', inboxFrameSchemas.room, {
+            type: 'inbox.room',
+            room: { ...inboxExample, last_message: null, unread_count: 0, last_read_id: 0, members: [] },
+          }),
           removed: message('inbox.removed', 'Room lost', 'The user is no longer in the room', inboxFrameSchemas.removed, { type: 'inbox.removed', room: exampleMessage.room }),
           error: message('chat.error', 'Frame refused', 'The stream takes no frames', serverFrameSchemas.error, { type: 'chat.error', code: 'unknown_type', message: 'the inbox stream takes no frames; use the REST API' }),
         },

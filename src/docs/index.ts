@@ -69,53 +69,55 @@ const assets = new Map<string, { body: () => Blob; type: string }>([
 /** `/docs` (Swagger UI), `/docs/json` (OpenAPI 3.1), `/docs/asyncapi.json` (the WebSocket protocol). */
 export const docsRoutes = (version: string) => {
   const asyncapi = asyncApiDocument(version)
-  return new Elysia({ name: 'docs' })
-    .use(
-      openapi({
-        path: '/docs',
-        specPath: '/docs/json',
-        // The page is served below, under a strict content security policy.
-        provider: null,
-        mapJsonSchema: { zod: (schema: z.ZodType) => toJsonSchema(schema, 'input') },
-        exclude: { paths: [/^\/docs/, '/', '/chat_gateway_test.html'] },
-        documentation: {
-          info: {
-            title: 'Chat server API',
-            version,
-            description: [
-              'REST for rooms and message history. The live chat runs over WebSocket at `/ws/chat/{room_id}/chat/`: its protocol (frames, handshake, refusals, close codes) is the [AsyncAPI document](docs/asyncapi.json).',
-              '',
-              'Identity comes from the API gateway in front of this server: `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (non-ASCII percent-encoded as UTF-8), documented as security schemes: enter them once under **Authorize** to try the operations here. Errors are RFC 9457 `application/problem+json` with a stable `code`.',
-              '',
-              "Rooms are `open` (anyone), `private` (an owner and members) or `direct` (two members, one room per pair and post). Private and direct rooms answer only their members (403 `not_a_member`) and service calls: requests from the app's own backend carrying `X-Service-Secret` (SERVICE_SECRET), which may create rooms for anyone, manage members and read any room.",
-            ].join('\n'),
+  return (
+    new Elysia({ name: 'docs' })
+      .use(
+        openapi({
+          path: '/docs',
+          specPath: '/docs/json',
+          // The page is served below, under a strict content security policy.
+          provider: null,
+          mapJsonSchema: { zod: (schema: z.ZodType) => toJsonSchema(schema, 'input') },
+          exclude: { paths: [/^\/docs/, '/', '/chat_gateway_test.html'] },
+          documentation: {
+            info: {
+              title: 'Chat server API',
+              version,
+              description: [
+                'REST for rooms and message history. The live chat runs over WebSocket at `/ws/chat/{room_id}/chat/`: its protocol (frames, handshake, refusals, close codes) is the [AsyncAPI document](docs/asyncapi.json).',
+                '',
+                'Identity comes from the API gateway in front of this server: `X-User-Id`, `X-Nickname`, `X-Email`, `X-Profile-Url` (non-ASCII percent-encoded as UTF-8), documented as security schemes: enter them once under **Authorize** to try the operations here. Errors are RFC 9457 `application/problem+json` with a stable `code`.',
+                '',
+                "Rooms are `open` (anyone), `private` (an owner and members) or `direct` (two members, one room per pair and post). Private and direct rooms answer only their members (403 `not_a_member`) and service calls: requests from the app's own backend carrying `X-Service-Secret` (SERVICE_SECRET), which may create rooms for anyone, manage members and read any room.",
+              ].join('\n'),
+            },
+            tags: [
+              { name: 'rooms', description: 'Chat rooms: open (at most one per post), private and direct' },
+              { name: 'members', description: 'Who belongs to a private room' },
+              { name: 'read state', description: 'Read markers and the unread badge' },
+              { name: 'blocks', description: "A user's blocks: no direct room, no sends in the pair's direct rooms" },
+              { name: 'messages', description: 'History and sending' },
+              { name: 'reports', description: 'Reports for moderation, and the service calls that list reports and dead webhook events' },
+              { name: 'identity', description: 'Who the gateway says the caller is' },
+              { name: 'operations', description: 'Health, readiness and metrics' },
+            ],
+            components: { securitySchemes },
+            // Operations that name no callers of their own (health, readiness, metrics).
+            security: security.open,
           },
-          tags: [
-            { name: 'rooms', description: 'Chat rooms: open (at most one per post), private and direct' },
-            { name: 'members', description: 'Who belongs to a private room' },
-            { name: 'read state', description: 'Read markers and the unread badge' },
-            { name: 'blocks', description: "A user's blocks: no direct room, no sends in the pair's direct rooms" },
-            { name: 'messages', description: 'History and sending' },
-            { name: 'reports', description: 'Reports for moderation, and the service calls that list reports and dead webhook events' },
-            { name: 'identity', description: 'Who the gateway says the caller is' },
-            { name: 'operations', description: 'Health, readiness and metrics' },
-          ],
-          components: { securitySchemes },
-          // Operations that name no callers of their own (health, readiness, metrics).
-          security: security.open,
+        }),
+      )
+      // `/docs` and `/docs/` (one route to the router), each with file names relative to itself.
+      .get('/docs', ({ path }) => new Response(path.endsWith('/') ? PAGE_IN_FOLDER : PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', ...headers } }), { detail: { hide: true } })
+      .get(
+        '/docs/assets/:file',
+        ({ params }) => {
+          const asset = assets.get(params.file)
+          if (!asset) throw notFound('not_found', 'No such file.')
+          return new Response(asset.body(), { headers: { 'content-type': asset.type, 'cache-control': 'public, max-age=86400', ...headers } })
         },
-      }),
-    )
-    // `/docs` and `/docs/` (one route to the router), each with file names relative to itself.
-    .get('/docs', ({ path }) => new Response(path.endsWith('/') ? PAGE_IN_FOLDER : PAGE, { headers: { 'content-type': 'text/html; charset=utf-8', ...headers } }), { detail: { hide: true } })
-    .get(
-      '/docs/assets/:file',
-      ({ params }) => {
-        const asset = assets.get(params.file)
-        if (!asset) throw notFound('not_found', 'No such file.')
-        return new Response(asset.body(), { headers: { 'content-type': asset.type, 'cache-control': 'public, max-age=86400', ...headers } })
-      },
-      { detail: { hide: true } },
-    )
-    .get('/docs/asyncapi.json', () => asyncapi, { detail: { hide: true } })
+        { detail: { hide: true } },
+      )
+      .get('/docs/asyncapi.json', () => asyncapi, { detail: { hide: true } })
+  )
 }

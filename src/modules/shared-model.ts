@@ -7,8 +7,7 @@ import { characterCount, textProblem } from '../text.ts'
  * (`"post_id": "7"` is taken as 7). Either way at most `Number.MAX_SAFE_INTEGER` (zod's `int()`),
  * which both stores' id and post_id columns hold.
  */
-export const integerLike = () =>
-  z.preprocess((value) => (typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value), z.number().int().positive())
+export const integerLike = () => z.preprocess((value) => (typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value), z.number().int().positive())
 
 /** `limit`, `after`, `before` query values. */
 export const pageLimit = z.coerce.number().int().min(1).max(200).default(50).describe('How many to return (1–200)')

@@ -3,16 +3,17 @@ import { z } from 'zod'
 import { toJsonSchema } from './json-schema.ts'
 
 /** The problem+json body every error response carries. */
-export const problemSchema = z
-  .object({
-    type: z.string().describe('URI naming the problem kind: urn:chat:problem:<code>'),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string().describe('Stable machine-readable code'),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe('Each invalid field, for validation errors'),
-  })
-
+export const problemSchema = z.object({
+  type: z.string().describe('URI naming the problem kind: urn:chat:problem:<code>'),
+  title: z.string(),
+  status: z.number().int(),
+  detail: z.string(),
+  code: z.string().describe('Stable machine-readable code'),
+  errors: z
+    .array(z.object({ path: z.string(), message: z.string() }))
+    .optional()
+    .describe('Each invalid field, for validation errors'),
+})
 
 type Json = Record<string, unknown>
 

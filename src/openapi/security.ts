@@ -22,10 +22,7 @@ export const securitySchemes = {
     'X-Service-Secret',
     "SERVICE_SECRET, sent only by the app's own backend: such a call may read any room, create rooms of any kind for anyone and manage members. The gateway strips it from clients.",
   ),
-  'X-Gateway-Secret': apiKey(
-    'X-Gateway-Secret',
-    'GATEWAY_SECRET, which the gateway adds to every request it forwards. Required on every request but `/healthz` when the server runs with GATEWAY_SECRET; not used otherwise.',
-  ),
+  'X-Gateway-Secret': apiKey('X-Gateway-Secret', 'GATEWAY_SECRET, which the gateway adds to every request it forwards. Required on every request but `/healthz` when the server runs with GATEWAY_SECRET; not used otherwise.'),
 } satisfies Record<string, OpenAPIV3.ApiKeySecurityScheme>
 
 type Scheme = keyof typeof securitySchemes

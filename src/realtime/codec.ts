@@ -114,8 +114,7 @@ export const encodeReadFrame = (userId: string, lastReadId: number) => JSON.stri
 
 export const encodeMemberFrame = (type: 'chat.member.added' | 'chat.member.removed', userId: string) => JSON.stringify({ type, user_id: userId })
 
-export const encodePresenceFrame = (type: 'chat.user.join' | 'chat.user.leave', userId: string, nickname: string) =>
-  JSON.stringify({ type, username: nickname, user_id: userId })
+export const encodePresenceFrame = (type: 'chat.user.join' | 'chat.user.leave', userId: string, nickname: string) => JSON.stringify({ type, username: nickname, user_id: userId })
 
 export const encodeTypingFrame = (userId: string, nickname: string) => JSON.stringify({ type: 'chat.typing', user_id: userId, nickname })
 

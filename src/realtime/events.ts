@@ -42,10 +42,7 @@ export interface ControlEvent {
  * marker moved (with the unread count it left, exact for the messages up to `countedUpTo`), a room
  * they gained (made a member, or took part in an open room), a room they lost.
  */
-export type UserRoomChange =
-  | { type: 'read'; room: number; lastReadId: number; unreadCount: number; countedUpTo: number }
-  | { type: 'room'; room: number }
-  | { type: 'removed'; room: number }
+export type UserRoomChange = { type: 'read'; room: number; lastReadId: number; unreadCount: number; countedUpTo: number } | { type: 'room'; room: number } | { type: 'removed'; room: number }
 
 /** Everything a user's streams hear on their own channel: changes about a room, and their blocks (`user` blocked, or unblocked). */
 export type UserChange = UserRoomChange | { type: 'block'; user: string; blocked: boolean }

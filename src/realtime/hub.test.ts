@@ -93,7 +93,7 @@ describe('Hub', () => {
     expect(heard(replaying)).toEqual(['join u', 'join v', 'leave z'])
   })
 
-  it('should hold a replaying socket\'s events and release them without what the replay sent', () => {
+  it("should hold a replaying socket's events and release them without what the replay sent", () => {
     const { hub, topics } = makeHub()
     const replaying = fakeSession(topics, 1, 'r')
     hub.add(replaying)

@@ -334,7 +334,12 @@ describe('on Redis Cluster', () => {
       expect((await a.presence.leave(1, 'alice')).changed).toBe(true)
       a.kill()
       await waitFor(() => d.gone().length === 6, HOLD_OFF_MS + 3000)
-      expect(d.gone().map((g) => g.roomId).sort()).toEqual([1, 2, 3, 4, 5, 6])
+      expect(
+        d
+          .gone()
+          .map((g) => g.roomId)
+          .sort(),
+      ).toEqual([1, 2, 3, 4, 5, 6])
       expect(await b.presence.counts(rooms)).toEqual([0, 0, 1, 0, 0, 0])
     } finally {
       await cluster.stop()

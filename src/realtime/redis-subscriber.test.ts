@@ -149,4 +149,3 @@ describe('Redis going away', () => {
     expect(unhandled).toEqual([])
   })
 })
-

@@ -10,7 +10,18 @@ import { Replays } from './replay.ts'
 import { SlowConsumers } from './slow-consumers.ts'
 
 const logger = createLogger('silent')
-const row = (id: number, seq?: number): MessageRow => ({ id, roomId: 1, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0, ...(seq === undefined ? {} : { seq }) })
+const row = (id: number, seq?: number): MessageRow => ({
+  id,
+  roomId: 1,
+  userId: 'u',
+  email: 'u@example.com',
+  nickname: 'U',
+  profileUrl: null,
+  body: `m${id}`,
+  clientMsgId: null,
+  createdAt: 0,
+  ...(seq === undefined ? {} : { seq }),
+})
 
 /** A replay over a recovery the test gives, and a broker whose live delivery the test lets pass. */
 function setup(recovery: Recovery | Error) {

@@ -64,7 +64,9 @@ export class InstancesRunning extends StartRefused {
     now = Date.now(),
   ) {
     const list = running.map((i) => `${i.host} pid ${i.pid} (${i.version}, seen ${Math.max(0, Math.round((now - i.seenAt) / 1000))} s ago)`).join(', ')
-    super(`${command}: ${running.length === 1 ? 'a server is' : `${running.length} servers are`} running on this database: ${list}; stop ${running.length === 1 ? 'it' : 'them'} first (they would keep using the old values), or pass --force if they are gone`)
+    super(
+      `${command}: ${running.length === 1 ? 'a server is' : `${running.length} servers are`} running on this database: ${list}; stop ${running.length === 1 ? 'it' : 'them'} first (they would keep using the old values), or pass --force if they are gone`,
+    )
     this.name = 'InstancesRunning'
   }
 }
@@ -72,7 +74,10 @@ export class InstancesRunning extends StartRefused {
 /** The instances table, written once for both stores. */
 export const instanceRows = {
   async beat({ db, t }: SqlDatabase, instance: InstanceRow): Promise<void> {
-    await db.insert(t.instances).values(instance).onConflictDoUpdate({ target: t.instances.id, set: { seenAt: instance.seenAt } })
+    await db
+      .insert(t.instances)
+      .values(instance)
+      .onConflictDoUpdate({ target: t.instances.id, set: { seenAt: instance.seenAt } })
   },
   async seenSince({ db, t }: SqlDatabase, since: number): Promise<InstanceRow[]> {
     return db.select().from(t.instances).where(gte(t.instances.seenAt, since)).orderBy(asc(t.instances.startedAt))
@@ -82,6 +87,9 @@ export const instanceRows = {
   },
   /** A write that touches one row and changes nothing: readiness's probe. */
   async probe({ db, t }: SqlDatabase): Promise<void> {
-    await db.update(t.meta).set({ webhooksOn: sql`${t.meta.webhooksOn}` }).where(eq(t.meta.id, 1))
+    await db
+      .update(t.meta)
+      .set({ webhooksOn: sql`${t.meta.webhooksOn}` })
+      .where(eq(t.meta.id, 1))
   },
 }

@@ -160,10 +160,11 @@ export const toReportRow = (row: Record<string, unknown>): ReportRow => ({
 })
 
 /** `a, b, c` of values, for `in (…)`. */
-export const listOf = (values: readonly (number | string)[]): SQL => sql.join(
-  values.map((v) => sql`${v}`),
-  sql`, `,
-)
+export const listOf = (values: readonly (number | string)[]): SQL =>
+  sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )
 
 /** The room a `room.created` event describes (as stored; the dispatcher shapes what is sent). */
 interface CreatedRoom {

@@ -17,7 +17,10 @@ const lockRoom = (tx: Tx, roomId: number) => tx.select({ id: rooms.id }).from(ro
 
 /** The user's role in the room, read in the transaction. */
 async function roleIn(tx: Tx, roomId: number, userId: string): Promise<MemberRole | null> {
-  const [row] = await tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
+  const [row] = await tx
+    .select({ role: members.role })
+    .from(members)
+    .where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
   return row?.role ?? null
 }
 
@@ -34,7 +37,11 @@ export class PostgresMembership extends SqlMembership {
     return this.db.transaction(async (tx) => {
       const invited = input.members.filter((id) => id !== input.addedBy)
       if (input.addedBy !== null && invited.length > 0) {
-        const blockers = await tx.select({ userId: blocks.userId }).from(blocks).where(and(eq(blocks.blockedId, input.addedBy), inArray(blocks.userId, invited))).limit(1)
+        const blockers = await tx
+          .select({ userId: blocks.userId })
+          .from(blocks)
+          .where(and(eq(blocks.blockedId, input.addedBy), inArray(blocks.userId, invited)))
+          .limit(1)
         if (blockers.length > 0) return 'blocked'
       }
       const now = Date.now()
@@ -43,7 +50,12 @@ export class PostgresMembership extends SqlMembership {
       const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
       if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
       if (rows.length > 0) await tx.insert(members).values(rows)
-      await writePgEvents(this.outbox, tx, [roomCreatedEvent(room, rows.map((r) => r.userId))])
+      await writePgEvents(this.outbox, tx, [
+        roomCreatedEvent(
+          room,
+          rows.map((r) => r.userId),
+        ),
+      ])
       return toRoomRow(room)
     })
   }
@@ -72,8 +84,20 @@ export class PostgresMembership extends SqlMembership {
       if (addedBy !== null && (await roleIn(tx, roomId, addedBy)) !== 'owner') return 'not_owner'
       const current = await roleIn(tx, roomId, userId)
       if (current === 'owner' || current === 'member') return 'already'
-      if (addedBy !== null && (await tx.select({ n: sql<number>`1` }).from(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy)))).length > 0) return 'blocked'
-      const [count] = await tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember))
+      if (
+        addedBy !== null &&
+        (
+          await tx
+            .select({ n: sql<number>`1` })
+            .from(blocks)
+            .where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy)))
+        ).length > 0
+      )
+        return 'blocked'
+      const [count] = await tx
+        .select({ n: sql<number>`count(*)` })
+        .from(members)
+        .where(and(eq(members.roomId, roomId), isMember))
       if (Number(count?.n ?? 0) >= max) return 'full'
       await tx
         .insert(members)
@@ -89,7 +113,10 @@ export class PostgresMembership extends SqlMembership {
       // Under the room's lock, as appends check membership: a message of theirs commits before this, or not at all.
       await lockRoom(tx, roomId)
       if (removedBy !== null && removedBy !== userId && (await roleIn(tx, roomId, removedBy)) !== 'owner') return 'not_owner'
-      const removed = await tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId })
+      const removed = await tx
+        .delete(members)
+        .where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember))
+        .returning({ userId: members.userId })
       if (removed.length === 0) return 'absent'
       await writePgEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
       return 'removed'

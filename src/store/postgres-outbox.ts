@@ -22,7 +22,10 @@ export function postgresOutbox(db: PgDb): SqlOutbox {
     },
     async insertReport(input, event) {
       return db.transaction(async (tx) => {
-        const [report] = await tx.insert(reports).values({ ...input, createdAt: Date.now() }).returning()
+        const [report] = await tx
+          .insert(reports)
+          .values({ ...input, createdAt: Date.now() })
+          .returning()
         if (!report) throw new Error('insert into reports returned no row')
         await writePgEvents(outbox, tx, [event(toReportRow(report))])
         return toReportRow(report)

@@ -83,7 +83,10 @@ export class PostgresStore extends SqlStore implements Store {
       return room
     })
     if (inserted) return { room: toRoom(inserted), created: true }
-    const [existing] = await this.db.select().from(rooms).where(and(eq(rooms.postId, input.postId ?? -1), eq(rooms.kind, 'open')))
+    const [existing] = await this.db
+      .select()
+      .from(rooms)
+      .where(and(eq(rooms.postId, input.postId ?? -1), eq(rooms.kind, 'open')))
     if (!existing) throw new Error('room insert conflicted but no room has that post_id')
     return { room: toRoom(existing), created: false }
   }
@@ -94,13 +97,21 @@ export class PostgresStore extends SqlStore implements Store {
   }
 
   async roomByPostId(postId: number): Promise<RoomRow | undefined> {
-    const [row] = await this.db.select().from(rooms).where(and(eq(rooms.postId, postId), eq(rooms.kind, 'open')))
+    const [row] = await this.db
+      .select()
+      .from(rooms)
+      .where(and(eq(rooms.postId, postId), eq(rooms.kind, 'open')))
     return row && toRoom(row)
   }
 
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
     if (page.after !== undefined) {
-      const rows = await this.db.select().from(messages).where(and(eq(messages.roomId, roomId), gt(messages.id, page.after))).orderBy(asc(messages.id)).limit(page.limit)
+      const rows = await this.db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.roomId, roomId), gt(messages.id, page.after)))
+        .orderBy(asc(messages.id))
+        .limit(page.limit)
       return rows.map(toMessage)
     }
     const where = page.before !== undefined ? and(eq(messages.roomId, roomId), lt(messages.id, page.before)) : eq(messages.roomId, roomId)
@@ -238,7 +249,11 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], a
   let items = allItems
   if (!open) {
     const checked = allItems.filter((i) => !batch[i]!.viaService)
-    const allowed = await membersAmong(tx, roomId, checked.map((i) => batch[i]!.userId))
+    const allowed = await membersAmong(
+      tx,
+      roomId,
+      checked.map((i) => batch[i]!.userId),
+    )
     const refused = new Set(checked.filter((i) => !allowed.has(batch[i]!.userId)))
     for (const i of refused) outcomes[i] = new Refusal(new NotAMemberError(roomId, batch[i]!.userId))
     if (refused.size > 0) items = allItems.filter((i) => !refused.has(i))

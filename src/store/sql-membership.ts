@@ -46,13 +46,20 @@ export abstract class SqlMembership implements Membership {
 
   async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
     const { db, t } = this.database
-    const [row] = await db.select().from(t.rooms).where(eq(t.rooms.directKey, directKey(a, b, postId))).limit(1)
+    const [row] = await db
+      .select()
+      .from(t.rooms)
+      .where(eq(t.rooms.directKey, directKey(a, b, postId)))
+      .limit(1)
     return row && toRoomRow(row)
   }
 
   async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
     const { db, t } = this.database
-    const [row] = await db.select({ role: t.members.role }).from(t.members).where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId)))
+    const [row] = await db
+      .select({ role: t.members.role })
+      .from(t.members)
+      .where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId)))
     return row?.role ?? null
   }
 

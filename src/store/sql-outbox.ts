@@ -117,7 +117,9 @@ export class SqlOutbox implements Outbox {
   }
 
   async reports(limit: number, afterId: number): Promise<ReportRow[]> {
-    const rows = await this.db.rows(sql`select id, reporter_id as "reporterId", message_id as "messageId", room_id as "roomId", user_id as "userId", reason, created_at as "createdAt" from reports where id > ${afterId} order by id limit ${limit}`)
+    const rows = await this.db.rows(
+      sql`select id, reporter_id as "reporterId", message_id as "messageId", room_id as "roomId", user_id as "userId", reason, created_at as "createdAt" from reports where id > ${afterId} order by id limit ${limit}`,
+    )
     return rows.map(toReportRow)
   }
 }

@@ -22,7 +22,16 @@ export abstract class SqlStore {
   async listRooms(page: RoomPage): Promise<ListedRoom[]> {
     const { db, t } = this.database
     const visible = page.userId
-      ? or(eq(t.rooms.kind, 'open'), inArray(t.rooms.id, db.select({ id: t.members.roomId }).from(t.members).where(and(eq(t.members.userId, page.userId), ne(t.members.role, 'participant')))))
+      ? or(
+          eq(t.rooms.kind, 'open'),
+          inArray(
+            t.rooms.id,
+            db
+              .select({ id: t.members.roomId })
+              .from(t.members)
+              .where(and(eq(t.members.userId, page.userId), ne(t.members.role, 'participant'))),
+          ),
+        )
       : eq(t.rooms.kind, 'open')
     const forward = page.after !== undefined
     return db
@@ -36,7 +45,10 @@ export abstract class SqlStore {
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
     if (ids.length === 0) return []
     const { db, t } = this.database
-    return db.select().from(t.messages).where(inArray(t.messages.id, [...ids]))
+    return db
+      .select()
+      .from(t.messages)
+      .where(inArray(t.messages.id, [...ids]))
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {

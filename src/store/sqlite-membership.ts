@@ -13,7 +13,12 @@ const isMember = ne(members.role, 'participant')
 type Tx = Parameters<Parameters<SqliteDb['transaction']>[0]>[0]
 
 /** The user's role in the room, read in the transaction. */
-const roleIn = (tx: Tx, roomId: number, userId: string): MemberRole | null => tx.select({ role: members.role }).from(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId))).get()?.role ?? null
+const roleIn = (tx: Tx, roomId: number, userId: string): MemberRole | null =>
+  tx
+    .select({ role: members.role })
+    .from(members)
+    .where(and(eq(members.roomId, roomId), eq(members.userId, userId)))
+    .get()?.role ?? null
 
 /** Membership on SQLite: one writer at a time, so each transaction sees what the last one wrote. */
 export class SqliteMembership extends SqlMembership {
@@ -40,7 +45,12 @@ export class SqliteMembership extends SqlMembership {
     return this.db.transaction((tx) => {
       const invited = input.members.filter((id) => id !== input.addedBy)
       if (input.addedBy !== null && invited.length > 0) {
-        const blocker = tx.select({ userId: blocks.userId }).from(blocks).where(and(eq(blocks.blockedId, input.addedBy), inArray(blocks.userId, invited))).limit(1).get()
+        const blocker = tx
+          .select({ userId: blocks.userId })
+          .from(blocks)
+          .where(and(eq(blocks.blockedId, input.addedBy), inArray(blocks.userId, invited)))
+          .limit(1)
+          .get()
         if (blocker) return 'blocked'
       }
       const now = Date.now()
@@ -48,7 +58,12 @@ export class SqliteMembership extends SqlMembership {
       const rows: (typeof members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
       if (input.ownerId !== null) rows.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
       if (rows.length > 0) tx.insert(members).values(rows).run()
-      writeSqliteEvents(this.outbox, tx, [roomCreatedEvent(room, rows.map((r) => r.userId))])
+      writeSqliteEvents(this.outbox, tx, [
+        roomCreatedEvent(
+          room,
+          rows.map((r) => r.userId),
+        ),
+      ])
       return room
     })
   }
@@ -73,8 +88,22 @@ export class SqliteMembership extends SqlMembership {
       if (addedBy !== null && roleIn(tx, roomId, addedBy) !== 'owner') return 'not_owner'
       const role = roleIn(tx, roomId, userId)
       if (role === 'owner' || role === 'member') return 'already'
-      if (addedBy !== null && tx.select({ n: sql<number>`1` }).from(blocks).where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy))).get()) return 'blocked'
-      const count = Number(tx.select({ n: sql<number>`count(*)` }).from(members).where(and(eq(members.roomId, roomId), isMember)).get()?.n ?? 0)
+      if (
+        addedBy !== null &&
+        tx
+          .select({ n: sql<number>`1` })
+          .from(blocks)
+          .where(and(eq(blocks.userId, userId), eq(blocks.blockedId, addedBy)))
+          .get()
+      )
+        return 'blocked'
+      const count = Number(
+        tx
+          .select({ n: sql<number>`count(*)` })
+          .from(members)
+          .where(and(eq(members.roomId, roomId), isMember))
+          .get()?.n ?? 0,
+      )
       if (count >= max) return 'full'
       tx.insert(members)
         .values({ roomId, userId, role: 'member', joinedAt: Date.now() })
@@ -88,7 +117,12 @@ export class SqliteMembership extends SqlMembership {
   async removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'> {
     return this.db.transaction((tx) => {
       if (removedBy !== null && removedBy !== userId && roleIn(tx, roomId, removedBy) !== 'owner') return 'not_owner'
-      const removed = tx.delete(members).where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember)).returning({ userId: members.userId }).all().length > 0
+      const removed =
+        tx
+          .delete(members)
+          .where(and(eq(members.roomId, roomId), eq(members.userId, userId), isMember))
+          .returning({ userId: members.userId })
+          .all().length > 0
       if (!removed) return 'absent'
       writeSqliteEvents(this.outbox, tx, [memberEvent('member.removed', roomId, userId)])
       return 'removed'

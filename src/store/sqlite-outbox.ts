@@ -34,7 +34,11 @@ export function sqliteOutbox(db: SqliteDb): SqlOutbox {
     },
     async insertReport(input, event) {
       return db.transaction((tx) => {
-        const [report] = tx.insert(reports).values({ ...input, createdAt: Date.now() }).returning().all()
+        const [report] = tx
+          .insert(reports)
+          .values({ ...input, createdAt: Date.now() })
+          .returning()
+          .all()
         if (!report) throw new Error('insert into reports returned no row')
         writeSqliteEvents(outbox, tx, [event(report)])
         return report

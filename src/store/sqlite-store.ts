@@ -133,8 +133,16 @@ function prepare(db: SqliteDb) {
       .from(messages)
       .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
       .prepare(),
-    roomById: db.select().from(rooms).where(eq(rooms.id, p('id'))).prepare(),
-    roomByPostId: db.select().from(rooms).where(and(eq(rooms.postId, p('postId')), eq(rooms.kind, 'open'))).prepare(),
+    roomById: db
+      .select()
+      .from(rooms)
+      .where(eq(rooms.id, p('id')))
+      .prepare(),
+    roomByPostId: db
+      .select()
+      .from(rooms)
+      .where(and(eq(rooms.postId, p('postId')), eq(rooms.kind, 'open')))
+      .prepare(),
     newestMessages: db
       .select()
       .from(messages)
@@ -308,10 +316,7 @@ export class SqliteStore extends SqlStore implements Store {
 
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
     if (page.after !== undefined) return this.statements.messagesAfter.all({ roomId, after: page.after, limit: page.limit })
-    const newestFirst =
-      page.before !== undefined
-        ? this.statements.messagesBefore.all({ roomId, before: page.before, limit: page.limit })
-        : this.statements.newestMessages.all({ roomId, limit: page.limit })
+    const newestFirst = page.before !== undefined ? this.statements.messagesBefore.all({ roomId, before: page.before, limit: page.limit }) : this.statements.newestMessages.all({ roomId, limit: page.limit })
     return newestFirst.reverse()
   }
 

@@ -70,7 +70,6 @@ export interface Recovery {
   lastSeq?: number
 }
 
-
 export type { InstanceRow }
 
 /** Durable storage of rooms and messages. */
@@ -167,8 +166,7 @@ export function unstorableRoom(room: { name: string }): UnstorableTextError | nu
  * (`ERR_POSTGRES_CONNECTION_CLOSED`, `_FAILED`, `_REFUSED`, `_TIMEOUT`, `ERR_POSTGRES_IDLE_TIMEOUT`,
  * `_LIFETIME_TIMEOUT`), the socket's, and SQLite's busy, I/O, unopenable, read-only and full files.
  */
-const OUTAGE_CODE =
-  /^(ERR_POSTGRES_CONNECTION_|ERR_POSTGRES_(IDLE|LIFETIME)_TIMEOUT$|E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)$|SQLITE_(BUSY|IOERR|CANTOPEN|READONLY|FULL))/
+const OUTAGE_CODE = /^(ERR_POSTGRES_CONNECTION_|ERR_POSTGRES_(IDLE|LIFETIME)_TIMEOUT$|E(CONNREFUSED|CONNRESET|CONNABORTED|PIPE|TIMEDOUT|HOSTUNREACH|NETUNREACH|NOTFOUND|AI_AGAIN)$|SQLITE_(BUSY|IOERR|CANTOPEN|READONLY|FULL))/
 
 /**
  * SQLSTATEs (Bun SQL's `errno` on `ERR_POSTGRES_SERVER_ERROR`) of a server that is going away or

@@ -44,18 +44,17 @@ describe('ResponseReader', () => {
   })
 
   it('should refuse what is not a well-formed answer', () => {
-    for (const text of [
-      'SSH-2.0-OpenSSH\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n',
-    ])
+    for (const text of ['SSH-2.0-OpenSSH\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', 'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n'])
       expect(() => new ResponseReader().feed(Buffer.from(text))).toThrow()
     expect(() => new ResponseReader().feed(Buffer.alloc(70_000, 'a'))).toThrow('too long')
   })
 
   it('should answer with the status once the head is in, whatever follows, and not reuse the connection', () => {
-    for (const text of ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n', 'HTTP/1.1 503 Busy\r\nRetry-After: 3\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n'])
+    for (const text of [
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n',
+      'HTTP/1.1 503 Busy\r\nRetry-After: 3\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n',
+    ])
       expect(new ResponseReader().feed(Buffer.from(text))).toEqual({ status: text.includes('503') ? 503 : 200, retryAfter: text.includes('503') ? '3' : null, keepAlive: false })
   })
 })
@@ -325,7 +324,10 @@ describe('Http1Client', () => {
     // Once asked, sends a head, then trailers (or body bytes) for as long as the connection lasts.
     let connections = 0
     let closed = 0
-    const endless: Record<'trailer' | 'body', [head: string, more: string]> = { trailer: ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n', 'X-Trailer: 1\r\n'.repeat(1000)], body: ['HTTP/1.1 200 OK\r\n\r\n', 'b'.repeat(16 * 1024)] }
+    const endless: Record<'trailer' | 'body', [head: string, more: string]> = {
+      trailer: ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n', 'X-Trailer: 1\r\n'.repeat(1000)],
+      body: ['HTTP/1.1 200 OK\r\n\r\n', 'b'.repeat(16 * 1024)],
+    }
     let mode: keyof typeof endless = 'trailer'
     const server = Bun.listen<{ pump?: ReturnType<typeof setInterval> }>({
       hostname: '127.0.0.1',

@@ -182,7 +182,10 @@ export class Http1Client {
     try {
       return await this.withTimeout(opening, deadline)
     } catch (error) {
-      opening.then((late) => late.close(), () => {})
+      opening.then(
+        (late) => late.close(),
+        () => {},
+      )
       throw error
     }
   }
@@ -195,11 +198,14 @@ export class Http1Client {
   private withTimeout<T>(promise: Promise<T>, deadline: number, connection?: Connection): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // Rejected first: the close below settles the request too, and the race takes the first.
-        reject(new RequestFailed('no answer in time', 'TimeoutError'))
-        connection?.close()
-      }, Math.max(0, deadline - Date.now()))
+      timer = setTimeout(
+        () => {
+          // Rejected first: the close below settles the request too, and the race takes the first.
+          reject(new RequestFailed('no answer in time', 'TimeoutError'))
+          connection?.close()
+        },
+        Math.max(0, deadline - Date.now()),
+      )
     })
     return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
   }

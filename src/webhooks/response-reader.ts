@@ -44,14 +44,7 @@ interface Head {
 }
 
 /** Where the reader is in an answer: reading lines (of a head, a chunked body, trailers), skipping data, or done. */
-type Part =
-  | { at: 'head' }
-  | { at: 'chunk-size' }
-  | { at: 'data'; left: number; chunked: boolean }
-  | { at: 'chunk-end' }
-  | { at: 'trailers' }
-  | { at: 'to-close' }
-  | { at: 'done' }
+type Part = { at: 'head' } | { at: 'chunk-size' } | { at: 'data'; left: number; chunked: boolean } | { at: 'chunk-end' } | { at: 'trailers' } | { at: 'to-close' } | { at: 'done' }
 
 /**
  * The line being read, as its bytes come: one buffer that doubles when full, so a line trickled a
@@ -220,7 +213,10 @@ function addHeader(head: Head, line: string): void {
     head.length = Number(value)
   } else if (name === 'transfer-encoding') head.chunked = value.toLowerCase().split(',').at(-1)?.trim() === 'chunked'
   else if (name === 'connection') {
-    const tokens = value.toLowerCase().split(',').map((t) => t.trim())
+    const tokens = value
+      .toLowerCase()
+      .split(',')
+      .map((t) => t.trim())
     head.keepAlive = tokens.includes('keep-alive') || (head.keepAlive && !tokens.includes('close'))
   } else if (name === 'retry-after') head.retryAfter = value
 }

@@ -4,7 +4,19 @@ import type { MessageRow } from '../store/store.ts'
 import { roomQueue, type Outgoing } from './room-queue.ts'
 
 const NOW = 1_000_000
-const event = (id: number, position: number, nextAttemptAt = NOW): WebhookEventRow => ({ id, key: 'room:1', type: 'member.added', data: '{}', createdAt: NOW, status: 'pending', attempts: 0, nextAttemptAt, lastError: null, finishedAt: null, position })
+const event = (id: number, position: number, nextAttemptAt = NOW): WebhookEventRow => ({
+  id,
+  key: 'room:1',
+  type: 'member.added',
+  data: '{}',
+  createdAt: NOW,
+  status: 'pending',
+  attempts: 0,
+  nextAttemptAt,
+  lastError: null,
+  finishedAt: null,
+  position,
+})
 const message = (id: number): MessageRow => ({ id, roomId: 1, userId: 'u', email: 'e', nickname: 'n', profileUrl: null, body: 'b', clientMsgId: null, createdAt: NOW, seq: id })
 const names = (queue: Outgoing[]) => queue.map((item) => (item.kind === 'event' ? `e${item.event.id}` : `m${item.message.id}`))
 

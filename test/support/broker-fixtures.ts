@@ -81,10 +81,7 @@ export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promi
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 export const seqOf = (message: string) => (JSON.parse(message) as { m?: { seq: number } }).m?.seq
 /** Routes a room's messages by `fate`; everything else (the brokers' probes) is delivered. */
-export const rooms =
-  (fate: (message: string) => 'deliver' | 'hold' | 'drop') =>
-  (channel: string, message: string) =>
-    channel.startsWith('t:room:') ? fate(message) : 'deliver'
+export const rooms = (fate: (message: string) => 'deliver' | 'hold' | 'drop') => (channel: string, message: string) => (channel.startsWith('t:room:') ? fate(message) : 'deliver')
 
 let open: RedisBroker[] = []
 afterEach(async () => {
@@ -102,4 +99,3 @@ export async function setup(timing = TIMING) {
   open.push(a, b)
   return { redis, store, sink, a, b }
 }
-

@@ -83,5 +83,7 @@ export async function sendFromPage(page: Page, text: string) {
 /** Connects to the room in the room id field and waits until the page shows it connected. */
 export async function connectPage(page: Page) {
   await page.click('#connect')
-  await stateBadge(page).filter({ hasText: /^connected$/ }).waitFor()
+  await stateBadge(page)
+    .filter({ hasText: /^connected$/ })
+    .waitFor()
 }

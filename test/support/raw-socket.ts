@@ -21,7 +21,9 @@ export class RawWebSocket {
     const socket = connect(port, '127.0.0.1')
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
     const raw = new RawWebSocket(socket)
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`)
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`,
+    )
     for (let i = 0; i < 200 && !raw.received.includes('\r\n\r\n'); i++) await Bun.sleep(10)
     const head = raw.received.toString('latin1', 0, raw.received.indexOf('\r\n\r\n'))
     if (!head.startsWith('HTTP/1.1 101')) throw new Error(`handshake refused: ${head.split('\r\n')[0]}`)

@@ -147,7 +147,10 @@ function freeNodePort(): number {
   }
 }
 
-const cli = (port: number, ...args: string[]) => Bun.spawnSync(['redis-cli', '-p', String(port), ...args]).stdout.toString().trim()
+const cli = (port: number, ...args: string[]) =>
+  Bun.spawnSync(['redis-cli', '-p', String(port), ...args])
+    .stdout.toString()
+    .trim()
 
 /** A Redis Cluster of `count` primaries on this machine, keeping nothing on disk. */
 export interface TestRedisCluster {
@@ -161,7 +164,10 @@ export async function startRedisCluster(count = 3): Promise<TestRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'chat-redis-cluster-'))
   const ports = Array.from({ length: count }, freeNodePort)
   const procs = ports.map((port) =>
-    Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'], { stdout: 'ignore', stderr: 'inherit' }),
+    Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'], {
+      stdout: 'ignore',
+      stderr: 'inherit',
+    }),
   )
   const stop = async () => {
     for (const proc of procs) proc.kill('SIGKILL')

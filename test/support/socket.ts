@@ -119,4 +119,3 @@ export class TestSocket {
     for (const w of waiters) w()
   }
 }
-

@@ -68,7 +68,12 @@ export interface HandshakeDeps extends ConnectionDeps {
  * with IDENTITY_SOURCES=headers), handshake rate (429), live delivery (503), sockets per user
  * (429). `more` runs after the rate check (the room's own checks); returns the identity.
  */
-export async function admitConnection(request: Request, server: Server<unknown> | null, { config, broker, profiles, abuse, socketsOfUser }: ConnectionDeps, more: (identity: Identity) => Promise<void> = async () => {}): Promise<Identity> {
+export async function admitConnection(
+  request: Request,
+  server: Server<unknown> | null,
+  { config, broker, profiles, abuse, socketsOfUser }: ConnectionDeps,
+  more: (identity: Identity) => Promise<void> = async () => {},
+): Promise<Identity> {
   if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
     throw new AppError(403, 'origin_not_allowed', 'Forbidden', 'This origin may not open chat connections.')
   }

@@ -43,13 +43,28 @@ async function setUp() {
   } as unknown as RoomAccess
   const messages = new MessageService(store, access, realtime.broker, metrics)
   const reads = new ReadService(store, access, realtime.broker)
-  const chat = new ChatService({ config, hub: realtime.hub, broker: realtime.broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter: realtime.limiter, closer: realtime.closer, metrics, logger })
+  const chat = new ChatService({
+    config,
+    hub: realtime.hub,
+    broker: realtime.broker,
+    watches: realtime.watches,
+    presence: realtime.tracker,
+    replays: realtime.replays,
+    messages,
+    access,
+    reads,
+    limiter: realtime.limiter,
+    closer: realtime.closer,
+    metrics,
+    logger,
+  })
   const open = () => {
     const session = fakeSession(topics, room.id, 'member')
     chat.open(session, { identity: session.identity, room, membersOnly: true, blocked: false, since: null, epoch: 'e', reset: false })
     return session
   }
-  const message = (id: number, body: string) => realtime.broker.publish(messageEvent({ id, roomId: room.id, userId: 'owner', email: 'o@example.com', nickname: 'O', profileUrl: null, body, clientMsgId: null, createdAt: Date.now(), seq: id }))
+  const message = (id: number, body: string) =>
+    realtime.broker.publish(messageEvent({ id, roomId: room.id, userId: 'owner', email: 'o@example.com', nickname: 'O', profileUrl: null, body, clientMsgId: null, createdAt: Date.now(), seq: id }))
   return { room: room as RoomRow, answers, open, message, chat }
 }
 

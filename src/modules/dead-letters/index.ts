@@ -20,7 +20,19 @@ export const deadLetterRoutes = (deadLetters: DeadLetterService, callers: Caller
         200: {
           description: 'Dead letters',
           schema: z.array(deadLetterSchema),
-          example: [{ id: 12, event_id: '3f2a9c1e7b8d-12', type: 'message.created', room_key: 'room:3', attempts: 1, last_error: 'HTTP 410 (not retried: the receiver refused it)', created_at: '2026-11-30T09:00:00.000Z', dead_at: '2026-11-30T09:00:01.000Z', data: {} }],
+          example: [
+            {
+              id: 12,
+              event_id: '3f2a9c1e7b8d-12',
+              type: 'message.created',
+              room_key: 'room:3',
+              attempts: 1,
+              last_error: 'HTTP 410 (not retried: the receiver refused it)',
+              created_at: '2026-11-30T09:00:00.000Z',
+              dead_at: '2026-11-30T09:00:01.000Z',
+              data: {},
+            },
+          ],
         },
         403: { description: 'Not a service call', problem: { code: 'service_call_required' } },
       }),

@@ -14,7 +14,17 @@ export class DeadLetterService {
     const prefix = eventIdPrefix(await this.store.epoch())
     return (await this.store.outbox.dead(page.limit, page.after ?? 0)).map((row) => {
       const envelope = toEnvelope(row, prefix, JSON.parse(row.data) as Record<string, unknown>)
-      return { id: row.id, event_id: envelope.id, type: row.type, room_key: row.key, attempts: row.attempts, last_error: row.lastError, created_at: envelope.created_at, dead_at: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(), data: envelope.data }
+      return {
+        id: row.id,
+        event_id: envelope.id,
+        type: row.type,
+        room_key: row.key,
+        attempts: row.attempts,
+        last_error: row.lastError,
+        created_at: envelope.created_at,
+        dead_at: row.finishedAt === null ? null : new Date(row.finishedAt).toISOString(),
+        data: envelope.data,
+      }
     })
   }
 }

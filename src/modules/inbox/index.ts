@@ -21,7 +21,11 @@ export const inboxRoutes = (inbox: InboxService, callers: Callers, config: Confi
       tags: ['read state'],
       security: security.user,
       responses: responses({
-        200: { description: 'A page of the inbox', schema: inboxSchema, example: { rooms: [{ ...exampleSummary, last_message: { ...exampleMessage, room: exampleSummary.id }, unread_count: 1, last_read_id: 1000 }], next_cursor: null } },
+        200: {
+          description: 'A page of the inbox',
+          schema: inboxSchema,
+          example: { rooms: [{ ...exampleSummary, last_message: { ...exampleMessage, room: exampleSummary.id }, unread_count: 1, last_read_id: 1000 }], next_cursor: null },
+        },
         400: { description: 'A query value is invalid, or the cursor is not one this server gave', problem: { code: 'invalid_cursor' } },
         401: { description: 'No identity', problem: { code: 'identity_required' } },
       }),

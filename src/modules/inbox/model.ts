@@ -30,9 +30,7 @@ export const inboxFrameSchemas = {
   message: z
     .object({ type: z.literal('inbox.message'), room: z.number().int(), message: messageSchema, unread_count: z.number().int() })
     .describe("A new message in one of the user's rooms (their own too, from any device: unread_count is then 0)"),
-  read: z
-    .object({ type: z.literal('inbox.read'), room: z.number().int(), last_read_id: z.number().int(), unread_count: z.number().int() })
-    .describe("The user's own read marker moved (on any device)"),
+  read: z.object({ type: z.literal('inbox.read'), room: z.number().int(), last_read_id: z.number().int(), unread_count: z.number().int() }).describe("The user's own read marker moved (on any device)"),
   room: z.object({ type: z.literal('inbox.room'), room: inboxRoomSchema }).describe('The user gained a room: made a member, or took part in an open room (as an inbox entry)'),
   removed: z.object({ type: z.literal('inbox.removed'), room: z.number().int() }).describe('The user is no longer in the room'),
 }

@@ -22,7 +22,7 @@ export const meRoutes = (callers: Callers) =>
       detail: {
         summary: 'Who am I',
         description:
-          'The identity the gateway forwarded with this very request, as the server reads it (headers decoded). A client behind a gateway learns its user id here: the token it holds is verified by the gateway, not read by the client. The client library keys what it keeps in a browser (pending sends) by this id, so users who share a browser never send each other\'s messages.',
+          "The identity the gateway forwarded with this very request, as the server reads it (headers decoded). A client behind a gateway learns its user id here: the token it holds is verified by the gateway, not read by the client. The client library keys what it keeps in a browser (pending sends) by this id, so users who share a browser never send each other's messages.",
         tags: ['identity'],
         security: security.user,
         responses: responses({

@@ -5,7 +5,7 @@ import type { Identity } from '../../identity.ts'
 export const meSchema = z.object({
   user_id: z.string().describe("The caller's user id (the verified token's `sub`): what a client keys its per-user storage by"),
   nickname: z.string().describe('Display name, decoded'),
-  email: z.string().describe('E-mail address; sent to clients as a message\'s `sender`'),
+  email: z.string().describe("E-mail address; sent to clients as a message's `sender`"),
   profile_picture_url: z.string().nullable().describe('Avatar URL; null when the gateway sent none (or an empty one)'),
 })
 export type MeDto = z.infer<typeof meSchema>

@@ -27,7 +27,8 @@ export const memberRoutes = (members: MemberService, callers: Callers, config: P
       params: roomParamsSchema,
       detail: {
         summary: 'List members',
-        description: "The owner, then the members by joining, with the last profile the gateway forwarded for each who has taken part in the room (sent, or read a message) or owns it; others' profiles are null but to themselves and the app's backend. Empty for open rooms.",
+        description:
+          "The owner, then the members by joining, with the last profile the gateway forwarded for each who has taken part in the room (sent, or read a message) or owns it; others' profiles are null but to themselves and the app's backend. Empty for open rooms.",
         tags: ['members'],
         security: caller,
         responses: responses({ 200: { description: 'Members', schema: z.array(memberSchema), example: [exampleMember] }, ...roomRefusals }),

@@ -62,9 +62,7 @@ export const opsRoutes = (store: Store, broker: Broker, metrics: Metrics, readin
         },
       },
     )
-    .get(
-      '/metrics',
-      async () => new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } }),
-      { detail: { summary: 'Prometheus metrics', description: 'Prometheus text exposition format.', tags: ['operations'] } },
-    )
+    .get('/metrics', async () => new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } }), {
+      detail: { summary: 'Prometheus metrics', description: 'Prometheus text exposition format.', tags: ['operations'] },
+    })
 }

@@ -15,7 +15,7 @@ export const readRoutes = (reads: ReadService, callers: Callers) =>
       detail: {
         summary: 'Move the read marker',
         description:
-          "Moves the caller's read marker in the room forward (never back, never past the room's newest message). When it moves, every socket of the room gets `chat.read`. Sending a message moves the sender's marker to it. Also over the socket: `{\"type\": \"chat.read\", \"last_read_id\": N}`.",
+          'Moves the caller\'s read marker in the room forward (never back, never past the room\'s newest message). When it moves, every socket of the room gets `chat.read`. Sending a message moves the sender\'s marker to it. Also over the socket: `{"type": "chat.read", "last_read_id": N}`.',
         tags: ['read state'],
         security: security.userOrService,
         responses: responses({

@@ -45,5 +45,4 @@ export class ReadService {
   async unread(caller: Caller): Promise<UnreadDto> {
     return this.store.membership.unreadTotal(requireIdentity(caller).identity.userId)
   }
-
 }

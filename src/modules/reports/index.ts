@@ -25,14 +25,15 @@ export const reportRoutes = (reports: ReportService, callers: Callers, config: C
         body: reportBodySchema,
         detail: {
           summary: 'Report a message or a user',
-          description: "For moderation: a message of a room the caller may use (its author is the user reported), or any user id (taken the same way whether or not the server has seen that user, so a report tells nothing about who exists). Stored, and sent to the app's backend as a `report.created` webhook. Limited per user (REPORTS_PER_HOUR).",
+          description:
+            "For moderation: a message of a room the caller may use (its author is the user reported), or any user id (taken the same way whether or not the server has seen that user, so a report tells nothing about who exists). Stored, and sent to the app's backend as a `report.created` webhook. Limited per user (REPORTS_PER_HOUR).",
           tags: ['reports'],
           security: security.user,
           responses: responses({
             201: { description: 'Stored', schema: reportSchema, example: exampleReport },
             400: { description: 'Reporting oneself', problem: { code: 'same_user' } },
             401: { description: 'No identity', problem: { code: 'identity_required' } },
-            403: { description: "The message is in a room the caller may not use", problem: { code: 'not_a_member' } },
+            403: { description: 'The message is in a room the caller may not use', problem: { code: 'not_a_member' } },
             404: { description: 'No such message', problem: { code: 'message_not_found' } },
             422: { description: 'Neither id, a reason that is empty or too long, or a user_id that is not the message author', problem: { code: 'validation_failed' } },
             429: { description: 'Too many reports lately', problem: { code: 'too_many_reports' } },

@@ -28,12 +28,15 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
         detail: {
           summary: 'List rooms',
           description:
-            "Open rooms and, with identity, the caller's private and direct rooms: the newest `limit` (default 50) first, by descending id. While more exist, a `Link: <?limit=50&before=…>; rel=\"next\"` header gives the next page: a reference to resolve against the URL asked (`new URL(ref, response.url)`), so it keeps any prefix a gateway adds. `after` lists oldest first instead, rooms with a larger id. The body stays the seed's bare array.",
+            'Open rooms and, with identity, the caller\'s private and direct rooms: the newest `limit` (default 50) first, by descending id. While more exist, a `Link: <?limit=50&before=…>; rel="next"` header gives the next page: a reference to resolve against the URL asked (`new URL(ref, response.url)`), so it keeps any prefix a gateway adds. `after` lists oldest first instead, rooms with a larger id. The body stays the seed\'s bare array.',
           tags: ['rooms'],
           security: optionalCaller,
           responses: responses({
             200: { description: 'Room summaries, newest first (oldest first with `after`); a `Link` header with rel="next" while more exist', schema: z.array(roomSummarySchema), example: [exampleRoomSummary] },
-            400: { description: 'A query value is invalid, or both `before` and `after` were given', problem: { code: 'invalid_query', example: { errors: [{ path: 'limit', message: 'Too big: expected number to be <=200' }] } } },
+            400: {
+              description: 'A query value is invalid, or both `before` and `after` were given',
+              problem: { code: 'invalid_query', example: { errors: [{ path: 'limit', message: 'Too big: expected number to be <=200' }] } },
+            },
           }),
         },
       },
@@ -50,14 +53,18 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
         detail: {
           summary: 'Create a room',
           description:
-            "Open rooms (the default) are idempotent per `post_id`: 201 with the new room, or 200 with the open room that already exists for that post. A private room is always new: the identified caller owns it, with `members`; a service call may name any `owner`. A service call may also create a `direct` room for two `members` (201, or 200 with their existing one).",
+            'Open rooms (the default) are idempotent per `post_id`: 201 with the new room, or 200 with the open room that already exists for that post. A private room is always new: the identified caller owns it, with `members`; a service call may name any `owner`. A service call may also create a `direct` room for two `members` (201, or 200 with their existing one).',
           tags: ['rooms'],
           security: optionalCaller,
           responses: responses({
             201: { description: 'The new room', schema: roomDetailSchema, example: { ...exampleRoomDetail, online_count: 0, online_users: [], chat_messages: [] } },
             200: { description: 'The room that already exists for this post_id (open) or pair and post (direct)', schema: roomDetailSchema, example: exampleRoomDetail },
             401: { description: 'A private room without identity (and not a service call)', problem: { code: 'identity_required' } },
-            403: { description: "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), a direct pair that blocked each other, or a private room with a member who has blocked its owner (`blocked`)", problem: { code: 'service_call_required' } },
+            403: {
+              description:
+                "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), a direct pair that blocked each other, or a private room with a member who has blocked its owner (`blocked`)",
+              problem: { code: 'service_call_required' },
+            },
             429: { description: 'Too many rooms created by this user or from this address lately (Retry-After says how long to wait)', problem: { code: 'too_many_rooms' } },
             400: { description: 'The body is not JSON', problem: { code: 'invalid_body' } },
             422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'name', message: 'Too small: expected string to have >=1 characters' }] } } },

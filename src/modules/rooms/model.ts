@@ -12,14 +12,8 @@ export const createRoomBodySchema = (maxMembers: number) =>
   z.object({
     name: roomName.describe('Room name, 1–100 characters, something visible, no control characters but tab and newline'),
     post_id: integerLike().nullish().describe('The post this room belongs to; at most one open room per post (private rooms are not keyed by it)'),
-    kind: roomKindSchema
-      .default('open')
-      .describe('`open` (default): anyone reads and sends. `private`: its owner and members only. `direct`: two members; service calls only (users call /chat/v1/direct-room/)'),
-    members: z
-      .array(userIdSchema)
-      .max(maxMembers)
-      .optional()
-      .describe(`Private and direct rooms: the members' user ids (with the owner, at most ${maxMembers}; a direct room exactly two)`),
+    kind: roomKindSchema.default('open').describe('`open` (default): anyone reads and sends. `private`: its owner and members only. `direct`: two members; service calls only (users call /chat/v1/direct-room/)'),
+    members: z.array(userIdSchema).max(maxMembers).optional().describe(`Private and direct rooms: the members' user ids (with the owner, at most ${maxMembers}; a direct room exactly two)`),
     owner: userIdSchema.optional().describe('Private rooms, service calls only: the owner (a user creating the room owns it)'),
   })
 export type CreateRoomBody = z.infer<ReturnType<typeof createRoomBodySchema>>
@@ -55,9 +49,7 @@ export const roomSummarySchema = z.object({
   online_count: z.number().int().describe('Users with at least one open socket in the room'),
   kind: roomKindSchema,
   member_count: z.number().int().nullable().describe('Owner and members; null for open rooms'),
-  peer: peerSchema
-    .nullable()
-    .describe("Direct rooms, to a user who is one of the two: the other member (a direct room's `name` is usually empty). Null for open and private rooms and for service calls, which read `members`"),
+  peer: peerSchema.nullable().describe("Direct rooms, to a user who is one of the two: the other member (a direct room's `name` is usually empty). Null for open and private rooms and for service calls, which read `members`"),
 })
 export type RoomSummary = z.infer<typeof roomSummarySchema>
 export type PeerDto = z.infer<typeof peerSchema>
@@ -70,7 +62,12 @@ const onlineUserSchema = z.object({
 
 export const memberSchema = z.object({
   user_id: z.string(),
-  nickname: z.string().nullable().describe("The last nickname the gateway forwarded for this user, once they have taken part in the room (sent, or read a message) or own it; null before that (but to themselves and the app's backend), or if the server has never seen them. The caller's own entry carries the nickname and picture of the request it answers"),
+  nickname: z
+    .string()
+    .nullable()
+    .describe(
+      "The last nickname the gateway forwarded for this user, once they have taken part in the room (sent, or read a message) or own it; null before that (but to themselves and the app's backend), or if the server has never seen them. The caller's own entry carries the nickname and picture of the request it answers",
+    ),
   profile_picture_url: z.string().nullable(),
   role: z.enum(['owner', 'member']),
   last_read_id: z.number().int().describe('Their read marker: the newest message id they have read (0: none)'),
