@@ -65,7 +65,12 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   return new AppError(500, 'internal_error', 'Internal Server Error', 'Something went wrong; it has been logged.')
 }
 
-/** Builds the whole application from its dependencies. It never listens, so tests reuse it. */
+/**
+ * Builds the whole application from its dependencies. It never listens, so tests reuse it. Returns
+ * the Elysia app (routes, sockets) beside the parts its owner feeds and stops (server.ts): the
+ * chat and stream sockets, the broker, presence, the profile cache, the event consumers, and
+ * whether it is stopping.
+ */
 export function createApp(deps: AppDeps) {
   const { config, store, logger, metrics, testPage } = deps
   const realtime = createRealtime(deps)
@@ -147,5 +152,5 @@ export function createApp(deps: AppDeps) {
       realtime.stop()
     })
 
-  return Object.assign(app, { chat, streams, broker, presence, profiles, lifecycle, consumers: realtime.consumers })
+  return { app, chat, streams, broker, presence, profiles, lifecycle, consumers: realtime.consumers }
 }

@@ -84,13 +84,13 @@ async function serve(config: Config, logger: Logger, release: () => void): Promi
     await store.outbox.follow(false)
   }
   try {
-    running.listen({ port: config.PORT, hostname: config.HOST })
+    running.app.listen({ port: config.PORT, hostname: config.HOST })
   } catch (err) {
     const reason = listenReasons[(err as { code?: string }).code ?? '']
     if (reason) throw new ListenError(`${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${config.PORT}`, reason)
     throw err
   }
-  const server = running.server
+  const server = running.app.server
   if (!server) throw new Error('server did not start')
   const heartbeat = new InstanceHeartbeat(store, logger)
   await heartbeat.start()

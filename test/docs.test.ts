@@ -25,7 +25,7 @@ afterAll(() => server.destroy())
 function servedRoutes(): { method: string; path: string }[] {
   const config = loadConfig({ DATABASE_PATH: ':memory:', LOG_LEVEL: 'silent' })
   const store = SqliteStore.open(':memory:')
-  const app = createApp({ config, store, logger: createLogger('silent'), metrics: createMetrics() })
+  const { app } = createApp({ config, store, logger: createLogger('silent'), metrics: createMetrics() })
   void store.close()
   return app.routes.map((r) => ({ method: r.method.toLowerCase(), path: r.path.replace(/:(\w+)/g, '{$1}') }))
 }
