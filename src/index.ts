@@ -96,7 +96,7 @@ if (command.kind === 'renew-epoch') {
   await oneShot(async () => {
     // On SQLite a running server holds the file's lock; on Postgres each writes a heartbeat.
     const release = config.DATABASE_URL ? () => {} : holdDataFileFor('renew-epoch', config.DATABASE_PATH)
-    const store = await openStore(config)
+    const { store } = await openStore(config)
     try {
       const running = await store.instancesSeenSince(Date.now() - INSTANCE_STALE_MS)
       if (running.length > 0 && !force) throw new InstancesRunning('renew-epoch', running)
@@ -114,7 +114,7 @@ if (command.kind === 'renew-epoch') {
 if (command.kind === 'webhooks') {
   const { action } = command
   await oneShot(async () => {
-    const store = await openStore(config)
+    const { store } = await openStore(config)
     try {
       if (action.verb === 'dead') {
         for (let after = 0; ; ) {

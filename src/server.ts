@@ -10,7 +10,6 @@ import { StartRefused } from './start-refused.ts'
 import { holdDataFile } from './store/file-lock.ts'
 import { InstanceHeartbeat } from './store/instances.ts'
 import { openStore } from './store/open.ts'
-import { PostgresStore } from './store/postgres-store.ts'
 import { loadTestPage } from './web/index.ts'
 
 /** A running server and how to stop it. */
@@ -58,14 +57,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
 async function serve(config: Config, logger: Logger, release: () => void): Promise<RunningServer> {
   const metrics = createMetrics()
-  const store = await openStore(config, (size, seconds) => {
+  const { store, sequenced } = await openStore(config, (size, seconds) => {
     metrics.storeBatchSize.observe(size)
     metrics.storeCommitSeconds.observe(seconds)
   })
   const deps: AppDeps = { config, store, logger, metrics, testPage: config.TEST_PAGE ? await loadTestPage() : undefined }
   if (config.REDIS_URL) {
-    if (!(store instanceof PostgresStore)) throw new Error('REDIS_URL needs DATABASE_URL')
-    const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, store, logger)
+    // The settings refuse REDIS_URL without DATABASE_URL; this is the store that makes it so.
+    if (!sequenced) throw new Error('REDIS_URL needs DATABASE_URL')
+    const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, sequenced, logger)
     deps.broker = (deliver) => broker.deliverTo(deliver)
     deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, logger)
   }

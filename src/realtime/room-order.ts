@@ -1,11 +1,7 @@
 import type { Logger } from '../logger.ts'
-import type { MessageRow } from '../store/store.ts'
+import type { MessageRow, SequencedStore } from '../store/store.ts'
 
-/** What ordering needs from the store: messages by their position in a room. */
-export interface SequencedStore {
-  messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]>
-  lastSeq(roomId: number): Promise<number>
-}
+export type { SequencedStore }
 
 /** At most this many messages are read from the store at once. */
 const FILL_BATCH = 500

@@ -72,6 +72,15 @@ export interface Recovery {
 
 export type { InstanceRow }
 
+/**
+ * Messages by their position in a room (a store that numbers each room's messages as it commits
+ * them: Postgres, where several instances write). What ordering them across instances needs.
+ */
+export interface SequencedStore {
+  messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]>
+  lastSeq(roomId: number): Promise<number>
+}
+
 /** Durable storage of rooms and messages. */
 export interface Store {
   createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }>
