@@ -1,3 +1,13 @@
+// Why this client and not undici's Pool (measured 2026-12-06, Bun 1.4.5, undici 8.14.1, 2 shared cores):
+// `npx bun bench/webhook-client.ts --requests 20000 --rounds 11` (20,000 signed 327-byte POSTs, 8 at
+// once, keep-alive; medians of 11 alternating rounds, min–max of the per-round ratios) gave undici
+// 0.59x the requests/s (0.45–0.75), 1.87x the CPU per request (1.51–2.72: 32.8 µs against 17.5) and
+// 1.8x the p50 latency. On the binary, `npx bun bench/webhooks.ts --binary dist/chat-server
+// --seconds 5 --rounds 5` (two runs each; post.ts on a Pool for undici's) stored 0.81–0.83x of
+// webhooks-off with this client, 0.50–0.61x with undici. undici also reads an endless status line,
+// chunk extension or run of 103 heads until the timeout, drops credentials given in the URL, does
+// not resend on a connection closed while idle, and keeps a connection that answered before a
+// request's body went out whole.
 import type { Socket } from 'bun'
 import { RequestFailed, ResponseReader, type PostAnswer } from './response-reader.ts'
 
