@@ -132,7 +132,9 @@ export class RedisPresence implements Presence {
 
   async online(roomId: number): Promise<OnlineUserDto[]> {
     const { present, info } = roomKeys(this.prefix, roomId)
-    const ids = (await this.redis.send('ZRANGEBYSCORE', [present, String(Date.now()), '+inf'])) as string[]
+    // Present until a time still to come: one whose time is now has passed (as the scripts prune),
+    // and so has a leave kept for the sweep, written with the time it was made.
+    const ids = (await this.redis.send('ZRANGEBYSCORE', [present, `(${Date.now()}`, '+inf'])) as string[]
     if (ids.length === 0) return []
     const infos = (await this.redis.send('HMGET', [info, ...ids])) as unknown[]
     return ids.map((id, i) => {
@@ -142,8 +144,8 @@ export class RedisPresence implements Presence {
   }
 
   async counts(roomIds: readonly number[]): Promise<number[]> {
-    const now = String(Date.now())
-    return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [roomKeys(this.prefix, id).present, now, '+inf']))))
+    const after = `(${Date.now()}`
+    return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [roomKeys(this.prefix, id).present, after, '+inf']))))
   }
 
   /** Leaves everything this instance vouched for, and what failed to leave (the scripts announce who is now gone), and disconnects. */
