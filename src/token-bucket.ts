@@ -1,4 +1,6 @@
-/** A token bucket: `rate` tokens a second, holding at most `burst`; starts full. */
+import { type Clock, realClock, type Timer } from './clock.ts'
+
+/** A token bucket: `rate` tokens a second, holding at most `burst`; starts full. Its owner says what time it is (ms on its clock). */
 export class TokenBucket {
   private tokens: number
   private last: number
@@ -6,14 +8,14 @@ export class TokenBucket {
   constructor(
     private readonly rate: number,
     private readonly burst: number,
-    now = performance.now(),
+    now: number,
   ) {
     this.tokens = burst
     this.last = now
   }
 
   /** Takes one token if there is one. */
-  take(now = performance.now()): boolean {
+  take(now: number): boolean {
     this.refill(now)
     if (this.tokens < 1) return false
     this.tokens -= 1
@@ -21,13 +23,13 @@ export class TokenBucket {
   }
 
   /** Seconds until a token is there. */
-  wait(now = performance.now()): number {
+  wait(now: number): number {
     this.refill(now)
     return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.rate
   }
 
   /** True when the bucket is full again (its owner has been quiet). */
-  full(now = performance.now()): boolean {
+  full(now: number): boolean {
     this.refill(now)
     return this.tokens >= this.burst
   }
@@ -46,27 +48,30 @@ export class TokenBucket {
  * bucket). A key is forgotten once its bucket is full, so memory follows the keys active lately.
  */
 export class KeyedLimiter {
-  /** Per key: when (performance.now() ms) its bucket is full again; past that, it is forgotten. */
+  /** Per key: when (clock.now() ms) its bucket is full again; past that, it is forgotten. */
   private readonly fullAt = new Map<string, number>()
-  private readonly sweep: ReturnType<typeof setInterval>
+  private readonly sweep: Timer
   /** Milliseconds one token takes to come back. */
   private readonly interval: number
   /** How far ahead of now `fullAt` may be while a token is left: burst − 1 tokens. */
   private readonly tolerance: number
 
   /** `perMinute` tokens a minute, in bursts of up to `burst`. */
-  constructor(perMinute: number, burst: number) {
+  constructor(
+    perMinute: number,
+    burst: number,
+    private readonly clock: Clock = realClock,
+  ) {
     this.interval = 60_000 / perMinute
     this.tolerance = (burst - 1) * this.interval
-    this.sweep = setInterval(() => {
-      const now = performance.now()
+    this.sweep = clock.setInterval(() => {
+      const now = clock.now()
       for (const [key, at] of this.fullAt) if (at <= now) this.fullAt.delete(key)
     }, 60_000)
-    this.sweep.unref()
   }
 
   /** Takes a token for `key`; returns 0 when there was one, else the whole seconds to wait. */
-  take(key: string, now = performance.now()): number {
+  take(key: string, now = this.clock.now()): number {
     const at = Math.max(this.fullAt.get(key) ?? now, now)
     if (at - now > this.tolerance) return Math.max(1, Math.ceil((at - this.tolerance - now) / 1000))
     this.fullAt.set(key, at + this.interval)
@@ -74,6 +79,6 @@ export class KeyedLimiter {
   }
 
   close(): void {
-    clearInterval(this.sweep)
+    this.clock.clearInterval(this.sweep)
   }
 }

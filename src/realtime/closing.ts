@@ -1,3 +1,4 @@
+import { type Clock, realClock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Connection } from './session.ts'
@@ -20,13 +21,14 @@ export class Closer {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly graceMs = CLOSE_GRACE_MS,
+    private readonly clock: Clock = realClock,
   ) {}
 
   close(connection: Connection, code: number, reason: string): void {
     if (connection.closing) return
     connection.closing = true
     if (connection.topic !== null) connection.socket.unsubscribe(connection.topic)
-    this.finish(connection, code, reason, performance.now())
+    this.finish(connection, code, reason, this.clock.now())
   }
 
   private finish(connection: Connection, code: number, reason: string, since: number) {
@@ -34,8 +36,8 @@ export class Closer {
     if (socket.readyState !== 1) return
     const queued = socket.getBufferedAmount()
     if (queued === 0) return socket.close(code, reason)
-    if (performance.now() - since < this.graceMs) {
-      setTimeout(() => this.finish(connection, code, reason, since), POLL_MS).unref()
+    if (this.clock.now() - since < this.graceMs) {
+      this.clock.setTimeout(() => this.finish(connection, code, reason, since), POLL_MS)
       return
     }
     this.metrics.socketsTerminated.inc()

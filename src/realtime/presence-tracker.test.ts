@@ -1,20 +1,22 @@
 import { describe, expect, it } from 'bun:test'
+import { ManualClock } from '../clock.ts'
 import { createLogger } from '../logger.ts'
 import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
-import { PresenceTracker, retryDelay, type Timers } from './presence-tracker.ts'
+import { PresenceTracker, retryDelay } from './presence-tracker.ts'
 import { MemoryPresence, type Presence, type PresenceChange } from './presence.ts'
 
 const GRACE = 50
 function makeTracker(graceMs = GRACE) {
   const heard: string[] = []
   const presence = new MemoryPresence((_room, frame) => heard.push((JSON.parse(frame) as { type: string }).type.replace('chat.user.', '')))
-  return { tracker: new PresenceTracker(presence, graceMs, createLogger('silent')), heard, topics: new Topics() }
+  const clock = new ManualClock()
+  const settle = () => clock.advance(GRACE * 3)
+  return { tracker: new PresenceTracker(presence, graceMs, createLogger('silent'), clock), heard, topics: new Topics(), clock, settle }
 }
-const settle = () => Bun.sleep(GRACE * 3)
 
 describe('PresenceTracker', () => {
   it('should join with the first tab and leave with the last, after the grace', async () => {
-    const { tracker: t, heard, topics } = makeTracker()
+    const { tracker: t, heard, topics, settle } = makeTracker()
     const [tab1, tab2] = [fakeSession(topics, 1, 'a'), fakeSession(topics, 1, 'a')]
     t.enter(tab1)
     t.enter(tab2)
@@ -28,7 +30,7 @@ describe('PresenceTracker', () => {
   })
 
   it('should announce nothing for a reconnect within the grace', async () => {
-    const { tracker: t, heard, topics } = makeTracker()
+    const { tracker: t, heard, topics, settle } = makeTracker()
     const first = fakeSession(topics, 1, 'a')
     t.enter(first)
     for (let i = 0; i < 5; i++) {
@@ -43,17 +45,17 @@ describe('PresenceTracker', () => {
   })
 
   it('should leave at once with no grace, and keep rooms apart', async () => {
-    const { tracker: t, heard, topics } = makeTracker(0)
+    const { tracker: t, heard, topics, clock } = makeTracker(0)
     const [here, there] = [fakeSession(topics, 1, 'a'), fakeSession(topics, 2, 'a')]
     t.enter(here)
     t.enter(there)
     t.exit(here)
-    await Bun.sleep(1)
+    await clock.advance(0)
     expect(heard).toEqual(['join', 'join', 'leave'])
   })
 
   it('should drop pending leaves once stopped (presence lets go of everyone as it closes)', async () => {
-    const { tracker: t, heard, topics } = makeTracker()
+    const { tracker: t, heard, topics, settle } = makeTracker()
     const s = fakeSession(topics, 1, 'a')
     t.enter(s)
     t.exit(s)
@@ -62,41 +64,6 @@ describe('PresenceTracker', () => {
     expect(heard).toEqual(['join'])
   })
 })
-
-/** Timers that run only when the test advances the clock. */
-class ManualClock implements Timers {
-  now = 0
-  private timers: { at: number; run: () => void }[] = []
-
-  set(run: () => void, ms: number) {
-    const timer = { at: this.now + ms, run }
-    this.timers.push(timer)
-    return timer
-  }
-
-  clear(timer: unknown) {
-    this.timers = this.timers.filter((t) => t !== timer)
-  }
-
-  get pending(): number {
-    return this.timers.length
-  }
-
-  /** Moves time on by `ms`, running what falls due in order (and what that sets off). */
-  async advance(ms: number) {
-    const end = this.now + ms
-    for (;;) {
-      await Bun.sleep(0)
-      const due = this.timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0]
-      if (!due) break
-      this.clear(due)
-      this.now = due.at
-      due.run()
-    }
-    this.now = end
-    await Bun.sleep(0)
-  }
-}
 
 /** Presence in memory whose calls fail while `down`, and which records every call. */
 class FlakyPresence implements Presence {

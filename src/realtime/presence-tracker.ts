@@ -1,18 +1,7 @@
+import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Presence } from './presence.ts'
 import type { Session } from './session.ts'
-
-/** Timers, as a dependency: unit tests pass a clock they advance. */
-export interface Timers {
-  set(run: () => void, ms: number): unknown
-  clear(timer: unknown): void
-}
-
-/** Real timers that do not keep the process alive. */
-const REAL_TIMERS: Timers = {
-  set: (run, ms) => setTimeout(run, ms).unref(),
-  clear: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
-}
 
 /** How failed joins and leaves are retried: the wait doubles from `baseMs` up to `capMs`. */
 export interface RetryTiming {
@@ -45,7 +34,7 @@ interface Change {
   /** Failed tries of `wish` so far. */
   failures: number
   /** The retry waiting, if any. */
-  retry: unknown
+  retry: Timer | null
 }
 
 /**
@@ -64,7 +53,7 @@ export class PresenceTracker {
   /** Sockets per room and user on this instance. */
   private readonly sockets = new Map<number, Map<string, number>>()
   /** Users whose last socket here closed less than the grace ago (per room): still present. */
-  private readonly leaving = new Map<number, Map<string, unknown>>()
+  private readonly leaving = new Map<number, Map<string, Timer>>()
   /** Joins and leaves not yet taken by presence (per room and user). */
   private readonly changes = new Map<number, Map<string, Change>>()
   private stopped = false
@@ -73,7 +62,7 @@ export class PresenceTracker {
     private readonly presence: Presence,
     private readonly graceMs: number,
     private readonly logger: Logger,
-    private readonly timers: Timers = REAL_TIMERS,
+    private readonly clock: Clock = realClock,
     private readonly retryTiming: RetryTiming = PRESENCE_RETRY,
   ) {}
 
@@ -102,7 +91,7 @@ export class PresenceTracker {
     // Shutting down: presence itself lets go of this instance's users as it closes.
     if (this.stopped) return
     if (this.graceMs === 0) return this.leave(roomId, userId)
-    const timer = this.timers.set(() => this.leave(roomId, userId), this.graceMs)
+    const timer = this.clock.setTimeout(() => this.leave(roomId, userId), this.graceMs)
     let pending = this.leaving.get(roomId)
     if (!pending) this.leaving.set(roomId, (pending = new Map()))
     pending.set(userId, timer)
@@ -111,9 +100,9 @@ export class PresenceTracker {
   /** On shutdown: pending leaves and retries are dropped (presence closes next, and lets go of everyone). */
   stop(): void {
     this.stopped = true
-    for (const pending of this.leaving.values()) for (const timer of pending.values()) this.timers.clear(timer)
+    for (const pending of this.leaving.values()) for (const timer of pending.values()) this.clock.clearTimeout(timer)
     this.leaving.clear()
-    for (const changes of this.changes.values()) for (const change of changes.values()) if (change.retry !== null) this.timers.clear(change.retry)
+    for (const changes of this.changes.values()) for (const change of changes.values()) if (change.retry !== null) this.clock.clearTimeout(change.retry)
     this.changes.clear()
   }
 
@@ -121,7 +110,7 @@ export class PresenceTracker {
     const pending = this.leaving.get(roomId)
     const timer = pending?.get(userId)
     if (timer === undefined) return
-    this.timers.clear(timer)
+    this.clock.clearTimeout(timer)
     pending!.delete(userId)
     if (pending!.size === 0) this.leaving.delete(roomId)
   }
@@ -144,7 +133,7 @@ export class PresenceTracker {
     change.wish = wish
     change.failures = 0
     if (change.retry !== null) {
-      this.timers.clear(change.retry)
+      this.clock.clearTimeout(change.retry)
       change.retry = null
     }
     if (!change.running) void this.apply(roomId, userId, change)
@@ -176,7 +165,7 @@ export class PresenceTracker {
     const fields = { room: roomId, user: userId, failures: change.failures, retryInMs: delay, err: failure }
     if (change.failures === 1) this.logger.warn(`presence ${what} failed; retrying`, fields)
     else this.logger.debug(`presence ${what} failed again; retrying`, fields)
-    change.retry = this.timers.set(() => {
+    change.retry = this.clock.setTimeout(() => {
       change.retry = null
       if (!change.running && !this.givenUp(roomId, userId, change.wish)) void this.apply(roomId, userId, change)
     }, delay)

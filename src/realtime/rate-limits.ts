@@ -1,3 +1,4 @@
+import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Config } from '../config.ts'
 import { TokenBucket } from '../token-bucket.ts'
 
@@ -20,19 +21,21 @@ export interface SocketLimits {
  */
 export class RateLimiter {
   private readonly users = new Map<string, TokenBucket>()
-  private readonly sweep: ReturnType<typeof setInterval>
+  private readonly sweep: Timer
 
-  constructor(private readonly config: Config) {
+  constructor(
+    private readonly config: Config,
+    private readonly clock: Clock = realClock,
+  ) {
     // Forget users whose buckets have filled up again: they have been quiet.
-    this.sweep = setInterval(() => {
-      const now = performance.now()
+    this.sweep = clock.setInterval(() => {
+      const now = clock.now()
       for (const [user, bucket] of this.users) if (bucket.full(now)) this.users.delete(user)
     }, 60_000)
-    this.sweep.unref()
   }
 
   forSocket(): SocketLimits {
-    return { bucket: new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST), refusals: 0, windowStart: 0 }
+    return { bucket: new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST, this.clock.now()), refusals: 0, windowStart: 0 }
   }
 
   private userBucket(userId: string, now: number) {
@@ -43,7 +46,7 @@ export class RateLimiter {
 
   /** A message over WebSocket: both the socket's and the user's bucket must have a token. */
   socketMessage(userId: string, limits: SocketLimits): Verdict {
-    const now = performance.now()
+    const now = this.clock.now()
     // The socket's bucket first: a flooding tab should not spend the tokens of the user's other tabs.
     if (limits.bucket.take(now) && this.userBucket(userId, now).take(now)) return 'ok'
     if (now - limits.windowStart > FLOOD_WINDOW_MS) {
@@ -55,12 +58,12 @@ export class RateLimiter {
 
   /** A message over REST; returns the seconds to wait, or 0 when it may go. */
   restMessage(userId: string): number {
-    const now = performance.now()
+    const now = this.clock.now()
     const bucket = this.userBucket(userId, now)
     return bucket.take(now) ? 0 : Math.max(1, Math.ceil(bucket.wait(now)))
   }
 
   close(): void {
-    clearInterval(this.sweep)
+    this.clock.clearInterval(this.sweep)
   }
 }

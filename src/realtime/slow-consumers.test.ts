@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'bun:test'
+import { ManualClock } from '../clock.ts'
 import { createLogger } from '../logger.ts'
 import { createMetrics } from '../metrics.ts'
 import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
@@ -9,33 +10,37 @@ const LIMIT = 1000
 const logger = createLogger('silent')
 function setup(graceMs = 100) {
   const metrics = createMetrics()
-  const closer = new Closer(metrics, logger, graceMs)
-  return { metrics, closer, slow: new SlowConsumers(LIMIT, closer, metrics, logger), topics: new Topics() }
+  const clock = new ManualClock()
+  const closer = new Closer(metrics, logger, graceMs, clock)
+  return { metrics, clock, closer, slow: new SlowConsumers(LIMIT, closer, metrics, logger, clock), topics: new Topics() }
 }
 
 describe('SlowConsumers', () => {
   it('should leave alone a socket whose queue passes the limit for a moment', async () => {
-    const { slow, topics } = setup()
+    const { slow, clock, topics } = setup()
     const s = fakeSession(topics, 1, 'fast')
     s.socket.buffered = 2 * LIMIT
     slow.touch([s])
-    await Bun.sleep(0)
+    await clock.advance(500)
     s.socket.buffered = 0
     slow.check(s)
+    await clock.advance(2000)
     expect(s.closing).toBe(false)
     slow.stop()
   })
 
   it('should close one far over the limit at once, and one over it for a second, with 1013', async () => {
-    const { slow, topics } = setup()
+    const { slow, clock, topics } = setup()
     const [far, over] = [fakeSession(topics, 1, 'far'), fakeSession(topics, 1, 'over')]
     far.socket.buffered = 9 * LIMIT
     over.socket.buffered = 2 * LIMIT
     slow.touch([far, over])
-    await Bun.sleep(0)
+    await clock.advance(0)
     expect([far.closing, over.closing]).toEqual([true, false])
-    // Looked at again by the slow consumers' own timer, deliveries or not.
-    await Bun.sleep(2100)
+    // Looked at again by the slow consumers' own timer, deliveries or not: not before the grace.
+    await clock.advance(999)
+    expect(over.closing).toBe(false)
+    await clock.advance(1100)
     expect(over.closing).toBe(true)
     slow.stop()
   })
@@ -43,7 +48,7 @@ describe('SlowConsumers', () => {
 
 describe('Closer', () => {
   it('should send the close frame once the queue has drained', async () => {
-    const { closer, topics } = setup()
+    const { closer, clock, topics } = setup()
     const s = fakeSession(topics, 1, 'draining')
     s.socket.subscribe('room:1')
     s.socket.buffered = 500
@@ -52,18 +57,20 @@ describe('Closer', () => {
     expect(s.socket.isSubscribed('room:1')).toBe(false)
     expect(s.socket.closedWith).toBeNull()
     s.socket.buffered = 0
-    await Bun.sleep(150)
+    await clock.advance(150)
     expect(s.socket.closedWith).toEqual({ code: 1013, reason: 'too slow' })
     expect(s.socket.terminated).toBe(false)
   })
 
   it('should cut a socket whose queue does not drain within the grace, counting what it released', async () => {
-    const { closer, metrics, topics } = setup(100)
+    const { closer, clock, metrics, topics } = setup(100)
     const s = fakeSession(topics, 1, 'stuck')
     s.socket.buffered = 5000
     closer.close(s, 1013, 'too slow')
     closer.close(s, 1013, 'again') // once is enough
-    await Bun.sleep(300)
+    await clock.advance(99)
+    expect(s.socket.terminated).toBe(false)
+    await clock.advance(201)
     expect(s.socket.terminated).toBe(true)
     expect(s.socket.closedWith).toBeNull()
     const text = await metrics.registry.metrics()

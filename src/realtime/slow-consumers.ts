@@ -1,3 +1,4 @@
+import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Closer } from './closing.ts'
@@ -22,18 +23,19 @@ export class SlowConsumers {
   private readonly touched = new Set<Iterable<Connection>>()
   private scheduled = false
   private readonly suspects = new Set<Connection>()
-  private readonly timer = setInterval(() => {
-    const now = performance.now()
-    for (const session of this.suspects) this.check(session, now)
-  }, GRACE_MS)
+  private readonly timer: Timer
 
   constructor(
     private readonly limitBytes: number,
     private readonly closer: Closer,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    private readonly clock: Clock = realClock,
   ) {
-    this.timer.unref()
+    this.timer = clock.setInterval(() => {
+      const now = clock.now()
+      for (const session of this.suspects) this.check(session, now)
+    }, GRACE_MS)
   }
 
   /** These sockets were just sent something: look at them once the current batch is out. */
@@ -43,14 +45,14 @@ export class SlowConsumers {
     this.scheduled = true
     queueMicrotask(() => {
       this.scheduled = false
-      const now = performance.now()
+      const now = this.clock.now()
       for (const group of this.touched) for (const session of group) this.check(session, now)
       this.touched.clear()
     })
   }
 
   /** Closes the socket if its unsent queue has been over the limit too long, or is far over it. */
-  check(session: Connection, now = performance.now()): void {
+  check(session: Connection, now = this.clock.now()): void {
     if (session.closing || session.socket.readyState !== 1) return void this.suspects.delete(session)
     const queued = session.socket.getBufferedAmount()
     if (queued <= this.limitBytes) {
@@ -73,6 +75,6 @@ export class SlowConsumers {
   }
 
   stop(): void {
-    clearInterval(this.timer)
+    this.clock.clearInterval(this.timer)
   }
 }

@@ -82,5 +82,5 @@ export class FakeSocket {
 export function fakeSession(topics: Topics, roomId: number, user: string): Session & { socket: FakeSocket & ServerWebSocket<unknown> } {
   const identity: Identity = { userId: user, nickname: user.toUpperCase(), email: `${user}@example.com`, profileUrl: null }
   const socket = new FakeSocket(topics) as unknown as FakeSocket & ServerWebSocket<unknown>
-  return openSession(socket, identity, roomId, { bucket: new TokenBucket(10, 20), refusals: 0, windowStart: 0 }) as Session & { socket: FakeSocket & ServerWebSocket<unknown> }
+  return openSession(socket, identity, roomId, { bucket: new TokenBucket(10, 20, performance.now()), refusals: 0, windowStart: 0 }) as Session & { socket: FakeSocket & ServerWebSocket<unknown> }
 }
