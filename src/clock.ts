@@ -26,6 +26,9 @@ export const realClock: Clock = {
   clearInterval: (timer) => clearInterval(timer as ReturnType<typeof setInterval>),
 }
 
+/** One turn of the event loop: after the real zero-delay timers already set. */
+const turn = () => new Promise<void>((resolve) => setTimeout(resolve, 0))
+
 interface ManualTimer {
   at: number
   run: () => void
@@ -75,13 +78,14 @@ export class ManualClock implements Clock {
 
   /**
    * Moves time on by `ms`, running what falls due in order (and what that sets off). Before each
-   * timer and at the end it lets pending promise callbacks run, so that what a timer started (a
-   * call that resolves at once) is done before the next timer or the test looks.
+   * timer and at the end it gives the event loop a turn (promise callbacks, and real zero-delay
+   * timers such as a fake server's replies), so that what a timer started is done before the next
+   * timer runs or the test looks.
    */
   async advance(ms: number): Promise<void> {
     const end = this.elapsed + ms
     for (;;) {
-      await Bun.sleep(0)
+      await turn()
       const due = this.next(end)
       if (!due) break
       this.elapsed = due.at
@@ -92,7 +96,7 @@ export class ManualClock implements Clock {
       due.run()
     }
     this.elapsed = end
-    await Bun.sleep(0)
+    await turn()
   }
 
   private add(run: () => void, ms: number, every: number): ManualTimer {

@@ -1,3 +1,4 @@
+import { type Clock, realClock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Broker } from './broker.ts'
 import { messageEvent, signalEvent, userEvent, type EventSink, type RealtimeEvent } from './events.ts'
@@ -63,12 +64,12 @@ export class RedisBroker implements Broker {
   }
 
   /** Connects both connections (publishing and subscribing need separate ones). */
-  static async open(connector: RedisConnector, prefix: string, store: SequencedStore, logger: Logger, timing: ProbeTiming = PROBE_TIMING): Promise<RedisBroker> {
+  static async open(connector: RedisConnector, prefix: string, store: SequencedStore, logger: Logger, timing: ProbeTiming = PROBE_TIMING, clock: Clock = realClock): Promise<RedisBroker> {
     const pub = connector()
     const broker = new RedisBroker(pub, prefix, store, logger)
     try {
       await pub.connect()
-      broker.subscriber = await RedisSubscriber.open(connector, pub, `${prefix}probe:${broker.instance}`, logger, timing, () => broker.catchUpAll())
+      broker.subscriber = await RedisSubscriber.open(connector, pub, `${prefix}probe:${broker.instance}`, logger, timing, () => broker.catchUpAll(), clock)
     } catch (err) {
       pub.close()
       throw err

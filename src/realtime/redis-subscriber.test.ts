@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'bun:test'
+import { ManualClock } from '../clock.ts'
 import { signalEvent } from './events.ts'
 import { publishMessages, range, ROOM, setup, waitFor } from '../../test/support/broker-fixtures.ts'
 
@@ -23,14 +24,35 @@ describe('Redis going away', () => {
   })
 
   it('should take a reconnect as a lost subscription at once, not after probes miss', async () => {
-    // Probes would notice only after 10 s; the reconnect itself says Redis may have restarted.
-    const { redis, store, sink, a, b } = await setup({ intervalMs: 5000, deadlineMs: 10_000 })
+    // The clock stands still: no probe is ever sent, so only the reconnect itself can say Redis may have restarted.
+    const { redis, store, sink, a, b } = await setup({ intervalMs: 1000, deadlineMs: 3500 }, new ManualClock())
     await a.watch(ROOM)
     redis.stop()
     redis.start()
     await waitFor(() => a.available && b.available, 1000)
     publishMessages(b, store.commit(ROOM, 2))
     await waitFor(() => sink.seqs.length === 2, 1000)
+    expect(sink.seqs).toEqual([1, 2])
+    expect(redis.subscribers(`t:room:${ROOM}`)).toBe(1)
+  })
+
+  it('should count the subscription as broken once probes stop coming back, and rebuild it on the next probe', async () => {
+    const clock = new ManualClock()
+    const { redis, store, sink, a, b } = await setup({ intervalMs: 1000, deadlineMs: 3500 }, clock)
+    await a.watch(ROOM)
+    await clock.advance(3000)
+    expect(a.available).toBe(true)
+    // The subscription goes deaf without a reconnect: what is published no longer comes back.
+    redis.route = (channel) => (channel.startsWith('t:probe:') ? 'drop' : 'deliver')
+    await clock.advance(3499) // the last probe heard was sent at 3 s
+    expect(a.available).toBe(true)
+    await clock.advance(1)
+    expect(a.available).toBe(false) // 3.5 s without a probe; the probe at 7 s rebuilds
+    redis.route = () => 'deliver'
+    await clock.advance(500)
+    await waitFor(() => a.available)
+    publishMessages(b, store.commit(ROOM, 2))
+    await waitFor(() => sink.seqs.length === 2)
     expect(sink.seqs).toEqual([1, 2])
     expect(redis.subscribers(`t:room:${ROOM}`)).toBe(1)
   })

@@ -1,3 +1,4 @@
+import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { ChannelListener, RedisConnection, RedisConnector } from './redis-connection.ts'
 
@@ -22,10 +23,10 @@ export class RedisSubscriber {
   /** The connection each channel's listener is subscribed on, if any. */
   private readonly on = new Map<string, RedisConnection>()
   /** When a probe last came back through the subscription: it works. */
-  private lastProbe = Date.now()
+  private lastProbe: number
   private rebuilding = false
   private closed = false
-  private readonly timer: ReturnType<typeof setInterval>
+  private readonly timer: Timer
   /** Changes to the subscription run one at a time, in order (see `serially`). */
   private changes: Promise<unknown> = Promise.resolve()
 
@@ -38,13 +39,15 @@ export class RedisSubscriber {
     private readonly timing: ProbeTiming,
     /** Called once the subscription was rebuilt: events may have been lost meanwhile. */
     private readonly onRestored: () => void,
+    private readonly clock: Clock,
   ) {
-    this.timer = setInterval(() => this.probe().catch((err) => this.logger.error('redis probe failed', { err })), timing.intervalMs)
+    this.lastProbe = clock.wallNow()
+    this.timer = clock.setInterval(() => this.probe().catch((err) => this.logger.error('redis probe failed', { err })), timing.intervalMs)
   }
 
   /** Connects a subscriber (publishing goes through `pub`, which the broker shares). */
-  static async open(connector: RedisConnector, pub: RedisConnection, probeChannel: string, logger: Logger, timing: ProbeTiming, onRestored: () => void): Promise<RedisSubscriber> {
-    const subscriber = new RedisSubscriber(connector, pub, connector(), probeChannel, logger, timing, onRestored)
+  static async open(connector: RedisConnector, pub: RedisConnection, probeChannel: string, logger: Logger, timing: ProbeTiming, onRestored: () => void, clock: Clock = realClock): Promise<RedisSubscriber> {
+    const subscriber = new RedisSubscriber(connector, pub, connector(), probeChannel, logger, timing, onRestored, clock)
     try {
       await subscriber.sub.connect()
       await subscriber.sub.subscribe(probeChannel, subscriber.heardProbe)
@@ -72,7 +75,7 @@ export class RedisSubscriber {
 
   /** True while probes come back: what is published reaches this instance. */
   get healthy(): boolean {
-    return this.pub.connected && Date.now() - this.lastProbe < this.timing.deadlineMs
+    return this.pub.connected && this.clock.wallNow() - this.lastProbe < this.timing.deadlineMs
   }
 
   /** Listens to a channel; resolves once subscribed (rejects when Redis is away, leaving nothing behind). */
@@ -103,12 +106,12 @@ export class RedisSubscriber {
 
   close(): void {
     this.closed = true
-    clearInterval(this.timer)
+    this.clock.clearInterval(this.timer)
     this.sub.close()
   }
 
   private readonly heardProbe = () => {
-    this.lastProbe = Date.now()
+    this.lastProbe = this.clock.wallNow()
   }
 
   /**
@@ -131,12 +134,12 @@ export class RedisSubscriber {
       return
     }
     this.pub.publish(this.probeChannel, '1').catch(() => {})
-    if (Date.now() - this.lastProbe < this.timing.deadlineMs || this.rebuilding) return
+    if (this.clock.wallNow() - this.lastProbe < this.timing.deadlineMs || this.rebuilding) return
     this.rebuilding = true
     this.logger.warn('redis subscription lost; resubscribing and catching up', { channels: this.channels.size })
     try {
       await this.serially(() => this.rebuild())
-      this.lastProbe = Date.now()
+      this.lastProbe = this.clock.wallNow()
       this.logger.info('redis subscription restored')
       this.onRestored()
     } catch (err) {

@@ -1,4 +1,5 @@
 import { afterEach } from 'bun:test'
+import { type Clock, realClock } from '../../src/clock.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { MessageRow } from '../../src/store/store.ts'
 import type { RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
@@ -90,12 +91,12 @@ afterEach(async () => {
 })
 
 /** A Redis, a store, and two instances' brokers on them: `a` watches, `b` sends. */
-export async function setup(timing = TIMING) {
+export async function setup(timing = TIMING, clock: Clock = realClock) {
   const redis = new ScriptedRedis()
   const store = new FakeStore()
   const sink = new Sink()
-  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, timing)).deliverTo(sink.deliver)
-  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing)).deliverTo(new Sink().deliver)
+  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(sink.deliver)
+  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(new Sink().deliver)
   open.push(a, b)
   return { redis, store, sink, a, b }
 }
