@@ -78,7 +78,7 @@ describe('the chat test page across a network cut and a server crash', () => {
       // Each page's next message reaches the server and is stored; its acknowledgement does not.
       proxy.stall('down')
       await sendFromEach('at the cut')
-      await until(async () => (await stored(server.base, roomId)).length === sent.length, 'the messages at the cut stored', 10_000)
+      await until(async () => (await stored(server.base, roomId)).length === sent.length, { what: 'the messages at the cut stored', timeoutMs: 10_000 })
       for (const [n, { page }] of pages.entries()) expect(await pendingTexts(page)).toEqual([`${n}:at the cut 0`])
 
       // The network is cut: every connection is reset, and new ones are refused.
@@ -141,7 +141,7 @@ describe('the chat test page reloaded with a message unacknowledged', () => {
       proxy.stall('down')
       await sendFromPage(a.page, 'stored, never acknowledged')
       await sendFromPage(a.page, 'never sent')
-      await until(async () => (await stored(server.base, roomId)).length === 2, 'the first stored')
+      await until(async () => (await stored(server.base, roomId)).length === 2, { what: 'the first stored' })
       expect(await pendingTexts(a.page)).toEqual(['stored, never acknowledged', 'never sent'])
 
       // The reload's page, script and REST calls go to the server directly; the room's socket

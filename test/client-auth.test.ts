@@ -69,14 +69,14 @@ describe('credentials from the auth hook, through the reference gateway', () => 
     const before = hook.calls.length
     expect(hook.calls).not.toContain(true)
     proxy.cut()
-    await until(() => log.states.at(-1) === 'open' && log.states.includes('reconnecting'), 'reconnected')
+    await until(() => log.states.at(-1) === 'open' && log.states.includes('reconnecting'), { what: 'reconnected' })
     // Asked for a fresh token once (later calls, for REST, get the app's current one).
     expect(hook.calls.slice(before).filter((refresh) => refresh)).toEqual([true])
     // The hook is told why: the gateway's own words.
     expect(hook.refusals).toEqual([expect.stringContaining('expired')])
     const sent = await log.room.send('with the fresh token')
     expect(sent).toMatchObject({ user_id: 'user-42', nickname: '홍길동 (new token)' })
-    await until(() => log.messages.length === 2, 'both messages')
+    await until(() => log.messages.length === 2, { what: 'both messages' })
     expect(log.texts()).toEqual(['with the first token', 'with the fresh token'])
     expect(log.stopped).toBeNull()
     log.room.close()
@@ -129,10 +129,10 @@ describe('credentials from the auth hook, through the reference gateway', () => 
     const room = createChatClient({ baseUrl: via, auth, reconnect: QUICK_RECONNECT }).room(roomId)
     const errors: Error[] = []
     room.on('error', (error) => errors.push(error))
-    await until(() => asked, 'a fresh token asked for')
+    await until(() => asked, { what: 'a fresh token asked for' })
     expect(room.state).toBe('reconnecting')
     room.close()
-    await until(() => aborted, 'the wait aborted')
+    await until(() => aborted, { what: 'the wait aborted' })
     await Bun.sleep(100)
     // Closed by the app: the abandoned wait is no error of the connection.
     expect({ state: room.state, errors }).toEqual({ state: 'closed', errors: [] })
@@ -143,7 +143,7 @@ describe('credentials from the auth hook, through the reference gateway', () => 
     const hook = tokenHook(token(hong, -60), () => token(hong))
     // A backoff of up to a minute: only a retry made at once connects within the wait below.
     const room = createChatClient({ baseUrl: via, auth: hook.auth, reconnect: { baseMs: 60_000, capMs: 60_000 } }).room(roomId)
-    await until(() => room.state === 'open', 'connected', 3000)
+    await until(() => room.state === 'open', { what: 'connected', timeoutMs: 3000 })
     // Refused once, refreshed at once: no backoff, no second refusal.
     expect(hook.calls.slice(0, 2)).toEqual([false, true])
     expect(hook.calls.filter((refresh) => refresh)).toEqual([true])

@@ -34,22 +34,22 @@ describe('the inbox stream of the client', () => {
     await theirs.sendMessage({ room: team.id, message: 'before' })
 
     const inbox = clientAs(via, me).inbox()
-    await until(() => summary(inbox).length === 1, 'the first fetch')
+    await until(() => summary(inbox).length === 1, { what: 'the first fetch' })
     expect(summary(inbox)).toEqual([[team.id, 1, 'before']])
 
     const second = await theirs.createRoom({ name: 'later', kind: 'private', members: [me.user_id] })
-    await until(() => summary(inbox).length === 2, 'the gained room')
+    await until(() => summary(inbox).length === 2, { what: 'the gained room' })
     const one = await theirs.sendMessage({ room: team.id, message: 'one' })
-    await until(() => inbox.unreadCount === 2, 'the new message counted')
+    await until(() => inbox.unreadCount === 2, { what: 'the new message counted' })
     expect(summary(inbox)).toEqual([
       [team.id, 2, 'one'],
       [second.id, 0, null],
     ])
     // Read on another device: the stream says so.
     await mine.markRead(team.id, one.id)
-    await until(() => inbox.unreadCount === 0, 'the read from elsewhere')
+    await until(() => inbox.unreadCount === 0, { what: 'the read from elsewhere' })
     await theirs.removeMember(second.id, me.user_id)
-    await until(() => summary(inbox).length === 1, 'the lost room')
+    await until(() => summary(inbox).length === 1, { what: 'the lost room' })
     expect(summary(inbox)).toEqual([[team.id, 0, 'one']])
     inbox.close()
   })
@@ -61,18 +61,18 @@ describe('the inbox stream of the client', () => {
     const inbox = clientAs(via, me).inbox()
     const states: string[] = []
     inbox.on('state', (s) => states.push(s))
-    await until(() => inbox.state === 'open' && summary(inbox).length === 1, 'the first fetch')
+    await until(() => inbox.state === 'open' && summary(inbox).length === 1, { what: 'the first fetch' })
 
     // The network drops and stays down while two messages come.
     proxy.dropNewConnections(true)
     proxy.cut()
-    await until(() => inbox.state === 'reconnecting', 'reconnecting')
+    await until(() => inbox.state === 'reconnecting', { what: 'reconnecting' })
     await theirs.sendMessage({ room: direct.id, message: 'while away 1' })
     await theirs.sendMessage({ room: direct.id, message: 'while away 2' })
     expect(inbox.unreadCount).toBe(0)
     proxy.dropNewConnections(false)
 
-    await until(() => inbox.unreadCount === 2, 'the missed messages counted')
+    await until(() => inbox.unreadCount === 2, { what: 'the missed messages counted' })
     expect(summary(inbox)).toEqual([[direct.id, 2, 'while away 2']])
     expect(states).toEqual(['open', 'reconnecting', 'open'])
     inbox.close()

@@ -35,7 +35,7 @@ describe('a room connection across a network cut and a server crash', () => {
       const via = `http://127.0.0.1:${proxy.port}`
       const logs = [alice, bob].map((user) => new RoomLog(clientAs(via, user).room(roomId, { since: 0 })))
       const [a, b] = logs as [RoomLog, RoomLog]
-      await until(() => logs.every((l) => l.room.state === 'open'), 'both clients open')
+      await until(() => logs.every((l) => l.room.state === 'open'), { what: 'both clients open' })
 
       // Both send at once, and every send is acknowledged.
       await Promise.all(logs.flatMap((log, n) => range(10).map((i) => log.room.send(`${n}:before ${i}`))))
@@ -44,13 +44,13 @@ describe('a room connection across a network cut and a server crash', () => {
       // stored, its echo does not; the rest wait their turn.
       proxy.stall('down')
       const unacknowledged = logs.flatMap((log, n) => range(5).map((i) => track(log.room.send(`${n}:at the cut ${i}`))))
-      await until(async () => (await direct.history(roomId, { limit: 200 })).length === 22, 'the first of each stored')
+      await until(async () => (await direct.history(roomId, { limit: 200 })).length === 22, { what: 'the first of each stored' })
 
       // The network is cut and the server killed; the clients go on sending meanwhile.
       proxy.cut()
       server.proc.kill('SIGKILL')
       await server.exited
-      await until(() => logs.every((l) => l.room.state === 'reconnecting'), 'both clients reconnecting')
+      await until(() => logs.every((l) => l.room.state === 'reconnecting'), { what: 'both clients reconnecting' })
       unacknowledged.push(...logs.flatMap((log, n) => range(3).map((i) => track(log.room.send(`${n}:while down ${i}`)))))
       expect(unacknowledged.filter((s) => s.settled())).toEqual([])
       expect(a.room.pending.length).toBe(8)
@@ -71,7 +71,7 @@ describe('a room connection across a network cut and a server crash', () => {
       for (const message of resolved) expect(byId.get(message.id)).toEqual(message)
       expect(new Set(resolved.map((m) => m.client_msg_id)).size).toBe(resolved.length)
       // Both clients saw the room's messages exactly once, in the room's order.
-      await until(() => a.messages.length >= history.length && b.messages.length >= history.length, 'every message on both clients')
+      await until(() => a.messages.length >= history.length && b.messages.length >= history.length, { what: 'every message on both clients' })
       await Bun.sleep(100)
       for (const log of logs) expect(log.messages.map((m) => m.id)).toEqual(history.map((m) => m.id))
       expect(a.room.pending).toEqual([])
@@ -98,7 +98,7 @@ describe('a reconnect that missed more than the server replays', () => {
       proxy.stall('down')
       const pending = log.room.send('stored, echo lost')
       const others = clientAs(server.base, bob).api
-      await until(async () => (await others.history(roomId)).length === 2, 'alice’s message stored')
+      await until(async () => (await others.history(roomId)).length === 2, { what: 'alice’s message stored' })
       for (const i of range(4)) await others.sendMessage({ room: roomId, message: `bob ${i}` })
       proxy.cut()
       proxy.heal()
@@ -137,11 +137,11 @@ describe('the rest of a room connection', () => {
     const roomId = await createRoom(server)
     const storage = new MemoryStorage()
     const first = clientAs(via, alice).room(roomId, { since: 0, storage })
-    await until(() => first.state === 'open', 'the first page open')
+    await until(() => first.state === 'open', { what: 'the first page open' })
     // The first message reaches the server but its echo does not; the second waits behind it.
     proxy.stall('down')
     const lost = [first.send('stored, never acknowledged'), first.send('never sent')].map((p) => p.catch((e: unknown) => e))
-    await until(async () => (await server.http(`/chat/v1/room/${roomId}/messages/`).then((r) => r.json() as Promise<Message[]>)).length === 1, 'the first stored')
+    await until(async () => (await server.http(`/chat/v1/room/${roomId}/messages/`).then((r) => r.json() as Promise<Message[]>)).length === 1, { what: 'the first stored' })
     first.close()
     proxy.cut()
     proxy.heal()
@@ -152,7 +152,7 @@ describe('the rest of a room connection', () => {
     // The list is told as it changes: both restored, then each acknowledged.
     const pendingSizes: number[] = []
     second.room.on('pending', (pending) => pendingSizes.push(pending.length))
-    await until(() => second.messages.length === 2 && second.room.pending.length === 0, 'the reloaded page caught up')
+    await until(() => second.messages.length === 2 && second.room.pending.length === 0, { what: 'the reloaded page caught up' })
     await Bun.sleep(100)
     const history = await clientAs(server.base, alice).api.history(roomId)
     expect(history.map((m) => m.message)).toEqual(['stored, never acknowledged', 'never sent'])
@@ -166,21 +166,21 @@ describe('the rest of a room connection', () => {
     const roomId = await createRoom(server)
     const watcher = clientAs(via, alice).room(roomId)
     const seen = () => [...watcher.online.keys()].sort()
-    await until(() => seen().join() === alice.user_id, 'alice online')
+    await until(() => seen().join() === alice.user_id, { what: 'alice online' })
     const bobs = clientAs(server.base, bob).room(roomId)
-    await until(() => seen().join() === [alice.user_id, bob.user_id].sort().join(), 'bob joined')
+    await until(() => seen().join() === [alice.user_id, bob.user_id].sort().join(), { what: 'bob joined' })
 
     // While alice is away, bob leaves and carol comes: she hears of neither.
     proxy.dropNewConnections(true)
     proxy.cut()
-    await until(() => watcher.state === 'reconnecting', 'alice reconnecting')
+    await until(() => watcher.state === 'reconnecting', { what: 'alice reconnecting' })
     bobs.close()
     const carols = clientAs(server.base, carol).room(roomId)
-    await until(() => carols.state === 'open', 'carol open')
+    await until(() => carols.state === 'open', { what: 'carol open' })
     await Bun.sleep(300)
     expect(seen()).toContain(bob.user_id)
     proxy.dropNewConnections(false)
-    await until(() => seen().join() === [alice.user_id, carol.user_id].sort().join(), 'the list rebuilt')
+    await until(() => seen().join() === [alice.user_id, carol.user_id].sort().join(), { what: 'the list rebuilt' })
     expect(watcher.online.get(carol.user_id)).toEqual({ user_id: carol.user_id, nickname: carol.nickname, profile_picture_url: carol.profile_url ?? null })
     for (const room of [watcher, carols]) room.close()
   })
@@ -191,14 +191,14 @@ describe('the rest of a room connection', () => {
     const reader = clientAs(server.base, bob).room(roomId)
     const notices: string[] = []
     reader.on('typing', (t) => notices.push(t.user_id))
-    await until(() => typist.state === 'open' && reader.state === 'open', 'both open')
+    await until(() => typist.state === 'open' && reader.state === 'open', { what: 'both open' })
     // The server relays every notice here (TYPING_INTERVAL_MS=0): only the client holds them back.
     expect(range(5).map(() => typist.typing())).toEqual([true, false, false, false, false])
     await Bun.sleep(200)
     expect(notices).toEqual([alice.user_id])
     await Bun.sleep(250)
     expect(typist.typing()).toBe(true)
-    await until(() => notices.length === 2, 'the second notice')
+    await until(() => notices.length === 2, { what: 'the second notice' })
     for (const room of [typist, reader]) room.close()
   })
 
@@ -208,10 +208,10 @@ describe('the rest of a room connection', () => {
     proxy.stall('down')
     const sockets = countingWebSocket()
     const room = clientAs(via, alice, { WebSocket: sockets.WebSocket, reconnect: { ...QUICK_RECONNECT, handshakeTimeoutMs: 200 } }).room(roomId)
-    await until(() => sockets.opened() >= 2, 'a second attempt')
+    await until(() => sockets.opened() >= 2, { what: 'a second attempt' })
     expect(room.state).toBe('reconnecting')
     proxy.heal()
-    await until(() => room.state === 'open', 'connected once the path is back')
+    await until(() => room.state === 'open', { what: 'connected once the path is back' })
     room.close()
   })
 
@@ -236,7 +236,7 @@ describe('the rest of a room connection', () => {
     const reset = new Promise<{ epoch: string }>((resolve) => room.room.on('reset', resolve))
     expect(await reset).toEqual({ epoch })
     const sent = await room.room.send('after the reset')
-    await until(() => room.messages.length === 1, 'the message')
+    await until(() => room.messages.length === 1, { what: 'the message' })
     expect(room.messages).toEqual([sent])
     room.room.close()
   })

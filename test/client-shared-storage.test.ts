@@ -67,7 +67,7 @@ describe('pending sends on a browser that several users share', () => {
     proxy.stall('down')
     const before = (await history(roomId)).length
     const lost = texts.map((text) => room.send(text).catch((error: unknown) => error))
-    await until(async () => (await history(roomId)).length === before + 1, `the first of ${user.user_id}'s messages stored`)
+    await until(async () => (await history(roomId)).length === before + 1, { what: `the first of ${user.user_id}'s messages stored` })
     room.close()
     proxy.cut()
     proxy.heal()
@@ -105,7 +105,7 @@ describe('pending sends on a browser that several users share', () => {
       [bob, 'bob 2'],
     ] as const) {
       const room = clientAs(via, user).room(roomId, { since: 0, storage })
-      await until(async () => (await history(roomId)).some((m) => m.message === last) && room.pending.length === 0, `${user.user_id}'s pending messages sent`)
+      await until(async () => (await history(roomId)).some((m) => m.message === last) && room.pending.length === 0, { what: `${user.user_id}'s pending messages sent` })
       room.close()
     }
     await Bun.sleep(100)
@@ -131,7 +131,7 @@ describe('pending sends on a browser that several users share', () => {
     const room = clientAs(via, alice).room(roomId, { since: 0, storage })
     const errors: Error[] = []
     room.on('error', (error) => errors.push(error))
-    await until(() => errors.length > 0, 'the failed look-up reported')
+    await until(() => errors.length > 0, { what: 'the failed look-up reported' })
     const sent = room.send('while offline')
     await Bun.sleep(200)
     expect(room.pending.map((p) => p.message)).toEqual(['while offline'])
@@ -156,7 +156,7 @@ describe('pending sends on a browser that several users share', () => {
     const errors: Error[] = []
     room.on('error', (error) => errors.push(error))
     const sent = room.send('held')
-    await until(() => errors.length > 0, 'the look-up given up')
+    await until(() => errors.length > 0, { what: 'the look-up given up' })
     expect(errors[0]!.message).toContain('did not say who the user is')
     expect(storage.log).toEqual([])
     proxy.heal()
@@ -170,7 +170,7 @@ describe('pending sends on a browser that several users share', () => {
     const storage = new SharedStorage()
     storage.setItem(`app:${alice.user_id}:${roomId}`, JSON.stringify([{ client_msg_id: 'app-key-1', message: 'under the app’s key' }]))
     const room = clientAs(server.base, alice).room(roomId, { since: 0, storage, storageKey: `app:${alice.user_id}:${roomId}` })
-    await until(async () => (await history(roomId)).length === 1 && room.pending.length === 0, 'the stored send sent')
+    await until(async () => (await history(roomId)).length === 1 && room.pending.length === 0, { what: 'the stored send sent' })
     expect(senders(await history(roomId))).toEqual([`${alice.user_id}: under the app’s key`])
     expect(storage.items.size).toBe(0)
     room.close()

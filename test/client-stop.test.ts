@@ -22,7 +22,7 @@ describe('a room connection that must not come back', () => {
     const sockets = countingWebSocket()
     const room = clientAs(server.base, bob, { WebSocket: sockets.WebSocket }).room(id)
     const stopped = stoppedOf(room)
-    await until(() => room.state === 'open', 'bob connected')
+    await until(() => room.state === 'open', { what: 'bob connected' })
     await owner.removeMember(id, bob.user_id)
 
     expect(await stopped).toMatchObject({ reason: 'removed', closeCode: 4403 })
@@ -77,10 +77,10 @@ describe('a room connection that must not come back', () => {
     const room = clientAs(own.base, alice).room(roomId, { since: 0 })
     const states: string[] = []
     room.on('state', (state) => states.push(state))
-    await until(() => room.state === 'open', 'connected')
+    await until(() => room.state === 'open', { what: 'connected' })
     const restarted = await own.restart()
     try {
-      await until(() => states.join() === 'open,reconnecting,open', 'connected again', 15_000)
+      await until(() => states.join() === 'open,reconnecting,open', { what: 'connected again', timeoutMs: 15_000 })
       expect(await room.send('back')).toMatchObject({ message: 'back' })
       room.close()
     } finally {

@@ -47,7 +47,7 @@ async function createRoom(instance: ServerProcess, name: string): Promise<number
 const ids = (frames: Frame[]) => frames.map((f) => f.id as number)
 type Detail = { online_users: { user_id: string; nickname: string }[] }
 const detail = async (instance: ServerProcess, roomId: number) => (await (await fetch(`${instance.base}/chat/v1/room/${roomId}/`)).json()) as Detail
-const allReady = () => until(async () => (await Promise.all(instances.map(async (i) => (await fetch(`${i.base}/readyz`)).status))).every((s) => s === 200), 'every instance ready', 20_000)
+const allReady = () => until(async () => (await Promise.all(instances.map(async (i) => (await fetch(`${i.base}/readyz`)).status))).every((s) => s === 200), { what: 'every instance ready', timeoutMs: 20_000 })
 
 describe('three instances on Postgres and Redis', () => {
   it('should give every client every message once, in one ascending order, whichever instance it is on', async () => {
@@ -129,7 +129,7 @@ describe('three instances on Postgres and Redis', () => {
     relays[1]!.delay(800)
     try {
       await tab1.close()
-      await until(async () => !(await detail(instances[0]!, roomId)).online_users.some((u) => u.user_id === 'alice'), 'alice left', 10_000)
+      await until(async () => !(await detail(instances[0]!, roomId)).online_users.some((u) => u.user_id === 'alice'), { what: 'alice left', timeoutMs: 10_000 })
       const tab2 = await connect(instances[2]!, roomId, user('alice'))
       await Bun.sleep(2500)
       await watcher.barrier()
@@ -220,7 +220,7 @@ describe('three instances on Postgres and Redis', () => {
       const res = await fetch(`${instances[1]!.base}/chat/v1/room/${roomId}/`)
       return res.ok ? ((await res.json()) as Detail).online_users.map((u) => u.nickname).sort() : []
     }
-    await until(async () => (await nicknames()).length === 2, 'both users back', 10_000)
+    await until(async () => (await nicknames()).length === 2, { what: 'both users back', timeoutMs: 10_000 })
     expect(await nicknames()).toEqual(['keeper님', 'lost님'])
     victim.proc.kill('SIGKILL')
     await victim.exited
@@ -244,7 +244,7 @@ describe('three instances on Postgres and Redis', () => {
     // itself, while the others' users look expired; then the others come back (Bun's reconnect
     // backoff spreads instances by up to 2 s).
     relays[0]!.restore()
-    await until(async () => (await fetch(`${instances[0]!.base}/chat/v1/room/${roomId}/`)).status === 200, 'instance 0 back', 10_000)
+    await until(async () => (await fetch(`${instances[0]!.base}/chat/v1/room/${roomId}/`)).status === 200, { what: 'instance 0 back', timeoutMs: 10_000 })
     await Bun.sleep(1000)
     for (const relay of relays) relay.restore()
     await allReady()

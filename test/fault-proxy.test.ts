@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { connect, type Socket } from 'node:net'
 import { FaultProxy } from './support/fault-proxy.ts'
+import { until } from './support/wait.ts'
 
 // An echo server behind the proxy: what a client writes comes back through both directions.
 let echo: import('bun').TCPSocketListener
@@ -25,12 +26,6 @@ function client(): { socket: Socket; text: () => string; ended: Promise<string> 
     socket.on('close', () => resolve('closed'))
   })
   return { socket, text: () => received, ended }
-}
-
-async function until(check: () => boolean, timeoutMs = 2000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check() && Date.now() < deadline) await Bun.sleep(5)
-  return check()
 }
 
 describe('fault proxy', () => {

@@ -6,6 +6,7 @@ import type { RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
 import { messageEvent } from '../../src/realtime/events.ts'
 import { RedisBroker, type SequencedStore } from '../../src/realtime/redis-broker.ts'
 import { ScriptedRedis } from './scripted-redis.ts'
+import { until } from './wait.ts'
 
 // What the broker's unit tests share: a store of sequenced messages, a sink, brokers on a scripted Redis.
 
@@ -71,13 +72,8 @@ export const publishMessages = (broker: RedisBroker, rows: readonly MessageRow[]
   for (const row of rows) broker.publish(messageEvent(row))
 }
 
-export async function waitFor(condition: () => boolean, timeoutMs = 2000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await Bun.sleep(5)
-  }
-}
+/** Waits until `condition` holds (see `until`), polling often: the scripted Redis answers within a timer turn. */
+export const waitFor = (condition: () => boolean, timeoutMs = 2000): Promise<true> => until(condition, { timeoutMs, intervalMs: 5 })
 
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 export const seqOf = (message: string) => (JSON.parse(message) as { m?: { seq: number } }).m?.seq

@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { until } from './wait.ts'
 
 /** One webhook as the receiver recorded it. */
 export interface Received {
@@ -57,14 +58,4 @@ export async function startReceiver(): Promise<Receiver> {
 }
 
 /** Waits until `check` passes (it throws until then), up to `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
-      return await check()
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-      await Bun.sleep(50)
-    }
-  }
-}
+export const eventually = <T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> => until(check, { timeoutMs, intervalMs: 50 }) as Promise<T>
