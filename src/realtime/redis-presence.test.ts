@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'bun:test'
 import { startRedis, type TestRedis } from '../../test/support/cluster.ts'
+import { until } from '../../test/support/wait.ts'
+import { ManualClock } from '../clock.ts'
 import { createLogger } from '../logger.ts'
 import { redisConnector, type RedisConnection } from './redis-connection.ts'
 import { RedisPresence } from './redis-presence.ts'
@@ -8,7 +10,11 @@ import { roomChannel } from './redis-wire.ts'
 import { relayRedis, startRedisCluster, type RedisRelay } from '../../test/support/redis-test-servers.ts'
 
 // The Lua scripts are the logic here, so these tests run them on a real redis-server of their own.
+// The scripts keep no time of their own (no key's TTL runs out here): who is renewed until when, and
+// when a sweep may run, are the instances' clock, which the tests advance. Reconnects stay real time.
 const TTL = 0.6
+/** Instances renew (and sweep) this often: TTL/3, at least 200 ms. */
+const TICK_MS = 200
 /** Sweeping waits this long after a (re)connect (see redis-presence.ts). */
 const HOLD_OFF_MS = 5000
 const ROOM = 42
@@ -47,6 +53,9 @@ afterEach(async () => {
 /** Instances of one deployment (one key prefix) on the same Redis, and what its rooms heard. */
 function deployment(rooms: number[] = [ROOM]) {
   const prefix = `p${++prefixes}:`
+  /** The instances' shared clock. */
+  const clock = new ManualClock()
+  const mine: Instance[] = []
   const heard: Heard[] = []
   let listening: Promise<void> | null = null
   /** Subscribes (once, on the first instance's kind of connection) to the rooms' channels. */
@@ -66,6 +75,17 @@ function deployment(rooms: number[] = [ROOM]) {
   return {
     prefix,
     heard,
+    /**
+     * Moves the instances' clock on by `ms`, one renewal at a time, letting each renewal (and the
+     * sweep after it) finish on the real Redis before the next: a few round trips on each connected
+     * instance's connection come back only after what it sent before.
+     */
+    async elapse(ms: number) {
+      for (let left = ms; left > 0; left -= TICK_MS) {
+        await clock.advance(Math.min(TICK_MS, left))
+        for (let trip = 0; trip < 6; trip++) await Promise.all(mine.filter((i) => i.connection.connected).map((i) => i.connection.send('PING', []).catch(() => {})))
+      }
+    },
     /** Listens afresh (a connection that reconnects to a restarted Redis has lost its subscriptions). */
     async listenAgain() {
       listening = null
@@ -74,23 +94,18 @@ function deployment(rooms: number[] = [ROOM]) {
     /** The leaves heard so far. */
     gone: () => heard.filter((h) => !h.joined).map(({ joined: _, frame: __, ...rest }) => rest),
     async instance(connection: RedisConnection, listener?: RedisConnection): Promise<Instance> {
-      const presence = new RedisPresence(connection, prefix, TTL, logger)
+      const presence = new RedisPresence(connection, prefix, TTL, logger, clock)
       await connection.connect()
       await listen(listener ?? connect())
       const instance = { presence, connection, kill: () => connection.close() }
       running.push(instance)
+      mine.push(instance)
       return instance
     },
   }
 }
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await Bun.sleep(20)
-  }
-}
+const waitFor = (condition: () => boolean | Promise<boolean>, timeoutMs = 5000) => until(condition, { timeoutMs, intervalMs: 20 })
 
 let redis: TestRedis
 beforeAll(async () => {
@@ -138,6 +153,7 @@ describe('join and leave across instances', () => {
     await keys.connect()
     for (const key of ['present', 'vouch', 'info']) await keys.send('DEL', [`${d.prefix}{r${ROOM}}:${key}`])
     // a's next refresh finds alice gone, puts her back and says so.
+    await d.elapse(TICK_MS)
     await waitFor(() => d.heard.filter((h) => h.joined).length === 2, 3000)
     expect(d.heard.map((h) => h.joined)).toEqual([true, true])
     expect(d.heard[1]!.version).toBeGreaterThan(d.heard[0]!.version)
@@ -194,9 +210,12 @@ describe('a Redis restart without persistence', () => {
     await waitFor(async () => (await b.presence.online(ROOM).catch(() => [])).length === 1)
     await d.listenAgain()
     a.kill()
-    await waitFor(() => d.gone().length > 0, HOLD_OFF_MS + 3000)
+    await d.elapse(HOLD_OFF_MS - TICK_MS)
+    expect(d.gone()).toEqual([]) // b reconnected less than the hold-off ago: it sweeps nobody yet
+    await d.elapse(2 * TICK_MS)
+    await waitFor(() => d.gone().length > 0)
     expect(d.gone()).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
-  }, 15_000)
+  })
 })
 
 describe('a join or leave that failed, tried again', () => {
@@ -213,9 +232,10 @@ describe('a join or leave that failed, tried again', () => {
     // Redis forgot alice: the leave is kept for the sweep, which announces it once every instance had the time to renew.
     expect(await a.presence.leave(ROOM, 'alice')).toEqual({ changed: false, version: 0 })
     expect(await b.presence.online(ROOM)).toEqual([])
-    await waitFor(() => d.gone().length > 0, HOLD_OFF_MS + 3000)
+    await d.elapse(HOLD_OFF_MS + TICK_MS)
+    await waitFor(() => d.gone().length > 0)
     expect(d.gone()).toEqual([{ roomId: ROOM, userId: 'alice', nickname: 'Alice', version: expect.any(Number) }])
-  }, 15_000)
+  })
 
   it('should not announce a kept leave of a user another instance vouches for again', async () => {
     const d = deployment()
@@ -235,13 +255,13 @@ describe('a join or leave that failed, tried again', () => {
       await a.presence.leave(ROOM, 'alice')
       relay.restore()
       await waitFor(() => b.connection.connected, 5000)
-      await Bun.sleep(HOLD_OFF_MS + 1500)
+      await d.elapse(HOLD_OFF_MS + 1500)
       expect(d.gone()).toEqual([])
       expect((await a.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
     } finally {
       relay.close()
     }
-  }, 20_000)
+  })
 
   it('should leave a join that failed to the retry, which spares the joining socket, not to the refresh', async () => {
     const d = deployment()
@@ -254,7 +274,7 @@ describe('a join or leave that failed, tried again', () => {
       relay.restore()
       await waitFor(() => a.connection.connected, 5000)
       // The refreshes on reconnecting and after it leave alice alone…
-      await Bun.sleep(TTL * 1000)
+      await d.elapse(TTL * 1000)
       expect(d.heard).toEqual([])
       // …until her join goes through.
       expect((await a.presence.join(ROOM, alice, 'tab-1')).changed).toBe(true)
@@ -278,14 +298,14 @@ describe('a join or leave that failed, tried again', () => {
     await a.presence.leave(ROOM, 'alice')
     const back = await b.presence.join(ROOM, alice, 'tab-2')
     expect(back.changed).toBe(true)
-    await Bun.sleep(HOLD_OFF_MS + 1500)
+    await d.elapse(HOLD_OFF_MS + 1500)
     // Her first join, then this one; no leave.
     expect(d.heard.map((h) => [h.userId, h.joined, h.except])).toEqual([
       ['alice', true, undefined],
       ['alice', true, 'tab-2'],
     ])
     expect((await a.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
-  }, 15_000)
+  })
 })
 
 describe('an outage longer than the presence TTL', () => {
@@ -303,21 +323,23 @@ describe('an outage longer than the presence TTL', () => {
     const [a, b] = await Promise.all(relays.map((relay) => d.instance(redisConnector(relay.url)())))
     await a!.presence.join(ROOM, alice)
     for (const relay of relays) relay.cut()
-    await Bun.sleep(TTL * 3000)
+    await waitFor(() => !a!.connection.connected && !b!.connection.connected)
+    await d.elapse(TTL * 3000)
     // b is back first; a, whose user expired during the outage, a little later (Bun's reconnect
     // backoff spreads instances by up to 2 s). b must not sweep alice before a had its chance.
     relays[1]!.restore()
     await waitFor(() => b!.connection.connected, 5000)
-    await Bun.sleep(1500)
+    await d.elapse(1500)
     relays[0]!.restore()
     await waitFor(() => a!.connection.connected, 5000)
-    await Bun.sleep(HOLD_OFF_MS)
+    await d.elapse(HOLD_OFF_MS)
     expect(d.gone()).toEqual([])
     expect((await b!.presence.online(ROOM)).map((u) => u.user_id)).toEqual(['alice'])
     a!.kill()
+    await d.elapse(TTL * 1000 + TICK_MS)
     await waitFor(() => d.gone().length > 0, 3000)
     expect(d.gone().map((g) => g.userId)).toEqual(['alice'])
-  }, 25_000)
+  })
 })
 
 describe('on Redis Cluster', () => {
@@ -333,7 +355,8 @@ describe('on Redis Cluster', () => {
       expect((await b.presence.online(3)).map((u) => u.nickname).sort()).toEqual(['Alice', 'Bob'])
       expect((await a.presence.leave(1, 'alice')).changed).toBe(true)
       a.kill()
-      await waitFor(() => d.gone().length === 6, HOLD_OFF_MS + 3000)
+      await d.elapse(HOLD_OFF_MS + TICK_MS)
+      await waitFor(() => d.gone().length === 6)
       expect(
         d
           .gone()

@@ -1,3 +1,4 @@
+import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { RoomPresence } from './presence-ledger.ts'
 import { JOIN, LEAVE, PRESENT, REFRESH, roomIndexKey, roomKeys, scriptKeys, SWEEP } from './presence-scripts.ts'
@@ -62,7 +63,7 @@ export class RedisPresence implements Presence {
   private readonly local = new Map<number, Map<string, Vouched>>()
   /** Leaves that failed (room -> user -> info): tried again, they keep the leave for the sweep should Redis have forgotten the user. */
   private readonly unsettled = new Map<number, Map<string, string>>()
-  private readonly timer: ReturnType<typeof setInterval>
+  private readonly timer: Timer
   private readonly ttlMs: number
   private readonly holdOffMs: number
   /** Since when the connection has been up without a break; null while it is down. */
@@ -74,12 +75,14 @@ export class RedisPresence implements Presence {
     private readonly prefix: string,
     ttlSeconds: number,
     private readonly logger: Logger,
+    /** Its wall time is what the scripts compare (renewed until, swept after): the same scale on every instance. */
+    private readonly clock: Clock = realClock,
   ) {
     this.ttlMs = Math.round(ttlSeconds * 1000)
     this.holdOffMs = Math.max(this.ttlMs, MIN_SWEEP_HOLD_OFF_MS)
-    if (redis.connected) this.connectedSince = Date.now()
+    if (redis.connected) this.connectedSince = this.clock.wallNow()
     redis.onconnect = () => this.reconnected()
-    this.timer = setInterval(() => this.tick().catch((err) => this.logger.warn('presence heartbeat failed', { err })), Math.max(200, Math.floor(this.ttlMs / 3)))
+    this.timer = clock.setInterval(() => this.tick().catch((err) => this.logger.warn('presence heartbeat failed', { err })), Math.max(200, Math.floor(this.ttlMs / 3)))
   }
 
   static async connect(url: string, prefix: string, ttlSeconds: number, logger: Logger): Promise<RedisPresence> {
@@ -102,7 +105,7 @@ export class RedisPresence implements Presence {
     users.set(user.userId, vouched)
     // Back: a leave of theirs that failed is moot.
     this.settle(roomId, user.userId)
-    const now = Date.now()
+    const now = this.clock.wallNow()
     const version = Number(await runScript(this.redis, JOIN, this.keys(roomId), [this.instance, now, now + this.ttlMs, user.userId, info, this.channel(roomId), except ?? '']))
     vouched.joined = true
     // The join happened; should the index miss the room, the next refresh puts it back.
@@ -119,7 +122,7 @@ export class RedisPresence implements Presence {
     const retried = this.unsettled.get(roomId)?.get(userId)
     let version: number
     try {
-      version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, Date.now(), userId, this.channel(roomId), retried ?? '']))
+      version = Number(await runScript(this.redis, LEAVE, this.keys(roomId), [this.instance, this.clock.wallNow(), userId, this.channel(roomId), retried ?? '']))
     } catch (err) {
       this.unsettle(roomId, userId, retried ?? vouched?.info ?? JSON.stringify({ n: userId }))
       throw err
@@ -134,7 +137,7 @@ export class RedisPresence implements Presence {
     const { present, info } = roomKeys(this.prefix, roomId)
     // Present until a time still to come: one whose time is now has passed (as the scripts prune),
     // and so has a leave kept for the sweep, written with the time it was made.
-    const ids = (await this.redis.send('ZRANGEBYSCORE', [present, `(${Date.now()}`, '+inf'])) as string[]
+    const ids = (await this.redis.send('ZRANGEBYSCORE', [present, `(${this.clock.wallNow()}`, '+inf'])) as string[]
     if (ids.length === 0) return []
     const infos = (await this.redis.send('HMGET', [info, ...ids])) as unknown[]
     return ids.map((id, i) => {
@@ -144,13 +147,13 @@ export class RedisPresence implements Presence {
   }
 
   async counts(roomIds: readonly number[]): Promise<number[]> {
-    const after = `(${Date.now()}`
+    const after = `(${this.clock.wallNow()}`
     return Promise.all(roomIds.map(async (id) => Number(await this.redis.send('ZCOUNT', [roomKeys(this.prefix, id).present, after, '+inf']))))
   }
 
   /** Leaves everything this instance vouched for, and what failed to leave (the scripts announce who is now gone), and disconnects. */
   async close(): Promise<void> {
-    clearInterval(this.timer)
+    this.clock.clearInterval(this.timer)
     const vouched = [...this.local, ...this.unsettled].flatMap(([roomId, users]) => [...users.keys()].map((userId) => ({ roomId, userId })))
     for (const { roomId, userId } of vouched) await this.leave(roomId, userId).catch(() => null)
     this.redis.close()
@@ -183,7 +186,7 @@ export class RedisPresence implements Presence {
 
   private reconnected() {
     // Redis was away (or restarted empty): nobody could renew anything. Renew first, sweep later.
-    this.connectedSince = Date.now()
+    this.connectedSince = this.clock.wallNow()
     this.refresh().catch((err) => this.logger.warn('presence refresh after reconnecting failed', { err }))
   }
 
@@ -193,19 +196,19 @@ export class RedisPresence implements Presence {
       this.connectedSince = null
       return
     }
-    this.connectedSince ??= Date.now()
+    this.connectedSince ??= this.clock.wallNow()
     if (this.ticking) return
     this.ticking = true
     try {
       await this.refresh()
-      if (this.connectedSince !== null && Date.now() - this.connectedSince >= this.holdOffMs) await this.sweep()
+      if (this.connectedSince !== null && this.clock.wallNow() - this.connectedSince >= this.holdOffMs) await this.sweep()
     } finally {
       this.ticking = false
     }
   }
 
   private async refresh() {
-    const now = Date.now()
+    const now = this.clock.wallNow()
     const renewals: Promise<void>[] = []
     for (const [roomId, users] of this.local) {
       // A join that has not gone through yet is retried as a join (telling all but the joining socket).
@@ -227,7 +230,7 @@ export class RedisPresence implements Presence {
 
   private async sweepRoom(roomId: number) {
     if (!Number.isSafeInteger(roomId)) return
-    const [empty, ...gone] = (await runScript(this.redis, SWEEP, this.keys(roomId), [Date.now(), this.channel(roomId)])) as unknown[]
+    const [empty, ...gone] = (await runScript(this.redis, SWEEP, this.keys(roomId), [this.clock.wallNow(), this.channel(roomId)])) as unknown[]
     if (gone.length > 0) this.logger.info('users no instance vouches for announced gone', { room: roomId, users: gone.length })
     if (Number(empty) !== 1) return
     await this.redis.send('SREM', [roomIndexKey(this.prefix), String(roomId)])
