@@ -57,9 +57,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
 async function serve(config: Config, logger: Logger, release: () => void): Promise<RunningServer> {
   const metrics = createMetrics()
-  const { store, sequenced } = await openStore(config, (size, seconds) => {
-    metrics.storeBatchSize.observe(size)
-    metrics.storeCommitSeconds.observe(seconds)
+  const webhooksOn = Boolean(config.WEBHOOK_URL && config.WEBHOOK_SECRET)
+  const { store, sequenced } = await openStore(config, {
+    webhooks: webhooksOn,
+    observeBatch: (size, seconds) => {
+      metrics.storeBatchSize.observe(size)
+      metrics.storeCommitSeconds.observe(seconds)
+    },
   })
   const deps: AppDeps = { config, store, logger, metrics, testPage: config.TEST_PAGE ? await loadTestPage() : undefined }
   if (config.REDIS_URL) {
@@ -70,18 +74,14 @@ async function serve(config: Config, logger: Logger, release: () => void): Promi
     deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, logger)
   }
   const running = createApp(deps)
-  // Webhooks: the stores write events beside what they report; one dispatcher per instance sends them.
+  // Webhooks: the store writes events beside what they report; one dispatcher per instance sends them.
   let webhooks: WebhookDispatcher | undefined
-  if (config.WEBHOOK_URL && config.WEBHOOK_SECRET) {
-    store.outbox.enabled = true
+  if (webhooksOn && config.WEBHOOK_URL && config.WEBHOOK_SECRET) {
     webhooks = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger)
     await webhooks.start()
     // A message committed here is looked at now rather than at the next look for due events.
     const dispatcher = webhooks
     running.consumers.connectWebhooks((roomId) => dispatcher.wakeRoom(roomId))
-  } else {
-    // Off: messages stored from now on are not sent when webhooks are turned on again.
-    await store.outbox.follow(false)
   }
   try {
     running.app.listen({ port: config.PORT, hostname: config.HOST })

@@ -95,8 +95,6 @@ export class WebhookDispatcher {
   }
 
   async start(): Promise<void> {
-    // Turned on after being off: rooms' messages are followed from their newest on.
-    await this.store.outbox.follow(true)
     // Ids are unique per database: its epoch's start, then the event's number.
     this.idPrefix = eventIdPrefix(await this.store.epoch())
     this.timers.push(setInterval(() => void this.lease(), Math.min(POLL_MS * 4, this.leaseMs / 3)))
