@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { STORES } from './support/cluster.ts'
-import { identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { identityHeaders, type TestServer, type TestUser } from './support/server.ts'
 
 // A direct room names the other member (`peer`), and every answer shows the caller's own member
 // entry with the identity of the request it answers, not the profile cache (written a moment later).
@@ -14,7 +14,6 @@ type Inbox = { rooms: Room[] }
 for (const store of STORES) {
   describe(`direct room peers on ${store.name}`, () => {
     let server: TestServer
-    let drop: () => Promise<void>
     // Ids no other request of this run has used, so the buyer's first request is really their first.
     const run = `${store.name.toLowerCase()}-${crypto.randomUUID().slice(0, 8)}`
     const buyer: TestUser = { user_id: `${run}-buyer`, nickname: '김구매자', email: 'buyer@example.com', profile_url: '/media/buyer.png' }
@@ -22,13 +21,10 @@ for (const store of STORES) {
     let roomId = 0
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer({ SERVICE_SECRET, ...db.env })
+      server = await startStoreServer(store, { SERVICE_SECRET })
     })
     afterAll(async () => {
       await server?.destroy()
-      await drop?.()
     })
 
     const as = (who: TestUser) => identityHeaders(who)

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
 import { clientFrameSchema, messageSchema } from '../src/realtime/codec.ts'
 import { roomSummarySchema } from '../src/modules/rooms/model.ts'
-import { STORES } from './support/cluster.ts'
-import { alice, createRoom, identityHeaders, startTestServer, type TestServer } from './support/server.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { alice, createRoom, identityHeaders, type TestServer } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 // Property-based tests over every input path, on each store: whatever arrives, the answer is a
@@ -43,16 +43,12 @@ for (const store of STORES) {
   describe(`fuzz on ${store.name}`, () => {
     let server: TestServer
     let roomId: number
-    let drop: () => Promise<void>
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer({ MAX_MESSAGE_LENGTH: String(MAX), ...db.env })
+      server = await startStoreServer(store, { MAX_MESSAGE_LENGTH: String(MAX) })
       roomId = await createRoom(server, 'fuzz')
     })
     afterAll(async () => {
       await server.destroy()
-      await drop()
     })
 
     describe('REST input', () => {

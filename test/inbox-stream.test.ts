@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { STORES } from './support/cluster.ts'
-import { handshake, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { handshake, identityHeaders, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 
 // The user stream `WS /ws/chat/inbox/`, through the real server on each store: live unread counts
@@ -14,18 +14,14 @@ const CROWD = 3
 for (const store of STORES) {
   describe(`user stream on ${store.name}`, () => {
     let server: TestServer
-    let drop: () => Promise<void>
     const tag = store.name.toLowerCase()
     const [me, writer, other] = [user(`${tag}-me`), user(`${tag}-writer`), user(`${tag}-other`)]
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer({ ...db.env, INBOX_ROOM_PARTICIPANTS: String(CROWD) })
+      server = await startStoreServer(store, { INBOX_ROOM_PARTICIPANTS: String(CROWD) })
     })
     afterAll(async () => {
       await server?.destroy()
-      await drop?.()
     })
 
     const json = async <T = Json>(res: Response) => (await res.json()) as T

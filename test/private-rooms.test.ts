@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { STORES } from './support/cluster.ts'
-import { handshake, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { handshake, identityHeaders, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // Private and direct rooms, members, blocks and service calls, through the real server on each
@@ -15,7 +15,6 @@ const user = (id: string, nickname = `${id}님`): TestUser => ({ user_id: id, ni
 for (const store of STORES) {
   describe(`private and direct rooms on ${store.name}`, () => {
     let server: TestServer
-    let drop: () => Promise<void>
     // Fresh users per store, so the two runs cannot see each other's rows in a shared process.
     const tag = store.name.toLowerCase()
     const owner = user(`${tag}-owner`)
@@ -25,13 +24,10 @@ for (const store of STORES) {
     const buyer = user(`${tag}-buyer`)
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer({ SERVICE_SECRET, MAX_ROOM_MEMBERS: String(MAX_ROOM_MEMBERS), ...db.env })
+      server = await startStoreServer(store, { SERVICE_SECRET, MAX_ROOM_MEMBERS: String(MAX_ROOM_MEMBERS) })
     })
     afterAll(async () => {
       await server?.destroy()
-      await drop?.()
     })
 
     const as = (who: TestUser | null, extra: Record<string, string> = {}) => ({ ...(who ? identityHeaders(who) : {}), ...extra })

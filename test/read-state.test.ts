@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { STORES } from './support/cluster.ts'
-import { identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { identityHeaders, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // Read markers and unread counts, through the real server on each store: the "Read state" part of
@@ -13,18 +13,14 @@ const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, ema
 for (const store of STORES) {
   describe(`read state on ${store.name}`, () => {
     let server: TestServer
-    let drop: () => Promise<void>
     const tag = store.name.toLowerCase()
     const [reader, writer, stranger] = [user(`${tag}-reader`), user(`${tag}-writer`), user(`${tag}-stranger`)]
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer(db.env)
+      server = await startStoreServer(store)
     })
     afterAll(async () => {
       await server?.destroy()
-      await drop?.()
     })
 
     const json = async <T = Json>(res: Response) => (await res.json()) as T
@@ -125,18 +121,14 @@ for (const store of STORES) {
 for (const store of STORES) {
   describe(`the inbox on ${store.name}`, () => {
     let server: TestServer
-    let drop: () => Promise<void>
     const tag = `inbox-${store.name.toLowerCase()}`
     const [me, other, third] = [user(`${tag}-me`), user(`${tag}-other`), user(`${tag}-third`)]
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer(db.env)
+      server = await startStoreServer(store)
     })
     afterAll(async () => {
       await server?.destroy()
-      await drop?.()
     })
 
     type InboxRoom = { id: number; kind: string; unread_count: number; last_read_id: number; last_message: { id: number; message: string } | null; members: { user_id: string; nickname: string | null }[] }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { STORES } from './support/cluster.ts'
-import { alice, bob, identityHeaders, startTestServer, type TestServer } from './support/server.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { alice, bob, identityHeaders, type TestServer } from './support/server.ts'
 
 // The rooms list keeps the seed's bare array; a front end that reads only the array sees the
 // newest rooms, and `Link: rel="next"` makes every other room findable.
@@ -18,15 +18,12 @@ function nextOf(response: Response): string | null {
 for (const store of STORES) {
   describe(`rooms list paging on ${store.name}`, () => {
     let server: TestServer
-    let drop: () => Promise<void>
     const open: number[] = []
     const alicePrivate: number[] = []
     const bobPrivate: number[] = []
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
-      server = await startTestServer(db.env)
+      server = await startStoreServer(store)
       // 120 open rooms with a few private ones in between, created one at a time so ids ascend.
       for (let i = 0; i < 120; i++) {
         const res = await server.post('/chat/v1/create-room/', { name: `방 ${i}` })
@@ -41,7 +38,6 @@ for (const store of STORES) {
     }, 60_000)
     afterAll(async () => {
       await server?.destroy()
-      await drop?.()
     })
 
     it('should answer the newest 50 first, newest at the top, with a Link to the next page', async () => {

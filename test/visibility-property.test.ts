@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, it } from 'bun:test'
 import fc from 'fast-check'
-import { STORES } from './support/cluster.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
 import { describeOp, MembershipModel, ROOM_KEYS, runArb, ROOM_SETUP, USERS, type Op, type Outcome, type RoomKey, type Step } from './support/membership-model.ts'
-import { identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
+import { identityHeaders, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
 import { startReceiver, type Receiver } from './support/webhooks.ts'
 
@@ -55,7 +55,6 @@ for (const store of STORES) {
   describe(`what each user sees on ${store.name}`, () => {
     let server: TestServer
     let receiver: Receiver
-    let drop: () => Promise<void>
     const tag = store.name.toLowerCase()
     let runs = 0
     /** Every message.created the receiver got, by message id (read on from `webhooksRead`). */
@@ -63,15 +62,12 @@ for (const store of STORES) {
     let webhooksRead = 0
 
     beforeAll(async () => {
-      const db = await store.database()
-      drop = db.drop
       receiver = await startReceiver()
-      server = await startTestServer({ ...db.env, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, WEBHOOK_RETRY_MIN_MS: '100', WEBHOOK_TIMEOUT: '2', SERVICE_SECRET })
+      server = await startStoreServer(store, { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, WEBHOOK_RETRY_MIN_MS: '100', WEBHOOK_TIMEOUT: '2', SERVICE_SECRET })
     })
     afterAll(async () => {
       await server?.destroy()
       await receiver?.stop()
-      await drop?.()
     })
 
     const readWebhooks = async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './nginx.ts'
 import { spawnServer, type ServerProcess } from './process.ts'
+import { startTestServer, type TestServer } from './server.ts'
 
 /** The machine's Postgres (trust auth); each test run gets a database of its own. */
 export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -37,6 +38,33 @@ export const STORES = [
     },
   },
 ] as const
+
+/**
+ * A real server on one of STORES: on SQLite its own file, on Postgres a fresh database, dropped
+ * when the server is destroyed (also after a restart). `env` as for startTestServer.
+ */
+export async function startStoreServer(store: (typeof STORES)[number], env: Record<string, string> = {}): Promise<TestServer> {
+  const db = await store.database()
+  try {
+    return dropping(await startTestServer({ ...env, ...db.env }), db.drop)
+  } catch (error) {
+    await db.drop()
+    throw error
+  }
+}
+
+function dropping(server: TestServer, drop: () => Promise<void>): TestServer {
+  return {
+    ...server,
+    async restart() {
+      return dropping(await server.restart(), drop)
+    },
+    async destroy() {
+      await server.destroy()
+      await drop()
+    },
+  }
+}
 
 /** A Redis server of the test's own (so a test can stop and restart it), keeping nothing on disk. */
 export interface TestRedis {
