@@ -67,9 +67,9 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
 
 /**
  * Builds the whole application from its dependencies. It never listens, so tests reuse it. Returns
- * the Elysia app (routes, sockets) beside the parts its owner feeds and stops (server.ts): the
- * chat and stream sockets, the broker, presence, the profile cache, the event consumers, and
- * whether it is stopping.
+ * the Elysia app (routes, sockets) beside the parts its owner feeds and stops (server.ts): the hub
+ * (every socket, room and stream), the presence tracker, the broker, presence, the profile cache,
+ * the event consumers, and whether it is stopping.
  */
 export function createApp(deps: AppDeps) {
   const { config, store, logger, metrics, testPage } = deps
@@ -89,21 +89,8 @@ export function createApp(deps: AppDeps) {
   const inbox = new InboxService(store, presence)
   const reports = new ReportService(store, access, abuse)
   const deadLetters = new DeadLetterService(store)
-  const streams = new InboxStreams({
-    publish: (topic, frame) => hub.publish(topic, frame),
-    store,
-    inbox,
-    broker,
-    watches: realtime.watches,
-    closer: realtime.closer,
-    slowConsumers: realtime.slowConsumers,
-    metrics,
-    logger,
-    liveRooms: config.INBOX_LIVE_ROOMS,
-    roomParticipants: config.INBOX_ROOM_PARTICIPANTS,
-  })
+  const streams = new InboxStreams({ hub, store, inbox, broker, watches: realtime.watches, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
   realtime.consumers.connectUserStreams((event) => streams.deliver(event))
-  const socketsOfUser = (userId: string) => hub.socketsOfUser(userId) + streams.socketsOfUser(userId)
   const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({
@@ -144,13 +131,13 @@ export function createApp(deps: AppDeps) {
     .use(meRoutes(callers))
     .use(reportRoutes(reports, callers, config))
     .use(deadLetterRoutes(deadLetters, callers))
-    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, socketsOfUser, chat, limiter, metrics, logger }))
-    .use(inboxSocketRoutes({ config, broker, profiles, abuse, socketsOfUser, streams, limiter, closer: realtime.closer, metrics, logger }))
+    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
+    .use(inboxSocketRoutes({ config, hub, broker, profiles, abuse, streams, limiter, closer: realtime.closer, metrics, logger }))
     .onStop(() => {
       limiter.close()
       abuse.close()
       realtime.stop()
     })
 
-  return { app, chat, streams, broker, presence, profiles, lifecycle, consumers: realtime.consumers }
+  return { app, hub, tracker: realtime.tracker, broker, presence, profiles, lifecycle, consumers: realtime.consumers }
 }

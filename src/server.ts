@@ -103,9 +103,10 @@ async function serve(config: Config, logger: Logger, release: () => void): Promi
         running.lifecycle.stopping = true
         // No new connections; requests in flight finish, then their connections close.
         const drained = server.stop(false)
-        // Sockets get 1001 (reconnect with since=); one that does not finish closing is cut.
-        running.chat.closeAll(CloseCode.goingAway, 'server shutting down')
-        running.streams.closeEvery(CloseCode.goingAway, 'server shutting down')
+        // Presence lets go of this instance's users as it closes, rather than one leave per socket.
+        running.tracker.stop()
+        // Every socket, room and stream, gets 1001 (reconnect with since=); one that does not finish closing is cut.
+        running.hub.closeAll(CloseCode.goingAway, 'server shutting down')
         // Storage stays open until what is in flight has been answered (bounded: the process
         // exits at SHUTDOWN_TIMEOUT whatever happens).
         await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'bun:test'
+import type { ServerWebSocket } from 'bun'
 import { createLogger } from '../logger.ts'
 import { createMetrics } from '../metrics.ts'
-import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
+import { FakeSocket, fakeSession, Topics } from '../../test/support/fake-sockets.ts'
 import { Closer } from './closing.ts'
 import { blockedEvent, evictEvent, messageEvent, signalEvent } from './events.ts'
 import { Hub } from './hub.ts'
 import { presenceSignal } from './presence.ts'
+import { newConnectionId, type StreamSocket, userTopic } from './session.ts'
 import { SlowConsumers } from './slow-consumers.ts'
 import type { MessageRow } from '../store/store.ts'
 
@@ -17,8 +19,15 @@ function makeHub() {
   const topics = new Topics()
   const hub = new Hub(metrics, slow, closer)
   hub.attach(topics.server())
-  return { hub, topics }
+  return { hub, topics, metrics }
 }
+/** A user stream socket on a fake socket. */
+function fakeStream(topics: Topics, user: string): StreamSocket & { socket: FakeSocket & ServerWebSocket<unknown> } {
+  const socket = new FakeSocket(topics) as unknown as FakeSocket & ServerWebSocket<unknown>
+  const identity = { userId: user, nickname: user.toUpperCase(), email: `${user}@example.com`, profileUrl: null }
+  return { id: newConnectionId(), identity, host: 'chat.example.com', socket, topic: userTopic(user), slowSince: 0, closing: false }
+}
+const openSockets = async (metrics: ReturnType<typeof createMetrics>) => (await metrics.openSockets.get()).values[0]?.value
 const row = (id: number, roomId = 1): MessageRow => ({ id, roomId, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0 })
 const ids = (frames: { type: string; id?: unknown }[]) => frames.filter((f) => f.type === 'chat.message').map((f) => f.id)
 
@@ -116,5 +125,77 @@ describe('Hub', () => {
     s.backlog = null // what closing does
     hub.release(s, 0)
     expect(s.socket.isSubscribed('room:1')).toBe(false)
+  })
+})
+
+describe('Hub: user stream sockets', () => {
+  it("should count a user's stream sockets with their room sockets, and tell the first and the last", async () => {
+    const { hub, topics, metrics } = makeHub()
+    const [s1, s2, other] = [fakeStream(topics, 'a'), fakeStream(topics, 'a'), fakeStream(topics, 'b')]
+    hub.add(fakeSession(topics, 1, 'a'))
+    expect([hub.openStream(s1), hub.openStream(s2), hub.openStream(other)]).toEqual([true, false, true])
+    expect([hub.socketsOfUser('a'), hub.socketsOfUser('b'), hub.socketsInRoom(1), hub.all().length]).toEqual([3, 1, 1, 4])
+    expect([...hub.streamsOf('a')]).toEqual([s1, s2])
+    expect(await openSockets(metrics)).toBe(4)
+    expect(hub.closeStream(s1)).toBe(false)
+    expect(hub.closeStream(s1)).toBe(false)
+    expect(hub.closeStream(s2)).toBe(true)
+    expect([hub.socketsOfUser('a'), hub.streamsOf('a').size, await openSockets(metrics)]).toEqual([1, 0, 2])
+  })
+
+  it("should send a frame to the user's stream sockets only, and close only those", () => {
+    const { hub, topics } = makeHub()
+    const [s1, s2, other] = [fakeStream(topics, 'a'), fakeStream(topics, 'a'), fakeStream(topics, 'b')]
+    const room = fakeSession(topics, 1, 'a')
+    hub.add(room)
+    hub.subscribe(room)
+    for (const s of [s1, s2, other]) hub.openStream(s)
+    hub.sendToStreams('a', '{"type":"inbox.ready"}')
+    expect([s1, s2, other, room].map((s) => s.socket.received.length)).toEqual([1, 1, 0, 0])
+    hub.closeStreams('a', 1013, 'reconnect')
+    expect([s1, s2].map((s) => s.socket.closedWith)).toEqual([
+      { code: 1013, reason: 'reconnect' },
+      { code: 1013, reason: 'reconnect' },
+    ])
+    expect([other.socket.closedWith, room.socket.closedWith]).toEqual([null, null])
+    expect(s1.socket.isSubscribed(userTopic('a'))).toBe(false)
+  })
+
+  it('should close a stream socket that cannot keep up with what it was sent', async () => {
+    const { hub, topics } = makeHub()
+    const [slow, fast] = [fakeStream(topics, 'a'), fakeStream(topics, 'a')]
+    for (const s of [slow, fast]) hub.openStream(s)
+    slow.socket.buffered = 9 << 20 // far over the limit: closed at once
+    hub.sendToStreams('a', '{"type":"inbox.ready"}')
+    await Promise.resolve()
+    // Closing: its close frame waits behind the queue (closing.ts).
+    expect([slow.closing, fast.closing]).toEqual([true, false])
+    slow.socket.buffered = 0
+  })
+
+  it('should close every socket of both kinds at shutdown, and one that opens after', () => {
+    const { hub, topics } = makeHub()
+    const [room, stream] = [fakeSession(topics, 1, 'a'), fakeStream(topics, 'a')]
+    hub.add(room)
+    hub.openStream(stream)
+    hub.closeAll(1001, 'server shutting down')
+    expect([room.socket.closedWith, stream.socket.closedWith]).toEqual([
+      { code: 1001, reason: 'server shutting down' },
+      { code: 1001, reason: 'server shutting down' },
+    ])
+    const [lateRoom, lateStream] = [fakeSession(topics, 2, 'b'), fakeStream(topics, 'b')]
+    hub.add(lateRoom)
+    expect(hub.closeIfShutDown(lateRoom)).toBe(true)
+    hub.openStream(lateStream)
+    expect([lateRoom.socket.closedWith?.code, lateStream.socket.closedWith?.code]).toEqual([1001, 1001])
+  })
+
+  it('should close nothing that opens before shutdown', () => {
+    const { hub, topics } = makeHub()
+    const [room, stream] = [fakeSession(topics, 1, 'a'), fakeStream(topics, 'a')]
+    hub.add(room)
+    hub.openStream(stream)
+    expect(hub.closeIfShutDown(room)).toBe(false)
+    expect([room.socket.closedWith, stream.socket.closedWith, stream.closing]).toEqual([null, null, false])
   })
 })

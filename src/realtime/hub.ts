@@ -4,7 +4,7 @@ import type { Closer } from './closing.ts'
 import { CloseCode, encodeMessageFrame } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
-import { roomTopic, type Session } from './session.ts'
+import { roomTopic, type Connection, type Session, type StreamSocket, userTopic } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
 
 /** The sockets of one room on this instance. */
@@ -14,17 +14,27 @@ interface Room {
   readonly replaying: Set<Session>
 }
 
+/** No stream sockets: what `streamsOf` answers for a user with none here. */
+const NONE: ReadonlySet<StreamSocket> = new Set()
+
 /**
- * The sockets of this instance, by room, and delivery of room events to them. It knows sockets,
- * not storage or other instances: the broker hands it every event of the rooms it has sockets in.
+ * The sockets of this instance, both kinds: room sockets by room, with delivery of room events to
+ * them, and user stream sockets by user (what they hear is decided in modules/inbox/stream.ts; the
+ * hub sends it). It counts them (per user, per room, the open-sockets and active-rooms metrics),
+ * looks at them for slow readers, and closes them all at shutdown. It knows sockets, not storage
+ * or other instances: the broker hands it every event of the rooms it has sockets in.
  */
 export class Hub {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, Room>()
-  /** Every open session, by id (events name the session they skip). */
+  /** Every open room session, by id (events name the session they skip). */
   private readonly sessions = new Map<string, Session>()
-  /** Open sockets per user on this instance, all rooms together. */
+  /** Open room sockets per user on this instance, all rooms together. */
   private readonly userSockets = new Map<string, number>()
+  /** Open stream sockets per user on this instance, oldest first. */
+  private readonly streams = new Map<string, Set<StreamSocket>>()
+  /** Set once every socket was told to close (shutdown): a socket registered later is closed the same way. */
+  private shutdown: { code: number; reason: string } | null = null
 
   constructor(
     private readonly metrics: Metrics,
@@ -37,17 +47,9 @@ export class Hub {
     this.server = server
   }
 
-  /**
-   * Sends a frame to every socket subscribed to `topic` on this instance (Bun batches what a topic
-   * sends, rather than writing each frame to its socket on its own).
-   */
-  publish(topic: string, frame: string): void {
-    this.server?.publish(topic, frame)
-  }
-
-  /** Open sockets of a user on this instance. */
+  /** Open sockets of a user on this instance, room sockets and stream sockets together. */
   socketsOfUser(userId: string): number {
-    return this.userSockets.get(userId) ?? 0
+    return (this.userSockets.get(userId) ?? 0) + (this.streams.get(userId)?.size ?? 0)
   }
 
   /** Open sockets of a room on this instance. */
@@ -55,12 +57,30 @@ export class Hub {
     return this.rooms.get(roomId)?.sessions.size ?? 0
   }
 
-  /** Every open socket. */
-  all(): Session[] {
-    return [...this.sessions.values()]
+  /** Every open socket, room sockets and stream sockets. */
+  all(): Connection[] {
+    const all: Connection[] = [...this.sessions.values()]
+    for (const sockets of this.streams.values()) all.push(...sockets)
+    return all
   }
 
-  /** Registers an open socket (not yet live: see `subscribe` and `hold`). */
+  /**
+   * Closes every socket, room and stream (on shutdown: 1001, so clients reconnect with since=);
+   * one opening from now on is closed the same way (`closeIfShutDown`).
+   */
+  closeAll(code: number, reason: string): void {
+    this.shutdown = { code, reason }
+    for (const connection of this.all()) this.closer.close(connection, code, reason)
+  }
+
+  /** A socket that opened after `closeAll` is closed as the others were; true then. */
+  closeIfShutDown(connection: Connection): boolean {
+    if (!this.shutdown) return false
+    this.closer.close(connection, this.shutdown.code, this.shutdown.reason)
+    return true
+  }
+
+  /** Registers an open room socket (not yet live: see `subscribe` and `hold`). */
   add(session: Session): void {
     let room = this.rooms.get(session.roomId)
     if (!room) {
@@ -70,7 +90,7 @@ export class Hub {
     }
     room.sessions.add(session)
     this.sessions.set(session.id, session)
-    this.userSockets.set(session.identity.userId, this.socketsOfUser(session.identity.userId) + 1)
+    this.userSockets.set(session.identity.userId, (this.userSockets.get(session.identity.userId) ?? 0) + 1)
     this.metrics.openSockets.inc()
   }
 
@@ -83,7 +103,7 @@ export class Hub {
     this.slowConsumers.forget(session)
     this.metrics.openSockets.dec()
     const { userId } = session.identity
-    const left = this.socketsOfUser(userId) - 1
+    const left = (this.userSockets.get(userId) ?? 0) - 1
     if (left > 0) this.userSockets.set(userId, left)
     else this.userSockets.delete(userId)
     if (room.sessions.size === 0) {
@@ -91,6 +111,51 @@ export class Hub {
       this.metrics.activeRooms.dec()
     }
     return true
+  }
+
+  /**
+   * Registers an open user stream socket and subscribes it to its user's topic (closing it if the
+   * hub is shut down); true when it is the user's first stream socket here.
+   */
+  openStream(connection: StreamSocket): boolean {
+    const { userId } = connection.identity
+    let sockets = this.streams.get(userId)
+    const first = !sockets
+    if (!sockets) this.streams.set(userId, (sockets = new Set()))
+    sockets.add(connection)
+    this.metrics.openSockets.inc()
+    connection.socket.subscribe(connection.topic)
+    this.closeIfShutDown(connection)
+    return first
+  }
+
+  /** Forgets a closed stream socket; true when it was the user's last stream socket here (false when it was not registered). */
+  closeStream(connection: StreamSocket): boolean {
+    const { userId } = connection.identity
+    const sockets = this.streams.get(userId)
+    if (!sockets?.delete(connection)) return false
+    this.metrics.openSockets.dec()
+    this.slowConsumers.forget(connection)
+    if (sockets.size > 0) return false
+    this.streams.delete(userId)
+    return true
+  }
+
+  /** The user's open stream sockets here, oldest first. */
+  streamsOf(userId: string): ReadonlySet<StreamSocket> {
+    return this.streams.get(userId) ?? NONE
+  }
+
+  /** Sends a frame to every stream socket of the user here (one publish), then looks at them for slow readers. */
+  sendToStreams(userId: string, frame: string): void {
+    this.server?.publish(userTopic(userId), frame)
+    const sockets = this.streams.get(userId)
+    if (sockets) this.slowConsumers.touch(sockets)
+  }
+
+  /** Closes every stream socket of the user here. */
+  closeStreams(userId: string, code: number, reason: string): void {
+    for (const connection of this.streamsOf(userId)) this.closer.close(connection, code, reason)
   }
 
   /** Starts live delivery of the room's events to the socket. */
@@ -141,7 +206,7 @@ export class Hub {
    */
   private send(room: Room, roomId: number, frame: string, messageId: number | null, except?: string, about?: string) {
     const skips = (session: Session) => session.id === except || session.identity.userId === about
-    if (about !== undefined && this.socketsOfUser(about) > 0 && [...room.sessions].some((s) => s.identity.userId === about)) {
+    if (about !== undefined && this.userSockets.has(about) && [...room.sessions].some((s) => s.identity.userId === about)) {
       // Rare (a user's own presence): each other live socket gets it on its own.
       for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
     } else {

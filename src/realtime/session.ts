@@ -33,6 +33,15 @@ export interface Session extends Connection {
   blocked: boolean
 }
 
+/**
+ * One open user stream socket (`WS /ws/chat/inbox/`): it hears its user's topic; `host` is the
+ * server its client reached, which the room summaries it is sent name.
+ */
+export interface StreamSocket extends Connection {
+  readonly topic: string
+  readonly host: string
+}
+
 /** Session ids are this process's random prefix and a counter: unique across instances, and short. */
 const PROCESS = crypto.randomUUID().slice(0, 8)
 let opened = 0
@@ -47,3 +56,6 @@ export const newConnectionId = () => `${PROCESS}.${(++opened).toString(36)}`
 
 /** The pub/sub topic of a room's sockets on this instance. */
 export const roomTopic = (roomId: number) => `room:${roomId}`
+
+/** The pub/sub topic of a user's stream sockets on this instance. */
+export const userTopic = (userId: string) => `inbox:${userId}`

@@ -53,12 +53,11 @@ export interface ConnectionDeps {
   broker: Broker
   profiles: Profiles
   abuse: AbuseLimits
-  /** Open sockets of the user on this instance, room sockets and user streams together. */
-  socketsOfUser: (userId: string) => number
+  /** This instance's sockets: how many the user has open, room sockets and user streams together. */
+  hub: Hub
 }
 
 export interface HandshakeDeps extends ConnectionDeps {
-  hub: Hub
   store: Store
   access: RoomAccess
 }
@@ -71,7 +70,7 @@ export interface HandshakeDeps extends ConnectionDeps {
 export async function admitConnection(
   request: Request,
   server: Server<unknown> | null,
-  { config, broker, profiles, abuse, socketsOfUser }: ConnectionDeps,
+  { config, broker, profiles, abuse, hub }: ConnectionDeps,
   more: (identity: Identity) => Promise<void> = async () => {},
 ): Promise<Identity> {
   if (!originAllowed(request.headers.get('origin'), config.ALLOWED_ORIGINS)) {
@@ -84,7 +83,7 @@ export async function admitConnection(
   await more(identity)
   profiles.seen(identity)
   if (!broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; reconnect shortly.')
-  if (socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
+  if (hub.socketsOfUser(identity.userId) >= config.MAX_SOCKETS_PER_USER) {
     throw tooMany('too_many_sockets', `This user already has ${config.MAX_SOCKETS_PER_USER} open chat connections; close one first.`)
   }
   return identity

@@ -41,8 +41,6 @@ export interface ChatServiceDeps {
  */
 export class ChatService {
   private readonly receivedOverWs
-  /** Set once every socket was told to close (shutdown): a socket opening later is closed the same way. */
-  private stopping: { code: number; reason: string } | null = null
   /** Sockets in open rooms that have not sent yet: their first message puts the room in the user's inbox. */
   private readonly yetToSend = new WeakSet<Session>()
 
@@ -58,7 +56,8 @@ export class ChatService {
     hub.add(session)
     if (room.kind === 'open') this.yetToSend.add(session)
     presence.enter(session)
-    if (this.stopping) return closer.close(session, this.stopping.code, this.stopping.reason)
+    // Opened after shutdown began: closed like every other socket.
+    if (hub.closeIfShutDown(session)) return
     // With since=, live frames wait from now; the replay starts once the room's events flow to this
     // instance, so none can fall between the two. A members-only room's frames wait too, until its
     // membership is checked again: nothing of the room reaches a socket removed meanwhile.
@@ -179,13 +178,6 @@ export class ChatService {
     presence.exit(session)
     if (hub.remove(session)) watches.release(session.roomId)
     logger.debug('socket closed', { room: session.roomId, user: session.identity.userId, code })
-  }
-
-  /** Closes every socket (on shutdown: 1001, so clients reconnect with since=). */
-  closeAll(code: number, reason: string): void {
-    this.stopping = { code, reason }
-    this.deps.presence.stop()
-    for (const session of this.deps.hub.all()) this.deps.closer.close(session, code, reason)
   }
 
   /** Stores a message; everyone gets it from the room's event, a repeat only its sender. */

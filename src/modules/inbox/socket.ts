@@ -8,13 +8,13 @@ import type { Metrics } from '../../metrics.ts'
 import type { Closer } from '../../realtime/closing.ts'
 import { CloseCode, encodeErrorFrame } from '../../realtime/codec.ts'
 import type { RateLimiter, SocketLimits } from '../../realtime/rate-limits.ts'
-import { newConnectionId } from '../../realtime/session.ts'
+import { newConnectionId, type StreamSocket, userTopic } from '../../realtime/session.ts'
 import { admitConnection, offersChatProtocol, type ConnectionDeps } from '../chat/handshake.ts'
-import { inboxTopic, type InboxConnection, type InboxStreams } from './stream.ts'
+import type { InboxStreams } from './stream.ts'
 
 interface InboxSocketData {
   admitted?: { identity: Identity; host: string }
-  connection?: InboxConnection & { limits: SocketLimits }
+  connection?: StreamSocket & { limits: SocketLimits }
 }
 const socketData = (ws: { data: unknown }) => ws.data as InboxSocketData
 
@@ -54,7 +54,7 @@ export const inboxSocketRoutes = (deps: InboxSocketDeps) => {
       const data = socketData(ws)
       if (!data.admitted) return ws.close(1011, 'handshake state missing')
       const { identity, host } = data.admitted
-      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: inboxTopic(identity.userId), slowSince: 0, closing: false, limits: limiter.forSocket() }
+      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: userTopic(identity.userId), slowSince: 0, closing: false, limits: limiter.forSocket() }
       data.connection = connection
       streams.open(connection)
     },

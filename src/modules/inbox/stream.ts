@@ -1,30 +1,22 @@
 import type { Logger } from '../../logger.ts'
-import type { Metrics } from '../../metrics.ts'
 import type { Broker, RoomWatches } from '../../realtime/broker.ts'
-import type { Closer } from '../../realtime/closing.ts'
 import { CloseCode, toMessageDto } from '../../realtime/codec.ts'
 import type { MessageEvent, RealtimeEvent, UserChange, UserRoomChange } from '../../realtime/events.ts'
-import type { Connection } from '../../realtime/session.ts'
-import type { SlowConsumers } from '../../realtime/slow-consumers.ts'
+import type { Hub } from '../../realtime/hub.ts'
+import type { StreamSocket } from '../../realtime/session.ts'
 import type { RoomReadState } from '../../store/membership.ts'
 import type { Store } from '../../store/store.ts'
 import type { InboxFrame } from './model.ts'
 import type { InboxService } from './service.ts'
 import { RoomUnread } from './unread.ts'
 
-/** One open user stream socket; `host` names the server in the room summaries it gets. */
-export interface InboxConnection extends Connection {
-  readonly host: string
-}
-
 /** Something that waits while a room's state is read: a message of the room, or a change of the user's. */
 type Waiting = { message: MessageEvent['message'] } | { change: UserRoomChange }
 type BlockChange = Extract<UserChange, { type: 'block' }>
 
-/** Everything this instance keeps for one user's streams: their sockets share it. */
+/** Everything this instance keeps for one user's streams: their sockets (in the hub) share it. */
 interface UserStream {
   readonly userId: string
-  readonly connections: Set<InboxConnection>
   /** The rooms followed live, with their unread counts. */
   readonly rooms: Map<number, RoomUnread>
   /** Rooms whose state is being read: what arrives for them meanwhile waits here. */
@@ -46,15 +38,12 @@ interface UserStream {
 }
 
 export interface InboxStreamsDeps {
-  /** Sends a frame to every socket subscribed to a topic (the hub). */
-  publish: (topic: string, frame: string) => void
+  /** Holds the stream sockets: counts them, sends to them, closes them. */
+  hub: Hub
   store: Store
   inbox: InboxService
   broker: Broker
   watches: RoomWatches
-  closer: Closer
-  slowConsumers: SlowConsumers
-  metrics: Metrics
   logger: Logger
   /** Most rooms one stream follows live (the most recently active). */
   liveRooms: number
@@ -63,9 +52,6 @@ export interface InboxStreamsDeps {
 }
 
 const encode = (frame: InboxFrame) => JSON.stringify(frame)
-
-/** The pub/sub topic of a user's stream sockets on this instance. */
-export const inboxTopic = (userId: string) => `inbox:${userId}`
 
 /**
  * A message as `inbox.message` frames: the message is encoded once, however many streams get it
@@ -99,25 +85,19 @@ export class InboxStreams {
 
   constructor(private readonly deps: InboxStreamsDeps) {}
 
-  /** Open stream sockets of a user on this instance. */
-  socketsOfUser(userId: string): number {
-    return this.streams.get(userId)?.connections.size ?? 0
-  }
-
-  /** A stream socket opened (after the handshake admitted it). */
-  open(connection: InboxConnection): void {
+  /** A stream socket opened (after the handshake admitted it): the user's first here starts their stream. */
+  open(connection: StreamSocket): void {
     const { userId } = connection.identity
-    let stream = this.streams.get(userId)
-    this.deps.metrics.openSockets.inc()
-    if (stream) {
-      stream.connections.add(connection)
-      // Ready first, then everything published to the stream from now on.
-      if (stream.live) connection.socket.send(this.readyFrame(stream))
-      connection.socket.subscribe(inboxTopic(userId))
+    const first = this.deps.hub.openStream(connection)
+    // Closed as it registered (shutting down): nothing to start.
+    if (connection.closing) return
+    const existing = this.streams.get(userId)
+    if (!first && existing) {
+      // Subscribed just now, in the same turn: ready first, then everything published from now on.
+      if (existing.live) connection.socket.send(this.readyFrame(existing))
       return
     }
-    connection.socket.subscribe(inboxTopic(userId))
-    stream = { userId, connections: new Set([connection]), rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], blocked: null, blockChanges: [], live: false, ended: false }
+    const stream: UserStream = { userId, rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], blocked: null, blockChanges: [], live: false, ended: false }
     this.streams.set(userId, stream)
     this.start(stream).catch((err: unknown) => {
       this.deps.logger.warn('a user stream could not start; closing it', { user: userId, err })
@@ -125,18 +105,11 @@ export class InboxStreams {
     })
   }
 
-  /** A stream socket closed. */
-  close(connection: InboxConnection): void {
+  /** A stream socket closed: the user's last here ends their stream. */
+  close(connection: StreamSocket): void {
+    if (!this.deps.hub.closeStream(connection)) return
     const stream = this.streams.get(connection.identity.userId)
-    if (!stream?.connections.delete(connection)) return
-    this.deps.metrics.openSockets.dec()
-    this.deps.slowConsumers.forget(connection)
-    if (stream.connections.size === 0) this.end(stream)
-  }
-
-  /** Closes every stream socket (shutdown). */
-  closeEvery(code: number, reason: string): void {
-    for (const stream of this.streams.values()) this.closeAll(stream, code, reason)
+    if (stream) this.end(stream)
   }
 
   /** An event the broker delivered: a room's message, or a change of a user's. */
@@ -279,10 +252,12 @@ export class InboxStreams {
    * many as it may), announced as an inbox entry, then counted live.
    */
   private gain(stream: UserStream, roomId: number, read?: Extract<UserRoomChange, { type: 'read' }>) {
-    const { store, inbox, logger } = this.deps
-    const host = [...stream.connections][0]?.host ?? ''
+    const { store, inbox, logger, hub } = this.deps
+    if (stream.ended) return
+    const sockets = [...hub.streamsOf(stream.userId)]
+    const host = sockets[0]?.host ?? ''
     // The user's own member entry shows the profile their newest socket forwarded.
-    const identity = [...stream.connections].at(-1)?.identity
+    const identity = sockets.at(-1)?.identity
     if (!identity) return
     const run = async () => {
       const crowded = await store.membership.crowdedRooms([roomId], this.deps.roomParticipants)
@@ -344,13 +319,13 @@ export class InboxStreams {
     this.sendText(stream, encode(frame))
   }
 
+  /** To the user's stream sockets here, while this stream is theirs (an ended one's late work reaches no newer stream). */
   private sendText(stream: UserStream, text: string) {
-    this.deps.publish(inboxTopic(stream.userId), text)
-    this.deps.slowConsumers.touch(stream.connections)
+    if (!stream.ended) this.deps.hub.sendToStreams(stream.userId, text)
   }
 
   private closeAll(stream: UserStream, code: number, reason: string) {
-    for (const connection of stream.connections) this.deps.closer.close(connection, code, reason)
+    if (!stream.ended) this.deps.hub.closeStreams(stream.userId, code, reason)
   }
 
   /** The user's last stream socket here closed: let go of everything it followed. */
