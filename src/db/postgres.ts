@@ -18,7 +18,10 @@ const MIGRATION_LOCK = 7_305_001
 
 /**
  * Applies pending migrations, in drizzle's own bookkeeping table (`drizzle.__drizzle_migrations`),
- * under an advisory lock: several instances may start at once against one database. A database
+ * under an advisory lock: several instances may start at once against one database. This is what
+ * drizzle's migrator does (the same table, rows and order), but drizzle's reads the newest applied
+ * migration outside its transaction and takes no lock, so two instances starting together would
+ * both apply the same migration; and it reads a folder, while the binary carries the files inside. A database
  * migrated by a newer release is refused (DatabaseTooNew) before anything is written; after
  * migrating, the schema version and this release are recorded in `meta`.
  */

@@ -1,6 +1,8 @@
 import type { ListedRoom, MemberRole, RoomRow } from '../db/schema.ts'
-import { sql, type SQL } from 'drizzle-orm'
+import { sql, type SQLWrapper } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/sqlite-core'
 import type { Identity } from '../identity.ts'
+import type { SqlDatabase } from './sql-database.ts'
 
 export type { MemberRole }
 
@@ -163,30 +165,59 @@ export interface Membership {
   saveProfiles(profiles: readonly Identity[]): Promise<void>
 }
 
+type Tables = SqlDatabase['t']
+
+/** The aliases the queries below give their tables. */
+function aliases(t: Tables) {
+  return { m: alias(t.members, 'm'), r: alias(t.rooms, 'r'), x: alias(t.messages, 'x'), b: alias(t.blocks, 'b') }
+}
+type Aliases = ReturnType<typeof aliases>
+
 /**
  * The one membership rule, as data: a user's row counts for a room when it is an owner's or a
  * member's, or a participant's of an open room. Rows are only ever written that way; the rule is
  * also in every query that lists or counts a user's rooms, so no row an older server left (or a
  * bug writes) can show a private room to someone who is not its member.
  */
-const countsForRoom = sql`(m.role <> 'participant' or r.kind = 'open')`
+const countsForRoom = ({ m, r }: Aliases) => sql`(${m.role} <> 'participant' or ${r.kind} = 'open')`
+
+/**
+ * The user's rooms (`r`) beside their membership rows (`m`): one lookup of each room's row, however
+ * many rooms the store holds (Postgres would otherwise hash-join a scan of every room; OFFSET 0
+ * keeps the lateral subquery a loop).
+ */
+function roomsOfMembers({ t, dialect }: SqlDatabase, { m, r }: Aliases) {
+  if (dialect === 'sqlite') return sql`from ${t.members} ${m} join ${t.rooms} ${r} on ${r.id} = ${m.roomId}`
+  const room = alias(t.rooms, 'room')
+  return sql`from ${t.members} ${m} join lateral (select * from ${t.rooms} ${room} where ${room.id} = ${m.roomId} offset 0) ${r} on true`
+}
+
+/** `a, b, c` of values, for `in (…)`. */
+const listOf = (values: readonly number[]) =>
+  sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )
 
 /**
  * The inbox query: each of the user's rooms with its newest message as of the page's moment, ordered
  * by activity. A room's newest message is kept on its row (moved with every append), so most rooms
- * cost one lookup of their row, however many rooms the store holds; only a room with messages after the page's moment seeks its newest one up to
- * that moment on the (room_id, id) index.
+ * cost one lookup of their row, however many rooms the store holds; only a room with messages after
+ * the page's moment seeks its newest one up to that moment on the (room_id, id) index.
  */
-export function inboxQuery(userId: string, page: InboxPage, dialect: Dialect) {
+export function inboxQuery(database: SqlDatabase, userId: string, page: InboxPage) {
+  const { t } = database
+  const a = aliases(t)
+  const { m, r, x } = a
   const asOf = page.asOfId
-  const newestId = sql`(select x.id from messages x where x.room_id = r.id and x.id <= ${asOf} order by x.id desc limit 1)`
-  const newestAt = sql`(select x.created_at from messages x where x.room_id = r.id and x.id <= ${asOf} order by x.id desc limit 1)`
-  const lastMessageId = sql`case when r.last_message_id is null or r.last_message_id <= ${asOf} then r.last_message_id else ${newestId} end`
-  const activityAt = sql`case when r.last_message_id is null then r.created_at when r.last_message_id <= ${asOf} then r.last_message_at else coalesce(${newestAt}, r.created_at) end`
+  const newest = (column: SQLWrapper) => sql`(select ${column} from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} <= ${asOf} order by ${x.id} desc limit 1)`
+  const lastMessageId = sql`case when ${r.lastMessageId} is null or ${r.lastMessageId} <= ${asOf} then ${r.lastMessageId} else ${newest(x.id)} end`
+  const activityAt = sql`case when ${r.lastMessageId} is null then ${r.createdAt} when ${r.lastMessageId} <= ${asOf} then ${r.lastMessageAt} else coalesce(${newest(x.createdAt)}, ${r.createdAt}) end`
   const after = page.after ? sql` where "activityAt" < ${page.after.at} or ("activityAt" = ${page.after.at} and "id" < ${page.after.roomId})` : sql``
-  return sql`select * from (select r.id as "id", r.name as "name", r.post_id as "postId", r.created_at as "createdAt", r.kind as "kind", m.last_read_id as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
-      from members m ${roomsOfMembers(dialect)}
-      where m.user_id = ${userId} and ${countsForRoom} and r.created_at <= ${page.asOfAt}${page.onlyRoom === undefined ? sql`` : sql` and m.room_id = ${page.onlyRoom}`}) t${after}
+  const onlyRoom = page.onlyRoom === undefined ? sql`` : sql` and ${m.roomId} = ${page.onlyRoom}`
+  return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
+      ${roomsOfMembers(database, a)}
+      where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${r.createdAt} <= ${page.asOfAt}${onlyRoom}) page${after}
     order by "activityAt" desc, "id" desc
     limit ${page.limit}`
 }
@@ -204,45 +235,41 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
 /**
  * Unread messages, by position: a room's messages are numbered 1, 2, 3… in id order with no gap
  * (`seq`, given under the room's lock or SQLite's single writer), so the messages after a marker
- * are the room's count less the position of its newest message at or before the marker. One index
- * seek per room, however many messages are unread; exact, with no counter to drift.
+ * are the room's count (`r.last_seq`) less the position of its newest message at or before the
+ * marker. One index seek per room, however many messages are unread; exact, with no counter to drift.
  */
-function unreadAfter(roomId: SQL, marker: SQL, lastSeq: SQL = sql`(select rr.last_seq from rooms rr where rr.id = ${roomId})`) {
-  return sql`(${lastSeq} - coalesce((select x.seq from messages x where x.room_id = ${roomId} and x.id <= ${marker} order by x.id desc limit 1), 0))`
+function unreadAfter(t: Tables, { r, x }: Aliases, marker: SQLWrapper | number) {
+  return sql`(${r.lastSeq} - coalesce((select ${x.seq} from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} <= ${marker} order by ${x.id} desc limit 1), 0))`
 }
 
-/**
- * The user's rooms (`r`) beside their membership rows (`m`): one lookup of each room's row, however
- * many rooms the store holds (Postgres would otherwise hash-join a scan of every room; OFFSET 0
- * keeps the lateral subquery a loop).
- */
-const roomsOfMembers = (dialect: Dialect) => (dialect === 'postgres' ? sql`join lateral (select * from rooms x where x.id = m.room_id offset 0) r on true` : sql`join rooms r on r.id = m.room_id`)
-
-export type Dialect = 'sqlite' | 'postgres'
-
 /** The roster (see `Membership.roster`): the membership rule for one room, first joined first. */
-export function rosterQuery(roomId: number, limit: number) {
-  return sql`select m.user_id as "userId", m.joined_at as "joinedAt" from members m join rooms r on r.id = m.room_id
-    where m.room_id = ${roomId} and ${countsForRoom}
-    order by m.joined_at limit ${limit}`
+export function rosterQuery(t: Tables, roomId: number, limit: number) {
+  const a = aliases(t)
+  const { m, r } = a
+  return sql`select ${m.userId} as "userId", ${m.joinedAt} as "joinedAt" from ${t.members} ${m} join ${t.rooms} ${r} on ${r.id} = ${m.roomId}
+    where ${m.roomId} = ${roomId} and ${countsForRoom(a)}
+    order by ${m.joinedAt} limit ${limit}`
 }
 
 /** Those in the room who blocked `userId`: from the blocks of that user (an index seek), each checked against the room. */
-export function blockersInQuery(roomId: number, userId: string) {
-  return sql`select b.user_id as "userId" from blocks b
-    where b.blocked_id = ${userId} and exists (select 1 from members m where m.room_id = ${roomId} and m.user_id = b.user_id)`
+export function blockersInQuery(t: Tables, roomId: number, userId: string) {
+  const { m, b } = aliases(t)
+  return sql`select ${b.userId} as "userId" from ${t.blocks} ${b}
+    where ${b.blockedId} = ${userId} and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${roomId} and ${m.userId} = ${b.userId})`
 }
 
 /**
  * Read states, each in one statement (one snapshot): the count and the newest message it covers
  * agree, whatever commits meanwhile.
  */
-export function readStatesQuery(userId: string, onlyRoom: number | undefined, dialect: Dialect) {
-  return sql`select m.room_id as "roomId", r.kind as "kind", m.last_read_id as "lastReadId",
-      ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as "unreadCount",
-      coalesce(r.last_message_id, m.last_read_id) as "countedUpTo"
-    from members m ${roomsOfMembers(dialect)}
-    where m.user_id = ${userId} and ${countsForRoom}${onlyRoom === undefined ? sql`` : sql` and m.room_id = ${onlyRoom}`}`
+export function readStatesQuery(database: SqlDatabase, userId: string, onlyRoom: number | undefined) {
+  const a = aliases(database.t)
+  const { m, r } = a
+  return sql`select ${m.roomId} as "roomId", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId",
+      ${unreadAfter(database.t, a, m.lastReadId)} as "unreadCount",
+      coalesce(${r.lastMessageId}, ${m.lastReadId}) as "countedUpTo"
+    ${roomsOfMembers(database, a)}
+    where ${m.userId} = ${userId} and ${countsForRoom(a)}${onlyRoom === undefined ? sql`` : sql` and ${m.roomId} = ${onlyRoom}`}`
 }
 
 /** Rows of `readStatesQuery` as the drivers hand them over (Postgres gives bigints as strings). */
@@ -257,31 +284,30 @@ export const toReadState = (row: ReadStateQueryRow): RoomReadState => ({
 })
 
 /** Open rooms with more than `cap` participants, counting no further than `cap + 1` in each. */
-export function crowdedRoomsQuery(roomIds: readonly number[], cap: number) {
-  return sql`select r.id as "id" from rooms r
-    where r.id in (${sql.join(
-      roomIds.map((id) => sql`${id}`),
-      sql`, `,
-    )}) and r.kind = 'open'
-      and (select count(*) from (select 1 from members p where p.room_id = r.id limit ${cap + 1}) t) > ${cap}`
+export function crowdedRoomsQuery(t: Tables, roomIds: readonly number[], cap: number) {
+  const { m, r } = aliases(t)
+  return sql`select ${r.id} as "id" from ${t.rooms} ${r}
+    where ${r.id} in (${listOf(roomIds)}) and ${r.kind} = 'open'
+      and (select count(*) from (select 1 from ${t.members} ${m} where ${m.roomId} = ${r.id} limit ${cap + 1}) counted) > ${cap}`
 }
 
 /** The badge in one statement: each room's count (once: materialized, not expanded twice), summed. */
-export function unreadTotalQuery(userId: string, dialect: Dialect) {
-  return sql`with t as materialized (select ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as n from members m ${roomsOfMembers(dialect)} where m.user_id = ${userId} and ${countsForRoom})
-    select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from t`
+export function unreadTotalQuery(database: SqlDatabase, userId: string) {
+  const a = aliases(database.t)
+  return sql`with counts as materialized (select ${unreadAfter(database.t, a, a.m.lastReadId)} as n ${roomsOfMembers(database, a)} where ${a.m.userId} = ${userId} and ${countsForRoom(a)})
+    select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from counts`
 }
 
 /** The user's unread count in each of the rooms given. */
-export function unreadInQuery(userId: string, roomIds: readonly number[], dialect: Dialect) {
-  return sql`select m.room_id as "roomId", ${unreadAfter(sql`m.room_id`, sql`m.last_read_id`, sql`r.last_seq`)} as "n" from members m ${roomsOfMembers(dialect)}
-    where m.user_id = ${userId} and ${countsForRoom} and m.room_id in (${sql.join(
-      roomIds.map((id) => sql`${id}`),
-      sql`, `,
-    )})`
+export function unreadInQuery(database: SqlDatabase, userId: string, roomIds: readonly number[]) {
+  const a = aliases(database.t)
+  const { m } = a
+  return sql`select ${m.roomId} as "roomId", ${unreadAfter(database.t, a, m.lastReadId)} as "n" ${roomsOfMembers(database, a)}
+    where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${m.roomId} in (${listOf(roomIds)})`
 }
 
 /** A room's count and newest message, and the messages after `marker` in it, in one statement. */
-export function unreadInRoomQuery(roomId: number, marker: number) {
-  return sql`select ${unreadAfter(sql`r.id`, sql`${marker}`, sql`r.last_seq`)} as "n", r.last_message_id as "newest" from rooms r where r.id = ${roomId}`
+export function unreadInRoomQuery(t: Tables, roomId: number, marker: number) {
+  const a = aliases(t)
+  return sql`select ${unreadAfter(t, a, marker)} as "n", ${a.r.lastMessageId} as "newest" from ${t.rooms} ${a.r} where ${a.r.id} = ${roomId}`
 }

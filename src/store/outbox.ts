@@ -1,5 +1,6 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { WEBHOOK_LANES } from '../db/schema.ts'
+import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
 export type WebhookType = 'message.created' | 'room.created' | 'member.added' | 'member.removed' | 'report.created'
@@ -120,51 +121,21 @@ export interface Outbox {
 }
 
 /**
- * The rows to insert for events written now. A room's event takes the room's newest message as
- * its position, read in the same statement: on Postgres, writers of the room hold its row lock,
- * so a message that commits later has a larger id and is sent after the event.
+ * A transaction's step (see sql-database.ts): writes events in it, if the outbox is on. A room's
+ * event takes the room's newest message as its position, read in the same statement: on Postgres,
+ * writers of the room hold its row lock, so a message that commits later has a larger id and is
+ * sent after the event.
  */
-export const eventRows = (events: readonly NewWebhookEvent[], now: number) =>
-  events.map((e) => {
+export function* writeEvents(t: SqlDatabase['t'], outbox: Outbox, tx: QueryBuilder, events: readonly NewWebhookEvent[]) {
+  if (!outbox.enabled || events.length === 0) return
+  const now = Date.now()
+  const rows = events.map((e) => {
     const room = roomOfKey(e.key)
-    const position = room === null ? 0 : sql`(select coalesce(last_message_id, 0) from rooms where id = ${room})`
+    const position = room === null ? 0 : sql`(select coalesce(${t.rooms.lastMessageId}, 0) from ${t.rooms} where ${t.rooms.id} = ${room})`
     return { key: e.key, lane: laneOf(e.key), type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now, position }
   })
-
-/** The outbox's columns as `WebhookEventRow` names them (both dialects take double-quoted aliases). */
-export const eventColumns = sql.raw(`id, "key", type, data, created_at as "createdAt", status, attempts, next_attempt_at as "nextAttemptAt", last_error as "lastError", finished_at as "finishedAt", "position"`)
-
-/** Rows as drivers give them (Postgres: bigints as strings). */
-export const toEventRow = (row: Record<string, unknown>): WebhookEventRow => ({
-  id: Number(row.id),
-  key: String(row.key),
-  type: row.type as WebhookType,
-  data: String(row.data),
-  createdAt: Number(row.createdAt),
-  status: row.status as WebhookEventRow['status'],
-  attempts: Number(row.attempts),
-  nextAttemptAt: Number(row.nextAttemptAt),
-  lastError: (row.lastError as string | null) ?? null,
-  finishedAt: row.finishedAt === null || row.finishedAt === undefined ? null : Number(row.finishedAt),
-  position: Number(row.position ?? 0),
-})
-
-export const toReportRow = (row: Record<string, unknown>): ReportRow => ({
-  id: Number(row.id),
-  reporterId: String(row.reporterId),
-  messageId: row.messageId === null || row.messageId === undefined ? null : Number(row.messageId),
-  roomId: row.roomId === null || row.roomId === undefined ? null : Number(row.roomId),
-  userId: (row.userId as string | null) ?? null,
-  reason: String(row.reason),
-  createdAt: Number(row.createdAt),
-})
-
-/** `a, b, c` of values, for `in (…)`. */
-export const listOf = (values: readonly (number | string)[]): SQL =>
-  sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )
+  yield* run(tx.insert(t.webhookEvents).values(rows))
+}
 
 /** The room a `room.created` event describes (as stored; the dispatcher shapes what is sent). */
 interface CreatedRoom {

@@ -1,20 +1,13 @@
-import { and, asc, desc, eq, gt, lt, ne, sql } from 'drizzle-orm'
+import { and, eq, ne, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { members, messages, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
-import { PostgresMembership } from './postgres-membership.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
-import { postgresDatabase } from './sql-database.ts'
-import { roomCreatedEvent } from './outbox.ts'
-import { postgresOutbox, writePgEvents } from './postgres-outbox.ts'
-import type { SqlOutbox } from './sql-outbox.ts'
+import { lock, postgresDatabase, raw, rows, type QueryBuilder } from './sql-database.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, unstorableRoom, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type Recovery, type SequencedStore, type Store } from './store.ts'
 
-type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0]
-
-const toRoom = (row: typeof rooms.$inferSelect): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 const toMessage = (row: typeof messages.$inferSelect): MessageRow => ({
   id: row.id,
   roomId: row.roomId,
@@ -51,11 +44,9 @@ class UnknownRoomError extends Error {}
  * its counter gives the messages their `seq`, and the ids are drawn after the lock: per room, ids
  * and seqs ascend in commit order, whichever instance commits.
  */
-export class PostgresStore extends SqlStore implements Store {
+export class PostgresStore extends SqlStore implements Store, SequencedStore {
   protected readonly commits: GroupCommit
   private closed = false
-  readonly membership: PostgresMembership
-  readonly outbox: SqlOutbox
 
   private constructor(
     private readonly db: PgDb,
@@ -63,8 +54,6 @@ export class PostgresStore extends SqlStore implements Store {
   ) {
     super(postgresDatabase(db))
     this.commits = new GroupCommit((batch) => this.writeBatch(batch), observeBatch, this.writes)
-    this.outbox = postgresOutbox(db)
-    this.membership = new PostgresMembership(db, this.outbox)
   }
 
   /** Connects and applies migrations. */
@@ -74,78 +63,10 @@ export class PostgresStore extends SqlStore implements Store {
     return new PostgresStore(db, observeBatch)
   }
 
-  async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
-    const refused = unstorableRoom(input)
-    if (refused) throw refused
-    const inserted = await this.db.transaction(async (tx) => {
-      const [room] = await tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: Date.now() }).onConflictDoNothing().returning()
-      if (room) await writePgEvents(this.outbox, tx, [roomCreatedEvent(room, [])])
-      return room
-    })
-    if (inserted) return { room: toRoom(inserted), created: true }
-    const [existing] = await this.db
-      .select()
-      .from(rooms)
-      .where(and(eq(rooms.postId, input.postId ?? -1), eq(rooms.kind, 'open')))
-    if (!existing) throw new Error('room insert conflicted but no room has that post_id')
-    return { room: toRoom(existing), created: false }
-  }
-
-  async getRoom(id: number): Promise<RoomRow | undefined> {
-    const [row] = await this.db.select().from(rooms).where(eq(rooms.id, id))
-    return row && toRoom(row)
-  }
-
-  async roomByPostId(postId: number): Promise<RoomRow | undefined> {
-    const [row] = await this.db
-      .select()
-      .from(rooms)
-      .where(and(eq(rooms.postId, postId), eq(rooms.kind, 'open')))
-    return row && toRoom(row)
-  }
-
-  async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
-    if (page.after !== undefined) {
-      const rows = await this.db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.roomId, roomId), gt(messages.id, page.after)))
-        .orderBy(asc(messages.id))
-        .limit(page.limit)
-      return rows.map(toMessage)
-    }
-    const where = page.before !== undefined ? and(eq(messages.roomId, roomId), lt(messages.id, page.before)) : eq(messages.roomId, roomId)
-    const rows = await this.db.select().from(messages).where(where).orderBy(desc(messages.id)).limit(page.limit)
-    return rows.map(toMessage).reverse()
-  }
-
-  async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
-    const rows = await this.db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.roomId, roomId), gt(messages.id, sinceId)))
-      .orderBy(desc(messages.id))
-      .limit(limit + 1)
-    const truncated = rows.length > limit
-    if (truncated) rows.pop()
-    // Read after the messages: at least as far as they go.
-    return { messages: rows.map(toMessage).reverse(), truncated, lastSeq: await this.lastSeq(roomId) }
-  }
-
-  /** Messages of a room by position, for a receiver filling a gap in what it was sent. */
-  async messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]> {
-    const rows = await this.db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.roomId, roomId), sql`${messages.seq} BETWEEN ${fromSeq} AND ${toSeq}`))
-      .orderBy(asc(messages.seq))
-    return rows.map(toMessage)
-  }
-
-  /** The room's newest seq (0 when it has no messages). */
-  async lastSeq(roomId: number): Promise<number> {
-    const [row] = await this.db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, roomId))
-    return row?.lastSeq ?? 0
+  /** As every store's, and how far the room had come (its last seq, read after the messages: at least as far as they go). */
+  override async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
+    const recovery = await super.recover(roomId, sinceId, limit)
+    return { ...recovery, lastSeq: await this.lastSeq(roomId) }
   }
 
   async check(): Promise<void> {
@@ -173,8 +94,8 @@ export class PostgresStore extends SqlStore implements Store {
     })
     const outcomes: (AppendResult | Refusal)[] = new Array(batch.length)
     const created: MessageRow[] = []
-    await this.db.transaction(async (tx) => {
-      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) await writeRoom(tx, roomId, batch, byRoom.get(roomId)!, outcomes, created)
+    await this.database.transaction(function* (tx) {
+      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) yield* writeRoom(tx, roomId, batch, byRoom.get(roomId)!, outcomes, created)
     })
     return { outcomes, created }
   }
@@ -186,8 +107,8 @@ export class PostgresStore extends SqlStore implements Store {
  * index lookups however many messages the room has; two array parameters keep the SQL the same
  * whatever the number of pairs.
  */
-export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[], clientIds: string[]) {
-  return db
+export function messagesByClientId(db: QueryBuilder | PgDb, roomId: number, users: string[], clientIds: string[]) {
+  return (db as QueryBuilder)
     .select()
     .from(messages)
     .where(and(eq(messages.roomId, roomId), sql`(${messages.userId}, ${messages.clientMsgId}) IN (SELECT * FROM unnest(${sql.param(users)}::text[], ${sql.param(clientIds)}::text[]))`))
@@ -201,46 +122,50 @@ export function messagesByClientId(db: PgDb | Tx, roomId: number, users: string[
  * participant; in a private or direct room only an owner's or member's marker moves (the app's
  * backend sending as someone else gives them no place there).
  */
-async function afterInsert(tx: Tx, roomId: number, open: boolean, lastSeq: number, rows: readonly (typeof messages.$inferSelect)[]) {
+function* afterInsert(roomId: number, open: boolean, lastSeq: number, rows: readonly (typeof messages.$inferSelect)[]) {
   const newest = new Map<string, typeof messages.$inferSelect>()
   for (const row of rows) newest.set(row.userId, row)
   const last = rows.at(-1)!
-  const counter = sql`with counter as (update ${rooms} set last_seq = ${lastSeq}, last_message_id = ${last.id}, last_message_at = ${last.createdAt} where id = ${roomId})`
+  // Column names as SET and INSERT lists take them: unqualified.
+  const name = (column: { name: string }) => sql.identifier(column.name)
+  const counter = sql`with counter as (update ${rooms} set ${name(rooms.lastSeq)} = ${lastSeq}, ${name(rooms.lastMessageId)} = ${last.id}, ${name(rooms.lastMessageAt)} = ${last.createdAt} where ${rooms.id} = ${roomId})`
   if (open) {
     const markers = sql.join(
       [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
       sql`, `,
     )
-    await tx.execute(sql`${counter}
-      insert into ${members} (room_id, user_id, role, last_read_id, joined_at) values ${markers}
-      on conflict (room_id, user_id) do update set last_read_id = greatest(${members}.last_read_id, excluded.last_read_id)`)
+    yield* raw(sql`${counter}
+      insert into ${members} (${name(members.roomId)}, ${name(members.userId)}, ${name(members.role)}, ${name(members.lastReadId)}, ${name(members.joinedAt)}) values ${markers}
+      on conflict (${name(members.roomId)}, ${name(members.userId)}) do update set ${name(members.lastReadId)} = greatest(${members.lastReadId}, excluded.${name(members.lastReadId)})`)
     return
   }
   const markers = sql.join(
     [...newest.values()].map((row) => sql`(${row.userId}::text, ${row.id}::bigint)`),
     sql`, `,
   )
-  await tx.execute(sql`${counter}
-    update ${members} m set last_read_id = greatest(m.last_read_id, v.id) from (values ${markers}) as v(user_id, id)
-    where m.room_id = ${roomId} and m.user_id = v.user_id and m.role <> 'participant'`)
+  yield* raw(sql`${counter}
+    update ${members} set ${name(members.lastReadId)} = greatest(${members.lastReadId}, v.id) from (values ${markers}) as v(user_id, id)
+    where ${members.roomId} = ${roomId} and ${members.userId} = v.user_id and ${members.role} <> 'participant'`)
 }
 
 /**
  * Which of `users` may write to a private or direct room now: its owner and members, read under
  * the room's lock, which removals take too (so a removal answered before this commit is seen).
  */
-async function membersAmong(tx: Tx, roomId: number, users: readonly string[]): Promise<Set<string>> {
-  if (users.length === 0) return new Set()
-  const rows = await tx
-    .select({ userId: members.userId })
-    .from(members)
-    .where(and(eq(members.roomId, roomId), ne(members.role, 'participant'), sql`${members.userId} = any(${sql.param([...new Set(users)])}::text[])`))
-  return new Set(rows.map((r) => r.userId))
+function* membersAmong(tx: QueryBuilder, roomId: number, users: readonly string[]) {
+  if (users.length === 0) return new Set<string>()
+  const found = yield* rows(
+    tx
+      .select({ userId: members.userId })
+      .from(members)
+      .where(and(eq(members.roomId, roomId), ne(members.role, 'participant'), sql`${members.userId} = any(${sql.param([...new Set(users)])}::text[])`)),
+  )
+  return new Set(found.map((r) => r.userId))
 }
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
-async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
-  const [room] = await tx.select({ lastSeq: rooms.lastSeq, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)).for('update')
+function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
+  const [room] = yield* lock(tx.select({ lastSeq: rooms.lastSeq, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)))
   if (!room) {
     for (const i of allItems) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
     return
@@ -249,7 +174,7 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], a
   let items = allItems
   if (!open) {
     const checked = allItems.filter((i) => !batch[i]!.viaService)
-    const allowed = await membersAmong(
+    const allowed = yield* membersAmong(
       tx,
       roomId,
       checked.map((i) => batch[i]!.userId),
@@ -269,7 +194,7 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], a
   }
   const earlier = new Map<string, MessageRow>()
   if (clientIds.length > 0) {
-    for (const row of await messagesByClientId(tx, roomId, users, clientIds)) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
+    for (const row of yield* rows(messagesByClientId(tx, roomId, users, clientIds))) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
   }
   const fresh: number[] = []
   const firstInBatch = new Set<string>()
@@ -286,13 +211,15 @@ async function writeRoom(tx: Tx, roomId: number, batch: readonly NewMessage[], a
   }
   if (fresh.length > 0) {
     const first = room.lastSeq + 1
-    const rows = await tx
-      .insert(messages)
-      .values(fresh.map((i, k) => storedColumns(batch[i]!, first + k)))
-      .returning()
-    rows.sort((a, b) => a.seq - b.seq)
-    await afterInsert(tx, roomId, open, room.lastSeq + fresh.length, rows)
-    for (const row of rows) {
+    const inserted = yield* rows(
+      tx
+        .insert(messages)
+        .values(fresh.map((i, k) => storedColumns(batch[i]!, first + k)))
+        .returning(),
+    )
+    inserted.sort((a, b) => a.seq - b.seq)
+    yield* afterInsert(roomId, open, room.lastSeq + fresh.length, inserted)
+    for (const row of inserted) {
       const message = toMessage(row)
       created.push(message)
       outcomes[fresh[row.seq - first]!] = { message, duplicate: false }

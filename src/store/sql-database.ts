@@ -1,39 +1,142 @@
 import type { SQL } from 'drizzle-orm'
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core'
 import type { PgDb } from '../db/postgres.ts'
 import * as pgTables from '../db/pg-schema.ts'
 import * as tables from '../db/schema.ts'
 import type { SqliteDb } from '../db/sqlite.ts'
-import type { Dialect } from './membership.ts'
+
+type Dialect = 'sqlite' | 'postgres'
+
+/** The query builder as code written once sees it: awaited (or run as a transaction's step), a select gives its rows and a write runs. */
+export type QueryBuilder = Pick<SqliteDb, 'select' | 'insert' | 'update' | 'delete'>
+
+/**
+ * One step of a transaction written once (see `SqlDatabase.transaction`): a built query and how
+ * to run it. `rows`: its rows (a select, or a write with `returning`); `run`: run it; `lock`: a
+ * select whose rows stay locked until the transaction ends (Postgres's `for update`; SQLite, whose
+ * one writer already excludes every other, just reads them); `raw`: rows of raw SQL.
+ */
+type Step = { kind: 'rows' | 'run' | 'lock'; query: PromiseLike<unknown> } | { kind: 'raw'; query: SQL }
+
+/** A transaction's body: a generator that yields its queries as steps (see `rows`, `run`, `lock`, `raw`) and returns its result. */
+type Transaction<T> = (tx: QueryBuilder) => Generator<Step, T, unknown>
+
+/** A step: the query's rows. */
+export function* rows<R>(query: PromiseLike<R>): Generator<Step, R, unknown> {
+  return (yield { kind: 'rows', query }) as R
+}
+
+/** A step: the query's first row. */
+export function* first<R>(query: PromiseLike<R[]>): Generator<Step, R | undefined, unknown> {
+  return (yield* rows(query))[0]
+}
+
+/** A step: runs a write. */
+export function* run(query: PromiseLike<unknown>): Generator<Step, void, unknown> {
+  yield { kind: 'run', query }
+}
+
+/** A step: the rows of a select, locked against other writers until the transaction ends. */
+export function* lock<R>(query: PromiseLike<R>): Generator<Step, R, unknown> {
+  return (yield { kind: 'lock', query }) as R
+}
+
+/** A step: rows of raw SQL, in the database's own types (bigints may be strings on Postgres). */
+export function* raw<T>(query: SQL): Generator<Step, T[], unknown> {
+  return (yield { kind: 'raw', query }) as T[]
+}
 
 /**
  * One database as the code shared by both stores sees it. drizzle builds the same queries on
  * SQLite and Postgres from table objects of the same names and columns (src/db/schema-parity.test.ts
  * holds the two schemas to that), and a query builder of either is awaited for its rows. The shared
  * code is typed with the SQLite schema's objects; on Postgres it gets Postgres's, which have the same
- * keys, columns and row shapes, so every query written once runs on both. Raw SQL goes through
- * `rows`. Only awaiting is shared: SQLite's synchronous `.all()/.get()/.run()` and its
- * transactions stay in the SQLite files, as Postgres's row locks stay in the Postgres ones.
+ * keys, columns and row shapes, so every query written once runs on both.
  */
 export interface SqlDatabase {
   readonly dialect: Dialect
-  /** The query builder: awaited, a select gives its rows and a write runs. */
-  readonly db: Pick<SqliteDb, 'select' | 'insert' | 'update' | 'delete'>
+  readonly db: QueryBuilder
   /** The tables. */
   readonly t: typeof tables
   /** Rows of a raw SQL query, in the database's own types (bigint counts may be strings on Postgres). */
   rows<T>(query: SQL): Promise<T[]>
+  /**
+   * Runs a transaction written once. Its body yields each query as a step and gets the result back:
+   * SQLite runs the whole body synchronously on its one connection (no other statement can slip
+   * in between, and nothing waits), Postgres awaits each step on one pooled connection. A step that
+   * throws throws inside the body, which may catch it; an error out of the body rolls back.
+   */
+  transaction<T>(body: Transaction<T>): Promise<T>
 }
 
+/** Feeds each step's outcome back into the body until it returns. */
+function drive<T>(body: Generator<Step, T, unknown>, execute: (step: Step) => unknown): T {
+  let next = body.next()
+  while (!next.done) {
+    let outcome: unknown
+    try {
+      outcome = execute(next.value)
+    } catch (error) {
+      next = body.throw(error)
+      continue
+    }
+    next = body.next(outcome)
+  }
+  return next.value
+}
+
+async function driveAsync<T>(body: Generator<Step, T, unknown>, execute: (step: Step) => Promise<unknown>): Promise<T> {
+  let next = body.next()
+  while (!next.done) {
+    let outcome: unknown
+    try {
+      outcome = await execute(next.value)
+    } catch (error) {
+      next = body.throw(error)
+      continue
+    }
+    next = body.next(outcome)
+  }
+  return next.value
+}
+
+/** The synchronous forms SQLite's builders have beside being awaited. */
+type SyncQuery = { all(): unknown; run(): unknown }
+
 export function sqliteDatabase(db: SqliteDb): SqlDatabase {
-  return { dialect: 'sqlite', db, t: tables, rows: async <T>(query: SQL) => db.all<T>(query) }
+  // Raw statements go through bun:sqlite's statement cache by their text: the outbox's passes and
+  // the inbox queries run the same few again and again.
+  const dialect = new SQLiteSyncDialect()
+  const rawRows = <T>(query: SQL): T[] => {
+    const { sql, params } = dialect.sqlToQuery(query)
+    return db.$client.query<T, never[]>(sql).all(...(params as never[]))
+  }
+  const execute = (step: Step): unknown => {
+    if (step.kind === 'raw') return rawRows(step.query)
+    const query = step.query as unknown as SyncQuery
+    return step.kind === 'run' ? void query.run() : query.all()
+  }
+  return {
+    dialect: 'sqlite',
+    db,
+    t: tables,
+    rows: async <T>(query: SQL) => rawRows<T>(query),
+    transaction: async <T>(body: Transaction<T>) => db.transaction((tx) => drive(body(tx), execute)),
+  }
 }
 
 export function postgresDatabase(db: PgDb): SqlDatabase {
+  const execute = (tx: PgDb) => async (step: Step) => {
+    if (step.kind === 'raw') return [...(await tx.execute(step.query))]
+    if (step.kind === 'lock') return (step.query as unknown as { for(strength: 'update'): PromiseLike<unknown> }).for('update')
+    return step.query
+  }
   return {
     dialect: 'postgres',
     // Same method names, same query shapes; typed once (see above).
-    db: db as unknown as SqlDatabase['db'],
+    db: db as unknown as QueryBuilder,
     t: pgTables as unknown as typeof tables,
     rows: async <T>(query: SQL) => [...(await db.execute(query))] as T[],
+    transaction: <T>(body: Transaction<T>) => db.transaction((tx) => driveAsync(body(tx as unknown as QueryBuilder), execute(tx as unknown as PgDb))),
   }
 }

@@ -10,6 +10,7 @@ import {
   toInboxRow,
   toReadState,
   unreadInQuery,
+  unreadInRoomQuery,
   unreadTotalQuery,
   type BlockRow,
   type InboxPage,
@@ -22,27 +23,170 @@ import {
   type ReadStateQueryRow,
   type RoomReadState,
 } from './membership.ts'
-import type { SqlDatabase } from './sql-database.ts'
+import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
+import { first, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { RoomRow } from './store.ts'
 
 /** A room row as the stores hand it out (without the columns only the stores use). */
 export const toRoomRow = (row: RoomRow): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
 
-/**
- * Membership written once for both databases: every read, and the writes that need no transaction.
- * The transactions (room creation, member changes, read markers) and the profile upsert are each
- * database's own (sqlite-membership.ts, postgres-membership.ts): SQLite's run synchronously on its
- * one connection, Postgres's take the room's row lock.
- */
-export abstract class SqlMembership implements Membership {
-  constructor(protected readonly database: SqlDatabase) {}
+/** A step: the row an insert returned. */
+export function* inserted<R>(query: PromiseLike<R[]>) {
+  const row = yield* first(query)
+  if (!row) throw new Error('an insert returned no row')
+  return row
+}
 
-  abstract createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'>
-  abstract directRoom(input: { a: string; b: string; postId: number | null; name: string }): Promise<{ room: RoomRow; created: boolean }>
-  abstract addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'>
-  abstract removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'>
-  abstract markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker | null>
-  abstract saveProfiles(profiles: readonly Identity[]): Promise<void>
+/**
+ * Membership, written once for both databases. Each change is one transaction (see
+ * `SqlDatabase.transaction`) that first locks the room where membership decides: on Postgres the
+ * room's row, which appends lock too, so a change and the writes it governs take turns; on SQLite
+ * the one writer does that already. Webhook events are written in the same transaction.
+ */
+export class SqlMembership implements Membership {
+  constructor(
+    private readonly database: SqlDatabase,
+    private readonly outbox: Outbox,
+  ) {}
+
+  async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'> {
+    const { t } = this.database
+    const { outbox } = this
+    return this.database.transaction(function* (tx) {
+      const invited = input.members.filter((id) => id !== input.addedBy)
+      if (input.addedBy !== null && invited.length > 0) {
+        const blocker = yield* first(
+          tx
+            .select({ userId: t.blocks.userId })
+            .from(t.blocks)
+            .where(and(eq(t.blocks.blockedId, input.addedBy), inArray(t.blocks.userId, invited)))
+            .limit(1),
+        )
+        if (blocker) return 'blocked'
+      }
+      const now = Date.now()
+      const room = yield* inserted(tx.insert(t.rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'private', ownerId: input.ownerId }).returning())
+      const members: (typeof t.members.$inferInsert)[] = [...new Set(input.members)].filter((id) => id !== input.ownerId).map((userId) => ({ roomId: room.id, userId, role: 'member', joinedAt: now }))
+      if (input.ownerId !== null) members.unshift({ roomId: room.id, userId: input.ownerId, role: 'owner', joinedAt: now })
+      if (members.length > 0) yield* run(tx.insert(t.members).values(members))
+      yield* writeEvents(t, outbox, tx, [
+        roomCreatedEvent(
+          room,
+          members.map((m) => m.userId),
+        ),
+      ])
+      return toRoomRow(room)
+    })
+  }
+
+  async directRoom(input: { a: string; b: string; postId: number | null; name: string }): Promise<{ room: RoomRow; created: boolean }> {
+    const { t } = this.database
+    const { outbox } = this
+    const key = directKey(input.a, input.b, input.postId)
+    return this.database.transaction(function* (tx) {
+      const now = Date.now()
+      // A racing transaction with the same key (on Postgres) makes this wait for it, then insert nothing.
+      const created = yield* first(tx.insert(t.rooms).values({ name: input.name, postId: input.postId, createdAt: now, kind: 'direct', directKey: key }).onConflictDoNothing().returning())
+      if (created) {
+        yield* run(tx.insert(t.members).values([input.a, input.b].map((userId) => ({ roomId: created.id, userId, role: 'member' as const, joinedAt: now }))))
+        yield* writeEvents(t, outbox, tx, [roomCreatedEvent(created, [input.a, input.b])])
+        return { room: toRoomRow(created), created: true }
+      }
+      const existing = yield* first(tx.select().from(t.rooms).where(eq(t.rooms.directKey, key)))
+      if (!existing) throw new Error('direct room insert conflicted but no room has that key')
+      return { room: toRoomRow(existing), created: false }
+    })
+  }
+
+  async addMember(roomId: number, userId: string, max: number, addedBy: string | null): Promise<'added' | 'already' | 'full' | 'blocked' | 'not_owner'> {
+    const { t } = this.database
+    const { outbox } = this
+    return this.database.transaction(function* (tx) {
+      // The room's lock serialises member changes, so what is read below holds until commit.
+      yield* lockRoom(t, tx, roomId)
+      if (addedBy !== null && (yield* roleIn(t, tx, roomId, addedBy)) !== 'owner') return 'not_owner'
+      const current = yield* roleIn(t, tx, roomId, userId)
+      if (current === 'owner' || current === 'member') return 'already'
+      if (
+        addedBy !== null &&
+        (yield* first(
+          tx
+            .select({ n: sql<number>`1` })
+            .from(t.blocks)
+            .where(and(eq(t.blocks.userId, userId), eq(t.blocks.blockedId, addedBy))),
+        ))
+      )
+        return 'blocked'
+      const count = yield* first(
+        tx
+          .select({ n: sql<number | string>`count(*)` })
+          .from(t.members)
+          .where(and(eq(t.members.roomId, roomId), ne(t.members.role, 'participant'))),
+      )
+      if (Number(count?.n ?? 0) >= max) return 'full'
+      yield* run(
+        tx
+          .insert(t.members)
+          .values({ roomId, userId, role: 'member', joinedAt: Date.now() })
+          .onConflictDoUpdate({ target: [t.members.roomId, t.members.userId], set: { role: 'member' } }),
+      )
+      yield* writeEvents(t, outbox, tx, [memberEvent('member.added', roomId, userId)])
+      return 'added'
+    })
+  }
+
+  async removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'> {
+    const { t } = this.database
+    const { outbox } = this
+    return this.database.transaction(function* (tx) {
+      // Under the room's lock, as appends check membership: a message of theirs commits before this, or not at all.
+      yield* lockRoom(t, tx, roomId)
+      if (removedBy !== null && removedBy !== userId && (yield* roleIn(t, tx, roomId, removedBy)) !== 'owner') return 'not_owner'
+      const removed = yield* rows(
+        tx
+          .delete(t.members)
+          .where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId), ne(t.members.role, 'participant')))
+          .returning({ userId: t.members.userId }),
+      )
+      if (removed.length === 0) return 'absent'
+      yield* writeEvents(t, outbox, tx, [memberEvent('member.removed', roomId, userId)])
+      return 'removed'
+    })
+  }
+
+  async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker | null> {
+    const { t } = this.database
+    return this.database.transaction(function* (tx) {
+      // Anyone may read an open room: a reader there gets a participant's row. Nowhere else.
+      const joined =
+        yield* raw(sql`insert into ${t.members} (${sql.identifier(t.members.roomId.name)}, ${sql.identifier(t.members.userId.name)}, ${sql.identifier(t.members.role.name)}, ${sql.identifier(t.members.lastReadId.name)}, ${sql.identifier(t.members.joinedAt.name)})
+          select ${t.rooms.id}, ${userId}, 'participant', 0, ${Date.now()} from ${t.rooms} where ${t.rooms.id} = ${roomId} and ${t.rooms.kind} = 'open'
+          on conflict do nothing returning ${sql.identifier(t.members.userId.name)}`)
+      // The row locked, so concurrent markers of one user in one room take turns, and a removal
+      // (which deletes it) either waits for this marker or leaves nothing to move.
+      const where = and(eq(t.members.roomId, roomId), eq(t.members.userId, userId))
+      const [row] = yield* lock(tx.select({ lastReadId: t.members.lastReadId, role: t.members.role }).from(t.members).where(where))
+      const room = yield* first(tx.select({ newest: t.rooms.lastMessageId, kind: t.rooms.kind }).from(t.rooms).where(eq(t.rooms.id, roomId)))
+      if (!row || (row.role === 'participant' && room?.kind !== 'open')) return null
+      const before = row.lastReadId
+      const marker = Math.max(before, Math.min(lastReadId, Number(room?.newest ?? 0)))
+      if (marker > before) yield* run(tx.update(t.members).set({ lastReadId: marker }).where(where))
+      // The count and the newest message it saw in one statement, so that they agree.
+      const [count] = yield* raw<{ n: string | number; newest: string | number | null }>(unreadInRoomQuery(t, roomId, marker))
+      return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), countedUpTo: Math.max(marker, Number(count?.newest ?? 0)), moved: marker > before, joined: joined.length > 0 }
+    })
+  }
+
+  async saveProfiles(profiles: readonly Identity[]): Promise<void> {
+    if (profiles.length === 0) return
+    const { db, t } = this.database
+    const now = Date.now()
+    const excluded = (column: { name: string }) => sql`excluded.${sql.identifier(column.name)}`
+    await db
+      .insert(t.users)
+      .values(profiles.map((p) => ({ userId: p.userId, nickname: p.nickname, email: p.email, profileUrl: p.profileUrl, updatedAt: now })))
+      .onConflictDoUpdate({ target: t.users.userId, set: { nickname: excluded(t.users.nickname), email: excluded(t.users.email), profileUrl: excluded(t.users.profileUrl), updatedAt: excluded(t.users.updatedAt) } })
+  }
 
   async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
     const { db, t } = this.database
@@ -64,7 +208,7 @@ export abstract class SqlMembership implements Membership {
   }
 
   async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
-    const rows = await this.database.rows<{ userId: string; joinedAt: number | string }>(rosterQuery(roomId, limit))
+    const rows = await this.database.rows<{ userId: string; joinedAt: number | string }>(rosterQuery(this.database.t, roomId, limit))
     return rows.map((r) => ({ userId: r.userId, joinedAt: Number(r.joinedAt) }))
   }
 
@@ -90,21 +234,21 @@ export abstract class SqlMembership implements Membership {
   }
 
   async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
-    return (await this.database.rows<ReadStateQueryRow>(readStatesQuery(userId, onlyRoom, this.database.dialect))).map(toReadState)
+    return (await this.database.rows<ReadStateQueryRow>(readStatesQuery(this.database, userId, onlyRoom))).map(toReadState)
   }
 
   async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
-    const [row] = await this.database.rows<{ total: number | string; rooms: number | string }>(unreadTotalQuery(userId, this.database.dialect))
+    const [row] = await this.database.rows<{ total: number | string; rooms: number | string }>(unreadTotalQuery(this.database, userId))
     return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
   }
 
   async crowdedRooms(roomIds: readonly number[], cap: number): Promise<Set<number>> {
     if (roomIds.length === 0) return new Set()
-    return new Set((await this.database.rows<{ id: number | string }>(crowdedRoomsQuery(roomIds, cap))).map((r) => Number(r.id)))
+    return new Set((await this.database.rows<{ id: number | string }>(crowdedRoomsQuery(this.database.t, roomIds, cap))).map((r) => Number(r.id)))
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    return (await this.database.rows<InboxQueryRow>(inboxQuery(userId, page, this.database.dialect))).map(toInboxRow)
+    return (await this.database.rows<InboxQueryRow>(inboxQuery(this.database, userId, page))).map(toInboxRow)
   }
 
   async newestMessageId(): Promise<number> {
@@ -115,7 +259,7 @@ export abstract class SqlMembership implements Membership {
 
   async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    const rows = await this.database.rows<{ roomId: number | string; n: number | string }>(unreadInQuery(userId, roomIds, this.database.dialect))
+    const rows = await this.database.rows<{ roomId: number | string; n: number | string }>(unreadInQuery(this.database, userId, roomIds))
     return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]))
   }
 
@@ -156,6 +300,24 @@ export abstract class SqlMembership implements Membership {
   }
 
   async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
-    return new Set((await this.database.rows<{ userId: string }>(blockersInQuery(roomId, userId))).map((r) => r.userId))
+    return new Set((await this.database.rows<{ userId: string }>(blockersInQuery(this.database.t, roomId, userId))).map((r) => r.userId))
   }
+}
+
+type Tables = SqlDatabase['t']
+
+/** A step: locks the room's row until the transaction ends (membership changes and the writes that depend on it take turns). */
+function* lockRoom(t: Tables, tx: QueryBuilder, roomId: number) {
+  yield* lock(tx.select({ id: t.rooms.id }).from(t.rooms).where(eq(t.rooms.id, roomId)))
+}
+
+/** A step: the user's role in the room, read in the transaction. */
+function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
+  const row = yield* first(
+    tx
+      .select({ role: t.members.role })
+      .from(t.members)
+      .where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId))),
+  )
+  return row?.role ?? null
 }

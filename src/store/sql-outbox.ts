@@ -1,125 +1,216 @@
-import { sql, type SQL } from 'drizzle-orm'
-import { eventColumns, LANES, laneOf, listOf, toEventRow, toReportRow, reportEvent, type Deliveries, type NewWebhookEvent, type Outbox, type ReportRow, type RoomBehind, type WebhookEventRow } from './outbox.ts'
+import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/sqlite-core'
+import type { webhookEvents } from '../db/schema.ts'
+import { LANES, laneOf, reportEvent, writeEvents, type Deliveries, type Outbox, type ReportRow, type RoomBehind, type WebhookEventRow, type WebhookType } from './outbox.ts'
+import { run, type SqlDatabase } from './sql-database.ts'
+import { inserted } from './sql-membership.ts'
 
-/** What the outbox needs of its database; the statements below read the same on SQLite and Postgres. */
-export interface OutboxDatabase {
-  /** Runs a query; its rows, with the columns as named (Postgres gives bigints as strings). */
-  rows(query: SQL): Promise<Record<string, unknown>[]>
-  /** Runs statements in one transaction. */
-  transaction(queries: readonly SQL[]): Promise<void>
-  /** Stores a report and, in the same transaction, the event it makes. */
-  insertReport(input: Omit<ReportRow, 'id' | 'createdAt'>, event: (report: ReportRow) => NewWebhookEvent): Promise<ReportRow>
-}
-
-/** The lane expression, written as the rooms' index is, so the index serves it. */
-const roomLane = sql.raw(`(id % ${LANES})`)
-
-/** The rooms whose messages are not all sent (the predicate of that index). */
-const behind = sql.raw('last_message_id > webhook_message_id')
-
-/**
- * Takes this instance's lanes back and free or expired ones, in one statement. The condition is
- * repeated outside the subquery: on Postgres, a row another instance leased meanwhile is checked
- * again as it is now, and left to it.
- */
-function leaseQuery(instance: string, now: number, leaseMs: number, most: number) {
-  const takeable = sql`(owner = ${instance} or owner is null or until < ${now})`
-  return sql`update webhook_lanes set owner = ${instance}, until = ${now + leaseMs}
-    where ${takeable} and lane in (select lane from webhook_lanes where ${takeable} order by case when owner = ${instance} then 0 else 1 end, lane limit ${most})
-    returning lane`
-}
-
-/** The outbox (see `Outbox`), in SQL both databases run. */
+/** The outbox (see `Outbox`), written once for both databases. */
 export class SqlOutbox implements Outbox {
   enabled = false
 
-  constructor(private readonly db: OutboxDatabase) {}
+  constructor(private readonly database: SqlDatabase) {}
 
-  async follow(on: boolean): Promise<void> {
-    const [row] = await this.db.rows(sql`select webhooks_on as "on" from meta`)
-    const wasOn = Number(row?.on ?? 0) === 1
-    if (on === wasOn) return
-    if (!on) return this.db.transaction([sql`update meta set webhooks_on = 0`])
-    await this.db.transaction([sql`update rooms set webhook_message_id = coalesce(last_message_id, 0) where ${behind}`, sql`update meta set webhooks_on = 1`])
+  /** The rooms whose messages are not all sent (the predicate of the rooms' `rooms_webhook_behind` index). */
+  private get behind() {
+    const { rooms } = this.database.t
+    return sql`${rooms.lastMessageId} > ${rooms.webhookMessageId}`
   }
 
+  async follow(on: boolean): Promise<void> {
+    const { db, t } = this.database
+    const [row] = await db.select({ on: t.meta.webhooksOn }).from(t.meta)
+    if (on === (row?.on === 1)) return
+    const behind = this.behind
+    await this.database.transaction(function* (tx) {
+      if (on)
+        yield* run(
+          tx
+            .update(t.rooms)
+            .set({ webhookMessageId: sql`coalesce(${t.rooms.lastMessageId}, 0)` })
+            .where(behind),
+        )
+      yield* run(tx.update(t.meta).set({ webhooksOn: on ? 1 : 0 }))
+    })
+  }
+
+  /**
+   * Takes this instance's lanes back and free or expired ones, in one statement. The condition is
+   * repeated outside the subquery: on Postgres, a row another instance leased meanwhile is checked
+   * again as it is now, and left to it.
+   */
   async leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]> {
-    return (await this.db.rows(leaseQuery(instance, now, leaseMs, most))).map((r) => Number(r.lane))
+    const { db, t } = this.database
+    const lanes = t.webhookLanes
+    const takeable = sql`(${lanes.owner} = ${instance} or ${lanes.owner} is null or ${lanes.until} < ${now})`
+    const chosen = db.select({ lane: lanes.lane }).from(lanes).where(takeable).orderBy(sql`case when ${lanes.owner} = ${instance} then 0 else 1 end`, asc(lanes.lane)).limit(most)
+    const leased = await db
+      .update(lanes)
+      .set({ owner: instance, until: now + leaseMs })
+      .where(and(takeable, inArray(lanes.lane, chosen)))
+      .returning({ lane: lanes.lane })
+    return leased.map((r) => r.lane)
   }
 
   async releaseLanes(instance: string): Promise<void> {
-    await this.db.transaction([sql`update webhook_lanes set owner = null, until = null where owner = ${instance}`])
+    const { db, t } = this.database
+    await db.update(t.webhookLanes).set({ owner: null, until: null }).where(eq(t.webhookLanes.owner, instance))
   }
 
   async pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]> {
-    const rows = await this.db.rows(sql`select ${eventColumns} from webhook_events where lane = ${lane} and status = 'pending' order by lane, "position", id limit ${limit}`)
+    const { db, t } = this.database
+    const events = t.webhookEvents
+    const rows = await db
+      .select()
+      .from(events)
+      .where(and(eq(events.lane, lane), eq(events.status, 'pending')))
+      .orderBy(asc(events.lane), asc(events.position), asc(events.id))
+      .limit(limit)
     return rows.map(toEventRow)
   }
 
   async roomsBehind(lane: number, limit: number, afterRoom = 0): Promise<RoomBehind[]> {
-    const rows = await this.db.rows(sql`select id, webhook_message_id as "after" from rooms where ${roomLane} = ${lane} and ${behind} and id > ${afterRoom} order by id limit ${limit}`)
-    return rows.map((r) => ({ roomId: Number(r.id), after: Number(r.after) }))
+    const { db, t } = this.database
+    // The lane expression as the rooms' index has it, so that the index serves it.
+    const roomLane = sql`(${t.rooms.id} % ${sql.raw(String(LANES))})`
+    return db
+      .select({ roomId: t.rooms.id, after: t.rooms.webhookMessageId })
+      .from(t.rooms)
+      .where(and(sql`${roomLane} = ${lane}`, this.behind, gt(t.rooms.id, afterRoom)))
+      .orderBy(asc(t.rooms.id))
+      .limit(limit)
   }
 
   async delivered(done: Deliveries, now: number): Promise<void> {
-    const statements: SQL[] = []
-    if (done.events.length > 0) statements.push(sql`update webhook_events set status = 'delivered', finished_at = ${now}, attempts = attempts + 1 where id in (${listOf(done.events)}) and status = 'pending'`)
-    // A cursor only moves forward (a retried message's row may be recorded after later ones).
-    for (const [room, message] of done.rooms) statements.push(sql`update rooms set webhook_message_id = ${message} where id = ${room} and webhook_message_id < ${message}`)
-    if (statements.length > 0) await this.db.transaction(statements)
+    if (done.events.length === 0 && done.rooms.size === 0) return
+    const { t } = this.database
+    await this.database.transaction(function* (tx) {
+      const events = t.webhookEvents
+      if (done.events.length > 0) {
+        yield* run(
+          tx
+            .update(events)
+            .set({ status: 'delivered', finishedAt: now, attempts: sql`${events.attempts} + 1` })
+            .where(and(inArray(events.id, done.events), eq(events.status, 'pending'))),
+        )
+      }
+      // A cursor only moves forward (a retried message's row may be recorded after later ones).
+      for (const [room, message] of done.rooms) yield* run(moveCursor(t, tx, room, message))
+    })
   }
 
   async failed(id: number, error: string, retryAt: number | null, now: number, data: string): Promise<void> {
-    const next = retryAt === null ? sql`status = 'dead', finished_at = ${now}` : sql`next_attempt_at = ${retryAt}`
-    await this.db.transaction([sql`update webhook_events set ${next}, data = ${data}, last_error = ${error.slice(0, 500)}, attempts = attempts + 1 where id = ${id} and status = 'pending'`])
+    const { db, t } = this.database
+    const events = t.webhookEvents
+    const next = retryAt === null ? { status: 'dead' as const, finishedAt: now } : { nextAttemptAt: retryAt }
+    await db
+      .update(events)
+      .set({ ...next, data, lastError: error.slice(0, 500), attempts: sql`${events.attempts} + 1` })
+      .where(and(eq(events.id, id), eq(events.status, 'pending')))
   }
 
   async messageFailed(message: { id: number; roomId: number; createdAt: number }, data: string, error: string, retryAt: number | null, now: number): Promise<void> {
+    const { t } = this.database
     const key = `room:${message.roomId}`
-    const [status, next, finished] = retryAt === null ? ['dead', now, now] : ['pending', retryAt, null]
-    // Just before the message's own place: after everything of the room that was already sent.
-    const position = message.id - 1
-    await this.db.transaction([
-      sql`insert into webhook_events ("key", lane, type, data, created_at, status, attempts, next_attempt_at, last_error, finished_at, "position")
-        values (${key}, ${laneOf(key)}, 'message.created', ${data}, ${message.createdAt}, ${status}, 1, ${next}, ${error.slice(0, 500)}, ${finished}, ${position})`,
-      sql`update rooms set webhook_message_id = ${message.id} where id = ${message.roomId} and webhook_message_id < ${message.id}`,
-    ])
+    const dead = retryAt === null
+    await this.database.transaction(function* (tx) {
+      // Just before the message's own place: after everything of the room that was already sent.
+      const event = { key, lane: laneOf(key), type: 'message.created', data, createdAt: message.createdAt, attempts: 1, lastError: error.slice(0, 500), position: message.id - 1 }
+      yield* run(tx.insert(t.webhookEvents).values({ ...event, status: dead ? 'dead' : 'pending', nextAttemptAt: retryAt ?? now, finishedAt: dead ? now : null }))
+      yield* run(moveCursor(t, tx, message.roomId, message.id))
+    })
   }
 
   async stats(now: number): Promise<{ pending: number; oldestPendingMs: number; dead: number }> {
+    const { t } = this.database
+    const e = t.webhookEvents
+    const r = alias(t.rooms, 'r')
+    const m = alias(t.messages, 'm')
     // A room's pending messages: its count less the position of the newest one sent (one seek each).
-    const [row] = await this.db.rows(sql`select
-      (select count(*) from webhook_events where status = 'pending') as "events",
-      (select min(created_at) from webhook_events where status = 'pending') as "oldestEvent",
-      (select count(*) from webhook_events where status = 'dead') as "dead",
-      (select coalesce(sum(r.last_seq - coalesce((select m.seq from messages m where m.id = r.webhook_message_id), 0)), 0) from rooms r where r.last_message_id > r.webhook_message_id) as "messages",
-      (select min((select m.created_at from messages m where m.room_id = r.id and m.id > r.webhook_message_id order by m.id limit 1)) from rooms r where r.last_message_id > r.webhook_message_id) as "oldestMessage"`)
+    const sentSeq = sql`coalesce((select ${m.seq} from ${t.messages} ${m} where ${m.id} = ${r.webhookMessageId}), 0)`
+    const firstUnsent = sql`(select ${m.createdAt} from ${t.messages} ${m} where ${m.roomId} = ${r.id} and ${m.id} > ${r.webhookMessageId} order by ${m.id} limit 1)`
+    const roomsBehind = sql`from ${t.rooms} ${r} where ${r.lastMessageId} > ${r.webhookMessageId}`
+    const [row] = await this.database.rows<Record<'events' | 'oldestEvent' | 'dead' | 'messages' | 'oldestMessage', number | string | null>>(sql`select
+      (select count(*) from ${e} where ${e.status} = 'pending') as "events",
+      (select min(${e.createdAt}) from ${e} where ${e.status} = 'pending') as "oldestEvent",
+      (select count(*) from ${e} where ${e.status} = 'dead') as "dead",
+      (select coalesce(sum(${r.lastSeq} - ${sentSeq}), 0) ${roomsBehind}) as "messages",
+      (select min(${firstUnsent}) ${roomsBehind}) as "oldestMessage"`)
     const oldest = [row?.oldestEvent, row?.oldestMessage].filter((v) => v !== null && v !== undefined).map(Number)
     return { pending: Number(row?.events ?? 0) + Number(row?.messages ?? 0), oldestPendingMs: oldest.length === 0 ? 0 : now - Math.min(...oldest), dead: Number(row?.dead ?? 0) }
   }
 
   async dead(limit: number, afterId: number): Promise<WebhookEventRow[]> {
-    return (await this.db.rows(sql`select ${eventColumns} from webhook_events where status = 'dead' and id > ${afterId} order by id limit ${limit}`)).map(toEventRow)
+    const { db, t } = this.database
+    const events = t.webhookEvents
+    const rows = await db
+      .select()
+      .from(events)
+      .where(and(eq(events.status, 'dead'), gt(events.id, afterId)))
+      .orderBy(asc(events.id))
+      .limit(limit)
+    return rows.map(toEventRow)
   }
 
   async requeue(ids: readonly number[] | 'all', now: number): Promise<number> {
     if (ids !== 'all' && ids.length === 0) return 0
-    const which = ids === 'all' ? sql`status = 'dead'` : sql`status = 'dead' and id in (${listOf(ids)})`
-    return (await this.db.rows(sql`update webhook_events set status = 'pending', next_attempt_at = ${now}, created_at = ${now}, finished_at = null, last_error = null where ${which} returning id`)).length
+    const { db, t } = this.database
+    const events = t.webhookEvents
+    const which = ids === 'all' ? eq(events.status, 'dead') : and(eq(events.status, 'dead'), inArray(events.id, [...ids]))
+    const requeued = await db.update(events).set({ status: 'pending', nextAttemptAt: now, createdAt: now, finishedAt: null, lastError: null }).where(which).returning({ id: events.id })
+    return requeued.length
   }
 
   async prune(before: number): Promise<number> {
-    return (await this.db.rows(sql`delete from webhook_events where status = 'delivered' and finished_at < ${before} returning id`)).length
+    const { db, t } = this.database
+    const events = t.webhookEvents
+    const pruned = await db
+      .delete(events)
+      .where(and(eq(events.status, 'delivered'), lt(events.finishedAt, before)))
+      .returning({ id: events.id })
+    return pruned.length
   }
 
-  addReport(input: Omit<ReportRow, 'id' | 'createdAt'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow> {
-    return this.db.insertReport(input, (report) => reportEvent(report, toData(report)))
+  async addReport(input: Omit<ReportRow, 'id' | 'createdAt'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow> {
+    const { t } = this.database
+    const outbox = this
+    return this.database.transaction(function* (tx) {
+      const report = yield* inserted(
+        tx
+          .insert(t.reports)
+          .values({ ...input, createdAt: Date.now() })
+          .returning(),
+      )
+      yield* writeEvents(t, outbox, tx, [reportEvent(report, toData(report))])
+      return report
+    })
   }
 
   async reports(limit: number, afterId: number): Promise<ReportRow[]> {
-    const rows = await this.db.rows(
-      sql`select id, reporter_id as "reporterId", message_id as "messageId", room_id as "roomId", user_id as "userId", reason, created_at as "createdAt" from reports where id > ${afterId} order by id limit ${limit}`,
-    )
-    return rows.map(toReportRow)
+    const { db, t } = this.database
+    return db.select().from(t.reports).where(gt(t.reports.id, afterId)).orderBy(asc(t.reports.id)).limit(limit)
   }
 }
+
+/** Moves a room's webhook cursor forward to `message` (never back). */
+function moveCursor(t: SqlDatabase['t'], tx: SqlDatabase['db'], roomId: number, message: number) {
+  return tx
+    .update(t.rooms)
+    .set({ webhookMessageId: message })
+    .where(and(eq(t.rooms.id, roomId), lt(t.rooms.webhookMessageId, message)))
+}
+
+/** An outbox row as the outbox hands it out. */
+const toEventRow = (row: typeof webhookEvents.$inferSelect): WebhookEventRow => ({
+  id: row.id,
+  key: row.key,
+  type: row.type as WebhookType,
+  data: row.data,
+  createdAt: row.createdAt,
+  status: row.status,
+  attempts: row.attempts,
+  nextAttemptAt: row.nextAttemptAt,
+  lastError: row.lastError,
+  finishedAt: row.finishedAt,
+  position: row.position,
+})

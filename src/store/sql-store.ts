@@ -1,23 +1,67 @@
-import { and, asc, desc, eq, gt, inArray, lt, ne, or } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or } from 'drizzle-orm'
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
-import type { SqlDatabase } from './sql-database.ts'
+import { roomCreatedEvent, writeEvents } from './outbox.ts'
+import { first, type SqlDatabase } from './sql-database.ts'
+import { SqlMembership, toRoomRow } from './sql-membership.ts'
+import { SqlOutbox } from './sql-outbox.ts'
 import { WriteHealth } from './storage-problem.ts'
-import { unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessageRow, type NewMessage, type RoomPage } from './store.ts'
+import { unstorableRoom, unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow } from './store.ts'
 
 /**
- * What both stores do the same way, written once over SqlDatabase: listing rooms, reading messages
- * by id, the storage epoch, the instances' heartbeats, and handing appends to the group commit.
- * Each store adds what is truly its own: its group-commit batch (SQLite's one writer, Postgres's row
- * locks and seq counters), its prepared hot-path reads, its readiness check.
+ * Everything both stores do, written once over SqlDatabase: rooms, messages read back, membership,
+ * the outbox, the storage epoch and the instances' heartbeats. Each store adds only what is truly
+ * its own (sqlite-store.ts, postgres-store.ts): the group-commit batch that appends messages
+ * (SQLite's one writer and prepared statements, Postgres's row locks and multi-row inserts),
+ * opening, its readiness check and closing.
  */
 export abstract class SqlStore {
   /** The last write's verdict, for readiness. */
   readonly writes = new WriteHealth()
+  readonly membership: SqlMembership
+  readonly outbox: SqlOutbox
   private storageEpoch: string | undefined
   protected abstract readonly commits: GroupCommit
 
-  constructor(protected readonly database: SqlDatabase) {}
+  constructor(protected readonly database: SqlDatabase) {
+    this.outbox = new SqlOutbox(database)
+    this.membership = new SqlMembership(database, this.outbox)
+  }
+
+  async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
+    const refused = unstorableRoom(input)
+    if (refused) throw refused
+    // Most calls ask for a post's room that exists: answered by a read, with no write transaction.
+    const existing = input.postId === null ? undefined : await this.roomByPostId(input.postId)
+    if (existing) return { room: existing, created: false }
+    const { t } = this.database
+    const { outbox } = this
+    const created = await this.database.transaction(function* (tx) {
+      const room = yield* first(tx.insert(t.rooms).values({ name: input.name, postId: input.postId, createdAt: Date.now() }).onConflictDoNothing().returning())
+      if (room) yield* writeEvents(t, outbox, tx, [roomCreatedEvent(room, [])])
+      return room
+    })
+    if (created) return { room: toRoomRow(created), created: true }
+    // Another request created the room for this post between the lookup and the insert.
+    const raced = input.postId === null ? undefined : await this.roomByPostId(input.postId)
+    if (!raced) throw new Error('room insert conflicted but no room has that post_id')
+    return { room: raced, created: false }
+  }
+
+  async getRoom(id: number): Promise<RoomRow | undefined> {
+    const { db, t } = this.database
+    const [row] = await db.select().from(t.rooms).where(eq(t.rooms.id, id))
+    return row && toRoomRow(row)
+  }
+
+  async roomByPostId(postId: number): Promise<RoomRow | undefined> {
+    const { db, t } = this.database
+    const [row] = await db
+      .select()
+      .from(t.rooms)
+      .where(and(eq(t.rooms.postId, postId), eq(t.rooms.kind, 'open')))
+    return row && toRoomRow(row)
+  }
 
   async listRooms(page: RoomPage): Promise<ListedRoom[]> {
     const { db, t } = this.database
@@ -42,6 +86,34 @@ export abstract class SqlStore {
       .limit(page.limit)
   }
 
+  async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
+    const { db, t } = this.database
+    const { messages } = t
+    if (page.after !== undefined) {
+      return db
+        .select()
+        .from(messages)
+        .where(and(eq(messages.roomId, roomId), gt(messages.id, page.after)))
+        .orderBy(asc(messages.id))
+        .limit(page.limit)
+    }
+    const where = page.before !== undefined ? and(eq(messages.roomId, roomId), lt(messages.id, page.before)) : eq(messages.roomId, roomId)
+    return (await db.select().from(messages).where(where).orderBy(desc(messages.id)).limit(page.limit)).reverse()
+  }
+
+  async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
+    const { db, t } = this.database
+    const newestFirst = await db
+      .select()
+      .from(t.messages)
+      .where(and(eq(t.messages.roomId, roomId), gt(t.messages.id, sinceId)))
+      .orderBy(desc(t.messages.id))
+      .limit(limit + 1)
+    const truncated = newestFirst.length > limit
+    if (truncated) newestFirst.pop()
+    return { messages: newestFirst.reverse(), truncated }
+  }
+
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
     if (ids.length === 0) return []
     const { db, t } = this.database
@@ -49,6 +121,23 @@ export abstract class SqlStore {
       .select()
       .from(t.messages)
       .where(inArray(t.messages.id, [...ids]))
+  }
+
+  /** Messages of a room by position, for a receiver filling a gap in what it was sent. */
+  async messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]> {
+    const { db, t } = this.database
+    return db
+      .select()
+      .from(t.messages)
+      .where(and(eq(t.messages.roomId, roomId), gte(t.messages.seq, fromSeq), lte(t.messages.seq, toSeq)))
+      .orderBy(asc(t.messages.seq))
+  }
+
+  /** The room's newest seq (0 when it has no messages). */
+  async lastSeq(roomId: number): Promise<number> {
+    const { db, t } = this.database
+    const [row] = await db.select({ lastSeq: t.rooms.lastSeq }).from(t.rooms).where(eq(t.rooms.id, roomId))
+    return row?.lastSeq ?? 0
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {

@@ -1,7 +1,7 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, asc, desc, eq, gt, lt, ne, Placeholder, sql } from 'drizzle-orm'
+import { and, eq, ne, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { members, messages, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
@@ -10,12 +10,8 @@ import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
 import { sqliteDatabase } from './sql-database.ts'
 import { StorageProblem } from './storage-problem.ts'
-import { SqliteMembership } from './sqlite-membership.ts'
-import { roomCreatedEvent } from './outbox.ts'
-import type { SqlOutbox } from './sql-outbox.ts'
-import { sqliteOutbox, writeSqliteEvents } from './sqlite-outbox.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, unstorableRoom, type AppendResult, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomRow, type Store } from './store.ts'
+import { NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -26,18 +22,12 @@ const SQLITE_MAGIC = 'SQLite format 3\0'
  */
 const MIN_FREE_BYTES = 4 * 1024 * 1024
 
-function isUniqueViolation(error: unknown): boolean {
-  const code = (e: unknown) => (typeof e === 'object' && e !== null && 'code' in e ? e.code : undefined)
-  return code(error) === 'SQLITE_CONSTRAINT_UNIQUE' || code((error as { cause?: unknown } | null)?.cause) === 'SQLITE_CONSTRAINT_UNIQUE'
-}
-
 /**
- * The per-message insert, on the hot path. drizzle writes the SQL (the schema stays the one source
+ * The insert of a message at its position (`seq`) in the room, on the hot path. drizzle writes the SQL (the schema stays the one source
  * of truth); bun:sqlite runs it directly, which skips drizzle's per-call placeholder filling and
  * row mapping (about a third of the insert cost under load). Returns the new id, or null when
  * the row already existed.
  */
-/** Prepares the insert of a message at its position (`seq`) in the room. */
 function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => number | null {
   const p = sql.placeholder
   const query = db
@@ -76,21 +66,29 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => numb
  */
 function prepareRoomPositions(db: SqliteDb) {
   const p = sql.placeholder
-  const read = db.$client.prepare<{ last_seq: number; kind: RoomKind }, [number]>('select last_seq, kind from rooms where id = ?')
-  const write = db.$client.prepare<never, [number, number, number, number]>('update rooms set last_seq = ?, last_message_id = ?, last_message_at = ? where id = ?')
+  // Built by drizzle, run by bun:sqlite as the insert is: positional values, nothing mapped.
+  const read = db.$client.prepare<never, [number]>(db.select({ lastSeq: rooms.lastSeq, kind: rooms.kind }).from(rooms).where(eq(rooms.id, 0)).toSQL().sql)
+  const update = db
+    .update(rooms)
+    .set({ lastMessageId: sql`${p('id')}`, lastMessageAt: sql`${p('at')}`, lastSeq: sql`${p('seq')}` })
+    .where(eq(rooms.id, p('roomId')))
+    .toSQL()
+  const order = update.params.map((param) => (param instanceof Placeholder ? param.name : (param as { value: { name: string } }).value.name)).join()
+  if (order !== 'id,at,seq,roomId') throw new Error(`unexpected room update parameters: ${order}`)
+  const write = db.$client.prepare<never, [number, number, number, number]>(update.sql)
   const roleOf = db
     .select({ role: members.role })
     .from(members)
     .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
     .prepare()
   return () => {
-    const rooms = new Map<number, { seq: number; newest: MessageRow | null; open: boolean }>()
+    const positions = new Map<number, { seq: number; newest: MessageRow | null; open: boolean }>()
     const room = (roomId: number) => {
-      let found = rooms.get(roomId)
+      let found = positions.get(roomId)
       if (!found) {
-        const row = read.get(roomId)
+        const [seq, kind] = (read.values(roomId)[0] ?? [0, null]) as [number, RoomKind | null]
         // A room that does not exist is left to the insert, which the foreign key refuses.
-        rooms.set(roomId, (found = { seq: row?.last_seq ?? 0, newest: null, open: !row || row.kind === 'open' }))
+        positions.set(roomId, (found = { seq, newest: null, open: kind === null || kind === 'open' }))
       }
       return found
     }
@@ -117,60 +115,9 @@ function prepareRoomPositions(db: SqliteDb) {
       },
       /** Writes each room's count and newest message (ids commit in order here: the batch's newest is the room's). */
       save(): void {
-        for (const [roomId, { seq, newest }] of rooms) if (newest) write.run(seq, newest.id, newest.createdAt, roomId)
+        for (const [roomId, { seq, newest }] of positions) if (newest) write.run(newest.id, newest.createdAt, seq, roomId)
       },
     }
-  }
-}
-
-/** Builds the prepared statements once; drizzle would otherwise re-prepare on every call. */
-function prepare(db: SqliteDb) {
-  const p = sql.placeholder
-  return {
-    insertMessage: prepareInsert(db),
-    messageByClientId: db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
-      .prepare(),
-    roomById: db
-      .select()
-      .from(rooms)
-      .where(eq(rooms.id, p('id')))
-      .prepare(),
-    roomByPostId: db
-      .select()
-      .from(rooms)
-      .where(and(eq(rooms.postId, p('postId')), eq(rooms.kind, 'open')))
-      .prepare(),
-    newestMessages: db
-      .select()
-      .from(messages)
-      .where(eq(messages.roomId, p('roomId')))
-      .orderBy(desc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
-    messagesBefore: db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.roomId, p('roomId')), lt(messages.id, p('before'))))
-      .orderBy(desc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
-    messagesAfter: db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.roomId, p('roomId')), gt(messages.id, p('after'))))
-      .orderBy(asc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
-    newestMessagesAfter: db
-      .select()
-      .from(messages)
-      .where(and(eq(messages.roomId, p('roomId')), gt(messages.id, p('after'))))
-      .orderBy(desc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
   }
 }
 
@@ -216,10 +163,7 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOp
  * event-loop turn is written in a single transaction, so one commit serves many messages.
  */
 export class SqliteStore extends SqlStore implements Store {
-  private readonly statements: ReturnType<typeof prepare>
   protected readonly commits: GroupCommit
-  readonly membership: SqliteMembership
-  readonly outbox: SqlOutbox
   private closed = false
 
   constructor(
@@ -228,10 +172,13 @@ export class SqliteStore extends SqlStore implements Store {
     observeBatch?: BatchObserver,
   ) {
     super(sqliteDatabase(db))
-    this.statements = prepare(db)
-    this.outbox = sqliteOutbox(db)
-    this.membership = new SqliteMembership(db, this.outbox)
-    const { insertMessage, messageByClientId } = this.statements
+    const insertMessage = prepareInsert(db)
+    const p = sql.placeholder
+    const messageByClientId = db
+      .select()
+      .from(messages)
+      .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
+      .prepare()
     const sendersRead = prepareSendersRead(db)
     const roomPositions = prepareRoomPositions(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
@@ -281,50 +228,6 @@ export class SqliteStore extends SqlStore implements Store {
         throw error
       }
     })
-  }
-
-  async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
-    const refused = unstorableRoom(input)
-    if (refused) throw refused
-    if (input.postId !== null) {
-      const existing = this.statements.roomByPostId.get({ postId: input.postId })
-      if (existing) return { room: existing, created: false }
-    }
-    try {
-      const room = this.db.transaction((tx) => {
-        const [room] = tx.insert(rooms).values({ name: input.name, postId: input.postId, createdAt: Date.now() }).returning().all()
-        if (!room) throw new Error('insert into rooms returned no row')
-        writeSqliteEvents(this.outbox, tx, [roomCreatedEvent(room, [])])
-        return room
-      })
-      return { room, created: true }
-    } catch (error) {
-      // Another request created the room for this post between the lookup and the insert.
-      const existing = input.postId !== null && isUniqueViolation(error) ? this.statements.roomByPostId.get({ postId: input.postId }) : undefined
-      if (existing) return { room: existing, created: false }
-      throw error
-    }
-  }
-
-  async getRoom(id: number): Promise<RoomRow | undefined> {
-    return this.statements.roomById.get({ id })
-  }
-
-  async roomByPostId(postId: number): Promise<RoomRow | undefined> {
-    return this.statements.roomByPostId.get({ postId })
-  }
-
-  async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
-    if (page.after !== undefined) return this.statements.messagesAfter.all({ roomId, after: page.after, limit: page.limit })
-    const newestFirst = page.before !== undefined ? this.statements.messagesBefore.all({ roomId, before: page.before, limit: page.limit }) : this.statements.newestMessages.all({ roomId, limit: page.limit })
-    return newestFirst.reverse()
-  }
-
-  async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
-    const newestFirst = this.statements.newestMessagesAfter.all({ roomId, after: sinceId, limit: limit + 1 })
-    const truncated = newestFirst.length > limit
-    if (truncated) newestFirst.pop()
-    return { messages: newestFirst.reverse(), truncated }
   }
 
   /**

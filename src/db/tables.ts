@@ -1,0 +1,229 @@
+import { sql } from 'drizzle-orm'
+import * as sqlite from 'drizzle-orm/sqlite-core'
+
+/** How many lanes the webhook outbox has: a room's events go through lane `id % WEBHOOK_LANES`. */
+export const WEBHOOK_LANES = 64
+
+/**
+ * The column builders of SQLite, and the form every dialect hands `defineTables`: the tables are
+ * written once, each database giving its own types. Postgres's (pg-schema.ts) are typed as these:
+ * the same names, columns and row shapes, so code written once over either set type-checks once.
+ */
+export const sqliteColumns = {
+  dialect: 'sqlite' as 'sqlite' | 'postgres',
+  /** The dialect's own builders of what is the same everywhere: text, keys, indexes, checks. */
+  core: sqlite,
+  table: sqlite.sqliteTable,
+  /** An id the database assigns, ascending. */
+  id: (name: string) => sqlite.integer(name).primaryKey({ autoIncrement: true }),
+  /** A message's id (Postgres draws it from an identity after the room's lock, see postgres-store.ts). */
+  messageId: (name: string) => sqlite.integer(name).primaryKey({ autoIncrement: true }),
+  /** A 64-bit integer (ids, times in ms), read as a number: the app keeps them up to Number.MAX_SAFE_INTEGER. */
+  int: (name: string) => sqlite.integer(name),
+  /** A small integer (counts, flags, lanes, a pid). */
+  smallInt: (name: string) => sqlite.integer(name),
+}
+
+export type DialectColumns = typeof sqliteColumns
+
+/** The tables of both databases, from the builders of one (see `sqliteColumns`). */
+export function defineTables(c: DialectColumns) {
+  const { table, id, int, smallInt } = c
+  const { text, index, uniqueIndex, primaryKey, check } = c.core
+
+  /**
+   * Chat rooms. `kind`: `open` (the seed's: anyone reads and sends; at most one per `post_id`),
+   * `private` (its members; `owner_id` manages them) or `direct` (two members, one room per unordered
+   * pair and post: `direct_key`). Rooms are never deleted.
+   */
+  const rooms = table(
+    'rooms',
+    {
+      id: id('id'),
+      name: text('name').notNull(),
+      postId: int('post_id'),
+      createdAt: int('created_at').notNull(),
+      kind: text('kind', { enum: ['open', 'private', 'direct'] })
+        .notNull()
+        .default('open'),
+      ownerId: text('owner_id'),
+      directKey: text('direct_key'),
+      /** The room's newest message and its time, moved with each append (the inbox orders by them). */
+      lastMessageId: int('last_message_id'),
+      lastMessageAt: int('last_message_at'),
+      /**
+       * How many messages the room has: the `seq` of its newest (unread counts subtract positions).
+       * On Postgres it is the room's message counter, moved under the room's row lock, so per room
+       * ids and `seq` values ascend in commit order and `seq` has no gaps.
+       */
+      lastSeq: int('last_seq').notNull().default(0),
+      /**
+       * Webhooks: the newest message whose `message.created` event is done (sent, or moved into the
+       * outbox to be retried). Messages after it are the room's pending events: the messages table
+       * is their log, so an append writes nothing more while webhooks are on.
+       */
+      webhookMessageId: int('webhook_message_id').notNull().default(0),
+    },
+    (t) => [
+      // The rooms whose messages wait to be sent, by lane (see WEBHOOK_LANES).
+      index('rooms_webhook_behind')
+        .on(sql`(${t.id} % ${sql.raw(String(WEBHOOK_LANES))})`, t.id)
+        .where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
+      uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
+      uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
+    ],
+  )
+
+  /**
+   * Who belongs to a room: the owner and members of private and direct rooms, and the participants
+   * of open rooms (who sent a message or set a read marker there). `last_read_id`: their read marker.
+   */
+  const members = table(
+    'members',
+    {
+      roomId: int('room_id')
+        .notNull()
+        .references(() => rooms.id),
+      userId: text('user_id').notNull(),
+      role: text('role', { enum: ['owner', 'member', 'participant'] }).notNull(),
+      lastReadId: int('last_read_id').notNull().default(0),
+      joinedAt: int('joined_at').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('members_user_id_room_id').on(t.userId, t.roomId)],
+  )
+
+  /** `user_id` has blocked `blocked_id`. */
+  const blocks = table(
+    'blocks',
+    {
+      userId: text('user_id').notNull(),
+      blockedId: text('blocked_id').notNull(),
+      createdAt: int('created_at').notNull(),
+    },
+    // Who blocked a user: their words are not pushed to them (webhooks' offline_user_ids).
+    (t) => [primaryKey({ columns: [t.userId, t.blockedId] }), index('blocks_blocked_id_user_id').on(t.blockedId, t.userId)],
+  )
+
+  /** The last nickname, e-mail and picture the gateway forwarded for each user: names for people who are offline. */
+  const users = table('users', {
+    userId: text('user_id').primaryKey(),
+    nickname: text('nickname').notNull(),
+    email: text('email').notNull(),
+    profileUrl: text('profile_url'),
+    updatedAt: int('updated_at').notNull(),
+  })
+
+  /**
+   * Messages with a snapshot of the sender as the gateway described them when sent.
+   * `id` ascends in commit order, which is the order every client sees.
+   */
+  const messages = table(
+    'messages',
+    {
+      id: c.messageId('id'),
+      roomId: int('room_id')
+        .notNull()
+        .references(() => rooms.id),
+      userId: text('user_id').notNull(),
+      email: text('email').notNull(),
+      nickname: text('nickname').notNull(),
+      profileUrl: text('profile_url'),
+      body: text('body').notNull(),
+      clientMsgId: text('client_msg_id'),
+      createdAt: int('created_at').notNull(),
+      /** Its position in the room: 1, 2, 3… in id order, no gaps (so counts are subtractions). */
+      seq: c.dialect === 'sqlite' ? int('seq').notNull().default(0) : int('seq').notNull(),
+    },
+    (t) => [
+      // With seq, a room's position at a marker comes from the index alone (unread counts).
+      index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
+      uniqueIndex('messages_client_msg_id_unique').on(t.roomId, t.userId, t.clientMsgId).where(sql`${t.clientMsgId} IS NOT NULL`),
+      // Several instances write Postgres: the positions they draw under the room's lock stay unique.
+      ...(c.dialect === 'postgres' ? [uniqueIndex('messages_room_id_seq').on(t.roomId, t.seq)] : []),
+    ],
+  )
+
+  /**
+   * The webhook outbox: each event is written in the transaction of what it reports, and sent at
+   * least once, in order per `key` (a room, or a user), by the instance holding its lane
+   * (webhook_lanes). `status`: pending, delivered, dead.
+   */
+  const webhookEvents = table(
+    'webhook_events',
+    {
+      id: id('id'),
+      key: text('key').notNull(),
+      type: text('type').notNull(),
+      data: text('data').notNull(),
+      createdAt: int('created_at').notNull(),
+      status: text('status', { enum: ['pending', 'delivered', 'dead'] })
+        .notNull()
+        .default('pending'),
+      attempts: smallInt('attempts').notNull().default(0),
+      nextAttemptAt: int('next_attempt_at').notNull(),
+      /** Which lane sends it: a hash of `key` (one instance holds a lane at a time). */
+      lane: smallInt('lane').notNull().default(0),
+      /**
+       * Where a room's event stands among its messages: the room's newest message id when it was
+       * written. It is sent after that message and before any later one.
+       */
+      position: int('position').notNull().default(0),
+      lastError: text('last_error'),
+      finishedAt: int('finished_at'),
+    },
+    (t) => [index('webhook_events_pending_lane_position').on(t.lane, t.position, t.id).where(sql`${t.status} = 'pending'`), index('webhook_events_dead_id').on(t.id).where(sql`${t.status} = 'dead'`)],
+  )
+
+  /** Who sends each lane of the outbox now: `owner` until `until` (a lease it renews). */
+  const webhookLanes = table('webhook_lanes', {
+    lane: smallInt('lane').primaryKey(),
+    owner: text('owner'),
+    until: int('until'),
+  })
+
+  /** Reports of a message or a user, for moderation. */
+  const reports = table('reports', {
+    id: id('id'),
+    reporterId: text('reporter_id').notNull(),
+    messageId: int('message_id'),
+    roomId: int('room_id'),
+    userId: text('user_id'),
+    reason: text('reason').notNull(),
+    createdAt: int('created_at').notNull(),
+  })
+
+  /**
+   * One row (id 1) about the database itself. `epoch` is drawn when the migration that creates the
+   * table runs, so each new database has its own and keeps it: message ids from another epoch
+   * (a replaced or restored database) mean nothing here. `webhooks_on`: 1 while the server last
+   * started with webhooks on (the rooms' webhook cursors are current; see SqlOutbox.follow).
+   */
+  const meta = table(
+    'meta',
+    {
+      id: smallInt('id').primaryKey(),
+      epoch: text('epoch').notNull(),
+      webhooksOn: smallInt('webhooks_on').notNull().default(0),
+      /** How many migrations this database has had, and the release that applied the last of them. */
+      schemaVersion: smallInt('schema_version').notNull().default(0),
+      migratedBy: text('migrated_by'),
+    },
+    (t) => [check('meta_one_row', sql`${t.id} = 1`)],
+  )
+
+  /**
+   * Servers running on this database: each writes its row at start and every few seconds
+   * (`seen_at`), and deletes it when it stops. Commands that must not run beside a server
+   * (`renew-epoch`) look here; a row not seen for a while is a server that died.
+   */
+  const instances = table('instances', {
+    id: text('id').primaryKey(),
+    host: text('host').notNull(),
+    pid: smallInt('pid').notNull(),
+    version: text('version').notNull(),
+    startedAt: int('started_at').notNull(),
+    seenAt: int('seen_at').notNull(),
+  })
+
+  return { rooms, members, blocks, users, messages, webhookEvents, webhookLanes, reports, meta, instances }
+}
