@@ -1,7 +1,7 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, eq, ne, Placeholder, sql } from 'drizzle-orm'
+import { and, eq, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import { members, messages, rooms, type RoomKind } from '../db/schema.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
@@ -23,35 +23,31 @@ const SQLITE_MAGIC = 'SQLite format 3\0'
 const MIN_FREE_BYTES = 4 * 1024 * 1024
 
 /**
- * The insert of a message at its position (`seq`) in the room, on the hot path. drizzle writes the SQL (the schema stays the one source
- * of truth); bun:sqlite runs it directly, which skips drizzle's per-call placeholder filling and
- * row mapping (about a third of the insert cost under load). Returns the new id, or null when
- * the row already existed.
+ * A statement drizzle built (the schema stays the one source of truth) that bun:sqlite runs
+ * directly, on the hot path: that skips drizzle's per-call placeholder filling and row mapping
+ * (about a third of an insert's cost under load). `order` names the statement's placeholders in the
+ * order their values are passed, checked once against the order drizzle wrote them in.
  */
+function direct(db: SqliteDb, query: { sql: string; params: unknown[] }, order: readonly string[]) {
+  const names = query.params.map((param) => {
+    const inner = param instanceof Param ? param.value : param
+    return inner instanceof Placeholder ? inner.name : `(a constant)`
+  })
+  if (names.join() !== order.join()) throw new Error(`unexpected statement parameters: ${names.join(', ')} (expected ${order.join(', ')})`)
+  return db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
+}
+
+/** The insert of a message at its position (`seq`) in the room: the new id, or null when the row already existed. */
 function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => number | null {
   const p = sql.placeholder
+  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq'] as const
   const query = db
     .insert(messages)
-    .values({
-      roomId: p('roomId'),
-      userId: p('userId'),
-      email: p('email'),
-      nickname: p('nickname'),
-      profileUrl: p('profileUrl'),
-      body: p('body'),
-      clientMsgId: p('clientMsgId'),
-      createdAt: p('createdAt'),
-      seq: p('seq'),
-    })
+    .values(Object.fromEntries(fields.map((field) => [field, p(field)])) as Record<(typeof fields)[number], Placeholder>)
     .onConflictDoNothing()
     .toSQL()
-  // Each parameter is a Param wrapping the named placeholder; their order is the order of the `?`s.
-  type Field = keyof NewMessage | 'seq'
-  const order = query.params.map((param) => (param as { value: { name: Field } }).value.name)
-  const expected: Field[] = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq']
-  if (order.join() !== expected.join()) throw new Error(`unexpected insert parameters: ${order.join(', ')}`)
   // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
-  const statement = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
+  const statement = direct(db, query, fields)
   return (m, seq) => {
     const { changes, lastInsertRowid } = statement.run(m.roomId, m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId, m.createdAt, seq)
     return changes === 0 ? null : Number(lastInsertRowid)
@@ -66,16 +62,24 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => numb
  */
 function prepareRoomPositions(db: SqliteDb) {
   const p = sql.placeholder
-  // Built by drizzle, run by bun:sqlite as the insert is: positional values, nothing mapped.
-  const read = db.$client.prepare<never, [number]>(db.select({ lastSeq: rooms.lastSeq, kind: rooms.kind }).from(rooms).where(eq(rooms.id, 0)).toSQL().sql)
-  const update = db
-    .update(rooms)
-    .set({ lastMessageId: sql`${p('id')}`, lastMessageAt: sql`${p('at')}`, lastSeq: sql`${p('seq')}` })
-    .where(eq(rooms.id, p('roomId')))
-    .toSQL()
-  const order = update.params.map((param) => (param instanceof Placeholder ? param.name : (param as { value: { name: string } }).value.name)).join()
-  if (order !== 'id,at,seq,roomId') throw new Error(`unexpected room update parameters: ${order}`)
-  const write = db.$client.prepare<never, [number, number, number, number]>(update.sql)
+  const read = direct(
+    db,
+    db
+      .select({ lastSeq: rooms.lastSeq, kind: rooms.kind })
+      .from(rooms)
+      .where(eq(rooms.id, p('roomId')))
+      .toSQL(),
+    ['roomId'],
+  )
+  const write = direct(
+    db,
+    db
+      .update(rooms)
+      .set({ lastMessageId: sql`${p('id')}`, lastMessageAt: sql`${p('at')}`, lastSeq: sql`${p('seq')}` })
+      .where(eq(rooms.id, p('roomId')))
+      .toSQL(),
+    ['id', 'at', 'seq', 'roomId'],
+  )
   const roleOf = db
     .select({ role: members.role })
     .from(members)
@@ -130,30 +134,30 @@ function prepareRoomPositions(db: SqliteDb) {
  */
 function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOpen: (roomId: number) => boolean) => void {
   const p = sql.placeholder
-  const query = db
-    .insert(members)
-    .values({ roomId: p('roomId'), userId: p('userId'), role: 'participant', lastReadId: p('id'), joinedAt: p('at') })
-    .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`max(${members.lastReadId}, excluded.last_read_id)` } })
-    .toSQL()
-  const participate = db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
-  // Placeholders name what each row gives; the role is a constant drizzle passes as a parameter.
-  type Field = 'roomId' | 'userId' | 'id' | 'at'
-  const params: ({ name: Field } | { value: SQLQueryBindings })[] = query.params.map((param) => {
-    const inner = (param as { value?: unknown }).value
-    return inner instanceof Placeholder ? { name: inner.name as Field } : { value: param as SQLQueryBindings }
-  })
-  const memberRead = db
-    .update(members)
-    .set({ lastReadId: sql`max(${members.lastReadId}, ${p('id')})` })
-    .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId')), ne(members.role, 'participant')))
-    .prepare()
+  const participate = direct(
+    db,
+    db
+      .insert(members)
+      .values({ roomId: p('roomId'), userId: p('userId'), role: sql`'participant'`, lastReadId: p('id'), joinedAt: p('at') })
+      .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`max(${members.lastReadId}, excluded.${sql.identifier(members.lastReadId.name)})` } })
+      .toSQL(),
+    ['roomId', 'userId', 'id', 'at'],
+  )
+  const memberRead = direct(
+    db,
+    db
+      .update(members)
+      .set({ lastReadId: sql`max(${members.lastReadId}, ${p('id')})` })
+      .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId')), sql`${members.role} <> 'participant'`))
+      .toSQL(),
+    ['id', 'roomId', 'userId'],
+  )
   return (created, isOpen) => {
     const newest = new Map<string, MessageRow>()
     for (const m of created) newest.set(`${m.roomId}\u0000${m.userId}`, m)
     for (const m of newest.values()) {
-      const row = { roomId: m.roomId, userId: m.userId, id: m.id, at: m.createdAt }
-      if (isOpen(m.roomId)) participate.run(...params.map((p) => ('name' in p ? row[p.name] : p.value)))
-      else memberRead.run(row)
+      if (isOpen(m.roomId)) participate.run(m.roomId, m.userId, m.id, m.createdAt)
+      else memberRead.run(m.id, m.roomId, m.userId)
     }
   }
 }
