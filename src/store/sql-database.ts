@@ -64,7 +64,8 @@ export interface SqlDatabase {
    * Runs a transaction written once. Its body yields each query as a step and gets the result back:
    * SQLite runs the whole body synchronously on its one connection (no other statement can slip
    * in between, and nothing waits), Postgres awaits each step on one pooled connection. A step that
-   * throws throws inside the body, which may catch it; an error out of the body rolls back.
+   * fails throws where the body yielded it and rolls the transaction back (a body does not catch
+   * it: after a failed statement Postgres takes no more in that transaction).
    */
   transaction<T>(body: Transaction<T>): Promise<T>
 }
