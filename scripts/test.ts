@@ -1,0 +1,65 @@
+/**
+ * `npm test`: every test file, spread over worker processes by `bun test --parallel`, then the few
+ * files that must run alone, one after another. Arguments (file filters, `-t`) go to `bun test`
+ * as given, and then every matching file runs in one parallel pass.
+ *
+ *   bun scripts/test.ts [bun test arguments…]
+ *
+ * Workers take the slowest files first, by test/timings.json (milliseconds per file, as measured;
+ * a file missing from it counts as the median). Refresh it after adding or slowing down a file:
+ *   npx bun test --parallel=4 --timeout=30000 --timings=test/timings.json --update-timings
+ */
+import { join } from 'node:path'
+
+const root = join(import.meta.dir, '..')
+
+/**
+ * Four workers on a machine of two cores: most of a file's time is spent waiting on sockets,
+ * child processes (servers, Redis, Postgres, nginx, Chromium) and timers, not computing.
+ */
+const WORKERS = 4
+
+/**
+ * The default is 5 s; server tests start real processes and sockets, and run beside other files.
+ * (bun test reads no timeout from bunfig.toml, only from this flag.)
+ */
+const TIMEOUT_MS = 30_000
+
+/**
+ * Files that run alone, after the others: they promise latencies that a loaded machine cannot
+ * give. The hostile receiver test holds /healthz to 100 ms while the server fights off a receiver
+ * built to hurt it; beside three other workers on two cores, a healthy server misses that by a
+ * few milliseconds.
+ */
+const ALONE = ['test/webhook-hostile-receiver.test.ts']
+
+const common = [`--timeout=${TIMEOUT_MS}`]
+const parallel = [`--parallel=${WORKERS}`, '--timings=test/timings.json']
+
+/** Runs `bun test` with `args`, its output passed through; its exit status and how long it took. */
+async function bunTest(args: string[]): Promise<{ status: number; seconds: number }> {
+  const started = performance.now()
+  const proc = Bun.spawn([process.execPath, 'test', ...args], { cwd: root, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit' })
+  const status = await proc.exited
+  return { status, seconds: (performance.now() - started) / 1000 }
+}
+
+const given = process.argv.slice(2)
+const passes: { name: string; args: string[] }[] =
+  given.length > 0
+    ? [{ name: 'the files asked for', args: [...common, ...parallel, ...given] }]
+    : [
+        { name: `every file but ${ALONE.length}, ${WORKERS} workers`, args: [...common, ...parallel, ...ALONE.map((file) => `--path-ignore-patterns=${file}`)] },
+        { name: `${ALONE.join(', ')}, alone`, args: [...common, ...ALONE.map((file) => `./${file}`)] },
+      ]
+
+const results: { name: string; status: number; seconds: number }[] = []
+for (const pass of passes) {
+  console.log(`\n=== ${pass.name}: bun test ${pass.args.join(' ')}\n`)
+  results.push({ name: pass.name, ...(await bunTest(pass.args)) })
+}
+
+console.log('\n=== summary')
+for (const r of results) console.log(`${r.status === 0 ? 'passed' : `FAILED (exit ${r.status})`}  ${r.seconds.toFixed(1)} s  ${r.name}`)
+console.log(`${results.reduce((sum, r) => sum + r.seconds, 0).toFixed(1)} s in all`)
+process.exit(results.every((r) => r.status === 0) ? 0 : 1)
