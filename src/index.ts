@@ -3,12 +3,9 @@ import './production.ts'
 import { helpText, parseCommandLine, UsageError, usageMessage } from './cli.ts'
 import { version } from './version.ts'
 import { ConfigError, suggestSettings } from './config.ts'
-import { migratePostgres, openPostgres } from './db/postgres.ts'
-import { migrateSqlite, openSqlite } from './db/sqlite.ts'
 import { createLogger } from './logger.ts'
-import { ListenError, startServer, type RunningServer } from './server.ts'
+import { createInstance, type Instance, ListenError } from './server.ts'
 import { StartRefused } from './start-refused.ts'
-import { openDataFile } from './store/data-file.ts'
 import { DataFileInUse, holdDataFile } from './store/file-lock.ts'
 import { InstancesRunning, INSTANCE_STALE_MS } from './store/instances.ts'
 import { openStore } from './store/open.ts'
@@ -66,27 +63,15 @@ function holdDataFileFor(name: string, path: string): () => void {
 
 if (command.kind === 'migrate') {
   await oneShot(async () => {
-    if (config.DATABASE_URL) {
-      const db = openPostgres(config.DATABASE_URL)
-      try {
-        const applied = await migratePostgres(db, config.DATABASE_URL)
-        logger.info('migrations applied', { database: 'postgres', applied })
-      } finally {
-        await db.$client.close()
-      }
-    } else {
-      const release = holdDataFileFor('migrate', config.DATABASE_PATH)
-      try {
-        const db = openDataFile(config.DATABASE_PATH, () => {
-          const db = openSqlite(config.DATABASE_PATH)
-          migrateSqlite(db)
-          return db
-        })
-        db.$client.close()
-        logger.info('migrations applied', { database: config.DATABASE_PATH })
-      } finally {
-        release()
-      }
+    // The store opens as a server's does (openStore applies what is missing, refuses a newer
+    // database), and closes again.
+    const release = config.DATABASE_URL ? () => {} : holdDataFileFor('migrate', config.DATABASE_PATH)
+    try {
+      const { store } = await openStore(config)
+      await store.close()
+      logger.info('migrations applied', { database: config.DATABASE_URL ? 'postgres' : config.DATABASE_PATH })
+    } finally {
+      release()
     }
   })
 }
@@ -136,7 +121,7 @@ if (command.kind === 'webhooks') {
 for (const { name, meant } of suggestSettings(process.env)) logger.warn(`${name} is not a setting; did you mean ${meant}?`, { name, meant })
 
 // Signal handlers go in before the server listens, so a SIGTERM right after start is graceful too.
-let server: RunningServer | undefined
+let instance: Instance | undefined
 let signalled = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, async () => {
@@ -148,7 +133,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.exit(1)
     }, config.SHUTDOWN_TIMEOUT * 1000)
     try {
-      await server?.stop()
+      await instance?.stop()
       clearTimeout(timer)
       logger.info('stopped')
       process.exit(0)
@@ -159,8 +144,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
+let listening
 try {
-  server = await startServer(config, logger)
+  instance = await createInstance(config, { logger })
+  listening = await instance.listen()
 } catch (err) {
   // A port or a data file in use is a setting to fix, not a crash: status 2, which the systemd
   // unit does not restart.
@@ -168,4 +155,4 @@ try {
   logger.error('could not start', { err: err instanceof Error ? err : new Error(String(err)) })
   process.exit(1)
 }
-logger.info('listening', { url: server.url.href, port: server.port, database: config.DATABASE_URL ? 'postgres' : config.DATABASE_PATH, redis: Boolean(config.REDIS_URL), version })
+logger.info('listening', { url: listening.url.href, port: listening.port, database: config.DATABASE_URL ? 'postgres' : config.DATABASE_PATH, redis: Boolean(config.REDIS_URL), version })
