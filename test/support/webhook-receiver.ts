@@ -3,7 +3,7 @@
  * answers as told. Run: `bun test/support/webhook-receiver.ts <port>`; prints LISTENING <port>.
  *   POST /hook       a webhook; answered by the next scripted reply, else 200
  *   POST /script     [{status?, retryAfter?, delayMs?}, …]: the next replies, in order
- *   GET  /received   every webhook so far: [{body, id, signature, at}]
+ *   GET  /received   every webhook so far: [{body, id, signature, at}]; ?from=n: from the nth on
  */
 type Reply = { status?: number; retryAfter?: string; delayMs?: number }
 const received: { body: string; id: string | null; signature: string | null; at: number }[] = []
@@ -15,7 +15,8 @@ const server = Bun.serve({
   hostname: '127.0.0.1',
   idleTimeout: 60,
   async fetch(request) {
-    const path = new URL(request.url).pathname
+    const url = new URL(request.url)
+    const path = url.pathname
     if (path === '/hook') {
       const body = await request.text()
       received.push({ body, id: request.headers.get('x-chat-event-id'), signature: request.headers.get('x-chat-signature'), at: Date.now() })
@@ -29,7 +30,7 @@ const server = Bun.serve({
       always = body.always ?? null
       return new Response('ok')
     }
-    if (path === '/received') return Response.json(received)
+    if (path === '/received') return Response.json(received.slice(Number(url.searchParams.get('from') ?? 0)))
     return new Response('not found', { status: 404 })
   },
 })

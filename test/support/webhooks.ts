@@ -14,8 +14,8 @@ type Reply = { status?: number; retryAfter?: string; delayMs?: number }
 export interface Receiver {
   url: string
   port: number
-  /** Every webhook received since it (last) started. */
-  received(): Promise<Received[]>
+  /** Every webhook received since it (last) started; from the `from`th on, when given (0 is the first). */
+  received(from?: number): Promise<Received[]>
   /** The next replies in order, then `always` (200 by default). */
   script(replies: Reply[], always?: Reply | null): Promise<void>
   stop(): Promise<void>
@@ -45,7 +45,7 @@ export async function startReceiver(): Promise<Receiver> {
     get port() {
       return port
     },
-    received: async () => (await (await fetch(`${base()}/received`)).json()) as Received[],
+    received: async (from = 0) => (await (await fetch(`${base()}/received?from=${from}`)).json()) as Received[],
     script: async (replies, always = null) => void (await fetch(`${base()}/script`, { method: 'POST', body: JSON.stringify({ replies, always }) })),
     async stop() {
       proc?.kill('SIGKILL')

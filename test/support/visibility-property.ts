@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, it } from 'bun:test'
 import fc from 'fast-check'
-import { STORES, startStoreServer } from './support/cluster.ts'
-import { describeOp, MembershipModel, ROOM_KEYS, runArb, ROOM_SETUP, USERS, type Op, type Outcome, type RoomKey, type Step } from './support/membership-model.ts'
-import { identityHeaders, type TestServer, type TestUser } from './support/server.ts'
-import { TestSocket, type Frame } from './support/socket.ts'
-import { startReceiver, type Receiver } from './support/webhooks.ts'
+import { type STORES, startStoreServer } from './cluster.ts'
+import { describeOp, MembershipModel, ROOM_KEYS, runArb, ROOM_SETUP, USERS, type Op, type Outcome, type RoomKey, type Step } from './membership-model.ts'
+import { identityHeaders, type TestServer, type TestUser } from './server.ts'
+import { TestSocket, type Frame } from './socket.ts'
+import { startReceiver, type Receiver } from './webhooks.ts'
 
 // What each user can see of a room, through every path (history, inbox, badge, user streams and
 // webhooks' offline_user_ids), checked after every step of random interleavings of member changes,
@@ -51,7 +51,11 @@ class Mismatch extends Error {}
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 const sorted = (ids: Iterable<number>) => [...ids].sort((a, b) => a - b)
 
-for (const store of STORES) {
+/**
+ * The property on one store. Each store's run is a test file of its own (visibility-property-*.test.ts),
+ * so that the two, each a minute or more of requests, run side by side under `npm test`.
+ */
+export function describeWhatEachUserSees(store: (typeof STORES)[number]) {
   describe(`what each user sees on ${store.name}`, () => {
     let server: TestServer
     let receiver: Receiver
@@ -70,16 +74,17 @@ for (const store of STORES) {
       await receiver?.stop()
     })
 
+    /** Reads the webhooks that came since the last read (polled every few ms: only those cross the wire). */
     const readWebhooks = async () => {
-      const all = await receiver.received()
-      for (const r of all.slice(webhooksRead)) {
+      const fresh = await receiver.received(webhooksRead)
+      webhooksRead += fresh.length
+      for (const r of fresh) {
         const event = JSON.parse(r.body) as { type: string; data: { room: number; message?: { id: number }; offline_user_ids?: string[] } }
         if (event.type !== 'message.created' || !event.data.message) continue
         const list = webhooks.get(event.data.message.id) ?? []
         list.push({ room: event.data.room, offline: event.data.offline_user_ids ?? [] })
         webhooks.set(event.data.message.id, list)
       }
-      webhooksRead = all.length
     }
 
     /** One run: fresh users and rooms, then each step, each followed by every check. */
@@ -341,6 +346,8 @@ for (const store of STORES) {
         }),
         { numRuns: NUM_RUNS, seed: SEED },
       )
-    }, 150_000)
+      // The runs are some 60,000 requests, about 40 s of a core: sharing the machine with other
+      // test files (npm test runs four at once) can take them past two minutes.
+    }, 300_000)
   })
 }
