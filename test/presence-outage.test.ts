@@ -5,6 +5,7 @@ import type { ServerProcess } from './support/process.ts'
 import { ScriptedRedisProxy, type CommandFate } from './support/scripted-redis.ts'
 import { endpoint, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket, type Frame } from './support/socket.ts'
+import { until } from './support/wait.ts'
 
 // Joins and leaves whose presence script fails while Redis is away, on two instances as their own
 // processes. Instance A reaches Redis through a scripted proxy that fails the script calls of one
@@ -110,21 +111,13 @@ const isPresence = (type: 'chat.user.join' | 'chat.user.leave', userId: string) 
 const heardOf = (socket: TestSocket, userId: string) => socket.frames.filter((f) => f.type.startsWith('chat.user.') && f.user_id === userId).map((f) => f.type.slice('chat.user.'.length))
 const online = async (instance: ServerProcess, roomId: number) => ((await (await fetch(`${instance.base}/chat/v1/room/${roomId}/`)).json()) as { online_users: { user_id: string }[] }).online_users.map((u) => u.user_id).sort()
 
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await Bun.sleep(50)
-  }
-}
-
 describe('a join whose script failed', () => {
   it('should be announced once Redis takes it, to the others and not to the joining socket', async () => {
     const roomId = await createRoom(slow.instances[0], 'join refused')
     const watching = await watchers(slow, roomId, 'jr')
     const failing = failPresence(slow, 'join', 'joiner', 'refuse')
     const joiner = await connectLive(slow.instances[0], roomId, user('joiner'))
-    await waitFor(() => failing.calls.failed >= 1, 5000)
+    await until(() => failing.calls.failed >= 1, { timeoutMs: 5000, what: 'the script refused' })
     await Bun.sleep(1500)
     expect(heardOf(watching[0]!, 'joiner')).toEqual([])
     failing.heal()
@@ -144,7 +137,7 @@ describe('a join whose script failed', () => {
     const joiner = await connectLive(slow.instances[0], roomId, user('dropper'))
     for (const w of watching) await w.next(isPresence('chat.user.join', 'dropper'), 4000)
     // The retry (and the refresh after reconnecting) find the user present: nothing more to say.
-    await waitFor(() => failing.calls.seen >= 2, 5000)
+    await until(() => failing.calls.seen >= 2, { timeoutMs: 5000, what: 'the script tried again' })
     await Bun.sleep(1000)
     for (const w of watching) expect(heardOf(w, 'dropper')).toEqual(['join'])
     expect(heardOf(joiner, 'dropper')).toEqual([])
@@ -156,7 +149,7 @@ describe('a join whose script failed', () => {
     const watching = await watchers(slow, roomId, 'jg')
     const failing = failPresence(slow, 'join', 'passer', 'refuse')
     const passer = await connectLive(slow.instances[0], roomId, user('passer'))
-    await waitFor(() => failing.calls.failed >= 1, 5000)
+    await until(() => failing.calls.failed >= 1, { timeoutMs: 5000, what: 'the script refused' })
     await Bun.sleep(500)
     await passer.close()
     await Bun.sleep(1500)
@@ -176,7 +169,7 @@ describe('a leave whose script failed', () => {
     for (const w of watching) await w.next(isPresence('chat.user.join', 'leaver'))
     const failing = failPresence(slow, 'leave', 'leaver', 'refuse')
     await leaver.close()
-    await waitFor(() => failing.calls.failed >= 1, 5000)
+    await until(() => failing.calls.failed >= 1, { timeoutMs: 5000, what: 'the script refused' })
     await Bun.sleep(1500)
     expect(heardOf(watching[1]!, 'leaver')).toEqual(['join'])
     failing.heal()
@@ -198,7 +191,7 @@ describe('a leave whose script failed', () => {
     for (const w of watching) await w.next(isPresence('chat.user.leave', 'leaver'), 4000)
     // The retry finds the user gone and keeps the leave for the sweep, which announces it again:
     // instances drop a leave after a leave.
-    await waitFor(() => failing.calls.seen >= 2 && swept(), 15_000)
+    await until(() => failing.calls.seen >= 2 && swept(), { timeoutMs: 15_000, what: 'the retry and the sweep' })
     await Bun.sleep(1000)
     for (const w of watching) expect(heardOf(w, 'leaver')).toEqual(['join', 'leave'])
     await Promise.all(watching.map((w) => w.close()))
@@ -213,7 +206,7 @@ describe('a leave tried again while the user came back', () => {
     for (const w of watching) await w.next(isPresence('chat.user.join', 'returner'))
     const failing = failPresence(slow, 'leave', 'returner', 'refuse')
     await first.close()
-    await waitFor(() => failing.calls.failed >= 1, 5000)
+    await until(() => failing.calls.failed >= 1, { timeoutMs: 5000, what: 'the script refused' })
     await Bun.sleep(1000)
     const again = await connectLive(slow.instances[0], roomId, user('returner'))
     failing.heal()
@@ -235,7 +228,7 @@ describe('a leave tried again while the user came back', () => {
     for (const w of watching) await w.next(isPresence('chat.user.join', 'mover'))
     const failing = failPresence(slow, 'leave', 'mover', 'refuse')
     await first.close()
-    await waitFor(() => failing.calls.failed >= 1, 5000)
+    await until(() => failing.calls.failed >= 1, { timeoutMs: 5000, what: 'the script refused' })
     await Bun.sleep(500)
     const there = await connectLive(slow.instances[1], roomId, user('mover'))
     await Bun.sleep(500)
@@ -264,16 +257,16 @@ describe('an instance cut off from Redis for longer than the TTL', () => {
     // does. A cannot renew its users, so B's sweep announces them gone, and A's sockets hear it.
     quick.proxy.decide = () => 'hold'
     const lastHeard = (socket: TestSocket, userId: string) => heardOf(socket, userId).at(-1)
-    await waitFor(() => lastHeard(onB!, 'stayer') === 'leave' && lastHeard(onB!, 'co-wa') === 'leave' && lastHeard(onA!, 'stayer') === 'leave', 10_000)
+    await until(() => lastHeard(onB!, 'stayer') === 'leave' && lastHeard(onB!, 'co-wa') === 'leave' && lastHeard(onA!, 'stayer') === 'leave', { timeoutMs: 10_000, what: "A's users announced gone" })
     // The link is reset. A reconnects and writes its users back, which announces them joined again,
     // while A's subscription to the room waits: A's sockets miss what the room hears meanwhile.
     const roomChannelSuffix = `:room:${roomId}`
     quick.proxy.decide = (command) => (command[0]?.toUpperCase() === 'SUBSCRIBE' && command.slice(1).some((c) => c.endsWith(roomChannelSuffix)) ? 'hold' : 'pass')
     quick.proxy.cut()
-    await waitFor(() => lastHeard(onB!, 'stayer') === 'join' && lastHeard(onB!, 'co-wa') === 'join', 15_000)
+    await until(() => lastHeard(onB!, 'stayer') === 'join' && lastHeard(onB!, 'co-wa') === 'join', { timeoutMs: 15_000, what: "A's users announced back" })
     quick.proxy.decide = () => 'pass'
     quick.proxy.release()
-    await waitFor(() => restored() > restoredBefore, 15_000)
+    await until(() => restored() > restoredBefore, { timeoutMs: 15_000, what: "A's subscription restored" })
     await Bun.sleep(1500)
     // What each socket heard of each user: last that they are present, no join twice in a row, and
     // nothing of its own user.
