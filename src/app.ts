@@ -82,7 +82,7 @@ export function createApp(deps: AppDeps) {
   const profiles = new Profiles(store.membership, logger)
   const callers = createCallers(config, profiles)
   const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS)
-  const messages = new MessageService(store, access, broker, metrics, realtime.consumers.committed)
+  const messages = new MessageService(store, access, broker, metrics, realtime.consumers)
   const members = new MemberService(store, access, broker, abuse, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
@@ -90,7 +90,7 @@ export function createApp(deps: AppDeps) {
   const reports = new ReportService(store, access, abuse)
   const deadLetters = new DeadLetterService(store)
   const streams = new InboxStreams({ hub, store, inbox, broker, watches: realtime.watches, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
-  realtime.consumers.connectUserStreams((event) => streams.deliver(event))
+  realtime.consumers.connectUserStreams(streams)
   const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
 
   const app = new Elysia({

@@ -117,7 +117,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
     if (!sequenced) throw new Error('REDIS_URL needs DATABASE_URL')
     const broker = await RedisBroker.connect(config.REDIS_URL, config.REDIS_PREFIX, sequenced, logger)
     opened.push(broker)
-    deps.broker = (deliver) => broker.deliverTo(deliver)
+    deps.broker = (consumers) => broker.deliverTo(consumers)
     deps.presence = await RedisPresence.connect(config.REDIS_URL, config.REDIS_PREFIX, config.PRESENCE_TTL, logger)
     opened.push(deps.presence)
   }
@@ -128,7 +128,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
     const dispatcher = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger)
     webhooks = dispatcher
     // A message committed here is looked at now rather than at the next look for due events.
-    running.consumers.connectWebhooks((roomId) => dispatcher.wakeRoom(roomId))
+    running.consumers.connectWebhooks(dispatcher)
   }
   const heartbeat = new InstanceHeartbeat(store, logger)
   let server: ReturnType<typeof createApp>['app']['server'] = null

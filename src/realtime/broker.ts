@@ -35,10 +35,10 @@ export interface Broker {
 export class LocalBroker implements Broker {
   readonly available = true
 
-  constructor(private readonly deliver: EventSink) {}
+  constructor(private readonly consumers: EventSink) {}
 
   publish(event: RealtimeEvent): void {
-    this.deliver(event)
+    this.consumers.delivered(event)
   }
 
   async watch(): Promise<void> {}

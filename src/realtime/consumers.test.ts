@@ -10,8 +10,8 @@ describe('EventConsumers', () => {
     const consumers = new EventConsumers()
     const sockets: RealtimeEvent[] = []
     const streams: RealtimeEvent[] = []
-    consumers.connectRoomSockets((event) => sockets.push(event))
-    consumers.connectUserStreams((event) => streams.push(event))
+    consumers.connectRoomSockets({ deliver: (event) => sockets.push(event) })
+    consumers.connectUserStreams({ deliver: (event) => streams.push(event) })
     const events = [messageEvent(row(1, 7)), userEvent('a', { type: 'room', room: 7 }), signalEvent(7, '{"type":"chat.typing"}')]
     for (const event of events) consumers.delivered(event)
     expect(sockets).toEqual([events[0]!, events[2]!])
@@ -21,7 +21,7 @@ describe('EventConsumers', () => {
   it('should tell the webhooks of each committed message, and never of a delivered one', () => {
     const consumers = new EventConsumers()
     const woken: number[] = []
-    consumers.connectWebhooks((roomId) => woken.push(roomId))
+    consumers.connectWebhooks({ wakeRoom: (roomId) => woken.push(roomId) })
     consumers.delivered(messageEvent(row(1, 7)))
     expect(woken).toEqual([])
     consumers.committed(row(2, 9))
@@ -31,7 +31,7 @@ describe('EventConsumers', () => {
   it('should consume nothing before a consumer is connected, and refuse a second one of a kind', () => {
     const consumers = new EventConsumers()
     expect(() => consumers.committed(row(1, 1))).not.toThrow()
-    consumers.connectWebhooks(() => {})
-    expect(() => consumers.connectWebhooks(() => {})).toThrow('webhooks')
+    consumers.connectWebhooks({ wakeRoom() {} })
+    expect(() => consumers.connectWebhooks({ wakeRoom() {} })).toThrow('webhooks')
   })
 })

@@ -1,5 +1,23 @@
 import type { MessageRow } from '../store/store.ts'
-import type { RealtimeEvent, RoomEvent } from './events.ts'
+import type { EventSink, RealtimeEvent, RoomEvent } from './events.ts'
+
+/** The sockets of rooms on this instance (the hub). */
+interface RoomSockets {
+  deliver(event: RoomEvent): void
+}
+
+/** The users' inbox streams on this instance. */
+interface UserStreams {
+  deliver(event: RealtimeEvent): void
+}
+
+/** The webhook dispatcher, told of each room whose message committed here. */
+interface Webhooks {
+  wakeRoom(roomId: number): void
+}
+
+/** Consumes nothing: what a kind of consumer is until it is connected. */
+const nobody = { deliver() {}, wakeRoom() {} }
 
 /**
  * Everything on this instance that consumes events, by name: the one place that says where an
@@ -12,42 +30,39 @@ import type { RealtimeEvent, RoomEvent } from './events.ts'
  *   dispatcher looks at the room's lane at once, instead of at its next poll, whether or not any
  *   socket here watches the room.
  *
- * Each consumer is connected once, while the instance is wired (see realtime/index.ts, app.ts and
+ * Each consumer is connected once, while the instance is wired (realtime/index.ts, app.ts,
  * server.ts); until then it consumes nothing. A new kind of consumer is a new named field here.
  */
-export class EventConsumers {
-  private roomSockets: (event: RoomEvent) => void = ignore
-  private userStreams: (event: RealtimeEvent) => void = ignore
-  private webhooks: (roomId: number) => void = ignore
+export class EventConsumers implements EventSink {
+  private roomSockets: RoomSockets = nobody
+  private userStreams: UserStreams = nobody
+  private webhooks: Webhooks = nobody
   private readonly connected = new Set<string>()
 
-  /** The room's sockets on this instance (the hub). */
-  connectRoomSockets(consume: (event: RoomEvent) => void): void {
+  connectRoomSockets(hub: RoomSockets): void {
     this.once('room sockets')
-    this.roomSockets = consume
+    this.roomSockets = hub
   }
 
-  /** The users' inbox streams on this instance. */
-  connectUserStreams(consume: (event: RealtimeEvent) => void): void {
+  connectUserStreams(streams: UserStreams): void {
     this.once('user streams')
-    this.userStreams = consume
+    this.userStreams = streams
   }
 
-  /** The webhook dispatcher, told of each room whose message committed here. */
-  connectWebhooks(wake: (roomId: number) => void): void {
+  connectWebhooks(dispatcher: Webhooks): void {
     this.once('webhooks')
-    this.webhooks = wake
+    this.webhooks = dispatcher
   }
 
   /** What the broker calls for each event it delivers here. */
-  readonly delivered = (event: RealtimeEvent): void => {
-    if (event.kind !== 'user') this.roomSockets(event)
-    this.userStreams(event)
+  delivered(event: RealtimeEvent): void {
+    if (event.kind !== 'user') this.roomSockets.deliver(event)
+    this.userStreams.deliver(event)
   }
 
   /** What the message service calls once a message it stored has committed. */
-  readonly committed = (message: MessageRow): void => {
-    this.webhooks(message.roomId)
+  committed(message: MessageRow): void {
+    this.webhooks.wakeRoom(message.roomId)
   }
 
   private once(name: string): void {
@@ -55,5 +70,3 @@ export class EventConsumers {
     this.connected.add(name)
   }
 }
-
-function ignore(): void {}

@@ -57,8 +57,10 @@ export interface UserEvent {
 /** Everything a broker carries. */
 export type RealtimeEvent = RoomEvent | UserEvent
 
-/** Where a broker hands the events of the rooms and users this instance has sockets for. */
-export type EventSink = (event: RealtimeEvent) => void
+/** Where a broker hands the events of the rooms and users this instance has sockets for (EventConsumers). */
+export interface EventSink {
+  delivered(event: RealtimeEvent): void
+}
 
 export const messageEvent = (message: MessageRow): MessageEvent => ({ kind: 'message', room: message.roomId, message })
 

@@ -21,18 +21,18 @@ export interface RealtimeDeps {
   /** Who is in which room; in memory unless instances share Redis. */
   presence?: Presence
   /** Carries room events between instances; in process unless instances share Redis. */
-  broker?: (deliver: EventSink) => Broker
+  broker?: (consumers: EventSink) => Broker
 }
 
 /** The realtime parts of one instance, wired: see ARCHITECTURE.md for how an event moves through them. */
-export function createRealtime({ config, store, metrics, logger, presence: shared, broker: makeBroker = (deliver) => new LocalBroker(deliver) }: RealtimeDeps) {
+export function createRealtime({ config, store, metrics, logger, presence: shared, broker: makeBroker = (consumers) => new LocalBroker(consumers) }: RealtimeDeps) {
   const closer = new Closer(metrics, logger)
   const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
   const hub = new Hub(metrics, slowConsumers, closer)
   // Where each event goes, named in one place; the hub is the room sockets' consumer.
   const consumers = new EventConsumers()
-  consumers.connectRoomSockets((event) => hub.deliver(event))
-  const broker = makeBroker(consumers.delivered)
+  consumers.connectRoomSockets(hub)
+  const broker = makeBroker(consumers)
   // In-memory presence announces through the in-process broker; Redis presence publishes itself.
   const presence = shared ?? new MemoryPresence((roomId, frame, except) => broker.publish(signalEvent(roomId, frame, except)))
   return {

@@ -48,7 +48,7 @@ export class RedisBroker implements Broker {
   private readonly users = new Map<string, { listener: ChannelListener; lost: () => void }>()
   private readonly instance = crypto.randomUUID()
   private closing = false
-  private sink: EventSink = () => {}
+  private consumers: EventSink = { delivered() {} }
   private subscriber!: RedisSubscriber
 
   private constructor(
@@ -77,9 +77,9 @@ export class RedisBroker implements Broker {
     return broker
   }
 
-  /** Sets where events are delivered (the hub); returns the broker. */
-  deliverTo(sink: EventSink): this {
-    this.sink = sink
+  /** Sets who consumes the events delivered here (the instance's EventConsumers); returns the broker. */
+  deliverTo(consumers: EventSink): this {
+    this.consumers = consumers
     return this
   }
 
@@ -89,7 +89,7 @@ export class RedisBroker implements Broker {
 
   publish(event: RealtimeEvent): void {
     if (event.kind === 'user') {
-      this.sink(event)
+      this.consumers.delivered(event)
       const envelope: UserEnvelope = { t: 'u', o: this.instance, c: event.change }
       this.pub.publish(userChannel(this.prefix, event.user), JSON.stringify(envelope)).catch((err) => this.logger.warn('redis publish failed', { user: event.user, err }))
       return
@@ -99,7 +99,7 @@ export class RedisBroker implements Broker {
       this.rooms.get(event.room)?.order.accept(event.message)
       return this.send(event.room, { t: 'm', m: event.message })
     }
-    this.sink(event)
+    this.consumers.delivered(event)
     if (event.kind === 'control') return this.send(event.room, { t: 'c', o: this.instance, ...(event.evict === undefined ? {} : { k: event.evict }), ...(event.blocked === undefined ? {} : { b: event.blocked }) })
     this.send(event.room, event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except })
   }
@@ -108,7 +108,7 @@ export class RedisBroker implements Broker {
     const existing = this.rooms.get(roomId)
     if (existing) return existing.ready
     const stream: RoomStream = {
-      order: new RoomOrder(roomId, this.store, (row) => this.sink(messageEvent(row)), this.logger),
+      order: new RoomOrder(roomId, this.store, (row) => this.consumers.delivered(messageEvent(row)), this.logger),
       listener: (message) => this.receive(roomId, message),
       ready: Promise.resolve(),
       presence: new PresenceLedger(),
@@ -202,7 +202,7 @@ export class RedisBroker implements Broker {
       try {
         const snapshot = await readRoomPresence(this.pub, this.prefix, roomId)
         if (!current()) return
-        for (const change of stream.presence.settle(snapshot, newcomers)) this.sink(presenceSignal(roomId, change.frame, change.user))
+        for (const change of stream.presence.settle(snapshot, newcomers)) this.consumers.delivered(presenceSignal(roomId, change.frame, change.user))
         return
       } catch (err) {
         if (tried >= tries) throw err
@@ -243,13 +243,13 @@ export class RedisBroker implements Broker {
     }
     if (envelope.t === 'p') {
       const heard = this.rooms.get(roomId)?.presence.heard({ user: envelope.u, version: envelope.v, joined: envelope.j, frame: envelope.f })
-      if (heard) this.sink(presenceSignal(roomId, envelope.f, envelope.u, envelope.x))
+      if (heard) this.consumers.delivered(presenceSignal(roomId, envelope.f, envelope.u, envelope.x))
       return
     }
     // This instance's own events were delivered here as they were published.
     if (envelope.o === this.instance) return
-    if (envelope.t === 'c') this.sink({ kind: 'control', room: roomId, ...(envelope.k === undefined ? {} : { evict: envelope.k }), ...(envelope.b === undefined ? {} : { blocked: envelope.b }) })
-    else this.sink(signalEvent(roomId, envelope.f, envelope.x))
+    if (envelope.t === 'c') this.consumers.delivered({ kind: 'control', room: roomId, ...(envelope.k === undefined ? {} : { evict: envelope.k }), ...(envelope.b === undefined ? {} : { blocked: envelope.b }) })
+    else this.consumers.delivered(signalEvent(roomId, envelope.f, envelope.x))
   }
 
   private receiveUser(userId: string, raw: string) {
@@ -261,6 +261,6 @@ export class RedisBroker implements Broker {
     }
     // This instance's own events were delivered here as they were published.
     if (envelope.t !== 'u' || envelope.o === this.instance || typeof envelope.c !== 'object' || envelope.c === null) return
-    this.sink(userEvent(userId, envelope.c))
+    this.consumers.delivered(userEvent(userId, envelope.c))
   }
 }

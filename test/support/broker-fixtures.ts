@@ -2,7 +2,7 @@ import { afterEach } from 'bun:test'
 import { type Clock, realClock } from '../../src/clock.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { MessageRow } from '../../src/store/store.ts'
-import type { RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
+import type { EventSink, RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
 import { messageEvent } from '../../src/realtime/events.ts'
 import { RedisBroker, type SequencedStore } from '../../src/realtime/redis-broker.ts'
 import { ScriptedRedis } from './scripted-redis.ts'
@@ -56,11 +56,11 @@ class FakeStore implements SequencedStore {
 }
 
 /** What a broker handed its hub. */
-class Sink {
+class Sink implements EventSink {
   readonly seqs: number[] = []
   readonly events: string[] = []
   readonly users: UserEvent[] = []
-  readonly deliver = (event: RealtimeEvent): void => {
+  delivered(event: RealtimeEvent): void {
     if (event.kind === 'message') this.seqs.push(event.message.seq!)
     else if (event.kind === 'signal') this.events.push(event.frame)
     else if (event.kind === 'user') this.users.push(event)
@@ -91,8 +91,8 @@ export async function setup(timing = TIMING, clock: Clock = realClock) {
   const redis = new ScriptedRedis()
   const store = new FakeStore()
   const sink = new Sink()
-  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(sink.deliver)
-  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(new Sink().deliver)
+  const a = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(sink)
+  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(new Sink())
   open.push(a, b)
   return { redis, store, sink, a, b }
 }

@@ -3,6 +3,7 @@ import { forbidden, unavailable } from '../../errors.ts'
 import type { Identity } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
+import type { EventConsumers } from '../../realtime/consumers.ts'
 import { messageEvent, userEvent } from '../../realtime/events.ts'
 import type { AppendResult, MessageRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
@@ -15,8 +16,8 @@ export class MessageService {
     private readonly access: RoomAccess,
     private readonly broker: Broker,
     private readonly metrics: Metrics,
-    /** Told of each message once it has committed, before it is published (EventConsumers.committed). */
-    private readonly committed: (message: MessageRow) => void = () => {},
+    /** The instance's consumers, told of each message once it has committed, before it is published. */
+    private readonly consumers: Pick<EventConsumers, 'committed'> = { committed() {} },
   ) {}
 
   /**
@@ -65,7 +66,7 @@ export class MessageService {
     })
     if (!result.duplicate) {
       this.metrics.messagesStored.inc()
-      this.committed(result.message)
+      this.consumers.committed(result.message)
       this.broker.publish(messageEvent(result.message))
     }
     return result
