@@ -1,5 +1,5 @@
 import type { ListedRoom, MemberRole, RoomRow } from '../db/schema.ts'
-import { sql, type SQLWrapper } from 'drizzle-orm'
+import { inArray, sql, type SQLWrapper } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { Identity } from '../identity.ts'
 import type { SqlDatabase } from './sql-database.ts'
@@ -192,13 +192,6 @@ function roomsOfMembers({ t, dialect }: SqlDatabase, { m, r }: Aliases) {
   return sql`from ${t.members} ${m} join lateral (select * from ${t.rooms} ${room} where ${room.id} = ${m.roomId} offset 0) ${r} on true`
 }
 
-/** `a, b, c` of values, for `in (…)`. */
-const listOf = (values: readonly number[]) =>
-  sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )
-
 /**
  * The inbox query: each of the user's rooms with its newest message as of the page's moment, ordered
  * by activity. A room's newest message is kept on its row (moved with every append), so most rooms
@@ -287,7 +280,7 @@ export const toReadState = (row: ReadStateQueryRow): RoomReadState => ({
 export function crowdedRoomsQuery(t: Tables, roomIds: readonly number[], cap: number) {
   const { m, r } = aliases(t)
   return sql`select ${r.id} as "id" from ${t.rooms} ${r}
-    where ${r.id} in (${listOf(roomIds)}) and ${r.kind} = 'open'
+    where ${inArray(r.id, [...roomIds])} and ${r.kind} = 'open'
       and (select count(*) from (select 1 from ${t.members} ${m} where ${m.roomId} = ${r.id} limit ${cap + 1}) counted) > ${cap}`
 }
 
@@ -303,7 +296,7 @@ export function unreadInQuery(database: SqlDatabase, userId: string, roomIds: re
   const a = aliases(database.t)
   const { m } = a
   return sql`select ${m.roomId} as "roomId", ${unreadAfter(database.t, a, m.lastReadId)} as "n" ${roomsOfMembers(database, a)}
-    where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${m.roomId} in (${listOf(roomIds)})`
+    where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${inArray(m.roomId, [...roomIds])}`
 }
 
 /** A room's count and newest message, and the messages after `marker` in it, in one statement. */
