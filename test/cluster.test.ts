@@ -40,6 +40,15 @@ afterAll(async () => {
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 const on = (instance: ServerProcess) => endpoint(instance.base)
 const connect = (instance: ServerProcess, roomId: number, who: TestUser, extra?: Record<string, string>) => TestSocket.connect(on(instance), roomId, who, extra)
+/**
+ * A socket that hears everything sent to the room from now on: a socket's live delivery starts
+ * with its instance's subscription to the room, which `chat.recovered` (of since=0) follows.
+ */
+async function connectLive(instance: ServerProcess, roomId: number, who: TestUser): Promise<TestSocket> {
+  const socket = await connect(instance, roomId, who, { since: '0' })
+  await socket.next('chat.recovered')
+  return socket
+}
 async function createRoom(instance: ServerProcess, name: string): Promise<number> {
   const res = await fetch(`${instance.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
   return ((await res.json()) as { id: number }).id
@@ -52,7 +61,7 @@ const allReady = () => until(async () => (await Promise.all(instances.map(async 
 describe('three instances on Postgres and Redis', () => {
   it('should give every client every message once, in one ascending order, whichever instance it is on', async () => {
     const roomId = await createRoom(instances[0]!, 'cluster room')
-    const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => connect(instances[i % 3]!, roomId, user(`c${i}`))))
+    const clients = await Promise.all(Array.from({ length: 6 }, (_, i) => connectLive(instances[i % 3]!, roomId, user(`c${i}`))))
     for (let round = 0; round < 30; round++) for (const [i, c] of clients.entries()) c.sendMessage(`${i}:${round}`)
     const seen = await Promise.all(clients.map((c) => c.collect('chat.message', 180, 20_000)))
     const reference = ids(seen[0]!)
@@ -91,7 +100,7 @@ describe('three instances on Postgres and Redis', () => {
 
   it('should replay with since= and go live with no gap and no duplicate while other instances keep sending', async () => {
     const roomId = await createRoom(instances[0]!, 'since across instances')
-    const senders = [await connect(instances[0]!, roomId, user('s0')), await connect(instances[1]!, roomId, user('s1'))]
+    const senders = [await connectLive(instances[0]!, roomId, user('s0')), await connectLive(instances[1]!, roomId, user('s1'))]
     for (let i = 0; i < 50; i++) for (const s of senders) s.sendMessage(`warm ${i}`)
     await senders[0]!.collect('chat.message', 100)
     const since = senders[0]!.all('chat.message')[40]!.id as number
@@ -167,8 +176,8 @@ describe('three instances on Postgres and Redis', () => {
 
   it('should refuse sends clearly while Redis is down, recover by itself, and lose nothing stored', async () => {
     const roomId = await createRoom(instances[0]!, 'redis restart')
-    const a = await connect(instances[0]!, roomId, user('ra'))
-    const b = await connect(instances[1]!, roomId, user('rb'))
+    const a = await connectLive(instances[0]!, roomId, user('ra'))
+    const b = await connectLive(instances[1]!, roomId, user('rb'))
     for (let i = 0; i < 10; i++) a.sendMessage(`before ${i}`)
     await b.collect('chat.message', 10)
     const lastSeenByB = b.all('chat.message').at(-1)!.id as number
