@@ -81,6 +81,8 @@ describe('the chat test page with a bearer token, through the reference gateway'
     const a = await openPageBehindGateway()
     const { page } = a
     try {
+      // The room list the page asks for as it loads goes out before it has a token (and is refused).
+      await page.locator('[data-testid=errors] p', { hasText: 'Could not list rooms: no token' }).waitFor()
       // Three seconds to live: no identity fields, the gateway takes the user from the token.
       const exp = seconds() + 3
       const first = signJwt({ ...hong, exp }, JWT_SECRET)
