@@ -2,14 +2,38 @@ import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { webhookEvents } from '../db/schema.ts'
 import { LANES, laneOf, reportEvent, writeEvents, type Deliveries, type Outbox, type ReportRow, type RoomBehind, type WebhookEventRow, type WebhookType } from './outbox.ts'
-import { run, type SqlDatabase } from './sql-database.ts'
+import { raw, run, type SqlDatabase } from './sql-database.ts'
 import { inserted } from './sql-membership.ts'
 
 /** The outbox (see `Outbox`), written once for both databases. */
 export class SqlOutbox implements Outbox {
   enabled = false
+  /** A delivery pass's reads, prepared once (they run for every lane, every pass). */
+  private readonly reads
 
-  constructor(private readonly database: SqlDatabase) {}
+  constructor(private readonly database: SqlDatabase) {
+    const { db, t } = database
+    const p = sql.placeholder
+    const events = t.webhookEvents
+    // The lane expression as the rooms' index has it, so that the index serves it.
+    const roomLane = sql`(${t.rooms.id} % ${sql.raw(String(LANES))})`
+    this.reads = {
+      pending: db
+        .select()
+        .from(events)
+        .where(and(eq(events.lane, p('lane')), eq(events.status, 'pending')))
+        .orderBy(asc(events.lane), asc(events.position), asc(events.id))
+        .limit(p('limit'))
+        .prepare(),
+      roomsBehind: db
+        .select({ roomId: t.rooms.id, after: t.rooms.webhookMessageId })
+        .from(t.rooms)
+        .where(and(sql`${roomLane} = ${p('lane')}`, this.behind, gt(t.rooms.id, p('afterRoom'))))
+        .orderBy(asc(t.rooms.id))
+        .limit(p('limit'))
+        .prepare(),
+    }
+  }
 
   /** The rooms whose messages are not all sent (the predicate of the rooms' `rooms_webhook_behind` index). */
   private get behind() {
@@ -58,44 +82,25 @@ export class SqlOutbox implements Outbox {
   }
 
   async pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]> {
-    const { db, t } = this.database
-    const events = t.webhookEvents
-    const rows = await db
-      .select()
-      .from(events)
-      .where(and(eq(events.lane, lane), eq(events.status, 'pending')))
-      .orderBy(asc(events.lane), asc(events.position), asc(events.id))
-      .limit(limit)
-    return rows.map(toEventRow)
+    return (await this.reads.pending.execute({ lane, limit })).map(toEventRow)
   }
 
   async roomsBehind(lane: number, limit: number, afterRoom = 0): Promise<RoomBehind[]> {
-    const { db, t } = this.database
-    // The lane expression as the rooms' index has it, so that the index serves it.
-    const roomLane = sql`(${t.rooms.id} % ${sql.raw(String(LANES))})`
-    return db
-      .select({ roomId: t.rooms.id, after: t.rooms.webhookMessageId })
-      .from(t.rooms)
-      .where(and(sql`${roomLane} = ${lane}`, this.behind, gt(t.rooms.id, afterRoom)))
-      .orderBy(asc(t.rooms.id))
-      .limit(limit)
+    return this.reads.roomsBehind.execute({ lane, limit, afterRoom })
   }
 
   async delivered(done: Deliveries, now: number): Promise<void> {
     if (done.events.length === 0 && done.rooms.size === 0) return
     const { t } = this.database
-    await this.database.transaction(function* (tx) {
-      const events = t.webhookEvents
+    const events = t.webhookEvents
+    // Raw statements of the same text each pass (SQLite keeps them compiled), columns named through the tables.
+    await this.database.transaction(function* () {
       if (done.events.length > 0) {
-        yield* run(
-          tx
-            .update(events)
-            .set({ status: 'delivered', finishedAt: now, attempts: sql`${events.attempts} + 1` })
-            .where(and(inArray(events.id, done.events), eq(events.status, 'pending'))),
-        )
+        yield* raw(sql`update ${events} set ${column(events.status)} = 'delivered', ${column(events.finishedAt)} = ${now}, ${column(events.attempts)} = ${events.attempts} + 1
+          where ${inArray(events.id, done.events)} and ${events.status} = 'pending'`)
       }
       // A cursor only moves forward (a retried message's row may be recorded after later ones).
-      for (const [room, message] of done.rooms) yield* run(moveCursor(t, tx, room, message))
+      for (const [room, message] of done.rooms) yield* raw(sql`update ${t.rooms} set ${column(t.rooms.webhookMessageId)} = ${message} where ${t.rooms.id} = ${room} and ${t.rooms.webhookMessageId} < ${message}`)
     })
   }
 
@@ -191,6 +196,9 @@ export class SqlOutbox implements Outbox {
     return db.select().from(t.reports).where(gt(t.reports.id, afterId)).orderBy(asc(t.reports.id)).limit(limit)
   }
 }
+
+/** A column as SET names it: unqualified. */
+const column = (c: { name: string }) => sql.identifier(c.name)
 
 /** Moves a room's webhook cursor forward to `message` (never back). */
 function moveCursor(t: SqlDatabase['t'], tx: SqlDatabase['db'], roomId: number, message: number) {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
@@ -22,10 +22,13 @@ export abstract class SqlStore {
   readonly outbox: SqlOutbox
   private storageEpoch: string | undefined
   protected abstract readonly commits: GroupCommit
+  /** The reads on the hot paths (history, replays, webhook passes, room checks), prepared once. */
+  private readonly reads
 
   constructor(protected readonly database: SqlDatabase) {
     this.outbox = new SqlOutbox(database)
     this.membership = new SqlMembership(database, this.outbox)
+    this.reads = prepareReads(database)
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
@@ -49,17 +52,12 @@ export abstract class SqlStore {
   }
 
   async getRoom(id: number): Promise<RoomRow | undefined> {
-    const { db, t } = this.database
-    const [row] = await db.select().from(t.rooms).where(eq(t.rooms.id, id))
+    const [row] = await this.reads.room.execute({ id })
     return row && toRoomRow(row)
   }
 
   async roomByPostId(postId: number): Promise<RoomRow | undefined> {
-    const { db, t } = this.database
-    const [row] = await db
-      .select()
-      .from(t.rooms)
-      .where(and(eq(t.rooms.postId, postId), eq(t.rooms.kind, 'open')))
+    const [row] = await this.reads.roomOfPost.execute({ postId })
     return row && toRoomRow(row)
   }
 
@@ -87,28 +85,14 @@ export abstract class SqlStore {
   }
 
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
-    const { db, t } = this.database
-    const { messages } = t
-    if (page.after !== undefined) {
-      return db
-        .select()
-        .from(messages)
-        .where(and(eq(messages.roomId, roomId), gt(messages.id, page.after)))
-        .orderBy(asc(messages.id))
-        .limit(page.limit)
-    }
-    const where = page.before !== undefined ? and(eq(messages.roomId, roomId), lt(messages.id, page.before)) : eq(messages.roomId, roomId)
-    return (await db.select().from(messages).where(where).orderBy(desc(messages.id)).limit(page.limit)).reverse()
+    const { limit } = page
+    if (page.after !== undefined) return this.reads.oldestAfter.execute({ roomId, after: page.after, limit })
+    // Newest first below `before` (from the newest without it), handed out oldest first.
+    return (await this.reads.newestBefore.execute({ roomId, before: page.before ?? Number.MAX_SAFE_INTEGER, limit })).reverse()
   }
 
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
-    const { db, t } = this.database
-    const newestFirst = await db
-      .select()
-      .from(t.messages)
-      .where(and(eq(t.messages.roomId, roomId), gt(t.messages.id, sinceId)))
-      .orderBy(desc(t.messages.id))
-      .limit(limit + 1)
+    const newestFirst = await this.reads.newestAfter.execute({ roomId, after: sinceId, limit: limit + 1 })
     const truncated = newestFirst.length > limit
     if (truncated) newestFirst.pop()
     return { messages: newestFirst.reverse(), truncated }
@@ -171,5 +155,48 @@ export abstract class SqlStore {
 
   async forgetInstance(id: string): Promise<void> {
     await instanceRows.forget(this.database, id)
+  }
+}
+
+/**
+ * The hot reads, each prepared once with placeholders (drizzle's prepared queries: awaited on both
+ * databases), so that a call builds no SQL and SQLite compiles no statement.
+ */
+function prepareReads({ db, t }: SqlDatabase) {
+  const p = sql.placeholder
+  const { messages, rooms } = t
+  const inRoom = (id: SQL) => and(eq(messages.roomId, p('roomId')), id)
+  return {
+    room: db
+      .select()
+      .from(rooms)
+      .where(eq(rooms.id, p('id')))
+      .prepare(),
+    roomOfPost: db
+      .select()
+      .from(rooms)
+      .where(and(eq(rooms.postId, p('postId')), eq(rooms.kind, 'open')))
+      .prepare(),
+    oldestAfter: db
+      .select()
+      .from(messages)
+      .where(inRoom(gt(messages.id, p('after'))))
+      .orderBy(asc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
+    newestBefore: db
+      .select()
+      .from(messages)
+      .where(inRoom(lt(messages.id, p('before'))))
+      .orderBy(desc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
+    newestAfter: db
+      .select()
+      .from(messages)
+      .where(inRoom(gt(messages.id, p('after'))))
+      .orderBy(desc(messages.id))
+      .limit(p('limit'))
+      .prepare(),
   }
 }
