@@ -81,16 +81,11 @@ function buildDeclarations(): string {
   const config = ts.getParsedCommandLineOfConfigFile(join(here, '..', 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => console.error(d.messageText) })!
   const program = ts.createProgram({ rootNames: [join(src, 'index.ts')], options: { ...config.options, noEmit: false, declaration: true, emitDeclarationOnly: true } })
   const outputs = new Map<string, string>()
-  const emitted = program.emit(
-    undefined,
-    (fileName, text) => {
-      const name = relative(src, fileName)
-      if (!name.startsWith('..')) outputs.set(name.replace(/\.d\.ts$/, ''), text)
-    },
-    undefined,
-    true,
-  )
-  const problems = emitted.diagnostics.filter((d) => d.file?.fileName.startsWith(src))
+  const write = (fileName: string, text: string) => outputs.set(relative(src, fileName).replace(/\.d\.ts$/, ''), text)
+  // Only the client's own files: emitting the whole program would also declare every server module
+  // its types import, checked in full and thrown away (half the build's time).
+  const own = program.getSourceFiles().filter((file) => file.fileName.startsWith(`${src}/`))
+  const problems = own.flatMap((file) => program.emit(file, write, undefined, true).diagnostics).filter((d) => d.file?.fileName.startsWith(src))
   if (problems.length > 0) throw new Error(ts.formatDiagnostics(problems, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => here, getNewLine: () => '\n' }))
 
   const index = outputs.get('index')!
