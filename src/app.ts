@@ -9,7 +9,7 @@ import type { TestPage } from './web/index.ts'
 import { version } from './version.ts'
 import { opsRoutes } from './modules/ops/index.ts'
 import { messageRoutes } from './modules/messages/index.ts'
-import { MessageService } from './modules/messages/service.ts'
+import { changeRules, MessageService } from './modules/messages/service.ts'
 import { roomRoutes } from './modules/rooms/index.ts'
 import { RoomService } from './modules/rooms/service.ts'
 import { RoomAccess } from './modules/rooms/access.ts'
@@ -82,7 +82,7 @@ export function createApp(deps: AppDeps) {
   const profiles = new Profiles(store.membership, logger)
   const callers = createCallers(config, profiles)
   const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS)
-  const messages = new MessageService(store, access, broker, metrics, realtime.consumers)
+  const messages = new MessageService(store, access, broker, metrics, realtime.consumers, changeRules(config))
   const members = new MemberService(store, access, broker, abuse, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)

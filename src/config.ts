@@ -83,7 +83,22 @@ export const configSchema = z.object({
   REDIS_PREFIX: z.string().min(1).max(100).default('chat:').describe('Prefix of every Redis key and channel, so several deployments can share one Redis'),
   PRESENCE_TTL: z.coerce.number().positive().max(3600).default(30).describe('Seconds before the presence of an instance that stopped heartbeating expires (its users leave)'),
   MAX_MESSAGE_LENGTH: positiveInt.max(100_000).default(2000).describe('Longest chat message accepted, in characters'),
-  RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since='),
+  RECOVERY_LIMIT: positiveInt.max(10_000).default(500).describe('Most messages replayed to a socket that reconnects with since= (or changed messages, with since_version=)'),
+  EDIT_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 86_400)
+    .default(86_400)
+    .describe('How long after sending its author may edit a message (409 edit_window_closed after)'),
+  UNSEND_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(365 * 86_400)
+    .default(86_400)
+    .describe("How long after sending its author may unsend a message (a private room's owner and service calls may at any time)"),
+  DELETED_RETENTION_DAYS: z.coerce.number().min(0).max(3650).default(30).describe('Days the original text of an edited or unsent message is kept for service calls (then purged)'),
   MAX_PAYLOAD_BYTES: positiveInt
     .min(1024)
     .max(16 * 1024 * 1024)

@@ -14,6 +14,7 @@ export function createMetrics() {
     activeRooms: new Gauge({ name: 'chat_active_rooms', help: 'Rooms with at least one open socket', registers }),
     messagesReceived: new Counter({ name: 'chat_messages_received_total', help: 'Messages accepted for storage, by source', labelNames: ['source'] as const, registers }),
     messagesStored: new Counter({ name: 'chat_messages_stored_total', help: 'Messages committed to storage (repeats of a client_msg_id excluded)', registers }),
+    messagesChanged: new Counter({ name: 'chat_messages_changed_total', help: 'Changes of messages committed, by kind (edited, deleted, reaction)', labelNames: ['change'] as const, registers }),
     messagesDelivered: new Counter({ name: 'chat_messages_delivered_total', help: 'chat.message frames handed to sockets', registers }),
     handshakesRefused: new Counter({ name: 'chat_handshakes_refused_total', help: 'WebSocket handshakes refused before the upgrade, by reason', labelNames: ['reason'] as const, registers }),
     socketsClosed: new Counter({ name: 'chat_sockets_closed_by_server_total', help: 'Sockets the server closed, by reason (slow_consumer, flooding, shutdown)', labelNames: ['reason'] as const, registers }),

@@ -1,3 +1,4 @@
+import { HistoryPurge } from './store/history-purge.ts'
 import { WebhookDispatcher } from './webhooks/dispatcher.ts'
 import { createApp, type AppDeps } from './app.ts'
 import type { Config } from './config.ts'
@@ -131,6 +132,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
     running.consumers.connectWebhooks(dispatcher)
   }
   const heartbeat = new InstanceHeartbeat(store, logger)
+  const purge = new HistoryPurge(store, config.DELETED_RETENTION_DAYS, logger)
   let server: ReturnType<typeof createApp>['app']['server'] = null
   let stopping: Promise<void> | undefined
   return {
@@ -149,6 +151,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
       server = running.app.server
       if (!server) throw new Error('server did not start')
       await heartbeat.start()
+      purge.start()
       return { url: server.url, port: server.port ?? config.PORT }
     },
     stop() {
@@ -165,6 +168,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
         if (drained) await Promise.race([drained, Bun.sleep(Math.max(1, config.SHUTDOWN_TIMEOUT - 1) * 1000)])
         await webhooks?.stop()
         await running.profiles.flush()
+        purge.stop()
         if (server) await heartbeat.stop()
         await store.close()
         release()

@@ -62,3 +62,15 @@ export function characterCount(text: string): number {
   }
   return count
 }
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' })
+/** What makes a grapheme an emoji: a pictograph, a flag's regional indicators, or a keycap. */
+const EMOJI = /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u
+
+/** True for one emoji grapheme (`👍`, `❤️`, `👍🏽`, `👨‍👩‍👧`, `🇰🇷`, `1️⃣`): a reaction. */
+export function isOneEmoji(text: string): boolean {
+  if (text.length === 0 || text.length > 32 || !text.isWellFormed() || !EMOJI.test(text)) return false
+  let count = 0
+  for (const _ of graphemes.segment(text)) if (++count > 1) return false
+  return true
+}

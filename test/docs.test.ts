@@ -142,7 +142,7 @@ describe('GET /docs/asyncapi.json', () => {
 
   it('should document the handshake, its refusals and the close codes', () => {
     const query = asyncapi.channels.room.bindings.ws.query
-    expect(Object.keys(query.properties)).toEqual(['user_id', 'nickname', 'email', 'profile_url', 'since', 'epoch'])
+    expect(Object.keys(query.properties)).toEqual(['user_id', 'nickname', 'email', 'profile_url', 'since', 'since_version', 'epoch'])
     expect(query.required).toEqual(['user_id', 'nickname', 'email'])
     const description: string = asyncapi.info.description
     for (const status of ['400', '401', '403', '404']) expect(description).toContain(`**${status}**`)

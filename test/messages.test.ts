@@ -28,6 +28,14 @@ describe('POST /chat/v1/message/', () => {
       message: '안녕하세요!',
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       client_msg_id: null,
+      kind: 'text',
+      edited_at: null,
+      deleted: false,
+      reply_to: null,
+      reactions: [],
+      attachments: [],
+      data: null,
+      version: 1,
     })
   })
 

@@ -1,3 +1,4 @@
+import { messageRow } from './support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
 import { encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/codec.ts'
@@ -41,8 +42,27 @@ describe('parseClientFrame', () => {
 
 describe('encodeMessageFrame', () => {
   it('should put the seed five fields first and add the rest', () => {
-    const frame = JSON.parse(encodeMessageFrame({ id: 7, roomId: 2, userId: 'u', email: 'e@x.co', nickname: 'n', profileUrl: null, body: 'hi', clientMsgId: null, createdAt: 0 }))
-    expect(Object.keys(frame)).toEqual(['type', 'message', 'sender', 'nickname', 'profile_picture_url', 'id', 'room', 'user_id', 'created_at', 'client_msg_id'])
+    const frame = JSON.parse(encodeMessageFrame(messageRow({ id: 7, roomId: 2, email: 'e@x.co', nickname: 'n', body: 'hi' })))
+    expect(Object.keys(frame)).toEqual([
+      'type',
+      'message',
+      'sender',
+      'nickname',
+      'profile_picture_url',
+      'id',
+      'room',
+      'user_id',
+      'created_at',
+      'client_msg_id',
+      'kind',
+      'edited_at',
+      'deleted',
+      'reply_to',
+      'reactions',
+      'attachments',
+      'data',
+      'version',
+    ])
     expect(frame.created_at).toBe('1970-01-01T00:00:00.000Z')
   })
 })

@@ -11,6 +11,7 @@ import webhooksReports from '../../drizzle/0005_webhooks_reports.sql' with { typ
 import webhookCursors from '../../drizzle/0006_webhook_cursors.sql' with { type: 'text' }
 import membersRule from '../../drizzle/0007_members_rule.sql' with { type: 'text' }
 import schemaVersion from '../../drizzle/0008_schema_version_instances.sql' with { type: 'text' }
+import messageChanges from '../../drizzle/0009_message_changes.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -23,6 +24,7 @@ import pgWebhooksReports from '../../drizzle-pg/0007_webhooks_reports.sql' with 
 import pgWebhookCursors from '../../drizzle-pg/0008_webhook_cursors.sql' with { type: 'text' }
 import pgMembersRule from '../../drizzle-pg/0009_members_rule.sql' with { type: 'text' }
 import pgSchemaVersion from '../../drizzle-pg/0010_schema_version_instances.sql' with { type: 'text' }
+import pgMessageChanges from '../../drizzle-pg/0011_message_changes.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -35,6 +37,7 @@ export const migrationSql: Record<string, string> = {
   '0006_webhook_cursors': webhookCursors,
   '0007_members_rule': membersRule,
   '0008_schema_version_instances': schemaVersion,
+  '0009_message_changes': messageChanges,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -50,6 +53,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0008_webhook_cursors': pgWebhookCursors,
   '0009_members_rule': pgMembersRule,
   '0010_schema_version_instances': pgSchemaVersion,
+  '0011_message_changes': pgMessageChanges,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

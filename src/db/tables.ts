@@ -63,6 +63,12 @@ export function defineTables(c: DialectColumns) {
        * is their log, so an append writes nothing more while webhooks are on.
        */
       webhookMessageId: int('webhook_message_id').notNull().default(0),
+      /**
+       * Grows by one with every stored change in the room (a message, an edit, an unsend, a
+       * reaction added or removed), in the change's transaction: one order of every change, on every
+       * instance (Postgres moves it under the room's row lock, like `last_seq`).
+       */
+      version: int('version').notNull().default(0),
     },
     (t) => [
       // The rooms whose messages wait to be sent, by lane (see WEBHOOK_LANES).
@@ -133,14 +139,63 @@ export function defineTables(c: DialectColumns) {
       createdAt: int('created_at').notNull(),
       /** Its position in the room: 1, 2, 3… in id order, no gaps (so counts are subtractions). */
       seq: c.dialect === 'sqlite' ? int('seq').notNull().default(0) : int('seq').notNull(),
+      /** The room's version its latest change made (its creation, an edit, an unsend, a reaction). */
+      version: int('version').notNull().default(0),
+      /** The room's version its creation made: a reader who has that version has seen the message. */
+      createdVersion: int('created_version').notNull().default(0),
+      /** When its author last edited it (ms), or null. */
+      editedAt: int('edited_at'),
+      /** 1 once unsent: its text is blanked (the original is in message_history) and its reactions gone. */
+      deleted: smallInt('deleted').notNull().default(0),
+      /** The message of the same room it answers, or null. */
+      replyToId: int('reply_to_id'),
+      /** Its reactions summed up as the wire shows them (JSON `[{emoji, count, user_ids}]`), or null for none: reads need no join. */
+      reactions: text('reactions'),
     },
     (t) => [
+      // What changed in a room after a version (since_version=, GET …/changes/), in version order.
+      index('messages_room_id_version').on(t.roomId, t.version),
+      // Unsent messages after a read marker stop counting as unread: few, so a seek finds them.
+      index('messages_room_id_id_deleted').on(t.roomId, t.id).where(sql`${t.deleted} = 1`),
       // With seq, a room's position at a marker comes from the index alone (unread counts).
       index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
       uniqueIndex('messages_client_msg_id_unique').on(t.roomId, t.userId, t.clientMsgId).where(sql`${t.clientMsgId} IS NOT NULL`),
       // Several instances write Postgres: the positions they draw under the room's lock stay unique.
       ...(c.dialect === 'postgres' ? [uniqueIndex('messages_room_id_seq').on(t.roomId, t.seq)] : []),
     ],
+  )
+
+  /** Who reacted to a message with which emoji (one row per person and emoji; `messages.reactions` sums them up). */
+  const reactions = table(
+    'reactions',
+    {
+      messageId: int('message_id')
+        .notNull()
+        .references(() => messages.id),
+      emoji: text('emoji').notNull(),
+      userId: text('user_id').notNull(),
+      createdAt: int('created_at').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.messageId, t.emoji, t.userId] })],
+  )
+
+  /**
+   * The texts a message had, for service calls (GET /chat/v1/admin/messages/{id}/history/): written
+   * when it is first edited or unsent (its original, `created`) and at each change (`edited` with the
+   * new text, `deleted` with the text it had), purged after DELETED_RETENTION_DAYS.
+   */
+  const messageHistory = table(
+    'message_history',
+    {
+      id: id('id'),
+      messageId: int('message_id').notNull(),
+      body: text('body').notNull(),
+      at: int('at').notNull(),
+      action: text('action', { enum: ['created', 'edited', 'deleted'] }).notNull(),
+      /** Who made the change: a user id, or null for the app's backend (a service call). */
+      by: text('by'),
+    },
+    (t) => [index('message_history_message_id').on(t.messageId, t.id), index('message_history_at').on(t.at)],
   )
 
   /**
@@ -225,5 +280,5 @@ export function defineTables(c: DialectColumns) {
     seenAt: int('seen_at').notNull(),
   })
 
-  return { rooms, members, blocks, users, messages, webhookEvents, webhookLanes, reports, meta, instances }
+  return { rooms, members, blocks, users, messages, reactions, messageHistory, webhookEvents, webhookLanes, reports, meta, instances }
 }

@@ -2,13 +2,13 @@ import { z } from 'zod'
 import { identityInputSchema } from '../identity.ts'
 import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/codec.ts'
 import { inboxFrameSchemas } from '../modules/inbox/model.ts'
-import { exampleDirectRoom, exampleMessage } from '../modules/examples.ts'
+import { exampleChangedMessage, exampleDirectRoom, exampleMessage } from '../modules/examples.ts'
 import { toJsonSchema } from '../openapi/json-schema.ts'
 import { problemSchema } from '../openapi/responses.ts'
 
 type Json = Record<string, unknown>
 
-const [clientMessage, clientTyping, clientRead] = clientFrameSchema.options
+const [clientMessage, clientEdit, clientDelete, clientReact, clientTyping, clientRead] = clientFrameSchema.options
 
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, built from the zod schemas that parse
@@ -24,7 +24,12 @@ export function asyncApiDocument(version: string): Json {
     examples: [{ payload: example }],
   })
   const handshakeQuery = identityInputSchema.extend({
-    since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay what came after it, then go live'),
+    since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay the messages after it (new ones only), then go live'),
+    since_version: z
+      .string()
+      .regex(/^\d+$/)
+      .optional()
+      .describe('The room version the client has (the highest `version` it applied): replay every message changed after it, once, in its latest form, then go live; wins over since='),
     epoch: z
       .string()
       .regex(/^[A-Za-z0-9-]{1,64}$/)
@@ -63,6 +68,8 @@ export function asyncApiDocument(version: string): Json {
         '',
         "**User stream** (`/ws/chat/inbox/`): one per app, not per room; the same identity, handshake refusals (but no room: no 403 `not_a_member`, 404 or `room_full`), limits, keepalive and close codes. It only sends: `inbox.ready` once it is live, then `inbox.message` for each new message in the user's rooms (with the room's unread count after it; the user's own messages, from any device, with 0), `inbox.read` when the user's own marker moves on any device, `inbox.room` when the user gains a room (made a member, a direct room made with them, or their first message or marker in an open room), `inbox.removed` when they lose one. Unread counts are exact: each starts from the store and adds exactly the messages committed after that count. Not followed live (no `inbox.message`; their markers still arrive): open rooms with more than `INBOX_ROOM_PARTICIPANTS` participants (500 by default), and rooms past the user's `INBOX_LIVE_ROOMS` most recently active (1000); a fetch shows them. **Recovery**: the stream keeps no history. On open, wait for `inbox.ready`, then fetch `GET /chat/v1/inbox/` (and `GET /chat/v1/unread/`); apply the frames that arrive after `inbox.ready` on top (an `inbox.message` whose `message.id` is not above the room's `last_message.id` is already in the fetch). After any close, reconnect with backoff and do the same: 1013 here also means events for the user may have been lost (the broker was away), so the fetch is what makes the view whole again. Frames sent to it are answered with `chat.error` `unknown_type` and count against the message rate.",
         '',
+        "**Messages that change**: a message's author may edit it (`chat.edit`, within `EDIT_WINDOW_SECONDS`) and unsend it (`chat.delete`, within `UNSEND_WINDOW_SECONDS`; a private room's owner may unsend any message); members react with one emoji (`chat.react`, at most 20 kinds per message); a `chat.message` may answer another of the room (`reply_to`). Each stored change (a message, an edit, an unsend, a reaction added or taken back) moves the room's `version` by one, in the change's transaction; the room hears `chat.message.updated`, `chat.message.deleted` or `chat.reaction` with the `version` it made, in version order on every instance. A change that changes nothing (the same reaction twice) is not heard. Refusals come as `chat.error` (`message_not_found`, `not_author`, `edit_window_closed`, `unsend_window_closed`, `deleted`, `too_many_reactions`, `reply_to_other_room`). **since_version=N** replays each message changed after version N once in its latest form: `chat.message` for one created after N, `chat.message.updated` or `chat.message.deleted` for one the client had (reactions as the message's current `reactions`), then `chat.recovered` with the `version` the client is now at: after it the client's copy of every message equals the server's. `GET /chat/v1/room/{id}/changes/?after_version=N` gives the same over REST.",
+        '',
         '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; ids count within one storage `epoch` (in `chat.recovered` and room detail): a client that reconnects with `epoch=` beside `since=` and names an epoch that is gone (the database was replaced) gets `chat.recovered` with `reset: true` and nothing replayed, and should drop what it holds and reload the room; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
       ].join('\n'),
     },
@@ -76,10 +83,33 @@ export function asyncApiDocument(version: string): Json {
         title: 'A chat room',
         parameters: { room_id: { description: 'Room id (from POST /chat/v1/create-room/)' } },
         messages: {
-          sendMessage: message('chat.message', 'Send a message', 'Client sends a chat message', clientMessage, { type: 'chat.message', message: '안녕하세요!', client_msg_id: '6f1c2a4e-1' }),
+          sendMessage: message('chat.message', 'Send a message', 'Client sends a chat message (reply_to: the id of a message of the room it answers)', clientMessage, {
+            type: 'chat.message',
+            message: '네, 내일 뵐게요.',
+            client_msg_id: '6f1c2a4e-2',
+            reply_to: 1024,
+          }),
+          sendEdit: message('chat.edit', 'Edit a message', 'Its author, within EDIT_WINDOW_SECONDS; the room hears chat.message.updated', clientEdit, { type: 'chat.edit', id: 1025, message: '네, 내일 오후 3시에 뵐게요.' }),
+          sendDelete: message('chat.delete', 'Unsend a message', "For everyone: its author within UNSEND_WINDOW_SECONDS, or a private room's owner; the room hears chat.message.deleted", clientDelete, {
+            type: 'chat.delete',
+            id: 1025,
+          }),
+          sendReact: message('chat.react', 'React', 'Adds (add: true) or takes back a reaction of one emoji; the room hears chat.reaction', clientReact, { type: 'chat.react', id: 1024, emoji: '👍', add: true }),
           sendTyping: message('chat.typing', 'Typing', 'Client is typing; relayed to the others, throttled', clientTyping, { type: 'chat.typing' }),
           sendRead: message('chat.read', 'Mark read', "Moves the user's read marker forward (clamped to the room's newest message; counts against the message rate)", clientRead, { type: 'chat.read', last_read_id: 1024 }),
           chatMessage: message('chat.message', 'Message', 'A stored message, to every socket of the room including the sender', serverFrameSchemas.message, { type: 'chat.message', ...exampleMessage }),
+          messageUpdated: message('chat.message.updated', 'Message changed', 'A message was edited (or, in a since_version= replay, is shown in its latest form, reactions included)', serverFrameSchemas.messageUpdated, {
+            type: 'chat.message.updated',
+            message: exampleChangedMessage,
+            version: exampleChangedMessage.version,
+          }),
+          messageDeleted: message('chat.message.deleted', 'Message unsent', 'A message was unsent: show it as unsent, without text, attachments or reactions', serverFrameSchemas.messageDeleted, {
+            type: 'chat.message.deleted',
+            id: 1025,
+            room: 7,
+            version: 1036,
+          }),
+          reaction: message('chat.reaction', 'Reaction', 'Someone added or took back a reaction', serverFrameSchemas.reaction, { type: 'chat.reaction', id: 1024, emoji: '👍', user_id: '43', added: true, version: 1037 }),
           userJoin: message('chat.user.join', 'User joined', "A user's first socket in the room opened", serverFrameSchemas.join, { type: 'chat.user.join', username: '홍길동', user_id: '42' }),
           userLeave: message('chat.user.leave', 'User left', "A user's last socket in the room closed", serverFrameSchemas.leave, { type: 'chat.user.leave', username: '홍길동', user_id: '42' }),
           memberAdded: message('chat.member.added', 'Member added', 'Someone became a member of this private room', serverFrameSchemas.memberAdded, { type: 'chat.member.added', user_id: '77' }),
@@ -95,11 +125,12 @@ export function asyncApiDocument(version: string): Json {
             code: 'message_too_long',
             message: 'message is longer than 2000 characters',
           }),
-          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since=; live frames follow', serverFrameSchemas.recovered, {
+          recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since= or since_version= (then with the version reached); live frames follow', serverFrameSchemas.recovered, {
             type: 'chat.recovered',
             count: 3,
             truncated: false,
             epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8',
+            version: 1035,
           }),
         },
         bindings: {
@@ -146,13 +177,18 @@ export function asyncApiDocument(version: string): Json {
         messages: ['ready', 'message', 'read', 'room', 'removed', 'error'].map((m) => ({ $ref: `#/channels/inbox/messages/${m}` })),
       },
       sendMessage: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a chat message', messages: [{ $ref: '#/channels/room/messages/sendMessage' }] },
+      sendEdit: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives an edit', messages: [{ $ref: '#/channels/room/messages/sendEdit' }] },
+      sendDelete: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives an unsend', messages: [{ $ref: '#/channels/room/messages/sendDelete' }] },
+      sendReact: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a reaction', messages: [{ $ref: '#/channels/room/messages/sendReact' }] },
       sendTyping: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a typing notice', messages: [{ $ref: '#/channels/room/messages/sendTyping' }] },
       sendRead: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a read marker', messages: [{ $ref: '#/channels/room/messages/sendRead' }] },
       deliver: {
         action: 'send',
         channel: { $ref: '#/channels/room' },
         summary: 'The server sends room events',
-        messages: ['chatMessage', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'error', 'recovered'].map((m) => ({ $ref: `#/channels/room/messages/${m}` })),
+        messages: ['chatMessage', 'messageUpdated', 'messageDeleted', 'reaction', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'error', 'recovered'].map((m) => ({
+          $ref: `#/channels/room/messages/${m}`,
+        })),
       },
     },
     components: {

@@ -12,6 +12,31 @@ export const exampleMessage: MessageDto = {
   message: '안녕하세요!',
   created_at: '2026-11-30T09:15:00.000Z',
   client_msg_id: '6f1c2a4e-1',
+  kind: 'text',
+  edited_at: null,
+  deleted: false,
+  reply_to: null,
+  reactions: [],
+  attachments: [],
+  data: null,
+  version: 1031,
+}
+
+/** A reply, edited, with reactions. */
+export const exampleChangedMessage: MessageDto = {
+  ...exampleMessage,
+  id: 1025,
+  user_id: '43',
+  sender: 'kim@example.com',
+  nickname: '김철수',
+  profile_picture_url: null,
+  message: '네, 내일 오후 3시에 뵐게요.',
+  created_at: '2026-11-30T09:16:00.000Z',
+  client_msg_id: null,
+  edited_at: '2026-11-30T09:17:30.000Z',
+  reply_to: { id: 1024, user_id: '42', nickname: '홍길동', message: '안녕하세요!' },
+  reactions: [{ emoji: '👍', count: 2, user_ids: ['42', '44'] }],
+  version: 1035,
 }
 
 export const exampleRoomSummary: RoomSummary = {
@@ -29,6 +54,7 @@ export const exampleRoomSummary: RoomSummary = {
 export const exampleRoomDetail: RoomDetail = {
   ...exampleRoomSummary,
   epoch: '3f2a9c1e7b8d4e6fa1c2d3e4f5a6b7c8',
+  version: 1035,
   online_users: [{ user_id: '42', nickname: '홍길동', profile_picture_url: '/media/profile.jpg' }],
   chat_messages: [exampleMessage],
   members: [],

@@ -1,6 +1,38 @@
 import { z } from 'zod'
-import type { MessageRow } from '../store/store.ts'
-import { characterCount, isCleanToken, textProblem } from '../text.ts'
+import type { MadeChange } from '../store/messages.ts'
+import type { MessageRow, ReactionSum, ReplyQuote } from '../store/store.ts'
+import { characterCount, isCleanToken, isOneEmoji, textProblem } from '../text.ts'
+
+/** How much of the answered message a reply quotes. */
+const QUOTE_CHARACTERS = 100
+
+const replyToSchema = z
+  .object({
+    id: z.number().int(),
+    user_id: z.string(),
+    nickname: z.string(),
+    message: z.string().describe(`Its text, cut to ${QUOTE_CHARACTERS} characters; "" once it is unsent`),
+  })
+  .describe('The message this one answers')
+
+const reactionSchema = z.object({
+  emoji: z.string(),
+  count: z.number().int().describe('How many reacted with it'),
+  user_ids: z.array(z.string()).describe('The first 10 who did, in order'),
+})
+
+/** A file or photo sent with a message (uploads arrive with a later release: always empty until then). */
+const attachmentSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['image', 'file']),
+  content_type: z.string(),
+  size: z.number().int(),
+  name: z.string(),
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  url: z.string(),
+  thumbnail_url: z.string().nullable(),
+})
 
 /** The message as REST returns it and as it travels inside `chat.message`. */
 export const messageSchema = z.object({
@@ -10,11 +42,29 @@ export const messageSchema = z.object({
   sender: z.string().describe('The sender e-mail, as in the original server'),
   nickname: z.string(),
   profile_picture_url: z.string().nullable(),
-  message: z.string(),
+  message: z.string().describe('The text ("" once unsent)'),
   created_at: z.string().describe('ISO 8601, UTC'),
   client_msg_id: z.string().nullable(),
+  kind: z.enum(['text', 'system', 'image', 'file']),
+  edited_at: z.string().nullable().describe('When its author last edited it (ISO 8601), or null'),
+  deleted: z.boolean().describe('Unsent: no text, no attachments, no reactions'),
+  reply_to: replyToSchema.nullable(),
+  reactions: z.array(reactionSchema),
+  attachments: z.array(attachmentSchema),
+  data: z.record(z.string(), z.unknown()).nullable().describe("A system message's data"),
+  version: z.number().int().describe("The room's version this message's latest change made"),
 })
 export type MessageDto = z.infer<typeof messageSchema>
+
+/** Cuts a quoted text to QUOTE_CHARACTERS characters (whole code points). */
+function quote(text: string): string {
+  if (text.length <= QUOTE_CHARACTERS) return text
+  return Array.from(text).slice(0, QUOTE_CHARACTERS).join('')
+}
+
+const toReplyDto = (q: ReplyQuote) => ({ id: q.id, user_id: q.userId, nickname: q.nickname, message: q.deleted ? '' : quote(q.body) })
+
+const toReactionDto = (r: ReactionSum) => ({ emoji: r.emoji, count: r.count, user_ids: r.userIds })
 
 /** Maps a stored row to its wire shape. */
 export function toMessageDto(row: MessageRow): MessageDto {
@@ -28,6 +78,14 @@ export function toMessageDto(row: MessageRow): MessageDto {
     message: row.body,
     created_at: new Date(row.createdAt).toISOString(),
     client_msg_id: row.clientMsgId,
+    kind: 'text',
+    edited_at: row.editedAt === null ? null : new Date(row.editedAt).toISOString(),
+    deleted: row.deleted,
+    reply_to: row.replyTo === null ? null : toReplyDto(row.replyTo),
+    reactions: row.reactions.map(toReactionDto),
+    attachments: [],
+    data: null,
+    version: row.version,
   }
 }
 
@@ -39,13 +97,23 @@ export const clientMsgIdSchema = z
   .refine(isCleanToken, { message: 'must not contain control characters or lone surrogates' })
   .describe('Client-chosen id; a repeat from the same user in the same room is stored once')
 
+/** A message's id, as frames and paths name it. */
+const messageIdSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
+
+/** One emoji grapheme (`👍`, `❤️`, `👍🏽`, `🇰🇷`): a reaction. */
+const emojiSchema = z.string().refine(isOneEmoji, { message: 'must be one emoji' })
+
 /** Client-to-server frames. `message` length is checked separately against MAX_MESSAGE_LENGTH. */
 export const clientFrameSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('chat.message'),
     message: z.string(),
     client_msg_id: clientMsgIdSchema.optional(),
+    reply_to: messageIdSchema.optional().describe('The id of the message (of this room) it answers'),
   }),
+  z.object({ type: z.literal('chat.edit'), id: messageIdSchema, message: z.string() }),
+  z.object({ type: z.literal('chat.delete'), id: messageIdSchema }),
+  z.object({ type: z.literal('chat.react'), id: messageIdSchema, emoji: emojiSchema, add: z.boolean() }),
   z.object({ type: z.literal('chat.typing') }),
   z.object({
     type: z.literal('chat.read'),
@@ -71,12 +139,25 @@ const chatErrorCodes = [
   'unavailable',
   'rate_limited',
   'blocked',
+  'message_not_found',
+  'not_author',
+  'edit_window_closed',
+  'unsend_window_closed',
+  'deleted',
+  'too_many_reactions',
+  'reply_to_other_room',
 ] as const
 export type ChatErrorCode = (typeof chatErrorCodes)[number]
+
+/** True for a code a `chat.error` may carry (a REST refusal that sockets report as is). */
+export const isChatErrorCode = (code: string): code is ChatErrorCode => (chatErrorCodes as readonly string[]).includes(code)
 
 /** Server-to-client frames. */
 export const serverFrameSchemas = {
   message: messageSchema.extend({ type: z.literal('chat.message') }),
+  messageUpdated: z.object({ type: z.literal('chat.message.updated'), message: messageSchema, version: z.number().int() }),
+  messageDeleted: z.object({ type: z.literal('chat.message.deleted'), id: z.number().int(), room: z.number().int(), version: z.number().int() }),
+  reaction: z.object({ type: z.literal('chat.reaction'), id: z.number().int(), emoji: z.string(), user_id: z.string(), added: z.boolean(), version: z.number().int() }),
   join: z.object({ type: z.literal('chat.user.join'), username: z.string(), user_id: z.string() }),
   leave: z.object({ type: z.literal('chat.user.leave'), username: z.string(), user_id: z.string() }),
   memberAdded: z.object({ type: z.literal('chat.member.added'), user_id: z.string() }),
@@ -86,8 +167,9 @@ export const serverFrameSchemas = {
   error: z.object({ type: z.literal('chat.error'), code: z.enum(chatErrorCodes), message: z.string() }),
   recovered: z.object({
     type: z.literal('chat.recovered'),
-    count: z.number().int().describe('Messages replayed after since='),
-    truncated: z.boolean().describe('More were missed than RECOVERY_LIMIT; page the rest over REST with before='),
+    count: z.number().int().describe('Messages (since=) or changed messages (since_version=) replayed'),
+    truncated: z.boolean().describe('More were missed than RECOVERY_LIMIT; page the rest over REST with before= (or reload the room)'),
+    version: z.number().int().optional().describe("With since_version=: the room's version the replay brought the client to"),
     epoch: z.string().describe('The storage epoch: give it back as epoch= beside since= when reconnecting'),
     reset: z.boolean().optional().describe('Present and true when epoch= named another epoch (the database was replaced): nothing was replayed; drop what you hold and reload the room'),
   }),
@@ -107,7 +189,33 @@ export function encodeMessageFrame(row: MessageRow): string {
     user_id: dto.user_id,
     created_at: dto.created_at,
     client_msg_id: dto.client_msg_id,
+    kind: dto.kind,
+    edited_at: dto.edited_at,
+    deleted: dto.deleted,
+    reply_to: dto.reply_to,
+    reactions: dto.reactions,
+    attachments: dto.attachments,
+    data: dto.data,
+    version: dto.version,
   })
+}
+
+/** The frame the room hears of a change of a message: its new form, its unsend, or a reaction. */
+export function encodeChangeFrame(row: MessageRow, change: MadeChange): string {
+  switch (change.type) {
+    case 'edited':
+      return JSON.stringify({ type: 'chat.message.updated', message: toMessageDto(row), version: row.version })
+    case 'deleted':
+      return JSON.stringify({ type: 'chat.message.deleted', id: row.id, room: row.roomId, version: row.version })
+    case 'reaction':
+      return JSON.stringify({ type: 'chat.reaction', id: row.id, emoji: change.emoji, user_id: change.userId, added: change.added, version: row.version })
+  }
+}
+
+/** The frame for a message's latest form (a `since_version=` replay): new to the client, or changed since it had it. */
+export function encodeLatestFrame(row: MessageRow, clientHad: boolean): string {
+  if (!clientHad) return encodeMessageFrame(row)
+  return row.deleted ? encodeChangeFrame(row, { type: 'deleted' }) : encodeChangeFrame(row, { type: 'edited' })
 }
 
 export const encodeReadFrame = (userId: string, lastReadId: number) => JSON.stringify({ type: 'chat.read', user_id: userId, last_read_id: lastReadId })
@@ -120,7 +228,8 @@ export const encodeTypingFrame = (userId: string, nickname: string) => JSON.stri
 
 export const encodeErrorFrame = (code: ChatErrorCode, message: string) => JSON.stringify({ type: 'chat.error', code, message })
 
-export const encodeRecoveredFrame = (count: number, truncated: boolean, epoch: string) => JSON.stringify({ type: 'chat.recovered', count, truncated, epoch })
+export const encodeRecoveredFrame = (count: number, truncated: boolean, epoch: string, version?: number) =>
+  JSON.stringify(version === undefined ? { type: 'chat.recovered', count, truncated, epoch } : { type: 'chat.recovered', count, truncated, epoch, version })
 
 /** Tells a client its since= belongs to a storage epoch that is gone: nothing replayed, reload. */
 export const encodeResetFrame = (epoch: string) => JSON.stringify({ type: 'chat.recovered', count: 0, truncated: false, epoch, reset: true })
@@ -151,8 +260,8 @@ const TYPING_FRAME: ClientFrame = { type: 'chat.typing' }
  */
 export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame {
   if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
-    const frame = data as { type?: unknown; message?: unknown; client_msg_id?: unknown }
-    if (frame.type === 'chat.message' && typeof frame.message === 'string') {
+    const frame = data as { type?: unknown; message?: unknown; client_msg_id?: unknown; reply_to?: unknown }
+    if (frame.type === 'chat.message' && typeof frame.message === 'string' && frame.reply_to === undefined) {
       const id = frame.client_msg_id
       if (id === undefined) return checkText({ type: 'chat.message', message: frame.message }, maxLength)
       if (typeof id === 'string' && id.length >= 1 && id.length <= 64 && isCleanToken(id)) return checkText({ type: 'chat.message', message: frame.message, client_msg_id: id }, maxLength)
@@ -182,8 +291,8 @@ export function parseWithSchema(data: unknown, maxLength: number): ParsedFrame {
   }
   const type = (data as { type?: unknown }).type
   if (type === undefined) return { ok: false, code: 'missing_type', message: 'frame has no "type"' }
-  if (type !== 'chat.message' && type !== 'chat.typing' && type !== 'chat.read') {
-    return { ok: false, code: 'unknown_type', message: `unknown type ${JSON.stringify(type)}; expected "chat.message", "chat.typing" or "chat.read"` }
+  if (typeof type !== 'string' || !CLIENT_FRAME_TYPES.includes(type)) {
+    return { ok: false, code: 'unknown_type', message: `unknown type ${JSON.stringify(type)}; expected one of ${CLIENT_FRAME_TYPES.map((t) => `"${t}"`).join(', ')}` }
   }
   const result = clientFrameSchema.safeParse(data)
   if (!result.success) {
@@ -192,5 +301,12 @@ export function parseWithSchema(data: unknown, maxLength: number): ParsedFrame {
     return { ok: false, code: 'invalid_field', message: `${path}: ${issue?.message ?? 'invalid'}` }
   }
   const frame = result.data
-  return frame.type === 'chat.message' ? checkText(frame, maxLength) : { ok: true, frame }
+  if (frame.type === 'chat.message') return checkText(frame, maxLength)
+  if (frame.type === 'chat.edit') {
+    const checked = checkText({ type: 'chat.message', message: frame.message }, maxLength)
+    return checked.ok ? { ok: true, frame } : checked
+  }
+  return { ok: true, frame }
 }
+
+const CLIENT_FRAME_TYPES: readonly string[] = clientFrameSchema.options.map((o) => o.shape.type.value)

@@ -1,9 +1,10 @@
+import { messageRow } from '../../test/support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import type { MessageRow } from '../store/store.ts'
 import { EventConsumers } from './consumers.ts'
 import { messageEvent, signalEvent, userEvent, type RealtimeEvent } from './events.ts'
 
-const row = (id: number, roomId: number): MessageRow => ({ id, roomId, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0 })
+const row = (id: number, roomId: number): MessageRow => messageRow({ id, roomId })
 
 describe('EventConsumers', () => {
   it('should give room events to the room sockets and every event to the user streams, in order', () => {

@@ -1,3 +1,4 @@
+import type { MadeChange } from '../store/messages.ts'
 import type { MessageRow } from '../store/store.ts'
 import { encodeMemberFrame, encodeReadFrame, encodeTypingFrame } from './codec.ts'
 
@@ -8,11 +9,16 @@ import { encodeMemberFrame, encodeReadFrame, encodeTypingFrame } from './codec.t
  */
 export type RoomEvent = MessageEvent | SignalEvent | ControlEvent
 
-/** A committed message. Brokers order messages by `seq`; replays skip them by `id`. */
+/**
+ * A committed change of a message: its creation (no `change`), or an edit, an unsend or a reaction
+ * (`change`), with the message as that change left it. Every one has its room's `message.version`:
+ * brokers deliver them in version order, replays skip those they sent.
+ */
 export interface MessageEvent {
   kind: 'message'
   room: number
   message: MessageRow
+  change?: MadeChange
 }
 
 /**
@@ -62,7 +68,7 @@ export interface EventSink {
   delivered(event: RealtimeEvent): void
 }
 
-export const messageEvent = (message: MessageRow): MessageEvent => ({ kind: 'message', room: message.roomId, message })
+export const messageEvent = (message: MessageRow, change?: MadeChange): MessageEvent => (change ? { kind: 'message', room: message.roomId, message, change } : { kind: 'message', room: message.roomId, message })
 
 export const signalEvent = (room: number, frame: string, except?: string): SignalEvent => (except === undefined ? { kind: 'signal', room, frame } : { kind: 'signal', room, frame, except })
 

@@ -1,3 +1,4 @@
+import { messageRow } from '../../test/support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import type { ServerWebSocket } from 'bun'
 import { createLogger } from '../logger.ts'
@@ -28,7 +29,7 @@ function fakeStream(topics: Topics, user: string): StreamSocket & { socket: Fake
   return { id: newConnectionId(), identity, host: 'chat.example.com', socket, topic: userTopic(user), slowSince: 0, closing: false }
 }
 const openSockets = async (metrics: ReturnType<typeof createMetrics>) => (await metrics.openSockets.get()).values[0]?.value
-const row = (id: number, roomId = 1): MessageRow => ({ id, roomId, userId: 'u', email: 'u@example.com', nickname: 'U', profileUrl: null, body: `m${id}`, clientMsgId: null, createdAt: 0 })
+const row = (id: number, roomId = 1): MessageRow => messageRow({ id, roomId })
 const ids = (frames: { type: string; id?: unknown }[]) => frames.filter((f) => f.type === 'chat.message').map((f) => f.id)
 
 describe('Hub', () => {
@@ -98,7 +99,7 @@ describe('Hub', () => {
     ])
     expect(heard(joining)).toEqual(['join u', 'leave z'])
     expect(heard(other)).toEqual(['join u', 'join v', 'leave z'])
-    hub.release(replaying, 0)
+    hub.release(replaying)
     expect(heard(replaying)).toEqual(['join u', 'join v', 'leave z'])
   })
 
@@ -111,7 +112,7 @@ describe('Hub', () => {
     hub.deliver(signalEvent(1, '{"type":"chat.user.join","username":"X","user_id":"x"}'))
     expect(replaying.socket.received).toEqual([])
     // The replay sent messages up to 4.
-    hub.release(replaying, 4)
+    hub.release(replaying, (change) => change.created && change.id <= 4)
     expect(replaying.socket.frames().map((f) => f.id ?? f.type)).toEqual([5, 'chat.user.join'])
     hub.deliver(messageEvent(row(6)))
     expect(ids(replaying.socket.frames())).toEqual([5, 6])
@@ -123,7 +124,7 @@ describe('Hub', () => {
     hub.add(s)
     hub.hold(s)
     s.backlog = null // what closing does
-    hub.release(s, 0)
+    hub.release(s)
     expect(s.socket.isSubscribed('room:1')).toBe(false)
   })
 })

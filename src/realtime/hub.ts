@@ -1,10 +1,10 @@
 import type { Server } from 'bun'
 import type { Metrics } from '../metrics.ts'
 import type { Closer } from './closing.ts'
-import { CloseCode, encodeMessageFrame } from './codec.ts'
+import { CloseCode, encodeChangeFrame, encodeMessageFrame } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
-import { roomTopic, type Connection, type Session, type StreamSocket, userTopic } from './session.ts'
+import { roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
 
 /** The sockets of one room on this instance. */
@@ -170,15 +170,15 @@ export class Hub {
   }
 
   /**
-   * Sends what waited in the backlog (but messages up to `lastReplayedId`, which the replay sent),
-   * then subscribes the socket. Nothing runs in between, so no live frame is missed or doubled.
+   * Sends what waited in the backlog (but the changes `replayed` says the replay sent), then
+   * subscribes the socket. Nothing runs in between, so no live frame is missed or doubled.
    */
-  release(session: Session, lastReplayedId: number): void {
+  release(session: Session, replayed: (change: NonNullable<Waiting['change']>) => boolean = () => false): void {
     const backlog = session.backlog
     session.backlog = null
     this.rooms.get(session.roomId)?.replaying.delete(session)
     if (backlog === null || session.closing) return // closed meanwhile
-    for (const item of backlog) if (item.id === null || item.id > lastReplayedId) session.socket.send(item.frame)
+    for (const item of backlog) if (item.change === null || !replayed(item.change)) session.socket.send(item.frame)
     this.subscribe(session)
   }
 
@@ -187,8 +187,9 @@ export class Hub {
     const room = this.rooms.get(event.room)
     if (!room) return
     if (event.kind === 'message') {
-      this.send(room, event.room, encodeMessageFrame(event.message), event.message.id)
-      this.metrics.messagesDelivered.inc(room.sessions.size)
+      const { message, change } = event
+      this.send(room, event.room, change ? encodeChangeFrame(message, change) : encodeMessageFrame(message), { id: message.id, version: message.version, created: !change })
+      if (!change) this.metrics.messagesDelivered.inc(room.sessions.size)
       this.slowConsumers.touch(room.sessions)
     } else if (event.kind === 'signal') {
       this.send(room, event.room, event.frame, null, event.except, 'about' in event ? (event as PresenceSignal).about : undefined)
@@ -204,7 +205,7 @@ export class Hub {
    * Sends one frame to every socket of the room, and to the backlog of those replaying, but the
    * session `except` and the sockets of the user `about` (a join or leave is not news to its user).
    */
-  private send(room: Room, roomId: number, frame: string, messageId: number | null, except?: string, about?: string) {
+  private send(room: Room, roomId: number, frame: string, change: Waiting['change'], except?: string, about?: string) {
     const skips = (session: Session) => session.id === except || session.identity.userId === about
     if (about !== undefined && this.userSockets.has(about) && [...room.sessions].some((s) => s.identity.userId === about)) {
       // Rare (a user's own presence): each other live socket gets it on its own.
@@ -215,6 +216,6 @@ export class Hub {
       if (skipped && skipped.roomId === roomId && skipped.socket.readyState === 1) skipped.socket.publish(roomTopic(roomId), frame)
       else this.server?.publish(roomTopic(roomId), frame)
     }
-    for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ id: messageId, frame })
+    for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ frame, change })
   }
 }

@@ -53,8 +53,8 @@ describe('a message that arrives while the watch reads where the room stands', (
     store.commit(ROOM, 5)
     // Between SUBSCRIBE and the read of lastSeq, another instance commits seq 6 and publishes it:
     // it arrives early, and the read then says 6, so the stream starts at 7 with 6 already waiting.
-    store.beforeLastSeq = async () => {
-      store.beforeLastSeq = null
+    store.beforeLastVersion = async () => {
+      store.beforeLastVersion = null
       publishMessages(b, store.commit(ROOM, 1))
       await Bun.sleep(20)
     }

@@ -29,10 +29,10 @@ const CATCH_UP_RETRY_MS = 1000
 /**
  * Room events between instances over Redis pub/sub, one channel per room (redis-wire.ts).
  *
- * Messages are delivered in each room's `seq` order (room-order.ts): one arriving early waits, and
- * a gap (a message published late, or lost while Redis was away) is read from the database. An
- * instance's own messages go into the same ordering at once, and their echo from Redis is dropped
- * as already delivered.
+ * Messages and their changes (edits, unsends, reactions) are delivered in each room's `version`
+ * order (room-order.ts): one arriving early waits, and a gap (a change published late, or lost while
+ * Redis was away) is read from the database. An instance's own changes go into the same ordering
+ * at once, and their echo from Redis is dropped as already delivered.
  *
  * Joins and leaves are decided, versioned and published by the presence scripts in Redis, each in
  * one step (redis-presence.ts); every instance, the deciding one too, gets them here. They may
@@ -95,9 +95,9 @@ export class RedisBroker implements Broker {
       return
     }
     if (event.kind === 'message') {
-      // Into this instance's order at once; other instances order it by its seq.
-      this.rooms.get(event.room)?.order.accept(event.message)
-      return this.send(event.room, { t: 'm', m: event.message })
+      // Into this instance's order at once; other instances order it by its version.
+      this.rooms.get(event.room)?.order.accept(event)
+      return this.send(event.room, event.change ? { t: 'm', m: event.message, c: event.change } : { t: 'm', m: event.message })
     }
     this.consumers.delivered(event)
     if (event.kind === 'control') return this.send(event.room, { t: 'c', o: this.instance, ...(event.evict === undefined ? {} : { k: event.evict }), ...(event.blocked === undefined ? {} : { b: event.blocked }) })
@@ -108,7 +108,7 @@ export class RedisBroker implements Broker {
     const existing = this.rooms.get(roomId)
     if (existing) return existing.ready
     const stream: RoomStream = {
-      order: new RoomOrder(roomId, this.store, (row) => this.consumers.delivered(messageEvent(row)), this.logger),
+      order: new RoomOrder(roomId, this.store, (event) => this.consumers.delivered(event), this.logger),
       listener: (message) => this.receive(roomId, message),
       ready: Promise.resolve(),
       presence: new PresenceLedger(),
@@ -121,7 +121,7 @@ export class RedisBroker implements Broker {
       // Who is present already: a later settling then tells the sockets only what changed. Not
       // waited for; should it fail, a settling announces everyone present it never heard of.
       this.settlePresence(roomId, stream, 'assume', 1).catch((err) => this.logger.warn('reading the presence of a newly watched room failed', { room: roomId, err }))
-      stream.order.start(await this.store.lastSeq(roomId))
+      stream.order.start(await this.store.lastVersion(roomId))
     })().catch((err) => {
       // Leave nothing behind, so that a later watch starts clean (the caller closes its socket).
       if (this.rooms.get(roomId) === stream) this.unwatch(roomId)
@@ -152,8 +152,8 @@ export class RedisBroker implements Broker {
     this.subscriber.stop(userChannel(this.prefix, userId))
   }
 
-  whenDelivered(roomId: number, seq: number): Promise<void> {
-    return this.rooms.get(roomId)?.order.whenDelivered(seq) ?? Promise.resolve()
+  whenDelivered(roomId: number, version: number): Promise<void> {
+    return this.rooms.get(roomId)?.order.whenDelivered(version) ?? Promise.resolve()
   }
 
   unwatch(roomId: number): void {
@@ -216,7 +216,7 @@ export class RedisBroker implements Broker {
   private async catchUp(roomId: number, stream: RoomStream) {
     while (!this.closing && this.rooms.get(roomId) === stream) {
       try {
-        stream.order.catchUp(await this.store.lastSeq(roomId))
+        stream.order.catchUp(await this.store.lastVersion(roomId))
         return
       } catch (err) {
         this.logger.error('catching up after a reconnect failed; retrying', { room: roomId, err })
@@ -238,7 +238,7 @@ export class RedisBroker implements Broker {
       return this.logger.warn('unreadable event on a room channel', { room: roomId })
     }
     if (envelope.t === 'm') {
-      if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(envelope.m)
+      if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(messageEvent(envelope.m, envelope.c))
       return
     }
     if (envelope.t === 'p') {

@@ -93,7 +93,7 @@ describe('Redis going away', () => {
 
   it('should leave nothing subscribed when a watch fails after subscribing', async () => {
     const { redis, store, sink, a, b } = await setup()
-    store.lastSeqFailures = 1
+    store.lastVersionFailures = 1
     expect(a.watch(ROOM)).rejects.toThrow()
     await Bun.sleep(30)
     expect(redis.subscribers(`t:room:${ROOM}`)).toBe(0)

@@ -1,3 +1,4 @@
+import type { MadeChange } from '../store/messages.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { UserChange } from './events.ts'
 
@@ -18,8 +19,8 @@ export interface UserEnvelope {
 
 /** On a room's channel. */
 export type Envelope =
-  /** A committed message (receivers order them by `seq`). */
-  | { t: 'm'; m: MessageRow }
+  /** A committed change of a message (`c`, none for its creation): receivers order them by `m.version`. */
+  | { t: 'm'; m: MessageRow; c?: MadeChange }
   /** An event an instance publishes (typing): `f` the frame, `o` that instance, `x` the session it skips. */
   | { t: 'e'; f: string; o: string; x?: string }
   /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'bun:test'
 import { createLogger } from '../logger.ts'
 import { createMetrics } from '../metrics.ts'
-import type { MessageRow, Recovery } from '../store/store.ts'
+import type { Changes, MessageRow, Recovery } from '../store/store.ts'
+import { messageRow } from '../../test/support/message-rows.ts'
 import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
 import { Closer } from './closing.ts'
 import { messageEvent } from './events.ts'
@@ -10,21 +11,10 @@ import { Replays } from './replay.ts'
 import { SlowConsumers } from './slow-consumers.ts'
 
 const logger = createLogger('silent')
-const row = (id: number, seq?: number): MessageRow => ({
-  id,
-  roomId: 1,
-  userId: 'u',
-  email: 'u@example.com',
-  nickname: 'U',
-  profileUrl: null,
-  body: `m${id}`,
-  clientMsgId: null,
-  createdAt: 0,
-  ...(seq === undefined ? {} : { seq }),
-})
+const row = (id: number, seq?: number): MessageRow => messageRow({ id, ...(seq === undefined ? {} : { seq }) })
 
-/** A replay over a recovery the test gives, and a broker whose live delivery the test lets pass. */
-function setup(recovery: Recovery | Error) {
+/** A replay over a recovery (or changes) the test gives, and a broker whose live delivery the test lets pass. */
+function setup(recovery: Recovery | Error, changes?: Changes) {
   const metrics = createMetrics()
   const topics = new Topics()
   const closer = new Closer(metrics, logger)
@@ -33,10 +23,13 @@ function setup(recovery: Recovery | Error) {
   hub.attach(topics.server())
   const waited: number[] = []
   const delivered = Promise.withResolvers<void>()
-  const store = { recover: async () => (recovery instanceof Error ? Promise.reject(recovery) : recovery) }
+  const store = {
+    recover: async () => (recovery instanceof Error ? Promise.reject(recovery) : recovery),
+    changesAfter: async () => changes ?? Promise.reject(new Error('no changes given')),
+  }
   const broker = {
-    whenDelivered: (_room: number, seq: number) => {
-      waited.push(seq)
+    whenDelivered: (_room: number, version: number) => {
+      waited.push(version)
       return delivered.promise
     },
   }
@@ -46,16 +39,16 @@ const shape = (frames: { type: string; id?: unknown; count?: unknown }[]) => fra
 
 describe('Replays', () => {
   it('should send what was missed, then chat.recovered, then what came meanwhile, without doubles', async () => {
-    const { hub, topics, replays, waited, deliveredUpTo } = setup({ messages: [row(11, 1), row(12, 2)], truncated: false, lastSeq: 3 })
+    const { hub, topics, replays, waited, deliveredUpTo } = setup({ messages: [row(11, 1), row(12, 2)], truncated: false, version: 3 })
     const s = fakeSession(topics, 1, 'late')
     hub.add(s)
     replays.begin(s)
     // Live while the replay reads: 12 (which the replay also read) and 13 (which it did not).
     hub.deliver(messageEvent(row(12, 2)))
     hub.deliver(messageEvent(row(13, 3)))
-    const done = replays.run(s, 10, 'epoch-1', () => {})
+    const done = replays.run(s, { id: 10 }, 'epoch-1', () => {})
     await Bun.sleep(5)
-    // It waits for this instance to have delivered the room up to what was committed (seq 3).
+    // It waits for this instance to have delivered the room up to what was committed (version 3).
     expect(waited).toEqual([3])
     expect(shape(s.socket.frames())).toEqual([11, 12, 'recovered 2'])
     deliveredUpTo()
@@ -66,11 +59,11 @@ describe('Replays', () => {
   })
 
   it('should wait for what was committed even when nothing was missed', async () => {
-    const { hub, topics, replays, waited, deliveredUpTo } = setup({ messages: [], truncated: false, lastSeq: 7 })
+    const { hub, topics, replays, waited, deliveredUpTo } = setup({ messages: [], truncated: false, version: 7 })
     const s = fakeSession(topics, 1, 'moved')
     hub.add(s)
     replays.begin(s)
-    const done = replays.run(s, 40, 'e', () => {})
+    const done = replays.run(s, { id: 40 }, 'e', () => {})
     await Bun.sleep(5)
     expect(waited).toEqual([7])
     // The message the client had (40) arrives here late: the backlog drops it.
@@ -86,9 +79,37 @@ describe('Replays', () => {
     hub.add(s)
     replays.begin(s)
     const failed: string[] = []
-    await replays.run(s, 5, 'e', (session) => failed.push(session.id))
+    await replays.run(s, { id: 5 }, 'e', (session) => failed.push(session.id))
     expect(failed).toEqual([s.id])
     hub.deliver(messageEvent(row(6)))
     expect(shape(s.socket.frames())).toEqual([6])
+  })
+
+  it('should replay each changed message once in its latest form after since_version=, then only newer changes', async () => {
+    // The client had version 5 (messages 1–5). Since then: 3 edited (v6), 6 sent (v7), 2 unsent (v8), 3 reacted to (v9).
+    const edited = messageRow({ id: 3, version: 9, createdVersion: 3, body: 'fixed', editedAt: 1, reactions: [{ emoji: '👍', count: 1, userIds: ['v'] }] })
+    const sent = messageRow({ id: 6, version: 7, createdVersion: 7 })
+    const unsent = messageRow({ id: 2, version: 8, createdVersion: 2, body: '', deleted: true })
+    const { hub, topics, replays, waited, deliveredUpTo } = setup(new Error('since= not used'), { messages: [sent, unsent, edited], truncated: false, version: 9 })
+    const s = fakeSession(topics, 1, 'back')
+    hub.add(s)
+    replays.begin(s)
+    // Live meanwhile: the reaction (v9, which the replay read too) and a new message (v10).
+    hub.deliver(messageEvent(edited, { type: 'reaction', emoji: '👍', userId: 'v', added: true }))
+    hub.deliver(messageEvent(messageRow({ id: 7, version: 10 })))
+    const done = replays.run(s, { version: 5 }, 'e', () => {})
+    await Bun.sleep(5)
+    expect(waited).toEqual([9])
+    deliveredUpTo()
+    await done
+    const frames = s.socket.frames() as { type: string; id?: number; message?: { id: number; message: string }; version?: number }[]
+    expect(frames.map((f) => `${f.type} ${f.id ?? f.message?.id ?? ''} ${f.version ?? ''}`.trim())).toEqual([
+      'chat.message 6 7',
+      'chat.message.deleted 2 8',
+      'chat.message.updated 3 9',
+      'chat.recovered  9',
+      'chat.message 7 10',
+    ])
+    expect(frames[2]!.message!.message).toBe('fixed')
   })
 })

@@ -1,23 +1,37 @@
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import type { Broker } from './broker.ts'
-import { encodeMessageFrame, encodeRecoveredFrame } from './codec.ts'
+import { encodeLatestFrame, encodeMessageFrame, encodeRecoveredFrame } from './codec.ts'
 import type { Hub } from './hub.ts'
-import type { Session } from './session.ts'
+import type { Session, Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
 
 /**
- * Recovery after a reconnect with since=: the socket's live frames wait (hub.hold) while the
- * messages it missed are read and sent, then `chat.recovered`, then what waited (without what the
- * replay sent) and live delivery: no gap and no duplicate.
+ * Where a reconnecting client stands: the newest message id it has (`since=`, the seed's: new
+ * messages only), or the room version it has (`since_version=`: every change after it).
+ */
+export type Since = { id: number } | { version: number }
+
+type Replayed = (change: NonNullable<Waiting['change']>) => boolean
+
+/**
+ * Recovery after a reconnect with since= or since_version=: the socket's live frames wait
+ * (hub.hold) while what it missed is read and sent, then `chat.recovered`, then what waited
+ * (without what the replay sent) and live delivery: no gap and no duplicate.
  *
- * With several instances a message may be committed, and read by the replay, before it reaches this
+ * `since=` replays the messages after an id, each in its latest form. `since_version=` replays every
+ * message changed after a version, once, in its latest form: `chat.message` for one the client
+ * never had (created after its version), `chat.message.updated` or `chat.message.deleted` for one
+ * it had; reactions come as the message's current `reactions`. After it the client's copy of every
+ * message equals the server's.
+ *
+ * With several instances a change may be committed, and read by the replay, before it reaches this
  * instance live. So the socket stays held until this instance has delivered the room up to what the
  * replay saw committed; what arrives meanwhile the backlog drops as already sent.
  */
 export class Replays {
   constructor(
-    private readonly store: Pick<Store, 'recover'>,
+    private readonly store: Pick<Store, 'recover' | 'changesAfter'>,
     private readonly broker: Pick<Broker, 'whenDelivered'>,
     private readonly hub: Hub,
     private readonly slowConsumers: SlowConsumers,
@@ -34,20 +48,37 @@ export class Replays {
    * Sends what the socket missed after `since`, then makes it live. Never throws: a failed read is
    * reported to the client through `failed`, and the socket goes live anyway.
    */
-  async run(session: Session, since: number, epoch: string, failed: (session: Session) => void): Promise<void> {
-    let lastId = since
+  async run(session: Session, since: Since, epoch: string, failed: (session: Session) => void): Promise<void> {
+    let replayed: Replayed = () => false
     try {
-      const { messages, truncated, lastSeq } = await this.store.recover(session.roomId, since, this.limit)
-      for (const row of messages) session.socket.send(encodeMessageFrame(row))
-      lastId = messages.at(-1)?.id ?? since
-      session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch))
+      const { seen, sent } = 'version' in since ? await this.changes(session, since.version, epoch) : await this.messages(session, since.id, epoch)
+      replayed = sent
       this.slowConsumers.check(session)
-      const seen = Math.max(messages.at(-1)?.seq ?? 0, lastSeq ?? 0)
       if (seen > 0) await this.broker.whenDelivered(session.roomId, seen)
     } catch (err) {
       this.logger.error('replay failed', { room: session.roomId, user: session.identity.userId, err })
       failed(session)
     }
-    this.hub.release(session, lastId)
+    this.hub.release(session, replayed)
+  }
+
+  /** since=: the messages after the id, each as it is now; what waited is sent unless it is a creation or change already in them. */
+  private async messages(session: Session, since: number, epoch: string) {
+    const { messages, truncated, version } = await this.store.recover(session.roomId, since, this.limit)
+    for (const row of messages) session.socket.send(encodeMessageFrame(row))
+    session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch))
+    const lastId = messages.at(-1)?.id ?? since
+    const sentAt = new Map(messages.map((row) => [row.id, row.version]))
+    const sent: Replayed = (change) => (change.created ? change.id <= lastId : change.version <= (sentAt.get(change.id) ?? 0))
+    return { seen: version, sent }
+  }
+
+  /** since_version=: every message changed after the version, once; what waited is sent unless the replay covered its version. */
+  private async changes(session: Session, since: number, epoch: string) {
+    const { messages, truncated, version } = await this.store.changesAfter(session.roomId, since, this.limit)
+    for (const row of messages) session.socket.send(encodeLatestFrame(row, row.createdVersion <= since))
+    session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch, version))
+    const sent: Replayed = (change) => change.version <= version
+    return { seen: version, sent }
   }
 }

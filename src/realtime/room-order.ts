@@ -1,74 +1,77 @@
 import type { Logger } from '../logger.ts'
 import type { MessageRow, SequencedStore } from '../store/store.ts'
+import { messageEvent, type MessageEvent } from './events.ts'
 
 export type { SequencedStore }
 
-/** At most this many messages are read from the store at once. */
+/** At most this many changes are read from the store at once. */
 const FILL_BATCH = 500
 /** After a failed read, wait this long before the next, doubling up to the maximum. */
 const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 5000
 
 /**
- * One room's messages, delivered in `seq` order: the order the database committed them in, not the
- * order Redis brought them. A message that arrives early waits; a gap is read from the store. The
- * store's promise makes that safe: whoever sees seq n knows every seq up to n is committed, so a
- * read of a range below a seen (or read) seq returns all of that range that will ever exist.
+ * One room's changes (messages created, edited, unsent, reacted to), delivered in `version` order:
+ * the order the database committed them in, not the order Redis brought them. A change that
+ * arrives early waits; a gap is read from the store. The store's promise makes that safe: whoever
+ * sees version n knows every version up to n is committed, so a read of a range below a seen (or
+ * read) version returns all of that range that will ever exist, each message in its latest form
+ * (a version missing from the read was superseded by a later change of its message).
  */
 export class RoomOrder {
-  /** The next seq to deliver; null until `start` says where the room stood. */
+  /** The next version to deliver; null until `start` says where the room stood. */
   private next: number | null = null
-  /** Messages that arrived before their turn, by seq (all >= next once next is known). */
-  private readonly early = new Map<number, MessageRow>()
-  /** The highest seq known to be committed. */
+  /** Changes that arrived before their turn, by version (all >= next once next is known). */
+  private readonly early = new Map<number, MessageEvent>()
+  /** The highest version known to be committed. */
   private known = 0
   private filling = false
   private retryMs = 0
   private closed = false
-  /** Replays waiting for the stream to pass a seq. */
-  private waiters: { seq: number; resolve: () => void }[] = []
+  /** Replays waiting for the stream to pass a version. */
+  private waiters: { version: number; resolve: () => void }[] = []
 
   constructor(
     private readonly roomId: number,
     private readonly store: SequencedStore,
-    private readonly deliver: (row: MessageRow) => void,
+    private readonly deliver: (event: MessageEvent) => void,
     private readonly logger: Logger,
   ) {}
 
-  /** The room stood at `lastSeq` when its subscription began: deliver from the seq after it. */
-  start(lastSeq: number): void {
-    this.next = lastSeq + 1
-    this.known = Math.max(this.known, lastSeq)
-    // What arrived between SUBSCRIBE and the read of lastSeq is older than the start: not ours to send.
-    for (const seq of this.early.keys()) if (seq < this.next) this.early.delete(seq)
+  /** The room stood at `version` when its subscription began: deliver from the version after it. */
+  start(version: number): void {
+    this.next = version + 1
+    this.known = Math.max(this.known, version)
+    // What arrived between SUBSCRIBE and the read of the version is older than the start: not ours to send.
+    for (const v of this.early.keys()) if (v < this.next) this.early.delete(v)
     this.drain()
   }
 
-  /** Takes a committed message into the order (duplicates and late copies are dropped). */
-  accept(row: MessageRow): void {
-    const seq = row.seq
-    if (this.closed || seq === undefined || (this.next !== null && seq < this.next)) return
-    this.known = Math.max(this.known, seq)
-    this.early.set(seq, row)
+  /** Takes a committed change into the order (duplicates and late copies are dropped). */
+  accept(event: MessageEvent): void {
+    const { version } = event.message
+    if (this.closed || (this.next !== null && version < this.next)) return
+    this.known = Math.max(this.known, version)
+    this.early.set(version, event)
     this.drain()
   }
 
-  /** Everything up to `lastSeq` is committed (read after the subscription was restored): deliver it. */
-  catchUp(lastSeq: number): void {
-    if (this.closed || lastSeq <= this.known) return
-    this.known = lastSeq
+  /** Everything up to `version` is committed (read after the subscription was restored): deliver it. */
+  catchUp(version: number): void {
+    if (this.closed || version <= this.known) return
+    this.known = version
     this.drain()
   }
 
   /**
-   * Resolves once the room's messages up to `seq` are delivered. The caller read `seq` from the
-   * database, so it is committed: if it never comes through Redis, it is read from the store.
+   * Resolves once the room's changes up to `version` are delivered. The caller read `version` from
+   * the database, so it is committed: if it never comes through Redis, it is read from the store.
    */
-  whenDelivered(seq: number): Promise<void> {
-    if (this.closed || (this.next !== null && this.next > seq)) return Promise.resolve()
+  whenDelivered(version: number): Promise<void> {
+    if (this.closed || (this.next !== null && this.next > version)) return Promise.resolve()
     const { promise, resolve } = Promise.withResolvers<void>()
-    this.waiters.push({ seq, resolve })
-    this.catchUp(seq)
+    this.waiters.push({ version, resolve })
+    this.catchUp(version)
     return promise
   }
 
@@ -80,25 +83,25 @@ export class RoomOrder {
     this.waiters = []
   }
 
-  /** Delivers what is next in order; on a gap, reads the missing messages from the store. */
+  /** Delivers what is next in order; on a gap, reads the missing changes from the store. */
   private drain() {
     if (this.next === null || this.closed) return
-    for (let row = this.early.get(this.next); row; row = this.early.get(this.next)) {
+    for (let event = this.early.get(this.next); event; event = this.early.get(this.next)) {
       this.early.delete(this.next)
       this.next++
-      this.deliver(row)
+      this.deliver(event)
     }
     if (this.waiters.length > 0) {
       const next = this.next
-      for (const waiter of this.waiters) if (waiter.seq < next) waiter.resolve()
-      this.waiters = this.waiters.filter((w) => w.seq >= next)
+      for (const waiter of this.waiters) if (waiter.version < next) waiter.resolve()
+      this.waiters = this.waiters.filter((w) => w.version >= next)
     }
     if (this.filling) return
-    // The gap runs from next to just below the first early message, or to the highest known seq.
+    // The gap runs from next to just below the first early change, or to the highest known version.
     let end = this.known
-    for (const seq of this.early.keys()) if (seq <= end) end = seq - 1
+    for (const version of this.early.keys()) if (version <= end) end = version - 1
     if (end < this.next) return
-    this.fill(this.next, Math.min(end, this.next + FILL_BATCH - 1)).catch((err) => this.logger.error('delivering missed messages failed', { room: this.roomId, err }))
+    this.fill(this.next, Math.min(end, this.next + FILL_BATCH - 1)).catch((err) => this.logger.error('delivering missed changes failed', { room: this.roomId, err }))
   }
 
   /** Reads [from, to], all of it committed, and delivers it; on failure, waits before the next try. */
@@ -106,11 +109,11 @@ export class RoomOrder {
     this.filling = true
     let rows: MessageRow[] | null = null
     try {
-      rows = await this.store.messagesBySeq(this.roomId, from, to)
+      rows = await this.store.changesBetween(this.roomId, from, to)
       this.retryMs = 0
     } catch (err) {
       this.retryMs = Math.min(Math.max(this.retryMs * 2, RETRY_MIN_MS), RETRY_MAX_MS)
-      this.logger.error('reading missed messages failed; retrying', { room: this.roomId, err, retryMs: this.retryMs })
+      this.logger.error('reading missed changes failed; retrying', { room: this.roomId, err, retryMs: this.retryMs })
       await Bun.sleep(this.retryMs)
     } finally {
       this.filling = false
@@ -120,20 +123,24 @@ export class RoomOrder {
   }
 
   /**
-   * Delivers a read of everything committed up to `to`. A seq missing from it does not exist, so
-   * the stream moves past it: that is what keeps an empty read from being asked again and again.
+   * Delivers a read of everything committed up to `to`, each message in its latest form: created
+   * (a message this room's sockets here never heard of, `createdVersion` not yet delivered) or
+   * changed (an edit, an unsend, reactions summed up). A version missing from the read was
+   * superseded by a later change of its message, so the stream moves past it: that is what keeps an
+   * empty read from being asked again and again.
    */
   private take(rows: MessageRow[], to: number) {
     if (this.closed || this.next === null) return
-    for (const row of rows) if (row.seq !== undefined && row.seq >= this.next) this.early.set(row.seq, row)
+    const from = this.next
+    for (const row of rows) {
+      if (row.version < from || this.early.has(row.version)) continue
+      this.early.set(row.version, row.createdVersion >= from ? messageEvent(row) : messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' }))
+    }
     for (; this.next <= to; this.next++) {
-      const row = this.early.get(this.next)
-      if (!row) {
-        this.logger.warn('a message position is missing from the store; skipping it', { room: this.roomId, seq: this.next })
-        continue
-      }
+      const event = this.early.get(this.next)
+      if (!event) continue
       this.early.delete(this.next)
-      this.deliver(row)
+      this.deliver(event)
     }
   }
 }

@@ -19,14 +19,23 @@ export interface Connection {
   closing: boolean
 }
 
+/**
+ * A live frame waiting for a replay to end: for a message's creation or change, its id, the room's
+ * version it made and whether it created the message (what the replay may have sent already).
+ */
+export interface Waiting {
+  frame: string
+  change: { id: number; version: number; created: boolean } | null
+}
+
 /** One open chat socket in a room: who, where, and what the realtime parts keep about it. */
 export interface Session extends Connection {
   readonly roomId: number
   readonly topic: string
   /** Its message rate limit (rate-limits.ts). */
   readonly limits: SocketLimits
-  /** While replaying after since=, live frames wait here, with the message id if any (replay.ts). */
-  backlog: { id: number | null; frame: string }[] | null
+  /** While replaying after since= or since_version=, live frames wait here (replay.ts). */
+  backlog: Waiting[] | null
   /** When it last had a typing notice relayed. */
   lastTypingAt: number
   /** In a direct room: true while one of the pair has blocked the other (sends are refused). */

@@ -1,3 +1,4 @@
+import { createdRow } from './store.ts'
 import { describe, expect, it } from 'bun:test'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import type { MessageRow, NewMessage } from './store.ts'
@@ -24,7 +25,7 @@ function fakeDatabase(options: { delay?: number; failWith?: unknown } = {}) {
         outcomes.push(new Refusal(new Error('refused alone')))
         continue
       }
-      const row = { ...m, id: stored.length + 1 }
+      const row = createdRow(m, stored.length + 1, stored.length + 1, stored.length + 1)
       stored.push(row)
       created.push(row)
       outcomes.push({ message: row, duplicate: false })

@@ -1,9 +1,10 @@
 import { sql } from 'drizzle-orm'
 import { WEBHOOK_LANES } from '../db/schema.ts'
 import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import type { MessageRow } from './store.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
-export type WebhookType = 'message.created' | 'room.created' | 'member.added' | 'member.removed' | 'report.created'
+export type WebhookType = 'message.created' | 'message.updated' | 'message.deleted' | 'room.created' | 'member.added' | 'member.removed' | 'report.created'
 
 /** An event to write beside what it reports, in the same transaction. */
 export interface NewWebhookEvent {
@@ -152,6 +153,9 @@ export const roomCreatedEvent = (room: CreatedRoom, memberIds: readonly string[]
   type: 'room.created',
   data: { room: { id: room.id, name: room.name, postId: room.postId, createdAt: room.createdAt, kind: room.kind, ownerId: room.ownerId ?? null }, members: memberIds },
 })
+
+/** A message was edited (`message.updated`: its new form) or unsent (`message.deleted`). */
+export const messageChangedEvent = (type: 'message.updated' | 'message.deleted', message: MessageRow): NewWebhookEvent => ({ key: `room:${message.roomId}`, type, data: { message } })
 
 export const memberEvent = (type: 'member.added' | 'member.removed', roomId: number, userId: string): NewWebhookEvent => ({ key: `room:${roomId}`, type, data: { room: roomId, userId } })
 

@@ -4,25 +4,14 @@ import { members, messages, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
-import { lock, postgresDatabase, raw, rows, type QueryBuilder } from './sql-database.ts'
+import { lock, postgresDatabase, raw, rows, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type Recovery, type SequencedStore, type Store } from './store.ts'
+import { createdRow, NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type SequencedStore, type Store } from './store.ts'
+import { messageSelection, toMessageRow } from './messages.ts'
+import * as tables from '../db/pg-schema.ts'
 
-const toMessage = (row: typeof messages.$inferSelect): MessageRow => ({
-  id: row.id,
-  roomId: row.roomId,
-  userId: row.userId,
-  email: row.email,
-  nickname: row.nickname,
-  profileUrl: row.profileUrl,
-  body: row.body,
-  clientMsgId: row.clientMsgId,
-  createdAt: row.createdAt,
-  seq: row.seq,
-})
-
-/** The columns of a message to insert at position `seq` (what is not a column, such as `viaService`, left out). */
-const storedColumns = (m: NewMessage, seq: number): typeof messages.$inferInsert => ({
+/** The columns of a message to insert at position `seq` and `version` (what is not a column, such as `viaService`, left out). */
+const storedColumns = (m: NewMessage, seq: number, version: number): typeof messages.$inferInsert => ({
   roomId: m.roomId,
   userId: m.userId,
   email: m.email,
@@ -32,6 +21,9 @@ const storedColumns = (m: NewMessage, seq: number): typeof messages.$inferInsert
   clientMsgId: m.clientMsgId,
   createdAt: m.createdAt,
   seq,
+  version,
+  createdVersion: version,
+  replyToId: m.replyTo?.id ?? null,
 })
 
 /** Thrown for the appends of a batch whose room does not exist. */
@@ -61,12 +53,6 @@ export class PostgresStore extends SqlStore implements Store, SequencedStore {
     const db = openPostgres(url)
     await migratePostgres(db, url)
     return new PostgresStore(db, observeBatch)
-  }
-
-  /** As every store's, and how far the room had come (its last seq, read after the messages: at least as far as they go). */
-  override async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
-    const recovery = await super.recover(roomId, sinceId, limit)
-    return { ...recovery, lastSeq: await this.lastSeq(roomId) }
   }
 
   async check(): Promise<void> {
@@ -108,9 +94,11 @@ export class PostgresStore extends SqlStore implements Store, SequencedStore {
  * whatever the number of pairs.
  */
 export function messagesByClientId(db: QueryBuilder | PgDb, roomId: number, users: string[], clientIds: string[]) {
+  const { columns, q, joinQuote } = messageSelection(tables as unknown as SqlDatabase['t'])
   return (db as QueryBuilder)
-    .select()
+    .select(columns)
     .from(messages)
+    .leftJoin(q, joinQuote)
     .where(and(eq(messages.roomId, roomId), sql`(${messages.userId}, ${messages.clientMsgId}) IN (SELECT * FROM unnest(${sql.param(users)}::text[], ${sql.param(clientIds)}::text[]))`))
 }
 
@@ -122,13 +110,13 @@ export function messagesByClientId(db: QueryBuilder | PgDb, roomId: number, user
  * participant; in a private or direct room only an owner's or member's marker moves (the app's
  * backend sending as someone else gives them no place there).
  */
-function* afterInsert(roomId: number, open: boolean, lastSeq: number, rows: readonly (typeof messages.$inferSelect)[]) {
+function* afterInsert(roomId: number, open: boolean, lastSeq: number, version: number, rows: readonly (typeof messages.$inferSelect)[]) {
   const newest = new Map<string, typeof messages.$inferSelect>()
   for (const row of rows) newest.set(row.userId, row)
   const last = rows.at(-1)!
   // Column names as SET and INSERT lists take them: unqualified.
   const name = (column: { name: string }) => sql.identifier(column.name)
-  const counter = sql`with counter as (update ${rooms} set ${name(rooms.lastSeq)} = ${lastSeq}, ${name(rooms.lastMessageId)} = ${last.id}, ${name(rooms.lastMessageAt)} = ${last.createdAt} where ${rooms.id} = ${roomId})`
+  const counter = sql`with counter as (update ${rooms} set ${name(rooms.lastSeq)} = ${lastSeq}, ${name(rooms.version)} = ${version}, ${name(rooms.lastMessageId)} = ${last.id}, ${name(rooms.lastMessageAt)} = ${last.createdAt} where ${rooms.id} = ${roomId})`
   if (open) {
     const markers = sql.join(
       [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
@@ -165,7 +153,7 @@ function* membersAmong(tx: QueryBuilder, roomId: number, users: readonly string[
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
-  const [room] = yield* lock(tx.select({ lastSeq: rooms.lastSeq, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)))
+  const [room] = yield* lock(tx.select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)))
   if (!room) {
     for (const i of allItems) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
     return
@@ -194,7 +182,7 @@ function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage
   }
   const earlier = new Map<string, MessageRow>()
   if (clientIds.length > 0) {
-    for (const row of yield* rows(messagesByClientId(tx, roomId, users, clientIds))) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessage(row))
+    for (const row of yield* rows(messagesByClientId(tx, roomId, users, clientIds))) earlier.set(`${row.userId}\u0000${row.clientMsgId}`, toMessageRow(row))
   }
   const fresh: number[] = []
   const firstInBatch = new Set<string>()
@@ -214,15 +202,16 @@ function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage
     const inserted = yield* rows(
       tx
         .insert(messages)
-        .values(fresh.map((i, k) => storedColumns(batch[i]!, first + k)))
+        .values(fresh.map((i, k) => storedColumns(batch[i]!, first + k, room.version + 1 + k)))
         .returning(),
     )
     inserted.sort((a, b) => a.seq - b.seq)
-    yield* afterInsert(roomId, open, room.lastSeq + fresh.length, inserted)
+    yield* afterInsert(roomId, open, room.lastSeq + fresh.length, room.version + fresh.length, inserted)
     for (const row of inserted) {
-      const message = toMessage(row)
+      const i = fresh[row.seq - first]!
+      const message = createdRow(batch[i]!, row.id, row.seq, row.version)
       created.push(message)
-      outcomes[fresh[row.seq - first]!] = { message, duplicate: false }
+      outcomes[i] = { message, duplicate: false }
       if (message.clientMsgId !== null) earlier.set(`${message.userId}\u0000${message.clientMsgId}`, message)
     }
   }

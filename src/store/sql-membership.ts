@@ -28,7 +28,7 @@ import { first, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from
 import type { RoomRow } from './store.ts'
 
 /** A room row as the stores hand it out (without the columns only the stores use). */
-export const toRoomRow = (row: RoomRow): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey })
+export const toRoomRow = (row: RoomRow): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey, version: row.version })
 
 /** A step: the row an insert returned. */
 export function* inserted<R>(query: PromiseLike<R[]>) {
@@ -312,7 +312,7 @@ function* lockRoom(t: Tables, tx: QueryBuilder, roomId: number) {
 }
 
 /** A step: the user's role in the room, read in the transaction. */
-function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
+export function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
   const row = yield* first(
     tx
       .select({ role: t.members.role })

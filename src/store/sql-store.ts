@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
+import { changeMessage, messageHistory, messageSelection, purgeHistory, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
@@ -6,7 +7,21 @@ import { first, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
 import { SqlOutbox } from './sql-outbox.ts'
 import { WriteHealth } from './storage-problem.ts'
-import { unstorableRoom, unstorableText, type AppendResult, type InstanceRow, type ListedRoom, type MessagePage, type MessageRow, type NewMessage, type Recovery, type RoomPage, type RoomRow } from './store.ts'
+import {
+  unstorableBody,
+  unstorableRoom,
+  unstorableText,
+  type AppendResult,
+  type Changes,
+  type InstanceRow,
+  type ListedRoom,
+  type MessagePage,
+  type MessageRow,
+  type NewMessage,
+  type Recovery,
+  type RoomPage,
+  type RoomRow,
+} from './store.ts'
 
 /**
  * Everything both stores do, written once over SqlDatabase: rooms, messages read back, membership,
@@ -86,42 +101,82 @@ export abstract class SqlStore {
 
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
     const { limit } = page
-    if (page.after !== undefined) return this.reads.oldestAfter.execute({ roomId, after: page.after, limit })
+    if (page.after !== undefined) return (await this.reads.oldestAfter.execute({ roomId, after: page.after, limit })).map(toMessageRow)
     // Newest first below `before` (from the newest without it), handed out oldest first.
-    return (await this.reads.newestBefore.execute({ roomId, before: page.before ?? Number.MAX_SAFE_INTEGER, limit })).reverse()
+    return (await this.reads.newestBefore.execute({ roomId, before: page.before ?? Number.MAX_SAFE_INTEGER, limit })).reverse().map(toMessageRow)
   }
 
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
     const newestFirst = await this.reads.newestAfter.execute({ roomId, after: sinceId, limit: limit + 1 })
     const truncated = newestFirst.length > limit
     if (truncated) newestFirst.pop()
-    return { messages: newestFirst.reverse(), truncated }
+    // Read after the messages: at least as far as they go.
+    return { messages: newestFirst.reverse().map(toMessageRow), truncated, version: await this.lastVersion(roomId) }
+  }
+
+  async changesAfter(roomId: number, afterVersion: number, limit: number): Promise<Changes> {
+    // Read before the changes: every version up to it is in them (or older than afterVersion).
+    const before = await this.lastVersion(roomId)
+    const newestFirst = await this.reads.changedAfter.execute({ roomId, after: afterVersion, limit: limit + 1 })
+    const truncated = newestFirst.length > limit
+    if (truncated) newestFirst.pop()
+    const messages = newestFirst.reverse().map(toMessageRow)
+    return { messages, truncated, version: Math.max(before, messages.at(-1)?.version ?? 0, afterVersion) }
   }
 
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
     if (ids.length === 0) return []
     const { db, t } = this.database
-    return db
-      .select()
+    const { columns, q, joinQuote } = messageSelection(t)
+    const found = await db
+      .select(columns)
       .from(t.messages)
+      .leftJoin(q, joinQuote)
       .where(inArray(t.messages.id, [...ids]))
+    return found.map(toMessageRow)
   }
 
-  /** Messages of a room by position, for a receiver filling a gap in what it was sent. */
-  async messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]> {
+  /**
+   * The latest form of each message of a room whose latest change has a version in [from, to], in
+   * version order, for a receiver filling a gap in what it was sent. A version missing from them was
+   * superseded by a later change of the same message.
+   */
+  async changesBetween(roomId: number, from: number, to: number): Promise<MessageRow[]> {
     const { db, t } = this.database
-    return db
-      .select()
+    const { columns, q, joinQuote } = messageSelection(t)
+    const found = await db
+      .select(columns)
       .from(t.messages)
-      .where(and(eq(t.messages.roomId, roomId), gte(t.messages.seq, fromSeq), lte(t.messages.seq, toSeq)))
-      .orderBy(asc(t.messages.seq))
+      .leftJoin(q, joinQuote)
+      .where(and(eq(t.messages.roomId, roomId), gte(t.messages.version, from), lte(t.messages.version, to)))
+      .orderBy(asc(t.messages.version))
+    return found.map(toMessageRow)
   }
 
-  /** The room's newest seq (0 when it has no messages). */
-  async lastSeq(roomId: number): Promise<number> {
+  /** The room's version (0 before its first change). */
+  async lastVersion(roomId: number): Promise<number> {
     const { db, t } = this.database
-    const [row] = await db.select({ lastSeq: t.rooms.lastSeq }).from(t.rooms).where(eq(t.rooms.id, roomId))
-    return row?.lastSeq ?? 0
+    const [row] = await db.select({ version: t.rooms.version }).from(t.rooms).where(eq(t.rooms.id, roomId))
+    return row?.version ?? 0
+  }
+
+  changeMessage(request: ChangeRequest): Promise<ChangeResult> {
+    if (request.change.type === 'edit') {
+      const refused = unstorableBody(request.change.body)
+      if (refused) return Promise.reject(refused)
+    }
+    return changeMessage(this.database, this.outbox, request).catch((error: unknown) => {
+      this.writes.failed(error)
+      throw error
+    })
+  }
+
+  messageHistory(messageId: number) {
+    return messageHistory(this.database, messageId)
+  }
+
+  purgeHistory(before: number): Promise<number> {
+    return purgeHistory(this.database, before)
   }
 
   appendMessage(message: NewMessage): Promise<AppendResult> {
@@ -165,7 +220,9 @@ export abstract class SqlStore {
 function prepareReads({ db, t }: SqlDatabase) {
   const p = sql.placeholder
   const { messages, rooms } = t
-  const inRoom = (id: SQL) => and(eq(messages.roomId, p('roomId')), id)
+  const { columns, q, joinQuote } = messageSelection(t)
+  const inRoom = (condition: SQL) => and(eq(messages.roomId, p('roomId')), condition)
+  const page = (condition: SQL, order: SQL) => db.select(columns).from(messages).leftJoin(q, joinQuote).where(inRoom(condition)).orderBy(order).limit(p('limit')).prepare()
   return {
     room: db
       .select()
@@ -177,26 +234,9 @@ function prepareReads({ db, t }: SqlDatabase) {
       .from(rooms)
       .where(and(eq(rooms.postId, p('postId')), eq(rooms.kind, 'open')))
       .prepare(),
-    oldestAfter: db
-      .select()
-      .from(messages)
-      .where(inRoom(gt(messages.id, p('after'))))
-      .orderBy(asc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
-    newestBefore: db
-      .select()
-      .from(messages)
-      .where(inRoom(lt(messages.id, p('before'))))
-      .orderBy(desc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
-    newestAfter: db
-      .select()
-      .from(messages)
-      .where(inRoom(gt(messages.id, p('after'))))
-      .orderBy(desc(messages.id))
-      .limit(p('limit'))
-      .prepare(),
+    oldestAfter: page(gt(messages.id, p('after')), asc(messages.id)),
+    newestBefore: page(lt(messages.id, p('before')), desc(messages.id)),
+    newestAfter: page(gt(messages.id, p('after')), desc(messages.id)),
+    changedAfter: page(gt(messages.version, p('after')), desc(messages.version)),
   }
 }

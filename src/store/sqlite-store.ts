@@ -3,7 +3,9 @@ import { statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { and, eq, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
+import * as tables from '../db/schema.ts'
 import { members, messages, rooms, type RoomKind } from '../db/schema.ts'
+import { messageSelection, toMessageRow } from './messages.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
 import { instanceRows } from './instances.ts'
@@ -11,7 +13,7 @@ import { SqlStore } from './sql-store.ts'
 import { sqliteDatabase } from './sql-database.ts'
 import { StorageProblem } from './storage-problem.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type Store } from './store.ts'
+import { createdRow, NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type Store } from './store.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -37,10 +39,10 @@ function direct(db: SqliteDb, query: { sql: string; params: unknown[] }, order: 
   return db.$client.prepare<never, SQLQueryBindings[]>(query.sql)
 }
 
-/** The insert of a message at its position (`seq`) in the room: the new id, or null when the row already existed. */
-function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => number | null {
+/** The insert of a message at its position (`seq`) and version in the room: the new id, or null when the row already existed. */
+function prepareInsert(db: SqliteDb): (message: NewMessage, at: Position) => number | null {
   const p = sql.placeholder
-  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq'] as const
+  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq', 'version', 'createdVersion', 'deleted', 'replyToId'] as const
   const query = db
     .insert(messages)
     .values(Object.fromEntries(fields.map((field) => [field, p(field)])) as Record<(typeof fields)[number], Placeholder>)
@@ -48,24 +50,30 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, seq: number) => numb
     .toSQL()
   // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
   const statement = direct(db, query, fields)
-  return (m, seq) => {
-    const { changes, lastInsertRowid } = statement.run(m.roomId, m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId, m.createdAt, seq)
+  return (m, { seq, version }) => {
+    const { changes, lastInsertRowid } = statement.run(m.roomId, m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId, m.createdAt, seq, version, version, 0, m.replyTo?.id ?? null)
     return changes === 0 ? null : Number(lastInsertRowid)
   }
 }
 
+/** Where a room's next message goes: its position and the room's version it makes. */
+interface Position {
+  seq: number
+  version: number
+}
+
 /**
- * Where each room of a batch stands: its kind, and its message count (the next message's position
- * is one more), read once per room per batch; at the end, each room's row gets its count and newest
- * message. It also says who may write to each room, read in the batch's own transaction: a member
- * removed before the batch commits is not one here.
+ * Where each room of a batch stands: its kind, its message count (the next message's position
+ * is one more) and its version, read once per room per batch; at the end, each room's row gets its
+ * count, version and newest message. It also says who may write to each room, read in the batch's
+ * own transaction: a member removed before the batch commits is not one here.
  */
 function prepareRoomPositions(db: SqliteDb) {
   const p = sql.placeholder
   const read = direct(
     db,
     db
-      .select({ lastSeq: rooms.lastSeq, kind: rooms.kind })
+      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind })
       .from(rooms)
       .where(eq(rooms.id, p('roomId')))
       .toSQL(),
@@ -75,10 +83,10 @@ function prepareRoomPositions(db: SqliteDb) {
     db,
     db
       .update(rooms)
-      .set({ lastMessageId: sql`${p('id')}`, lastMessageAt: sql`${p('at')}`, lastSeq: sql`${p('seq')}` })
+      .set({ lastMessageId: sql`${p('id')}`, lastMessageAt: sql`${p('at')}`, lastSeq: sql`${p('seq')}`, version: sql`${p('version')}` })
       .where(eq(rooms.id, p('roomId')))
       .toSQL(),
-    ['id', 'at', 'seq', 'roomId'],
+    ['id', 'at', 'seq', 'version', 'roomId'],
   )
   const roleOf = db
     .select({ role: members.role })
@@ -86,20 +94,21 @@ function prepareRoomPositions(db: SqliteDb) {
     .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
     .prepare()
   return () => {
-    const positions = new Map<number, { seq: number; newest: MessageRow | null; open: boolean }>()
+    const positions = new Map<number, { seq: number; version: number; newest: MessageRow | null; open: boolean }>()
     const room = (roomId: number) => {
       let found = positions.get(roomId)
       if (!found) {
-        const [seq, kind] = (read.values(roomId)[0] ?? [0, null]) as [number, RoomKind | null]
+        const [seq, version, kind] = (read.values(roomId)[0] ?? [0, 0, null]) as [number, number, RoomKind | null]
         // A room that does not exist is left to the insert, which the foreign key refuses.
-        positions.set(roomId, (found = { seq, newest: null, open: kind === null || kind === 'open' }))
+        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open' }))
       }
       return found
     }
     return {
-      /** The position the room's next message takes. */
-      next(roomId: number): number {
-        return room(roomId).seq + 1
+      /** The position and version the room's next message takes. */
+      next(roomId: number): Position {
+        const { seq, version } = room(roomId)
+        return { seq: seq + 1, version: version + 1 }
       },
       /** True when the room is open: anyone may write, and a writer becomes a participant. */
       isOpen(roomId: number): boolean {
@@ -115,11 +124,12 @@ function prepareRoomPositions(db: SqliteDb) {
       taken(row: MessageRow): void {
         const taken = room(row.roomId)
         taken.seq++
+        taken.version++
         taken.newest = row
       },
-      /** Writes each room's count and newest message (ids commit in order here: the batch's newest is the room's). */
+      /** Writes each room's count, version and newest message (ids commit in order here: the batch's newest is the room's). */
       save(): void {
-        for (const [roomId, { seq, newest }] of positions) if (newest) write.run(newest.id, newest.createdAt, seq, roomId)
+        for (const [roomId, { seq, version, newest }] of positions) if (newest) write.run(newest.id, newest.createdAt, seq, version, roomId)
       },
     }
   }
@@ -178,9 +188,11 @@ export class SqliteStore extends SqlStore implements Store {
     super(sqliteDatabase(db))
     const insertMessage = prepareInsert(db)
     const p = sql.placeholder
+    const { columns, q, joinQuote } = messageSelection(tables)
     const messageByClientId = db
-      .select()
+      .select(columns)
       .from(messages)
+      .leftJoin(q, joinQuote)
       .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
       .prepare()
     const sendersRead = prepareSendersRead(db)
@@ -192,14 +204,14 @@ export class SqliteStore extends SqlStore implements Store {
       const positions = roomPositions()
       for (const m of batch) {
         try {
-          const seq = positions.next(m.roomId)
+          const at = positions.next(m.roomId)
           if (!positions.admits(m)) {
             outcomes.push(new Refusal(new NotAMemberError(m.roomId, m.userId)))
             continue
           }
-          const id = insertMessage(m, seq)
+          const id = insertMessage(m, at)
           if (id !== null) {
-            const row: MessageRow = { id, roomId: m.roomId, userId: m.userId, email: m.email, nickname: m.nickname, profileUrl: m.profileUrl, body: m.body, clientMsgId: m.clientMsgId, createdAt: m.createdAt, seq }
+            const row = createdRow(m, id, at.seq, at.version)
             positions.taken(row)
             created.push(row)
             outcomes.push({ message: row, duplicate: false })
@@ -207,7 +219,7 @@ export class SqliteStore extends SqlStore implements Store {
           }
           const earlier = messageByClientId.get(m)
           if (!earlier) throw new Error('message was neither inserted nor found by client_msg_id')
-          outcomes.push({ message: earlier, duplicate: true })
+          outcomes.push({ message: toMessageRow(earlier), duplicate: true })
         } catch (error) {
           // One bad row (say, a room that does not exist) fails alone; the rest still commit.
           outcomes.push(new Refusal(error))

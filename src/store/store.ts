@@ -1,8 +1,25 @@
 import type { InstanceRow, ListedRoom, RoomRow } from '../db/schema.ts'
 import type { Membership } from './membership.ts'
+import type { ChangeRequest, ChangeResult } from './messages.ts'
 import type { Outbox } from './outbox.ts'
 
 export type { RoomRow }
+
+/** The message a reply answers, as replies show it (read with the reply: an unsend shows at once). */
+export interface ReplyQuote {
+  id: number
+  userId: string
+  nickname: string
+  body: string
+  deleted: boolean
+}
+
+/** One emoji's reactions to a message: how many, and the first few who reacted (in order). */
+export interface ReactionSum {
+  emoji: string
+  count: number
+  userIds: string[]
+}
 
 /** A stored message, whichever store holds it. */
 export interface MessageRow {
@@ -20,10 +37,23 @@ export interface MessageRow {
    * by several instances): a receiver that sees seq n knows every earlier one is committed.
    */
   seq?: number
+  /** The room's version its latest change made (its creation, an edit, an unsend, a reaction). */
+  version: number
+  /** The room's version its creation made. */
+  createdVersion: number
+  /** When its author last edited it (ms), or null. */
+  editedAt: number | null
+  /** Unsent: `body` is empty and `reactions` none. */
+  deleted: boolean
+  /** The message it answers, or null. */
+  replyTo: ReplyQuote | null
+  reactions: ReactionSum[]
 }
 
-/** A message ready to store: every column but what the database assigns. */
-export type NewMessage = Omit<MessageRow, 'id' | 'seq'> & {
+/** A message ready to store: every column but what the database assigns (its id, position and versions) or what a change sets later. */
+export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVersion' | 'editedAt' | 'deleted' | 'reactions' | 'replyTo'> & {
+  /** The message of the same room it answers (checked by the sender's service), if any. */
+  replyTo?: ReplyQuote | null
   /**
    * Sent by the app's backend (a service call), which may send as anyone: its sender is not
    * checked against the members of a private or direct room, and gets no place there by sending.
@@ -44,11 +74,41 @@ export interface RoomPage {
   userId?: string | null
 }
 
+/** One text a message had: as sent, as edited, as it was when unsent. `by`: who (null: the app's backend). */
+export interface MessageHistoryEntry {
+  body: string
+  at: number
+  action: 'created' | 'edited' | 'deleted'
+  by: string | null
+}
+
 /** A page of messages; at most one of `before` / `after`. */
 export interface MessagePage {
   limit: number
   before?: number
   after?: number
+}
+
+/** A message as its append stored it: at position `seq`, made at `version`, neither edited nor reacted to yet. */
+export function createdRow(m: NewMessage, id: number, seq: number, version: number): MessageRow {
+  return {
+    id,
+    roomId: m.roomId,
+    userId: m.userId,
+    email: m.email,
+    nickname: m.nickname,
+    profileUrl: m.profileUrl,
+    body: m.body,
+    clientMsgId: m.clientMsgId,
+    createdAt: m.createdAt,
+    seq,
+    version,
+    createdVersion: version,
+    editedAt: null,
+    deleted: false,
+    replyTo: m.replyTo ?? null,
+    reactions: [],
+  }
 }
 
 /** What storing one message produced. */
@@ -64,21 +124,30 @@ export interface Recovery {
   /** True when more than the limit were missed; the oldest ones were left out (page them with `before`). */
   truncated: boolean
   /**
-   * Where the store keeps a per-room seq: the room's last seq when the read was made, so that a
-   * replay that found nothing new still knows what was committed (and may still be on its way live).
+   * The room's version read after the messages: so that a replay that found nothing new still
+   * knows what was committed (and may still be on its way live).
    */
-  lastSeq?: number
+  version: number
+}
+
+/** What changed in a room after a version: the latest form of each message changed, in version order. */
+export interface Changes {
+  messages: MessageRow[]
+  /** More changed than the limit: the oldest changes were left out (reload the room). */
+  truncated: boolean
+  /** Every change up to this version is in `messages` (or was at or before the version asked from): ask from it next. */
+  version: number
 }
 
 export type { InstanceRow }
 
 /**
- * Messages by their position in a room (a store that numbers each room's messages as it commits
- * them: Postgres, where several instances write). What ordering them across instances needs.
+ * A room's changes by version (each room's version grows by one with every stored change, in the
+ * change's transaction). What ordering them across instances needs.
  */
 export interface SequencedStore {
-  messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]>
-  lastSeq(roomId: number): Promise<number>
+  changesBetween(roomId: number, from: number, to: number): Promise<MessageRow[]>
+  lastVersion(roomId: number): Promise<number>
 }
 
 /** Durable storage of rooms and messages. */
@@ -97,6 +166,16 @@ export interface Store {
   messagesByIds(ids: readonly number[]): Promise<MessageRow[]>
   /** Newest `limit` messages of the room with id > `sinceId`, ascending. */
   recover(roomId: number, sinceId: number, limit: number): Promise<Recovery>
+  /** The latest form of each message changed after `afterVersion` (the newest `limit` changes), in version order. */
+  changesAfter(roomId: number, afterVersion: number, limit: number): Promise<Changes>
+  /** The room's version (0 before its first change). */
+  lastVersion(roomId: number): Promise<number>
+  /** Edits, unsends or reacts (see store/messages.ts): resolves once committed; refusals throw ChangeRefused or NotAMemberError. */
+  changeMessage(request: ChangeRequest): Promise<ChangeResult>
+  /** The texts a message had, oldest first (empty for one never changed). */
+  messageHistory(messageId: number): Promise<MessageHistoryEntry[]>
+  /** Forgets the texts of messages last changed before `before`; how many were forgotten. */
+  purgeHistory(before: number): Promise<number>
   /** Stores a message; resolves once it is committed (appends committed together resolve in commit order). */
   appendMessage(message: NewMessage): Promise<AppendResult>
   /**
@@ -163,6 +242,11 @@ export function unstorableText(m: NewMessage): UnstorableTextError | null {
   if (m.profileUrl !== null && !storable(m.profileUrl)) return new UnstorableTextError('profile_url')
   if (m.clientMsgId !== null && !storable(m.clientMsgId)) return new UnstorableTextError('client_msg_id')
   return null
+}
+
+/** Why an edit's text cannot be stored, or null. */
+export function unstorableBody(body: string): UnstorableTextError | null {
+  return storable(body) ? null : new UnstorableTextError('message')
 }
 
 /** Why a room cannot be stored, or null. */

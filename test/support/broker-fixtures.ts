@@ -1,3 +1,4 @@
+import { messageRow } from './message-rows.ts'
 import { afterEach } from 'bun:test'
 import { type Clock, realClock } from '../../src/clock.ts'
 import { createLogger } from '../../src/logger.ts'
@@ -14,40 +15,40 @@ export const ROOM = 7
 const TIMING = { intervalMs: 20, deadlineMs: 120 }
 const logger = createLogger('silent')
 
-/** Messages by room and seq, as Postgres keeps them; counts and can fail its reads. */
+/** Messages by room, each made at the next version (a room of only sends: its seq), as Postgres keeps them; counts and can fail its reads. */
 class FakeStore implements SequencedStore {
   private readonly rooms = new Map<number, MessageRow[]>()
   private nextId = 1
-  /** Every messagesBySeq call, as [from, to]. */
+  /** Every changesBetween call, as [from, to]. */
   readonly reads: [number, number][] = []
   failing = false
-  /** lastSeq calls that fail before one succeeds. */
-  lastSeqFailures = 0
-  /** Runs inside lastSeq before it reads (to commit something between SUBSCRIBE and the read). */
-  beforeLastSeq: (() => Promise<void>) | null = null
+  /** lastVersion calls that fail before one succeeds. */
+  lastVersionFailures = 0
+  /** Runs inside lastVersion before it reads (to commit something between SUBSCRIBE and the read). */
+  beforeLastVersion: (() => Promise<void>) | null = null
 
   commit(roomId: number, count = 1): MessageRow[] {
     const rows = this.rooms.get(roomId) ?? []
     this.rooms.set(roomId, rows)
     const created = Array.from({ length: count }, () => {
       const seq = rows.length + 1
-      const row: MessageRow = { id: this.nextId++, roomId, userId: 'u', email: 'u@example.com', nickname: 'u', profileUrl: null, body: `m${seq}`, clientMsgId: null, createdAt: 0, seq }
+      const row = messageRow({ id: this.nextId++, roomId, nickname: 'u', body: `m${seq}`, seq })
       rows.push(row)
       return row
     })
     return created
   }
 
-  async messagesBySeq(roomId: number, fromSeq: number, toSeq: number): Promise<MessageRow[]> {
-    this.reads.push([fromSeq, toSeq])
+  async changesBetween(roomId: number, from: number, to: number): Promise<MessageRow[]> {
+    this.reads.push([from, to])
     if (this.failing) throw new Error('store is down')
-    return (this.rooms.get(roomId) ?? []).filter((r) => r.seq! >= fromSeq && r.seq! <= toSeq)
+    return (this.rooms.get(roomId) ?? []).filter((r) => r.version >= from && r.version <= to)
   }
 
-  async lastSeq(roomId: number): Promise<number> {
-    if (this.beforeLastSeq) await this.beforeLastSeq()
-    if (this.lastSeqFailures > 0) {
-      this.lastSeqFailures--
+  async lastVersion(roomId: number): Promise<number> {
+    if (this.beforeLastVersion) await this.beforeLastVersion()
+    if (this.lastVersionFailures > 0) {
+      this.lastVersionFailures--
       throw new Error('store is down')
     }
     if (this.failing) throw new Error('store is down')

@@ -1,3 +1,4 @@
+import type { Since } from '../../realtime/replay.ts'
 import type { Server } from 'bun'
 import type { AbuseLimits } from '../../abuse-limits.ts'
 import { isServiceCall, type Profiles } from '../../caller.ts'
@@ -22,8 +23,8 @@ export interface Handshake {
   membersOnly: boolean
   /** A direct room whose pair has blocked each other: sends are refused (kept current by room events). */
   blocked: boolean
-  /** Replay what came after this message id; null: go live at once. */
-  since: number | null
+  /** Replay what came after this message id (`since=`) or room version (`since_version=`); null: go live at once. */
+  since: Since | null
   /** The storage epoch now. */
   epoch: string
   /** True when the client's epoch= names another epoch: its since= means nothing here. */
@@ -41,6 +42,14 @@ function parseEpoch(raw: string | null): string | null {
 function parseSince(raw: string | null): number | null {
   if (raw === null || raw === '') return null
   if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw badRequest('invalid_since', 'since must be a message id (a non-negative integer).', [{ path: 'since', message: 'must be a non-negative integer' }])
+  return Number(raw)
+}
+
+/** `since_version=`: a room version (as frames carry it); it wins over `since=` when both are given. */
+function parseSinceVersion(raw: string | null): number | null {
+  if (raw === null || raw === '') return null
+  if (!/^\d{1,16}$/.test(raw) || !Number.isSafeInteger(Number(raw)))
+    throw badRequest('invalid_since_version', 'since_version must be a room version (a non-negative integer).', [{ path: 'since_version', message: 'must be a non-negative integer' }])
   return Number(raw)
 }
 
@@ -99,10 +108,12 @@ export async function admitConnection(
 export async function admitHandshake(request: Request, roomParam: string, server: Server<unknown> | null, deps: HandshakeDeps): Promise<Handshake> {
   const { config, hub, store, access } = deps
   const query = new URL(request.url).searchParams
-  let admitted: { room: RoomRow; since: number | null; givenEpoch: string | null; service: boolean } | undefined
+  let admitted: { room: RoomRow; since: Since | null; givenEpoch: string | null; service: boolean } | undefined
   const identity = await admitConnection(request, server, deps, async (identity) => {
     const roomId = parseRoomId(roomParam)
-    const since = parseSince(query.get('since'))
+    const sinceId = parseSince(query.get('since'))
+    const sinceVersion = parseSinceVersion(query.get('since_version'))
+    const since: Since | null = sinceVersion !== null ? { version: sinceVersion } : sinceId !== null ? { id: sinceId } : null
     const givenEpoch = parseEpoch(query.get('epoch'))
     const service = isServiceCall(request.headers, config.SERVICE_SECRET)
     const { room } = await access.admit(roomId, { identity, service })

@@ -1,3 +1,4 @@
+import { messageRow } from '../../../test/support/message-rows.ts'
 import { afterEach, describe, expect, it } from 'bun:test'
 import { fakeSession, Topics } from '../../../test/support/fake-sockets.ts'
 import { loadConfig } from '../../config.ts'
@@ -63,8 +64,7 @@ async function setUp() {
     chat.open(session, { identity: session.identity, room, membersOnly: true, blocked: false, since: null, epoch: 'e', reset: false })
     return session
   }
-  const message = (id: number, body: string) =>
-    realtime.broker.publish(messageEvent({ id, roomId: room.id, userId: 'owner', email: 'o@example.com', nickname: 'O', profileUrl: null, body, clientMsgId: null, createdAt: Date.now(), seq: id }))
+  const message = (id: number, body: string) => realtime.broker.publish(messageEvent(messageRow({ id, roomId: room.id, userId: 'owner', email: 'o@example.com', nickname: 'O', body, createdAt: Date.now(), seq: id })))
   return { room: room as RoomRow, answers, open, message, chat }
 }
 

@@ -3,7 +3,9 @@ import type { Logger } from '../../logger.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker, RoomWatches } from '../../realtime/broker.ts'
 import type { Closer } from '../../realtime/closing.ts'
-import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, parseClientFrame, type ChatErrorCode } from '../../realtime/codec.ts'
+import { AppError } from '../../errors.ts'
+import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, isChatErrorCode, parseClientFrame, type ChatErrorCode } from '../../realtime/codec.ts'
+import type { MessageChange } from '../../store/messages.ts'
 import { typingEvent } from '../../realtime/events.ts'
 import type { Hub } from '../../realtime/hub.ts'
 import type { PresenceTracker } from '../../realtime/presence-tracker.ts'
@@ -70,7 +72,7 @@ export class ChatService {
         async () => {
           if (membersOnly && !(await this.stillAdmitted(session, room))) return
           if (since !== null) await replays.run(session, since, epoch, (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'))
-          else if (membersOnly) hub.release(session, 0)
+          else if (membersOnly) hub.release(session)
         },
         (err: unknown) => {
           // The room's events cannot reach this instance (the broker is away): say so and let the
@@ -123,7 +125,7 @@ export class ChatService {
     const parsed = parseClientFrame(data, config.MAX_MESSAGE_LENGTH)
     if (!parsed.ok) return this.refuse(session, parsed.code, parsed.message)
     const frame = parsed.frame
-    if (frame.type === 'chat.message' || frame.type === 'chat.read') {
+    if (frame.type !== 'chat.typing') {
       // A marker is a write too: it counts against the same allowance as messages.
       const verdict = limiter.socketMessage(session.identity.userId, session.limits)
       if (verdict === 'flooding') {
@@ -135,10 +137,13 @@ export class ChatService {
         return this.refuse(session, 'rate_limited', `slow down: at most ${config.RATE_LIMIT_PER_SECOND} messages a second (bursts of ${config.RATE_LIMIT_BURST}); this one was not stored`)
       }
       if (frame.type === 'chat.read') return void this.read(session, frame.last_read_id)
-      if (session.blocked) return this.refuse(session, 'blocked', 'one of the two people in this direct room has blocked the other; the message was not stored')
-      if (!messages.live) return this.refuse(session, 'unavailable', 'live delivery is down for a moment; the message was not stored, send it again shortly')
+      if (session.blocked) return this.refuse(session, 'blocked', 'one of the two people in this direct room has blocked the other; nothing was stored')
+      if (!messages.live) return this.refuse(session, 'unavailable', 'live delivery is down for a moment; nothing was stored, send it again shortly')
+      if (frame.type === 'chat.edit') return void this.change(session, frame.id, { type: 'edit', body: frame.message })
+      if (frame.type === 'chat.delete') return void this.change(session, frame.id, { type: 'unsend' })
+      if (frame.type === 'chat.react') return void this.change(session, frame.id, { type: 'react', emoji: frame.emoji, add: frame.add })
       this.receivedOverWs.inc()
-      return void this.send(session, frame.message, frame.client_msg_id ?? null)
+      return void this.send(session, frame.message, frame.client_msg_id ?? null, frame.reply_to ?? null)
     }
     if (session.blocked) return
     const now = Date.now()
@@ -181,20 +186,38 @@ export class ChatService {
   }
 
   /** Stores a message; everyone gets it from the room's event, a repeat only its sender. */
-  private async send(session: Session, text: string, clientMsgId: string | null) {
+  private async send(session: Session, text: string, clientMsgId: string | null, replyTo: number | null) {
     try {
-      const { message, duplicate } = await this.deps.messages.record(session.identity, session.roomId, text, clientMsgId)
+      const { messages } = this.deps
+      const quote = replyTo === null ? null : await messages.quote(session.roomId, replyTo)
+      const { message, duplicate } = await messages.record(session.identity, session.roomId, text, clientMsgId, false, quote)
       if (duplicate) session.socket.send(encodeMessageFrame(message))
-      if (this.yetToSend.delete(session)) this.deps.messages.tookPart(session.identity.userId, session.roomId)
+      if (this.yetToSend.delete(session)) messages.tookPart(session.identity.userId, session.roomId)
     } catch (err) {
-      if (err instanceof NotAMemberError) return this.removed(session)
-      // Text the store cannot keep as sent will not store on a second try either.
-      if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)
-      const problem = storageProblemOf(err)
-      if (problem) return this.refuse(session, problem, storageProblemText[problem])
-      this.deps.logger.error('storing a message failed', { room: session.roomId, user: session.identity.userId, err })
-      this.refuse(session, 'store_failed', 'the message could not be stored; send it again')
+      this.failed(session, err, 'storing a message failed', 'the message could not be stored; send it again')
     }
+  }
+
+  /** Edits, unsends or reacts; everyone gets it from the room's event (nothing when it changed nothing). */
+  private async change(session: Session, messageId: number, change: MessageChange) {
+    try {
+      await this.deps.messages.applyChange(session.identity.userId, false, session.roomId, messageId, change)
+    } catch (err) {
+      this.failed(session, err, 'changing a message failed', 'the change could not be stored; send it again')
+    }
+  }
+
+  /** Why a write from the socket failed, told to it (a removal closes it instead). */
+  private failed(session: Session, err: unknown, logAs: string, tell: string) {
+    if (err instanceof NotAMemberError) return this.removed(session)
+    // The rules of changes and replies (message_not_found, not_author, …): as REST answers them.
+    if (err instanceof AppError && isChatErrorCode(err.code)) return this.refuse(session, err.code, err.message)
+    // Text the store cannot keep as sent will not store on a second try either.
+    if (err instanceof UnstorableTextError) return this.refuse(session, 'message_invalid', err.message)
+    const problem = storageProblemOf(err)
+    if (problem) return this.refuse(session, problem, storageProblemText[problem])
+    this.deps.logger.error(logAs, { room: session.roomId, user: session.identity.userId, err })
+    this.refuse(session, 'store_failed', tell)
   }
 
   /** Moves the socket's user's read marker (membership is checked again where it commits). */

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { clientMsgIdSchema } from '../../realtime/codec.ts'
+import { clientMsgIdSchema, messageSchema } from '../../realtime/codec.ts'
 import { cursor, integerLike, messageText, pageLimit } from '../shared-model.ts'
 
 export const sendMessageBodySchema = (maxLength: number) =>
@@ -7,7 +7,36 @@ export const sendMessageBodySchema = (maxLength: number) =>
     message: messageText(maxLength),
     room: integerLike().describe('Room id'),
     client_msg_id: clientMsgIdSchema.nullish(),
+    reply_to: integerLike().nullish().describe('The id of the message (of the same room) this one answers'),
   })
+
+export const editMessageBodySchema = (maxLength: number) => z.object({ message: messageText(maxLength) })
+
+/** Route params naming a message of a room. */
+export const messageParamsSchema = z.object({ room_id: z.string().describe('Room id'), message_id: z.string().describe('Message id') })
+
+/** … and one emoji (percent-encoded in the path). */
+export const reactionParamsSchema = messageParamsSchema.extend({ emoji: z.string().describe('One emoji, percent-encoded (👍 is %F0%9F%91%8D)') })
+
+export const changesQuerySchema = z.object({
+  after_version: cursor.default(0).describe('The room version the client has (0: everything)'),
+  limit: z.coerce.number().int().min(1).max(500).default(100).describe('How many changed messages at most (1–500)'),
+})
+
+export const changesSchema = z.object({
+  version: z.number().int().describe('Every change up to this version is in `changes`: ask after it next time'),
+  changes: z.array(messageSchema).describe('The latest form of each message changed after after_version, in version order'),
+  truncated: z.boolean().describe('More changed than `limit`: the oldest changes were left out (reload the room)'),
+})
+
+export const messageHistorySchema = z.array(
+  z.object({
+    message: z.string(),
+    at: z.string().describe('ISO 8601, UTC'),
+    action: z.enum(['created', 'edited', 'deleted']),
+    by: z.string().nullable().describe("Who: the author, a room owner, or null for the app's backend"),
+  }),
+)
 
 export const historyQuerySchema = z.object({
   limit: pageLimit,

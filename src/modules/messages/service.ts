@@ -1,15 +1,43 @@
 import type { Caller, IdentifiedCaller } from '../../caller.ts'
-import { forbidden, unavailable } from '../../errors.ts'
+import type { Config } from '../../config.ts'
+import { AppError, conflict, forbidden, notFound, unavailable } from '../../errors.ts'
 import type { Identity } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import type { EventConsumers } from '../../realtime/consumers.ts'
 import { messageEvent, userEvent } from '../../realtime/events.ts'
-import type { AppendResult, MessageRow, Store } from '../../store/store.ts'
+import { ChangeRefused, type ChangeRefusal, type ChangeResult, type ChangeRules, type MessageChange } from '../../store/messages.ts'
+import type { AppendResult, MessageHistoryEntry, MessageRow, ReplyQuote, Store } from '../../store/store.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { HistoryQuery } from './model.ts'
 
-/** Storing and reading messages; a message stored is published to its room. */
+/** Distinct emojis one message may carry. */
+const MAX_REACTIONS = 20
+
+/** The windows and limits of changes, from the settings. */
+export const changeRules = (config: Pick<Config, 'EDIT_WINDOW_SECONDS' | 'UNSEND_WINDOW_SECONDS'>): ChangeRules => ({
+  editWindowMs: config.EDIT_WINDOW_SECONDS * 1000,
+  unsendWindowMs: config.UNSEND_WINDOW_SECONDS * 1000,
+  maxReactions: MAX_REACTIONS,
+})
+
+/** Why a change or a reply was refused, as REST answers it (its `code` is also the socket's `chat.error` code). */
+type MessageRefusal = ChangeRefusal | 'reply_to_other_room'
+
+const refusals: Record<MessageRefusal, () => AppError> = {
+  message_not_found: () => notFound('message_not_found', 'No such message in this room.'),
+  not_author: () => forbidden('not_author', 'Only its author may do this to a message.'),
+  edit_window_closed: () => conflict('edit_window_closed', 'This message is too old to edit.'),
+  unsend_window_closed: () => conflict('unsend_window_closed', 'This message is too old to unsend.'),
+  deleted: () => conflict('deleted', 'This message was unsent.'),
+  too_many_reactions: () => conflict('too_many_reactions', `A message may carry at most ${MAX_REACTIONS} different reactions.`),
+  reply_to_other_room: () => new AppError(422, 'reply_to_other_room', 'Unprocessable Content', 'A reply answers a message of the same room.', [{ path: 'reply_to', message: 'must be a message of this room' }]),
+}
+
+/** The refusal as REST answers it. */
+const refusal = (code: MessageRefusal): AppError => refusals[code]()
+
+/** Storing, changing and reading messages; each stored change is published to its room. */
 export class MessageService {
   constructor(
     private readonly store: Store,
@@ -18,6 +46,7 @@ export class MessageService {
     private readonly metrics: Metrics,
     /** The instance's consumers, told of each message once it has committed, before it is published. */
     private readonly consumers: Pick<EventConsumers, 'committed'> = { committed() {} },
+    private readonly rules: ChangeRules = changeRules({ EDIT_WINDOW_SECONDS: 86_400, UNSEND_WINDOW_SECONDS: 86_400 }),
   ) {}
 
   /**
@@ -26,18 +55,80 @@ export class MessageService {
    * committed. Membership is checked again where the message commits (NotAMemberError): a removal
    * answered before then wins.
    */
-  async send(caller: IdentifiedCaller, roomId: number, text: string, clientMsgId: string | null): Promise<AppendResult> {
+  async send(caller: IdentifiedCaller, roomId: number, text: string, clientMsgId: string | null, replyTo: number | null = null): Promise<AppendResult> {
     // Most sends go to open rooms this instance has seen: nothing to look up, nothing to wait for.
     let open = this.access.knownOpen(roomId)
     if (!open) {
-      const { room } = await this.access.admit(roomId, caller)
-      if (await this.access.blocked(room)) throw forbidden('blocked', 'One of the two people in this direct room has blocked the other; messages cannot be sent here.')
+      const { room } = await this.mayWrite(roomId, caller)
       open = room.kind === 'open'
     }
     if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
-    const result = await this.record(caller.identity, roomId, text, clientMsgId, caller.service)
+    const quote = replyTo === null ? null : await this.quote(roomId, replyTo)
+    const result = await this.record(caller.identity, roomId, text, clientMsgId, caller.service, quote)
     if (open) this.tookPart(caller.identity.userId, roomId)
     return result
+  }
+
+  /**
+   * Edits, unsends or reacts to a message for the caller (REST): 404 for an unknown room, 403 where
+   * the caller may not send, then the change's own rules (`refusal`). Resolves once committed.
+   */
+  async change(caller: IdentifiedCaller, roomId: number, messageId: number, change: MessageChange): Promise<ChangeResult> {
+    await this.mayWrite(roomId, caller)
+    if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; nothing was changed. Try again shortly.')
+    return this.applyChange(caller.identity.userId, caller.service, roomId, messageId, change)
+  }
+
+  /**
+   * Stores a change of a message of a room known to exist (a socket's own room, or after `change`'s
+   * checks) and, once committed, publishes it to the room; a change that changes nothing (a second
+   * identical reaction, an unsend of an unsent message) is not published. Refusals throw as REST
+   * answers them (`refusal`); membership is checked again where it commits (NotAMemberError).
+   */
+  async applyChange(by: string, service: boolean, roomId: number, messageId: number, change: MessageChange): Promise<ChangeResult> {
+    let result: ChangeResult
+    try {
+      result = await this.store.changeMessage({ roomId, messageId, by, service, change, at: Date.now(), rules: this.rules })
+    } catch (err) {
+      if (err instanceof ChangeRefused) throw refusal(err.code)
+      throw err
+    }
+    if (result.made) {
+      this.metrics.messagesChanged.labels(result.made.type).inc()
+      this.consumers.committed(result.message)
+      this.broker.publish(messageEvent(result.message, result.made))
+    }
+    return result
+  }
+
+  /** What a reply shows of the message it answers: 404 `message_not_found` unknown, 422 `reply_to_other_room`. */
+  async quote(roomId: number, messageId: number): Promise<ReplyQuote> {
+    const [target] = await this.store.messagesByIds([messageId])
+    if (!target) throw refusal('message_not_found')
+    if (target.roomId !== roomId) throw refusal('reply_to_other_room')
+    return { id: target.id, userId: target.userId, nickname: target.nickname, body: target.body, deleted: target.deleted }
+  }
+
+  /** The room, if the caller may write to it: 404, 403 `not_a_member`, or 403 `blocked` in a direct room whose pair blocked each other. */
+  private async mayWrite(roomId: number, caller: IdentifiedCaller) {
+    const admitted = await this.access.admit(roomId, caller)
+    if (await this.access.blocked(admitted.room)) throw forbidden('blocked', 'One of the two people in this direct room has blocked the other; messages cannot be sent or changed here.')
+    return admitted
+  }
+
+  /** What a room's changes were after a version, for a caller who may read it (`GET …/changes/`). */
+  async changes(roomId: number, afterVersion: number, limit: number, caller: Caller) {
+    await this.access.admit(roomId, caller)
+    return this.store.changesAfter(roomId, afterVersion, limit)
+  }
+
+  /** The texts a message had (service calls): 404 for an unknown message. */
+  async history(messageId: number): Promise<MessageHistoryEntry[]> {
+    const [message] = await this.store.messagesByIds([messageId])
+    if (!message) throw refusal('message_not_found')
+    const entries = await this.store.messageHistory(messageId)
+    // A message never changed has one text: the one it has.
+    return entries.length > 0 ? entries : [{ body: message.body, at: message.createdAt, action: 'created', by: message.userId }]
   }
 
   /** False while messages could be stored but not delivered live: sends are refused then. */
@@ -52,7 +143,7 @@ export class MessageService {
    * who is not a member of a private or direct room at commit (NotAMemberError), unless the app's
    * backend sends it (`viaService`).
    */
-  async record(sender: Identity, roomId: number, text: string, clientMsgId: string | null, viaService = false): Promise<AppendResult> {
+  async record(sender: Identity, roomId: number, text: string, clientMsgId: string | null, viaService = false, replyTo: ReplyQuote | null = null): Promise<AppendResult> {
     const result = await this.store.appendMessage({
       roomId,
       userId: sender.userId,
@@ -63,6 +154,7 @@ export class MessageService {
       clientMsgId,
       createdAt: Date.now(),
       viaService,
+      replyTo,
     })
     if (!result.duplicate) {
       this.metrics.messagesStored.inc()
@@ -81,7 +173,7 @@ export class MessageService {
   }
 
   /** A page of the room's messages, for a caller who may read it. */
-  async history(roomId: number, query: HistoryQuery, caller: Caller): Promise<MessageRow[]> {
+  async page(roomId: number, query: HistoryQuery, caller: Caller): Promise<MessageRow[]> {
     await this.access.admit(roomId, caller)
     return this.store.listMessages(roomId, query)
   }

@@ -77,6 +77,7 @@ export type MemberDto = z.infer<typeof memberSchema>
 
 export const roomDetailSchema = roomSummarySchema.extend({
   epoch: z.string().describe('The storage epoch: a client reconnecting with since= gives it as epoch=, so a replaced database is noticed'),
+  version: z.number().int().describe("The room's version (it grows with every stored change): reconnect with since_version= to hear every change after it"),
   online_users: z.array(onlineUserSchema),
   chat_messages: z.array(messageSchema).describe('The newest 50 messages, ascending'),
   members: z.array(memberSchema).describe('Private and direct rooms: the owner, then the members by joining; empty for open rooms'),

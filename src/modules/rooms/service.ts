@@ -206,6 +206,9 @@ export class RoomService {
   }
 
   private async detailOf(room: RoomRow, host: string, viewer: Caller): Promise<RoomDetail> {
+    // Read before the messages: a client that reconnects with since_version= from it may hear a
+    // change again, never miss one.
+    const version = await this.store.lastVersion(room.id)
     const [recent, online, epoch, members] = await Promise.all([
       this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }),
       this.presence.online(room.id),
@@ -216,6 +219,7 @@ export class RoomService {
     return {
       ...roomSummary(room, host, online.length, room.kind === 'open' ? null : members.length, peerOf(room, members, seenBy)),
       epoch,
+      version,
       online_users: online,
       chat_messages: recent.map(toMessageDto),
       members: members.map((m) => toMemberDto(m, seenBy)),
