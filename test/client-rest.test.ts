@@ -52,6 +52,25 @@ describe('the REST helpers', () => {
     expect(await owner.unread()).toEqual({ total: 1, rooms: 1 })
     expect(await owner.markRead(team.id, sent.id)).toEqual({ room: team.id, last_read_id: sent.id, unread_count: 0 })
     expect((await owner.inbox({ limit: 10 })).rooms.map((r) => [r.id, r.unread_count])).toEqual([[team.id, 0]])
+    const reply = await owner.sendMessage({ room: team.id, message: '네', reply_to: sent.id })
+    expect(reply.reply_to).toEqual({ id: sent.id, user_id: bob.user_id, nickname: bob.nickname, message: 'hello' })
+    const edited = await member.editMessage(team.id, sent.id, { message: 'hello again' })
+    expect(edited).toMatchObject({ id: sent.id, message: 'hello again', deleted: false })
+    expect(edited.edited_at).not.toBeNull()
+    expect(await owner.react(team.id, sent.id, '👍')).toBeUndefined()
+    expect(await owner.react(team.id, sent.id, '👍', false)).toBeUndefined()
+    expect(await owner.react(team.id, reply.id, '❤️')).toBeUndefined()
+    expect(await owner.unsendMessage(team.id, reply.id)).toBeUndefined()
+    const changes = await owner.changes(team.id, { after_version: sent.version })
+    expect(changes.changes.map((m) => [m.id, m.message, m.deleted, m.reactions])).toEqual([
+      [sent.id, 'hello again', false, []],
+      [reply.id, '', true, []],
+    ])
+    expect(changes).toMatchObject({ version: changes.changes.at(-1)?.version, truncated: false })
+    expect((await service.messageHistory(sent.id)).map((t) => [t.message, t.action])).toEqual([
+      ['hello', 'created'],
+      ['hello again', 'edited'],
+    ])
     const direct = await owner.directRoom({ user_id: bob.user_id, post_id: 7 })
     expect(direct).toMatchObject({ kind: 'direct', post_id: 7 })
     expect(await owner.block(bob.user_id)).toBeUndefined()

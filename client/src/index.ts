@@ -39,6 +39,6 @@ export type { AuthContext, AuthHook, AuthParams, AuthSignal, FetchLike, FetchRes
 export { InboxStream, type InboxEvents, type InboxOptions } from './inbox.ts'
 export type { OutboxStorage, PendingMessage } from './outbox.ts'
 export { ChatApi } from './rest.ts'
-export { RoomConnection, type RoomEvents, type RoomOptions } from './room.ts'
+export { RoomConnection, type RoomEvents, type RoomOptions, type SendInput } from './room.ts'
 export type { ConnectionState, ReconnectOptions, StopInfo } from './socket.ts'
 export type * from './types.ts'

@@ -13,6 +13,8 @@ export interface PendingMessage {
   /** Sent with every attempt: the server stores the message once however often it arrives. */
   readonly client_msg_id: string
   readonly message: string
+  /** The id of the message it answers, if it is a reply. */
+  readonly reply_to?: number
 }
 
 interface Entry extends PendingMessage {
@@ -49,13 +51,13 @@ export class Outbox {
     const restored = saved ? (JSON.parse(saved) as PendingMessage[]) : []
     this.key = key
     const known = new Set(this.entries.map((e) => e.client_msg_id))
-    this.entries.unshift(...restored.filter((e) => !known.has(e.client_msg_id)).map(({ client_msg_id, message }) => ({ client_msg_id, message })))
+    this.entries.unshift(...restored.filter((e) => !known.has(e.client_msg_id)).map(pendingOf))
     if (this.entries.length > 0) this.save()
     if (restored.length > 0) this.changed()
   }
 
   get pending(): readonly PendingMessage[] {
-    return this.entries.map(({ client_msg_id, message }) => ({ client_msg_id, message }))
+    return this.entries.map(pendingOf)
   }
 
   get head(): PendingMessage | undefined {
@@ -109,3 +111,6 @@ export class Outbox {
     this.writing = this.writing.then(() => (text === null ? storage.removeItem(key) : storage.setItem(key, text))).catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
   }
 }
+
+/** What is kept of a send: its id, its text, and what it answers. */
+const pendingOf = ({ client_msg_id, message, reply_to }: PendingMessage): PendingMessage => (reply_to === undefined ? { client_msg_id, message } : { client_msg_id, message, reply_to })

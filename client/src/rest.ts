@@ -2,15 +2,19 @@ import type { Transport } from './http.ts'
 import type {
   AdminPageQuery,
   Block,
+  ChangesPage,
+  ChangesQuery,
   CreateRoomInput,
   DeadLetter,
   DirectRoomInput,
+  EditMessageInput,
   HistoryQuery,
   InboxPage,
   InboxQuery,
   Me,
   Member,
   Message,
+  MessageRevision,
   ReadMarker,
   Report,
   ReportInput,
@@ -66,6 +70,26 @@ export class ChatApi {
     return this.http.call('POST', `${V1}/message/`, { body })
   }
 
+  /** Edits the caller's own message (within the server's edit window); answers it as edited. */
+  editMessage(roomId: number, messageId: number, body: EditMessageInput): Promise<Message> {
+    return this.http.call('PATCH', `${V1}/room/${roomId}/messages/${messageId}/`, { body })
+  }
+
+  /** Unsends a message for everyone: its author (within the unsend window) or the room's owner. */
+  unsendMessage(roomId: number, messageId: number): Promise<void> {
+    return this.http.call('DELETE', `${V1}/room/${roomId}/messages/${messageId}/`)
+  }
+
+  /** Adds the caller's reaction (one emoji) to a message, or takes it back (`add: false`); idempotent. */
+  react(roomId: number, messageId: number, emoji: string, add = true): Promise<void> {
+    return this.http.call(add ? 'PUT' : 'DELETE', `${V1}/room/${roomId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}/`)
+  }
+
+  /** The latest form of each message changed after `after_version`, and the room's version to ask after next. */
+  changes(roomId: number, query: ChangesQuery = {}): Promise<ChangesPage> {
+    return this.http.call('GET', `${V1}/room/${roomId}/changes/`, { query })
+  }
+
   /** The owner and members of a private or direct room. */
   members(roomId: number): Promise<Member[]> {
     return this.http.call('GET', `${V1}/room/${roomId}/members/`)
@@ -119,6 +143,11 @@ export class ChatApi {
   /** Service call: reports, oldest first. */
   reports(query: AdminPageQuery = {}): Promise<Report[]> {
     return this.http.call('GET', `${V1}/admin/reports/`, { query })
+  }
+
+  /** Service call: every text a message had (as sent, each edit, when unsent), oldest first. */
+  messageHistory(messageId: number): Promise<MessageRevision[]> {
+    return this.http.call('GET', `${V1}/admin/messages/${messageId}/history/`)
   }
 
   /** Service call: webhook events given up on. */

@@ -1,11 +1,13 @@
 import { Emitter } from './emitter.ts'
 import { ChatSendError } from './errors.ts'
 import type { Transport } from './http.ts'
+import { MessageStore } from './messages.ts'
 import { Outbox, type OutboxStorage, type PendingMessage } from './outbox.ts'
 import { Presence } from './presence.ts'
+import { ReadMarkers } from './reads.ts'
 import type { ChatApi } from './rest.ts'
 import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
-import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomServerFrame, TypingFrame } from './types.ts'
+import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomDetail, RoomServerFrame, TypingFrame } from './types.ts'
 
 /** How a room connection starts and behaves. */
 export interface RoomOptions {
@@ -19,6 +21,18 @@ export interface RoomOptions {
   /** The storage epoch `since` belongs to (room detail's `epoch`), so a replaced database is noticed. */
   epoch?: string
   /**
+   * The room version the app's messages are current to (room detail's `version`): the first
+   * connection replays every change after it (`since_version=`: new messages, edits, unsends,
+   * reactions), and each reconnect asks after the highest version applied. Without it, changes are
+   * followed from the connection's first frame on.
+   */
+  version?: number
+  /**
+   * The room detail the app shows: `since`, `epoch` and `version` taken from it (unless given), its
+   * messages held (so that their changes apply) and its members' read markers (`unreadBy`).
+   */
+  detail?: RoomDetail
+  /**
    * Keeps pending sends so they survive a page reload (`localStorage` will do), under the user's
    * own key: the connection asks the server who the user is (`api.me()`) before it reads or writes
    * anything there, so users who share a browser never send each other's messages.
@@ -30,7 +44,7 @@ export interface RoomOptions {
    * key go out as whoever the auth hook then says.
    */
   storageKey?: string
-  /** Keeps `online` current: one room detail fetched after each connect, once its replay is over (default true). */
+  /** Keeps `online` and the members' read markers (`unreadBy`) current: one room detail fetched after each connect, once its replay is over (default true). */
   presence?: boolean
   /** Least time between two typing notices (the server's TYPING_INTERVAL_MS, 2000 by default). */
   typingIntervalMs?: number
@@ -43,6 +57,10 @@ export interface RoomEvents {
   state: ConnectionState
   /** A new message, once, in id order (replayed ones after a reconnect included). */
   message: Message
+  /** A held message changed (edited, unsent, reacted to, or the message it quotes was): its latest form. */
+  change: Message
+  /** Members' read markers moved, or the members were read: `unreadBy()` may answer otherwise. */
+  reads: ReadonlyMap<string, number>
   /**
    * A replay after a reconnect is over. `since`: the newest message delivered before it, which
    * the replay follows; `truncated`: more came after `since` than the server replays, so what
@@ -71,19 +89,35 @@ export interface RoomEvents {
   frame: RoomServerFrame
 }
 
-/** Codes that refuse the message itself: sending it again cannot help. */
-const REFUSED = new Set<ChatErrorCode>(['message_empty', 'message_too_long', 'message_invalid', 'blocked', 'invalid_field'])
+/** Codes that refuse the message itself: sending it again cannot help (only sends go over the socket, so a reply's are its own). */
+const REFUSED = new Set<ChatErrorCode>(['message_empty', 'message_too_long', 'message_invalid', 'blocked', 'invalid_field', 'message_not_found', 'reply_to_other_room'])
 
 /** Pending `chat.read` markers are coalesced for this long. */
 const READ_DELAY_MS = 300
 
+/** A message to send: its text and, for a reply, the id of the message it answers. */
+export interface SendInput {
+  text: string
+  replyTo?: number
+  /** 1–64 characters (a fresh UUID by default): names the message to the server, which stores it once, and in `pending`. */
+  clientMsgId?: string
+}
+
 /**
  * A chat room over WebSocket that survives reconnects: no message missed or shown twice (`since=`
- * and `epoch=` from the last message seen), sends that complete exactly once, presence, typing.
+ * and `epoch=` from the last message seen), every change of a held message applied once
+ * (`since_version=` from the highest version applied), sends that complete exactly once,
+ * presence, typing, and who has read what.
  */
 export class RoomConnection extends Emitter<RoomEvents> {
   /** Who is online now; rebuilt on every connect and kept by joins and leaves. */
   readonly online: ReadonlyMap<string, OnlineUser>
+  /** The messages held (delivered, or given with `detail` or `hold()`), by id, each in its latest form. */
+  readonly messages: ReadonlyMap<number, Message>
+  private readonly store: MessageStore
+  private readonly reads = new ReadMarkers()
+  /** New messages of the replay under way, delivered in id order once it is over (a `since_version=` replay sends them in version order). */
+  private replayed: Message[] = []
   private readonly socket: ReconnectingSocket
   private readonly outbox: Outbox
   private readonly presence: Presence | null
@@ -92,8 +126,9 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private epoch: string | null
   /** The open socket asked for a replay and `chat.recovered` has not come yet. */
   private replaying = false
-  /** The `since=` of the open socket's replay. */
+  /** The `since=` and `since_version=` of the open socket's replay. */
   private replayFrom: number | null = null
+  private replayVersion: number | null = null
   /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
   private inFlight: string | null = null
   private sendRetries = 0
@@ -113,15 +148,30 @@ export class RoomConnection extends Emitter<RoomEvents> {
     private readonly options: RoomOptions & { reconnect?: ReconnectOptions } = {},
   ) {
     super()
-    this.position = options.since ?? null
-    this.epoch = options.epoch ?? null
+    const { detail } = options
+    this.position = options.since ?? (detail ? (detail.chat_messages.at(-1)?.id ?? 0) : null)
+    this.epoch = options.epoch ?? detail?.epoch ?? null
+    this.store = new MessageStore(options.version ?? detail?.version ?? null)
+    this.messages = this.store.messages
+    if (detail) {
+      this.hold(detail.chat_messages)
+      this.reads.learn(detail)
+    }
     this.outbox = new Outbox(
       options.storage,
       (error) => this.emit('error', error),
       () => this.emit('pending', this.outbox.pending),
     )
     this.storageOpen = !options.storage
-    this.presence = options.presence === false ? null : new Presence(() => api.room(roomId).then((room) => room.online_users))
+    this.presence =
+      options.presence === false
+        ? null
+        : new Presence(() =>
+            api.room(roomId).then((room) => {
+              if (this.reads.learn(room)) this.emit('reads', this.reads.markers)
+              return room.online_users
+            }),
+          )
     this.online = this.presence?.online ?? new Map()
     this.socket = new ReconnectingSocket(
       transport,
@@ -145,23 +195,74 @@ export class RoomConnection extends Emitter<RoomEvents> {
     return this.socket.state
   }
 
+  /** The highest room version applied: the next reconnect replays the changes after it. */
+  get version(): number | null {
+    return this.store.version
+  }
+
   /** Messages handed to `send()` (or restored from storage) that the server has not stored yet. */
   get pending(): readonly PendingMessage[] {
     return this.outbox.pending
   }
 
   /**
-   * Sends a message; resolves with it as stored (its `id`, `created_at`) once the server echoes
-   * it, after any number of reconnects. Rejects with `ChatSendError` if the server refuses it.
-   * `clientMsgId` (1–64 characters; a fresh UUID by default) names it to the server, which stores
-   * it once whatever the retries, and in `pending` until then.
+   * Sends a message (a text, or `{ text, replyTo }` for a reply); resolves with it as stored (its
+   * `id`, `created_at`) once the server echoes it, after any number of reconnects. Rejects with
+   * `ChatSendError` if the server refuses it. `clientMsgId` (1–64 characters; a fresh UUID by
+   * default) names it to the server, which stores it once whatever the retries, and in `pending`.
    */
-  send(text: string, { clientMsgId = newId() }: { clientMsgId?: string } = {}): Promise<Message> {
-    const refusal = this.check(text, clientMsgId)
+  send(input: string | SendInput, options: { clientMsgId?: string } = {}): Promise<Message> {
+    const { text, replyTo, clientMsgId = options.clientMsgId ?? newId() } = typeof input === 'string' ? ({ text: input } as SendInput) : input
+    const refusal = this.check(text, clientMsgId, replyTo)
     if (refusal) return Promise.reject(refusal)
-    const sent = this.outbox.add({ client_msg_id: clientMsgId, message: text })
+    const sent = this.outbox.add(replyTo === undefined ? { client_msg_id: clientMsgId, message: text } : { client_msg_id: clientMsgId, message: text, reply_to: replyTo })
     this.pump()
     return sent
+  }
+
+  // Changes go over REST rather than the socket: a socket's `chat.error` names no frame, so a
+  // refusal could not be told from a send's or another change's, and a change that changes
+  // nothing (a reaction given twice) is not echoed, so nothing would say it is done. Each REST
+  // call is answered for itself; the room's frames then bring the change to every client.
+
+  /**
+   * Edits one of this user's messages; resolves with it as edited (applied here at once, `change`
+   * follows). Rejects with `ChatApiError`: `not_author`, `edit_window_closed`, `deleted`, `message_not_found`, ….
+   */
+  async edit(messageId: number, text: string): Promise<Message> {
+    const message = await this.api.editMessage(this.roomId, messageId, { message: text })
+    this.latest(message)
+    return message
+  }
+
+  /**
+   * Unsends a message for everyone (its author within the unsend window, or the room's owner); the
+   * room's `chat.message.deleted` brings `change`. Rejects with `ChatApiError` (`unsend_window_closed`, `not_author`, …).
+   */
+  unsend(messageId: number): Promise<void> {
+    return this.api.unsendMessage(this.roomId, messageId)
+  }
+
+  /** Adds this user's reaction (one emoji), or takes it back (`add: false`); the room's `chat.reaction` brings `change`. */
+  react(messageId: number, emoji: string, add = true): Promise<void> {
+    return this.api.react(this.roomId, messageId, emoji, add)
+  }
+
+  /**
+   * Holds messages the app read itself (history pages): their later changes are applied, and
+   * announced with `change`. A message held in a newer form is kept as it is.
+   */
+  hold(messages: readonly Message[]): void {
+    for (const m of messages) this.store.put(m)
+  }
+
+  /**
+   * How many members other than its sender have not read `message` (the "1" beside it), from
+   * room detail's read markers and the `chat.read` frames since; null in open rooms, and until
+   * the members are known (`detail`, or the room detail read after each connect).
+   */
+  unreadBy(message: Pick<Message, 'id' | 'user_id'>): number | null {
+    return this.reads.unreadBy(message)
   }
 
   /** Tells the others this user is typing; at most once per interval (the server drops the rest). */
@@ -184,12 +285,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   /**
-   * After a `reset` (or to skip ahead), the newest message the app now shows and its epoch: later
-   * messages only are delivered, and reconnects resume after it.
+   * After a `reset` (or to skip ahead), the newest message the app now shows, its epoch and the
+   * room version (room detail's): later messages only are delivered, and reconnects resume after it.
    */
-  resumeFrom(messageId: number, epoch?: string): void {
+  resumeFrom(messageId: number, epoch?: string, version?: number): void {
     this.position = messageId
     if (epoch !== undefined) this.epoch = epoch
+    if (version !== undefined) this.store.reached(version)
   }
 
   /** Ends the connection. Pending sends reject with `closed`; with a storage they are sent next time. */
@@ -199,10 +301,11 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.outbox.rejectAll(new ChatSendError('closed', 'the connection was closed before the server took the message'), true)
   }
 
-  private check(text: string, clientMsgId: string): ChatSendError | null {
+  private check(text: string, clientMsgId: string, replyTo: number | undefined): ChatSendError | null {
     if (this.socket.state === 'closed') return new ChatSendError('stopped', 'the connection has ended')
     if (clientMsgId.length < 1 || clientMsgId.length > 64) return new ChatSendError('invalid_field', 'clientMsgId is 1 to 64 characters')
     if (this.outbox.pending.some((p) => p.client_msg_id === clientMsgId)) return new ChatSendError('invalid_field', 'a message with this clientMsgId is already pending')
+    if (replyTo !== undefined && !(Number.isSafeInteger(replyTo) && replyTo > 0)) return new ChatSendError('invalid_field', 'replyTo is the id of a message')
     if (text.trim() === '') return new ChatSendError('message_empty', 'the message is empty')
     const max = this.options.maxMessageLength ?? 2000
     if (text.length > max && [...text].length > max) return new ChatSendError('message_too_long', `the message is longer than ${max} characters`)
@@ -210,10 +313,16 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   private resumeQuery(): Record<string, string | number> {
-    this.replaying = this.position !== null
+    const { version } = this.store
+    this.replaying = this.position !== null || version !== null
     this.replayFrom = this.position
-    if (this.position === null) return {}
-    return this.epoch === null ? { since: this.position } : { since: this.position, epoch: this.epoch }
+    this.replayVersion = version
+    const query: Record<string, string | number> = {}
+    // The server replays by version when given one; since= stays for the message order.
+    if (this.position !== null) query.since = this.position
+    if (version !== null) query.since_version = version
+    if (this.replaying && this.epoch !== null) query.epoch = this.epoch
+    return query
   }
 
   private opened(): void {
@@ -230,6 +339,12 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   private dropped(code: number): void {
+    // A replay cut short is asked for again from where it began: a `since_version=` one sends
+    // messages in version order, so what came of it is no prefix of the room's ids.
+    if (this.replaying) {
+      this.replayed = []
+      this.store.version = this.replayVersion
+    }
     // A frame over the server's size limit closes the socket (1009): that message can never go.
     if (code === 1009 && this.inFlight) this.refuse(this.inFlight, 'message_too_long', 'the message is larger than the server takes')
     this.inFlight = null
@@ -275,7 +390,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private pump(): void {
     const head = this.outbox.head
     if (!head || this.inFlight !== null || this.replaying || this.openingStorage) return
-    if (this.socket.send({ type: 'chat.message', message: head.message, client_msg_id: head.client_msg_id })) this.inFlight = head.client_msg_id
+    const { message, client_msg_id, reply_to } = head
+    if (this.socket.send(reply_to === undefined ? { type: 'chat.message', message, client_msg_id } : { type: 'chat.message', message, client_msg_id, reply_to })) this.inFlight = client_msg_id
   }
 
   private frame(frame: RoomServerFrame): void {
@@ -283,6 +399,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
     switch (frame.type) {
       case 'chat.message':
         return this.received(frame)
+      case 'chat.message.updated':
+      case 'chat.message.deleted':
+      case 'chat.reaction':
+        return this.changed(this.store.apply(frame))
       case 'chat.recovered':
         return this.recovered(frame)
       case 'chat.user.join':
@@ -292,9 +412,12 @@ export class RoomConnection extends Emitter<RoomEvents> {
       case 'chat.typing':
         return this.emit('typing', frame)
       case 'chat.read':
+        if (this.reads.read(frame.user_id, frame.last_read_id)) this.emit('reads', this.reads.markers)
         return this.emit('read', frame)
       case 'chat.member.added':
       case 'chat.member.removed':
+        this.reads.member(frame)
+        this.emit('reads', this.reads.markers)
         return this.emit('member', frame)
       case 'chat.error':
         return this.refused(frame)
@@ -312,10 +435,35 @@ export class RoomConnection extends Emitter<RoomEvents> {
       this.sendRetries = 0
       this.pump()
     }
+    this.store.reached(message.version)
+    // Held already: heard again, or (a replay) in a newer form.
+    if (this.messages.has(message.id)) return this.latest(message)
     // One order for everyone, replay then live: an id at or below the last one is a repeat.
     if (this.position !== null && message.id <= this.position) return
+    if (this.replaying) return void this.replayed.push(message)
+    this.deliver(message)
+  }
+
+  private deliver(message: Message): void {
+    this.store.put(message)
     this.position = message.id
     this.emit('message', message)
+  }
+
+  /** The replay is over: its new messages go out in id order. */
+  private endReplay(): void {
+    const replayed = this.replayed.sort((a, b) => a.id - b.id)
+    this.replayed = []
+    for (const m of replayed) if (this.position === null || m.id > this.position) this.deliver(m)
+  }
+
+  /** A message's form read over REST or heard again: applied if it is held and newer. */
+  private latest(message: Message): void {
+    if (this.messages.has(message.id)) this.changed(this.store.put(message) ?? [])
+  }
+
+  private changed(messages: readonly Message[]): void {
+    for (const m of messages) this.emit('change', m)
   }
 
   private refreshPresence(): void {
@@ -331,8 +479,12 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.epoch = frame.epoch
     if (frame.reset) {
       this.position = null
+      this.replayed = []
+      this.store.clear()
       this.emit('reset', { epoch: frame.epoch })
     }
+    this.endReplay()
+    if (frame.version !== undefined) this.store.reached(frame.version)
     this.emit('recovered', { ...frame, since: this.replayFrom })
     this.pump()
   }

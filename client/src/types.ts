@@ -6,7 +6,7 @@ import type { problemSchema } from '../../src/openapi/responses.ts'
 import type { inboxFrameSchemas, inboxQuerySchema, inboxRoomSchema, inboxSchema } from '../../src/modules/inbox/model.ts'
 import type { meSchema } from '../../src/modules/me/model.ts'
 import type { blockSchema } from '../../src/modules/members/model.ts'
-import type { historyQuerySchema, sendMessageBodySchema } from '../../src/modules/messages/model.ts'
+import type { changesQuerySchema, changesSchema, editMessageBodySchema, historyQuerySchema, messageHistorySchema, sendMessageBodySchema } from '../../src/modules/messages/model.ts'
 import type { readMarkerSchema, unreadSchema } from '../../src/modules/reads/model.ts'
 import type { reportBodySchema, reportSchema } from '../../src/modules/reports/model.ts'
 import type { deadLetterSchema } from '../../src/modules/dead-letters/model.ts'
@@ -29,6 +29,12 @@ type FrameUnion<T extends Record<string, z.ZodType>> = { [K in keyof T]: z.outpu
 export type Me = z.output<typeof meSchema>
 /** A stored message, as history returns it and `chat.message` carries it. */
 export type Message = z.output<typeof messageSchema>
+/** The message a reply answers, as the reply quotes it (its text cut to 100 characters, "" once unsent). */
+export type ReplyTo = NonNullable<Message['reply_to']>
+/** One emoji on a message: how many reacted with it, and the first 10 who did. */
+export type Reaction = Message['reactions'][number]
+/** A file or photo sent with a message. */
+export type Attachment = Message['attachments'][number]
 /** `open` (anyone), `private` (owner and members), `direct` (two members). */
 export type RoomKind = z.output<typeof roomKindSchema>
 /** A room as `GET /chat/v1/rooms/` lists it. */
@@ -51,6 +57,10 @@ export type Unread = z.output<typeof unreadSchema>
 export type InboxRoom = z.output<typeof inboxRoomSchema>
 /** A page of the inbox; pass `next_cursor` back for the next one. */
 export type InboxPage = z.output<typeof inboxSchema>
+/** The latest form of each message changed after a room version (`GET /chat/v1/room/{id}/changes/`). */
+export type ChangesPage = z.output<typeof changesSchema>
+/** One text a message had: as sent, as edited, or when unsent (a service call reads them). */
+export type MessageRevision = z.output<typeof messageHistorySchema>[number]
 /** A stored report. */
 export type Report = z.output<typeof reportSchema>
 /** A webhook event the server gave up on. */
@@ -64,12 +74,16 @@ export type CreateRoomInput = Input<ReturnType<typeof createRoomBodySchema>>
 export type DirectRoomInput = Input<typeof directRoomBodySchema>
 /** `POST /chat/v1/message/`. */
 export type SendMessageInput = Input<ReturnType<typeof sendMessageBodySchema>>
+/** `PATCH /chat/v1/room/{room_id}/messages/{message_id}/`: the new text. */
+export type EditMessageInput = Input<ReturnType<typeof editMessageBodySchema>>
 /** `POST /chat/v1/report/`: a message, a user, or both. */
 export type ReportInput = Input<typeof reportBodySchema>
 /** `GET /chat/v1/rooms/` paging. */
 export type RoomsQuery = Input<typeof listRoomsQuerySchema>
 /** `GET /chat/v1/room/{id}/messages/` paging: at most one of `before` and `after`. */
 export type HistoryQuery = Input<typeof historyQuerySchema>
+/** `GET /chat/v1/room/{id}/changes/`: after which version, and how many messages at most. */
+export type ChangesQuery = Input<typeof changesQuerySchema>
 /** `GET /chat/v1/inbox/` paging. */
 export type InboxQuery = Input<typeof inboxQuerySchema>
 /** Paging of the service calls that list reports and dead webhook events. */
@@ -83,6 +97,12 @@ export type RoomClientFrame = z.input<typeof clientFrameSchema>
 export type RoomServerFrame = FrameUnion<typeof serverFrameSchemas>
 /** `chat.message`: a stored message, to every socket of the room (the sender's too). */
 export type MessageFrame = z.output<typeof serverFrameSchemas.message>
+/** `chat.message.updated`: a message was edited (or, in a `since_version=` replay, changed while away); its latest form. */
+export type MessageUpdatedFrame = z.output<typeof serverFrameSchemas.messageUpdated>
+/** `chat.message.deleted`: a message was unsent, for everyone. */
+export type MessageDeletedFrame = z.output<typeof serverFrameSchemas.messageDeleted>
+/** `chat.reaction`: a user added (`added: true`) or took back a reaction. */
+export type ReactionFrame = z.output<typeof serverFrameSchemas.reaction>
 /** `chat.user.join` / `chat.user.leave`: a user's first socket in the room opened, or their last closed. */
 export type PresenceFrame = z.output<typeof serverFrameSchemas.join> | z.output<typeof serverFrameSchemas.leave>
 /** `chat.typing`: another user is typing. */
@@ -91,7 +111,7 @@ export type TypingFrame = z.output<typeof serverFrameSchemas.typing>
 export type ReadFrame = z.output<typeof serverFrameSchemas.read>
 /** `chat.member.added` / `chat.member.removed`. */
 export type MemberFrame = z.output<typeof serverFrameSchemas.memberAdded> | z.output<typeof serverFrameSchemas.memberRemoved>
-/** `chat.recovered`: the replay asked for with `since=` is over (`reset`: the database was replaced). */
+/** `chat.recovered`: the replay asked for with `since=` or `since_version=` is over (`reset`: the database was replaced; `version`: where a `since_version=` replay brought the client). */
 export type RecoveredFrame = z.output<typeof serverFrameSchemas.recovered>
 /** `chat.error`: a frame the server would not take; the socket stays open. */
 export type ChatErrorFrame = z.output<typeof serverFrameSchemas.error>
