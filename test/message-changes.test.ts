@@ -289,6 +289,28 @@ for (const store of STORES) {
       await Promise.all([socket.close(), bobs.close()])
     })
 
+    it("should tell the user's stream of edits and unsends in their rooms, the count without an unsent unread message", async () => {
+      const room = await privateRoom(alice, [bob])
+      const stream = await TestSocket.inbox(server, bob)
+      await stream.next('inbox.ready')
+      const first = await send(server, alice, room, '첫 번째')
+      const second = await send(server, alice, room, '두 번째')
+      expect((await stream.collect('inbox.message', 2)).map((f) => f.unread_count)).toEqual([1, 2])
+      expect((await edit(server, alice, room, second.id, '두 번째 (수정)')).status).toBe(200)
+      expect(await stream.next('inbox.message.updated')).toMatchObject({ room, unread_count: 2, message: { id: second.id, message: '두 번째 (수정)' } })
+      // A reaction changes nothing the inbox shows.
+      expect((await react(server, bob, room, first.id, '👍')).status).toBe(204)
+      expect((await unsend(server, alice, room, first.id)).status).toBe(204)
+      expect(await stream.next('inbox.message.updated')).toMatchObject({ room, unread_count: 1, message: { id: first.id, deleted: true, message: '' } })
+      const inbox = (await (await server.http('/chat/v1/inbox/', { headers: identityHeaders(bob) })).json()) as { rooms: { id: number; unread_count: number }[] }
+      expect(inbox.rooms.find((r) => r.id === room)?.unread_count).toBe(1)
+      // Frames of a room arrive in order: once a later message is heard, nothing came for the reaction.
+      const later = await send(server, alice, room, '세 번째')
+      expect(await stream.next('inbox.message')).toMatchObject({ message: { id: later.id }, unread_count: 2 })
+      expect(stream.all('inbox.message.updated')).toHaveLength(2)
+      await stream.close()
+    })
+
     it('should tell the app of edits and unsends by webhook, without the unsent text', async () => {
       const room = await createRoom(server, 'hooks')
       const eventsOfRoom = (count: number) =>

@@ -16,6 +16,8 @@ export interface InboxEvents {
   /** `inbox.ready`: the stream is live (after every connect); the rooms are fetched next. */
   ready: InboxReadyFrame
   message: InboxMessageFrame
+  /** A message of one of the rooms was edited or unsent (with the room's count after it). */
+  updated: InboxUpdatedFrame
   read: InboxReadFrame
   room: InboxRoomFrame
   removed: InboxRemovedFrame
@@ -26,7 +28,10 @@ export interface InboxEvents {
   frame: InboxServerFrame
 }
 
-type ChangeFrame = InboxMessageFrame | InboxReadFrame | InboxRoomFrame | InboxRemovedFrame
+/** `inbox.message.updated`: a message edited or unsent, with the room's unread count after it. */
+export type InboxUpdatedFrame = Extract<InboxServerFrame, { type: 'inbox.message.updated' }>
+
+type ChangeFrame = InboxMessageFrame | InboxUpdatedFrame | InboxReadFrame | InboxRoomFrame | InboxRemovedFrame
 
 const activity = (room: InboxRoom) => Date.parse(room.last_message?.created_at ?? room.created_at)
 
@@ -97,6 +102,9 @@ export class InboxStream extends Emitter<InboxEvents> {
       case 'inbox.message':
         this.emit('message', frame)
         return this.change(frame)
+      case 'inbox.message.updated':
+        this.emit('updated', frame)
+        return this.change(frame)
       case 'inbox.read':
         this.emit('read', frame)
         return this.change(frame)
@@ -154,6 +162,8 @@ export class InboxStream extends Emitter<InboxEvents> {
     const entry = this.entries.get(frame.room)
     if (!entry) return frame.type !== 'inbox.message'
     if (frame.type === 'inbox.read') Object.assign(entry, { last_read_id: frame.last_read_id, unread_count: frame.unread_count })
+    // The room's last message shows its new form; the count may have dropped (an unsent unread message).
+    else if (frame.type === 'inbox.message.updated') Object.assign(entry, { unread_count: frame.unread_count, ...(entry.last_message?.id === frame.message.id ? { last_message: frame.message } : {}) })
     // A message the fetch already had (the protocol's rule: not above the room's last message) changes nothing.
     else if (frame.message.id > (entry.last_message?.id ?? 0)) Object.assign(entry, { last_message: frame.message, unread_count: frame.unread_count })
     return true

@@ -33,5 +33,8 @@ export const inboxFrameSchemas = {
   read: z.object({ type: z.literal('inbox.read'), room: z.number().int(), last_read_id: z.number().int(), unread_count: z.number().int() }).describe("The user's own read marker moved (on any device)"),
   room: z.object({ type: z.literal('inbox.room'), room: inboxRoomSchema }).describe('The user gained a room: made a member, or took part in an open room (as an inbox entry)'),
   removed: z.object({ type: z.literal('inbox.removed'), room: z.number().int() }).describe('The user is no longer in the room'),
+  updated: z
+    .object({ type: z.literal('inbox.message.updated'), room: z.number().int(), message: messageSchema, unread_count: z.number().int() })
+    .describe("A message in one of the user's rooms was edited or unsent: its new form (show it if it is the room's last message), with the room's unread count after it (an unsent unread message stops counting)"),
 }
 export type InboxFrame = { [K in keyof typeof inboxFrameSchemas]: z.infer<(typeof inboxFrameSchemas)[K]> }[keyof typeof inboxFrameSchemas]

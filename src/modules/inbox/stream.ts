@@ -10,8 +10,8 @@ import type { InboxFrame } from './model.ts'
 import type { InboxService } from './service.ts'
 import { RoomUnread } from './unread.ts'
 
-/** Something that waits while a room's state is read: a message of the room, or a change of the user's. */
-type Waiting = { message: MessageEvent['message'] } | { change: UserRoomChange }
+/** Something that waits while a room's state is read: a message of the room, a message edited or unsent, or a change of the user's. */
+type Waiting = { message: MessageEvent['message'] } | { changed: MessageEvent['message'] } | { change: UserRoomChange }
 type BlockChange = Extract<UserChange, { type: 'block' }>
 
 /** Everything this instance keeps for one user's streams: their sockets (in the hub) share it. */
@@ -117,6 +117,11 @@ export class InboxStreams {
     if (event.kind === 'message') {
       const followers = this.followers.get(event.room)
       if (!followers) return
+      if (event.change) {
+        // Reactions change nothing an inbox shows.
+        if (event.change.type !== 'reaction') for (const stream of followers) this.messageChanged(stream, event.room, event.message)
+        return
+      }
       const encoded = encodedMessage(event.message)
       for (const stream of followers) this.message(stream, event.room, event.message, true, encoded)
     } else if (event.kind === 'user') {
@@ -201,6 +206,7 @@ export class InboxStreams {
     stream.rooms.set(roomId, new RoomUnread(state))
     for (const item of waiting) {
       if ('message' in item) this.message(stream, roomId, item.message, tell)
+      else if ('changed' in item) this.messageChanged(stream, roomId, item.changed, tell)
       else this.change(stream, item.change, tell)
     }
   }
@@ -209,12 +215,31 @@ export class InboxStreams {
   private message(stream: UserStream, roomId: number, message: MessageEvent['message'], tell: boolean, encoded = encodedMessage(message)) {
     const waiting = stream.reading.get(roomId)
     if (waiting) return void waiting.push({ message })
+    // Created and unsent before it reached here (read back after a broker outage): nothing to count or show.
+    if (message.deleted) return
     const room = stream.rooms.get(roomId)
     const own = message.userId === stream.userId
     if (!room?.message(message.id, own) || !tell) return
     // Counted (the badge is the room's count), but a blocked user's words never reach the blocker here.
     if (!own && stream.blocked?.has(message.userId)) return
     this.sendText(stream, encoded.frame(roomId, room.unread))
+  }
+
+  /**
+   * A message of a followed room was edited or unsent: the client hears its new form with the room's
+   * count. An unsent message may have been unread, and whether the count read from the store already
+   * left it out cannot be told here, so the count is read again first (unsends are rare).
+   */
+  private messageChanged(stream: UserStream, roomId: number, message: MessageEvent['message'], tell = true) {
+    const waiting = stream.reading.get(roomId)
+    if (waiting) return void waiting.push({ changed: message })
+    const room = stream.rooms.get(roomId)
+    if (!room || !tell) return
+    // A blocked user's words never reach the blocker here, changed or not.
+    const shown = message.userId === stream.userId || !stream.blocked?.has(message.userId)
+    const told = (unread: number) => shown && this.send(stream, { type: 'inbox.message.updated', room: roomId, message: toMessageDto(message), unread_count: unread })
+    if (message.deleted) this.reread(stream, roomId, (again) => told(again.unread))
+    else told(room.unread)
   }
 
   /** A change of the user's, once the stream is live. */
@@ -285,8 +310,11 @@ export class InboxStreams {
     })
   }
 
-  /** Reads a followed room's state again (a count arrived older than what the stream heard since). */
-  private reread(stream: UserStream, roomId: number) {
+  /**
+   * Reads a followed room's state again (a count arrived older than what the stream heard since, or
+   * an unsent message may have been counted), then tells the client (`inbox.read` unless `told` says otherwise).
+   */
+  private reread(stream: UserStream, roomId: number, told?: (room: RoomUnread) => void) {
     stream.reading.set(roomId, [])
     stream.rooms.delete(roomId)
     this.deps.store.membership
@@ -296,7 +324,9 @@ export class InboxStreams {
         if (!state) return this.unfollow(stream, roomId)
         this.settle(stream, roomId, state, true)
         const room = stream.rooms.get(roomId)
-        if (room) this.send(stream, { type: 'inbox.read', room: roomId, last_read_id: room.lastReadId, unread_count: room.unread })
+        if (!room) return
+        if (told) told(room)
+        else this.send(stream, { type: 'inbox.read', room: roomId, last_read_id: room.lastReadId, unread_count: room.unread })
       })
       .catch((err: unknown) => {
         this.deps.logger.warn('reading a room state again failed; closing the stream', { user: stream.userId, room: roomId, err })
