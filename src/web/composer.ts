@@ -1,7 +1,9 @@
-// The composer: sends through the room connection, typing notices, and what became of the sends
-// the server would not take.
-import { ChatSendError, type PendingMessage, type RoomConnection } from '../../client/src/index.ts'
+// The composer: sends through the room connection (a reply with the quoted line above the input,
+// an edit of one's own message in place), typing notices, and what became of the sends the
+// server would not take.
+import { ChatSendError, type Message, type PendingMessage, type RoomConnection } from '../../client/src/index.ts'
 import { $, showError } from './dom.ts'
+import { quoteLine } from './message-item.ts'
 
 export interface ComposerDeps {
   /** The page's room connection, while it has one. */
@@ -12,6 +14,8 @@ export class Composer {
   private readonly input = $<HTMLInputElement>('message')
   /** Errors already shown: one failure (the connection stopping) rejects every pending send. */
   private readonly reported = new WeakSet<Error>()
+  /** What the next submit does besides sending: answer a message, or edit one. */
+  private mode: { reply: Message } | { edit: Message } | null = null
 
   constructor(private readonly deps: ComposerDeps) {
     $('composer').addEventListener('submit', (event) => {
@@ -19,6 +23,37 @@ export class Composer {
       if (this.send(this.input.value)) this.input.value = ''
     })
     this.input.addEventListener('input', () => this.deps.room()?.typing())
+    $('composer-cancel').addEventListener('click', () => this.cancel())
+  }
+
+  /** The next message answers `m`: its quote shows above the input. */
+  replyTo(m: Message) {
+    if (this.mode && 'edit' in this.mode) this.input.value = ''
+    this.mode = { reply: m }
+    this.showContext(`${m.nickname}에게 답장`, m)
+  }
+
+  /** The input holds `m`'s text; the next submit edits it. */
+  edit(m: Message) {
+    this.mode = { edit: m }
+    this.input.value = m.message
+    this.showContext('메시지 편집', null)
+  }
+
+  /** Back to a plain message (an edit's text is cleared). */
+  cancel() {
+    if (this.mode && 'edit' in this.mode) this.input.value = ''
+    this.mode = null
+    $('composer-context').hidden = true
+  }
+
+  private showContext(title: string, quoted: Message | null) {
+    const strong = document.createElement('strong')
+    strong.textContent = title
+    const quote = quoted ? [quoteLine({ id: quoted.id, user_id: quoted.user_id, nickname: quoted.nickname, message: quoted.message })] : []
+    $('composer-context-text').replaceChildren(strong, ...quote)
+    $('composer-context').hidden = false
+    this.input.focus()
   }
 
   /**
@@ -40,8 +75,15 @@ export class Composer {
   private send(text: string): boolean {
     const room = this.deps.room()
     if (!room || !text.trim()) return false
+    const mode = this.mode
+    this.cancel()
+    if (mode && 'edit' in mode) {
+      // The list redraws the message from the room's `change`; only a refusal is shown here.
+      room.edit(mode.edit.id, text).catch((error: unknown) => showError(`편집하지 못했습니다: ${error instanceof Error ? error.message : String(error)}`))
+      return true
+    }
     // The pending row comes and goes with the connection's `pending` event; only a refusal is shown here.
-    room.send(text).catch((error: unknown) => {
+    room.send(mode ? { text, replyTo: mode.reply.id } : text).catch((error: unknown) => {
       // `closed`: the page closed the connection; the message stays in storage for the next one.
       if (!(error instanceof Error) || this.reported.has(error) || (error instanceof ChatSendError && error.code === 'closed')) return
       this.reported.add(error)

@@ -17,7 +17,7 @@ export function showError(text: string) {
 type Sender = Pick<Message, 'nickname' | 'profile_picture_url'>
 
 /** The sender's picture, or their initial when there is none or it does not load. */
-function avatar(m: Sender): HTMLElement {
+export function avatar(m: Sender): HTMLElement {
   const url = m.profile_picture_url
   if (url && (url.startsWith('/') || /^https?:\/\//i.test(url))) {
     const img = document.createElement('img')
@@ -36,9 +36,10 @@ function initials(m: Sender): HTMLElement {
   return span
 }
 
-/** A message's name line (the name, then `after`) and text: the `meta` element and the body holding both. */
-function messageBody(nickname: string, after: string, message: string): { body: HTMLDivElement; meta: HTMLDivElement } {
+/** A message's name line (the name, then `after`) and text: the body holding both, its `meta` and `text`. */
+export function messageBody(nickname: string, after: string, message: string): { body: HTMLDivElement; meta: HTMLDivElement; text: HTMLDivElement } {
   const body = document.createElement('div')
+  body.className = 'body'
   const meta = document.createElement('div')
   meta.className = 'meta'
   const who = document.createElement('strong')
@@ -48,35 +49,21 @@ function messageBody(nickname: string, after: string, message: string): { body: 
   text.className = 'text'
   text.textContent = message
   body.append(meta, text)
-  return { body, meta }
-}
-
-/** A message as a list item; `mine` when the page's own user sent it. */
-export function messageItem(m: Message, mine: boolean): HTMLLIElement {
-  const li = document.createElement('li')
-  li.className = mine ? 'message mine' : 'message'
-  li.dataset.id = String(m.id)
-  li.dataset.user = m.user_id
-  const { body, meta } = messageBody(m.nickname, new Date(m.created_at).toLocaleTimeString(), m.message)
-  // How many of the room's other members have not read it yet (filled in by the page).
-  const unread = document.createElement('span')
-  unread.className = 'unread-by'
-  unread.dataset.testid = 'unread-by'
-  meta.append(unread)
-  li.append(avatar(m), body)
-  return li
+  return { body, meta, text }
 }
 
 /**
  * A message the server has not acknowledged yet, as a list item: shown apart (`pending`, and not
  * a `message`) until the server stores it and the stored message takes its place.
  */
-export function pendingItem(p: PendingMessage, sender: Sender): HTMLLIElement {
+export function pendingItem(p: PendingMessage, sender: Sender, quote: HTMLElement | null): HTMLLIElement {
   const li = document.createElement('li')
   li.className = 'pending'
   li.dataset.testid = 'pending'
   li.dataset.clientMsgId = p.client_msg_id
-  li.append(avatar(sender), messageBody(sender.nickname, 'sending…', p.message).body)
+  const { body, text } = messageBody(sender.nickname, 'sending…', p.message)
+  if (quote) body.insertBefore(quote, text)
+  li.append(avatar(sender), body)
   return li
 }
 

@@ -10,8 +10,6 @@ export interface MembersDeps {
   me: () => string
   /** This user asked to leave the room. */
   leave: () => void
-  /** The members or their read markers changed (the "1"s beside the messages follow them). */
-  changed: () => void
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
@@ -49,21 +47,6 @@ export class MembersPanel {
     this.render()
   }
 
-  /** How many of the other members (not the sender, not this user) have not read message `id`. */
-  unreadBy(id: number, senderId: string): number {
-    if (this.kind === 'open') return 0
-    const me = this.deps.me()
-    return this.members.filter((m) => m.user_id !== senderId && m.user_id !== me && m.last_read_id < id).length
-  }
-
-  /** A member's read marker moved (`chat.read`). */
-  read(userId: string, lastReadId: number) {
-    const member = this.members.find((m) => m.user_id === userId)
-    if (!member || lastReadId <= member.last_read_id) return
-    member.last_read_id = lastReadId
-    this.deps.changed()
-  }
-
   /** Loads the members (and, in a direct room, this user's blocks) of the room shown. */
   async load() {
     if (this.roomId === 0 || this.kind === 'open') return this.render()
@@ -77,7 +60,6 @@ export class MembersPanel {
         this.blocked.clear()
         for (const b of blocks) this.blocked.add(b.user_id)
       }
-      this.deps.changed()
       this.render()
     } catch (e) {
       if (load === this.loads) showError(`Could not list the members: ${errorText(e)}`)

@@ -1,7 +1,9 @@
-// The message list of the test page: stored messages in id order, notices, and below them the
-// messages still waiting for the server.
-import type { Message, PendingMessage } from '../../client/src/index.ts'
-import { messageItem, pendingItem } from './dom.ts'
+// The message list of the test page: stored messages in id order, each in its latest form
+// (edits, unsends and reactions redraw it), notices, and below them the messages still waiting for
+// the server.
+import type { Message, PendingMessage, ReplyTo } from '../../client/src/index.ts'
+import { pendingItem } from './dom.ts'
+import { messageItem, quoteLine, type MessageActions } from './message-item.ts'
 
 /** What the list asks of the page. */
 export interface MessageListDeps {
@@ -9,8 +11,12 @@ export interface MessageListDeps {
   me: () => string
   /** Whose name and picture a pending message shows. */
   sender: () => { nickname: string; profile_picture_url: string | null }
-  /** How many of the room's other members have not read message `id` by `senderId` (the "1"). */
-  unreadBy: (id: number, senderId: string) => number
+  /** How many of the room's other members have not read a message (the "1"); null when not counted. */
+  unreadBy: (m: Pick<Message, 'id' | 'user_id'>) => number | null
+  /** What a message's menu and reactions do. */
+  actions: MessageActions
+  /** The quote a pending reply shows, from the message it answers. */
+  quoteOf: (id: number) => ReplyTo | null
 }
 
 export class MessageList {
@@ -23,7 +29,8 @@ export class MessageList {
   private loadingOlder = false
   /** Counts resets: a page of older messages asked for before one belongs to what was shown then. */
   private generation = 0
-  private readonly shown = new Set<number>()
+  /** The messages shown, by id, as last drawn. */
+  private readonly shown = new Map<number, Message>()
   /** The `client_msg_id`s of the messages shown: a pending message among them is stored already. */
   private readonly shownSends = new Set<string>()
 
@@ -48,7 +55,7 @@ export class MessageList {
   append(m: Message) {
     if (!this.remember(m)) return
     const stick = this.nearBottom()
-    const item = messageItem(m, m.user_id === this.deps.me())
+    const item = this.item(m)
     this.el.insertBefore(item, this.firstPending())
     this.renderUnreadBy(item)
     this.lastId = Math.max(this.lastId, m.id)
@@ -74,7 +81,7 @@ export class MessageList {
   /** Puts older history above what is shown, keeping the view where it was. */
   private prepend(older: readonly Message[]) {
     const before = this.el.scrollHeight
-    const items = older.filter((m) => this.remember(m)).map((m) => messageItem(m, m.user_id === this.deps.me()))
+    const items = older.filter((m) => this.remember(m)).map((m) => this.item(m))
     this.el.prepend(...items)
     for (const item of items) this.renderUnreadBy(item)
     if (items[0]) this.oldestId = Number(items[0].dataset.id)
@@ -98,6 +105,21 @@ export class MessageList {
     this.historyDone = false
   }
 
+  /** The messages shown, oldest first: what a new connection holds, so that their changes apply. */
+  messages(): Message[] {
+    return [...this.shown.values()].sort((a, b) => a.id - b.id)
+  }
+
+  /** Draws a shown message again in its latest form (edited, unsent, reacted to, or what it quotes). */
+  update(m: Message) {
+    const old = this.el.querySelector<HTMLElement>(`li.message[data-id="${m.id}"]`)
+    if (!old || !this.shown.has(m.id)) return
+    this.shown.set(m.id, m)
+    const item = this.item(m)
+    old.replaceWith(item)
+    this.renderUnreadBy(item)
+  }
+
   notice(text: string) {
     const li = document.createElement('li')
     li.className = 'notice'
@@ -116,7 +138,7 @@ export class MessageList {
     const items = new Map([...this.el.querySelectorAll<HTMLElement>('li.pending')].map((li) => [li.dataset.clientMsgId, li]))
     const stick = this.nearBottom()
     for (const [id, li] of items) if (!waiting.some((p) => p.client_msg_id === id)) li.remove()
-    for (const p of waiting) this.el.append(items.get(p.client_msg_id) ?? pendingItem(p, this.deps.sender()))
+    for (const p of waiting) this.el.append(items.get(p.client_msg_id) ?? this.pendingItem(p))
     if (stick) this.el.scrollTop = this.el.scrollHeight
   }
 
@@ -129,9 +151,18 @@ export class MessageList {
     return this.el.scrollHeight - this.el.scrollTop - this.el.clientHeight < 80
   }
 
+  private item(m: Message): HTMLLIElement {
+    return messageItem(m, this.deps.me(), this.deps.actions)
+  }
+
+  private pendingItem(p: PendingMessage): HTMLLIElement {
+    const quote = p.reply_to === undefined ? null : this.deps.quoteOf(p.reply_to)
+    return pendingItem(p, this.deps.sender(), quote && quoteLine(quote))
+  }
+
   private remember(m: Message): boolean {
     if (this.shown.has(m.id)) return false
-    this.shown.add(m.id)
+    this.shown.set(m.id, m)
     if (m.client_msg_id) this.shownSends.add(m.client_msg_id)
     return true
   }
@@ -143,7 +174,7 @@ export class MessageList {
   private renderUnreadBy(item: HTMLElement) {
     const span = item.querySelector<HTMLElement>('.unread-by')
     if (!span) return
-    const count = this.deps.unreadBy(Number(item.dataset.id), item.dataset.user ?? '')
-    span.textContent = count > 0 ? String(count) : ''
+    const count = this.deps.unreadBy({ id: Number(item.dataset.id), user_id: item.dataset.user ?? '' })
+    span.textContent = count ? String(count) : ''
   }
 }

@@ -1,5 +1,6 @@
 // The room the test page is in, over the client library's room connection: the state badge, the
-// message list with pending sends, typing, who is online, read markers, paging, leaving.
+// message list with pending sends and the messages' changes (edits, unsends, reactions, replies),
+// typing, who is online, who has read what, paging, leaving.
 import { ChatApiError, type ChatClient, type ConnectionState, type Message, type RoomConnection, type RoomDetail, type StopInfo } from '../../client/src/index.ts'
 import { RoomActivity } from './activity.ts'
 import { Composer } from './composer.ts'
@@ -37,6 +38,8 @@ export class RoomView {
   /** The room shown (0: none), and the storage epoch its message ids belong to. */
   private roomId = 0
   private epoch: string | null = null
+  /** The room version the messages shown are current to: a new connection replays the changes after it. */
+  private version: number | null = null
   /** Room detail is being fetched to see whether the room admits this user. */
   private checking = false
   /** This user asked to leave: the room's 4403 close is their own doing. */
@@ -48,9 +51,19 @@ export class RoomView {
     this.list = new MessageList($('messages'), {
       me: myId,
       sender: mySender,
-      unreadBy: (id, senderId) => this.members.unreadBy(id, senderId),
+      unreadBy: (m) => this.room?.unreadBy(m) ?? null,
+      actions: {
+        reply: (m) => this.composer.replyTo(m),
+        edit: (m) => this.composer.edit(m),
+        unsend: (m) => this.change(this.room?.unsend(m.id), '전송 취소하지 못했습니다'),
+        react: (m, emoji, add) => this.change(this.room?.react(m.id, emoji, add), '공감하지 못했습니다'),
+      },
+      quoteOf: (id) => {
+        const m = this.room?.messages.get(id)
+        return m ? { id, user_id: m.user_id, nickname: m.nickname, message: m.deleted ? '' : m.message } : null
+      },
     })
-    this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave(), changed: () => this.list.refreshUnreadBy() })
+    this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave() })
     this.composer = new Composer({ room: () => this.room })
     this.list.el.addEventListener('scroll', () => {
       if (this.list.el.scrollTop < 40) void this.loadOlder()
@@ -79,12 +92,18 @@ export class RoomView {
       return this.refuse(refusalText(id, e))
     }
     this.checking = false
-    // Back in the room shown: the connection replays what came after the newest message shown.
-    if (id !== this.roomId || detail.epoch !== this.epoch) this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
+    // Back in the room shown: the connection replays what came after the newest message shown,
+    // and the changes after the version the list is current to.
+    if (id !== this.roomId || detail.epoch !== this.epoch || this.version === null) {
+      this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
+      this.version = detail.version
+    }
     this.roomId = id
     this.epoch = detail.epoch
     this.members.show(id, detail.kind)
-    this.follow(this.client.room(id, { since: this.list.lastId, epoch: detail.epoch, storage: localStorage, storageKey: `chat-gateway-test:outbox:${user.user_id}:${id}` }))
+    const room = this.client.room(id, { since: this.list.lastId, epoch: detail.epoch, version: this.version, storage: localStorage, storageKey: `chat-gateway-test:outbox:${user.user_id}:${id}` })
+    room.hold(this.list.messages())
+    this.follow(room)
   }
 
   /** Ends the connection; unsent messages stay in storage and go out on the next connect. */
@@ -111,6 +130,7 @@ export class RoomView {
       })
     on('state', (state) => this.setState(state))
     on('message', (m) => this.received(m))
+    on('change', (m) => this.list.update(m))
     // Sends waiting for the server: queued here, restored from an earlier page, stored, given up on.
     on('pending', () => this.showPending())
     on('failed', (failure) => this.composer.failed(failure))
@@ -126,7 +146,7 @@ export class RoomView {
     on('leave', (leave) => this.list.notice(`${leave.username} left`))
     on('presence', (online) => this.activity.online(online))
     on('typing', (typing) => this.activity.typing(typing.user_id, typing.nickname))
-    on('read', (read) => this.members.read(read.user_id, read.last_read_id))
+    on('reads', () => this.list.refreshUnreadBy())
     on('member', (member) => {
       // This user's own removal is followed by the room's 4403 close, which ends the session.
       if (member.type === 'chat.member.removed' && member.user_id === myId()) return
@@ -139,6 +159,11 @@ export class RoomView {
     })
     this.setState(room.state)
     this.markRead()
+  }
+
+  /** An edit, unsend or reaction under way: the room's frames redraw the message; a refusal is shown. */
+  private change(done: Promise<unknown> | undefined, failed: string) {
+    done?.catch((e: unknown) => showError(`${failed}: ${errorText(e)}`))
   }
 
   private received(m: Message) {
@@ -166,7 +191,8 @@ export class RoomView {
       this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
       for (const m of this.held) if (m.id > this.list.lastId) this.list.append(m)
       this.epoch = detail.epoch
-      room.resumeFrom(this.list.lastId, detail.epoch)
+      room.resumeFrom(this.list.lastId, detail.epoch, detail.version)
+      room.hold(this.list.messages())
     } catch (e) {
       showError(`Could not load the room again: ${errorText(e)}`)
     } finally {
@@ -178,7 +204,13 @@ export class RoomView {
     const roomId = this.roomId
     if (!roomId) return
     try {
-      await this.list.loadOlder((before) => this.client.api.history(roomId, { before, limit: PAGE }), PAGE)
+      const page = async (before: number) => {
+        const older = await this.client.api.history(roomId, { before, limit: PAGE })
+        // Held, so that their changes from now on redraw them.
+        this.room?.hold(older)
+        return older
+      }
+      await this.list.loadOlder(page, PAGE)
     } catch (e) {
       showError(`Could not load older messages: ${errorText(e)}`)
     }
@@ -204,6 +236,7 @@ export class RoomView {
     this.list.notice(text)
     this.roomId = 0
     this.epoch = null
+    this.version = null
     this.leaving = false
     this.members.clear()
   }
@@ -217,7 +250,10 @@ export class RoomView {
   private end() {
     const room = this.room
     this.room = null
+    // Where the list's messages stand: the next connection to this room replays the changes after it.
+    if (room) this.version = room.version ?? this.version
     room?.close()
+    this.composer.cancel()
     this.activity.clear()
     this.showPending()
     this.setState('closed')

@@ -1,0 +1,134 @@
+// A stored message as a list item: its quote (a reply), text (or that it was unsent), reactions,
+// and its menu (답장, reactions, and on one's own 편집 and 전송 취소). Text goes in as text.
+import type { Message, ReplyTo } from '../../client/src/index.ts'
+import { avatar, messageBody } from './dom.ts'
+
+/** What a message's menu and reactions do. */
+export interface MessageActions {
+  reply(m: Message): void
+  edit(m: Message): void
+  unsend(m: Message): void
+  react(m: Message, emoji: string, add: boolean): void
+}
+
+/** The reactions the menu offers. */
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏']
+
+const UNSENT_TEXT = '삭제된 메시지입니다.'
+
+/** A button of the message's menu or reactions. */
+function button(label: string, testid: string, run: () => void): HTMLButtonElement {
+  const b = document.createElement('button')
+  b.type = 'button'
+  b.textContent = label
+  b.dataset.testid = testid
+  b.addEventListener('click', run)
+  return b
+}
+
+/** The quoted line of a reply: who, and what they wrote (cut by the server; "" once unsent). */
+export function quoteLine(q: ReplyTo): HTMLDivElement {
+  const div = document.createElement('div')
+  div.className = 'quote'
+  div.dataset.testid = 'quote'
+  const who = document.createElement('strong')
+  who.textContent = q.nickname
+  div.append(who, ` ${q.message || UNSENT_TEXT}`)
+  return div
+}
+
+/** A message as a list item; `me` is the page's user id (their own are `mine`, with edit and unsend). */
+export function messageItem(m: Message, me: string, actions: MessageActions): HTMLLIElement {
+  const mine = m.user_id === me
+  const li = document.createElement('li')
+  li.className = `message${mine ? ' mine' : ''}${m.deleted ? ' unsent' : ''}`
+  li.dataset.id = String(m.id)
+  li.dataset.user = m.user_id
+  const { body, meta, text } = messageBody(m.nickname, new Date(m.created_at).toLocaleTimeString(), m.deleted ? UNSENT_TEXT : m.message)
+  if (m.edited_at && !m.deleted) {
+    const edited = document.createElement('span')
+    edited.className = 'edited'
+    edited.textContent = ' (수정됨)'
+    meta.append(edited)
+  }
+  if (mine && !m.deleted) {
+    // How many of the room's other members have not read it yet (filled in by the list).
+    const unread = document.createElement('span')
+    unread.className = 'unread-by'
+    unread.dataset.testid = 'unread-by'
+    meta.append(unread)
+  }
+  if (m.reply_to) body.insertBefore(quoteLine(m.reply_to), text)
+  if (!m.deleted) {
+    body.append(reactionsRow(m, me, actions))
+    meta.append(menu(m, me, actions, body))
+  }
+  li.append(avatar(m), body)
+  return li
+}
+
+/** Each emoji with its count; the user's own are marked, and a tap adds or takes back theirs. */
+function reactionsRow(m: Message, me: string, actions: MessageActions): HTMLDivElement {
+  const row = document.createElement('div')
+  row.className = 'reactions'
+  for (const r of m.reactions) {
+    const reacted = r.user_ids.includes(me)
+    const b = button(`${r.emoji} ${r.count}`, 'reaction', () => actions.react(m, r.emoji, !reacted))
+    b.dataset.emoji = r.emoji
+    b.setAttribute('aria-pressed', String(reacted))
+    row.append(b)
+  }
+  return row
+}
+
+/** The "⋯" toggle and the menu it opens (below the message, so it fits a phone's width). */
+function menu(m: Message, me: string, actions: MessageActions, body: HTMLElement): HTMLButtonElement {
+  const panel = document.createElement('div')
+  panel.className = 'menu'
+  panel.dataset.testid = 'menu'
+  panel.hidden = true
+  const close = (run: () => void) => () => {
+    panel.hidden = true
+    run()
+  }
+  panel.append(
+    button(
+      '답장',
+      'menu-reply',
+      close(() => actions.reply(m)),
+    ),
+  )
+  if (m.user_id === me)
+    panel.append(
+      button(
+        '편집',
+        'menu-edit',
+        close(() => actions.edit(m)),
+      ),
+      button(
+        '전송 취소',
+        'menu-unsend',
+        close(() => actions.unsend(m)),
+      ),
+    )
+  for (const emoji of QUICK_REACTIONS) {
+    // Reactors are named for the first ten only: past them, a second tap adds again (which changes nothing).
+    const reacted = m.reactions.some((r) => r.emoji === emoji && r.user_ids.includes(me))
+    panel.append(
+      button(
+        emoji,
+        'menu-react',
+        close(() => actions.react(m, emoji, !reacted)),
+      ),
+    )
+  }
+  body.append(panel)
+  const toggle = button('⋯', 'message-menu', () => {
+    const open = panel.hidden
+    for (const other of document.querySelectorAll<HTMLElement>('#messages .menu')) other.hidden = true
+    panel.hidden = !open
+  })
+  toggle.className = 'menu-toggle'
+  toggle.setAttribute('aria-label', '메시지 메뉴')
+  return toggle
+}
