@@ -1,9 +1,12 @@
 /**
  * The load client, one process, the same for both servers. Prints one JSON line of results.
  *
- *   fanout:  --rooms 1,2,… --clients N --window W --seconds S
+ *   fanout:  --rooms 1,2,… --clients N --window W --seconds S [--changes F]
  *            each client keeps W of its own messages in flight (sends the next when its echo
- *            arrives); counts every chat.message delivered and each echo's latency.
+ *            arrives); counts every chat.message delivered and each echo's latency. With
+ *            --changes F (0–1), that share of operations are changes of the client's newest
+ *            message instead, edits and reactions (👍 added, then taken back) in turn, each
+ *            answered by its chat.message.updated or chat.reaction.
  *   bigroom: --rooms 1 --clients N --rate R --seconds S
  *            R messages a second in total, from 10 senders; latency from send to every receipt.
  *   idle:    --rooms 1,2,… --clients N (sockets spread over the rooms)
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1' },
     users: { type: 'string' },
     'user-prefix': { type: 'string' },
+    changes: { type: 'string', default: '0' },
   },
 })
 if (!values.url || (!values.rooms && values.mode !== 'inbox')) throw new Error('--url and --rooms are required')
@@ -75,7 +79,19 @@ async function fanout() {
   const latencies: number[] = []
   const sentAt: Float64Array[] = []
   const sockets: WebSocket[] = []
+  const changeShare = Number(values.changes)
+  let changed = 0
+  /** Each client's newest message, and how many changes it made of it (even: edit next, odd: react). */
+  const newest = new Float64Array(rooms.length * clientCount)
+  const changesMade = new Int32Array(rooms.length * clientCount)
   const sendNext = (client: number, seq: number) => {
+    if (changeShare > 0 && newest[client]! > 0 && Math.random() < changeShare) {
+      const id = newest[client]!
+      const n = changesMade[client]!++
+      const react = n % 2 === 1
+      const add = n % 4 === 1
+      return sockets[client]!.send(react ? `{"type":"chat.react","id":${id},"emoji":"👍","add":${add}}` : `{"type":"chat.edit","id":${id},"message":"e ${client} ${seq}"}`)
+    }
     sentAt[client]![seq % 64] = performance.now()
     sockets[client]!.send(`{"type":"chat.message","message":"m ${client} ${seq}"}`)
   }
@@ -83,16 +99,29 @@ async function fanout() {
   const total = rooms.length * perRoom
   for (let c = 0; c < total; c++) sentAt.push(new Float64Array(64))
   const nextSeq = new Int32Array(total)
+  /** A change's answer (the client's edit or reaction, as the room hears it): the client goes on. */
+  const changeAnswered = (c: number, data: string) => {
+    if (!data.startsWith('{"type":"chat.message.updated"') && !data.startsWith('{"type":"chat.reaction"')) return
+    const frame = JSON.parse(data) as { user_id?: string; message?: { user_id: string } }
+    if ((frame.user_id ?? frame.message?.user_id) !== `load-${rooms[Math.floor(c / perRoom)]}-${c}`) return
+    if (measuring) changed++
+    if (running) sendNext(c, nextSeq[c]!++)
+  }
   sockets.push(
     ...(await connectMany(total, (c) =>
       connect(rooms[Math.floor(c / perRoom)]!, c, (data) => {
-        if (!data.startsWith(MESSAGE_PREFIX)) return
+        if (!data.startsWith(MESSAGE_PREFIX)) return changeShare > 0 ? changeAnswered(c, data) : undefined
         if (measuring) delivered++
         // "m <client> <seq>": only the sender of a message reacts to it.
         const start = MESSAGE_PREFIX.length + 2
         const space = data.indexOf(' ', start)
         if (Number(data.slice(start, space)) !== c) return
         const seq = Number(data.slice(space + 1, data.indexOf('"', space)))
+        if (changeShare > 0) {
+          // A new newest message starts its changes afresh (no 👍 on it yet to take back).
+          newest[c] = Number(/"id":(\d+)/.exec(data)?.[1] ?? 0)
+          changesMade[c] = 0
+        }
         if (measuring) {
           echoed++
           latencies.push(performance.now() - sentAt[c]![seq % 64]!)
@@ -110,7 +139,7 @@ async function fanout() {
   const elapsed = (performance.now() - started) / 1000
   running = false
   const { p50Ms, p99Ms } = percentiles(latencies)
-  return { sockets: total, deliveredPerSecond: delivered / elapsed, sentPerSecond: echoed / elapsed, p50Ms, p99Ms, close: sockets }
+  return { sockets: total, deliveredPerSecond: delivered / elapsed, sentPerSecond: echoed / elapsed, changesPerSecond: changed / elapsed, p50Ms, p99Ms, close: sockets }
 }
 
 async function bigroom() {

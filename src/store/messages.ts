@@ -1,8 +1,7 @@
 import { and, eq, getTableColumns, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import { messageChangedEvent, writeEvents, type Outbox } from './outbox.ts'
-import { first, lock, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
-import { roleIn } from './sql-membership.ts'
+import type { SqlDatabase } from './sql-database.ts'
 import { NotAMemberError, type MessageRow, type ReactionSum } from './store.ts'
 
 type Tables = SqlDatabase['t']
@@ -88,32 +87,129 @@ export interface ChangeResult {
 }
 
 /**
+ * The statements of changes, built once per database (see `SqlDatabase.statement`): a change is a
+ * handful of small statements, and building them anew each time cost several times their running.
+ */
+export function prepareChanges(database: SqlDatabase) {
+  const { t } = database
+  const p = sql.placeholder
+  const { columns, q, joinQuote } = messageSelection(t)
+  const { messages, reactions, messageHistory } = t
+  const reaction = and(eq(reactions.messageId, p('messageId')), eq(reactions.emoji, p('emoji')))
+  return {
+    room: database.statement(
+      (tx) =>
+        tx
+          .select({ version: t.rooms.version, kind: t.rooms.kind })
+          .from(t.rooms)
+          .where(eq(t.rooms.id, p('roomId'))),
+      'lock',
+    ),
+    role: database.statement(
+      (tx) =>
+        tx
+          .select({ role: t.members.role })
+          .from(t.members)
+          .where(and(eq(t.members.roomId, p('roomId')), eq(t.members.userId, p('userId')))),
+      'rows',
+    ),
+    message: database.statement(
+      (tx) =>
+        tx
+          .select(columns)
+          .from(messages)
+          .leftJoin(q, joinQuote)
+          .where(and(eq(messages.id, p('messageId')), eq(messages.roomId, p('roomId')))),
+      'rows',
+    ),
+    roomVersion: database.statement(
+      (tx) =>
+        tx
+          .update(t.rooms)
+          .set({ version: sql`${p('version')}` })
+          .where(eq(t.rooms.id, p('roomId'))),
+      'run',
+    ),
+    edited: database.statement(
+      (tx) =>
+        tx
+          .update(messages)
+          .set({ body: sql`${p('body')}`, editedAt: sql`${p('at')}`, version: sql`${p('version')}` })
+          .where(eq(messages.id, p('messageId'))),
+      'run',
+    ),
+    unsent: database.statement(
+      (tx) =>
+        tx
+          .update(messages)
+          .set({ body: '', deleted: 1, reactions: null, version: sql`${p('version')}` })
+          .where(eq(messages.id, p('messageId'))),
+      'run',
+    ),
+    reacted: database.statement(
+      (tx) =>
+        tx
+          .update(messages)
+          .set({ reactions: sql`${p('reactions')}`, version: sql`${p('version')}` })
+          .where(eq(messages.id, p('messageId'))),
+      'run',
+    ),
+    forgetReactions: database.statement((tx) => tx.delete(reactions).where(eq(reactions.messageId, p('messageId'))), 'run'),
+    addReaction: database.statement(
+      (tx) =>
+        tx
+          .insert(reactions)
+          .values({ messageId: p('messageId'), emoji: p('emoji'), userId: p('userId'), createdAt: p('at') })
+          .onConflictDoNothing()
+          .returning({ userId: reactions.userId }),
+      'rows',
+    ),
+    takeReaction: database.statement(
+      (tx) =>
+        tx
+          .delete(reactions)
+          .where(and(reaction, eq(reactions.userId, p('userId'))))
+          .returning({ userId: reactions.userId }),
+      'rows',
+    ),
+    firstReactors: database.statement((tx) => tx.select({ userId: reactions.userId }).from(reactions).where(reaction).orderBy(reactions.createdAt, reactions.userId).limit(REACTION_NAMES), 'rows'),
+    kept: database.statement(
+      (tx) =>
+        tx
+          .select({ id: messageHistory.id })
+          .from(messageHistory)
+          .where(eq(messageHistory.messageId, p('messageId')))
+          .limit(1),
+      'rows',
+    ),
+    keep: database.statement((tx) => tx.insert(messageHistory).values({ messageId: p('messageId'), body: p('body'), at: p('at'), action: p('action'), by: p('by') }), 'run'),
+  }
+}
+
+export type ChangeStatements = ReturnType<typeof prepareChanges>
+
+/**
  * Changes a message in one transaction, written once for both databases: the room's row locked
  * first (Postgres: appends, member removals and other changes take turns on it), the membership
  * and the rules checked there, the room's version moved by one, the message written with it, the
  * original kept (message_history) and the webhook event written. A refusal throws before anything
  * is written.
  */
-export function changeMessage(database: SqlDatabase, outbox: Outbox, request: ChangeRequest): Promise<ChangeResult> {
+export function changeMessage(database: SqlDatabase, statements: ChangeStatements, outbox: Outbox, request: ChangeRequest): Promise<ChangeResult> {
   const { t } = database
-  const { columns, q, joinQuote } = messageSelection(t)
+  const s = statements
   const { roomId, messageId, by, service, change, at, rules } = request
   return database.transaction(function* (tx) {
-    const [room] = yield* lock(tx.select({ version: t.rooms.version, kind: t.rooms.kind }).from(t.rooms).where(eq(t.rooms.id, roomId)))
+    const [room] = yield* s.room({ roomId })
     if (!room) throw new ChangeRefused('message_not_found')
-    const role = room.kind === 'open' ? null : yield* roleIn(t, tx, roomId, by)
+    const role = room.kind === 'open' ? null : ((yield* s.role({ roomId, userId: by }))[0]?.role ?? null)
     if (!service && room.kind !== 'open' && role !== 'owner' && role !== 'member') throw new NotAMemberError(roomId, by)
-    const found = yield* first(
-      tx
-        .select(columns)
-        .from(t.messages)
-        .leftJoin(q, joinQuote)
-        .where(and(eq(t.messages.id, messageId), eq(t.messages.roomId, roomId))),
-    )
+    const [found] = yield* s.message({ messageId, roomId })
     if (!found) throw new ChangeRefused('message_not_found')
     const message = toMessageRow(found)
     const authored = message.userId === by
-    let set: Partial<typeof t.messages.$inferInsert>
+    const version = room.version + 1
+    let changed: MessageRow
     let made: MadeChange
     let kept: { action: 'edited' | 'deleted'; body: string } | null = null
     switch (change.type) {
@@ -122,7 +218,8 @@ export function changeMessage(database: SqlDatabase, outbox: Outbox, request: Ch
         if (message.deleted) throw new ChangeRefused('deleted')
         if (!service && at - message.createdAt > rules.editWindowMs) throw new ChangeRefused('edit_window_closed')
         if (change.body === message.body) return { message, made: null }
-        set = { body: change.body, editedAt: at }
+        yield* s.edited({ body: change.body, at, version, messageId })
+        changed = { ...message, body: change.body, editedAt: at, version }
         made = { type: 'edited' }
         kept = { action: 'edited', body: change.body }
         break
@@ -132,36 +229,27 @@ export function changeMessage(database: SqlDatabase, outbox: Outbox, request: Ch
           if (!authored) throw new ChangeRefused('not_author')
           if (at - message.createdAt > rules.unsendWindowMs) throw new ChangeRefused('unsend_window_closed')
         }
-        set = { body: '', deleted: 1, reactions: null }
+        yield* s.forgetReactions({ messageId })
+        yield* s.unsent({ version, messageId })
+        changed = { ...message, body: '', deleted: true, reactions: [], version }
         made = { type: 'deleted' }
         kept = { action: 'deleted', body: message.body }
-        yield* run(tx.delete(t.reactions).where(eq(t.reactions.messageId, messageId)))
         break
       case 'react': {
         if (message.deleted) throw new ChangeRefused('deleted')
-        const reactions = yield* react(t, tx, message, by, change.emoji, change.add, at, rules.maxReactions)
+        const reactions = yield* react(s, message, by, change.emoji, change.add, at, rules.maxReactions)
         if (reactions === null) return { message, made: null }
-        set = { reactions: reactions.length === 0 ? null : JSON.stringify(reactions) }
+        yield* s.reacted({ reactions: reactions.length === 0 ? null : JSON.stringify(reactions), version, messageId })
+        changed = { ...message, reactions, version }
         made = { type: 'reaction', emoji: change.emoji, userId: by, added: change.add }
         break
       }
     }
-    const version = room.version + 1
-    yield* run(tx.update(t.rooms).set({ version }).where(eq(t.rooms.id, roomId)))
-    yield* run(
-      tx
-        .update(t.messages)
-        .set({ ...set, version })
-        .where(eq(t.messages.id, messageId)),
-    )
-    const changed: MessageRow = { ...message, ...(set.body === undefined ? {} : { body: set.body }), ...(set.editedAt ? { editedAt: set.editedAt } : {}), version, deleted: message.deleted || set.deleted === 1 }
-    if (set.reactions !== undefined) changed.reactions = set.reactions === null ? [] : (JSON.parse(set.reactions) as ReactionSum[])
+    yield* s.roomVersion({ version, roomId })
     if (kept) {
       // The original is written at the first change: until then the message itself holds it.
-      const history = yield* first(tx.select({ id: t.messageHistory.id }).from(t.messageHistory).where(eq(t.messageHistory.messageId, messageId)).limit(1))
-      const entries: (typeof t.messageHistory.$inferInsert)[] = [{ messageId, body: kept.body, at, action: kept.action, by: service && !authored ? null : by }]
-      if (!history) entries.unshift({ messageId, body: message.body, at: message.createdAt, action: 'created', by: message.userId })
-      yield* run(tx.insert(t.messageHistory).values(entries))
+      if ((yield* s.kept({ messageId })).length === 0) yield* s.keep({ messageId, body: message.body, at: message.createdAt, action: 'created', by: message.userId })
+      yield* s.keep({ messageId, body: kept.body, at, action: kept.action, by: service && !authored ? null : by })
       yield* writeEvents(t, outbox, tx, [messageChangedEvent(made.type === 'deleted' ? 'message.deleted' : 'message.updated', changed)])
     }
     return { message: changed, made }
@@ -174,35 +262,24 @@ export function changeMessage(database: SqlDatabase, outbox: Outbox, request: Ch
  * room's lock, so counts stay exact however many react at once; the first names are read again
  * only when one of them took theirs back.
  */
-function* react(t: Tables, tx: QueryBuilder, message: MessageRow, userId: string, emoji: string, add: boolean, at: number, maxReactions: number) {
+function* react(s: ChangeStatements, message: MessageRow, userId: string, emoji: string, add: boolean, at: number, maxReactions: number) {
   const sums = message.reactions.map((r) => ({ ...r, userIds: [...r.userIds] }))
   const sum = sums.find((r) => r.emoji === emoji)
-  const key = and(eq(t.reactions.messageId, message.id), eq(t.reactions.emoji, emoji), eq(t.reactions.userId, userId))
+  const key = { messageId: message.id, emoji, userId }
   if (add) {
     if (!sum && sums.length >= maxReactions) throw new ChangeRefused('too_many_reactions')
-    const added = yield* rows(tx.insert(t.reactions).values({ messageId: message.id, emoji, userId, createdAt: at }).onConflictDoNothing().returning({ userId: t.reactions.userId }))
-    if (added.length === 0) return null
+    if ((yield* s.addReaction({ ...key, at })).length === 0) return null
     if (sum) {
       sum.count++
       if (sum.userIds.length < REACTION_NAMES) sum.userIds.push(userId)
     } else sums.push({ emoji, count: 1, userIds: [userId] })
     return sums
   }
-  const removed = yield* rows(tx.delete(t.reactions).where(key).returning({ userId: t.reactions.userId }))
-  if (removed.length === 0 || !sum) return removed.length === 0 ? null : sums
+  if ((yield* s.takeReaction(key)).length === 0) return null
+  if (!sum) return sums
   sum.count--
   if (sum.count === 0) return sums.filter((r) => r !== sum)
-  if (sum.userIds.includes(userId)) {
-    const first = yield* rows(
-      tx
-        .select({ userId: t.reactions.userId })
-        .from(t.reactions)
-        .where(and(eq(t.reactions.messageId, message.id), eq(t.reactions.emoji, emoji)))
-        .orderBy(t.reactions.createdAt, t.reactions.userId)
-        .limit(REACTION_NAMES),
-    )
-    sum.userIds = first.map((r) => r.userId)
-  }
+  if (sum.userIds.includes(userId)) sum.userIds = (yield* s.firstReactors({ messageId: message.id, emoji })).map((r) => r.userId)
   return sums
 }
 

@@ -16,7 +16,7 @@ export type QueryBuilder = Pick<SqliteDb, 'select' | 'insert' | 'update' | 'dele
  * select whose rows stay locked until the transaction ends (Postgres's `for update`; SQLite, whose
  * one writer already excludes every other, just reads them); `raw`: rows of raw SQL.
  */
-type Step = { kind: 'rows' | 'run' | 'lock'; query: PromiseLike<unknown> } | { kind: 'raw'; query: SQL }
+type Step = { kind: 'rows' | 'run' | 'lock'; query: PromiseLike<unknown> } | { kind: 'raw'; query: SQL } | { kind: 'statement'; run: (tx: unknown) => unknown }
 
 /** A transaction's body: a generator that yields its queries as steps (see `rows`, `run`, `lock`, `raw`) and returns its result. */
 type Transaction<T> = (tx: QueryBuilder) => Generator<Step, T, unknown>
@@ -46,6 +46,18 @@ export function* raw<T>(query: SQL): Generator<Step, T[], unknown> {
   return (yield { kind: 'raw', query }) as T[]
 }
 
+/** How a statement runs as a step: its rows, a write, or its rows locked (see `lock`). */
+type StatementMode = 'rows' | 'run' | 'lock'
+
+/** A statement's values for its placeholders (`sql.placeholder(name)`). */
+type Values = Record<string, unknown>
+
+/**
+ * A statement built once with placeholders, run as a transaction's step with their values (see
+ * `SqlDatabase.statement`): what a transaction that runs often uses, so a call builds no SQL.
+ */
+export type Statement<R> = (values: Values) => Generator<Step, R, unknown>
+
 /**
  * One database as the code shared by both stores sees it. drizzle builds the same queries on
  * SQLite and Postgres from table objects of the same names and columns (src/db/schema-parity.test.ts
@@ -68,6 +80,12 @@ export interface SqlDatabase {
    * it: after a failed statement Postgres takes no more in that transaction).
    */
   transaction<T>(body: Transaction<T>): Promise<T>
+  /**
+   * A statement built once by `build` with placeholders, for the steps of transactions that run
+   * often: SQLite compiles it once (its one connection runs every transaction); Postgres runs it on
+   * the transaction's connection, built there (its cost is the round trip, not the building).
+   */
+  statement<Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>>
 }
 
 /** Feeds each step's outcome back into the body until it returns. */
@@ -114,6 +132,7 @@ export function sqliteDatabase(db: SqliteDb): SqlDatabase {
   }
   const execute = (step: Step): unknown => {
     if (step.kind === 'raw') return rawRows(step.query)
+    if (step.kind === 'statement') return step.run(undefined)
     const query = step.query as unknown as SyncQuery
     return step.kind === 'run' ? void query.run() : query.all()
   }
@@ -123,12 +142,21 @@ export function sqliteDatabase(db: SqliteDb): SqlDatabase {
     t: tables,
     rows: async <T>(query: SQL) => rawRows<T>(query),
     transaction: async <T>(body: Transaction<T>) => db.transaction((tx) => drive(body(tx), execute)),
+    statement: <Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>> => {
+      // bun:sqlite's statement through drizzle's prepared query (its row mapping included).
+      const prepared = (build(db) as unknown as { prepare(): { all(values: Values): unknown; run(values: Values): unknown } }).prepare()
+      const run = mode === 'run' ? (values: Values) => prepared.run(values) : (values: Values) => prepared.all(values)
+      return function* (values) {
+        return (yield { kind: 'statement', run: () => run(values) }) as Awaited<Q>
+      }
+    },
   }
 }
 
 export function postgresDatabase(db: PgDb): SqlDatabase {
   const execute = (tx: PgDb) => async (step: Step) => {
     if (step.kind === 'raw') return [...(await tx.execute(step.query))]
+    if (step.kind === 'statement') return step.run(tx)
     if (step.kind === 'lock') return (step.query as unknown as { for(strength: 'update'): PromiseLike<unknown> }).for('update')
     return step.query
   }
@@ -139,5 +167,13 @@ export function postgresDatabase(db: PgDb): SqlDatabase {
     t: pgTables as unknown as typeof tables,
     rows: async <T>(query: SQL) => [...(await db.execute(query))] as T[],
     transaction: <T>(body: Transaction<T>) => db.transaction((tx) => driveAsync(body(tx as unknown as QueryBuilder), execute(tx as unknown as PgDb))),
+    statement: <Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>> =>
+      function* (values) {
+        const run = (tx: unknown) => {
+          const query = build(tx as QueryBuilder) as unknown as { for(strength: 'update'): unknown; execute(values: Values): unknown }
+          return (mode === 'lock' ? (query.for('update') as typeof query) : query).execute(values)
+        }
+        return (yield { kind: 'statement', run }) as Awaited<Q>
+      },
   }
 }

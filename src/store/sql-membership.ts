@@ -312,7 +312,7 @@ function* lockRoom(t: Tables, tx: QueryBuilder, roomId: number) {
 }
 
 /** A step: the user's role in the room, read in the transaction. */
-export function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
+function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
   const row = yield* first(
     tx
       .select({ role: t.members.role })

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
-import { changeMessage, messageHistory, messageSelection, purgeHistory, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
+import { changeMessage, messageHistory, messageSelection, prepareChanges, purgeHistory, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
@@ -39,11 +39,14 @@ export abstract class SqlStore {
   protected abstract readonly commits: GroupCommit
   /** The reads on the hot paths (history, replays, webhook passes, room checks), prepared once. */
   private readonly reads
+  /** The statements of a message's changes, built once. */
+  private readonly changes
 
   constructor(protected readonly database: SqlDatabase) {
     this.outbox = new SqlOutbox(database)
     this.membership = new SqlMembership(database, this.outbox)
     this.reads = prepareReads(database)
+    this.changes = prepareChanges(database)
   }
 
   async createRoom(input: { name: string; postId: number | null }): Promise<{ room: RoomRow; created: boolean }> {
@@ -165,7 +168,7 @@ export abstract class SqlStore {
       const refused = unstorableBody(request.change.body)
       if (refused) return Promise.reject(refused)
     }
-    return changeMessage(this.database, this.outbox, request).catch((error: unknown) => {
+    return changeMessage(this.database, this.changes, this.outbox, request).catch((error: unknown) => {
       this.writes.failed(error)
       throw error
     })
