@@ -4,7 +4,8 @@
  * driven by the same load client in a separate process, in one run. Prints a table, writes
  * bench/results/latest.json and latest.svg.
  *
- * Also runs bench/user-streams.ts (what user streams cost), bench/webhooks.ts (webhooks on against
+ * Also runs bench/user-streams.ts (what user streams cost), bench/changes.ts (what edits and
+ * reactions cost, 10% of a fan-out load's operations), bench/webhooks.ts (webhooks on against
  * off) and bench/inbox.ts (the inbox and the badge on a million messages; smaller with --quick).
  *
  *   bun run bench [--quick] [--fanout-rooms 20] [--fanout-clients 10] [--window 4] [--seconds 10]
@@ -305,6 +306,7 @@ try {
   const store = await runJson([bun, 'bench/store.ts', '--messages', String(size.storeMessages)])
   const streams = await runJson([bun, 'bench/user-streams.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1', '--participants', '600'] : [])])
   const webhooks = await runJson([bun, 'bench/webhooks.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
+  const changes = await runJson([bun, 'bench/changes.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
   const inboxArgs = quick ? ['--messages', '50000', '--rooms', '2000', '--user-rooms', '200', '--runs', '50', '--no-postgres'] : []
   const inbox = (await runJson([bun, 'bench/inbox.ts', ...inboxArgs])) as unknown as Record<string, Record<'reference' | 'inbox' | 'badge', { p50: number; p99: number }>>
   const cluster = values.cluster ? await measureCluster() : null
@@ -367,6 +369,9 @@ try {
     `webhooks: stored/s ${fmt(webhooks.storedOn!)} on vs ${fmt(webhooks.storedOff!)} off (${webhooks.storedRatio!.toFixed(3)}x), server CPU ${fmt(webhooks.cpuUsOn!)} vs ${fmt(webhooks.cpuUsOff!)} µs per message; ${fmt(webhooks.eventsPerSecond!)} events/s delivered during the load, drained ${fmt(webhooks.drainSeconds!)} s after it`,
   )
   console.log(
+    `changes: with 10% of a fan-out load's operations edits and reactions, ${fmt(changes.cpuUsPerChange!)} µs of server CPU per change against ${fmt(changes.cpuUsPerMessage!)} per message (${changes.changeToMessage!.toFixed(1)}x: each change is a transaction of its own), ${fmt(changes.changesPerSecond!)} changes/s beside ${fmt(changes.storedPerSecondMixed!)} stored/s (${fmt(changes.storedPerSecondPlain!)} stored/s with sends only)`,
+  )
+  console.log(
     `crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`,
   )
   for (const [name, r] of Object.entries(inbox)) {
@@ -404,6 +409,7 @@ try {
     streams,
     inbox,
     webhooks,
+    changes,
     cluster,
     targets,
     rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })),
