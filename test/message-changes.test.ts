@@ -220,6 +220,11 @@ for (const store of STORES) {
         expect([res.status, await codeOf(res)]).toEqual([403, 'not_a_member'])
       }
       expect((await history(server, room)).find((m) => m.id === message.id)).toMatchObject({ message: 'hello', deleted: false, reactions: [] })
+      // What changed is the room's content: not for them either, over REST or a replay.
+      const changes = await server.http(`/chat/v1/room/${room}/changes/?after_version=0`, { headers: identityHeaders(bob) })
+      expect([changes.status, await codeOf(changes)]).toEqual([403, 'not_a_member'])
+      const replay = await fetch(`${server.base}/ws/chat/${room}/chat/?since_version=0`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', ...identityHeaders(bob) } })
+      expect([replay.status, await codeOf(replay)]).toEqual([403, 'not_a_member'])
     })
 
     it('should bring a client that was away exactly to the server copy with since_version=, and GET …/changes/ likewise', async () => {
