@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'bun:test'
 import { MessageStore } from '../client/src/messages.ts'
+import { Resume } from '../client/src/resume.ts'
 import type { Message, ReactionFrame } from '../client/src/index.ts'
 
 function message(id: number, version: number, fields: Partial<Message> = {}): Message {
@@ -70,5 +71,36 @@ describe('the message store', () => {
     expect(store.messages.get(2)?.reply_to?.message).toBe('가'.repeat(100))
     store.apply({ type: 'chat.message.deleted', id: 1, room: 1, version: 4 })
     expect(store.messages.get(2)?.reply_to?.message).toBe('')
+  })
+})
+
+describe('where a room connection resumes', () => {
+  it('should ask for the changes after the highest version applied, beside since= and epoch=', () => {
+    const store = new MessageStore(7)
+    const resume = new Resume(3, 'e1', store)
+    expect(resume.query()).toEqual({ since: 3, since_version: 7, epoch: 'e1' })
+    expect(resume.replaying).toBe(true)
+    expect(new Resume(null, 'e1', new MessageStore()).query()).toEqual({})
+  })
+
+  it('should deliver the new messages of a replay sent in version order in id order, once, when it is over', () => {
+    const store = new MessageStore(7)
+    const resume = new Resume(3, 'e1', store)
+    resume.query()
+    for (const m of [message(5, 9), message(4, 10), message(5, 9), message(2, 11)]) expect(resume.arrived(m)).toEqual([])
+    expect(resume.recovered({ type: 'chat.recovered', count: 3, truncated: false, epoch: 'e1', version: 11 }).map((m) => m.id)).toEqual([4, 5])
+    expect(store.version).toBe(11)
+    expect(resume.arrived(message(6, 12)).map((m) => m.id)).toEqual([6])
+  })
+
+  it('should ask again from where a replay began when it is cut short', () => {
+    const store = new MessageStore(7)
+    const resume = new Resume(3, 'e1', store)
+    resume.query()
+    resume.arrived(message(5, 9))
+    store.reached(9)
+    resume.dropped()
+    expect(resume.query()).toEqual({ since: 3, since_version: 7, epoch: 'e1' })
+    expect(resume.recovered({ type: 'chat.recovered', count: 0, truncated: false, epoch: 'e1', version: 7 })).toEqual([])
   })
 })

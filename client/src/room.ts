@@ -5,6 +5,7 @@ import { MessageStore } from './messages.ts'
 import { Outbox, type OutboxStorage, type PendingMessage } from './outbox.ts'
 import { Presence } from './presence.ts'
 import { ReadMarkers } from './reads.ts'
+import { Resume } from './resume.ts'
 import type { ChatApi } from './rest.ts'
 import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
 import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomDetail, RoomServerFrame, TypingFrame } from './types.ts'
@@ -116,19 +117,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
   readonly messages: ReadonlyMap<number, Message>
   private readonly store: MessageStore
   private readonly reads = new ReadMarkers()
-  /** New messages of the replay under way, delivered in id order once it is over (a `since_version=` replay sends them in version order). */
-  private replayed: Message[] = []
+  private readonly resume: Resume
   private readonly socket: ReconnectingSocket
   private readonly outbox: Outbox
   private readonly presence: Presence | null
-  /** The newest message id delivered (or given by the app): since= for the next connect. */
-  private position: number | null
-  private epoch: string | null
-  /** The open socket asked for a replay and `chat.recovered` has not come yet. */
-  private replaying = false
-  /** The `since=` and `since_version=` of the open socket's replay. */
-  private replayFrom: number | null = null
-  private replayVersion: number | null = null
   /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
   private inFlight: string | null = null
   private sendRetries = 0
@@ -149,10 +141,9 @@ export class RoomConnection extends Emitter<RoomEvents> {
   ) {
     super()
     const { detail } = options
-    this.position = options.since ?? (detail ? (detail.chat_messages.at(-1)?.id ?? 0) : null)
-    this.epoch = options.epoch ?? detail?.epoch ?? null
     this.store = new MessageStore(options.version ?? detail?.version ?? null)
     this.messages = this.store.messages
+    this.resume = new Resume(options.since ?? (detail ? (detail.chat_messages.at(-1)?.id ?? 0) : null), options.epoch ?? detail?.epoch ?? null, this.store)
     if (detail) {
       this.hold(detail.chat_messages)
       this.reads.learn(detail)
@@ -176,7 +167,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.socket = new ReconnectingSocket(
       transport,
       {
-        target: () => ({ path: `/ws/chat/${roomId}/chat/`, query: this.resumeQuery() }),
+        target: () => ({ path: `/ws/chat/${roomId}/chat/`, query: this.resume.query() }),
         probePath: `/chat/v1/room/${roomId}/messages/?limit=1`,
         opened: () => this.opened(),
         frame: (frame) => this.frame(frame as RoomServerFrame),
@@ -289,8 +280,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
    * room version (room detail's): later messages only are delivered, and reconnects resume after it.
    */
   resumeFrom(messageId: number, epoch?: string, version?: number): void {
-    this.position = messageId
-    if (epoch !== undefined) this.epoch = epoch
+    this.resume.position = messageId
+    if (epoch !== undefined) this.resume.epoch = epoch
     if (version !== undefined) this.store.reached(version)
   }
 
@@ -312,19 +303,6 @@ export class RoomConnection extends Emitter<RoomEvents> {
     return null
   }
 
-  private resumeQuery(): Record<string, string | number> {
-    const { version } = this.store
-    this.replaying = this.position !== null || version !== null
-    this.replayFrom = this.position
-    this.replayVersion = version
-    const query: Record<string, string | number> = {}
-    // The server replays by version when given one; since= stays for the message order.
-    if (this.position !== null) query.since = this.position
-    if (version !== null) query.since_version = version
-    if (this.replaying && this.epoch !== null) query.epoch = this.epoch
-    return query
-  }
-
   private opened(): void {
     this.inFlight = null
     this.sendRetries = 0
@@ -332,19 +310,14 @@ export class RoomConnection extends Emitter<RoomEvents> {
     void this.openStorage()
     // With a replay, who is online is read once it is over: the room's events reach the server's
     // instance by then, so no join falls between the list and the live frames.
-    if (!this.replaying) this.refreshPresence()
+    if (!this.resume.replaying) this.refreshPresence()
     if (this.readWanted > 0) this.socket.send({ type: 'chat.read', last_read_id: this.readWanted })
     // After a replay, messages stored before the drop have been echoed and need no second send.
-    if (!this.replaying) this.pump()
+    if (!this.resume.replaying) this.pump()
   }
 
   private dropped(code: number): void {
-    // A replay cut short is asked for again from where it began: a `since_version=` one sends
-    // messages in version order, so what came of it is no prefix of the room's ids.
-    if (this.replaying) {
-      this.replayed = []
-      this.store.version = this.replayVersion
-    }
+    this.resume.dropped()
     // A frame over the server's size limit closes the socket (1009): that message can never go.
     if (code === 1009 && this.inFlight) this.refuse(this.inFlight, 'message_too_long', 'the message is larger than the server takes')
     this.inFlight = null
@@ -389,7 +362,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
   /** Puts the oldest pending message on the wire, unless one is waiting for its echo. */
   private pump(): void {
     const head = this.outbox.head
-    if (!head || this.inFlight !== null || this.replaying || this.openingStorage) return
+    if (!head || this.inFlight !== null || this.resume.replaying || this.openingStorage) return
     const { message, client_msg_id, reply_to } = head
     if (this.socket.send(reply_to === undefined ? { type: 'chat.message', message, client_msg_id } : { type: 'chat.message', message, client_msg_id, reply_to })) this.inFlight = client_msg_id
   }
@@ -438,23 +411,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.store.reached(message.version)
     // Held already: heard again, or (a replay) in a newer form.
     if (this.messages.has(message.id)) return this.latest(message)
-    // One order for everyone, replay then live: an id at or below the last one is a repeat.
-    if (this.position !== null && message.id <= this.position) return
-    if (this.replaying) return void this.replayed.push(message)
-    this.deliver(message)
+    for (const m of this.resume.arrived(message)) this.deliver(m)
   }
 
   private deliver(message: Message): void {
     this.store.put(message)
-    this.position = message.id
+    this.resume.position = message.id
     this.emit('message', message)
-  }
-
-  /** The replay is over: its new messages go out in id order. */
-  private endReplay(): void {
-    const replayed = this.replayed.sort((a, b) => a.id - b.id)
-    this.replayed = []
-    for (const m of replayed) if (this.position === null || m.id > this.position) this.deliver(m)
   }
 
   /** A message's form read over REST or heard again: applied if it is held and newer. */
@@ -474,24 +437,17 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   private recovered(frame: RecoveredFrame): void {
-    this.replaying = false
+    const replayed = this.resume.recovered(frame)
     this.refreshPresence()
-    this.epoch = frame.epoch
-    if (frame.reset) {
-      this.position = null
-      this.replayed = []
-      this.store.clear()
-      this.emit('reset', { epoch: frame.epoch })
-    }
-    this.endReplay()
-    if (frame.version !== undefined) this.store.reached(frame.version)
-    this.emit('recovered', { ...frame, since: this.replayFrom })
+    if (frame.reset) this.emit('reset', { epoch: frame.epoch })
+    for (const m of replayed) this.deliver(m)
+    this.emit('recovered', { ...frame, since: this.resume.from })
     this.pump()
   }
 
   private refused(frame: ChatErrorFrame): void {
     // A replay that failed leaves a gap behind the live frames: connect again and replay again.
-    if (this.replaying && frame.code === 'store_failed') return this.socket.reconnect('replay failed')
+    if (this.resume.replaying && frame.code === 'store_failed') return this.socket.reconnect('replay failed')
     const inFlight = this.inFlight
     if (inFlight && REFUSED.has(frame.code)) return this.refuse(inFlight, frame.code, frame.message)
     this.emit('error', new Error(`the server refused a frame (${frame.code}): ${frame.message}`))
