@@ -1,13 +1,15 @@
 /**
  * Chaos: three instances on a private Postgres and a private Redis, each reaching them through a
- * fault proxy of its own; a few dozen WebSocket clients (and some REST sends) chat while a seeded
- * scheduler kills instances, restarts Redis and Postgres, terminates database connections and
- * stalls, delays, drops or cuts one instance's network path. Then everything heals and the whole
- * history is checked (bench/chaos/checker.ts). Exits 1 on any violation, writing the failing
- * history to --out.
+ * fault proxy of its own; a few dozen WebSocket clients (and some REST sends) chat, edit and unsend
+ * their messages and react to any (--changes: the share of operations that change one), each
+ * keeping its copy of the room, while a seeded scheduler kills instances, restarts Redis and
+ * Postgres, terminates database connections and stalls, delays, drops or cuts one instance's
+ * network path. Then everything heals and the whole history is checked, every tab's copy against
+ * the server's (bench/chaos/checker.ts). Exits 1 on any violation, writing the failing history
+ * to --out.
  *
  *   npm run chaos -- [--seconds 60] [--seed S] [--instances 3] [--clients 24] [--rooms 4]
- *                 [--faults kill-instance,pg-half-open,…] [--out DIR]
+ *                 [--changes 0.1] [--faults kill-instance,pg-half-open,…] [--out DIR]
  *   npm run chaos -- --check DIR/history.json      # judge a saved history again
  */
 import { mkdtempSync, readFileSync } from 'node:fs'
@@ -18,6 +20,8 @@ import { UNLIMITED } from '../test/support/server.ts'
 import { checkHistory, IDLE_TRANSACTIONS_LIMIT } from './chaos/checker.ts'
 import { ChaosTab, Recorder, type ChaosUser, type ClientWorld } from './chaos/clients.ts'
 import { FAULT_KINDS, FaultScheduler, type FaultKind, type FaultRecord } from './chaos/faults.ts'
+import type { MessageDto } from '../src/realtime/codec.ts'
+import { formOf } from './chaos/changes.ts'
 import type { History, PresenceObservation, StoredMessage } from './chaos/history.ts'
 import { Random } from './chaos/random.ts'
 import { printSummary, writeFailure, type RunMeta } from './chaos/report.ts'
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     instances: { type: 'string', default: '3' },
     clients: { type: 'string', default: '24' },
     rooms: { type: 'string', default: '4' },
+    changes: { type: 'string', default: '0.1' },
     faults: { type: 'string' },
     out: { type: 'string' },
     'presence-ttl': { type: 'string', default: '5' },
@@ -50,10 +55,11 @@ const instanceCount = Number(values.instances)
 const clientCount = Number(values.clients)
 const roomCount = Number(values.rooms)
 const presenceTtl = Number(values['presence-ttl'])
+const changeShare = Number(values.changes)
 const faultKinds = (values.faults?.split(',').map((k) => k.trim()) ?? [...FAULT_KINDS]) as FaultKind[]
 for (const kind of faultKinds) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault kind ${kind}; known: ${FAULT_KINDS.join(', ')}`)
-if (![seconds, seed, instanceCount, clientCount, roomCount, presenceTtl].every(Number.isFinite)) throw new Error('numeric flags must be numbers')
-const command = `npm run chaos -- --seed ${seed} --seconds ${seconds} --instances ${instanceCount} --clients ${clientCount} --rooms ${roomCount}${values.faults ? ` --faults ${values.faults}` : ''}`
+if (![seconds, seed, instanceCount, clientCount, roomCount, presenceTtl, changeShare].every(Number.isFinite)) throw new Error('numeric flags must be numbers')
+const command = `npm run chaos -- --seed ${seed} --seconds ${seconds} --instances ${instanceCount} --clients ${clientCount} --rooms ${roomCount} --changes ${changeShare}${values.faults ? ` --faults ${values.faults}` : ''}`
 
 /** The leaves of the last users are announced after the grace; presence must be right within the TTL plus margins. */
 const PRESENCE_GRACE_MS = 3000
@@ -141,8 +147,8 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
     const room = rooms[i % roomCount]!
     const first = i % instanceCount
     const entry = { user, room, tabs: [] as ChaosTab[] }
-    entry.tabs.push(new ChaosTab(`${id}a`, user, room, first, new Random(seed, `${id}a`), world, 0.15, 0.03))
-    if (setup.chance(0.3)) entry.tabs.push(new ChaosTab(`${id}b`, user, room, (first + 1) % instanceCount, new Random(seed, `${id}b`), world, 0.15, 0.03))
+    entry.tabs.push(new ChaosTab(`${id}a`, user, room, first, new Random(seed, `${id}a`), world, 0.15, 0.03, changeShare))
+    if (setup.chance(0.3)) entry.tabs.push(new ChaosTab(`${id}b`, user, room, (first + 1) % instanceCount, new Random(seed, `${id}b`), world, 0.15, 0.03, changeShare))
     users.push(entry)
     tabs.push(...entry.tabs)
   }
@@ -154,7 +160,8 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   const scheduler = new FaultScheduler(topology, new Random(seed, 'faults'), faultKinds)
   scheduler.start()
   const progress = setInterval(
-    () => log(`faults ${scheduler.faults.length}, sends ${record.counts.sends}, acks ${record.acks.length}, reconnects ${record.counts.reconnects}, live instances ${topology.live().join(',')}`),
+    () =>
+      log(`faults ${scheduler.faults.length}, sends ${record.counts.sends}, acks ${record.acks.length}, changes ${record.counts.changes}, reconnects ${record.counts.reconnects}, live instances ${topology.live().join(',')}`),
     10_000,
   )
   await Bun.sleep(seconds * 1000)
@@ -178,7 +185,7 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
 
   // Stop sending; what is pending is retried until acknowledged.
   for (const tab of tabs) tab.stopSending()
-  await waitFor('every send to be acknowledged', 45_000, () => tabs.every((t) => t.unacked === null))
+  await waitFor('every send to be acknowledged and every change answered', 45_000, () => tabs.every((t) => t.unacked === null && !t.busy))
   const unacked = tabs.map((t) => t.unackedSend()).filter((u) => u !== null)
   log(`sending stopped; ${unacked.length} sends unacknowledged`)
 
@@ -186,18 +193,19 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   const leaving = new Random(seed, 'leavers')
   for (const entry of users) if (leaving.chance(0.25)) for (const tab of entry.tabs) tab.leave()
 
-  // Catch up: every remaining tab open and holding its room's newest message.
+  // Catch up: every remaining tab open and holding its room's newest message and every change.
   const newest = async (room: number) => {
     const live = topology.live()
-    const { body } = await getJson<{ id: number }[]>(`${instances[live[0] ?? 0]!.base}/chat/v1/room/${room}/messages/?limit=1`)
-    return body?.[0]?.id ?? 0
+    const base = instances[live[0] ?? 0]!.base
+    const [{ body: top }, { body: detail }] = await Promise.all([getJson<{ id: number }[]>(`${base}/chat/v1/room/${room}/messages/?limit=1`), getJson<{ version: number }>(`${base}/chat/v1/room/${room}/`)])
+    return { id: top?.[0]?.id ?? 0, version: detail?.version ?? 0 }
   }
   await waitFor(
     'every tab to catch up',
     30_000,
     async () => {
       const tops = new Map(await Promise.all(rooms.map(async (r) => [r, await newest(r)] as const)))
-      return tabs.every((t) => t.leftForGood || t.caughtUp(tops.get(t.room) ?? 0))
+      return tabs.every((t) => t.leftForGood || t.caughtUp(tops.get(t.room)?.id ?? 0, tops.get(t.room)?.version ?? 0))
     },
     500,
   )
@@ -241,21 +249,24 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
   const idleQueries = idleTransactionsPerSecond !== undefined && idleTransactionsPerSecond > IDLE_TRANSACTIONS_LIMIT ? await topology.busyQueries().catch(() => undefined) : undefined
   for (const q of idleQueries?.slice(0, 3) ?? []) log(`  busy on instance ${q.instance ?? '?'} (${q.count} samples): ${q.query.replace(/\s+/g, ' ').slice(0, 200)}`)
 
-  // The rooms' full history, paged over REST.
+  // The rooms' full history, paged over REST, each room's version read before it; and every tab's copy as it stands.
   const stored: StoredMessage[] = []
+  const roomVersions: History['roomVersions'] = []
   for (const room of rooms) {
     const live = topology.live()
+    const base = instances[live[0] ?? 0]!.base
+    const { body: detail } = await getJson<{ version: number }>(`${base}/chat/v1/room/${room}/`, 10_000)
+    if (!detail) throw new Error(`could not read room ${room}'s version`)
+    roomVersions.push({ room, version: detail.version })
     for (let after = 0; ; ) {
-      const { body } = await getJson<{ id: number; room: number; user_id: string; client_msg_id: string | null; created_at: string }[]>(
-        `${instances[live[0] ?? 0]!.base}/chat/v1/room/${room}/messages/?after=${after}&limit=200`,
-        10_000,
-      )
+      const { body } = await getJson<MessageDto[]>(`${base}/chat/v1/room/${room}/messages/?after=${after}&limit=200`, 10_000)
       if (!body) throw new Error(`could not read room ${room}'s history`)
       if (body.length === 0) break
-      for (const m of body) stored.push({ id: m.id, room: m.room, user_id: m.user_id, client_msg_id: m.client_msg_id, at: Date.parse(m.created_at) })
+      for (const m of body) stored.push({ id: m.id, room: m.room, user_id: m.user_id, client_msg_id: m.client_msg_id, at: Date.parse(m.created_at), form: formOf(m) })
       after = body.at(-1)!.id
     }
   }
+  const copies = tabs.filter((t) => !t.leftForGood).map((t) => t.roomCopy())
 
   // The history as it stood, before anything is closed.
   const history: History = structuredClone({
@@ -264,6 +275,9 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
     connections: record.connections,
     acks: record.acks,
     rest: record.rest,
+    restChanges: record.restChanges,
+    copies,
+    roomVersions,
     unacked,
     expectedOnline: finalExpected,
     presence,

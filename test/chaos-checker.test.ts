@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'bun:test'
 import { checkHistory } from '../bench/chaos/checker.ts'
-import type { ConnectionRecord, History, ReceivedFrame, StoredMessage } from '../bench/chaos/history.ts'
+import type { ConnectionRecord, History, MessageForm, ReceivedFrame, StoredMessage } from '../bench/chaos/history.ts'
 
 // Small synthetic histories: one room (7), users a and b, six stored messages.
 const ROOM = 7
@@ -242,5 +242,50 @@ describe('chaos checker', () => {
     history.connections[0]!.frames = [...[1, 2, 4, 3, 5, 6].map((id) => message(id)), leftC]
     history.connections[2]!.frames.unshift(message(3, 2040))
     expect(kinds(history).sort()).toEqual(['duplicate_delivery', 'out_of_order'])
+  })
+
+  it("should read a since_version= replay's new messages in id order, and let a change be refused for a message unsent meanwhile", () => {
+    const history = cleanHistory()
+    // The replay sends new messages in the order of their latest change: 5 was edited after 4 was sent.
+    history.connections[2] = connection('tb#2', 'b', [message(5), message(4), recovered(), message(6), { at: 2300, type: 'chat.error', code: 'deleted' }, leftC], {
+      since: 3,
+      sinceVersion: 9,
+      sent: [{ at: 2050, cmid: 'b-2' }],
+      changes: [{ at: 2290, op: 'edit', id: 4 }],
+    })
+    expect(kinds(history)).toEqual([])
+    history.connections[2]!.changes = []
+    expect(kinds(history)).toEqual(['unexpected_error'])
+  })
+
+  it('should find a live change at or below the version before it, but not an answer to its own repeated send', () => {
+    const history = cleanHistory()
+    const change = (type: string, id: number, version: number, at = 2200 + version): ReceivedFrame => ({ at, type, id, version })
+    const live = [1, 2, 3].map((id) => ({ ...message(id), version: id }))
+    history.connections[0] = connection('ta#1', 'a', [{ ...recovered(), version: 0 }, ...live, change('chat.reaction', 1, 4), { ...message(4), version: 5 }, { ...message(5), version: 6 }, message(6), leftC], {
+      sinceVersion: 0,
+      sent: [{ at: 2000, cmid: 'a-3' }],
+    })
+    expect(kinds(history)).toEqual([])
+    // The answer to a retried a-3 repeats version 6: allowed. A reaction heard twice is not.
+    history.connections[0]!.frames.push({ ...message(5, 2400), version: 6 }, change('chat.reaction', 1, 4, 2500))
+    const { violations } = checkHistory(history)
+    expect(violations.map((v) => v.kind)).toEqual(['version_order'])
+    expect(violations[0]!.detail).toContain('chat.reaction of message 1 with version 4 after 6')
+  })
+
+  it("should find a tab whose copy of the room is not the server's, naming what differs", () => {
+    const history = cleanHistory()
+    const form = (id: number): MessageForm => ({ user_id: byId.get(id)!.user_id, message: `text ${id}`, deleted: false, edited_at: null, reactions: [], reply_to: null, version: id })
+    for (const m of history.stored) m.form = form(m.id)
+    history.stored[0]!.form = { ...form(1), reactions: [{ emoji: '👍', count: 2, user_ids: ['a', 'b'] }], version: 8 }
+    const copy = (tab: string, forms: MessageForm[]) => ({ tab, room: ROOM, userId: tab.slice(1, 2), version: 8, messages: forms.map((f, i) => ({ id: i + 1, ...f })) })
+    const right = history.stored.map((m) => m.form!)
+    history.copies = [copy('ta', right), copy('tb', [{ ...right[0]!, reactions: [{ emoji: '👍', count: 1, user_ids: ['a'] }], version: 7 }, ...right.slice(1, 5)])]
+    history.roomVersions = [{ room: ROOM, version: 8 }]
+    const { violations, stats } = checkHistory(history)
+    expect(violations.map((v) => [v.kind, v.conn])).toEqual([['copy_mismatch', 'tb']])
+    expect(violations[0]!.detail).toContain('missing 1 (6), 1 differing. message 1: reactions 👍×1 [a] here, 👍×2 [a,b] on the server; version 7 here, 8 on the server')
+    expect(stats).toMatchObject({ copies: 2, copiedMessages: 11 })
   })
 })

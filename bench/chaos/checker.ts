@@ -1,4 +1,5 @@
-import type { ConnectionRecord, History, StoredMessage, Violation } from './history.ts'
+import { checkCopies, checkVersionOrder } from './change-checks.ts'
+import type { ConnectionRecord, History, ReceivedFrame, StoredMessage, Violation } from './history.ts'
 import { checkPresence, checkPresenceEvents } from './presence-checks.ts'
 
 /** What the checker looked at, for the summary. */
@@ -8,10 +9,18 @@ export interface CheckStats {
   messagesChecked: number
   acks: number
   stored: number
+  /** Tabs' copies compared with the server's history, and the messages in them. */
+  copies: number
+  copiedMessages: number
 }
 
 /** Error codes a client is told to retry after; anything else is a violation with this workload. */
 const RETRYABLE_ERRORS = new Set(['store_failed', 'unavailable'])
+/**
+ * Refusals a change of this workload may meet by a race it cannot see: the message was unsent
+ * (by its author, maybe in another tab) before the edit, unsend or reaction reached the server.
+ */
+const CHANGE_REFUSALS = new Set(['deleted'])
 /** Close codes this workload must never see (it sends slowly and small). */
 const POLICY_CLOSES = new Set([1008, 1009])
 /**
@@ -20,7 +29,7 @@ const POLICY_CLOSES = new Set([1008, 1009])
  * broken Redis subscription within 3.5 s.
  */
 const LATE_DELIVERY_MS = 25_000
-/** A replay (since=) that has not ended this long after the upgrade is stuck (the client gives up at 30 s). */
+/** A replay (since_version=) that has not ended this long after the upgrade is stuck (the client gives up at 30 s). */
 const STUCK_RECOVERY_MS = 25_000
 
 const key = (room: number, userId: string, cmid: string) => `${room}\u0000${userId}\u0000${cmid}`
@@ -62,6 +71,7 @@ export function checkHistory(history: History): { violations: Violation[]; stats
     framesChecked += checkConnection(connection, storedById, storedByRoom.get(connection.room) ?? [], firstSeen, violations, reported)
   }
   checkTabs(history, storedById, storedByRoom, reported, violations)
+  const copied = checkCopies(history, violations)
   checkPresence(history, violations)
   checkPresenceEvents(history, violations)
   for (const exit of history.exits) {
@@ -83,6 +93,16 @@ export function checkHistory(history: History): { violations: Violation[]; stats
     if (attempt.status === 0 || attempt.status === 200 || attempt.status === 201 || attempt.status === 503 || attempt.status === 429) continue
     violations.push({ kind: 'rest_error', at: attempt.at, instance: attempt.instance, detail: `POST /chat/v1/message/ (${attempt.cmid}) answered ${attempt.status}${attempt.code ? ` ${attempt.code}` : ''}` })
   }
+  for (const attempt of history.restChanges ?? []) {
+    if ([0, 200, 204, 503, 429].includes(attempt.status) || (attempt.code !== undefined && CHANGE_REFUSALS.has(attempt.code))) continue
+    violations.push({
+      kind: 'rest_error',
+      at: attempt.at,
+      instance: attempt.instance,
+      conn: attempt.tab,
+      detail: `${attempt.op} of message ${attempt.id} by ${attempt.tab} answered ${attempt.status}${attempt.code ? ` ${attempt.code}` : ''}`,
+    })
+  }
   return {
     violations,
     stats: {
@@ -91,6 +111,7 @@ export function checkHistory(history: History): { violations: Violation[]; stats
       messagesChecked: history.stored.length,
       acks: new Set(history.acks.map((a) => key(a.room, a.userId, a.cmid))).size,
       stored: history.stored.length,
+      ...copied,
     },
   }
 }
@@ -131,6 +152,27 @@ function checkStorage(history: History, violations: Violation[]) {
   }
 }
 
+/** The connection asked for a replay (since_version=, or since= in histories from before it). */
+const replays = (connection: ConnectionRecord) => connection.since !== null || (connection.sinceVersion ?? null) !== null
+
+/**
+ * The frames in the order the id checks read them: a since_version= replay sends new messages in
+ * the order of their latest change, so its chat.message frames (before chat.recovered) are read in
+ * id order, each in the place one of them had.
+ */
+function inIdOrder(connection: ConnectionRecord): ReceivedFrame[] {
+  if (!replays(connection)) return connection.frames
+  const frames = [...connection.frames]
+  const end = frames.findIndex((f) => f.type === 'chat.recovered')
+  const replay = end === -1 ? frames.length : end
+  const places = frames.flatMap((f, i) => (i < replay && f.type === 'chat.message' ? [i] : []))
+  const sorted = places.map((i) => frames[i]!).sort((a, b) => (a.id ?? 0) - (b.id ?? 0))
+  places.forEach((place, k) => {
+    frames[place] = sorted[k]!
+  })
+  return frames
+}
+
 /**
  * 2. One connection: ascending ids, no duplicate, nothing that is not stored, and no gap within
  * a range. A range starts at `since` (or at the first message, without since), restarts at a
@@ -161,18 +203,22 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
   if (connection.closeCode !== null && POLICY_CLOSES.has(connection.closeCode)) {
     violations.push({ kind: 'policy_close', at: connection.closedAt ?? undefined, ...where, detail: `closed with ${connection.closeCode} ${connection.closeReason ?? ''}`.trim() })
   }
+  checkVersionOrder(connection, violations)
+  const changes = connection.changes ?? []
 
-  for (const frame of connection.frames) {
-    if (frame.type === 'chat.error' && frame.code && !RETRYABLE_ERRORS.has(frame.code)) {
+  for (const frame of inIdOrder(connection)) {
+    const refusedChange = frame.code !== undefined && CHANGE_REFUSALS.has(frame.code) && changes.some((c) => c.at <= frame.at)
+    if (frame.type === 'chat.error' && frame.code && !RETRYABLE_ERRORS.has(frame.code) && !refusedChange) {
       violations.push({ kind: 'unexpected_error', at: frame.at, ...where, detail: `chat.error ${frame.code}` })
     }
     // The replay's own failure: store_failed before chat.recovered, with nothing sent before it.
-    if (frame.type === 'chat.error' && frame.code === 'store_failed' && connection.since !== null && !recovered && !connection.sent.some((s) => s.at <= frame.at)) replayFailed = true
+    if (frame.type === 'chat.error' && frame.code === 'store_failed' && replays(connection) && !recovered && !connection.sent.some((s) => s.at <= frame.at)) replayFailed = true
     if (frame.type === 'chat.recovered') {
       recovered = true
       if (frame.truncated && replayed.length > 0 && range) {
         // More was missed than the server replays: what came before the replay is not owed here.
-        range.after = replayed[0]! - 1
+        // A since_version= replay has the messages of the newest changes, not of the newest ids: what it did not bring, up to its newest, is not owed.
+        range.after = connection.sinceVersion == null ? replayed[0]! - 1 : Math.max(...replayed)
         range.ids = range.ids.filter((id) => id > range!.after)
       }
       continue
@@ -199,7 +245,11 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     }
     if (seen.has(id) || id <= floor || id < max) {
       const kind = seen.has(id) || id <= floor ? 'duplicate_delivery' : 'out_of_order'
-      const why = seen.has(id) ? 'a second time' : id <= floor ? `although it connected with since=${connection.since}` : `after ${max}`
+      const why = seen.has(id)
+        ? 'a second time'
+        : id <= floor
+          ? `although it connected holding message ${connection.since}${connection.sinceVersion == null ? '' : ` (since_version=${connection.sinceVersion})`}`
+          : `after ${max}`
       violations.push({ kind, at: frame.at, ...where, detail: `received message ${id} ${why}` })
       // Late is not missing: it counts as received, so it is not reported as a gap as well.
       if (kind === 'out_of_order') covered.add(id)
@@ -208,12 +258,12 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
     seen.add(id)
     max = id
     const delay = frame.at - (firstSeen.get(id) ?? frame.at)
-    if ((connection.since === null || recovered) && delay > LATE_DELIVERY_MS) {
+    if ((!replays(connection) || recovered) && delay > LATE_DELIVERY_MS) {
       tardy ??= { count: 0, worst: 0, id, at: frame.at }
       tardy.count++
       if (delay > tardy.worst) tardy = { count: tardy.count, worst: delay, id, at: frame.at }
     }
-    if (!recovered && connection.since !== null) replayed.push(id)
+    if (!recovered && replays(connection)) replayed.push(id)
     if (replayFailed) continue
     if (!range) range = { after: id - 1, ids: [] }
     range.ids.push(id)
@@ -226,14 +276,14 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
       detail: `${tardy.count} message(s) arrived live more than ${LATE_DELIVERY_MS / 1000} s after they first reached a client; worst ${tardy.id}, ${(tardy.worst / 1000).toFixed(1)} s late`,
     })
   }
-  if (connection.since !== null && connection.openedAt !== null && !recovered && !replayFailed) {
+  if (replays(connection) && connection.openedAt !== null && !recovered && !replayFailed) {
     const waited = connection.closedAt === null ? null : connection.closedAt - connection.openedAt
     if (waited === null || waited >= STUCK_RECOVERY_MS) {
       violations.push({
         kind: 'stuck_recovery',
         at: connection.openedAt,
         ...where,
-        detail: `connected with since=${connection.since} and got no chat.recovered ${waited === null ? 'by the end of the run' : `in the ${(waited / 1000).toFixed(1)} s it was open`}`,
+        detail: `connected with ${connection.sinceVersion == null ? `since=${connection.since}` : `since_version=${connection.sinceVersion}`} and got no chat.recovered ${waited === null ? 'by the end of the run' : `in the ${(waited / 1000).toFixed(1)} s it was open`}`,
       })
     }
   }
@@ -255,7 +305,7 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
         kind: 'gap',
         at: storedById.get(missing[0]!)?.at,
         ...where,
-        detail: `missed ${missing.length} stored message(s) ${tail ? `after ${last}, the last it received (open at the end)` : `between ${range.after} and ${end}`}: ${listIds(missing)}${connection.since !== null ? ` (since=${connection.since})` : ''}`,
+        detail: `missed ${missing.length} stored message(s) ${tail ? `after ${last}, the last it received (open at the end)` : `between ${range.after} and ${end}`}: ${listIds(missing)}${connection.since !== null ? ` (holding ${connection.since}${connection.sinceVersion == null ? '' : `, since_version=${connection.sinceVersion}`})` : ''}`,
       })
     }
   }
@@ -263,13 +313,13 @@ function checkConnection(connection: ConnectionRecord, storedById: Map<number, S
 }
 
 /**
- * 2b. One tab over its connections since it was loaded: reconnecting with since=<last id seen> must lose nothing,
+ * 2b. One tab over its connections since it was loaded: reconnecting with since_version=<its copy's version> must lose nothing,
  * so every stored message from the first the tab received to its last (or to the room's newest,
  * if it was still open at the end) reached it on some connection, except what a truncated
  * recovery skipped. Messages already reported as a connection's gap are not reported again.
  */
 function checkTabs(history: History, storedById: Map<number, StoredMessage>, storedByRoom: Map<number, number[]>, reported: Set<number>, violations: Violation[]) {
-  // A tab's run of connections, from one without since= (a page load) to the next.
+  // A tab's run of connections, from a page load (no id floor: the room read again) to the next.
   const runs: [string, ConnectionRecord[]][] = []
   const current = new Map<string, ConnectionRecord[]>()
   for (const c of history.connections) {
@@ -295,7 +345,7 @@ function checkTabs(history: History, storedById: Map<number, StoredMessage>, sto
           ids.push(f.id)
           if (!(f.user_id === c.userId && f.client_msg_id && sent.has(f.client_msg_id))) streamed.push(f.id)
         }
-        if (f.type === 'chat.recovered' && f.truncated && c.since !== null && ids.length > 0) excused.push([c.since, Math.min(...ids)])
+        if (f.type === 'chat.recovered' && f.truncated && c.since !== null && ids.length > 0) excused.push(c.sinceVersion == null ? [c.since, Math.min(...ids)] : [c.since, Math.max(...ids) + 1])
       }
     }
     if (streamed.length === 0) continue
@@ -312,7 +362,7 @@ function checkTabs(history: History, storedById: Map<number, StoredMessage>, sto
       user: first.userId,
       conn: tab,
       instance: lastConnection.instance,
-      detail: `tab ${tab} never received ${missing.length} stored message(s) on any of its ${connections.length} connections (since= moved past them): ${listIds(missing)}`,
+      detail: `tab ${tab} never received ${missing.length} stored message(s) on any of its ${connections.length} connections (its reconnects moved past them): ${listIds(missing)}`,
     })
   }
 }

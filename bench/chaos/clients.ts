@@ -1,4 +1,7 @@
-import type { Ack, ConnectionRecord, ReceivedFrame, RestAttempt, UnackedSend } from './history.ts'
+import { MessageCopy } from '../../test/support/message-copy.ts'
+import type { Frame } from '../../test/support/socket.ts'
+import { type Change, changeFrame, formOf, identityHeaders, pickChange, readRoom, restChange, settled } from './changes.ts'
+import type { Ack, ConnectionRecord, ReceivedFrame, RestAttempt, RestChange, RoomCopy, UnackedSend } from './history.ts'
 import type { Random } from './random.ts'
 
 /** A user as the gateway forwards them. */
@@ -22,7 +25,26 @@ export class Recorder {
   readonly connections: ConnectionRecord[] = []
   readonly acks: Ack[] = []
   readonly rest: RestAttempt[] = []
-  readonly counts = { sends: 0, attempts: 0, restSends: 0, reconnects: 0, failedHandshakes: 0, retries: 0, ackTimeouts: 0, storeErrors: 0, replayFailures: 0 }
+  readonly restChanges: RestChange[] = []
+  readonly counts = {
+    sends: 0,
+    attempts: 0,
+    restSends: 0,
+    reconnects: 0,
+    failedHandshakes: 0,
+    retries: 0,
+    ackTimeouts: 0,
+    storeErrors: 0,
+    replayFailures: 0,
+    changes: 0,
+    restChanges: 0,
+    edit: 0,
+    unsend: 0,
+    react: 0,
+    unreact: 0,
+    pageLoads: 0,
+    resyncs: 0,
+  }
 }
 
 /** One send until it is acknowledged: the same client_msg_id on every attempt. */
@@ -47,19 +69,40 @@ const CONNECT_TIMEOUT_MS = 5000
 const RECOVERY_TIMEOUT_MS = 30_000
 const REST_TIMEOUT_MS = 5000
 
+/** The newest message id a copy holds (0 when empty). */
+function newestId(copy: MessageCopy): number {
+  let newest = 0
+  for (const id of copy.messages.keys()) if (id > newest) newest = id
+  return newest
+}
+
 /**
- * One browser tab of one user in one room: keeps a socket open (reconnecting with since= to a
- * random live instance after any close), sends messages at a modest rate with unique
- * client_msg_ids (some over REST), retries each until acknowledged, and records every frame.
+ * One browser tab of one user in one room: keeps a socket open (reconnecting with since_version=
+ * to a random live instance after any close), sends messages at a modest rate with unique
+ * client_msg_ids (some over REST), retries each until acknowledged, now and then edits or unsends
+ * one of its own messages or reacts to one, records every frame, and keeps its copy of the room
+ * from the frames it hears (test/support/message-copy.ts), as a client of the contract would.
  */
 export class ChaosTab {
   private ws: WebSocket | null = null
   private record: ConnectionRecord | null = null
-  /** The socket is open and past its replay (chat.recovered), or had none: sends go out. */
+  /** The socket is open and past its replay (chat.recovered): sends and changes go out. */
   private live = false
   private connections = 0
   private failures = 0
-  private lastSeen = 0
+  /** The room as this tab holds it: read on a page load, then kept from the frames it applies. */
+  private copy = new MessageCopy()
+  /** False until a page load's replay ended: until then a new connection loads the page again. */
+  private loaded = false
+  /** A page load is reading the room (or waiting to read it again): no other connect starts. */
+  private loading = false
+  /** Reading the room again after a truncated replay. */
+  private resyncing = false
+  /** A REST change under way: the run waits for it before reading the history. */
+  private changing = false
+  /** client_msg_ids sent more than once over a socket: a repeat's answer comes outside the room's order. */
+  private readonly repeated = new Set<string>()
+  private changesMade = 0
   private pending: PendingSend | null = null
   private sent = 0
   private sending = false
@@ -67,7 +110,7 @@ export class ChaosTab {
   private wantOpen = true
   /** Set for good by `leave` and `shutdown`. */
   private left = false
-  /** The next connection is a page reload: no since=, it takes the room from there on. */
+  /** The next connection is a page reload: the room is read again, a new copy. */
   private fresh = false
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly ackTimer: ReturnType<typeof setInterval>
@@ -83,6 +126,8 @@ export class ChaosTab {
     private readonly restShare: number,
     /** Chance, per acknowledged send, that the tab closes and comes back a few seconds later. */
     private readonly churn: number,
+    /** Share of operations that change a message instead of sending one. */
+    private readonly changeShare: number,
   ) {
     this.ackTimer = setInterval(() => this.checkAck(), 500)
   }
@@ -102,22 +147,23 @@ export class ChaosTab {
     return this.left
   }
 
-  /**
-   * Live and holding the room's newest message `top`; a page load (no since=) that has received
-   * nothing yet owes nothing older than itself.
-   */
-  caughtUp(top: number): boolean {
-    if (!this.ready || !this.record) return false
-    return this.lastSeen >= top || (this.record.since === null && !this.record.frames.some((f) => f.type === 'chat.message'))
-  }
-
-  /** The newest message id this tab has seen in its room. */
-  get newestSeen(): number {
-    return this.lastSeen
+  /** Live and holding the room's newest message `top` and every change up to the room's `version`. */
+  caughtUp(top: number, version: number): boolean {
+    return this.ready && !this.resyncing && newestId(this.copy) >= top && this.copy.version >= version
   }
 
   get unacked(): PendingSend | null {
     return this.pending
+  }
+
+  /** A change over REST is still under way. */
+  get busy(): boolean {
+    return this.changing
+  }
+
+  /** The tab's copy of its room, for the history. */
+  roomCopy(): RoomCopy {
+    return { tab: this.id, room: this.room, userId: this.user.user_id, version: this.copy.version, messages: this.copy.list().map((m) => ({ id: m.id, ...formOf(m) })) }
   }
 
   start(): void {
@@ -167,29 +213,58 @@ export class ChaosTab {
     this.timers.add(timer)
   }
 
+  /**
+   * Opens the next socket: a reconnect asks since_version= the copy's version; a page load (the
+   * first, a reload, or one whose replay never ended) reads the room over REST into a new copy
+   * first and asks since_version= the version read before it.
+   */
   private connect() {
     if (!this.wantOpen) return
     const live = this.world.live()
     if (live.length === 0) return this.later(500, () => this.connect())
     const instance = this.connections === 0 && live.includes(this.firstInstance) ? this.firstInstance : this.rng.pick(live)
-    const reconnect = this.connections > 0 && !this.fresh
+    if (this.loaded && !this.fresh) return this.openSocket(instance, newestId(this.copy))
     this.fresh = false
+    this.loaded = false
+    this.loading = true
+    this.world.record.counts.pageLoads++
+    readRoom(this.world.base(instance), this.room, this.user).then(
+      ({ version, messages }) => {
+        this.loading = false
+        if (!this.wantOpen) return
+        this.copy = new MessageCopy()
+        for (const m of messages) this.copy.messages.set(m.id, m)
+        // What the history holds past `version` the replay brings again (it is not counted as had).
+        this.copy.version = version
+        this.openSocket(instance, null)
+      },
+      () =>
+        this.later(300 + this.rng.between(0, 300), () => {
+          this.loading = false
+          this.connect()
+        }),
+    )
+  }
+
+  /** Opens a socket on `instance`, replaying after the copy's version; `since` is the id floor the checker holds it to (null on a page load). */
+  private openSocket(instance: number, since: number | null) {
     this.connections++
     if (this.connections > 1) this.world.record.counts.reconnects++
-    const query = new URLSearchParams({ ...this.user })
-    if (reconnect) query.set('since', String(this.lastSeen))
+    const query = new URLSearchParams({ ...this.user, since_version: String(this.copy.version) })
     const record: ConnectionRecord = {
       conn: `${this.id}#${this.connections}`,
       tab: this.id,
       userId: this.user.user_id,
       room: this.room,
       instance,
-      since: reconnect ? this.lastSeen : null,
+      since,
+      sinceVersion: this.copy.version,
       startedAt: Date.now(),
       openedAt: null,
       closedAt: null,
       closeCode: null,
       sent: [],
+      changes: [],
       frames: [],
     }
     this.world.record.connections.push(record)
@@ -202,12 +277,9 @@ export class ChaosTab {
       clearTimeout(connectTimer)
       record.openedAt = Date.now()
       this.failures = 0
-      if (record.since === null) this.goLive()
-      else {
-        this.later(RECOVERY_TIMEOUT_MS, () => {
-          if (this.record === record && !this.live && record.closedAt === null) ws.close(4001, 'no recovery; reconnecting')
-        })
-      }
+      this.later(RECOVERY_TIMEOUT_MS, () => {
+        if (this.record === record && !this.live && record.closedAt === null) ws.close(4001, 'no recovery; reconnecting')
+      })
     })
     ws.addEventListener('message', (event) => this.receive(record, String(event.data)))
     ws.addEventListener('close', (event) => {
@@ -247,21 +319,26 @@ export class ChaosTab {
       kept.code = frame.code as string
     } else if (type === 'chat.user.join' || type === 'chat.user.leave') {
       kept.user_id = frame.user_id as string
+    } else if (type === 'chat.message.updated' || type === 'chat.message.deleted' || type === 'chat.reaction') {
+      kept.id = type === 'chat.message.updated' ? (frame.message as { id: number }).id : (frame.id as number)
     }
+    if (typeof frame.version === 'number') kept.version = frame.version
     record.frames.push(kept)
+    // After a failed replay the socket is being closed: what it still gets is not applied.
+    if (this.record === record && !record.replayFailed) this.applyToCopy(frame as Frame, kept)
     if (type === 'chat.message') {
-      // After a failed replay the socket is being closed: what it still gets is not counted as seen.
-      if (kept.id! > this.lastSeen && !record.replayFailed) this.lastSeen = kept.id!
       const p = this.pending
       if (p && kept.user_id === this.user.user_id && kept.client_msg_id === p.cmid) this.acknowledge(p, kept.id!, 'ws')
     } else if (type === 'chat.recovered') {
-      if (this.record === record) this.goLive()
-    } else if (type === 'chat.error' && record.since !== null && !this.live && this.record === record) {
+      if (this.record !== record) return
+      if (record.since === null) this.loaded = true
+      if (kept.truncated) void this.resync()
+      this.goLive()
+    } else if (type === 'chat.error' && !this.live && this.record === record) {
       // Only a replay fails before chat.recovered here (nothing is sent before it): the server
       // could not replay and said so. Reconnect and ask again from the same point.
       this.world.record.counts.replayFailures++
       record.replayFailed = true
-      this.lastSeen = record.since
       this.ws?.close(4002, 'replay failed; reconnecting')
     } else if (type === 'chat.error' && (kept.code === 'store_failed' || kept.code === 'unavailable')) {
       this.world.record.counts.storeErrors++
@@ -269,6 +346,41 @@ export class ChaosTab {
       // The send was refused and not stored (or not known to be): send it again shortly.
       if (p?.via === 'ws') this.later(this.rng.between(300, 1000), () => this.pending === p && this.transmit(p))
     }
+  }
+
+  /**
+   * Applies a frame to the copy, except the answer to a repeated send that runs ahead of the room's
+   * order (its version past the next): the broadcast, or the next replay, brings it in order, and
+   * the copy's version stays one every change up to which it holds.
+   */
+  private applyToCopy(frame: Frame, kept: ReceivedFrame) {
+    const repeat = frame.type === 'chat.message' && kept.user_id === this.user.user_id && kept.client_msg_id && this.repeated.has(kept.client_msg_id)
+    if (repeat && (kept.version ?? 0) > this.copy.version + 1) return
+    this.copy.apply(frame)
+  }
+
+  /**
+   * A truncated replay left older changes out: the room is read again over REST, each message kept
+   * in the newer of its two forms, until a read succeeds.
+   */
+  private async resync() {
+    if (this.resyncing) return
+    this.resyncing = true
+    this.world.record.counts.resyncs++
+    while (!this.left) {
+      const live = this.world.live()
+      try {
+        if (live.length === 0) throw new Error('no instance up')
+        const { messages } = await readRoom(this.world.base(this.rng.pick(live)), this.room, this.user)
+        const version = this.copy.version
+        for (const message of messages) this.copy.apply({ type: 'chat.message.updated', message })
+        this.copy.version = version
+        break
+      } catch {
+        await new Promise<void>((resolve) => this.later(500, resolve))
+      }
+    }
+    this.resyncing = false
   }
 
   /** The socket is live: a pending send goes out now. */
@@ -285,22 +397,26 @@ export class ChaosTab {
     this.pending = null
     if (!this.sending) return
     if (this.rng.chance(this.churn)) {
-      // Leave for a moment (a closed laptop lid) and come back with since=.
+      // Leave for a moment (a closed laptop lid) and come back with since_version=.
       this.ws?.close(1000, 'away for a moment')
       this.wantOpen = false
       this.later(this.rng.between(500, 4000), () => {
         if (this.left) return
         this.wantOpen = true
-        // Sometimes the page is reloaded instead: it connects without since=.
+        // Sometimes the page is reloaded instead: it reads the room again.
         this.fresh = this.rng.chance(0.3)
-        if (!this.ws) this.connect()
+        if (!this.ws && !this.loading) this.connect()
       })
     }
     this.later(this.rng.between(700, 2500), () => this.nextSend())
   }
 
   private nextSend() {
-    if (!this.sending || this.pending) return
+    if (!this.sending || this.pending || this.changing) return
+    if (this.rng.chance(this.changeShare)) {
+      const change = pickChange(this.copy, this.user, this.id, ++this.changesMade, this.rng)
+      if (change) return this.makeChange(change)
+    }
     this.sent++
     const via = this.rng.chance(this.restShare) ? 'rest' : 'ws'
     const p: PendingSend = { cmid: `${this.id}-${this.sent}`, text: `${this.id} says ${this.sent}`, via, firstAt: Date.now(), attempts: 0, lastSentAt: 0, timeouts: 0 }
@@ -312,9 +428,43 @@ export class ChaosTab {
     } else if (this.ready) this.transmit(p)
   }
 
+  /**
+   * Edits, unsends or reacts: over the socket when it is live (unanswered unless refused; what it
+   * changed comes back as the room's frame), else, or for a share of changes, over REST until an
+   * answer settles it. The next operation follows either way.
+   */
+  private makeChange(change: Change) {
+    const counts = this.world.record.counts
+    counts.changes++
+    counts[change.op]++
+    const next = () => this.later(this.rng.between(700, 2500), () => this.nextSend())
+    if (this.ready && this.ws && this.record && !this.rng.chance(this.restShare)) {
+      ;(this.record.changes ??= []).push({ at: Date.now(), op: change.op, id: change.id })
+      this.ws.send(JSON.stringify(changeFrame(change)))
+      return next()
+    }
+    counts.restChanges++
+    this.changing = true
+    void (async () => {
+      for (let backoff = 200; !this.left; backoff = Math.min(3000, backoff * 2)) {
+        const live = this.world.live()
+        if (live.length > 0) {
+          const instance = this.rng.pick(live)
+          const attempt = await restChange(this.world.base(instance), instance, this.room, this.user, this.id, change)
+          this.world.record.restChanges.push(attempt)
+          if (settled(attempt.status)) break
+        }
+        await new Promise<void>((resolve) => this.later(backoff + this.rng.between(0, 200), resolve))
+      }
+      this.changing = false
+      next()
+    })()
+  }
+
   /** Sends (or sends again) over the open socket. */
   private transmit(p: PendingSend) {
     if (this.pending !== p || !this.ready || !this.ws || !this.record) return
+    if (p.attempts > 0) this.repeated.add(p.cmid)
     if (p.attempts > 0) this.world.record.counts.retries++
     p.attempts++
     this.world.record.counts.attempts++
@@ -351,12 +501,7 @@ export class ChaosTab {
         try {
           const res = await fetch(`${this.world.base(instance)}/chat/v1/message/`, {
             method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              'x-user-id': encodeURIComponent(this.user.user_id),
-              'x-nickname': encodeURIComponent(this.user.nickname),
-              'x-email': encodeURIComponent(this.user.email),
-            },
+            headers: { 'content-type': 'application/json', ...identityHeaders(this.user) },
             body: JSON.stringify({ message: p.text, room: this.room, client_msg_id: p.cmid }),
             signal: AbortSignal.timeout(REST_TIMEOUT_MS),
           })

@@ -15,6 +15,8 @@ export interface ReceivedFrame {
   truncated?: boolean
   /** chat.error */
   code?: string
+  /** The room version of a change frame (chat.message, chat.message.updated, chat.message.deleted, chat.reaction) or of chat.recovered. */
+  version?: number
 }
 
 /** One WebSocket connection of one tab, from the attempt to the close (or the end of the run). */
@@ -25,7 +27,10 @@ export interface ConnectionRecord {
   userId: string
   room: number
   instance: number
+  /** The id floor of the replay: the newest message id the tab held (null on a page load). */
   since: number | null
+  /** since_version=: the room version the tab held (its copy's); null or absent when it asked for none (since= only). */
+  sinceVersion?: number | null
   startedAt: number
   /** When the upgrade completed; null when the handshake failed. */
   openedAt: number | null
@@ -37,6 +42,8 @@ export interface ConnectionRecord {
   replayFailed?: boolean
   /** The client_msg_ids this connection sent, in order (a retry repeats one). */
   sent: { at: number; cmid: string }[]
+  /** The changes this connection sent (chat.edit, chat.delete, chat.react). */
+  changes?: { at: number; op: ChangeOp; id: number }[]
   frames: ReceivedFrame[]
 }
 
@@ -60,6 +67,43 @@ export interface StoredMessage {
   client_msg_id: string | null
   /** created_at in ms. */
   at: number
+  /** Its latest form, which every tab's copy must hold at the end (absent in histories from before changes). */
+  form?: MessageForm
+}
+
+/** What a message looks like to a client, compared between a tab's copy and the server's history. */
+export interface MessageForm {
+  user_id: string
+  message: string
+  deleted: boolean
+  edited_at: string | null
+  reactions: { emoji: string; count: number; user_ids: string[] }[]
+  reply_to: { id: number; user_id: string; nickname: string; message: string } | null
+  version: number
+}
+
+/** One tab's copy of its room at the end, kept from the frames it applied. */
+export interface RoomCopy {
+  tab: string
+  room: number
+  userId: string
+  /** The highest room version it applied. */
+  version: number
+  messages: ({ id: number } & MessageForm)[]
+}
+
+/** A change a tab makes to a message: its own text edited or unsent, a reaction added or taken back. */
+export type ChangeOp = 'edit' | 'unsend' | 'react' | 'unreact'
+
+/** One REST change attempt's answer (status 0: no answer). */
+export interface RestChange {
+  tab: string
+  op: ChangeOp
+  id: number
+  instance: number
+  at: number
+  status: number
+  code?: string
 }
 
 /** One look at a room's `online_users` on one instance; `online` is null when the request failed. */
@@ -105,6 +149,12 @@ export interface History {
   connections: ConnectionRecord[]
   acks: Ack[]
   rest: RestAttempt[]
+  /** REST change attempts (edits, unsends, reactions). Absent, like the next two, in histories from before changes. */
+  restChanges?: RestChange[]
+  /** Each tab still in its room at the end: its copy of the room, as it stood when the history was read. */
+  copies?: RoomCopy[]
+  /** Each room's version when its history was read. */
+  roomVersions?: { room: number; version: number }[]
   unacked: UnackedSend[]
   /** Per room: the users with a socket open in it when presence was checked (with the nickname they use). */
   expectedOnline: { room: number; users: { user_id: string; nickname: string }[] }[]
@@ -134,6 +184,9 @@ const VIOLATION_KINDS = [
   'frame_mismatch',
   'stuck_recovery',
   'late_delivery',
+  'version_order',
+  // 2c. every tab's copy of its room at the end
+  'copy_mismatch',
   // 3. presence at the end
   'ghost',
   'missing_presence',

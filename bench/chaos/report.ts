@@ -49,7 +49,9 @@ export function printSummary(meta: RunMeta, counts: Record<string, number>, stat
   console.log(`  duration        ${((meta.endedAt - meta.startedAt) / 1000).toFixed(1)} s`)
   console.log(`  faults          ${faults.length}: ${JSON.stringify(countBy(faults, (f) => f.kind))}`)
   console.log(`  messages        sent ${counts.sends} (REST ${counts.restSends}), attempts ${counts.attempts}, acknowledged ${stats.acks}, stored ${stats.stored}`)
-  console.log(`  checked         ${stats.framesChecked} frames over ${stats.connections} connections`)
+  console.log(`  changes         ${counts.changes ?? 0} (edits ${counts.edit ?? 0}, unsends ${counts.unsend ?? 0}, reactions added ${counts.react ?? 0}, taken back ${counts.unreact ?? 0}; REST ${counts.restChanges ?? 0})`)
+  console.log(`  checked         ${stats.framesChecked} frames over ${stats.connections} connections; ${stats.copies} copies of ${stats.copiedMessages} messages against the server's`)
+  console.log(`  page loads      ${counts.pageLoads ?? 0} (rooms read again after a truncated replay ${counts.resyncs ?? 0})`)
   console.log(
     `  reconnects      ${counts.reconnects} (failed handshakes ${counts.failedHandshakes}, store/unavailable errors ${counts.storeErrors}, ack timeouts ${counts.ackTimeouts}, failed replays ${counts.replayFailures ?? 0})`,
   )
