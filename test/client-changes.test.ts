@@ -151,6 +151,11 @@ describe('a room connection and the messages that change', () => {
     rb.markRead(sent.id)
     await until(() => ra.unreadBy(sent) === 0, { what: 'read by bob' })
     expect(reads.at(-1)).toBe(sent.id)
+    // A message Bob sends moves his marker past Alice's next one (the room hears no chat.read of it).
+    const next = await ra.send('내일 몇 시에 볼까요?')
+    expect(ra.unreadBy(next)).toBe(1)
+    await b.api.sendMessage({ room: direct.id, message: '3시요' })
+    await until(() => ra.unreadBy(next) === 0, { what: 'read by bob, who answered' })
     // An open room counts no one.
     const openId = await createRoom(server)
     const open = a.room(openId, { detail: await a.api.room(openId) })

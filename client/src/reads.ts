@@ -2,8 +2,9 @@ import type { MemberFrame, Message, RoomDetail, RoomKind } from './types.ts'
 
 /**
  * How far each member of a private or direct room has read: room detail's `last_read_id`s, moved
- * by `chat.read` frames. A marker only moves forward, so the two are merged by taking the larger,
- * whichever came first.
+ * by `chat.read` frames and by the member's own messages (sending moves the sender's marker to
+ * the message, with no `chat.read`). A marker only moves forward, so they are merged by taking
+ * the larger, whichever came first.
  */
 export class ReadMarkers {
   /** Each member's last read message id. */
@@ -21,7 +22,7 @@ export class ReadMarkers {
     return `${kind} ${[...this.markers].join()}` !== before
   }
 
-  /** A `chat.read` frame; true if it moved a marker. */
+  /** A `chat.read` frame, or a message the user sent; true if it moved a marker. */
   read(userId: string, lastReadId: number): boolean {
     if (lastReadId <= (this.markers.get(userId) ?? 0)) return false
     this.markers.set(userId, lastReadId)

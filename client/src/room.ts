@@ -409,6 +409,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
       this.pump()
     }
     this.store.reached(message.version)
+    // Sending moves the sender's marker to the message, and the room hears no `chat.read` of it.
+    if (this.reads.read(message.user_id, message.id)) this.emit('reads', this.reads.markers)
     // Held already: heard again, or (a replay) in a newer form.
     if (this.messages.has(message.id)) return this.latest(message)
     for (const m of this.resume.arrived(message)) this.deliver(m)
