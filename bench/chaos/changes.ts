@@ -27,8 +27,8 @@ export function identityHeaders(user: ChaosUser): Record<string, string> {
 
 /**
  * A change to make, drawn from the tab's copy: an edit (most often) or an unsend of one of the
- * user's own recent messages, or a reaction on any recent message, added, or taken back when the
- * user's name is on it already. Null when the copy holds nothing to change.
+ * user's own recent messages, a reaction on any recent message, or one of the user's reactions
+ * taken back. Null when the copy holds nothing to change.
  */
 export function pickChange(copy: MessageCopy, user: ChaosUser, tab: string, n: number, rng: Random): Change | null {
   const recent = copy
@@ -36,14 +36,17 @@ export function pickChange(copy: MessageCopy, user: ChaosUser, tab: string, n: n
     .filter((m) => !m.deleted)
     .slice(-RECENT)
   const own = recent.filter((m) => m.user_id === user.user_id)
-  const kind = rng.weighted({ edit: 3, unsend: 1, reaction: 6 })
-  if (kind !== 'reaction' && own.length > 0) {
+  const reacted = recent.flatMap((m) => m.reactions.filter((r) => r.user_ids.includes(user.user_id)).map((r) => ({ id: m.id, emoji: r.emoji })))
+  const kind = rng.weighted({ edit: 3, unsend: 1, react: 4, unreact: 2 })
+  if ((kind === 'edit' || kind === 'unsend') && own.length > 0) {
     const target = rng.pick(own)
     return kind === 'edit' ? { op: 'edit', id: target.id, text: `${target.id} edited by ${tab} (${n})` } : { op: 'unsend', id: target.id }
   }
+  if (kind === 'unreact' && reacted.length > 0) return { op: 'unreact', ...rng.pick(reacted) }
   if (recent.length === 0) return null
   const target = rng.pick(recent)
   const emoji = rng.pick(EMOJIS)
+  // Adding one already there changes nothing: take it back instead.
   const mine = target.reactions.some((r) => r.emoji === emoji && r.user_ids.includes(user.user_id))
   return { op: mine ? 'unreact' : 'react', id: target.id, emoji }
 }
