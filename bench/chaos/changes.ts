@@ -28,15 +28,14 @@ export function identityHeaders(user: ChaosUser): Record<string, string> {
 /**
  * A change to make, drawn from the tab's copy: an edit (most often) or an unsend of one of the
  * user's own recent messages, a reaction on any recent message, or one of the user's reactions
- * taken back. Null when the copy holds nothing to change.
+ * (on any message) taken back. Null when the copy holds nothing to change.
  */
 export function pickChange(copy: MessageCopy, user: ChaosUser, tab: string, n: number, rng: Random): Change | null {
-  const recent = copy
-    .list()
-    .filter((m) => !m.deleted)
-    .slice(-RECENT)
+  const standing = copy.list().filter((m) => !m.deleted)
+  const recent = standing.slice(-RECENT)
   const own = recent.filter((m) => m.user_id === user.user_id)
-  const reacted = recent.flatMap((m) => m.reactions.filter((r) => r.user_ids.includes(user.user_id)).map((r) => ({ id: m.id, emoji: r.emoji })))
+  // Taken back from any message: on a busy room the user's reactions soon scroll out of the recent ones.
+  const reacted = standing.flatMap((m) => m.reactions.filter((r) => r.user_ids.includes(user.user_id)).map((r) => ({ id: m.id, emoji: r.emoji })))
   const kind = rng.weighted({ edit: 3, unsend: 1, react: 4, unreact: 2 })
   if ((kind === 'edit' || kind === 'unsend') && own.length > 0) {
     const target = rng.pick(own)
