@@ -12,6 +12,7 @@ import webhookCursors from '../../drizzle/0006_webhook_cursors.sql' with { type:
 import membersRule from '../../drizzle/0007_members_rule.sql' with { type: 'text' }
 import schemaVersion from '../../drizzle/0008_schema_version_instances.sql' with { type: 'text' }
 import messageChanges from '../../drizzle/0009_message_changes.sql' with { type: 'text' }
+import roomEvents from '../../drizzle/0010_room_events.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -25,6 +26,7 @@ import pgWebhookCursors from '../../drizzle-pg/0008_webhook_cursors.sql' with { 
 import pgMembersRule from '../../drizzle-pg/0009_members_rule.sql' with { type: 'text' }
 import pgSchemaVersion from '../../drizzle-pg/0010_schema_version_instances.sql' with { type: 'text' }
 import pgMessageChanges from '../../drizzle-pg/0011_message_changes.sql' with { type: 'text' }
+import pgRoomEvents from '../../drizzle-pg/0012_room_events.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -38,6 +40,7 @@ export const migrationSql: Record<string, string> = {
   '0007_members_rule': membersRule,
   '0008_schema_version_instances': schemaVersion,
   '0009_message_changes': messageChanges,
+  '0010_room_events': roomEvents,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -54,6 +57,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0009_members_rule': pgMembersRule,
   '0010_schema_version_instances': pgSchemaVersion,
   '0011_message_changes': pgMessageChanges,
+  '0012_room_events': pgRoomEvents,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

@@ -180,6 +180,25 @@ export function defineTables(c: DialectColumns) {
   )
 
   /**
+   * What changed a room's version without changing a message: a member removed (`evict`). Written in
+   * the change's transaction, so a receiver that reads a gap in a room's versions back from the
+   * database finds it in its place, as it finds messages.
+   */
+  const roomEvents = table(
+    'room_events',
+    {
+      roomId: int('room_id')
+        .notNull()
+        .references(() => rooms.id),
+      version: int('version').notNull(),
+      kind: text('kind', { enum: ['evict'] }).notNull(),
+      userId: text('user_id').notNull(),
+      createdAt: int('created_at').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.roomId, t.version] })],
+  )
+
+  /**
    * The texts a message had, for service calls (GET /chat/v1/admin/messages/{id}/history/): written
    * when it is first edited or unsent (its original, `created`) and at each change (`edited` with the
    * new text, `deleted` with the text it had), purged after DELETED_RETENTION_DAYS.
@@ -280,5 +299,5 @@ export function defineTables(c: DialectColumns) {
     seenAt: int('seen_at').notNull(),
   })
 
-  return { rooms, members, blocks, users, messages, reactions, messageHistory, webhookEvents, webhookLanes, reports, meta, instances }
+  return { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, webhookEvents, webhookLanes, reports, meta, instances }
 }

@@ -41,6 +41,11 @@ export interface ControlEvent {
   room: number
   evict?: string
   blocked?: boolean
+  /**
+   * The room's version the change made (a removal moves it): brokers deliver the event in the
+   * room's version order, before whatever the room committed after it.
+   */
+  version?: number
 }
 
 /**
@@ -81,8 +86,8 @@ export const memberAddedEvent = (room: number, userId: string) => signalEvent(ro
 /** Someone is no longer a member: the room hears it (their own sockets included, before they close). */
 export const memberRemovedEvent = (room: number, userId: string) => signalEvent(room, encodeMemberFrame('chat.member.removed', userId))
 
-/** A user was removed from the room: their sockets in it close. */
-export const evictEvent = (room: number, userId: string): ControlEvent => ({ kind: 'control', room, evict: userId })
+/** A user was removed from the room (at the room's `version`): their sockets in it close. */
+export const evictEvent = (room: number, userId: string, version?: number): ControlEvent => (version === undefined ? { kind: 'control', room, evict: userId } : { kind: 'control', room, evict: userId, version })
 
 /** The pair of a direct room blocked (or unblocked) each other: sends there are refused (or taken). */
 export const blockedEvent = (room: number, blocked: boolean): ControlEvent => ({ kind: 'control', room, blocked })

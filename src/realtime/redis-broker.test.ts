@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test'
-import { signalEvent, userEvent } from './events.ts'
+import { evictEvent, signalEvent, userEvent } from './events.ts'
 import { publishMessages, ROOM, rooms, seqOf, setup, waitFor } from '../../test/support/broker-fixtures.ts'
 import type { ScriptedRedis } from '../../test/support/scripted-redis.ts'
 
@@ -44,6 +44,44 @@ describe('messages in seq order', () => {
     publishMessages(b, store.commit(ROOM, 1))
     await waitFor(() => sink.seqs.length === 1)
     expect(sink.seqs).toEqual([4])
+  })
+})
+
+describe('removals in the room order', () => {
+  it("should close a removed member's sockets before anything the room committed after the removal, whichever Redis brings first", async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    publishMessages(b, store.commit(ROOM, 1))
+    await waitFor(() => sink.seqs.length === 1)
+    // The removal's control is held in Redis; a message committed after it arrives first.
+    redis.route = (channel, message) => (channel.startsWith('t:room:') && message.includes('"t":"c"') ? 'hold' : 'deliver')
+    b.publish(evictEvent(ROOM, 'removed-user', store.remove(ROOM, 'removed-user')))
+    publishMessages(b, store.commit(ROOM, 1))
+    await waitFor(() => sink.order.length === 3)
+    // The gap at the removal's version was read back from the store, the eviction in its place.
+    expect(sink.order).toEqual(['m1', 'evict removed-user', 'm2'])
+    expect(store.reads).toContainEqual([2, 2])
+    // The control arriving late changes nothing more than closing what is already closed.
+    redis.release((held) => held)
+    await waitFor(() => sink.order.length === 4)
+    expect(sink.order.at(-1)).toBe('evict removed-user')
+  })
+
+  it('should deliver a removal in its place when it comes after what followed it, and one without a version at once', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms(() => 'hold')
+    b.publish(evictEvent(ROOM, 'x', store.remove(ROOM, 'x')))
+    publishMessages(b, store.commit(ROOM, 2))
+    redis.release((held) => [...held].reverse())
+    // The newest message came first: the gap before it was read back, the removal in its place;
+    // the removal's own late copy is applied at once again (closing what is closed already).
+    await waitFor(() => sink.order.length >= 4)
+    expect(sink.order).toEqual(['evict x', 'm1', 'm2', 'evict x'])
+    redis.route = rooms(() => 'deliver')
+    b.publish(evictEvent(ROOM, 'y'))
+    await waitFor(() => sink.order.length >= 5)
+    expect(sink.order.at(-1)).toBe('evict y')
   })
 })
 

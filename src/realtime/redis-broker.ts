@@ -1,7 +1,7 @@
 import { type Clock, realClock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Broker } from './broker.ts'
-import { messageEvent, signalEvent, userEvent, type EventSink, type RealtimeEvent } from './events.ts'
+import { messageEvent, signalEvent, userEvent, type ControlEvent, type EventSink, type RealtimeEvent } from './events.ts'
 import { PresenceLedger } from './presence-ledger.ts'
 import { presenceSignal } from './presence.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
@@ -99,8 +99,17 @@ export class RedisBroker implements Broker {
       this.rooms.get(event.room)?.order.accept(event)
       return this.send(event.room, event.change ? { t: 'm', m: event.message, c: event.change } : { t: 'm', m: event.message })
     }
+    if (event.kind === 'control') {
+      this.control(event)
+      return this.send(event.room, {
+        t: 'c',
+        o: this.instance,
+        ...(event.evict === undefined ? {} : { k: event.evict }),
+        ...(event.blocked === undefined ? {} : { b: event.blocked }),
+        ...(event.version === undefined ? {} : { v: event.version }),
+      })
+    }
     this.consumers.delivered(event)
-    if (event.kind === 'control') return this.send(event.room, { t: 'c', o: this.instance, ...(event.evict === undefined ? {} : { k: event.evict }), ...(event.blocked === undefined ? {} : { b: event.blocked }) })
     this.send(event.room, event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except })
   }
 
@@ -248,8 +257,26 @@ export class RedisBroker implements Broker {
     }
     // This instance's own events were delivered here as they were published.
     if (envelope.o === this.instance) return
-    if (envelope.t === 'c') this.consumers.delivered({ kind: 'control', room: roomId, ...(envelope.k === undefined ? {} : { evict: envelope.k }), ...(envelope.b === undefined ? {} : { blocked: envelope.b }) })
+    if (envelope.t === 'c')
+      this.control({
+        kind: 'control',
+        room: roomId,
+        ...(envelope.k === undefined ? {} : { evict: envelope.k }),
+        ...(envelope.b === undefined ? {} : { blocked: envelope.b }),
+        ...(envelope.v === undefined ? {} : { version: envelope.v }),
+      })
     else this.consumers.delivered(signalEvent(roomId, envelope.f, envelope.x))
+  }
+
+  /**
+   * A control with the room version it made (a removal) takes its place in the room's order, so
+   * nothing the room committed after it reaches the removed user's sockets first; one without a
+   * version, or one that comes after its place was passed, is applied at once.
+   */
+  private control(event: ControlEvent) {
+    const order = event.version === undefined ? undefined : this.rooms.get(event.room)?.order
+    if (order?.accept(event as ControlEvent & { version: number })) return
+    this.consumers.delivered(event)
   }
 
   private receiveUser(userId: string, raw: string) {

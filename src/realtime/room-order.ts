@@ -1,6 +1,11 @@
 import type { Logger } from '../logger.ts'
-import type { MessageRow, SequencedStore } from '../store/store.ts'
-import { messageEvent, type MessageEvent } from './events.ts'
+import type { RoomChanges, SequencedStore } from '../store/store.ts'
+import { evictEvent, messageEvent, type ControlEvent, type MessageEvent } from './events.ts'
+
+/** What a room delivers in version order: its messages' changes, and controls that moved its version (a removal). */
+export type OrderedEvent = MessageEvent | (ControlEvent & { version: number })
+
+const versionOf = (event: OrderedEvent) => (event.kind === 'message' ? event.message.version : event.version)
 
 export type { SequencedStore }
 
@@ -16,13 +21,15 @@ const RETRY_MAX_MS = 5000
  * arrives early waits; a gap is read from the store. The store's promise makes that safe: whoever
  * sees version n knows every version up to n is committed, so a read of a range below a seen (or
  * read) version returns all of that range that will ever exist, each message in its latest form
- * (a version missing from the read was superseded by a later change of its message).
+ * (a version missing from the read was superseded by a later change of its message, or was a
+ * removal, which travels only as a control: one that arrives in time is delivered in its place, a
+ * late one at once).
  */
 export class RoomOrder {
   /** The next version to deliver; null until `start` says where the room stood. */
   private next: number | null = null
   /** Changes that arrived before their turn, by version (all >= next once next is known). */
-  private readonly early = new Map<number, MessageEvent>()
+  private readonly early = new Map<number, OrderedEvent>()
   /** The highest version known to be committed. */
   private known = 0
   private filling = false
@@ -34,7 +41,7 @@ export class RoomOrder {
   constructor(
     private readonly roomId: number,
     private readonly store: SequencedStore,
-    private readonly deliver: (event: MessageEvent) => void,
+    private readonly deliver: (event: OrderedEvent) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -42,18 +49,29 @@ export class RoomOrder {
   start(version: number): void {
     this.next = version + 1
     this.known = Math.max(this.known, version)
-    // What arrived between SUBSCRIBE and the read of the version is older than the start: not ours to send.
-    for (const v of this.early.keys()) if (v < this.next) this.early.delete(v)
+    // What arrived between SUBSCRIBE and the read of the version is older than the start: not ours
+    // to send, but a control (a removal) is never dropped: it is applied now.
+    for (const [v, event] of this.early) {
+      if (v >= this.next) continue
+      this.early.delete(v)
+      if (event.kind === 'control') this.deliver(event)
+    }
     this.drain()
   }
 
-  /** Takes a committed change into the order (duplicates and late copies are dropped). */
-  accept(event: MessageEvent): void {
-    const { version } = event.message
-    if (this.closed || (this.next !== null && version < this.next)) return
+  /**
+   * Takes a committed change into the order (duplicates and late copies of messages are dropped).
+   * False for a control that came after the stream passed its version (its place was read from
+   * the store, which keeps no controls): the caller applies it at once.
+   */
+  accept(event: OrderedEvent): boolean {
+    const version = versionOf(event)
+    if (this.closed) return event.kind === 'message'
+    if (this.next !== null && version < this.next) return event.kind === 'message'
     this.known = Math.max(this.known, version)
     this.early.set(version, event)
     this.drain()
+    return true
   }
 
   /** Everything up to `version` is committed (read after the subscription was restored): deliver it. */
@@ -107,7 +125,7 @@ export class RoomOrder {
   /** Reads [from, to], all of it committed, and delivers it; on failure, waits before the next try. */
   private async fill(from: number, to: number) {
     this.filling = true
-    let rows: MessageRow[] | null = null
+    let rows: RoomChanges | null = null
     try {
       rows = await this.store.changesBetween(this.roomId, from, to)
       this.retryMs = 0
@@ -125,17 +143,18 @@ export class RoomOrder {
   /**
    * Delivers a read of everything committed up to `to`, each message in its latest form: created
    * (a message this room's sockets here never heard of, `createdVersion` not yet delivered) or
-   * changed (an edit, an unsend, reactions summed up). A version missing from the read was
-   * superseded by a later change of its message, so the stream moves past it: that is what keeps an
-   * empty read from being asked again and again.
+   * changed (an edit, an unsend, reactions summed up), and removals in their place. A version
+   * missing from the read was superseded by a later change of its message, so the stream moves past
+   * it: that is what keeps an empty read from being asked again and again.
    */
-  private take(rows: MessageRow[], to: number) {
+  private take({ messages, evictions }: RoomChanges, to: number) {
     if (this.closed || this.next === null) return
     const from = this.next
-    for (const row of rows) {
+    for (const row of messages) {
       if (row.version < from || this.early.has(row.version)) continue
       this.early.set(row.version, row.createdVersion >= from ? messageEvent(row) : messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' }))
     }
+    for (const { version, userId } of evictions) if (version >= from && !this.early.has(version)) this.early.set(version, { ...evictEvent(this.roomId, userId), version })
     for (; this.next <= to; this.next++) {
       const event = this.early.get(this.next)
       if (!event) continue

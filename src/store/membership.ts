@@ -126,9 +126,10 @@ export interface Membership {
    * check: `not_owner` when `removedBy` is someone else than the user (who may leave) and not, or
    * no longer, the room's owner (null: the app's backend). Takes the room's lock (as every write
    * that needs membership does), so a write of theirs either commits before the removal or is
-   * refused after it.
+   * refused after it. A removal moves the room's version (answered as `{ version }`): whatever the
+   * room commits after it has a later version, so brokers deliver the eviction before it.
    */
-  removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'>
+  removeMember(roomId: number, userId: string, removedBy: string | null): Promise<{ version: number } | 'absent' | 'not_owner'>
   /**
    * Moves the user's read marker forward to `lastReadId`, clamped to the room's newest message.
    * In an open room a reader becomes a participant; in a private or direct room only a member has

@@ -56,7 +56,7 @@ type Values = Record<string, unknown>
  * A statement built once with placeholders, run as a transaction's step with their values (see
  * `SqlDatabase.statement`): what a transaction that runs often uses, so a call builds no SQL.
  */
-export type Statement<R> = (values: Values) => Generator<Step, R, unknown>
+type Statement<R> = (values: Values) => Generator<Step, R, unknown>
 
 /**
  * One database as the code shared by both stores sees it. drizzle builds the same queries on

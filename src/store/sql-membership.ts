@@ -135,7 +135,7 @@ export class SqlMembership implements Membership {
     })
   }
 
-  async removeMember(roomId: number, userId: string, removedBy: string | null): Promise<'removed' | 'absent' | 'not_owner'> {
+  async removeMember(roomId: number, userId: string, removedBy: string | null): Promise<{ version: number } | 'absent' | 'not_owner'> {
     const { t } = this.database
     const { outbox } = this
     return this.database.transaction(function* (tx) {
@@ -150,7 +150,16 @@ export class SqlMembership implements Membership {
       )
       if (removed.length === 0) return 'absent'
       yield* writeEvents(t, outbox, tx, [memberEvent('member.removed', roomId, userId)])
-      return 'removed'
+      const [room] = yield* rows(
+        tx
+          .update(t.rooms)
+          .set({ version: sql`${t.rooms.version} + 1` })
+          .where(eq(t.rooms.id, roomId))
+          .returning({ version: t.rooms.version }),
+      )
+      // Kept where a receiver reading the room's versions back finds it (realtime/room-order.ts).
+      yield* run(tx.insert(t.roomEvents).values({ roomId, version: room!.version, kind: 'evict', userId, createdAt: Date.now() }))
+      return { version: room!.version }
     })
   }
 

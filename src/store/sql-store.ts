@@ -19,6 +19,7 @@ import {
   type MessageRow,
   type NewMessage,
   type Recovery,
+  type RoomChanges,
   type RoomPage,
   type RoomRow,
 } from './store.ts'
@@ -140,20 +141,26 @@ export abstract class SqlStore {
   }
 
   /**
-   * The latest form of each message of a room whose latest change has a version in [from, to], in
-   * version order, for a receiver filling a gap in what it was sent. A version missing from them was
-   * superseded by a later change of the same message.
+   * The changes of a room with a version in [from, to], for a receiver filling a gap in what it was
+   * sent: the latest form of each message whose latest change is in it, in version order, and the
+   * members removed. A version missing from both was superseded by a later change of its message.
    */
-  async changesBetween(roomId: number, from: number, to: number): Promise<MessageRow[]> {
+  async changesBetween(roomId: number, from: number, to: number): Promise<RoomChanges> {
     const { db, t } = this.database
     const { columns, q, joinQuote } = messageSelection(t)
-    const found = await db
-      .select(columns)
-      .from(t.messages)
-      .leftJoin(q, joinQuote)
-      .where(and(eq(t.messages.roomId, roomId), gte(t.messages.version, from), lte(t.messages.version, to)))
-      .orderBy(asc(t.messages.version))
-    return found.map(toMessageRow)
+    const [found, evictions] = await Promise.all([
+      db
+        .select(columns)
+        .from(t.messages)
+        .leftJoin(q, joinQuote)
+        .where(and(eq(t.messages.roomId, roomId), gte(t.messages.version, from), lte(t.messages.version, to)))
+        .orderBy(asc(t.messages.version)),
+      db
+        .select({ version: t.roomEvents.version, userId: t.roomEvents.userId })
+        .from(t.roomEvents)
+        .where(and(eq(t.roomEvents.roomId, roomId), gte(t.roomEvents.version, from), lte(t.roomEvents.version, to))),
+    ])
+    return { messages: found.map(toMessageRow), evictions }
   }
 
   /** The room's version (0 before its first change). */

@@ -141,12 +141,18 @@ export interface Changes {
 
 export type { InstanceRow }
 
+/** A room's changes in a range of versions: messages in their latest form, and members removed. */
+export interface RoomChanges {
+  messages: MessageRow[]
+  evictions: { version: number; userId: string }[]
+}
+
 /**
  * A room's changes by version (each room's version grows by one with every stored change, in the
  * change's transaction). What ordering them across instances needs.
  */
 export interface SequencedStore {
-  changesBetween(roomId: number, from: number, to: number): Promise<MessageRow[]>
+  changesBetween(roomId: number, from: number, to: number): Promise<RoomChanges>
   lastVersion(roomId: number): Promise<number>
 }
 

@@ -2,7 +2,7 @@ import { messageRow } from './message-rows.ts'
 import { afterEach } from 'bun:test'
 import { type Clock, realClock } from '../../src/clock.ts'
 import { createLogger } from '../../src/logger.ts'
-import type { MessageRow } from '../../src/store/store.ts'
+import type { MessageRow, RoomChanges } from '../../src/store/store.ts'
 import type { EventSink, RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
 import { messageEvent } from '../../src/realtime/events.ts'
 import { RedisBroker, type SequencedStore } from '../../src/realtime/redis-broker.ts'
@@ -15,9 +15,11 @@ export const ROOM = 7
 const TIMING = { intervalMs: 20, deadlineMs: 120 }
 const logger = createLogger('silent')
 
-/** Messages by room, each made at the next version (a room of only sends: its seq), as Postgres keeps them; counts and can fail its reads. */
+/** Messages and removals by room, each made at the room's next version, as Postgres keeps them; counts and can fail its reads. */
 class FakeStore implements SequencedStore {
   private readonly rooms = new Map<number, MessageRow[]>()
+  private readonly versions = new Map<number, number>()
+  private readonly evictions = new Map<number, RoomChanges['evictions']>()
   private nextId = 1
   /** Every changesBetween call, as [from, to]. */
   readonly reads: [number, number][] = []
@@ -32,17 +34,31 @@ class FakeStore implements SequencedStore {
     this.rooms.set(roomId, rows)
     const created = Array.from({ length: count }, () => {
       const seq = rows.length + 1
-      const row = messageRow({ id: this.nextId++, roomId, nickname: 'u', body: `m${seq}`, seq })
+      const row = messageRow({ id: this.nextId++, roomId, nickname: 'u', body: `m${seq}`, seq, version: this.nextVersion(roomId) })
       rows.push(row)
       return row
     })
     return created
   }
 
-  async changesBetween(roomId: number, from: number, to: number): Promise<MessageRow[]> {
+  /** A member removed: the room's next version, kept as an eviction. */
+  remove(roomId: number, userId: string): number {
+    const version = this.nextVersion(roomId)
+    this.evictions.set(roomId, [...(this.evictions.get(roomId) ?? []), { version, userId }])
+    return version
+  }
+
+  private nextVersion(roomId: number): number {
+    const version = (this.versions.get(roomId) ?? 0) + 1
+    this.versions.set(roomId, version)
+    return version
+  }
+
+  async changesBetween(roomId: number, from: number, to: number): Promise<RoomChanges> {
     this.reads.push([from, to])
     if (this.failing) throw new Error('store is down')
-    return (this.rooms.get(roomId) ?? []).filter((r) => r.version >= from && r.version <= to)
+    const within = (version: number) => version >= from && version <= to
+    return { messages: (this.rooms.get(roomId) ?? []).filter((r) => within(r.version)), evictions: (this.evictions.get(roomId) ?? []).filter((e) => within(e.version)) }
   }
 
   async lastVersion(roomId: number): Promise<number> {
@@ -52,7 +68,7 @@ class FakeStore implements SequencedStore {
       throw new Error('store is down')
     }
     if (this.failing) throw new Error('store is down')
-    return this.rooms.get(roomId)?.length ?? 0
+    return this.versions.get(roomId) ?? 0
   }
 }
 
@@ -61,10 +77,15 @@ class Sink implements EventSink {
   readonly seqs: number[] = []
   readonly events: string[] = []
   readonly users: UserEvent[] = []
+  /** Messages (`m<seq>`) and evictions (`evict <user>`) in the order they were delivered. */
+  readonly order: string[] = []
   delivered(event: RealtimeEvent): void {
-    if (event.kind === 'message') this.seqs.push(event.message.seq!)
-    else if (event.kind === 'signal') this.events.push(event.frame)
+    if (event.kind === 'message') {
+      this.seqs.push(event.message.seq!)
+      this.order.push(`m${event.message.seq}`)
+    } else if (event.kind === 'signal') this.events.push(event.frame)
     else if (event.kind === 'user') this.users.push(event)
+    else if (event.evict !== undefined) this.order.push(`evict ${event.evict}`)
   }
 }
 

@@ -82,9 +82,10 @@ export class MemberService {
     const outcome = await this.store.membership.removeMember(room.id, userId, caller.service ? null : (caller.identity?.userId ?? null))
     if (outcome === 'not_owner') throw notOwner('remove other members')
     if (outcome === 'absent') throw notFound('member_not_found', `${userId} is not a member of room ${room.id}.`)
-    // The room hears it (the removed user's sockets too, before they close).
+    // The room hears it (the removed user's sockets too, before they close), then their sockets
+    // close: in the room's version order, before anything the room commits after the removal.
     this.broker.publish(memberRemovedEvent(room.id, userId))
-    this.broker.publish(evictEvent(room.id, userId))
+    this.broker.publish(evictEvent(room.id, userId, outcome.version))
     this.broker.publish(userEvent(userId, { type: 'removed', room: room.id }))
   }
 
