@@ -36,6 +36,12 @@ function publicData(type: WebhookEventRow['type'], stored: Record<string, unknow
       if (!message) return { message: null, message_id: stored.messageId, offline_user_ids: [] }
       return { message: toMessageDto(message), room: message.roomId, offline_user_ids: stored.offlineUserIds ?? [] }
     }
+    case 'message.updated':
+    case 'message.deleted': {
+      // Its form after the change: an unsent message's text is gone from it (service calls read the original from its history).
+      const message = stored.message as MessageRow
+      return { message: toMessageDto(message), room: message.roomId }
+    }
     case 'room.created': {
       const room = stored.room as { id: number; name: string; postId: number | null; createdAt: number; kind: string; ownerId: string | null }
       return { room: { id: room.id, name: room.name, post_id: room.postId, kind: room.kind, owner: room.ownerId, created_at: new Date(room.createdAt).toISOString() }, members: stored.members ?? [] }

@@ -1,3 +1,4 @@
+import { messageRow } from '../../test/support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import type { WebhookEventRow } from '../store/outbox.ts'
 import type { MessageRow } from '../store/store.ts'
@@ -17,7 +18,7 @@ const event = (id: number, position: number, nextAttemptAt = NOW): WebhookEventR
   finishedAt: null,
   position,
 })
-const message = (id: number): MessageRow => ({ id, roomId: 1, userId: 'u', email: 'e', nickname: 'n', profileUrl: null, body: 'b', clientMsgId: null, createdAt: NOW, seq: id })
+const message = (id: number): MessageRow => messageRow({ id, email: 'e', nickname: 'n', body: 'b', createdAt: NOW, seq: id })
 const names = (queue: Outgoing[]) => queue.map((item) => (item.kind === 'event' ? `e${item.event.id}` : `m${item.message.id}`))
 
 describe('roomQueue', () => {
