@@ -60,7 +60,9 @@ function differences(mine: MessageForm, theirs: MessageForm): string[] {
 function lastHeard(connections: readonly ConnectionRecord[], id: number): { at: number; text: string } | null {
   for (const c of [...connections].reverse()) {
     const frame = c.frames.findLast((f) => f.id === id && CHANGE_FRAMES.has(f.type))
-    if (frame) return { at: frame.at, text: `last heard of it on ${c.conn} (instance ${c.instance}) as ${frame.type} version ${frame.version ?? '?'}` }
+    if (!frame) continue
+    const reaction = frame.type === 'chat.reaction' ? ` (${frame.emoji} ${frame.added ? 'added' : 'taken back'} by ${frame.user_id})` : ''
+    return { at: frame.at, text: `last heard of it on ${c.conn} (instance ${c.instance}) as ${frame.type}${reaction} version ${frame.version ?? '?'}` }
   }
   return null
 }

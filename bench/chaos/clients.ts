@@ -1,8 +1,8 @@
-import { MessageCopy } from '../../test/support/message-copy.ts'
 import type { Frame } from '../../test/support/socket.ts'
-import { type Change, changeFrame, formOf, identityHeaders, pickChange, readRoom, restChange, settled } from './changes.ts'
+import { type Change, changeFrame, identityHeaders, pickChange, readRoom, restChange, settled } from './changes.ts'
 import type { Ack, ConnectionRecord, ReceivedFrame, RestAttempt, RestChange, RoomCopy, UnackedSend } from './history.ts'
 import type { Random } from './random.ts'
+import { TabCopy } from './tab-copy.ts'
 
 /** A user as the gateway forwards them. */
 export interface ChaosUser {
@@ -69,19 +69,12 @@ const CONNECT_TIMEOUT_MS = 5000
 const RECOVERY_TIMEOUT_MS = 30_000
 const REST_TIMEOUT_MS = 5000
 
-/** The newest message id a copy holds (0 when empty). */
-function newestId(copy: MessageCopy): number {
-  let newest = 0
-  for (const id of copy.messages.keys()) if (id > newest) newest = id
-  return newest
-}
-
 /**
  * One browser tab of one user in one room: keeps a socket open (reconnecting with since_version=
  * to a random live instance after any close), sends messages at a modest rate with unique
  * client_msg_ids (some over REST), retries each until acknowledged, now and then edits or unsends
  * one of its own messages or reacts to one, records every frame, and keeps its copy of the room
- * from the frames it hears (test/support/message-copy.ts), as a client of the contract would.
+ * (tab-copy.ts).
  */
 export class ChaosTab {
   private ws: WebSocket | null = null
@@ -90,8 +83,7 @@ export class ChaosTab {
   private live = false
   private connections = 0
   private failures = 0
-  /** The room as this tab holds it: read on a page load, then kept from the frames it applies. */
-  private copy = new MessageCopy()
+  private readonly copy: TabCopy
   /** False until a page load's replay ended: until then a new connection loads the page again. */
   private loaded = false
   /** A page load is reading the room (or waiting to read it again): no other connect starts. */
@@ -100,8 +92,6 @@ export class ChaosTab {
   private resyncing = false
   /** A REST change under way: the run waits for it before reading the history. */
   private changing = false
-  /** client_msg_ids sent more than once over a socket: a repeat's answer comes outside the room's order. */
-  private readonly repeated = new Set<string>()
   private changesMade = 0
   private pending: PendingSend | null = null
   private sent = 0
@@ -130,6 +120,7 @@ export class ChaosTab {
     private readonly changeShare: number,
   ) {
     this.ackTimer = setInterval(() => this.checkAck(), 500)
+    this.copy = new TabCopy(id, room, user.user_id)
   }
 
   /** True while the tab has an open socket (upgrade done, not closed). */
@@ -149,7 +140,7 @@ export class ChaosTab {
 
   /** Live and holding the room's newest message `top` and every change up to the room's `version`. */
   caughtUp(top: number, version: number): boolean {
-    return this.ready && !this.resyncing && newestId(this.copy) >= top && this.copy.version >= version
+    return this.ready && !this.resyncing && this.copy.newestId() >= top && this.copy.version >= version
   }
 
   get unacked(): PendingSend | null {
@@ -163,7 +154,7 @@ export class ChaosTab {
 
   /** The tab's copy of its room, for the history. */
   roomCopy(): RoomCopy {
-    return { tab: this.id, room: this.room, userId: this.user.user_id, version: this.copy.version, messages: this.copy.list().map((m) => ({ id: m.id, ...formOf(m) })) }
+    return this.copy.snapshot()
   }
 
   start(): void {
@@ -223,7 +214,7 @@ export class ChaosTab {
     const live = this.world.live()
     if (live.length === 0) return this.later(500, () => this.connect())
     const instance = this.connections === 0 && live.includes(this.firstInstance) ? this.firstInstance : this.rng.pick(live)
-    if (this.loaded && !this.fresh) return this.openSocket(instance, newestId(this.copy))
+    if (this.loaded && !this.fresh) return this.openSocket(instance, this.copy.newestId())
     this.fresh = false
     this.loaded = false
     this.loading = true
@@ -232,10 +223,7 @@ export class ChaosTab {
       ({ version, messages }) => {
         this.loading = false
         if (!this.wantOpen) return
-        this.copy = new MessageCopy()
-        for (const m of messages) this.copy.messages.set(m.id, m)
-        // What the history holds past `version` the replay brings again (it is not counted as had).
-        this.copy.version = version
+        this.copy.replace(version, messages)
         this.openSocket(instance, null)
       },
       () =>
@@ -321,11 +309,12 @@ export class ChaosTab {
       kept.user_id = frame.user_id as string
     } else if (type === 'chat.message.updated' || type === 'chat.message.deleted' || type === 'chat.reaction') {
       kept.id = type === 'chat.message.updated' ? (frame.message as { id: number }).id : (frame.id as number)
+      if (type === 'chat.reaction') Object.assign(kept, { emoji: frame.emoji, added: frame.added, user_id: frame.user_id })
     }
     if (typeof frame.version === 'number') kept.version = frame.version
     record.frames.push(kept)
     // After a failed replay the socket is being closed: what it still gets is not applied.
-    if (this.record === record && !record.replayFailed) this.applyToCopy(frame as Frame, kept)
+    if (this.record === record && !record.replayFailed) this.copy.apply(frame as Frame, kept)
     if (type === 'chat.message') {
       const p = this.pending
       if (p && kept.user_id === this.user.user_id && kept.client_msg_id === p.cmid) this.acknowledge(p, kept.id!, 'ws')
@@ -349,17 +338,6 @@ export class ChaosTab {
   }
 
   /**
-   * Applies a frame to the copy, except the answer to a repeated send that runs ahead of the room's
-   * order (its version past the next): the broadcast, or the next replay, brings it in order, and
-   * the copy's version stays one every change up to which it holds.
-   */
-  private applyToCopy(frame: Frame, kept: ReceivedFrame) {
-    const repeat = frame.type === 'chat.message' && kept.user_id === this.user.user_id && kept.client_msg_id && this.repeated.has(kept.client_msg_id)
-    if (repeat && (kept.version ?? 0) > this.copy.version + 1) return
-    this.copy.apply(frame)
-  }
-
-  /**
    * A truncated replay left older changes out: the room is read again over REST, each message kept
    * in the newer of its two forms, until a read succeeds.
    */
@@ -372,9 +350,7 @@ export class ChaosTab {
       try {
         if (live.length === 0) throw new Error('no instance up')
         const { messages } = await readRoom(this.world.base(this.rng.pick(live)), this.room, this.user)
-        const version = this.copy.version
-        for (const message of messages) this.copy.apply({ type: 'chat.message.updated', message })
-        this.copy.version = version
+        this.copy.merge(messages)
         break
       } catch {
         await new Promise<void>((resolve) => this.later(500, resolve))
@@ -414,7 +390,7 @@ export class ChaosTab {
   private nextSend() {
     if (!this.sending || this.pending || this.changing) return
     if (this.rng.chance(this.changeShare)) {
-      const change = pickChange(this.copy, this.user, this.id, ++this.changesMade, this.rng)
+      const change = pickChange(this.copy.messages, this.user, this.id, ++this.changesMade, this.rng)
       if (change) return this.makeChange(change)
     }
     this.sent++
@@ -464,7 +440,7 @@ export class ChaosTab {
   /** Sends (or sends again) over the open socket. */
   private transmit(p: PendingSend) {
     if (this.pending !== p || !this.ready || !this.ws || !this.record) return
-    if (p.attempts > 0) this.repeated.add(p.cmid)
+    if (p.attempts > 0) this.copy.repeatedSend(p.cmid)
     if (p.attempts > 0) this.world.record.counts.retries++
     p.attempts++
     this.world.record.counts.attempts++

@@ -15,6 +15,9 @@ export interface ReceivedFrame {
   truncated?: boolean
   /** chat.error */
   code?: string
+  /** chat.reaction: which reaction, added or taken back (by `user_id`). */
+  emoji?: string
+  added?: boolean
   /** The room version of a change frame (chat.message, chat.message.updated, chat.message.deleted, chat.reaction) or of chat.recovered. */
   version?: number
 }
