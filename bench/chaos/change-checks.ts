@@ -61,7 +61,7 @@ function lastHeard(connections: readonly ConnectionRecord[], id: number): { at: 
   for (const c of [...connections].reverse()) {
     const frame = c.frames.findLast((f) => f.id === id && CHANGE_FRAMES.has(f.type))
     if (!frame) continue
-    const reaction = frame.type === 'chat.reaction' ? ` (${frame.emoji} ${frame.added ? 'added' : 'taken back'} by ${frame.user_id})` : ''
+    const reaction = frame.type === 'chat.reaction' && frame.emoji !== undefined ? ` (${frame.emoji} ${frame.added ? 'added' : 'taken back'} by ${frame.user_id})` : ''
     return { at: frame.at, text: `last heard of it on ${c.conn} (instance ${c.instance}) as ${frame.type}${reaction} version ${frame.version ?? '?'}` }
   }
   return null
