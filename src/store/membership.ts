@@ -2,7 +2,7 @@ import type { ListedRoom, MemberRole, RoomRow } from '../db/schema.ts'
 import { inArray, sql, type SQLWrapper } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { Identity } from '../identity.ts'
-import type { SqlDatabase } from './sql-database.ts'
+import type { SqlDatabase, ValueOf } from './sql-database.ts'
 
 export type { MemberRole }
 
@@ -199,22 +199,31 @@ function roomsOfMembers({ t, dialect }: SqlDatabase, { m, r }: Aliases) {
  * cost one lookup of their row, however many rooms the store holds; only a room with messages after
  * the page's moment seeks its newest one up to that moment on the (room_id, id) index.
  */
-export function inboxQuery(database: SqlDatabase, userId: string, page: InboxPage) {
+export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxShape) {
   const { t } = database
   const a = aliases(t)
   const { m, r, x } = a
-  const asOf = page.asOfId
+  const asOf = value('asOfId')
   const newest = (column: SQLWrapper) => sql`(select ${column} from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} <= ${asOf} order by ${x.id} desc limit 1)`
   const lastMessageId = sql`case when ${r.lastMessageId} is null or ${r.lastMessageId} <= ${asOf} then ${r.lastMessageId} else ${newest(x.id)} end`
   const activityAt = sql`case when ${r.lastMessageId} is null then ${r.createdAt} when ${r.lastMessageId} <= ${asOf} then ${r.lastMessageAt} else coalesce(${newest(x.createdAt)}, ${r.createdAt}) end`
-  const after = page.after ? sql` where "activityAt" < ${page.after.at} or ("activityAt" = ${page.after.at} and "id" < ${page.after.roomId})` : sql``
-  const onlyRoom = page.onlyRoom === undefined ? sql`` : sql` and ${m.roomId} = ${page.onlyRoom}`
+  const after = shape.after ? sql` where "activityAt" < ${value('afterAt')} or ("activityAt" = ${value('afterAt')} and "id" < ${value('afterRoom')})` : sql``
+  const onlyRoom = shape.onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``
   return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
       ${roomsOfMembers(database, a)}
-      where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${r.createdAt} <= ${page.asOfAt}${onlyRoom}) page${after}
+      where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}) page${after}
     order by "activityAt" desc, "id" desc
-    limit ${page.limit}`
+    limit ${value('limit')}`
 }
+
+/** Which form of the inbox query a page needs (each form is built once). */
+export interface InboxShape {
+  after: boolean
+  onlyRoom: boolean
+}
+
+/** An inbox page's values, by the names `inboxQuery` gives them. */
+export const inboxValues = (userId: string, page: InboxPage) => ({ userId, asOfId: page.asOfId, asOfAt: page.asOfAt, limit: page.limit, afterAt: page.after?.at, afterRoom: page.after?.roomId, onlyRoom: page.onlyRoom })
 
 /** Rows of `inboxQuery`, as the drivers hand them over (Postgres gives bigints as strings). */
 export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt', number | string> & { name: string; postId: number | string | null; kind: ListedRoom['kind']; lastMessageId: number | string | null }
@@ -258,14 +267,14 @@ export function blockersInQuery(t: Tables, roomId: number, userId: string) {
  * Read states, each in one statement (one snapshot): the count and the newest message it covers
  * agree, whatever commits meanwhile.
  */
-export function readStatesQuery(database: SqlDatabase, userId: string, onlyRoom: number | undefined) {
+export function readStatesQuery(database: SqlDatabase, value: ValueOf, onlyRoom: boolean) {
   const a = aliases(database.t)
   const { m, r } = a
   return sql`select ${m.roomId} as "roomId", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId",
       ${unreadAfter(database.t, a, m.lastReadId)} as "unreadCount",
       coalesce(${r.lastMessageId}, ${m.lastReadId}) as "countedUpTo"
     ${roomsOfMembers(database, a)}
-    where ${m.userId} = ${userId} and ${countsForRoom(a)}${onlyRoom === undefined ? sql`` : sql` and ${m.roomId} = ${onlyRoom}`}`
+    where ${m.userId} = ${value('userId')} and ${countsForRoom(a)}${onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``}`
 }
 
 /** Rows of `readStatesQuery` as the drivers hand them over (Postgres gives bigints as strings). */
@@ -288,9 +297,9 @@ export function crowdedRoomsQuery(t: Tables, roomIds: readonly number[], cap: nu
 }
 
 /** The badge in one statement: each room's count (once: materialized, not expanded twice), summed. */
-export function unreadTotalQuery(database: SqlDatabase, userId: string) {
+export function unreadTotalQuery(database: SqlDatabase, value: ValueOf) {
   const a = aliases(database.t)
-  return sql`with counts as materialized (select ${unreadAfter(database.t, a, a.m.lastReadId)} as n ${roomsOfMembers(database, a)} where ${a.m.userId} = ${userId} and ${countsForRoom(a)})
+  return sql`with counts as materialized (select ${unreadAfter(database.t, a, a.m.lastReadId)} as n ${roomsOfMembers(database, a)} where ${a.m.userId} = ${value('userId')} and ${countsForRoom(a)})
     select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from counts`
 }
 

@@ -1,4 +1,4 @@
-import type { SQL } from 'drizzle-orm'
+import { fillPlaceholders, sql, type SQL } from 'drizzle-orm'
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core'
 import type { PgDb } from '../db/postgres.ts'
 import * as pgTables from '../db/pg-schema.ts'
@@ -58,6 +58,9 @@ type Values = Record<string, unknown>
  */
 type Statement<R> = (values: Values) => Generator<Step, R, unknown>
 
+/** What a raw statement's builder interpolates for a value: a placeholder (SQLite) or the value itself (Postgres). */
+export type ValueOf = (name: string) => unknown
+
 /**
  * One database as the code shared by both stores sees it. drizzle builds the same queries on
  * SQLite and Postgres from table objects of the same names and columns (src/db/schema-parity.test.ts
@@ -86,6 +89,12 @@ export interface SqlDatabase {
    * the transaction's connection, built there (its cost is the round trip, not the building).
    */
   statement<Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>>
+  /**
+   * Raw SQL built once, for reads that run on every request (the inbox, the badge): `build`
+   * interpolates `value(name)` where a value goes. SQLite builds the text once and keeps the
+   * statement compiled; Postgres builds it with the values each call (the round trip is its cost).
+   */
+  rawStatement<T>(build: (value: ValueOf) => SQL): (values: Values) => Promise<T[]>
 }
 
 /** Feeds each step's outcome back into the body until it returns. */
@@ -142,6 +151,10 @@ export function sqliteDatabase(db: SqliteDb): SqlDatabase {
     t: tables,
     rows: async <T>(query: SQL) => rawRows<T>(query),
     transaction: async <T>(body: Transaction<T>) => db.transaction((tx) => drive(body(tx), execute)),
+    rawStatement: <T>(build: (value: ValueOf) => SQL) => {
+      const query = dialect.sqlToQuery(build((name) => sql.placeholder(name)))
+      return async (values: Values) => db.$client.query<T, never[]>(query.sql).all(...(fillPlaceholders(query.params, values) as never[]))
+    },
     statement: <Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>> => {
       // bun:sqlite's statement through drizzle's prepared query (its row mapping included).
       const prepared = (build(db) as unknown as { prepare(): { all(values: Values): unknown; run(values: Values): unknown } }).prepare()
@@ -167,6 +180,10 @@ export function postgresDatabase(db: PgDb): SqlDatabase {
     t: pgTables as unknown as typeof tables,
     rows: async <T>(query: SQL) => [...(await db.execute(query))] as T[],
     transaction: <T>(body: Transaction<T>) => db.transaction((tx) => driveAsync(body(tx as unknown as QueryBuilder), execute(tx as unknown as PgDb))),
+    rawStatement:
+      <T>(build: (value: ValueOf) => SQL) =>
+      async (values: Values) =>
+        [...(await db.execute(build((name) => values[name])))] as T[],
     statement: <Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>> =>
       function* (values) {
         const run = (tx: unknown) => {

@@ -5,6 +5,7 @@ import {
   crowdedRoomsQuery,
   directKey,
   inboxQuery,
+  inboxValues,
   readStatesQuery,
   rosterQuery,
   toInboxRow,
@@ -14,6 +15,7 @@ import {
   unreadTotalQuery,
   type BlockRow,
   type InboxPage,
+  type InboxShape,
   type InboxQueryRow,
   type InboxRow,
   type MemberRole,
@@ -44,10 +46,15 @@ export function* inserted<R>(query: PromiseLike<R[]>) {
  * the one writer does that already. Webhook events are written in the same transaction.
  */
 export class SqlMembership implements Membership {
+  /** The reads every inbox, badge and user stream makes, built once. */
+  private readonly reads
+
   constructor(
     private readonly database: SqlDatabase,
     private readonly outbox: Outbox,
-  ) {}
+  ) {
+    this.reads = prepareReads(database)
+  }
 
   async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'> {
     const { t } = this.database
@@ -243,11 +250,12 @@ export class SqlMembership implements Membership {
   }
 
   async readStates(userId: string, onlyRoom?: number): Promise<RoomReadState[]> {
-    return (await this.database.rows<ReadStateQueryRow>(readStatesQuery(this.database, userId, onlyRoom))).map(toReadState)
+    const read = onlyRoom === undefined ? this.reads.readStates : this.reads.readStateOfRoom
+    return (await read({ userId, onlyRoom })).map(toReadState)
   }
 
   async unreadTotal(userId: string): Promise<{ total: number; rooms: number }> {
-    const [row] = await this.database.rows<{ total: number | string; rooms: number | string }>(unreadTotalQuery(this.database, userId))
+    const [row] = await this.reads.unreadTotal({ userId })
     return { total: Number(row?.total ?? 0), rooms: Number(row?.rooms ?? 0) }
   }
 
@@ -257,12 +265,13 @@ export class SqlMembership implements Membership {
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    return (await this.database.rows<InboxQueryRow>(inboxQuery(this.database, userId, page))).map(toInboxRow)
+    const { inbox } = this.reads
+    const read = page.after ? (page.onlyRoom === undefined ? inbox.after : inbox.afterInRoom) : page.onlyRoom === undefined ? inbox.first : inbox.firstInRoom
+    return (await read(inboxValues(userId, page))).map(toInboxRow)
   }
 
   async newestMessageId(): Promise<number> {
-    const { db, t } = this.database
-    const [row] = await db.select({ id: sql<number | string | null>`max(${t.messages.id})` }).from(t.messages)
+    const [row] = await this.reads.newestMessageId({})
     return Number(row?.id ?? 0)
   }
 
@@ -329,4 +338,17 @@ function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
       .where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId))),
   )
   return row?.role ?? null
+}
+
+/** The reads on the inbox's paths, each built once (SqlDatabase.rawStatement), one per form of its query. */
+function prepareReads(database: SqlDatabase) {
+  const inbox = (shape: InboxShape) => database.rawStatement<InboxQueryRow>((value) => inboxQuery(database, value, shape))
+  const { t } = database
+  return {
+    inbox: { first: inbox({ after: false, onlyRoom: false }), after: inbox({ after: true, onlyRoom: false }), firstInRoom: inbox({ after: false, onlyRoom: true }), afterInRoom: inbox({ after: true, onlyRoom: true }) },
+    readStates: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, false)),
+    readStateOfRoom: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, true)),
+    unreadTotal: database.rawStatement<{ total: number | string; rooms: number | string }>((value) => unreadTotalQuery(database, value)),
+    newestMessageId: database.rawStatement<{ id: number | string | null }>(() => sql`select max(${t.messages.id}) as "id" from ${t.messages}`),
+  }
 }
