@@ -223,7 +223,9 @@ for (const store of STORES) {
       // What changed is the room's content: not for them either, over REST or a replay.
       const changes = await server.http(`/chat/v1/room/${room}/changes/?after_version=0`, { headers: identityHeaders(bob) })
       expect([changes.status, await codeOf(changes)]).toEqual([403, 'not_a_member'])
-      const replay = await fetch(`${server.base}/ws/chat/${room}/chat/?since_version=0`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', ...identityHeaders(bob) } })
+      const replay = await fetch(`${server.base}/ws/chat/${room}/chat/?since_version=0`, {
+        headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13', ...identityHeaders(bob) },
+      })
       expect([replay.status, await codeOf(replay)]).toEqual([403, 'not_a_member'])
     })
 
@@ -314,6 +316,27 @@ for (const store of STORES) {
       expect(await stream.next('inbox.message')).toMatchObject({ message: { id: later.id }, unread_count: 2 })
       expect(stream.all('inbox.message.updated')).toHaveLength(2)
       await stream.close()
+    })
+
+    it('should count edits and reactions against the same allowance as messages', async () => {
+      const limited = await startStoreServer(store, { RATE_LIMIT_PER_SECOND: '0.5', RATE_LIMIT_BURST: '3' })
+      try {
+        const room = await createRoom(limited, 'limited')
+        const message = await send(limited, alice, room, '하나')
+        expect((await edit(limited, alice, room, message.id, '둘')).status).toBe(200)
+        expect((await react(limited, alice, room, message.id, '👍')).status).toBe(204)
+        const refused = await react(limited, alice, room, message.id, '❤️')
+        expect([refused.status, await codeOf(refused)]).toEqual([429, 'rate_limited'])
+        expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+        // Over the socket too: the allowance is the user's.
+        const socket = await TestSocket.connect(limited, room, alice)
+        socket.send({ type: 'chat.edit', id: message.id, message: '셋' })
+        expect(await socket.next('chat.error')).toMatchObject({ code: 'rate_limited' })
+        await socket.close()
+        expect((await history(limited, room))[0]).toMatchObject({ message: '둘', reactions: [{ emoji: '👍', count: 1 }] })
+      } finally {
+        await limited.destroy()
+      }
     })
 
     it('should tell the app of edits and unsends by webhook, without the unsent text', async () => {
