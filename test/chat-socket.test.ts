@@ -69,13 +69,6 @@ describe('the seed flow: join, message, leave', () => {
         user_id: bob.user_id,
         created_at: expect.any(String),
         client_msg_id: null,
-        kind: 'text',
-        edited_at: null,
-        deleted: false,
-        reply_to: null,
-        reactions: [],
-        attachments: [],
-        data: null,
         version: 1,
       })
     }

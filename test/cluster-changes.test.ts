@@ -25,8 +25,7 @@ afterAll(async () => {
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 const on = (instance: ServerProcess) => endpoint(instance.base)
 const json = async <T>(res: Response) => (await res.json()) as T
-const send = async (instance: ServerProcess, who: TestUser, room: number, message: string) =>
-  json<MessageDto>(await on(instance).post('/chat/v1/message/', { room, message }, identityHeaders(who)))
+const send = async (instance: ServerProcess, who: TestUser, room: number, message: string) => json<MessageDto>(await on(instance).post('/chat/v1/message/', { room, message }, identityHeaders(who)))
 const edit = (instance: ServerProcess, who: TestUser, room: number, id: number, message: string) =>
   on(instance).http(`/chat/v1/room/${room}/messages/${id}/`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...identityHeaders(who) }, body: JSON.stringify({ message }) })
 const unsend = (instance: ServerProcess, who: TestUser, room: number, id: number) => on(instance).http(`/chat/v1/room/${room}/messages/${id}/`, { method: 'DELETE', headers: identityHeaders(who) })

@@ -1,4 +1,12 @@
-import type { Message, MessageDeletedFrame, MessageUpdatedFrame, Reaction, ReactionFrame } from './types.ts'
+import type { Message, MessageDeletedFrame, MessageFrame, MessageUpdatedFrame, Reaction, ReactionFrame } from './types.ts'
+
+/**
+ * The message of a `chat.message` frame as REST gives it: a frame leaves out the fields that hold
+ * their defaults (a plain new message has none of them).
+ */
+export function messageOfFrame({ type: _type, ...frame }: MessageFrame): Message {
+  return { kind: 'text', edited_at: null, deleted: false, reply_to: null, reactions: [], attachments: [], data: null, ...frame }
+}
 
 /** A change of a message the room hears of. */
 export type ChangeFrame = MessageUpdatedFrame | MessageDeletedFrame | ReactionFrame

@@ -1,7 +1,7 @@
 import { Emitter } from './emitter.ts'
 import { ChatSendError } from './errors.ts'
 import type { Transport } from './http.ts'
-import { MessageStore } from './messages.ts'
+import { MessageStore, messageOfFrame } from './messages.ts'
 import { Outbox, type OutboxStorage, type PendingMessage } from './outbox.ts'
 import { Presence } from './presence.ts'
 import { ReadMarkers } from './reads.ts'
@@ -402,7 +402,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
     }
   }
 
-  private received({ type: _type, ...message }: MessageFrame): void {
+  private received(frame: MessageFrame): void {
+    const message = messageOfFrame(frame)
     if (this.outbox.acknowledge(message) && message.client_msg_id === this.inFlight) {
       this.inFlight = null
       this.sendRetries = 0

@@ -10,6 +10,9 @@ type Json = Record<string, unknown>
 
 const [clientMessage, clientEdit, clientDelete, clientReact, clientTyping, clientRead] = clientFrameSchema.options
 
+/** The example message as a `chat.message` frame carries it: without the fields at their defaults. */
+const { kind: _kind, edited_at: _edited, deleted: _deleted, reply_to: _reply, reactions: _reactions, attachments: _attachments, data: _data, ...plainFrame } = exampleMessage
+
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, built from the zod schemas that parse
  * and encode the frames.
@@ -97,7 +100,13 @@ export function asyncApiDocument(version: string): Json {
           sendReact: message('chat.react', 'React', 'Adds (add: true) or takes back a reaction of one emoji; the room hears chat.reaction', clientReact, { type: 'chat.react', id: 1024, emoji: '👍', add: true }),
           sendTyping: message('chat.typing', 'Typing', 'Client is typing; relayed to the others, throttled', clientTyping, { type: 'chat.typing' }),
           sendRead: message('chat.read', 'Mark read', "Moves the user's read marker forward (clamped to the room's newest message; counts against the message rate)", clientRead, { type: 'chat.read', last_read_id: 1024 }),
-          chatMessage: message('chat.message', 'Message', 'A stored message, to every socket of the room including the sender', serverFrameSchemas.message, { type: 'chat.message', ...exampleMessage }),
+          chatMessage: message(
+            'chat.message',
+            'Message',
+            'A stored message, to every socket of the room including the sender; the fields that hold their defaults (kind "text", edited_at null, deleted false, reply_to null, reactions [], attachments [], data null) are left out',
+            serverFrameSchemas.message,
+            { type: 'chat.message', ...plainFrame },
+          ),
           messageUpdated: message('chat.message.updated', 'Message changed', 'A message was edited (or, in a since_version= replay, is shown in its latest form, reactions included)', serverFrameSchemas.messageUpdated, {
             type: 'chat.message.updated',
             message: exampleChangedMessage,

@@ -56,6 +56,20 @@ export const messageSchema = z.object({
 })
 export type MessageDto = z.infer<typeof messageSchema>
 
+/** The fields a `chat.message` frame leaves out while they hold their defaults (a plain new message: all of them). */
+const FRAME_DEFAULTS = { kind: 'text', edited_at: null, deleted: false, reply_to: null, reactions: [], attachments: [], data: null } as const satisfies Partial<MessageDto>
+
+/**
+ * The message as `chat.message` frames carry it: as REST gives it, less the fields that hold their
+ * defaults (`kind` "text", `edited_at` null, `deleted` false, `reply_to` null, `reactions` [],
+ * `attachments` [], `data` null), which a client reads as those defaults. Every delivery of a plain
+ * message is a third smaller for it (a frame is sent once per socket of the room).
+ */
+const messageFrameFields = messageSchema.partial({ kind: true, edited_at: true, deleted: true, reply_to: true, reactions: true, attachments: true, data: true })
+
+/** A `chat.message` frame's message with the fields it left out at their defaults: the message as REST gives it. */
+export const withFrameDefaults = (frame: z.infer<typeof messageFrameFields>): MessageDto => ({ ...FRAME_DEFAULTS, reactions: [], attachments: [], ...frame })
+
 /** Cuts a quoted text to QUOTE_CHARACTERS characters (whole code points). */
 function quote(text: string): string {
   if (text.length <= QUOTE_CHARACTERS) return text
@@ -154,7 +168,9 @@ export const isChatErrorCode = (code: string): code is ChatErrorCode => (chatErr
 
 /** Server-to-client frames. */
 export const serverFrameSchemas = {
-  message: messageSchema.extend({ type: z.literal('chat.message') }),
+  message: messageFrameFields
+    .extend({ type: z.literal('chat.message') })
+    .describe('A message; fields at their defaults (kind "text", edited_at null, deleted false, reply_to null, reactions [], attachments [], data null) are left out'),
   messageUpdated: z.object({ type: z.literal('chat.message.updated'), message: messageSchema, version: z.number().int() }),
   messageDeleted: z.object({ type: z.literal('chat.message.deleted'), id: z.number().int(), room: z.number().int(), version: z.number().int() }),
   reaction: z.object({ type: z.literal('chat.reaction'), id: z.number().int(), emoji: z.string(), user_id: z.string(), added: z.boolean(), version: z.number().int() }),
@@ -175,10 +191,13 @@ export const serverFrameSchemas = {
   }),
 }
 
-/** Encodes a stored message as the `chat.message` frame; the seed's five fields come first. */
+/**
+ * Encodes a stored message as the `chat.message` frame: the seed's five fields first, then the
+ * rest, less the fields that hold their defaults (see `messageFrameFields`).
+ */
 export function encodeMessageFrame(row: MessageRow): string {
   const dto = toMessageDto(row)
-  return JSON.stringify({
+  const frame: Record<string, unknown> = {
     type: 'chat.message',
     message: dto.message,
     sender: dto.sender,
@@ -189,15 +208,13 @@ export function encodeMessageFrame(row: MessageRow): string {
     user_id: dto.user_id,
     created_at: dto.created_at,
     client_msg_id: dto.client_msg_id,
-    kind: dto.kind,
-    edited_at: dto.edited_at,
-    deleted: dto.deleted,
-    reply_to: dto.reply_to,
-    reactions: dto.reactions,
-    attachments: dto.attachments,
-    data: dto.data,
     version: dto.version,
-  })
+  }
+  if (dto.edited_at !== null) frame.edited_at = dto.edited_at
+  if (dto.deleted) frame.deleted = true
+  if (dto.reply_to !== null) frame.reply_to = dto.reply_to
+  if (dto.reactions.length > 0) frame.reactions = dto.reactions
+  return JSON.stringify(frame)
 }
 
 /** The frame the room hears of a change of a message: its new form, its unsend, or a reaction. */

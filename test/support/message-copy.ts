@@ -1,4 +1,4 @@
-import type { MessageDto } from '../../src/realtime/codec.ts'
+import { withFrameDefaults, type MessageDto } from '../../src/realtime/codec.ts'
 import type { Frame } from './socket.ts'
 
 /**
@@ -15,8 +15,9 @@ export class MessageCopy {
   apply(frame: Frame): void {
     switch (frame.type) {
       case 'chat.message': {
+        // A frame leaves out the fields that hold their defaults.
         const { type: _type, ...message } = frame as unknown as MessageDto & { type: string }
-        this.put(message)
+        this.put(withFrameDefaults(message))
         break
       }
       case 'chat.message.updated':
