@@ -37,6 +37,18 @@ export class RoomOrder {
   private closed = false
   /** Replays waiting for the stream to pass a version. */
   private waiters: { version: number; resolve: () => void }[] = []
+  /**
+   * Messages a read delivered ahead of their latest change (created in a gap, sent in their latest
+   * form at their creation's place), with that change's version: their changes up to it are not
+   * news any more.
+   */
+  private readonly ahead = new Map<number, number>()
+  /**
+   * Up to this version, changes go out as the message's whole form (`chat.message.updated`), not as
+   * deltas: a read skipped a version superseded by one of them, and a delta (a reaction) would
+   * build on a form the room's sockets here never had.
+   */
+  private wholeUntil = 0
 
   constructor(
     private readonly roomId: number,
@@ -107,7 +119,7 @@ export class RoomOrder {
     for (let event = this.early.get(this.next); event; event = this.early.get(this.next)) {
       this.early.delete(this.next)
       this.next++
-      this.deliver(event)
+      this.pass(event)
     }
     if (this.waiters.length > 0) {
       const next = this.next
@@ -141,25 +153,47 @@ export class RoomOrder {
   }
 
   /**
-   * Delivers a read of everything committed up to `to`, each message in its latest form: created
-   * (a message this room's sockets here never heard of, `createdVersion` not yet delivered) or
-   * changed (an edit, an unsend, reactions summed up), and removals in their place. A version
+   * Delivers a read of everything committed up to `to`, each message in its latest form, which
+   * takes the place of whatever waited there: a message created in the range at its creation's
+   * place (as a creation, so the room's sockets here hear of new messages in id order, never of a
+   * change first), one changed in it at its change's place, and removals in theirs. A version
    * missing from the read was superseded by a later change of its message, so the stream moves past
-   * it: that is what keeps an empty read from being asked again and again.
+   * it (that is what keeps an empty read from being asked again and again), and the changes up to
+   * the room's version at the read go out whole.
    */
-  private take({ messages, evictions }: RoomChanges, to: number) {
+  private take({ messages, evictions, version }: RoomChanges, to: number) {
     if (this.closed || this.next === null) return
     const from = this.next
+    for (const [id, aheadTo] of this.ahead) if (aheadTo < from) this.ahead.delete(id)
     for (const row of messages) {
-      if (row.version < from || this.early.has(row.version)) continue
-      this.early.set(row.version, row.createdVersion >= from ? messageEvent(row) : messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' }))
+      if (row.createdVersion >= from && row.createdVersion <= to) {
+        this.early.set(row.createdVersion, messageEvent(row))
+        if (row.version > row.createdVersion) this.ahead.set(row.id, row.version)
+      } else if (row.version >= from && row.version <= to) this.early.set(row.version, messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' }))
     }
-    for (const { version, userId } of evictions) if (version >= from && !this.early.has(version)) this.early.set(version, { ...evictEvent(this.roomId, userId), version })
+    for (const e of evictions) if (e.version >= from && e.version <= to) this.early.set(e.version, { ...evictEvent(this.roomId, e.userId), version: e.version })
     for (; this.next <= to; this.next++) {
       const event = this.early.get(this.next)
-      if (!event) continue
+      if (!event) {
+        this.wholeUntil = Math.max(this.wholeUntil, version)
+        continue
+      }
       this.early.delete(this.next)
-      this.deliver(event)
+      this.pass(event)
     }
+  }
+
+  /** Delivers an event in its turn: a change already delivered ahead is dropped, a delta after a superseded version goes out whole. */
+  private pass(event: OrderedEvent) {
+    if (event.kind === 'message' && event.change) {
+      const { message } = event
+      const aheadTo = this.ahead.get(message.id)
+      if (aheadTo !== undefined) {
+        if (message.version <= aheadTo) return
+        this.ahead.delete(message.id)
+      }
+      if (event.change.type === 'reaction' && message.version <= this.wholeUntil) return this.deliver(messageEvent(message, message.deleted ? { type: 'deleted' } : { type: 'edited' }))
+    }
+    this.deliver(event)
   }
 }

@@ -142,25 +142,29 @@ export abstract class SqlStore {
 
   /**
    * The changes of a room with a version in [from, to], for a receiver filling a gap in what it was
-   * sent: the latest form of each message whose latest change is in it, in version order, and the
-   * members removed. A version missing from both was superseded by a later change of its message.
+   * sent (see RoomChanges): a version missing from them was superseded by a later change of its
+   * message. Messages created in the range come whatever their latest version, so a receiver never
+   * misses a creation. One range scan of the (room, version) index from `from`: a message created
+   * or changed since has its latest version there.
    */
   async changesBetween(roomId: number, from: number, to: number): Promise<RoomChanges> {
     const { db, t } = this.database
+    const { messages, roomEvents } = t
     const { columns, q, joinQuote } = messageSelection(t)
     const [found, evictions] = await Promise.all([
       db
         .select(columns)
-        .from(t.messages)
+        .from(messages)
         .leftJoin(q, joinQuote)
-        .where(and(eq(t.messages.roomId, roomId), gte(t.messages.version, from), lte(t.messages.version, to)))
-        .orderBy(asc(t.messages.version)),
+        .where(and(eq(messages.roomId, roomId), gte(messages.version, from), or(lte(messages.version, to), and(gte(messages.createdVersion, from), lte(messages.createdVersion, to)))))
+        .orderBy(asc(messages.version)),
       db
-        .select({ version: t.roomEvents.version, userId: t.roomEvents.userId })
-        .from(t.roomEvents)
-        .where(and(eq(t.roomEvents.roomId, roomId), gte(t.roomEvents.version, from), lte(t.roomEvents.version, to))),
+        .select({ version: roomEvents.version, userId: roomEvents.userId })
+        .from(roomEvents)
+        .where(and(eq(roomEvents.roomId, roomId), gte(roomEvents.version, from), lte(roomEvents.version, to))),
     ])
-    return { messages: found.map(toMessageRow), evictions }
+    // Read after the messages: at least as far as anything that superseded a version of the range.
+    return { messages: found.map(toMessageRow), evictions, version: await this.lastVersion(roomId) }
   }
 
   /** The room's version (0 before its first change). */

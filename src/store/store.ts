@@ -141,10 +141,15 @@ export interface Changes {
 
 export type { InstanceRow }
 
-/** A room's changes in a range of versions: messages in their latest form, and members removed. */
+/**
+ * A room's changes in a range of versions: the messages whose latest change is in it or that were
+ * created in it (in their latest form, whatever its version), the members removed, and the room's
+ * version when they were read (every change a version of the range was superseded by is at or below it).
+ */
 export interface RoomChanges {
   messages: MessageRow[]
   evictions: { version: number; userId: string }[]
+  version: number
 }
 
 /**

@@ -58,7 +58,11 @@ class FakeStore implements SequencedStore {
     this.reads.push([from, to])
     if (this.failing) throw new Error('store is down')
     const within = (version: number) => version >= from && version <= to
-    return { messages: (this.rooms.get(roomId) ?? []).filter((r) => within(r.version)), evictions: (this.evictions.get(roomId) ?? []).filter((e) => within(e.version)) }
+    return {
+      messages: (this.rooms.get(roomId) ?? []).filter((r) => within(r.version) || (within(r.createdVersion) && r.version > to)),
+      evictions: (this.evictions.get(roomId) ?? []).filter((e) => within(e.version)),
+      version: this.versions.get(roomId) ?? 0,
+    }
   }
 
   async lastVersion(roomId: number): Promise<number> {
