@@ -40,14 +40,15 @@ describe('RoomOrder filling a gap', () => {
     expect(given).toEqual(['edited 5 v75'])
   })
 
-  it('should send a message created in the gap as a creation in its latest form, and drop its changes that form already has', async () => {
+  it("should send a message created in the gap as a creation, in its latest form at its creation's version, then its change", async () => {
     // Message 4539 created at v903 (lost) and edited at v904 (arrives).
     const latest = messageRow({ id: 4539, createdVersion: 903, version: 904, body: 'edited', editedAt: 1 })
     const { order, given, settled } = orderOn([latest], 904)
     order.start(902)
     order.accept(messageEvent(latest, { type: 'edited' }))
     await settled()
-    expect(given).toEqual(['created 4539 v904'])
+    // Its creation in its latest form at its creation's place, then the edit (no news, but in order).
+    expect(given).toEqual(['created 4539 v903', 'edited 4539 v904'])
   })
 
   it('should send new messages of a gap in id order, though one was changed after', async () => {
@@ -58,7 +59,8 @@ describe('RoomOrder filling a gap', () => {
     order.start(3)
     order.accept(messageEvent(fourteen, { type: 'reaction', emoji: '👍', userId: 'u', added: true }))
     await settled()
-    expect(given).toEqual(['created 14 v6', 'created 17 v5'])
+    // Versions go on ascending: 14's creation (already in its reacted form), 17, then 14's change whole.
+    expect(given).toEqual(['created 14 v4', 'created 17 v5', 'edited 14 v6'])
     // A later change of 14 is news again.
     order.accept(messageEvent(messageRow({ id: 14, createdVersion: 4, version: 7, body: 'edited' }), { type: 'edited' }))
     await settled()

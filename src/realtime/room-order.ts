@@ -38,15 +38,9 @@ export class RoomOrder {
   /** Replays waiting for the stream to pass a version. */
   private waiters: { version: number; resolve: () => void }[] = []
   /**
-   * Messages a read delivered ahead of their latest change (created in a gap, sent in their latest
-   * form at their creation's place), with that change's version: their changes up to it are not
-   * news any more.
-   */
-  private readonly ahead = new Map<number, number>()
-  /**
    * Up to this version, changes go out as the message's whole form (`chat.message.updated`), not as
-   * deltas: a read skipped a version superseded by one of them, and a delta (a reaction) would
-   * build on a form the room's sockets here never had.
+   * deltas: a read skipped a version superseded by one of them, or gave a message created in the gap
+   * in a later form, and a delta (a reaction) would not build on the form the sockets here have.
    */
   private wholeUntil = 0
 
@@ -153,23 +147,25 @@ export class RoomOrder {
   }
 
   /**
-   * Delivers a read of everything committed up to `to`, each message in its latest form, which
-   * takes the place of whatever waited there: a message created in the range at its creation's
-   * place (as a creation, so the room's sockets here hear of new messages in id order, never of a
-   * change first), one changed in it at its change's place, and removals in theirs. A version
+   * Delivers a read of everything committed up to `to`, which takes the place of whatever waited
+   * there: a message created in the range as a creation at its creation's place (so the room's
+   * sockets here hear of new messages in id order, and of no change before its message), in its
+   * latest form but with its creation's version; a message whose latest change is in the range, in
+   * that form at that change's place; removals in theirs. Versions go on ascending. A version
    * missing from the read was superseded by a later change of its message, so the stream moves past
-   * it (that is what keeps an empty read from being asked again and again), and the changes up to
-   * the room's version at the read go out whole.
+   * it (that is what keeps an empty read from being asked again and again); then, as after a
+   * creation sent in a later form, the changes up to the room's version at the read go out whole.
    */
   private take({ messages, evictions, version }: RoomChanges, to: number) {
     if (this.closed || this.next === null) return
     const from = this.next
-    for (const [id, aheadTo] of this.ahead) if (aheadTo < from) this.ahead.delete(id)
+    const whole = (row: (typeof messages)[number]) => messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' })
     for (const row of messages) {
       if (row.createdVersion >= from && row.createdVersion <= to) {
-        this.early.set(row.createdVersion, messageEvent(row))
-        if (row.version > row.createdVersion) this.ahead.set(row.id, row.version)
-      } else if (row.version >= from && row.version <= to) this.early.set(row.version, messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' }))
+        this.early.set(row.createdVersion, messageEvent({ ...row, version: row.createdVersion }))
+        if (row.version > row.createdVersion) this.wholeUntil = Math.max(this.wholeUntil, version)
+      }
+      if (row.version > row.createdVersion && row.version >= from && row.version <= to) this.early.set(row.version, whole(row))
     }
     for (const e of evictions) if (e.version >= from && e.version <= to) this.early.set(e.version, { ...evictEvent(this.roomId, e.userId), version: e.version })
     for (; this.next <= to; this.next++) {
@@ -183,16 +179,10 @@ export class RoomOrder {
     }
   }
 
-  /** Delivers an event in its turn: a change already delivered ahead is dropped, a delta after a superseded version goes out whole. */
+  /** Delivers an event in its turn; a delta where changes go out whole goes out as the whole message. */
   private pass(event: OrderedEvent) {
-    if (event.kind === 'message' && event.change) {
-      const { message } = event
-      const aheadTo = this.ahead.get(message.id)
-      if (aheadTo !== undefined) {
-        if (message.version <= aheadTo) return
-        this.ahead.delete(message.id)
-      }
-      if (event.change.type === 'reaction' && message.version <= this.wholeUntil) return this.deliver(messageEvent(message, message.deleted ? { type: 'deleted' } : { type: 'edited' }))
+    if (event.kind === 'message' && event.change?.type === 'reaction' && event.message.version <= this.wholeUntil) {
+      return this.deliver(messageEvent(event.message, event.message.deleted ? { type: 'deleted' } : { type: 'edited' }))
     }
     this.deliver(event)
   }
