@@ -13,6 +13,7 @@ import membersRule from '../../drizzle/0007_members_rule.sql' with { type: 'text
 import schemaVersion from '../../drizzle/0008_schema_version_instances.sql' with { type: 'text' }
 import messageChanges from '../../drizzle/0009_message_changes.sql' with { type: 'text' }
 import roomEvents from '../../drizzle/0010_room_events.sql' with { type: 'text' }
+import changedMessagesIndex from '../../drizzle/0011_changed_messages_index.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -27,6 +28,7 @@ import pgMembersRule from '../../drizzle-pg/0009_members_rule.sql' with { type: 
 import pgSchemaVersion from '../../drizzle-pg/0010_schema_version_instances.sql' with { type: 'text' }
 import pgMessageChanges from '../../drizzle-pg/0011_message_changes.sql' with { type: 'text' }
 import pgRoomEvents from '../../drizzle-pg/0012_room_events.sql' with { type: 'text' }
+import pgChangedMessagesIndex from '../../drizzle-pg/0013_changed_messages_index.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -41,6 +43,7 @@ export const migrationSql: Record<string, string> = {
   '0008_schema_version_instances': schemaVersion,
   '0009_message_changes': messageChanges,
   '0010_room_events': roomEvents,
+  '0011_changed_messages_index': changedMessagesIndex,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -58,6 +61,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0010_schema_version_instances': pgSchemaVersion,
   '0011_message_changes': pgMessageChanges,
   '0012_room_events': pgRoomEvents,
+  '0013_changed_messages_index': pgChangedMessagesIndex,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or, type Placeholder, sql, type SQL } from 'drizzle-orm'
+import { alias } from 'drizzle-orm/sqlite-core'
 import { changeMessage, messageHistory, messageSelection, prepareChanges, purgeHistory, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
@@ -118,13 +119,22 @@ export abstract class SqlStore {
     return { messages: newestFirst.reverse().map(toMessageRow), truncated, version: await this.lastVersion(roomId) }
   }
 
+  /**
+   * Two reads, each an index range: the messages sent after the version (the room's newest: no
+   * more of them than versions since, found among that many newest ids) and those sent before it
+   * and changed since (the partial index of changed messages).
+   */
   async changesAfter(roomId: number, afterVersion: number, limit: number): Promise<Changes> {
     // Read before the changes: every version up to it is in them (or older than afterVersion).
     const before = await this.lastVersion(roomId)
-    const newestFirst = await this.reads.changedAfter.execute({ roomId, after: afterVersion, limit: limit + 1 })
+    if (before <= afterVersion) return { messages: [], truncated: false, version: afterVersion }
+    const [sent, changed] = await Promise.all([
+      this.reads.sentAfter.execute({ roomId, after: afterVersion, newest: Math.min(before - afterVersion, limit + 1), limit: limit + 1 }),
+      this.reads.changedAfter.execute({ roomId, after: afterVersion, limit: limit + 1 }),
+    ])
+    const newestFirst = [...sent, ...changed].sort((a, b) => b.version - a.version)
     const truncated = newestFirst.length > limit
-    if (truncated) newestFirst.pop()
-    const messages = newestFirst.reverse().map(toMessageRow)
+    const messages = newestFirst.slice(0, limit).reverse().map(toMessageRow)
     return { messages, truncated, version: Math.max(before, messages.at(-1)?.version ?? 0, afterVersion) }
   }
 
@@ -151,20 +161,27 @@ export abstract class SqlStore {
     const { db, t } = this.database
     const { messages, roomEvents } = t
     const { columns, q, joinQuote } = messageSelection(t)
-    const [found, evictions] = await Promise.all([
+    // Those sent in the range are among the room's newest: no more than versions since `from`.
+    const newest = (await this.lastVersion(roomId)) - from + 1
+    const [sent, changed, evictions] = await Promise.all([
       db
         .select(columns)
         .from(messages)
         .leftJoin(q, joinQuote)
-        .where(and(eq(messages.roomId, roomId), gte(messages.version, from), or(lte(messages.version, to), and(gte(messages.createdVersion, from), lte(messages.createdVersion, to)))))
-        .orderBy(asc(messages.version)),
+        .where(and(eq(messages.roomId, roomId), gt(messages.id, newestIdsFloor(this.database, roomId, Math.max(newest, 0))), gte(messages.createdVersion, from), lte(messages.createdVersion, to))),
+      db
+        .select(columns)
+        .from(messages)
+        .leftJoin(q, joinQuote)
+        .where(and(eq(messages.roomId, roomId), changedSince(this.database), gte(messages.version, from), lte(messages.version, to))),
       db
         .select({ version: roomEvents.version, userId: roomEvents.userId })
         .from(roomEvents)
         .where(and(eq(roomEvents.roomId, roomId), gte(roomEvents.version, from), lte(roomEvents.version, to))),
     ])
+    const byId = new Map([...sent, ...changed].map((row) => [row.id, toMessageRow(row)]))
     // Read after the messages: at least as far as anything that superseded a version of the range.
-    return { messages: found.map(toMessageRow), evictions, version: await this.lastVersion(roomId) }
+    return { messages: [...byId.values()].sort((a, b) => a.version - b.version), evictions, version: await this.lastVersion(roomId) }
   }
 
   /** The room's version (0 before its first change). */
@@ -231,7 +248,8 @@ export abstract class SqlStore {
  * The hot reads, each prepared once with placeholders (drizzle's prepared queries: awaited on both
  * databases), so that a call builds no SQL and SQLite compiles no statement.
  */
-function prepareReads({ db, t }: SqlDatabase) {
+function prepareReads(database: SqlDatabase) {
+  const { db, t } = database
   const p = sql.placeholder
   const { messages, rooms } = t
   const { columns, q, joinQuote } = messageSelection(t)
@@ -251,6 +269,27 @@ function prepareReads({ db, t }: SqlDatabase) {
     oldestAfter: page(gt(messages.id, p('after')), asc(messages.id)),
     newestBefore: page(lt(messages.id, p('before')), desc(messages.id)),
     newestAfter: page(gt(messages.id, p('after')), desc(messages.id)),
-    changedAfter: page(gt(messages.version, p('after')), desc(messages.version)),
+    // Sent after the version: among the `newest` newest ids (see changesAfter).
+    sentAfter: page(and(gt(messages.id, newestIdsFloor(database, p('roomId'), p('newest'))), gt(messages.createdVersion, p('after')))!, desc(messages.id)),
+    // Sent before it and changed since: the partial index of changed messages.
+    changedAfter: page(and(changedSince(database), gt(messages.version, p('after')), lte(messages.createdVersion, p('after')))!, desc(messages.version)),
   }
 }
+
+/**
+ * The id below which none of the room's `newest` newest messages is (0 when it has no more): those
+ * a range of the (room, id) index holds. One backward scan of `newest` entries.
+ */
+function newestIdsFloor({ db, t }: SqlDatabase, roomId: number | Placeholder, newest: number | Placeholder) {
+  const n = alias(t.messages, 'n')
+  return sql`coalesce((${db
+    .select({ id: n.id })
+    .from(n)
+    .where(eq(n.roomId, roomId as number))
+    .orderBy(desc(n.id))
+    .limit(1)
+    .offset(newest as number)}), 0)`
+}
+
+/** The predicate of the partial index of changed messages (in the same words, so the planners use it). */
+const changedSince = ({ t }: SqlDatabase) => sql`${t.messages.version} <> ${t.messages.createdVersion}`

@@ -1,0 +1,2 @@
+DROP INDEX "messages_room_id_version";--> statement-breakpoint
+CREATE INDEX "messages_room_id_changed_version" ON "messages" USING btree ("room_id","version") WHERE "messages"."version" <> "messages"."created_version";
