@@ -154,8 +154,8 @@ export abstract class SqlStore {
    * The changes of a room with a version in [from, to], for a receiver filling a gap in what it was
    * sent (see RoomChanges): a version missing from them was superseded by a later change of its
    * message. Messages created in the range come whatever their latest version, so a receiver never
-   * misses a creation. One range scan of the (room, version) index from `from`: a message created
-   * or changed since has its latest version there.
+   * misses a creation. Index ranges only: those sent in the range among the room's newest ids, and
+   * the changed ones in the partial index of changed messages.
    */
   async changesBetween(roomId: number, from: number, to: number): Promise<RoomChanges> {
     const { db, t } = this.database
