@@ -120,22 +120,23 @@ export abstract class SqlStore {
   }
 
   /**
-   * Two reads, each an index range: the messages sent after the version (the room's newest: no
-   * more of them than versions since, found among that many newest ids) and those sent before it
+   * As of the room's position read first (its version and newest message, one row): every change
+   * up to that version, nothing after it (what commits meanwhile comes live). Two reads, each an
+   * index range: the messages sent after the version (the room's newest then: no more of them than
+   * versions since, found among that many ids up to its newest message) and those sent before it
    * and changed since (the partial index of changed messages).
    */
   async changesAfter(roomId: number, afterVersion: number, limit: number): Promise<Changes> {
-    // Read before the changes: every version up to it is in them (or older than afterVersion).
-    const before = await this.lastVersion(roomId)
-    if (before <= afterVersion) return { messages: [], truncated: false, version: afterVersion }
+    const { version, newestId } = await this.position(roomId)
+    if (version <= afterVersion) return { messages: [], truncated: false, version: afterVersion }
     const [sent, changed] = await Promise.all([
-      this.reads.sentAfter.execute({ roomId, after: afterVersion, newest: Math.min(before - afterVersion, limit + 1), limit: limit + 1 }),
-      this.reads.changedAfter.execute({ roomId, after: afterVersion, limit: limit + 1 }),
+      this.reads.sentAfter.execute({ roomId, after: afterVersion, upTo: version, newestId, newest: Math.min(version - afterVersion, limit + 1), limit: limit + 1 }),
+      this.reads.changedAfter.execute({ roomId, after: afterVersion, upTo: version, limit: limit + 1 }),
     ])
     const newestFirst = [...sent, ...changed].sort((a, b) => b.version - a.version)
     const truncated = newestFirst.length > limit
     const messages = newestFirst.slice(0, limit).reverse().map(toMessageRow)
-    return { messages, truncated, version: Math.max(before, messages.at(-1)?.version ?? 0, afterVersion) }
+    return { messages, truncated, version }
   }
 
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
@@ -161,14 +162,16 @@ export abstract class SqlStore {
     const { db, t } = this.database
     const { messages, roomEvents } = t
     const { columns, q, joinQuote } = messageSelection(t)
-    // Those sent in the range are among the room's newest: no more than versions since `from`.
-    const newest = (await this.lastVersion(roomId)) - from + 1
+    // Those sent in the range are among the room's newest as of its position (read first): no more
+    // than versions since `from`, up to its newest message then (later ones would crowd them out).
+    const position = await this.position(roomId)
+    const newest = position.version - from + 1
     const [sent, changed, evictions] = await Promise.all([
       db
         .select(columns)
         .from(messages)
         .leftJoin(q, joinQuote)
-        .where(and(eq(messages.roomId, roomId), gt(messages.id, newestIdsFloor(this.database, roomId, Math.max(newest, 0))), gte(messages.createdVersion, from), lte(messages.createdVersion, to))),
+        .where(and(eq(messages.roomId, roomId), gt(messages.id, newestIdsFloor(this.database, roomId, position.newestId, Math.max(newest, 0))), gte(messages.createdVersion, from), lte(messages.createdVersion, to))),
       db
         .select(columns)
         .from(messages)
@@ -182,6 +185,13 @@ export abstract class SqlStore {
     const byId = new Map([...sent, ...changed].map((row) => [row.id, toMessageRow(row)]))
     // Read after the messages: at least as far as anything that superseded a version of the range.
     return { messages: [...byId.values()].sort((a, b) => a.version - b.version), evictions, version: await this.lastVersion(roomId) }
+  }
+
+  /** The room's version and its newest message's id, as of one moment (they move in the same transactions). */
+  private async position(roomId: number): Promise<{ version: number; newestId: number }> {
+    const { db, t } = this.database
+    const [row] = await db.select({ version: t.rooms.version, newestId: t.rooms.lastMessageId }).from(t.rooms).where(eq(t.rooms.id, roomId))
+    return { version: row?.version ?? 0, newestId: row?.newestId ?? 0 }
   }
 
   /** The room's version (0 before its first change). */
@@ -270,22 +280,22 @@ function prepareReads(database: SqlDatabase) {
     newestBefore: page(lt(messages.id, p('before')), desc(messages.id)),
     newestAfter: page(gt(messages.id, p('after')), desc(messages.id)),
     // Sent after the version: among the `newest` newest ids (see changesAfter).
-    sentAfter: page(and(gt(messages.id, newestIdsFloor(database, p('roomId'), p('newest'))), gt(messages.createdVersion, p('after')))!, desc(messages.id)),
+    sentAfter: page(and(gt(messages.id, newestIdsFloor(database, p('roomId'), p('newestId'), p('newest'))), lte(messages.id, p('newestId')), gt(messages.createdVersion, p('after')))!, desc(messages.id)),
     // Sent before it and changed since: the partial index of changed messages.
-    changedAfter: page(and(changedSince(database), gt(messages.version, p('after')), lte(messages.createdVersion, p('after')))!, desc(messages.version)),
+    changedAfter: page(and(changedSince(database), gt(messages.version, p('after')), lte(messages.version, p('upTo')), lte(messages.createdVersion, p('after')))!, desc(messages.version)),
   }
 }
 
 /**
- * The id below which none of the room's `newest` newest messages is (0 when it has no more): those
- * a range of the (room, id) index holds. One backward scan of `newest` entries.
+ * The id below which none of the room's `newest` newest messages up to `newestId` is (0 when it has
+ * no more): those a range of the (room, id) index holds. One backward scan of `newest` entries.
  */
-function newestIdsFloor({ db, t }: SqlDatabase, roomId: number | Placeholder, newest: number | Placeholder) {
+function newestIdsFloor({ db, t }: SqlDatabase, roomId: number | Placeholder, newestId: number | Placeholder, newest: number | Placeholder) {
   const n = alias(t.messages, 'n')
   return sql`coalesce((${db
     .select({ id: n.id })
     .from(n)
-    .where(eq(n.roomId, roomId as number))
+    .where(and(eq(n.roomId, roomId as number), lte(n.id, newestId as number)))
     .orderBy(desc(n.id))
     .limit(1)
     .offset(newest as number)}), 0)`
