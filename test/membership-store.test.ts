@@ -75,6 +75,18 @@ for (const backend of backends) {
       expect(memberState?.lastReadId).toBe(ok.status === 'fulfilled' ? ok.value.message.id : -1)
     })
 
+    it("should refuse a change of a message by someone no longer a member, in the change's own transaction", async () => {
+      const room = await privateRoom('owner', ['member'])
+      const sent = (await store.appendMessage(message(room.id, 'member', 'mine'))).message
+      expect(await store.membership.removeMember(room.id, 'member', 'owner')).toEqual({ version: 2 })
+      const rules = { editWindowMs: 86_400_000, unsendWindowMs: 86_400_000, maxReactions: 20 }
+      for (const change of [{ type: 'edit', body: 'still mine?' }, { type: 'unsend' }, { type: 'react', emoji: '👍', add: true }] as const) {
+        const refused = store.changeMessage({ roomId: room.id, messageId: sent.id, by: 'member', service: false, change, at: Date.now(), rules })
+        await expect(refused).rejects.toBeInstanceOf(NotAMemberError)
+      }
+      expect((await store.listMessages(room.id, { limit: 10 }))[0]).toMatchObject({ body: 'mine', version: 1, deleted: false, reactions: [] })
+    })
+
     it("should refuse a read marker of a non-member of a private room, and make an open room's reader a participant", async () => {
       const room = await privateRoom('owner', [])
       await store.appendMessage(message(room.id, 'owner', 'first'))
