@@ -79,12 +79,14 @@ function mac(secret: Uint8Array, file: SignedFile): Buffer {
 
 /** The query string (without `?`) that lets its holder fetch `file` until it expires. */
 export function signFileQuery(secret: Uint8Array, file: SignedFile): string {
-  return new URLSearchParams({
-    [EXPIRES]: String(file.expiresAt),
-    [TYPE]: file.contentType,
-    [DISPOSITION]: file.contentDisposition,
-    [SIGNATURE]: mac(secret, file).toString('base64url'),
-  }).toString()
+  const params: [string, string][] = [
+    [EXPIRES, String(file.expiresAt)],
+    [TYPE, file.contentType],
+    [DISPOSITION, file.contentDisposition],
+    [SIGNATURE, mac(secret, file).toString('base64url')],
+  ]
+  // Spaces as %20, not URLSearchParams' `+`, which not every query parser reads as a space.
+  return params.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('&')
 }
 
 /** One value of the query, or '' when missing. */
