@@ -3,7 +3,7 @@
  * size read from the headers and bounded before any decoding, and a thumbnail made on a worker
  * thread (see thumbnail-codecs.ts for the codecs and their measured cost).
  */
-import { checkPixels, ImageRefused, malformed, type Stripped } from './image-bytes.ts'
+import { checkPixels, malformed, type Stripped } from './image-bytes.ts'
 import { stripGif } from './image-gif.ts'
 import { stripJpeg } from './image-jpeg.ts'
 import { stripPng } from './image-png.ts'
@@ -15,9 +15,6 @@ export { ImageRefused, type ImageRefusedCode } from './image-bytes.ts'
 export { type Sniffed, sniff } from './image-sniff.ts'
 export { Thumbnailer, type ThumbnailerOptions } from './thumbnail.ts'
 export type { Thumbnail } from './thumbnail-codecs.ts'
-
-/** The image types prepareImage takes, as sniff names them. */
-export const PREPARED_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/gif'] as const
 
 /** An image made safe to store: metadata stripped, measured, with a thumbnail. */
 export type PreparedImage = {
@@ -36,7 +33,7 @@ let shared: Thumbnailer | undefined
  * 'malformed_image' when the bytes break their format. A thumbnail that cannot be made (a codec
  * error on a well-formed file, an animated WebP) leaves `thumbnail` null.
  */
-export async function prepareImage(bytes: Uint8Array, contentType: string, limits: { maxPixels: number }, thumbnailer?: Thumbnailer): Promise<PreparedImage> {
+export async function prepareImage(bytes: Uint8Array, contentType: string, limits: { maxPixels: number }, thumbnailer?: Pick<Thumbnailer, 'make'>): Promise<PreparedImage> {
   const stripped = strip(bytes, contentType, limits.maxPixels)
   const { width, height } = stripped
   checkPixels(width, height, limits.maxPixels)
@@ -70,6 +67,3 @@ function strip(bytes: Uint8Array, contentType: string, maxPixels: number): Strip
       throw malformed(`${contentType} is not an image this server prepares`)
   }
 }
-
-/** Whether an error is one prepareImage refuses an upload with. */
-export const isImageRefused = (error: unknown): error is ImageRefused => error instanceof ImageRefused
