@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { InboxService } from '../src/modules/inbox/service.ts'
+import { Files } from '../src/modules/uploads/files.ts'
+import { LocalFileStorage } from '../src/uploads/local-storage.ts'
 import { MemoryPresence } from '../src/realtime/presence.ts'
 import { PostgresStore } from '../src/store/postgres-store.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
@@ -63,7 +65,9 @@ async function time(run: () => Promise<unknown>): Promise<{ p50: number; p99: nu
 }
 
 async function measure(store: Store, reference: () => Promise<unknown>) {
-  const inbox = new InboxService(store, new MemoryPresence(() => {}))
+  // The bench's messages carry no files; their links would be signed by a folder's key.
+  const files = new Files(new LocalFileStorage({ folder: mkdtempSync(join(tmpdir(), 'chat-inbox-bench-files-')) }), 3600, '')
+  const inbox = new InboxService(store, new MemoryPresence(() => {}), files.links)
   const caller = { identity: { userId: USER, nickname: 'U', email: 'u@bench.local', profileUrl: null }, service: false }
   const first = await inbox.page(caller, { limit: 30 }, 'bench')
   if (first.rooms.length !== 30) throw new Error(`the inbox's first page has ${first.rooms.length} rooms`)

@@ -4,7 +4,7 @@ import { AppError, badRequest, fieldErrors, forbidden, notFound, problemResponse
 import type { Logger } from './logger.ts'
 import { docsRoutes } from './docs/index.ts'
 import { createGatewayGuard } from './gateway.ts'
-import { checkBodyDepth } from './json-body.ts'
+import { checkBodyDepth, parseChunked } from './json-body.ts'
 import type { TestPage } from './web/index.ts'
 import { version } from './version.ts'
 import { opsRoutes } from './modules/ops/index.ts'
@@ -30,10 +30,16 @@ import { ReportService } from './modules/reports/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
+import { Files } from './modules/uploads/files.ts'
+import { uploadRoutes } from './modules/uploads/index.ts'
+import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './modules/uploads/model.ts'
+import { UploadService } from './modules/uploads/service.ts'
 import { storageProblemOf, storageProblemText } from './store/storage-problem.ts'
 import { isStorageOutage, NotAMemberError, UnstorableTextError } from './store/store.ts'
 
-export interface AppDeps extends RealtimeDeps {
+export interface AppDeps extends Omit<RealtimeDeps, 'files'> {
+  /** Uploaded files; by default the storage UPLOADS names. */
+  files?: Files
   /** The test page, when TEST_PAGE asks for it (see `loadTestPage`). */
   testPage?: TestPage
 }
@@ -73,7 +79,9 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
  */
 export function createApp(deps: AppDeps) {
   const { config, store, logger, metrics, testPage } = deps
-  const realtime = createRealtime(deps)
+  const files = deps.files ?? Files.open(config)
+  const { links } = files
+  const realtime = createRealtime({ ...deps, files })
   const { hub, broker, presence, limiter } = realtime
   const abuse = new AbuseLimits(config)
   const lifecycle = { stopping: false }
@@ -81,23 +89,26 @@ export function createApp(deps: AppDeps) {
   const access = new RoomAccess(store)
   const profiles = new Profiles(store.membership, logger)
   const callers = createCallers(config, profiles)
-  const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS)
+  const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS, links)
   const messages = new MessageService(store, access, broker, metrics, realtime.consumers, changeRules(config))
   const members = new MemberService(store, access, broker, abuse, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
-  const inbox = new InboxService(store, presence)
+  const inbox = new InboxService(store, presence, links)
   const reports = new ReportService(store, access, abuse)
-  const deadLetters = new DeadLetterService(store)
-  const streams = new InboxStreams({ hub, store, inbox, broker, watches: realtime.watches, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS })
+  const deadLetters = new DeadLetterService(store, links)
+  const uploads = new UploadService(store, files, config, logger)
+  const streams = new InboxStreams({ hub, store, inbox, broker, watches: realtime.watches, logger, liveRooms: config.INBOX_LIVE_ROOMS, roomParticipants: config.INBOX_ROOM_PARTICIPANTS, links })
   realtime.consumers.connectUserStreams(streams)
-  const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger })
+  const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger, links })
 
   const app = new Elysia({
-    // Bun reads no more of a body than this: a larger one, declared or chunked, is answered 413 unread.
+    // Bun reads no more of a body than this (uploads' limit): a larger one, declared or chunked, is
+    // answered 413 unread. Other routes take MAX_BODY_BYTES: the gate refuses a larger declared
+    // length unread, and a chunked body is read no further than that (below).
     // Elysia's Bun adapter turns reusePort on: a second server on this port would then start without
     // an error and the kernel would split connections (and chat) between two processes.
-    serve: { development: false, maxRequestBodySize: config.MAX_BODY_BYTES, reusePort: config.REUSE_PORT },
+    serve: { development: false, maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.MAX_UPLOAD_BYTES + FORM_FRAMING_BYTES), reusePort: config.REUSE_PORT },
     // The router finds the path right after "http://<host>", where the gate reads it too (see
     // request-target.ts); Elysia's default skips 11 characters and misroutes Hosts under 4.
     handler: { standardHostname: false },
@@ -114,6 +125,12 @@ export function createApp(deps: AppDeps) {
   })
     .onRequest(({ request, server }) => guard(request, server))
     .onError(({ code, error }) => problemResponse(toAppError(code, error, logger)))
+    // Uploads read their own body, bounded (null: nothing parsed ahead, the stream left unread).
+    // Other bodies with a length are the framework's; chunked ones are read no further than MAX_BODY_BYTES.
+    .onParse({ as: 'global' }, ({ request, contentType, path }) => {
+      if (path === UPLOADS_PATH) return null
+      return request.headers.has('content-length') ? undefined : parseChunked(request, contentType, config.MAX_BODY_BYTES)
+    })
     // Between parsing and validation: input nested too deep is refused before validation walks it.
     .onTransform({ as: 'global' }, ({ body }) => checkBodyDepth(body))
     .onStart(({ server }) => {
@@ -123,7 +140,7 @@ export function createApp(deps: AppDeps) {
     .use(testPage ? testPage.routes : new Elysia())
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }, logger))
     .use(roomRoutes(rooms, callers, config))
-    .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, metrics, limiter))
+    .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, metrics, limiter, links))
     .use(memberRoutes(members, callers, config))
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
@@ -131,6 +148,7 @@ export function createApp(deps: AppDeps) {
     .use(meRoutes(callers))
     .use(reportRoutes(reports, callers, config))
     .use(deadLetterRoutes(deadLetters, callers))
+    .use(uploadRoutes(uploads, files, callers, config.MAX_UPLOAD_BYTES, logger))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
     .use(inboxSocketRoutes({ config, hub, broker, profiles, abuse, streams, limiter, closer: realtime.closer, metrics, logger }))
     .onStop(() => {
@@ -139,5 +157,5 @@ export function createApp(deps: AppDeps) {
       realtime.stop()
     })
 
-  return { app, hub, tracker: realtime.tracker, broker, presence, profiles, lifecycle, consumers: realtime.consumers }
+  return { app, files, hub, tracker: realtime.tracker, broker, presence, profiles, lifecycle, consumers: realtime.consumers }
 }

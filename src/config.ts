@@ -30,15 +30,22 @@ function parseOrigin(text: string): string | null {
 }
 const positiveInt = z.coerce.number().int().positive()
 
+/** Where clients reach this server: `host` as the seed's `chat_url` has it, `base` with its scheme (file URLs). */
+export interface PublicUrl {
+  host: string
+  base: string
+}
+
 /**
  * `https://chat.example.com` or `https://api.example.com/chat` → the host and path prefix clients
  * address (`chat.example.com`, `api.example.com/chat`), as the seed's `chat_url` has them.
  */
-function parsePublicUrl(text: string, ctx: z.RefinementCtx): string {
+function parsePublicUrl(text: string, ctx: z.RefinementCtx): PublicUrl {
   try {
     const url = new URL(text)
     if ((url.protocol === 'http:' || url.protocol === 'https:') && url.hostname && !url.search && !url.hash && !url.username && !url.password) {
-      return `${url.host}${url.pathname.replace(/\/+$/, '')}`
+      const host = `${url.host}${url.pathname.replace(/\/+$/, '')}`
+      return { host, base: `${url.protocol}//${host}` }
     }
   } catch {}
   ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL with no query, such as https://chat.example.com' })
@@ -99,6 +106,38 @@ export const configSchema = z.object({
     .default(86_400)
     .describe("How long after sending its author may unsend a message (a private room's owner and service calls may at any time)"),
   DELETED_RETENTION_DAYS: z.coerce.number().min(0).max(3650).default(30).describe('Days the original text of an edited or unsent message is kept for service calls (then purged)'),
+  UPLOADS: z
+    .enum(['local', 's3'])
+    .default('local')
+    .describe('Where uploaded files and photos are kept: local (a folder, UPLOADS_PATH, served by this server) or s3 (an S3-compatible bucket; needed when instances run on several machines)'),
+  UPLOADS_PATH: z.string().min(1).optional().describe('Folder of uploaded files with UPLOADS=local (default: uploads beside DATABASE_PATH); created if missing'),
+  S3_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .optional()
+    .describe('S3 endpoint with UPLOADS=s3 (e.g. https://s3.ap-northeast-2.amazonaws.com, or a MinIO/R2 URL)'),
+  S3_BUCKET: z.string().min(1).optional().describe('Bucket of uploaded files with UPLOADS=s3'),
+  S3_REGION: z.string().min(1).default('us-east-1').describe('Region of the bucket with UPLOADS=s3'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional().describe('Access key with UPLOADS=s3'),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional().describe('Secret key with UPLOADS=s3'),
+  FILE_URL_SECRET: z.string().min(32, 'must be at least 32 characters').optional().describe('Key that signs file URLs with UPLOADS=local (instances sharing one folder share it); unset: a random key kept in UPLOADS_PATH'),
+  FILE_URL_TTL_SECONDS: positiveInt
+    .max(7 * 86_400)
+    .default(3600)
+    .describe('How long a signed file or thumbnail URL works; reading a message again gives fresh ones'),
+  MAX_UPLOAD_BYTES: positiveInt
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(10 * 1024 * 1024)
+    .describe('Largest upload accepted; bigger ones get 413 unread'),
+  UPLOAD_TYPES: list('a content type such as application/pdf', (item) => (/^[a-z]+\/[a-z0-9.+-]+$/.test(item) ? item : null))
+    .default(['application/pdf'])
+    .describe('Content types accepted besides JPEG, PNG, WebP and GIF photos, judged from the bytes (known: application/pdf, application/zip, video/mp4, audio/mpeg, text/plain); executables never'),
+  UPLOAD_BYTES_PER_DAY: positiveInt.default(200 * 1024 * 1024).describe('Bytes one user may upload in any 24 hours (more: 429)'),
+  UPLOAD_TTL_SECONDS: positiveInt
+    .max(7 * 86_400)
+    .default(3600)
+    .describe('How long an upload may wait to be sent with a message; unsent ones are then deleted'),
+  MAX_IMAGE_PIXELS: positiveInt.max(500_000_000).default(50_000_000).describe('Largest photo accepted, in pixels (width × height); bigger ones get 422 image_too_large before they are decoded'),
   MAX_PAYLOAD_BYTES: positiveInt
     .min(1024)
     .max(16 * 1024 * 1024)
@@ -202,6 +241,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') input[key] = value
   }
   const result = configSchema
+    .refine((c) => c.UPLOADS !== 's3' || (c.S3_BUCKET && c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY), {
+      message: 'UPLOADS=s3 needs S3_BUCKET, S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY',
+      path: ['UPLOADS'],
+    })
     .refine((c) => !c.REDIS_URL || c.DATABASE_URL, { message: 'REDIS_URL needs DATABASE_URL: instances sharing Redis must share one Postgres database', path: ['REDIS_URL'] })
     .refine((c) => !c.REUSE_PORT || (c.REDIS_URL && c.DATABASE_URL), {
       message: 'REUSE_PORT needs REDIS_URL and DATABASE_URL: processes sharing a port must share one Postgres database and one Redis',

@@ -7,6 +7,7 @@ import { decodeHeaderValue, identityHeaders } from './identity.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { ipInRanges, isIpAddress } from './net.ts'
+import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './modules/uploads/model.ts'
 import { readTarget } from './request-target.ts'
 
 /** The header carrying the secret shared with the gateway. */
@@ -39,7 +40,8 @@ export type PublicRoutes = (method: string, path: string) => boolean
  * The trust boundary, the one place every request passes before routing (REST, WebSocket
  * upgrades, docs, metrics, the test page). In order: the target must be canonical (400); exact
  * open routes pass; with TRUSTED_PROXIES only those peers may connect (403); with GATEWAY_SECRET
- * the secret must match (401). (Bodies over MAX_BODY_BYTES never get this far: Bun answers 413.)
+ * the secret must match (401). A declared body longer than the route takes is 413, unread
+ * (Bun itself stops any body, chunked too, at the largest a route takes).
  * Returns the refusal, or undefined to go on.
  */
 export function createGatewayGuard(config: Config, logger: Logger, metrics: Metrics, publicRoutes: PublicRoutes = () => false) {
@@ -47,6 +49,7 @@ export function createGatewayGuard(config: Config, logger: Logger, metrics: Metr
   const proxies = config.TRUSTED_PROXIES
   if (!secret) logger.warn('GATEWAY_SECRET is not set: identity headers are trusted from any client that can reach this server')
   let forwardingPeerWarned = false
+  const maxUploadBody = config.MAX_UPLOAD_BYTES + FORM_FRAMING_BYTES
 
   const refuse = (request: Request, error: AppError) => {
     if (isUpgrade(request)) metrics.handshakesRefused.inc({ reason: error.code })
@@ -57,6 +60,9 @@ export function createGatewayGuard(config: Config, logger: Logger, metrics: Metr
     const verdict = readTarget(request.url)
     if (!verdict.ok) return refuse(request, badRequest(verdict.code, verdict.detail))
     const { path } = verdict.target
+    // A body longer than its route takes is refused unread (uploads take MAX_UPLOAD_BYTES, the rest MAX_BODY_BYTES).
+    const declared = Number(request.headers.get('content-length') ?? 0)
+    if (declared > (path === UPLOADS_PATH ? maxUploadBody : config.MAX_BODY_BYTES)) return refuse(request, new AppError(413, 'payload_too_large', 'Content Too Large', 'The request body is larger than this route takes.'))
     if (OPEN_ROUTES.has(`${request.method} ${path}`) || publicRoutes(request.method, path)) return
     if (proxies) {
       const peer = server?.requestIP(request)?.address

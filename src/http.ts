@@ -1,11 +1,12 @@
+import type { PublicUrl } from './config.ts'
 import { readTarget } from './request-target.ts'
 
 /**
  * The host (and path prefix) clients address this server at, as the seed's `chat_url` has it:
  * PUBLIC_URL's when set, else the request's Host (which the gate has checked is a host name).
  */
-export function publicHost(request: Request, publicUrl: string | undefined): string {
-  if (publicUrl) return publicUrl
+export function publicHost(request: Request, publicUrl: PublicUrl | undefined): string {
+  if (publicUrl) return publicUrl.host
   const verdict = readTarget(request.url)
   return verdict.ok ? verdict.target.host : 'localhost'
 }

@@ -1,4 +1,4 @@
-import { badRequest } from './errors.ts'
+import { AppError, badRequest } from './errors.ts'
 
 /** Deeper than any body this API takes (its deepest is an object holding a list of ids). */
 export const MAX_JSON_DEPTH = 16
@@ -18,4 +18,50 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
 /** Refuses (400) a parsed body nested deeper than any this API takes, before validation walks it. */
 export function checkBodyDepth(body: unknown): void {
   if (nestedDeeperThan(body, MAX_JSON_DEPTH)) throw badRequest('invalid_body', `The request body is nested more than ${MAX_JSON_DEPTH} levels deep.`)
+}
+
+/**
+ * The request's body, read up to `maxBytes`: past that 413 `payload_too_large` before reading
+ * further (a declared length is refused unread at the gate; this bounds a chunked body).
+ */
+export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  const tooLarge = () => new AppError(413, 'payload_too_large', 'Content Too Large', `The request body may be at most ${maxBytes} bytes.`)
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
+  if (declared > maxBytes) throw tooLarge()
+  if (!request.body) return new Uint8Array(0)
+  const parts: Uint8Array[] = []
+  let length = 0
+  const reader = request.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    length += value.length
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    parts.push(value)
+  }
+  const body = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    body.set(part, at)
+    at += part.length
+  }
+  return body
+}
+
+/**
+ * A chunked request body (no Content-Length, so the gate could not measure it), read no further
+ * than `maxBytes`: JSON parsed, anything else as text. Bodies with a length are left to the framework.
+ */
+export async function parseChunked(request: Request, contentType: string, maxBytes: number): Promise<unknown> {
+  if (!request.body) return undefined
+  const text = new TextDecoder().decode(await readBody(request, maxBytes))
+  if (!/^application\/json/i.test(contentType)) return text
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
+  }
 }

@@ -1,3 +1,6 @@
+import { realClock, type Clock } from './clock.ts'
+import { UploadCleaner } from './modules/uploads/cleaner.ts'
+import { Files } from './modules/uploads/files.ts'
 import { HistoryPurge } from './store/history-purge.ts'
 import { WebhookDispatcher } from './webhooks/dispatcher.ts'
 import { createApp, type AppDeps } from './app.ts'
@@ -49,6 +52,8 @@ export interface Instance {
 export interface InstanceOptions {
   /** Where it logs; by default JSON lines to stdout at LOG_LEVEL. */
   logger?: Logger
+  /** The clock of its uploads (expiry, signed URLs, cleaning); tests move it on. */
+  clock?: Clock
 }
 
 /**
@@ -72,8 +77,8 @@ const listenReasons: Record<string, string> = {
 }
 
 /** Builds an instance and listens; what tests start in process (the entry point does the same in its own steps). */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const instance = await createInstance(config, { logger })
+export async function startServer(config: Config, logger: Logger, clock?: Clock): Promise<RunningServer> {
+  const instance = await createInstance(config, { logger, clock })
   try {
     const { url, port } = await instance.listen()
     return { url, port, stop: () => instance.stop() }
@@ -88,12 +93,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
  * the store once (openStore, as every command does), connects Redis when set, builds the app and
  * the webhook dispatcher. Everything it opened is closed again if a later step fails.
  */
-export async function createInstance(config: Config, { logger = createLogger(config.LOG_LEVEL) }: InstanceOptions = {}): Promise<Instance> {
+export async function createInstance(config: Config, { logger = createLogger(config.LOG_LEVEL), clock = realClock }: InstanceOptions = {}): Promise<Instance> {
   // One process per SQLite file: a second one would split live delivery and presence without a word.
   const release = config.DATABASE_URL || config.DATABASE_PATH === ':memory:' ? () => {} : holdDataFile(config.DATABASE_PATH)
   const opened: { close(): Promise<void> }[] = []
   try {
-    return await build(config, logger, release, opened)
+    return await build(config, logger, clock, release, opened)
   } catch (err) {
     for (const part of opened.reverse()) await part.close().catch(() => {})
     release()
@@ -101,7 +106,7 @@ export async function createInstance(config: Config, { logger = createLogger(con
   }
 }
 
-async function build(config: Config, logger: Logger, release: () => void, opened: { close(): Promise<void> }[]): Promise<Instance> {
+async function build(config: Config, logger: Logger, clock: Clock, release: () => void, opened: { close(): Promise<void> }[]): Promise<Instance> {
   const metrics = createMetrics()
   const webhooksOn = Boolean(config.WEBHOOK_URL && config.WEBHOOK_SECRET)
   const { store, sequenced } = await openStore(config, {
@@ -112,7 +117,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
     },
   })
   opened.push(store)
-  const deps: AppDeps = { config, store, logger, metrics, testPage: config.TEST_PAGE ? await loadTestPage() : undefined }
+  const deps: AppDeps = { config, store, logger, metrics, files: Files.open(config, clock), testPage: config.TEST_PAGE ? await loadTestPage() : undefined }
   if (config.REDIS_URL) {
     // The settings refuse REDIS_URL without DATABASE_URL; this is the store that makes it so.
     if (!sequenced) throw new Error('REDIS_URL needs DATABASE_URL')
@@ -126,13 +131,14 @@ async function build(config: Config, logger: Logger, release: () => void, opened
   // Webhooks: the store writes events beside what they report; one dispatcher per instance sends them.
   let webhooks: WebhookDispatcher | undefined
   if (webhooksOn && config.WEBHOOK_URL && config.WEBHOOK_SECRET) {
-    const dispatcher = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger)
+    const dispatcher = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger, running.files.links)
     webhooks = dispatcher
     // A message committed here is looked at now rather than at the next look for due events.
     running.consumers.connectWebhooks(dispatcher)
   }
   const heartbeat = new InstanceHeartbeat(store, logger)
   const purge = new HistoryPurge(store, config.DELETED_RETENTION_DAYS, logger)
+  const cleaner = new UploadCleaner(store, running.files.storage, clock, logger)
   let server: ReturnType<typeof createApp>['app']['server'] = null
   let stopping: Promise<void> | undefined
   return {
@@ -152,6 +158,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
       if (!server) throw new Error('server did not start')
       await heartbeat.start()
       purge.start()
+      cleaner.start()
       return { url: server.url, port: server.port ?? config.PORT }
     },
     stop() {
@@ -169,6 +176,7 @@ async function build(config: Config, logger: Logger, release: () => void, opened
         await webhooks?.stop()
         await running.profiles.flush()
         purge.stop()
+        cleaner.stop()
         if (server) await heartbeat.stop()
         await store.close()
         release()

@@ -79,7 +79,7 @@ for (const backend of backends) {
       const room = await privateRoom('owner', ['member'])
       const sent = (await store.appendMessage(message(room.id, 'member', 'mine'))).message
       expect(await store.membership.removeMember(room.id, 'member', 'owner')).toEqual({ version: 2 })
-      const rules = { editWindowMs: 86_400_000, unsendWindowMs: 86_400_000, maxReactions: 20 }
+      const rules = { editWindowMs: 86_400_000, unsendWindowMs: 86_400_000, maxReactions: 20, fileRetentionMs: 0 }
       for (const change of [{ type: 'edit', body: 'still mine?' }, { type: 'unsend' }, { type: 'react', emoji: '👍', add: true }] as const) {
         const refused = store.changeMessage({ roomId: room.id, messageId: sent.id, by: 'member', service: false, change, at: Date.now(), rules })
         await expect(refused).rejects.toBeInstanceOf(NotAMemberError)

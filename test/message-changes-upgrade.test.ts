@@ -31,7 +31,7 @@ for (const [name, old] of OLD_DATABASES) {
         ['a', 1, 1, false, null, null, []],
         ['c', 2, 2, false, null, null, []],
       ])
-      const rules = { editWindowMs: Number.MAX_SAFE_INTEGER, unsendWindowMs: Number.MAX_SAFE_INTEGER, maxReactions: 20 }
+      const rules = { editWindowMs: Number.MAX_SAFE_INTEGER, unsendWindowMs: Number.MAX_SAFE_INTEGER, maxReactions: 20, fileRetentionMs: 0 }
       const edited = await store.changeMessage({ roomId: 1, messageId: before[0]!.id, by: 'u1', service: false, change: { type: 'edit', body: 'a, fixed' }, at: Date.now(), rules })
       expect(edited.message.version).toBe(3)
       const next = await store.appendMessage({ roomId: 1, userId: 'u1', email: 'e@example.com', nickname: 'U', profileUrl: null, body: 'd', clientMsgId: null, createdAt: Date.now() })

@@ -1,4 +1,4 @@
-import { messageRow } from './support/message-rows.ts'
+import { messageRow, testLinks } from './support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import fc from 'fast-check'
 import { encodeMessageFrame, parseClientFrame, parseWithSchema } from '../src/realtime/codec.ts'
@@ -42,11 +42,13 @@ describe('parseClientFrame', () => {
 
 describe('encodeMessageFrame', () => {
   it('should put the seed five fields first and add the rest', () => {
-    const frame = JSON.parse(encodeMessageFrame(messageRow({ id: 7, roomId: 2, email: 'e@x.co', nickname: 'n', body: 'hi' })))
+    const frame = JSON.parse(encodeMessageFrame(messageRow({ id: 7, roomId: 2, email: 'e@x.co', nickname: 'n', body: 'hi' }), testLinks))
     // The fields of a message that hold their defaults are left out (a plain new message: all of them).
     expect(Object.keys(frame)).toEqual(['type', 'message', 'sender', 'nickname', 'profile_picture_url', 'id', 'room', 'user_id', 'created_at', 'client_msg_id', 'version'])
     expect(frame.created_at).toBe('1970-01-01T00:00:00.000Z')
-    const changed = JSON.parse(encodeMessageFrame(messageRow({ id: 8, editedAt: 0, replyTo: { id: 7, userId: 'u', nickname: 'n', body: 'hi', deleted: false }, reactions: [{ emoji: '👍', count: 1, userIds: ['v'] }] })))
+    const changed = JSON.parse(
+      encodeMessageFrame(messageRow({ id: 8, editedAt: 0, replyTo: { id: 7, userId: 'u', nickname: 'n', body: 'hi', deleted: false }, reactions: [{ emoji: '👍', count: 1, userIds: ['v'] }] }), testLinks),
+    )
     expect(Object.keys(changed).slice(11)).toEqual(['edited_at', 'reply_to', 'reactions'])
   })
 })

@@ -14,6 +14,7 @@ import schemaVersion from '../../drizzle/0008_schema_version_instances.sql' with
 import messageChanges from '../../drizzle/0009_message_changes.sql' with { type: 'text' }
 import roomEvents from '../../drizzle/0010_room_events.sql' with { type: 'text' }
 import changedMessagesIndex from '../../drizzle/0011_changed_messages_index.sql' with { type: 'text' }
+import uploads from '../../drizzle/0012_uploads.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -29,6 +30,7 @@ import pgSchemaVersion from '../../drizzle-pg/0010_schema_version_instances.sql'
 import pgMessageChanges from '../../drizzle-pg/0011_message_changes.sql' with { type: 'text' }
 import pgRoomEvents from '../../drizzle-pg/0012_room_events.sql' with { type: 'text' }
 import pgChangedMessagesIndex from '../../drizzle-pg/0013_changed_messages_index.sql' with { type: 'text' }
+import pgUploads from '../../drizzle-pg/0014_uploads.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -44,6 +46,7 @@ export const migrationSql: Record<string, string> = {
   '0009_message_changes': messageChanges,
   '0010_room_events': roomEvents,
   '0011_changed_messages_index': changedMessagesIndex,
+  '0012_uploads': uploads,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -62,6 +65,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0011_message_changes': pgMessageChanges,
   '0012_room_events': pgRoomEvents,
   '0013_changed_messages_index': pgChangedMessagesIndex,
+  '0014_uploads': pgUploads,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

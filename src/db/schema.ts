@@ -3,7 +3,7 @@ import { defineTables, sqliteColumns } from './tables.ts'
 export { WEBHOOK_LANES } from './tables.ts'
 
 /** The SQLite schema, from which drizzle-kit generates drizzle/: the tables of tables.ts, in SQLite's types. */
-export const { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, webhookEvents, webhookLanes, reports, meta, instances } = defineTables(sqliteColumns)
+export const { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, uploads, webhookEvents, webhookLanes, reports, meta, instances } = defineTables(sqliteColumns)
 
 export type RoomRow = Omit<typeof rooms.$inferSelect, 'lastMessageId' | 'lastMessageAt' | 'lastSeq' | 'webhookMessageId'>
 export type RoomKind = RoomRow['kind']

@@ -151,6 +151,8 @@ export function defineTables(c: DialectColumns) {
       replyToId: int('reply_to_id'),
       /** Its reactions summed up as the wire shows them (JSON `[{emoji, count, user_ids}]`), or null for none: reads need no join. */
       reactions: text('reactions'),
+      /** Its files and photos (JSON, see store/uploads.ts `StoredAttachment`), or null for none: reads need no join. Cleared when unsent. */
+      attachments: text('attachments'),
     },
     (t) => [
       // Messages changed after they were sent, by the version of their latest change: what changed in
@@ -218,6 +220,49 @@ export function defineTables(c: DialectColumns) {
       by: text('by'),
     },
     (t) => [index('message_history_message_id').on(t.messageId, t.id), index('message_history_at').on(t.at)],
+  )
+
+  /**
+   * Files and photos uploaded for messages (the bytes are in the file storage, under keys made from
+   * `id`). The send that attaches an upload `claim`s it first (two sends cannot both take it), then
+   * links it to its message (`message_id`) in the append's own transaction: an upload with a message
+   * is never cleaned up as unattached. `delete_at`: when its files go (an unattached upload's expiry,
+   * an unsent message's retention); the row stays a day after its creation, so the daily quota
+   * still counts it.
+   */
+  const uploads = table(
+    'uploads',
+    {
+      id: text('id').primaryKey(),
+      userId: text('user_id').notNull(),
+      kind: text('kind', { enum: ['image', 'file'] }).notNull(),
+      contentType: text('content_type').notNull(),
+      size: int('size').notNull(),
+      name: text('name').notNull(),
+      width: int('width'),
+      height: int('height'),
+      /** The thumbnail's content type, or null without one. */
+      thumbnailType: text('thumbnail_type'),
+      createdAt: int('created_at').notNull(),
+      /** Past this (ms), an upload not attached yet cannot be, and its files are deleted. */
+      expiresAt: int('expires_at').notNull(),
+      /** Which send is attaching it (its room and client_msg_id, or a one-off token). */
+      claim: text('claim'),
+      messageId: int('message_id'),
+      roomId: int('room_id'),
+      /** When its files are to be deleted (ms), or null while they are kept. */
+      deleteAt: int('delete_at'),
+      /** 1 once its files are deleted. */
+      filesDeleted: smallInt('files_deleted').notNull().default(0),
+    },
+    (t) => [
+      // The daily quota: a user's uploads of the last day.
+      index('uploads_user_id_created_at').on(t.userId, t.createdAt),
+      // The cleaner: uploads never attached, by expiry; files due for deletion; rows done with.
+      index('uploads_unattached_expires_at').on(t.expiresAt).where(sql`${t.messageId} IS NULL AND ${t.deleteAt} IS NULL`),
+      index('uploads_due_delete_at').on(t.deleteAt).where(sql`${t.deleteAt} IS NOT NULL AND ${t.filesDeleted} = 0`),
+      index('uploads_message_id').on(t.messageId).where(sql`${t.messageId} IS NOT NULL`),
+    ],
   )
 
   /**
@@ -302,5 +347,5 @@ export function defineTables(c: DialectColumns) {
     seenAt: int('seen_at').notNull(),
   })
 
-  return { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, webhookEvents, webhookLanes, reports, meta, instances }
+  return { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, uploads, webhookEvents, webhookLanes, reports, meta, instances }
 }

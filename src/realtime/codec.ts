@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { MadeChange } from '../store/messages.ts'
 import type { MessageRow, ReactionSum, ReplyQuote } from '../store/store.ts'
+import type { StoredAttachment } from '../store/uploads.ts'
 import { characterCount, isCleanToken, isOneEmoji, textProblem } from '../text.ts'
 
 /** How much of the answered message a reply quotes. */
@@ -21,18 +22,25 @@ const reactionSchema = z.object({
   user_ids: z.array(z.string()).describe('The first 10 who did, in order'),
 })
 
-/** A file or photo sent with a message (uploads arrive with a later release: always empty until then). */
-const attachmentSchema = z.object({
+/** A file or photo sent with a message (POST /chat/v1/uploads/ answers with the same shape). */
+export const attachmentSchema = z.object({
   id: z.string(),
-  kind: z.enum(['image', 'file']),
-  content_type: z.string(),
-  size: z.number().int(),
+  kind: z.enum(['image', 'file']).describe('image: a JPEG, PNG, WebP or GIF photo (its metadata stripped); file: anything else allowed'),
+  content_type: z.string().describe('Judged from the bytes, not from what the uploader said'),
+  size: z.number().int().describe('Bytes, as stored (a photo after its metadata was stripped)'),
   name: z.string(),
   width: z.number().int().nullable(),
   height: z.number().int().nullable(),
-  url: z.string(),
-  thumbnail_url: z.string().nullable(),
+  url: z.string().describe('Signed; works without headers until it expires (FILE_URL_TTL_SECONDS): read the message again for a fresh one'),
+  thumbnail_url: z.string().nullable().describe('A photo at most 320 px on its longer side (signed like url), or null'),
 })
+export type AttachmentDto = z.infer<typeof attachmentSchema>
+
+/** Makes the signed URLs of a stored attachment (see modules/uploads/files.ts). */
+export type AttachmentLinks = (attachment: StoredAttachment) => AttachmentDto
+
+/** A message's kind from its attachments: image when each is a photo, file when any is not. */
+const kindOf = (attachments: readonly StoredAttachment[]): MessageDto['kind'] => (attachments.length === 0 ? 'text' : attachments.every((a) => a.kind === 'image') ? 'image' : 'file')
 
 /** The message as REST returns it and as it travels inside `chat.message`. */
 export const messageSchema = z.object({
@@ -80,8 +88,8 @@ const toReplyDto = (q: ReplyQuote) => ({ id: q.id, user_id: q.userId, nickname: 
 
 const toReactionDto = (r: ReactionSum) => ({ emoji: r.emoji, count: r.count, user_ids: r.userIds })
 
-/** Maps a stored row to its wire shape. */
-export function toMessageDto(row: MessageRow): MessageDto {
+/** Maps a stored row to its wire shape; `links` signs its attachments' URLs. */
+export function toMessageDto(row: MessageRow, links: AttachmentLinks): MessageDto {
   return {
     id: row.id,
     room: row.roomId,
@@ -92,12 +100,12 @@ export function toMessageDto(row: MessageRow): MessageDto {
     message: row.body,
     created_at: new Date(row.createdAt).toISOString(),
     client_msg_id: row.clientMsgId,
-    kind: 'text',
+    kind: kindOf(row.attachments),
     edited_at: row.editedAt === null ? null : new Date(row.editedAt).toISOString(),
     deleted: row.deleted,
     reply_to: row.replyTo === null ? null : toReplyDto(row.replyTo),
     reactions: row.reactions.map(toReactionDto),
-    attachments: [],
+    attachments: row.attachments.map(links),
     data: null,
     version: row.version,
   }
@@ -114,6 +122,19 @@ export const clientMsgIdSchema = z
 /** A message's id, as frames and paths name it. */
 const messageIdSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
 
+/** Most uploads one message carries. */
+export const MAX_ATTACHMENTS = 10
+
+/** An upload's id, as POST /chat/v1/uploads/ gave it. */
+const uploadIdSchema = z.string().regex(/^[0-9a-f]{32}$/, 'must be an upload id')
+
+/** The uploads a message is sent with: 1 to MAX_ATTACHMENTS, each once. */
+export const attachmentIdsSchema = z
+  .array(uploadIdSchema)
+  .min(1)
+  .max(MAX_ATTACHMENTS)
+  .refine((ids) => new Set(ids).size === ids.length, 'must not name an upload twice')
+
 /** One emoji grapheme (`👍`, `❤️`, `👍🏽`, `🇰🇷`): a reaction. */
 const emojiSchema = z.string().refine(isOneEmoji, { message: 'must be one emoji' })
 
@@ -124,6 +145,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
     message: z.string(),
     client_msg_id: clientMsgIdSchema.optional(),
     reply_to: messageIdSchema.optional().describe('The id of the message (of this room) it answers'),
+    attachments: attachmentIdsSchema.optional().describe('Uploads (POST /chat/v1/uploads/) to send with it; the text may then be empty'),
   }),
   z.object({ type: z.literal('chat.edit'), id: messageIdSchema, message: z.string() }),
   z.object({ type: z.literal('chat.delete'), id: messageIdSchema }),
@@ -160,6 +182,9 @@ const chatErrorCodes = [
   'deleted',
   'too_many_reactions',
   'reply_to_other_room',
+  'upload_not_found',
+  'upload_expired',
+  'upload_already_attached',
 ] as const
 export type ChatErrorCode = (typeof chatErrorCodes)[number]
 
@@ -195,8 +220,8 @@ export const serverFrameSchemas = {
  * Encodes a stored message as the `chat.message` frame: the seed's five fields first, then the
  * rest, less the fields that hold their defaults (see `messageFrameFields`).
  */
-export function encodeMessageFrame(row: MessageRow): string {
-  const dto = toMessageDto(row)
+export function encodeMessageFrame(row: MessageRow, links: AttachmentLinks): string {
+  const dto = toMessageDto(row, links)
   const frame: Record<string, unknown> = {
     type: 'chat.message',
     message: dto.message,
@@ -214,14 +239,18 @@ export function encodeMessageFrame(row: MessageRow): string {
   if (dto.deleted) frame.deleted = true
   if (dto.reply_to !== null) frame.reply_to = dto.reply_to
   if (dto.reactions.length > 0) frame.reactions = dto.reactions
+  if (dto.attachments.length > 0) {
+    frame.kind = dto.kind
+    frame.attachments = dto.attachments
+  }
   return JSON.stringify(frame)
 }
 
 /** The frame the room hears of a change of a message: its new form, its unsend, or a reaction. */
-export function encodeChangeFrame(row: MessageRow, change: MadeChange): string {
+export function encodeChangeFrame(row: MessageRow, change: MadeChange, links: AttachmentLinks): string {
   switch (change.type) {
     case 'edited':
-      return JSON.stringify({ type: 'chat.message.updated', message: toMessageDto(row), version: row.version })
+      return JSON.stringify({ type: 'chat.message.updated', message: toMessageDto(row, links), version: row.version })
     case 'deleted':
       return JSON.stringify({ type: 'chat.message.deleted', id: row.id, room: row.roomId, version: row.version })
     case 'reaction':
@@ -230,9 +259,9 @@ export function encodeChangeFrame(row: MessageRow, change: MadeChange): string {
 }
 
 /** The frame for a message's latest form (a `since_version=` replay): new to the client, or changed since it had it. */
-export function encodeLatestFrame(row: MessageRow, clientHad: boolean): string {
-  if (!clientHad) return encodeMessageFrame(row)
-  return row.deleted ? encodeChangeFrame(row, { type: 'deleted' }) : encodeChangeFrame(row, { type: 'edited' })
+export function encodeLatestFrame(row: MessageRow, clientHad: boolean, links: AttachmentLinks): string {
+  if (!clientHad) return encodeMessageFrame(row, links)
+  return encodeChangeFrame(row, { type: row.deleted ? 'deleted' : 'edited' }, links)
 }
 
 export const encodeReadFrame = (userId: string, lastReadId: number) => JSON.stringify({ type: 'chat.read', user_id: userId, last_read_id: lastReadId })
@@ -278,7 +307,7 @@ const TYPING_FRAME: ClientFrame = { type: 'chat.typing' }
 export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame {
   if (typeof data === 'object' && data !== null && !Array.isArray(data)) {
     const frame = data as { type?: unknown; message?: unknown; client_msg_id?: unknown; reply_to?: unknown }
-    if (frame.type === 'chat.message' && typeof frame.message === 'string' && frame.reply_to === undefined) {
+    if (frame.type === 'chat.message' && typeof frame.message === 'string' && frame.reply_to === undefined && (frame as { attachments?: unknown }).attachments === undefined) {
       const id = frame.client_msg_id
       if (id === undefined) return checkText({ type: 'chat.message', message: frame.message }, maxLength)
       if (typeof id === 'string' && id.length >= 1 && id.length <= 64 && isCleanToken(id)) return checkText({ type: 'chat.message', message: frame.message, client_msg_id: id }, maxLength)
@@ -291,7 +320,8 @@ export function parseClientFrame(data: unknown, maxLength: number): ParsedFrame 
 
 function checkText(frame: ClientFrame & { type: 'chat.message' }, maxLength: number): ParsedFrame {
   const problem = textProblem(frame.message)
-  if (problem) return { ok: false, code: problem.kind === 'empty' ? 'message_empty' : 'message_invalid', message: `message ${problem.message}` }
+  // With files, a message may have no text (a photo alone).
+  if (problem && !(frame.message === '' && frame.attachments !== undefined)) return { ok: false, code: problem.kind === 'empty' ? 'message_empty' : 'message_invalid', message: `message ${problem.message}` }
   if (frame.message.length > maxLength && characterCount(frame.message) > maxLength) {
     return { ok: false, code: 'message_too_long', message: `message is longer than ${maxLength} characters` }
   }

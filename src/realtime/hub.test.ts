@@ -1,4 +1,4 @@
-import { messageRow } from '../../test/support/message-rows.ts'
+import { messageRow, testLinks } from '../../test/support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import type { ServerWebSocket } from 'bun'
 import { createLogger } from '../logger.ts'
@@ -18,7 +18,7 @@ function makeHub() {
   const closer = new Closer(metrics, logger)
   const slow = new SlowConsumers(1 << 20, closer, metrics, logger)
   const topics = new Topics()
-  const hub = new Hub(metrics, slow, closer)
+  const hub = new Hub(metrics, slow, closer, testLinks)
   hub.attach(topics.server())
   return { hub, topics, metrics }
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'bun'
 import type { Metrics } from '../metrics.ts'
 import type { Closer } from './closing.ts'
-import { CloseCode, encodeChangeFrame, encodeMessageFrame } from './codec.ts'
+import { CloseCode, encodeChangeFrame, encodeMessageFrame, type AttachmentLinks } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
 import { roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
@@ -40,6 +40,8 @@ export class Hub {
     private readonly metrics: Metrics,
     private readonly slowConsumers: SlowConsumers,
     private readonly closer: Closer,
+    /** Signs the URLs of messages' attachments. */
+    private readonly links: AttachmentLinks,
   ) {}
 
   /** Gives the hub the listening server, whose publish reaches every subscriber of a topic. */
@@ -188,7 +190,7 @@ export class Hub {
     if (!room) return
     if (event.kind === 'message') {
       const { message, change } = event
-      this.send(room, event.room, change ? encodeChangeFrame(message, change) : encodeMessageFrame(message), { id: message.id, version: message.version, created: !change })
+      this.send(room, event.room, change ? encodeChangeFrame(message, change, this.links) : encodeMessageFrame(message, this.links), { id: message.id, version: message.version, created: !change })
       if (!change) this.metrics.messagesDelivered.inc(room.sessions.size)
       this.slowConsumers.touch(room.sessions)
     } else if (event.kind === 'signal') {

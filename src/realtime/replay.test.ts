@@ -2,7 +2,7 @@ import { describe, expect, it } from 'bun:test'
 import { createLogger } from '../logger.ts'
 import { createMetrics } from '../metrics.ts'
 import type { Changes, MessageRow, Recovery } from '../store/store.ts'
-import { messageRow } from '../../test/support/message-rows.ts'
+import { messageRow, testLinks } from '../../test/support/message-rows.ts'
 import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
 import { Closer } from './closing.ts'
 import { messageEvent } from './events.ts'
@@ -19,7 +19,7 @@ function setup(recovery: Recovery | Error, changes?: Changes) {
   const topics = new Topics()
   const closer = new Closer(metrics, logger)
   const slow = new SlowConsumers(1 << 20, closer, metrics, logger)
-  const hub = new Hub(metrics, slow, closer)
+  const hub = new Hub(metrics, slow, closer, testLinks)
   hub.attach(topics.server())
   const waited: number[] = []
   const delivered = Promise.withResolvers<void>()
@@ -33,7 +33,7 @@ function setup(recovery: Recovery | Error, changes?: Changes) {
       return delivered.promise
     },
   }
-  return { hub, topics, waited, deliveredUpTo: () => delivered.resolve(), replays: new Replays(store, broker, hub, slow, 500, logger) }
+  return { hub, topics, waited, deliveredUpTo: () => delivered.resolve(), replays: new Replays(store, broker, hub, slow, 500, logger, testLinks) }
 }
 const shape = (frames: { type: string; id?: unknown; count?: unknown }[]) => frames.map((f) => (f.type === 'chat.message' ? f.id : f.type === 'chat.recovered' ? `recovered ${f.count}` : f.type))
 

@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import type { Broker } from './broker.ts'
-import { encodeLatestFrame, encodeMessageFrame, encodeRecoveredFrame } from './codec.ts'
+import { encodeLatestFrame, encodeMessageFrame, encodeRecoveredFrame, type AttachmentLinks } from './codec.ts'
 import type { Hub } from './hub.ts'
 import type { Session, Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
@@ -37,6 +37,7 @@ export class Replays {
     private readonly slowConsumers: SlowConsumers,
     private readonly limit: number,
     private readonly logger: Logger,
+    private readonly links: AttachmentLinks,
   ) {}
 
   /** Holds the socket's live frames from now; call before its room's events can reach it. */
@@ -65,7 +66,7 @@ export class Replays {
   /** since=: the messages after the id, each as it is now; what waited is sent unless it is a creation or change already in them. */
   private async messages(session: Session, since: number, epoch: string) {
     const { messages, truncated, version } = await this.store.recover(session.roomId, since, this.limit)
-    for (const row of messages) session.socket.send(encodeMessageFrame(row))
+    for (const row of messages) session.socket.send(encodeMessageFrame(row, this.links))
     session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch))
     const lastId = messages.at(-1)?.id ?? since
     const sentAt = new Map(messages.map((row) => [row.id, row.version]))
@@ -76,7 +77,7 @@ export class Replays {
   /** since_version=: every message changed after the version, once; what waited is sent unless the replay covered its version. */
   private async changes(session: Session, since: number, epoch: string) {
     const { messages, truncated, version } = await this.store.changesAfter(session.roomId, since, this.limit)
-    for (const row of messages) session.socket.send(encodeLatestFrame(row, row.createdVersion <= since))
+    for (const row of messages) session.socket.send(encodeLatestFrame(row, row.createdVersion <= since, this.links))
     session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch, version))
     const sent: Replayed = (change) => change.version <= version
     return { seen: version, sent }

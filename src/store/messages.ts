@@ -3,6 +3,7 @@ import { alias } from 'drizzle-orm/sqlite-core'
 import { messageChangedEvent, writeEvents, type Outbox } from './outbox.ts'
 import type { SqlDatabase } from './sql-database.ts'
 import { NotAMemberError, type MessageRow, type ReactionSum } from './store.ts'
+import { unsentFilesStatement, type StoredAttachment } from './uploads.ts'
 
 type Tables = SqlDatabase['t']
 
@@ -41,8 +42,12 @@ export function toMessageRow(row: StoredMessage): MessageRow {
     deleted: row.deleted === 1,
     replyTo: row.replyToId === null || row.quoteUserId === null ? null : { id: row.replyToId, userId: row.quoteUserId, nickname: row.quoteNickname ?? '', body: row.quoteBody ?? '', deleted: row.quoteDeleted === 1 },
     reactions: row.reactions === null ? [] : (JSON.parse(row.reactions) as ReactionSum[]),
+    attachments: row.attachments === null ? [] : (JSON.parse(row.attachments) as StoredAttachment[]),
   }
 }
+
+/** A message's attachments as its column keeps them (null for none). */
+export const attachmentsColumn = (attachments: readonly StoredAttachment[] | undefined) => (attachments && attachments.length > 0 ? JSON.stringify(attachments) : null)
 
 /** A change someone asks of a message. */
 export type MessageChange = { type: 'edit'; body: string } | { type: 'unsend' } | { type: 'react'; emoji: string; add: boolean }
@@ -68,6 +73,8 @@ export interface ChangeRules {
   unsendWindowMs: number
   /** Distinct emojis a message may carry. */
   maxReactions: number
+  /** How long an unsent message's files are kept before they are deleted. */
+  fileRetentionMs: number
 }
 
 /** Why a change was refused (its REST status and `chat.error` code). */
@@ -142,7 +149,7 @@ export function prepareChanges(database: SqlDatabase) {
       (tx) =>
         tx
           .update(messages)
-          .set({ body: '', deleted: 1, reactions: null, version: sql`${p('version')}` })
+          .set({ body: '', deleted: 1, reactions: null, attachments: null, version: sql`${p('version')}` })
           .where(eq(messages.id, p('messageId'))),
       'run',
     ),
@@ -154,6 +161,7 @@ export function prepareChanges(database: SqlDatabase) {
           .where(eq(messages.id, p('messageId'))),
       'run',
     ),
+    unsentFiles: unsentFilesStatement(database),
     forgetReactions: database.statement((tx) => tx.delete(reactions).where(eq(reactions.messageId, p('messageId'))), 'run'),
     addReaction: database.statement(
       (tx) =>
@@ -231,7 +239,8 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
         }
         yield* s.forgetReactions({ messageId })
         yield* s.unsent({ version, messageId })
-        changed = { ...message, body: '', deleted: true, reactions: [], version }
+        if (message.attachments.length > 0) yield* s.unsentFiles({ messageId, deleteAt: at + rules.fileRetentionMs })
+        changed = { ...message, body: '', deleted: true, reactions: [], attachments: [], version }
         made = { type: 'deleted' }
         kept = { action: 'deleted', body: message.body }
         break

@@ -4,10 +4,11 @@ import { members, messages, rooms } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
-import { lock, postgresDatabase, raw, rows, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { lock, postgresDatabase, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { createdRow, NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type SequencedStore, type Store } from './store.ts'
-import { messageSelection, toMessageRow } from './messages.ts'
+import { attachmentsColumn, messageSelection, toMessageRow } from './messages.ts'
+import { claimedBy } from './uploads.ts'
 import * as tables from '../db/pg-schema.ts'
 
 /** The columns of a message to insert at position `seq` and `version` (what is not a column, such as `viaService`, left out). */
@@ -24,6 +25,7 @@ const storedColumns = (m: NewMessage, seq: number, version: number): typeof mess
   version,
   createdVersion: version,
   replyToId: m.replyTo?.id ?? null,
+  attachments: attachmentsColumn(m.attachments),
 })
 
 /** Thrown for the appends of a batch whose room does not exist. */
@@ -210,6 +212,14 @@ function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage
     for (const row of inserted) {
       const i = fresh[row.seq - first]!
       const message = createdRow(batch[i]!, row.id, row.seq, row.version)
+      const claim = batch[i]!.claim
+      if (claim)
+        yield* run(
+          tx
+            .update(tables.uploads)
+            .set({ messageId: row.id, roomId })
+            .where(claimedBy(tables as unknown as SqlDatabase['t'], claim)),
+        )
       created.push(message)
       outcomes[i] = { message, duplicate: false }
       if (message.clientMsgId !== null) earlier.set(`${message.userId}\u0000${message.clientMsgId}`, message)

@@ -8,6 +8,7 @@ import { first, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
 import { SqlOutbox } from './sql-outbox.ts'
 import { WriteHealth } from './storage-problem.ts'
+import { Uploads } from './uploads.ts'
 import {
   unstorableBody,
   unstorableRoom,
@@ -37,6 +38,7 @@ export abstract class SqlStore {
   readonly writes = new WriteHealth()
   readonly membership: SqlMembership
   readonly outbox: SqlOutbox
+  readonly uploads: Uploads
   private storageEpoch: string | undefined
   protected abstract readonly commits: GroupCommit
   /** The reads on the hot paths (history, replays, webhook passes, room checks), prepared once. */
@@ -46,6 +48,7 @@ export abstract class SqlStore {
 
   constructor(protected readonly database: SqlDatabase) {
     this.outbox = new SqlOutbox(database)
+    this.uploads = new Uploads(database)
     this.membership = new SqlMembership(database, this.outbox)
     this.reads = prepareReads(database)
     this.changes = prepareChanges(database)

@@ -5,7 +5,8 @@ import { and, eq, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import * as tables from '../db/schema.ts'
 import { members, messages, rooms, type RoomKind } from '../db/schema.ts'
-import { messageSelection, toMessageRow } from './messages.ts'
+import { attachmentsColumn, messageSelection, toMessageRow } from './messages.ts'
+import { claimedBy } from './uploads.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
 import { instanceRows } from './instances.ts'
@@ -42,7 +43,7 @@ function direct(db: SqliteDb, query: { sql: string; params: unknown[] }, order: 
 /** The insert of a message at its position (`seq`) and version in the room: the new id, or null when the row already existed. */
 function prepareInsert(db: SqliteDb): (message: NewMessage, at: Position) => number | null {
   const p = sql.placeholder
-  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq', 'version', 'createdVersion', 'deleted', 'replyToId'] as const
+  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq', 'version', 'createdVersion', 'deleted', 'replyToId', 'attachments'] as const
   const query = db
     .insert(messages)
     .values(Object.fromEntries(fields.map((field) => [field, p(field)])) as Record<(typeof fields)[number], Placeholder>)
@@ -51,7 +52,22 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, at: Position) => num
   // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
   const statement = direct(db, query, fields)
   return (m, { seq, version }) => {
-    const { changes, lastInsertRowid } = statement.run(m.roomId, m.userId, m.email, m.nickname, m.profileUrl, m.body, m.clientMsgId, m.createdAt, seq, version, version, 0, m.replyTo?.id ?? null)
+    const { changes, lastInsertRowid } = statement.run(
+      m.roomId,
+      m.userId,
+      m.email,
+      m.nickname,
+      m.profileUrl,
+      m.body,
+      m.clientMsgId,
+      m.createdAt,
+      seq,
+      version,
+      version,
+      0,
+      m.replyTo?.id ?? null,
+      attachmentsColumn(m.attachments),
+    )
     return changes === 0 ? null : Number(lastInsertRowid)
   }
 }
@@ -196,6 +212,11 @@ export class SqliteStore extends SqlStore implements Store {
       .where(and(eq(messages.roomId, p('roomId')), eq(messages.userId, p('userId')), eq(messages.clientMsgId, p('clientMsgId'))))
       .prepare()
     const sendersRead = prepareSendersRead(db)
+    const linkUploads = db
+      .update(tables.uploads)
+      .set({ messageId: sql`${p('messageId')}`, roomId: sql`${p('roomId')}` })
+      .where(claimedBy(tables, p('claim')))
+      .prepare()
     const roomPositions = prepareRoomPositions(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
     const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
@@ -212,6 +233,7 @@ export class SqliteStore extends SqlStore implements Store {
           const id = insertMessage(m, at)
           if (id !== null) {
             const row = createdRow(m, id, at.seq, at.version)
+            if (m.claim) linkUploads.run({ messageId: id, roomId: m.roomId, claim: m.claim })
             positions.taken(row)
             created.push(row)
             outcomes.push({ message: row, duplicate: false })

@@ -2,6 +2,7 @@ import type { InstanceRow, ListedRoom, RoomRow } from '../db/schema.ts'
 import type { Membership } from './membership.ts'
 import type { ChangeRequest, ChangeResult } from './messages.ts'
 import type { Outbox } from './outbox.ts'
+import type { StoredAttachment, Uploads } from './uploads.ts'
 
 export type { RoomRow }
 
@@ -48,12 +49,17 @@ export interface MessageRow {
   /** The message it answers, or null. */
   replyTo: ReplyQuote | null
   reactions: ReactionSum[]
+  /** Its files and photos (none once unsent). */
+  attachments: StoredAttachment[]
 }
 
 /** A message ready to store: every column but what the database assigns (its id, position and versions) or what a change sets later. */
-export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVersion' | 'editedAt' | 'deleted' | 'reactions' | 'replyTo'> & {
+export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVersion' | 'editedAt' | 'deleted' | 'reactions' | 'replyTo' | 'attachments'> & {
   /** The message of the same room it answers (checked by the sender's service), if any. */
   replyTo?: ReplyQuote | null
+  /** Its files and photos, claimed beforehand under `claim` (see store/uploads.ts): the append links them to it. */
+  attachments?: StoredAttachment[]
+  claim?: string | null
   /**
    * Sent by the app's backend (a service call), which may send as anyone: its sender is not
    * checked against the members of a private or direct room, and gets no place there by sending.
@@ -108,6 +114,7 @@ export function createdRow(m: NewMessage, id: number, seq: number, version: numb
     deleted: false,
     replyTo: m.replyTo ?? null,
     reactions: [],
+    attachments: m.attachments ?? [],
   }
 }
 
@@ -172,6 +179,8 @@ export interface Store {
   readonly membership: Membership
   /** The webhook outbox and reports, on the same database. */
   readonly outbox: Outbox
+  /** Uploaded files and photos, on the same database (their bytes are in the file storage). */
+  readonly uploads: Uploads
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
   /** The messages with these ids (any order; unknown ids are left out). */
   messagesByIds(ids: readonly number[]): Promise<MessageRow[]>

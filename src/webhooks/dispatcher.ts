@@ -2,6 +2,7 @@ import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Presence } from '../realtime/presence.ts'
+import type { AttachmentLinks } from '../realtime/codec.ts'
 import type { MessageRow, Store } from '../store/store.ts'
 import { LANES, type WebhookEventRow } from '../store/outbox.ts'
 import { version } from '../version.ts'
@@ -87,6 +88,8 @@ export class WebhookDispatcher {
     private readonly config: Config & { WEBHOOK_URL: string; WEBHOOK_SECRET: string },
     private readonly metrics: Metrics,
     private readonly logger: Logger,
+    /** Signs the URLs of messages' attachments (fresh at each attempt). */
+    private readonly links: AttachmentLinks,
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
     this.requests = new Semaphore(config.WEBHOOK_CONCURRENCY)
@@ -204,7 +207,7 @@ export class WebhookDispatcher {
     // A message's offline_user_ids are decided at its first attempt and kept for the retries.
     const message = stored.message as MessageRow | undefined
     if (event.type === 'message.created' && message && !stored.offlineUserIds) stored.offlineUserIds = await room.offline(message)
-    const outcome = await this.requests.run(() => this.post(toEnvelope(event, this.idPrefix, stored)))
+    const outcome = await this.requests.run(() => this.post(toEnvelope(event, this.idPrefix, stored, this.links)))
     if (outcome.kind === 'delivered') return this.recordDelivery({ event: event.id })
     const now = Date.now()
     const retryAt = outcome.kind === 'retry' ? this.retryAt(event.attempts, event.createdAt, outcome.retryAfterMs, now) : null
@@ -218,7 +221,7 @@ export class WebhookDispatcher {
    */
   private async sendMessage(message: MessageRow, room: RoomNow): Promise<boolean> {
     const stored: StoredMessageEvent = { messageId: message.id, eventId: messageEventId(message.id), message, offlineUserIds: await room.offline(message) }
-    const outcome = await this.requests.run(() => this.post(toEnvelope({ id: message.id, type: 'message.created', createdAt: message.createdAt }, this.idPrefix, stored)))
+    const outcome = await this.requests.run(() => this.post(toEnvelope({ id: message.id, type: 'message.created', createdAt: message.createdAt }, this.idPrefix, stored, this.links)))
     if (outcome.kind === 'delivered') return this.recordDelivery({ room: message.roomId, message: message.id })
     const now = Date.now()
     const retryAt = outcome.kind === 'retry' ? this.retryAt(0, message.createdAt, outcome.retryAfterMs, now) : null

@@ -1,4 +1,7 @@
-import { toMessageDto } from '../realtime/codec.ts'
+import { toMessageDto, type AttachmentLinks } from '../realtime/codec.ts'
+
+/** A message as an event stored it: events written before attachments existed have none. */
+const messageOf = (stored: MessageRow): MessageRow => (stored.attachments ? stored : { ...stored, attachments: [] })
 import type { ReportRow, WebhookEventRow } from '../store/outbox.ts'
 import type { MessageRow } from '../store/store.ts'
 
@@ -23,24 +26,24 @@ export const eventIdPrefix = (epoch: string) => `${epoch.replaceAll('-', '').sli
 export const messageEventId = (messageId: number) => `m${messageId}`
 
 /** The stored data of an event (what the store wrote, and what its attempts decided) as receivers get it. */
-export function toEnvelope(event: Pick<WebhookEventRow, 'id' | 'type' | 'createdAt'>, idPrefix: string, stored: Record<string, unknown>): WebhookEnvelope {
+export function toEnvelope(event: Pick<WebhookEventRow, 'id' | 'type' | 'createdAt'>, idPrefix: string, stored: Record<string, unknown>, links: AttachmentLinks): WebhookEnvelope {
   const id = typeof stored.eventId === 'string' ? stored.eventId : String(event.id)
-  return { id: `${idPrefix}${id}`, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: publicData(event.type, stored) }
+  return { id: `${idPrefix}${id}`, type: event.type, created_at: new Date(event.createdAt).toISOString(), data: publicData(event.type, stored, links) }
 }
 
-function publicData(type: WebhookEventRow['type'], stored: Record<string, unknown>): Record<string, unknown> {
+function publicData(type: WebhookEventRow['type'], stored: Record<string, unknown>, links: AttachmentLinks): Record<string, unknown> {
   switch (type) {
     case 'message.created': {
       const message = stored.message as MessageRow | undefined
       // A message that could not be read back (never expected: messages are never deleted) is named by id.
       if (!message) return { message: null, message_id: stored.messageId, offline_user_ids: [] }
-      return { message: toMessageDto(message), room: message.roomId, offline_user_ids: stored.offlineUserIds ?? [] }
+      return { message: toMessageDto(messageOf(message), links), room: message.roomId, offline_user_ids: stored.offlineUserIds ?? [] }
     }
     case 'message.updated':
     case 'message.deleted': {
       // Its form after the change: an unsent message's text is gone from it (service calls read the original from its history).
       const message = stored.message as MessageRow
-      return { message: toMessageDto(message), room: message.roomId }
+      return { message: toMessageDto(messageOf(message), links), room: message.roomId }
     }
     case 'room.created': {
       const room = stored.room as { id: number; name: string; postId: number | null; createdAt: number; kind: string; ownerId: string | null }

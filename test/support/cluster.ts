@@ -1,3 +1,4 @@
+import type { Clock } from '../../src/clock.ts'
 import { SQL } from 'bun'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,10 +44,10 @@ export const STORES = [
  * A real server on one of STORES: on SQLite its own file, on Postgres a fresh database, dropped
  * when the server is destroyed (also after a restart). `env` as for startTestServer.
  */
-export async function startStoreServer(store: (typeof STORES)[number], env: Record<string, string> = {}): Promise<TestServer> {
+export async function startStoreServer(store: (typeof STORES)[number], env: Record<string, string> = {}, clock?: Clock): Promise<TestServer> {
   const db = await store.database()
   try {
-    return dropping(await startTestServer({ ...env, ...db.env }), db.drop)
+    return dropping(await startTestServer({ ...env, ...db.env }, undefined, clock), db.drop)
   } catch (error) {
     await db.drop()
     throw error

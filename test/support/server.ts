@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Clock } from '../../src/clock.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
 import { startServer, type RunningServer } from '../../src/server.ts'
@@ -52,9 +53,9 @@ export const UNLIMITED = {
   MEMBER_CHANGES_PER_MINUTE: '1000000',
 }
 
-export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-'))): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, dir = mkdtempSync(join(tmpdir(), 'chat-test-')), clock?: Clock): Promise<TestServer> {
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_PATH: join(dir, 'chat.db'), LOG_LEVEL: 'silent', ...UNLIMITED, ...env })
-  const running: RunningServer = await startServer(config, createLogger(config.LOG_LEVEL))
+  const running: RunningServer = await startServer(config, createLogger(config.LOG_LEVEL), clock)
   const base = `http://127.0.0.1:${running.port}`
   let stopped = false
   const stop = async () => {
@@ -69,7 +70,7 @@ export async function startTestServer(env: Record<string, string> = {}, dir = mk
     stop,
     async restart() {
       await stop()
-      return startTestServer({ ...env, PORT: String(running.port) }, dir)
+      return startTestServer({ ...env, PORT: String(running.port) }, dir, clock)
     },
     async destroy() {
       await stop()

@@ -1,4 +1,4 @@
-import { messageRow } from '../../../test/support/message-rows.ts'
+import { messageRow, testLinks } from '../../../test/support/message-rows.ts'
 import { afterEach, describe, expect, it } from 'bun:test'
 import { fakeSession, Topics } from '../../../test/support/fake-sockets.ts'
 import { loadConfig } from '../../config.ts'
@@ -12,6 +12,7 @@ import type { RoomRow } from '../../store/store.ts'
 import { MessageService } from '../messages/service.ts'
 import { ReadService } from '../reads/service.ts'
 import type { RoomAccess } from '../rooms/access.ts'
+import { Files } from '../uploads/files.ts'
 import { ChatService } from './service.ts'
 
 const logger = createLogger('silent')
@@ -30,7 +31,7 @@ async function setUp() {
   const store = SqliteStore.open(':memory:')
   stores.push(store)
   const metrics = createMetrics()
-  const realtime = createRealtime({ config, store, metrics, logger })
+  const realtime = createRealtime({ config, store, metrics, logger, files: Files.open(config) })
   const topics = new Topics()
   realtime.hub.attach(topics.server())
   const room = await store.membership.createPrivateRoom({ name: 'team', postId: null, ownerId: 'owner', members: ['member'], addedBy: 'owner' })
@@ -58,6 +59,7 @@ async function setUp() {
     closer: realtime.closer,
     metrics,
     logger,
+    links: testLinks,
   })
   const open = () => {
     const session = fakeSession(topics, room.id, 'member')

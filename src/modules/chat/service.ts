@@ -4,7 +4,7 @@ import type { Metrics } from '../../metrics.ts'
 import type { Broker, RoomWatches } from '../../realtime/broker.ts'
 import type { Closer } from '../../realtime/closing.ts'
 import { AppError } from '../../errors.ts'
-import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, isChatErrorCode, parseClientFrame, type ChatErrorCode } from '../../realtime/codec.ts'
+import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, isChatErrorCode, parseClientFrame, type AttachmentLinks, type ChatErrorCode } from '../../realtime/codec.ts'
 import type { MessageChange } from '../../store/messages.ts'
 import { typingEvent } from '../../realtime/events.ts'
 import type { Hub } from '../../realtime/hub.ts'
@@ -14,7 +14,7 @@ import type { Replays } from '../../realtime/replay.ts'
 import type { Session } from '../../realtime/session.ts'
 import { storageProblemOf, storageProblemText } from '../../store/storage-problem.ts'
 import { NotAMemberError, UnstorableTextError, type RoomRow } from '../../store/store.ts'
-import type { MessageService } from '../messages/service.ts'
+import type { MessageService, Outgoing } from '../messages/service.ts'
 import type { ReadService } from '../reads/service.ts'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { Handshake } from './handshake.ts'
@@ -33,6 +33,8 @@ export interface ChatServiceDeps {
   closer: Closer
   metrics: Metrics
   logger: Logger
+  /** Signs attachments' URLs (the answer to a repeated send). */
+  links: AttachmentLinks
 }
 
 /**
@@ -143,7 +145,7 @@ export class ChatService {
       if (frame.type === 'chat.delete') return void this.change(session, frame.id, { type: 'unsend' })
       if (frame.type === 'chat.react') return void this.change(session, frame.id, { type: 'react', emoji: frame.emoji, add: frame.add })
       this.receivedOverWs.inc()
-      return void this.send(session, frame.message, frame.client_msg_id ?? null, frame.reply_to ?? null)
+      return void this.send(session, { text: frame.message, clientMsgId: frame.client_msg_id ?? null, replyTo: frame.reply_to ?? null, attachments: frame.attachments ?? [] })
     }
     if (session.blocked) return
     const now = Date.now()
@@ -186,12 +188,12 @@ export class ChatService {
   }
 
   /** Stores a message; everyone gets it from the room's event, a repeat only its sender. */
-  private async send(session: Session, text: string, clientMsgId: string | null, replyTo: number | null) {
+  private async send(session: Session, outgoing: Outgoing) {
     try {
       const { messages } = this.deps
-      const quote = replyTo === null ? null : await messages.quote(session.roomId, replyTo)
-      const { message, duplicate } = await messages.record(session.identity, session.roomId, text, clientMsgId, false, quote)
-      if (duplicate) session.socket.send(encodeMessageFrame(message))
+      const quote = outgoing.replyTo === null ? null : await messages.quote(session.roomId, outgoing.replyTo)
+      const { message, duplicate } = await messages.record(session.identity, session.roomId, { ...outgoing, replyTo: quote })
+      if (duplicate) session.socket.send(encodeMessageFrame(message, this.deps.links))
       if (this.yetToSend.delete(session)) messages.tookPart(session.identity.userId, session.roomId)
     } catch (err) {
       this.failed(session, err, 'storing a message failed', 'the message could not be stored; send it again')

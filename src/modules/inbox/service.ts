@@ -1,6 +1,6 @@
 import { requireIdentity, type Caller } from '../../caller.ts'
 import { badRequest } from '../../errors.ts'
-import { toMessageDto } from '../../realtime/codec.ts'
+import { toMessageDto, type AttachmentLinks } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { InboxPage, InboxRow } from '../../store/membership.ts'
 import type { MessageRow, Store } from '../../store/store.ts'
@@ -43,6 +43,7 @@ export class InboxService {
   constructor(
     private readonly store: Store,
     private readonly presence: Presence,
+    private readonly links: AttachmentLinks,
   ) {}
 
   async page(caller: Caller, query: InboxQuery, host: string): Promise<InboxDto> {
@@ -95,7 +96,7 @@ export class InboxService {
       const members = membersOf.get(row.room.id) ?? []
       return {
         ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0), peerOf(row.room, members, viewer)),
-        last_message: message ? toMessageDto(message) : null,
+        last_message: message ? toMessageDto(message, this.links) : null,
         unread_count: unread.get(row.room.id) ?? 0,
         last_read_id: row.lastReadId,
         members: members.map((m) => toMemberDto(m, viewer)),

@@ -1,6 +1,6 @@
 import type { Logger } from '../../logger.ts'
 import type { Broker, RoomWatches } from '../../realtime/broker.ts'
-import { CloseCode, toMessageDto } from '../../realtime/codec.ts'
+import { CloseCode, toMessageDto, type AttachmentLinks } from '../../realtime/codec.ts'
 import type { MessageEvent, RealtimeEvent, UserChange, UserRoomChange } from '../../realtime/events.ts'
 import type { Hub } from '../../realtime/hub.ts'
 import type { StreamSocket } from '../../realtime/session.ts'
@@ -49,6 +49,8 @@ export interface InboxStreamsDeps {
   liveRooms: number
   /** Open rooms with more participants are not followed live. */
   roomParticipants: number
+  /** Signs the URLs of messages' attachments. */
+  links: AttachmentLinks
 }
 
 const encode = (frame: InboxFrame) => JSON.stringify(frame)
@@ -57,11 +59,11 @@ const encode = (frame: InboxFrame) => JSON.stringify(frame)
  * A message as `inbox.message` frames: the message is encoded once, however many streams get it
  * (only the unread count differs between them). The same fields as `encode` would write.
  */
-function encodedMessage(message: MessageEvent['message']) {
+function encodedMessage(message: MessageEvent['message'], links: AttachmentLinks) {
   let json: string | undefined
   return {
     frame(roomId: number, unread: number): string {
-      json ??= JSON.stringify(toMessageDto(message))
+      json ??= JSON.stringify(toMessageDto(message, links))
       return `{"type":"inbox.message","room":${roomId},"message":${json},"unread_count":${unread}}`
     },
   }
@@ -122,7 +124,7 @@ export class InboxStreams {
         if (event.change.type !== 'reaction') for (const stream of followers) this.messageChanged(stream, event.room, event.message)
         return
       }
-      const encoded = encodedMessage(event.message)
+      const encoded = encodedMessage(event.message, this.deps.links)
       for (const stream of followers) this.message(stream, event.room, event.message, true, encoded)
     } else if (event.kind === 'user') {
       const stream = this.streams.get(event.user)
@@ -212,7 +214,7 @@ export class InboxStreams {
   }
 
   /** A message of a followed room: counted, and told to the user's sockets. */
-  private message(stream: UserStream, roomId: number, message: MessageEvent['message'], tell: boolean, encoded = encodedMessage(message)) {
+  private message(stream: UserStream, roomId: number, message: MessageEvent['message'], tell: boolean, encoded = encodedMessage(message, this.deps.links)) {
     const waiting = stream.reading.get(roomId)
     if (waiting) return void waiting.push({ message })
     // Created and unsent before it reached here (read back after a broker outage): nothing to count or show.
@@ -237,7 +239,7 @@ export class InboxStreams {
     if (!room || !tell) return
     // A blocked user's words never reach the blocker here, changed or not.
     const shown = message.userId === stream.userId || !stream.blocked?.has(message.userId)
-    const told = (unread: number) => shown && this.send(stream, { type: 'inbox.message.updated', room: roomId, message: toMessageDto(message), unread_count: unread })
+    const told = (unread: number) => shown && this.send(stream, { type: 'inbox.message.updated', room: roomId, message: toMessageDto(message, this.deps.links), unread_count: unread })
     if (message.deleted) this.reread(stream, roomId, (again) => told(again.unread))
     else told(room.unread)
   }

@@ -6,7 +6,8 @@ import { security } from '../../openapi/security.ts'
 import { notFound, tooMany, unprocessable } from '../../errors.ts'
 import { requireIdentity, requireService, type Callers, type IdentifiedCaller } from '../../caller.ts'
 import type { Metrics } from '../../metrics.ts'
-import { messageSchema, toMessageDto } from '../../realtime/codec.ts'
+import { messageSchema, toMessageDto, type AttachmentLinks } from '../../realtime/codec.ts'
+import type { MessageRow } from '../../store/store.ts'
 import { oneCursor, parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { changesQuerySchema, changesSchema, editMessageBodySchema, historyQuerySchema, messageHistorySchema, messageParamsSchema, reactionParamsSchema, sendMessageBodySchema } from './model.ts'
 import { isOneEmoji } from '../../text.ts'
@@ -36,7 +37,8 @@ const changeRefusals = {
 } as const
 
 /** `/chat/v1/room/{room_id}/messages/`, `/chat/v1/message/`, a message's changes and reactions, a room's changes, a message's kept texts. */
-export const messageRoutes = (messages: MessageService, callers: Callers, maxMessageLength: number, metrics: Metrics, limiter: RateLimiter) => {
+export const messageRoutes = (messages: MessageService, callers: Callers, maxMessageLength: number, metrics: Metrics, limiter: RateLimiter, links: AttachmentLinks) => {
+  const dto = (row: MessageRow) => toMessageDto(row, links)
   const receivedOverRest = metrics.messagesReceived.labels('rest')
   /** A change counts against the same allowance as messages. */
   const limited = (sender: IdentifiedCaller) => {
@@ -49,7 +51,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
         '/room/:room_id/messages/',
         async ({ params, query, request }) => {
           const rows = await messages.page(parseRoomId(params.room_id), oneCursor(query), callers(request.headers))
-          return rows.map(toMessageDto)
+          return rows.map(dto)
         },
         {
           params: roomParamsSchema,
@@ -72,9 +74,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
       .get(
         '/room/:room_id/changes/',
         ({ params, query, request }) =>
-          messages
-            .changes(parseRoomId(params.room_id), query.after_version, query.limit, callers(request.headers))
-            .then(({ version, messages: changed, truncated }) => ({ version, changes: changed.map(toMessageDto), truncated })),
+          messages.changes(parseRoomId(params.room_id), query.after_version, query.limit, callers(request.headers)).then(({ version, messages: changed, truncated }) => ({ version, changes: changed.map(dto), truncated })),
         {
           params: roomParamsSchema,
           query: changesQuerySchema,
@@ -130,7 +130,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
         async ({ params, body, sender }) => {
           limited(sender)
           const { message } = await messages.change(sender, parseRoomId(params.room_id), parseMessageId(params.message_id), { type: 'edit', body: body.message })
-          return toMessageDto(message)
+          return dto(message)
         },
         {
           params: messageParamsSchema,
@@ -220,9 +220,9 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
           const wait = limiter.restMessage(sender.identity.userId)
           if (wait > 0) throw tooMany('rate_limited', 'Too many messages from this user; wait and send again.', wait)
           receivedOverRest.inc()
-          const { message, duplicate } = await messages.send(sender, body.room, body.message, body.client_msg_id ?? null, body.reply_to ?? null)
+          const { message, duplicate } = await messages.send(sender, body.room, { text: body.message, clientMsgId: body.client_msg_id ?? null, replyTo: body.reply_to ?? null, attachments: body.attachments ?? [] })
           set.status = duplicate ? 200 : 201
-          return toMessageDto(message)
+          return dto(message)
         },
         {
           body: sendMessageBodySchema(maxMessageLength),

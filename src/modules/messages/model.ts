@@ -1,14 +1,17 @@
 import { z } from 'zod'
-import { clientMsgIdSchema, messageSchema } from '../../realtime/codec.ts'
+import { attachmentIdsSchema, clientMsgIdSchema, MAX_ATTACHMENTS, messageSchema } from '../../realtime/codec.ts'
 import { cursor, integerLike, messageText, pageLimit } from '../shared-model.ts'
 
 export const sendMessageBodySchema = (maxLength: number) =>
-  z.object({
-    message: messageText(maxLength),
-    room: integerLike().describe('Room id'),
-    client_msg_id: clientMsgIdSchema.nullish(),
-    reply_to: integerLike().nullish().describe('The id of the message (of the same room) this one answers'),
-  })
+  z
+    .object({
+      message: messageText(maxLength).or(z.literal('')).describe(`Message text, 1–${maxLength} characters, something visible, no control characters but tab and newline; "" only with attachments`),
+      room: integerLike().describe('Room id'),
+      client_msg_id: clientMsgIdSchema.nullish(),
+      reply_to: integerLike().nullish().describe('The id of the message (of the same room) this one answers'),
+      attachments: attachmentIdsSchema.optional().describe(`Uploads (POST /chat/v1/uploads/, by the sender, not yet sent) to send with it, 1–${MAX_ATTACHMENTS}`),
+    })
+    .refine((body) => body.message !== '' || body.attachments !== undefined, { path: ['message'], message: 'must not be empty' })
 
 export const editMessageBodySchema = (maxLength: number) => z.object({ message: messageText(maxLength) })
 

@@ -8,6 +8,8 @@ import type { EventConsumers } from '../../realtime/consumers.ts'
 import { messageEvent, userEvent } from '../../realtime/events.ts'
 import { ChangeRefused, type ChangeRefusal, type ChangeResult, type ChangeRules, type MessageChange } from '../../store/messages.ts'
 import type { AppendResult, MessageHistoryEntry, MessageRow, ReplyQuote, Store } from '../../store/store.ts'
+import { ClaimRefused, type ClaimRefusal } from '../../store/uploads.ts'
+import { randomUUID } from 'node:crypto'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { HistoryQuery } from './model.ts'
 
@@ -15,10 +17,11 @@ import type { HistoryQuery } from './model.ts'
 const MAX_REACTIONS = 20
 
 /** The windows and limits of changes, from the settings. */
-export const changeRules = (config: Pick<Config, 'EDIT_WINDOW_SECONDS' | 'UNSEND_WINDOW_SECONDS'>): ChangeRules => ({
+export const changeRules = (config: Pick<Config, 'EDIT_WINDOW_SECONDS' | 'UNSEND_WINDOW_SECONDS' | 'DELETED_RETENTION_DAYS'>): ChangeRules => ({
   editWindowMs: config.EDIT_WINDOW_SECONDS * 1000,
   unsendWindowMs: config.UNSEND_WINDOW_SECONDS * 1000,
   maxReactions: MAX_REACTIONS,
+  fileRetentionMs: config.DELETED_RETENTION_DAYS * 86_400_000,
 })
 
 /** Why a change or a reply was refused, as REST answers it (its `code` is also the socket's `chat.error` code). */
@@ -34,6 +37,26 @@ const refusals: Record<MessageRefusal, () => AppError> = {
   reply_to_other_room: () => new AppError(422, 'reply_to_other_room', 'Unprocessable Content', 'A reply answers a message of the same room.', [{ path: 'reply_to', message: 'must be a message of this room' }]),
 }
 
+/** What a sender sends: its text, client_msg_id, the message it answers (an id, then its quote) and its uploads' ids. */
+export interface Outgoing<Reply = number> {
+  text: string
+  clientMsgId: string | null
+  replyTo: Reply | null
+  attachments: readonly string[]
+}
+
+const claimRefusals: Record<ClaimRefusal, [number, string]> = {
+  upload_not_found: [422, 'No such upload of yours (uploads are sent by whoever uploaded them).'],
+  upload_expired: [422, 'This upload waited too long to be sent (UPLOAD_TTL_SECONDS); upload the file again.'],
+  upload_already_attached: [409, 'This upload was sent with another message already; upload the file again to send it twice.'],
+}
+
+/** A refused attachment as REST answers it (its `code` is also the socket's `chat.error` code). */
+function claimRefusal(err: ClaimRefused, index: number): AppError {
+  const [status, detail] = claimRefusals[err.code]
+  return new AppError(status, err.code, status === 409 ? 'Conflict' : 'Unprocessable Content', detail, [{ path: `attachments.${index}`, message: err.code }])
+}
+
 /** The refusal as REST answers it. */
 const refusal = (code: MessageRefusal): AppError => refusals[code]()
 
@@ -46,7 +69,7 @@ export class MessageService {
     private readonly metrics: Metrics,
     /** The instance's consumers, told of each message once it has committed, before it is published. */
     private readonly consumers: Pick<EventConsumers, 'committed'> = { committed() {} },
-    private readonly rules: ChangeRules = changeRules({ EDIT_WINDOW_SECONDS: 86_400, UNSEND_WINDOW_SECONDS: 86_400 }),
+    private readonly rules: ChangeRules = changeRules({ EDIT_WINDOW_SECONDS: 86_400, UNSEND_WINDOW_SECONDS: 86_400, DELETED_RETENTION_DAYS: 30 }),
   ) {}
 
   /**
@@ -55,7 +78,7 @@ export class MessageService {
    * committed. Membership is checked again where the message commits (NotAMemberError): a removal
    * answered before then wins.
    */
-  async send(caller: IdentifiedCaller, roomId: number, text: string, clientMsgId: string | null, replyTo: number | null = null): Promise<AppendResult> {
+  async send(caller: IdentifiedCaller, roomId: number, outgoing: Outgoing): Promise<AppendResult> {
     // Most sends go to open rooms this instance has seen: nothing to look up, nothing to wait for.
     let open = this.access.knownOpen(roomId)
     if (!open) {
@@ -63,8 +86,8 @@ export class MessageService {
       open = room.kind === 'open'
     }
     if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
-    const quote = replyTo === null ? null : await this.quote(roomId, replyTo)
-    const result = await this.record(caller.identity, roomId, text, clientMsgId, caller.service, quote)
+    const quote = outgoing.replyTo === null ? null : await this.quote(roomId, outgoing.replyTo)
+    const result = await this.record(caller.identity, roomId, { ...outgoing, replyTo: quote }, caller.service)
     if (open) this.tookPart(caller.identity.userId, roomId)
     return result
   }
@@ -143,25 +166,51 @@ export class MessageService {
    * who is not a member of a private or direct room at commit (NotAMemberError), unless the app's
    * backend sends it (`viaService`).
    */
-  async record(sender: Identity, roomId: number, text: string, clientMsgId: string | null, viaService = false, replyTo: ReplyQuote | null = null): Promise<AppendResult> {
-    const result = await this.store.appendMessage({
-      roomId,
-      userId: sender.userId,
-      email: sender.email,
-      nickname: sender.nickname,
-      profileUrl: sender.profileUrl,
-      body: text,
-      clientMsgId,
-      createdAt: Date.now(),
-      viaService,
-      replyTo,
-    })
+  async record(sender: Identity, roomId: number, outgoing: Outgoing<ReplyQuote>, viaService = false): Promise<AppendResult> {
+    const { text, clientMsgId, replyTo } = outgoing
+    const attached = outgoing.attachments.length === 0 ? null : await this.claim(sender.userId, roomId, clientMsgId, outgoing.attachments)
+    let result: AppendResult
+    try {
+      result = await this.store.appendMessage({
+        roomId,
+        userId: sender.userId,
+        email: sender.email,
+        nickname: sender.nickname,
+        profileUrl: sender.profileUrl,
+        body: text,
+        clientMsgId,
+        createdAt: Date.now(),
+        viaService,
+        replyTo,
+        attachments: attached?.attachments,
+        claim: attached?.claim,
+      })
+    } catch (err) {
+      // Not stored: the uploads may be sent again (by a retry, or with another message).
+      if (attached) await this.store.uploads.release(attached.claim).catch(() => {})
+      throw err
+    }
     if (!result.duplicate) {
       this.metrics.messagesStored.inc()
       this.consumers.committed(result.message)
       this.broker.publish(messageEvent(result.message))
     }
     return result
+  }
+
+  /**
+   * Claims a send's uploads (all or none; see store/uploads.ts): the sender's own, not expired, not
+   * sent with another message. A repeat of a client_msg_id claims them again (its first send may
+   * have stored them already; the append then answers with that message).
+   */
+  private async claim(userId: string, roomId: number, clientMsgId: string | null, ids: readonly string[]) {
+    const claim = clientMsgId === null ? `once:${randomUUID()}` : `${roomId}:${userId}:${clientMsgId}`
+    try {
+      return { claim, attachments: await this.store.uploads.claim(ids, userId, claim, Date.now()) }
+    } catch (err) {
+      if (err instanceof ClaimRefused) throw claimRefusal(err, ids.indexOf(err.uploadId))
+      throw err
+    }
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
 import { requireIdentity, requireService, type Caller } from '../../caller.ts'
 import { badRequest, forbidden, tooMany, unprocessable } from '../../errors.ts'
-import { toMessageDto } from '../../realtime/codec.ts'
+import { toMessageDto, type AttachmentLinks } from '../../realtime/codec.ts'
 import type { Presence } from '../../realtime/presence.ts'
 import type { MemberRow } from '../../store/membership.ts'
 import type { ListedRoom, RoomRow, Store } from '../../store/store.ts'
@@ -97,6 +97,7 @@ export class RoomService {
     private readonly limits: AbuseLimits,
     private readonly broker: Broker,
     private readonly maxMembers: number,
+    private readonly links: AttachmentLinks,
   ) {}
 
   /** Each of the users gained the room: their streams hear it. */
@@ -221,7 +222,7 @@ export class RoomService {
       epoch,
       version,
       online_users: online,
-      chat_messages: recent.map(toMessageDto),
+      chat_messages: recent.map((row) => toMessageDto(row, this.links)),
       members: members.map((m) => toMemberDto(m, seenBy)),
     }
   }
