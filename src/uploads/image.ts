@@ -11,10 +11,9 @@ import { stripWebp } from './image-webp.ts'
 import { Thumbnailer } from './thumbnail.ts'
 import { THUMBNAIL_SIDE, type Thumbnail } from './thumbnail-codecs.ts'
 
-export { ImageRefused, type ImageRefusedCode } from './image-bytes.ts'
-export { type Sniffed, sniff } from './image-sniff.ts'
-export { Thumbnailer, type ThumbnailerOptions } from './thumbnail.ts'
-export type { Thumbnail } from './thumbnail-codecs.ts'
+export { ImageRefused } from './image-bytes.ts'
+export { sniff } from './image-sniff.ts'
+export { Thumbnailer } from './thumbnail.ts'
 
 /** An image made safe to store: metadata stripped, measured, with a thumbnail. */
 export type PreparedImage = {

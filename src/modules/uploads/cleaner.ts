@@ -33,6 +33,8 @@ export interface Cleaned {
 export class UploadCleaner {
   private timer: Timer | undefined
   private running: Promise<Cleaned> | undefined
+  /** A pass was asked for while one ran: one more runs after it (a tick is never lost to a slow pass). */
+  private again = false
 
   constructor(
     private readonly store: Pick<Store, 'uploads'>,
@@ -50,9 +52,20 @@ export class UploadCleaner {
     this.clock.clearInterval(this.timer)
   }
 
-  /** One pass (a pass already under way is joined); never throws: what fails is tried again at the next. */
+  /** One pass, or one more after the pass under way; never throws: what fails is tried again at the next. */
   clean(): Promise<Cleaned> {
-    this.running ??= this.pass().finally(() => {
+    if (this.running) {
+      this.again = true
+      return this.running
+    }
+    this.running = (async () => {
+      let cleaned: Cleaned
+      do {
+        this.again = false
+        cleaned = await this.pass()
+      } while (this.again)
+      return cleaned
+    })().finally(() => {
       this.running = undefined
     })
     return this.running

@@ -66,6 +66,6 @@ export class Files {
 }
 
 /** UPLOADS_PATH, or `uploads` beside the SQLite file. */
-export const uploadsFolder = (config: Pick<Config, 'UPLOADS_PATH' | 'DATABASE_PATH'>) =>
+const uploadsFolder = (config: Pick<Config, 'UPLOADS_PATH' | 'DATABASE_PATH'>) =>
   // A database in memory keeps nothing past the process: its files go to the temporary folder.
   config.UPLOADS_PATH ?? (config.DATABASE_PATH === ':memory:' ? join(tmpdir(), 'chat-uploads-in-memory') : join(dirname(config.DATABASE_PATH), 'uploads'))

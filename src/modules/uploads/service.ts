@@ -50,7 +50,8 @@ export class UploadService {
     if (file.bytes.length === 0) throw unprocessable('The upload is empty.', [{ path: 'file', message: 'must not be empty' }])
     const sniffed = sniff(file.bytes)
     if (sniffed?.executable) throw unsupported('A program')
-    if (!sniffed || !this.allowed.has(sniffed.contentType)) throw unsupported(sniffed ? `A file of type ${sniffed.contentType}` : 'A file of unknown type')
+    // Allowed by its type without parameters (`text/plain; charset=utf-8` is text/plain).
+    if (!sniffed || !this.allowed.has(sniffed.contentType.split(';')[0]!)) throw unsupported(sniffed ? `A file of type ${sniffed.contentType}` : 'A file of unknown type')
     const image = IMAGE_TYPES.has(sniffed.contentType) ? await prepareImage(file.bytes, sniffed.contentType, { maxPixels: this.config.MAX_IMAGE_PIXELS }, this.thumbnailer) : null
     const bytes = image?.bytes ?? file.bytes
     const now = this.files.clock.wallNow()
@@ -91,7 +92,7 @@ export class UploadService {
  * or lone surrogates, at most MAX_NAME_LENGTH code points; `file` (with the type's extension)
  * when nothing is left.
  */
-export function fileName(given: string, contentType: string): string {
+function fileName(given: string, contentType: string): string {
   const base = given.split(/[/\\]/).pop() ?? ''
   const clean = base
     .toWellFormed()

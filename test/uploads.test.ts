@@ -1,0 +1,287 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import ExifReader from 'exifreader'
+import { ManualClock } from '../src/clock.ts'
+import type { AttachmentDto, MessageDto } from '../src/realtime/codec.ts'
+import { gif, jpeg, png, webp, withJpegMetadata } from '../src/uploads/image-fixtures.ts'
+import { STORES, startStoreServer } from './support/cluster.ts'
+import { startS3Server, type S3TestServer } from './support/s3-server.ts'
+import { alice, bob, carol, createRoom, identityHeaders, type TestServer, type TestUser } from './support/server.ts'
+import { TestSocket } from './support/socket.ts'
+import { until } from './support/wait.ts'
+import { startReceiver, type Receiver } from './support/webhooks.ts'
+
+// Photos and files: uploaded, judged from their bytes, stripped of metadata, sent with messages
+// once, by their uploader, and fetched through signed URLs that expire; on local disk and on S3,
+// over SQLite and Postgres.
+
+const SERVICE_SECRET = 'service-secret-of-the-app-backend'
+const WEBHOOK_SECRET = 'webhook-secret-of-the-app-backend'
+const MINUTE = 60_000
+
+type Storage = 'local' | 's3'
+
+/** An ELF program's first bytes: what a file claiming image/png may really be. */
+const elf = () => {
+  const bytes = new Uint8Array(4096)
+  bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0])
+  return bytes
+}
+
+/** A minimal PDF: allowed by default besides photos, as a file. */
+const pdf = () => new TextEncoder().encode('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')
+
+for (const store of STORES) {
+  for (const storage of ['local', 's3'] as const satisfies Storage[]) {
+    describe(`uploads on ${store.name}, ${storage} storage`, () => {
+      let s3: S3TestServer | undefined
+      let server: TestServer
+      let quick: TestServer
+      let receiver: Receiver
+      const clock = new ManualClock(Date.now())
+
+      const storageEnv = async (): Promise<Record<string, string>> => {
+        if (storage === 'local') return {}
+        s3 ??= await startS3Server()
+        return { UPLOADS: 's3', S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_REGION: s3.region, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey }
+      }
+
+      beforeAll(async () => {
+        receiver = await startReceiver()
+        const env = await storageEnv()
+        ;[server, quick] = await Promise.all([
+          // The uploads' clock is the test's: expiry, retention and the cleaner move when it says.
+          startStoreServer(store, { ...env, SERVICE_SECRET, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET, MAX_UPLOAD_BYTES: String(2 * 1024 * 1024), UPLOAD_TTL_SECONDS: '600', DELETED_RETENTION_DAYS: '0.01' }, clock),
+          // URLs that live a second, and a small daily allowance.
+          startStoreServer(store, { ...env, FILE_URL_TTL_SECONDS: '1', UPLOAD_BYTES_PER_DAY: String(64 * 1024) }),
+        ])
+      })
+      afterAll(async () => {
+        await Promise.all([server?.destroy(), quick?.destroy()])
+        await receiver?.stop()
+        await s3?.stop()
+      })
+
+      const upload = (on: TestServer, user: TestUser, bytes: Uint8Array, contentType: string, name: string) =>
+        on.http(`/chat/v1/uploads/?name=${encodeURIComponent(name)}`, { method: 'POST', headers: { ...identityHeaders(user), 'content-type': contentType }, body: bytes as Uint8Array<ArrayBuffer> })
+      const uploaded = async (on: TestServer, user: TestUser, bytes: Uint8Array, contentType: string, name: string) => {
+        const res = await upload(on, user, bytes, contentType, name)
+        if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${await res.text()}`)
+        return (await res.json()) as AttachmentDto
+      }
+      const send = (on: TestServer, user: TestUser, room: number, message: string, attachments: string[]) => on.post('/chat/v1/message/', { room, message, attachments }, identityHeaders(user))
+      const sent = async (on: TestServer, user: TestUser, room: number, message: string, attachments: string[]) => {
+        const res = await send(on, user, room, message, attachments)
+        if (res.status !== 201) throw new Error(`send answered ${res.status}: ${await res.text()}`)
+        return (await res.json()) as MessageDto
+      }
+      /** A file URL as a browser would fetch it: absolute (local URLs are this server's paths), no headers. */
+      const fetchUrl = (on: TestServer, url: string) => fetch(url.startsWith('/') ? on.base + url : url)
+      const codeOf = async (res: Response) => ((await res.json()) as { code: string }).code
+      /** Whether the upload's file is still stored. */
+      const stored = async (on: TestServer, id: string) => {
+        const key = `f/${id.slice(0, 2)}/${id}`
+        if (storage === 'local') return existsSync(join(on.dir, 'uploads', `${key}.bin`))
+        return (await s3!.objectKeys()).includes(key)
+      }
+
+      it('should strip the GPS position and every other EXIF field of a photo but its orientation', async () => {
+        const photo = withJpegMetadata(await jpeg(640, 480), 6)
+        expect(ExifReader.load(photo.slice().buffer as ArrayBuffer).GPSLatitude).toBeDefined()
+        const a = await uploaded(server, alice, photo, 'image/jpeg', '자전거 사진.jpg')
+        // Orientation 6 is a quarter turn: the photo shows 480 wide.
+        expect(a).toMatchObject({ kind: 'image', content_type: 'image/jpeg', name: '자전거 사진.jpg', width: 480, height: 640 })
+        const res = await fetchUrl(server, a.url)
+        expect(res.status).toBe(200)
+        expect(res.headers.get('content-type')).toBe('image/jpeg')
+        const back = new Uint8Array(await res.arrayBuffer())
+        expect(back.length).toBe(a.size)
+        const tags = ExifReader.load(back.slice().buffer as ArrayBuffer)
+        expect(tags.GPSLatitude).toBeUndefined()
+        expect(tags.GPSLongitude).toBeUndefined()
+        expect(tags.Make).toBeUndefined()
+        expect(tags.Orientation?.value).toBe(6)
+        const thumbnail = await fetchUrl(server, a.thumbnail_url!)
+        expect(thumbnail.status).toBe(200)
+        expect(thumbnail.headers.get('content-type')).toBe('image/jpeg')
+      })
+
+      it('should measure PNG, WebP and GIF photos and make thumbnails of at most 320 px', async () => {
+        const cases = [
+          { bytes: await png(1000, 500), type: 'image/png' },
+          { bytes: await webp(300, 700), type: 'image/webp' },
+          { bytes: gif(64, 48), type: 'image/gif' },
+        ]
+        for (const { bytes, type } of cases) {
+          // The header's claim does not matter: what the bytes are does.
+          const a = await uploaded(server, alice, bytes, 'application/octet-stream', 'photo')
+          const [width, height] = type === 'image/png' ? [1000, 500] : type === 'image/webp' ? [300, 700] : [64, 48]
+          expect(a).toMatchObject({ kind: 'image', content_type: type, width, height })
+          expect(a.thumbnail_url).not.toBeNull()
+          const thumbnail = await fetchUrl(server, a.thumbnail_url!)
+          expect(thumbnail.status).toBe(200)
+          await thumbnail.arrayBuffer()
+        }
+      })
+
+      it('should refuse a program that claims to be a PNG, and types not allowed, with 415', async () => {
+        const res = await upload(server, alice, elf(), 'image/png', 'cute.png')
+        expect(res.status).toBe(415)
+        expect(await codeOf(res)).toBe('unsupported_type')
+        const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, ...new Uint8Array(60)])
+        expect((await upload(server, alice, zip, 'application/zip', 'a.zip')).status).toBe(415)
+        // PDF is allowed by default, as a file (downloaded, never shown inline).
+        const doc = await uploaded(server, alice, pdf(), 'application/pdf', '견적서.pdf')
+        expect(doc).toMatchObject({ kind: 'file', content_type: 'application/pdf', width: null, height: null, thumbnail_url: null })
+        const res2 = await fetchUrl(server, doc.url)
+        expect(res2.headers.get('content-disposition')).toStartWith('attachment;')
+        expect(new Uint8Array(await res2.arrayBuffer())).toEqual(pdf())
+      })
+
+      it('should answer 413 to an upload declared larger than MAX_UPLOAD_BYTES, before reading it', async () => {
+        const big = new Uint8Array(3 * 1024 * 1024)
+        const res = await upload(server, alice, big, 'image/jpeg', 'big.jpg')
+        expect(res.status).toBe(413)
+        // Chunked, with no length declared: cut off where the limit is passed.
+        const chunks = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let i = 0; i < 48; i++) controller.enqueue(new Uint8Array(64 * 1024))
+            controller.close()
+          },
+        })
+        const chunked = await fetch(`${server.base}/chat/v1/uploads/?name=x`, { method: 'POST', headers: { ...identityHeaders(alice), 'content-type': 'image/jpeg' }, body: chunks })
+        expect(chunked.status).toBe(413)
+      })
+
+      it('should refuse uploads past the daily allowance with 429', async () => {
+        const photo = await png(100, 100)
+        let total = 0
+        let status = 201
+        while (status === 201) {
+          const res = await upload(quick, carol, photo, 'image/png', 'p.png')
+          status = res.status
+          if (status === 201) total += ((await res.json()) as AttachmentDto).size
+          else expect(await codeOf(res)).toBe('upload_quota_exceeded')
+        }
+        expect(status).toBe(429)
+        expect(total).toBeLessThanOrEqual(64 * 1024)
+        expect(total + photo.length).toBeGreaterThan(64 * 1024 - photo.length)
+        // Another user's allowance is their own.
+        expect((await upload(quick, bob, photo, 'image/png', 'p.png')).status).toBe(201)
+      })
+
+      it('should send photos with a message once, by their uploader only, to history, sockets, the inbox and webhooks', async () => {
+        const room = await createRoom(server, 'market')
+        const watcher = await TestSocket.connect(server, room, bob)
+        await watcher.barrier()
+        const [a, b] = await Promise.all([uploaded(server, alice, await png(800, 600), 'image/png', '앞.png'), uploaded(server, alice, await jpeg(640, 480), 'image/jpeg', '뒤.jpg')])
+        // Someone else's upload is as unknown as a missing one.
+        const stolen = await send(server, bob, room, '', [a.id])
+        expect(stolen.status).toBe(422)
+        expect(await codeOf(stolen)).toBe('upload_not_found')
+        const message = await sent(server, alice, room, '', [a.id, b.id])
+        expect(message).toMatchObject({ kind: 'image', message: '' })
+        expect(message.attachments.map((x) => x.id)).toEqual([a.id, b.id])
+        // Twice: refused, and nothing stored for it.
+        const twice = await send(server, alice, room, 'again', [a.id])
+        expect(twice.status).toBe(409)
+        expect(await codeOf(twice)).toBe('upload_already_attached')
+        // Live, with the attachments and their URLs.
+        const frame = await watcher.next((f) => f.type === 'chat.message' && f.id === message.id)
+        expect(frame.kind).toBe('image')
+        expect((frame.attachments as AttachmentDto[]).map((x) => x.name)).toEqual(['앞.png', '뒤.jpg'])
+        expect((await fetchUrl(server, (frame.attachments as AttachmentDto[])[0]!.url)).status).toBe(200)
+        // History: fresh URLs that work.
+        const history = (await (await server.http(`/chat/v1/room/${room}/messages/`, { headers: identityHeaders(bob) })).json()) as MessageDto[]
+        expect(history.map((m) => m.id)).toEqual([message.id])
+        const again = history[0]!.attachments[1]!
+        expect(again).toMatchObject({ id: b.id, kind: 'image', width: 640, height: 480 })
+        expect((await fetchUrl(server, again.url)).status).toBe(200)
+        // A replay after a reconnect carries them too.
+        const late = await TestSocket.connect(server, room, carol, { since: '0' })
+        const replayed = await late.next((f) => f.type === 'chat.message' && f.id === message.id)
+        expect((replayed.attachments as AttachmentDto[]).length).toBe(2)
+        // The inbox's last message.
+        const inbox = (await (await server.http('/chat/v1/inbox/', { headers: identityHeaders(alice) })).json()) as { rooms: { id: number; last_message: MessageDto | null }[] }
+        expect(inbox.rooms.find((r) => r.id === room)?.last_message?.attachments.map((x) => x.id)).toEqual([a.id, b.id])
+        // The webhook, with signed URLs the app's backend can fetch.
+        const hook = await until(async () => {
+          for (const r of await receiver.received()) {
+            const event = JSON.parse(r.body) as { type: string; data: { message: MessageDto | null } }
+            if (event.type === 'message.created' && event.data.message?.id === message.id) return event.data.message
+          }
+          return false
+        })
+        expect(hook.attachments.map((x) => x.id)).toEqual([a.id, b.id])
+        expect((await fetchUrl(server, hook.attachments[0]!.url)).status).toBe(200)
+        await Promise.all([watcher.close(), late.close()])
+      })
+
+      it('should send a file over the socket with an empty text, as kind file', async () => {
+        const room = await createRoom(server, 'files')
+        const doc = await uploaded(server, alice, pdf(), 'application/pdf', '계약서.pdf')
+        const photo = await uploaded(server, alice, await png(20, 20), 'image/png', 'p.png')
+        const socket = await TestSocket.connect(server, room, alice)
+        await socket.barrier()
+        socket.send({ type: 'chat.message', message: '', attachments: [doc.id, photo.id] })
+        const frame = await socket.next('chat.message')
+        expect(frame.kind).toBe('file')
+        expect((frame.attachments as AttachmentDto[]).map((x) => x.kind)).toEqual(['file', 'image'])
+        // An empty text without attachments is still refused.
+        socket.send({ type: 'chat.message', message: '' })
+        expect((await socket.next('chat.error')).code).toBe('message_empty')
+        socket.send({ type: 'chat.message', message: 'x', attachments: [doc.id] })
+        expect((await socket.next('chat.error')).code).toBe('upload_already_attached')
+        await socket.close()
+      })
+
+      it('should let a copied URL work until it expires, then answer 403, and 403 at once when altered', async () => {
+        const room = await createRoom(quick, 'expiry')
+        const photo = await uploaded(quick, alice, await png(50, 50), 'image/png', 'p.png')
+        const message = await sent(quick, alice, room, '사진', [photo.id])
+        const url = message.attachments[0]!.url
+        const altered = url.replace(/([?&](?:signature|X-Amz-Signature)=)(.)/, (_, head: string, c: string) => head + (c === 'A' ? 'B' : 'A'))
+        expect(altered).not.toBe(url)
+        expect((await fetchUrl(quick, altered)).status).toBe(403)
+        const other = url.replace(/([?&](?:expires|X-Amz-Expires)=)(\d+)/, (_, head: string, n: string) => head + String(Number(n) + 3600))
+        expect((await fetchUrl(quick, other)).status).toBe(403)
+        // A non-member with the copied URL, after it expired (one second here).
+        await Bun.sleep(2500)
+        const late = await fetchUrl(quick, url)
+        expect(late.status).toBe(403)
+        // Reading the message again gives a fresh one.
+        const [fresh] = (await (await quick.http(`/chat/v1/room/${room}/messages/`, { headers: identityHeaders(bob) })).json()) as MessageDto[]
+        expect((await fetchUrl(quick, fresh!.attachments[0]!.url)).status).toBe(200)
+      })
+
+      it("should delete an unsent message's files once DELETED_RETENTION_DAYS have passed", async () => {
+        const room = await createRoom(server, 'unsent')
+        const photo = await uploaded(server, carol, await png(40, 40), 'image/png', 'p.png')
+        const message = await sent(server, carol, room, '', [photo.id])
+        const unsent = await server.http(`/chat/v1/room/${room}/messages/${message.id}/`, { method: 'DELETE', headers: identityHeaders(carol) })
+        expect(unsent.status).toBe(204)
+        const [read] = (await (await server.http(`/chat/v1/room/${room}/messages/`, { headers: identityHeaders(carol) })).json()) as MessageDto[]
+        expect(read).toMatchObject({ deleted: true, attachments: [] })
+        // Kept through the retention (0.01 days: 864 s; the unsend is stamped with the real time, so
+        // this test runs before any other moves the clock far)…
+        await clock.advance(10 * MINUTE)
+        expect(await stored(server, photo.id)).toBe(true)
+        // …and deleted after it.
+        await clock.advance(6 * MINUTE)
+        await until(async () => !(await stored(server, photo.id)), { what: "the unsent message's file to be deleted" })
+      })
+      it('should delete uploads never sent after their expiry, and refuse to send them', async () => {
+        const room = await createRoom(server, 'expired')
+        const photo = await uploaded(server, bob, await png(40, 40), 'image/png', 'p.png')
+        expect(await stored(server, photo.id)).toBe(true)
+        // UPLOAD_TTL_SECONDS (600 s) and the cleaner's grace for sends under way (10 minutes).
+        await clock.advance(21 * MINUTE)
+        await until(async () => !(await stored(server, photo.id)), { what: 'the expired upload to be deleted' })
+        const res = await send(server, bob, room, '', [photo.id])
+        expect(res.status).toBe(422)
+        expect(await codeOf(res)).toBe('upload_expired')
+      })
+    })
+  }
+}
