@@ -7,7 +7,9 @@ import pkg from '../package.json' with { type: 'json' }
 import { configSchema } from '../src/config.ts'
 import { sqliteJournal } from '../src/db/migrations.ts'
 import { spawnServer } from './support/process.ts'
-import { alice, bob, storedIds, UNLIMITED } from './support/server.ts'
+import type { AttachmentDto } from '../src/realtime/codec.ts'
+import { png } from '../src/uploads/image-fixtures.ts'
+import { alice, bob, identityHeaders, storedIds, UNLIMITED } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // The binary is built once into a folder of its own and run from empty folders with no source tree.
@@ -96,6 +98,20 @@ describe('the binary in production', () => {
     for (const path of [...assets, '/docs', '/docs/json', '/docs/asyncapi.json', '/docs/assets/swagger-ui-bundle.js', '/docs/assets/swagger-ui.css']) {
       expect({ path, status: (await fetch(server.base + path)).status }).toEqual({ path, status: 200 })
     }
+
+    // A photo gets its thumbnail from the worker and WebAssembly codecs inside the binary.
+    const photo = await fetch(`${server.base}/chat/v1/uploads/?name=${encodeURIComponent('사진.png')}`, {
+      method: 'POST',
+      headers: { ...identityHeaders(alice), 'content-type': 'image/png' },
+      body: (await png(800, 600)) as Uint8Array<ArrayBuffer>,
+    })
+    expect(photo.status).toBe(201)
+    const uploaded = (await photo.json()) as AttachmentDto
+    expect(uploaded).toMatchObject({ kind: 'image', width: 800, height: 600 })
+    const thumbnail = await fetch(server.base + uploaded.thumbnail_url)
+    expect(thumbnail.status).toBe(200)
+    expect(thumbnail.headers.get('content-type')).toBe('image/jpeg')
+    expect(existsSync(join(dir, 'data', 'uploads', 't', uploaded.id.slice(0, 2), `${uploaded.id}.bin`))).toBe(true)
 
     const created = await fetch(`${server.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"binary","post_id":1}' })
     expect(created.status).toBe(201)
