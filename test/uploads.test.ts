@@ -6,6 +6,7 @@ import { ManualClock } from '../src/clock.ts'
 import type { AttachmentDto, MessageDto } from '../src/realtime/codec.ts'
 import { gif, jpeg, png, webp, withJpegMetadata } from '../src/uploads/image-fixtures.ts'
 import { STORES, startStoreServer } from './support/cluster.ts'
+import { FaultProxy } from './support/fault-proxy.ts'
 import { startS3Server, type S3TestServer } from './support/s3-server.ts'
 import { alice, bob, carol, createRoom, identityHeaders, type TestServer, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
@@ -284,4 +285,57 @@ for (const store of STORES) {
       })
     })
   }
+}
+
+for (const store of STORES) {
+  describe(`uploads while S3 is unreachable, on ${store.name}`, () => {
+    let s3: S3TestServer
+    let proxy: FaultProxy
+    let server: TestServer
+
+    beforeAll(async () => {
+      s3 = await startS3Server()
+      proxy = await FaultProxy.start(Number(new URL(s3.endpoint).port), 's3')
+      server = await startStoreServer(store, {
+        UPLOADS: 's3',
+        S3_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+        S3_BUCKET: s3.bucket,
+        S3_REGION: s3.region,
+        S3_ACCESS_KEY_ID: s3.accessKeyId,
+        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        UPLOAD_BYTES_PER_DAY: String(64 * 1024),
+      })
+    })
+    afterAll(async () => {
+      await server?.destroy()
+      await proxy?.close()
+      await s3?.stop()
+    })
+
+    const upload = async (bytes: Uint8Array) => server.http('/chat/v1/uploads/?name=p.png', { method: 'POST', headers: { ...identityHeaders(alice), 'content-type': 'image/png' }, body: bytes as Uint8Array<ArrayBuffer> })
+
+    it('should answer 503 without using up the allowance, keep chat going, and take uploads again once S3 is back', async () => {
+      const photo = await png(100, 100)
+      const before = await upload(photo)
+      expect(before.status).toBe(201)
+      const sentBefore = (await before.json()) as AttachmentDto
+      proxy.dropNewConnections(true)
+      proxy.cut()
+      for (let i = 0; i < 20; i++) {
+        const res = await upload(photo)
+        expect(res.status).toBe(503)
+        expect(((await res.json()) as { code: string }).code).toBe('file_storage_unavailable')
+      }
+      // Messages, and the photo uploaded before, go on: their URLs are signed without asking S3.
+      const room = await createRoom(server, 's3-down')
+      const res = await server.post('/chat/v1/message/', { room, message: '사진', attachments: [sentBefore.id] }, identityHeaders(alice))
+      expect(res.status).toBe(201)
+      proxy.heal()
+      // Twenty refused uploads took none of the 64 KiB allowance.
+      const after = await upload(photo)
+      expect(after.status).toBe(201)
+      const back = (await after.json()) as AttachmentDto
+      expect((await fetch(back.url)).status).toBe(200)
+    })
+  })
 }
