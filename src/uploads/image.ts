@@ -9,7 +9,7 @@ import { stripJpeg } from './image-jpeg.ts'
 import { stripPng } from './image-png.ts'
 import { stripWebp } from './image-webp.ts'
 import { Thumbnailer } from './thumbnail.ts'
-import { THUMBNAIL_SIDE, type Thumbnail } from './thumbnail-codecs.ts'
+import { THUMBNAIL_SIDE, type Thumbnail } from './thumbnail-job.ts'
 
 export { ImageRefused } from './image-bytes.ts'
 export { sniff } from './image-sniff.ts'

@@ -24,23 +24,8 @@ import { initSync as initResize, resize } from '@jsquash/resize/lib/resize/pkg/s
 import resizeWasm from '@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm' with { type: 'file' }
 import webpDecode from '@jsquash/webp/codec/dec/webp_dec.js'
 import webpDecodeWasm from '@jsquash/webp/codec/dec/webp_dec.wasm' with { type: 'file' }
+import { THUMBNAIL_SIDE, type Thumbnail, type ThumbnailJob } from './thumbnail-job.ts'
 
-/** What the worker is asked for: the stripped image and the bound its decoded size must stay within. */
-export interface ThumbnailJob {
-  bytes: Uint8Array
-  contentType: string
-  maxPixels: number
-}
-
-export interface Thumbnail {
-  bytes: Uint8Array
-  contentType: string
-  width: number
-  height: number
-}
-
-/** The longer side of a thumbnail, in pixels. */
-export const THUMBNAIL_SIDE = 320
 const JPEG_QUALITY = 75
 /** The resize crate's filters by index: 0 is triangle, an area filter at this scale, and the fastest. */
 const TRIANGLE = 0

@@ -2,7 +2,8 @@
  * The thumbnail worker: decoding blocks for up to a second, so it runs here and not on the thread
  * that serves chat. A separate entrypoint of the compiled binary (see build.ts).
  */
-import { makeThumbnail, type ThumbnailJob, wasmMemoryBytes } from './thumbnail-codecs.ts'
+import { makeThumbnail, wasmMemoryBytes } from './thumbnail-codecs.ts'
+import type { ThumbnailJob } from './thumbnail-job.ts'
 import type { ThumbnailReply } from './thumbnail.ts'
 
 declare const self: Worker

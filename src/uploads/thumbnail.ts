@@ -1,5 +1,5 @@
 import { type Clock, realClock, type Timer } from '../clock.ts'
-import type { Thumbnail, ThumbnailJob } from './thumbnail-codecs.ts'
+import type { Thumbnail, ThumbnailJob } from './thumbnail-job.ts'
 
 /** What the worker answers to a job: the thumbnail (null when the codec could not make one) and the memory its codecs now hold. */
 export interface ThumbnailReply {
