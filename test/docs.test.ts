@@ -135,8 +135,24 @@ describe('GET /docs/asyncapi.json', () => {
     for (const schema of Object.values(serverFrameSchemas)) expect(names).toContain(schema.shape.type.value)
     const all = [...clientFrameSchema.options, ...Object.values(serverFrameSchemas)]
     for (const message of messages()) {
-      const example = message.examples[0].payload
-      expect(all.some((schema) => schema.safeParse(example).success)).toBe(true)
+      for (const { payload } of message.examples) expect({ name: message.name, accepted: all.some((schema) => schema.safeParse(payload).success) }).toEqual({ name: message.name, accepted: true })
+    }
+  })
+
+  it('should show photos and files: attachments sent and carried, the kind, and the refusals', () => {
+    const room = asyncapi.channels.room.messages
+    expect(room.sendMessage.payload.properties.attachments.items.pattern).toBe('^[0-9a-f]{32}$')
+    expect(room.sendMessage.examples.some((e: Json) => e.payload.message === '' && e.payload.attachments?.length > 0)).toBe(true)
+    const frame = room.chatMessage.payload.properties
+    expect(frame.kind.enum).toEqual(['text', 'system', 'image', 'file'])
+    expect(Object.keys(frame.attachments.items.properties)).toEqual(['id', 'kind', 'content_type', 'size', 'name', 'width', 'height', 'url', 'thumbnail_url'])
+    const shown = room.chatMessage.examples.find((e: Json) => e.payload.attachments)?.payload
+    expect(shown?.kind).toBe('file')
+    expect(shown?.attachments.map((a: Json) => a.name)).toEqual(['중고자전거.jpg', '견적서.pdf'])
+    const codes: string[] = room.error.payload.properties.code.enum
+    for (const code of ['upload_not_found', 'upload_expired', 'upload_already_attached']) {
+      expect(codes).toContain(code)
+      expect(asyncapi.info.description).toContain(`\`${code}\``)
     }
   })
 

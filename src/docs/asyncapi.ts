@@ -1,10 +1,10 @@
 import { z } from 'zod'
 import { identityInputSchema } from '../identity.ts'
-import { CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/codec.ts'
-import { inboxFrameSchemas } from '../modules/inbox/model.ts'
 import { exampleChangedMessage, exampleDirectRoom, exampleMessage } from '../modules/examples.ts'
+import { inboxFrameSchemas } from '../modules/inbox/model.ts'
 import { toJsonSchema } from '../openapi/json-schema.ts'
 import { problemSchema } from '../openapi/responses.ts'
+import { type AttachmentDto, CloseCode, clientFrameSchema, serverFrameSchemas } from '../realtime/codec.ts'
 
 type Json = Record<string, unknown>
 
@@ -13,18 +13,44 @@ const [clientMessage, clientEdit, clientDelete, clientReact, clientTyping, clien
 /** The example message as a `chat.message` frame carries it: without the fields at their defaults. */
 const { kind: _kind, edited_at: _edited, deleted: _deleted, reply_to: _reply, reactions: _reactions, attachments: _attachments, data: _data, ...plainFrame } = exampleMessage
 
+/** A photo sent with a message, as frames carry it (its URLs signed when the frame was made). */
+const examplePhoto: AttachmentDto = {
+  id: 'db7c9f5131f742fd8f3ba7a51cc7459e',
+  kind: 'image',
+  content_type: 'image/jpeg',
+  size: 482133,
+  name: '중고자전거.jpg',
+  width: 1200,
+  height: 1600,
+  url: '/chat/v1/files/f/db/db7c9f5131f742fd8f3ba7a51cc7459e?expires=1796565600&response-content-type=image%2Fjpeg&response-content-disposition=inline%3B…&signature=an1ZO1v5…',
+  thumbnail_url: '/chat/v1/files/t/db/db7c9f5131f742fd8f3ba7a51cc7459e?expires=1796565600&response-content-type=image%2Fjpeg&response-content-disposition=inline%3B…&signature=_nSLC_Ba…',
+}
+
+/** A file sent beside it: downloaded, never shown inline; no size in pixels, no thumbnail. */
+const exampleFile: AttachmentDto = {
+  id: 'd26f5a7d56b640cb84b35e445c1bd36a',
+  kind: 'file',
+  content_type: 'application/pdf',
+  size: 90211,
+  name: '견적서.pdf',
+  width: null,
+  height: null,
+  url: '/chat/v1/files/f/d2/d26f5a7d56b640cb84b35e445c1bd36a?expires=1796565600&response-content-type=application%2Fpdf&response-content-disposition=attachment%3B…&signature=bDS0Qb4Y…',
+  thumbnail_url: null,
+}
+
 /**
  * The WebSocket protocol as an AsyncAPI 3.0 document, built from the zod schemas that parse
  * and encode the frames.
  */
 export function asyncApiDocument(version: string): Json {
-  const message = (name: string, title: string, summary: string, schema: z.ZodType, example: unknown) => ({
+  const message = (name: string, title: string, summary: string, schema: z.ZodType, example: unknown, ...more: unknown[]) => ({
     name,
     title,
     summary,
     contentType: 'application/json',
     payload: toJsonSchema(schema, 'input'),
-    examples: [{ payload: example }],
+    examples: [example, ...more].map((payload) => ({ payload })),
   })
   const handshakeQuery = identityInputSchema.extend({
     since: z.string().regex(/^\d+$/).optional().describe('Last message id the client saw: replay the messages after it (new ones only), then go live'),
@@ -73,6 +99,8 @@ export function asyncApiDocument(version: string): Json {
         '',
         "**Messages that change**: a message's author may edit it (`chat.edit`, within `EDIT_WINDOW_SECONDS`) and unsend it (`chat.delete`, within `UNSEND_WINDOW_SECONDS`; a private room's owner may unsend any message); members react with one emoji (`chat.react`, at most 20 kinds per message); a `chat.message` may answer another of the room (`reply_to`). Each stored change (a message, an edit, an unsend, a reaction added or taken back) moves the room's `version` by one, in the change's transaction; the room hears `chat.message.updated`, `chat.message.deleted` or `chat.reaction` with the `version` it made, in version order on every instance. A change that changes nothing (the same reaction twice) is not heard. Refusals come as `chat.error` (`message_not_found`, `not_author`, `edit_window_closed`, `unsend_window_closed`, `deleted`, `too_many_reactions`, `reply_to_other_room`). **since_version=N** replays each message changed after version N once in its latest form: `chat.message` for one created after N, `chat.message.updated` or `chat.message.deleted` for one the client had (reactions as the message's current `reactions`), then `chat.recovered` with the `version` the client is now at: after it the client's copy of every message equals the server's. `GET /chat/v1/room/{id}/changes/?after_version=N` gives the same over REST.",
         '',
+        '**Photos and files**: upload each first (`POST /chat/v1/uploads/`, REST), then send a `chat.message` with `attachments`, the upload ids (1–10, each once; the text may then be `""`). A send is all or nothing; refusals come as `chat.error`: `upload_not_found` (no upload of the sender\'s by that id), `upload_expired` (older than `UPLOAD_TTL_SECONDS`), `upload_already_attached` (sent with another message already). The room\'s `chat.message` carries `kind` (`image` when every attachment is a photo, else `file`) and `attachments`, each with a `url` and a `thumbnail_url` (at most 320 px; null for files and animated WebP) that are signed and expire after `FILE_URL_TTL_SECONDS`: they work without headers (`<img src>`), and reading the message again (history, a replay) gives fresh ones. An unsent message shows none.',
+        '',
         '**Guarantees**: a message is committed before anyone receives it; every client of a room sees messages in ascending `id`; `since=<id>` replays the newest `RECOVERY_LIMIT` messages after it, then `chat.recovered`, then live frames with no gap and no duplicate; ids count within one storage `epoch` (in `chat.recovered` and room detail): a client that reconnects with `epoch=` beside `since=` and names an epoch that is gone (the database was replaced) gets `chat.recovered` with `reset: true` and nothing replayed, and should drop what it holds and reload the room; a repeated `client_msg_id` is stored once and answered to its sender with the stored message.',
       ].join('\n'),
     },
@@ -86,12 +114,14 @@ export function asyncApiDocument(version: string): Json {
         title: 'A chat room',
         parameters: { room_id: { description: 'Room id (from POST /chat/v1/create-room/)' } },
         messages: {
-          sendMessage: message('chat.message', 'Send a message', 'Client sends a chat message (reply_to: the id of a message of the room it answers)', clientMessage, {
-            type: 'chat.message',
-            message: '네, 내일 뵐게요.',
-            client_msg_id: '6f1c2a4e-2',
-            reply_to: 1024,
-          }),
+          sendMessage: message(
+            'chat.message',
+            'Send a message',
+            'Client sends a chat message (reply_to: the id of a message of the room it answers; attachments: the ids POST /chat/v1/uploads/ gave, 1–10, the text then possibly "")',
+            clientMessage,
+            { type: 'chat.message', message: '네, 내일 뵐게요.', client_msg_id: '6f1c2a4e-2', reply_to: 1024 },
+            { type: 'chat.message', message: '', client_msg_id: '6f1c2a4e-3', attachments: [examplePhoto.id, exampleFile.id] },
+          ),
           sendEdit: message('chat.edit', 'Edit a message', 'Its author, within EDIT_WINDOW_SECONDS; the room hears chat.message.updated', clientEdit, { type: 'chat.edit', id: 1025, message: '네, 내일 오후 3시에 뵐게요.' }),
           sendDelete: message('chat.delete', 'Unsend a message', "For everyone: its author within UNSEND_WINDOW_SECONDS, or a private room's owner; the room hears chat.message.deleted", clientDelete, {
             type: 'chat.delete',
@@ -103,9 +133,10 @@ export function asyncApiDocument(version: string): Json {
           chatMessage: message(
             'chat.message',
             'Message',
-            'A stored message, to every socket of the room including the sender; the fields that hold their defaults (kind "text", edited_at null, deleted false, reply_to null, reactions [], attachments [], data null) are left out',
+            'A stored message, to every socket of the room including the sender; the fields that hold their defaults (kind "text", edited_at null, deleted false, reply_to null, reactions [], attachments [], data null) are left out. With attachments it carries them and its kind ("image" when all are photos, else "file"), their URLs signed for this frame',
             serverFrameSchemas.message,
             { type: 'chat.message', ...plainFrame },
+            { type: 'chat.message', ...plainFrame, id: 1026, message: '', client_msg_id: '6f1c2a4e-3', version: 1038, kind: 'file', attachments: [examplePhoto, exampleFile] },
           ),
           messageUpdated: message('chat.message.updated', 'Message changed', 'A message was edited (or, in a since_version= replay, is shown in its latest form, reactions included)', serverFrameSchemas.messageUpdated, {
             type: 'chat.message.updated',
