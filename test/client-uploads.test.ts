@@ -67,12 +67,13 @@ describe('a room connection sending photos and files', () => {
     const received = await until(() => logB.messages.find((m) => m.id === sent.id) ?? false, { what: 'the message on Bob’s side' })
     expect(received.message).toBe('사진이랑 견적서 보내요')
     expect(received.attachments.map(({ id, kind, name }) => ({ id, kind, name }))).toEqual(sent.attachments.map(({ id, kind, name }) => ({ id, kind, name })))
-    // Their signed URLs fetch without identity: the photo, its thumbnail, the file as uploaded.
-    const image = await fetch(received.attachments[0]!.url)
+    // Their signed URLs (paths on the server, without PUBLIC_URL) fetch without identity: the photo, its thumbnail, the file as uploaded.
+    const file = (url: string) => fetch(new URL(url, server.base))
+    const image = await file(received.attachments[0]!.url)
     expect(image.status).toBe(200)
     expect(image.headers.get('content-type')).toStartWith('image/')
-    expect((await fetch(received.attachments[0]!.thumbnail_url!)).status).toBe(200)
-    expect(new Uint8Array(await (await fetch(received.attachments[1]!.url)).arrayBuffer())).toEqual(PDF)
+    expect((await file(received.attachments[0]!.thumbnail_url!)).status).toBe(200)
+    expect(new Uint8Array(await (await file(received.attachments[1]!.url)).arrayBuffer())).toEqual(PDF)
 
     // Each file reported from its start to its end (fetch, outside a browser, tells no more).
     for (const [index, size] of [photo.byteLength, PDF.byteLength].entries()) {

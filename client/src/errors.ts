@@ -33,14 +33,20 @@ export type SendFailure =
   | 'stopped'
   /** The app closed the connection first (with an outbox storage, it is sent next time). */
   | 'closed'
+  /** One of its files was not uploaded: `cause` says why (a `ChatApiError` such as 413, 415 `unsupported_type` or 429). */
+  | 'upload_failed'
 
-/** A `send()` that will not complete: the server refused the message, or the connection ended. */
+/** A `send()` that will not complete: the server refused the message or one of its files, or the connection ended. */
 export class ChatSendError extends Error {
+  /** With `upload_failed`: the upload's refusal (`ChatApiError`), or the network error it ended with. */
+  declare readonly cause?: Error
+
   constructor(
     readonly code: SendFailure,
     message: string,
+    cause?: Error,
   ) {
-    super(message)
+    super(message, cause ? { cause } : undefined)
     this.name = 'ChatSendError'
   }
 }

@@ -47,7 +47,10 @@ export interface FetchResponse {
   text(): Promise<string>
 }
 
-/** A `fetch` function (the global one by default). */
+/**
+ * A `fetch` function (the global one by default). Uploads go through it too when it is given,
+ * their `body` then the file's bytes (a Blob or Uint8Array) rather than text.
+ */
 export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<FetchResponse>
 
 /** What the client needs of a WebSocket: the browser's, Bun's, or Node's `ws` package. */
@@ -117,10 +120,35 @@ export class Transport {
     return auth.token ? new Socket(url, ['chat', `bearer.${auth.token}`]) : new Socket(url)
   }
 
-  /** One request with the given credentials, as it comes back. */
-  request(method: string, path: string, auth: AuthParams, options: { query?: QueryValues; body?: unknown; timeoutMs?: number } = {}): Promise<FetchResponse> {
+  /** The address of `path` on the server, with the defined values of `query`. */
+  url(path: string, query?: QueryValues): string {
+    return this.httpBase + withQuery(path, query)
+  }
+
+  /** The headers of a REST call with `auth`'s credentials. */
+  headers(auth: AuthParams): Record<string, string> {
     const headers: Record<string, string> = { accept: 'application/json', ...auth.headers }
     if (auth.token) headers.authorization = `Bearer ${auth.token}`
+    return headers
+  }
+
+  /**
+   * Where a request's upload progress can be followed: a browser's XMLHttpRequest, unless the app
+   * gave a `fetch` of its own (which then carries uploads too).
+   */
+  get xhr(): boolean {
+    return !this.options.fetch && typeof XMLHttpRequest === 'function'
+  }
+
+  /** Posts a body of bytes (a Blob or Uint8Array) through `fetch`: an upload where progress cannot be followed. */
+  postBytes(url: string, headers: Record<string, string>, body: unknown, signal?: AuthSignal): Promise<FetchResponse> {
+    // The app's fetch is typed for JSON text bodies; it passes an upload's bytes on as they are.
+    return this.fetch(url, { method: 'POST', headers, body, signal } as Parameters<FetchLike>[1])
+  }
+
+  /** One request with the given credentials, as it comes back. */
+  request(method: string, path: string, auth: AuthParams, options: { query?: QueryValues; body?: unknown; timeoutMs?: number } = {}): Promise<FetchResponse> {
+    const headers = this.headers(auth)
     const init: Parameters<FetchLike>[1] = { method, headers }
     // The signal rides along for fetch (and for a wrapper that passes `init` on); the type leaves it
     // out so that the declarations need no DOM or Node types.
@@ -129,7 +157,7 @@ export class Transport {
       headers['content-type'] = 'application/json'
       init.body = JSON.stringify(options.body)
     }
-    return this.fetch(this.httpBase + withQuery(path, options.query), init)
+    return this.fetch(this.url(path, options.query), init)
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { ChatSendError } from './errors.ts'
 import type { Message } from './types.ts'
+import type { Upload } from './uploads.ts'
 
 /** Where pending sends are kept across page loads: `localStorage` fits, and so does an async store. */
 export interface OutboxStorage {
@@ -15,9 +16,23 @@ export interface PendingMessage {
   readonly message: string
   /** The id of the message it answers, if it is a reply. */
   readonly reply_to?: number
+  /** The files it carries, in order: each with its upload once stored (sent as `attachments`). */
+  readonly files?: readonly PendingFile[]
 }
 
+/** A file of a pending message: what it is, and its upload once the server stored it (null until then). */
+export interface PendingFile {
+  readonly name: string
+  readonly size: number
+  readonly content_type: string
+  readonly upload: Upload | null
+}
+
+/** Whether every file of a message is uploaded: only then may it be sent, or kept in storage. */
+export const uploaded = (p: PendingMessage) => p.files?.every((f) => f.upload) ?? true
+
 interface Entry extends PendingMessage {
+  files?: readonly PendingFile[]
   /** The `send()` promise waiting for it; none for entries restored from storage. */
   settle?: { resolve(message: Message): void; reject(error: ChatSendError): void }
 }
@@ -73,6 +88,15 @@ export class Outbox {
     })
   }
 
+  /** The files of a pending message are stored as `uploads` (in their order): it may go out now. */
+  uploaded(clientMsgId: string, uploads: readonly Upload[]): void {
+    const entry = this.entries.find((e) => e.client_msg_id === clientMsgId)
+    if (!entry?.files) return
+    entry.files = entry.files.map((file, i) => ({ ...file, upload: uploads[i] ?? null }))
+    this.save()
+    this.changed()
+  }
+
   /** The server stored the message with this `client_msg_id`: true if it was pending here. */
   acknowledge(message: Message): boolean {
     const entry = this.take(message.client_msg_id)
@@ -107,10 +131,12 @@ export class Outbox {
   private save(): void {
     const { storage, key } = this
     if (!storage || key === null) return
-    const text = this.entries.length === 0 ? null : JSON.stringify(this.pending)
+    // A message whose files are still uploading is not kept: after a reload its files are gone.
+    const kept = this.entries.filter(uploaded)
+    const text = kept.length === 0 ? null : JSON.stringify(kept.map(pendingOf))
     this.writing = this.writing.then(() => (text === null ? storage.removeItem(key) : storage.setItem(key, text))).catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
   }
 }
 
-/** What is kept of a send: its id, its text, and what it answers. */
-const pendingOf = ({ client_msg_id, message, reply_to }: PendingMessage): PendingMessage => (reply_to === undefined ? { client_msg_id, message } : { client_msg_id, message, reply_to })
+/** What is kept of a send: its id, its text, what it answers, its files. */
+const pendingOf = ({ client_msg_id, message, reply_to, files }: PendingMessage): PendingMessage => ({ client_msg_id, message, ...(reply_to === undefined ? {} : { reply_to }), ...(files ? { files } : {}) })

@@ -1,4 +1,5 @@
 import type { Transport } from './http.ts'
+import { upload, type Upload, type UploadOptions, type UploadSource } from './uploads.ts'
 import type {
   AdminPageQuery,
   Block,
@@ -68,6 +69,16 @@ export class ChatApi {
   /** Sends over REST (a room socket's `send()` also survives reconnects); a repeated `client_msg_id` answers the stored message. */
   sendMessage(body: SendMessageInput): Promise<Message> {
     return this.http.call('POST', `${V1}/message/`, { body })
+  }
+
+  /**
+   * Uploads a photo or file (`POST /chat/v1/uploads/`, the raw bytes) for a message to carry
+   * (`sendMessage({ attachments: [id] })`, or `room.send({ files })`, which uploads for itself).
+   * Retries a network failure or a 5xx twice; throws `ChatApiError` on a refusal: 413 too large,
+   * 415 `unsupported_type`, 429 over the day's quota (`retryAfter`), 422.
+   */
+  upload(file: UploadSource, options?: UploadOptions): Promise<Upload> {
+    return upload(this.http, file, options)
   }
 
   /** Edits the caller's own message (within the server's edit window); answers it as edited. */

@@ -7,7 +7,9 @@ import { Presence } from './presence.ts'
 import { ReadMarkers } from './reads.ts'
 import { Resume } from './resume.ts'
 import type { ChatApi } from './rest.ts'
+import { messageFrame, newId, pendingOfSend, sendRefusal, type SendInput } from './sends.ts'
 import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
+import { SendUploads, type FileProgress } from './uploads.ts'
 import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomDetail, RoomServerFrame, TypingFrame } from './types.ts'
 
 /** How a room connection starts and behaves. */
@@ -82,6 +84,8 @@ export interface RoomEvents {
   failed: { pending: PendingMessage; error: ChatSendError }
   /** The messages waiting for the server changed (`pending` holds the same list). */
   pending: readonly PendingMessage[]
+  /** A file of a pending message is uploading: how far it is (at its start and end, and between where the platform tells). */
+  upload: FileProgress
   /** Something went wrong that the connection works around: a refused frame, a failed fetch. */
   error: Error
   /** The connection ended for good (removed, refused, unauthorized, policy): it will not reconnect. */
@@ -90,19 +94,25 @@ export interface RoomEvents {
   frame: RoomServerFrame
 }
 
-/** Codes that refuse the message itself: sending it again cannot help (only sends go over the socket, so a reply's are its own). */
-const REFUSED = new Set<ChatErrorCode>(['message_empty', 'message_too_long', 'message_invalid', 'blocked', 'invalid_field', 'message_not_found', 'reply_to_other_room'])
+/**
+ * Codes that refuse the message itself: sending it again cannot help (only sends go over the
+ * socket, so a reply's and an attachment's are its own; a repeat of a send claims its uploads again).
+ */
+const REFUSED = new Set<ChatErrorCode>([
+  'message_empty',
+  'message_too_long',
+  'message_invalid',
+  'blocked',
+  'invalid_field',
+  'message_not_found',
+  'reply_to_other_room',
+  'upload_not_found',
+  'upload_expired',
+  'upload_already_attached',
+])
 
 /** Pending `chat.read` markers are coalesced for this long. */
 const READ_DELAY_MS = 300
-
-/** A message to send: its text and, for a reply, the id of the message it answers. */
-export interface SendInput {
-  text: string
-  replyTo?: number
-  /** 1–64 characters (a fresh UUID by default): names the message to the server, which stores it once, and in `pending`. */
-  clientMsgId?: string
-}
 
 /**
  * A chat room over WebSocket that survives reconnects: no message missed or shown twice (`since=`
@@ -121,6 +131,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private readonly socket: ReconnectingSocket
   private readonly outbox: Outbox
   private readonly presence: Presence | null
+  private readonly uploads: SendUploads
   /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
   private inFlight: string | null = null
   private sendRetries = 0
@@ -154,6 +165,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
       () => this.emit('pending', this.outbox.pending),
     )
     this.storageOpen = !options.storage
+    this.uploads = new SendUploads(
+      (source, options) => api.upload(source, options),
+      (progress) => this.emit('upload', progress),
+    )
     this.presence =
       options.presence === false
         ? null
@@ -197,16 +212,28 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   /**
-   * Sends a message (a text, or `{ text, replyTo }` for a reply); resolves with it as stored (its
-   * `id`, `created_at`) once the server echoes it, after any number of reconnects. Rejects with
-   * `ChatSendError` if the server refuses it. `clientMsgId` (1–64 characters; a fresh UUID by
-   * default) names it to the server, which stores it once whatever the retries, and in `pending`.
+   * Sends a message (a text, or `{ text, replyTo, files }`); resolves with it as stored (its `id`,
+   * `created_at`, `attachments`) once the server echoes it, after any number of reconnects. Its
+   * files are uploaded first (the `upload` event follows them), and messages go out in the order
+   * given. Rejects with `ChatSendError` if the server refuses it or one of its files
+   * (`upload_failed`). `clientMsgId` (1–64 characters; a fresh UUID by default) names it to the
+   * server, which stores it once whatever the retries, and in `pending`.
    */
   send(input: string | SendInput, options: { clientMsgId?: string } = {}): Promise<Message> {
-    const { text, replyTo, clientMsgId = options.clientMsgId ?? newId() } = typeof input === 'string' ? ({ text: input } as SendInput) : input
-    const refusal = this.check(text, clientMsgId, replyTo)
+    const send: SendInput = typeof input === 'string' ? { text: input, ...options } : { ...options, ...input }
+    const clientMsgId = send.clientMsgId ?? newId()
+    const refusal = this.socket.state === 'closed' ? new ChatSendError('stopped', 'the connection has ended') : sendRefusal({ ...send, clientMsgId }, this.outbox.pending, this.options.maxMessageLength ?? 2000)
     if (refusal) return Promise.reject(refusal)
-    const sent = this.outbox.add(replyTo === undefined ? { client_msg_id: clientMsgId, message: text } : { client_msg_id: clientMsgId, message: text, reply_to: replyTo })
+    const sent = this.outbox.add(pendingOfSend(send, clientMsgId))
+    if (send.files?.length) {
+      this.uploads.run(clientMsgId, send.files).then(
+        (uploads) => {
+          this.outbox.uploaded(clientMsgId, uploads)
+          this.pump()
+        },
+        (error: ChatSendError) => this.refuse(clientMsgId, error),
+      )
+    }
     this.pump()
     return sent
   }
@@ -292,17 +319,6 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.outbox.rejectAll(new ChatSendError('closed', 'the connection was closed before the server took the message'), true)
   }
 
-  private check(text: string, clientMsgId: string, replyTo: number | undefined): ChatSendError | null {
-    if (this.socket.state === 'closed') return new ChatSendError('stopped', 'the connection has ended')
-    if (clientMsgId.length < 1 || clientMsgId.length > 64) return new ChatSendError('invalid_field', 'clientMsgId is 1 to 64 characters')
-    if (this.outbox.pending.some((p) => p.client_msg_id === clientMsgId)) return new ChatSendError('invalid_field', 'a message with this clientMsgId is already pending')
-    if (replyTo !== undefined && !(Number.isSafeInteger(replyTo) && replyTo > 0)) return new ChatSendError('invalid_field', 'replyTo is the id of a message')
-    if (text.trim() === '') return new ChatSendError('message_empty', 'the message is empty')
-    const max = this.options.maxMessageLength ?? 2000
-    if (text.length > max && [...text].length > max) return new ChatSendError('message_too_long', `the message is longer than ${max} characters`)
-    return null
-  }
-
   private opened(): void {
     this.inFlight = null
     this.sendRetries = 0
@@ -319,7 +335,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private dropped(code: number): void {
     this.resume.dropped()
     // A frame over the server's size limit closes the socket (1009): that message can never go.
-    if (code === 1009 && this.inFlight) this.refuse(this.inFlight, 'message_too_long', 'the message is larger than the server takes')
+    if (code === 1009 && this.inFlight) this.refuse(this.inFlight, new ChatSendError('message_too_long', 'the message is larger than the server takes'))
     this.inFlight = null
     clearTimeout(this.retryTimer)
   }
@@ -354,17 +370,18 @@ export class RoomConnection extends Emitter<RoomEvents> {
   }
 
   private halt(): void {
+    this.uploads.stop()
     clearTimeout(this.retryTimer)
     clearTimeout(this.readTimer)
     this.readTimer = undefined
   }
 
-  /** Puts the oldest pending message on the wire, unless one is waiting for its echo. */
+  /** Puts the oldest pending message on the wire, unless one is waiting for its echo (or its files). */
   private pump(): void {
     const head = this.outbox.head
     if (!head || this.inFlight !== null || this.resume.replaying || this.openingStorage) return
-    const { message, client_msg_id, reply_to } = head
-    if (this.socket.send(reply_to === undefined ? { type: 'chat.message', message, client_msg_id } : { type: 'chat.message', message, client_msg_id, reply_to })) this.inFlight = client_msg_id
+    const frame = messageFrame(head)
+    if (frame && this.socket.send(frame)) this.inFlight = head.client_msg_id
   }
 
   private frame(frame: RoomServerFrame): void {
@@ -452,7 +469,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     // A replay that failed leaves a gap behind the live frames: connect again and replay again.
     if (this.resume.replaying && frame.code === 'store_failed') return this.socket.reconnect('replay failed')
     const inFlight = this.inFlight
-    if (inFlight && REFUSED.has(frame.code)) return this.refuse(inFlight, frame.code, frame.message)
+    if (inFlight && REFUSED.has(frame.code)) return this.refuse(inFlight, new ChatSendError(frame.code, frame.message))
     this.emit('error', new Error(`the server refused a frame (${frame.code}): ${frame.message}`))
     // rate_limited, store_failed, unavailable: the same message again, later (it is stored once).
     if (inFlight) {
@@ -466,9 +483,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
     }
   }
 
-  private refuse(clientMsgId: string, code: ChatErrorCode, message: string): void {
+  private refuse(clientMsgId: string, error: ChatSendError): void {
     const pending = this.outbox.pending.find((p) => p.client_msg_id === clientMsgId)
-    const error = new ChatSendError(code, message)
     this.outbox.reject(clientMsgId, error)
     if (clientMsgId === this.inFlight) this.inFlight = null
     if (pending) this.emit('failed', { pending, error })
@@ -482,11 +498,4 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     const timer = setTimeout(() => reject(new Error(`the server did not say ${what} within ${ms} ms`)), ms)
     promise.then(resolve, reject).finally(() => clearTimeout(timer))
   })
-}
-
-/** A fresh `client_msg_id`; pages served over plain http have no `crypto.randomUUID`. */
-function newId(): string {
-  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID()
-  const bytes = crypto.getRandomValues(new Uint8Array(16))
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 }
