@@ -1,6 +1,8 @@
-// A stored message as a list item: its quote (a reply), text (or that it was unsent), reactions,
-// and its menu (답장, reactions, and on one's own 편집 and 전송 취소). Text goes in as text.
+// A stored message as a list item: its quote (a reply), photos and files, text (or that it was
+// unsent), reactions, and its menu (답장, reactions, and on one's own 편집 and 전송 취소). Text goes
+// in as text.
 import type { Message, ReplyTo } from '../../client/src/index.ts'
+import { attachmentsView } from './attachments.ts'
 import { avatar, messageBody } from './dom.ts'
 
 /** What a message's menu and reactions do. */
@@ -59,6 +61,8 @@ export function messageItem(m: Message, me: string, actions: MessageActions): HT
     meta.append(unread)
   }
   if (m.reply_to) body.insertBefore(quoteLine(m.reply_to), text)
+  const files = m.deleted ? null : attachmentsView(m.attachments)
+  if (files) body.insertBefore(files, text)
   if (!m.deleted) {
     body.append(reactionsRow(m, me, actions))
     meta.append(menu(m, me, actions, body))

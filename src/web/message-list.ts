@@ -2,6 +2,7 @@
 // (edits, unsends and reactions redraw it), notices, and below them the messages still waiting for
 // the server.
 import type { Message, PendingMessage, ReplyTo } from '../../client/src/index.ts'
+import { filesSummary } from './attachments.ts'
 import { pendingItem } from './dom.ts'
 import { messageItem, quoteLine, type MessageActions } from './message-item.ts'
 
@@ -135,10 +136,10 @@ export class MessageList {
    */
   showPending(pending: readonly PendingMessage[]) {
     const waiting = pending.filter((p) => !this.shownSends.has(p.client_msg_id))
-    const items = new Map([...this.el.querySelectorAll<HTMLElement>('li.pending')].map((li) => [li.dataset.clientMsgId, li]))
     const stick = this.nearBottom()
-    for (const [id, li] of items) if (!waiting.some((p) => p.client_msg_id === id)) li.remove()
-    for (const p of waiting) this.el.append(items.get(p.client_msg_id) ?? this.pendingItem(p))
+    // Drawn afresh: a message's files go from uploading to uploaded.
+    for (const li of this.el.querySelectorAll<HTMLElement>('li.pending')) li.remove()
+    for (const p of waiting) this.el.append(this.pendingItem(p))
     if (stick) this.el.scrollTop = this.el.scrollHeight
   }
 
@@ -157,7 +158,16 @@ export class MessageList {
 
   private pendingItem(p: PendingMessage): HTMLLIElement {
     const quote = p.reply_to === undefined ? null : this.deps.quoteOf(p.reply_to)
-    return pendingItem(p, this.deps.sender(), quote && quoteLine(quote))
+    const li = pendingItem(p, this.deps.sender(), quote && quoteLine(quote))
+    if (p.files) {
+      // Its files, in a few words: their thumbnails come with the stored message.
+      const files = document.createElement('div')
+      files.className = 'pending-files'
+      files.dataset.testid = 'pending-files'
+      files.textContent = `${filesSummary(p.files)}${p.files.every((f) => f.upload) ? '' : ' · 업로드 중…'}`
+      li.querySelector('.text')?.before(files)
+    }
+    return li
   }
 
   private remember(m: Message): boolean {

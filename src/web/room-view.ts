@@ -134,6 +134,7 @@ export class RoomView {
     // Sends waiting for the server: queued here, restored from an earlier page, stored, given up on.
     on('pending', () => this.showPending())
     on('failed', (failure) => this.composer.failed(failure))
+    on('upload', (progress) => this.composer.progress(progress))
     on('recovered', (recovered) => {
       if (!recovered.truncated) return
       // What is shown before the gap does not follow on: history pages in from the replay back.
