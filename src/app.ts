@@ -4,7 +4,7 @@ import { AppError, badRequest, fieldErrors, forbidden, notFound, problemResponse
 import type { Logger } from './logger.ts'
 import { docsRoutes } from './docs/index.ts'
 import { createGatewayGuard } from './gateway.ts'
-import { checkBodyDepth, parseChunked } from './json-body.ts'
+import { checkBodyDepth, refuseLongChunkedBody } from './json-body.ts'
 import type { TestPage } from './web/index.ts'
 import { version } from './version.ts'
 import { opsRoutes } from './modules/ops/index.ts'
@@ -47,6 +47,8 @@ export interface AppDeps extends Omit<RealtimeDeps, 'files'> {
 /** Maps any error a route throws to problem+json; unexpected ones are logged and hidden. */
 function toAppError(code: string | number, error: unknown, logger: Logger): AppError {
   if (error instanceof AppError) return error
+  // Thrown by a body parser (a chunked body past its limit): Elysia hands it on as a parse error.
+  if (code === 'PARSE' && (error as { cause?: unknown }).cause instanceof AppError) return (error as { cause: AppError }).cause
   if (error instanceof ValidationError) {
     const errors = fieldErrors(error.all.map((e) => ({ path: 'path' in e && typeof e.path === 'string' ? e.path.split(/[./]/).filter(Boolean) : [], message: e.summary ?? e.message ?? 'invalid' })))
     if (error.type === 'body') return unprocessable('The request body is invalid.', errors)
@@ -125,12 +127,8 @@ export function createApp(deps: AppDeps) {
   })
     .onRequest(({ request, server }) => guard(request, server))
     .onError(({ code, error }) => problemResponse(toAppError(code, error, logger)))
-    // Uploads read their own body, bounded (null: nothing parsed ahead, the stream left unread).
-    // Other bodies with a length are the framework's; chunked ones are read no further than MAX_BODY_BYTES.
-    .onParse({ as: 'global' }, ({ request, contentType, path }) => {
-      if (path === UPLOADS_PATH) return null
-      return request.headers.has('content-length') ? undefined : parseChunked(request, contentType, config.MAX_BODY_BYTES)
-    })
+    // A chunked body (no length for the gate to check) is measured before any route reads it.
+    .onRequest(({ request }) => refuseLongChunkedBody(request, config.MAX_BODY_BYTES, UPLOADS_PATH))
     // Between parsing and validation: input nested too deep is refused before validation walks it.
     .onTransform({ as: 'global' }, ({ body }) => checkBodyDepth(body))
     .onStart(({ server }) => {

@@ -129,15 +129,19 @@ export const configSchema = z.object({
     .max(1024 * 1024 * 1024)
     .default(10 * 1024 * 1024)
     .describe('Largest upload accepted; bigger ones get 413 unread'),
-  UPLOAD_TYPES: list('a content type such as application/pdf', (item) => (/^[a-z]+\/[a-z0-9.+-]+$/.test(item) ? item : null))
+  UPLOAD_TYPES: list('a content type such as application/pdf (photos other than JPEG, PNG, WebP and GIF cannot be stripped of their GPS position, so image/ types are not accepted)', (item) =>
+    /^(?!image\/)[a-z]+\/[a-z0-9.+-]+$/.test(item) ? item : null,
+  )
     .default(['application/pdf'])
-    .describe('Content types accepted besides JPEG, PNG, WebP and GIF photos, judged from the bytes (known: application/pdf, application/zip, video/mp4, audio/mpeg, text/plain); executables never'),
+    .describe(
+      'Content types accepted besides JPEG, PNG, WebP and GIF photos, judged from the bytes (known: application/pdf, application/zip, video/mp4, audio/mpeg, text/plain); executables never. These are stored as sent: a video keeps its metadata, its recording place included',
+    ),
   UPLOAD_BYTES_PER_DAY: positiveInt.default(200 * 1024 * 1024).describe('Bytes one user may upload in any 24 hours (more: 429)'),
   UPLOAD_TTL_SECONDS: positiveInt
     .max(7 * 86_400)
     .default(3600)
     .describe('How long an upload may wait to be sent with a message; unsent ones are then deleted'),
-  MAX_IMAGE_PIXELS: positiveInt.max(500_000_000).default(50_000_000).describe('Largest photo accepted, in pixels (width × height); bigger ones get 422 image_too_large before they are decoded'),
+  MAX_IMAGE_PIXELS: positiveInt.max(500_000_000).default(50_000_000).describe('Largest photo accepted, in pixels (width × height); bigger ones get 413 image_too_large before they are decoded'),
   MAX_PAYLOAD_BYTES: positiveInt
     .min(1024)
     .max(16 * 1024 * 1024)

@@ -1,4 +1,4 @@
-import { AppError, badRequest } from './errors.ts'
+import { AppError, badRequest, problemResponse } from './errors.ts'
 
 /** Deeper than any body this API takes (its deepest is an object holding a list of ids). */
 export const MAX_JSON_DEPTH = 16
@@ -37,7 +37,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
     if (done) break
     length += value.length
     if (length > maxBytes) {
-      await reader.cancel().catch(() => {})
+      void reader.cancel().catch(() => {})
       throw tooLarge()
     }
     parts.push(value)
@@ -52,16 +52,19 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
 }
 
 /**
- * A chunked request body (no Content-Length, so the gate could not measure it), read no further
- * than `maxBytes`: JSON parsed, anything else as text. Bodies with a length are left to the framework.
+ * 413 for a chunked request body (no Content-Length, so the gate could not measure it) longer than
+ * `maxBytes`: a copy of its stream is read that far (Bun keeps what it read for the route). Nothing
+ * for a body with a length, or none, or for `exceptPath`.
  */
-export async function parseChunked(request: Request, contentType: string, maxBytes: number): Promise<unknown> {
-  if (!request.body) return undefined
-  const text = new TextDecoder().decode(await readBody(request, maxBytes))
-  if (!/^application\/json/i.test(contentType)) return text
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw badRequest('invalid_body', 'The request body could not be parsed; send JSON.')
-  }
+export function refuseLongChunkedBody(request: Request, maxBytes: number, exceptPath: string): Promise<Response | undefined> | undefined {
+  if (!request.body || request.headers.has('content-length')) return undefined
+  // The route that reads its own body, bounded by its own limit (uploads).
+  if (new URL(request.url).pathname === exceptPath) return undefined
+  return readBody(request.clone(), maxBytes).then(
+    () => undefined,
+    (error: unknown) => {
+      if (error instanceof AppError) return problemResponse(error)
+      throw error
+    },
+  )
 }

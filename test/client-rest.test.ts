@@ -1,3 +1,4 @@
+import { png } from '../src/uploads/image-fixtures.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { ChatApiError, createChatClient, type ChatApi, type FetchLike } from '../client/src/index.ts'
 import { alice, bob, carol, identityHeaders, startTestServer, type TestServer, type TestUser } from './support/server.ts'
@@ -76,6 +77,9 @@ describe('the REST helpers', () => {
     expect(await owner.block(bob.user_id)).toBeUndefined()
     expect((await owner.blocks()).map((b) => b.user_id)).toEqual([bob.user_id])
     expect(await owner.unblock(bob.user_id)).toBeUndefined()
+    const photo = await owner.upload({ data: new Uint8Array(await png(40, 30)), name: '사진.png' })
+    expect(photo).toMatchObject({ kind: 'image', content_type: 'image/png', name: '사진.png', width: 40, height: 30 })
+    expect((await owner.sendMessage({ room: team.id, message: '', attachments: [photo.id] })).attachments.map((a) => a.id)).toEqual([photo.id])
     const report = await owner.report({ message_id: sent.id, reason: 'spam' })
     expect(report).toMatchObject({ message_id: sent.id, reporter: alice.user_id, room: team.id })
     expect(await service.reports()).toEqual([report])

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import type { AttachmentDto } from '../src/realtime/codec.ts'
+import { png } from '../src/uploads/image-fixtures.ts'
 import { signJson, signJwt } from './support/jwt.ts'
 import { freePort, rawRequest, startGateway, type Gateway } from './support/nginx.ts'
 import { createRoom, handshake, startTestServer, type TestServer } from './support/server.ts'
@@ -44,6 +46,27 @@ describe('through the reference nginx gateway', () => {
     expect(await sent.json()).toMatchObject({ user_id: 'user-42', nickname: '홍길동', sender: 'hong@example.com', profile_picture_url: hong.picture, message: '안녕하세요' })
     const history = await viaGateway(`/chat/v1/room/${roomId}/messages/`, { token: t })
     expect(history.status).toBe(200)
+  })
+
+  it('should take uploads with a token, and serve their signed URLs to <img src> with none', async () => {
+    const photo = (await png(640, 480)) as Uint8Array<ArrayBuffer>
+    const upload = (t?: string) =>
+      fetch(`${gateway.base}/chat/v1/uploads/?name=${encodeURIComponent('자전거.png')}`, { method: 'POST', headers: { 'content-type': 'image/png', ...(t ? { authorization: `Bearer ${t}` } : {}) }, body: photo })
+    expect((await upload()).status).toBe(401)
+    const res = await upload(token(hong))
+    expect(res.status).toBe(201)
+    const uploaded = (await res.json()) as AttachmentDto
+    const roomId = await newRoom()
+    const sent = await viaGateway('/chat/v1/message/', { method: 'POST', token: token(hong), body: JSON.stringify({ message: '', room: roomId, attachments: [uploaded.id] }) })
+    expect(sent.status).toBe(201)
+    // The URLs are this server's paths: through the gateway, without a token, as a browser fetches an image.
+    const file = await fetch(gateway.base + uploaded.url)
+    expect(file.status).toBe(200)
+    expect(new Uint8Array(await file.arrayBuffer()).length).toBe(uploaded.size)
+    expect((await fetch(gateway.base + uploaded.thumbnail_url)).status).toBe(200)
+    expect((await fetch(gateway.base + uploaded.url.replace('signature=', 'signature=x'))).status).toBe(403)
+    expect((await fetch(gateway.base + uploaded.url, { method: 'POST' })).status).toBe(403)
+    expect((await fetch(`${gateway.base}/chat/v1/files/../../v1/inbox/`)).status).not.toBe(200)
   })
 
   it('should chat over WebSocket with the token in the subprotocol list, as a browser would', async () => {

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNull, lte, sql } from 'drizzle-orm'
-import { lock, rows, run, type SqlDatabase } from './sql-database.ts'
+import { lock, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 
 /**
  * A file or photo as a message keeps it (in `messages.attachments`, so reads need no join): what
@@ -46,6 +46,13 @@ export interface DueFiles {
   thumbnail: boolean
 }
 
+/** The bytes a user uploaded after `dayStart` (a sum of one index range; Postgres may give it as text). */
+const usedSince = (q: QueryBuilder, t: SqlDatabase['t'], userId: string, dayStart: number) =>
+  q
+    .select({ bytes: sql<number | string | null>`sum(${t.uploads.size})` })
+    .from(t.uploads)
+    .where(and(eq(t.uploads.userId, userId), gt(t.uploads.createdAt, dayStart)))
+
 /**
  * The uploads table, written once for both databases. An upload goes: recorded (within the user's
  * daily quota) → claimed by one send → linked to its message in the append's transaction (the stores
@@ -64,16 +71,17 @@ export class Uploads {
   record(upload: NewUpload, bytesPerDay: number, dayStart: number): Promise<boolean> {
     const { t } = this.database
     return this.database.transaction(function* (tx) {
-      const [used] = yield* rows(
-        tx
-          .select({ bytes: sql<number | string | null>`sum(${t.uploads.size})` })
-          .from(t.uploads)
-          .where(and(eq(t.uploads.userId, upload.userId), gt(t.uploads.createdAt, dayStart))),
-      )
+      const [used] = yield* rows(usedSince(tx, t, upload.userId, dayStart))
       if (Number(used?.bytes ?? 0) + upload.size > bytesPerDay) return false
       yield* run(tx.insert(t.uploads).values(upload))
       return true
     })
+  }
+
+  /** Whether the user's uploads of the last day leave room for `bytes` more (a check before reading an upload; `record` decides). */
+  async hasRoom(userId: string, bytes: number, bytesPerDay: number, dayStart: number): Promise<boolean> {
+    const [used] = await usedSince(this.database.db, this.database.t, userId, dayStart)
+    return Number(used?.bytes ?? 0) + bytes <= bytesPerDay
   }
 
   /** Forgets an upload whose files could not be stored (its quota given back). */

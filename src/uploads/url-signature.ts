@@ -85,8 +85,9 @@ export function signFileQuery(secret: Uint8Array, file: SignedFile): string {
     [DISPOSITION, file.contentDisposition],
     [SIGNATURE, mac(secret, file).toString('base64url')],
   ]
-  // Spaces as %20, not URLSearchParams' `+`, which not every query parser reads as a space.
-  return params.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('&')
+  // Spaces as %20, not URLSearchParams' `+`, which not every query parser reads as a space; the
+  // type's `/` as itself (a query may hold it), since gateways refuse an encoded slash anywhere in a URI.
+  return params.map(([name, value]) => `${name}=${encodeURIComponent(value).replaceAll('%2F', '/')}`).join('&')
 }
 
 /** One value of the query, or '' when missing. */

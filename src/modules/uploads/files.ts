@@ -10,6 +10,8 @@ import type { S3FileStorage } from '../../uploads/s3-storage.ts'
 
 /** The longest a URL's expiry is moved on so that URLs signed close together are the same (caches keep one copy). */
 const MAX_EXPIRY_STEP_SECONDS = 300
+/** The longest a URL may live: S3's presigned URLs (SigV4) live at most a week. */
+const MAX_URL_SECONDS = 7 * 86_400
 
 /**
  * The uploaded files of one instance: where their bytes live (UPLOADS) and the signed, expiring URLs
@@ -52,8 +54,10 @@ export class Files {
   /** The attachment as messages carry it, with URLs that work until a little after FILE_URL_TTL_SECONDS from now. */
   attachmentDto(a: StoredAttachment): AttachmentDto {
     const keys = fileKeys(a.id)
-    // Rounded up to a step, so that the URLs of one attachment signed within a step are the same.
-    const expiresAt = Math.ceil((this.clock.wallNow() / 1000 + this.ttlSeconds) / this.step) * this.step
+    // Rounded up to a step, so that the URLs of one attachment signed within a step are the same
+    // (local ones: S3's carry the second they were signed), never past a week.
+    const now = this.clock.wallNow() / 1000
+    const expiresAt = Math.min(Math.ceil((now + this.ttlSeconds) / this.step) * this.step, Math.floor(now) + MAX_URL_SECONDS)
     const url = this.url(keys.file, { expiresAt, contentType: a.contentType, name: a.name, disposition: a.kind === 'image' ? 'inline' : 'attachment' })
     const thumbnailUrl = a.thumbnailType === null ? null : this.url(keys.thumbnail, { expiresAt, contentType: a.thumbnailType, name: a.name, disposition: 'inline' })
     return { id: a.id, kind: a.kind, content_type: a.contentType, size: a.size, name: a.name, width: a.width, height: a.height, url, thumbnail_url: thumbnailUrl }

@@ -39,6 +39,8 @@ export const uploadRoutes = (uploads: UploadService, files: Files, callers: Call
     '/uploads/',
     async ({ request, set }) => {
       const caller = callers(request.headers)
+      // Who, and whether their allowance has room for what the request declares, before reading it.
+      await uploads.admit(caller, Number(request.headers.get('content-length') ?? 0))
       const file = await receivedFile(request, maxBytes)
       set.status = 201
       return uploads.upload(caller, file)
@@ -107,17 +109,9 @@ export const uploadRoutes = (uploads: UploadService, files: Files, callers: Call
       return new Response(file, { headers: storage.responseHeaders(query, now) })
     },
     {
-      detail: {
-        summary: 'A stored file (local storage)',
-        description: 'Served to whoever holds a URL this server signed, until it expires: no identity needed, so `<img src>` works. Expired or altered: 403.',
-        tags: ['uploads'],
-        security: security.open,
-        responses: responses({
-          200: { description: 'The file, with the type and disposition its URL names', empty: true },
-          403: { description: 'The URL expired or was altered', problem: { code: 'file_url_refused' } },
-          404: { description: 'The file was deleted', problem: { code: 'file_not_found' } },
-        }),
-      },
+      // Not an operation clients call: they follow the opaque URLs messages carry (S3's look nothing
+      // like these), so it is left out of the API document (README and SECURITY.md describe it).
+      detail: { hide: true },
     },
   )
 }

@@ -44,6 +44,20 @@ export class UploadService {
     this.allowed = new Set([...IMAGE_TYPES, ...config.UPLOAD_TYPES])
   }
 
+  /**
+   * Refuses before the body is read: no identity (401), or an allowance with no room for
+   * `declaredBytes` (429; a form's framing may count a little against the caller here).
+   */
+  async admit(caller: Caller, declaredBytes: number): Promise<void> {
+    const { identity } = requireIdentity(caller)
+    const now = this.files.clock.wallNow()
+    if (declaredBytes > 0 && !(await this.store.uploads.hasRoom(identity.userId, declaredBytes, this.config.UPLOAD_BYTES_PER_DAY, now - DAY_MS))) throw this.overQuota()
+  }
+
+  private overQuota() {
+    return tooMany('upload_quota_exceeded', `This user has uploaded as much as one may in a day (${this.config.UPLOAD_BYTES_PER_DAY} bytes); try again later.`, 3600)
+  }
+
   /** Stores one upload from the caller: 415 for a type not allowed, 413/422 for photos too large or broken, 429 past the daily allowance. */
   async upload(caller: Caller, file: ReceivedFile): Promise<AttachmentDto> {
     const { identity } = requireIdentity(caller)
@@ -71,7 +85,7 @@ export class UploadService {
     // The row first: it takes the allowance (two uploads at once cannot both pass it on SQLite), and
     // files stored under it are deleted at its expiry if anything below fails.
     if (!(await this.store.uploads.record(upload, this.config.UPLOAD_BYTES_PER_DAY, now - DAY_MS))) {
-      throw tooMany('upload_quota_exceeded', `This user has uploaded as much as one may in a day (${this.config.UPLOAD_BYTES_PER_DAY} bytes); try again later.`, 3600)
+      throw this.overQuota()
     }
     const keys = fileKeys(upload.id)
     try {
