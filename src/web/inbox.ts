@@ -14,13 +14,22 @@ export interface InboxDeps {
 
 const SHOWN: Record<ConnectionState, string> = { connecting: 'connecting', open: 'connected', reconnecting: 'reconnecting', closed: 'off' }
 
+/** What a room's last message shows: its text, or what it carries when it has none (사진, 파일), or that it was unsent. */
+function preview(message: NonNullable<InboxRoom['last_message']>): string {
+  if (message.deleted) return '삭제된 메시지입니다.'
+  if (message.message !== '') return message.message
+  const photos = message.attachments.filter((a) => a.kind === 'image').length
+  if (photos === message.attachments.length && photos > 0) return photos === 1 ? '사진' : `사진 ${photos}장`
+  return message.attachments.length > 0 ? `파일 ${message.attachments.length}개` : ''
+}
+
 function inboxItem(room: InboxRoom, pick: (roomId: number) => void): HTMLLIElement {
   const li = document.createElement('li')
   li.dataset.id = String(room.id)
   li.dataset.testid = 'inbox-room'
   const name = document.createElement('span')
   name.className = 'who'
-  name.textContent = `#${room.id} ${room.name || room.kind}${room.last_message ? ` · ${room.last_message.message}` : ''}`
+  name.textContent = `#${room.id} ${room.name || room.kind}${room.last_message ? ` · ${preview(room.last_message)}` : ''}`
   const badge = document.createElement('span')
   badge.className = 'badge'
   badge.dataset.testid = 'inbox-unread'
