@@ -105,12 +105,12 @@ export function createApp(deps: AppDeps) {
   const chat = new ChatService({ config, hub, broker, watches: realtime.watches, presence: realtime.tracker, replays: realtime.replays, messages, access, reads, limiter, closer: realtime.closer, metrics, logger, links })
 
   const app = new Elysia({
-    // Bun reads no more of a body than this (uploads' limit): a larger one, declared or chunked, is
-    // answered 413 unread. Other routes take MAX_BODY_BYTES: the gate refuses a larger declared
+    // Bun reads no more of a body than this, past uploads' own limit (the route answers 413 first;
+    // Bun would cut the connection): a larger one, declared or chunked, is answered 413 unread. Other routes take MAX_BODY_BYTES: the gate refuses a larger declared
     // length unread, and a chunked body is read no further than that (below).
     // Elysia's Bun adapter turns reusePort on: a second server on this port would then start without
     // an error and the kernel would split connections (and chat) between two processes.
-    serve: { development: false, maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.MAX_UPLOAD_BYTES + FORM_FRAMING_BYTES), reusePort: config.REUSE_PORT },
+    serve: { development: false, maxRequestBodySize: Math.max(config.MAX_BODY_BYTES, config.MAX_UPLOAD_BYTES + 2 * FORM_FRAMING_BYTES), reusePort: config.REUSE_PORT },
     // The router finds the path right after "http://<host>", where the gate reads it too (see
     // request-target.ts); Elysia's default skips 11 characters and misroutes Hosts under 4.
     handler: { standardHostname: false },

@@ -141,7 +141,7 @@ export const configSchema = z.object({
     .max(7 * 86_400)
     .default(3600)
     .describe('How long an upload may wait to be sent with a message; unsent ones are then deleted'),
-  MAX_IMAGE_PIXELS: positiveInt.max(500_000_000).default(50_000_000).describe('Largest photo accepted, in pixels (width × height); bigger ones get 413 image_too_large before they are decoded'),
+  MAX_IMAGE_PIXELS: positiveInt.max(500_000_000).default(40_000_000).describe('Largest photo accepted, in pixels (width × height); bigger ones get 413 image_too_large before they are decoded'),
   MAX_PAYLOAD_BYTES: positiveInt
     .min(1024)
     .max(16 * 1024 * 1024)

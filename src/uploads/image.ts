@@ -9,7 +9,7 @@ import { stripJpeg } from './image-jpeg.ts'
 import { stripPng } from './image-png.ts'
 import { stripWebp } from './image-webp.ts'
 import { Thumbnailer } from './thumbnail.ts'
-import { THUMBNAIL_SIDE, type Thumbnail } from './thumbnail-job.ts'
+import { THUMBNAIL_MAX_PIXELS, THUMBNAIL_SIDE, type Thumbnail } from './thumbnail-job.ts'
 
 export { ImageRefused } from './image-bytes.ts'
 export { sniff } from './image-sniff.ts'
@@ -30,7 +30,8 @@ let shared: Thumbnailer | undefined
  * Strips `bytes` (of the sniffed `contentType`) of metadata, measures it and makes its thumbnail.
  * Throws ImageRefused: 'image_too_large' past `limits.maxPixels` (checked before any decoding),
  * 'malformed_image' when the bytes break their format. A thumbnail that cannot be made (a codec
- * error on a well-formed file, an animated WebP) leaves `thumbnail` null.
+ * error on a well-formed file, an animated WebP, a photo over THUMBNAIL_MAX_PIXELS) leaves
+ * `thumbnail` null.
  */
 export async function prepareImage(bytes: Uint8Array, contentType: string, limits: { maxPixels: number }, thumbnailer?: Pick<Thumbnailer, 'make'>): Promise<PreparedImage> {
   const stripped = strip(bytes, contentType, limits.maxPixels)
@@ -40,7 +41,7 @@ export async function prepareImage(bytes: Uint8Array, contentType: string, limit
   if (stripped.reusable && Math.max(width, height) <= THUMBNAIL_SIDE) {
     // Already thumbnail-sized, in a format every client shows: the image is its own thumbnail.
     thumbnail = { bytes: stripped.bytes, contentType, width, height }
-  } else if (stripped.undecodable) {
+  } else if (stripped.undecodable || width * height > THUMBNAIL_MAX_PIXELS) {
     thumbnail = null
   } else {
     thumbnail = await (thumbnailer ?? (shared ??= new Thumbnailer())).make({ bytes: stripped.bytes, contentType, maxPixels: limits.maxPixels })

@@ -1,8 +1,9 @@
 /**
  * Decoding, resizing and encoding for thumbnails, run inside the thumbnail worker.
  *
- * WebAssembly builds of the codecs browsers use (MozJPEG, libwebp, the Rust png and resize
- * crates, as packaged by @jsquash), with omggif (pure JS) for a GIF's first frame. Native sharp
+ * WebAssembly builds of the codecs browsers use (MozJPEG, libwebp, the Rust png crate, as
+ * packaged by @jsquash), with omggif (pure JS) reading a GIF's structure (gif-frame.ts decodes its
+ * first frame) and an area average in JavaScript scaling down (downscale.ts). Native sharp
  * was not an option: its libvips is a separate .so that a single compiled executable cannot
  * carry. The .wasm files are embedded with `type: 'file'` and compiled from Bun.file, which works
  * inside the binary. Measured on this project's 2-core machine under load, for a 2.7 MB
@@ -10,7 +11,6 @@
  * took 1.7–4.3 s to decode the same file, so it lost. A 4000×3000 PNG decodes in 0.4–1.2 s
  * (pngjs: 1.4–1.9 s).
  */
-import { GifReader } from 'omggif'
 import mozjpegDecode from '@jsquash/jpeg/codec/dec/mozjpeg_dec.js'
 import mozjpegDecodeWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm' with { type: 'file' }
 import mozjpegEncode from '@jsquash/jpeg/codec/enc/mozjpeg_enc.js'
@@ -19,16 +19,13 @@ import { defaultOptions as jpegOptions } from '@jsquash/jpeg/meta.js'
 import { decode as pngDecode, encode as pngEncode, initSync as initPng } from '@jsquash/png/codec/pkg/squoosh_png.js'
 // @ts-expect-error the package's .wasm.d.ts types the module's exports; imported as a file it is a path.
 import pngWasm from '@jsquash/png/codec/pkg/squoosh_png_bg.wasm' with { type: 'file' }
-import { initSync as initResize, resize } from '@jsquash/resize/lib/resize/pkg/squoosh_resize.js'
-// @ts-expect-error as above
-import resizeWasm from '@jsquash/resize/lib/resize/pkg/squoosh_resize_bg.wasm' with { type: 'file' }
 import webpDecode from '@jsquash/webp/codec/dec/webp_dec.js'
 import webpDecodeWasm from '@jsquash/webp/codec/dec/webp_dec.wasm' with { type: 'file' }
+import { areaDownscale } from './downscale.ts'
+import { gifFirstFrame } from './gif-frame.ts'
 import { THUMBNAIL_SIDE, type Thumbnail, type ThumbnailJob } from './thumbnail-job.ts'
 
 const JPEG_QUALITY = 75
-/** The resize crate's filters by index: 0 is triangle, an area filter at this scale, and the fastest. */
-const TRIANGLE = 0
 
 interface Pixels {
   data: Uint8Array | Uint8ClampedArray
@@ -82,7 +79,6 @@ const jpegDecoder = once(() => emscripten<Decoder>(mozjpegDecode, mozjpegDecodeW
 const jpegEncoder = once(() => emscripten<JpegEncoder>(mozjpegEncode, mozjpegEncodeWasm))
 const webpDecoder = once(() => emscripten<Decoder>(webpDecode, webpDecodeWasm))
 const png = once(async () => remember(initPng(await compile(pngWasm)) as unknown as WebAssembly.Exports))
-const resizer = once(async () => remember(initResize(await compile(resizeWasm)) as unknown as WebAssembly.Exports))
 
 /** Decodes the image, scales it to at most THUMBNAIL_SIDE on its longer side, and encodes it: JPEG when opaque, PNG when not. */
 export async function makeThumbnail(job: ThumbnailJob): Promise<Thumbnail | null> {
@@ -96,8 +92,7 @@ export async function makeThumbnail(job: ThumbnailJob): Promise<Thumbnail | null
   const transparent = job.contentType !== 'image/jpeg' && hasTransparency(decoded.data)
   let pixels = decoded.data
   if (scale < 1) {
-    await resizer()
-    pixels = resize(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength), decoded.width, decoded.height, width, height, TRIANGLE, transparent, false)
+    pixels = areaDownscale(pixels, decoded.width, decoded.height, width, height, transparent)
   }
   if (transparent) {
     await png()
@@ -123,14 +118,6 @@ async function decode(bytes: Uint8Array, contentType: string): Promise<Pixels | 
     default:
       return null
   }
-}
-
-/** The first frame of a GIF drawn on its logical screen (an animated GIF's thumbnail is its first frame). */
-function gifFirstFrame(bytes: Uint8Array): Pixels {
-  const reader = new GifReader(bytes)
-  const data = new Uint8Array(reader.width * reader.height * 4)
-  reader.decodeAndBlitFrameRGBA(0, data)
-  return { data, width: reader.width, height: reader.height }
 }
 
 function hasTransparency(rgba: Uint8Array | Uint8ClampedArray): boolean {

@@ -17,3 +17,10 @@ export interface Thumbnail {
 
 /** The longer side of a thumbnail, in pixels. */
 export const THUMBNAIL_SIDE = 320
+
+/**
+ * Photos larger than this are stored without a thumbnail (clients show them scaled): decoding one
+ * holds its pixels twice in the worker (the codec's memory and the decoded copy), and an RGBA PNG's
+ * more, so at 25 megapixels a thumbnail costs up to about 300 MB for the moment it takes.
+ */
+export const THUMBNAIL_MAX_PIXELS = 25_000_000

@@ -97,7 +97,7 @@ function fileChip(a: Attachment): HTMLAnchorElement {
 let lightbox: { root: HTMLDivElement; img: HTMLImageElement; save: HTMLAnchorElement; problem: HTMLSpanElement; opener: HTMLElement | null } | null = null
 
 /** Shows a photo full size over the page; Esc, a tap on it or the close button ends it. */
-export function openLightbox(a: Attachment) {
+function openLightbox(a: Attachment) {
   lightbox ??= makeLightbox()
   const { root, img, save, problem } = lightbox
   problem.hidden = true
