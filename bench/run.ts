@@ -6,7 +6,9 @@
  *
  * Also runs bench/user-streams.ts (what user streams cost), bench/changes.ts (what edits and
  * reactions cost, 10% of a fan-out load's operations), bench/webhooks.ts (webhooks on against
- * off) and bench/inbox.ts (the inbox and the badge on a million messages; smaller with --quick).
+ * off), bench/uploads.ts (2 MB photos uploaded by 20 clients at once; fan-out of messages carrying
+ * a photo against text ones) and bench/inbox.ts (the inbox and the badge on a million messages;
+ * smaller with --quick).
  *
  *   bun run bench [--quick] [--fanout-rooms 20] [--fanout-clients 10] [--window 4] [--seconds 10]
  *                 [--bigroom-clients 500] [--bigroom-rate 200] [--idle-sockets 10000]
@@ -307,6 +309,7 @@ try {
   const streams = await runJson([bun, 'bench/user-streams.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1', '--participants', '600'] : [])])
   const webhooks = await runJson([bun, 'bench/webhooks.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
   const changes = await runJson([bun, 'bench/changes.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
+  const uploads = await runJson([bun, 'bench/uploads.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--quick'] : [])])
   const inboxArgs = quick ? ['--messages', '50000', '--rooms', '2000', '--user-rooms', '200', '--runs', '50', '--no-postgres'] : []
   const inbox = (await runJson([bun, 'bench/inbox.ts', ...inboxArgs])) as unknown as Record<string, Record<'reference' | 'inbox' | 'badge', { p50: number; p99: number }>>
   const cluster = values.cluster ? await measureCluster() : null
@@ -372,6 +375,9 @@ try {
     `changes: with 10% of a fan-out load's operations edits and reactions, ${fmt(changes.cpuUsPerChange!)} µs of server CPU per change against ${fmt(changes.cpuUsPerMessage!)} per message (${changes.changeToMessage!.toFixed(1)}x: each change is a transaction of its own), ${fmt(changes.changesPerSecond!)} changes/s beside ${fmt(changes.storedPerSecondMixed!)} stored/s (${fmt(changes.storedPerSecondPlain!)} stored/s with sends only)`,
   )
   console.log(
+    `uploads: ${fmt(uploads.uploadsPerSecond!)} photos of 2 MB stored/s with 20 clients at once (p50 ${fmt(uploads.uploadP50Ms!)} ms), server RSS ${fmt(uploads.rssBeforeMiB!)} MiB before, ${fmt(uploads.rssPeakMiB!)} MiB at the peak; fan-out of messages with a photo ${fmt(uploads.imageDeliveredPerSecond!)} delivered/s against ${fmt(uploads.textDeliveredPerSecond!)} for text (${uploads.imageToText!.toFixed(2)}x)`,
+  )
+  console.log(
     `crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`,
   )
   for (const [name, r] of Object.entries(inbox)) {
@@ -410,6 +416,7 @@ try {
     inbox,
     webhooks,
     changes,
+    uploads,
     cluster,
     targets,
     rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })),
