@@ -57,7 +57,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Uint
  * for a body with a length, or none, or for `exceptPath`.
  */
 export function refuseLongChunkedBody(request: Request, maxBytes: number, exceptPath: string): Promise<Response | undefined> | undefined {
-  if (!request.body || request.headers.has('content-length')) return undefined
+  if (request.method === 'GET' || request.method === 'HEAD' || request.headers.has('content-length') || !request.body) return undefined
   // The route that reads its own body, bounded by its own limit (uploads).
   if (new URL(request.url).pathname === exceptPath) return undefined
   return readBody(request.clone(), maxBytes).then(
