@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray, isNull, lte, sql } from 'drizzle-orm'
-import { lock, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { and, asc, eq, gt, isNull, lte, sql } from 'drizzle-orm'
+import { rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 
 /**
  * A file or photo as a message keeps it (in `messages.attachments`, so reads need no join): what
@@ -26,6 +26,9 @@ export interface NewUpload extends StoredAttachment {
 
 /** The storage keys of an upload's file and thumbnail: made from its id alone, never from user input. */
 export const fileKeys = (id: string) => ({ file: `f/${id.slice(0, 2)}/${id}`, thumbnail: `t/${id.slice(0, 2)}/${id}` })
+
+/** An upload's row. */
+type UploadRow = typeof import('../db/schema.ts').uploads.$inferSelect
 
 /** Why a send may not attach an upload (its REST status and `chat.error` code). */
 export type ClaimRefusal = 'upload_not_found' | 'upload_expired' | 'upload_already_attached'
@@ -60,7 +63,31 @@ const usedSince = (q: QueryBuilder, t: SqlDatabase['t'], userId: string, dayStar
  * attached are due at their expiry. The cleaner deletes due files, then forgets rows a day old.
  */
 export class Uploads {
-  constructor(private readonly database: SqlDatabase) {}
+  /** A send's claim, a statement per upload, built once (see `SqlDatabase.statement`): every photo sent makes one. */
+  private readonly claims
+
+  constructor(private readonly database: SqlDatabase) {
+    const u = database.t.uploads
+    const p = sql.placeholder
+    this.claims = {
+      upload: database.statement(
+        (tx) =>
+          tx
+            .select()
+            .from(u)
+            .where(eq(u.id, p('id'))),
+        'lock',
+      ),
+      take: database.statement(
+        (tx) =>
+          tx
+            .update(u)
+            .set({ claim: sql`${p('claim')}` })
+            .where(eq(u.id, p('id'))),
+        'run',
+      ),
+    }
+  }
 
   /**
    * Records an upload if the user's uploads of the last day leave room for it (`bytesPerDay`);
@@ -96,19 +123,17 @@ export class Uploads {
    * send. Gives them in the order asked.
    */
   claim(ids: readonly string[], userId: string, claim: string, now: number): Promise<StoredAttachment[]> {
-    const { t } = this.database
-    const u = t.uploads
-    return this.database.transaction(function* (tx) {
-      const found = yield* lock(
-        tx
-          .select()
-          .from(u)
-          .where(inArray(u.id, [...ids])),
-      )
-      const byId = new Map(found.map((row) => [row.id, row]))
+    const s = this.claims
+    return this.database.transaction(function* () {
+      const found = new Map<string, UploadRow>()
+      // Locked in one order (ascending ids), so two sends of overlapping uploads cannot deadlock.
+      for (const id of [...ids].sort()) {
+        const [row] = yield* s.upload({ id })
+        if (row) found.set(id, row)
+      }
       const claimed: StoredAttachment[] = []
       for (const id of ids) {
-        const row = byId.get(id)
+        const row = found.get(id)
         // Another user's upload is as unknown as a missing one: its id tells nothing.
         if (!row || row.userId !== userId) throw new ClaimRefused('upload_not_found', id)
         const mine = row.claim === claim
@@ -116,12 +141,7 @@ export class Uploads {
         if (!mine && (row.deleteAt !== null || row.expiresAt <= now)) throw new ClaimRefused('upload_expired', id)
         claimed.push({ id: row.id, kind: row.kind, contentType: row.contentType, size: row.size, name: row.name, width: row.width, height: row.height, thumbnailType: row.thumbnailType })
       }
-      yield* run(
-        tx
-          .update(u)
-          .set({ claim })
-          .where(inArray(u.id, [...ids])),
-      )
+      for (const id of ids) yield* s.take({ id, claim })
       return claimed
     })
   }
