@@ -77,6 +77,8 @@ export function defineTables(c: DialectColumns) {
         .where(sql`${t.lastMessageId} > ${t.webhookMessageId}`),
       uniqueIndex('rooms_open_post_id_unique').on(t.postId).where(sql`${t.postId} IS NOT NULL AND ${t.kind} = 'open'`),
       uniqueIndex('rooms_direct_key_unique').on(t.directKey).where(sql`${t.directKey} IS NOT NULL`),
+      // The rooms about a post, of every kind (?post_id= on the rooms list).
+      index('rooms_post_id_id').on(t.postId, t.id).where(sql`${t.postId} IS NOT NULL`),
     ],
   )
 

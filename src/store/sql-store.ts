@@ -102,7 +102,7 @@ export abstract class SqlStore {
     return db
       .select({ id: t.rooms.id, name: t.rooms.name, postId: t.rooms.postId, createdAt: t.rooms.createdAt, kind: t.rooms.kind })
       .from(t.rooms)
-      .where(and(forward ? gt(t.rooms.id, page.after ?? 0) : lt(t.rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible))
+      .where(and(forward ? gt(t.rooms.id, page.after ?? 0) : lt(t.rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible, page.postId === undefined ? undefined : eq(t.rooms.postId, page.postId)))
       .orderBy(forward ? asc(t.rooms.id) : desc(t.rooms.id))
       .limit(page.limit)
   }

@@ -78,6 +78,8 @@ export interface RoomPage {
   before?: number
   after?: number
   userId?: string | null
+  /** Only the rooms about this post. */
+  postId?: number
 }
 
 /** One text a message had: as sent, as edited, as it was when unsent. `by`: who (null: the app's backend). */

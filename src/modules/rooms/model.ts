@@ -29,6 +29,7 @@ export const listRoomsQuerySchema = z.object({
   limit: pageLimit,
   before: cursor.optional().describe('Newest first, rooms with an id below this one (the `Link: rel="next"` header carries it)'),
   after: cursor.optional().describe('Oldest first instead, rooms with an id above this one (to page forward, or to look for rooms made since)'),
+  post_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe("Only the rooms about this post (open, and the caller's private and direct ones): a seller's chats about a post"),
 })
 export type ListRoomsQuery = z.infer<typeof listRoomsQuerySchema>
 

@@ -145,10 +145,11 @@ export class RoomService {
    * `before`), or oldest first above `after`. `next` is the query of the following page while one exists.
    */
   async list(page: ListRoomsQuery, host: string, caller: Caller): Promise<RoomList> {
-    const found = await this.store.listRooms({ ...page, limit: page.limit + 1, userId: caller.identity?.userId ?? null })
+    const found = await this.store.listRooms({ limit: page.limit + 1, before: page.before, after: page.after, postId: page.post_id, userId: caller.identity?.userId ?? null })
     const rows = found.slice(0, page.limit)
     const last = rows.at(-1)
-    const next: ListRoomsQuery | null = found.length > page.limit && last ? (page.after !== undefined ? { limit: page.limit, after: last.id } : { limit: page.limit, before: last.id }) : null
+    const next: ListRoomsQuery | null =
+      found.length > page.limit && last ? (page.after !== undefined ? { limit: page.limit, after: last.id, post_id: page.post_id } : { limit: page.limit, before: last.id, post_id: page.post_id }) : null
     return { rooms: await this.summaries(rows, host, caller), next }
   }
 

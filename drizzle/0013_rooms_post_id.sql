@@ -1,0 +1,1 @@
+CREATE INDEX `rooms_post_id_id` ON `rooms` (`post_id`,`id`) WHERE "rooms"."post_id" IS NOT NULL;
