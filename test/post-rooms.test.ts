@@ -59,7 +59,33 @@ for (const store of STORES) {
     })
 
     it('should refuse a post_id that is not a positive integer', async () => {
-      for (const bad of ['0', '-1', 'x', '1.5']) expect((await server.http(`/chat/v1/rooms/?post_id=${bad}`)).status).toBe(400)
+      for (const bad of ['0', '-1', 'x', '1.5']) {
+        expect((await server.http(`/chat/v1/rooms/?post_id=${bad}`)).status).toBe(400)
+        expect((await server.http(`/chat/v1/inbox/?post_id=${bad}`, { headers: identityHeaders(seller) })).status).toBe(400)
+      }
+    })
+
+    it("should filter the inbox to a post's rooms, page by page", async () => {
+      // Sending to the open room makes the seller one of its participants (in their inbox).
+      expect((await server.post('/chat/v1/message/', { room: ids.open, message: '네고 가능해요' }, identityHeaders(seller))).status).toBe(201)
+      const inbox = async (query: string, user: TestUser) => {
+        const res = await server.http(`/chat/v1/inbox/?${query}`, { headers: identityHeaders(user) })
+        expect(res.status).toBe(200)
+        return (await res.json()) as { rooms: { id: number; post_id: number | null }[]; next_cursor: string | null }
+      }
+      const all = await inbox('post_id=31', seller)
+      expect(all.rooms.map((r) => r.id).sort((a, b) => a - b)).toEqual([ids.open!, ids.private!, ids.direct1!, ids.direct2!].sort((a, b) => a - b))
+      expect(all.rooms.every((r) => r.post_id === 31)).toBe(true)
+      expect((await inbox('post_id=32', seller)).rooms.map((r) => r.id)).toEqual([ids.other!])
+      expect((await inbox('post_id=31', buyer2)).rooms.map((r) => r.id)).toEqual([ids.direct2!])
+      const paged: number[] = []
+      let cursor: string | null = null
+      do {
+        const page: Awaited<ReturnType<typeof inbox>> = await inbox(`post_id=31&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, seller)
+        paged.push(...page.rooms.map((r) => r.id))
+        cursor = page.next_cursor
+      } while (cursor && paged.length < 10)
+      expect(paged).toEqual(all.rooms.map((r) => r.id))
     })
   })
 }

@@ -53,6 +53,8 @@ export interface InboxPage {
   after: { at: number; roomId: number } | null
   /** Just this room (a stream announcing a room the user gained). */
   onlyRoom?: number
+  /** Only the rooms about this post. */
+  postId?: number
 }
 
 /** One room of a user's inbox, as of the page's moment. */
@@ -209,9 +211,10 @@ export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxSh
   const activityAt = sql`case when ${r.lastMessageId} is null then ${r.createdAt} when ${r.lastMessageId} <= ${asOf} then ${r.lastMessageAt} else coalesce(${newest(x.createdAt)}, ${r.createdAt}) end`
   const after = shape.after ? sql` where "activityAt" < ${value('afterAt')} or ("activityAt" = ${value('afterAt')} and "id" < ${value('afterRoom')})` : sql``
   const onlyRoom = shape.onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``
+  const ofPost = shape.post ? sql` and ${r.postId} = ${value('postId')}` : sql``
   return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
       ${roomsOfMembers(database, a)}
-      where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}) page${after}
+      where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}${ofPost}) page${after}
     order by "activityAt" desc, "id" desc
     limit ${value('limit')}`
 }
@@ -220,10 +223,23 @@ export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxSh
 export interface InboxShape {
   after: boolean
   onlyRoom: boolean
+  post: boolean
 }
 
+/** The form of the inbox query a page needs. */
+export const inboxShape = (page: InboxPage): InboxShape => ({ after: page.after !== null, onlyRoom: page.onlyRoom !== undefined, post: page.postId !== undefined })
+
 /** An inbox page's values, by the names `inboxQuery` gives them. */
-export const inboxValues = (userId: string, page: InboxPage) => ({ userId, asOfId: page.asOfId, asOfAt: page.asOfAt, limit: page.limit, afterAt: page.after?.at, afterRoom: page.after?.roomId, onlyRoom: page.onlyRoom })
+export const inboxValues = (userId: string, page: InboxPage) => ({
+  userId,
+  asOfId: page.asOfId,
+  asOfAt: page.asOfAt,
+  limit: page.limit,
+  afterAt: page.after?.at,
+  afterRoom: page.after?.roomId,
+  onlyRoom: page.onlyRoom,
+  postId: page.postId,
+})
 
 /** Rows of `inboxQuery`, as the drivers hand them over (Postgres gives bigints as strings). */
 export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt', number | string> & { name: string; postId: number | string | null; kind: ListedRoom['kind']; lastMessageId: number | string | null }

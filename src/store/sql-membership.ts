@@ -15,6 +15,7 @@ import {
   unreadTotalQuery,
   type BlockRow,
   type InboxPage,
+  inboxShape,
   type InboxShape,
   type InboxQueryRow,
   type InboxRow,
@@ -265,9 +266,7 @@ export class SqlMembership implements Membership {
   }
 
   async inbox(userId: string, page: InboxPage): Promise<InboxRow[]> {
-    const { inbox } = this.reads
-    const read = page.after ? (page.onlyRoom === undefined ? inbox.after : inbox.afterInRoom) : page.onlyRoom === undefined ? inbox.first : inbox.firstInRoom
-    return (await read(inboxValues(userId, page))).map(toInboxRow)
+    return (await this.reads.inbox(inboxShape(page))(inboxValues(userId, page))).map(toInboxRow)
   }
 
   async newestMessageId(): Promise<number> {
@@ -342,10 +341,17 @@ function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
 
 /** The reads on the inbox's paths, each built once (SqlDatabase.rawStatement), one per form of its query. */
 function prepareReads(database: SqlDatabase) {
-  const inbox = (shape: InboxShape) => database.rawStatement<InboxQueryRow>((value) => inboxQuery(database, value, shape))
+  // Each form of the inbox query is built the first time a page needs it, then kept.
+  const forms = new Map<string, ReturnType<typeof database.rawStatement<InboxQueryRow>>>()
+  const inbox = (shape: InboxShape) => {
+    const key = `${shape.after}/${shape.onlyRoom}/${shape.post}`
+    let form = forms.get(key)
+    if (!form) forms.set(key, (form = database.rawStatement<InboxQueryRow>((value) => inboxQuery(database, value, shape))))
+    return form
+  }
   const { t } = database
   return {
-    inbox: { first: inbox({ after: false, onlyRoom: false }), after: inbox({ after: true, onlyRoom: false }), firstInRoom: inbox({ after: false, onlyRoom: true }), afterInRoom: inbox({ after: true, onlyRoom: true }) },
+    inbox,
     readStates: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, false)),
     readStateOfRoom: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, true)),
     unreadTotal: database.rawStatement<{ total: number | string; rooms: number | string }>((value) => unreadTotalQuery(database, value)),

@@ -4,7 +4,8 @@ import { memberSchema, roomSummarySchema } from '../rooms/model.ts'
 
 export const inboxQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(30).describe('Rooms per page (1–100)'),
-  cursor: z.string().max(200).optional().describe("The previous page's next_cursor"),
+  cursor: z.string().max(200).optional().describe("The previous page's next_cursor (give post_id again with it)"),
+  post_id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe("Only the rooms about this post: a seller's chats about a post"),
 })
 export type InboxQuery = z.infer<typeof inboxQuerySchema>
 

@@ -49,7 +49,7 @@ export class InboxService {
   async page(caller: Caller, query: InboxQuery, host: string): Promise<InboxDto> {
     const { identity } = requireIdentity(caller)
     const position: Position = query.cursor ? decodeCursor(query.cursor) : { asOfId: await this.store.membership.newestMessageId(), asOfAt: Date.now(), after: null }
-    const rows = await this.store.membership.inbox(identity.userId, { ...position, limit: query.limit })
+    const rows = await this.store.membership.inbox(identity.userId, { ...position, limit: query.limit, postId: query.post_id })
     const last = rows.at(-1)
     return {
       rooms: await this.entries(identity, rows, host),
