@@ -48,6 +48,8 @@ export const unauthorized = (code: string, detail: string) => new AppError(401, 
 export const forbidden = (code: string, detail: string) => new AppError(403, code, 'Forbidden', detail)
 export const conflict = (code: string, detail: string) => new AppError(409, code, 'Conflict', detail)
 export const notFound = (code: string, detail: string) => new AppError(404, code, 'Not Found', detail)
+/** 413 `payload_too_large`: a body longer than its route takes (refused unread, or cut where the limit was passed). */
+export const payloadTooLarge = (detail: string) => new AppError(413, 'payload_too_large', 'Content Too Large', detail)
 export const unavailable = (code: string, detail: string) => new AppError(503, code, 'Service Unavailable', detail)
 export const tooMany = (code: string, detail: string, retryAfterSeconds?: number) =>
   new AppError(429, code, 'Too Many Requests', detail, undefined, retryAfterSeconds === undefined ? undefined : { 'retry-after': String(retryAfterSeconds) })

@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import type { Server } from 'bun'
 import type { Requester } from './abuse-limits.ts'
 import type { Config } from './config.ts'
-import { AppError, badRequest, problemResponse } from './errors.ts'
+import { AppError, badRequest, payloadTooLarge, problemResponse } from './errors.ts'
 import { decodeHeaderValue, identityHeaders } from './identity.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
@@ -62,7 +62,7 @@ export function createGatewayGuard(config: Config, logger: Logger, metrics: Metr
     const { path } = verdict.target
     // A body longer than its route takes is refused unread (uploads take MAX_UPLOAD_BYTES, the rest MAX_BODY_BYTES).
     const declared = Number(request.headers.get('content-length') ?? 0)
-    if (declared > (path === UPLOADS_PATH ? maxUploadBody : config.MAX_BODY_BYTES)) return refuse(request, new AppError(413, 'payload_too_large', 'Content Too Large', 'The request body is larger than this route takes.'))
+    if (declared > (path === UPLOADS_PATH ? maxUploadBody : config.MAX_BODY_BYTES)) return refuse(request, payloadTooLarge('The request body is larger than this route takes.'))
     if (OPEN_ROUTES.has(`${request.method} ${path}`) || publicRoutes(request.method, path)) return
     if (proxies) {
       const peer = server?.requestIP(request)?.address

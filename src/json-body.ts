@@ -1,4 +1,4 @@
-import { AppError, badRequest, problemResponse } from './errors.ts'
+import { AppError, badRequest, payloadTooLarge, problemResponse } from './errors.ts'
 
 /** Deeper than any body this API takes (its deepest is an object holding a list of ids). */
 export const MAX_JSON_DEPTH = 16
@@ -25,7 +25,7 @@ export function checkBodyDepth(body: unknown): void {
  * further (a declared length is refused unread at the gate; this bounds a chunked body).
  */
 export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
-  const tooLarge = () => new AppError(413, 'payload_too_large', 'Content Too Large', `The request body may be at most ${maxBytes} bytes.`)
+  const tooLarge = () => payloadTooLarge(`The request body may be at most ${maxBytes} bytes.`)
   const declared = Number(request.headers.get('content-length') ?? Number.NaN)
   if (declared > maxBytes) throw tooLarge()
   if (!request.body) return new Uint8Array(0)

@@ -24,6 +24,12 @@ export interface NewUpload extends StoredAttachment {
   expiresAt: number
 }
 
+/**
+ * The daily allowance's window: a user's uploads of the last this-many ms count against
+ * UPLOAD_BYTES_PER_DAY, so their rows are kept at least that long (after their files go).
+ */
+export const QUOTA_WINDOW_MS = 86_400_000
+
 /** The storage keys of an upload's file and thumbnail: made from its id alone, never from user input. */
 export const fileKeys = (id: string) => ({ file: `f/${id.slice(0, 2)}/${id}`, thumbnail: `t/${id.slice(0, 2)}/${id}` })
 

@@ -1,7 +1,7 @@
 import type { Clock, Timer } from '../../clock.ts'
 import type { Logger } from '../../logger.ts'
 import type { Store } from '../../store/store.ts'
-import { fileKeys } from '../../store/uploads.ts'
+import { fileKeys, QUOTA_WINDOW_MS } from '../../store/uploads.ts'
 import type { FileStorage } from '../../uploads/storage.ts'
 
 /** How often uploads are looked through. */
@@ -14,7 +14,6 @@ const EXPIRY_GRACE_MS = 10 * 60_000
 /** Files deleted per batch, and batches per pass (the rest wait for the next pass). */
 const BATCH = 100
 const BATCHES_PER_PASS = 20
-const DAY_MS = 86_400_000
 
 /** What one pass did. */
 export interface Cleaned {
@@ -82,12 +81,12 @@ export class UploadCleaner {
           const keys = fileKeys(upload.id)
           await this.storage.delete(keys.file)
           if (upload.thumbnail) await this.storage.delete(keys.thumbnail)
-          await this.store.uploads.filesDeleted(upload.id, now - DAY_MS)
+          await this.store.uploads.filesDeleted(upload.id, now - QUOTA_WINDOW_MS)
           cleaned.deleted++
         }
         if (due.length < BATCH) break
       }
-      await this.store.uploads.forgetOld(now - DAY_MS)
+      await this.store.uploads.forgetOld(now - QUOTA_WINDOW_MS)
     } catch (err) {
       this.logger.warn('cleaning up uploads failed; trying again later', { err })
     }

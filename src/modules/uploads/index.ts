@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import { z } from 'zod'
 import type { Callers } from '../../caller.ts'
-import { AppError, badRequest, forbidden, notFound } from '../../errors.ts'
+import { badRequest, forbidden, notFound, payloadTooLarge } from '../../errors.ts'
 import type { Logger } from '../../logger.ts'
 import { readBody } from '../../json-body.ts'
 import { responses } from '../../openapi/responses.ts'
@@ -31,7 +31,7 @@ async function receivedFile(request: Request, maxBytes: number): Promise<Receive
   return { bytes: await readBody(request, maxBytes), name: url.searchParams.get('name') ?? '' }
 }
 
-const tooLarge = (maxBytes: number) => new AppError(413, 'payload_too_large', 'Content Too Large', `An upload may be at most ${maxBytes} bytes.`)
+const tooLarge = (maxBytes: number) => payloadTooLarge(`An upload may be at most ${maxBytes} bytes.`)
 
 /** `POST /chat/v1/uploads/`, and with local storage the files' own route, `GET /chat/v1/files/…` (signed URLs). */
 export const uploadRoutes = (uploads: UploadService, files: Files, callers: Callers, maxBytes: number, logger: Logger) => {

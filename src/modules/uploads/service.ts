@@ -5,7 +5,7 @@ import { AppError, tooMany, unavailable, unprocessable } from '../../errors.ts'
 import type { Logger } from '../../logger.ts'
 import type { AttachmentDto } from '../../realtime/codec.ts'
 import type { Store } from '../../store/store.ts'
-import { fileKeys, type NewUpload } from '../../store/uploads.ts'
+import { fileKeys, QUOTA_WINDOW_MS, type NewUpload } from '../../store/uploads.ts'
 import { prepareImage, sniff, type Thumbnailer } from '../../uploads/image.ts'
 import type { Files } from './files.ts'
 
@@ -14,8 +14,6 @@ const IMAGE_TYPES: ReadonlySet<string> = new Set(['image/jpeg', 'image/png', 'im
 
 /** Longest file name kept, in code points (longer ones keep their start and extension). */
 const MAX_NAME_LENGTH = 200
-
-const DAY_MS = 86_400_000
 
 /** An upload as it arrived: its bytes and the name its sender gave (a form field's file name, or `?name=`). */
 export interface ReceivedFile {
@@ -51,7 +49,7 @@ export class UploadService {
   async admit(caller: Caller, declaredBytes: number): Promise<void> {
     const { identity } = requireIdentity(caller)
     const now = this.files.clock.wallNow()
-    if (declaredBytes > 0 && !(await this.store.uploads.hasRoom(identity.userId, declaredBytes, this.config.UPLOAD_BYTES_PER_DAY, now - DAY_MS))) throw this.overQuota()
+    if (declaredBytes > 0 && !(await this.store.uploads.hasRoom(identity.userId, declaredBytes, this.config.UPLOAD_BYTES_PER_DAY, now - QUOTA_WINDOW_MS))) throw this.overQuota()
   }
 
   private overQuota() {
@@ -84,7 +82,7 @@ export class UploadService {
     }
     // The row first: it takes the allowance (two uploads at once cannot both pass it on SQLite), and
     // files stored under it are deleted at its expiry if anything below fails.
-    if (!(await this.store.uploads.record(upload, this.config.UPLOAD_BYTES_PER_DAY, now - DAY_MS))) {
+    if (!(await this.store.uploads.record(upload, this.config.UPLOAD_BYTES_PER_DAY, now - QUOTA_WINDOW_MS))) {
       throw this.overQuota()
     }
     const keys = fileKeys(upload.id)
