@@ -219,6 +219,26 @@ for (const store of STORES) {
         await Promise.all([watcher.close(), late.close()])
       })
 
+      it('should refuse a photo from someone removed from a private room, and let them send it elsewhere', async () => {
+        const created = await server.post('/chat/v1/create-room/', { name: '팀', kind: 'private', members: [bob.user_id] }, identityHeaders(alice))
+        const room = ((await created.json()) as { id: number }).id
+        const photo = await uploaded(server, bob, await png(30, 30), 'image/png', 'p.png')
+        const removed = await server.http(`/chat/v1/room/${room}/members/${bob.user_id}/`, { method: 'DELETE', headers: identityHeaders(alice) })
+        expect(removed.status).toBe(204)
+        const refused = await send(server, bob, room, '', [photo.id])
+        expect(refused.status).toBe(403)
+        expect(await codeOf(refused)).toBe('not_a_member')
+        // All or none: with another user's upload beside it, nothing is claimed.
+        const mixed = await send(server, bob, await createRoom(server, 'mixed'), '', [photo.id, (await uploaded(server, carol, await png(8, 8), 'image/png', 'c.png')).id])
+        expect(mixed.status).toBe(422)
+        expect(await codeOf(mixed)).toBe('upload_not_found')
+        // Nothing was stored, and the upload was let go: it is still bob's to send.
+        const history = (await (await server.http(`/chat/v1/room/${room}/messages/`, { headers: identityHeaders(alice) })).json()) as MessageDto[]
+        expect(history).toEqual([])
+        const open = await createRoom(server, 'elsewhere')
+        expect((await sent(server, bob, open, '', [photo.id])).attachments.map((x) => x.id)).toEqual([photo.id])
+      })
+
       it('should send a file over the socket with an empty text, as kind file', async () => {
         const room = await createRoom(server, 'files')
         const doc = await uploaded(server, alice, pdf(), 'application/pdf', '계약서.pdf')
@@ -275,10 +295,14 @@ for (const store of STORES) {
       it('should delete uploads never sent after their expiry, and refuse to send them', async () => {
         const room = await createRoom(server, 'expired')
         const photo = await uploaded(server, bob, await png(40, 40), 'image/png', 'p.png')
+        // One sent with a message: linked to it, never cleaned up as unsent.
+        const kept = await uploaded(server, bob, await png(40, 40), 'image/png', 'kept.png')
+        await sent(server, bob, room, '', [kept.id])
         expect(await stored(server, photo.id)).toBe(true)
         // UPLOAD_TTL_SECONDS (600 s) and the cleaner's grace for sends under way (10 minutes).
         await clock.advance(21 * MINUTE)
         await until(async () => !(await stored(server, photo.id)), { what: 'the expired upload to be deleted' })
+        expect(await stored(server, kept.id)).toBe(true)
         const res = await send(server, bob, room, '', [photo.id])
         expect(res.status).toBe(422)
         expect(await codeOf(res)).toBe('upload_expired')
