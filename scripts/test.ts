@@ -44,12 +44,29 @@ const common = [`--timeout=${TIMEOUT_MS}`]
  */
 const parallel = [`--parallel=${WORKERS}`, '--no-isolate', '--timings=test/timings.json']
 
-/** Runs `bun test` with `args`, its output passed through; its exit status and how long it took. */
-async function bunTest(args: string[]): Promise<{ status: number; seconds: number }> {
+/** Copies `stream` to `out` as it comes, keeping the lines that name a failed test. */
+async function passThrough(stream: ReadableStream<Uint8Array>, out: NodeJS.WriteStream, failed: string[]): Promise<void> {
+  const decoder = new TextDecoder()
+  let partial = ''
+  for await (const chunk of stream) {
+    out.write(chunk)
+    const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) if (line.startsWith('(fail)') && !failed.includes(line)) failed.push(line)
+  }
+}
+
+/**
+ * Runs `bun test` with `args`, its output passed through; its exit status, how long it took and
+ * the tests that failed (a long log is often read from its end only, where the summary repeats them).
+ */
+async function bunTest(args: string[]): Promise<{ status: number; seconds: number; failed: string[] }> {
   const started = performance.now()
-  const proc = Bun.spawn([process.execPath, 'test', ...args], { cwd: root, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit' })
+  const proc = Bun.spawn([process.execPath, 'test', ...args], { cwd: root, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  const failed: string[] = []
+  await Promise.all([passThrough(proc.stdout, process.stdout, failed), passThrough(proc.stderr, process.stderr, failed)])
   const status = await proc.exited
-  return { status, seconds: (performance.now() - started) / 1000 }
+  return { status, seconds: (performance.now() - started) / 1000, failed }
 }
 
 const given = process.argv.slice(2)
@@ -61,13 +78,16 @@ const passes: { name: string; args: string[] }[] =
         { name: `${ALONE.join(', ')}, alone`, args: [...common, ...ALONE.map((file) => `./${file}`)] },
       ]
 
-const results: { name: string; status: number; seconds: number }[] = []
+const results: { name: string; status: number; seconds: number; failed: string[] }[] = []
 for (const pass of passes) {
   console.log(`\n=== ${pass.name}: bun test ${pass.args.join(' ')}\n`)
   results.push({ name: pass.name, ...(await bunTest(pass.args)) })
 }
 
 console.log('\n=== summary')
-for (const r of results) console.log(`${r.status === 0 ? 'passed' : `FAILED (exit ${r.status})`}  ${r.seconds.toFixed(1)} s  ${r.name}`)
+for (const r of results) {
+  console.log(`${r.status === 0 ? 'passed' : `FAILED (exit ${r.status})`}  ${r.seconds.toFixed(1)} s  ${r.name}`)
+  for (const line of r.failed) console.log(`  ${line}`)
+}
 console.log(`${results.reduce((sum, r) => sum + r.seconds, 0).toFixed(1)} s in all`)
 process.exit(results.every((r) => r.status === 0) ? 0 : 1)
