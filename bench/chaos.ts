@@ -262,7 +262,7 @@ async function run(): Promise<{ history: History; logs: LogLine[]; faults: Fault
       const { body } = await getJson<MessageDto[]>(`${base}/chat/v1/room/${room}/messages/?after=${after}&limit=200`, 10_000)
       if (!body) throw new Error(`could not read room ${room}'s history`)
       if (body.length === 0) break
-      for (const m of body) stored.push({ id: m.id, room: m.room, user_id: m.user_id, client_msg_id: m.client_msg_id, at: Date.parse(m.created_at), form: formOf(m) })
+      for (const m of body) stored.push({ id: m.id, room: m.room, user_id: m.user_id ?? '', client_msg_id: m.client_msg_id, at: Date.parse(m.created_at), form: formOf(m) })
       after = body.at(-1)!.id
     }
   }

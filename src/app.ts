@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from 'elysia'
 import { AbuseLimits } from './abuse-limits.ts'
-import { AppError, badRequest, fieldErrors, forbidden, notFound, problemResponse, unavailable, unprocessable } from './errors.ts'
+import { AppError, badRequest, fieldErrors, forbidden, notFound, problemResponse, roomClosed, unavailable, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { docsRoutes } from './docs/index.ts'
 import { createGatewayGuard } from './gateway.ts'
@@ -18,6 +18,9 @@ import { BlockService, MemberService } from './modules/members/service.ts'
 import { createCallers, Profiles } from './caller.ts'
 import { readRoutes } from './modules/reads/index.ts'
 import { inboxRoutes } from './modules/inbox/index.ts'
+import { RoomHiding } from './modules/inbox/hide.ts'
+import { postRoutes } from './modules/posts/index.ts'
+import { PostService } from './modules/posts/service.ts'
 import { meRoutes } from './modules/me/index.ts'
 import { InboxService } from './modules/inbox/service.ts'
 import { inboxSocketRoutes } from './modules/inbox/socket.ts'
@@ -35,7 +38,7 @@ import { uploadRoutes } from './modules/uploads/index.ts'
 import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './modules/uploads/model.ts'
 import { UploadService } from './modules/uploads/service.ts'
 import { storageProblemOf, storageProblemText } from './store/storage-problem.ts'
-import { isStorageOutage, NotAMemberError, UnstorableTextError } from './store/store.ts'
+import { isStorageOutage, NotAMemberError, RoomClosedError, UnstorableTextError } from './store/store.ts'
 
 export interface AppDeps extends Omit<RealtimeDeps, 'files'> {
   /** Uploaded files; by default the storage UPLOADS names. */
@@ -58,6 +61,8 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   if (code === 'NOT_FOUND') return notFound('not_found', 'No such route.')
   // Membership checked again where the write commits: removed since the route admitted the caller.
   if (error instanceof NotAMemberError) return forbidden('not_a_member', `Only members may use room ${error.roomId}.`)
+  // Checked where the write commits: archived, or left by one of a direct room's two.
+  if (error instanceof RoomClosedError) return roomClosed(error)
   if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.field, message: error.message }])
   const problem = storageProblemOf(error)
   if (problem) {
@@ -138,11 +143,12 @@ export function createApp(deps: AppDeps) {
     .use(testPage ? testPage.routes : new Elysia())
     .use(opsRoutes(store, broker, metrics, { shuttingDown: () => lifecycle.stopping }, logger))
     .use(roomRoutes(rooms, callers, config))
-    .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, metrics, limiter, links))
+    .use(messageRoutes(messages, callers, config.MAX_MESSAGE_LENGTH, config.ROOM_DATA_BYTES, metrics, limiter, links))
     .use(memberRoutes(members, callers, config))
     .use(blockRoutes(blocks, callers))
     .use(readRoutes(reads, callers))
-    .use(inboxRoutes(inbox, callers, config))
+    .use(inboxRoutes(inbox, new RoomHiding(store, access, broker, messages), callers, config))
+    .use(postRoutes(new PostService(store, rooms, messages, broker), callers, config))
     .use(meRoutes(callers))
     .use(reportRoutes(reports, callers, config))
     .use(deadLetterRoutes(deadLetters, callers))

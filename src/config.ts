@@ -168,6 +168,7 @@ export const configSchema = z.object({
     .optional()
     .describe("Secret the app's own backend sends as X-Service-Secret: such calls may create rooms of any kind for anyone, manage members, and read any room"),
   MAX_ROOM_MEMBERS: positiveInt.max(100_000).default(1000).describe('Most owners and members a private room may have'),
+  ROOM_DATA_BYTES: positiveInt.max(65_536).default(4096).describe("Largest `data` the app's backend may keep on a room (the post's title, price, picture), in bytes of its JSON"),
   REPORTS_PER_HOUR: positiveInt.max(1_000_000).default(30).describe('Reports an hour per user, bursts of a quarter of it (more: 429); ten times that per client address'),
   WEBHOOK_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })

@@ -49,6 +49,10 @@ export const forbidden = (code: string, detail: string) => new AppError(403, cod
 export const conflict = (code: string, detail: string) => new AppError(409, code, 'Conflict', detail)
 export const notFound = (code: string, detail: string) => new AppError(404, code, 'Not Found', detail)
 /** 413 `payload_too_large`: a body longer than its route takes (refused unread, or cut where the limit was passed). */
+/** A room that takes no writes from users now (store.ts RoomClosedError), as REST answers it; sockets get the same code. */
+export const roomClosed = ({ code }: { code: 'room_archived' | 'peer_left' }) =>
+  conflict(code, code === 'room_archived' ? 'This room is archived: it can be read, not written.' : 'The other member left this direct room: no more messages can be sent here.')
+
 export const payloadTooLarge = (detail: string) => new AppError(413, 'payload_too_large', 'Content Too Large', detail)
 export const unavailable = (code: string, detail: string) => new AppError(503, code, 'Service Unavailable', detail)
 export const tooMany = (code: string, detail: string, retryAfterSeconds?: number) =>

@@ -90,7 +90,7 @@ export const settled = (status: number) => status !== 0 && status !== 429 && sta
 
 /** What a client compares of a message. */
 export function formOf(m: MessageDto): MessageForm {
-  return { user_id: m.user_id, message: m.message, deleted: m.deleted, edited_at: m.edited_at, reactions: m.reactions, reply_to: m.reply_to, version: m.version }
+  return { user_id: m.user_id ?? '', message: m.message, deleted: m.deleted, edited_at: m.edited_at, reactions: m.reactions, reply_to: m.reply_to, version: m.version }
 }
 
 /**

@@ -21,6 +21,8 @@ export interface InboxEvents {
   read: InboxReadFrame
   room: InboxRoomFrame
   removed: InboxRemovedFrame
+  /** A room's name, data or status changed (its entry shows them). */
+  roomUpdated: InboxRoomUpdatedFrame
   /** The rooms changed: after a fetch, or a frame applied to them. */
   rooms: readonly InboxRoom[]
   error: Error
@@ -31,7 +33,10 @@ export interface InboxEvents {
 /** `inbox.message.updated`: a message edited or unsent, with the room's unread count after it. */
 export type InboxUpdatedFrame = Extract<InboxServerFrame, { type: 'inbox.message.updated' }>
 
-type ChangeFrame = InboxMessageFrame | InboxUpdatedFrame | InboxReadFrame | InboxRoomFrame | InboxRemovedFrame
+/** `inbox.room.updated`: a room's name, data or status changed. */
+export type InboxRoomUpdatedFrame = Extract<InboxServerFrame, { type: 'inbox.room.updated' }>
+
+type ChangeFrame = InboxMessageFrame | InboxUpdatedFrame | InboxReadFrame | InboxRoomFrame | InboxRemovedFrame | InboxRoomUpdatedFrame
 
 const activity = (room: InboxRoom) => Date.parse(room.last_message?.created_at ?? room.created_at)
 
@@ -114,6 +119,9 @@ export class InboxStream extends Emitter<InboxEvents> {
       case 'inbox.removed':
         this.emit('removed', frame)
         return this.change(frame)
+      case 'inbox.room.updated':
+        this.emit('roomUpdated', frame)
+        return this.change(frame)
       default: {
         const unknown: never = frame
         return void unknown
@@ -159,6 +167,12 @@ export class InboxStream extends Emitter<InboxEvents> {
     if (frame.type === 'inbox.room') this.entries.set(frame.room.id, frame.room)
     if (frame.type === 'inbox.removed') this.entries.delete(frame.room)
     if (frame.type === 'inbox.room' || frame.type === 'inbox.removed') return true
+    if (frame.type === 'inbox.room.updated') {
+      const entry = this.entries.get(frame.room.id)
+      // The summary is the room's as a service call sees it: the entry keeps its own peer and counts.
+      if (entry) Object.assign(entry, { name: frame.room.name, status: frame.room.status, data: frame.room.data, member_count: frame.room.member_count })
+      return true
+    }
     const entry = this.entries.get(frame.room)
     if (!entry) return frame.type !== 'inbox.message'
     if (frame.type === 'inbox.read') Object.assign(entry, { last_read_id: frame.last_read_id, unread_count: frame.unread_count })

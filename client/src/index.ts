@@ -36,7 +36,7 @@ export function createChatClient(options: ChatClientOptions = {}): ChatClient {
 export { backoffDelay, type BackoffOptions } from './backoff.ts'
 export { ChatApiError, ChatSendError, type SendFailure } from './errors.ts'
 export type { AuthContext, AuthHook, AuthParams, AuthSignal, FetchLike, FetchResponse, TransportOptions, WebSocketConstructor, WebSocketLike } from './http.ts'
-export { InboxStream, type InboxEvents, type InboxOptions, type InboxUpdatedFrame } from './inbox.ts'
+export { InboxStream, type InboxEvents, type InboxOptions, type InboxRoomUpdatedFrame, type InboxUpdatedFrame } from './inbox.ts'
 export type { OutboxStorage, PendingFile, PendingMessage } from './outbox.ts'
 export { ChatApi } from './rest.ts'
 export { RoomConnection, type RoomEvents, type RoomOptions } from './room.ts'

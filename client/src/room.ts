@@ -10,7 +10,7 @@ import type { ChatApi } from './rest.ts'
 import { messageFrame, newId, pendingOfSend, sendRefusal, type SendInput } from './sends.ts'
 import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
 import { SendUploads, type FileProgress } from './uploads.ts'
-import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomDetail, RoomServerFrame, TypingFrame } from './types.ts'
+import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomDetail, RoomServerFrame, RoomUpdatedFrame, TypingFrame } from './types.ts'
 
 /** How a room connection starts and behaves. */
 export interface RoomOptions {
@@ -80,6 +80,8 @@ export interface RoomEvents {
   typing: TypingFrame
   read: ReadFrame
   member: MemberFrame
+  /** The room's name, data or status changed (in the room's order). */
+  roomUpdated: RoomUpdatedFrame
   /** A message the server refused for good (the promise of `send()` rejects with the same error). */
   failed: { pending: PendingMessage; error: ChatSendError }
   /** The messages waiting for the server changed (`pending` holds the same list). */
@@ -409,6 +411,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
         this.reads.member(frame)
         this.emit('reads', this.reads.markers)
         return this.emit('member', frame)
+      case 'chat.room.updated':
+        return this.emit('roomUpdated', frame)
       case 'chat.error':
         return this.refused(frame)
       default: {
@@ -428,7 +432,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     }
     this.store.reached(message.version)
     // Sending moves the sender's marker to the message, and the room hears no `chat.read` of it.
-    if (this.reads.read(message.user_id, message.id)) this.emit('reads', this.reads.markers)
+    if (message.user_id !== null && this.reads.read(message.user_id, message.id)) this.emit('reads', this.reads.markers)
     // Held already: heard again, or (a replay) in a newer form.
     if (this.messages.has(message.id)) return this.latest(message)
     for (const m of this.resume.arrived(message)) this.deliver(m)

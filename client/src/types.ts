@@ -71,7 +71,7 @@ export type Problem = z.output<typeof problemSchema>
 /** `POST /chat/v1/create-room/`. */
 export type CreateRoomInput = Input<ReturnType<typeof createRoomBodySchema>>
 /** `POST /chat/v1/direct-room/`. */
-export type DirectRoomInput = Input<typeof directRoomBodySchema>
+export type DirectRoomInput = Input<ReturnType<typeof directRoomBodySchema>>
 /** `POST /chat/v1/message/`. */
 export type SendMessageInput = Input<ReturnType<typeof sendMessageBodySchema>>
 /** `PATCH /chat/v1/room/{room_id}/messages/{message_id}/`: the new text. */
@@ -111,6 +111,8 @@ export type TypingFrame = z.output<typeof serverFrameSchemas.typing>
 export type ReadFrame = z.output<typeof serverFrameSchemas.read>
 /** `chat.member.added` / `chat.member.removed`. */
 export type MemberFrame = z.output<typeof serverFrameSchemas.memberAdded> | z.output<typeof serverFrameSchemas.memberRemoved>
+/** `chat.room.updated`: the room's name, data or status changed. */
+export type RoomUpdatedFrame = z.output<typeof serverFrameSchemas.roomUpdated>
 /** `chat.recovered`: the replay asked for with `since=` or `since_version=` is over (`reset`: the database was replaced; `version`: where a `since_version=` replay brought the client). */
 export type RecoveredFrame = z.output<typeof serverFrameSchemas.recovered>
 /** `chat.error`: a frame the server would not take; the socket stays open. */

@@ -16,6 +16,7 @@ import roomEvents from '../../drizzle/0010_room_events.sql' with { type: 'text' 
 import changedMessagesIndex from '../../drizzle/0011_changed_messages_index.sql' with { type: 'text' }
 import uploads from '../../drizzle/0012_uploads.sql' with { type: 'text' }
 import roomsPostId from '../../drizzle/0013_rooms_post_id.sql' with { type: 'text' }
+import postContext from '../../drizzle/0014_post_context.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -33,6 +34,7 @@ import pgRoomEvents from '../../drizzle-pg/0012_room_events.sql' with { type: 't
 import pgChangedMessagesIndex from '../../drizzle-pg/0013_changed_messages_index.sql' with { type: 'text' }
 import pgUploads from '../../drizzle-pg/0014_uploads.sql' with { type: 'text' }
 import pgRoomsPostId from '../../drizzle-pg/0015_rooms_post_id.sql' with { type: 'text' }
+import pgPostContext from '../../drizzle-pg/0016_post_context.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -50,6 +52,7 @@ export const migrationSql: Record<string, string> = {
   '0011_changed_messages_index': changedMessagesIndex,
   '0012_uploads': uploads,
   '0013_rooms_post_id': roomsPostId,
+  '0014_post_context': postContext,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -70,6 +73,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0013_changed_messages_index': pgChangedMessagesIndex,
   '0014_uploads': pgUploads,
   '0015_rooms_post_id': pgRoomsPostId,
+  '0016_post_context': pgPostContext,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { sql, type SQLWrapper } from 'drizzle-orm'
 import * as sqlite from 'drizzle-orm/sqlite-core'
 
 /** How many lanes the webhook outbox has: a room's events go through lane `id % WEBHOOK_LANES`. */
@@ -25,6 +25,13 @@ export const sqliteColumns = {
 }
 
 export type DialectColumns = typeof sqliteColumns
+
+/**
+ * The messages that never count as unread: unsent ones, and silent system messages. Written once,
+ * for the partial index and the queries that seek on it (a query uses the index only when its
+ * condition reads the same).
+ */
+export const uncounted = (m: { deleted: SQLWrapper; silent: SQLWrapper }) => sql`(${m.deleted} = 1 or ${m.silent} = 1)`
 
 /** The tables of both databases, from the builders of one (see `sqliteColumns`). */
 export function defineTables(c: DialectColumns) {
@@ -69,6 +76,12 @@ export function defineTables(c: DialectColumns) {
        * instance (Postgres moves it under the room's row lock, like `last_seq`).
        */
       version: int('version').notNull().default(0),
+      /** What the app's backend keeps on the room (JSON object, at most ROOM_DATA_BYTES): the post's title, price, picture. */
+      data: text('data'),
+      /** `archived`: read, never written (a post sold or gone); `active` again when the backend reopens it. */
+      status: text('status', { enum: ['active', 'archived'] })
+        .notNull()
+        .default('active'),
     },
     (t) => [
       // The rooms whose messages wait to be sent, by lane (see WEBHOOK_LANES).
@@ -96,6 +109,13 @@ export function defineTables(c: DialectColumns) {
       role: text('role', { enum: ['owner', 'member', 'participant'] }).notNull(),
       lastReadId: int('last_read_id').notNull().default(0),
       joinedAt: int('joined_at').notNull(),
+      /**
+       * Hidden from this user's inbox (나가기) while the room's newest message is at or below this id;
+       * null when shown. A newer message brings the room back.
+       */
+      hiddenThrough: int('hidden_through'),
+      /** When this member left a direct room (ms): it stays out of their inbox and the room takes no more messages. */
+      leftAt: int('left_at'),
     },
     (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('members_user_id_room_id').on(t.userId, t.roomId)],
   )
@@ -155,6 +175,12 @@ export function defineTables(c: DialectColumns) {
       reactions: text('reactions'),
       /** Its files and photos (JSON, see store/uploads.ts `StoredAttachment`), or null for none: reads need no join. Cleared when unsent. */
       attachments: text('attachments'),
+      /** 1 for a system message: the app's backend speaking in the room (no sender: `user_id` is ''). */
+      system: smallInt('system').notNull().default(0),
+      /** 1 for a system message that does not count as unread. */
+      silent: smallInt('silent').notNull().default(0),
+      /** A system message's data (JSON object), or null. */
+      data: text('data'),
     },
     (t) => [
       // Messages changed after they were sent, by the version of their latest change: what changed in
@@ -162,8 +188,8 @@ export function defineTables(c: DialectColumns) {
       // which are the room's newest. Partial: a plain send writes no entry (a full index cost a
       // fifth of the stored messages per second).
       index('messages_room_id_changed_version').on(t.roomId, t.version).where(sql`${t.version} <> ${t.createdVersion}`),
-      // Unsent messages after a read marker stop counting as unread: few, so a seek finds them.
-      index('messages_room_id_id_deleted').on(t.roomId, t.id).where(sql`${t.deleted} = 1`),
+      // Unsent messages and silent system messages after a read marker do not count as unread: few, so a seek finds them.
+      index('messages_room_id_id_uncounted').on(t.roomId, t.id).where(uncounted(t)),
       // With seq, a room's position at a marker comes from the index alone (unread counts).
       index('messages_room_id_id_seq').on(t.roomId, t.id, t.seq),
       uniqueIndex('messages_client_msg_id_unique').on(t.roomId, t.userId, t.clientMsgId).where(sql`${t.clientMsgId} IS NOT NULL`),
@@ -187,9 +213,10 @@ export function defineTables(c: DialectColumns) {
   )
 
   /**
-   * What changed a room's version without changing a message: a member removed (`evict`). Written in
-   * the change's transaction, so a receiver that reads a gap in a room's versions back from the
-   * database finds it in its place, as it finds messages.
+   * What changed a room's version without changing a message: a member removed (`evict`), the room
+   * itself changed (`update`, with `data` the room's summary as the change left it). Written in the
+   * change's transaction, so a receiver that reads a gap in a room's versions back from the database
+   * finds it in its place, as it finds messages.
    */
   const roomEvents = table(
     'room_events',
@@ -198,9 +225,11 @@ export function defineTables(c: DialectColumns) {
         .notNull()
         .references(() => rooms.id),
       version: int('version').notNull(),
-      kind: text('kind', { enum: ['evict'] }).notNull(),
+      kind: text('kind', { enum: ['evict', 'update'] }).notNull(),
+      /** `evict`: who was removed; `update`: who changed it ('' for the app's backend). */
       userId: text('user_id').notNull(),
       createdAt: int('created_at').notNull(),
+      data: text('data'),
     },
     (t) => [primaryKey({ columns: [t.roomId, t.version] })],
   )

@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import { identityInputSchema } from '../identity.ts'
 import { exampleChangedMessage, exampleDirectRoom, exampleMessage } from '../modules/examples.ts'
+
+/** The direct room of the examples as a summary (what room events and listings carry). */
+const { epoch: _epoch, version: _version, online_users: _online, chat_messages: _messages, members: _members, ...exampleDirectRoomSummary } = exampleDirectRoom
 import { inboxFrameSchemas } from '../modules/inbox/model.ts'
 import { toJsonSchema } from '../openapi/json-schema.ts'
 import { problemSchema } from '../openapi/responses.ts'
@@ -149,6 +152,13 @@ export function asyncApiDocument(version: string): Json {
             room: 7,
             version: 1036,
           }),
+          roomUpdated: message(
+            'chat.room.updated',
+            'Room changed',
+            "The app's backend changed the room's name, data (the post's title, price, picture) or status (`archived`: read-only from now on; every write answers `chat.error` `room_archived`), in the room's version order; a since_version= replay sends the room as it is now when it changed while away",
+            serverFrameSchemas.roomUpdated,
+            { type: 'chat.room.updated', room: { ...exampleDirectRoomSummary, status: 'archived', data: { ...exampleDirectRoomSummary.data, status: '거래완료' } }, version: 1038 },
+          ),
           reaction: message('chat.reaction', 'Reaction', 'Someone added or took back a reaction', serverFrameSchemas.reaction, { type: 'chat.reaction', id: 1024, emoji: '👍', user_id: '43', added: true, version: 1037 }),
           userJoin: message('chat.user.join', 'User joined', "A user's first socket in the room opened", serverFrameSchemas.join, { type: 'chat.user.join', username: '홍길동', user_id: '42' }),
           userLeave: message('chat.user.leave', 'User left', "A user's last socket in the room closed", serverFrameSchemas.leave, { type: 'chat.user.leave', username: '홍길동', user_id: '42' }),
@@ -209,7 +219,20 @@ export function asyncApiDocument(version: string): Json {
             message: { ...exampleMessage, deleted: true, message: '', version: 1036 },
             unread_count: 1,
           }),
-          removed: message('inbox.removed', 'Room lost', 'The user is no longer in the room', inboxFrameSchemas.removed, { type: 'inbox.removed', room: exampleMessage.room }),
+          removed: message(
+            'inbox.removed',
+            'Room lost',
+            'The user is no longer in the room, or hid it (DELETE /chat/v1/inbox/{room_id}/): a newer message brings it back as an `inbox.message` of a room the list lacks (fetch it)',
+            inboxFrameSchemas.removed,
+            {
+              type: 'inbox.removed',
+              room: exampleMessage.room,
+            },
+          ),
+          roomUpdated: message('inbox.room.updated', 'Room changed', "A room's name, data or status changed (its summary as a service call sees it: keep the entry's own `peer`)", inboxFrameSchemas.roomUpdated, {
+            type: 'inbox.room.updated',
+            room: { ...exampleDirectRoomSummary, peer: null, data: { ...exampleDirectRoomSummary.data, status: '예약중' } },
+          }),
           error: message('chat.error', 'Frame refused', 'The stream takes no frames', serverFrameSchemas.error, { type: 'chat.error', code: 'unknown_type', message: 'the inbox stream takes no frames; use the REST API' }),
         },
         bindings: { ws: { method: 'GET', query: toJsonSchema(identityInputSchema, 'input'), headers: identityHeadersSchema, bindingVersion: '0.1.0' } },
@@ -220,7 +243,7 @@ export function asyncApiDocument(version: string): Json {
         action: 'send',
         channel: { $ref: '#/channels/inbox' },
         summary: "The server sends the user's inbox changes",
-        messages: ['ready', 'message', 'updated', 'read', 'room', 'removed', 'error'].map((m) => ({ $ref: `#/channels/inbox/messages/${m}` })),
+        messages: ['ready', 'message', 'updated', 'read', 'room', 'removed', 'roomUpdated', 'error'].map((m) => ({ $ref: `#/channels/inbox/messages/${m}` })),
       },
       sendMessage: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives a chat message', messages: [{ $ref: '#/channels/room/messages/sendMessage' }] },
       sendEdit: { action: 'receive', channel: { $ref: '#/channels/room' }, summary: 'The server receives an edit', messages: [{ $ref: '#/channels/room/messages/sendEdit' }] },
@@ -232,7 +255,7 @@ export function asyncApiDocument(version: string): Json {
         action: 'send',
         channel: { $ref: '#/channels/room' },
         summary: 'The server sends room events',
-        messages: ['chatMessage', 'messageUpdated', 'messageDeleted', 'reaction', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'error', 'recovered'].map((m) => ({
+        messages: ['chatMessage', 'messageUpdated', 'messageDeleted', 'roomUpdated', 'reaction', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'error', 'recovered'].map((m) => ({
           $ref: `#/channels/room/messages/${m}`,
         })),
       },

@@ -48,6 +48,8 @@ export const exampleRoomSummary: RoomSummary = {
   online_count: 1,
   kind: 'open',
   member_count: null,
+  status: 'active',
+  data: null,
   peer: null,
 }
 
@@ -78,6 +80,7 @@ export const exampleDirectRoom: RoomDetail = {
   chat_url: 'chat.example.com/ws/chat/8/chat/',
   kind: 'direct',
   member_count: 2,
+  data: { title: '아이폰 15 프로 256GB', price: 950000, thumbnail: 'https://cdn.example.com/posts/31.jpg', status: '판매중' },
   members: [exampleMember, { ...exampleMember, user_id: '77', nickname: '판매자', profile_picture_url: null, last_read_id: 1024 }],
   peer: { user_id: '77', nickname: '판매자', profile_picture_url: null },
 }

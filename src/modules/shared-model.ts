@@ -60,3 +60,9 @@ export const messageText = (maxLength: number) =>
   readableText(z.string().min(1, 'must not be empty'))
     .refine((text) => text.length <= maxLength || characterCount(text) <= maxLength, { message: `must be at most ${maxLength} characters` })
     .describe(`Message text, 1–${maxLength} characters, something visible, no control characters but tab and newline`)
+
+/**
+ * What the app's backend keeps on a room or a system message: a JSON object of at most `maxBytes`
+ * (ROOM_DATA_BYTES) as JSON. Its keys and values are the app's own; the server only carries them.
+ */
+export const appDataSchema = (maxBytes: number) => z.record(z.string(), z.unknown()).refine((data) => Buffer.byteLength(JSON.stringify(data)) <= maxBytes, { message: `must be at most ${maxBytes} bytes as JSON` })

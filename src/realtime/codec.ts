@@ -46,9 +46,9 @@ const kindOf = (attachments: readonly StoredAttachment[]): MessageDto['kind'] =>
 export const messageSchema = z.object({
   id: z.number().int().describe('Ascends in the order every client sees'),
   room: z.number().int(),
-  user_id: z.string(),
-  sender: z.string().describe('The sender e-mail, as in the original server'),
-  nickname: z.string(),
+  user_id: z.string().nullable().describe('The sender; null for a system message (the app speaking in the room)'),
+  sender: z.string().describe('The sender e-mail, as in the original server ("" for a system message)'),
+  nickname: z.string().describe('"" for a system message'),
   profile_picture_url: z.string().nullable(),
   message: z.string().describe('The text ("" once unsent)'),
   created_at: z.string().describe('ISO 8601, UTC'),
@@ -59,7 +59,8 @@ export const messageSchema = z.object({
   reply_to: replyToSchema.nullable(),
   reactions: z.array(reactionSchema),
   attachments: z.array(attachmentSchema),
-  data: z.record(z.string(), z.unknown()).nullable().describe("A system message's data"),
+  data: z.record(z.string(), z.unknown()).nullable().describe('A system message\'s data (the app\'s own, such as {"event": "sold"}; {"event": "left", "user_id"} when the other member left a direct room)'),
+  silent: z.boolean().optional().describe('Present and true on a system message that does not count as unread'),
   version: z.number().int().describe("The room's version this message's latest change made"),
 })
 export type MessageDto = z.infer<typeof messageSchema>
@@ -93,20 +94,21 @@ export function toMessageDto(row: MessageRow, links: AttachmentLinks): MessageDt
   return {
     id: row.id,
     room: row.roomId,
-    user_id: row.userId,
+    user_id: row.system ? null : row.userId,
     sender: row.email,
     nickname: row.nickname,
     profile_picture_url: row.profileUrl,
     message: row.body,
     created_at: new Date(row.createdAt).toISOString(),
     client_msg_id: row.clientMsgId,
-    kind: kindOf(row.attachments),
+    kind: row.system ? 'system' : kindOf(row.attachments),
     edited_at: row.editedAt === null ? null : new Date(row.editedAt).toISOString(),
     deleted: row.deleted,
     reply_to: row.replyTo === null ? null : toReplyDto(row.replyTo),
     reactions: row.reactions.map(toReactionDto),
     attachments: row.attachments.map(links),
-    data: null,
+    data: row.data,
+    ...(row.silent ? { silent: true } : {}),
     version: row.version,
   }
 }
@@ -185,6 +187,8 @@ const chatErrorCodes = [
   'upload_not_found',
   'upload_expired',
   'upload_already_attached',
+  'room_archived',
+  'peer_left',
 ] as const
 export type ChatErrorCode = (typeof chatErrorCodes)[number]
 
@@ -197,6 +201,9 @@ export const serverFrameSchemas = {
     .extend({ type: z.literal('chat.message') })
     .describe('A message; fields at their defaults (kind "text", edited_at null, deleted false, reply_to null, reactions [], attachments [], data null) are left out'),
   messageUpdated: z.object({ type: z.literal('chat.message.updated'), message: messageSchema, version: z.number().int() }),
+  roomUpdated: z
+    .object({ type: z.literal('chat.room.updated'), room: z.record(z.string(), z.unknown()).describe("The room's summary as the change left it (as a service call sees it: `peer` null)"), version: z.number().int() })
+    .describe("The room's name, data or status changed (PATCH, a post event): in the room's version order"),
   messageDeleted: z.object({ type: z.literal('chat.message.deleted'), id: z.number().int(), room: z.number().int(), version: z.number().int() }),
   reaction: z.object({ type: z.literal('chat.reaction'), id: z.number().int(), emoji: z.string(), user_id: z.string(), added: z.boolean(), version: z.number().int() }),
   join: z.object({ type: z.literal('chat.user.join'), username: z.string(), user_id: z.string() }),
@@ -243,6 +250,11 @@ export function encodeMessageFrame(row: MessageRow, links: AttachmentLinks): str
     frame.kind = dto.kind
     frame.attachments = dto.attachments
   }
+  if (row.system) {
+    frame.kind = 'system'
+    if (dto.data !== null) frame.data = dto.data
+    if (dto.silent) frame.silent = true
+  }
   return JSON.stringify(frame)
 }
 
@@ -263,6 +275,9 @@ export function encodeLatestFrame(row: MessageRow, clientHad: boolean, links: At
   if (!clientHad) return encodeMessageFrame(row, links)
   return encodeChangeFrame(row, { type: row.deleted ? 'deleted' : 'edited' }, links)
 }
+
+/** The room's name, data or status changed: its summary as the change left it, at the version it made. */
+export const encodeRoomUpdatedFrame = (room: Record<string, unknown>, version: number) => JSON.stringify({ type: 'chat.room.updated', room, version })
 
 export const encodeReadFrame = (userId: string, lastReadId: number) => JSON.stringify({ type: 'chat.read', user_id: userId, last_read_id: lastReadId })
 

@@ -1,6 +1,7 @@
 import type { MadeChange } from '../store/messages.ts'
 import type { MessageRow } from '../store/store.ts'
-import { encodeMemberFrame, encodeReadFrame, encodeTypingFrame } from './codec.ts'
+import type { RoomSummaryData } from '../store/room-updates.ts'
+import { encodeMemberFrame, encodeReadFrame, encodeRoomUpdatedFrame, encodeTypingFrame } from './codec.ts'
 
 /**
  * What happens in a room, on its way to the room's sockets on every instance. Every kind takes the
@@ -33,14 +34,17 @@ export interface SignalEvent {
 }
 
 /**
- * What the room's sockets must change, not hear: `evict` closes that user's sockets in the room
- * (4403, removed from it); `blocked` says whether sends in a direct room are refused now.
+ * What the room's sockets must change: `evict` closes that user's sockets in the room (4403,
+ * removed from it); `blocked` says whether sends in a direct room are refused now; `frame` is a
+ * change of the room itself, which they hear in the room's order.
  */
 export interface ControlEvent {
   kind: 'control'
   room: number
   evict?: string
   blocked?: boolean
+  /** A frame every socket of the room hears in the room's order: the room itself changed (`chat.room.updated`). */
+  frame?: string
   /**
    * The room's version the change made (a removal moves it): brokers deliver the event in the
    * room's version order, before whatever the room committed after it.
@@ -51,9 +55,14 @@ export interface ControlEvent {
 /**
  * What one user's streams (`WS /ws/chat/inbox/`) must hear that no room carries: their own read
  * marker moved (with the unread count it left, exact for the messages up to `countedUpTo`), a room
- * they gained (made a member, or took part in an open room), a room they lost.
+ * they gained (made a member, or took part in an open room), a room they lost or hid.
  */
-export type UserRoomChange = { type: 'read'; room: number; lastReadId: number; unreadCount: number; countedUpTo: number } | { type: 'room'; room: number } | { type: 'removed'; room: number }
+export type UserRoomChange =
+  | { type: 'read'; room: number; lastReadId: number; unreadCount: number; countedUpTo: number }
+  | { type: 'room'; room: number }
+  | { type: 'removed'; room: number }
+  /** The user hid the room (나가기): out of their list and badge until a newer message, which their streams still follow. */
+  | { type: 'hidden'; room: number }
 
 /** Everything a user's streams hear on their own channel: changes about a room, and their blocks (`user` blocked, or unblocked). */
 export type UserChange = UserRoomChange | { type: 'block'; user: string; blocked: boolean }
@@ -88,6 +97,9 @@ export const memberRemovedEvent = (room: number, userId: string) => signalEvent(
 
 /** A user was removed from the room (at the room's `version`): their sockets in it close. */
 export const evictEvent = (room: number, userId: string, version?: number): ControlEvent => (version === undefined ? { kind: 'control', room, evict: userId } : { kind: 'control', room, evict: userId, version })
+
+/** The room's name, data or status changed (at the room's `version`): its sockets hear it in its order. */
+export const roomUpdatedEvent = (room: number, summary: RoomSummaryData, version: number): ControlEvent & { version: number } => ({ kind: 'control', room, frame: encodeRoomUpdatedFrame(summary, version), version })
 
 /** The pair of a direct room blocked (or unblocked) each other: sends there are refused (or taken). */
 export const blockedEvent = (room: number, blocked: boolean): ControlEvent => ({ kind: 'control', room, blocked })

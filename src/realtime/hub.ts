@@ -196,6 +196,7 @@ export class Hub {
     } else if (event.kind === 'signal') {
       this.send(room, event.room, event.frame, null, event.except, 'about' in event ? (event as PresenceSignal).about : undefined)
     } else {
+      if (event.frame !== undefined) this.send(room, event.room, event.frame, null)
       for (const session of room.sessions) {
         if (event.blocked !== undefined) session.blocked = event.blocked
         if (event.evict === session.identity.userId) this.closer.close(session, CloseCode.removed, 'removed')

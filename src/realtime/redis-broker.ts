@@ -106,6 +106,7 @@ export class RedisBroker implements Broker {
         o: this.instance,
         ...(event.evict === undefined ? {} : { k: event.evict }),
         ...(event.blocked === undefined ? {} : { b: event.blocked }),
+        ...(event.frame === undefined ? {} : { f: event.frame }),
         ...(event.version === undefined ? {} : { v: event.version }),
       })
     }
@@ -263,6 +264,7 @@ export class RedisBroker implements Broker {
         room: roomId,
         ...(envelope.k === undefined ? {} : { evict: envelope.k }),
         ...(envelope.b === undefined ? {} : { blocked: envelope.b }),
+        ...(envelope.f === undefined ? {} : { frame: envelope.f }),
         ...(envelope.v === undefined ? {} : { version: envelope.v }),
       })
     else this.consumers.delivered(signalEvent(roomId, envelope.f, envelope.x))

@@ -29,5 +29,5 @@ export type Envelope =
    * `x` the session it skips (the joining one).
    */
   | { t: 'p'; f: string; u: string; v: number; j: boolean; x?: string }
-  /** What the room's sockets must change (events.ts ControlEvent): `k` evict that user, `b` blocked, `v` the room version it made (ordered then). */
-  | { t: 'c'; o: string; k?: string; b?: boolean; v?: number }
+  /** What the room's sockets must change (events.ts ControlEvent): `k` evict that user, `b` blocked, `f` a frame they hear, `v` the room version it made (ordered then). */
+  | { t: 'c'; o: string; k?: string; b?: boolean; f?: string; v?: number }

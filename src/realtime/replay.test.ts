@@ -90,7 +90,7 @@ describe('Replays', () => {
     const edited = messageRow({ id: 3, version: 9, createdVersion: 3, body: 'fixed', editedAt: 1, reactions: [{ emoji: '👍', count: 1, userIds: ['v'] }] })
     const sent = messageRow({ id: 6, version: 7, createdVersion: 7 })
     const unsent = messageRow({ id: 2, version: 8, createdVersion: 2, body: '', deleted: true })
-    const { hub, topics, replays, waited, deliveredUpTo } = setup(new Error('since= not used'), { messages: [sent, unsent, edited], truncated: false, version: 9 })
+    const { hub, topics, replays, waited, deliveredUpTo } = setup(new Error('since= not used'), { messages: [sent, unsent, edited], room: null, truncated: false, version: 9 })
     const s = fakeSession(topics, 1, 'back')
     hub.add(s)
     replays.begin(s)

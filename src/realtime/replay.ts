@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.ts'
 import type { Store } from '../store/store.ts'
 import type { Broker } from './broker.ts'
-import { encodeLatestFrame, encodeMessageFrame, encodeRecoveredFrame, type AttachmentLinks } from './codec.ts'
+import { encodeLatestFrame, encodeMessageFrame, encodeRecoveredFrame, encodeRoomUpdatedFrame, type AttachmentLinks } from './codec.ts'
 import type { Hub } from './hub.ts'
 import type { Session, Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
@@ -76,7 +76,9 @@ export class Replays {
 
   /** since_version=: every message changed after the version, once; what waited is sent unless the replay covered its version. */
   private async changes(session: Session, since: number, epoch: string) {
-    const { messages, truncated, version } = await this.store.changesAfter(session.roomId, since, this.limit)
+    const { messages, room, truncated, version } = await this.store.changesAfter(session.roomId, since, this.limit)
+    // The room itself as it is now, if it changed while the client was away (once, however often it did).
+    if (room) session.socket.send(encodeRoomUpdatedFrame(room.summary, room.version))
     for (const row of messages) session.socket.send(encodeLatestFrame(row, row.createdVersion <= since, this.links))
     session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch, version))
     const sent: Replayed = (change) => change.version <= version

@@ -15,6 +15,7 @@ function storeOf(latest: MessageRow[], version: number) {
     changesBetween: async (_room: number, from: number, to: number): Promise<RoomChanges> => ({
       messages: latest.filter((m) => (m.version >= from && m.version <= to) || (m.createdVersion >= from && m.createdVersion <= to)).sort((a, b) => a.version - b.version),
       evictions: [],
+      updates: [],
       version,
     }),
     lastVersion: async () => version,

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.ts'
 import type { RoomChanges, SequencedStore } from '../store/store.ts'
-import { evictEvent, messageEvent, type ControlEvent, type MessageEvent } from './events.ts'
+import { evictEvent, messageEvent, roomUpdatedEvent, type ControlEvent, type MessageEvent } from './events.ts'
 
 /** What a room delivers in version order: its messages' changes, and controls that moved its version (a removal). */
 export type OrderedEvent = MessageEvent | (ControlEvent & { version: number })
@@ -60,20 +60,22 @@ export class RoomOrder {
     for (const [v, event] of this.early) {
       if (v >= this.next) continue
       this.early.delete(v)
-      if (event.kind === 'control') this.deliver(event)
+      if (event.kind === 'control' && event.evict !== undefined) this.deliver(event)
     }
     this.drain()
   }
 
   /**
-   * Takes a committed change into the order (duplicates and late copies of messages are dropped).
-   * False for a control that came after the stream passed its version (its place was read from
-   * the store, which keeps no controls): the caller applies it at once.
+   * Takes a committed change into the order (duplicates and late copies of messages and of room
+   * changes, which the store gave in their place, are dropped). False for a control that came
+   * after the stream passed its version and must still act (a removal: the store keeps who, but
+   * closing sockets is this instance's to do): the caller applies it at once.
    */
   accept(event: OrderedEvent): boolean {
     const version = versionOf(event)
-    if (this.closed) return event.kind === 'message'
-    if (this.next !== null && version < this.next) return event.kind === 'message'
+    const handled = event.kind === 'message' || (event.frame !== undefined && event.evict === undefined)
+    if (this.closed) return handled
+    if (this.next !== null && version < this.next) return handled
     this.known = Math.max(this.known, version)
     this.early.set(version, event)
     this.drain()
@@ -156,7 +158,7 @@ export class RoomOrder {
    * it (that is what keeps an empty read from being asked again and again); then, as after a
    * creation sent in a later form, the changes up to the room's version at the read go out whole.
    */
-  private take({ messages, evictions, version }: RoomChanges, to: number) {
+  private take({ messages, evictions, updates, version }: RoomChanges, to: number) {
     if (this.closed || this.next === null) return
     const from = this.next
     const whole = (row: (typeof messages)[number]) => messageEvent(row, row.deleted ? { type: 'deleted' } : { type: 'edited' })
@@ -168,6 +170,7 @@ export class RoomOrder {
       if (row.version > row.createdVersion && row.version >= from && row.version <= to) this.early.set(row.version, whole(row))
     }
     for (const e of evictions) if (e.version >= from && e.version <= to) this.early.set(e.version, { ...evictEvent(this.roomId, e.userId), version: e.version })
+    for (const u of updates) if (u.version >= from && u.version <= to) this.early.set(u.version, roomUpdatedEvent(this.roomId, u.summary, u.version))
     for (; this.next <= to; this.next++) {
       const event = this.early.get(this.next)
       if (!event) {

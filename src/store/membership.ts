@@ -1,4 +1,5 @@
-import type { ListedRoom, MemberRole, RoomRow } from '../db/schema.ts'
+import { roomData, type ListedRoom, type MemberRole, type RoomRow } from '../db/schema.ts'
+import { uncounted } from '../db/tables.ts'
 import { inArray, sql, type SQLWrapper } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import type { Identity } from '../identity.ts'
@@ -40,6 +41,8 @@ export interface RoomReadState {
   lastReadId: number
   unreadCount: number
   countedUpTo: number
+  /** Hidden by the user (나가기) until a newer message: out of their inbox and badge, still followed for that message. */
+  hidden: boolean
 }
 
 /** Where an inbox is read as of (the first page's moment), and where the last page ended. */
@@ -185,6 +188,23 @@ type Aliases = ReturnType<typeof aliases>
 const countsForRoom = ({ m, r }: Aliases) => sql`(${m.role} <> 'participant' or ${r.kind} = 'open')`
 
 /**
+ * 1 when a member of the room left it (a direct room: no more messages), else 0; read with the
+ * room's row. Only direct rooms are looked at (a seek on their two members), so an open room with
+ * many participants costs nothing here.
+ */
+export const leftDirectRoom = (t: Pick<Tables, 'members'>, room: Tables['rooms']) =>
+  sql<number>`case when ${room.kind} = 'direct' and exists (select 1 from ${t.members} where ${t.members.roomId} = ${room.id} and ${t.members.leftAt} is not null) then 1 else 0 end`.mapWith(Number)
+
+/** The user has not left the room (a direct room's member who left keeps a row, to read it back, but no place in it). */
+const present = ({ m }: Aliases) => sql`${m.leftAt} is null`
+
+/** The user hid the room (나가기) and nothing newer arrived since. */
+const hidden = ({ m, r }: Aliases) => sql`(${m.hiddenThrough} is not null and coalesce(${r.lastMessageId}, 0) <= ${m.hiddenThrough})`
+
+/** The room shows in the user's inbox and badge: they have not left it, and it is not hidden. */
+const shown = (a: Aliases) => sql`${present(a)} and not ${hidden(a)}`
+
+/**
  * The user's rooms (`r`) beside their membership rows (`m`): one lookup of each room's row, however
  * many rooms the store holds (Postgres would otherwise hash-join a scan of every room; OFFSET 0
  * keeps the lateral subquery a loop).
@@ -212,9 +232,9 @@ export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxSh
   const after = shape.after ? sql` where "activityAt" < ${value('afterAt')} or ("activityAt" = ${value('afterAt')} and "id" < ${value('afterRoom')})` : sql``
   const onlyRoom = shape.onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``
   const ofPost = shape.post ? sql` and ${r.postId} = ${value('postId')}` : sql``
-  return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
+  return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
       ${roomsOfMembers(database, a)}
-      where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}${ofPost}) page${after}
+      where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${shown(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}${ofPost}) page${after}
     order by "activityAt" desc, "id" desc
     limit ${value('limit')}`
 }
@@ -242,10 +262,17 @@ export const inboxValues = (userId: string, page: InboxPage) => ({
 })
 
 /** Rows of `inboxQuery`, as the drivers hand them over (Postgres gives bigints as strings). */
-export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt', number | string> & { name: string; postId: number | string | null; kind: ListedRoom['kind']; lastMessageId: number | string | null }
+export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt', number | string> & {
+  name: string
+  postId: number | string | null
+  kind: ListedRoom['kind']
+  status: ListedRoom['status']
+  data: string | null
+  lastMessageId: number | string | null
+}
 
 export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
-  room: { id: Number(row.id), name: row.name, postId: row.postId === null ? null : Number(row.postId), createdAt: Number(row.createdAt), kind: row.kind },
+  room: { id: Number(row.id), name: row.name, postId: row.postId === null ? null : Number(row.postId), createdAt: Number(row.createdAt), kind: row.kind, status: row.status, data: roomData(row.data) },
   lastReadId: Number(row.lastReadId),
   lastMessageId: row.lastMessageId === null ? null : Number(row.lastMessageId),
   activityAt: Number(row.activityAt),
@@ -259,7 +286,7 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
  * per room, however many messages are unread; exact, with no counter to drift.
  */
 function unreadAfter(t: Tables, { r, x }: Aliases, marker: SQLWrapper | number) {
-  const unsent = sql`(select count(*) from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} > ${marker} and ${x.deleted} = 1)`
+  const unsent = sql`(select count(*) from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} > ${marker} and ${uncounted(x)})`
   return sql`(${r.lastSeq} - coalesce((select ${x.seq} from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} <= ${marker} order by ${x.id} desc limit 1), 0) - ${unsent})`
 }
 
@@ -268,7 +295,7 @@ export function rosterQuery(t: Tables, roomId: number, limit: number) {
   const a = aliases(t)
   const { m, r } = a
   return sql`select ${m.userId} as "userId", ${m.joinedAt} as "joinedAt" from ${t.members} ${m} join ${t.rooms} ${r} on ${r.id} = ${m.roomId}
-    where ${m.roomId} = ${roomId} and ${countsForRoom(a)}
+    where ${m.roomId} = ${roomId} and ${countsForRoom(a)} and ${present(a)}
     order by ${m.joinedAt} limit ${limit}`
 }
 
@@ -288,13 +315,13 @@ export function readStatesQuery(database: SqlDatabase, value: ValueOf, onlyRoom:
   const { m, r } = a
   return sql`select ${m.roomId} as "roomId", ${r.kind} as "kind", ${m.lastReadId} as "lastReadId",
       ${unreadAfter(database.t, a, m.lastReadId)} as "unreadCount",
-      coalesce(${r.lastMessageId}, ${m.lastReadId}) as "countedUpTo"
+      coalesce(${r.lastMessageId}, ${m.lastReadId}) as "countedUpTo", case when ${hidden(a)} then 1 else 0 end as "hidden"
     ${roomsOfMembers(database, a)}
-    where ${m.userId} = ${value('userId')} and ${countsForRoom(a)}${onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``}`
+    where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${present(a)}${onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``}`
 }
 
 /** Rows of `readStatesQuery` as the drivers hand them over (Postgres gives bigints as strings). */
-export type ReadStateQueryRow = Record<'roomId' | 'lastReadId' | 'unreadCount' | 'countedUpTo', number | string> & { kind: RoomRow['kind'] }
+export type ReadStateQueryRow = Record<'roomId' | 'lastReadId' | 'unreadCount' | 'countedUpTo' | 'hidden', number | string> & { kind: RoomRow['kind'] }
 
 export const toReadState = (row: ReadStateQueryRow): RoomReadState => ({
   roomId: Number(row.roomId),
@@ -302,6 +329,7 @@ export const toReadState = (row: ReadStateQueryRow): RoomReadState => ({
   lastReadId: Number(row.lastReadId),
   unreadCount: Number(row.unreadCount),
   countedUpTo: Math.max(Number(row.countedUpTo), Number(row.lastReadId)),
+  hidden: Number(row.hidden) === 1,
 })
 
 /** Open rooms with more than `cap` participants, counting no further than `cap + 1` in each. */
@@ -315,7 +343,7 @@ export function crowdedRoomsQuery(t: Tables, roomIds: readonly number[], cap: nu
 /** The badge in one statement: each room's count (once: materialized, not expanded twice), summed. */
 export function unreadTotalQuery(database: SqlDatabase, value: ValueOf) {
   const a = aliases(database.t)
-  return sql`with counts as materialized (select ${unreadAfter(database.t, a, a.m.lastReadId)} as n ${roomsOfMembers(database, a)} where ${a.m.userId} = ${value('userId')} and ${countsForRoom(a)})
+  return sql`with counts as materialized (select ${unreadAfter(database.t, a, a.m.lastReadId)} as n ${roomsOfMembers(database, a)} where ${a.m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${shown(a)})
     select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from counts`
 }
 
@@ -324,7 +352,7 @@ export function unreadInQuery(database: SqlDatabase, userId: string, roomIds: re
   const a = aliases(database.t)
   const { m } = a
   return sql`select ${m.roomId} as "roomId", ${unreadAfter(database.t, a, m.lastReadId)} as "n" ${roomsOfMembers(database, a)}
-    where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${inArray(m.roomId, [...roomIds])}`
+    where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${present(a)} and ${inArray(m.roomId, [...roomIds])}`
 }
 
 /** A room's count and newest message, and the messages after `marker` in it, in one statement. */

@@ -2,7 +2,8 @@ import { and, eq, getTableColumns, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import { messageChangedEvent, writeEvents, type Outbox } from './outbox.ts'
 import type { SqlDatabase } from './sql-database.ts'
-import { NotAMemberError, type MessageRow, type ReactionSum } from './store.ts'
+import { closedRoom, NotAMemberError, type MessageRow, type ReactionSum } from './store.ts'
+import { leftDirectRoom } from './membership.ts'
 import { unsentFilesStatement, type StoredAttachment } from './uploads.ts'
 
 type Tables = SqlDatabase['t']
@@ -43,6 +44,9 @@ export function toMessageRow(row: StoredMessage): MessageRow {
     replyTo: row.replyToId === null || row.quoteUserId === null ? null : { id: row.replyToId, userId: row.quoteUserId, nickname: row.quoteNickname ?? '', body: row.quoteBody ?? '', deleted: row.quoteDeleted === 1 },
     reactions: row.reactions === null ? [] : (JSON.parse(row.reactions) as ReactionSum[]),
     attachments: row.attachments === null ? [] : (JSON.parse(row.attachments) as StoredAttachment[]),
+    system: row.system === 1,
+    silent: row.silent === 1,
+    data: row.data === null ? null : (JSON.parse(row.data) as Record<string, unknown>),
   }
 }
 
@@ -107,7 +111,7 @@ export function prepareChanges(database: SqlDatabase) {
     room: database.statement(
       (tx) =>
         tx
-          .select({ version: t.rooms.version, kind: t.rooms.kind })
+          .select({ version: t.rooms.version, kind: t.rooms.kind, status: t.rooms.status, left: leftDirectRoom(t, t.rooms) })
           .from(t.rooms)
           .where(eq(t.rooms.id, p('roomId'))),
       'lock',
@@ -212,6 +216,9 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
     if (!room) throw new ChangeRefused('message_not_found')
     const role = room.kind === 'open' ? null : ((yield* s.role({ roomId, userId: by }))[0]?.role ?? null)
     if (!service && room.kind !== 'open' && role !== 'owner' && role !== 'member') throw new NotAMemberError(roomId, by)
+    // An archived room, or a direct room one of the two left, is read, not written (the app's backend still may).
+    const closed = service ? null : closedRoom(roomId, room.status, room.left === 1)
+    if (closed) throw closed
     const [found] = yield* s.message({ messageId, roomId })
     if (!found) throw new ChangeRefused('message_not_found')
     const message = toMessageRow(found)

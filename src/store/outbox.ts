@@ -4,7 +4,7 @@ import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { MessageRow } from './store.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
-export type WebhookType = 'message.created' | 'message.updated' | 'message.deleted' | 'room.created' | 'member.added' | 'member.removed' | 'report.created'
+export type WebhookType = 'message.created' | 'message.updated' | 'message.deleted' | 'room.created' | 'room.updated' | 'member.added' | 'member.removed' | 'report.created'
 
 /** An event to write beside what it reports, in the same transaction. */
 export interface NewWebhookEvent {

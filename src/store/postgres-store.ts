@@ -6,9 +6,10 @@ import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
 import { lock, postgresDatabase, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { createdRow, NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type SequencedStore, type Store } from './store.ts'
+import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type SequencedStore, type Store } from './store.ts'
 import { attachmentsColumn, messageSelection, toMessageRow } from './messages.ts'
 import { claimedBy } from './uploads.ts'
+import { leftDirectRoom } from './membership.ts'
 import * as tables from '../db/pg-schema.ts'
 
 /** The columns of a message to insert at position `seq` and `version` (what is not a column, such as `viaService`, left out). */
@@ -26,6 +27,7 @@ const storedColumns = (m: NewMessage, seq: number, version: number): typeof mess
   createdVersion: version,
   replyToId: m.replyTo?.id ?? null,
   attachments: attachmentsColumn(m.attachments),
+  ...systemColumns(m),
 })
 
 /** Thrown for the appends of a batch whose room does not exist. */
@@ -114,11 +116,16 @@ export function messagesByClientId(db: QueryBuilder | PgDb, roomId: number, user
  */
 function* afterInsert(roomId: number, open: boolean, lastSeq: number, version: number, rows: readonly (typeof messages.$inferSelect)[]) {
   const newest = new Map<string, typeof messages.$inferSelect>()
-  for (const row of rows) newest.set(row.userId, row)
+  // A system message has no sender to move a marker for.
+  for (const row of rows) if (row.system === 0) newest.set(row.userId, row)
   const last = rows.at(-1)!
   // Column names as SET and INSERT lists take them: unqualified.
   const name = (column: { name: string }) => sql.identifier(column.name)
   const counter = sql`with counter as (update ${rooms} set ${name(rooms.lastSeq)} = ${lastSeq}, ${name(rooms.version)} = ${version}, ${name(rooms.lastMessageId)} = ${last.id}, ${name(rooms.lastMessageAt)} = ${last.createdAt} where ${rooms.id} = ${roomId})`
+  if (newest.size === 0) {
+    yield* raw(sql`${counter} select 1`)
+    return
+  }
   if (open) {
     const markers = sql.join(
       [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
@@ -155,15 +162,26 @@ function* membersAmong(tx: QueryBuilder, roomId: number, users: readonly string[
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
-  const [room] = yield* lock(tx.select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind }).from(rooms).where(eq(rooms.id, roomId)))
+  const [room] = yield* lock(
+    tx
+      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms) })
+      .from(rooms)
+      .where(eq(rooms.id, roomId)),
+  )
   if (!room) {
     for (const i of allItems) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
     return
   }
   const open = room.kind === 'open'
   let items = allItems
+  // An archived or left room takes system messages only.
+  const closed = closedRoom(roomId, room.status, room.left === 1)
+  if (closed) {
+    for (const i of items) if (!batch[i]!.system) outcomes[i] = new Refusal(closed)
+    items = items.filter((i) => batch[i]!.system)
+  }
   if (!open) {
-    const checked = allItems.filter((i) => !batch[i]!.viaService)
+    const checked = items.filter((i) => !batch[i]!.viaService && !batch[i]!.system)
     const allowed = yield* membersAmong(
       tx,
       roomId,
@@ -171,7 +189,7 @@ function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage
     )
     const refused = new Set(checked.filter((i) => !allowed.has(batch[i]!.userId)))
     for (const i of refused) outcomes[i] = new Refusal(new NotAMemberError(roomId, batch[i]!.userId))
-    if (refused.size > 0) items = allItems.filter((i) => !refused.has(i))
+    if (refused.size > 0) items = items.filter((i) => !refused.has(i))
   }
   // Repeats of a client_msg_id, stored earlier or earlier in this batch, are answered with the first.
   const users: string[] = []

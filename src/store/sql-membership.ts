@@ -29,9 +29,21 @@ import {
 import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
 import { first, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { RoomRow } from './store.ts'
+import { roomData } from '../db/schema.ts'
 
 /** A room row as the stores hand it out (without the columns only the stores use). */
-export const toRoomRow = (row: RoomRow): RoomRow => ({ id: row.id, name: row.name, postId: row.postId, createdAt: row.createdAt, kind: row.kind, ownerId: row.ownerId, directKey: row.directKey, version: row.version })
+export const toRoomRow = (row: Omit<RoomRow, 'data'> & { data: string | null }): RoomRow => ({
+  id: row.id,
+  name: row.name,
+  postId: row.postId,
+  createdAt: row.createdAt,
+  kind: row.kind,
+  ownerId: row.ownerId,
+  directKey: row.directKey,
+  version: row.version,
+  status: row.status,
+  data: roomData(row.data),
+})
 
 /** A step: the row an insert returned. */
 export function* inserted<R>(query: PromiseLike<R[]>) {

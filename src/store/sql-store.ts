@@ -6,8 +6,10 @@ import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
 import { first, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
+import { roomData } from '../db/schema.ts'
 import { SqlOutbox } from './sql-outbox.ts'
 import { WriteHealth } from './storage-problem.ts'
+import { hideRoom, latestRoomUpdate, leaveDirectRoom, updateRooms, type RoomPatch, type RoomSummaryData, type UpdatedRoom } from './room-updates.ts'
 import { Uploads } from './uploads.ts'
 import {
   unstorableBody,
@@ -99,12 +101,13 @@ export abstract class SqlStore {
         )
       : eq(t.rooms.kind, 'open')
     const forward = page.after !== undefined
-    return db
-      .select({ id: t.rooms.id, name: t.rooms.name, postId: t.rooms.postId, createdAt: t.rooms.createdAt, kind: t.rooms.kind })
+    const rows = await db
+      .select({ id: t.rooms.id, name: t.rooms.name, postId: t.rooms.postId, createdAt: t.rooms.createdAt, kind: t.rooms.kind, status: t.rooms.status, data: t.rooms.data })
       .from(t.rooms)
       .where(and(forward ? gt(t.rooms.id, page.after ?? 0) : lt(t.rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible, page.postId === undefined ? undefined : eq(t.rooms.postId, page.postId)))
       .orderBy(forward ? asc(t.rooms.id) : desc(t.rooms.id))
       .limit(page.limit)
+    return rows.map((row) => ({ ...row, data: roomData(row.data) }))
   }
 
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
@@ -131,7 +134,7 @@ export abstract class SqlStore {
    */
   async changesAfter(roomId: number, afterVersion: number, limit: number): Promise<Changes> {
     const { version, newestId } = await this.position(roomId)
-    if (version <= afterVersion) return { messages: [], truncated: false, version: afterVersion }
+    if (version <= afterVersion) return { messages: [], room: null, truncated: false, version: afterVersion }
     const [sent, changed] = await Promise.all([
       this.reads.sentAfter.execute({ roomId, after: afterVersion, upTo: version, newestId, newest: Math.min(version - afterVersion, limit + 1), limit: limit + 1 }),
       this.reads.changedAfter.execute({ roomId, after: afterVersion, upTo: version, limit: limit + 1 }),
@@ -139,7 +142,29 @@ export abstract class SqlStore {
     const newestFirst = [...sent, ...changed].sort((a, b) => b.version - a.version)
     const truncated = newestFirst.length > limit
     const messages = newestFirst.slice(0, limit).reverse().map(toMessageRow)
-    return { messages, truncated, version }
+    return { messages, room: await latestRoomUpdate(this.database, roomId, afterVersion), truncated, version }
+  }
+
+  updateRooms(roomIds: readonly number[], patch: RoomPatch, by: string | null, summarize: (room: RoomRow) => RoomSummaryData): Promise<UpdatedRoom[]> {
+    if (patch.name !== undefined) {
+      const refused = unstorableRoom({ name: patch.name })
+      if (refused) return Promise.reject(refused)
+    }
+    return updateRooms(this.database, this.outbox, roomIds, patch, by, summarize)
+  }
+
+  async roomIdsOfPost(postId: number): Promise<number[]> {
+    const { db, t } = this.database
+    const found = await db.select({ id: t.rooms.id }).from(t.rooms).where(eq(t.rooms.postId, postId)).orderBy(asc(t.rooms.id))
+    return found.map((r) => r.id)
+  }
+
+  hideRoom(roomId: number, userId: string): Promise<'absent' | { through: number }> {
+    return hideRoom(this.database, roomId, userId)
+  }
+
+  leaveDirectRoom(roomId: number, userId: string, at: number): Promise<'absent' | 'already' | 'left'> {
+    return leaveDirectRoom(this.database, roomId, userId, at)
   }
 
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
@@ -169,7 +194,7 @@ export abstract class SqlStore {
     // than versions since `from`, up to its newest message then (later ones would crowd them out).
     const position = await this.position(roomId)
     const newest = position.version - from + 1
-    const [sent, changed, evictions] = await Promise.all([
+    const [sent, changed, events] = await Promise.all([
       db
         .select(columns)
         .from(messages)
@@ -181,13 +206,15 @@ export abstract class SqlStore {
         .leftJoin(q, joinQuote)
         .where(and(eq(messages.roomId, roomId), changedSince(this.database), gte(messages.version, from), lte(messages.version, to))),
       db
-        .select({ version: roomEvents.version, userId: roomEvents.userId })
+        .select({ version: roomEvents.version, kind: roomEvents.kind, userId: roomEvents.userId, data: roomEvents.data })
         .from(roomEvents)
         .where(and(eq(roomEvents.roomId, roomId), gte(roomEvents.version, from), lte(roomEvents.version, to))),
     ])
     const byId = new Map([...sent, ...changed].map((row) => [row.id, toMessageRow(row)]))
+    const evictions = events.filter((e) => e.kind === 'evict').map(({ version, userId }) => ({ version, userId }))
+    const updates = events.filter((e) => e.kind === 'update').map(({ version, data }) => ({ version, summary: JSON.parse(data ?? '{}') as RoomSummaryData }))
     // Read after the messages: at least as far as anything that superseded a version of the range.
-    return { messages: [...byId.values()].sort((a, b) => a.version - b.version), evictions, version: await this.lastVersion(roomId) }
+    return { messages: [...byId.values()].sort((a, b) => a.version - b.version), evictions, updates, version: await this.lastVersion(roomId) }
   }
 
   /** The room's version and its newest message's id, as of one moment (they move in the same transactions). */

@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import { and, eq, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import * as tables from '../db/schema.ts'
-import { members, messages, rooms, type RoomKind } from '../db/schema.ts'
+import { members, messages, rooms, type RoomKind, type RoomStatus } from '../db/schema.ts'
 import { attachmentsColumn, messageSelection, toMessageRow } from './messages.ts'
 import { claimedBy } from './uploads.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
@@ -14,7 +14,8 @@ import { SqlStore } from './sql-store.ts'
 import { sqliteDatabase } from './sql-database.ts'
 import { StorageProblem } from './storage-problem.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
-import { createdRow, NotAMemberError, type AppendResult, type MessageRow, type NewMessage, type Store } from './store.ts'
+import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type RoomClosedError, type Store } from './store.ts'
+import { leftDirectRoom } from './membership.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -43,7 +44,7 @@ function direct(db: SqliteDb, query: { sql: string; params: unknown[] }, order: 
 /** The insert of a message at its position (`seq`) and version in the room: the new id, or null when the row already existed. */
 function prepareInsert(db: SqliteDb): (message: NewMessage, at: Position) => number | null {
   const p = sql.placeholder
-  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq', 'version', 'createdVersion', 'deleted', 'replyToId', 'attachments'] as const
+  const fields = ['roomId', 'userId', 'email', 'nickname', 'profileUrl', 'body', 'clientMsgId', 'createdAt', 'seq', 'version', 'createdVersion', 'deleted', 'replyToId', 'attachments', 'system', 'silent', 'data'] as const
   const query = db
     .insert(messages)
     .values(Object.fromEntries(fields.map((field) => [field, p(field)])) as Record<(typeof fields)[number], Placeholder>)
@@ -52,6 +53,7 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, at: Position) => num
   // run() and the rowid beat RETURNING by a fifth; a conflict (repeated client_msg_id) changes nothing.
   const statement = direct(db, query, fields)
   return (m, { seq, version }) => {
+    const { system, silent, data } = systemColumns(m)
     const { changes, lastInsertRowid } = statement.run(
       m.roomId,
       m.userId,
@@ -67,6 +69,9 @@ function prepareInsert(db: SqliteDb): (message: NewMessage, at: Position) => num
       0,
       m.replyTo?.id ?? null,
       attachmentsColumn(m.attachments),
+      system,
+      silent,
+      data,
     )
     return changes === 0 ? null : Number(lastInsertRowid)
   }
@@ -89,7 +94,7 @@ function prepareRoomPositions(db: SqliteDb) {
   const read = direct(
     db,
     db
-      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind })
+      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms) })
       .from(rooms)
       .where(eq(rooms.id, p('roomId')))
       .toSQL(),
@@ -110,13 +115,13 @@ function prepareRoomPositions(db: SqliteDb) {
     .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
     .prepare()
   return () => {
-    const positions = new Map<number, { seq: number; version: number; newest: MessageRow | null; open: boolean }>()
+    const positions = new Map<number, { seq: number; version: number; newest: MessageRow | null; open: boolean; closed: RoomClosedError | null }>()
     const room = (roomId: number) => {
       let found = positions.get(roomId)
       if (!found) {
-        const [seq, version, kind] = (read.values(roomId)[0] ?? [0, 0, null]) as [number, number, RoomKind | null]
+        const [seq, version, kind, status, left] = (read.values(roomId)[0] ?? [0, 0, null, 'active', 0]) as [number, number, RoomKind | null, RoomStatus, number]
         // A room that does not exist is left to the insert, which the foreign key refuses.
-        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open' }))
+        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open', closed: closedRoom(roomId, status, left === 1) }))
       }
       return found
     }
@@ -130,11 +135,18 @@ function prepareRoomPositions(db: SqliteDb) {
       isOpen(roomId: number): boolean {
         return room(roomId).open
       },
-      /** Whether the message's sender may write to its room now: an open room, the app's backend, or a member. */
-      admits(m: NewMessage): boolean {
-        if (m.viaService || room(m.roomId).open) return true
+      /**
+       * Why the message may not be written to its room now, or null: a room that takes no messages
+       * but system ones (archived, left), a sender who is not a member (an open room and the app's
+       * backend need none).
+       */
+      refusal(m: NewMessage): Error | null {
+        const { open, closed } = room(m.roomId)
+        if (m.system) return null
+        if (closed) return closed
+        if (m.viaService || open) return null
         const role = roleOf.get({ roomId: m.roomId, userId: m.userId })?.role
-        return role === 'owner' || role === 'member'
+        return role === 'owner' || role === 'member' ? null : new NotAMemberError(m.roomId, m.userId)
       },
       /** The message took that position. */
       taken(row: MessageRow): void {
@@ -180,7 +192,8 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOp
   )
   return (created, isOpen) => {
     const newest = new Map<string, MessageRow>()
-    for (const m of created) newest.set(`${m.roomId}\u0000${m.userId}`, m)
+    // A system message has no sender to move a marker for.
+    for (const m of created) if (!m.system) newest.set(`${m.roomId}\u0000${m.userId}`, m)
     for (const m of newest.values()) {
       if (isOpen(m.roomId)) participate.run(m.roomId, m.userId, m.id, m.createdAt)
       else memberRead.run(m.id, m.roomId, m.userId)
@@ -226,8 +239,9 @@ export class SqliteStore extends SqlStore implements Store {
       for (const m of batch) {
         try {
           const at = positions.next(m.roomId)
-          if (!positions.admits(m)) {
-            outcomes.push(new Refusal(new NotAMemberError(m.roomId, m.userId)))
+          const refused = positions.refusal(m)
+          if (refused) {
+            outcomes.push(new Refusal(refused))
             continue
           }
           const id = insertMessage(m, at)

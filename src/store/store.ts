@@ -3,6 +3,7 @@ import type { Membership } from './membership.ts'
 import type { ChangeRequest, ChangeResult } from './messages.ts'
 import type { Outbox } from './outbox.ts'
 import type { StoredAttachment, Uploads } from './uploads.ts'
+import type { RoomPatch, RoomSummaryData, RoomUpdateEvent, UpdatedRoom } from './room-updates.ts'
 
 export type { RoomRow }
 
@@ -51,10 +52,18 @@ export interface MessageRow {
   reactions: ReactionSum[]
   /** Its files and photos (none once unsent). */
   attachments: StoredAttachment[]
+  /** A system message: the app's backend speaking in the room (`userId`, `email` and `nickname` are ''). */
+  system: boolean
+  /** A system message that does not count as unread. */
+  silent: boolean
+  /** A system message's data, or null. */
+  data: Record<string, unknown> | null
 }
 
 /** A message ready to store: every column but what the database assigns (its id, position and versions) or what a change sets later. */
-export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVersion' | 'editedAt' | 'deleted' | 'reactions' | 'replyTo' | 'attachments'> & {
+export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVersion' | 'editedAt' | 'deleted' | 'reactions' | 'replyTo' | 'attachments' | 'system' | 'silent' | 'data'> & {
+  /** A system message (sent by a service call; see `MessageRow.system`), silent or not, with its data. */
+  system?: { silent: boolean; data: Record<string, unknown> | null }
   /** The message of the same room it answers (checked by the sender's service), if any. */
   replyTo?: ReplyQuote | null
   /** Its files and photos, claimed beforehand under `claim` (see store/uploads.ts): the append links them to it. */
@@ -117,8 +126,14 @@ export function createdRow(m: NewMessage, id: number, seq: number, version: numb
     replyTo: m.replyTo ?? null,
     reactions: [],
     attachments: m.attachments ?? [],
+    system: m.system !== undefined,
+    silent: m.system?.silent ?? false,
+    data: m.system?.data ?? null,
   }
 }
+
+/** A message's system columns as the stores write them. */
+export const systemColumns = (m: NewMessage) => ({ system: m.system ? 1 : 0, silent: m.system?.silent ? 1 : 0, data: m.system?.data ? JSON.stringify(m.system.data) : null })
 
 /** What storing one message produced. */
 export interface AppendResult {
@@ -142,6 +157,8 @@ export interface Recovery {
 /** What changed in a room after a version: the latest form of each message changed, in version order. */
 export interface Changes {
   messages: MessageRow[]
+  /** The room's own latest change after the version (its summary as it left it), or null. */
+  room: RoomUpdateEvent | null
   /** More changed than the limit: the oldest changes were left out (reload the room). */
   truncated: boolean
   /** Every change up to this version is in `messages` (or was at or before the version asked from): ask from it next. */
@@ -158,6 +175,8 @@ export type { InstanceRow }
 export interface RoomChanges {
   messages: MessageRow[]
   evictions: { version: number; userId: string }[]
+  /** Changes of the room itself (name, data, status), each with the summary it made. */
+  updates: RoomUpdateEvent[]
   version: number
 }
 
@@ -192,7 +211,15 @@ export interface Store {
   changesAfter(roomId: number, afterVersion: number, limit: number): Promise<Changes>
   /** The room's version (0 before its first change). */
   lastVersion(roomId: number): Promise<number>
-  /** Edits, unsends or reacts (see store/messages.ts): resolves once committed; refusals throw ChangeRefused or NotAMemberError. */
+  /** Changes rooms' name, data or status (see store/room-updates.ts); the rooms changed, each with its new version and summary. */
+  updateRooms(roomIds: readonly number[], patch: RoomPatch, by: string | null, summarize: (room: RoomRow) => RoomSummaryData): Promise<UpdatedRoom[]>
+  /** The ids of the rooms about a post (every kind), ascending. */
+  roomIdsOfPost(postId: number): Promise<number[]>
+  /** Hides a room from the user's inbox and badge until a newer message (see store/room-updates.ts). */
+  hideRoom(roomId: number, userId: string): Promise<'absent' | { through: number }>
+  /** The user leaves a direct room: no more messages there (see store/room-updates.ts). */
+  leaveDirectRoom(roomId: number, userId: string, at: number): Promise<'absent' | 'already' | 'left'>
+  /** Edits, unsends or reacts (see store/messages.ts): resolves once committed; refusals throw ChangeRefused, NotAMemberError or RoomClosedError. */
   changeMessage(request: ChangeRequest): Promise<ChangeResult>
   /** The texts a message had, oldest first (empty for one never changed). */
   messageHistory(messageId: number): Promise<MessageHistoryEntry[]>
@@ -234,6 +261,27 @@ export class UnstorableTextError extends Error {
     super(`${field} has a NUL character or a lone surrogate, which cannot be stored`)
     this.name = 'UnstorableTextError'
   }
+}
+
+/**
+ * Thrown for a write to a room that takes none now, checked in the write's own transaction:
+ * `room_archived` (its post was sold or removed: read, never written; system messages still go
+ * in), `peer_left` (a direct room one of the two left).
+ */
+export class RoomClosedError extends Error {
+  constructor(
+    readonly code: 'room_archived' | 'peer_left',
+    readonly roomId: number,
+  ) {
+    super(code === 'room_archived' ? `room ${roomId} is archived` : `the other member left direct room ${roomId}`)
+    this.name = 'RoomClosedError'
+  }
+}
+
+/** Why a room takes no write from users now, from its status and whether someone left it (a direct room), or null. */
+export function closedRoom(roomId: number, status: RoomRow['status'], left: boolean): RoomClosedError | null {
+  if (status === 'archived') return new RoomClosedError('room_archived', roomId)
+  return left ? new RoomClosedError('peer_left', roomId) : null
 }
 
 /**

@@ -101,7 +101,7 @@ export class Composer {
   private showContext(title: string, quoted: Message | null) {
     const strong = document.createElement('strong')
     strong.textContent = title
-    const quote = quoted ? [quoteLine({ id: quoted.id, user_id: quoted.user_id, nickname: quoted.nickname, message: quoted.message })] : []
+    const quote = quoted ? [quoteLine({ id: quoted.id, user_id: quoted.user_id ?? '', nickname: quoted.nickname, message: quoted.message })] : []
     $('composer-context-text').replaceChildren(strong, ...quote)
     $('composer-context').hidden = false
     this.input.focus()

@@ -45,7 +45,7 @@ export function messageItem(m: Message, me: string, actions: MessageActions): HT
   const li = document.createElement('li')
   li.className = `message${mine ? ' mine' : ''}${m.deleted ? ' unsent' : ''}`
   li.dataset.id = String(m.id)
-  li.dataset.user = m.user_id
+  li.dataset.user = m.user_id ?? ''
   const { body, meta, text } = messageBody(m.nickname, new Date(m.created_at).toLocaleTimeString(), m.deleted ? UNSENT_TEXT : m.message)
   if (m.edited_at && !m.deleted) {
     const edited = document.createElement('span')

@@ -60,7 +60,7 @@ export class RoomView {
       },
       quoteOf: (id) => {
         const m = this.room?.messages.get(id)
-        return m ? { id, user_id: m.user_id, nickname: m.nickname, message: m.deleted ? '' : m.message } : null
+        return m ? { id, user_id: m.user_id ?? '', nickname: m.nickname, message: m.deleted ? '' : m.message } : null
       },
     })
     this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave() })
@@ -169,7 +169,7 @@ export class RoomView {
 
   private received(m: Message) {
     if (this.held) return void this.held.push(m)
-    this.activity.typing(m.user_id, null)
+    if (m.user_id !== null) this.activity.typing(m.user_id, null)
     this.list.append(m)
     this.markRead()
   }

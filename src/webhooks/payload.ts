@@ -49,6 +49,9 @@ function publicData(type: WebhookEventRow['type'], stored: Record<string, unknow
       const room = stored.room as { id: number; name: string; postId: number | null; createdAt: number; kind: string; ownerId: string | null }
       return { room: { id: room.id, name: room.name, post_id: room.postId, kind: room.kind, owner: room.ownerId, created_at: new Date(room.createdAt).toISOString() }, members: stored.members ?? [] }
     }
+    case 'room.updated':
+      // The room's summary as the change left it (stored with the change).
+      return { room: stored.room }
     case 'member.added':
     case 'member.removed':
       return { room: stored.room, user_id: stored.userId }

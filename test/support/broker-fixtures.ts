@@ -61,6 +61,7 @@ class FakeStore implements SequencedStore {
     return {
       messages: (this.rooms.get(roomId) ?? []).filter((r) => within(r.version) || (within(r.createdVersion) && r.version > to)),
       evictions: (this.evictions.get(roomId) ?? []).filter((e) => within(e.version)),
+      updates: [],
       version: this.versions.get(roomId) ?? 0,
     }
   }

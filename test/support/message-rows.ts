@@ -36,6 +36,9 @@ export function messageRow(fields: Pick<MessageRow, 'id'> & Partial<MessageRow>)
     replyTo: null,
     reactions: [],
     attachments: [],
+    system: false,
+    silent: false,
+    data: null,
     ...fields,
   }
 }

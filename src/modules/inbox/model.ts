@@ -33,7 +33,10 @@ export const inboxFrameSchemas = {
     .describe("A new message in one of the user's rooms (their own too, from any device: unread_count is then 0)"),
   read: z.object({ type: z.literal('inbox.read'), room: z.number().int(), last_read_id: z.number().int(), unread_count: z.number().int() }).describe("The user's own read marker moved (on any device)"),
   room: z.object({ type: z.literal('inbox.room'), room: inboxRoomSchema }).describe('The user gained a room: made a member, or took part in an open room (as an inbox entry)'),
-  removed: z.object({ type: z.literal('inbox.removed'), room: z.number().int() }).describe('The user is no longer in the room'),
+  removed: z
+    .object({ type: z.literal('inbox.removed'), room: z.number().int() })
+    .describe('The room left the list: the user is no longer in it, or hid it (a newer message brings it back, as an `inbox.message` of a room the list lacks)'),
+  roomUpdated: z.object({ type: z.literal('inbox.room.updated'), room: roomSummarySchema }).describe("A room's name, data or status changed (its summary as a service call sees it: keep the entry's own `peer`)"),
   updated: z
     .object({ type: z.literal('inbox.message.updated'), room: z.number().int(), message: messageSchema, unread_count: z.number().int() })
     .describe("A message in one of the user's rooms was edited or unsent: its new form (show it if it is the room's last message), with the room's unread count after it (an unsent unread message stops counting)"),

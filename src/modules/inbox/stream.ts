@@ -126,6 +126,13 @@ export class InboxStreams {
       }
       const encoded = encodedMessage(event.message, this.deps.links)
       for (const stream of followers) this.message(stream, event.room, event.message, true, encoded)
+    } else if (event.kind === 'control' && event.frame !== undefined) {
+      // The room itself changed (name, data, status): its entry shows the new summary.
+      const followers = this.followers.get(event.room)
+      if (!followers) return
+      const { room } = JSON.parse(event.frame) as { room: unknown }
+      const frame = JSON.stringify({ type: 'inbox.room.updated', room })
+      for (const stream of followers) this.sendText(stream, frame)
     } else if (event.kind === 'user') {
       const stream = this.streams.get(event.user)
       if (!stream) return
@@ -162,7 +169,7 @@ export class InboxStreams {
       if (state) this.settle(stream, roomId, state, false)
       else this.unfollow(stream, roomId) // left meanwhile; its removal waits in `early`
     }
-    for (const state of states) if (!stream.held.has(state.roomId)) stream.others.set(state.roomId, state.unreadCount)
+    for (const state of states) if (!stream.held.has(state.roomId)) stream.others.set(state.roomId, state.hidden ? 0 : state.unreadCount)
     stream.live = true
     for (const change of stream.early.splice(0)) this.change(stream, change)
     this.sendText(stream, this.readyFrame(stream))
@@ -221,7 +228,7 @@ export class InboxStreams {
     if (message.deleted) return
     const room = stream.rooms.get(roomId)
     const own = message.userId === stream.userId
-    if (!room?.message(message.id, own) || !tell) return
+    if (!room?.message(message.id, own, !message.silent) || !tell) return
     // Counted (the badge is the room's count), but a blocked user's words never reach the blocker here.
     if (!own && stream.blocked?.has(message.userId)) return
     this.sendText(stream, encoded.frame(roomId, room.unread))
@@ -252,6 +259,14 @@ export class InboxStreams {
     if (change.type === 'removed') {
       stream.others.delete(roomId)
       this.unfollow(stream, roomId)
+      if (tell) this.send(stream, { type: 'inbox.removed', room: roomId })
+      return
+    }
+    if (change.type === 'hidden') {
+      // Still followed: a newer message brings it back (the client, missing it, fetches it then).
+      const hidden = stream.rooms.get(roomId)
+      if (hidden) hidden.hidden = true
+      else if (stream.others.has(roomId)) stream.others.set(roomId, 0)
       if (tell) this.send(stream, { type: 'inbox.removed', room: roomId })
       return
     }
@@ -340,7 +355,7 @@ export class InboxStreams {
   private readyFrame(stream: UserStream): string {
     let total = 0
     let rooms = 0
-    for (const n of [...[...stream.rooms.values()].map((r) => r.unread), ...stream.others.values()]) {
+    for (const n of [...[...stream.rooms.values()].map((r) => r.shown), ...stream.others.values()]) {
       total += n
       if (n > 0) rooms++
     }

@@ -18,14 +18,19 @@ type ReadChange = Extract<UserChange, { type: 'read' }>
  */
 export class RoomUnread {
   lastReadId: number
+  /** Hidden by the user (나가기): out of the badge until a newer message arrives. */
+  hidden: boolean
   /** Unread among the messages up to `countedUpTo`. */
   private counted: number
   private countedUpTo: number
   /** Ids after `countedUpTo` heard live from others, ascending (all after the marker). */
   private live: number[] = []
+  /** The newest message heard that counts for nothing (silent), so that a copy of it is not told twice. */
+  private silentUpTo = 0
 
-  constructor(state: Pick<RoomReadState, 'lastReadId' | 'unreadCount' | 'countedUpTo'>) {
+  constructor(state: Pick<RoomReadState, 'lastReadId' | 'unreadCount' | 'countedUpTo'> & { hidden?: boolean }) {
     this.lastReadId = state.lastReadId
+    this.hidden = state.hidden ?? false
     this.counted = state.unreadCount
     this.countedUpTo = Math.max(state.countedUpTo, state.lastReadId)
   }
@@ -34,9 +39,23 @@ export class RoomUnread {
     return this.counted + this.live.length
   }
 
-  /** A message of the room; false when it was already counted. The user's own moves the marker to it. */
-  message(id: number, own: boolean): boolean {
-    if (id <= this.countedUpTo || id <= (this.live.at(-1) ?? 0)) return false
+  /** What the badge counts of this room: nothing while it is hidden. */
+  get shown(): number {
+    return this.hidden ? 0 : this.unread
+  }
+
+  /**
+   * A message of the room; false when it was already heard. The user's own moves the marker to it;
+   * one that does not `count` (a silent system message) is heard but not counted. Any brings a
+   * hidden room back.
+   */
+  message(id: number, own: boolean, counts = true): boolean {
+    if (id <= this.countedUpTo || id <= (this.live.at(-1) ?? 0) || id <= this.silentUpTo) return false
+    this.hidden = false
+    if (!counts) {
+      this.silentUpTo = id
+      return true
+    }
     if (own) {
       // Sending moves the sender's marker to the message: nothing before it is unread.
       this.lastReadId = id

@@ -6,7 +6,7 @@ import { security } from '../../openapi/security.ts'
 import { meSchema, toMeDto, type MeDto } from './model.ts'
 
 /** The sender of the documents' example message. */
-const exampleMe: MeDto = { user_id: exampleMessage.user_id, nickname: exampleMessage.nickname, email: exampleMessage.sender, profile_picture_url: exampleMessage.profile_picture_url }
+const exampleMe: MeDto = { user_id: exampleMessage.user_id ?? '42', nickname: exampleMessage.nickname, email: exampleMessage.sender, profile_picture_url: exampleMessage.profile_picture_url }
 
 /** `GET /chat/v1/me/`: who the gateway says the caller is. */
 export const meRoutes = (callers: Callers) =>

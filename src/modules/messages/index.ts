@@ -37,7 +37,7 @@ const changeRefusals = {
 } as const
 
 /** `/chat/v1/room/{room_id}/messages/`, `/chat/v1/message/`, a message's changes and reactions, a room's changes, a message's kept texts. */
-export const messageRoutes = (messages: MessageService, callers: Callers, maxMessageLength: number, metrics: Metrics, limiter: RateLimiter, links: AttachmentLinks) => {
+export const messageRoutes = (messages: MessageService, callers: Callers, maxMessageLength: number, maxDataBytes: number, metrics: Metrics, limiter: RateLimiter, links: AttachmentLinks) => {
   const dto = (row: MessageRow) => toMessageDto(row, links)
   const receivedOverRest = metrics.messagesReceived.labels('rest')
   /** A change counts against the same allowance as messages. */
@@ -123,11 +123,16 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
           },
         },
       )
-      // Derived before body validation, so a request without identity is 401 whatever its body.
-      .derive(({ request }) => ({ sender: requireIdentity(callers(request.headers)) }))
+      // Derived before body validation, so a request without identity is 401 whatever its body; the
+      // app's backend alone may come without one (a system message speaks for no user).
+      .derive(({ request }) => {
+        const caller = callers(request.headers)
+        return { caller, sender: caller.service && caller.identity === null ? null : requireIdentity(caller) }
+      })
       .patch(
         '/room/:room_id/messages/:message_id/',
-        async ({ params, body, sender }) => {
+        async ({ params, body, caller }) => {
+          const sender = requireIdentity(caller)
           limited(sender)
           const { message } = await messages.change(sender, parseRoomId(params.room_id), parseMessageId(params.message_id), { type: 'edit', body: body.message })
           return dto(message)
@@ -151,7 +156,8 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
       )
       .delete(
         '/room/:room_id/messages/:message_id/',
-        async ({ params, sender, set }) => {
+        async ({ params, caller, set }) => {
+          const sender = requireIdentity(caller)
           limited(sender)
           await messages.change(sender, parseRoomId(params.room_id), parseMessageId(params.message_id), { type: 'unsend' })
           set.status = 204
@@ -170,7 +176,8 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
       )
       .put(
         '/room/:room_id/messages/:message_id/reactions/:emoji/',
-        async ({ params, sender, set }) => {
+        async ({ params, caller, set }) => {
+          const sender = requireIdentity(caller)
           limited(sender)
           await messages.change(sender, parseRoomId(params.room_id), parseMessageId(params.message_id), { type: 'react', emoji: parseEmoji(params.emoji), add: true })
           set.status = 204
@@ -193,7 +200,8 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
       )
       .delete(
         '/room/:room_id/messages/:message_id/reactions/:emoji/',
-        async ({ params, sender, set }) => {
+        async ({ params, caller, set }) => {
+          const sender = requireIdentity(caller)
           limited(sender)
           await messages.change(sender, parseRoomId(params.room_id), parseMessageId(params.message_id), { type: 'react', emoji: parseEmoji(params.emoji), add: false })
           set.status = 204
@@ -216,20 +224,32 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
       )
       .post(
         '/message/',
-        async ({ body, sender, set }) => {
-          const wait = limiter.restMessage(sender.identity.userId)
-          if (wait > 0) throw tooMany('rate_limited', 'Too many messages from this user; wait and send again.', wait)
+        async ({ body, caller, sender, set }) => {
           receivedOverRest.inc()
-          const { message, duplicate } = await messages.send(sender, body.room, { text: body.message, clientMsgId: body.client_msg_id ?? null, replyTo: body.reply_to ?? null, attachments: body.attachments ?? [] })
+          if (body.kind === 'system') {
+            requireService(caller, 'send a system message')
+            if (body.attachments !== undefined || body.message === '')
+              throw unprocessable('A system message is text, without attachments.', [
+                { path: body.attachments !== undefined ? 'attachments' : 'message', message: body.attachments !== undefined ? 'not with kind "system"' : 'must not be empty' },
+              ])
+            set.status = 201
+            return dto(await messages.sendSystem(body.room, { text: body.message, data: body.data ?? null, silent: body.silent ?? false }, caller))
+          }
+          if (body.data !== undefined || body.silent !== undefined)
+            throw unprocessable('Only system messages carry data or silent.', [{ path: body.data !== undefined ? 'data' : 'silent', message: 'only with kind "system"' }])
+          const user = sender ?? requireIdentity(caller)
+          const wait = limiter.restMessage(user.identity.userId)
+          if (wait > 0) throw tooMany('rate_limited', 'Too many messages from this user; wait and send again.', wait)
+          const { message, duplicate } = await messages.send(user, body.room, { text: body.message, clientMsgId: body.client_msg_id ?? null, replyTo: body.reply_to ?? null, attachments: body.attachments ?? [] })
           set.status = duplicate ? 200 : 201
           return dto(message)
         },
         {
-          body: sendMessageBodySchema(maxMessageLength),
+          body: sendMessageBodySchema(maxMessageLength, maxDataBytes),
           detail: {
             summary: 'Send a message',
             description:
-              'Stores the message as the user the gateway identifies, then broadcasts it as `chat.message` to every socket of the room. A repeated `client_msg_id` (same user, same room) is not stored again: the answer is 200 with the stored message.',
+              'Stores the message as the user the gateway identifies, then broadcasts it as `chat.message` to every socket of the room. A repeated `client_msg_id` (same user, same room) is not stored again: the answer is 200 with the stored message. A service call may send `kind: "system"` (with `data`, and `silent: true` for one that does not count as unread): stored in the room\'s order with no sender (`user_id` null), even in an archived room.',
             tags: ['messages'],
             security: security.userOrService,
             responses: responses({
@@ -237,7 +257,12 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
               200: { description: 'This client_msg_id was already stored; the stored message', schema: messageSchema, example: exampleMessage },
               400: { description: 'The identity headers or the body are malformed', problem: { code: 'invalid_identity', example: { errors: [{ path: 'email', message: 'Invalid email address' }] } } },
               401: { description: 'No identity: X-User-Id is missing', problem: { code: 'identity_required' } },
-              403: { description: 'A private or direct room the sender is not a member of (`not_a_member`), or a direct room whose two people have blocked each other (`blocked`)', problem: { code: 'not_a_member' } },
+              403: {
+                description:
+                  'A private or direct room the sender is not a member of (`not_a_member`), a direct room whose two people have blocked each other (`blocked`), or a system message from a user (`service_call_required`)',
+                problem: { code: 'not_a_member' },
+              },
+              409: { description: 'The room is archived (`room_archived`), or the other member left this direct room (`peer_left`); nothing was stored', problem: { code: 'room_archived' } },
               404: { description: 'No such room (`room_not_found`), or no such message to reply to (`message_not_found`)', problem: { code: 'room_not_found' } },
               429: { description: 'This user is sending too fast (the Retry-After header says how long to wait)', problem: { code: 'rate_limited' } },
               503: {

@@ -1,10 +1,13 @@
 import { z } from 'zod'
 import { attachmentIdsSchema, clientMsgIdSchema, MAX_ATTACHMENTS, messageSchema } from '../../realtime/codec.ts'
-import { cursor, integerLike, messageText, pageLimit } from '../shared-model.ts'
+import { appDataSchema, cursor, integerLike, messageText, pageLimit } from '../shared-model.ts'
 
-export const sendMessageBodySchema = (maxLength: number) =>
+export const sendMessageBodySchema = (maxLength: number, maxDataBytes: number) =>
   z
     .object({
+      kind: z.enum(['text', 'system']).optional().describe('`system` (service calls only): the app speaking in the room, with no sender'),
+      data: appDataSchema(maxDataBytes).optional().describe('A system message\'s data (the app\'s own, e.g. {"event": "reserved"}), at most ROOM_DATA_BYTES as JSON'),
+      silent: z.boolean().optional().describe('A system message that does not count as unread'),
       message: messageText(maxLength).or(z.literal('')).describe(`Message text, 1–${maxLength} characters, something visible, no control characters but tab and newline; "" only with attachments`),
       room: integerLike().describe('Room id'),
       client_msg_id: clientMsgIdSchema.nullish(),

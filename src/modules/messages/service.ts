@@ -37,6 +37,13 @@ const refusals: Record<MessageRefusal, () => AppError> = {
   reply_to_other_room: () => new AppError(422, 'reply_to_other_room', 'Unprocessable Content', 'A reply answers a message of the same room.', [{ path: 'reply_to', message: 'must be a message of this room' }]),
 }
 
+/** What the app's backend says in a room: its text, its data and whether it counts as unread. */
+export interface SystemMessage {
+  text: string
+  data: Record<string, unknown> | null
+  silent: boolean
+}
+
 /** What a sender sends: its text, client_msg_id, the message it answers (an id, then its quote) and its uploads' ids. */
 export interface Outgoing<Reply = number> {
   text: string
@@ -90,6 +97,25 @@ export class MessageService {
     const result = await this.record(caller.identity, roomId, { ...outgoing, replyTo: quote }, caller.service)
     if (open) this.tookPart(caller.identity.userId, roomId)
     return result
+  }
+
+  /**
+   * Stores a system message from the app's backend (a service call): 404 for an unknown room.
+   * Stored in the room's order with no sender, even in an archived room.
+   */
+  async sendSystem(roomId: number, system: SystemMessage, caller: Caller): Promise<MessageRow> {
+    await this.access.admit(roomId, caller)
+    if (!this.broker.available) throw unavailable('broker_unavailable', 'Live delivery is down for a moment; the message was not stored. Send it again shortly.')
+    return this.recordSystem(roomId, system)
+  }
+
+  /** Stores a system message in a room known to exist and, once committed, publishes it to the room. */
+  async recordSystem(roomId: number, { text, data, silent }: SystemMessage): Promise<MessageRow> {
+    const result = await this.store.appendMessage({ roomId, userId: '', email: '', nickname: '', profileUrl: null, body: text, clientMsgId: null, createdAt: Date.now(), viaService: true, system: { silent, data } })
+    this.metrics.messagesStored.inc()
+    this.consumers.committed(result.message)
+    this.broker.publish(messageEvent(result.message))
+    return result.message
   }
 
   /**

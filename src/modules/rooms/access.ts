@@ -3,7 +3,10 @@ import { forbidden, notFound, unauthorized } from '../../errors.ts'
 import { directPair, type MemberRole } from '../../store/membership.ts'
 import type { RoomRow, Store } from '../../store/store.ts'
 
-/** Rooms kept in memory; a room's kind, owner and pair never change, and rooms are never deleted. */
+/**
+ * Rooms kept in memory; a room's kind, owner and pair never change, and rooms are never deleted.
+ * Its name, data and status do change (PATCH, post events, on any instance): read them from the store.
+ */
 const CACHED_ROOMS = 100_000
 
 /** A room the caller may use, and the caller's role there (null: an open room's visitor, or a service call). */

@@ -8,7 +8,7 @@ import type { Config } from '../../config.ts'
 import { requesterOf } from '../../gateway.ts'
 import { publicHost } from '../../http.ts'
 import { nextLink, oneCursor, parseRoomId, roomParamsSchema } from '../shared-model.ts'
-import { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, roomDetailSchema, roomSummarySchema } from './model.ts'
+import { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, roomDetailSchema, roomSummarySchema, updateRoomBodySchema } from './model.ts'
 import type { RoomService } from './service.ts'
 
 const optionalCaller = security.anyone
@@ -49,7 +49,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
         return room
       },
       {
-        body: createRoomBodySchema(config.MAX_ROOM_MEMBERS),
+        body: createRoomBodySchema(config.MAX_ROOM_MEMBERS, config.ROOM_DATA_BYTES),
         detail: {
           summary: 'Create a room',
           description:
@@ -80,7 +80,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
         return room
       },
       {
-        body: directRoomBodySchema,
+        body: directRoomBodySchema(config.ROOM_DATA_BYTES),
         detail: {
           summary: 'Open a direct room',
           description:
@@ -99,6 +99,30 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
         },
       },
     )
+    .patch('/room/:room_id/', ({ params, body, request }) => rooms.update(parseRoomId(params.room_id), body, publicHost(request, config.PUBLIC_URL), callers(request.headers)), {
+      params: roomParamsSchema,
+      body: updateRoomBodySchema(config.ROOM_DATA_BYTES),
+      detail: {
+        summary: 'Change a room',
+        description:
+          "The app's backend keeps the post's details on the room (`data`: title, price, picture, status) and archives it when the post is sold or gone (`status: \"archived\"`: read-only, every write answers 409 `room_archived`; `active` reopens it). The owner of a private room may rename it. Every socket of the room hears `chat.room.updated` in the room's order (a reconnect with since_version= replays it), the streams following the room `inbox.room.updated`, and webhooks `room.updated`. A change that changes nothing is not heard.",
+        tags: ['rooms'],
+        security: security.userOrService,
+        responses: responses({
+          200: { description: 'The room as changed', schema: roomDetailSchema, example: exampleDirectRoom },
+          401: { description: 'No identity, and not a service call', problem: { code: 'identity_required' } },
+          403: {
+            description: "`data` or `status` from a user (`service_call_required`), a rename by someone other than a private room's owner (`not_owner`), or not a member (`not_a_member`)",
+            problem: { code: 'not_owner' },
+          },
+          404: { description: 'No such room', problem: { code: 'room_not_found' } },
+          422: {
+            description: 'A field is invalid (a `data` past ROOM_DATA_BYTES, no field to change); each one is listed',
+            problem: { code: 'validation_failed', example: { errors: [{ path: 'data', message: 'must be at most 4096 bytes as JSON' }] } },
+          },
+        }),
+      },
+    })
     .get('/room/:room_id/', ({ params, request }) => rooms.detail(parseRoomId(params.room_id), publicHost(request, config.PUBLIC_URL), callers(request.headers)), {
       params: roomParamsSchema,
       detail: {

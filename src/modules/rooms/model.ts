@@ -1,15 +1,20 @@
 import { z } from 'zod'
 import { userIdSchema } from '../../identity.ts'
 import { messageSchema } from '../../realtime/codec.ts'
-import { cursor, integerLike, pageLimit, readableText } from '../shared-model.ts'
+import { appDataSchema, cursor, integerLike, messageText, pageLimit, readableText } from '../shared-model.ts'
 
 const roomName = readableText(z.string().trim().min(1).max(100))
 
 export const roomKindSchema = z.enum(['open', 'private', 'direct'])
 
-/** The create-room body; `maxMembers` is MAX_ROOM_MEMBERS. */
-export const createRoomBodySchema = (maxMembers: number) =>
+const roomStatusSchema = z.enum(['active', 'archived'])
+
+const roomDataDescription = "Service calls only: what the app keeps on the room (the post's title, price, picture, status), a JSON object of at most ROOM_DATA_BYTES"
+
+/** The create-room body; `maxMembers` is MAX_ROOM_MEMBERS, `maxDataBytes` ROOM_DATA_BYTES. */
+export const createRoomBodySchema = (maxMembers: number, maxDataBytes: number) =>
   z.object({
+    data: appDataSchema(maxDataBytes).optional().describe(roomDataDescription),
     name: roomName.describe('Room name, 1–100 characters, something visible, no control characters but tab and newline'),
     post_id: integerLike().nullish().describe('The post this room belongs to; at most one open room per post (private rooms are not keyed by it)'),
     kind: roomKindSchema.default('open').describe('`open` (default): anyone reads and sends. `private`: its owner and members only. `direct`: two members; service calls only (users call /chat/v1/direct-room/)'),
@@ -18,12 +23,39 @@ export const createRoomBodySchema = (maxMembers: number) =>
   })
 export type CreateRoomBody = z.infer<ReturnType<typeof createRoomBodySchema>>
 
-export const directRoomBodySchema = z.object({
-  user_id: userIdSchema.describe('The other user'),
-  post_id: integerLike().nullish().describe('The post the two talk about; one direct room per pair and post (no post is its own key)'),
-  name: roomName.optional().describe('Room name when the room is created (default empty: clients name a direct room after the other member)'),
-})
-export type DirectRoomBody = z.infer<typeof directRoomBodySchema>
+export const directRoomBodySchema = (maxDataBytes: number) =>
+  z.object({
+    data: appDataSchema(maxDataBytes).optional().describe(roomDataDescription),
+    user_id: userIdSchema.describe('The other user'),
+    post_id: integerLike().nullish().describe('The post the two talk about; one direct room per pair and post (no post is its own key)'),
+    name: roomName.optional().describe('Room name when the room is created (default empty: clients name a direct room after the other member)'),
+  })
+export type DirectRoomBody = z.infer<ReturnType<typeof directRoomBodySchema>>
+
+/** `PATCH /chat/v1/room/{id}/`: what to change (at least one field). */
+export const updateRoomBodySchema = (maxDataBytes: number) =>
+  z
+    .object({
+      name: roomName.optional().describe("The room's name (service calls, and the owner of a private room)"),
+      data: appDataSchema(maxDataBytes).nullable().optional().describe(`${roomDataDescription}; null clears it`),
+      status: roomStatusSchema.optional().describe('Service calls only: `archived` makes the room read-only (409 `room_archived` to every write), `active` reopens it'),
+    })
+    .refine((body) => body.name !== undefined || body.data !== undefined || body.status !== undefined, { message: 'must change name, data or status' })
+export type UpdateRoomBody = z.infer<ReturnType<typeof updateRoomBodySchema>>
+
+/** `POST /chat/v1/posts/{post_id}/messages/`: a system message into every room about the post. */
+export const postEventBodySchema = (maxLength: number, maxDataBytes: number) =>
+  z.object({
+    message: messageText(maxLength).describe('The system message\'s text ("거래가 완료되었어요")'),
+    data: appDataSchema(maxDataBytes).optional().describe('The system message\'s data (the app\'s own, e.g. {"event": "sold"})'),
+    status: roomStatusSchema.optional().describe('`archived`: the rooms become read-only, before the message is stored (a send racing it is stored before the message or refused); `active` reopens them'),
+    silent: z.boolean().optional().describe('True: the message does not count as unread'),
+  })
+export type PostEventBody = z.infer<ReturnType<typeof postEventBodySchema>>
+
+export const postEventResultSchema = z.object({ rooms: z.array(z.number().int()).describe('The rooms about the post, each of which got the message') })
+
+export const postParamsSchema = z.object({ post_id: z.string().describe('Post id') })
 
 export const listRoomsQuerySchema = z.object({
   limit: pageLimit,
@@ -50,6 +82,8 @@ export const roomSummarySchema = z.object({
   online_count: z.number().int().describe('Users with at least one open socket in the room'),
   kind: roomKindSchema,
   member_count: z.number().int().nullable().describe('Owner and members; null for open rooms'),
+  status: roomStatusSchema.describe('`archived`: read-only (its post was sold or removed); sends, edits and reactions answer 409 `room_archived`'),
+  data: z.record(z.string(), z.unknown()).nullable().describe("What the app's backend keeps on the room (the post's title, price, picture), or null"),
   peer: peerSchema.nullable().describe("Direct rooms, to a user who is one of the two: the other member (a direct room's `name` is usually empty). Null for open and private rooms and for service calls, which read `members`"),
 })
 export type RoomSummary = z.infer<typeof roomSummarySchema>

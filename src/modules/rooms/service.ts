@@ -7,9 +7,11 @@ import type { MemberRow } from '../../store/membership.ts'
 import type { ListedRoom, RoomRow, Store } from '../../store/store.ts'
 import type { RoomAccess } from './access.ts'
 import type { Identity } from '../../identity.ts'
-import type { CreateRoomBody, DirectRoomBody, ListRoomsQuery, MemberDto, PeerDto, RoomDetail, RoomSummary } from './model.ts'
+import type { CreateRoomBody, DirectRoomBody, ListRoomsQuery, MemberDto, PeerDto, RoomDetail, RoomSummary, UpdateRoomBody } from './model.ts'
 import type { Broker } from '../../realtime/broker.ts'
-import { userEvent } from '../../realtime/events.ts'
+import { roomUpdatedEvent, userEvent } from '../../realtime/events.ts'
+import type { RoomData } from '../../db/schema.ts'
+import type { RoomPatch, UpdatedRoom } from '../../store/room-updates.ts'
 
 const NO_COUNTS: Promise<ReadonlyMap<number, number>> = Promise.resolve(new Map())
 
@@ -78,6 +80,8 @@ export function roomSummary(room: ListedRoom, host: string, onlineCount: number,
     online_count: onlineCount,
     kind: room.kind,
     member_count: memberCount,
+    status: room.status,
+    data: room.data,
     peer,
   }
 }
@@ -112,6 +116,19 @@ export class RoomService {
    * counts toward the requester's creation limit (429 past it); service calls have none.
    */
   async create(body: CreateRoomBody, host: string, requester: Requester, caller: Caller): Promise<Created> {
+    if (body.data !== undefined) requireService(caller, "set a room's data")
+    const made = await this.createRoom(body, host, requester, caller)
+    return body.data === undefined ? made : this.withData(made, body.data, host, caller)
+  }
+
+  /** A room just made or found, given the data a service call sent with it (a change like any: versioned, heard, a webhook). */
+  private async withData(made: Created, data: RoomData, host: string, caller: Caller): Promise<Created> {
+    const changed = await this.change([made.room.id], { data }, caller.identity?.userId ?? null, host)
+    if (changed.length === 0) return made
+    return { room: await this.detailOf(changed[0]!.room, host, caller), created: made.created }
+  }
+
+  private async createRoom(body: CreateRoomBody, host: string, requester: Requester, caller: Caller): Promise<Created> {
     if (body.kind === 'direct') {
       requireService(caller, 'create a direct room for two other users (users call /chat/v1/direct-room/)')
       const pair = [...new Set(body.members ?? [])]
@@ -137,7 +154,39 @@ export class RoomService {
   async directWith(body: DirectRoomBody, host: string, requester: Requester, caller: Caller): Promise<Created> {
     const { identity } = requireIdentity(caller)
     if (body.user_id === identity.userId) throw badRequest('same_user', 'A direct room needs another user than the caller.', [{ path: 'user_id', message: 'is the caller' }])
-    return this.direct(identity.userId, body.user_id, body.post_id ?? null, body.name ?? '', host, requester, caller)
+    if (body.data !== undefined) requireService(caller, "set a room's data")
+    const made = await this.direct(identity.userId, body.user_id, body.post_id ?? null, body.name ?? '', host, requester, caller)
+    return body.data === undefined ? made : this.withData(made, body.data, host, caller)
+  }
+
+  /**
+   * `PATCH /chat/v1/room/{id}/`: a service call changes the name, data or status; the owner of a
+   * private room may rename it (403 `not_owner` for anyone else, 403 `service_call_required` for
+   * data and status). Answers the room's detail as changed.
+   */
+  async update(roomId: number, body: UpdateRoomBody, host: string, caller: Caller): Promise<RoomDetail> {
+    const { room } = await this.access.admit(roomId, caller)
+    if (!caller.service) {
+      if (body.data !== undefined || body.status !== undefined) requireService(caller, "change a room's data or status")
+      if (room.kind !== 'private' || room.ownerId !== requireIdentity(caller).identity.userId) throw forbidden('not_owner', "Only the owner of a private room (or the app's backend) may rename it.")
+    }
+    const [changed] = await this.change([roomId], body, caller.identity?.userId ?? null, host)
+    return this.detailOf(changed?.room ?? (await this.store.getRoom(roomId)) ?? room, host, caller)
+  }
+
+  /**
+   * Changes rooms (see store/room-updates.ts) and tells each room's sockets (`chat.room.updated`, in
+   * the room's order), the streams following it and, through the outbox, webhooks (`room.updated`).
+   * The summary they hear is the room's as a service call sees it (no `peer`), with who was online
+   * and the members as read just before. Returns the rooms changed.
+   */
+  async change(roomIds: readonly number[], patch: RoomPatch, by: string | null, host: string): Promise<UpdatedRoom[]> {
+    const [online, members] = await Promise.all([this.presence.counts(roomIds), this.store.membership.memberCounts(roomIds)])
+    const onlineOf = new Map(roomIds.map((id, i) => [id, online[i] ?? 0]))
+    const summarize = (room: RoomRow) => roomSummary(room, host, onlineOf.get(room.id) ?? 0, room.kind === 'open' ? null : (members.get(room.id) ?? 0), null)
+    const changed = await this.store.updateRooms(roomIds, patch, by, summarize)
+    for (const { room, summary, version } of changed) this.broker.publish(roomUpdatedEvent(room.id, summary, version))
+    return changed
   }
 
   /**
@@ -169,7 +218,8 @@ export class RoomService {
 
   async detail(roomId: number, host: string, caller: Caller): Promise<RoomDetail> {
     const { room } = await this.access.admit(roomId, caller)
-    return this.detailOf(room, host, caller)
+    // Read again: its name, data and status may have changed since it was cached (see RoomAccess).
+    return this.detailOf((await this.store.getRoom(roomId)) ?? room, host, caller)
   }
 
   private async createPrivate(body: CreateRoomBody, requester: Requester, caller: Caller): Promise<RoomRow> {
