@@ -86,6 +86,27 @@ for (const store of STORES) {
       await socket.close()
     })
 
+    it("should send a room's changes as room.updated among its messages, and system messages with no sender", async () => {
+      await receiver.script([])
+      const service = { 'x-service-secret': SERVICE_SECRET }
+      const roomId = await quietRoom('중고 거래')
+      const before = await say(roomId, owner, '아직 팔리지 않았나요?')
+      const data = { title: '자전거', price: 120000, status: '예약중' }
+      const patched = await server.http(`/chat/v1/room/${roomId}/`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...service }, body: JSON.stringify({ data }) })
+      expect(patched.status).toBe(200)
+      expect((await server.post(`/chat/v1/message/`, { room: roomId, message: '예약중으로 바뀌었어요', kind: 'system', data: { event: 'reserved' } }, service)).status).toBe(201)
+      const after = await say(roomId, owner, '내일 볼게요')
+      const mine = await eventually(async () => {
+        const got = (await events()).filter((e) => JSON.stringify(e.data).includes(`"room":${roomId}`) || (e.data.room as { id?: number } | undefined)?.id === roomId)
+        expect(got.map((e) => e.type)).toEqual(['room.created', 'message.created', 'room.updated', 'message.created', 'message.created'])
+        return got
+      })
+      expect((mine[1]!.data.message as { id: number }).id).toBe(before)
+      expect(mine[2]!.data.room).toMatchObject({ id: roomId, data, status: 'active' })
+      expect(mine[3]!.data.message).toMatchObject({ kind: 'system', user_id: null, data: { event: 'reserved' } })
+      expect((mine[4]!.data.message as { id: number }).id).toBe(after)
+    })
+
     it('should retry 500s and timeouts until the receiver accepts, with the same id each time', async () => {
       const roomId = await quietRoom('retries')
       await receiver.script([{ status: 500 }, { delayMs: 1500 }, { status: 503 }])
