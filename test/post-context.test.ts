@@ -147,6 +147,11 @@ for (const store of STORES) {
         server.http(`/chat/v1/room/${rooms[1]}/messages/${message.id}/`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...identityHeaders(buyer1) }, body: JSON.stringify({ message: '상태 어때요??' }) }),
       )
       await refused(server.http(`/chat/v1/room/${rooms[1]}/messages/${message.id}/reactions/${encodeURIComponent('👍')}/`, { method: 'PUT', headers: identityHeaders(seller) }))
+      // A file sent there is refused too, and stays the sender's to send elsewhere.
+      const pdf = new TextEncoder().encode('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')
+      const upload = await json<{ id: string }>(server.http('/chat/v1/uploads/?name=spec.pdf', { method: 'POST', headers: { ...identityHeaders(buyer1), 'content-type': 'application/pdf' }, body: pdf }), 201)
+      await refused(server.post('/chat/v1/message/', { room: rooms[1], message: '사양서예요', attachments: [upload.id] }, identityHeaders(buyer1)))
+      expect((await server.post('/chat/v1/message/', { room: other, message: '사양서예요', attachments: [upload.id] }, identityHeaders(buyer1))).status).toBe(201)
       sockets[0]!.sendMessage('소켓으로도 안 되나요?')
       sockets[0]!.send({ type: 'chat.react', id: message.id, emoji: '👍', add: true })
       const archived = (f: Frame) => f.type === 'chat.error' && f.code === 'room_archived'
