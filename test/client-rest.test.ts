@@ -85,6 +85,14 @@ describe('the REST helpers', () => {
     expect(await service.reports()).toEqual([report])
     expect(await service.deadWebhooks()).toEqual([])
 
+    // The post's context: the app's backend keeps the post on the room and speaks in every room about it; a member leaves.
+    const post = { title: '자전거', price: 120000 }
+    expect(await service.updateRoom(direct.id, { data: post })).toMatchObject({ id: direct.id, data: post, status: 'active' })
+    expect(await service.postEvent(7, { message: '거래가 완료되었어요', data: { event: 'sold' }, status: 'archived' })).toEqual({ rooms: [direct.id] })
+    expect((await owner.rooms({ post_id: 7 })).map((r) => [r.id, r.status])).toEqual([[direct.id, 'archived']])
+    expect(await member.hideRoom(direct.id, { leave: true })).toBeUndefined()
+    expect((await member.inbox({ post_id: 7 })).rooms).toEqual([])
+
     const called = (op: Call) => calls.some((c) => c.method === op.method && pattern(op.path).test(c.path))
     expect(operations.length).toBeGreaterThan(15)
     expect(operations.filter((op) => !called(op))).toEqual([])

@@ -16,6 +16,8 @@ import type {
   Member,
   Message,
   MessageRevision,
+  PostEventInput,
+  PostEventResult,
   ReadMarker,
   Report,
   ReportInput,
@@ -24,6 +26,7 @@ import type {
   RoomsQuery,
   SendMessageInput,
   Unread,
+  UpdateRoomInput,
 } from './types.ts'
 
 const V1 = '/chat/v1'
@@ -41,7 +44,10 @@ export class ChatApi {
     return this.http.call('GET', `${V1}/me/`)
   }
 
-  /** Open rooms and, with identity, the caller's private and direct rooms: newest first (`before` pages on), or oldest first above `after`. */
+  /**
+   * Open rooms and, with identity, the caller's private and direct rooms: newest first (`before`
+   * pages on), or oldest first above `after`; `post_id`: only the rooms about that post.
+   */
   rooms(query: RoomsQuery = {}): Promise<RoomSummary[]> {
     return this.http.call('GET', `${V1}/rooms/`, { query })
   }
@@ -59,6 +65,22 @@ export class ChatApi {
   /** Room detail: online users, the newest 50 messages, members, and the storage epoch. */
   room(roomId: number): Promise<RoomDetail> {
     return this.http.call('GET', `${V1}/room/${roomId}/`)
+  }
+
+  /**
+   * Changes a room: service calls set `data` (the post's title, price, thumbnail, status) and
+   * `status` (`archived`: read-only), the owner of a private room renames it. Answers the room detail.
+   */
+  updateRoom(roomId: number, body: UpdateRoomInput): Promise<RoomDetail> {
+    return this.http.call('PATCH', `${V1}/room/${roomId}/`, { body })
+  }
+
+  /**
+   * Service call: one system message into every room about a post ("거래가 완료되었어요"), with
+   * `status: 'archived'` archiving them first. Answers the rooms it reached.
+   */
+  postEvent(postId: number, body: PostEventInput): Promise<PostEventResult> {
+    return this.http.call('POST', `${V1}/posts/${postId}/messages/`, { body })
   }
 
   /** Messages ascending: the newest `limit`, or the newest below `before`, or the oldest above `after`. */
@@ -141,9 +163,18 @@ export class ChatApi {
     return this.http.call('GET', `${V1}/unread/`)
   }
 
-  /** A page of the caller's rooms, latest activity first; pass `next_cursor` back as `cursor`. */
+  /** A page of the caller's rooms, latest activity first; pass `next_cursor` back as `cursor` (and `post_id` again). `post_id`: only the rooms about that post. */
   inbox(query: InboxQuery = {}): Promise<InboxPage> {
     return this.http.call('GET', `${V1}/inbox/`, { query })
+  }
+
+  /**
+   * Hides a room from the caller's inbox, badge and user stream until a newer message arrives in
+   * it (나가기); `leave: true` in a direct room also leaves it (the other member is told, and no one
+   * can send there any more: `peer_left`). Throws `ChatApiError`: `not_in_inbox`, `not_a_direct_room`, ….
+   */
+  hideRoom(roomId: number, query: { leave?: boolean } = {}): Promise<void> {
+    return this.http.call('DELETE', `${V1}/inbox/${roomId}/`, { query })
   }
 
   /** Reports a message or a user. */

@@ -11,7 +11,19 @@ import type { readMarkerSchema, unreadSchema } from '../../src/modules/reads/mod
 import type { reportBodySchema, reportSchema } from '../../src/modules/reports/model.ts'
 import type { deadLetterSchema } from '../../src/modules/dead-letters/model.ts'
 import type { adminPageSchema } from '../../src/modules/shared-model.ts'
-import type { createRoomBodySchema, directRoomBodySchema, listRoomsQuerySchema, memberSchema, peerSchema, roomDetailSchema, roomKindSchema, roomSummarySchema } from '../../src/modules/rooms/model.ts'
+import type {
+  createRoomBodySchema,
+  directRoomBodySchema,
+  listRoomsQuerySchema,
+  memberSchema,
+  peerSchema,
+  postEventBodySchema,
+  postEventResultSchema,
+  roomDetailSchema,
+  roomKindSchema,
+  roomSummarySchema,
+  updateRoomBodySchema,
+} from '../../src/modules/rooms/model.ts'
 import type { clientFrameSchema, messageSchema, serverFrameSchemas } from '../../src/realtime/codec.ts'
 
 /**
@@ -61,6 +73,8 @@ export type InboxPage = z.output<typeof inboxSchema>
 export type ChangesPage = z.output<typeof changesSchema>
 /** One text a message had: as sent, as edited, or when unsent (a service call reads them). */
 export type MessageRevision = z.output<typeof messageHistorySchema>[number]
+/** The rooms about a post that a post-wide event reached (`POST /chat/v1/posts/{post_id}/messages/`). */
+export type PostEventResult = z.output<typeof postEventResultSchema>
 /** A stored report. */
 export type Report = z.output<typeof reportSchema>
 /** A webhook event the server gave up on. */
@@ -72,6 +86,10 @@ export type Problem = z.output<typeof problemSchema>
 export type CreateRoomInput = Input<ReturnType<typeof createRoomBodySchema>>
 /** `POST /chat/v1/direct-room/`. */
 export type DirectRoomInput = Input<ReturnType<typeof directRoomBodySchema>>
+/** `PATCH /chat/v1/room/{id}/`: its name, data or status (at least one). */
+export type UpdateRoomInput = Input<ReturnType<typeof updateRoomBodySchema>>
+/** `POST /chat/v1/posts/{post_id}/messages/`: the system message, and the status of every room about the post. */
+export type PostEventInput = Input<ReturnType<typeof postEventBodySchema>>
 /** `POST /chat/v1/message/`. */
 export type SendMessageInput = Input<ReturnType<typeof sendMessageBodySchema>>
 /** `PATCH /chat/v1/room/{room_id}/messages/{message_id}/`: the new text. */
