@@ -8,6 +8,16 @@ export function messageOfFrame({ type: _type, ...frame }: MessageFrame): Message
   return { kind: 'text', edited_at: null, deleted: false, reply_to: null, reactions: [], attachments: [], data: null, ...frame }
 }
 
+/**
+ * A message the app's backend put in the room ("거래가 완료되었어요", or `{event: "left", user_id}`
+ * when the other member left a direct room): no sender, its `data` the app's own, `silent: true`
+ * when it does not count as unread. Shown as a line without a name.
+ */
+export type SystemMessage = Message & { kind: 'system'; user_id: null }
+
+/** Whether a message is a system message rather than a user's. */
+export const isSystemMessage = (m: Message): m is SystemMessage => m.kind === 'system'
+
 /** A change of a message the room hears of. */
 export type ChangeFrame = MessageUpdatedFrame | MessageDeletedFrame | ReactionFrame
 
