@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.ts'
-import { ChatSendError } from './errors.ts'
+import { ChatApiError, ChatSendError } from './errors.ts'
 import type { Transport } from './http.ts'
 import { MessageStore, messageOfFrame } from './messages.ts'
 import { Outbox, type OutboxStorage, type PendingMessage } from './outbox.ts'
@@ -10,7 +10,22 @@ import type { ChatApi } from './rest.ts'
 import { messageFrame, newId, pendingOfSend, sendRefusal, type SendInput } from './sends.ts'
 import { ReconnectingSocket, type ConnectionState, type ReconnectOptions, type StopInfo } from './socket.ts'
 import { SendUploads, type FileProgress } from './uploads.ts'
-import type { ChatErrorCode, ChatErrorFrame, MemberFrame, Message, MessageFrame, OnlineUser, PresenceFrame, ReadFrame, RecoveredFrame, RoomDetail, RoomServerFrame, RoomUpdatedFrame, TypingFrame } from './types.ts'
+import type {
+  ChatErrorCode,
+  ChatErrorFrame,
+  MemberFrame,
+  Message,
+  MessageFrame,
+  OnlineUser,
+  PresenceFrame,
+  ReadFrame,
+  RecoveredFrame,
+  RoomDetail,
+  RoomServerFrame,
+  RoomSummary,
+  RoomUpdatedFrame,
+  TypingFrame,
+} from './types.ts'
 
 /** How a room connection starts and behaves. */
 export interface RoomOptions {
@@ -80,7 +95,11 @@ export interface RoomEvents {
   typing: TypingFrame
   read: ReadFrame
   member: MemberFrame
-  /** The room's name, data or status changed (in the room's order). */
+  /**
+   * The room's name, data or status changed (`name`, `data` and `status` hold it now): once per
+   * change, in the room's order; also when the room detail read after a connect shows a change
+   * missed meanwhile (the frame then carries that detail).
+   */
   roomUpdated: RoomUpdatedFrame
   /** A message the server refused for good (the promise of `send()` rejects with the same error). */
   failed: { pending: PendingMessage; error: ChatSendError }
@@ -111,7 +130,15 @@ const REFUSED = new Set<ChatErrorCode>([
   'upload_not_found',
   'upload_expired',
   'upload_already_attached',
+  'room_archived',
+  'peer_left',
 ])
+
+/** What an archived room answers a write. */
+const ARCHIVED = 'the room is archived: it can be read, not written'
+
+/** The room as its summary has it: what `chat.room.updated` changes. */
+type RoomInfo = Pick<RoomSummary, 'name' | 'data' | 'status'>
 
 /** Pending `chat.read` markers are coalesced for this long. */
 const READ_DELAY_MS = 300
@@ -134,6 +161,9 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private readonly outbox: Outbox
   private readonly presence: Presence | null
   private readonly uploads: SendUploads
+  private info: RoomInfo = { name: '', data: null, status: 'active' }
+  /** The room version `info` is current to (-1: not read yet). */
+  private infoVersion = -1
   /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
   private inFlight: string | null = null
   private sendRetries = 0
@@ -160,6 +190,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     if (detail) {
       this.hold(detail.chat_messages)
       this.reads.learn(detail)
+      this.learnRoom(detail, detail.version)
     }
     this.outbox = new Outbox(
       options.storage,
@@ -177,6 +208,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
         : new Presence(() =>
             api.room(roomId).then((room) => {
               if (this.reads.learn(room)) this.emit('reads', this.reads.markers)
+              if (this.learnRoom(room, room.version)) this.emit('roomUpdated', { type: 'chat.room.updated', room, version: room.version })
               return room.online_users
             }),
           )
@@ -208,6 +240,21 @@ export class RoomConnection extends Emitter<RoomEvents> {
     return this.store.version
   }
 
+  /** The room's name ("" until `detail` or the room detail read after a connect says it). */
+  get name(): string {
+    return this.info.name
+  }
+
+  /** What the app's backend keeps on the room (the post's title, price, thumbnail, status), or null. */
+  get data(): Record<string, unknown> | null {
+    return this.info.data
+  }
+
+  /** `archived`: read, never written (its post was sold or removed): sends, edits, unsends and reactions reject with `room_archived`. */
+  get status(): RoomInfo['status'] {
+    return this.info.status
+  }
+
   /** Messages handed to `send()` (or restored from storage) that the server has not stored yet. */
   get pending(): readonly PendingMessage[] {
     return this.outbox.pending
@@ -217,14 +264,20 @@ export class RoomConnection extends Emitter<RoomEvents> {
    * Sends a message (a text, or `{ text, replyTo, files }`); resolves with it as stored (its `id`,
    * `created_at`, `attachments`) once the server echoes it, after any number of reconnects. Its
    * files are uploaded first (the `upload` event follows them), and messages go out in the order
-   * given. Rejects with `ChatSendError` if the server refuses it or one of its files
+   * given. Rejects with `ChatSendError` if the server refuses it (`room_archived` at once in an
+   * archived room; `peer_left` in a direct room the other member left) or one of its files
    * (`upload_failed`). `clientMsgId` (1–64 characters; a fresh UUID by default) names it to the
    * server, which stores it once whatever the retries, and in `pending`.
    */
   send(input: string | SendInput, options: { clientMsgId?: string } = {}): Promise<Message> {
     const send: SendInput = typeof input === 'string' ? { text: input, ...options } : { ...options, ...input }
     const clientMsgId = send.clientMsgId ?? newId()
-    const refusal = this.socket.state === 'closed' ? new ChatSendError('stopped', 'the connection has ended') : sendRefusal({ ...send, clientMsgId }, this.outbox.pending, this.options.maxMessageLength ?? 2000)
+    const refusal =
+      this.socket.state === 'closed'
+        ? new ChatSendError('stopped', 'the connection has ended')
+        : this.status === 'archived'
+          ? new ChatSendError('room_archived', ARCHIVED)
+          : sendRefusal({ ...send, clientMsgId }, this.outbox.pending, this.options.maxMessageLength ?? 2000)
     if (refusal) return Promise.reject(refusal)
     const sent = this.outbox.add(pendingOfSend(send, clientMsgId))
     if (send.files?.length) {
@@ -247,10 +300,11 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   /**
    * Edits one of this user's messages; resolves with it as edited (applied here at once, `change`
-   * follows). Rejects with `ChatApiError`: `not_author`, `edit_window_closed`, `deleted`, `message_not_found`, ….
+   * follows). Rejects with `ChatApiError`: `not_author`, `edit_window_closed`, `deleted`,
+   * `message_not_found`, `room_archived` (at once when the room is known to be archived), ….
    */
   async edit(messageId: number, text: string): Promise<Message> {
-    const message = await this.api.editMessage(this.roomId, messageId, { message: text })
+    const message = await this.write(() => this.api.editMessage(this.roomId, messageId, { message: text }))
     this.latest(message)
     return message
   }
@@ -260,12 +314,17 @@ export class RoomConnection extends Emitter<RoomEvents> {
    * room's `chat.message.deleted` brings `change`. Rejects with `ChatApiError` (`unsend_window_closed`, `not_author`, …).
    */
   unsend(messageId: number): Promise<void> {
-    return this.api.unsendMessage(this.roomId, messageId)
+    return this.write(() => this.api.unsendMessage(this.roomId, messageId))
   }
 
   /** Adds this user's reaction (one emoji), or takes it back (`add: false`); the room's `chat.reaction` brings `change`. */
   react(messageId: number, emoji: string, add = true): Promise<void> {
-    return this.api.react(this.roomId, messageId, emoji, add)
+    return this.write(() => this.api.react(this.roomId, messageId, emoji, add))
+  }
+
+  /** A change over REST, refused here as the server would refuse it (409 `room_archived`) when the room is archived. */
+  private write<T>(call: () => Promise<T>): Promise<T> {
+    return this.status === 'archived' ? Promise.reject(new ChatApiError({ type: 'about:blank', title: 'Conflict', status: 409, detail: ARCHIVED, code: 'room_archived' })) : call()
   }
 
   /**
@@ -412,7 +471,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
         this.emit('reads', this.reads.markers)
         return this.emit('member', frame)
       case 'chat.room.updated':
-        return this.emit('roomUpdated', frame)
+        this.store.reached(frame.version)
+        // A change already read (with room detail, or heard before a replay that repeats it) moves nothing back.
+        if (this.learnRoom(frame.room as RoomInfo, frame.version)) this.emit('roomUpdated', frame)
+        return
       case 'chat.error':
         return this.refused(frame)
       default: {
@@ -453,6 +515,15 @@ export class RoomConnection extends Emitter<RoomEvents> {
     for (const m of messages) this.emit('change', m)
   }
 
+  /** The room as it was at `version`, taken if newer than what is held; true if its name, data or status changed. */
+  private learnRoom({ name, data, status }: RoomInfo, version: number): boolean {
+    if (version <= this.infoVersion) return false
+    const before = JSON.stringify(this.info)
+    this.info = { name, data, status }
+    this.infoVersion = version
+    return JSON.stringify(this.info) !== before
+  }
+
   private refreshPresence(): void {
     this.presence?.refresh(
       (changed) => this.emit('presence', changed),
@@ -462,6 +533,8 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   private recovered(frame: RecoveredFrame): void {
     const replayed = this.resume.recovered(frame)
+    // A replaced database numbers its versions afresh: the room's next change or read is taken.
+    if (frame.reset) this.infoVersion = -1
     this.refreshPresence()
     if (frame.reset) this.emit('reset', { epoch: frame.epoch })
     for (const m of replayed) this.deliver(m)
