@@ -8,6 +8,8 @@ import type { InboxMessageFrame, InboxReadFrame, InboxReadyFrame, InboxRemovedFr
 export interface InboxOptions {
   /** Rooms fetched after each `inbox.ready` (1–100, default 50): the newest by activity. */
   limit?: number
+  /** Only the rooms about this post (a seller's chats about one post): the fetch is filtered, and frames of other rooms are ignored. */
+  postId?: number
 }
 
 /** The events of the inbox stream and their payloads. */
@@ -51,6 +53,8 @@ export class InboxStream extends Emitter<InboxEvents> {
   /** Frames that arrived while the inbox was being fetched; null when no fetch is under way. */
   private early: ChangeFrame[] | null = null
   private generation = 0
+  /** With `postId`: rooms known to be about another post, whose frames change nothing here. */
+  private readonly others = new Set<number>()
 
   constructor(
     transport: Transport,
@@ -91,9 +95,30 @@ export class InboxStream extends Emitter<InboxEvents> {
     return total
   }
 
+  /**
+   * Hides a room until a newer message arrives in it (나가기): its entry leaves at once (the
+   * server's `inbox.removed`, which follows, changes nothing more). Throws `ChatApiError`.
+   */
+  hide(roomId: number): Promise<void> {
+    return this.remove(roomId, {})
+  }
+
+  /** Leaves a direct room for good (the other member is told, and no one can send there any more), and hides it as `hide` does. */
+  leave(roomId: number): Promise<void> {
+    return this.remove(roomId, { leave: true })
+  }
+
   /** Ends the stream. */
   close(): void {
     this.socket.close()
+  }
+
+  private async remove(roomId: number, query: { leave?: boolean }): Promise<void> {
+    const entry = this.entries.get(roomId)
+    await this.api.hideRoom(roomId, query)
+    // Unless a fetch since (a newer message brought the room back) put another entry in its place.
+    if (this.entries.get(roomId) === entry) this.entries.delete(roomId)
+    this.emit('rooms', this.rooms)
   }
 
   private frame(frame: InboxServerFrame): void {
@@ -132,19 +157,22 @@ export class InboxStream extends Emitter<InboxEvents> {
   private change(frame: ChangeFrame): void {
     if (this.early) return void this.early.push(frame)
     // A message in a room beyond the loaded page: that room is now the newest, so fetch again.
-    if (!this.apply(frame)) return this.load()
+    if (!this.apply(frame)) return this.load((frame as InboxMessageFrame).room)
     this.emit('rooms', this.rooms)
   }
 
-  /** Fetches the first page and applies what arrived meanwhile. */
-  private load(): void {
+  /** Fetches the first page (again because of a message in room `asked`) and applies what arrived meanwhile. */
+  private load(asked?: number): void {
     const generation = ++this.generation
+    const { postId } = this.options
     this.early ??= []
-    this.api.inbox({ limit: this.options.limit ?? 50 }).then(
+    this.api.inbox({ limit: this.options.limit ?? 50, post_id: postId }).then(
       (page) => {
         if (generation !== this.generation) return
         this.entries.clear()
         for (const room of page.rooms) this.entries.set(room.id, room)
+        // Its newest message would have put it first: missing from the filtered page, it is about another post.
+        if (asked !== undefined && postId !== undefined && !this.entries.has(asked)) this.others.add(asked)
         this.settle()
       },
       (error: unknown) => {
@@ -164,7 +192,11 @@ export class InboxStream extends Emitter<InboxEvents> {
 
   /** Applies a frame to the loaded rooms; false for a message in a room not loaded. */
   private apply(frame: ChangeFrame): boolean {
-    if (frame.type === 'inbox.room') this.entries.set(frame.room.id, frame.room)
+    const { postId } = this.options
+    if (frame.type === 'inbox.room') {
+      if (postId === undefined || frame.room.post_id === postId) this.entries.set(frame.room.id, frame.room)
+      else this.others.add(frame.room.id)
+    }
     if (frame.type === 'inbox.removed') this.entries.delete(frame.room)
     if (frame.type === 'inbox.room' || frame.type === 'inbox.removed') return true
     if (frame.type === 'inbox.room.updated') {
@@ -174,7 +206,7 @@ export class InboxStream extends Emitter<InboxEvents> {
       return true
     }
     const entry = this.entries.get(frame.room)
-    if (!entry) return frame.type !== 'inbox.message'
+    if (!entry) return frame.type !== 'inbox.message' || this.others.has(frame.room)
     if (frame.type === 'inbox.read') Object.assign(entry, { last_read_id: frame.last_read_id, unread_count: frame.unread_count })
     // The room's last message shows its new form; the count may have dropped (an unsent unread message).
     else if (frame.type === 'inbox.message.updated') Object.assign(entry, { unread_count: frame.unread_count, ...(entry.last_message?.id === frame.message.id ? { last_message: frame.message } : {}) })
