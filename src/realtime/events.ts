@@ -61,8 +61,11 @@ export type UserRoomChange =
   | { type: 'read'; room: number; lastReadId: number; unreadCount: number; countedUpTo: number }
   | { type: 'room'; room: number }
   | { type: 'removed'; room: number }
-  /** The user hid the room (나가기): out of their list and badge until a newer message, which their streams still follow. */
-  | { type: 'hidden'; room: number }
+  /**
+   * The user hid the room (나가기) through message `through`: out of their list and badge until a
+   * newer message, which their streams still follow (one heard before this change brought it back already).
+   */
+  | { type: 'hidden'; room: number; through: number }
 
 /** Everything a user's streams hear on their own channel: changes about a room, and their blocks (`user` blocked, or unblocked). */
 export type UserChange = UserRoomChange | { type: 'block'; user: string; blocked: boolean }

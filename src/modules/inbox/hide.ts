@@ -35,6 +35,6 @@ export class RoomHiding {
     }
     const hidden = await this.store.hideRoom(roomId, identity.userId)
     if (hidden === 'absent') throw notFound('not_in_inbox', 'This room is not in your inbox.')
-    this.broker.publish(userEvent(identity.userId, { type: 'hidden', room: roomId }))
+    this.broker.publish(userEvent(identity.userId, { type: 'hidden', room: roomId, through: hidden.through }))
   }
 }

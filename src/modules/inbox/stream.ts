@@ -229,6 +229,8 @@ export class InboxStreams {
     const room = stream.rooms.get(roomId)
     const own = message.userId === stream.userId
     if (!room?.message(message.id, own, !message.silent) || !tell) return
+    // A message the user's hide covered, heard after it: counted, but the room stays out of sight.
+    if (room.hidden) return
     // Counted (the badge is the room's count), but a blocked user's words never reach the blocker here.
     if (!own && stream.blocked?.has(message.userId)) return
     this.sendText(stream, encoded.frame(roomId, room.unread))
@@ -264,9 +266,10 @@ export class InboxStreams {
     }
     if (change.type === 'hidden') {
       // Still followed: a newer message brings it back (the client, missing it, fetches it then).
+      // One heard before the hide arrived brought it back already: nothing to hide, nothing to tell.
       const hidden = stream.rooms.get(roomId)
-      if (hidden) hidden.hidden = true
-      else if (stream.others.has(roomId)) stream.others.set(roomId, 0)
+      if (hidden && !hidden.hide(change.through)) return
+      if (!hidden && stream.others.has(roomId)) stream.others.set(roomId, 0)
       if (tell) this.send(stream, { type: 'inbox.removed', room: roomId })
       return
     }

@@ -36,4 +36,25 @@ describe('RoomUnread', () => {
     for (let id = 2001; id <= 3000; id++) room.message(id, false)
     expect(room.read({ lastReadId: 1995, unreadCount: 5, countedUpTo: 2000 })).toBe('stale')
   })
+
+  it('should hide a room through a message whichever of the hide and a message arrives first', () => {
+    // Hidden through 13; message 14 is newer (the room is back), 13 is not (it stays hidden).
+    const hideFirst = new RoomUnread({ lastReadId: 10, unreadCount: 2, countedUpTo: 12 })
+    expect(hideFirst.hide(13)).toBe(true)
+    hideFirst.message(13, false)
+    expect([hideFirst.hidden, hideFirst.shown]).toEqual([true, 0])
+    hideFirst.message(14, false)
+    expect([hideFirst.hidden, hideFirst.shown]).toEqual([false, 4])
+    const newerFirst = new RoomUnread({ lastReadId: 10, unreadCount: 2, countedUpTo: 12 })
+    newerFirst.message(13, false)
+    newerFirst.message(14, false)
+    expect(newerFirst.hide(13)).toBe(false)
+    expect([newerFirst.hidden, newerFirst.shown]).toEqual([false, 4])
+    // Read hidden from the store: a message after what it counted brings it back.
+    const stored = new RoomUnread({ lastReadId: 10, unreadCount: 2, countedUpTo: 12, hidden: true })
+    expect(stored.message(12, false)).toBe(false)
+    expect(stored.shown).toBe(0)
+    stored.message(13, false)
+    expect(stored.shown).toBe(3)
+  })
 })

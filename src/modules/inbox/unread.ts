@@ -18,8 +18,10 @@ type ReadChange = Extract<UserChange, { type: 'read' }>
  */
 export class RoomUnread {
   lastReadId: number
-  /** Hidden by the user (나가기): out of the badge until a newer message arrives. */
+  /** Hidden by the user (나가기): out of the badge until a message newer than `hiddenThrough` arrives. */
   hidden: boolean
+  /** The newest message a hide covered: one up to it heard late (its event and the hide's travel apart) leaves the room hidden. */
+  private hiddenThrough: number
   /** Unread among the messages up to `countedUpTo`. */
   private counted: number
   private countedUpTo: number
@@ -33,10 +35,22 @@ export class RoomUnread {
     this.hidden = state.hidden ?? false
     this.counted = state.unreadCount
     this.countedUpTo = Math.max(state.countedUpTo, state.lastReadId)
+    this.hiddenThrough = this.hidden ? this.countedUpTo : 0
   }
 
   get unread(): number {
     return this.counted + this.live.length
+  }
+
+  /**
+   * The user hid the room through message `through`; false when a newer message was heard already
+   * (or counted: the store had it), which brought the room back before the hide arrived: it stays.
+   */
+  hide(through: number): boolean {
+    this.hiddenThrough = Math.max(this.hiddenThrough, through)
+    if (Math.max(this.countedUpTo, this.live.at(-1) ?? 0, this.silentUpTo) > through) return false
+    this.hidden = true
+    return true
   }
 
   /** What the badge counts of this room: nothing while it is hidden. */
@@ -46,12 +60,12 @@ export class RoomUnread {
 
   /**
    * A message of the room; false when it was already heard. The user's own moves the marker to it;
-   * one that does not `count` (a silent system message) is heard but not counted. Any brings a
-   * hidden room back.
+   * one that does not `count` (a silent system message) is heard but not counted. Any newer than
+   * the hide brings a hidden room back.
    */
   message(id: number, own: boolean, counts = true): boolean {
     if (id <= this.countedUpTo || id <= (this.live.at(-1) ?? 0) || id <= this.silentUpTo) return false
-    this.hidden = false
+    if (id > this.hiddenThrough) this.hidden = false
     if (!counts) {
       this.silentUpTo = id
       return true
