@@ -7,8 +7,9 @@
  * Also runs bench/user-streams.ts (what user streams cost), bench/changes.ts (what edits and
  * reactions cost, 10% of a fan-out load's operations), bench/webhooks.ts (webhooks on against
  * off), bench/uploads.ts (2 MB photos uploaded by 20 clients at once; fan-out of messages carrying
- * a photo against text ones) and bench/inbox.ts (the inbox and the badge on a million messages;
- * smaller with --quick).
+ * a photo against text ones), bench/post-event.ts (one post event over 1,000 direct rooms, each
+ * with its socket, plain and archiving) and bench/inbox.ts (the inbox and the badge on a million
+ * messages; smaller with --quick).
  *
  *   bun run bench [--quick] [--fanout-rooms 20] [--fanout-clients 10] [--window 4] [--seconds 10]
  *                 [--bigroom-clients 500] [--bigroom-rate 200] [--idle-sockets 10000]
@@ -310,6 +311,7 @@ try {
   const webhooks = await runJson([bun, 'bench/webhooks.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
   const changes = await runJson([bun, 'bench/changes.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
   const uploads = await runJson([bun, 'bench/uploads.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--quick'] : [])])
+  const postEvent = await runJson([bun, 'bench/post-event.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--quick'] : [])])
   const inboxArgs = quick ? ['--messages', '50000', '--rooms', '2000', '--user-rooms', '200', '--runs', '50', '--no-postgres'] : []
   const inbox = (await runJson([bun, 'bench/inbox.ts', ...inboxArgs])) as unknown as Record<string, Record<'reference' | 'inbox' | 'badge', { p50: number; p99: number }>>
   const cluster = values.cluster ? await measureCluster() : null
@@ -378,6 +380,9 @@ try {
     `uploads: ${fmt(uploads.uploadsPerSecond!)} photos of 2 MB stored/s with 20 clients at once (p50 ${fmt(uploads.uploadP50Ms!)} ms), server RSS ${fmt(uploads.rssBeforeMiB!)} MiB before, ${fmt(uploads.rssPeakMiB!)} MiB at the peak; fan-out of messages with a photo ${fmt(uploads.imageDeliveredPerSecond!)} delivered/s against ${fmt(uploads.textDeliveredPerSecond!)} for text (${uploads.imageToText!.toFixed(2)}x)`,
   )
   console.log(
+    `post event: ${fmt(postEvent.rooms!)} direct rooms of one post, a socket in each: the last room heard its system message ${fmt(postEvent.plainLastMs!)} ms after the send (answer ${fmt(postEvent.plainAnswerMs!)} ms, per-room p99 ${fmt(postEvent.plainP99Ms!)} ms); archiving them first, ${fmt(postEvent.archivedLastMs!)} ms (answer ${fmt(postEvent.archivedAnswerMs!)} ms); every room heard it once`,
+  )
+  console.log(
     `crowded open room: ${fmt(streams.crowdFramesCapped!)} stream frames per message with the participant cap, ${fmt(streams.crowdFramesUncapped!)} without; stored/s ${fmt(streams.crowdStoredCapped!)} vs ${fmt(streams.crowdStoredUncapped!)}`,
   )
   for (const [name, r] of Object.entries(inbox)) {
@@ -417,6 +422,7 @@ try {
     webhooks,
     changes,
     uploads,
+    postEvent,
     cluster,
     targets,
     rows: rows.map(([label, a, b, higherIsBetter]) => ({ label, chat: a, baseline: b, ratio: a / b, higherIsBetter })),
