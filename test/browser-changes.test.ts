@@ -34,9 +34,10 @@ const reactionsOf = (item: ReturnType<typeof messageWith>) => item.locator('[dat
 
 describe('messages that change on the test page', () => {
   it('should show edits, unsends, reactions and replies live on both pages and after a reload, and the 1 until the other reads', async () => {
-    const s = await openChatPage(browser, server.base, seller)
+    // Both browsers are Korean: the page's labels (답장, 수정됨) are its Korean ones.
+    const s = await openChatPage(browser, server.base, seller, undefined, { locale: 'ko-KR' })
     // The buyer is on a phone.
-    const b = await openChatPage(browser, server.base, buyer)
+    const b = await openChatPage(browser, server.base, buyer, undefined, { locale: 'ko-KR' })
     await b.page.setViewportSize({ width: 390, height: 844 })
 
     await s.page.fill('[data-testid=direct-user-id]', buyer.user_id)

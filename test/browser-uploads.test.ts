@@ -70,8 +70,9 @@ async function withinWidth(page: Page, selector: string, width: number) {
 describe('photos and files on the test page', () => {
   it('should show a pasted photo as a thumbnail on the other page, full size on a tap, and files as chips that download', async () => {
     const roomId = await createRoom(server, '사진 거래')
-    const s = await openChatPage(browser, server.base, seller, roomId)
-    const b = await openChatPage(browser, server.base, buyer, roomId)
+    // Both browsers are Korean: the page's labels (업로드 중…, 전송 실패) are its Korean ones.
+    const s = await openChatPage(browser, server.base, seller, roomId, { locale: 'ko-KR' })
+    const b = await openChatPage(browser, server.base, buyer, roomId, { locale: 'ko-KR' })
     // The buyer is on a phone.
     await b.page.setViewportSize({ width: 375, height: 667 })
     await connect(s.page)

@@ -2,6 +2,7 @@
 // their width and height (the list does not jump as they load), opened full size in a lightbox
 // (closed with Esc or a tap); other files as a chip with name and size that downloads.
 import type { Attachment } from '../../client/src/index.ts'
+import { labelled, t } from './labels.ts'
 
 /** The largest side of a photo shown alone; several are shown as squares of the second size, cropped. */
 const ONE_PHOTO_PX = 240
@@ -24,7 +25,7 @@ export function formatSize(bytes: number): string {
 export function filesSummary(files: readonly { content_type: string; kind?: string }[]): string {
   const photos = files.filter((f) => (f.kind ?? (f.content_type.startsWith('image/') ? 'image' : 'file')) === 'image').length
   const others = files.length - photos
-  return [photos ? `사진 ${photos}장` : '', others ? `파일 ${others}개` : ''].filter(Boolean).join(' · ')
+  return [photos ? t('photos', photos) : '', others ? t('files', others) : ''].filter(Boolean).join(' · ')
 }
 
 /** The size a photo is shown at: within `box` on its longer side, never larger than it is. */
@@ -55,7 +56,7 @@ function thumbnail(a: Attachment, { width, height }: { width: number; height: nu
   button.type = 'button'
   button.className = 'thumb'
   button.dataset.testid = 'thumbnail'
-  button.setAttribute('aria-label', `사진 크게 보기: ${a.name}`)
+  button.setAttribute('aria-label', t('viewPhoto', a.name))
   const img = document.createElement('img')
   img.className = square ? 'thumb-image square' : 'thumb-image'
   // The width and height attributes give the box its shape before a byte has loaded.
@@ -81,7 +82,7 @@ function fileChip(a: Attachment): HTMLAnchorElement {
   const icon = document.createElement('span')
   icon.className = 'file-icon'
   icon.setAttribute('aria-hidden', 'true')
-  icon.textContent = a.content_type === 'application/pdf' ? 'PDF' : '파일'
+  icon.textContent = a.content_type === 'application/pdf' ? 'PDF' : t('file')
   const name = document.createElement('span')
   name.className = 'file-name'
   name.textContent = a.name
@@ -89,7 +90,7 @@ function fileChip(a: Attachment): HTMLAnchorElement {
   size.className = 'file-size'
   size.textContent = formatSize(a.size)
   link.append(icon, name, size)
-  link.title = `${a.name} (${formatSize(a.size)}) 다운로드`
+  link.title = t('download', `${a.name} (${formatSize(a.size)})`)
   return link
 }
 
@@ -128,7 +129,8 @@ function makeLightbox() {
   root.dataset.testid = 'lightbox'
   root.setAttribute('role', 'dialog')
   root.setAttribute('aria-modal', 'true')
-  root.setAttribute('aria-label', '사진 보기')
+  root.dataset.labelAria = 'photoViewer'
+  root.setAttribute('aria-label', t('photoViewer'))
   root.tabIndex = -1
   root.hidden = true
   const img = document.createElement('img')
@@ -137,20 +139,17 @@ function makeLightbox() {
   const bar = document.createElement('div')
   bar.className = 'lightbox-bar'
   // Its URL is signed for an hour: a page open longer shows the message again (reconnect) for a fresh one.
-  const problem = document.createElement('span')
-  problem.textContent = '사진을 불러오지 못했습니다'
+  const problem = labelled(document.createElement('span'), 'photoFailed')
   problem.hidden = true
   img.addEventListener('error', () => {
     if (img.getAttribute('src')) problem.hidden = false
   })
-  const save = document.createElement('a')
-  save.textContent = '원본 저장'
+  const save = labelled(document.createElement('a'), 'saveOriginal')
   save.dataset.testid = 'lightbox-save'
   // Saving is not a tap that closes.
   save.addEventListener('click', (event) => event.stopPropagation())
-  const close = document.createElement('button')
+  const close = labelled(document.createElement('button'), 'close')
   close.type = 'button'
-  close.textContent = '닫기'
   close.dataset.testid = 'lightbox-close'
   bar.append(problem, save, close)
   root.append(img, bar)

@@ -1,11 +1,14 @@
 // The chat test page, on the client library (@gateway-chat/client): the library speaks the REST
 // API and the WebSocket protocol, reconnects, recovers and resends; the page shows what it does.
 // Every string that comes from a user is rendered with textContent, never as HTML (dom.ts).
-import { createChatClient, type CreateRoomInput } from '../../client/src/index.ts'
+import { createChatClient, type CreateRoomInput, type RoomSummary } from '../../client/src/index.ts'
 import { $, roomItem, showError } from './dom.ts'
 import { currentUser, identityAuth, missingUserText, restoreSettings, saveSettings, selectRoom } from './identity.ts'
 import { createInbox } from './inbox.ts'
+import { onLanguageChange, startLabels, t } from './labels.ts'
 import { RoomView } from './room-view.ts'
+
+startLabels()
 
 // Reconnects back off up to 10 s (the library's own ceiling is 30 s): a test page should come back soon.
 const client = createChatClient({ auth: identityAuth, reconnect: { capMs: 10_000 } })
@@ -22,24 +25,31 @@ function postIdField(id: string): { post_id?: number } | null {
   return { post_id: Number(text) }
 }
 
+/** The rooms listed last: drawn again in another language. */
+let listed: readonly RoomSummary[] = []
+
+function showRooms(rooms: readonly RoomSummary[]) {
+  listed = rooms
+  $('rooms').replaceChildren(
+    ...rooms.map((r) => {
+      const li = roomItem(r)
+      li.addEventListener('click', () => selectRoom(r.id))
+      return li
+    }),
+  )
+}
+
 async function loadRooms() {
   try {
-    const rooms = await client.api.rooms({ limit: 200 })
-    $('rooms').replaceChildren(
-      ...rooms.map((r) => {
-        const li = roomItem(r)
-        li.addEventListener('click', () => selectRoom(r.id))
-        return li
-      }),
-    )
+    showRooms(await client.api.rooms({ limit: 200 }))
   } catch (e) {
-    showError(`Could not list rooms: ${errorText(e)}`)
+    showError(t('couldNotListRooms', errorText(e)))
   }
 }
 
 async function createRoom() {
   const post = postIdField('post_id')
-  if (!post) return showError('The post id is a whole number.')
+  if (!post) return showError(t('postIdWhole'))
   const body: CreateRoomInput = { name: input('room_name'), ...post }
   if ($<HTMLSelectElement>('room_kind').value === 'private') {
     body.kind = 'private'
@@ -53,19 +63,19 @@ async function createRoom() {
     selectRoom(created.id)
     await loadRooms()
   } catch (e) {
-    showError(`Could not create the room: ${errorText(e)}`)
+    showError(t('couldNotCreateRoom', errorText(e)))
   }
 }
 
 async function openDirectRoom() {
   const post = postIdField('direct_post_id')
-  if (!post) return showError('The post id is a whole number.')
+  if (!post) return showError(t('postIdWhole'))
   try {
     const opened = await client.api.directRoom({ user_id: input('direct_user_id'), ...post })
     selectRoom(opened.id)
     await loadRooms()
   } catch (e) {
-    showError(`Could not open the direct room: ${errorText(e)}`)
+    showError(t('couldNotOpenDirect', errorText(e)))
   }
 }
 
@@ -90,5 +100,6 @@ $('direct-room').addEventListener('submit', (event) => {
   void openDirectRoom()
 })
 
+onLanguageChange(() => showRooms(listed))
 restoreSettings()
 void loadRooms()

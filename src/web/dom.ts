@@ -1,6 +1,7 @@
 // The test page's DOM helpers: every string that comes from a user goes in as text, never HTML.
 
 import type { Member, Message, PendingMessage, RoomSummary } from '../../client/src/index.ts'
+import { t } from './labels.ts'
 
 export const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -61,21 +62,23 @@ export function pendingItem(p: PendingMessage, sender: Sender, quote: HTMLElemen
   li.className = 'pending'
   li.dataset.testid = 'pending'
   li.dataset.clientMsgId = p.client_msg_id
-  const { body, text } = messageBody(sender.nickname, 'sending…', p.message)
+  const { body, text } = messageBody(sender.nickname, t('sending'), p.message)
   if (quote) body.insertBefore(quote, text)
   li.append(avatar(sender), body)
   return li
 }
 
-/** A room of the list: id, name (direct rooms usually have none), post, kind, members, who is online. */
+/** A room of the list: id, name (direct rooms usually have none), post, kind, members, who is online, and whether its deal is closed. */
 export function roomItem(r: RoomSummary): HTMLLIElement {
   const li = document.createElement('li')
   li.dataset.id = String(r.id)
   li.dataset.kind = r.kind
-  const name = r.name || (r.kind === 'direct' ? 'direct room' : '')
-  const parts = [`#${r.id} ${name}${r.post_id === null ? '' : ` (post ${r.post_id})`}`, r.kind]
-  if (r.member_count !== null) parts.push(`${r.member_count} ${r.member_count === 1 ? 'member' : 'members'}`)
-  parts.push(`${r.online_count} online`)
+  li.dataset.status = r.status
+  const name = r.name || (r.kind === 'direct' ? t('directRoomName') : '')
+  const parts = [`#${r.id} ${name}${r.post_id === null ? '' : ` (${t('aboutPost', r.post_id)})`}`, t(r.kind)]
+  if (r.member_count !== null) parts.push(t('memberCount', r.member_count))
+  parts.push(t('onlineCount', r.online_count))
+  if (r.status === 'archived') parts.push(t('sold'))
   li.textContent = parts.join(' · ')
   return li
 }
@@ -99,7 +102,7 @@ export function memberItem(m: Member, mine: boolean, actions: MemberAction[]): H
   who.textContent = m.nickname ?? m.user_id
   const role = document.createElement('span')
   role.className = 'role'
-  role.textContent = mine ? `${m.role}, you` : m.role
+  role.textContent = mine ? t('roleAndYou', t(m.role)) : t(m.role)
   li.append(who, role)
   for (const action of actions) {
     const button = document.createElement('button')

@@ -3,6 +3,7 @@
 // remembered in localStorage, as a gateway would forward them.
 import type { AuthContext, AuthParams } from '../../client/src/index.ts'
 import { $ } from './dom.ts'
+import { t } from './labels.ts'
 import { bearerToken, freshToken, showTokenUser, tokenUser } from './token.ts'
 
 // The token is not among them: it is a credential, so it stays in its field only. In
@@ -25,7 +26,7 @@ export function currentUser(): { user_id: string; nickname: string; email: strin
 
 /** Why there is no `currentUser()`, to tell the user. */
 export function missingUserText(): string {
-  return bearerToken() ? 'The token names no user: it has no subject (sub).' : 'User id, nickname and email are required (or a bearer token).'
+  return bearerToken() ? t('tokenNamesNoUser') : t('identityMissing')
 }
 
 /** The page's own user id ('' while there is none). */

@@ -2,6 +2,7 @@
 // leaves, and a direct room's pair block each other.
 import type { ChatApi, Member, RoomKind } from '../../client/src/index.ts'
 import { $, memberItem, showError, type MemberAction } from './dom.ts'
+import { onLanguageChange, t } from './labels.ts'
 
 /** What the panel asks of the page. */
 export interface MembersDeps {
@@ -28,6 +29,7 @@ export class MembersPanel {
       event.preventDefault()
       void this.add($<HTMLInputElement>('add_member_user_id').value.trim())
     })
+    onLanguageChange(() => this.render())
   }
 
   /** Shows the panel for a room (hidden for open rooms) and loads its members. */
@@ -62,7 +64,7 @@ export class MembersPanel {
       }
       this.render()
     } catch (e) {
-      if (load === this.loads) showError(`Could not list the members: ${errorText(e)}`)
+      if (load === this.loads) showError(t('couldNotListMembers', errorText(e)))
     }
   }
 
@@ -79,10 +81,10 @@ export class MembersPanel {
     if (this.kind === 'direct') {
       if (m.user_id === me) return []
       const isBlocked = this.blocked.has(m.user_id)
-      return [{ label: isBlocked ? 'Unblock' : 'Block', testid: 'block-toggle', run: () => void this.setBlocked(m.user_id, !isBlocked) }]
+      return [{ label: t(isBlocked ? 'unblock' : 'block'), testid: 'block-toggle', run: () => void this.setBlocked(m.user_id, !isBlocked) }]
     }
-    if (m.user_id === me) return m.role === 'owner' ? [] : [{ label: 'Leave', testid: 'leave-room', run: this.deps.leave }]
-    return myRole === 'owner' ? [{ label: 'Remove', testid: 'remove-member', run: () => void this.remove(m.user_id) }] : []
+    if (m.user_id === me) return m.role === 'owner' ? [] : [{ label: t('leave'), testid: 'leave-room', run: this.deps.leave }]
+    return myRole === 'owner' ? [{ label: t('remove'), testid: 'remove-member', run: () => void this.remove(m.user_id) }] : []
   }
 
   private async add(userId: string) {
@@ -91,7 +93,7 @@ export class MembersPanel {
       $<HTMLInputElement>('add_member_user_id').value = ''
       await this.load()
     } catch (e) {
-      showError(`Could not add ${userId}: ${errorText(e)}`)
+      showError(t('couldNotAdd', userId, errorText(e)))
     }
   }
 
@@ -100,7 +102,7 @@ export class MembersPanel {
     try {
       await this.deps.api.removeMember(of, userId)
     } catch (e) {
-      return showError(`Could not remove ${userId}: ${errorText(e)}`)
+      return showError(t('couldNotRemove', userId, errorText(e)))
     }
     if (of === this.roomId) await this.load()
   }
@@ -112,7 +114,7 @@ export class MembersPanel {
       else this.blocked.delete(userId)
       this.render()
     } catch (e) {
-      showError(`Could not ${block ? 'block' : 'unblock'} ${userId}: ${errorText(e)}`)
+      showError(t(block ? 'couldNotBlock' : 'couldNotUnblock', userId, errorText(e)))
     }
   }
 }

@@ -1,9 +1,10 @@
 // A stored message as a list item: its quote (a reply), photos and files, text (or that it was
-// unsent), reactions, and its menu (답장, reactions, and on one's own 편집 and 전송 취소). Text goes
-// in as text.
-import type { Message, ReplyTo } from '../../client/src/index.ts'
+// unsent), reactions, and its menu (답장, reactions, and on one's own 편집 and 전송 취소); a system
+// message as a line of its own. Text goes in as text.
+import { isSystemMessage, type Message, type ReplyTo, type SystemMessage } from '../../client/src/index.ts'
 import { attachmentsView } from './attachments.ts'
 import { avatar, messageBody } from './dom.ts'
+import { locale, t } from './labels.ts'
 
 /** What a message's menu and reactions do. */
 export interface MessageActions {
@@ -15,8 +16,6 @@ export interface MessageActions {
 
 /** The reactions the menu offers. */
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🙏']
-
-const UNSENT_TEXT = '삭제된 메시지입니다.'
 
 /** A button of the message's menu or reactions. */
 function button(label: string, testid: string, run: () => void): HTMLButtonElement {
@@ -35,22 +34,41 @@ export function quoteLine(q: ReplyTo): HTMLDivElement {
   div.dataset.testid = 'quote'
   const who = document.createElement('strong')
   who.textContent = q.nickname
-  div.append(who, ` ${q.message || UNSENT_TEXT}`)
+  div.append(who, ` ${q.message || t('unsent')}`)
   return div
+}
+
+/**
+ * A message the app's backend put in the room (거래가 완료되었어요, OOO님이 대화방을 나갔습니다): a
+ * centred line, without a name, picture or menu, never anyone's own.
+ */
+function systemItem(m: SystemMessage): HTMLLIElement {
+  const li = document.createElement('li')
+  li.className = `system${m.deleted ? ' unsent' : ''}`
+  li.dataset.id = String(m.id)
+  li.dataset.testid = 'system-message'
+  if (typeof m.data?.event === 'string') li.dataset.event = m.data.event
+  const text = document.createElement('span')
+  text.className = 'text system-text'
+  text.textContent = m.deleted ? t('unsent') : m.message
+  li.title = new Date(m.created_at).toLocaleString(locale())
+  li.append(text)
+  return li
 }
 
 /** A message as a list item; `me` is the page's user id (their own are `mine`, with edit and unsend). */
 export function messageItem(m: Message, me: string, actions: MessageActions): HTMLLIElement {
+  if (isSystemMessage(m)) return systemItem(m)
   const mine = m.user_id === me
   const li = document.createElement('li')
   li.className = `message${mine ? ' mine' : ''}${m.deleted ? ' unsent' : ''}`
   li.dataset.id = String(m.id)
   li.dataset.user = m.user_id ?? ''
-  const { body, meta, text } = messageBody(m.nickname, new Date(m.created_at).toLocaleTimeString(), m.deleted ? UNSENT_TEXT : m.message)
+  const { body, meta, text } = messageBody(m.nickname, new Date(m.created_at).toLocaleTimeString(locale()), m.deleted ? t('unsent') : m.message)
   if (m.edited_at && !m.deleted) {
     const edited = document.createElement('span')
     edited.className = 'edited'
-    edited.textContent = ' (수정됨)'
+    edited.textContent = ` (${t('edited')})`
     meta.append(edited)
   }
   if (mine && !m.deleted) {
@@ -97,7 +115,7 @@ function menu(m: Message, me: string, actions: MessageActions, body: HTMLElement
   }
   panel.append(
     button(
-      '답장',
+      t('reply'),
       'menu-reply',
       close(() => actions.reply(m)),
     ),
@@ -105,12 +123,12 @@ function menu(m: Message, me: string, actions: MessageActions, body: HTMLElement
   if (m.user_id === me)
     panel.append(
       button(
-        '편집',
+        t('edit'),
         'menu-edit',
         close(() => actions.edit(m)),
       ),
       button(
-        '전송 취소',
+        t('unsend'),
         'menu-unsend',
         close(() => actions.unsend(m)),
       ),
@@ -133,6 +151,6 @@ function menu(m: Message, me: string, actions: MessageActions, body: HTMLElement
     panel.hidden = !open
   })
   toggle.className = 'menu-toggle'
-  toggle.setAttribute('aria-label', '메시지 메뉴')
+  toggle.setAttribute('aria-label', t('messageMenu'))
   return toggle
 }

@@ -2,6 +2,7 @@
 // own user for display, and the prompt for a fresh one when the gateway refuses it.
 import type { AuthSignal } from '../../client/src/index.ts'
 import { $ } from './dom.ts'
+import { onLanguageChange, t } from './labels.ts'
 
 /** Who a token names, as the reference gateway reads its claims. */
 export interface TokenUser {
@@ -55,7 +56,7 @@ export function showTokenUser() {
   const line = $('token-identity')
   line.hidden = !token
   const user = tokenUser(token)
-  line.textContent = user ? `As ${user.nickname} (${user.user_id}${user.email ? `, ${user.email}` : ''}), from the token.` : 'This is not a token with a subject (sub).'
+  line.textContent = user ? t('tokenUser', `${user.nickname} (${user.user_id}${user.email ? `, ${user.email}` : ''})`) : t('notAToken')
   // The gateway supplies the identity: the fields below would not be sent.
   $<HTMLFieldSetElement>('identity-fields').disabled = token !== ''
 }
@@ -78,10 +79,19 @@ export function freshToken(refused: string, why: string, signal?: AuthSignal): P
   return wait.token
 }
 
+/** The gateway's words of the refusal shown: the prompt says them again in another language. */
+let refusal = ''
+const showRefusal = () => ($('token-refused').textContent = t('tokenRefused', refusal ? ` (${refusal})` : ''))
+onLanguageChange(() => {
+  showTokenUser()
+  showRefusal()
+})
+
 function promptFor(refused: string, why: string): NonNullable<typeof waiting> {
   const field = $<HTMLInputElement>('token')
   const prompt = $('token-refused')
-  prompt.textContent = `The gateway refused the token${why ? ` (${why})` : ''}: paste a fresh one.`
+  refusal = why
+  showRefusal()
   prompt.hidden = false
   let give: (token: string) => void = () => {}
   const token = new Promise<string>((resolve) => {

@@ -36,12 +36,19 @@ export interface ChatPage {
   violations: string[]
 }
 
+/** How a page's browser context is set up: the browser's language and the window's size. */
+export interface PageOptions {
+  /** `navigator.language`, which picks the page's labels (`ko…`: Korean); en-US by default. */
+  locale?: string
+  viewport?: { width: number; height: number }
+}
+
 /**
  * A blank page in its own browser context (its own localStorage), recording the dialogs it
  * opens and the policy violations it reports.
  */
-export async function newChatPage(browser: Browser): Promise<ChatPage> {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 760 } })
+export async function newChatPage(browser: Browser, { locale = 'en-US', viewport = { width: 1100, height: 760 } }: PageOptions = {}): Promise<ChatPage> {
+  const context = await browser.newContext({ viewport, locale })
   const page = await context.newPage()
   const dialogs: string[] = []
   const violations = cspViolations(page)
@@ -56,8 +63,8 @@ export async function newChatPage(browser: Browser): Promise<ChatPage> {
  * Opens the chat test page served at `base` in its own browser context, as `user`, with the room
  * id filled in when given; dialogs and policy violations are recorded.
  */
-export async function openChatPage(browser: Browser, base: string, user: TestUser, roomId?: number): Promise<ChatPage> {
-  const opened = await newChatPage(browser)
+export async function openChatPage(browser: Browser, base: string, user: TestUser, roomId?: number, options?: PageOptions): Promise<ChatPage> {
+  const opened = await newChatPage(browser, options)
   const { page } = opened
   await page.goto(`${base}/`)
   await page.fill('#user_id', user.user_id)
