@@ -1,15 +1,25 @@
 // The composer: sends through the room connection (a reply with the quoted line above the input,
 // an edit of one's own message in place, photos and files picked, pasted or dropped), typing
-// notices, and what became of the sends the server would not take.
+// notices, and what became of the sends the server would not take. In a room that takes no more
+// messages (its deal is closed, or the other member left) it is off, and says why.
 import { ChatApiError, ChatSendError, type FileProgress, type Message, type PendingMessage, type RoomConnection } from '../../client/src/index.ts'
 import { filesSummary } from './attachments.ts'
 import { $, showError } from './dom.ts'
+import { labelled, onLanguageChange, t } from './labels.ts'
 import { quoteLine } from './message-item.ts'
 import { UploadTray } from './upload-tray.ts'
+
+/** Why a room takes no more messages: the notice the composer shows. */
+export type ReadOnlyNotice = 'archivedNotice' | 'peerLeftNotice' | 'youLeftNotice'
+
+/** The refusals that say the room takes no more messages. */
+const CLOSED_CODES = new Set(['room_archived', 'peer_left'])
 
 export interface ComposerDeps {
   /** The page's room connection, while it has one. */
   room: () => RoomConnection | null
+  /** The server refused a send because the room takes no more messages (`room_archived`, `peer_left`). */
+  closed: (code: string) => void
 }
 
 export class Composer {
@@ -18,7 +28,13 @@ export class Composer {
   private readonly reported = new WeakSet<Error>()
   /** What the next submit does besides sending: answer a message, or edit one. */
   private mode: { reply: Message } | { edit: Message } | null = null
+  /** What the line above the input says (whom the reply answers, or that it is an edit). */
+  private context: { title: () => string; quoted: Message | null } | null = null
   private readonly tray = new UploadTray($('upload-tray'))
+  /** The page is in a room. */
+  private inRoom = false
+  /** Why the room takes no more messages, or null while it does. */
+  private readOnlyNotice: ReadOnlyNotice | null = null
 
   constructor(private readonly deps: ComposerDeps) {
     $('composer').addEventListener('submit', (event) => {
@@ -28,6 +44,7 @@ export class Composer {
     this.input.addEventListener('input', () => this.deps.room()?.typing())
     $('composer-cancel').addEventListener('click', () => this.cancel())
     this.takeFiles()
+    onLanguageChange(() => this.renderContext())
   }
 
   /** Files come with the paperclip, a paste (an image copied or a screenshot) or a drop on the chat. */
@@ -81,48 +98,74 @@ export class Composer {
   replyTo(m: Message) {
     if (this.mode && 'edit' in this.mode) this.input.value = ''
     this.mode = { reply: m }
-    this.showContext(`${m.nickname}에게 답장`, m)
+    this.showContext(() => t('replyTo', m.nickname), m)
   }
 
   /** The input holds `m`'s text; the next submit edits it. */
   edit(m: Message) {
     this.mode = { edit: m }
     this.input.value = m.message
-    this.showContext('메시지 편집', null)
+    this.showContext(() => t('editing'), null)
   }
 
   /** Back to a plain message (an edit's text is cleared). */
   cancel() {
     if (this.mode && 'edit' in this.mode) this.input.value = ''
     this.mode = null
-    $('composer-context').hidden = true
+    this.context = null
+    this.renderContext()
   }
 
-  private showContext(title: string, quoted: Message | null) {
+  private showContext(title: () => string, quoted: Message | null) {
+    this.context = { title, quoted }
+    this.renderContext()
+    this.input.focus()
+  }
+
+  private renderContext() {
+    const context = this.context
+    $('composer-context').hidden = context === null
+    if (!context) return
     const strong = document.createElement('strong')
-    strong.textContent = title
+    strong.textContent = context.title()
+    const { quoted } = context
     const quote = quoted ? [quoteLine({ id: quoted.id, user_id: quoted.user_id ?? '', nickname: quoted.nickname, message: quoted.message })] : []
     $('composer-context-text').replaceChildren(strong, ...quote)
-    $('composer-context').hidden = false
-    this.input.focus()
   }
 
   /**
    * On while the page is in a room, whatever the connection's state: a message sent while it is
-   * down waits in the outbox and goes out when it is back.
+   * down waits in the outbox and goes out when it is back. Off in a room that takes no more.
    */
   enable(on: boolean) {
-    this.input.disabled = !on
-    $<HTMLButtonElement>('send').disabled = !on
-    $<HTMLButtonElement>('attach').disabled = !on
+    this.inRoom = on
+    const usable = on && this.readOnlyNotice === null
+    this.input.disabled = !usable
+    $<HTMLButtonElement>('send').disabled = !usable
+    $<HTMLButtonElement>('attach').disabled = !usable
+  }
+
+  /** The room takes no more messages (and the composer says why), or, with null, takes them again. */
+  readOnly(notice: ReadOnlyNotice | null) {
+    this.readOnlyNotice = notice
+    const line = $('composer-notice')
+    line.hidden = notice === null
+    if (notice) labelled(line, notice)
+    else {
+      delete line.dataset.label
+      line.textContent = ''
+    }
+    if (notice) this.cancel()
+    this.enable(this.inRoom)
   }
 
   /** A message the server refused for good (sent from this page, or left by an earlier one). */
   failed({ pending, error }: { pending: PendingMessage; error: ChatSendError }) {
     if (this.reported.has(error)) return
     this.reported.add(error)
+    if (CLOSED_CODES.has(error.code)) this.deps.closed(error.code)
     const what = pending.message ? `“${pending.message.slice(0, 40)}”` : filesSummary(pending.files ?? [])
-    showError(`전송 실패 (${error.code}), ${what}: ${failureText(error)}`)
+    showError(t('sendFailedAs', error.code, what, failureText(error)))
   }
 
   /** Sends `text` and the files picked; false if there is nothing to send or no room to send it to. */
@@ -131,10 +174,12 @@ export class Composer {
     const mode = this.mode
     const editing = mode !== null && 'edit' in mode
     if (!room || (!text.trim() && (editing || !this.tray.hasDrafts))) return false
+    // The room takes no more messages: the notice above says so, and nothing goes out.
+    if (this.readOnlyNotice) return false
     this.cancel()
     if (mode && 'edit' in mode) {
       // The list redraws the message from the room's `change`; only a refusal is shown here.
-      room.edit(mode.edit.id, text).catch((error: unknown) => showError(`편집하지 못했습니다: ${error instanceof Error ? error.message : String(error)}`))
+      room.edit(mode.edit.id, text).catch((error: unknown) => showError(t('couldNotEdit', error instanceof Error ? error.message : String(error))))
       return true
     }
     const clientMsgId = newClientMsgId()
@@ -144,11 +189,12 @@ export class Composer {
     room.send({ text, clientMsgId, ...(mode ? { replyTo: mode.reply.id } : {}), ...(files.length ? { files } : {}) }).then(
       () => this.tray.sent(clientMsgId),
       (error: unknown) => {
-        this.tray.failed(clientMsgId, failureText(error))
+        this.tray.failed(clientMsgId, () => failureText(error))
         // `closed`: the page closed the connection; a message without files stays in storage for the next one.
         if (!(error instanceof Error) || this.reported.has(error) || (error instanceof ChatSendError && error.code === 'closed')) return
         this.reported.add(error)
-        showError(`전송 실패: ${failureText(error)}`)
+        if (error instanceof ChatSendError && CLOSED_CODES.has(error.code)) this.deps.closed(error.code)
+        showError(t('sendFailed', failureText(error)))
       },
     )
     return true
@@ -159,12 +205,12 @@ export class Composer {
 function failureText(error: unknown): string {
   const cause = error instanceof ChatSendError && error.code === 'upload_failed' ? error.cause : error
   if (cause instanceof ChatApiError) {
-    if (cause.status === 413) return '파일이 너무 큽니다'
-    if (cause.status === 415) return '보낼 수 없는 형식입니다'
-    if (cause.status === 429) return '오늘 올릴 수 있는 용량을 넘었습니다'
+    if (cause.status === 413) return t('fileTooLarge')
+    if (cause.status === 415) return t('unsupportedType')
+    if (cause.status === 429) return t('dailyQuota')
   }
-  if (error instanceof ChatSendError && error.code === 'closed') return '연결을 끊었습니다'
-  if (cause instanceof TypeError) return '서버에 닿지 못했습니다'
+  if (error instanceof ChatSendError && error.code === 'closed') return t('youDisconnected')
+  if (cause instanceof TypeError) return t('unreachable')
   return cause instanceof Error ? cause.message : String(cause)
 }
 

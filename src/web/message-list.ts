@@ -1,10 +1,14 @@
 // The message list of the test page: stored messages in id order, each in its latest form
-// (edits, unsends and reactions redraw it), notices, and below them the messages still waiting for
-// the server.
+// (edits, unsends and reactions redraw it), system messages and notices, and below them the
+// messages still waiting for the server.
 import type { Message, PendingMessage, ReplyTo } from '../../client/src/index.ts'
 import { filesSummary } from './attachments.ts'
 import { pendingItem } from './dom.ts'
+import { t } from './labels.ts'
 import { messageItem, quoteLine, type MessageActions } from './message-item.ts'
+
+/** The items of stored messages, the users' and the system's. */
+const STORED = 'li.message, li.system'
 
 /** What the list asks of the page. */
 export interface MessageListDeps {
@@ -34,6 +38,10 @@ export class MessageList {
   private readonly shown = new Map<number, Message>()
   /** The `client_msg_id`s of the messages shown: a pending message among them is stored already. */
   private readonly shownSends = new Set<string>()
+  /** What each notice says, in the page's language. */
+  private readonly notices = new WeakMap<HTMLElement, () => string>()
+  /** The pending messages shown: drawn again in another language. */
+  private pending: readonly PendingMessage[] = []
 
   constructor(
     readonly el: HTMLOListElement,
@@ -94,14 +102,14 @@ export class MessageList {
    * shown after them does not follow on. Scrolling up pages the missed ones in.
    */
   dropThrough(id: number) {
-    for (const item of this.el.querySelectorAll<HTMLElement>('li.message, li.notice')) {
-      const messageId = item.classList.contains('message') ? Number(item.dataset.id) : 0
+    for (const item of this.el.querySelectorAll<HTMLElement>(`${STORED}, li.notice`)) {
+      const messageId = item.classList.contains('notice') ? 0 : Number(item.dataset.id)
       if (messageId > id) break
       // Paged in again later, in its place.
       this.shown.delete(messageId)
       item.remove()
     }
-    const first = this.el.querySelector<HTMLElement>('li.message')
+    const first = this.el.querySelector<HTMLElement>(STORED)
     this.oldestId = first ? Number(first.dataset.id) : 0
     this.historyDone = false
   }
@@ -113,7 +121,7 @@ export class MessageList {
 
   /** Draws a shown message again in its latest form (edited, unsent, reacted to, or what it quotes). */
   update(m: Message) {
-    const old = this.el.querySelector<HTMLElement>(`li.message[data-id="${m.id}"]`)
+    const old = this.el.querySelector<HTMLElement>(`:is(${STORED})[data-id="${m.id}"]`)
     if (!old || !this.shown.has(m.id)) return
     this.shown.set(m.id, m)
     const item = this.item(m)
@@ -121,10 +129,27 @@ export class MessageList {
     this.renderUnreadBy(item)
   }
 
-  notice(text: string) {
+  /** Draws everything shown again (the page's language changed), keeping the view where it was. */
+  redraw() {
+    const { scrollTop } = this.el
+    for (const old of this.el.querySelectorAll<HTMLElement>(STORED)) {
+      const m = this.shown.get(Number(old.dataset.id))
+      if (!m) continue
+      const item = this.item(m)
+      old.replaceWith(item)
+      this.renderUnreadBy(item)
+    }
+    for (const li of this.el.querySelectorAll<HTMLElement>('li.notice')) li.textContent = this.notices.get(li)?.() ?? li.textContent
+    this.showPending(this.pending)
+    this.el.scrollTop = scrollTop
+  }
+
+  /** A line between the messages (who joined, that the page left the room), in the page's language. */
+  notice(says: () => string) {
     const li = document.createElement('li')
     li.className = 'notice'
-    li.textContent = text
+    li.textContent = says()
+    this.notices.set(li, says)
     const stick = this.nearBottom()
     this.el.insertBefore(li, this.firstPending())
     if (stick) this.el.scrollTop = this.el.scrollHeight
@@ -135,6 +160,7 @@ export class MessageList {
    * once the server has stored it (or it is shown stored already, sent before a reload).
    */
   showPending(pending: readonly PendingMessage[]) {
+    this.pending = pending
     const waiting = pending.filter((p) => !this.shownSends.has(p.client_msg_id))
     const stick = this.nearBottom()
     // Drawn afresh: a message's files go from uploading to uploaded.
@@ -164,7 +190,7 @@ export class MessageList {
       const files = document.createElement('div')
       files.className = 'pending-files'
       files.dataset.testid = 'pending-files'
-      files.textContent = `${filesSummary(p.files)}${p.files.every((f) => f.upload) ? '' : ' · 업로드 중…'}`
+      files.textContent = `${filesSummary(p.files)}${p.files.every((f) => f.upload) ? '' : ` · ${t('uploading')}`}`
       li.querySelector('.text')?.before(files)
     }
     return li

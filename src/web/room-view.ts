@@ -1,16 +1,20 @@
-// The room the test page is in, over the client library's room connection: the state badge, the
-// message list with pending sends and the messages' changes (edits, unsends, reactions, replies),
-// typing, who is online, who has read what, paging, leaving.
+// The room the test page is in, over the client library's room connection: the header with the
+// post it is about, the state badge, the message list with pending sends and the messages'
+// changes (edits, unsends, reactions, replies), typing, who is online, who has read what, paging,
+// leaving; and whether the room still takes messages (its deal closed, the other member gone).
 import { ChatApiError, type ChatClient, type ConnectionState, type Message, type RoomConnection, type RoomDetail, type StopInfo } from '../../client/src/index.ts'
 import { RoomActivity } from './activity.ts'
 import { Composer } from './composer.ts'
 import { $, showError } from './dom.ts'
 import { currentUser, missingUserText, myId, mySender, saveSettings, selectRoom, value } from './identity.ts'
+import { onLanguageChange, t } from './labels.ts'
 import { MembersPanel } from './members.ts'
 import { MessageList } from './message-list.ts'
+import { RoomContext } from './room-context.ts'
+import { RoomHeader } from './room-header.ts'
 
 /** What the badge says, for each state of the connection. */
-const SHOWN: Record<ConnectionState, string> = { connecting: 'connecting', open: 'connected', reconnecting: 'reconnecting', closed: 'disconnected' }
+const SHOWN = { connecting: 'connecting', open: 'connected', reconnecting: 'reconnecting', closed: 'disconnected' } as const satisfies Record<ConnectionState, string>
 /** A history page, as many as room detail's newest messages. */
 const PAGE = 50
 
@@ -18,15 +22,15 @@ const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 /** What to tell the user when a room refuses them. */
 function refusalText(id: number, e: unknown): string {
-  if (e instanceof ChatApiError && e.code === 'not_a_member') return `You are not a member of room ${id}: ${e.message}`
-  return `Could not open room ${id}: ${errorText(e)}`
+  if (e instanceof ChatApiError && e.code === 'not_a_member') return t('notAMember', id, e.message)
+  return t('couldNotOpenRoom', id, errorText(e))
 }
 
 /** What to tell the user when the connection stopped for good (other than a removal). */
 function stopText(id: number, info: StopInfo): string {
   if (info.reason === 'refused') return refusalText(id, info.error ?? info.message)
-  if (info.reason === 'unauthorized') return `The server refused these credentials: ${info.message}`
-  return `Closed by the server: ${info.message}`
+  if (info.reason === 'unauthorized') return t('credentialsRefused', info.message)
+  return t('closedByServer', info.message)
 }
 
 export class RoomView {
@@ -34,7 +38,10 @@ export class RoomView {
   private readonly members: MembersPanel
   private readonly activity = new RoomActivity()
   private readonly composer: Composer
+  /** The room's header, and whether it takes messages. */
+  private readonly context: RoomContext
   private room: RoomConnection | null = null
+  private state: ConnectionState = 'closed'
   /** The room shown (0: none), and the storage epoch its message ids belong to. */
   private roomId = 0
   private epoch: string | null = null
@@ -55,8 +62,8 @@ export class RoomView {
       actions: {
         reply: (m) => this.composer.replyTo(m),
         edit: (m) => this.composer.edit(m),
-        unsend: (m) => this.change(this.room?.unsend(m.id), '전송 취소하지 못했습니다'),
-        react: (m, emoji, add) => this.change(this.room?.react(m.id, emoji, add), '공감하지 못했습니다'),
+        unsend: (m) => this.change(this.room?.unsend(m.id), (why) => t('couldNotUnsend', why)),
+        react: (m, emoji, add) => this.change(this.room?.react(m.id, emoji, add), (why) => t('couldNotReact', why)),
       },
       quoteOf: (id) => {
         const m = this.room?.messages.get(id)
@@ -64,11 +71,16 @@ export class RoomView {
       },
     })
     this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave() })
-    this.composer = new Composer({ room: () => this.room })
+    this.composer = new Composer({ room: () => this.room, closed: (code) => this.context.refused(code) })
+    this.context = new RoomContext(new RoomHeader($('room-header')), this.composer, myId)
     this.list.el.addEventListener('scroll', () => {
       if (this.list.el.scrollTop < 40) void this.loadOlder()
     })
     document.addEventListener('visibilitychange', () => this.markRead())
+    onLanguageChange(() => {
+      this.setState(this.state)
+      this.list.redraw()
+    })
     this.setState('closed')
   }
 
@@ -76,7 +88,7 @@ export class RoomView {
   async connect() {
     saveSettings()
     const id = Number(value('room_id'))
-    if (!Number.isInteger(id) || id < 1) return showError('Enter a room id (a positive number).')
+    if (!Number.isInteger(id) || id < 1) return showError(t('enterRoomId'))
     const user = currentUser()
     if (!user) return showError(missingUserText())
     if (this.checking || this.room) return
@@ -98,6 +110,7 @@ export class RoomView {
       this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
       this.version = detail.version
     }
+    this.context.open(detail, id === this.roomId)
     this.roomId = id
     this.epoch = detail.epoch
     this.members.show(id, detail.kind)
@@ -110,7 +123,7 @@ export class RoomView {
   disconnect() {
     const kept = this.room?.pending.length ?? 0
     this.end()
-    if (kept > 0) this.list.notice(`${kept} unsent ${kept === 1 ? 'message is' : 'messages are'} kept for the next connect.`)
+    if (kept > 0) this.list.notice(() => t('unsentKept', kept))
   }
 
   /** Shows a room picked elsewhere (the inbox), connecting to it unless it is the one open. */
@@ -139,12 +152,14 @@ export class RoomView {
       if (!recovered.truncated) return
       // What is shown before the gap does not follow on: history pages in from the replay back.
       this.list.dropThrough(recovered.since ?? 0)
-      showError('Many messages were missed; scroll up to load them.')
+      showError(t('manyMissed'))
       void this.loadOlder()
     })
     on('reset', () => void this.reload(room))
-    on('join', (join) => this.list.notice(`${join.username} joined`))
-    on('leave', (leave) => this.list.notice(`${leave.username} left`))
+    // The connection keeps the room's name, data and status as the frame left them.
+    on('roomUpdated', (frame) => this.context.changed(room, frame.version))
+    on('join', (join) => this.list.notice(() => t('joined', join.username)))
+    on('leave', (leave) => this.list.notice(() => t('leftRoom', leave.username)))
     on('presence', (online) => this.activity.online(online))
     on('typing', (typing) => this.activity.typing(typing.user_id, typing.nickname))
     on('reads', () => this.list.refreshUnreadBy())
@@ -155,7 +170,7 @@ export class RoomView {
     })
     on('error', (error) => showError(error.message))
     on('stopped', (info) => {
-      if (info.reason === 'removed') return this.leftRoom(this.leaving ? 'You left this room.' : 'You were removed from this room.')
+      if (info.reason === 'removed') return this.leftRoom(this.leaving ? 'youLeftRoom' : 'youWereRemoved')
       this.refuse(stopText(room.roomId, info))
     })
     this.setState(room.state)
@@ -163,11 +178,15 @@ export class RoomView {
   }
 
   /** An edit, unsend or reaction under way: the room's frames redraw the message; a refusal is shown. */
-  private change(done: Promise<unknown> | undefined, failed: string) {
-    done?.catch((e: unknown) => showError(`${failed}: ${errorText(e)}`))
+  private change(done: Promise<unknown> | undefined, failed: (why: string) => string) {
+    done?.catch((e: unknown) => {
+      if (e instanceof ChatApiError && e.code) this.context.refused(e.code)
+      showError(failed(errorText(e)))
+    })
   }
 
   private received(m: Message) {
+    this.context.received(m)
     if (this.held) return void this.held.push(m)
     if (m.user_id !== null) this.activity.typing(m.user_id, null)
     this.list.append(m)
@@ -192,10 +211,12 @@ export class RoomView {
       this.list.reset(detail.chat_messages, detail.chat_messages.length < PAGE)
       for (const m of this.held) if (m.id > this.list.lastId) this.list.append(m)
       this.epoch = detail.epoch
+      // Versions start over too: the header takes the room as it is now.
+      this.context.open(detail, true)
       room.resumeFrom(this.list.lastId, detail.epoch, detail.version)
       room.hold(this.list.messages())
     } catch (e) {
-      showError(`Could not load the room again: ${errorText(e)}`)
+      showError(t('couldNotReload', errorText(e)))
     } finally {
       this.held = null
     }
@@ -213,7 +234,7 @@ export class RoomView {
       }
       await this.list.loadOlder(page, PAGE)
     } catch (e) {
-      showError(`Could not load older messages: ${errorText(e)}`)
+      showError(t('couldNotLoadOlder', errorText(e)))
     }
   }
 
@@ -225,20 +246,21 @@ export class RoomView {
       await this.client.api.removeMember(of, myId())
     } catch (e) {
       this.leaving = false
-      return showError(`Could not leave room ${of}: ${errorText(e)}`)
+      return showError(t('couldNotLeaveRoom', of, errorText(e)))
     }
     // The socket's 4403 close may have ended the session before this answer came.
-    if (of === this.roomId) this.leftRoom('You left this room.')
+    if (of === this.roomId) this.leftRoom('youLeftRoom')
   }
 
   /** Ends the session for good: the room will not take this user back. */
-  private leftRoom(text: string) {
+  private leftRoom(notice: 'youLeftRoom' | 'youWereRemoved') {
     this.end()
-    this.list.notice(text)
+    this.list.notice(() => t(notice))
     this.roomId = 0
     this.epoch = null
     this.version = null
     this.leaving = false
+    this.context.clear()
     this.members.clear()
   }
 
@@ -261,10 +283,12 @@ export class RoomView {
   }
 
   private setState(state: ConnectionState) {
+    this.state = state
     const name = SHOWN[state]
     const badge = $('state')
     badge.className = `state state-${name}`
-    badge.textContent = name
+    badge.dataset.state = state
+    badge.textContent = t(name)
     const inRoom = this.room !== null
     this.composer.enable(inRoom)
     $<HTMLButtonElement>('connect').disabled = inRoom || this.checking

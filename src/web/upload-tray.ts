@@ -3,6 +3,7 @@
 // until the message is stored, or with why it was not sent (and 다시 시도, which picks it again).
 import type { FileProgress } from '../../client/src/index.ts'
 import { formatSize } from './attachments.ts'
+import { onLanguageChange, t, type StaticLabel } from './labels.ts'
 
 /** The side of a chip's preview, in CSS pixels (drawn at twice that for sharp screens). */
 const PREVIEW_PX = 44
@@ -12,6 +13,9 @@ interface Chip {
   li: HTMLLIElement
   status: HTMLSpanElement
   bar: HTMLProgressElement
+  /** What its status line and title say, in the page's language. */
+  says: () => string
+  title: () => string
 }
 
 export class UploadTray {
@@ -19,12 +23,17 @@ export class UploadTray {
   private drafts: Chip[] = []
   /** Files of messages on their way, by the message's `client_msg_id`. */
   private readonly sending = new Map<string, Chip[]>()
+  /** Files of messages not sent, shown until dismissed or picked again. */
+  private readonly unsent = new Set<Chip>()
   private readonly list: HTMLUListElement
 
   constructor(private readonly el: HTMLElement) {
     this.list = document.createElement('ul')
     this.list.className = 'chips'
     el.append(this.list)
+    onLanguageChange(() => {
+      for (const chip of [...this.drafts, ...[...this.sending.values()].flat(), ...this.unsent]) this.label(chip)
+    })
   }
 
   /** True while files are picked for the next message. */
@@ -36,8 +45,8 @@ export class UploadTray {
   add(files: Iterable<File>) {
     for (const file of files) {
       const chip = this.chip(file)
-      this.setState(chip, 'draft', formatSize(file.size))
-      chip.li.append(this.button('×', '첨부 빼기', 'upload-remove', () => this.drop(chip)))
+      this.setState(chip, 'draft', () => formatSize(file.size))
+      chip.li.append(this.button('×', 'removeFile', 'upload-remove', () => this.drop(chip)))
       this.drafts.push(chip)
       this.list.append(chip.li)
     }
@@ -52,7 +61,7 @@ export class UploadTray {
     this.sending.set(clientMsgId, chips)
     for (const chip of chips) {
       chip.li.querySelector('[data-testid=upload-remove]')?.remove()
-      this.setState(chip, 'uploading', '업로드 중…')
+      this.setState(chip, 'uploading', () => t('uploading'))
       chip.bar.hidden = false
     }
     return chips.map((c) => c.file)
@@ -64,7 +73,7 @@ export class UploadTray {
     if (!chip) return
     const percent = total > 0 ? Math.floor((loaded / total) * 100) : 0
     chip.bar.value = percent
-    this.setState(chip, loaded >= total ? 'uploaded' : 'uploading', loaded >= total ? '전송 중…' : `업로드 중… ${percent}%`)
+    this.setState(chip, loaded >= total ? 'uploaded' : 'uploading', () => (loaded >= total ? t('sendingFiles') : t('uploadingPercent', percent)))
   }
 
   /** The message is stored: its chips go. */
@@ -74,20 +83,27 @@ export class UploadTray {
     this.show()
   }
 
-  /** The message was not sent: its chips say why, and offer to pick the file again or dismiss it. */
-  failed(clientMsgId: string, reason: string) {
+  /** The message was not sent: its chips say why (`reason`, in the page's language), and offer to pick the file again or dismiss it. */
+  failed(clientMsgId: string, reason: () => string) {
     const chips = this.sending.get(clientMsgId) ?? []
     this.sending.delete(clientMsgId)
     for (const chip of chips) {
       chip.bar.hidden = true
-      this.setState(chip, 'failed', `전송 실패: ${reason}`)
-      chip.li.title = `${chip.file.name}: 전송 실패 (${reason})`
+      this.unsent.add(chip)
+      this.setState(
+        chip,
+        'failed',
+        () => t('sendFailed', reason()),
+        () => t('fileNotSent', chip.file.name, reason()),
+      )
       chip.li.append(
-        this.button('↻', '다시 시도', 'upload-retry', () => {
+        this.button('↻', 'retry', 'upload-retry', () => {
+          this.unsent.delete(chip)
           chip.li.remove()
           this.add([chip.file])
         }),
-        this.button('×', '닫기', 'upload-dismiss', () => {
+        this.button('×', 'close', 'upload-dismiss', () => {
+          this.unsent.delete(chip)
           chip.li.remove()
           this.show()
         }),
@@ -106,9 +122,16 @@ export class UploadTray {
     this.el.hidden = this.list.childElementCount === 0
   }
 
-  private setState(chip: Chip, state: 'draft' | 'uploading' | 'uploaded' | 'failed', text: string) {
+  private setState(chip: Chip, state: 'draft' | 'uploading' | 'uploaded' | 'failed', says: () => string, title = () => chip.file.name) {
     chip.li.dataset.state = state
-    chip.status.textContent = text
+    chip.says = says
+    chip.title = title
+    this.label(chip)
+  }
+
+  private label(chip: Chip) {
+    chip.status.textContent = chip.says()
+    chip.li.title = chip.title()
   }
 
   private chip(file: File): Chip {
@@ -119,13 +142,13 @@ export class UploadTray {
     const preview = document.createElement('span')
     preview.className = 'chip-preview'
     preview.setAttribute('aria-hidden', 'true')
-    preview.textContent = file.type.startsWith('image/') ? '사진' : '파일'
+    preview.textContent = file.type.startsWith('image/') ? t('photo') : t('file')
     if (file.type.startsWith('image/')) void drawPreview(file, preview)
     const text = document.createElement('span')
     text.className = 'chip-text'
     const name = document.createElement('span')
     name.className = 'chip-name'
-    name.textContent = file.name || '사진'
+    name.textContent = file.name || t('photo')
     const status = document.createElement('span')
     status.className = 'chip-status'
     status.dataset.testid = 'upload-status'
@@ -136,16 +159,18 @@ export class UploadTray {
     bar.hidden = true
     text.append(name, status, bar)
     li.append(preview, text)
-    return { file, li, status, bar }
+    return { file, li, status, bar, says: () => '', title: () => file.name }
   }
 
-  private button(label: string, title: string, testid: string, run: () => void): HTMLButtonElement {
+  private button(label: string, title: StaticLabel, testid: string, run: () => void): HTMLButtonElement {
     const b = document.createElement('button')
     b.type = 'button'
     b.className = 'chip-button'
     b.textContent = label
-    b.title = title
-    b.setAttribute('aria-label', title)
+    b.title = t(title)
+    b.setAttribute('aria-label', t(title))
+    b.dataset.labelTitle = title
+    b.dataset.labelAria = title
     b.dataset.testid = testid
     b.addEventListener('click', run)
     return b
