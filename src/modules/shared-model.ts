@@ -38,12 +38,18 @@ export function nextLink(query: Record<string, number | undefined>): string {
 /** Route params with a room id; a value that is not a positive integer is an unknown room, as in the seed. */
 export const roomParamsSchema = z.object({ room_id: z.string().describe('Room id') })
 
-/** Parses a room id from a path segment (1 to `Number.MAX_SAFE_INTEGER`); 404 when it cannot name a room. */
-export function parseRoomId(raw: string): number {
+/**
+ * Parses the id of a `thing` (a room, a message, a post) from a path segment: 1 to
+ * `Number.MAX_SAFE_INTEGER`; 404 `<thing>_not_found` when it cannot name one.
+ */
+export function parsePathId(raw: string, thing: 'room' | 'message' | 'post'): number {
   const id = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
-  if (!Number.isSafeInteger(id) || id < 1) throw notFound('room_not_found', `There is no room ${JSON.stringify(raw)}.`)
+  if (!Number.isSafeInteger(id) || id < 1) throw notFound(`${thing}_not_found`, `There is no ${thing} ${JSON.stringify(raw)}.`)
   return id
 }
+
+/** Parses a room id from a path segment; 404 `room_not_found` when it cannot name a room. */
+export const parseRoomId = (raw: string): number => parsePathId(raw, 'room')
 
 /**
  * Text people read (a message, a room name): something visible, no control characters but tab and

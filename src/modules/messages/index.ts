@@ -3,23 +3,19 @@ import { z } from 'zod'
 import { exampleChangedMessage, exampleMessage } from '../examples.ts'
 import { responses } from '../../openapi/responses.ts'
 import { security } from '../../openapi/security.ts'
-import { notFound, tooMany, unprocessable } from '../../errors.ts'
+import { tooMany, unprocessable } from '../../errors.ts'
 import { requireIdentity, requireService, type Callers, type IdentifiedCaller } from '../../caller.ts'
 import type { Metrics } from '../../metrics.ts'
 import { messageSchema, toMessageDto, type AttachmentLinks } from '../../realtime/codec.ts'
 import type { MessageRow } from '../../store/store.ts'
-import { oneCursor, parseRoomId, roomParamsSchema } from '../shared-model.ts'
+import { oneCursor, parsePathId, parseRoomId, roomParamsSchema } from '../shared-model.ts'
 import { changesQuerySchema, changesSchema, editMessageBodySchema, historyQuerySchema, messageHistorySchema, messageParamsSchema, reactionParamsSchema, sendMessageBodySchema } from './model.ts'
 import { isOneEmoji } from '../../text.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { MessageService } from './service.ts'
 
-/** Parses a message id from a path segment; 404 when it cannot name a message. */
-function parseMessageId(raw: string): number {
-  const id = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
-  if (!Number.isSafeInteger(id) || id < 1) throw notFound('message_not_found', `There is no message ${JSON.stringify(raw)}.`)
-  return id
-}
+/** Parses a message id from a path segment; 404 `message_not_found` when it cannot name a message. */
+const parseMessageId = (raw: string): number => parsePathId(raw, 'message')
 
 /** The emoji of a reaction's path (Elysia hands it decoded); 422 unless it is one emoji. */
 function parseEmoji(raw: string): string {

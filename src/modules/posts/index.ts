@@ -1,25 +1,18 @@
 import { Elysia } from 'elysia'
 import type { Callers } from '../../caller.ts'
 import type { Config } from '../../config.ts'
-import { notFound } from '../../errors.ts'
+import { parsePathId } from '../shared-model.ts'
 import { publicHost } from '../../http.ts'
 import { responses } from '../../openapi/responses.ts'
 import { security } from '../../openapi/security.ts'
 import { postEventBodySchema, postEventResultSchema, postParamsSchema } from '../rooms/model.ts'
 import type { PostService } from './service.ts'
 
-/** Parses a post id from a path segment; 404 when it cannot name one. */
-function parsePostId(raw: string): number {
-  const id = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
-  if (!Number.isSafeInteger(id) || id < 1) throw notFound('post_not_found', `There is no post ${JSON.stringify(raw)}.`)
-  return id
-}
-
 /** `POST /chat/v1/posts/{post_id}/messages/`. */
 export const postRoutes = (posts: PostService, callers: Callers, config: Config) =>
   new Elysia({ name: 'posts', prefix: '/chat/v1' }).post(
     '/posts/:post_id/messages/',
-    ({ params, body, request }) => posts.event(parsePostId(params.post_id), body, publicHost(request, config.PUBLIC_URL), callers(request.headers)),
+    ({ params, body, request }) => posts.event(parsePathId(params.post_id, 'post'), body, publicHost(request, config.PUBLIC_URL), callers(request.headers)),
     {
       params: postParamsSchema,
       body: postEventBodySchema(config.MAX_MESSAGE_LENGTH, config.ROOM_DATA_BYTES),
