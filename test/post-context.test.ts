@@ -122,6 +122,12 @@ for (const store of STORES) {
       for (const s of sockets) await s.barrier()
 
       expect((await server.post(`/chat/v1/posts/${id}/messages/`, { message: '거래가 완료되었어요' }, identityHeaders(seller))).status).toBe(403)
+      // Not a post id, an empty text, data past ROOM_DATA_BYTES, an unknown status: refused, nothing stored.
+      expect((await server.post('/chat/v1/posts/abc/messages/', { message: '거래가 완료되었어요' }, service)).status).toBe(404)
+      expect((await server.post('/chat/v1/posts/0/messages/', { message: '거래가 완료되었어요' }, service)).status).toBe(404)
+      expect((await server.post(`/chat/v1/posts/${id}/messages/`, { message: '' }, service)).status).toBe(422)
+      expect((await server.post(`/chat/v1/posts/${id}/messages/`, { message: '완료', data: { blob: 'x'.repeat(5000) } }, service)).status).toBe(422)
+      expect((await server.post(`/chat/v1/posts/${id}/messages/`, { message: '완료', status: 'deleted' }, service)).status).toBe(422)
       const answered = await json<{ rooms: number[] }>(server.post(`/chat/v1/posts/${id}/messages/`, { message: '거래가 완료되었어요', data: { event: 'sold' }, status: 'archived' }, service), 200)
       expect(answered.rooms).toEqual(rooms)
       for (const s of sockets) {
