@@ -1,6 +1,6 @@
 import { Elysia, ValidationError } from 'elysia'
 import { AbuseLimits } from './abuse-limits.ts'
-import { AppError, badRequest, fieldErrors, forbidden, notFound, problemResponse, roomClosed, unavailable, unprocessable } from './errors.ts'
+import { AppError, badRequest, fieldErrors, forbidden, moderated, notFound, problemResponse, roomClosed, unavailable, unprocessable } from './errors.ts'
 import type { Logger } from './logger.ts'
 import { docsRoutes } from './docs/index.ts'
 import { createGatewayGuard } from './gateway.ts'
@@ -27,6 +27,9 @@ import { inboxSocketRoutes } from './modules/inbox/socket.ts'
 import { InboxStreams } from './modules/inbox/stream.ts'
 import { ReadService } from './modules/reads/service.ts'
 import { reportRoutes } from './modules/reports/index.ts'
+import { moderationRoutes } from './modules/moderation/index.ts'
+import { ModerationService } from './modules/moderation/service.ts'
+import { Screening } from './modules/moderation/screening.ts'
 import { deadLetterRoutes } from './modules/dead-letters/index.ts'
 import { DeadLetterService } from './modules/dead-letters/service.ts'
 import { ReportService } from './modules/reports/service.ts'
@@ -38,7 +41,7 @@ import { uploadRoutes } from './modules/uploads/index.ts'
 import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './modules/uploads/model.ts'
 import { UploadService } from './modules/uploads/service.ts'
 import { storageProblemOf, storageProblemText } from './store/storage-problem.ts'
-import { isStorageOutage, NotAMemberError, RoomClosedError, UnstorableTextError } from './store/store.ts'
+import { isStorageOutage, NotAMemberError, RoomClosedError, SanctionedError, SlowModeError, UnstorableTextError } from './store/store.ts'
 
 export interface AppDeps extends Omit<RealtimeDeps, 'files'> {
   /** Uploaded files; by default the storage UPLOADS names. */
@@ -63,6 +66,8 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   if (error instanceof NotAMemberError) return forbidden('not_a_member', `Only members may use room ${error.roomId}.`)
   // Checked where the write commits: archived, or left by one of a direct room's two.
   if (error instanceof RoomClosedError) return roomClosed(error)
+  // Checked where the write commits too: muted or banned there, or sooner than slow mode allows.
+  if (error instanceof SanctionedError || error instanceof SlowModeError) return moderated(error, Date.now())
   if (error instanceof UnstorableTextError) return unprocessable('The request has text that cannot be stored.', [{ path: error.field, message: error.message }])
   const problem = storageProblemOf(error)
   if (problem) {
@@ -96,8 +101,10 @@ export function createApp(deps: AppDeps) {
   const access = new RoomAccess(store)
   const profiles = new Profiles(store.membership, logger)
   const callers = createCallers(config, profiles)
-  const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS, links)
-  const messages = new MessageService(store, access, broker, metrics, realtime.consumers, changeRules(config))
+  const screening = new Screening(store, config.CONTACT_GUARD, config.FILTER_REFRESH_MS, logger)
+  const rooms = new RoomService(store, access, presence, abuse, broker, config.MAX_ROOM_MEMBERS, links, screening)
+  const messages = new MessageService(store, access, broker, metrics, realtime.consumers, changeRules(config), screening)
+  const moderation = new ModerationService(store, access, broker, screening, links)
   const members = new MemberService(store, access, broker, abuse, config.MAX_ROOM_MEMBERS)
   const blocks = new BlockService(store, broker)
   const reads = new ReadService(store, access, broker)
@@ -151,6 +158,7 @@ export function createApp(deps: AppDeps) {
     .use(postRoutes(new PostService(store, rooms, messages, broker), callers, config))
     .use(meRoutes(callers))
     .use(reportRoutes(reports, callers, config))
+    .use(moderationRoutes(moderation, callers))
     .use(deadLetterRoutes(deadLetters, callers))
     .use(uploadRoutes(uploads, files, callers, config.MAX_UPLOAD_BYTES, logger))
     .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))

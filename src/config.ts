@@ -169,6 +169,13 @@ export const configSchema = z.object({
     .describe("Secret the app's own backend sends as X-Service-Secret: such calls may create rooms of any kind for anyone, manage members, and read any room"),
   MAX_ROOM_MEMBERS: positiveInt.max(100_000).default(1000).describe('Most owners and members a private room may have'),
   ROOM_DATA_BYTES: positiveInt.max(65_536).default(4096).describe("Largest `data` the app's backend may keep on a room (the post's title, price, picture), in bytes of its JSON"),
+  CONTACT_GUARD: z
+    .enum(['warn', 'mask', 'off'])
+    .default('warn')
+    .describe(
+      "The contact and scam guard (phone numbers in real and dodged forms, bank accounts near a bank's name, KakaoTalk ids and open-chat links, outside payment links) on every message and edit: `warn` stores it as is and warns the room's other sockets (`chat.notice`), `mask` replaces what it found with • (the text as written kept for service calls), `off`. Either way a `message.flagged` webhook",
+    ),
+  FILTER_REFRESH_MS: positiveInt.max(600_000).default(2000).describe('How often each instance reads the word filters again (a change made on one instance applies on the others within this; at once on its own)'),
   REPORTS_PER_HOUR: positiveInt.max(1_000_000).default(30).describe('Reports an hour per user, bursts of a quarter of it (more: 429); ten times that per client address'),
   WEBHOOK_URL: z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })

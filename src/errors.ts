@@ -12,6 +12,8 @@ export interface Problem {
   detail: string
   code: string
   errors?: FieldError[]
+  /** Seconds until the request may succeed (slow mode, a mute with an end), as Retry-After says. */
+  retry_after?: number
 }
 
 /** An error that maps to one HTTP status and one stable code. */
@@ -38,6 +40,8 @@ export class AppError extends Error {
       code: this.code,
     }
     if (this.errors) problem.errors = this.errors
+    const retryAfter = this.headers?.['retry-after']
+    if (retryAfter !== undefined) problem.retry_after = Number(retryAfter)
     return problem
   }
 }
@@ -52,6 +56,21 @@ export const notFound = (code: string, detail: string) => new AppError(404, code
 /** A room that takes no writes from users now (store.ts RoomClosedError), as REST answers it; sockets get the same code. */
 export const roomClosed = ({ code }: { code: 'room_archived' | 'peer_left' }) =>
   conflict(code, code === 'room_archived' ? 'This room is archived: it can be read, not written.' : 'The other member left this direct room: no more messages can be sent here.')
+
+/** A write refused by moderation (store.ts SanctionedError, SlowModeError), as REST answers it; sockets get the same code. */
+export function moderated(error: { code: 'muted' | 'banned' | 'slow_mode'; retryAfterMs?: number; until?: number | null }, now: number): AppError {
+  if (error.code === 'slow_mode') {
+    const seconds = Math.max(1, Math.ceil((error.retryAfterMs ?? 0) / 1000))
+    return tooMany('slow_mode', `This room is in slow mode: the next message may go in ${seconds} s.`, seconds)
+  }
+  if (error.code === 'banned') return forbidden('banned', 'You are banned from this room.')
+  const until = error.until ?? null
+  const headers = until === null ? undefined : { 'retry-after': String(Math.max(1, Math.ceil((until - now) / 1000))) }
+  return new AppError(403, 'muted', 'Forbidden', until === null ? 'You are muted in this room: you can read it, not write to it.' : `You are muted in this room until ${new Date(until).toISOString()}.`, undefined, headers)
+}
+
+/** 422 `filtered`: a word filter refuses the text (`field`: where it was). */
+export const filtered = (field: string) => new AppError(422, 'filtered', 'Unprocessable Content', 'The text has a word this service does not allow.', [{ path: field, message: 'refused by a word filter' }])
 
 export const payloadTooLarge = (detail: string) => new AppError(413, 'payload_too_large', 'Content Too Large', detail)
 export const unavailable = (code: string, detail: string) => new AppError(503, code, 'Service Unavailable', detail)

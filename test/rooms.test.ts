@@ -75,7 +75,7 @@ describe('GET /chat/v1/rooms/', () => {
     expect(rooms.length).toBeGreaterThan(3)
     const ids = rooms.map((r) => r.id as number)
     expect(ids).toEqual([...ids].sort((a, b) => b - a))
-    expect(Object.keys(rooms[0]!).sort()).toEqual(['chat_url', 'created_at', 'data', 'id', 'kind', 'member_count', 'name', 'online_count', 'peer', 'post_id', 'status'])
+    expect(Object.keys(rooms[0]!).sort()).toEqual(['chat_url', 'created_at', 'data', 'id', 'kind', 'member_count', 'name', 'online_count', 'peer', 'post_id', 'slow_mode_seconds', 'status'])
   })
 
   it('should page with limit and after, with no gap and no repeat', async () => {

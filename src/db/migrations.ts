@@ -17,6 +17,7 @@ import changedMessagesIndex from '../../drizzle/0011_changed_messages_index.sql'
 import uploads from '../../drizzle/0012_uploads.sql' with { type: 'text' }
 import roomsPostId from '../../drizzle/0013_rooms_post_id.sql' with { type: 'text' }
 import postContext from '../../drizzle/0014_post_context.sql' with { type: 'text' }
+import moderation from '../../drizzle/0015_moderation.sql' with { type: 'text' }
 import pgJournal from '../../drizzle-pg/meta/_journal.json'
 import pgInit from '../../drizzle-pg/0000_init.sql' with { type: 'text' }
 import pgBigintIds from '../../drizzle-pg/0001_bigint_ids.sql' with { type: 'text' }
@@ -35,6 +36,7 @@ import pgChangedMessagesIndex from '../../drizzle-pg/0013_changed_messages_index
 import pgUploads from '../../drizzle-pg/0014_uploads.sql' with { type: 'text' }
 import pgRoomsPostId from '../../drizzle-pg/0015_rooms_post_id.sql' with { type: 'text' }
 import pgPostContext from '../../drizzle-pg/0016_post_context.sql' with { type: 'text' }
+import pgModeration from '../../drizzle-pg/0017_moderation.sql' with { type: 'text' }
 
 /** SQL of every migration drizzle-kit generated, by journal tag. */
 export const migrationSql: Record<string, string> = {
@@ -53,6 +55,7 @@ export const migrationSql: Record<string, string> = {
   '0012_uploads': uploads,
   '0013_rooms_post_id': roomsPostId,
   '0014_post_context': postContext,
+  '0015_moderation': moderation,
 }
 
 /** SQL of every Postgres migration (drizzle-pg/), by journal tag. */
@@ -74,6 +77,7 @@ export const pgMigrationSql: Record<string, string> = {
   '0014_uploads': pgUploads,
   '0015_rooms_post_id': pgRoomsPostId,
   '0016_post_context': pgPostContext,
+  '0017_moderation': pgModeration,
 }
 
 type Journal = { entries: { tag: string; when: number; breakpoints: boolean }[] }

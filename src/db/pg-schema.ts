@@ -18,4 +18,6 @@ const postgresColumns = {
  * Postgres's types (64-bit ids and times as bigint), typed as SQLite's, which have the same names,
  * columns and row shapes (src/db/schema-parity.test.ts holds them to that).
  */
-export const { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, uploads, webhookEvents, webhookLanes, reports, meta, instances } = defineTables(postgresColumns as unknown as DialectColumns)
+export const { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, uploads, webhookEvents, webhookLanes, reports, moderators, sanctions, wordFilters, auditLog, meta, instances } = defineTables(
+  postgresColumns as unknown as DialectColumns,
+)

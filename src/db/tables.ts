@@ -82,6 +82,8 @@ export function defineTables(c: DialectColumns) {
       status: text('status', { enum: ['active', 'archived'] })
         .notNull()
         .default('active'),
+      /** Slow mode: a user may send one message per this many seconds here (0: off). Read under the room's lock by appends. */
+      slowModeSeconds: int('slow_mode_seconds').notNull().default(0),
     },
     (t) => [
       // The rooms whose messages wait to be sent, by lane (see WEBHOOK_LANES).
@@ -116,6 +118,8 @@ export function defineTables(c: DialectColumns) {
       hiddenThrough: int('hidden_through'),
       /** When this member left a direct room (ms): it stays out of their inbox and the room takes no more messages. */
       leftAt: int('left_at'),
+      /** When this user's newest message here was stored (ms): slow mode measures from it. */
+      lastSentAt: int('last_sent_at'),
     },
     (t) => [primaryKey({ columns: [t.roomId, t.userId] }), index('members_user_id_room_id').on(t.userId, t.roomId)],
   )
@@ -225,8 +229,8 @@ export function defineTables(c: DialectColumns) {
         .notNull()
         .references(() => rooms.id),
       version: int('version').notNull(),
-      kind: text('kind', { enum: ['evict', 'update'] }).notNull(),
-      /** `evict`: who was removed; `update`: who changed it ('' for the app's backend). */
+      kind: text('kind', { enum: ['evict', 'ban', 'update'] }).notNull(),
+      /** `evict`: who was removed; `ban`: who was banned; `update`: who changed it ('' for the app's backend). */
       userId: text('user_id').notNull(),
       createdAt: int('created_at').notNull(),
       data: text('data'),
@@ -334,16 +338,96 @@ export function defineTables(c: DialectColumns) {
     until: int('until'),
   })
 
-  /** Reports of a message or a user, for moderation. */
-  const reports = table('reports', {
+  /** Reports of a message or a user, for moderation: `open` until a person resolves or dismisses them. */
+  const reports = table(
+    'reports',
+    {
+      id: id('id'),
+      reporterId: text('reporter_id').notNull(),
+      messageId: int('message_id'),
+      roomId: int('room_id'),
+      userId: text('user_id'),
+      reason: text('reason').notNull(),
+      createdAt: int('created_at').notNull(),
+      status: text('status', { enum: ['open', 'resolved', 'dismissed'] })
+        .notNull()
+        .default('open'),
+      /** When and by whom (null: the app's backend) it was resolved or dismissed. */
+      closedAt: int('closed_at'),
+      closedBy: text('closed_by'),
+    },
+    (t) => [index('reports_status_id').on(t.status, t.id)],
+  )
+
+  /**
+   * Who moderates: a user, in one room or (`room_id` 0) in every room. A moderator may unsend any
+   * message, mute, ban and set slow mode where they moderate.
+   */
+  const moderators = table(
+    'moderators',
+    {
+      userId: text('user_id').notNull(),
+      roomId: int('room_id').notNull(),
+      createdAt: int('created_at').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.userId, t.roomId] })],
+  )
+
+  /**
+   * Mutes and bans of a user in a room. A mute (until `until`, or for good when null) leaves them
+   * reading but not writing; a ban ends their place in the room. Appends and changes read them
+   * under the room's lock, as they read membership: a mute answered before a send commits wins.
+   */
+  const sanctions = table(
+    'sanctions',
+    {
+      roomId: int('room_id')
+        .notNull()
+        .references(() => rooms.id),
+      userId: text('user_id').notNull(),
+      kind: text('kind', { enum: ['mute', 'ban'] }).notNull(),
+      /** When it ends (ms), or null: until lifted. */
+      until: int('until'),
+      /** Who imposed it (null: the app's backend). */
+      by: text('by'),
+      createdAt: int('created_at').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.roomId, t.userId, t.kind] })],
+  )
+
+  /**
+   * Word filters, applied to messages, edits and room names before they are stored: `pattern` a
+   * word (matched ignoring case) or, with `regex`, a regular expression; `rooms` a JSON array of
+   * room ids, or null for every room.
+   */
+  const wordFilters = table('word_filters', {
     id: id('id'),
-    reporterId: text('reporter_id').notNull(),
-    messageId: int('message_id'),
-    roomId: int('room_id'),
-    userId: text('user_id'),
-    reason: text('reason').notNull(),
+    pattern: text('pattern').notNull(),
+    regex: smallInt('regex').notNull().default(0),
+    action: text('action', { enum: ['refuse', 'mask', 'flag'] }).notNull(),
+    rooms: text('rooms'),
     createdAt: int('created_at').notNull(),
   })
+
+  /**
+   * Every moderation action: a message edited or unsent by someone other than its author, a mute, a
+   * ban, their lifting, a filter change, a report resolved or dismissed. `actor` null: the app's
+   * backend; `data`: the action's details (JSON).
+   */
+  const auditLog = table(
+    'audit_log',
+    {
+      id: id('id'),
+      at: int('at').notNull(),
+      actor: text('actor'),
+      action: text('action').notNull(),
+      roomId: int('room_id'),
+      userId: text('user_id'),
+      messageId: int('message_id'),
+      data: text('data'),
+    },
+    (t) => [index('audit_log_room_id_id').on(t.roomId, t.id), index('audit_log_user_id_id').on(t.userId, t.id)],
+  )
 
   /**
    * One row (id 1) about the database itself. `epoch` is drawn when the migration that creates the
@@ -378,5 +462,5 @@ export function defineTables(c: DialectColumns) {
     seenAt: int('seen_at').notNull(),
   })
 
-  return { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, uploads, webhookEvents, webhookLanes, reports, meta, instances }
+  return { rooms, members, blocks, users, messages, reactions, messageHistory, roomEvents, uploads, webhookEvents, webhookLanes, reports, moderators, sanctions, wordFilters, auditLog, meta, instances }
 }

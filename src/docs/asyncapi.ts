@@ -170,11 +170,25 @@ export function asyncApiDocument(version: string): Json {
             last_read_id: 1024,
           }),
           typing: message('chat.typing', 'Someone is typing', 'Relayed typing of another user', serverFrameSchemas.typing, { type: 'chat.typing', user_id: '42', nickname: '홍길동' }),
-          error: message('chat.error', 'Frame refused', 'A frame the server would not take; the connection stays open', serverFrameSchemas.error, {
-            type: 'chat.error',
-            code: 'message_too_long',
-            message: 'message is longer than 2000 characters',
-          }),
+          notice: message(
+            'chat.notice',
+            'Contact shared',
+            'The contact and scam guard (CONTACT_GUARD=warn) found contact details or an outside payment in the message just heard (phone numbers in real and dodged forms, bank accounts, KakaoTalk ids and open-chat links, payment links): every socket of the room but the sender\'s gets this right after the message. Show a warning under it ("외부 연락처 공유에 주의하세요"); the message itself is stored as sent',
+            serverFrameSchemas.notice,
+            { type: 'chat.notice', code: 'contact_shared', message_id: 1024, kinds: ['phone'] },
+          ),
+          error: message(
+            'chat.error',
+            'Frame refused',
+            'A frame the server would not take; the connection stays open. Moderation: `muted` (with `retry_after` when the mute ends), `slow_mode` (with `retry_after`), `filtered` (a word filter refused the text); a ban closes the socket with 4403 `banned` instead',
+            serverFrameSchemas.error,
+            {
+              type: 'chat.error',
+              code: 'slow_mode',
+              message: 'This room is in slow mode: the next message may go in 8 s.',
+              retry_after: 8,
+            },
+          ),
           recovered: message('chat.recovered', 'Replay finished', 'After the replay requested with since= or since_version= (then with the version reached); live frames follow', serverFrameSchemas.recovered, {
             type: 'chat.recovered',
             count: 3,
@@ -255,7 +269,7 @@ export function asyncApiDocument(version: string): Json {
         action: 'send',
         channel: { $ref: '#/channels/room' },
         summary: 'The server sends room events',
-        messages: ['chatMessage', 'messageUpdated', 'messageDeleted', 'roomUpdated', 'reaction', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'error', 'recovered'].map((m) => ({
+        messages: ['chatMessage', 'messageUpdated', 'messageDeleted', 'roomUpdated', 'reaction', 'userJoin', 'userLeave', 'memberAdded', 'memberRemoved', 'read', 'typing', 'notice', 'error', 'recovered'].map((m) => ({
           $ref: `#/channels/room/messages/${m}`,
         })),
       },

@@ -48,6 +48,7 @@ export const exampleRoomSummary: RoomSummary = {
   online_count: 1,
   kind: 'open',
   member_count: null,
+  slow_mode_seconds: 0,
   status: 'active',
   data: null,
   peer: null,
@@ -60,6 +61,7 @@ export const exampleRoomDetail: RoomDetail = {
   online_users: [{ user_id: '42', nickname: '홍길동', profile_picture_url: '/media/profile.jpg' }],
   chat_messages: [exampleMessage],
   members: [],
+  moderation: { moderator: false, muted: false, muted_until: null },
 }
 
 export const exampleMember: MemberDto = {

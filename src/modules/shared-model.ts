@@ -42,7 +42,7 @@ export const roomParamsSchema = z.object({ room_id: z.string().describe('Room id
  * Parses the id of a `thing` (a room, a message, a post) from a path segment: 1 to
  * `Number.MAX_SAFE_INTEGER`; 404 `<thing>_not_found` when it cannot name one.
  */
-export function parsePathId(raw: string, thing: 'room' | 'message' | 'post'): number {
+export function parsePathId(raw: string, thing: 'room' | 'message' | 'post' | 'report'): number {
   const id = /^\d{1,16}$/.test(raw) ? Number(raw) : Number.NaN
   if (!Number.isSafeInteger(id) || id < 1) throw notFound(`${thing}_not_found`, `There is no ${thing} ${JSON.stringify(raw)}.`)
   return id

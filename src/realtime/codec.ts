@@ -189,6 +189,10 @@ const chatErrorCodes = [
   'upload_already_attached',
   'room_archived',
   'peer_left',
+  'muted',
+  'banned',
+  'slow_mode',
+  'filtered',
 ] as const
 export type ChatErrorCode = (typeof chatErrorCodes)[number]
 
@@ -212,7 +216,20 @@ export const serverFrameSchemas = {
   memberRemoved: z.object({ type: z.literal('chat.member.removed'), user_id: z.string() }),
   typing: z.object({ type: z.literal('chat.typing'), user_id: z.string(), nickname: z.string() }),
   read: z.object({ type: z.literal('chat.read'), user_id: z.string(), last_read_id: z.number().int() }),
-  error: z.object({ type: z.literal('chat.error'), code: z.enum(chatErrorCodes), message: z.string() }),
+  error: z.object({
+    type: z.literal('chat.error'),
+    code: z.enum(chatErrorCodes),
+    message: z.string(),
+    retry_after: z.number().int().optional().describe('With `slow_mode` (and `muted` with an end): seconds until a message may go'),
+  }),
+  notice: z
+    .object({
+      type: z.literal('chat.notice'),
+      code: z.literal('contact_shared'),
+      message_id: z.number().int(),
+      kinds: z.array(z.string()).describe('What the contact guard found: phone, bank_account, kakao_id, open_chat, payment_link, email, messenger_id'),
+    })
+    .describe("A message just heard shares contact details or an outside payment (CONTACT_GUARD=warn): to every socket of the room but its sender's, right after the message; show a warning under it"),
   recovered: z.object({
     type: z.literal('chat.recovered'),
     count: z.number().int().describe('Messages (since=) or changed messages (since_version=) replayed'),
@@ -287,7 +304,10 @@ export const encodePresenceFrame = (type: 'chat.user.join' | 'chat.user.leave', 
 
 export const encodeTypingFrame = (userId: string, nickname: string) => JSON.stringify({ type: 'chat.typing', user_id: userId, nickname })
 
-export const encodeErrorFrame = (code: ChatErrorCode, message: string) => JSON.stringify({ type: 'chat.error', code, message })
+export const encodeErrorFrame = (code: ChatErrorCode, message: string, retryAfterSeconds?: number) =>
+  JSON.stringify(retryAfterSeconds === undefined ? { type: 'chat.error', code, message } : { type: 'chat.error', code, message, retry_after: retryAfterSeconds })
+
+export const encodeNoticeFrame = (messageId: number, kinds: readonly string[]) => JSON.stringify({ type: 'chat.notice', code: 'contact_shared', message_id: messageId, kinds })
 
 export const encodeRecoveredFrame = (count: number, truncated: boolean, epoch: string, version?: number) =>
   JSON.stringify(version === undefined ? { type: 'chat.recovered', count, truncated, epoch } : { type: 'chat.recovered', count, truncated, epoch, version })

@@ -20,6 +20,8 @@ export interface MessageEvent {
   room: number
   message: MessageRow
   change?: MadeChange
+  /** What the contact guard found in it (CONTACT_GUARD=warn): the room's other sockets hear a `chat.notice` after it. */
+  notice?: readonly string[]
 }
 
 /**
@@ -42,6 +44,8 @@ export interface ControlEvent {
   kind: 'control'
   room: number
   evict?: string
+  /** The eviction is a ban: its sockets close with the reason `banned`. */
+  banned?: boolean
   blocked?: boolean
   /** A frame every socket of the room hears in the room's order: the room itself changed (`chat.room.updated`). */
   frame?: string
@@ -87,6 +91,9 @@ export interface EventSink {
 
 export const messageEvent = (message: MessageRow, change?: MadeChange): MessageEvent => (change ? { kind: 'message', room: message.roomId, message, change } : { kind: 'message', room: message.roomId, message })
 
+/** A message with what the contact guard found in it (see MessageEvent.notice). */
+export const noticedEvent = (event: MessageEvent, notice: readonly string[] | null): MessageEvent => (notice === null || notice.length === 0 ? event : { ...event, notice })
+
 export const signalEvent = (room: number, frame: string, except?: string): SignalEvent => (except === undefined ? { kind: 'signal', room, frame } : { kind: 'signal', room, frame, except })
 
 /** A user's read marker moved: to every socket of the room. */
@@ -98,8 +105,11 @@ export const memberAddedEvent = (room: number, userId: string) => signalEvent(ro
 /** Someone is no longer a member: the room hears it (their own sockets included, before they close). */
 export const memberRemovedEvent = (room: number, userId: string) => signalEvent(room, encodeMemberFrame('chat.member.removed', userId))
 
-/** A user was removed from the room (at the room's `version`): their sockets in it close. */
-export const evictEvent = (room: number, userId: string, version?: number): ControlEvent => (version === undefined ? { kind: 'control', room, evict: userId } : { kind: 'control', room, evict: userId, version })
+/** A user was removed from the room, or banned from it (at the room's `version`): their sockets in it close. */
+export function evictEvent(room: number, userId: string, version?: number, banned = false): ControlEvent {
+  const event: ControlEvent = version === undefined ? { kind: 'control', room, evict: userId } : { kind: 'control', room, evict: userId, version }
+  return banned ? { ...event, banned } : event
+}
 
 /** The room's name, data or status changed (at the room's `version`): its sockets hear it in its order. */
 export const roomUpdatedEvent = (room: number, summary: RoomSummaryData, version: number): ControlEvent & { version: number } => ({ kind: 'control', room, frame: encodeRoomUpdatedFrame(summary, version), version })

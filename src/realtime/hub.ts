@@ -1,7 +1,7 @@
 import type { Server } from 'bun'
 import type { Metrics } from '../metrics.ts'
 import type { Closer } from './closing.ts'
-import { CloseCode, encodeChangeFrame, encodeMessageFrame, type AttachmentLinks } from './codec.ts'
+import { CloseCode, encodeChangeFrame, encodeMessageFrame, encodeNoticeFrame, type AttachmentLinks } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
 import { roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
@@ -192,6 +192,8 @@ export class Hub {
       const { message, change } = event
       this.send(room, event.room, change ? encodeChangeFrame(message, change, this.links) : encodeMessageFrame(message, this.links), { id: message.id, version: message.version, created: !change })
       if (!change) this.metrics.messagesDelivered.inc(room.sessions.size)
+      // The guard's warning, to everyone but the sender, right after the message it is about.
+      if (event.notice) this.send(room, event.room, encodeNoticeFrame(message.id, event.notice), null, undefined, message.userId)
       this.slowConsumers.touch(room.sessions)
     } else if (event.kind === 'signal') {
       this.send(room, event.room, event.frame, null, event.except, 'about' in event ? (event as PresenceSignal).about : undefined)
@@ -199,7 +201,7 @@ export class Hub {
       if (event.frame !== undefined) this.send(room, event.room, event.frame, null)
       for (const session of room.sessions) {
         if (event.blocked !== undefined) session.blocked = event.blocked
-        if (event.evict === session.identity.userId) this.closer.close(session, CloseCode.removed, 'removed')
+        if (event.evict === session.identity.userId) this.closer.close(session, CloseCode.removed, event.banned ? 'banned' : 'removed')
       }
     }
   }

@@ -1,7 +1,7 @@
 import { type Clock, realClock } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Broker } from './broker.ts'
-import { messageEvent, signalEvent, userEvent, type ControlEvent, type EventSink, type RealtimeEvent } from './events.ts'
+import { messageEvent, noticedEvent, signalEvent, userEvent, type ControlEvent, type EventSink, type RealtimeEvent } from './events.ts'
 import { PresenceLedger } from './presence-ledger.ts'
 import { presenceSignal } from './presence.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
@@ -97,7 +97,8 @@ export class RedisBroker implements Broker {
     if (event.kind === 'message') {
       // Into this instance's order at once; other instances order it by its version.
       this.rooms.get(event.room)?.order.accept(event)
-      return this.send(event.room, event.change ? { t: 'm', m: event.message, c: event.change } : { t: 'm', m: event.message })
+      const envelope: Envelope = event.change ? { t: 'm', m: event.message, c: event.change } : { t: 'm', m: event.message }
+      return this.send(event.room, event.notice ? { ...envelope, n: event.notice } : envelope)
     }
     if (event.kind === 'control') {
       this.control(event)
@@ -105,6 +106,7 @@ export class RedisBroker implements Broker {
         t: 'c',
         o: this.instance,
         ...(event.evict === undefined ? {} : { k: event.evict }),
+        ...(event.banned ? { z: true } : {}),
         ...(event.blocked === undefined ? {} : { b: event.blocked }),
         ...(event.frame === undefined ? {} : { f: event.frame }),
         ...(event.version === undefined ? {} : { v: event.version }),
@@ -248,7 +250,7 @@ export class RedisBroker implements Broker {
       return this.logger.warn('unreadable event on a room channel', { room: roomId })
     }
     if (envelope.t === 'm') {
-      if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(messageEvent(envelope.m, envelope.c))
+      if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(noticedEvent(messageEvent(envelope.m, envelope.c), Array.isArray(envelope.n) ? envelope.n : null))
       return
     }
     if (envelope.t === 'p') {
@@ -263,6 +265,7 @@ export class RedisBroker implements Broker {
         kind: 'control',
         room: roomId,
         ...(envelope.k === undefined ? {} : { evict: envelope.k }),
+        ...(envelope.z ? { banned: true } : {}),
         ...(envelope.b === undefined ? {} : { blocked: envelope.b }),
         ...(envelope.f === undefined ? {} : { frame: envelope.f }),
         ...(envelope.v === undefined ? {} : { version: envelope.v }),

@@ -20,7 +20,7 @@ export interface UserEnvelope {
 /** On a room's channel. */
 export type Envelope =
   /** A committed change of a message (`c`, none for its creation): receivers order them by `m.version`. */
-  | { t: 'm'; m: MessageRow; c?: MadeChange }
+  | { t: 'm'; m: MessageRow; c?: MadeChange; n?: readonly string[] }
   /** An event an instance publishes (typing): `f` the frame, `o` that instance, `x` the session it skips. */
   | { t: 'e'; f: string; o: string; x?: string }
   /**
@@ -29,5 +29,5 @@ export type Envelope =
    * `x` the session it skips (the joining one).
    */
   | { t: 'p'; f: string; u: string; v: number; j: boolean; x?: string }
-  /** What the room's sockets must change (events.ts ControlEvent): `k` evict that user, `b` blocked, `f` a frame they hear, `v` the room version it made (ordered then). */
-  | { t: 'c'; o: string; k?: string; b?: boolean; f?: string; v?: number }
+  /** What the room's sockets must change (events.ts ControlEvent): `k` evict that user (`z` for a ban), `b` blocked, `f` a frame they hear, `v` the room version it made (ordered then). */
+  | { t: 'c'; o: string; k?: string; z?: boolean; b?: boolean; f?: string; v?: number }

@@ -169,7 +169,7 @@ export class RoomOrder {
       }
       if (row.version > row.createdVersion && row.version >= from && row.version <= to) this.early.set(row.version, whole(row))
     }
-    for (const e of evictions) if (e.version >= from && e.version <= to) this.early.set(e.version, { ...evictEvent(this.roomId, e.userId), version: e.version })
+    for (const e of evictions) if (e.version >= from && e.version <= to) this.early.set(e.version, { ...evictEvent(this.roomId, e.userId, e.version, e.banned), version: e.version })
     for (const u of updates) if (u.version >= from && u.version <= to) this.early.set(u.version, roomUpdatedEvent(this.roomId, u.summary, u.version))
     for (; this.next <= to; this.next++) {
       const event = this.early.get(this.next)

@@ -171,7 +171,7 @@ export interface Membership {
   saveProfiles(profiles: readonly Identity[]): Promise<void>
 }
 
-type Tables = SqlDatabase['t']
+export type Tables = SqlDatabase['t']
 
 /** The aliases the queries below give their tables. */
 function aliases(t: Tables) {
@@ -232,7 +232,7 @@ export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxSh
   const after = shape.after ? sql` where "activityAt" < ${value('afterAt')} or ("activityAt" = ${value('afterAt')} and "id" < ${value('afterRoom')})` : sql``
   const onlyRoom = shape.onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``
   const ofPost = shape.post ? sql` and ${r.postId} = ${value('postId')}` : sql``
-  return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
+  return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.slowModeSeconds} as "slowModeSeconds", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
       ${roomsOfMembers(database, a)}
       where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${shown(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}${ofPost}) page${after}
     order by "activityAt" desc, "id" desc
@@ -267,12 +267,22 @@ export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activity
   postId: number | string | null
   kind: ListedRoom['kind']
   status: ListedRoom['status']
+  slowModeSeconds: number | string
   data: string | null
   lastMessageId: number | string | null
 }
 
 export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
-  room: { id: Number(row.id), name: row.name, postId: row.postId === null ? null : Number(row.postId), createdAt: Number(row.createdAt), kind: row.kind, status: row.status, data: roomData(row.data) },
+  room: {
+    id: Number(row.id),
+    name: row.name,
+    postId: row.postId === null ? null : Number(row.postId),
+    createdAt: Number(row.createdAt),
+    kind: row.kind,
+    status: row.status,
+    slowModeSeconds: Number(row.slowModeSeconds),
+    data: roomData(row.data),
+  },
   lastReadId: Number(row.lastReadId),
   lastMessageId: row.lastMessageId === null ? null : Number(row.lastMessageId),
   activityAt: Number(row.activityAt),

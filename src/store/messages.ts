@@ -1,8 +1,9 @@
 import { and, eq, getTableColumns, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
-import { messageChangedEvent, writeEvents, type Outbox } from './outbox.ts'
-import type { SqlDatabase } from './sql-database.ts'
-import { closedRoom, NotAMemberError, type MessageRow, type ReactionSum } from './store.ts'
+import { messageChangedEvent, messageFlaggedEvent, writeEvents, type Outbox } from './outbox.ts'
+import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { closedRoom, NotAMemberError, type MessageRow, type ReactionSum, type Screened } from './store.ts'
+import { inForce, sanctionedRoom, sanctionRefusal } from './write-rules.ts'
 import { leftDirectRoom } from './membership.ts'
 import { unsentFilesStatement, type StoredAttachment } from './uploads.ts'
 
@@ -67,7 +68,11 @@ export interface ChangeRequest {
   by: string
   /** A service call (the app's backend): not held to membership, windows or authorship of unsends. */
   service: boolean
+  /** The user moderates the room (or owns it): they may unsend anyone's message, at any age. */
+  moderator?: boolean
   change: MessageChange
+  /** What moderation made of an edit's text (see `Screened`). */
+  screened?: Screened
   at: number
   rules: ChangeRules
 }
@@ -111,7 +116,7 @@ export function prepareChanges(database: SqlDatabase) {
     room: database.statement(
       (tx) =>
         tx
-          .select({ version: t.rooms.version, kind: t.rooms.kind, status: t.rooms.status, left: leftDirectRoom(t, t.rooms) })
+          .select({ version: t.rooms.version, kind: t.rooms.kind, status: t.rooms.status, left: leftDirectRoom(t, t.rooms), sanctioned: sanctionedRoom(t, t.rooms) })
           .from(t.rooms)
           .where(eq(t.rooms.id, p('roomId'))),
       'lock',
@@ -195,6 +200,15 @@ export function prepareChanges(database: SqlDatabase) {
       'rows',
     ),
     keep: database.statement((tx) => tx.insert(messageHistory).values({ messageId: p('messageId'), body: p('body'), at: p('at'), action: p('action'), by: p('by') }), 'run'),
+    sanctions: database.statement(
+      (tx) =>
+        tx
+          .select({ kind: t.sanctions.kind, until: t.sanctions.until })
+          .from(t.sanctions)
+          .where(and(eq(t.sanctions.roomId, p('roomId')), eq(t.sanctions.userId, p('userId')))),
+      'rows',
+    ),
+    audit: database.statement((tx) => tx.insert(t.auditLog).values({ at: p('at'), actor: p('actor'), action: p('action'), roomId: p('roomId'), userId: p('userId'), messageId: p('messageId') }), 'run'),
   }
 }
 
@@ -210,7 +224,8 @@ export type ChangeStatements = ReturnType<typeof prepareChanges>
 export function changeMessage(database: SqlDatabase, statements: ChangeStatements, outbox: Outbox, request: ChangeRequest): Promise<ChangeResult> {
   const { t } = database
   const s = statements
-  const { roomId, messageId, by, service, change, at, rules } = request
+  const { roomId, messageId, by, service, change, at, rules, screened } = request
+  const moderator = service || request.moderator === true
   return database.transaction(function* (tx) {
     const [room] = yield* s.room({ roomId })
     if (!room) throw new ChangeRefused('message_not_found')
@@ -219,6 +234,9 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
     // An archived room, or a direct room one of the two left, is read, not written (the app's backend still may).
     const closed = service ? null : closedRoom(roomId, room.status, room.left === 1)
     if (closed) throw closed
+    // Muted or banned: read, not written (see write-rules.ts).
+    const sanctioned = service || room.sanctioned === 0 ? null : sanctionRefusal(roomId, by, inForce(yield* s.sanctions({ roomId, userId: by }), at))
+    if (sanctioned) throw sanctioned
     const [found] = yield* s.message({ messageId, roomId })
     if (!found) throw new ChangeRefused('message_not_found')
     const message = toMessageRow(found)
@@ -236,11 +254,12 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
         yield* s.edited({ body: change.body, at, version, messageId })
         changed = { ...message, body: change.body, editedAt: at, version }
         made = { type: 'edited' }
-        kept = { action: 'edited', body: change.body }
+        // Masked: the history keeps the text as written.
+        kept = { action: 'edited', body: screened?.original ?? change.body }
         break
       case 'unsend':
         if (message.deleted) return { message, made: null }
-        if (!service && role !== 'owner') {
+        if (!moderator && role !== 'owner') {
           if (!authored) throw new ChangeRefused('not_author')
           if (at - message.createdAt > rules.unsendWindowMs) throw new ChangeRefused('unsend_window_closed')
         }
@@ -266,10 +285,23 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
       // The original is written at the first change: until then the message itself holds it.
       if ((yield* s.kept({ messageId })).length === 0) yield* s.keep({ messageId, body: message.body, at: message.createdAt, action: 'created', by: message.userId })
       yield* s.keep({ messageId, body: kept.body, at, action: kept.action, by: service && !authored ? null : by })
-      yield* writeEvents(t, outbox, tx, [messageChangedEvent(made.type === 'deleted' ? 'message.deleted' : 'message.updated', changed)])
+      const flagged = screened && screened.reasons.length > 0 ? [messageFlaggedEvent(changed, screened, false)] : []
+      yield* writeEvents(t, outbox, tx, [messageChangedEvent(made.type === 'deleted' ? 'message.deleted' : 'message.updated', changed), ...flagged])
+      // A moderation action: someone unsent another's message.
+      if (!authored) yield* s.audit({ at, actor: service ? null : by, action: made.type === 'deleted' ? 'message.unsent' : 'message.edited', roomId, userId: message.userId, messageId })
     }
     return { message: changed, made }
   })
+}
+
+/**
+ * Steps: what moderation made of a message just stored, in its append's transaction: the text as
+ * written when it was masked (kept as its history's first entry, as an edit keeps an original) and
+ * its `message.flagged` event.
+ */
+export function* screenedWrites(t: Tables, outbox: Outbox, tx: QueryBuilder, message: MessageRow, screened: Screened) {
+  if (screened.original !== null) yield* run(tx.insert(t.messageHistory).values({ messageId: message.id, body: screened.original, at: message.createdAt, action: 'created', by: message.userId }))
+  if (screened.reasons.length > 0) yield* writeEvents(t, outbox, tx, [messageFlaggedEvent(message, screened, true)])
 }
 
 /**

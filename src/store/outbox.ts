@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm'
 import { WEBHOOK_LANES } from '../db/schema.ts'
 import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
-import type { MessageRow } from './store.ts'
+import type { MessageRow, Screened } from './store.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
-export type WebhookType = 'message.created' | 'message.updated' | 'message.deleted' | 'room.created' | 'room.updated' | 'member.added' | 'member.removed' | 'report.created'
+export type WebhookType = 'message.created' | 'message.updated' | 'message.deleted' | 'message.flagged' | 'room.created' | 'room.updated' | 'member.added' | 'member.removed' | 'report.created'
 
 /** An event to write beside what it reports, in the same transaction. */
 export interface NewWebhookEvent {
@@ -12,6 +12,8 @@ export interface NewWebhookEvent {
   key: string
   type: WebhookType
   data: Record<string, unknown>
+  /** Where it stands among the room's messages (sent after this message, before any later one); by default the room's newest now. */
+  position?: number
 }
 
 /** An event of the outbox, as stored. */
@@ -46,7 +48,13 @@ export interface ReportRow {
   userId: string | null
   reason: string
   createdAt: number
+  /** `open` until someone resolves or dismisses it. */
+  status: ReportStatus
+  closedAt: number | null
+  closedBy: string | null
 }
+
+export type ReportStatus = 'open' | 'resolved' | 'dismissed'
 
 /** What a delivery pass hands back to be recorded: outbox events by id, and each room's newest message sent. */
 export interface Deliveries {
@@ -116,7 +124,7 @@ export interface Outbox {
   /** Forgets events delivered before `before`; how many. */
   prune(before: number): Promise<number>
   /** Stores a report and, in the same transaction, its `report.created` event. */
-  addReport(input: Omit<ReportRow, 'id' | 'createdAt'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow>
+  addReport(input: Omit<ReportRow, 'id' | 'createdAt' | 'status' | 'closedAt' | 'closedBy'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow>
   /** Reports, oldest first, after `afterId`. */
   reports(limit: number, afterId: number): Promise<ReportRow[]>
 }
@@ -132,7 +140,7 @@ export function* writeEvents(t: SqlDatabase['t'], outbox: Outbox, tx: QueryBuild
   const now = Date.now()
   const rows = events.map((e) => {
     const room = roomOfKey(e.key)
-    const position = room === null ? 0 : sql`(select coalesce(${t.rooms.lastMessageId}, 0) from ${t.rooms} where ${t.rooms.id} = ${room})`
+    const position = e.position ?? (room === null ? 0 : sql`(select coalesce(${t.rooms.lastMessageId}, 0) from ${t.rooms} where ${t.rooms.id} = ${room})`)
     return { key: e.key, lane: laneOf(e.key), type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now, position }
   })
   yield* run(tx.insert(t.webhookEvents).values(rows))
@@ -156,6 +164,16 @@ export const roomCreatedEvent = (room: CreatedRoom, memberIds: readonly string[]
 
 /** A message was edited (`message.updated`: its new form) or unsent (`message.deleted`). */
 export const messageChangedEvent = (type: 'message.updated' | 'message.deleted', message: MessageRow): NewWebhookEvent => ({ key: `room:${message.roomId}`, type, data: { message } })
+
+/**
+ * `message.flagged`: moderation flagged a message as it was stored (`sent`, or edited): the message
+ * as stored, why, and the text as written when it was masked.
+ */
+export function messageFlaggedEvent(message: MessageRow, screened: Screened, sent: boolean): NewWebhookEvent {
+  const event: NewWebhookEvent = { key: `room:${message.roomId}`, type: 'message.flagged', data: { message, reasons: screened.reasons, original: screened.original } }
+  // A message just sent: right after its own `message.created` (the room's newest is still the one before it, in an append's transaction).
+  return sent ? { ...event, position: message.id } : event
+}
 
 export const memberEvent = (type: 'member.added' | 'member.removed', roomId: number, userId: string): NewWebhookEvent => ({ key: `room:${roomId}`, type, data: { room: roomId, userId } })
 

@@ -1,15 +1,17 @@
-import { and, eq, ne, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
-import { members, messages, rooms } from '../db/pg-schema.ts'
+import { members, messages, moderators, rooms, sanctions } from '../db/pg-schema.ts'
 import { migratePostgres, openPostgres, type PgDb } from '../db/postgres.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
 import { lock, postgresDatabase, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type SequencedStore, type Store } from './store.ts'
-import { attachmentsColumn, messageSelection, toMessageRow } from './messages.ts'
+import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow } from './messages.ts'
+import type { Outbox } from './outbox.ts'
 import { claimedBy } from './uploads.ts'
 import { leftDirectRoom } from './membership.ts'
+import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait, type ActiveSanction } from './write-rules.ts'
 import * as tables from '../db/pg-schema.ts'
 
 /** The columns of a message to insert at position `seq` and `version` (what is not a column, such as `viaService`, left out). */
@@ -84,8 +86,9 @@ export class PostgresStore extends SqlStore implements Store, SequencedStore {
     })
     const outcomes: (AppendResult | Refusal)[] = new Array(batch.length)
     const created: MessageRow[] = []
+    const { outbox } = this
     await this.database.transaction(function* (tx) {
-      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) yield* writeRoom(tx, roomId, batch, byRoom.get(roomId)!, outcomes, created)
+      for (const roomId of [...byRoom.keys()].sort((a, b) => a - b)) yield* writeRoom(tx, outbox, roomId, batch, byRoom.get(roomId)!, outcomes, created)
     })
     return { outcomes, created }
   }
@@ -128,43 +131,76 @@ function* afterInsert(roomId: number, open: boolean, lastSeq: number, version: n
   }
   if (open) {
     const markers = sql.join(
-      [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt})`),
+      [...newest.values()].map((row) => sql`(${roomId}, ${row.userId}, 'participant', ${row.id}, ${row.createdAt}, ${row.createdAt})`),
       sql`, `,
     )
     yield* raw(sql`${counter}
-      insert into ${members} (${name(members.roomId)}, ${name(members.userId)}, ${name(members.role)}, ${name(members.lastReadId)}, ${name(members.joinedAt)}) values ${markers}
-      on conflict (${name(members.roomId)}, ${name(members.userId)}) do update set ${name(members.lastReadId)} = greatest(${members.lastReadId}, excluded.${name(members.lastReadId)})`)
+      insert into ${members} (${name(members.roomId)}, ${name(members.userId)}, ${name(members.role)}, ${name(members.lastReadId)}, ${name(members.joinedAt)}, ${name(members.lastSentAt)}) values ${markers}
+      on conflict (${name(members.roomId)}, ${name(members.userId)}) do update set ${name(members.lastReadId)} = greatest(${members.lastReadId}, excluded.${name(members.lastReadId)}), ${name(members.lastSentAt)} = excluded.${name(members.lastSentAt)}`)
     return
   }
   const markers = sql.join(
-    [...newest.values()].map((row) => sql`(${row.userId}::text, ${row.id}::bigint)`),
+    [...newest.values()].map((row) => sql`(${row.userId}::text, ${row.id}::bigint, ${row.createdAt}::bigint)`),
     sql`, `,
   )
   yield* raw(sql`${counter}
-    update ${members} set ${name(members.lastReadId)} = greatest(${members.lastReadId}, v.id) from (values ${markers}) as v(user_id, id)
+    update ${members} set ${name(members.lastReadId)} = greatest(${members.lastReadId}, v.id), ${name(members.lastSentAt)} = v.at from (values ${markers}) as v(user_id, id, at)
     where ${members.roomId} = ${roomId} and ${members.userId} = v.user_id and ${members.role} <> 'participant'`)
 }
 
+/** What is known of each sender of a room's batch, read under the room's lock: their role, when they last sent, their sanctions. */
+interface Standing {
+  role: string | null
+  lastSentAt: number | null
+  sanctions: ActiveSanction[]
+  moderator: boolean
+}
+
 /**
- * Which of `users` may write to a private or direct room now: its owner and members, read under
- * the room's lock, which removals take too (so a removal answered before this commit is seen).
+ * The standing of `users` in the room, read under the room's lock (which removals, mutes and bans
+ * take too, so one answered before this commit is seen): their member rows, and, only where the
+ * room has any, their sanctions; whether they moderate it only when slow mode is on.
  */
-function* membersAmong(tx: QueryBuilder, roomId: number, users: readonly string[]) {
-  if (users.length === 0) return new Set<string>()
-  const found = yield* rows(
+function* standings(tx: QueryBuilder, roomId: number, users: readonly string[], sanctioned: boolean, slowMode: boolean) {
+  const found = new Map<string, Standing>()
+  if (users.length === 0) return found
+  const among = sql.param([...new Set(users)])
+  const standing = (userId: string) => {
+    let s = found.get(userId)
+    if (!s) found.set(userId, (s = { role: null, lastSentAt: null, sanctions: [], moderator: false }))
+    return s
+  }
+  for (const row of yield* rows(
     tx
-      .select({ userId: members.userId })
+      .select({ userId: members.userId, role: members.role, lastSentAt: members.lastSentAt })
       .from(members)
-      .where(and(eq(members.roomId, roomId), ne(members.role, 'participant'), sql`${members.userId} = any(${sql.param([...new Set(users)])}::text[])`)),
-  )
-  return new Set(found.map((r) => r.userId))
+      .where(and(eq(members.roomId, roomId), sql`${members.userId} = any(${among}::text[])`)),
+  ))
+    Object.assign(standing(row.userId), { role: row.role, lastSentAt: row.lastSentAt })
+  if (sanctioned)
+    for (const row of yield* rows(
+      tx
+        .select({ userId: sanctions.userId, kind: sanctions.kind, until: sanctions.until })
+        .from(sanctions)
+        .where(and(eq(sanctions.roomId, roomId), sql`${sanctions.userId} = any(${among}::text[])`)),
+    ))
+      standing(row.userId).sanctions.push({ kind: row.kind, until: row.until })
+  if (slowMode)
+    for (const row of yield* rows(
+      tx
+        .select({ userId: moderators.userId })
+        .from(moderators)
+        .where(and(sql`${moderators.roomId} in (0, ${roomId})`, sql`${moderators.userId} = any(${among}::text[])`)),
+    ))
+      standing(row.userId).moderator = true
+  return found
 }
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
-function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
+function* writeRoom(tx: QueryBuilder, outbox: Outbox, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
   const [room] = yield* lock(
     tx
-      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms) })
+      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms), slowModeSeconds: rooms.slowModeSeconds, sanctioned: sanctionedRoom(tables, rooms) })
       .from(rooms)
       .where(eq(rooms.id, roomId)),
   )
@@ -180,15 +216,36 @@ function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage
     for (const i of items) if (!batch[i]!.system) outcomes[i] = new Refusal(closed)
     items = items.filter((i) => batch[i]!.system)
   }
-  if (!open) {
-    const checked = items.filter((i) => !batch[i]!.viaService && !batch[i]!.system)
-    const allowed = yield* membersAmong(
+  // The rules of write-rules.ts and membership, as the SQLite store checks them message by message.
+  const checked = items.filter((i) => !batch[i]!.viaService && !batch[i]!.system)
+  if (checked.length > 0 && (!open || room.sanctioned === 1 || room.slowModeSeconds > 0)) {
+    const standing = yield* standings(
       tx,
       roomId,
       checked.map((i) => batch[i]!.userId),
+      room.sanctioned === 1,
+      room.slowModeSeconds > 0,
     )
-    const refused = new Set(checked.filter((i) => !allowed.has(batch[i]!.userId)))
-    for (const i of refused) outcomes[i] = new Refusal(new NotAMemberError(roomId, batch[i]!.userId))
+    const refused = new Set<number>()
+    for (const i of checked) {
+      const m = batch[i]!
+      const s = standing.get(m.userId)
+      let refusal: Error | null = sanctionRefusal(roomId, m.userId, inForce(s?.sanctions ?? [], m.createdAt))
+      if (!refusal && !open && s?.role !== 'owner' && s?.role !== 'member') refusal = new NotAMemberError(roomId, m.userId)
+      if (!refusal && s?.role !== 'owner' && !s?.moderator) {
+        refusal = slowModeRefusal(roomId, slowModeWait(room.slowModeSeconds, s?.lastSentAt ?? null, m.createdAt))
+        // The next of theirs in this batch waits for this one.
+        if (!refusal && room.slowModeSeconds > 0) {
+          const sender = s ?? { role: null, lastSentAt: null, sanctions: [], moderator: false }
+          sender.lastSentAt = m.createdAt
+          standing.set(m.userId, sender)
+        }
+      }
+      if (refusal) {
+        outcomes[i] = new Refusal(refusal)
+        refused.add(i)
+      }
+    }
     if (refused.size > 0) items = items.filter((i) => !refused.has(i))
   }
   // Repeats of a client_msg_id, stored earlier or earlier in this batch, are answered with the first.
@@ -238,6 +295,8 @@ function* writeRoom(tx: QueryBuilder, roomId: number, batch: readonly NewMessage
             .set({ messageId: row.id, roomId })
             .where(claimedBy(tables as unknown as SqlDatabase['t'], claim)),
         )
+      const screened = batch[i]!.screened
+      if (screened) yield* screenedWrites(tables as unknown as SqlDatabase['t'], outbox, tx, message, screened)
       created.push(message)
       outcomes[i] = { message, duplicate: false }
       if (message.clientMsgId !== null) earlier.set(`${message.userId}\u0000${message.clientMsgId}`, message)

@@ -10,6 +10,7 @@ export interface RoomPatch {
   name?: string
   data?: RoomData | null
   status?: RoomStatus
+  slowModeSeconds?: number
 }
 
 /** The room's summary as clients get it (`chat.room.updated`, webhooks), kept with the change that made it. */
@@ -51,11 +52,11 @@ export function updateRooms(database: SqlDatabase, outbox: Outbox, roomIds: read
       if (!row) continue
       const before = toRoomRow(row)
       const after: RoomRow = { ...before, ...patch, version: before.version + 1 }
-      if (after.name === before.name && after.status === before.status && sameData(after.data, before.data)) continue
+      if (after.name === before.name && after.status === before.status && after.slowModeSeconds === before.slowModeSeconds && sameData(after.data, before.data)) continue
       yield* run(
         tx
           .update(t.rooms)
-          .set({ name: after.name, status: after.status, data: after.data === null ? null : JSON.stringify(after.data), version: after.version })
+          .set({ name: after.name, status: after.status, slowModeSeconds: after.slowModeSeconds, data: after.data === null ? null : JSON.stringify(after.data), version: after.version })
           .where(eq(t.rooms.id, roomId)),
       )
       const summary = summarize(after)

@@ -131,20 +131,29 @@ async function driveAsync<T>(body: Generator<Step, T, unknown>, execute: (step: 
 /** The synchronous forms SQLite's builders have beside being awaited. */
 type SyncQuery = { all(): unknown; run(): unknown }
 
+const sqliteDialect = new SQLiteSyncDialect()
+
+/** Raw statements go through bun:sqlite's statement cache by their text: the outbox's passes and the inbox queries run the same few again and again. */
+const sqliteRawRows = <T>(db: SqliteDb, query: SQL): T[] => {
+  const { sql, params } = sqliteDialect.sqlToQuery(query)
+  return db.$client.query<T, never[]>(sql).all(...(params as never[]))
+}
+
+/** Runs one step on SQLite, synchronously. */
+const sqliteStep = (db: SqliteDb, step: Step): unknown => {
+  if (step.kind === 'raw') return sqliteRawRows(db, step.query)
+  if (step.kind === 'statement') return step.run(undefined)
+  const query = step.query as unknown as SyncQuery
+  return step.kind === 'run' ? void query.run() : query.all()
+}
+
+/** Runs steps written once inside a SQLite transaction already open (the group commit's batch). */
+export const runSqliteSteps = <T>(db: SqliteDb, body: Generator<Step, T, unknown>): T => drive(body, (step) => sqliteStep(db, step))
+
 export function sqliteDatabase(db: SqliteDb): SqlDatabase {
-  // Raw statements go through bun:sqlite's statement cache by their text: the outbox's passes and
-  // the inbox queries run the same few again and again.
-  const dialect = new SQLiteSyncDialect()
-  const rawRows = <T>(query: SQL): T[] => {
-    const { sql, params } = dialect.sqlToQuery(query)
-    return db.$client.query<T, never[]>(sql).all(...(params as never[]))
-  }
-  const execute = (step: Step): unknown => {
-    if (step.kind === 'raw') return rawRows(step.query)
-    if (step.kind === 'statement') return step.run(undefined)
-    const query = step.query as unknown as SyncQuery
-    return step.kind === 'run' ? void query.run() : query.all()
-  }
+  const dialect = sqliteDialect
+  const rawRows = <T>(query: SQL): T[] => sqliteRawRows(db, query)
+  const execute = (step: Step): unknown => sqliteStep(db, step)
   return {
     dialect: 'sqlite',
     db,

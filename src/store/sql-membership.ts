@@ -42,6 +42,7 @@ export const toRoomRow = (row: Omit<RoomRow, 'data'> & { data: string | null }):
   directKey: row.directKey,
   version: row.version,
   status: row.status,
+  slowModeSeconds: row.slowModeSeconds,
   data: roomData(row.data),
 })
 
@@ -336,12 +337,12 @@ export class SqlMembership implements Membership {
 type Tables = SqlDatabase['t']
 
 /** A step: locks the room's row until the transaction ends (membership changes and the writes that depend on it take turns). */
-function* lockRoom(t: Tables, tx: QueryBuilder, roomId: number) {
+export function* lockRoom(t: Tables, tx: QueryBuilder, roomId: number) {
   yield* lock(tx.select({ id: t.rooms.id }).from(t.rooms).where(eq(t.rooms.id, roomId)))
 }
 
 /** A step: the user's role in the room, read in the transaction. */
-function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
+export function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: string) {
   const row = yield* first(
     tx
       .select({ role: t.members.role })

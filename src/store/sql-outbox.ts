@@ -176,7 +176,7 @@ export class SqlOutbox implements Outbox {
     return pruned.length
   }
 
-  async addReport(input: Omit<ReportRow, 'id' | 'createdAt'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow> {
+  async addReport(input: Omit<ReportRow, 'id' | 'createdAt' | 'status' | 'closedAt' | 'closedBy'>, toData: (report: ReportRow) => Record<string, unknown>): Promise<ReportRow> {
     const { t } = this.database
     const outbox = this
     return this.database.transaction(function* (tx) {

@@ -8,6 +8,7 @@ import { first, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
 import { roomData } from '../db/schema.ts'
 import { SqlOutbox } from './sql-outbox.ts'
+import { SqlModeration } from './moderation.ts'
 import { WriteHealth } from './storage-problem.ts'
 import { hideRoom, latestRoomUpdate, leaveDirectRoom, updateRooms, type RoomPatch, type RoomSummaryData, type UpdatedRoom } from './room-updates.ts'
 import { Uploads } from './uploads.ts'
@@ -40,6 +41,7 @@ export abstract class SqlStore {
   readonly writes = new WriteHealth()
   readonly membership: SqlMembership
   readonly outbox: SqlOutbox
+  readonly moderation: SqlModeration
   readonly uploads: Uploads
   private storageEpoch: string | undefined
   protected abstract readonly commits: GroupCommit
@@ -50,6 +52,7 @@ export abstract class SqlStore {
 
   constructor(protected readonly database: SqlDatabase) {
     this.outbox = new SqlOutbox(database)
+    this.moderation = new SqlModeration(database, this.outbox)
     this.uploads = new Uploads(database)
     this.membership = new SqlMembership(database, this.outbox)
     this.reads = prepareReads(database)
@@ -102,7 +105,7 @@ export abstract class SqlStore {
       : eq(t.rooms.kind, 'open')
     const forward = page.after !== undefined
     const rows = await db
-      .select({ id: t.rooms.id, name: t.rooms.name, postId: t.rooms.postId, createdAt: t.rooms.createdAt, kind: t.rooms.kind, status: t.rooms.status, data: t.rooms.data })
+      .select({ id: t.rooms.id, name: t.rooms.name, postId: t.rooms.postId, createdAt: t.rooms.createdAt, kind: t.rooms.kind, status: t.rooms.status, slowModeSeconds: t.rooms.slowModeSeconds, data: t.rooms.data })
       .from(t.rooms)
       .where(and(forward ? gt(t.rooms.id, page.after ?? 0) : lt(t.rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible, page.postId === undefined ? undefined : eq(t.rooms.postId, page.postId)))
       .orderBy(forward ? asc(t.rooms.id) : desc(t.rooms.id))
@@ -211,7 +214,7 @@ export abstract class SqlStore {
         .where(and(eq(roomEvents.roomId, roomId), gte(roomEvents.version, from), lte(roomEvents.version, to))),
     ])
     const byId = new Map([...sent, ...changed].map((row) => [row.id, toMessageRow(row)]))
-    const evictions = events.filter((e) => e.kind === 'evict').map(({ version, userId }) => ({ version, userId }))
+    const evictions = events.filter((e) => e.kind === 'evict' || e.kind === 'ban').map(({ version, userId, kind }) => ({ version, userId, banned: kind === 'ban' }))
     const updates = events.filter((e) => e.kind === 'update').map(({ version, data }) => ({ version, summary: JSON.parse(data ?? '{}') as RoomSummaryData }))
     // Read after the messages: at least as far as anything that superseded a version of the range.
     return { messages: [...byId.values()].sort((a, b) => a.version - b.version), evictions, updates, version: await this.lastVersion(roomId) }

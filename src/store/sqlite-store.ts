@@ -1,21 +1,22 @@
 import { Database, type SQLQueryBindings } from 'bun:sqlite'
 import { statfsSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { and, eq, Param, Placeholder, sql } from 'drizzle-orm'
+import { and, eq, inArray, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import * as tables from '../db/schema.ts'
-import { members, messages, rooms, type RoomKind, type RoomStatus } from '../db/schema.ts'
-import { attachmentsColumn, messageSelection, toMessageRow } from './messages.ts'
+import { members, messages, moderators, rooms, sanctions, type RoomKind, type RoomStatus } from '../db/schema.ts'
+import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow } from './messages.ts'
 import { claimedBy } from './uploads.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
-import { sqliteDatabase } from './sql-database.ts'
+import { runSqliteSteps, sqliteDatabase } from './sql-database.ts'
 import { StorageProblem } from './storage-problem.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
 import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type RoomClosedError, type Store } from './store.ts'
 import { leftDirectRoom } from './membership.ts'
+import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait } from './write-rules.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -94,7 +95,7 @@ function prepareRoomPositions(db: SqliteDb) {
   const read = direct(
     db,
     db
-      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms) })
+      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms), slowModeSeconds: rooms.slowModeSeconds, sanctioned: sanctionedRoom(tables, rooms) })
       .from(rooms)
       .where(eq(rooms.id, p('roomId')))
       .toSQL(),
@@ -109,19 +110,29 @@ function prepareRoomPositions(db: SqliteDb) {
       .toSQL(),
     ['id', 'at', 'seq', 'version', 'roomId'],
   )
-  const roleOf = db
-    .select({ role: members.role })
+  const sender = db
+    .select({ role: members.role, lastSentAt: members.lastSentAt })
     .from(members)
     .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
     .prepare()
+  const sanctionsOf = db
+    .select({ kind: sanctions.kind, until: sanctions.until })
+    .from(sanctions)
+    .where(and(eq(sanctions.roomId, p('roomId')), eq(sanctions.userId, p('userId'))))
+    .prepare()
+  const moderates = db
+    .select({ roomId: moderators.roomId })
+    .from(moderators)
+    .where(and(eq(moderators.userId, p('userId')), inArray(moderators.roomId, [0, p('roomId')])))
+    .prepare()
   return () => {
-    const positions = new Map<number, { seq: number; version: number; newest: MessageRow | null; open: boolean; closed: RoomClosedError | null }>()
+    const positions = new Map<number, { seq: number; version: number; newest: MessageRow | null; open: boolean; closed: RoomClosedError | null; slowModeSeconds: number; sanctioned: boolean; sentAt: Map<string, number> }>()
     const room = (roomId: number) => {
       let found = positions.get(roomId)
       if (!found) {
-        const [seq, version, kind, status, left] = (read.values(roomId)[0] ?? [0, 0, null, 'active', 0]) as [number, number, RoomKind | null, RoomStatus, number]
+        const [seq, version, kind, status, left, slowModeSeconds, sanctioned] = (read.values(roomId)[0] ?? [0, 0, null, 'active', 0, 0, 0]) as [number, number, RoomKind | null, RoomStatus, number, number, number]
         // A room that does not exist is left to the insert, which the foreign key refuses.
-        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open', closed: closedRoom(roomId, status, left === 1) }))
+        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open', closed: closedRoom(roomId, status, left === 1), slowModeSeconds, sanctioned: sanctioned === 1, sentAt: new Map() }))
       }
       return found
     }
@@ -136,17 +147,27 @@ function prepareRoomPositions(db: SqliteDb) {
         return room(roomId).open
       },
       /**
-       * Why the message may not be written to its room now, or null: a room that takes no messages
-       * but system ones (archived, left), a sender who is not a member (an open room and the app's
-       * backend need none).
+       * Why the message may not be written to its room now, or null (see write-rules.ts): a room
+       * that takes no messages but system ones (archived, left), a muted or banned sender, a sender
+       * who is not a member (an open room and the app's backend need none), a sender slow mode
+       * holds back (its owner and moderators are not).
        */
       refusal(m: NewMessage): Error | null {
-        const { open, closed } = room(m.roomId)
+        const r = room(m.roomId)
         if (m.system) return null
-        if (closed) return closed
-        if (m.viaService || open) return null
-        const role = roleOf.get({ roomId: m.roomId, userId: m.userId })?.role
-        return role === 'owner' || role === 'member' ? null : new NotAMemberError(m.roomId, m.userId)
+        if (r.closed) return r.closed
+        if (m.viaService) return null
+        const key = { roomId: m.roomId, userId: m.userId }
+        if (r.sanctioned) {
+          const refused = sanctionRefusal(m.roomId, m.userId, inForce(sanctionsOf.all(key), m.createdAt))
+          if (refused) return refused
+        }
+        if (r.open && r.slowModeSeconds === 0) return null
+        const found = sender.get(key)
+        if (!r.open && found?.role !== 'owner' && found?.role !== 'member') return new NotAMemberError(m.roomId, m.userId)
+        if (r.slowModeSeconds === 0 || found?.role === 'owner') return null
+        const wait = slowModeWait(r.slowModeSeconds, r.sentAt.get(m.userId) ?? found?.lastSentAt ?? null, m.createdAt)
+        return wait > 0 && !moderates.get({ userId: m.userId, roomId: m.roomId }) ? slowModeRefusal(m.roomId, wait) : null
       },
       /** The message took that position. */
       taken(row: MessageRow): void {
@@ -154,6 +175,7 @@ function prepareRoomPositions(db: SqliteDb) {
         taken.seq++
         taken.version++
         taken.newest = row
+        if (taken.slowModeSeconds > 0 && !row.system) taken.sentAt.set(row.userId, row.createdAt)
       },
       /** Writes each room's count, version and newest message (ids commit in order here: the batch's newest is the room's). */
       save(): void {
@@ -176,27 +198,30 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOp
     db,
     db
       .insert(members)
-      .values({ roomId: p('roomId'), userId: p('userId'), role: sql`'participant'`, lastReadId: p('id'), joinedAt: p('at') })
-      .onConflictDoUpdate({ target: [members.roomId, members.userId], set: { lastReadId: sql`max(${members.lastReadId}, excluded.${sql.identifier(members.lastReadId.name)})` } })
+      .values({ roomId: p('roomId'), userId: p('userId'), role: sql`'participant'`, lastReadId: p('id'), joinedAt: p('at'), lastSentAt: p('at') })
+      .onConflictDoUpdate({
+        target: [members.roomId, members.userId],
+        set: { lastReadId: sql`max(${members.lastReadId}, excluded.${sql.identifier(members.lastReadId.name)})`, lastSentAt: sql`excluded.${sql.identifier(members.lastSentAt.name)}` },
+      })
       .toSQL(),
-    ['roomId', 'userId', 'id', 'at'],
+    ['roomId', 'userId', 'id', 'at', 'at'],
   )
   const memberRead = direct(
     db,
     db
       .update(members)
-      .set({ lastReadId: sql`max(${members.lastReadId}, ${p('id')})` })
+      .set({ lastReadId: sql`max(${members.lastReadId}, ${p('id')})`, lastSentAt: sql`${p('at')}` })
       .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId')), sql`${members.role} <> 'participant'`))
       .toSQL(),
-    ['id', 'roomId', 'userId'],
+    ['id', 'at', 'roomId', 'userId'],
   )
   return (created, isOpen) => {
     const newest = new Map<string, MessageRow>()
     // A system message has no sender to move a marker for.
     for (const m of created) if (!m.system) newest.set(`${m.roomId}\u0000${m.userId}`, m)
     for (const m of newest.values()) {
-      if (isOpen(m.roomId)) participate.run(m.roomId, m.userId, m.id, m.createdAt)
-      else memberRead.run(m.id, m.roomId, m.userId)
+      if (isOpen(m.roomId)) participate.run(m.roomId, m.userId, m.id, m.createdAt, m.createdAt)
+      else memberRead.run(m.id, m.createdAt, m.roomId, m.userId)
     }
   }
 }
@@ -248,6 +273,7 @@ export class SqliteStore extends SqlStore implements Store {
           if (id !== null) {
             const row = createdRow(m, id, at.seq, at.version)
             if (m.claim) linkUploads.run({ messageId: id, roomId: m.roomId, claim: m.claim })
+            if (m.screened) runSqliteSteps(db, screenedWrites(tables, this.outbox, db, row, m.screened))
             positions.taken(row)
             created.push(row)
             outcomes.push({ message: row, duplicate: false })

@@ -1,5 +1,6 @@
 import type { InstanceRow, ListedRoom, RoomRow } from '../db/schema.ts'
 import type { Membership } from './membership.ts'
+import type { SqlModeration } from './moderation.ts'
 import type { ChangeRequest, ChangeResult } from './messages.ts'
 import type { Outbox } from './outbox.ts'
 import type { StoredAttachment, Uploads } from './uploads.ts'
@@ -60,6 +61,19 @@ export interface MessageRow {
   data: Record<string, unknown> | null
 }
 
+/** Why a text was flagged before it was stored: the contact guard found contacts of these kinds, or a word filter matched. */
+export type FlagReason = { source: 'contact_guard'; kinds: string[] } | { source: 'word_filter'; pattern: string; action: 'mask' | 'flag' }
+
+/**
+ * What moderation made of a text before it was stored (see modules/moderation): the text as the
+ * user wrote it when a filter or the guard masked it (kept in message_history for service calls),
+ * and why it was flagged (a `message.flagged` webhook in the write's transaction). Absent: nothing to keep or tell.
+ */
+export interface Screened {
+  original: string | null
+  reasons: FlagReason[]
+}
+
 /** A message ready to store: every column but what the database assigns (its id, position and versions) or what a change sets later. */
 export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVersion' | 'editedAt' | 'deleted' | 'reactions' | 'replyTo' | 'attachments' | 'system' | 'silent' | 'data'> & {
   /** A system message (sent by a service call; see `MessageRow.system`), silent or not, with its data. */
@@ -69,6 +83,8 @@ export type NewMessage = Omit<MessageRow, 'id' | 'seq' | 'version' | 'createdVer
   /** Its files and photos, claimed beforehand under `claim` (see store/uploads.ts): the append links them to it. */
   attachments?: StoredAttachment[]
   claim?: string | null
+  /** What moderation made of its text, when it masked or flagged it. */
+  screened?: Screened
   /**
    * Sent by the app's backend (a service call), which may send as anyone: its sender is not
    * checked against the members of a private or direct room, and gets no place there by sending.
@@ -174,7 +190,8 @@ export type { InstanceRow }
  */
 export interface RoomChanges {
   messages: MessageRow[]
-  evictions: { version: number; userId: string }[]
+  /** Members removed and users banned (`banned`), each at the version it made. */
+  evictions: { version: number; userId: string; banned: boolean }[]
   /** Changes of the room itself (name, data, status), each with the summary it made. */
   updates: RoomUpdateEvent[]
   version: number
@@ -200,6 +217,8 @@ export interface Store {
   readonly membership: Membership
   /** The webhook outbox and reports, on the same database. */
   readonly outbox: Outbox
+  /** Moderators, mutes and bans, word filters, the audit log and the report queue, on the same database. */
+  readonly moderation: SqlModeration
   /** Uploaded files and photos, on the same database (their bytes are in the file storage). */
   readonly uploads: Uploads
   listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]>
@@ -282,6 +301,36 @@ export class RoomClosedError extends Error {
 export function closedRoom(roomId: number, status: RoomRow['status'], left: boolean): RoomClosedError | null {
   if (status === 'archived') return new RoomClosedError('room_archived', roomId)
   return left ? new RoomClosedError('peer_left', roomId) : null
+}
+
+/**
+ * Thrown for a user's write to a room where they are muted (`muted`: they read but do not write,
+ * until `until`, or until unmuted when null) or banned (`banned`): checked in the write's own
+ * transaction, under the room's lock, so a mute answered before a send commits wins.
+ */
+export class SanctionedError extends Error {
+  constructor(
+    readonly code: 'muted' | 'banned',
+    readonly roomId: number,
+    readonly userId: string,
+    readonly until: number | null,
+  ) {
+    super(`${userId} is ${code} in room ${roomId}`)
+    this.name = 'SanctionedError'
+  }
+}
+
+/** Thrown for a message sent sooner than the room's slow mode allows after the sender's last one; `retryAfterMs` until the next may go. */
+export class SlowModeError extends Error {
+  readonly code = 'slow_mode'
+
+  constructor(
+    readonly roomId: number,
+    readonly retryAfterMs: number,
+  ) {
+    super(`room ${roomId} is in slow mode; next message in ${retryAfterMs} ms`)
+    this.name = 'SlowModeError'
+  }
 }
 
 /**

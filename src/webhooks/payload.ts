@@ -14,7 +14,18 @@ export interface WebhookEnvelope {
 }
 
 /** The public shape of a report. */
-export const toReportDto = (r: ReportRow) => ({ id: r.id, reporter: r.reporterId, message_id: r.messageId, user_id: r.userId, room: r.roomId, reason: r.reason, created_at: new Date(r.createdAt).toISOString() })
+export const toReportDto = (r: ReportRow) => ({
+  id: r.id,
+  reporter: r.reporterId,
+  message_id: r.messageId,
+  user_id: r.userId,
+  room: r.roomId,
+  reason: r.reason,
+  created_at: new Date(r.createdAt).toISOString(),
+  status: r.status,
+  closed_at: r.closedAt === null ? null : new Date(r.closedAt).toISOString(),
+  closed_by: r.closedBy,
+})
 
 /**
  * What event ids start with: the database's epoch (ids restart with a new database). Then comes
@@ -44,6 +55,11 @@ function publicData(type: WebhookEventRow['type'], stored: Record<string, unknow
       // Its form after the change: an unsent message's text is gone from it (service calls read the original from its history).
       const message = stored.message as MessageRow
       return { message: toMessageDto(messageOf(message), links), room: message.roomId }
+    }
+    case 'message.flagged': {
+      // The message as stored (masked, when a filter or the guard masked it), why, and the text as written.
+      const message = stored.message as MessageRow
+      return { message: toMessageDto(messageOf(message), links), room: message.roomId, reasons: stored.reasons, original: stored.original ?? null }
     }
     case 'room.created': {
       const room = stored.room as { id: number; name: string; postId: number | null; createdAt: number; kind: string; ownerId: string | null }

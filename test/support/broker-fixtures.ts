@@ -44,7 +44,7 @@ class FakeStore implements SequencedStore {
   /** A member removed: the room's next version, kept as an eviction. */
   remove(roomId: number, userId: string): number {
     const version = this.nextVersion(roomId)
-    this.evictions.set(roomId, [...(this.evictions.get(roomId) ?? []), { version, userId }])
+    this.evictions.set(roomId, [...(this.evictions.get(roomId) ?? []), { version, userId, banned: false }])
     return version
   }
 

@@ -3,7 +3,7 @@ import type { Logger } from '../../logger.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker, RoomWatches } from '../../realtime/broker.ts'
 import type { Closer } from '../../realtime/closing.ts'
-import { AppError, roomClosed } from '../../errors.ts'
+import { AppError, moderated, roomClosed } from '../../errors.ts'
 import { CloseCode, encodeErrorFrame, encodeMessageFrame, encodeResetFrame, isChatErrorCode, parseClientFrame, type AttachmentLinks, type ChatErrorCode } from '../../realtime/codec.ts'
 import type { MessageChange } from '../../store/messages.ts'
 import { typingEvent } from '../../realtime/events.ts'
@@ -13,7 +13,7 @@ import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { Replays } from '../../realtime/replay.ts'
 import type { Session } from '../../realtime/session.ts'
 import { storageProblemOf, storageProblemText } from '../../store/storage-problem.ts'
-import { NotAMemberError, RoomClosedError, UnstorableTextError, type RoomRow } from '../../store/store.ts'
+import { NotAMemberError, RoomClosedError, SanctionedError, SlowModeError, UnstorableTextError, type RoomRow } from '../../store/store.ts'
 import type { MessageService, Outgoing } from '../messages/service.ts'
 import type { ReadService } from '../reads/service.ts'
 import type { RoomAccess } from '../rooms/access.ts'
@@ -213,6 +213,13 @@ export class ChatService {
   private failed(session: Session, err: unknown, logAs: string, tell: string) {
     if (err instanceof NotAMemberError) return this.removed(session)
     if (err instanceof RoomClosedError) return this.refuse(session, err.code, roomClosed(err).message)
+    // Banned meanwhile (its eviction may not have reached this instance yet): closed as the ban closes it.
+    if (err instanceof SanctionedError && err.code === 'banned') return this.deps.closer.close(session, CloseCode.removed, 'banned')
+    if (err instanceof SanctionedError || err instanceof SlowModeError) {
+      const problem = moderated(err, Date.now())
+      const retryAfter = problem.headers?.['retry-after']
+      return this.refuse(session, err.code, problem.message, retryAfter === undefined ? undefined : Number(retryAfter))
+    }
     // The rules of changes and replies (message_not_found, not_author, …): as REST answers them.
     if (err instanceof AppError && isChatErrorCode(err.code)) return this.refuse(session, err.code, err.message)
     // Text the store cannot keep as sent will not store on a second try either.
@@ -237,8 +244,8 @@ export class ChatService {
   }
 
   /** Tells the client a frame was not taken; the connection stays open. */
-  private refuse(session: Session, code: ChatErrorCode, message: string) {
+  private refuse(session: Session, code: ChatErrorCode, message: string, retryAfterSeconds?: number) {
     this.deps.metrics.chatErrors.labels(code).inc()
-    session.socket.send(encodeErrorFrame(code, message))
+    session.socket.send(encodeErrorFrame(code, message, retryAfterSeconds))
   }
 }

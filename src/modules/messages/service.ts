@@ -5,13 +5,17 @@ import type { Identity } from '../../identity.ts'
 import type { Metrics } from '../../metrics.ts'
 import type { Broker } from '../../realtime/broker.ts'
 import type { EventConsumers } from '../../realtime/consumers.ts'
-import { messageEvent, userEvent } from '../../realtime/events.ts'
-import { ChangeRefused, type ChangeRefusal, type ChangeResult, type ChangeRules, type MessageChange } from '../../store/messages.ts'
+import { messageEvent, noticedEvent, userEvent } from '../../realtime/events.ts'
+import { ChangeRefused, type ChangeRefusal, type ChangeRequest, type ChangeResult, type ChangeRules, type MessageChange } from '../../store/messages.ts'
 import type { AppendResult, MessageHistoryEntry, MessageRow, ReplyQuote, Store } from '../../store/store.ts'
 import { ClaimRefused, type ClaimRefusal } from '../../store/uploads.ts'
 import { randomUUID } from 'node:crypto'
 import type { RoomAccess } from '../rooms/access.ts'
 import type { HistoryQuery } from './model.ts'
+import type { Screening, ScreenedText } from '../moderation/screening.ts'
+
+/** No screening (unit tests of the service alone): every text is stored as given. */
+const passThrough = { message: async (_roomId: number, text: string): Promise<ScreenedText> => ({ text, screened: undefined, notice: null }) }
 
 /** Distinct emojis one message may carry. */
 const MAX_REACTIONS = 20
@@ -77,6 +81,8 @@ export class MessageService {
     /** The instance's consumers, told of each message once it has committed, before it is published. */
     private readonly consumers: Pick<EventConsumers, 'committed'> = { committed() {} },
     private readonly rules: ChangeRules = changeRules({ EDIT_WINDOW_SECONDS: 86_400, UNSEND_WINDOW_SECONDS: 86_400, DELETED_RETENTION_DAYS: 30 }),
+    /** Word filters and the contact guard, on every text before it is stored. */
+    private readonly screening: Pick<Screening, 'message'> = passThrough,
   ) {}
 
   /**
@@ -135,9 +141,13 @@ export class MessageService {
    * answers them (`refusal`); membership is checked again where it commits (NotAMemberError).
    */
   async applyChange(by: string, service: boolean, roomId: number, messageId: number, change: MessageChange): Promise<ChangeResult> {
+    // An edit's text is screened as a message's; an unsend by a moderator may take anyone's message.
+    const screened = change.type === 'edit' ? await this.screening.message(roomId, change.body) : null
+    const moderator = change.type === 'unsend' && !service && (await this.store.moderation.moderates(by, roomId))
+    const request: ChangeRequest = { roomId, messageId, by, service, moderator, change: screened ? { type: 'edit', body: screened.text } : change, at: Date.now(), rules: this.rules, screened: screened?.screened }
     let result: ChangeResult
     try {
-      result = await this.store.changeMessage({ roomId, messageId, by, service, change, at: Date.now(), rules: this.rules })
+      result = await this.store.changeMessage(request)
     } catch (err) {
       if (err instanceof ChangeRefused) throw refusal(err.code)
       throw err
@@ -145,7 +155,7 @@ export class MessageService {
     if (result.made) {
       this.metrics.messagesChanged.labels(result.made.type).inc()
       this.consumers.committed(result.message)
-      this.broker.publish(messageEvent(result.message, result.made))
+      this.broker.publish(noticedEvent(messageEvent(result.message, result.made), screened?.notice ?? null))
     }
     return result
   }
@@ -193,7 +203,8 @@ export class MessageService {
    * backend sends it (`viaService`).
    */
   async record(sender: Identity, roomId: number, outgoing: Outgoing<ReplyQuote>, viaService = false): Promise<AppendResult> {
-    const { text, clientMsgId, replyTo } = outgoing
+    const { clientMsgId, replyTo } = outgoing
+    const { text, screened, notice } = await this.screening.message(roomId, outgoing.text)
     const attached = outgoing.attachments.length === 0 ? null : await this.claim(sender.userId, roomId, clientMsgId, outgoing.attachments)
     let result: AppendResult
     try {
@@ -210,6 +221,7 @@ export class MessageService {
         replyTo,
         attachments: attached?.attachments,
         claim: attached?.claim,
+        screened,
       })
     } catch (err) {
       // Not stored: the uploads may be sent again (by a retry, or with another message).
@@ -219,7 +231,7 @@ export class MessageService {
     if (!result.duplicate) {
       this.metrics.messagesStored.inc()
       this.consumers.committed(result.message)
-      this.broker.publish(messageEvent(result.message))
+      this.broker.publish(noticedEvent(messageEvent(result.message), notice))
     }
     return result
   }

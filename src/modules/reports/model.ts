@@ -19,5 +19,8 @@ export const reportSchema = z.object({
   room: z.number().int().nullable().describe('The room of the message reported, if any'),
   reason: z.string(),
   created_at: z.string().describe('ISO 8601'),
+  status: z.enum(['open', 'resolved', 'dismissed']).describe('`open` until someone resolves or dismisses it (PATCH /chat/v1/admin/reports/{id}/)'),
+  closed_at: z.string().nullable().describe('When it was resolved or dismissed (ISO 8601)'),
+  closed_by: z.string().nullable().describe("Who resolved or dismissed it (null: the app's backend, or still open)"),
 })
 export type ReportDto = z.infer<typeof reportSchema>

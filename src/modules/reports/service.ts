@@ -1,10 +1,9 @@
 import type { AbuseLimits, Requester } from '../../abuse-limits.ts'
-import { requireIdentity, requireService, type Caller } from '../../caller.ts'
+import { requireIdentity, type Caller } from '../../caller.ts'
 import { badRequest, notFound, tooMany, unprocessable } from '../../errors.ts'
 import type { Store } from '../../store/store.ts'
 import { toReportDto } from '../../webhooks/payload.ts'
 import type { RoomAccess } from '../rooms/access.ts'
-import type { AdminPage } from '../shared-model.ts'
 import type { ReportBody, ReportDto } from './model.ts'
 
 /**
@@ -39,11 +38,5 @@ export class ReportService {
     if (wait > 0) throw tooMany('too_many_reports', 'Too many reports lately; wait and try again.', wait)
     const report = await this.store.outbox.addReport({ reporterId: identity.userId, messageId: body.message_id ?? null, roomId, userId, reason: body.reason }, (r) => ({ report: toReportDto(r) }))
     return toReportDto(report)
-  }
-
-  /** Service calls: reports, oldest first. */
-  async list(caller: Caller, page: AdminPage): Promise<ReportDto[]> {
-    requireService(caller, 'list reports')
-    return (await this.store.outbox.reports(page.limit, page.after ?? 0)).map(toReportDto)
   }
 }

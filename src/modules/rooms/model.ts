@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { moderationStandingSchema } from '../moderation/model.ts'
 import { userIdSchema } from '../../identity.ts'
 import { messageSchema } from '../../realtime/codec.ts'
 import { appDataSchema, cursor, integerLike, messageText, pageLimit, readableText } from '../shared-model.ts'
@@ -39,8 +40,9 @@ export const updateRoomBodySchema = (maxDataBytes: number) =>
       name: roomName.optional().describe("The room's name (service calls, and the owner of a private room)"),
       data: appDataSchema(maxDataBytes).nullable().optional().describe(`${roomDataDescription}; null clears it`),
       status: roomStatusSchema.optional().describe('Service calls only: `archived` makes the room read-only (409 `room_archived` to every write), `active` reopens it'),
+      slow_mode_seconds: z.number().int().min(0).max(86_400).optional().describe("Service calls and the room's moderators (and a private room's owner): one message per this many seconds per user; 0 turns slow mode off"),
     })
-    .refine((body) => body.name !== undefined || body.data !== undefined || body.status !== undefined, { message: 'must change name, data or status' })
+    .refine((body) => body.name !== undefined || body.data !== undefined || body.status !== undefined || body.slow_mode_seconds !== undefined, { message: 'must change name, data, status or slow_mode_seconds' })
 export type UpdateRoomBody = z.infer<ReturnType<typeof updateRoomBodySchema>>
 
 /** `POST /chat/v1/posts/{post_id}/messages/`: a system message into every room about the post. */
@@ -83,6 +85,7 @@ export const roomSummarySchema = z.object({
   kind: roomKindSchema,
   member_count: z.number().int().nullable().describe('Owner and members; null for open rooms'),
   status: roomStatusSchema.describe('`archived`: read-only (its post was sold or removed); sends, edits and reactions answer 409 `room_archived`'),
+  slow_mode_seconds: z.number().int().describe('Slow mode: each user may send one message per this many seconds (0: off; the owner of a private room and moderators are not held to it)'),
   data: z.record(z.string(), z.unknown()).nullable().describe("What the app's backend keeps on the room (the post's title, price, picture), or null"),
   peer: peerSchema.nullable().describe("Direct rooms, to a user who is one of the two: the other member (a direct room's `name` is usually empty). Null for open and private rooms and for service calls, which read `members`"),
 })
@@ -116,5 +119,6 @@ export const roomDetailSchema = roomSummarySchema.extend({
   online_users: z.array(onlineUserSchema),
   chat_messages: z.array(messageSchema).describe('The newest 50 messages, ascending'),
   members: z.array(memberSchema).describe('Private and direct rooms: the owner, then the members by joining; empty for open rooms'),
+  moderation: moderationStandingSchema,
 })
 export type RoomDetail = z.infer<typeof roomDetailSchema>

@@ -12,6 +12,8 @@ import type { Broker } from '../../realtime/broker.ts'
 import { roomUpdatedEvent, userEvent } from '../../realtime/events.ts'
 import type { RoomData } from '../../db/schema.ts'
 import type { RoomPatch, UpdatedRoom } from '../../store/room-updates.ts'
+import type { Screening } from '../moderation/screening.ts'
+import { standingIn } from '../moderation/service.ts'
 
 const NO_COUNTS: Promise<ReadonlyMap<number, number>> = Promise.resolve(new Map())
 
@@ -81,6 +83,7 @@ export function roomSummary(room: ListedRoom, host: string, onlineCount: number,
     kind: room.kind,
     member_count: memberCount,
     status: room.status,
+    slow_mode_seconds: room.slowModeSeconds,
     data: room.data,
     peer,
   }
@@ -102,6 +105,8 @@ export class RoomService {
     private readonly broker: Broker,
     private readonly maxMembers: number,
     private readonly links: AttachmentLinks,
+    /** Word filters on room names. */
+    private readonly screening: Pick<Screening, 'roomName'>,
   ) {}
 
   /** Each of the users gained the room: their streams hear it. */
@@ -117,7 +122,7 @@ export class RoomService {
    */
   async create(body: CreateRoomBody, host: string, requester: Requester, caller: Caller): Promise<Created> {
     if (body.data !== undefined) requireService(caller, "set a room's data")
-    const made = await this.createRoom(body, host, requester, caller)
+    const made = await this.createRoom({ ...body, name: await this.screening.roomName(null, body.name) }, host, requester, caller)
     return body.data === undefined ? made : this.withData(made, body.data, host, caller)
   }
 
@@ -155,7 +160,7 @@ export class RoomService {
     const { identity } = requireIdentity(caller)
     if (body.user_id === identity.userId) throw badRequest('same_user', 'A direct room needs another user than the caller.', [{ path: 'user_id', message: 'is the caller' }])
     if (body.data !== undefined) requireService(caller, "set a room's data")
-    const made = await this.direct(identity.userId, body.user_id, body.post_id ?? null, body.name ?? '', host, requester, caller)
+    const made = await this.direct(identity.userId, body.user_id, body.post_id ?? null, await this.screening.roomName(null, body.name ?? ''), host, requester, caller)
     return body.data === undefined ? made : this.withData(made, body.data, host, caller)
   }
 
@@ -166,11 +171,18 @@ export class RoomService {
    */
   async update(roomId: number, body: UpdateRoomBody, host: string, caller: Caller): Promise<RoomDetail> {
     const { room } = await this.access.admit(roomId, caller)
+    const { slow_mode_seconds: slowModeSeconds, ...fields } = body
     if (!caller.service) {
       if (body.data !== undefined || body.status !== undefined) requireService(caller, "change a room's data or status")
-      if (room.kind !== 'private' || room.ownerId !== requireIdentity(caller).identity.userId) throw forbidden('not_owner', "Only the owner of a private room (or the app's backend) may rename it.")
+      const userId = requireIdentity(caller).identity.userId
+      const owner = room.kind === 'private' && room.ownerId === userId
+      if (body.name !== undefined && !owner) throw forbidden('not_owner', "Only the owner of a private room (or the app's backend) may rename it.")
+      if (slowModeSeconds !== undefined && !owner && !(await this.store.moderation.moderates(userId, roomId)))
+        throw forbidden('not_moderator', "Only the room's moderators, a private room's owner or the app's backend may set slow mode.")
     }
-    const [changed] = await this.change([roomId], body, caller.identity?.userId ?? null, host)
+    const name = fields.name === undefined ? undefined : await this.screening.roomName(roomId, fields.name)
+    const patch: RoomPatch = { ...fields, ...(name === undefined ? {} : { name }), ...(slowModeSeconds === undefined ? {} : { slowModeSeconds }) }
+    const [changed] = await this.change([roomId], patch, caller.identity?.userId ?? null, host)
     return this.detailOf(changed?.room ?? (await this.store.getRoom(roomId)) ?? room, host, caller)
   }
 
@@ -261,11 +273,12 @@ export class RoomService {
     // Read before the messages: a client that reconnects with since_version= from it may hear a
     // change again, never miss one.
     const version = await this.store.lastVersion(room.id)
-    const [recent, online, epoch, members] = await Promise.all([
+    const [recent, online, epoch, members, moderation] = await Promise.all([
       this.store.listMessages(room.id, { limit: DETAIL_MESSAGES }),
       this.presence.online(room.id),
       this.store.epoch(),
       room.kind === 'open' ? Promise.resolve([]) : this.store.membership.members(room.id),
+      standingIn(this.store, room, viewer, Date.now()),
     ])
     const seenBy = viewerOf(viewer)
     return {
@@ -275,6 +288,7 @@ export class RoomService {
       online_users: online,
       chat_messages: recent.map((row) => toMessageDto(row, this.links)),
       members: members.map((m) => toMemberDto(m, seenBy)),
+      moderation,
     }
   }
 }
