@@ -4,6 +4,11 @@
  *
  *   bun bench/compare.ts --a <binary or source tree> --b <binary or source tree>
  *                        [--rounds 5] [--seconds 10] [--idle-sockets 5000] [--postgres]
+ *                        [--a-env K=V,…] [--b-env K=V,…] [--text plain|market]
+ *
+ * --a-env and --b-env start each side with settings of its own (the same binary may be both sides:
+ * say CONTACT_GUARD=warn against CONTACT_GUARD=off); --text market sends Korean marketplace lines
+ * (bench/load-client.ts) instead of short ones.
  *
  * With --postgres each round runs on a fresh Postgres database (else SQLite). Also prints the
  * server's CPU time per message stored, which the load client's own CPU use does not blur.
@@ -26,8 +31,20 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     'idle-sockets': { type: 'string', default: '5000' },
     postgres: { type: 'boolean', default: false },
+    'a-env': { type: 'string', default: '' },
+    'b-env': { type: 'string', default: '' },
+    text: { type: 'string', default: 'plain' },
   },
 })
+
+/** `K=V,K=V` as an environment. */
+const envOf = (spec: string): Record<string, string> =>
+  Object.fromEntries(
+    spec
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+  )
 if (!values.a || !values.b) throw new Error('--a and --b are required')
 const bun = process.execPath
 const work = mkdtempSync(join(tmpdir(), 'chat-compare-'))
@@ -42,10 +59,10 @@ function binaryOf(target: string, name: string): string {
 }
 
 /** One round on one build: a fresh server and database, idle sockets, then fan-out. */
-async function round(binary: string, seconds: number, idleSockets: number) {
+async function round(binary: string, env: Record<string, string>, seconds: number, idleSockets: number) {
   const dir = mkdtempSync(join(work, 'db-'))
   const db = values.postgres ? await createDatabase() : null
-  const server = await startServer(binary, dir, db ? { DATABASE_URL: db.url } : {})
+  const server = await startServer(binary, dir, db ? { ...env, DATABASE_URL: db.url } : env)
   try {
     const rooms: number[] = []
     for (let i = 0; i < 20; i++) {
@@ -62,7 +79,7 @@ async function round(binary: string, seconds: number, idleSockets: number) {
     await idle.finish()
     await Bun.sleep(500)
     const { result: fanout, cpuUsPerMessage } = await cpuPerMessage(server, () =>
-      runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', '10', '--window', '4', '--seconds', String(seconds), '--warmup', '1']),
+      runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', '10', '--window', '4', '--seconds', String(seconds), '--warmup', '1', '--text', values.text!]),
     )
     return { delivered: fanout.deliveredPerSecond!, stored: fanout.sentPerSecond!, cpuUsPerMessage, p99: fanout.p99Ms!, bytesPerSocket: ((after - before) * 1024) / idleSockets }
   } finally {
@@ -79,11 +96,11 @@ try {
   const b = binaryOf(values.b, 'b')
   const results = { a: [] as Awaited<ReturnType<typeof round>>[], b: [] as Awaited<ReturnType<typeof round>>[] }
   for (let i = 0; i < Number(values.rounds); i++) {
-    for (const [name, binary] of [
-      ['a', a],
-      ['b', b],
+    for (const [name, binary, env] of [
+      ['a', a, envOf(values['a-env']!)],
+      ['b', b, envOf(values['b-env']!)],
     ] as const) {
-      const r = await round(binary, Number(values.seconds), Number(values['idle-sockets']))
+      const r = await round(binary, env, Number(values.seconds), Number(values['idle-sockets']))
       results[name].push(r)
       console.log(
         `round ${i + 1} ${name}: ${Math.round(r.delivered).toLocaleString('en-US')} delivered/s, ${Math.round(r.stored).toLocaleString('en-US')} stored/s, ${r.cpuUsPerMessage.toFixed(1)} µs CPU/message, p99 ${r.p99.toFixed(1)} ms, ${Math.round(r.bytesPerSocket)} B/idle socket`,

@@ -32,6 +32,7 @@ const { values } = parseArgs({
     users: { type: 'string' },
     'user-prefix': { type: 'string' },
     changes: { type: 'string', default: '0' },
+    text: { type: 'string', default: 'plain' },
   },
 })
 if (!values.url || (!values.rooms && values.mode !== 'inbox')) throw new Error('--url and --rooms are required')
@@ -39,6 +40,35 @@ const rooms = (values.rooms ?? '').split(',').map(Number)
 const urls = values.url.split(',')
 const clientCount = Number(values.clients)
 const seconds = Number(values.seconds)
+
+/**
+ * `--text market`: each message carries a line of Korean marketplace chat after its "m <client>
+ * <seq>" (prices, dates, times, places, models; one in twenty shares a phone number), so the
+ * contact guard and word filters work as they would on real chat.
+ */
+const MARKET_LINES = [
+  '아이폰 15 프로 256GB 95만원에 팝니다',
+  '내일 오후 3시 30분 강남역 11번 출구 어때요',
+  '택배비 포함 15,000원이면 바로 살게요',
+  '2023년식이고 배터리 성능 92%예요',
+  '12월 24일 토요일 저녁 7시 반 가능해요',
+  '갤럭시 S24 울트라 SM-S928N 자급제입니다',
+  '270mm 나이키 한 번 신었어요',
+  '서울시 마포구 월드컵로 123 앞에서 봬요',
+  '3만 5천원까지 네고 가능할까요',
+  '네 좋아요 감사합니다 😊',
+  '맥북 에어 M2 13인치 실버 89만원',
+  '2호선 홍대입구역 9번 출구 15:30',
+  '주문번호 20261206-0042 확인했어요',
+  '직거래만 해요 택배는 안 돼요',
+  '사진 더 보내드릴게요',
+  '박스 풀구성이고 영수증 있어요',
+  'RTX 4070 그래픽카드 2개 일괄 120만',
+  '오늘 10:10 전에 연락 주세요',
+  '두 개 사면 1만원 빼 드릴게요',
+  '문자 주세요 010-1234-5678',
+]
+const text = (client: number, seq: number) => (values.text === 'market' ? `m ${client} ${seq} ${MARKET_LINES[seq % MARKET_LINES.length]}` : `m ${client} ${seq}`)
 
 // Frames of both servers start with the seed's fields: {"type":"chat.message","message":"…
 const MESSAGE_PREFIX = '{"type":"chat.message","message":"'
@@ -93,7 +123,7 @@ async function fanout() {
       return sockets[client]!.send(react ? `{"type":"chat.react","id":${id},"emoji":"👍","add":${add}}` : `{"type":"chat.edit","id":${id},"message":"e ${client} ${seq}"}`)
     }
     sentAt[client]![seq % 64] = performance.now()
-    sockets[client]!.send(`{"type":"chat.message","message":"m ${client} ${seq}"}`)
+    sockets[client]!.send(`{"type":"chat.message","message":"${text(client, seq)}"}`)
   }
   const perRoom = clientCount
   const total = rooms.length * perRoom
@@ -116,7 +146,9 @@ async function fanout() {
         const start = MESSAGE_PREFIX.length + 2
         const space = data.indexOf(' ', start)
         if (Number(data.slice(start, space)) !== c) return
-        const seq = Number(data.slice(space + 1, data.indexOf('"', space)))
+        const end = data.indexOf('"', space)
+        const after = data.indexOf(' ', space + 1)
+        const seq = Number(data.slice(space + 1, after !== -1 && after < end ? after : end))
         if (changeShare > 0) {
           // A new newest message starts its changes afresh (no 👍 on it yet to take back).
           newest[c] = Number(/"id":(\d+)/.exec(data)?.[1] ?? 0)
