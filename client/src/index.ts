@@ -40,7 +40,7 @@ export { InboxStream, type InboxEvents, type InboxOptions, type InboxRoomUpdated
 export { isSystemMessage, type SystemMessage } from './messages.ts'
 export type { OutboxStorage, PendingFile, PendingMessage } from './outbox.ts'
 export { ChatApi } from './rest.ts'
-export { RoomConnection, type RoomEvents, type RoomOptions } from './room.ts'
+export { RoomConnection, type Notice, type RoomEvents, type RoomOptions } from './room.ts'
 export type { SendInput } from './sends.ts'
 export type { ConnectionState, ReconnectOptions, StopInfo } from './socket.ts'
 export type { FileLike, FileProgress, Upload, UploadOptions, UploadProgress, UploadSource } from './uploads.ts'

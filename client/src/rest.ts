@@ -18,12 +18,15 @@ import type {
   MessageRevision,
   PostEventInput,
   PostEventResult,
+  QueuedReport,
   ReadMarker,
   Report,
   ReportInput,
+  ReportQuery,
   RoomDetail,
   RoomSummary,
   RoomsQuery,
+  Sanction,
   SendMessageInput,
   Unread,
   UpdateRoomInput,
@@ -31,6 +34,8 @@ import type {
 
 const V1 = '/chat/v1'
 const user = (userId: string) => encodeURIComponent(userId)
+/** A room's mutes or bans, or one user's. */
+const sanctions = (roomId: number, kind: 'mutes' | 'bans', userId?: string) => `${V1}/room/${roomId}/${kind}/${userId === undefined ? '' : `${user(userId)}/`}`
 
 /**
  * The REST API, one method per operation of the OpenAPI document (`GET /docs/json`). Each asks the
@@ -69,7 +74,8 @@ export class ChatApi {
 
   /**
    * Changes a room: service calls set `data` (the post's title, price, thumbnail, status) and
-   * `status` (`archived`: read-only), the owner of a private room renames it. Answers the room detail.
+   * `status` (`archived`: read-only), the owner of a private room renames it, and they, the room's
+   * moderators and the owner set `slow_mode_seconds`. Answers the room detail.
    */
   updateRoom(roomId: number, body: UpdateRoomInput): Promise<RoomDetail> {
     return this.http.call('PATCH', `${V1}/room/${roomId}/`, { body })
@@ -182,9 +188,53 @@ export class ChatApi {
     return this.http.call('POST', `${V1}/report/`, { body })
   }
 
-  /** Service call: reports, oldest first. */
-  reports(query: AdminPageQuery = {}): Promise<Report[]> {
+  /** Service call: the report queue, oldest first (`status: 'open'`: those still to handle), each with its message and the 10 on each side. */
+  reports(query: ReportQuery = {}): Promise<QueuedReport[]> {
     return this.http.call('GET', `${V1}/admin/reports/`, { query })
+  }
+
+  // Moderation: by the room's moderators (named by the app's backend), a private room's owner, or
+  // a service call; anyone else is refused 403 `not_moderator`.
+
+  /**
+   * Mutes a user in a room, until `until` (a Date or ISO 8601, in the future) or until unmuted: they
+   * read, but their sends, edits and reactions there are refused `muted`. A later mute replaces it.
+   */
+  mute(roomId: number, userId: string, until?: Date | string): Promise<void> {
+    return this.http.call('PUT', sanctions(roomId, 'mutes', userId), { body: { until: until instanceof Date ? until.toISOString() : until } })
+  }
+
+  /** Lifts a mute (404 `not_muted` when there was none). */
+  unmute(roomId: number, userId: string): Promise<void> {
+    return this.http.call('DELETE', sanctions(roomId, 'mutes', userId))
+  }
+
+  /**
+   * Bans a user from a room: their place there ends, their sockets close (4403 `banned`), and they
+   * cannot come back until unbanned (409 `owner` for a private room's owner).
+   */
+  ban(roomId: number, userId: string): Promise<void> {
+    return this.http.call('PUT', sanctions(roomId, 'bans', userId))
+  }
+
+  /** Lifts a ban (404 `not_banned` when there was none); a private room's owner must add them again. */
+  unban(roomId: number, userId: string): Promise<void> {
+    return this.http.call('DELETE', sanctions(roomId, 'bans', userId))
+  }
+
+  /** The room's mutes in force, oldest first. */
+  mutes(roomId: number): Promise<Sanction[]> {
+    return this.http.call('GET', sanctions(roomId, 'mutes'))
+  }
+
+  /** The room's bans, oldest first. */
+  bans(roomId: number): Promise<Sanction[]> {
+    return this.http.call('GET', sanctions(roomId, 'bans'))
+  }
+
+  /** Slow mode: each user may send one message per `seconds` (0–86400; 0 turns it off). Answers the room detail. */
+  setSlowMode(roomId: number, seconds: number): Promise<RoomDetail> {
+    return this.updateRoom(roomId, { slow_mode_seconds: seconds })
   }
 
   /** Service call: every text a message had (as sent, each edit, when unsent), oldest first. */

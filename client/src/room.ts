@@ -13,9 +13,11 @@ import { SendUploads, type FileProgress } from './uploads.ts'
 import type {
   ChatErrorCode,
   ChatErrorFrame,
+  ContactKind,
   MemberFrame,
   Message,
   MessageFrame,
+  ModerationStanding,
   OnlineUser,
   PresenceFrame,
   ReadFrame,
@@ -70,6 +72,12 @@ export interface RoomOptions {
   maxMessageLength?: number
 }
 
+/** A `chat.notice`: the message it is about, and what the contact guard found in it. */
+export interface Notice {
+  messageId: number
+  kinds: readonly ContactKind[]
+}
+
 /** The events of a room connection and their payloads. */
 export interface RoomEvents {
   state: ConnectionState
@@ -101,6 +109,15 @@ export interface RoomEvents {
    * missed meanwhile (the frame then carries that detail).
    */
   roomUpdated: RoomUpdatedFrame
+  /**
+   * A message just heard shares contact details or an outside payment (the server's contact guard):
+   * show a warning under it. Never for this user's own messages; `noticeOf(id)` answers it later.
+   */
+  notice: Notice
+  /** This user's standing changed (`moderation` holds it): from room detail, or a send, edit or reaction refused `muted`. */
+  moderation: ModerationStanding
+  /** When this user's next message may go changed (`slowModeUntil` holds it: ms since the epoch, 0 for now): count it down. */
+  slowMode: number
   /** A message the server refused for good (the promise of `send()` rejects with the same error). */
   failed: { pending: PendingMessage; error: ChatSendError }
   /** The messages waiting for the server changed (`pending` holds the same list). */
@@ -132,13 +149,16 @@ const REFUSED = new Set<ChatErrorCode>([
   'upload_already_attached',
   'room_archived',
   'peer_left',
+  'muted',
+  'banned',
+  'filtered',
 ])
 
 /** What an archived room answers a write. */
 const ARCHIVED = 'the room is archived: it can be read, not written'
 
 /** The room as its summary has it: what `chat.room.updated` changes. */
-type RoomInfo = Pick<RoomSummary, 'name' | 'data' | 'status'>
+type RoomInfo = Pick<RoomSummary, 'name' | 'data' | 'status' | 'slow_mode_seconds'>
 
 /** Pending `chat.read` markers are coalesced for this long. */
 const READ_DELAY_MS = 300
@@ -161,7 +181,12 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private readonly outbox: Outbox
   private readonly presence: Presence | null
   private readonly uploads: SendUploads
-  private info: RoomInfo = { name: '', data: null, status: 'active' }
+  private info: RoomInfo = { name: '', data: null, status: 'active', slow_mode_seconds: 0 }
+  private standing: ModerationStanding = { moderator: false, muted: false, muted_until: null }
+  /** When the next message may go (slow mode), ms since the epoch. */
+  private wait = 0
+  /** The contact guard's notices heard, by message id. */
+  private readonly notices = new Map<number, readonly ContactKind[]>()
   /** The room version `info` is current to (-1: not read yet). */
   private infoVersion = -1
   /** The `client_msg_id` on the wire, waiting for its echo: one at a time, so a refusal names it. */
@@ -189,8 +214,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
     this.resume = new Resume(options.since ?? (detail ? (detail.chat_messages.at(-1)?.id ?? 0) : null), options.epoch ?? detail?.epoch ?? null, this.store)
     if (detail) {
       this.hold(detail.chat_messages)
-      this.reads.learn(detail)
-      this.learnRoom(detail, detail.version)
+      this.learn(detail)
     }
     this.outbox = new Outbox(
       options.storage,
@@ -207,8 +231,7 @@ export class RoomConnection extends Emitter<RoomEvents> {
         ? null
         : new Presence(() =>
             api.room(roomId).then((room) => {
-              if (this.reads.learn(room)) this.emit('reads', this.reads.markers)
-              if (this.learnRoom(room, room.version)) this.emit('roomUpdated', { type: 'chat.room.updated', room, version: room.version })
+              this.learn(room)
               return room.online_users
             }),
           )
@@ -255,6 +278,35 @@ export class RoomConnection extends Emitter<RoomEvents> {
     return this.info.status
   }
 
+  /** Slow mode: each user may send one message per this many seconds (0: off; moderators and a private room's owner are not held to it). */
+  get slowModeSeconds(): number {
+    return this.info.slow_mode_seconds ?? 0
+  }
+
+  /**
+   * When this user's next message may go under slow mode (ms since the epoch; 0 or past: now),
+   * from the last message they sent here or a send the server refused `slow_mode`. Sends made
+   * meanwhile wait in `pending` and go out then (the `slowMode` event says when it moves).
+   */
+  get slowModeUntil(): number {
+    return this.wait
+  }
+
+  /**
+   * This user's standing in the room: `moderator` (may mute, ban, unsend anyone's message and set
+   * slow mode), `muted` and `muted_until` (ISO 8601, null: until unmuted), from room detail and
+   * from writes refused `muted`; a mute whose end has passed reads as not muted.
+   */
+  get moderation(): ModerationStanding {
+    const s = this.standing
+    return s.muted_until && Date.parse(s.muted_until) <= Date.now() ? { ...s, muted: false, muted_until: null } : s
+  }
+
+  /** What the contact guard found in a message (heard live, since this connection began), or undefined. */
+  noticeOf(messageId: number): readonly ContactKind[] | undefined {
+    return this.notices.get(messageId)
+  }
+
   /** Messages handed to `send()` (or restored from storage) that the server has not stored yet. */
   get pending(): readonly PendingMessage[] {
     return this.outbox.pending
@@ -265,9 +317,10 @@ export class RoomConnection extends Emitter<RoomEvents> {
    * `created_at`, `attachments`) once the server echoes it, after any number of reconnects. Its
    * files are uploaded first (the `upload` event follows them), and messages go out in the order
    * given. Rejects with `ChatSendError` if the server refuses it (`room_archived` at once in an
-   * archived room; `peer_left` in a direct room the other member left) or one of its files
-   * (`upload_failed`). `clientMsgId` (1–64 characters; a fresh UUID by default) names it to the
-   * server, which stores it once whatever the retries, and in `pending`.
+   * archived room; `peer_left` in a direct room the other member left; `muted`, `filtered`) or one
+   * of its files (`upload_failed`). Slow mode does not refuse it: it waits until `slowModeUntil`.
+   * `clientMsgId` (1–64 characters; a fresh UUID by default) names it to the server, which stores
+   * it once whatever the retries, and in `pending`.
    */
   send(input: string | SendInput, options: { clientMsgId?: string } = {}): Promise<Message> {
     const send: SendInput = typeof input === 'string' ? { text: input, ...options } : { ...options, ...input }
@@ -322,9 +375,25 @@ export class RoomConnection extends Emitter<RoomEvents> {
     return this.write(() => this.api.react(this.roomId, messageId, emoji, add))
   }
 
-  /** A change over REST, refused here as the server would refuse it (409 `room_archived`) when the room is archived. */
+  /** A change over REST, refused here as the server would refuse it (409 `room_archived`) when the room is archived; a refusal `muted` is noted. */
   private write<T>(call: () => Promise<T>): Promise<T> {
-    return this.status === 'archived' ? Promise.reject(new ChatApiError({ type: 'about:blank', title: 'Conflict', status: 409, detail: ARCHIVED, code: 'room_archived' })) : call()
+    return this.status === 'archived'
+      ? Promise.reject(new ChatApiError({ type: 'about:blank', title: 'Conflict', status: 409, detail: ARCHIVED, code: 'room_archived' }))
+      : call().catch((error: ChatApiError) => {
+          if (error.code === 'muted') this.muted(error.retryAfter)
+          throw error
+        })
+  }
+
+  /**
+   * Takes a room detail (read by the app, or by the connection after each connect): the members'
+   * read markers, the room's name, data, status and slow mode (unless a newer change is held), and
+   * this user's standing; the `reads`, `roomUpdated` and `moderation` events say what changed.
+   */
+  learn(room: RoomDetail): void {
+    if (this.reads.learn(room)) this.emit('reads', this.reads.markers)
+    if (this.learnRoom(room, room.version)) this.emit('roomUpdated', { type: 'chat.room.updated', room, version: room.version })
+    if (room.moderation) this.stand(room.moderation)
   }
 
   /**
@@ -403,9 +472,9 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   private stopped(info: StopInfo): void {
     this.halt()
-    // A room that removed or refused the user will not take these later either.
+    // A room that removed, banned or refused the user will not take these later either.
     const keep = info.reason === 'policy' || info.reason === 'unauthorized'
-    this.outbox.rejectAll(new ChatSendError('stopped', `the connection ended: ${info.message}`), keep)
+    this.outbox.rejectAll(new ChatSendError(info.reason === 'banned' ? 'banned' : 'stopped', `the connection ended: ${info.message}`), keep)
     this.emit('stopped', info)
   }
 
@@ -441,6 +510,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
   private pump(): void {
     const head = this.outbox.head
     if (!head || this.inFlight !== null || this.resume.replaying || this.openingStorage) return
+    // Slow mode: the server would refuse it before then.
+    const wait = this.wait - Date.now()
+    if (wait > 0) {
+      clearTimeout(this.retryTimer)
+      this.retryTimer = setTimeout(() => this.pump(), wait)
+      return
+    }
     const frame = messageFrame(head)
     if (frame && this.socket.send(frame)) this.inFlight = head.client_msg_id
   }
@@ -477,6 +553,11 @@ export class RoomConnection extends Emitter<RoomEvents> {
         return
       case 'chat.error':
         return this.refused(frame)
+      case 'chat.notice': {
+        const kinds = frame.kinds as ContactKind[]
+        this.notices.set(frame.message_id, kinds)
+        return this.emit('notice', { messageId: frame.message_id, kinds })
+      }
       default: {
         // A frame type this client does not know fails the type check here; at run time it is ignored.
         const unknown: never = frame
@@ -487,10 +568,14 @@ export class RoomConnection extends Emitter<RoomEvents> {
 
   private received(frame: MessageFrame): void {
     const message = messageOfFrame(frame)
-    if (this.outbox.acknowledge(message) && message.client_msg_id === this.inFlight) {
-      this.inFlight = null
-      this.sendRetries = 0
-      this.pump()
+    if (this.outbox.acknowledge(message)) {
+      // Slow mode counts from this user's last message (moderators and a private room's owner are not held to it).
+      if (this.slowModeSeconds && !this.standing.moderator) this.waitUntil(Date.now() + this.slowModeSeconds * 1000)
+      if (message.client_msg_id === this.inFlight) {
+        this.inFlight = null
+        this.sendRetries = 0
+        this.pump()
+      }
     }
     this.store.reached(message.version)
     // Sending moves the sender's marker to the message, and the room hears no `chat.read` of it.
@@ -515,13 +600,32 @@ export class RoomConnection extends Emitter<RoomEvents> {
     for (const m of messages) this.emit('change', m)
   }
 
-  /** The room as it was at `version`, taken if newer than what is held; true if its name, data or status changed. */
-  private learnRoom({ name, data, status }: RoomInfo, version: number): boolean {
+  /** The room as it was at `version`, taken if newer than what is held; true if its name, data, status or slow mode changed. */
+  private learnRoom({ name, data, status, slow_mode_seconds }: RoomInfo, version: number): boolean {
     if (version <= this.infoVersion) return false
     const before = JSON.stringify(this.info)
-    this.info = { name, data, status }
+    this.info = { name, data, status, slow_mode_seconds }
     this.infoVersion = version
+    // Slow mode turned off: nothing to wait for.
+    if (!slow_mode_seconds && this.wait) this.waitUntil(0)
     return JSON.stringify(this.info) !== before
+  }
+
+  private stand(standing: ModerationStanding): void {
+    if (JSON.stringify(standing) === JSON.stringify(this.standing)) return
+    this.standing = standing
+    this.emit('moderation', this.moderation)
+  }
+
+  /** A write refused `muted`: muted for `seconds` more (the server's retry_after), or until unmuted. */
+  private muted(seconds?: number): void {
+    this.stand({ ...this.standing, muted: true, muted_until: seconds ? new Date(Date.now() + seconds * 1000).toISOString() : null })
+  }
+
+  private waitUntil(time: number): void {
+    this.wait = time
+    this.emit('slowMode', time)
+    this.pump()
   }
 
   private refreshPresence(): void {
@@ -546,7 +650,13 @@ export class RoomConnection extends Emitter<RoomEvents> {
     // A replay that failed leaves a gap behind the live frames: connect again and replay again.
     if (this.resume.replaying && frame.code === 'store_failed') return this.socket.reconnect('replay failed')
     const inFlight = this.inFlight
+    if (frame.code === 'muted') this.muted(frame.retry_after)
     if (inFlight && REFUSED.has(frame.code)) return this.refuse(inFlight, new ChatSendError(frame.code, frame.message))
+    // Sooner than slow mode allows: the same message once the wait is over.
+    if (frame.code === 'slow_mode' && inFlight) {
+      this.inFlight = null
+      return this.waitUntil(Date.now() + (frame.retry_after ?? 1) * 1000)
+    }
     this.emit('error', new Error(`the server refused a frame (${frame.code}): ${frame.message}`))
     // rate_limited, store_failed, unavailable: the same message again, later (it is stored once).
     if (inFlight) {

@@ -9,12 +9,13 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 /** Why a connection ended for good; it does not reconnect after any of these. */
 export interface StopInfo {
   /**
-   * `removed`: the server closed it with 4403 (removed from the room). `policy`: closed with 1008
-   * (kept sending past the rate limit). `refused`: the handshake was refused for a reason a retry
-   * will not change (no such room, not a member, invalid identity: see `error`). `unauthorized`:
-   * the credentials were refused again and again, fresh ones too.
+   * `removed`: the server closed it with 4403 (removed from the room). `banned`: closed with 4403
+   * `banned`, or a handshake refused 403 `banned` (a moderator banned the user from the room).
+   * `policy`: closed with 1008 (kept sending past the rate limit). `refused`: the handshake was
+   * refused for a reason a retry will not change (no such room, not a member, invalid identity:
+   * see `error`). `unauthorized`: the credentials were refused again and again, fresh ones too.
    */
-  reason: 'removed' | 'policy' | 'refused' | 'unauthorized'
+  reason: 'removed' | 'banned' | 'policy' | 'refused' | 'unauthorized'
   /** The close code, when the server closed an open socket. */
   closeCode?: number
   /** The close reason the server gave, or what the refusal said. */
@@ -197,7 +198,7 @@ export class ReconnectingSocket {
   /** An open socket closed. */
   private closed(code: number, reason: string): void {
     this.owner.dropped(code)
-    if (code === 4403) return this.stop({ reason: 'removed', closeCode: code, message: reason || 'removed from the room' })
+    if (code === 4403) return this.stop({ reason: reason === 'banned' ? reason : 'removed', closeCode: code, message: reason || 'removed from the room' })
     if (code === 1008) return this.stop({ reason: 'policy', closeCode: code, message: reason || 'closed for sending too fast' })
     // 1001 (shutdown), 1013 (too slow, or live delivery away), 1006 (network) and the rest: reconnect.
     if (Date.now() - this.openedAt >= STABLE_MS) this.attempt = 0
@@ -220,7 +221,7 @@ export class ReconnectingSocket {
     }
     if (this.phase === 'closed') return
     if (problem?.status === 401) return this.authRefused(problem.detail, problem)
-    if (problem && FINAL_STATUSES.has(problem.status)) return this.stop({ reason: 'refused', message: problem.detail, error: problem })
+    if (problem && FINAL_STATUSES.has(problem.status)) return this.stop({ reason: problem.code === 'banned' ? 'banned' : 'refused', message: problem.detail, error: problem })
     this.setState('reconnecting')
     this.retry(problem?.retryAfter === undefined ? 0 : problem.retryAfter * 1000)
   }

@@ -10,6 +10,7 @@ import type { changesQuerySchema, changesSchema, editMessageBodySchema, historyQ
 import type { readMarkerSchema, unreadSchema } from '../../src/modules/reads/model.ts'
 import type { reportBodySchema, reportSchema } from '../../src/modules/reports/model.ts'
 import type { deadLetterSchema } from '../../src/modules/dead-letters/model.ts'
+import type { moderationStandingSchema, queuedReportSchema, reportQuerySchema, sanctionSchema } from '../../src/modules/moderation/model.ts'
 import type { adminPageSchema } from '../../src/modules/shared-model.ts'
 import type {
   createRoomBodySchema,
@@ -77,6 +78,14 @@ export type MessageRevision = z.output<typeof messageHistorySchema>[number]
 export type PostEventResult = z.output<typeof postEventResultSchema>
 /** A stored report. */
 export type Report = z.output<typeof reportSchema>
+/** A report as the queue lists it: with the message reported as it is now and the 10 messages on each side. */
+export type QueuedReport = z.output<typeof queuedReportSchema>
+/** The caller's own standing in a room (room detail's `moderation`): whether they moderate it, whether and until when they are muted. */
+export type ModerationStanding = z.output<typeof moderationStandingSchema>
+/** A mute or a ban in force in a room (`until` null: until lifted; `by` null: the app's backend). */
+export type Sanction = z.output<typeof sanctionSchema>
+/** What the contact guard found in a message: a phone number, a bank account, a KakaoTalk id, an open-chat link, a payment link, an e-mail or a messenger id. */
+export type ContactKind = 'phone' | 'bank_account' | 'kakao_id' | 'open_chat' | 'payment_link' | 'email' | 'messenger_id'
 /** A webhook event the server gave up on. */
 export type DeadLetter = z.output<typeof deadLetterSchema>
 /** RFC 9457 problem details, as every REST refusal (and refused handshake) carries them. */
@@ -104,8 +113,10 @@ export type HistoryQuery = Input<typeof historyQuerySchema>
 export type ChangesQuery = Input<typeof changesQuerySchema>
 /** `GET /chat/v1/inbox/` paging. */
 export type InboxQuery = Input<typeof inboxQuerySchema>
-/** Paging of the service calls that list reports and dead webhook events. */
+/** Paging of the service call that lists dead webhook events. */
 export type AdminPageQuery = Input<typeof adminPageSchema>
+/** `GET /chat/v1/admin/reports/`: which reports (`status`), paged with `after`. */
+export type ReportQuery = Input<typeof reportQuerySchema>
 
 // ---- WebSocket frames ----
 
@@ -133,7 +144,12 @@ export type MemberFrame = z.output<typeof serverFrameSchemas.memberAdded> | z.ou
 export type RoomUpdatedFrame = z.output<typeof serverFrameSchemas.roomUpdated>
 /** `chat.recovered`: the replay asked for with `since=` or `since_version=` is over (`reset`: the database was replaced; `version`: where a `since_version=` replay brought the client). */
 export type RecoveredFrame = z.output<typeof serverFrameSchemas.recovered>
-/** `chat.error`: a frame the server would not take; the socket stays open. */
+/**
+ * `chat.notice` `contact_shared`: the message just heard shares contact details or an outside
+ * payment (the server's CONTACT_GUARD=warn); to every socket of the room but its sender's, live only.
+ */
+export type NoticeFrame = z.output<typeof serverFrameSchemas.notice>
+/** `chat.error`: a frame the server would not take; the socket stays open (`retry_after`: seconds, with `slow_mode` and a `muted` that ends). */
 export type ChatErrorFrame = z.output<typeof serverFrameSchemas.error>
 /** Why the server refused a frame. */
 export type ChatErrorCode = ChatErrorFrame['code']

@@ -1,16 +1,14 @@
 // The composer: sends through the room connection (a reply with the quoted line above the input,
 // an edit of one's own message in place, photos and files picked, pasted or dropped), typing
 // notices, and what became of the sends the server would not take. In a room that takes no more
-// messages (its deal is closed, or the other member left) it is off, and says why.
+// messages (its deal is closed, the other member left) or none from this user (muted) it is off,
+// and says why; banned, it is gone. Under slow mode it counts down to the next send.
 import { ChatApiError, ChatSendError, type FileProgress, type Message, type PendingMessage, type RoomConnection } from '../../client/src/index.ts'
 import { filesSummary } from './attachments.ts'
 import { $, showError } from './dom.ts'
-import { labelled, onLanguageChange, t } from './labels.ts'
+import { onLanguageChange, t } from './labels.ts'
 import { quoteLine } from './message-item.ts'
 import { UploadTray } from './upload-tray.ts'
-
-/** Why a room takes no more messages: the notice the composer shows. */
-export type ReadOnlyNotice = 'archivedNotice' | 'peerLeftNotice' | 'youLeftNotice'
 
 /** The refusals that say the room takes no more messages. */
 const CLOSED_CODES = new Set(['room_archived', 'peer_left'])
@@ -33,8 +31,11 @@ export class Composer {
   private readonly tray = new UploadTray($('upload-tray'))
   /** The page is in a room. */
   private inRoom = false
-  /** Why the room takes no more messages, or null while it does. */
-  private readOnlyNotice: ReadOnlyNotice | null = null
+  /** Why the room takes no messages from this user, in the page's language, or null while it does. */
+  private readOnlyNotice: (() => string) | null = null
+  /** When the next message may go (slow mode), ms since the epoch, and the countdown's timer. */
+  private slowModeUntil = 0
+  private countdown: ReturnType<typeof setInterval> | undefined
 
   constructor(private readonly deps: ComposerDeps) {
     $('composer').addEventListener('submit', (event) => {
@@ -44,7 +45,11 @@ export class Composer {
     this.input.addEventListener('input', () => this.deps.room()?.typing())
     $('composer-cancel').addEventListener('click', () => this.cancel())
     this.takeFiles()
-    onLanguageChange(() => this.renderContext())
+    onLanguageChange(() => {
+      this.renderContext()
+      this.renderNotice()
+      this.renderCountdown()
+    })
   }
 
   /** Files come with the paperclip, a paste (an image copied or a screenshot) or a drop on the chat. */
@@ -141,22 +146,56 @@ export class Composer {
     this.inRoom = on
     const usable = on && this.readOnlyNotice === null
     this.input.disabled = !usable
-    $<HTMLButtonElement>('send').disabled = !usable
+    // Under slow mode the next message may be typed, not sent.
+    $<HTMLButtonElement>('send').disabled = !usable || this.waiting()
     $<HTMLButtonElement>('attach').disabled = !usable
+    this.renderCountdown()
   }
 
-  /** The room takes no more messages (and the composer says why), or, with null, takes them again. */
-  readOnly(notice: ReadOnlyNotice | null) {
+  /**
+   * The room takes no messages from this user (and the composer says why: `notice`), or, with
+   * null, takes them again. `gone`: for good (banned), the composer is not shown at all.
+   */
+  readOnly(notice: (() => string) | null, gone = false) {
     this.readOnlyNotice = notice
-    const line = $('composer-notice')
-    line.hidden = notice === null
-    if (notice) labelled(line, notice)
-    else {
-      delete line.dataset.label
-      line.textContent = ''
-    }
+    $('composer').hidden = gone
     if (notice) this.cancel()
+    this.renderNotice()
     this.enable(this.inRoom)
+  }
+
+  /** Slow mode: no message may go before `until` (ms since the epoch; 0: now); the composer counts down to it. */
+  slowMode(until: number) {
+    this.slowModeUntil = until
+    clearInterval(this.countdown)
+    this.countdown = undefined
+    if (this.waiting()) {
+      this.countdown = setInterval(() => {
+        if (this.waiting()) return this.renderCountdown()
+        clearInterval(this.countdown)
+        this.countdown = undefined
+        this.enable(this.inRoom)
+      }, 250)
+    }
+    this.enable(this.inRoom)
+  }
+
+  private waiting(): boolean {
+    return this.slowModeUntil > Date.now()
+  }
+
+  private renderNotice() {
+    const line = $('composer-notice')
+    line.hidden = this.readOnlyNotice === null
+    line.textContent = this.readOnlyNotice?.() ?? ''
+  }
+
+  /** 슬로우 모드: 5초 후 보낼 수 있어요, while the page is in a room that takes this user's messages. */
+  private renderCountdown() {
+    const line = $('slow-mode-wait')
+    const left = Math.ceil((this.slowModeUntil - Date.now()) / 1000)
+    line.hidden = !(this.inRoom && this.readOnlyNotice === null && left > 0)
+    line.textContent = line.hidden ? '' : t('slowModeWait', left)
   }
 
   /** A message the server refused for good (sent from this page, or left by an earlier one). */
@@ -174,8 +213,9 @@ export class Composer {
     const mode = this.mode
     const editing = mode !== null && 'edit' in mode
     if (!room || (!text.trim() && (editing || !this.tray.hasDrafts))) return false
-    // The room takes no more messages: the notice above says so, and nothing goes out.
-    if (this.readOnlyNotice) return false
+    // The room takes no messages from this user: the notice above says so, and nothing goes out.
+    // Under slow mode the words stay in the input until the countdown is over.
+    if (this.readOnlyNotice || (this.waiting() && !editing)) return false
     this.cancel()
     if (mode && 'edit' in mode) {
       // The list redraws the message from the room's `change`; only a refusal is shown here.
@@ -201,6 +241,9 @@ export class Composer {
   }
 }
 
+/** Refusals of a send said in the page's words. */
+const SEND_FAILURES = { closed: 'youDisconnected', muted: 'mutedNotice', banned: 'bannedNotice', filtered: 'filteredText' } as const
+
 /** Why a send failed, in the page's words: an upload's refusal by its status, anything else as it says. */
 function failureText(error: unknown): string {
   const cause = error instanceof ChatSendError && error.code === 'upload_failed' ? error.cause : error
@@ -209,7 +252,7 @@ function failureText(error: unknown): string {
     if (cause.status === 415) return t('unsupportedType')
     if (cause.status === 429) return t('dailyQuota')
   }
-  if (error instanceof ChatSendError && error.code === 'closed') return t('youDisconnected')
+  if (error instanceof ChatSendError && error.code in SEND_FAILURES) return t(SEND_FAILURES[error.code as keyof typeof SEND_FAILURES])
   if (cause instanceof TypeError) return t('unreachable')
   return cause instanceof Error ? cause.message : String(cause)
 }

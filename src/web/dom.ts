@@ -83,15 +83,49 @@ export function roomItem(r: RoomSummary): HTMLLIElement {
   return li
 }
 
-/** A button a member row offers (remove, leave, block). */
+/** A small button that runs `run`. */
+function smallButton(label: string, testid: string, run: () => void): HTMLButtonElement {
+  const button = document.createElement('button')
+  button.type = 'button'
+  button.className = 'small'
+  button.dataset.testid = testid
+  button.textContent = label
+  button.addEventListener('click', run)
+  return button
+}
+
+/**
+ * Asks before `run` (the page opens no dialogs): `question` at the end of `box`, with a button
+ * saying `yes` (`<testid>-confirm`) and 취소 (`<testid>-cancel`); one question per box at a time.
+ */
+export function askFirst(box: HTMLElement, question: string, yes: string, testid: string, run: () => void) {
+  box.querySelector(':scope > .confirm')?.remove()
+  const confirm = document.createElement('div')
+  confirm.className = 'confirm'
+  confirm.dataset.testid = `${testid}-question`
+  const text = document.createElement('span')
+  text.textContent = question
+  confirm.append(
+    text,
+    smallButton(yes, `${testid}-confirm`, () => {
+      confirm.remove()
+      run()
+    }),
+    smallButton(t('cancel'), `${testid}-cancel`, () => confirm.remove()),
+  )
+  box.append(confirm)
+}
+
+/** A button a member row offers (remove, leave, block, and a moderator's mute and ban); with a `question`, asked first. */
 export interface MemberAction {
   label: string
   testid: string
+  question?: string
   run: () => void
 }
 
-/** A member as a list item: nickname (the user id when the server never saw one), role, actions. */
-export function memberItem(m: Member, mine: boolean, actions: MemberAction[]): HTMLLIElement {
+/** A member as a list item: nickname (the user id when the server never saw one), role (and a mute), actions. */
+export function memberItem(m: Member, mine: boolean, actions: MemberAction[], muted = false): HTMLLIElement {
   const li = document.createElement('li')
   li.className = mine ? 'member mine' : 'member'
   li.dataset.userId = m.user_id
@@ -104,14 +138,16 @@ export function memberItem(m: Member, mine: boolean, actions: MemberAction[]): H
   role.className = 'role'
   role.textContent = mine ? t('roleAndYou', t(m.role)) : t(m.role)
   li.append(who, role)
+  if (muted) {
+    const badge = document.createElement('span')
+    badge.className = 'muted-badge'
+    badge.dataset.testid = 'member-muted'
+    badge.textContent = t('mutedMember')
+    li.append(badge)
+  }
   for (const action of actions) {
-    const button = document.createElement('button')
-    button.type = 'button'
-    button.className = 'small'
-    button.dataset.testid = action.testid
-    button.textContent = action.label
-    button.addEventListener('click', action.run)
-    li.append(button)
+    const { label, testid, question, run } = action
+    li.append(smallButton(label, testid, question ? () => askFirst(li, question, label, testid, run) : run))
   }
   return li
 }

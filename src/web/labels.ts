@@ -114,7 +114,8 @@ const LABELS = {
   roleAndYou: [(role: string) => `${role}, 나`, (role: string) => `${role}, you`],
   block: ['차단', 'Block'],
   unblock: ['차단 해제', 'Unblock'],
-  remove: ['내보내기', 'Remove'],
+  // 내보내기 is a moderator's ban; an owner's plain removal (they may be added again) says what it does.
+  remove: ['멤버에서 빼기', 'Remove'],
   couldNotListMembers: [(why: string) => `멤버를 불러오지 못했습니다: ${why}`, (why: string) => `Could not list the members: ${why}`],
   couldNotAdd: [(who: string, why: string) => `${who}님을 추가하지 못했습니다: ${why}`, (who: string, why: string) => `Could not add ${who}: ${why}`],
   couldNotRemove: [(who: string, why: string) => `${who}님을 내보내지 못했습니다: ${why}`, (who: string, why: string) => `Could not remove ${who}: ${why}`],
@@ -160,6 +161,27 @@ const LABELS = {
   sendingFiles: ['전송 중…', 'Sending…'],
   fileNotSent: [(name: string, why: string) => `${name}: 전송 실패 (${why})`, (name: string, why: string) => `${name}: not sent (${why})`],
   retry: ['다시 시도', 'Try again'],
+  // Moderation: the contact guard's warning, a mute, a ban, slow mode, and what moderators do
+  contactWarning: ['⚠️ 외부 연락처 공유에 주의하세요', '⚠️ Be careful sharing contact details outside the app'],
+  contactWarningDetail: ['앱 밖에서 거래하면 보호받을 수 없어요', 'Deals outside the app are not protected'],
+  mutedNotice: ['채팅이 제한되었어요', 'You are muted in this chat'],
+  mutedUntil: [(time: string) => `채팅이 제한되었어요 (${time}까지)`, (time: string) => `You are muted in this chat until ${time}`],
+  bannedNotice: ['이 채팅방에서 내보내졌어요. 다시 들어올 수 없어요.', 'You were removed from this chat and cannot come back.'],
+  filteredText: ['보낼 수 없는 단어가 있어요', 'The message has a word that is not allowed'],
+  slowMode: ['슬로우 모드', 'Slow mode'],
+  slowModeOff: ['끔', 'Off'],
+  slowModeChoice: [(seconds: number) => `${seconds}초`, (seconds: number) => `${seconds} s`],
+  slowModeBadge: [(seconds: number) => `슬로우 모드 ${seconds}초`, (seconds: number) => `Slow mode ${seconds} s`],
+  slowModeWait: [(seconds: number) => `슬로우 모드: ${seconds}초 후 보낼 수 있어요`, (seconds: number) => `Slow mode: you can send in ${seconds} s`],
+  muteTenMinutes: ['10분 채팅 금지', 'Mute 10 min'],
+  unmute: ['채팅 금지 해제', 'Unmute'],
+  ban: ['내보내기', 'Ban'],
+  deleteMessage: ['삭제', 'Delete'],
+  mutedMember: ['채팅 금지 중', 'muted'],
+  muteQuestion: [(who: string) => `${who}님을 10분 동안 채팅 금지할까요?`, (who: string) => `Mute ${who} for 10 minutes?`],
+  banQuestion: [(who: string) => `${who}님을 내보낼까요? 다시 들어올 수 없어요.`, (who: string) => `Ban ${who}? They cannot come back.`],
+  deleteQuestion: ['이 메시지를 모두에게서 삭제할까요?', 'Delete this message for everyone?'],
+  couldNotModerate: [(why: string) => `처리하지 못했습니다: ${why}`, (why: string) => `Could not do that: ${why}`],
 } as const
 
 type Labels = typeof LABELS

@@ -1,8 +1,9 @@
 // The members panel, for private and direct rooms: owners add and remove members, a member
-// leaves, and a direct room's pair block each other.
+// leaves, a direct room's pair block each other, and a moderator mutes, unmutes and bans.
 import type { ChatApi, Member, RoomKind } from '../../client/src/index.ts'
 import { $, memberItem, showError, type MemberAction } from './dom.ts'
 import { onLanguageChange, t } from './labels.ts'
+import type { RoomModeration } from './moderation.ts'
 
 /** What the panel asks of the page. */
 export interface MembersDeps {
@@ -11,6 +12,8 @@ export interface MembersDeps {
   me: () => string
   /** This user asked to leave the room. */
   leave: () => void
+  /** What this user may do as a moderator, and who is muted. */
+  moderation: RoomModeration
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
@@ -68,13 +71,20 @@ export class MembersPanel {
     }
   }
 
-  private render() {
+  /** Draws the members again (who is muted changed, or this user's standing). */
+  render() {
     const panel = $('members-panel')
     panel.hidden = this.roomId === 0 || this.kind === 'open'
     const me = this.deps.me()
     const myRole = this.members.find((m) => m.user_id === me)?.role
     $('add-member').hidden = panel.hidden || this.kind !== 'private' || myRole !== 'owner'
-    $('members').replaceChildren(...this.members.map((m) => memberItem(m, m.user_id === me, this.actions(m, me, myRole))))
+    const { moderation } = this.deps
+    $('members').replaceChildren(...this.members.map((m) => memberItem(m, m.user_id === me, [...this.actions(m, me, myRole), ...this.moderatorActions(m, me)], moderation.isMuted(m.user_id))))
+  }
+
+  /** A moderator's 10분 채팅 금지 (or 채팅 금지 해제) and 내보내기 for another member, each asked first but the unmute. */
+  private moderatorActions(m: Member, me: string): MemberAction[] {
+    return this.deps.moderation.actionsFor(m.user_id, m.nickname ?? m.user_id, me).map(({ kind, label, question, run }) => ({ label, testid: `${kind}-member`, run, ...(question ? { question } : {}) }))
   }
 
   private actions(m: Member, me: string, myRole: Member['role'] | undefined): MemberAction[] {

@@ -1,10 +1,12 @@
 // A stored message as a list item: its quote (a reply), photos and files, text (or that it was
-// unsent), reactions, and its menu (답장, reactions, and on one's own 편집 and 전송 취소); a system
+// unsent), the contact guard's warning under it, reactions, and its menu (답장, reactions, on one's
+// own 편집 and 전송 취소, and for a moderator on others' 삭제, 10분 채팅 금지 and 내보내기); a system
 // message as a line of its own. Text goes in as text.
-import { isSystemMessage, type Message, type ReplyTo, type SystemMessage } from '../../client/src/index.ts'
+import { isSystemMessage, type ContactKind, type Message, type ReplyTo, type SystemMessage } from '../../client/src/index.ts'
 import { attachmentsView } from './attachments.ts'
-import { avatar, messageBody } from './dom.ts'
+import { askFirst, avatar, messageBody } from './dom.ts'
 import { locale, t } from './labels.ts'
+import type { ModerationAction } from './moderation.ts'
 
 /** What a message's menu and reactions do. */
 export interface MessageActions {
@@ -12,6 +14,8 @@ export interface MessageActions {
   edit(m: Message): void
   unsend(m: Message): void
   react(m: Message, emoji: string, add: boolean): void
+  /** What this user, if a moderator, may do to another's message and its sender (none otherwise). */
+  moderate(m: Message): ModerationAction[]
 }
 
 /** The reactions the menu offers. */
@@ -56,8 +60,29 @@ function systemItem(m: SystemMessage): HTMLLIElement {
   return li
 }
 
-/** A message as a list item; `me` is the page's user id (their own are `mine`, with edit and unsend). */
-export function messageItem(m: Message, me: string, actions: MessageActions): HTMLLIElement {
+/**
+ * The contact guard's warning under a message that shares a phone number, an account, a KakaoTalk
+ * id, an outside link…: the others see it, never its sender.
+ */
+function contactWarning(kinds: readonly ContactKind[]): HTMLDivElement {
+  const div = document.createElement('div')
+  div.className = 'contact-warning'
+  div.dataset.testid = 'contact-warning'
+  div.dataset.kinds = kinds.join(' ')
+  div.setAttribute('role', 'note')
+  const title = document.createElement('strong')
+  title.textContent = t('contactWarning')
+  const detail = document.createElement('span')
+  detail.textContent = t('contactWarningDetail')
+  div.append(title, detail)
+  return div
+}
+
+/**
+ * A message as a list item; `me` is the page's user id (their own are `mine`, with edit and
+ * unsend); `notice`: what the contact guard found in it, if it warned about it.
+ */
+export function messageItem(m: Message, me: string, actions: MessageActions, notice?: readonly ContactKind[]): HTMLLIElement {
   if (isSystemMessage(m)) return systemItem(m)
   const mine = m.user_id === me
   const li = document.createElement('li')
@@ -82,6 +107,7 @@ export function messageItem(m: Message, me: string, actions: MessageActions): HT
   const files = m.deleted ? null : attachmentsView(m.attachments)
   if (files) body.insertBefore(files, text)
   if (!m.deleted) {
+    if (notice) body.append(contactWarning(notice))
     body.append(reactionsRow(m, me, actions))
     meta.append(menu(m, me, actions, body))
   }
@@ -133,6 +159,11 @@ function menu(m: Message, me: string, actions: MessageActions, body: HTMLElement
         close(() => actions.unsend(m)),
       ),
     )
+  for (const action of m.user_id === me ? [] : actions.moderate(m)) {
+    const testid = `menu-${action.kind}`
+    const { question, run } = action
+    panel.append(button(action.label, testid, question ? () => askFirst(panel, question, action.label, testid, close(run)) : close(run)))
+  }
   for (const emoji of QUICK_REACTIONS) {
     // Reactors are named for the first ten only: past them, a second tap adds again (which changes nothing).
     const reacted = m.reactions.some((r) => r.emoji === emoji && r.user_ids.includes(me))

@@ -1,7 +1,7 @@
 // The message list of the test page: stored messages in id order, each in its latest form
-// (edits, unsends and reactions redraw it), system messages and notices, and below them the
-// messages still waiting for the server.
-import type { Message, PendingMessage, ReplyTo } from '../../client/src/index.ts'
+// (edits, unsends and reactions redraw it, and the contact guard's warning under it), system
+// messages and notices, and below them the messages still waiting for the server.
+import type { ContactKind, Message, PendingMessage, ReplyTo } from '../../client/src/index.ts'
 import { filesSummary } from './attachments.ts'
 import { pendingItem } from './dom.ts'
 import { t } from './labels.ts'
@@ -22,6 +22,8 @@ export interface MessageListDeps {
   actions: MessageActions
   /** The quote a pending reply shows, from the message it answers. */
   quoteOf: (id: number) => ReplyTo | null
+  /** What the contact guard found in a message, if it warned about it. */
+  noticeOf: (id: number) => readonly ContactKind[] | undefined
 }
 
 export class MessageList {
@@ -129,6 +131,12 @@ export class MessageList {
     this.renderUnreadBy(item)
   }
 
+  /** Draws a shown message again as it is (the contact guard warned about it). */
+  redrawMessage(id: number) {
+    const m = this.shown.get(id)
+    if (m) this.update(m)
+  }
+
   /** Draws everything shown again (the page's language changed), keeping the view where it was. */
   redraw() {
     const { scrollTop } = this.el
@@ -179,7 +187,7 @@ export class MessageList {
   }
 
   private item(m: Message): HTMLLIElement {
-    return messageItem(m, this.deps.me(), this.deps.actions)
+    return messageItem(m, this.deps.me(), this.deps.actions, this.deps.noticeOf(m.id))
   }
 
   private pendingItem(p: PendingMessage): HTMLLIElement {

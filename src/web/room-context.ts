@@ -1,10 +1,22 @@
-// What the page knows of the room shown beyond its messages: its name, the post it is about and
-// the deal's state (from room detail, then each chat.room.updated, never moved back by an older
-// one), and whether it still takes messages: not once archived (the deal closed) or once a member
-// of a direct room left it. The header shows the first; the composer is turned off for the second.
-import { isSystemMessage, type Message } from '../../client/src/index.ts'
+// What the page knows of the room shown beyond its messages: its name, the post it is about, the
+// deal's state and slow mode (from room detail, then each chat.room.updated, never moved back by an
+// older one), and whether it takes this user's messages: not once archived (the deal closed), once
+// a member of a direct room left it, while this user is muted (until the mute's end), or ever
+// again once banned. The header shows the first; the composer is turned off for the second.
+import { isSystemMessage, type Message, type ModerationStanding } from '../../client/src/index.ts'
 import type { Composer } from './composer.ts'
+import { locale, t } from './labels.ts'
 import type { HeaderRoom, RoomHeader } from './room-header.ts'
+
+/** The longest wait a timer takes (about 24 days): a mute ending later is read again with the room. */
+const LONGEST_TIMER_MS = 2 ** 31 - 1
+
+/** When a mute ends, as the page's language writes it: the time today, else the day and time. */
+function endOf(iso: string): string {
+  const end = new Date(iso)
+  const today = end.toDateString() === new Date().toDateString()
+  return end.toLocaleString(locale(), today ? { hour: 'numeric', minute: '2-digit' } : { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' })
+}
 
 /** Who left a direct room, by the system message the server put there (`{event: "left", user_id}`); null for any other message. */
 function leaverOf(m: Message): string | null {
@@ -17,6 +29,11 @@ export class RoomContext {
   private version = -1
   /** A member left the room (a direct room): this user ('me'), or the other one ('peer'). */
   private left: 'me' | 'peer' | null = null
+  /** This user's standing in the room (muted, and until when), and the timer that ends a mute. */
+  private standing: ModerationStanding | null = null
+  private muteTimer: ReturnType<typeof setTimeout> | undefined
+  /** This user was banned from the room: the composer is gone. */
+  private banned = false
 
   constructor(
     private readonly header: RoomHeader,
@@ -29,8 +46,10 @@ export class RoomContext {
    * A room opened (or its database replaced): its detail, and its newest messages, which tell
    * whether a member left. Back in the same room (`again`), a leave seen before still holds.
    */
-  open(detail: HeaderRoom & { version: number; chat_messages: readonly Message[] }, again: boolean) {
+  open(detail: HeaderRoom & { version: number; chat_messages: readonly Message[]; moderation: ModerationStanding }, again: boolean) {
     if (!again) this.left = null
+    this.banned = false
+    this.moderation(detail.moderation)
     for (const m of detail.chat_messages) this.noteLeaver(m)
     this.room = null
     this.show(detail, detail.version)
@@ -40,8 +59,23 @@ export class RoomContext {
    * The room's name, data and status as they were at `version`, unless what is shown is later
    * already (a replay repeats changes that room detail had).
    */
-  changed(room: Pick<HeaderRoom, 'name' | 'data' | 'status'>, version: number) {
-    if (this.room) this.show({ ...this.room, name: room.name, data: room.data, status: room.status }, version)
+  changed(room: Pick<HeaderRoom, 'name' | 'data' | 'status' | 'slow_mode_seconds'>, version: number) {
+    if (this.room) this.show({ ...this.room, name: room.name, data: room.data, status: room.status, slow_mode_seconds: room.slow_mode_seconds }, version)
+  }
+
+  /** This user's standing: muted (until its end, when it has one), or not. */
+  moderation(standing: ModerationStanding) {
+    this.standing = standing
+    clearTimeout(this.muteTimer)
+    const left = standing.muted_until === null ? 0 : Date.parse(standing.muted_until) - Date.now()
+    if (standing.muted && left > 0 && left <= LONGEST_TIMER_MS) this.muteTimer = setTimeout(() => this.moderation({ ...standing, muted: false, muted_until: null }), left)
+    this.showReadOnly()
+  }
+
+  /** This user was banned from the room (after `clear()`): it takes nothing from them again. */
+  ban() {
+    this.banned = true
+    this.showReadOnly()
   }
 
   /** A message of the room: the one saying that a member left closes it. */
@@ -66,6 +100,9 @@ export class RoomContext {
     this.room = null
     this.version = -1
     this.left = null
+    this.banned = false
+    this.standing = null
+    clearTimeout(this.muteTimer)
     this.header.clear()
     this.composer.readOnly(null)
   }
@@ -73,7 +110,7 @@ export class RoomContext {
   private show(room: HeaderRoom, version: number) {
     if (this.room && version <= this.version) return
     // The room socket's summaries name no peer (they go to both members): the one from detail stays.
-    this.room = { id: room.id, kind: room.kind, name: room.name, data: room.data, status: room.status, peer: room.peer ?? this.room?.peer ?? null }
+    this.room = { id: room.id, kind: room.kind, name: room.name, data: room.data, status: room.status, slow_mode_seconds: room.slow_mode_seconds, peer: room.peer ?? this.room?.peer ?? null }
     this.version = version
     this.header.show(this.room)
     this.showReadOnly()
@@ -86,9 +123,11 @@ export class RoomContext {
     return leaver !== null
   }
 
-  /** Turns the composer off, saying why, while the room takes no messages. */
+  /** Turns the composer off, saying why, while the room takes no messages from this user (and hides it once banned). */
   private showReadOnly() {
-    if (this.room?.status === 'archived') return this.composer.readOnly('archivedNotice')
-    this.composer.readOnly(this.left === 'peer' ? 'peerLeftNotice' : this.left === 'me' ? 'youLeftNotice' : null)
+    const closed = this.banned ? 'bannedNotice' : this.room?.status === 'archived' ? 'archivedNotice' : this.left === 'peer' ? 'peerLeftNotice' : this.left === 'me' ? 'youLeftNotice' : null
+    if (closed) return this.composer.readOnly(() => t(closed), this.banned)
+    const muted = this.standing?.muted ? this.standing : null
+    this.composer.readOnly(muted && (() => (muted.muted_until ? t('mutedUntil', endOf(muted.muted_until)) : t('mutedNotice'))))
   }
 }

@@ -1,11 +1,12 @@
 // The header of the room shown: who or what the room is (the other member of a direct room, or
 // its name), and the post it is about as the app's backend keeps it in the room's data: picture,
-// title, price, and the deal's state (판매중, 예약중, 거래완료). Drawn again on chat.room.updated.
+// title, price, and the deal's state (판매중, 예약중, 거래완료); and a badge while the room is in
+// slow mode. Drawn again on chat.room.updated.
 import type { RoomSummary } from '../../client/src/index.ts'
 import { onLanguageChange, t } from './labels.ts'
 
 /** What the header shows of a room: its summary, or its detail (which has the same fields). */
-export type HeaderRoom = Pick<RoomSummary, 'id' | 'kind' | 'name' | 'data' | 'status' | 'peer'>
+export type HeaderRoom = Pick<RoomSummary, 'id' | 'kind' | 'name' | 'data' | 'status' | 'slow_mode_seconds' | 'peer'>
 
 /** The deal states the app's backend writes, each with its label and style (others show as written). */
 const DEAL_STATES: Record<string, { label: 'onSale' | 'reserved' | 'sold'; style: string }> = {
@@ -82,7 +83,14 @@ export class RoomHeader {
     const name = element('div', 'room-name', 'room-name')
     // A direct room is named after the other member (its name, if any, is the backend's).
     name.textContent = room.kind === 'direct' && room.peer ? (room.peer.nickname ?? room.peer.user_id) : room.name || t('roomNumber', room.id)
-    this.el.replaceChildren(name)
+    const title = element('div', 'room-title')
+    title.append(name)
+    if (room.slow_mode_seconds > 0) {
+      const badge = element('span', 'slow-mode-badge', 'slow-mode-badge')
+      badge.textContent = t('slowModeBadge', room.slow_mode_seconds)
+      title.append(badge)
+    }
+    this.el.replaceChildren(title)
     if (room.data) this.el.append(this.post(room, room.data))
   }
 

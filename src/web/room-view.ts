@@ -1,7 +1,8 @@
 // The room the test page is in, over the client library's room connection: the header with the
 // post it is about, the state badge, the message list with pending sends and the messages'
 // changes (edits, unsends, reactions, replies), typing, who is online, who has read what, paging,
-// leaving; and whether the room still takes messages (its deal closed, the other member gone).
+// leaving; whether the room still takes messages (its deal closed, the other member gone, this
+// user muted or banned); the contact guard's warnings, slow mode, and what a moderator does.
 import { ChatApiError, type ChatClient, type ConnectionState, type Message, type RoomConnection, type RoomDetail, type StopInfo } from '../../client/src/index.ts'
 import { RoomActivity } from './activity.ts'
 import { Composer } from './composer.ts'
@@ -10,6 +11,7 @@ import { currentUser, missingUserText, myId, mySender, saveSettings, selectRoom,
 import { onLanguageChange, t } from './labels.ts'
 import { MembersPanel } from './members.ts'
 import { MessageList } from './message-list.ts'
+import { RoomModeration } from './moderation.ts'
 import { RoomContext } from './room-context.ts'
 import { RoomHeader } from './room-header.ts'
 
@@ -36,6 +38,7 @@ function stopText(id: number, info: StopInfo): string {
 export class RoomView {
   private readonly list: MessageList
   private readonly members: MembersPanel
+  private readonly moderation: RoomModeration
   private readonly activity = new RoomActivity()
   private readonly composer: Composer
   /** The room's header, and whether it takes messages. */
@@ -64,13 +67,24 @@ export class RoomView {
         edit: (m) => this.composer.edit(m),
         unsend: (m) => this.change(this.room?.unsend(m.id), (why) => t('couldNotUnsend', why)),
         react: (m, emoji, add) => this.change(this.room?.react(m.id, emoji, add), (why) => t('couldNotReact', why)),
+        // A moderator unsends others' messages as their authors do their own.
+        moderate: (m) => this.moderation.messageActions(m, myId(), () => this.change(this.room?.unsend(m.id), (why) => t('couldNotUnsend', why))),
       },
+      noticeOf: (id) => this.room?.noticeOf(id),
       quoteOf: (id) => {
         const m = this.room?.messages.get(id)
         return m ? { id, user_id: m.user_id ?? '', nickname: m.nickname, message: m.deleted ? '' : m.message } : null
       },
     })
-    this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave() })
+    this.moderation = new RoomModeration({
+      api: client.api,
+      changed: () => {
+        this.members.render()
+        this.list.redraw()
+      },
+      error: showError,
+    })
+    this.members = new MembersPanel({ api: client.api, me: myId, leave: () => void this.leave(), moderation: this.moderation })
     this.composer = new Composer({ room: () => this.room, closed: (code) => this.context.refused(code) })
     this.context = new RoomContext(new RoomHeader($('room-header')), this.composer, myId)
     this.list.el.addEventListener('scroll', () => {
@@ -114,6 +128,7 @@ export class RoomView {
     this.roomId = id
     this.epoch = detail.epoch
     this.members.show(id, detail.kind)
+    this.moderation.open(id, detail.moderation, detail.slow_mode_seconds)
     const room = this.client.room(id, { since: this.list.lastId, epoch: detail.epoch, version: this.version, storage: localStorage, storageKey: `chat-gateway-test:outbox:${user.user_id}:${id}` })
     room.hold(this.list.messages())
     this.follow(room)
@@ -156,8 +171,13 @@ export class RoomView {
       void this.loadOlder()
     })
     on('reset', () => void this.reload(room))
-    // The connection keeps the room's name, data and status as the frame left them.
-    on('roomUpdated', (frame) => this.context.changed(room, frame.version))
+    // The connection keeps the room's name, data, status and slow mode as the frame left them.
+    on('roomUpdated', (frame) => this.context.changed({ name: room.name, data: room.data, status: room.status, slow_mode_seconds: room.slowModeSeconds }, frame.version))
+    // Another user's message shared contact details: the warning goes under it.
+    on('notice', (notice) => this.list.redrawMessage(notice.messageId))
+    on('moderation', (standing) => this.context.moderation(standing))
+    on('slowMode', (until) => this.composer.slowMode(until))
+    this.moderation.follow(room)
     on('join', (join) => this.list.notice(() => t('joined', join.username)))
     on('leave', (leave) => this.list.notice(() => t('leftRoom', leave.username)))
     on('presence', (online) => this.activity.online(online))
@@ -171,6 +191,11 @@ export class RoomView {
     on('error', (error) => showError(error.message))
     on('stopped', (info) => {
       if (info.reason === 'removed') return this.leftRoom(this.leaving ? 'youLeftRoom' : 'youWereRemoved')
+      if (info.reason === 'banned') {
+        this.leftRoom('bannedNotice')
+        // The room view says so where the composer was.
+        return this.context.ban()
+      }
       this.refuse(stopText(room.roomId, info))
     })
     this.setState(room.state)
@@ -253,7 +278,7 @@ export class RoomView {
   }
 
   /** Ends the session for good: the room will not take this user back. */
-  private leftRoom(notice: 'youLeftRoom' | 'youWereRemoved') {
+  private leftRoom(notice: 'youLeftRoom' | 'youWereRemoved' | 'bannedNotice') {
     this.end()
     this.list.notice(() => t(notice))
     this.roomId = 0
@@ -262,6 +287,7 @@ export class RoomView {
     this.leaving = false
     this.context.clear()
     this.members.clear()
+    this.moderation.clear()
   }
 
   /** Stops and says why. */
@@ -276,7 +302,9 @@ export class RoomView {
     // Where the list's messages stand: the next connection to this room replays the changes after it.
     if (room) this.version = room.version ?? this.version
     room?.close()
+    this.moderation.follow(null)
     this.composer.cancel()
+    this.composer.slowMode(0)
     this.activity.clear()
     this.showPending()
     this.setState('closed')
