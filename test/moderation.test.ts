@@ -88,6 +88,11 @@ for (const store of STORES) {
       await socket.barrier()
       expect((await put(`/chat/v1/room/${roomId}/mutes/${buyer.user_id}/`, undefined, identityHeaders(mod))).status).toBe(204)
       expect((await json<Problem>(send(roomId, buyer, '왜 안 돼요'), 403)).code).toBe('muted')
+      // A file sent while muted is refused with the message, and stays the sender's to send later.
+      const pdf = new TextEncoder().encode('%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n')
+      const upload = await json<{ id: string }>(server.http('/chat/v1/uploads/?name=invoice.pdf', { method: 'POST', headers: { ...identityHeaders(buyer), 'content-type': 'application/pdf' }, body: pdf }), 201)
+      const withFile = { room: roomId, message: '견적서 보내드려요', attachments: [upload.id] }
+      expect((await json<Problem>(server.post('/chat/v1/message/', withFile, identityHeaders(buyer)), 403)).code).toBe('muted')
       expect((await json<Problem>(call('PATCH', `/chat/v1/room/${roomId}/messages/${before.id}/`, { message: '수정' }, identityHeaders(buyer)), 403)).code).toBe('muted')
       expect((await json<Problem>(put(`/chat/v1/room/${roomId}/messages/${before.id}/reactions/${encodeURIComponent('👍')}/`, undefined, identityHeaders(buyer)), 403)).code).toBe('muted')
       socket.sendMessage('소켓으로 보내기')
@@ -102,6 +107,7 @@ for (const store of STORES) {
       expect((await del(`/chat/v1/room/${roomId}/mutes/${buyer.user_id}/`, identityHeaders(mod))).status).toBe(204)
       expect((await json<Problem>(del(`/chat/v1/room/${roomId}/mutes/${buyer.user_id}/`, identityHeaders(mod)), 404)).code).toBe('not_muted')
       await sent(roomId, buyer, '감사합니다')
+      expect((await json<{ attachments: { id: string }[] }>(server.post('/chat/v1/message/', withFile, identityHeaders(buyer)), 201)).attachments.map((f) => f.id)).toEqual([upload.id])
 
       // A mute with an end says when, and ends by itself.
       expect((await json<Problem>(put(`/chat/v1/room/${roomId}/mutes/${buyer.user_id}/`, { until: new Date(Date.now() - 1000).toISOString() }, identityHeaders(mod)), 422)).code).toBe('validation_failed')

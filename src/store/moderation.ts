@@ -57,7 +57,7 @@ function* audit(t: Tables, tx: QueryBuilder, entry: NewAuditEntry, at: number) {
 }
 
 /** Every room, as a moderator's row names it. */
-export const EVERY_ROOM = 0
+const EVERY_ROOM = 0
 
 export class SqlModeration {
   constructor(

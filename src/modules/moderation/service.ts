@@ -24,7 +24,7 @@ const toFilterDto = (f: WordFilter) => ({ id: f.id, pattern: f.pattern, regex: f
 const toAuditDto = (e: AuditEntry) => ({ id: e.id, at: new Date(e.at).toISOString(), actor: e.actor, action: e.action, room: e.roomId, user_id: e.userId, message_id: e.messageId, data: e.data })
 
 /** True when the caller may moderate the room: a service call, a moderator of it (or of every room), or a private room's owner. */
-export async function mayModerate(store: Pick<Store, 'moderation'>, room: RoomRow, caller: Caller): Promise<boolean> {
+async function mayModerate(store: Pick<Store, 'moderation'>, room: RoomRow, caller: Caller): Promise<boolean> {
   if (caller.service) return true
   const userId = caller.identity?.userId
   if (userId === undefined) return false
