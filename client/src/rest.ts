@@ -38,8 +38,10 @@ const user = (userId: string) => encodeURIComponent(userId)
 const sanctions = (roomId: number, kind: 'mutes' | 'bans', userId?: string) => `${V1}/room/${roomId}/${kind}/${userId === undefined ? '' : `${user(userId)}/`}`
 
 /**
- * The REST API, one method per operation of the OpenAPI document (`GET /docs/json`). Each asks the
- * auth hook for credentials (and once more after a 401) and throws `ChatApiError` on a refusal.
+ * The REST API, one method per operation of the OpenAPI document (`GET /docs/json`) but the
+ * backend's moderation service calls (moderators, word filters, the audit log, deciding a report).
+ * Each asks the auth hook for credentials (and once more after a 401) and throws `ChatApiError` on
+ * a refusal.
  */
 export class ChatApi {
   constructor(private readonly http: Transport) {}

@@ -114,6 +114,8 @@ export function askFirst(box: HTMLElement, question: string, yes: string, testid
     smallButton(t('cancel'), `${testid}-cancel`, () => confirm.remove()),
   )
   box.append(confirm)
+  // Below a message's menu it may fall past the list's bottom edge.
+  confirm.scrollIntoView({ block: 'nearest' })
 }
 
 /** A button a member row offers (remove, leave, block, and a moderator's mute and ban); with a `question`, asked first. */
