@@ -142,6 +142,8 @@ for (const store of STORES) {
       })
       expect(handshake.status).toBe(403)
       expect(((await handshake.json()) as Problem).code).toBe('banned')
+      // Reading the room says the same (a browser, which cannot read a refused handshake's status, asks so).
+      for (const path of [`/chat/v1/room/${roomId}/`, `/chat/v1/room/${roomId}/messages/`]) expect((await json<Problem>(server.http(path, { headers: identityHeaders(buyer) }), 403)).code).toBe('banned')
       // The others stay.
       await sent(roomId, seller, '계속 대화해요')
       expect(await watcher.next('chat.message')).toMatchObject({ message: '계속 대화해요' })

@@ -3,7 +3,7 @@ import type { Server } from 'bun'
 import type { AbuseLimits } from '../../abuse-limits.ts'
 import { isServiceCall, type Profiles } from '../../caller.ts'
 import type { Config } from '../../config.ts'
-import { AppError, badRequest, forbidden, tooMany, unavailable } from '../../errors.ts'
+import { AppError, badRequest, tooMany, unavailable } from '../../errors.ts'
 import { clientAddress, originAllowed } from '../../gateway.ts'
 import { identityFromHandshake, type Identity } from '../../identity.ts'
 import type { Broker } from '../../realtime/broker.ts'
@@ -117,8 +117,6 @@ export async function admitHandshake(request: Request, roomParam: string, server
     const givenEpoch = parseEpoch(query.get('epoch'))
     const service = isServiceCall(request.headers, config.SERVICE_SECRET)
     const { room } = await access.admit(roomId, { identity, service })
-    // A banned user opens no socket there (a ban also ends a private room's membership: 403 above).
-    if (!service && (await store.moderation.sanctionOf(room.id, identity.userId, Date.now()))?.kind === 'ban') throw forbidden('banned', 'You are banned from this room.')
     admitted = { room, since, givenEpoch, service }
   })
   const { room, since, givenEpoch, service } = admitted!

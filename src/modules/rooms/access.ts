@@ -41,15 +41,29 @@ export class RoomAccess {
     return this.rooms.get(roomId)?.kind === 'open'
   }
 
-  /** The room if the caller may use it: 404 no room, 401 no identity, 403 `not_a_member`. */
+  /**
+   * The room if the caller may use it: 404 no room, 401 no identity, 403 `not_a_member`, 403
+   * `banned` (a user banned from it: an open room's history and detail too, so a client asking why
+   * its handshake failed hears the same answer).
+   */
   async admit(roomId: number, caller: Caller): Promise<Admission> {
     const room = await this.room(roomId)
-    if (room.kind === 'open') return { room, role: null }
-    const role = caller.identity ? await this.store.membership.roleOf(room.id, caller.identity.userId) : null
+    const userId = caller.identity?.userId
+    if (room.kind === 'open') {
+      if (userId !== undefined && !caller.service) await this.notBanned(room.id, userId)
+      return { room, role: null }
+    }
+    const role = userId === undefined ? null : await this.store.membership.roleOf(room.id, userId)
     if (caller.service) return { room, role }
-    if (caller.identity === null) throw unauthorized('identity_required', 'This room is for its members; the identity headers are required.')
+    if (userId === undefined) throw unauthorized('identity_required', 'This room is for its members; the identity headers are required.')
     if (role !== 'owner' && role !== 'member') throw forbidden('not_a_member', `Only members may use room ${roomId}.`)
+    await this.notBanned(room.id, userId)
     return { room, role }
+  }
+
+  /** 403 `banned` for a user banned from the room (writes are refused again where they commit). */
+  private async notBanned(roomId: number, userId: string) {
+    if ((await this.store.moderation.sanctionOf(roomId, userId, Date.now()))?.kind === 'ban') throw forbidden('banned', 'You are banned from this room.')
   }
 
   /** True while the user is the owner or a member of the room. */
