@@ -68,7 +68,24 @@ const MARKET_LINES = [
   '두 개 사면 1만원 빼 드릴게요',
   '문자 주세요 010-1234-5678',
 ]
-const text = (client: number, seq: number) => (values.text === 'market' ? `m ${client} ${seq} ${MARKET_LINES[seq % MARKET_LINES.length]}` : `m ${client} ${seq}`)
+const market = values.text === 'market'
+/**
+ * A message's client and seq as the text carries them: digits, or in market mode letters (base 23,
+ * without o, l and i, which the guard reads as digits beside digits), since real chat carries no
+ * counter that could look like part of a number.
+ */
+const ID_LETTERS = 'abcdefghjkmnpqrstuvwxyz'
+const encodeId = (n: number): string => {
+  if (!market) return String(n)
+  let out = ''
+  do {
+    out = ID_LETTERS[n % 23] + out
+    n = Math.floor(n / 23)
+  } while (n > 0)
+  return out
+}
+const decodeId = (s: string): number => (market ? [...s].reduce((n, ch) => n * 23 + ID_LETTERS.indexOf(ch), 0) : Number(s))
+const text = (client: number, seq: number) => (market ? `m ${encodeId(client)} ${encodeId(seq)} ${MARKET_LINES[seq % MARKET_LINES.length]}` : `m ${client} ${seq}`)
 
 // Frames of both servers start with the seed's fields: {"type":"chat.message","message":"…
 const MESSAGE_PREFIX = '{"type":"chat.message","message":"'
@@ -145,10 +162,10 @@ async function fanout() {
         // "m <client> <seq>": only the sender of a message reacts to it.
         const start = MESSAGE_PREFIX.length + 2
         const space = data.indexOf(' ', start)
-        if (Number(data.slice(start, space)) !== c) return
+        if (decodeId(data.slice(start, space)) !== c) return
         const end = data.indexOf('"', space)
         const after = data.indexOf(' ', space + 1)
-        const seq = Number(data.slice(space + 1, after !== -1 && after < end ? after : end))
+        const seq = decodeId(data.slice(space + 1, after !== -1 && after < end ? after : end))
         if (changeShare > 0) {
           // A new newest message starts its changes afresh (no 👍 on it yet to take back).
           newest[c] = Number(/"id":(\d+)/.exec(data)?.[1] ?? 0)

@@ -621,29 +621,34 @@ function findNumbers(text: string, folded: string, found: ContactMatch[]): void 
 
 /** Finds the contact details in a text: sorted by start, overlapping ones merged (the first one's kind kept). */
 export function detectContacts(text: string): ContactMatch[] {
-  // The fast path: with no digit, fewer than nine Hangul numerals and look-alikes (and no numeral),
-  // nothing to fold and none of the patterns' words, there is nothing to find.
-  let hasDigit = false
+  // The fast path, one pass over the text: a number needs MIN_DIGITS digits at least (ASCII digits,
+  // characters that may fold into one, Hangul numerals, look-alikes beside them), and the patterns
+  // need one of their words; a text with neither has nothing to find, and most chat has neither.
+  let digits = 0
   let numerals = 0
   let lookalikes = 0
   let plain = true
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i)
     if (code < 0x80) {
-      if (code >= 0x30 && code <= 0x39) hasDigit = true
+      if (code >= 0x30 && code <= 0x39) digits++
       else if (ASCII_CLASS[code | 0x20] === LOOKALIKE) lookalikes++
     } else if (isHangul(code)) {
       if (NUMERALS[code - HANGUL_FIRST] !== 0) numerals++
     } else if (code === IEUNG) lookalikes++
     else if (!foldsToItself(code)) {
       plain = false
-      break
+      // A full-width or astral character may fold into a digit (one per code point).
+      if ((code & 0xfc00) !== 0xdc00) digits++
     }
   }
-  const numbers = !plain || hasDigit || (numerals > 0 && numerals + lookalikes >= MIN_DIGITS)
-  const words = HINTS.test(text) || !plain
-  if (!numbers && !words) return []
+  const numbers = digits + numerals > 0 && digits + numerals + lookalikes >= MIN_DIGITS
+  const rawHints = HINTS.test(text)
+  if (!numbers && plain && !rawHints) return []
   const folded = plain ? text.toLowerCase() : fold(text)
+  // Folding may spell a pattern's word (ｋａｋａｏ).
+  const words = rawHints || (!plain && HINTS.test(folded))
+  if (!numbers && !words) return []
   const found: ContactMatch[] = []
   if (numbers) findNumbers(text, folded, found)
   if (words) {

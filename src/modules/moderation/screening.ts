@@ -54,10 +54,23 @@ export class Screening {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A message's or an edit's text, screened: 422 `filtered` when a filter refuses it. */
-  async message(roomId: number, text: string): Promise<ScreenedText> {
+  /**
+   * A message's or an edit's text, screened: 422 `filtered` when a filter refuses it. Answered at
+   * once (no promise: this runs on every message) once the filters were read; before that, when read.
+   */
+  message(roomId: number, text: string): ScreenedText | Promise<ScreenedText> {
+    const filters = this.filtersNow()
+    return filters === null ? this.firstRead().then((read) => this.screen(read, roomId, text)) : this.screen(filters, roomId, text)
+  }
+
+  /** A room's name, screened by the filters (flags do not apply to names): 422 `filtered` when one refuses it. */
+  async roomName(roomId: number | null, name: string): Promise<string> {
+    return this.applyFilters(this.filtersNow() ?? (await this.firstRead()), roomId, name, 'name', null)
+  }
+
+  private screen(filters: readonly CompiledFilter[], roomId: number, text: string): ScreenedText {
     const reasons: FlagReason[] = []
-    let stored = this.applyFilters(await this.current(), roomId, text, 'message', reasons)
+    let stored = filters.length === 0 ? text : this.applyFilters(filters, roomId, text, 'message', reasons)
     let notice: ContactKind[] | null = null
     if (this.guard !== 'off') {
       const found = detectContacts(stored)
@@ -70,11 +83,6 @@ export class Screening {
     }
     const original = stored === text ? null : text
     return { text: stored, screened: reasons.length > 0 || original !== null ? { original, reasons } : undefined, notice }
-  }
-
-  /** A room's name, screened by the filters (flags do not apply to names): 422 `filtered` when one refuses it. */
-  async roomName(roomId: number | null, name: string): Promise<string> {
-    return this.applyFilters(await this.current(), roomId, name, 'name', null)
   }
 
   /** Reads the filters again now (after a change on this instance). */
@@ -96,17 +104,21 @@ export class Screening {
   }
 
   /**
-   * The filters as last read. Past FILTER_REFRESH_MS they are read again in the background (the
-   * old ones serve meanwhile); only before the first read does a caller wait (and a failed first
-   * read fails the call: text is never stored unscreened).
+   * The filters as last read, or null before the first read. Past FILTER_REFRESH_MS they are read
+   * again in the background (the old ones serve meanwhile).
    */
-  private async current(): Promise<readonly CompiledFilter[]> {
-    if (this.now() - this.readAt < this.refreshMs) return this.filters
-    if (this.readAt === Number.NEGATIVE_INFINITY) await this.refresh()
-    else
+  private filtersNow(): readonly CompiledFilter[] | null {
+    if (this.readAt === Number.NEGATIVE_INFINITY) return null
+    if (this.reading === null && this.now() - this.readAt >= this.refreshMs)
       this.refresh().catch((err: unknown) => {
         this.logger.warn('reading the word filters failed; the ones read before still apply', { err })
       })
+    return this.filters
+  }
+
+  /** The first read, which a caller waits for (a failed one fails the call: text is never stored unscreened). */
+  private async firstRead(): Promise<readonly CompiledFilter[]> {
+    await this.refresh()
     return this.filters
   }
 
