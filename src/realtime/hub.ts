@@ -212,15 +212,23 @@ export class Hub {
    */
   private send(room: Room, roomId: number, frame: string, change: Waiting['change'], except?: string, about?: string) {
     const skips = (session: Session) => session.id === except || session.identity.userId === about
-    if (about !== undefined && this.userSockets.has(about) && [...room.sessions].some((s) => s.identity.userId === about)) {
-      // Rare (a user's own presence): each other live socket gets it on its own.
-      for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
-    } else {
-      // A socket's own publish reaches every subscriber of the topic but itself.
-      const skipped = except === undefined ? undefined : this.sessions.get(except)
-      if (skipped && skipped.roomId === roomId && skipped.socket.readyState === 1) skipped.socket.publish(roomTopic(roomId), frame)
-      else this.server?.publish(roomTopic(roomId), frame)
+    // A socket's own publish reaches every subscriber of the topic but itself: the session skipped,
+    // or the one socket here of the user `about`. Only when that user has several here (rare: a
+    // user's own presence, a notice about a message sent from two tabs) does each other socket get
+    // the frame on its own.
+    let via = except === undefined ? undefined : this.sessions.get(except)
+    let several = false
+    if (about !== undefined && this.userSockets.has(about)) {
+      for (const session of room.sessions) {
+        if (session.identity.userId !== about || session === via) continue
+        if (via !== undefined) several = true
+        via = session
+      }
     }
+    if (several) {
+      for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
+    } else if (via && via.roomId === roomId && via.socket.readyState === 1) via.socket.publish(roomTopic(roomId), frame)
+    else this.server?.publish(roomTopic(roomId), frame)
     for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ frame, change })
   }
 }
