@@ -184,6 +184,10 @@ export const configSchema = z.object({
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional().describe('Signs each webhook (X-Chat-Signature, HMAC-SHA256); required with WEBHOOK_URL'),
   WEBHOOK_TIMEOUT: positiveInt.max(300).default(10).describe('Seconds a webhook request may take before it counts as failed (and is retried)'),
   WEBHOOK_CONCURRENCY: positiveInt.max(256).default(8).describe('Webhook requests in flight at once, per instance'),
+  WEBHOOK_BATCH: positiveInt
+    .max(1000)
+    .default(1)
+    .describe("Events per webhook POST: 1 sends each event as its own JSON object; more sends up to that many as one JSON array (in order per room, one signature over the array; receivers still dedupe by each event's id)"),
   WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
   WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
   WEBHOOK_MAX_AGE: positiveInt

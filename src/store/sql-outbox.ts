@@ -99,8 +99,11 @@ export class SqlOutbox implements Outbox {
         yield* raw(sql`update ${events} set ${column(events.status)} = 'delivered', ${column(events.finishedAt)} = ${now}, ${column(events.attempts)} = ${events.attempts} + 1
           where ${inArray(events.id, done.events)} and ${events.status} = 'pending'`)
       }
-      // A cursor only moves forward (a retried message's row may be recorded after later ones).
-      for (const [room, message] of done.rooms) yield* raw(sql`update ${t.rooms} set ${column(t.rooms.webhookMessageId)} = ${message} where ${t.rooms.id} = ${room} and ${t.rooms.webhookMessageId} < ${message}`)
+      // A cursor only moves forward (a retried message's row may be recorded after later ones). Rooms
+      // in ascending order, as appends lock them: in another order two transactions could each hold
+      // a room the other waits for (Postgres answered such passes with a deadlock, and they were sent again).
+      for (const [room, message] of [...done.rooms].sort((x, y) => x[0] - y[0]))
+        yield* raw(sql`update ${t.rooms} set ${column(t.rooms.webhookMessageId)} = ${message} where ${t.rooms.id} = ${room} and ${t.rooms.webhookMessageId} < ${message}`)
     })
   }
 

@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.ts'
 import type { Presence } from '../realtime/presence.ts'
 import type { AttachmentLinks } from '../realtime/codec.ts'
 import type { MessageRow, Store } from '../store/store.ts'
-import { LANES, type WebhookEventRow } from '../store/outbox.ts'
+import { LANES } from '../store/outbox.ts'
 import { version } from '../version.ts'
 import { eventIdPrefix, messageEventId, toEnvelope, type WebhookEnvelope } from './payload.ts'
 import { Batcher, RoomNow, roomQueue, Semaphore, type Outgoing } from './room-queue.ts'
@@ -45,6 +45,26 @@ type StoredMessageEvent = {
 /** What one delivery lets the outbox record. */
 type Delivered = { event: number } | { room: number; message: number }
 
+/** An event ready to send: its envelope, what its delivery records, and how its failure is recorded (whether its room goes on). */
+interface Prepared {
+  envelope: WebhookEnvelope
+  delivered: Delivered
+  failed(outcome: Exclude<Outcome, { kind: 'delivered' }>, now: number): Promise<boolean>
+}
+
+/** A room's due events in a batched pass: those sent so far (`next`), and who is offline there now. */
+interface RoomState {
+  queue: Outgoing[]
+  next: number
+  now: RoomNow
+}
+
+/** A room's share of one batch. */
+interface BatchPart {
+  room: RoomState
+  items: Outgoing[]
+}
+
 /**
  * Sends the outbox's events, and a `message.created` for each message stored, to WEBHOOK_URL.
  * Events go out through lanes (by room): an instance leases lanes and renews the lease while it
@@ -81,6 +101,8 @@ export class WebhookDispatcher {
 
   /** The delivered counter, labelled once (one increment per event). */
   private readonly deliveredCount
+  /** Events per POST (WEBHOOK_BATCH). */
+  private readonly batchSize: number
 
   constructor(
     private readonly store: Store,
@@ -95,6 +117,7 @@ export class WebhookDispatcher {
     this.requests = new Semaphore(config.WEBHOOK_CONCURRENCY)
     this.poster = webhookPoster(config.WEBHOOK_URL, config.WEBHOOK_TIMEOUT * 1000, config.HTTP_PROXY)
     this.deliveredCount = metrics.webhookDeliveries.labels('delivered')
+    this.batchSize = config.WEBHOOK_BATCH
   }
 
   async start(): Promise<void> {
@@ -183,50 +206,109 @@ export class WebhookDispatcher {
     const keys = new Set([...eventsByKey.keys(), ...messagesByKey.keys()])
     const queues = [...keys].map((key) => roomQueue(eventsByKey.get(key) ?? [], messagesByKey.get(key)?.messages ?? [], messagesByKey.get(key)?.more ?? false, now)).filter((q) => q.length > 0)
     await this.fillMessages(queues.flat())
-    await Promise.all(queues.map((queue) => this.sendRoom(queue)))
+    await this.sendQueues(queues)
     const more = !allEvents || from > 0 || behind.length === PASS_ROOMS || [...messagesByKey.values()].some((r) => r.more)
     if (more && queues.length > 0) this.passes.get(lane)!.again = true
   }
 
   /**
-   * A room's due events, in order, until one fails. Each is recorded as delivered before the next
-   * is sent, so a crash repeats at most the one whose answer was not recorded yet.
+   * The rooms' due events. One at a time (WEBHOOK_BATCH=1): each room's in order, rooms side by
+   * side. In batches: rounds, each POSTing every room's next events (up to WEBHOOK_BATCH in all per
+   * POST, a room's in order), so no room has more than one batch in flight and a room whose batch
+   * failed waits for its retry.
    */
+  private async sendQueues(queues: Outgoing[][]) {
+    if (this.batchSize === 1) return void (await Promise.all(queues.map((queue) => this.sendRoom(queue))))
+    let active: RoomState[] = queues.map((queue) => ({ queue, next: 0, now: new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT) }))
+    while (active.length > 0 && !this.stopped) {
+      const batches: BatchPart[][] = []
+      let batch: BatchPart[] = []
+      let size = 0
+      for (const room of active) {
+        if (size === this.batchSize) {
+          batches.push(batch)
+          batch = []
+          size = 0
+        }
+        const items = room.queue.slice(room.next, room.next + this.batchSize - size)
+        batch.push({ room, items })
+        size += items.length
+      }
+      if (batch.length > 0) batches.push(batch)
+      const going = await Promise.all(batches.map((parts) => this.sendBatch(parts)))
+      active = batches.flatMap((parts, i) => (going[i] ? parts.map((part) => part.room) : [])).filter((room) => room.next < room.queue.length)
+    }
+  }
+
+  /**
+   * One POST of the parts' events as a JSON array. Delivered: each is recorded, and the rooms go on.
+   * Refused for good (a 4xx): each is dead-lettered, in order, and the rooms go on. To be retried:
+   * the first event of each room is recorded as failed (the rest wait behind it, unsent, and go
+   * again with the same ids), and the rooms stop until then. Whether the rooms go on.
+   */
+  private async sendBatch(parts: BatchPart[]): Promise<boolean> {
+    const prepared = await Promise.all(parts.map((part) => Promise.all(part.items.map((item) => this.prepare(item, part.room.now)))))
+    const outcome = await this.requests.run(() => this.post(prepared.flat().map((p) => p.envelope)))
+    for (const part of parts) part.room.next += part.items.length
+    if (outcome.kind === 'delivered') {
+      await Promise.all(prepared.flat().map((p) => this.recordDelivery(p.delivered)))
+      return true
+    }
+    const now = Date.now()
+    if (outcome.kind === 'dead') {
+      for (const room of prepared) for (const p of room) await p.failed(outcome, now)
+      return true
+    }
+    await Promise.all(prepared.map((room) => room[0]?.failed(outcome, now)))
+    return false
+  }
+
+  /** A room's due events, in order, until one fails (WEBHOOK_BATCH=1). */
   private async sendRoom(queue: Outgoing[]) {
     const room = new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT)
     for (const item of queue) {
       if (this.stopped) return
-      const goOn = item.kind === 'event' ? await this.sendEvent(item.event, room) : await this.sendMessage(item.message, room)
+      const prepared = await this.prepare(item, room)
+      const outcome = await this.requests.run(() => this.post(prepared.envelope))
+      const goOn = outcome.kind === 'delivered' ? await this.recordDelivery(prepared.delivered) : await prepared.failed(outcome, Date.now())
       if (!goOn) return
     }
   }
 
-  /** An outbox event; whether the room goes on (it was delivered or dead-lettered). */
-  private async sendEvent(event: WebhookEventRow, room: RoomNow): Promise<boolean> {
-    const stored = JSON.parse(event.data) as Record<string, unknown>
-    // A message's offline_user_ids are decided at its first attempt and kept for the retries.
-    const message = stored.message as MessageRow | undefined
-    if (event.type === 'message.created' && message && !stored.offlineUserIds) stored.offlineUserIds = await room.offline(message)
-    const outcome = await this.requests.run(() => this.post(toEnvelope(event, this.idPrefix, stored, this.links)))
-    if (outcome.kind === 'delivered') return this.recordDelivery({ event: event.id })
-    const now = Date.now()
-    const retryAt = outcome.kind === 'retry' ? this.retryAt(event.attempts, event.createdAt, outcome.retryAfterMs, now) : null
-    await this.store.outbox.failed(event.id, outcome.error, retryAt, now, JSON.stringify(stored))
-    return this.recordFailure(retryAt, event.type, outcome.error)
-  }
-
   /**
-   * A message's `message.created`, read from the messages table. Its first failure makes it an
-   * outbox event (with what this attempt decided), retried from then on like the others.
+   * An event as it is sent (an outbox row, or a message's `message.created` read from the messages
+   * table, with who is offline decided at its first attempt and kept for the retries), what its
+   * delivery records, and how its failure is recorded: a message's first failure makes it an outbox
+   * event, retried from then on like the others. Each is recorded before the room's next is sent,
+   * so a crash repeats at most what was sent but not recorded yet.
    */
-  private async sendMessage(message: MessageRow, room: RoomNow): Promise<boolean> {
+  private async prepare(item: Outgoing, room: RoomNow): Promise<Prepared> {
+    if (item.kind === 'event') {
+      const { event } = item
+      const stored = JSON.parse(event.data) as Record<string, unknown>
+      const message = stored.message as MessageRow | undefined
+      if (event.type === 'message.created' && message && !stored.offlineUserIds) stored.offlineUserIds = await room.offline(message)
+      return {
+        envelope: toEnvelope(event, this.idPrefix, stored, this.links),
+        delivered: { event: event.id },
+        failed: async (outcome, now) => {
+          const retryAt = outcome.kind === 'retry' ? this.retryAt(event.attempts, event.createdAt, outcome.retryAfterMs, now) : null
+          await this.store.outbox.failed(event.id, outcome.error, retryAt, now, JSON.stringify(stored))
+          return this.recordFailure(retryAt, event.type, outcome.error)
+        },
+      }
+    }
+    const { message } = item
     const stored: StoredMessageEvent = { messageId: message.id, eventId: messageEventId(message.id), message, offlineUserIds: await room.offline(message) }
-    const outcome = await this.requests.run(() => this.post(toEnvelope({ id: message.id, type: 'message.created', createdAt: message.createdAt }, this.idPrefix, stored, this.links)))
-    if (outcome.kind === 'delivered') return this.recordDelivery({ room: message.roomId, message: message.id })
-    const now = Date.now()
-    const retryAt = outcome.kind === 'retry' ? this.retryAt(0, message.createdAt, outcome.retryAfterMs, now) : null
-    await this.store.outbox.messageFailed(message, JSON.stringify(stored), outcome.error, retryAt, now)
-    return this.recordFailure(retryAt, 'message.created', outcome.error)
+    return {
+      envelope: toEnvelope({ id: message.id, type: 'message.created', createdAt: message.createdAt }, this.idPrefix, stored, this.links),
+      delivered: { room: message.roomId, message: message.id },
+      failed: async (outcome, now) => {
+        const retryAt = outcome.kind === 'retry' ? this.retryAt(0, message.createdAt, outcome.retryAfterMs, now) : null
+        await this.store.outbox.messageFailed(message, JSON.stringify(stored), outcome.error, retryAt, now)
+        return this.recordFailure(retryAt, 'message.created', outcome.error)
+      },
+    }
   }
 
   private async recordDelivery(item: Delivered): Promise<true> {
@@ -255,14 +337,16 @@ export class WebhookDispatcher {
     }
   }
 
-  private async post(envelope: WebhookEnvelope): Promise<Outcome> {
-    const body = JSON.stringify(envelope)
+  /** POSTs one event (its object), or a batch (an array of them, one signature over the whole body). */
+  private async post(sent: WebhookEnvelope | WebhookEnvelope[]): Promise<Outcome> {
+    const body = JSON.stringify(sent)
+    const named: Record<string, string> = Array.isArray(sent) ? { 'x-chat-event-count': String(sent.length) } : { 'x-chat-event-id': sent.id }
     try {
       const answer = await this.poster.post(
         {
           'content-type': 'application/json',
           'user-agent': `gateway-chat/${version}`,
-          'x-chat-event-id': envelope.id,
+          ...named,
           'x-chat-signature': signatureHeader(this.config.WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000)),
         },
         body,

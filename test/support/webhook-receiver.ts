@@ -6,7 +6,7 @@
  *   GET  /received   every webhook so far: [{body, id, signature, at}]; ?from=n: from the nth on
  */
 type Reply = { status?: number; retryAfter?: string; delayMs?: number }
-const received: { body: string; id: string | null; signature: string | null; at: number }[] = []
+const received: { body: string; id: string | null; count: string | null; signature: string | null; at: number }[] = []
 let script: Reply[] = []
 let always: Reply | null = null
 
@@ -19,7 +19,7 @@ const server = Bun.serve({
     const path = url.pathname
     if (path === '/hook') {
       const body = await request.text()
-      received.push({ body, id: request.headers.get('x-chat-event-id'), signature: request.headers.get('x-chat-signature'), at: Date.now() })
+      received.push({ body, id: request.headers.get('x-chat-event-id'), count: request.headers.get('x-chat-event-count'), signature: request.headers.get('x-chat-signature'), at: Date.now() })
       const reply = script.shift() ?? always ?? {}
       if (reply.delayMs) await Bun.sleep(reply.delayMs)
       return new Response('ok', { status: reply.status ?? 200, headers: reply.retryAfter ? { 'retry-after': reply.retryAfter } : {} })

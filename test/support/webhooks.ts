@@ -5,6 +5,8 @@ import { until } from './wait.ts'
 export interface Received {
   body: string
   id: string | null
+  /** X-Chat-Event-Count: how many events a batch holds (absent for one event). */
+  count: string | null
   signature: string | null
   at: number
 }
