@@ -5,7 +5,9 @@
  * per message, and events the receiver got per second, with how long the outbox took to drain after
  * the load stopped. Prints a table and one JSON line.
  *
- *   bun bench/webhooks.ts --binary <chat-server> [--seconds 5] [--rounds 3]
+ *   bun bench/webhooks.ts --binary <chat-server> [--seconds 5] [--rounds 3] [--batch 1]
+ *
+ * `--batch` sets WEBHOOK_BATCH (events per POST); the receiver counts each event of a batch.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -13,30 +15,38 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { cpuPerMessage, runJson, startServer, storedCount } from './servers.ts'
 
-const { values } = parseArgs({ options: { binary: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' } } })
+const { values } = parseArgs({ options: { binary: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, batch: { type: 'string', default: '1' } } })
 if (!values.binary) throw new Error('--binary (the compiled chat server) is required')
 const binary = values.binary
 const seconds = Number(values.seconds)
 const rounds = Number(values.rounds)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-// The receiver: counts message.created events (ids, so a repeat would show), answers 200.
+// The receiver: counts events (ids, so a repeat would show), answers 200. A batch is read for its events' ids.
 const ids = new Set<string>()
 let events = 0
+let posts = 0
 const receiver = Bun.serve({
   port: 0,
   hostname: '127.0.0.1',
   async fetch(request) {
-    await request.arrayBuffer()
-    events++
-    ids.add(request.headers.get('x-chat-event-id') ?? '')
+    posts++
+    if (request.headers.get('x-chat-event-count') === null) {
+      await request.arrayBuffer()
+      events++
+      ids.add(request.headers.get('x-chat-event-id') ?? '')
+    } else {
+      const batch = (await request.json()) as { id: string }[]
+      events += batch.length
+      for (const event of batch) ids.add(event.id)
+    }
     return new Response('ok')
   },
 })
 
 async function round(webhooks: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'chat-webhooks-'))
-  const server = await startServer(binary, dir, webhooks ? { WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hook`, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789' } : {})
+  const server = await startServer(binary, dir, webhooks ? { WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hook`, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789', WEBHOOK_BATCH: values.batch! } : {})
   try {
     const rooms: number[] = []
     for (let i = 0; i < 20; i++) {
@@ -99,11 +109,12 @@ try {
     drainSeconds: median(on.map((r) => r.drainSeconds)),
     allDelivered: on.every((r) => r.delivered >= r.expected) ? 1 : 0,
     repeats: events - ids.size,
+    eventsPerPost: events / Math.max(1, posts),
   }
   const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2))
   console.log(
     [
-      `webhooks: fan-out 20 rooms x 10 clients, ${seconds} s, medians of ${rounds} alternating rounds on fresh servers (SQLite)`,
+      `webhooks: fan-out 20 rooms x 10 clients, ${seconds} s, medians of ${rounds} alternating rounds on fresh servers (SQLite), WEBHOOK_BATCH=${values.batch} (${result.eventsPerPost.toFixed(1)} events per POST)`,
       '| figure | webhooks off | webhooks on | ratio |',
       '| --- | ---: | ---: | ---: |',
       `| messages stored/s | ${fmt(result.storedOff)} | ${fmt(result.storedOn)} | ${(result.storedOn / result.storedOff).toFixed(3)} |`,

@@ -167,6 +167,8 @@ export interface Membership {
   directRoomsOf(a: string, b: string): Promise<number[]>
   /** Those in the room who have blocked `userId` (whose words must not be pushed to them). */
   blockersIn(roomId: number, userId: string): Promise<Set<string>>
+  /** `blockersIn` for several users at once, by user (a user nobody there blocked is absent). */
+  blockersOf(roomId: number, userIds: readonly string[]): Promise<Map<string, Set<string>>>
   /** Remembers the profiles the gateway forwarded (one per user; the latest wins), in one statement. */
   saveProfiles(profiles: readonly Identity[]): Promise<void>
 }
@@ -314,6 +316,16 @@ export function blockersInQuery(t: Tables, roomId: number, userId: string) {
   const { m, b } = aliases(t)
   return sql`select ${b.userId} as "userId" from ${t.blocks} ${b}
     where ${b.blockedId} = ${userId} and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${roomId} and ${m.userId} = ${b.userId})`
+}
+
+/** Those in the room who blocked any of `userIds`, by whom they blocked: one seek per user, in one statement. */
+export function blockersOfQuery(t: Tables, roomId: number, userIds: readonly string[]) {
+  const { m, b } = aliases(t)
+  return sql`select ${b.blockedId} as "blockedId", ${b.userId} as "userId" from ${t.blocks} ${b}
+    where ${b.blockedId} in (${sql.join(
+      userIds.map((id) => sql`${id}`),
+      sql`, `,
+    )}) and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${roomId} and ${m.userId} = ${b.userId})`
 }
 
 /**

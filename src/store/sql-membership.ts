@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, ne, or, sql } from 'drizzle-orm'
 import type { Identity } from '../identity.ts'
 import {
   blockersInQuery,
+  blockersOfQuery,
   crowdedRoomsQuery,
   directKey,
   inboxQuery,
@@ -331,6 +332,17 @@ export class SqlMembership implements Membership {
 
   async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
     return new Set((await this.database.rows<{ userId: string }>(blockersInQuery(this.database.t, roomId, userId))).map((r) => r.userId))
+  }
+
+  async blockersOf(roomId: number, userIds: readonly string[]): Promise<Map<string, Set<string>>> {
+    const found = new Map<string, Set<string>>()
+    if (userIds.length === 0) return found
+    for (const row of await this.database.rows<{ blockedId: string; userId: string }>(blockersOfQuery(this.database.t, roomId, userIds))) {
+      let blockers = found.get(row.blockedId)
+      if (!blockers) found.set(row.blockedId, (blockers = new Set()))
+      blockers.add(row.userId)
+    }
+    return found
   }
 }
 

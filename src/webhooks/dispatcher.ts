@@ -59,6 +59,9 @@ interface RoomState {
   now: RoomNow
 }
 
+/** The messages a room's queue sends (read from the messages table). */
+const messagesOf = (queue: readonly Outgoing[]) => queue.flatMap((item) => (item.kind === 'message' ? [item.message] : []))
+
 /** A room's share of one batch. */
 interface BatchPart {
   room: RoomState
@@ -219,7 +222,7 @@ export class WebhookDispatcher {
    */
   private async sendQueues(queues: Outgoing[][]) {
     if (this.batchSize === 1) return void (await Promise.all(queues.map((queue) => this.sendRoom(queue))))
-    let active: RoomState[] = queues.map((queue) => ({ queue, next: 0, now: new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT) }))
+    let active: RoomState[] = queues.map((queue) => ({ queue, next: 0, now: new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT, messagesOf(queue)) }))
     while (active.length > 0 && !this.stopped) {
       const batches: BatchPart[][] = []
       let batch: BatchPart[] = []
@@ -265,7 +268,7 @@ export class WebhookDispatcher {
 
   /** A room's due events, in order, until one fails (WEBHOOK_BATCH=1). */
   private async sendRoom(queue: Outgoing[]) {
-    const room = new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT)
+    const room = new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT, messagesOf(queue))
     for (const item of queue) {
       if (this.stopped) return
       const prepared = await this.prepare(item, room)

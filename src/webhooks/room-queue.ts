@@ -44,7 +44,18 @@ export class RoomNow {
     private readonly store: Store,
     private readonly presence: Presence,
     private readonly limit: number,
-  ) {}
+    /** The room's messages this pass will send: who blocked their senders is read for all of them at once. */
+    messages: readonly MessageRow[] = [],
+  ) {
+    const senders = [...new Set(messages.map((m) => m.userId))]
+    if (senders.length < 2) return
+    const all = this.store.membership.blockersOf(messages[0]!.roomId, senders)
+    for (const sender of senders)
+      this.blockers.set(
+        sender,
+        all.then((found) => found.get(sender) ?? new Set()),
+      )
+  }
 
   /**
    * Those in the room when the message was sent, but its sender, with no socket in the room now:
