@@ -52,6 +52,21 @@ const everySent = (roomId: number, sent: number[]) =>
   }, 40_000)
 
 describe('webhooks across three instances', () => {
+  it('should spread the lanes over the instances alive, each holding about its share and every lane held', async () => {
+    const sql = new Bun.SQL(db.url)
+    try {
+      await eventually(async () => {
+        const rows = (await sql`select owner, count(*)::int as lanes from webhook_lanes where owner is not null and until > ${Date.now()} group by owner`) as { owner: string; lanes: number }[]
+        expect(rows.length).toBe(3)
+        expect(rows.reduce((n, r) => n + r.lanes, 0)).toBe(64)
+        // Each at most its share (64 / 3, rounded up: 22), so none holds fewer than 64 - 2 x 22.
+        for (const r of rows) expect([r.lanes >= 20, r.lanes <= 22]).toEqual([true, true])
+      }, 30_000)
+    } finally {
+      await sql.close()
+    }
+  }, 40_000)
+
   it('should send each event once in normal operation, whichever instance stored it, in order per room', async () => {
     const rooms = [await room(0, 'a'), await room(1, 'b'), await room(2, 'c')]
     const sent: number[] = []

@@ -98,10 +98,13 @@ export interface Outbox {
    * room's cursor moves to its newest message: what was stored meanwhile is not sent.
    */
   follow(on: boolean): Promise<void>
-  /** Renews this instance's lanes and takes free or expired ones, up to `most` in all; the lanes it holds. */
-  leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]>
-  /** Gives the instance's lanes up (it is stopping). */
-  releaseLanes(instance: string): Promise<void>
+  /**
+   * Renews this instance's lanes and takes free or expired ones, up to `most` in all; the lanes it
+   * holds. A lane another instance released counts as free once it was released at or before `freeSince`.
+   */
+  leaseLanes(instance: string, now: number, leaseMs: number, most: number, freeSince?: number): Promise<number[]>
+  /** Gives the instance's lanes up (it is stopping), or only `only` (another instance's share), released at `now`. */
+  releaseLanes(instance: string, only?: readonly number[], now?: number): Promise<void>
   /** A lane's pending events by position, then id (due or not: a later event of a key waits for an earlier one). */
   pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]>
   /** A lane's rooms with messages whose events are not done yet, by id, after room `afterRoom`. */

@@ -63,10 +63,11 @@ export class SqlOutbox implements Outbox {
    * repeated outside the subquery: on Postgres, a row another instance leased meanwhile is checked
    * again as it is now, and left to it.
    */
-  async leaseLanes(instance: string, now: number, leaseMs: number, most: number): Promise<number[]> {
+  async leaseLanes(instance: string, now: number, leaseMs: number, most: number, freeSince = now): Promise<number[]> {
     const { db, t } = this.database
     const lanes = t.webhookLanes
-    const takeable = sql`(${lanes.owner} = ${instance} or ${lanes.owner} is null or ${lanes.until} < ${now})`
+    // Its own, those nobody holds (a released lane since `freeSince`), and those whose lease ran out.
+    const takeable = sql`(${lanes.owner} = ${instance} or (${lanes.owner} is null and coalesce(${lanes.until}, 0) <= ${freeSince}) or ${lanes.until} < ${now})`
     const chosen = db.select({ lane: lanes.lane }).from(lanes).where(takeable).orderBy(sql`case when ${lanes.owner} = ${instance} then 0 else 1 end`, asc(lanes.lane)).limit(most)
     const leased = await db
       .update(lanes)
@@ -76,9 +77,14 @@ export class SqlOutbox implements Outbox {
     return leased.map((r) => r.lane)
   }
 
-  async releaseLanes(instance: string): Promise<void> {
+  async releaseLanes(instance: string, only?: readonly number[], now?: number): Promise<void> {
     const { db, t } = this.database
-    await db.update(t.webhookLanes).set({ owner: null, until: null }).where(eq(t.webhookLanes.owner, instance))
+    const lanes = t.webhookLanes
+    // A lane given up for another instance keeps when it was released (`until`), so that one takes it first.
+    await db
+      .update(lanes)
+      .set({ owner: null, until: now ?? null })
+      .where(and(eq(lanes.owner, instance), only === undefined ? undefined : inArray(lanes.lane, [...only])))
   }
 
   async pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]> {

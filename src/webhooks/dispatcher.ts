@@ -5,11 +5,15 @@ import type { Presence } from '../realtime/presence.ts'
 import type { AttachmentLinks } from '../realtime/codec.ts'
 import type { MessageRow, Store } from '../store/store.ts'
 import { LANES } from '../store/outbox.ts'
+import { INSTANCE_STALE_MS } from '../store/instances.ts'
 import { version } from '../version.ts'
 import { eventIdPrefix, messageEventId, toEnvelope, type WebhookEnvelope } from './payload.ts'
 import { Batcher, RoomNow, roomQueue, Semaphore, type Outgoing } from './room-queue.ts'
 import { RequestFailed, webhookPoster, type WebhookPoster } from './post.ts'
 import { signatureHeader } from './signing.ts'
+
+/** A lane released for another instance that none took within this is taken back (no other instance sends webhooks). */
+const ORPHAN_MS = 10_000
 
 /** How often due events are looked for when nothing wakes the dispatcher sooner. */
 const POLL_MS = 500
@@ -91,6 +95,7 @@ export class WebhookDispatcher {
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private idPrefix = ''
   private lanes = new Set<number>()
+  private leasing = false
   /** Deliveries recorded together: those answered in the same turn share one transaction. */
   private readonly deliveries = new Batcher<Delivered>((items) => {
     const events: number[] = []
@@ -157,15 +162,36 @@ export class WebhookDispatcher {
     this.poster.close()
   }
 
-  /** Renews this instance's lanes and takes free or expired ones. */
+  /**
+   * Renews this instance's share of the lanes (an even split over the instances alive, by their
+   * heartbeats) and takes free or expired ones up to it. Lanes held past the share are given up once
+   * their pass is done (so no event is sent by two instances), for an instance short of its share
+   * to take at its next lease; lanes nobody took for ORPHAN_MS (no other instance sends webhooks)
+   * are taken back.
+   */
   private async lease() {
-    if (this.stopped) return
+    // One at a time: giving lanes up waits for their passes, which may outlast the interval.
+    if (this.stopped || this.leasing) return
+    this.leasing = true
+    const { outbox } = this.store
     try {
-      this.lanes = new Set(await this.store.outbox.leaseLanes(this.instance, Date.now(), this.leaseMs, LANES))
+      const now = Date.now()
+      const alive = (await this.store.instancesSeenSince(now - INSTANCE_STALE_MS)).length
+      const share = Math.ceil(LANES / Math.max(1, alive))
+      const held = new Set(await outbox.leaseLanes(this.instance, now, this.leaseMs, share))
+      const beyond = [...this.lanes].filter((lane) => !held.has(lane))
+      this.lanes = held
+      if (beyond.length > 0) {
+        await Promise.all(beyond.map((lane) => this.passes.get(lane)?.done))
+        await outbox.releaseLanes(this.instance, beyond, Date.now())
+      }
+      for (const lane of await outbox.leaseLanes(this.instance, now, this.leaseMs, LANES, now - ORPHAN_MS)) this.lanes.add(lane)
     } catch (err) {
       // Without a lease nothing is sent from here; another instance (or this one, later) takes over.
       this.lanes = new Set()
       this.logger.warn('leasing webhook lanes failed; will retry', { err })
+    } finally {
+      this.leasing = false
     }
   }
 
