@@ -261,8 +261,13 @@ export class SqlModeration {
   }
 }
 
-/** A step: writes a sanction, replacing one of the same kind. */
+/**
+ * A step: writes a sanction, replacing one of the same kind. The room's mutes that ended are
+ * cleared on the way: while a room has any row, its writes read their senders' (write-rules.ts).
+ */
 function* upsertSanction(t: Tables, tx: QueryBuilder, sanction: Sanction) {
+  const s = t.sanctions
+  yield* run(tx.delete(s).where(and(eq(s.roomId, sanction.roomId), sql`${s.until} is not null and ${s.until} <= ${sanction.createdAt}`)))
   yield* run(
     tx
       .insert(t.sanctions)
