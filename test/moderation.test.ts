@@ -97,6 +97,13 @@ for (const store of STORES) {
       expect((await json<Problem>(put(`/chat/v1/room/${roomId}/messages/${before.id}/reactions/${encodeURIComponent('👍')}/`, undefined, identityHeaders(buyer)), 403)).code).toBe('muted')
       socket.sendMessage('소켓으로 보내기')
       expect(await socket.next((f) => f.type === 'chat.error' && f.code === 'muted')).toMatchObject({ code: 'muted' })
+      // What a muted user types is not announced either (their socket learnt of the mute from the refusal).
+      const watcher = await TestSocket.connect(server, roomId, seller)
+      await watcher.barrier()
+      socket.send({ type: 'chat.typing' })
+      await socket.barrier()
+      await watcher.barrier()
+      expect(watcher.all('chat.typing')).toEqual([])
       // Reading goes on.
       expect((await server.http(`/chat/v1/room/${roomId}/messages/`, { headers: identityHeaders(buyer) })).status).toBe(200)
       // Others still send.
@@ -107,6 +114,12 @@ for (const store of STORES) {
       expect((await del(`/chat/v1/room/${roomId}/mutes/${buyer.user_id}/`, identityHeaders(mod))).status).toBe(204)
       expect((await json<Problem>(del(`/chat/v1/room/${roomId}/mutes/${buyer.user_id}/`, identityHeaders(mod)), 404)).code).toBe('not_muted')
       await sent(roomId, buyer, '감사합니다')
+      // Unmuted, a send from the socket goes, and so does its typing again.
+      socket.sendMessage('이제 보내져요')
+      await watcher.next((f) => f.type === 'chat.message' && f.message === '이제 보내져요')
+      socket.send({ type: 'chat.typing' })
+      expect(await watcher.next('chat.typing')).toMatchObject({ user_id: buyer.user_id })
+      await watcher.close()
       expect((await json<{ attachments: { id: string }[] }>(server.post('/chat/v1/message/', withFile, identityHeaders(buyer)), 201)).attachments.map((f) => f.id)).toEqual([upload.id])
 
       // A mute with an end says when, and ends by itself.

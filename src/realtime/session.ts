@@ -40,6 +40,8 @@ export interface Session extends Connection {
   lastTypingAt: number
   /** In a direct room: true while one of the pair has blocked the other (sends are refused). */
   blocked: boolean
+  /** Until when (ms) a write of this socket's user was refused as muted: their typing is not relayed meanwhile. */
+  mutedUntil: number
 }
 
 /**
@@ -57,7 +59,7 @@ let opened = 0
 
 /** A new session for a socket that just opened. */
 export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits, blocked = false): Session {
-  return { id: newConnectionId(), identity, roomId, topic: roomTopic(roomId), socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked }
+  return { id: newConnectionId(), identity, roomId, topic: roomTopic(roomId), socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
 }
 
 /** A new id for a connection: unique across instances. */

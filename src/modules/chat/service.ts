@@ -149,6 +149,8 @@ export class ChatService {
     }
     if (session.blocked) return
     const now = Date.now()
+    // A muted user reads; what they type is not announced either.
+    if (now < session.mutedUntil) return
     if (now - session.lastTypingAt < config.TYPING_INTERVAL_MS) return
     session.lastTypingAt = now
     if (access.knownOpen(session.roomId)) return this.typing(session)
@@ -193,6 +195,7 @@ export class ChatService {
       const { messages } = this.deps
       const quote = outgoing.replyTo === null ? null : await messages.quote(session.roomId, outgoing.replyTo)
       const { message, duplicate } = await messages.record(session.identity, session.roomId, { ...outgoing, replyTo: quote })
+      session.mutedUntil = 0
       if (duplicate) session.socket.send(encodeMessageFrame(message, this.deps.links))
       if (this.yetToSend.delete(session)) messages.tookPart(session.identity.userId, session.roomId)
     } catch (err) {
@@ -215,6 +218,7 @@ export class ChatService {
     if (err instanceof RoomClosedError) return this.refuse(session, err.code, roomClosed(err).message)
     // Banned meanwhile (its eviction may not have reached this instance yet): closed as the ban closes it.
     if (err instanceof SanctionedError && err.code === 'banned') return this.deps.closer.close(session, CloseCode.removed, 'banned')
+    if (err instanceof SanctionedError) session.mutedUntil = err.until ?? Number.POSITIVE_INFINITY
     if (err instanceof SanctionedError || err instanceof SlowModeError) {
       const problem = moderated(err, Date.now())
       const retryAfter = problem.headers?.['retry-after']
