@@ -1,4 +1,4 @@
-import { and, eq, getTableColumns, sql } from 'drizzle-orm'
+import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import { messageChangedEvent, messageFlaggedEvent, writeEvents, type Outbox } from './outbox.ts'
 import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
@@ -68,8 +68,6 @@ export interface ChangeRequest {
   by: string
   /** A service call (the app's backend): not held to membership, windows or authorship of unsends. */
   service: boolean
-  /** The user moderates the room (or owns it): they may unsend anyone's message, at any age. */
-  moderator?: boolean
   change: MessageChange
   /** What moderation made of an edit's text (see `Screened`). */
   screened?: Screened
@@ -208,6 +206,15 @@ export function prepareChanges(database: SqlDatabase) {
           .where(and(eq(t.sanctions.roomId, p('roomId')), eq(t.sanctions.userId, p('userId')))),
       'rows',
     ),
+    moderates: database.statement(
+      (tx) =>
+        tx
+          .select({ roomId: t.moderators.roomId })
+          .from(t.moderators)
+          .where(and(eq(t.moderators.userId, p('userId')), inArray(t.moderators.roomId, [0, p('roomId')])))
+          .limit(1),
+      'rows',
+    ),
     audit: database.statement((tx) => tx.insert(t.auditLog).values({ at: p('at'), actor: p('actor'), action: p('action'), roomId: p('roomId'), userId: p('userId'), messageId: p('messageId') }), 'run'),
   }
 }
@@ -225,7 +232,6 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
   const { t } = database
   const s = statements
   const { roomId, messageId, by, service, change, at, rules, screened } = request
-  const moderator = service || request.moderator === true
   return database.transaction(function* (tx) {
     const [room] = yield* s.room({ roomId })
     if (!room) throw new ChangeRefused('message_not_found')
@@ -259,9 +265,12 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
         break
       case 'unsend':
         if (message.deleted) return { message, made: null }
-        if (!moderator && role !== 'owner') {
-          if (!authored) throw new ChangeRefused('not_author')
-          if (at - message.createdAt > rules.unsendWindowMs) throw new ChangeRefused('unsend_window_closed')
+        // Its author within the window; anyone's, at any age: the app's backend, a private room's
+        // owner, the room's moderators (read here, in the unsend's transaction).
+        if (!service && role !== 'owner') {
+          if (authored) {
+            if (at - message.createdAt > rules.unsendWindowMs) throw new ChangeRefused('unsend_window_closed')
+          } else if ((yield* s.moderates({ userId: by, roomId })).length === 0) throw new ChangeRefused('not_author')
         }
         yield* s.forgetReactions({ messageId })
         yield* s.unsent({ version, messageId })

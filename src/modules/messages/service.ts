@@ -141,10 +141,9 @@ export class MessageService {
    * answers them (`refusal`); membership is checked again where it commits (NotAMemberError).
    */
   async applyChange(by: string, service: boolean, roomId: number, messageId: number, change: MessageChange): Promise<ChangeResult> {
-    // An edit's text is screened as a message's; an unsend by a moderator may take anyone's message.
+    // An edit's text is screened as a message's.
     const screened = change.type === 'edit' ? await this.screening.message(roomId, change.body) : null
-    const moderator = change.type === 'unsend' && !service && (await this.store.moderation.moderates(by, roomId))
-    const request: ChangeRequest = { roomId, messageId, by, service, moderator, change: screened ? { type: 'edit', body: screened.text } : change, at: Date.now(), rules: this.rules, screened: screened?.screened }
+    const request: ChangeRequest = { roomId, messageId, by, service, change: screened ? { type: 'edit', body: screened.text } : change, at: Date.now(), rules: this.rules, screened: screened?.screened }
     let result: ChangeResult
     try {
       result = await this.store.changeMessage(request)
