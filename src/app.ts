@@ -36,6 +36,7 @@ import { ReportService } from './modules/reports/service.ts'
 import { chatRoutes } from './modules/chat/index.ts'
 import { ChatService } from './modules/chat/service.ts'
 import { createRealtime, type RealtimeDeps } from './realtime/index.ts'
+import { isRedisOutage } from './realtime/redis-connection.ts'
 import { Files } from './modules/uploads/files.ts'
 import { uploadRoutes } from './modules/uploads/index.ts'
 import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './modules/uploads/model.ts'
@@ -78,6 +79,11 @@ function toAppError(code: string | number, error: unknown, logger: Logger): AppE
   if (isStorageOutage(error)) {
     logger.warn('storage unavailable', { err: error instanceof Error ? error : new Error(String(error)) })
     return unavailable('storage_unavailable', 'The database cannot be reached right now; try again shortly.')
+  }
+  // Redis away (the presence a room list or detail shows): like the broker's outage, a 503.
+  if (isRedisOutage(error)) {
+    logger.warn('redis unavailable', { err: error as Error })
+    return unavailable('presence_unavailable', 'Who is online cannot be read right now; try again shortly.')
   }
   logger.error('unhandled error', { err: error instanceof Error ? error : new Error(String(error)) })
   return new AppError(500, 'internal_error', 'Internal Server Error', 'Something went wrong; it has been logged.')

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import { FaultProxy } from './support/fault-proxy.ts'
 import type { ServerProcess } from './support/process.ts'
-import { endpoint, handshake, UNLIMITED, type TestUser } from './support/server.ts'
+import { endpoint, handshake, identityHeaders, UNLIMITED, type TestUser } from './support/server.ts'
 import { TestSocket } from './support/socket.ts'
 
 // Two instances on one fresh Postgres database and a Redis of their own, which the tests stop; the
@@ -103,6 +103,11 @@ describe('Redis away while sockets open', () => {
     }
     await Bun.sleep(500)
     expect(alive(instances[0]!)).toBe(true)
+    // What reads who is online (a room's detail, the rooms list) answers 503, never 500.
+    for (const path of [`/chat/v1/room/${rooms[0]}/`, '/chat/v1/rooms/']) {
+      const res = await fetch(`${instances[0]!.base}${path}`, { headers: identityHeaders(user('u0')) })
+      expect({ path, status: res.status, code: ((await res.json()) as { code: string }).code }).toEqual({ path, status: 503, code: 'presence_unavailable' })
+    }
     for (const outcome of outcomes) expect(['closed 1013', 'refused 503 broker_unavailable']).toContain(outcome)
     expect(outcomes.slice(2)).toEqual(['refused 503 broker_unavailable', 'refused 503 broker_unavailable'])
     expect(await sample(instances[0]!, 'chat_room_watch_failures_total')).toBe(outcomes.filter((o) => o === 'closed 1013').length)

@@ -244,8 +244,9 @@ describe('three instances on Postgres and Redis', () => {
     await Promise.all(extra.map((i) => i.exited))
     await allReady()
     const roomId = await createRoom(instances[0]!, 'long outage')
-    const watcher = await connect(instances[0]!, roomId, user('w'))
-    const stayers = [await connect(instances[1]!, roomId, user('stay1')), await connect(instances[2]!, roomId, user('stay2'))]
+    const watcher = await connectLive(instances[0]!, roomId, user('w'))
+    // Live before the cut: a socket whose room watch the cut breaks is closed (and its user leaves).
+    const stayers = [await connectLive(instances[1]!, roomId, user('stay1')), await connectLive(instances[2]!, roomId, user('stay2'))]
     await watcher.collect('chat.user.join', 2)
     for (const relay of relays) relay.cut()
     await Bun.sleep(PRESENCE_TTL * 2000)

@@ -26,6 +26,17 @@ export interface RedisConnection {
   close(): void
 }
 
+/**
+ * Whether an error says Redis cannot be reached or cannot answer for now (Bun's connection codes,
+ * and the replies of a Redis loading its data, out of memory or without a primary): the request
+ * may succeed shortly, so it is a 503, not a defect.
+ */
+export function isRedisOutage(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name !== 'RedisError') return false
+  const { code } = error as { code?: unknown }
+  return (typeof code === 'string' && code.startsWith('ERR_REDIS_CONNECTION')) || /^(LOADING|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/.test(error.message)
+}
+
 /** Makes a new connection, not yet connected. */
 export type RedisConnector = () => RedisConnection
 

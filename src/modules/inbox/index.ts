@@ -57,6 +57,7 @@ export const inboxRoutes = (inbox: InboxService, hiding: RoomHiding, callers: Ca
           },
           400: { description: 'A query value is invalid, or the cursor is not one this server gave', problem: { code: 'invalid_cursor' } },
           401: { description: 'No identity', problem: { code: 'identity_required' } },
+          503: { description: 'Redis, where who is online is kept, cannot be reached for a moment; try again shortly', problem: { code: 'presence_unavailable' } },
         }),
       },
     })

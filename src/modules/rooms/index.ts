@@ -37,6 +37,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
               description: 'A query value is invalid, or both `before` and `after` were given',
               problem: { code: 'invalid_query', example: { errors: [{ path: 'limit', message: 'Too big: expected number to be <=200' }] } },
             },
+            503: { description: 'Redis, where who is online is kept, cannot be reached for a moment; try again shortly', problem: { code: 'presence_unavailable' } },
           }),
         },
       },
@@ -135,6 +136,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
           401: { description: 'A private or direct room, and no identity', problem: { code: 'identity_required' } },
           403: { description: 'A private or direct room the caller is not a member of', problem: { code: 'not_a_member' } },
           404: { description: 'No such room', problem: { code: 'room_not_found' } },
+          503: { description: 'Redis, where who is online is kept, cannot be reached for a moment; try again shortly', problem: { code: 'presence_unavailable' } },
         }),
       },
     })
