@@ -229,6 +229,37 @@ for (const store of STORES) {
       expect([replay.status, await codeOf(replay)]).toEqual([403, 'not_a_member'])
     })
 
+    it('should refuse every change in a direct room whose pair blocked each other, over REST and the socket, until unblocked', async () => {
+      const res = await server.post('/chat/v1/direct-room/', { user_id: bob.user_id, post_id: 26 }, identityHeaders(alice))
+      expect([200, 201]).toContain(res.status)
+      const room = ((await res.json()) as { id: number }).id
+      const message = await send(server, alice, room, '내일 3시에 봬요')
+      const socket = await TestSocket.connect(server, room, alice)
+      const block = (add: boolean) => server.http(`/chat/v1/blocks/${bob.user_id}/`, { method: add ? 'PUT' : 'DELETE', headers: identityHeaders(alice) })
+      expect((await block(true)).status).toBe(204)
+      for (const refused of [
+        await edit(server, alice, room, message.id, '고친 글'),
+        await unsend(server, alice, room, message.id),
+        await react(server, alice, room, message.id, '👍'),
+        await react(server, bob, room, message.id, '👍'),
+      ]) {
+        expect([refused.status, await codeOf(refused)]).toEqual([403, 'blocked'])
+      }
+      for (const frame of [
+        { type: 'chat.edit', id: message.id, message: '소켓으로 고친 글' },
+        { type: 'chat.react', id: message.id, emoji: '👍', add: true },
+        { type: 'chat.delete', id: message.id },
+      ]) {
+        socket.send(frame)
+        expect(await socket.next('chat.error')).toMatchObject({ code: 'blocked' })
+      }
+      expect((await history(server, room)).find((m) => m.id === message.id)).toMatchObject({ message: '내일 3시에 봬요', deleted: false, reactions: [], version: message.version })
+      await socket.close()
+      // Unblocked: changes are taken again.
+      expect((await block(false)).status).toBe(204)
+      expect((await react(server, bob, room, message.id, '👍')).status).toBe(204)
+    })
+
     it('should bring a client that was away exactly to the server copy with since_version=, and GET …/changes/ likewise', async () => {
       const room = await createRoom(server, 'reconnect')
       const live = await TestSocket.connect(server, room, bob, { since: '0' })
