@@ -163,7 +163,7 @@ export const messageRoutes = (messages: MessageService, callers: Callers, maxMes
           detail: {
             summary: 'Unsend a message',
             description:
-              "For everyone: its author within UNSEND_WINDOW_SECONDS, a private room's owner, or the app's backend at any time. Reads then show it with `deleted: true` and no text; unread counts forget it; the room hears `chat.message.deleted`. Unsending it again answers 204 too.",
+              "For everyone: its author within UNSEND_WINDOW_SECONDS; a private room's owner, the room's moderators or the app's backend at any time. Reads then show it with `deleted: true` and no text; unread counts forget it; the room hears `chat.message.deleted`. Unsending it again answers 204 too.",
             tags: ['messages'],
             security: security.userOrService,
             responses: responses({ 204: { description: 'Unsent', empty: true }, ...changeRefusals, 409: { description: 'Too old to unsend', problem: { code: 'unsend_window_closed' } } }),
