@@ -80,6 +80,11 @@ for (const store of STORES) {
       /** A file URL as a browser would fetch it: absolute (local URLs are this server's paths), no headers. */
       const fetchUrl = (on: TestServer, url: string) => fetch(url.startsWith('/') ? on.base + url : url)
       const codeOf = async (res: Response) => ((await res.json()) as { code: string }).code
+      /** A fetched thumbnail's width and height, read from its own bytes (a JPEG's frame, a PNG's header). */
+      const thumbnailSize = async (res: Response) => {
+        const tags = ExifReader.load(await res.arrayBuffer())
+        return [tags['Image Width']?.value, tags['Image Height']?.value]
+      }
       /** Whether the upload's file is still stored. */
       const stored = async (on: TestServer, id: string) => {
         const key = `f/${id.slice(0, 2)}/${id}`
@@ -106,23 +111,27 @@ for (const store of STORES) {
         const thumbnail = await fetchUrl(server, a.thumbnail_url!)
         expect(thumbnail.status).toBe(200)
         expect(thumbnail.headers.get('content-type')).toBe('image/jpeg')
+        // Upright too: 320 px on its longer side, as the photo shows.
+        expect(await thumbnailSize(thumbnail)).toEqual([240, 320])
       })
 
       it('should measure PNG, WebP and GIF photos and make thumbnails of at most 320 px', async () => {
+        // Each with the thumbnail it gets: its longer side scaled to 320 px, or as it is when smaller.
         const cases = [
-          { bytes: await png(1000, 500), type: 'image/png' },
-          { bytes: await webp(300, 700), type: 'image/webp' },
-          { bytes: gif(64, 48), type: 'image/gif' },
+          { bytes: await png(1000, 500), type: 'image/png', size: [1000, 500], thumbnail: [320, 160] },
+          { bytes: await webp(300, 700), type: 'image/webp', size: [300, 700], thumbnail: [137, 320] },
+          { bytes: gif(64, 48), type: 'image/gif', size: [64, 48], thumbnail: [64, 48] },
+          { bytes: gif(800, 400), type: 'image/gif', size: [800, 400], thumbnail: [320, 160] },
         ]
-        for (const { bytes, type } of cases) {
+        for (const { bytes, type, size, thumbnail: thumbnailSides } of cases) {
           // The header's claim does not matter: what the bytes are does.
           const a = await uploaded(server, alice, bytes, 'application/octet-stream', 'photo')
-          const [width, height] = type === 'image/png' ? [1000, 500] : type === 'image/webp' ? [300, 700] : [64, 48]
+          const [width, height] = size
           expect(a).toMatchObject({ kind: 'image', content_type: type, width, height })
           expect(a.thumbnail_url).not.toBeNull()
           const thumbnail = await fetchUrl(server, a.thumbnail_url!)
           expect(thumbnail.status).toBe(200)
-          await thumbnail.arrayBuffer()
+          expect({ type, sides: await thumbnailSize(thumbnail) }).toEqual({ type, sides: thumbnailSides })
         }
       })
 
@@ -257,8 +266,10 @@ for (const store of STORES) {
         await socket.close()
       })
 
-      it('should let a copied URL work until it expires, then answer 403, and 403 at once when altered', async () => {
-        const room = await createRoom(quick, 'expiry')
+      it('should let a copied URL of a private room work until it expires, then answer 403, and 403 at once when altered', async () => {
+        const created = await quick.post('/chat/v1/create-room/', { name: '비공개', kind: 'private', members: [bob.user_id] }, identityHeaders(alice))
+        expect(created.status).toBe(201)
+        const room = ((await created.json()) as { id: number }).id
         const photo = await uploaded(quick, alice, await png(50, 50), 'image/png', 'p.png')
         const message = await sent(quick, alice, room, '사진', [photo.id])
         const url = message.attachments[0]!.url
@@ -267,11 +278,22 @@ for (const store of STORES) {
         expect((await fetchUrl(quick, altered)).status).toBe(403)
         const other = url.replace(/([?&](?:expires|X-Amz-Expires)=)(\d+)/, (_, head: string, n: string) => head + String(Number(n) + 3600))
         expect((await fetchUrl(quick, other)).status).toBe(403)
-        // A non-member with the copied URL, after it expired (one second here).
+        if (storage === 'local') {
+          // Without its signature at all. (On S3 that is the bucket's own policy: the test server,
+          // s3rver, lets anyone read, where a private bucket refuses.)
+          const bare = new URL(url, quick.base)
+          bare.searchParams.delete('signature')
+          expect((await fetch(bare)).status).toBe(403)
+          bare.search = ''
+          expect((await fetch(bare)).status).toBe(403)
+        }
+        // Carol is no member: she cannot read the room for a fresh URL…
+        expect((await quick.http(`/chat/v1/room/${room}/messages/`, { headers: identityHeaders(carol) })).status).toBe(403)
+        // …and the copied one, after it expired (one second here), is refused her as anyone.
         await Bun.sleep(2500)
         const late = await fetchUrl(quick, url)
         expect(late.status).toBe(403)
-        // Reading the message again gives a fresh one.
+        // A member reading the message again gets a fresh one.
         const [fresh] = (await (await quick.http(`/chat/v1/room/${room}/messages/`, { headers: identityHeaders(bob) })).json()) as MessageDto[]
         expect((await fetchUrl(quick, fresh!.attachments[0]!.url)).status).toBe(200)
       })
