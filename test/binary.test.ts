@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
@@ -20,6 +20,9 @@ beforeAll(async () => {
   binary = join(buildDir, 'chat-server')
   const build = Bun.spawnSync([process.execPath, 'build.ts', '--outfile', binary], { cwd: join(import.meta.dir, '..') })
   if (build.exitCode !== 0) throw new Error(`build failed: ${build.stderr.toString()}`)
+  // One file: the thumbnail worker and its WebAssembly codecs are inside it, nothing beside it.
+  const built = readdirSync(buildDir)
+  if (built.join() !== 'chat-server') throw new Error(`the build left ${built.join(', ')}, not the one executable`)
 }, 120_000)
 afterAll(() => rmSync(buildDir, { recursive: true, force: true }))
 
