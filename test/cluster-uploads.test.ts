@@ -9,7 +9,7 @@ import { TestSocket } from './support/socket.ts'
 
 // Photos across three instances on one Postgres, one Redis and one S3 bucket: uploaded on one,
 // sent from another, heard on a third with URLs that work; an upload is sent once, whichever
-// instances two sends of it reach at the same moment.
+// instances three sends of it reach at the same moment.
 
 let s3: S3TestServer
 let cluster: TestCluster
@@ -65,7 +65,7 @@ describe('photos across instances', () => {
     await listener.close()
   })
 
-  it('should let exactly one of two sends of the same upload, reaching two instances at once, store it', async () => {
+  it('should let exactly one of three sends of the same upload, reaching three instances at once, store it', async () => {
     const room = ((await (await on(instances[0]!).post('/chat/v1/create-room/', { name: '동시' })).json()) as { id: number }).id
     for (let round = 0; round < 5; round++) {
       const photo = await upload(instances[round % 3]!, seller, `${round}.png`)
