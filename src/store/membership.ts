@@ -303,29 +303,29 @@ function unreadAfter(t: Tables, { r, x }: Aliases, marker: SQLWrapper | number) 
 }
 
 /** The roster (see `Membership.roster`): the membership rule for one room, first joined first. */
-export function rosterQuery(t: Tables, roomId: number, limit: number) {
+export function rosterQuery(t: Tables, value: ValueOf) {
   const a = aliases(t)
   const { m, r } = a
   return sql`select ${m.userId} as "userId", ${m.joinedAt} as "joinedAt" from ${t.members} ${m} join ${t.rooms} ${r} on ${r.id} = ${m.roomId}
-    where ${m.roomId} = ${roomId} and ${countsForRoom(a)} and ${present(a)}
-    order by ${m.joinedAt} limit ${limit}`
+    where ${m.roomId} = ${value('roomId')} and ${countsForRoom(a)} and ${present(a)}
+    order by ${m.joinedAt} limit ${value('limit')}`
 }
 
 /** Those in the room who blocked `userId`: from the blocks of that user (an index seek), each checked against the room. */
-export function blockersInQuery(t: Tables, roomId: number, userId: string) {
+export function blockersInQuery(t: Tables, value: ValueOf) {
   const { m, b } = aliases(t)
   return sql`select ${b.userId} as "userId" from ${t.blocks} ${b}
-    where ${b.blockedId} = ${userId} and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${roomId} and ${m.userId} = ${b.userId})`
+    where ${b.blockedId} = ${value('userId')} and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${value('roomId')} and ${m.userId} = ${b.userId})`
 }
 
-/** Those in the room who blocked any of `userIds`, by whom they blocked: one seek per user, in one statement. */
-export function blockersOfQuery(t: Tables, roomId: number, userIds: readonly string[]) {
+/** Those in the room who blocked any of `count` users (values `u0`…), by whom they blocked: one seek per user, in one statement. */
+export function blockersOfQuery(t: Tables, value: ValueOf, count: number) {
   const { m, b } = aliases(t)
   return sql`select ${b.blockedId} as "blockedId", ${b.userId} as "userId" from ${t.blocks} ${b}
     where ${b.blockedId} in (${sql.join(
-      userIds.map((id) => sql`${id}`),
+      Array.from({ length: count }, (_, i) => sql`${value(`u${i}`)}`),
       sql`, `,
-    )}) and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${roomId} and ${m.userId} = ${b.userId})`
+    )}) and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${value('roomId')} and ${m.userId} = ${b.userId})`
 }
 
 /**

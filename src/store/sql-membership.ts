@@ -239,7 +239,7 @@ export class SqlMembership implements Membership {
   }
 
   async roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]> {
-    const rows = await this.database.rows<{ userId: string; joinedAt: number | string }>(rosterQuery(this.database.t, roomId, limit))
+    const rows = await this.reads.roster({ roomId, limit })
     return rows.map((r) => ({ userId: r.userId, joinedAt: Number(r.joinedAt) }))
   }
 
@@ -331,16 +331,20 @@ export class SqlMembership implements Membership {
   }
 
   async blockersIn(roomId: number, userId: string): Promise<Set<string>> {
-    return new Set((await this.database.rows<{ userId: string }>(blockersInQuery(this.database.t, roomId, userId))).map((r) => r.userId))
+    return new Set((await this.reads.blockersIn({ roomId, userId })).map((r) => r.userId))
   }
 
   async blockersOf(roomId: number, userIds: readonly string[]): Promise<Map<string, Set<string>>> {
     const found = new Map<string, Set<string>>()
-    if (userIds.length === 0) return found
-    for (const row of await this.database.rows<{ blockedId: string; userId: string }>(blockersOfQuery(this.database.t, roomId, userIds))) {
-      let blockers = found.get(row.blockedId)
-      if (!blockers) found.set(row.blockedId, (blockers = new Set()))
-      blockers.add(row.userId)
+    for (let i = 0; i < userIds.length; i += BLOCKERS_PER_READ) {
+      const some = userIds.slice(i, i + BLOCKERS_PER_READ)
+      const values: Record<string, unknown> = { roomId }
+      for (const [k, id] of some.entries()) values[`u${k}`] = id
+      for (const row of await this.reads.blockersOf(some.length)(values)) {
+        let blockers = found.get(row.blockedId)
+        if (!blockers) found.set(row.blockedId, (blockers = new Set()))
+        blockers.add(row.userId)
+      }
     }
     return found
   }
@@ -364,7 +368,10 @@ export function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: str
   return row?.role ?? null
 }
 
-/** The reads on the inbox's paths, each built once (SqlDatabase.rawStatement), one per form of its query. */
+/** Users asked about in one read of who blocked them (a room's senders in a webhook pass are usually far fewer). */
+const BLOCKERS_PER_READ = 16
+
+/** The reads on the inbox's and webhooks' paths, each built once (SqlDatabase.rawStatement), one per form of its query. */
 function prepareReads(database: SqlDatabase) {
   // Each form of the inbox query is built the first time a page needs it, then kept.
   const forms = new Map<string, ReturnType<typeof database.rawStatement<InboxQueryRow>>>()
@@ -375,8 +382,18 @@ function prepareReads(database: SqlDatabase) {
     return form
   }
   const { t } = database
+  // One form per number of users asked about (up to BLOCKERS_PER_READ), each built when first needed.
+  const blockerForms = new Map<number, ReturnType<typeof database.rawStatement<{ blockedId: string; userId: string }>>>()
+  const blockersOf = (count: number) => {
+    let form = blockerForms.get(count)
+    if (!form) blockerForms.set(count, (form = database.rawStatement<{ blockedId: string; userId: string }>((value) => blockersOfQuery(t, value, count))))
+    return form
+  }
   return {
     inbox,
+    blockersOf,
+    roster: database.rawStatement<{ userId: string; joinedAt: number | string }>((value) => rosterQuery(t, value)),
+    blockersIn: database.rawStatement<{ userId: string }>((value) => blockersInQuery(t, value)),
     readStates: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, false)),
     readStateOfRoom: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, true)),
     unreadTotal: database.rawStatement<{ total: number | string; rooms: number | string }>((value) => unreadTotalQuery(database, value)),

@@ -10,6 +10,8 @@ export class SqlOutbox implements Outbox {
   enabled = false
   /** A delivery pass's reads, prepared once (they run for every lane, every pass). */
   private readonly reads
+  /** A room's cursor moved forward (never back), as each delivery records it: built once. */
+  private readonly moveCursor
 
   constructor(private readonly database: SqlDatabase) {
     const { db, t } = database
@@ -33,6 +35,14 @@ export class SqlOutbox implements Outbox {
         .limit(p('limit'))
         .prepare(),
     }
+    this.moveCursor = database.statement(
+      (tx) =>
+        tx
+          .update(t.rooms)
+          .set({ webhookMessageId: sql`${p('message')}` })
+          .where(and(eq(t.rooms.id, p('room')), lt(t.rooms.webhookMessageId, p('message')))),
+      'run',
+    )
   }
 
   /** The rooms whose messages are not all sent (the predicate of the rooms' `rooms_webhook_behind` index). */
@@ -99,7 +109,7 @@ export class SqlOutbox implements Outbox {
     if (done.events.length === 0 && done.rooms.size === 0) return
     const { t } = this.database
     const events = t.webhookEvents
-    // Raw statements of the same text each pass (SQLite keeps them compiled), columns named through the tables.
+    const moveCursor = this.moveCursor
     await this.database.transaction(function* () {
       if (done.events.length > 0) {
         yield* raw(sql`update ${events} set ${column(events.status)} = 'delivered', ${column(events.finishedAt)} = ${now}, ${column(events.attempts)} = ${events.attempts} + 1
@@ -108,8 +118,7 @@ export class SqlOutbox implements Outbox {
       // A cursor only moves forward (a retried message's row may be recorded after later ones). Rooms
       // in ascending order, as appends lock them: in another order two transactions could each hold
       // a room the other waits for (Postgres answered such passes with a deadlock, and they were sent again).
-      for (const [room, message] of [...done.rooms].sort((x, y) => x[0] - y[0]))
-        yield* raw(sql`update ${t.rooms} set ${column(t.rooms.webhookMessageId)} = ${message} where ${t.rooms.id} = ${room} and ${t.rooms.webhookMessageId} < ${message}`)
+      for (const [room, message] of [...done.rooms].sort((x, y) => x[0] - y[0])) yield* moveCursor({ room, message })
     })
   }
 
