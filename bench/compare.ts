@@ -1,6 +1,8 @@
 /**
  * Compares two builds of the chat server on the fan-out scenario and idle memory, in turns (a, b,
  * a, b…) so that the machine's noise falls on both alike. Prints the median of each and their ratio.
+ * Either side may be `bare`: the runtime's ceiling (bench/baseline-server.ts), compared by server
+ * CPU per delivery, p99 and idle memory (it stores nothing).
  *
  *   bun bench/compare.ts --a <binary or source tree> --b <binary or source tree>
  *                        [--rounds 5] [--seconds 10] [--idle-sockets 5000] [--postgres]
@@ -21,7 +23,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createDatabase } from '../test/support/cluster.ts'
-import { cpuPerMessage, rssKiB, runJson, startHolder, startServer } from './servers.ts'
+import { cpuMs, cpuPerMessage, rssKiB, runJson, startHolder, startServer } from './servers.ts'
 
 const { values } = parseArgs({
   options: {
@@ -49,8 +51,9 @@ if (!values.a || !values.b) throw new Error('--a and --b are required')
 const bun = process.execPath
 const work = mkdtempSync(join(tmpdir(), 'chat-compare-'))
 
-/** The binary to run for `target`: itself, or built from the source tree it names. */
-function binaryOf(target: string, name: string): string {
+/** The binary to run for `target`: itself, or built from the source tree it names; null for `bare` (bench/baseline-server.ts). */
+function binaryOf(target: string, name: string): string | null {
+  if (target === 'bare') return null
   if (statSync(target).isFile()) return target
   const outfile = join(work, name)
   const build = Bun.spawnSync([bun, 'build.ts', '--outfile', outfile], { cwd: target, stdout: 'inherit', stderr: 'inherit' })
@@ -59,13 +62,14 @@ function binaryOf(target: string, name: string): string {
 }
 
 /** One round on one build: a fresh server and database, idle sockets, then fan-out. */
-async function round(binary: string, env: Record<string, string>, seconds: number, idleSockets: number) {
+async function round(binary: string | null, env: Record<string, string>, seconds: number, idleSockets: number) {
   const dir = mkdtempSync(join(work, 'db-'))
-  const db = values.postgres ? await createDatabase() : null
+  const db = values.postgres && binary !== null ? await createDatabase() : null
   const server = await startServer(binary, dir, db ? { ...env, DATABASE_URL: db.url } : env)
   try {
-    const rooms: number[] = []
-    for (let i = 0; i < 20; i++) {
+    // The bare server has rooms 1 to 20 and makes none.
+    const rooms: number[] = binary === null ? Array.from({ length: 20 }, (_, i) => i + 1) : []
+    for (let i = 0; binary !== null && i < 20; i++) {
       const res = await fetch(`http://127.0.0.1:${server.port}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `compare ${i}` }) })
       rooms.push(((await res.json()) as { id: number }).id)
     }
@@ -78,10 +82,14 @@ async function round(binary: string, env: Record<string, string>, seconds: numbe
     const after = rssKiB(server.pid)
     await idle.finish()
     await Bun.sleep(500)
-    const { result: fanout, cpuUsPerMessage } = await cpuPerMessage(server, () =>
-      runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', '10', '--window', '4', '--seconds', String(seconds), '--warmup', '1', '--text', values.text!]),
-    )
-    return { delivered: fanout.deliveredPerSecond!, stored: fanout.sentPerSecond!, cpuUsPerMessage, p99: fanout.p99Ms!, bytesPerSocket: ((after - before) * 1024) / idleSockets }
+    const load = () =>
+      runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', '10', '--window', '4', '--seconds', String(seconds), '--warmup', '1', '--text', values.text!])
+    // CPU per delivery (server CPU over the whole load, warm-up included, over every message delivered
+    // meanwhile) is what the bare server is compared by; per message stored needs the chat server's count.
+    const cpuBefore = cpuMs(server.pid)
+    const { result: fanout, cpuUsPerMessage } = binary === null ? { result: await load(), cpuUsPerMessage: Number.NaN } : await cpuPerMessage(server, load)
+    const cpuUsPerDelivery = ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, fanout.deliveredAll!)
+    return { delivered: fanout.deliveredPerSecond!, stored: fanout.sentPerSecond!, cpuUsPerMessage, cpuUsPerDelivery, p99: fanout.p99Ms!, bytesPerSocket: ((after - before) * 1024) / idleSockets }
   } finally {
     await server.stop()
     await db?.drop()
@@ -103,16 +111,16 @@ try {
       const r = await round(binary, env, Number(values.seconds), Number(values['idle-sockets']))
       results[name].push(r)
       console.log(
-        `round ${i + 1} ${name}: ${Math.round(r.delivered).toLocaleString('en-US')} delivered/s, ${Math.round(r.stored).toLocaleString('en-US')} stored/s, ${r.cpuUsPerMessage.toFixed(1)} µs CPU/message, p99 ${r.p99.toFixed(1)} ms, ${Math.round(r.bytesPerSocket)} B/idle socket`,
+        `round ${i + 1} ${name}: ${Math.round(r.delivered).toLocaleString('en-US')} delivered/s, ${Math.round(r.stored).toLocaleString('en-US')} stored/s, ${r.cpuUsPerMessage.toFixed(1)} µs CPU/message, ${r.cpuUsPerDelivery.toFixed(2)} µs CPU/delivery, p99 ${r.p99.toFixed(1)} ms, ${Math.round(r.bytesPerSocket)} B/idle socket`,
       )
     }
   }
-  const summary = (key: 'delivered' | 'stored' | 'cpuUsPerMessage' | 'p99' | 'bytesPerSocket') => {
+  const summary = (key: 'delivered' | 'stored' | 'cpuUsPerMessage' | 'cpuUsPerDelivery' | 'p99' | 'bytesPerSocket') => {
     const [ma, mb] = [median(results.a.map((r) => r[key])), median(results.b.map((r) => r[key]))]
     return `${key}: a ${ma.toFixed(1)}, b ${mb.toFixed(1)}, b/a ${(mb / ma).toFixed(3)}`
   }
   console.log(`\nmedians of ${values.rounds} rounds (a = ${values.a}, b = ${values.b})`)
-  for (const key of ['delivered', 'stored', 'cpuUsPerMessage', 'p99', 'bytesPerSocket'] as const) console.log(summary(key))
+  for (const key of ['delivered', 'stored', 'cpuUsPerMessage', 'cpuUsPerDelivery', 'p99', 'bytesPerSocket'] as const) console.log(summary(key))
 } finally {
   rmSync(work, { recursive: true, force: true })
 }
