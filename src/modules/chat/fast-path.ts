@@ -1,9 +1,13 @@
 import type { ServerWebSocket } from 'bun'
 
-/** Bun's own callbacks for one socket's frames and close. */
-export interface DirectHandlers {
-  message(socket: unknown, raw: string | Buffer): void
-  close(socket: unknown, code: number): void
+/**
+ * Bun's own callbacks for a socket's frames and close. One pair serves every socket of a route:
+ * each finds what it needs in the socket's data (what `adopt` was asked to keep), so opening a
+ * socket makes no closures.
+ */
+export interface DirectHandlers<Keep extends object> {
+  message(socket: ServerWebSocket<Keep>, raw: string | Buffer): void
+  close(socket: ServerWebSocket<Keep>, code: number): void
 }
 
 /**
@@ -21,7 +25,7 @@ export interface DirectHandlers {
  * this returns false. `fast-path.test.ts` fails when Elysia's shape changes, so an upgrade that
  * loses the fast path is noticed.
  */
-export function adopt<Keep extends object>(ws: { raw: unknown }, keep: Keep, handlers: DirectHandlers): boolean {
+export function adopt<Keep extends object>(ws: { raw: unknown }, keep: Keep, handlers: DirectHandlers<Keep>): boolean {
   const raw = ws.raw as ServerWebSocket<Record<string, unknown>>
   const data = raw.data
   if (!data || typeof data.message !== 'function' || typeof data.close !== 'function') return false

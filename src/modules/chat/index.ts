@@ -6,7 +6,7 @@ import type { Metrics } from '../../metrics.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import { openSession, type Session } from '../../realtime/session.ts'
 import { roomParamsSchema } from '../shared-model.ts'
-import { adopt } from './fast-path.ts'
+import { adopt, type DirectHandlers } from './fast-path.ts'
 import { admitHandshake, offersChatProtocol, type Handshake, type HandshakeDeps } from './handshake.ts'
 import type { ChatService } from './service.ts'
 
@@ -30,6 +30,10 @@ export interface ChatRouteDeps extends HandshakeDeps {
  */
 export const chatRoutes = (deps: ChatRouteDeps) => {
   const { chat, limiter, metrics, logger } = deps
+  const direct: DirectHandlers<{ session: Session }> = {
+    message: (socket, raw) => chat.rawFrame(socket.data.session, raw),
+    close: (socket, code) => chat.close(socket.data.session, code),
+  }
   return new Elysia({ name: 'chat' }).ws('/ws/chat/:room_id/chat/', {
     params: roomParamsSchema,
     // OpenAPI has no WebSocket operations: the protocol is the AsyncAPI document at /docs/asyncapi.json.
@@ -54,12 +58,7 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
       const handshake = socketData(ws).handshake
       if (!handshake) return ws.close(1011, 'handshake state missing')
       const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, limiter.forSocket(), handshake.blocked)
-      const kept: ChatSocketData = { session }
-      const adopted = adopt(ws, kept, {
-        message: (_socket, raw) => chat.rawFrame(session, raw),
-        close: (_socket, code) => chat.close(session, code),
-      })
-      if (!adopted) socketData(ws).session = session
+      if (!adopt(ws, { session }, direct)) socketData(ws).session = session
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
       chat.open(session, handshake)
     },
