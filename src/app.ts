@@ -167,7 +167,7 @@ export function createApp(deps: AppDeps) {
     .use(moderationRoutes(moderation, callers))
     .use(deadLetterRoutes(deadLetters, callers))
     .use(uploadRoutes(uploads, files, callers, config.MAX_UPLOAD_BYTES, logger))
-    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, limiter, metrics, logger }))
+    .use(chatRoutes({ config, hub, broker, store, access, profiles, abuse, chat, metrics, logger }))
     .use(inboxSocketRoutes({ config, hub, broker, profiles, abuse, streams, limiter, closer: realtime.closer, metrics, logger }))
     .onStop(() => {
       limiter.close()

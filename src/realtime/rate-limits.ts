@@ -8,9 +8,17 @@ export type Verdict = 'ok' | 'limited' | 'flooding'
 /** Refusals within this window count toward closing a flooding socket. */
 const FLOOD_WINDOW_MS = 10_000
 
-/** Per-socket state the limiter keeps. */
+/**
+ * Per-socket state the limiter keeps, as fields of the socket's own record (a session is one), not
+ * objects of their own: all zero for a new socket.
+ */
 export interface SocketLimits {
-  bucket: TokenBucket
+  /**
+   * The socket's token bucket, kept as one number: when (ms on the limiter's clock) it is full
+   * again (the generic cell rate algorithm, as KeyedLimiter keeps its buckets); 0: full.
+   */
+  bucketFullAt: number
+  /** Refusals since `windowStart`. */
   refusals: number
   windowStart: number
 }
@@ -22,11 +30,17 @@ export interface SocketLimits {
 export class RateLimiter {
   private readonly users = new Map<string, TokenBucket>()
   private readonly sweep: Timer
+  /** Milliseconds one token of a socket's bucket takes to come back. */
+  private readonly interval: number
+  /** How far ahead of now a socket's `bucketFullAt` may be while a token is left: burst − 1 tokens. */
+  private readonly tolerance: number
 
   constructor(
     private readonly config: Config,
     private readonly clock: Clock = realClock,
   ) {
+    this.interval = 1000 / config.RATE_LIMIT_PER_SECOND
+    this.tolerance = (config.RATE_LIMIT_BURST - 1) * this.interval
     // Forget users whose buckets have filled up again: they have been quiet.
     this.sweep = clock.setInterval(() => {
       const now = clock.now()
@@ -34,8 +48,17 @@ export class RateLimiter {
     }, 60_000)
   }
 
+  /** A new socket's limits: a full bucket, no refusals. */
   forSocket(): SocketLimits {
-    return { bucket: new TokenBucket(this.config.RATE_LIMIT_PER_SECOND, this.config.RATE_LIMIT_BURST, this.clock.now()), refusals: 0, windowStart: 0 }
+    return { bucketFullAt: 0, refusals: 0, windowStart: 0 }
+  }
+
+  /** Takes a token from the socket's bucket if it has one. */
+  private takeSocketToken(limits: SocketLimits, now: number): boolean {
+    const at = Math.max(limits.bucketFullAt, now)
+    if (at - now > this.tolerance) return false
+    limits.bucketFullAt = at + this.interval
+    return true
   }
 
   private userBucket(userId: string, now: number) {
@@ -48,7 +71,7 @@ export class RateLimiter {
   socketMessage(userId: string, limits: SocketLimits): Verdict {
     const now = this.clock.now()
     // The socket's bucket first: a flooding tab should not spend the tokens of the user's other tabs.
-    if (limits.bucket.take(now) && this.userBucket(userId, now).take(now)) return 'ok'
+    if (this.takeSocketToken(limits, now) && this.userBucket(userId, now).take(now)) return 'ok'
     if (now - limits.windowStart > FLOOD_WINDOW_MS) {
       limits.windowStart = now
       limits.refusals = 0

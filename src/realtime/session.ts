@@ -28,12 +28,13 @@ export interface Waiting {
   change: { id: number; version: number; created: boolean } | null
 }
 
-/** One open chat socket in a room: who, where, and what the realtime parts keep about it. */
-export interface Session extends Connection {
+/**
+ * One open chat socket in a room: who, where, and what the realtime parts keep about it, its
+ * message rate limit among them (rate-limits.ts), all in this one record.
+ */
+export interface Session extends Connection, SocketLimits {
   readonly roomId: number
   readonly topic: string
-  /** Its message rate limit (rate-limits.ts). */
-  readonly limits: SocketLimits
   /** While replaying after since= or since_version=, live frames wait here (replay.ts). */
   backlog: Waiting[] | null
   /** When it last had a typing notice relayed. */
@@ -58,8 +59,9 @@ const PROCESS = crypto.randomUUID().slice(0, 8)
 let opened = 0
 
 /** A new session for a socket that just opened. */
-export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, limits: SocketLimits, blocked = false): Session {
-  return { id: newConnectionId(), identity, roomId, topic: roomTopic(roomId), socket, limits, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
+export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, blocked = false): Session {
+  // The rate limit's fields start at zero: a full bucket, no refusals (rate-limits.ts).
+  return { id: newConnectionId(), identity, roomId, topic: roomTopic(roomId), socket, bucketFullAt: 0, refusals: 0, windowStart: 0, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
 }
 
 /** A new id for a connection: unique across instances. */

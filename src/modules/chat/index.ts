@@ -3,7 +3,6 @@ import type { ServerWebSocket } from 'bun'
 import { AppError } from '../../errors.ts'
 import type { Logger } from '../../logger.ts'
 import type { Metrics } from '../../metrics.ts'
-import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import { openSession, type Session } from '../../realtime/session.ts'
 import { roomParamsSchema } from '../shared-model.ts'
 import { adopt, type DirectHandlers } from './fast-path.ts'
@@ -19,7 +18,6 @@ const socketData = (ws: { data: unknown }) => ws.data as ChatSocketData
 
 export interface ChatRouteDeps extends HandshakeDeps {
   chat: ChatService
-  limiter: RateLimiter
   metrics: Metrics
   logger: Logger
 }
@@ -29,7 +27,7 @@ export interface ChatRouteDeps extends HandshakeDeps {
  * (handshake.ts); an open socket's events go to the chat service (service.ts).
  */
 export const chatRoutes = (deps: ChatRouteDeps) => {
-  const { chat, limiter, metrics, logger } = deps
+  const { chat, metrics, logger } = deps
   const direct: DirectHandlers<{ session: Session }> = {
     message: (socket, raw) => chat.rawFrame(socket.data.session, raw),
     close: (socket, code) => chat.close(socket.data.session, code),
@@ -57,7 +55,7 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
     open(ws) {
       const handshake = socketData(ws).handshake
       if (!handshake) return ws.close(1011, 'handshake state missing')
-      const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, limiter.forSocket(), handshake.blocked)
+      const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, handshake.blocked)
       if (!adopt(ws, { session }, direct)) socketData(ws).session = session
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
       chat.open(session, handshake)

@@ -129,7 +129,7 @@ export class ChatService {
     const frame = parsed.frame
     if (frame.type !== 'chat.typing') {
       // A marker is a write too: it counts against the same allowance as messages.
-      const verdict = limiter.socketMessage(session.identity.userId, session.limits)
+      const verdict = limiter.socketMessage(session.identity.userId, session)
       if (verdict === 'flooding') {
         metrics.socketsClosed.labels('flooding').inc()
         logger.info('closing a socket that keeps flooding', { room: session.roomId, user: session.identity.userId })
