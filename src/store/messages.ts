@@ -1,7 +1,7 @@
 import { and, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
 import { messageChangedEvent, messageFlaggedEvent, writeEvents, type Outbox } from './outbox.ts'
-import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { run, type QueryBuilder, type SqlDatabase, type Transaction } from './sql-database.ts'
 import { closedRoom, NotAMemberError, type MessageRow, type ReactionSum, type Screened } from './store.ts'
 import { inForce, sanctionedRoom, sanctionRefusal } from './write-rules.ts'
 import { leftDirectRoom } from './membership.ts'
@@ -229,10 +229,15 @@ export type ChangeStatements = ReturnType<typeof prepareChanges>
  * is written.
  */
 export function changeMessage(database: SqlDatabase, statements: ChangeStatements, outbox: Outbox, request: ChangeRequest): Promise<ChangeResult> {
+  return database.transaction(changeSteps(database, statements, outbox, request))
+}
+
+/** The body of a message's change (see `changeMessage`): for a transaction of its own, or a savepoint in a batch of them (sqlite-store.ts). */
+export function changeSteps(database: SqlDatabase, statements: ChangeStatements, outbox: Outbox, request: ChangeRequest): Transaction<ChangeResult> {
   const { t } = database
   const s = statements
   const { roomId, messageId, by, service, change, at, rules, screened } = request
-  return database.transaction(function* (tx) {
+  return function* (tx) {
     const [room] = yield* s.room({ roomId })
     if (!room) throw new ChangeRefused('message_not_found')
     const role = room.kind === 'open' ? null : ((yield* s.role({ roomId, userId: by }))[0]?.role ?? null)
@@ -300,7 +305,7 @@ export function changeMessage(database: SqlDatabase, statements: ChangeStatement
       if (!authored) yield* s.audit({ at, actor: service ? null : by, action: made.type === 'deleted' ? 'message.unsent' : 'message.edited', roomId, userId: message.userId, messageId })
     }
     return { message: changed, made }
-  })
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ export type QueryBuilder = Pick<SqliteDb, 'select' | 'insert' | 'update' | 'dele
 type Step = { kind: 'rows' | 'run' | 'lock'; query: PromiseLike<unknown> } | { kind: 'raw'; query: SQL } | { kind: 'statement'; run: (tx: unknown) => unknown }
 
 /** A transaction's body: a generator that yields its queries as steps (see `rows`, `run`, `lock`, `raw`) and returns its result. */
-type Transaction<T> = (tx: QueryBuilder) => Generator<Step, T, unknown>
+export type Transaction<T> = (tx: QueryBuilder) => Generator<Step, T, unknown>
 
 /** A step: the query's rows. */
 export function* rows<R>(query: PromiseLike<R>): Generator<Step, R, unknown> {

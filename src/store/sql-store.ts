@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, ne, or, type Placeholder, sql, type SQL } from 'drizzle-orm'
 import { alias } from 'drizzle-orm/sqlite-core'
-import { changeMessage, messageHistory, messageSelection, prepareChanges, purgeHistory, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
+import { changeMessage, changeSteps, messageHistory, messageSelection, prepareChanges, purgeHistory, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
@@ -239,10 +239,20 @@ export abstract class SqlStore {
       const refused = unstorableBody(request.change.body)
       if (refused) return Promise.reject(refused)
     }
-    return changeMessage(this.database, this.changes, this.outbox, request).catch((error: unknown) => {
+    return this.runChange(request).catch((error: unknown) => {
       this.writes.failed(error)
       throw error
     })
+  }
+
+  /** A change in a transaction of its own (SQLite commits those of one turn together: sqlite-store.ts). */
+  protected runChange(request: ChangeRequest): Promise<ChangeResult> {
+    return changeMessage(this.database, this.changes, this.outbox, request)
+  }
+
+  /** The body of a change, for a store that runs it in a transaction of its choosing. */
+  protected changeBody(request: ChangeRequest) {
+    return changeSteps(this.database, this.changes, this.outbox, request)
   }
 
   messageHistory(messageId: number) {

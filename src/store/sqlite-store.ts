@@ -5,7 +5,7 @@ import { and, eq, inArray, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import * as tables from '../db/schema.ts'
 import { members, messages, moderators, rooms, sanctions, type RoomKind, type RoomStatus } from '../db/schema.ts'
-import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow } from './messages.ts'
+import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
 import { claimedBy } from './uploads.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
@@ -14,6 +14,7 @@ import { SqlStore } from './sql-store.ts'
 import { runSqliteSteps, sqliteDatabase } from './sql-database.ts'
 import { StorageProblem } from './storage-problem.ts'
 import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
+import { SavepointBatch } from './savepoint-batch.ts'
 import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type RoomClosedError, type Store } from './store.ts'
 import { leftDirectRoom } from './membership.ts'
 import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait } from './write-rules.ts'
@@ -232,6 +233,8 @@ function prepareSendersRead(db: SqliteDb): (created: readonly MessageRow[], isOp
  */
 export class SqliteStore extends SqlStore implements Store {
   protected readonly commits: GroupCommit
+  /** Message changes of one turn, committed together (each in a savepoint). */
+  private readonly changeBatch: SavepointBatch
   private closed = false
 
   constructor(
@@ -292,6 +295,11 @@ export class SqliteStore extends SqlStore implements Store {
       return { outcomes, created }
     })
     this.commits = new GroupCommit(writeBatch, observeBatch, this.writes)
+    this.changeBatch = new SavepointBatch(db)
+  }
+
+  protected override runChange(request: ChangeRequest): Promise<ChangeResult> {
+    return this.changeBatch.run(this.changeBody(request))
   }
 
   /** Opens the file, applies migrations and prepares statements. */
@@ -349,6 +357,7 @@ export class SqliteStore extends SqlStore implements Store {
     if (this.closed) return
     this.closed = true
     await this.commits.close()
+    await this.changeBatch.close()
     this.db.$client.close()
   }
 }
