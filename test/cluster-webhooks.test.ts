@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import type { SQL } from 'bun'
+import { LANES } from '../src/store/outbox.ts'
 import { createDatabase, startInstance, startRedis, type TestRedis } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
 import { endpoint, identityHeaders, UNLIMITED, type TestUser } from './support/server.ts'
+import { until } from './support/wait.ts'
 import { eventually, startReceiver, type Receiver, type Received } from './support/webhooks.ts'
 
 // Webhooks from three instances (separate processes) on one fresh Postgres database and a Redis of
-// their own: each event is sent by one of them, and one killed mid-delivery loses nothing.
+// their own: each event is sent by one of them, and one killed mid-delivery (one event or a batch
+// in flight) loses nothing and repeats only what it had in flight.
 const SECRET = 'webhook-secret-of-the-app-backend'
 let db: Awaited<ReturnType<typeof createDatabase>>
 let redis: TestRedis
@@ -13,21 +17,29 @@ let receiver: Receiver
 let instances: ServerProcess[]
 let env: Record<string, string>
 
-beforeAll(async () => {
+/**
+ * A receiver, a fresh database and Redis, and three instances on them with `extra` in their env;
+ * `started` runs after each instance is up, before the next starts.
+ */
+async function startThree(extra: Record<string, string> = {}, started: (i: number) => Promise<void> = async () => {}) {
   db = await createDatabase()
   redis = await startRedis()
   receiver = await startReceiver()
-  env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `hooks${Date.now()}:`, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_TIMEOUT: '1', WEBHOOK_RETRY_MIN_MS: '100', ...UNLIMITED }
+  env = { DATABASE_URL: db.url, REDIS_URL: redis.url, REDIS_PREFIX: `hooks${Date.now()}:`, WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_TIMEOUT: '1', WEBHOOK_RETRY_MIN_MS: '100', ...UNLIMITED, ...extra }
   instances = []
-  for (let i = 0; i < 3; i++) instances.push(await startInstance(env))
-}, 60_000)
-afterAll(async () => {
+  for (let i = 0; i < 3; i++) {
+    instances.push(await startInstance(env))
+    await started(i)
+  }
+}
+/** Kills the instances, stops the receiver and Redis, and drops the database. */
+async function stopAll() {
   for (const instance of instances ?? []) instance.proc.kill('SIGKILL')
   await Promise.all((instances ?? []).map((i) => i.exited))
   await receiver?.stop()
   await redis?.stop()
   await db?.drop()
-})
+}
 
 const writer: TestUser = { user_id: 'hook-writer', nickname: 'Writer', email: 'writer@example.com' }
 const on = (i: number) => endpoint(instances[i]!.base)
@@ -43,6 +55,11 @@ async function say(i: number, roomId: number, text: string): Promise<number> {
   return ((await res.json()) as { id: number }).id
 }
 
+/** The events of batch POSTs (JSON arrays), in the order received, each with when its POST came. */
+const eventsOf = (posts: Received[]) => posts.flatMap((post) => (JSON.parse(post.body) as Envelope[]).map((event) => ({ event, at: post.at })))
+/** The lanes' owners now, with how many lanes each holds. */
+const owners = async (sql: SQL) => (await sql`select owner, count(*)::int as lanes from webhook_lanes where owner is not null and until > ${Date.now()} group by owner`) as { owner: string; lanes: number }[]
+
 /** The receiver's requests for `roomId` once every message of `sent` came (repeats included). */
 const everySent = (roomId: number, sent: number[]) =>
   eventually(async () => {
@@ -52,11 +69,14 @@ const everySent = (roomId: number, sent: number[]) =>
   }, 40_000)
 
 describe('webhooks across three instances', () => {
+  beforeAll(() => startThree(), 60_000)
+  afterAll(stopAll)
+
   it('should spread the lanes over the instances alive, each holding about its share and every lane held', async () => {
     const sql = new Bun.SQL(db.url)
     try {
       await eventually(async () => {
-        const rows = (await sql`select owner, count(*)::int as lanes from webhook_lanes where owner is not null and until > ${Date.now()} group by owner`) as { owner: string; lanes: number }[]
+        const rows = await owners(sql)
         expect(rows.length).toBe(3)
         expect(rows.reduce((n, r) => n + r.lanes, 0)).toBe(64)
         // Each at most its share (64 / 3, rounded up: 22), so none holds fewer than 64 - 2 x 22.
@@ -131,4 +151,83 @@ describe('webhooks across three instances', () => {
     for (const r of got) byId.set(r.id!, (byId.get(r.id!) ?? 0) + 1)
     expect([...byId.values()].filter((n) => n > 1).length).toBeLessThanOrEqual(1)
   }, 90_000)
+})
+
+describe('webhook batches across three instances', () => {
+  const share = Math.ceil(LANES / 3)
+  /** Each instance's dispatcher as the lanes name it (their owner), by instance: the owner that came with it. */
+  const dispatchers: string[] = []
+  let sql: SQL
+  beforeAll(async () => {
+    await startThree({ WEBHOOK_BATCH: '20', WEBHOOK_TIMEOUT: '4' }, async () => {
+      sql ??= new Bun.SQL(db.url)
+      const added = await until(async () => (await owners(sql)).find((o) => !dispatchers.includes(o.owner))?.owner ?? false, { timeoutMs: 20_000, what: 'the new instance to lease lanes' })
+      dispatchers.push(added)
+    })
+  }, 90_000)
+  afterAll(async () => {
+    await sql?.close()
+    await stopAll()
+  })
+
+  it('should deliver everything when the instance sending a batch is killed with it unanswered, repeating that batch alone, whole, with the same ids, from the instance that took its lane', async () => {
+    await until(
+      async () => {
+        const rows = await owners(sql)
+        return rows.length === 3 && rows.reduce((n, r) => n + r.lanes, 0) === LANES && rows.every((r) => r.lanes <= share)
+      },
+      { timeoutMs: 30_000, what: 'the lanes spread over the three instances' },
+    )
+    const roomId = await room(0, 'killed mid-batch')
+    const lane = roomId % LANES
+    await until(async () => eventsOf(await receiver.received()).some(({ event }) => event.type === 'room.created'), { what: 'the room.created event' })
+    const from = (await receiver.received()).length
+    // The next POST is answered after a second, so the messages stored meanwhile gather into the one after it, held unanswered.
+    await receiver.script([{ delayMs: 1000 }, { delayMs: 30_000 }], { delayMs: 20 })
+    const sent: number[] = []
+    for (let i = 0; i < 15; i++) sent.push(await say(i % 3, roomId, `b${i}`))
+    const held = await until(async () => (await receiver.received(from))[1] ?? false, { timeoutMs: 15_000, what: 'the held batch' })
+    const laneOwner = async () => ((await sql`select owner from webhook_lanes where lane = ${lane}`) as { owner: string | null }[])[0]!.owner ?? ''
+    const killed = dispatchers.indexOf(await laneOwner())
+    expect(killed).not.toBe(-1)
+    instances[killed]!.proc.kill('SIGKILL')
+    const killedAt = Date.now()
+    await instances[killed]!.exited
+    // Killed with the batch in flight: before its WEBHOOK_TIMEOUT (4 s) could fail it.
+    expect(killedAt - held.at).toBeLessThan(4000)
+    const heldIds = (JSON.parse(held.body) as Envelope[]).map((e) => e.id)
+    expect(heldIds.length).toBeGreaterThan(1)
+    const alive = [0, 1, 2].filter((i) => i !== killed)
+    for (let i = 0; i < 5; i++) sent.push(await say(alive[i % 2]!, roomId, `c${i}`))
+
+    await until(
+      async () => {
+        const ids = new Set(eventsOf(await receiver.received(from)).map(({ event }) => event.data.message?.id))
+        return sent.every((id) => ids.has(id))
+      },
+      { timeoutMs: 40_000, what: 'every message' },
+    )
+    // A moment more for any repeat beyond.
+    await Bun.sleep(500)
+    await receiver.script([])
+    const posts = await receiver.received(from)
+    const got = eventsOf(posts)
+    // Each message once as the receiver acknowledged it (all but the held POST), in order.
+    const heldCount = heldIds.length
+    const firstPost = (JSON.parse(posts[0]!.body) as Envelope[]).length
+    const acknowledged = [...got.slice(0, firstPost), ...got.slice(firstPost + heldCount)]
+    expect(acknowledged.map(({ event }) => event.data.message!.id)).toEqual(sent)
+    // Repeated: the held batch's events alone, each once more, after the kill, in the same order with the same ids.
+    const times = Map.groupBy(got, ({ event }) => event.id)
+    const repeated = [...times].filter(([, list]) => list.length > 1)
+    expect(repeated.map(([id]) => id)).toEqual(heldIds)
+    expect(repeated.map(([, list]) => list.length)).toEqual(heldIds.map(() => 2))
+    for (const [, list] of repeated) expect(list[1]!.at).toBeGreaterThan(killedAt)
+    // Its lane is held by an instance alive.
+    const survivors = alive.map((i) => dispatchers[i])
+    await until(async () => survivors.includes(await laneOwner()), {
+      timeoutMs: 20_000,
+      what: 'an instance alive to hold the lane',
+    })
+  }, 120_000)
 })
