@@ -9,6 +9,8 @@ import type { SlowConsumers } from './slow-consumers.ts'
 
 /** The sockets of one room on this instance. */
 interface Room {
+  /** The room's pub/sub topic: one string, shared by its sessions. */
+  readonly topic: string
   readonly sessions: Set<Session>
   /** Those replaying history after since=: their live frames wait in their backlog. */
   readonly replaying: Set<Session>
@@ -59,6 +61,14 @@ export class Hub {
     return this.rooms.get(roomId)?.sessions.size ?? 0
   }
 
+  /**
+   * The pub/sub topic of a room, for a session about to open in it: the string its sockets here
+   * already share, so that a socket adds no copy of its own.
+   */
+  topicOf(roomId: number): string {
+    return this.rooms.get(roomId)?.topic ?? roomTopic(roomId)
+  }
+
   /** Every open socket, room sockets and stream sockets. */
   all(): Connection[] {
     const all: Connection[] = [...this.sessions.values()]
@@ -86,7 +96,7 @@ export class Hub {
   add(session: Session): void {
     let room = this.rooms.get(session.roomId)
     if (!room) {
-      room = { sessions: new Set(), replaying: new Set() }
+      room = { topic: session.topic, sessions: new Set(), replaying: new Set() }
       this.rooms.set(session.roomId, room)
       this.metrics.activeRooms.inc()
     }
@@ -227,8 +237,8 @@ export class Hub {
     }
     if (several) {
       for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
-    } else if (via && via.roomId === roomId && via.socket.readyState === 1) via.socket.publish(roomTopic(roomId), frame)
-    else this.server?.publish(roomTopic(roomId), frame)
+    } else if (via && via.roomId === roomId && via.socket.readyState === 1) via.socket.publish(room.topic, frame)
+    else this.server?.publish(room.topic, frame)
     for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ frame, change })
   }
 }

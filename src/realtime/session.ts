@@ -58,10 +58,10 @@ export interface StreamSocket extends Connection {
 const PROCESS = crypto.randomUUID().slice(0, 8)
 let opened = 0
 
-/** A new session for a socket that just opened. */
-export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, blocked = false): Session {
+/** A new session for a socket that just opened; `topic` is the room's (see `Hub.topicOf`). */
+export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, topic: string, blocked = false): Session {
   // The rate limit's fields start at zero: a full bucket, no refusals (rate-limits.ts).
-  return { id: newConnectionId(), identity, roomId, topic: roomTopic(roomId), socket, bucketFullAt: 0, refusals: 0, windowStart: 0, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
+  return { id: newConnectionId(), identity, roomId, topic, socket, bucketFullAt: 0, refusals: 0, windowStart: 0, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
 }
 
 /** A new id for a connection: unique across instances. */

@@ -1,6 +1,6 @@
 import type { Server, ServerWebSocket } from 'bun'
 import type { Identity } from '../../src/identity.ts'
-import { openSession, type Session } from '../../src/realtime/session.ts'
+import { openSession, roomTopic, type Session } from '../../src/realtime/session.ts'
 
 // Stand-ins for Bun's sockets and server publish, for unit tests of the realtime parts (what they
 // decide); the end-to-end tests run real sockets.
@@ -81,5 +81,5 @@ export class FakeSocket {
 export function fakeSession(topics: Topics, roomId: number, user: string): Session & { socket: FakeSocket & ServerWebSocket<unknown> } {
   const identity: Identity = { userId: user, nickname: user.toUpperCase(), email: `${user}@example.com`, profileUrl: null }
   const socket = new FakeSocket(topics) as unknown as FakeSocket & ServerWebSocket<unknown>
-  return openSession(socket, identity, roomId) as Session & { socket: FakeSocket & ServerWebSocket<unknown> }
+  return openSession(socket, identity, roomId, roomTopic(roomId)) as Session & { socket: FakeSocket & ServerWebSocket<unknown> }
 }

@@ -27,7 +27,7 @@ export interface ChatRouteDeps extends HandshakeDeps {
  * (handshake.ts); an open socket's events go to the chat service (service.ts).
  */
 export const chatRoutes = (deps: ChatRouteDeps) => {
-  const { chat, metrics, logger } = deps
+  const { chat, hub, metrics, logger } = deps
   const direct: DirectHandlers<{ session: Session }> = {
     message: (socket, raw) => chat.rawFrame(socket.data.session, raw),
     close: (socket, code) => chat.close(socket.data.session, code),
@@ -55,7 +55,7 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
     open(ws) {
       const handshake = socketData(ws).handshake
       if (!handshake) return ws.close(1011, 'handshake state missing')
-      const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, handshake.blocked)
+      const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, hub.topicOf(handshake.room.id), handshake.blocked)
       if (!adopt(ws, { session }, direct)) socketData(ws).session = session
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
       chat.open(session, handshake)
