@@ -68,7 +68,7 @@ export class PresenceTracker {
 
   /** A socket opened: the user's first here joins presence (announced to all but this socket). */
   enter(session: Session): void {
-    const { userId, nickname, profileUrl } = session.identity
+    const { userId } = session.identity
     let users = this.sockets.get(session.roomId)
     if (!users) this.sockets.set(session.roomId, (users = new Map()))
     const count = (users.get(userId) ?? 0) + 1
@@ -76,7 +76,8 @@ export class PresenceTracker {
     if (count > 1) return
     // Back within the grace: still present, so presence has nothing to announce.
     this.cancelLeave(session.roomId, userId)
-    this.wish(session.roomId, userId, { join: true, user: { userId, nickname, profileUrl }, except: session.id })
+    // The identity itself, not a copy: presence in memory keeps what it is given.
+    this.wish(session.roomId, userId, { join: true, user: session.identity, except: session.id })
   }
 
   /** A socket closed: the user's last here leaves presence once the grace has passed. */

@@ -52,18 +52,22 @@ export const presenceSignal = (room: number, frame: string, about: string, excep
 /** Hands an announcement to the room: the frame, and the socket it skips. */
 export type Announce = (roomId: number, frame: string, except?: string) => void
 
+/** A user as presence is told of them. */
+type PresentUser = Parameters<Presence['join']>[1]
+
 /** Presence of one instance, in memory: the default. It announces through the in-process broker. */
 export class MemoryPresence implements Presence {
-  private readonly rooms = new Map<number, Map<string, { nickname: string; profileUrl: string | null }>>()
+  /** Per room, its users as `join` was given them (the caller's object, not a copy: the tracker hands over the socket's identity). */
+  private readonly rooms = new Map<number, Map<string, PresentUser>>()
   private version = 0
 
   constructor(private readonly announce: Announce) {}
 
-  async join(roomId: number, user: { userId: string; nickname: string; profileUrl: string | null }, except?: string): Promise<PresenceChange> {
+  async join(roomId: number, user: PresentUser, except?: string): Promise<PresenceChange> {
     let users = this.rooms.get(roomId)
     if (!users) this.rooms.set(roomId, (users = new Map()))
     const first = !users.has(user.userId)
-    users.set(user.userId, { nickname: user.nickname, profileUrl: user.profileUrl })
+    users.set(user.userId, user)
     if (first) this.announce(roomId, encodePresenceFrame('chat.user.join', user.userId, user.nickname), except)
     return this.change(first)
   }
