@@ -6,11 +6,8 @@ import type { AttachmentLinks } from '../realtime/codec.ts'
 import type { MessageRow, Store } from '../store/store.ts'
 import { LANES } from '../store/outbox.ts'
 import { INSTANCE_STALE_MS } from '../store/instances.ts'
-import { version } from '../version.ts'
-import { eventIdPrefix, messageEventId, toEnvelope, type WebhookEnvelope } from './payload.ts'
-import { Batcher, RoomNow, roomQueue, Semaphore, type Outgoing } from './room-queue.ts'
-import { RequestFailed, webhookPoster, type WebhookPoster } from './post.ts'
-import { signatureHeader } from './signing.ts'
+import { roomQueue } from './room-queue.ts'
+import { WebhookSender } from './sender.ts'
 
 /** A lane released for another instance that none took within this is taken back (no other instance sends webhooks). */
 const ORPHAN_MS = 10_000
@@ -23,54 +20,10 @@ const STATS_MS = 5000
 const KEEP_DELIVERED_MS = 86_400_000
 const PRUNE_MS = 600_000
 
-type Outcome = { kind: 'delivered' } | { kind: 'retry'; error: string; retryAfterMs: number | null } | { kind: 'dead'; error: string }
-
-/** `Retry-After` as seconds or an HTTP date, in milliseconds from now; null when absent or unreadable. */
-function retryAfterMs(header: string | null, now = Date.now()): number | null {
-  if (header === null) return null
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000
-  const at = Date.parse(header)
-  return Number.isNaN(at) ? null : Math.max(0, at - now)
-}
-
 /** How much one pass over a lane reads: its pending outbox events, its rooms behind, each room's messages. */
 const PASS_EVENTS = 500
 const PASS_ROOMS = 200
 const PASS_MESSAGES = 200
-
-/** What the store keeps of a `message.created` event that must be retried (with the message, for the dead-letter list). */
-type StoredMessageEvent = {
-  messageId: number
-  eventId?: string
-  message?: MessageRow
-  offlineUserIds?: string[]
-}
-
-/** What one delivery lets the outbox record. */
-type Delivered = { event: number } | { room: number; message: number }
-
-/** An event ready to send: its envelope, what its delivery records, and how its failure is recorded (whether its room goes on). */
-interface Prepared {
-  envelope: WebhookEnvelope
-  delivered: Delivered
-  failed(outcome: Exclude<Outcome, { kind: 'delivered' }>, now: number): Promise<boolean>
-}
-
-/** A room's due events in a batched pass: those sent so far (`next`), and who is offline there now. */
-interface RoomState {
-  queue: Outgoing[]
-  next: number
-  now: RoomNow
-}
-
-/** The messages a room's queue sends (read from the messages table). */
-const messagesOf = (queue: readonly Outgoing[]) => queue.flatMap((item) => (item.kind === 'message' ? [item.message] : []))
-
-/** A room's share of one batch. */
-interface BatchPart {
-  room: RoomState
-  items: Outgoing[]
-}
 
 /**
  * Sends the outbox's events, and a `message.created` for each message stored, to WEBHOOK_URL.
@@ -80,57 +33,37 @@ interface BatchPart {
  * due events one after another (rooms side by side, at most WEBHOOK_CONCURRENCY requests at once)
  * and stops a room at its first failure: the events after it wait for its retry. Failures are
  * retried with exponential backoff and jitter (Retry-After honoured) until WEBHOOK_MAX_AGE, then
- * dead-lettered; other 4xx answers dead-letter at once.
+ * dead-lettered; other 4xx answers dead-letter at once. The leases and passes are here; sending
+ * the events and recording what became of them is WebhookSender's (sender.ts).
  */
 export class WebhookDispatcher {
   private readonly instance = crypto.randomUUID()
   private readonly leaseMs: number
-  private readonly requests: Semaphore
-  private readonly poster: WebhookPoster
+  private readonly sender: WebhookSender
   /** Per lane, the last room the previous pass read: the next one goes on after it (so every room gets its turn). */
   private readonly roomsFrom = new Map<number, number>()
   /** Lanes with a pass running, and whether another was asked for meanwhile. */
   private readonly passes = new Map<number, { again: boolean; done: Promise<void> }>()
   private stopped = false
   private readonly timers: ReturnType<typeof setInterval>[] = []
-  private idPrefix = ''
   private lanes = new Set<number>()
   private leasing = false
-  /** Deliveries recorded together: those answered in the same turn share one transaction. */
-  private readonly deliveries = new Batcher<Delivered>((items) => {
-    const events: number[] = []
-    const rooms = new Map<number, number>()
-    for (const item of items) {
-      if ('event' in item) events.push(item.event)
-      else rooms.set(item.room, Math.max(item.message, rooms.get(item.room) ?? 0))
-    }
-    return this.store.outbox.delivered({ events, rooms }, Date.now())
-  })
-
-  /** The delivered counter, labelled once (one increment per event). */
-  private readonly deliveredCount
-  /** Events per POST (WEBHOOK_BATCH). */
-  private readonly batchSize: number
 
   constructor(
     private readonly store: Store,
-    private readonly presence: Presence,
-    private readonly config: Config & { WEBHOOK_URL: string; WEBHOOK_SECRET: string },
+    presence: Presence,
+    config: Config & { WEBHOOK_URL: string; WEBHOOK_SECRET: string },
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     /** Signs the URLs of messages' attachments (fresh at each attempt). */
-    private readonly links: AttachmentLinks,
+    links: AttachmentLinks,
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
-    this.requests = new Semaphore(config.WEBHOOK_CONCURRENCY)
-    this.poster = webhookPoster(config.WEBHOOK_URL, config.WEBHOOK_TIMEOUT * 1000, config.HTTP_PROXY)
-    this.deliveredCount = metrics.webhookDeliveries.labels('delivered')
-    this.batchSize = config.WEBHOOK_BATCH
+    this.sender = new WebhookSender(store, presence, config, metrics, logger, links)
   }
 
   async start(): Promise<void> {
-    // Ids are unique per database: its epoch's start, then the event's number.
-    this.idPrefix = eventIdPrefix(await this.store.epoch())
+    await this.sender.start()
     this.timers.push(setInterval(() => void this.lease(), Math.min(POLL_MS * 4, this.leaseMs / 3)))
     this.timers.push(setInterval(() => this.wake(), POLL_MS))
     this.timers.push(setInterval(() => void this.refreshStats(), STATS_MS))
@@ -156,10 +89,11 @@ export class WebhookDispatcher {
   /** Stops sending; waits for the requests in flight (bounded by WEBHOOK_TIMEOUT), gives the lanes up. */
   async stop(): Promise<void> {
     this.stopped = true
+    this.sender.stop()
     for (const timer of this.timers) clearInterval(timer)
     await Promise.allSettled([...this.passes.values()].map((p) => p.done))
     await this.store.outbox.releaseLanes(this.instance).catch(() => {})
-    this.poster.close()
+    this.sender.close()
   }
 
   /**
@@ -234,173 +168,10 @@ export class WebhookDispatcher {
     )
     const keys = new Set([...eventsByKey.keys(), ...messagesByKey.keys()])
     const queues = [...keys].map((key) => roomQueue(eventsByKey.get(key) ?? [], messagesByKey.get(key)?.messages ?? [], messagesByKey.get(key)?.more ?? false, now)).filter((q) => q.length > 0)
-    await this.fillMessages(queues.flat())
-    await this.sendQueues(queues)
+    await this.sender.fillMessages(queues.flat())
+    await this.sender.sendQueues(queues)
     const more = !allEvents || from > 0 || behind.length === PASS_ROOMS || [...messagesByKey.values()].some((r) => r.more)
     if (more && queues.length > 0) this.passes.get(lane)!.again = true
-  }
-
-  /**
-   * The rooms' due events. One at a time (WEBHOOK_BATCH=1): each room's in order, rooms side by
-   * side. In batches: rounds, each POSTing every room's next events (up to WEBHOOK_BATCH in all per
-   * POST, a room's in order), so no room has more than one batch in flight and a room whose batch
-   * failed waits for its retry.
-   */
-  private async sendQueues(queues: Outgoing[][]) {
-    if (this.batchSize === 1) return void (await Promise.all(queues.map((queue) => this.sendRoom(queue))))
-    let active: RoomState[] = queues.map((queue) => ({ queue, next: 0, now: new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT, messagesOf(queue)) }))
-    while (active.length > 0 && !this.stopped) {
-      const batches: BatchPart[][] = []
-      let batch: BatchPart[] = []
-      let size = 0
-      for (const room of active) {
-        if (size === this.batchSize) {
-          batches.push(batch)
-          batch = []
-          size = 0
-        }
-        const items = room.queue.slice(room.next, room.next + this.batchSize - size)
-        batch.push({ room, items })
-        size += items.length
-      }
-      if (batch.length > 0) batches.push(batch)
-      const going = await Promise.all(batches.map((parts) => this.sendBatch(parts)))
-      active = batches.flatMap((parts, i) => (going[i] ? parts.map((part) => part.room) : [])).filter((room) => room.next < room.queue.length)
-    }
-  }
-
-  /**
-   * One POST of the parts' events as a JSON array. Delivered: each is recorded, and the rooms go on.
-   * Refused for good (a 4xx): each is dead-lettered, in order, and the rooms go on. To be retried:
-   * the first event of each room is recorded as failed (the rest wait behind it, unsent, and go
-   * again with the same ids), and the rooms stop until then. Whether the rooms go on.
-   */
-  private async sendBatch(parts: BatchPart[]): Promise<boolean> {
-    const prepared = await Promise.all(parts.map((part) => Promise.all(part.items.map((item) => this.prepare(item, part.room.now)))))
-    const outcome = await this.requests.run(() => this.post(prepared.flat().map((p) => p.envelope)))
-    for (const part of parts) part.room.next += part.items.length
-    if (outcome.kind === 'delivered') {
-      await Promise.all(prepared.flat().map((p) => this.recordDelivery(p.delivered)))
-      return true
-    }
-    const now = Date.now()
-    if (outcome.kind === 'dead') {
-      for (const room of prepared) for (const p of room) await p.failed(outcome, now)
-      return true
-    }
-    await Promise.all(prepared.map((room) => room[0]?.failed(outcome, now)))
-    return false
-  }
-
-  /** A room's due events, in order, until one fails (WEBHOOK_BATCH=1). */
-  private async sendRoom(queue: Outgoing[]) {
-    const room = new RoomNow(this.store, this.presence, this.config.OFFLINE_USERS_LIMIT, messagesOf(queue))
-    for (const item of queue) {
-      if (this.stopped) return
-      const prepared = await this.prepare(item, room)
-      const outcome = await this.requests.run(() => this.post(prepared.envelope))
-      const goOn = outcome.kind === 'delivered' ? await this.recordDelivery(prepared.delivered) : await prepared.failed(outcome, Date.now())
-      if (!goOn) return
-    }
-  }
-
-  /**
-   * An event as it is sent (an outbox row, or a message's `message.created` read from the messages
-   * table, with who is offline decided at its first attempt and kept for the retries), what its
-   * delivery records, and how its failure is recorded: a message's first failure makes it an outbox
-   * event, retried from then on like the others. Each is recorded before the room's next is sent,
-   * so a crash repeats at most what was sent but not recorded yet.
-   */
-  private async prepare(item: Outgoing, room: RoomNow): Promise<Prepared> {
-    if (item.kind === 'event') {
-      const { event } = item
-      const stored = JSON.parse(event.data) as Record<string, unknown>
-      const message = stored.message as MessageRow | undefined
-      if (event.type === 'message.created' && message && !stored.offlineUserIds) stored.offlineUserIds = await room.offline(message)
-      return {
-        envelope: toEnvelope(event, this.idPrefix, stored, this.links),
-        delivered: { event: event.id },
-        failed: async (outcome, now) => {
-          const retryAt = outcome.kind === 'retry' ? this.retryAt(event.attempts, event.createdAt, outcome.retryAfterMs, now) : null
-          await this.store.outbox.failed(event.id, outcome.error, retryAt, now, JSON.stringify(stored))
-          return this.recordFailure(retryAt, event.type, outcome.error)
-        },
-      }
-    }
-    const { message } = item
-    const stored: StoredMessageEvent = { messageId: message.id, eventId: messageEventId(message.id), message, offlineUserIds: await room.offline(message) }
-    return {
-      envelope: toEnvelope({ id: message.id, type: 'message.created', createdAt: message.createdAt }, this.idPrefix, stored, this.links),
-      delivered: { room: message.roomId, message: message.id },
-      failed: async (outcome, now) => {
-        const retryAt = outcome.kind === 'retry' ? this.retryAt(0, message.createdAt, outcome.retryAfterMs, now) : null
-        await this.store.outbox.messageFailed(message, JSON.stringify(stored), outcome.error, retryAt, now)
-        return this.recordFailure(retryAt, 'message.created', outcome.error)
-      },
-    }
-  }
-
-  private async recordDelivery(item: Delivered): Promise<true> {
-    await this.deliveries.record(item)
-    this.deliveredCount.inc()
-    return true
-  }
-
-  /** Counts a failure; whether the room goes on (past a dead letter, not past a retry). */
-  private recordFailure(retryAt: number | null, type: string, error: string): boolean {
-    this.metrics.webhookDeliveries.labels(retryAt === null ? 'dead' : 'retry').inc()
-    if (retryAt !== null) return false
-    this.logger.warn('webhook dead-lettered', { type, error })
-    return true
-  }
-
-  /** Outbox events that name their message (written before messages were read from their table) get it filled in. */
-  private async fillMessages(queue: Outgoing[]) {
-    const named = queue.flatMap((item) => (item.kind === 'event' && item.event.type === 'message.created' ? [{ event: item.event, stored: JSON.parse(item.event.data) as StoredMessageEvent }] : []))
-    const wanted = named.filter((n) => n.stored.message === undefined)
-    if (wanted.length === 0) return
-    const rows = new Map((await this.store.messagesByIds(wanted.map((n) => n.stored.messageId))).map((m) => [m.id, m]))
-    for (const { event, stored } of wanted) {
-      const message = rows.get(stored.messageId)
-      if (message) event.data = JSON.stringify({ ...stored, message })
-    }
-  }
-
-  /** POSTs one event (its object), or a batch (an array of them, one signature over the whole body). */
-  private async post(sent: WebhookEnvelope | WebhookEnvelope[]): Promise<Outcome> {
-    const body = JSON.stringify(sent)
-    const named: Record<string, string> = Array.isArray(sent) ? { 'x-chat-event-count': String(sent.length) } : { 'x-chat-event-id': sent.id }
-    try {
-      const answer = await this.poster.post(
-        {
-          'content-type': 'application/json',
-          'user-agent': `gateway-chat/${version}`,
-          ...named,
-          'x-chat-signature': signatureHeader(this.config.WEBHOOK_SECRET, body, Math.floor(Date.now() / 1000)),
-        },
-        body,
-      )
-      if (answer.status >= 200 && answer.status < 300) return { kind: 'delivered' }
-      const error = `HTTP ${answer.status}`
-      if (answer.status === 408 || answer.status === 429 || answer.status >= 500) return { kind: 'retry', error, retryAfterMs: retryAfterMs(answer.retryAfter) }
-      return { kind: 'dead', error: `${error} (not retried: the receiver refused it)` }
-    } catch (err) {
-      const error = err instanceof RequestFailed && err.name === 'TimeoutError' ? `no answer within ${this.config.WEBHOOK_TIMEOUT} s` : err instanceof Error ? err.message : String(err)
-      return { kind: 'retry', error, retryAfterMs: null }
-    }
-  }
-
-  /**
-   * When to try again: about WEBHOOK_RETRY_MIN_MS after the first failure, doubling up to
-   * WEBHOOK_RETRY_MAX, half of it random (so failed events do not all come back at once), or when
-   * Retry-After says; null (dead) past WEBHOOK_MAX_AGE.
-   */
-  private retryAt(attempts: number, since: number, retryAfter: number | null, now: number): number | null {
-    const ceiling = this.config.WEBHOOK_RETRY_MAX * 1000
-    const backoff = Math.min(ceiling, this.config.WEBHOOK_RETRY_MIN_MS * 2 ** Math.min(30, attempts))
-    const delay = retryAfter ?? backoff / 2 + (Math.random() * backoff) / 2
-    const at = now + delay
-    return at - since > this.config.WEBHOOK_MAX_AGE * 1000 ? null : at
   }
 
   private async refreshStats() {
