@@ -4,7 +4,7 @@ import type { Closer } from './closing.ts'
 import { CloseCode, encodeChangeFrame, encodeMessageFrame, encodeNoticeFrame, type AttachmentLinks } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
-import { roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
+import { isLocalConnectionId, roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
 
 /** The sockets of one room on this instance. */
@@ -14,6 +14,18 @@ interface Room {
   readonly sessions: Set<Session>
   /** Those replaying history after since=: their live frames wait in their backlog. */
   readonly replaying: Set<Session>
+}
+
+/**
+ * The room's session with this id, when it is on this instance. The sessions of the room are looked
+ * through, rather than kept by id as well (a map entry per socket): only for an event that skips a
+ * session (a typing notice, a join), whose publish to the room costs more than the look, and not at
+ * all for a session of another instance.
+ */
+function sessionIn(room: Room, id: string): Session | undefined {
+  if (!isLocalConnectionId(id)) return undefined
+  for (const session of room.sessions) if (session.id === id) return session
+  return undefined
 }
 
 /** No stream sockets: what `streamsOf` answers for a user with none here. */
@@ -29,8 +41,6 @@ const NONE: ReadonlySet<StreamSocket> = new Set()
 export class Hub {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, Room>()
-  /** Every open room session, by id (events name the session they skip). */
-  private readonly sessions = new Map<string, Session>()
   /** Open room sockets per user on this instance, all rooms together. */
   private readonly userSockets = new Map<string, number>()
   /** Open stream sockets per user on this instance, oldest first. */
@@ -71,7 +81,8 @@ export class Hub {
 
   /** Every open socket, room sockets and stream sockets. */
   all(): Connection[] {
-    const all: Connection[] = [...this.sessions.values()]
+    const all: Connection[] = []
+    for (const room of this.rooms.values()) all.push(...room.sessions)
     for (const sockets of this.streams.values()) all.push(...sockets)
     return all
   }
@@ -101,7 +112,6 @@ export class Hub {
       this.metrics.activeRooms.inc()
     }
     room.sessions.add(session)
-    this.sessions.set(session.id, session)
     this.userSockets.set(session.identity.userId, (this.userSockets.get(session.identity.userId) ?? 0) + 1)
     this.metrics.openSockets.inc()
   }
@@ -111,7 +121,6 @@ export class Hub {
     const room = this.rooms.get(session.roomId)
     if (!room?.sessions.delete(session)) return false
     room.replaying.delete(session)
-    this.sessions.delete(session.id)
     this.slowConsumers.forget(session)
     this.metrics.openSockets.dec()
     const { userId } = session.identity
@@ -200,15 +209,15 @@ export class Hub {
     if (!room) return
     if (event.kind === 'message') {
       const { message, change } = event
-      this.send(room, event.room, change ? encodeChangeFrame(message, change, this.links) : encodeMessageFrame(message, this.links), { id: message.id, version: message.version, created: !change })
+      this.send(room, change ? encodeChangeFrame(message, change, this.links) : encodeMessageFrame(message, this.links), { id: message.id, version: message.version, created: !change })
       if (!change) this.metrics.messagesDelivered.inc(room.sessions.size)
       // The guard's warning, to everyone but the sender, right after the message it is about.
-      if (event.notice) this.send(room, event.room, encodeNoticeFrame(message.id, event.notice), null, undefined, message.userId)
+      if (event.notice) this.send(room, encodeNoticeFrame(message.id, event.notice), null, undefined, message.userId)
       this.slowConsumers.touch(room.sessions)
     } else if (event.kind === 'signal') {
-      this.send(room, event.room, event.frame, null, event.except, 'about' in event ? (event as PresenceSignal).about : undefined)
+      this.send(room, event.frame, null, event.except, 'about' in event ? (event as PresenceSignal).about : undefined)
     } else {
-      if (event.frame !== undefined) this.send(room, event.room, event.frame, null)
+      if (event.frame !== undefined) this.send(room, event.frame, null)
       for (const session of room.sessions) {
         if (event.blocked !== undefined) session.blocked = event.blocked
         if (event.evict === session.identity.userId) this.closer.close(session, CloseCode.removed, event.banned ? 'banned' : 'removed')
@@ -220,13 +229,13 @@ export class Hub {
    * Sends one frame to every socket of the room, and to the backlog of those replaying, but the
    * session `except` and the sockets of the user `about` (a join or leave is not news to its user).
    */
-  private send(room: Room, roomId: number, frame: string, change: Waiting['change'], except?: string, about?: string) {
+  private send(room: Room, frame: string, change: Waiting['change'], except?: string, about?: string) {
     const skips = (session: Session) => session.id === except || session.identity.userId === about
     // A socket's own publish reaches every subscriber of the topic but itself: the session skipped,
     // or the one socket here of the user `about`. Only when that user has several here (rare: a
     // user's own presence, a notice about a message sent from two tabs) does each other socket get
     // the frame on its own.
-    let via = except === undefined ? undefined : this.sessions.get(except)
+    let via = except === undefined ? undefined : sessionIn(room, except)
     let several = false
     if (about !== undefined && this.userSockets.has(about)) {
       for (const session of room.sessions) {
@@ -237,7 +246,7 @@ export class Hub {
     }
     if (several) {
       for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
-    } else if (via && via.roomId === roomId && via.socket.readyState === 1) via.socket.publish(room.topic, frame)
+    } else if (via && via.socket.readyState === 1) via.socket.publish(room.topic, frame)
     else this.server?.publish(room.topic, frame)
     for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ frame, change })
   }

@@ -55,7 +55,7 @@ export interface StreamSocket extends Connection {
 }
 
 /** Session ids are this process's random prefix and a counter: unique across instances, and short. */
-const PROCESS = crypto.randomUUID().slice(0, 8)
+const PREFIX = `${crypto.randomUUID().slice(0, 8)}.`
 let opened = 0
 
 /** A new session for a socket that just opened; `topic` is the room's (see `Hub.topicOf`). */
@@ -65,7 +65,10 @@ export function openSession(socket: ServerWebSocket<unknown>, identity: Identity
 }
 
 /** A new id for a connection: unique across instances. */
-export const newConnectionId = () => `${PROCESS}.${(++opened).toString(36)}`
+export const newConnectionId = () => `${PREFIX}${(++opened).toString(36)}`
+
+/** True for the id of a connection of this process. */
+export const isLocalConnectionId = (id: string) => id.startsWith(PREFIX)
 
 /** The pub/sub topic of a room's sockets on this instance. */
 export const roomTopic = (roomId: number) => `room:${roomId}`
