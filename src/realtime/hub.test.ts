@@ -26,7 +26,7 @@ function makeHub() {
 function fakeStream(topics: Topics, user: string): StreamSocket & { socket: FakeSocket & ServerWebSocket<unknown> } {
   const socket = new FakeSocket(topics) as unknown as FakeSocket & ServerWebSocket<unknown>
   const identity = { userId: user, nickname: user.toUpperCase(), email: `${user}@example.com`, profileUrl: null }
-  return { id: newConnectionId(), identity, host: 'chat.example.com', socket, topic: userTopic(user), slowSince: 0, closing: false }
+  return { id: newConnectionId(), identity, host: 'chat.example.com', socket, topic: userTopic(user), closing: false }
 }
 const openSockets = async (metrics: ReturnType<typeof createMetrics>) => (await metrics.openSockets.get()).values[0]?.value
 const row = (id: number, roomId = 1): MessageRow => messageRow({ id, roomId })
@@ -123,7 +123,7 @@ describe('Hub', () => {
     const s = fakeSession(topics, 1, 'r')
     hub.add(s)
     hub.hold(s)
-    s.backlog = null // what closing does
+    s.closing = true // what closing does
     hub.release(s)
     expect(s.socket.isSubscribed('room:1')).toBe(false)
   })

@@ -12,8 +12,8 @@ interface Room {
   /** The room's pub/sub topic: one string, shared by its sessions. */
   readonly topic: string
   readonly sessions: Set<Session>
-  /** Those replaying history after since=: their live frames wait in their backlog. */
-  readonly replaying: Set<Session>
+  /** Those replaying history after since= (replay.ts), each with its backlog: the live frames waiting for the replay to end. */
+  readonly replaying: Map<Session, Waiting[]>
 }
 
 /**
@@ -107,7 +107,7 @@ export class Hub {
   add(session: Session): void {
     let room = this.rooms.get(session.roomId)
     if (!room) {
-      room = { topic: session.topic, sessions: new Set(), replaying: new Set() }
+      room = { topic: session.topic, sessions: new Set(), replaying: new Map() }
       this.rooms.set(session.roomId, room)
       this.metrics.activeRooms.inc()
     }
@@ -186,8 +186,7 @@ export class Hub {
 
   /** From now, the room's events wait in the socket's backlog (it is replaying history). */
   hold(session: Session): void {
-    session.backlog = []
-    this.rooms.get(session.roomId)?.replaying.add(session)
+    this.rooms.get(session.roomId)?.replaying.set(session, [])
   }
 
   /**
@@ -195,10 +194,10 @@ export class Hub {
    * subscribes the socket. Nothing runs in between, so no live frame is missed or doubled.
    */
   release(session: Session, replayed: (change: NonNullable<Waiting['change']>) => boolean = () => false): void {
-    const backlog = session.backlog
-    session.backlog = null
-    this.rooms.get(session.roomId)?.replaying.delete(session)
-    if (backlog === null || session.closing) return // closed meanwhile
+    const replaying = this.rooms.get(session.roomId)?.replaying
+    const backlog = replaying?.get(session)
+    replaying?.delete(session)
+    if (backlog === undefined || session.closing) return // closed meanwhile
     for (const item of backlog) if (item.change === null || !replayed(item.change)) session.socket.send(item.frame)
     this.subscribe(session)
   }
@@ -248,6 +247,6 @@ export class Hub {
       for (const session of room.sessions) if (!skips(session) && session.socket.isSubscribed(session.topic)) session.socket.send(frame)
     } else if (via && via.socket.readyState === 1) via.socket.publish(room.topic, frame)
     else this.server?.publish(room.topic, frame)
-    for (const session of room.replaying) if (!skips(session)) session.backlog?.push({ frame, change })
+    for (const [session, backlog] of room.replaying) if (!skips(session)) backlog.push({ frame, change })
   }
 }

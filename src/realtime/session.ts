@@ -13,8 +13,6 @@ export interface Connection {
   readonly socket: ServerWebSocket<unknown>
   /** The pub/sub topic it hears live events on, if any (unsubscribed first when it closes). */
   readonly topic: string | null
-  /** Since when its unsent queue has been over the slow-consumer limit; 0 when it is not (slow-consumers.ts). */
-  slowSince: number
   /** True once the server has begun closing it (closing.ts). */
   closing: boolean
 }
@@ -35,8 +33,6 @@ export interface Waiting {
 export interface Session extends Connection, SocketLimits {
   readonly roomId: number
   readonly topic: string
-  /** While replaying after since= or since_version=, live frames wait here (replay.ts). */
-  backlog: Waiting[] | null
   /** When it last had a typing notice relayed. */
   lastTypingAt: number
   /** In a direct room: true while one of the pair has blocked the other (sends are refused). */
@@ -61,7 +57,7 @@ let opened = 0
 /** A new session for a socket that just opened; `topic` is the room's (see `Hub.topicOf`). */
 export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, topic: string, blocked = false): Session {
   // The rate limit's fields start at zero: a full bucket, no refusals (rate-limits.ts).
-  return { id: newConnectionId(), identity, roomId, topic, socket, bucketFullAt: 0, refusals: 0, windowStart: 0, backlog: null, slowSince: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
+  return { id: newConnectionId(), identity, roomId, topic, socket, bucketFullAt: 0, refusals: 0, windowStart: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
 }
 
 /** A new id for a connection: unique across instances. */

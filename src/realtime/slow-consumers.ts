@@ -22,7 +22,8 @@ const HARD_FACTOR = 8
 export class SlowConsumers {
   private readonly touched = new Set<Iterable<Connection>>()
   private scheduled = false
-  private readonly suspects = new Set<Connection>()
+  /** The sockets whose unsent queue is over the limit, and since when. */
+  private readonly suspects = new Map<Connection, number>()
   private readonly timer: Timer
 
   constructor(
@@ -34,7 +35,7 @@ export class SlowConsumers {
   ) {
     this.timer = clock.setInterval(() => {
       const now = clock.now()
-      for (const session of this.suspects) this.check(session, now)
+      for (const session of this.suspects.keys()) this.check(session, now)
     }, GRACE_MS)
   }
 
@@ -55,14 +56,10 @@ export class SlowConsumers {
   check(session: Connection, now = this.clock.now()): void {
     if (session.closing || session.socket.readyState !== 1) return void this.suspects.delete(session)
     const queued = session.socket.getBufferedAmount()
-    if (queued <= this.limitBytes) {
-      session.slowSince = 0
-      this.suspects.delete(session)
-      return
-    }
-    if (session.slowSince === 0) session.slowSince = now
-    this.suspects.add(session)
-    if (now - session.slowSince < GRACE_MS && queued <= HARD_FACTOR * this.limitBytes) return
+    if (queued <= this.limitBytes) return void this.suspects.delete(session)
+    let since = this.suspects.get(session)
+    if (since === undefined) this.suspects.set(session, (since = now))
+    if (now - since < GRACE_MS && queued <= HARD_FACTOR * this.limitBytes) return
     this.suspects.delete(session)
     this.metrics.socketsClosed.labels('slow_consumer').inc()
     this.logger.info('closing a socket that cannot keep up', { topic: session.topic, user: session.identity.userId, queued })

@@ -54,7 +54,7 @@ export const inboxSocketRoutes = (deps: InboxSocketDeps) => {
       const data = socketData(ws)
       if (!data.admitted) return ws.close(1011, 'handshake state missing')
       const { identity, host } = data.admitted
-      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: userTopic(identity.userId), slowSince: 0, closing: false, limits: limiter.forSocket() }
+      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: userTopic(identity.userId), closing: false, limits: limiter.forSocket() }
       data.connection = connection
       streams.open(connection)
     },
