@@ -21,6 +21,17 @@ describe('KeyedLimiter', () => {
     expect(limiter.take('a', 10_000)).toBe(0)
     limiter.close()
   })
+
+  it('should still limit the keys whose buckets are filling when many new keys make it forget the full ones', () => {
+    const limiter = new KeyedLimiter(6, 1, new ManualClock()) // one every 10 s
+    expect(limiter.take('a', 0)).toBe(0)
+    // Full again at 10 s: 'a' may be forgotten among these; k0… are still filling.
+    for (let i = 0; i < 5000; i++) expect(limiter.take(`k${i}`, 10_000 + i)).toBe(0)
+    expect(limiter.take('k0', 10_500)).toBe(10)
+    expect(limiter.take('k4999', 15_000)).toBe(10)
+    expect(limiter.take('a', 15_000)).toBe(0)
+    limiter.close()
+  })
 })
 
 describe('TokenBucket', () => {

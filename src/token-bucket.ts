@@ -42,15 +42,22 @@ export class TokenBucket {
   }
 }
 
+/** `KeyedLimiter` looks for full buckets to forget no sooner than at this many keys. */
+const FORGET_AT_LEAST = 1024
+
 /**
  * Token buckets by key (a user id, a client address), each kept as one number: the time at which
  * the bucket will be full again (the generic cell rate algorithm; the same decisions as a token
- * bucket). A key is forgotten once its bucket is full, so memory follows the keys active lately.
+ * bucket). A key is forgotten once its bucket is full, so memory follows the keys active lately:
+ * every minute, and whenever the keys have doubled since the last look (a burst of new keys,
+ * say a reconnect storm, does not grow the map past the keys whose buckets are still filling).
  */
 export class KeyedLimiter {
   /** Per key: when (clock.now() ms) its bucket is full again; past that, it is forgotten. */
   private readonly fullAt = new Map<string, number>()
   private readonly sweep: Timer
+  /** At this many keys, `take` forgets the full buckets first (twice what the last look left). */
+  private forgetAtSize = FORGET_AT_LEAST
   /** Milliseconds one token takes to come back. */
   private readonly interval: number
   /** How far ahead of now `fullAt` may be while a token is left: burst − 1 tokens. */
@@ -64,10 +71,7 @@ export class KeyedLimiter {
   ) {
     this.interval = 60_000 / perMinute
     this.tolerance = (burst - 1) * this.interval
-    this.sweep = clock.setInterval(() => {
-      const now = clock.now()
-      for (const [key, at] of this.fullAt) if (at <= now) this.fullAt.delete(key)
-    }, 60_000)
+    this.sweep = clock.setInterval(() => this.forgetFull(clock.now()), 60_000)
   }
 
   /** Takes a token for `key`; returns 0 when there was one, else the whole seconds to wait. */
@@ -75,7 +79,14 @@ export class KeyedLimiter {
     const at = Math.max(this.fullAt.get(key) ?? now, now)
     if (at - now > this.tolerance) return Math.max(1, Math.ceil((at - this.tolerance - now) / 1000))
     this.fullAt.set(key, at + this.interval)
+    if (this.fullAt.size >= this.forgetAtSize) this.forgetFull(now)
     return 0
+  }
+
+  /** Forgets the keys whose buckets are full again (a look over every key, at most once per doubling: amortized constant per take). */
+  private forgetFull(now: number) {
+    for (const [key, at] of this.fullAt) if (at <= now) this.fullAt.delete(key)
+    this.forgetAtSize = Math.max(FORGET_AT_LEAST, 2 * this.fullAt.size)
   }
 
   close(): void {
