@@ -2,12 +2,12 @@ import type { ServerWebSocket } from 'bun'
 
 /**
  * Bun's own callbacks for a socket's frames and close. One pair serves every socket of a route:
- * each finds what it needs in the socket's data (what `adopt` was asked to keep), so opening a
- * socket makes no closures.
+ * each finds what the route keeps for the socket in its data (`data.kept`, as `adopt` was given
+ * it), so opening a socket makes no closures.
  */
-export interface DirectHandlers<Keep extends object> {
-  message(socket: ServerWebSocket<Keep>, raw: string | Buffer): void
-  close(socket: ServerWebSocket<Keep>, code: number): void
+export interface DirectHandlers<Kept> {
+  message(socket: ServerWebSocket<{ kept: Kept }>, raw: string | Buffer): void
+  close(socket: ServerWebSocket<{ kept: Kept }>, code: number): void
 }
 
 /**
@@ -25,14 +25,14 @@ export interface DirectHandlers<Keep extends object> {
  * this returns false. `fast-path.test.ts` fails when Elysia's shape changes, so an upgrade that
  * loses the fast path is noticed.
  */
-export function adopt<Keep extends object>(ws: { raw: unknown }, keep: Keep, handlers: DirectHandlers<Keep>): boolean {
+export function adopt<Kept>(ws: { raw: unknown }, kept: Kept, handlers: DirectHandlers<Kept>): boolean {
   const raw = ws.raw as ServerWebSocket<Record<string, unknown>>
   const data = raw.data
   if (!data || typeof data.message !== 'function' || typeof data.close !== 'function') return false
   // Elysia's websocket handlers call data.message and data.close (and data.open, data.drain,
   // data.ping, data.pong when present); the rest of its data serves an ElysiaWS wrapper, no longer
   // made. A new object of one shape replaces it whole (deleting its keys instead would give every
-  // socket's data a shape of its own).
-  raw.data = { ...keep, message: handlers.message, close: handlers.close }
+  // socket's data a shape of its own), written out rather than spread: 48 bytes, not 64.
+  raw.data = { kept, message: handlers.message, close: handlers.close }
   return true
 }

@@ -28,9 +28,9 @@ export interface ChatRouteDeps extends HandshakeDeps {
  */
 export const chatRoutes = (deps: ChatRouteDeps) => {
   const { chat, hub, metrics, logger } = deps
-  const direct: DirectHandlers<{ session: Session }> = {
-    message: (socket, raw) => chat.rawFrame(socket.data.session, raw),
-    close: (socket, code) => chat.close(socket.data.session, code),
+  const direct: DirectHandlers<Session> = {
+    message: (socket, raw) => chat.rawFrame(socket.data.kept, raw),
+    close: (socket, code) => chat.close(socket.data.kept, code),
   }
   return new Elysia({ name: 'chat' }).ws('/ws/chat/:room_id/chat/', {
     params: roomParamsSchema,
@@ -56,7 +56,7 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
       const handshake = socketData(ws).handshake
       if (!handshake) return ws.close(1011, 'handshake state missing')
       const session = openSession(ws.raw as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, hub.topicOf(handshake.room.id), handshake.blocked)
-      if (!adopt(ws, { session }, direct)) socketData(ws).session = session
+      if (!adopt(ws, session, direct)) socketData(ws).session = session
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
       chat.open(session, handshake)
     },
