@@ -8,7 +8,7 @@ import { Closer } from './closing.ts'
 import { blockedEvent, evictEvent, messageEvent, signalEvent } from './events.ts'
 import { Hub } from './hub.ts'
 import { presenceSignal } from './presence.ts'
-import { newConnectionId, type StreamSocket, userTopic } from './session.ts'
+import { sessionId, type StreamSocket, userTopic } from './session.ts'
 import { SlowConsumers } from './slow-consumers.ts'
 import type { MessageRow } from '../store/store.ts'
 
@@ -26,7 +26,7 @@ function makeHub() {
 function fakeStream(topics: Topics, user: string): StreamSocket & { socket: FakeSocket & ServerWebSocket<unknown> } {
   const socket = new FakeSocket(topics) as unknown as FakeSocket & ServerWebSocket<unknown>
   const identity = { userId: user, nickname: user.toUpperCase(), email: `${user}@example.com`, profileUrl: null }
-  return { id: newConnectionId(), identity, host: 'chat.example.com', socket, topic: userTopic(user), closing: false }
+  return { identity, host: 'chat.example.com', socket, topic: userTopic(user), closing: false }
 }
 const openSockets = async (metrics: ReturnType<typeof createMetrics>) => (await metrics.openSockets.get()).values[0]?.value
 const row = (id: number, roomId = 1): MessageRow => messageRow({ id, roomId })
@@ -54,7 +54,7 @@ describe('Hub', () => {
       hub.subscribe(s)
     }
     hub.deliver(messageEvent(row(1)))
-    hub.deliver(signalEvent(1, '{"type":"chat.typing","user_id":"a","nickname":"A"}', a.id))
+    hub.deliver(signalEvent(1, '{"type":"chat.typing","user_id":"a","nickname":"A"}', sessionId(a)))
     expect(ids(a.socket.frames())).toEqual([1])
     expect(a.socket.frames().map((f) => f.type)).toEqual(['chat.message'])
     expect(b.socket.frames().map((f) => f.type)).toEqual(['chat.message', 'chat.typing'])
@@ -90,7 +90,7 @@ describe('Hub', () => {
     hub.add(replaying)
     hub.hold(replaying)
     hub.deliver(presenceSignal(1, '{"type":"chat.user.join","username":"U","user_id":"u"}', 'u'))
-    hub.deliver(presenceSignal(1, '{"type":"chat.user.join","username":"V","user_id":"v"}', 'v', joining.id))
+    hub.deliver(presenceSignal(1, '{"type":"chat.user.join","username":"V","user_id":"v"}', 'v', sessionId(joining)))
     hub.deliver(presenceSignal(1, '{"type":"chat.user.leave","username":"Z","user_id":"z"}', 'z'))
     const heard = (s: typeof own1) => s.socket.frames().map((f) => `${f.type.slice('chat.user.'.length)} ${f.user_id}`)
     expect([own1, own2].map(heard)).toEqual([

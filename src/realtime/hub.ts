@@ -4,7 +4,7 @@ import type { Closer } from './closing.ts'
 import { CloseCode, encodeChangeFrame, encodeMessageFrame, encodeNoticeFrame, type AttachmentLinks } from './codec.ts'
 import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
-import { isLocalConnectionId, roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
+import { localSessionSeq, roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
 
 /** The sockets of one room on this instance. */
@@ -17,14 +17,14 @@ interface Room {
 }
 
 /**
- * The room's session with this id, when it is on this instance. The sessions of the room are looked
- * through, rather than kept by id as well (a map entry per socket): only for an event that skips a
- * session (a typing notice, a join), whose publish to the room costs more than the look, and not at
- * all for a session of another instance.
+ * The room's session with this number (see `localSessionSeq`), when it is on this instance. The
+ * sessions of the room are looked through, rather than kept by id as well (a map entry per socket):
+ * only for an event that skips a session (a typing notice, a join), whose publish to the room costs
+ * more than the look, and not at all for a session of another instance (-1).
  */
-function sessionIn(room: Room, id: string): Session | undefined {
-  if (!isLocalConnectionId(id)) return undefined
-  for (const session of room.sessions) if (session.id === id) return session
+function sessionIn(room: Room, seq: number): Session | undefined {
+  if (seq < 0) return undefined
+  for (const session of room.sessions) if (session.seq === seq) return session
   return undefined
 }
 
@@ -229,12 +229,13 @@ export class Hub {
    * session `except` and the sockets of the user `about` (a join or leave is not news to its user).
    */
   private send(room: Room, frame: string, change: Waiting['change'], except?: string, about?: string) {
-    const skips = (session: Session) => session.id === except || session.identity.userId === about
+    const exceptSeq = except === undefined ? -1 : localSessionSeq(except)
+    const skips = (session: Session) => session.seq === exceptSeq || session.identity.userId === about
     // A socket's own publish reaches every subscriber of the topic but itself: the session skipped,
     // or the one socket here of the user `about`. Only when that user has several here (rare: a
     // user's own presence, a notice about a message sent from two tabs) does each other socket get
     // the frame on its own.
-    let via = except === undefined ? undefined : sessionIn(room, except)
+    let via = sessionIn(room, exceptSeq)
     let several = false
     if (about !== undefined && this.userSockets.has(about)) {
       for (const session of room.sessions) {

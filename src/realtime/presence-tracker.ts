@@ -1,7 +1,7 @@
 import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Presence } from './presence.ts'
-import type { Session } from './session.ts'
+import { sessionId, type Session } from './session.ts'
 
 /** How failed joins and leaves are retried: the wait doubles from `baseMs` up to `capMs`. */
 export interface RetryTiming {
@@ -77,7 +77,7 @@ export class PresenceTracker {
     // Back within the grace: still present, so presence has nothing to announce.
     this.cancelLeave(session.roomId, userId)
     // The identity itself, not a copy: presence in memory keeps what it is given.
-    this.wish(session.roomId, userId, { join: true, user: session.identity, except: session.id })
+    this.wish(session.roomId, userId, { join: true, user: session.identity, except: sessionId(session) })
   }
 
   /** A socket closed: the user's last here leaves presence once the grace has passed. */

@@ -9,6 +9,7 @@ import { messageEvent } from './events.ts'
 import { Hub } from './hub.ts'
 import { Replays } from './replay.ts'
 import { SlowConsumers } from './slow-consumers.ts'
+import type { Session } from './session.ts'
 
 const logger = createLogger('silent')
 const row = (id: number, seq?: number): MessageRow => messageRow({ id, ...(seq === undefined ? {} : { seq }) })
@@ -78,9 +79,9 @@ describe('Replays', () => {
     const s = fakeSession(topics, 1, 'unlucky')
     hub.add(s)
     replays.begin(s)
-    const failed: string[] = []
-    await replays.run(s, { id: 5 }, 'e', (session) => failed.push(session.id))
-    expect(failed).toEqual([s.id])
+    const failed: Session[] = []
+    await replays.run(s, { id: 5 }, 'e', (session) => failed.push(session))
+    expect(failed).toEqual([s])
     hub.deliver(messageEvent(row(6)))
     expect(shape(s.socket.frames())).toEqual([6])
   })

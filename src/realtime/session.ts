@@ -7,8 +7,6 @@ import type { SocketLimits } from './rate-limits.ts'
  * (closing.ts) and the slow-consumer check (slow-consumers.ts) keep about it.
  */
 export interface Connection {
-  /** Unique across instances: an event names the session it skips by it. */
-  readonly id: string
   readonly identity: Identity
   readonly socket: ServerWebSocket<unknown>
   /** The pub/sub topic it hears live events on, if any (unsubscribed first when it closes). */
@@ -31,6 +29,8 @@ export interface Waiting {
  * message rate limit among them (rate-limits.ts), all in this one record.
  */
 export interface Session extends Connection, SocketLimits {
+  /** Its number among this process's sessions: `sessionId` makes the id events name it by. */
+  readonly seq: number
   readonly roomId: number
   readonly topic: string
   /** When it last had a typing notice relayed. */
@@ -50,21 +50,24 @@ export interface StreamSocket extends Connection {
   readonly host: string
 }
 
-/** Session ids are this process's random prefix and a counter: unique across instances, and short. */
+/** Session ids are this process's random prefix and the session's number: unique across instances, and short. */
 const PREFIX = `${crypto.randomUUID().slice(0, 8)}.`
 let opened = 0
 
 /** A new session for a socket that just opened; `topic` is the room's (see `Hub.topicOf`). */
 export function openSession(socket: ServerWebSocket<unknown>, identity: Identity, roomId: number, topic: string, blocked = false): Session {
   // The rate limit's fields start at zero: a full bucket, no refusals (rate-limits.ts).
-  return { id: newConnectionId(), identity, roomId, topic, socket, bucketFullAt: 0, refusals: 0, windowStart: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
+  return { seq: ++opened, identity, roomId, topic, socket, bucketFullAt: 0, refusals: 0, windowStart: 0, lastTypingAt: 0, closing: false, blocked, mutedUntil: 0 }
 }
 
-/** A new id for a connection: unique across instances. */
-export const newConnectionId = () => `${PREFIX}${(++opened).toString(36)}`
+/**
+ * The id an event names a session by (the one it skips): unique across instances. Made when an
+ * event needs it rather than kept as a string with every session.
+ */
+export const sessionId = (session: Session) => `${PREFIX}${session.seq.toString(36)}`
 
-/** True for the id of a connection of this process. */
-export const isLocalConnectionId = (id: string) => id.startsWith(PREFIX)
+/** The number of the session of this process that the id names; -1 for an id of another process. */
+export const localSessionSeq = (id: string) => (id.startsWith(PREFIX) ? Number.parseInt(id.slice(PREFIX.length), 36) : -1)
 
 /** The pub/sub topic of a room's sockets on this instance. */
 export const roomTopic = (roomId: number) => `room:${roomId}`

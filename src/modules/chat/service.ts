@@ -11,7 +11,7 @@ import type { Hub } from '../../realtime/hub.ts'
 import type { PresenceTracker } from '../../realtime/presence-tracker.ts'
 import type { RateLimiter } from '../../realtime/rate-limits.ts'
 import type { Replays } from '../../realtime/replay.ts'
-import type { Session } from '../../realtime/session.ts'
+import { sessionId, type Session } from '../../realtime/session.ts'
 import { storageProblemOf, storageProblemText } from '../../store/storage-problem.ts'
 import { NotAMemberError, RoomClosedError, SanctionedError, SlowModeError, UnstorableTextError, type RoomRow } from '../../store/store.ts'
 import type { MessageService, Outgoing } from '../messages/service.ts'
@@ -158,7 +158,7 @@ export class ChatService {
   }
 
   private typing(session: Session) {
-    this.deps.broker.publish(typingEvent(session.roomId, session.identity.userId, session.identity.nickname, session.id))
+    this.deps.broker.publish(typingEvent(session.roomId, session.identity.userId, session.identity.nickname, sessionId(session)))
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Metrics } from '../../metrics.ts'
 import type { Closer } from '../../realtime/closing.ts'
 import { CloseCode, encodeErrorFrame } from '../../realtime/codec.ts'
 import type { RateLimiter, SocketLimits } from '../../realtime/rate-limits.ts'
-import { newConnectionId, type StreamSocket, userTopic } from '../../realtime/session.ts'
+import { type StreamSocket, userTopic } from '../../realtime/session.ts'
 import { admitConnection, offersChatProtocol, type ConnectionDeps } from '../chat/handshake.ts'
 import type { InboxStreams } from './stream.ts'
 
@@ -54,7 +54,7 @@ export const inboxSocketRoutes = (deps: InboxSocketDeps) => {
       const data = socketData(ws)
       if (!data.admitted) return ws.close(1011, 'handshake state missing')
       const { identity, host } = data.admitted
-      const connection = { id: newConnectionId(), identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: userTopic(identity.userId), closing: false, limits: limiter.forSocket() }
+      const connection = { identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: userTopic(identity.userId), closing: false, limits: limiter.forSocket() }
       data.connection = connection
       streams.open(connection)
     },
