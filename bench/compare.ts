@@ -120,7 +120,18 @@ try {
     return `${key}: a ${ma.toFixed(1)}, b ${mb.toFixed(1)}, b/a ${(mb / ma).toFixed(3)}`
   }
   console.log(`\nmedians of ${values.rounds} rounds (a = ${values.a}, b = ${values.b})`)
-  for (const key of ['delivered', 'stored', 'cpuUsPerMessage', 'cpuUsPerDelivery', 'p99', 'bytesPerSocket'] as const) console.log(summary(key))
+  const keys = ['delivered', 'stored', 'cpuUsPerMessage', 'cpuUsPerDelivery', 'p99', 'bytesPerSocket'] as const
+  for (const key of keys) console.log(summary(key))
+  // The medians and their ratios as one JSON line, for bench/run.ts.
+  const medians = keys.flatMap((key) => {
+    const [ma, mb] = [median(results.a.map((r) => r[key])), median(results.b.map((r) => r[key]))]
+    return [
+      [`${key}A`, ma],
+      [`${key}B`, mb],
+      [`${key}Ratio`, mb / ma],
+    ]
+  })
+  console.log(JSON.stringify({ rounds: Number(values.rounds), ...Object.fromEntries(medians) }))
 } finally {
   rmSync(work, { recursive: true, force: true })
 }

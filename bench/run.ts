@@ -5,7 +5,8 @@
  * bench/results/latest.json and latest.svg.
  *
  * Also runs bench/user-streams.ts (what user streams cost), bench/changes.ts (what edits and
- * reactions cost, 10% of a fan-out load's operations), bench/webhooks.ts (webhooks on against
+ * reactions cost, 10% of a fan-out load's operations), bench/compare.ts against the bare server
+ * (alternating rounds: CPU per delivery, p99, idle memory), bench/webhooks.ts (webhooks on against
  * off), bench/uploads.ts (2 MB photos uploaded by 20 clients at once; fan-out of messages carrying
  * a photo against text ones), bench/post-event.ts (one post event over 1,000 direct rooms, each
  * with its socket, plain and archiving) and bench/inbox.ts (the inbox and the badge on a million
@@ -310,6 +311,8 @@ try {
   const streams = await runJson([bun, 'bench/user-streams.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1', '--participants', '600'] : [])])
   const webhooks = await runJson([bun, 'bench/webhooks.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
   const changes = await runJson([bun, 'bench/changes.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--seconds', '1', '--rounds', '1'] : [])])
+  // The bare server again, in alternating rounds on fresh servers (the table above is one run of each).
+  const bare = await runJson([bun, 'bench/compare.ts', '--a', 'bare', '--b', join(work, 'chat-server'), ...(quick ? ['--rounds', '1', '--seconds', '1', '--idle-sockets', '1000'] : ['--rounds', '5', '--seconds', '6'])])
   const uploads = await runJson([bun, 'bench/uploads.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--quick'] : [])])
   const postEvent = await runJson([bun, 'bench/post-event.ts', '--binary', join(work, 'chat-server'), ...(quick ? ['--quick'] : [])])
   const inboxArgs = quick ? ['--messages', '50000', '--rooms', '2000', '--user-rooms', '200', '--runs', '50', '--no-postgres'] : []
@@ -351,6 +354,10 @@ try {
     'user streams: server CPU per frame <= 1.1x a room frame': streams.cpuUsOn! / 2 / streams.cpuUsOff! <= 1.1,
     'crowded open room: no stream frames past the participant cap': streams.crowdFramesCapped === 0,
     'webhooks on: messages stored/s >= 0.8x off': webhooks.storedRatio! >= 0.8,
+    // Alternating rounds against the bare server: what the runtime itself costs is the limit.
+    'server CPU per delivery <= 1.1x bare': bare.cpuUsPerDeliveryRatio! <= 1.1,
+    'echo p99 <= 1.2x bare': bare.p99Ratio! <= 1.2,
+    'idle RSS per socket <= 1.5x bare': bare.bytesPerSocketRatio! <= 1.5,
     'webhooks: every event delivered, none twice': webhooks.allDelivered === 1 && webhooks.repeats === 0,
     // On the million-message store only (the quick run's store is too small for sub-millisecond ratios to mean much).
     ...(quick
@@ -374,7 +381,10 @@ try {
     `webhooks: stored/s ${fmt(webhooks.storedOn!)} on vs ${fmt(webhooks.storedOff!)} off (${webhooks.storedRatio!.toFixed(3)}x), server CPU ${fmt(webhooks.cpuUsOn!)} vs ${fmt(webhooks.cpuUsOff!)} µs per message; ${fmt(webhooks.eventsPerSecond!)} events/s delivered during the load, drained ${fmt(webhooks.drainSeconds!)} s after it`,
   )
   console.log(
-    `changes: with 10% of a fan-out load's operations edits and reactions, ${fmt(changes.cpuUsPerChange!)} µs of server CPU per change against ${fmt(changes.cpuUsPerMessage!)} per message (${changes.changeToMessage!.toFixed(1)}x: each change is a transaction of its own), ${fmt(changes.changesPerSecond!)} changes/s beside ${fmt(changes.storedPerSecondMixed!)} stored/s (${fmt(changes.storedPerSecondPlain!)} stored/s with sends only)`,
+    `changes: with 10% of a fan-out load's operations edits and reactions, ${fmt(changes.cpuUsPerChange!)} µs of server CPU per change against ${fmt(changes.cpuUsPerMessage!)} per message (${changes.changeToMessage!.toFixed(1)}x), ${fmt(changes.changesPerSecond!)} changes/s beside ${fmt(changes.storedPerSecondMixed!)} stored/s (${fmt(changes.storedPerSecondPlain!)} stored/s with sends only)`,
+  )
+  console.log(
+    `against the bare server in ${bare.rounds} alternating rounds (medians): server CPU per delivery ${fmt(bare.cpuUsPerDeliveryB!)} vs ${fmt(bare.cpuUsPerDeliveryA!)} µs (${bare.cpuUsPerDeliveryRatio!.toFixed(2)}x), echo p99 ${fmt(bare.p99B!)} vs ${fmt(bare.p99A!)} ms (${bare.p99Ratio!.toFixed(2)}x), idle RSS ${fmt(bare.bytesPerSocketB!)} vs ${fmt(bare.bytesPerSocketA!)} B per socket (${bare.bytesPerSocketRatio!.toFixed(2)}x)`,
   )
   console.log(
     `uploads: ${fmt(uploads.uploadsPerSecond!)} photos of 2 MB stored/s with 20 clients at once (p50 ${fmt(uploads.uploadP50Ms!)} ms), server RSS ${fmt(uploads.rssBeforeMiB!)} MiB before, ${fmt(uploads.rssPeakMiB!)} MiB at the peak; fan-out of messages with a photo ${fmt(uploads.imageDeliveredPerSecond!)} delivered/s against ${fmt(uploads.textDeliveredPerSecond!)} for text (${uploads.imageToText!.toFixed(2)}x)`,
@@ -421,6 +431,7 @@ try {
     inbox,
     webhooks,
     changes,
+    bare,
     uploads,
     postEvent,
     cluster,
