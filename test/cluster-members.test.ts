@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { startCluster, type TestCluster } from './support/cluster.ts'
 import type { ServerProcess } from './support/process.ts'
 import { endpoint, handshake, identityHeaders, UNLIMITED, type TestUser } from './support/server.ts'
+import { until } from './support/wait.ts'
 import { TestSocket } from './support/socket.ts'
 
 // Private and direct rooms across three instances (separate processes) on one fresh Postgres
@@ -168,6 +169,8 @@ describe('user streams across three instances', () => {
     // Once the instance has its subscription back, a new stream goes live and follows again.
     let again: TestSocket | undefined
     for (let i = 0; i < 100 && !again; i++) again = await stream(1, me).catch(async () => (await Bun.sleep(100), undefined))
+    // The room is made on another instance: its events reach the stream once that one has Redis back too.
+    await until(async () => (await Promise.all(cluster.instances.map(async (i) => (await fetch(`${i.base}/readyz`)).status))).every((s) => s === 200), { what: 'every instance ready', timeoutMs: 20_000 })
     const roomId = await privateRoom(0, user('inbox-redis-owner'), [me])
     expect((await again!.next(about('inbox.room', roomId))).room).toMatchObject({ id: roomId })
     await again!.close()
