@@ -1,7 +1,8 @@
 import { createdRow } from './store.ts'
 import { describe, expect, it } from 'bun:test'
-import { GroupCommit, Refusal, StoreClosedError, type WrittenBatch } from './group-commit.ts'
+import { GroupCommit, Refusal, type WrittenBatch } from './group-commit.ts'
 import type { MessageRow, NewMessage } from './store.ts'
+import { StoreClosedError } from './turn-queue.ts'
 
 const message = (body: string): NewMessage => ({ roomId: 1, userId: 'u1', email: 'u1@example.com', nickname: 'U1', profileUrl: null, body, clientMsgId: null, createdAt: 0 })
 

@@ -1,6 +1,7 @@
 import type { BatchObserver } from '../metrics.ts'
 import { WriteHealth } from './storage-problem.ts'
 import { isStorageOutage, type AppendResult, type MessageRow, type NewMessage } from './store.ts'
+import { type Reject, type Resolve, TurnQueue } from './turn-queue.ts'
 
 /** A message its batch writer refused alone (say, to a room that does not exist) while the rest committed. */
 export class Refusal {
@@ -21,17 +22,6 @@ export interface WrittenBatch {
  */
 export type BatchWriter = (batch: readonly NewMessage[]) => WrittenBatch | Promise<WrittenBatch>
 
-/** Thrown for appends made after `close()`. */
-export class StoreClosedError extends Error {
-  constructor() {
-    super('store is closed')
-    this.name = 'StoreClosedError'
-  }
-}
-
-type Resolve = (result: AppendResult) => void
-type Reject = (error: unknown) => void
-
 /**
  * The group-commit queue both stores use. Every append made in one event-loop turn goes into one
  * batch, written by the store's `BatchWriter` in one transaction; what arrives meanwhile waits for
@@ -42,12 +32,7 @@ type Reject = (error: unknown) => void
  * fails: it is rejected alone and everyone else's messages are stored.
  */
 export class GroupCommit {
-  // Three parallel arrays rather than an object per append.
-  private messages: NewMessage[] = []
-  private resolves: Resolve[] = []
-  private rejects: Reject[] = []
-  private flushing: Promise<void> | null = null
-  private closed = false
+  private readonly queue = new TurnQueue<NewMessage, AppendResult>((messages, resolves, rejects) => this.commit(messages, resolves, rejects))
 
   constructor(
     private readonly write: BatchWriter,
@@ -57,39 +42,16 @@ export class GroupCommit {
 
   /** Queues a message; resolves once its batch has committed (a batch's appends resolve in append order). */
   append(message: NewMessage): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new StoreClosedError())
-    return new Promise((resolve, reject) => {
-      this.messages.push(message)
-      this.resolves.push(resolve)
-      this.rejects.push(reject)
-      this.flushing ??= this.nextTurn()
-    })
+    return this.queue.add(message)
   }
 
   /** Refuses new appends and resolves once everything queued before has been written. */
-  async close(): Promise<void> {
-    this.closed = true
-    while (this.flushing) await this.flushing
-  }
-
-  private async nextTurn(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve))
-    const messages = this.messages
-    const resolves = this.resolves
-    const rejects = this.rejects
-    this.messages = []
-    this.resolves = []
-    this.rejects = []
-    try {
-      await this.commit(messages, resolves, rejects)
-    } finally {
-      // Whatever arrived while this batch was written goes into the next one.
-      this.flushing = this.messages.length > 0 ? this.nextTurn() : null
-    }
+  close(): Promise<void> {
+    return this.queue.close()
   }
 
   /** Writes one batch, or, when it fails but not for an outage, each half on its own. */
-  private async commit(messages: NewMessage[], resolves: Resolve[], rejects: Reject[]): Promise<void> {
+  private async commit(messages: NewMessage[], resolves: Resolve<AppendResult>[], rejects: Reject[]): Promise<void> {
     const started = performance.now()
     let written: WrittenBatch
     try {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { openSqlite } from '../db/sqlite.ts'
-import { StoreClosedError } from './group-commit.ts'
 import { SavepointBatch } from './savepoint-batch.ts'
 import { raw, type Transaction } from './sql-database.ts'
+import { StoreClosedError } from './turn-queue.ts'
 
 /** A batch over an in-memory database with one table of numbers. */
 function setup() {

@@ -1,12 +1,6 @@
 import type { SqliteDb } from '../db/sqlite.ts'
-import { StoreClosedError } from './group-commit.ts'
 import { runSqliteSteps, type Transaction } from './sql-database.ts'
-
-interface Queued {
-  body: Transaction<unknown>
-  resolve(value: unknown): void
-  reject(error: unknown): void
-}
+import { type Reject, type Resolve, TurnQueue } from './turn-queue.ts'
 
 /**
  * Transactions asked for in one event-loop turn, committed together on SQLite: one transaction,
@@ -17,45 +11,26 @@ interface Queued {
  * asked; a batch whose commit fails rejects every body in it (nothing of it is stored).
  */
 export class SavepointBatch {
-  private queued: Queued[] = []
-  private flushing: Promise<void> | null = null
-  private closed = false
+  private readonly queue = new TurnQueue<Transaction<unknown>, unknown>((bodies, resolves, rejects) => this.commit(bodies, resolves, rejects))
 
   constructor(private readonly db: SqliteDb) {}
 
   run<T>(body: Transaction<T>): Promise<T> {
-    if (this.closed) return Promise.reject(new StoreClosedError())
-    return new Promise<T>((resolve, reject) => {
-      this.queued.push({ body, resolve: resolve as (value: unknown) => void, reject })
-      this.flushing ??= this.nextTurn()
-    })
+    return this.queue.add(body) as Promise<T>
   }
 
   /** Refuses new bodies and resolves once everything asked for before has been written. */
-  async close(): Promise<void> {
-    this.closed = true
-    while (this.flushing) await this.flushing
+  close(): Promise<void> {
+    return this.queue.close()
   }
 
-  private async nextTurn(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve))
-    const batch = this.queued
-    this.queued = []
-    try {
-      this.commit(batch)
-    } finally {
-      // Whatever was asked for while this batch was written goes into the next one.
-      this.flushing = this.queued.length > 0 ? this.nextTurn() : null
-    }
-  }
-
-  private commit(batch: readonly Queued[]) {
+  private commit(bodies: readonly Transaction<unknown>[], resolves: Resolve<unknown>[], rejects: Reject[]): void {
     const client = this.db.$client
     let outcomes: ({ value: unknown } | { error: unknown })[]
     try {
       // bun:sqlite runs a transaction inside another as a savepoint.
       outcomes = client.transaction(() =>
-        batch.map(({ body }) => {
+        bodies.map((body) => {
           try {
             return { value: client.transaction(() => runSqliteSteps(this.db, body(this.db)))() }
           } catch (error) {
@@ -64,12 +39,12 @@ export class SavepointBatch {
         }),
       )()
     } catch (error) {
-      for (const item of batch) item.reject(error)
+      for (const reject of rejects) reject(error)
       return
     }
     for (const [i, outcome] of outcomes.entries()) {
-      if ('error' in outcome) batch[i]!.reject(outcome.error)
-      else batch[i]!.resolve(outcome.value)
+      if ('error' in outcome) rejects[i]!(outcome.error)
+      else resolves[i]!(outcome.value)
     }
   }
 }
