@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuMs, runJson, startServer } from './servers.ts'
+import { cpuMs, runFanout, startServer } from './servers.ts'
 
 const { values } = parseArgs({ options: { binary: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, share: { type: 'string', default: '0.1' } } })
 if (!values.binary) throw new Error('--binary (the compiled chat server) is required')
@@ -42,26 +42,7 @@ async function round(changeShare: number) {
     }
     await Bun.sleep(300)
     const [cpuBefore, before] = [cpuMs(server.pid), await counters(server.port)]
-    const result = await runJson([
-      process.execPath,
-      'bench/load-client.ts',
-      '--mode',
-      'fanout',
-      '--url',
-      `ws://127.0.0.1:${server.port}`,
-      '--rooms',
-      rooms.join(','),
-      '--clients',
-      '10',
-      '--window',
-      '4',
-      '--seconds',
-      String(seconds),
-      '--warmup',
-      '0.5',
-      '--changes',
-      String(changeShare),
-    ])
+    const result = await runFanout(`ws://127.0.0.1:${server.port}`, rooms, { clients: 10, window: 4, seconds, warmup: 0.5, changes: changeShare })
     const [cpuAfter, after] = [cpuMs(server.pid), await counters(server.port)]
     return {
       cpuUs: (cpuAfter - cpuBefore) * 1000,

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createDatabase } from '../test/support/cluster.ts'
-import { cpuMs, cpuPerMessage, rssKiB, runJson, startHolder, startServer } from './servers.ts'
+import { cpuMs, cpuPerMessage, rssKiB, runFanout, startHolder, startServer } from './servers.ts'
 
 const { values } = parseArgs({
   options: {
@@ -82,8 +82,7 @@ async function round(binary: string | null, env: Record<string, string>, seconds
     const after = rssKiB(server.pid)
     await idle.finish()
     await Bun.sleep(500)
-    const load = () =>
-      runJson([bun, 'bench/load-client.ts', '--mode', 'fanout', '--url', ws, '--rooms', rooms.join(','), '--clients', '10', '--window', '4', '--seconds', String(seconds), '--warmup', '1', '--text', values.text!])
+    const load = () => runFanout(ws, rooms, { clients: 10, window: 4, seconds, warmup: 1, text: values.text! })
     // CPU per delivery (server CPU over the whole load, warm-up included, over every message delivered
     // meanwhile) is what the bare server is compared by; per message stored needs the chat server's count.
     const cpuBefore = cpuMs(server.pid)

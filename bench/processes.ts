@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createDatabase } from '../test/support/cluster.ts'
-import { cpuMs, runJson, type Server, startServer } from './servers.ts'
+import { cpuMs, runFanout, type Server, startServer } from './servers.ts'
 
 const { values } = parseArgs({ options: { binary: { type: 'string' }, processes: { type: 'string', default: '2' }, seconds: { type: 'string', default: '6' }, rounds: { type: 'string', default: '3' } } })
 if (!values.binary) throw new Error('--binary (the compiled chat server) is required')
@@ -45,24 +45,7 @@ async function round(processes: number) {
     await Bun.sleep(500)
     const cpu = () => servers.reduce((sum, s) => sum + cpuMs(s.pid), 0)
     const before = cpu()
-    const result = await runJson([
-      process.execPath,
-      'bench/load-client.ts',
-      '--mode',
-      'fanout',
-      '--url',
-      `ws://127.0.0.1:${port}`,
-      '--rooms',
-      rooms.join(','),
-      '--clients',
-      '10',
-      '--window',
-      '4',
-      '--seconds',
-      values.seconds!,
-      '--warmup',
-      '1',
-    ])
+    const result = await runFanout(`ws://127.0.0.1:${port}`, rooms, { clients: 10, window: 4, seconds: Number(values.seconds), warmup: 1 })
     const cpuUsPerDelivery = ((cpu() - before) * 1000) / Math.max(1, result.deliveredAll!)
     return { delivered: result.deliveredPerSecond!, stored: result.sentPerSecond!, p99: result.p99Ms!, cpuUsPerDelivery }
   } finally {

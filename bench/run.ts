@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { drawChart } from './chart.ts'
-import { runJson, rssKiB, SERVICE_SECRET, startHolder, startServer as startBenchServer, type Server } from './servers.ts'
+import { runFanout, runJson, rssKiB, SERVICE_SECRET, startHolder, startServer as startBenchServer, type Server } from './servers.ts'
 
 const { values } = parseArgs({
   options: {
@@ -102,25 +102,7 @@ async function createPrivateRooms(server: Server, count: number, clients: number
 async function privateFanout(server: Server, openRooms: number[]): Promise<Json> {
   const privateRooms = await createPrivateRooms(server, size.fanoutRooms, size.fanoutClients)
   const ws = `ws://127.0.0.1:${server.port}`
-  const run = (rooms: number[]) =>
-    runJson([
-      bun,
-      'bench/load-client.ts',
-      '--mode',
-      'fanout',
-      '--url',
-      ws,
-      '--rooms',
-      rooms.join(','),
-      '--clients',
-      String(size.fanoutClients),
-      '--window',
-      String(size.window),
-      '--seconds',
-      String(size.seconds),
-      '--warmup',
-      String(size.warmup),
-    ])
+  const run = (rooms: number[]) => runFanout(ws, rooms, { clients: size.fanoutClients, window: size.window, seconds: size.seconds, warmup: size.warmup })
   const open: number[] = []
   const closed: number[] = []
   for (let round = 0; round < (quick ? 1 : 3); round++) {
@@ -178,24 +160,7 @@ async function measureCluster(): Promise<Json> {
       for (let i = 0; i < count; i++) servers.push(await startServer('chat', { ...env, LOG_LEVEL: 'info' }))
       const rooms = await createRooms(servers[0]!, size.fanoutRooms)
       const urls = servers.map((s) => `ws://127.0.0.1:${s.port}`).join(',')
-      const fanout = await runJson([
-        bun,
-        'bench/load-client.ts',
-        '--mode',
-        'fanout',
-        '--url',
-        urls,
-        '--rooms',
-        rooms.join(','),
-        '--clients',
-        String(size.fanoutClients),
-        '--window',
-        String(size.window),
-        '--seconds',
-        String(size.clusterSeconds),
-        '--warmup',
-        String(size.warmup),
-      ])
+      const fanout = await runFanout(urls, rooms, { clients: size.fanoutClients, window: size.window, seconds: size.clusterSeconds, warmup: size.warmup })
       result[`deliveredPerSecond${count}`] = fanout.deliveredPerSecond!
       result[`p99Ms${count}`] = fanout.p99Ms!
     } finally {
@@ -251,24 +216,7 @@ async function measure(name: Server['name']): Promise<Record<string, Json>> {
     const rooms = await createRooms(server, Math.max(size.fanoutRooms, size.idleRooms, 1))
     const ws = `ws://127.0.0.1:${server.port}`
     const idle = await idleMemory(server, rooms.slice(0, size.idleRooms))
-    const fanout = await runJson([
-      bun,
-      'bench/load-client.ts',
-      '--mode',
-      'fanout',
-      '--url',
-      ws,
-      '--rooms',
-      rooms.slice(0, size.fanoutRooms).join(','),
-      '--clients',
-      String(size.fanoutClients),
-      '--window',
-      String(size.window),
-      '--seconds',
-      String(size.seconds),
-      '--warmup',
-      String(size.warmup),
-    ])
+    const fanout = await runFanout(ws, rooms.slice(0, size.fanoutRooms), { clients: size.fanoutClients, window: size.window, seconds: size.seconds, warmup: size.warmup })
     const bigroom = await runJson([
       bun,
       'bench/load-client.ts',

@@ -70,6 +70,28 @@ export async function runJson(cmd: string[]): Promise<Json> {
   return JSON.parse(out.trim().split('\n').at(-1)!) as Json
 }
 
+/** The fan-out load (bench/load-client.ts --mode fanout): in each room, `clients` sockets each keep `window` messages in flight. */
+export interface FanoutLoad {
+  clients: number
+  window: number
+  seconds: number
+  /** Seconds of load before the measuring starts. */
+  warmup: number
+  /** What the messages say: plain (the load client's default) or market (Korean marketplace lines). */
+  text?: string
+  /** The share of operations (0–1) that edit or react to a message instead of sending one. */
+  changes?: number
+}
+
+/** Runs the fan-out load client against `url` (several servers comma-separated) in `rooms`; returns its results. */
+export function runFanout(url: string, rooms: readonly number[], load: FanoutLoad): Promise<Json> {
+  const cmd = [process.execPath, 'bench/load-client.ts', '--mode', 'fanout', '--url', url, '--rooms', rooms.join(',')]
+  cmd.push('--clients', String(load.clients), '--window', String(load.window), '--seconds', String(load.seconds), '--warmup', String(load.warmup))
+  if (load.text !== undefined) cmd.push('--text', load.text)
+  if (load.changes !== undefined) cmd.push('--changes', String(load.changes))
+  return runJson(cmd)
+}
+
 /** Resident memory of a process, in KiB. */
 export const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN)
 

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuPerMessage, runJson, SERVICE_SECRET, startHolder, startServer, type Server } from './servers.ts'
+import { cpuPerMessage, runFanout, SERVICE_SECRET, startHolder, startServer, type Server } from './servers.ts'
 
 const { values } = parseArgs({
   options: {
@@ -31,25 +31,7 @@ const binary = values.binary
 const [seconds, rounds, roomCount, memberCount, participants] = [values.seconds, values.rounds, values.rooms, values.members, values.participants].map(Number) as [number, number, number, number, number]
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-const fanout = (server: Server, rooms: number[], clients: number) =>
-  runJson([
-    process.execPath,
-    'bench/load-client.ts',
-    '--mode',
-    'fanout',
-    '--url',
-    `ws://127.0.0.1:${server.port}`,
-    '--rooms',
-    rooms.join(','),
-    '--clients',
-    String(clients),
-    '--window',
-    '4',
-    '--seconds',
-    String(seconds),
-    '--warmup',
-    '0.5',
-  ])
+const fanout = (server: Server, rooms: number[], clients: number) => runFanout(`ws://127.0.0.1:${server.port}`, rooms, { clients, window: 4, seconds, warmup: 0.5 })
 
 /** Private rooms whose members are the fan-out load's users (`load-<room>-<client>`); their ids and the users. */
 async function privateRooms(server: Server): Promise<{ rooms: number[]; users: string[] }> {

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuPerMessage, runJson, startServer, storedCount } from './servers.ts'
+import { cpuPerMessage, runFanout, startServer, storedCount } from './servers.ts'
 
 const { values } = parseArgs({ options: { binary: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, batch: { type: 'string', default: '1' } } })
 if (!values.binary) throw new Error('--binary (the compiled chat server) is required')
@@ -56,26 +56,7 @@ async function round(webhooks: boolean) {
     await Bun.sleep(300)
     const eventsBefore = events
     const started = performance.now()
-    const { result, cpuUsPerMessage } = await cpuPerMessage(server, () =>
-      runJson([
-        process.execPath,
-        'bench/load-client.ts',
-        '--mode',
-        'fanout',
-        '--url',
-        `ws://127.0.0.1:${server.port}`,
-        '--rooms',
-        rooms.join(','),
-        '--clients',
-        '10',
-        '--window',
-        '4',
-        '--seconds',
-        String(seconds),
-        '--warmup',
-        '0.5',
-      ]),
-    )
+    const { result, cpuUsPerMessage } = await cpuPerMessage(server, () => runFanout(`ws://127.0.0.1:${server.port}`, rooms, { clients: 10, window: 4, seconds, warmup: 0.5 }))
     const loadSeconds = (performance.now() - started) / 1000
     const during = events - eventsBefore
     // Drain: until every stored message (and the 20 room.created) reached the receiver.
