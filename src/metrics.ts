@@ -25,6 +25,12 @@ export function createMetrics() {
     webhookPending: new Gauge({ name: 'chat_webhook_pending', help: 'Webhook events not yet delivered (nor dead-lettered)', registers }),
     webhookOldestPendingSeconds: new Gauge({ name: 'chat_webhook_oldest_pending_seconds', help: 'Age of the oldest webhook event not yet delivered', registers }),
     webhookDeliveries: new Counter({ name: 'chat_webhook_deliveries_total', help: 'Webhook requests, by outcome (delivered, retry, dead)', labelNames: ['outcome'] as const, registers }),
+    webhookMessageReads: new Counter({
+      name: 'chat_webhook_messages_total',
+      help: 'Messages webhook passes took up to send as message.created, by where they were found (memory: committed on this instance and proven unchanged since; database: read back)',
+      labelNames: ['source'] as const,
+      registers,
+    }),
     webhookDeadLetters: new Gauge({ name: 'chat_webhook_dead_letters', help: 'Webhook events dead-lettered and not re-queued', registers }),
     storeBatchSize: new Histogram({
       name: 'chat_store_batch_size',

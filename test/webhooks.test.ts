@@ -107,6 +107,51 @@ for (const store of STORES) {
       expect((mine[4]!.data.message as { id: number }).id).toBe(after)
     })
 
+    it('should send each message.created as history reads it: from memory while the room is unchanged, read back once it changed', async () => {
+      await receiver.script([])
+      const service = { 'x-service-secret': SERVICE_SECRET }
+      const sample = async (source: string) => {
+        const line = (await (await server.http('/metrics')).text()).split('\n').find((l) => l.startsWith(`chat_webhook_messages_total{source="${source}"} `))
+        return line ? Number(line.split(' ')[1]) : 0
+      }
+      const [memoryBefore, databaseBefore] = [await sample('memory'), await sample('database')]
+      const roomId = await quietRoom('거래 문의')
+      const history = async (): Promise<unknown[]> => (await json<{ id: number }[]>(await server.http(`/chat/v1/room/${roomId}/messages/?limit=100`, { headers: identityHeaders(owner) }))).toSorted((a, b) => a.id - b.id)
+      const sent = async (ids: number[]) =>
+        eventually(async () => {
+          const got = (await events()).filter((e) => e.type === 'message.created' && ids.includes(e.data.message?.id ?? 0))
+          // Once each (a retry repeats an id, which receivers dedupe by).
+          const once = [...new Map(got.map((e) => [e.id, e.data.message as unknown])).values()]
+          expect(once).toHaveLength(ids.length)
+          return once
+        })
+      // Unchanged: a message, a reply quoting it, a system message.
+      const first = await say(roomId, owner, '자전거 아직 있나요?')
+      const reply = (await json(await server.post('/chat/v1/message/', { room: roomId, message: '네, 있어요', reply_to: first }, identityHeaders(member)))).id
+      const system = (await json(await server.post('/chat/v1/message/', { room: roomId, message: '예약중으로 바뀌었어요', kind: 'system', data: { event: 'reserved' } }, service))).id
+      const inHistory = async (ids: number[]) => (await history()).filter((m) => ids.includes((m as { id: number }).id))
+      expect(await sent([first, reply, system])).toEqual(await inHistory([first, reply, system]))
+
+      // Changed before its webhook went out: the receiver holds the next event while a message is sent, then edited.
+      await receiver.script([{ delayMs: 700 }])
+      const held = await say(roomId, owner, '내일 가능할까요?')
+      await Bun.sleep(200)
+      const edited = await say(roomId, owner, '오늘 저녁 가능할까요?')
+      const patched = await server.http(`/chat/v1/room/${roomId}/messages/${edited}/`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', ...identityHeaders(owner) },
+        body: JSON.stringify({ message: '오늘 저녁 7시 가능할까요?' }),
+      })
+      expect(patched.status).toBe(200)
+      const after = await say(roomId, member, '좋아요')
+      const [heldSent, editedSent, afterSent] = await sent([held, edited, after])
+      expect(editedSent).toMatchObject({ message: '오늘 저녁 7시 가능할까요?', edited_at: expect.any(String) })
+      expect([heldSent, editedSent, afterSent]).toEqual(await inHistory([held, edited, after]))
+      // Both ways were taken: the unchanged messages from memory, the ones after the edit read back.
+      expect(await sample('memory')).toBeGreaterThan(memoryBefore)
+      expect(await sample('database')).toBeGreaterThan(databaseBefore)
+    })
+
     it('should retry 500s and timeouts until the receiver accepts, with the same id each time', async () => {
       const roomId = await quietRoom('retries')
       await receiver.script([{ status: 500 }, { delayMs: 1500 }, { status: 503 }])

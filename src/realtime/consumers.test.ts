@@ -22,7 +22,7 @@ describe('EventConsumers', () => {
   it('should tell the webhooks of each committed message, and never of a delivered one', () => {
     const consumers = new EventConsumers()
     const woken: number[] = []
-    consumers.connectWebhooks({ wakeRoom: (roomId) => woken.push(roomId) })
+    consumers.connectWebhooks({ committed: (message) => woken.push(message.roomId) })
     consumers.delivered(messageEvent(row(1, 7)))
     expect(woken).toEqual([])
     consumers.committed(row(2, 9))
@@ -32,7 +32,7 @@ describe('EventConsumers', () => {
   it('should consume nothing before a consumer is connected, and refuse a second one of a kind', () => {
     const consumers = new EventConsumers()
     expect(() => consumers.committed(row(1, 1))).not.toThrow()
-    consumers.connectWebhooks({ wakeRoom() {} })
-    expect(() => consumers.connectWebhooks({ wakeRoom() {} })).toThrow('webhooks')
+    consumers.connectWebhooks({ committed() {} })
+    expect(() => consumers.connectWebhooks({ committed() {} })).toThrow('webhooks')
   })
 })

@@ -11,13 +11,13 @@ interface UserStreams {
   deliver(event: RealtimeEvent): void
 }
 
-/** The webhook dispatcher, told of each room whose message committed here. */
+/** The webhook dispatcher, told of each message committed here. */
 interface Webhooks {
-  wakeRoom(roomId: number): void
+  committed(message: MessageRow): void
 }
 
 /** Consumes nothing: what a kind of consumer is until it is connected. */
-const nobody = { deliver() {}, wakeRoom() {} }
+const nobody = { deliver() {}, committed() {} }
 
 /**
  * Everything on this instance that consumes events, by name: the one place that says where an
@@ -26,9 +26,10 @@ const nobody = { deliver() {}, wakeRoom() {} }
  * - `delivered`: the broker hands over each event it carries to this instance (in one room's
  *   order), from this instance or another. Room events go to the room's sockets here; room and user
  *   events go to the users' inbox streams here.
- * - `committed`: a message this instance stored has committed (before it is published). The webhook
- *   dispatcher looks at the room's lane at once, instead of at its next poll, whether or not any
- *   socket here watches the room.
+ * - `committed`: a message this instance stored (or changed) has committed (before it is
+ *   published). The webhook dispatcher looks at the room's lane at once, instead of at its next
+ *   poll, whether or not any socket here watches the room, and keeps the message to send it from
+ *   memory.
  *
  * Each consumer is connected once, while the instance is wired (realtime/index.ts, app.ts,
  * server.ts); until then it consumes nothing. A new kind of consumer is a new named field here.
@@ -62,7 +63,7 @@ export class EventConsumers implements EventSink {
 
   /** What the message service calls once a message it stored has committed. */
   committed(message: MessageRow): void {
-    this.webhooks.wakeRoom(message.roomId)
+    this.webhooks.committed(message)
   }
 
   private once(name: string): void {

@@ -36,7 +36,11 @@ export interface WebhookEventRow {
 /** A room whose messages' `message.created` events are not all done: those after `after` wait. */
 export interface RoomBehind {
   roomId: number
+  /** The newest message sent. */
   after: number
+  /** The room's newest message (null: none) and its version, read with the cursor. */
+  newest: number | null
+  version: number
 }
 
 /** A report of a message or a user. */

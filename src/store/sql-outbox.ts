@@ -28,7 +28,7 @@ export class SqlOutbox implements Outbox {
         .limit(p('limit'))
         .prepare(),
       roomsBehind: db
-        .select({ roomId: t.rooms.id, after: t.rooms.webhookMessageId })
+        .select({ roomId: t.rooms.id, after: t.rooms.webhookMessageId, newest: t.rooms.lastMessageId, version: t.rooms.version })
         .from(t.rooms)
         .where(and(sql`${roomLane} = ${p('lane')}`, this.behind, gt(t.rooms.id, p('afterRoom'))))
         .orderBy(asc(t.rooms.id))

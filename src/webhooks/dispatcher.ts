@@ -6,6 +6,7 @@ import type { AttachmentLinks } from '../realtime/codec.ts'
 import type { MessageRow, Store } from '../store/store.ts'
 import { LANES } from '../store/outbox.ts'
 import { INSTANCE_STALE_MS } from '../store/instances.ts'
+import { RecentMessages } from './recent-messages.ts'
 import { roomQueue } from './room-queue.ts'
 import { WebhookSender } from './sender.ts'
 
@@ -40,6 +41,10 @@ export class WebhookDispatcher {
   private readonly instance = crypto.randomUUID()
   private readonly leaseMs: number
   private readonly sender: WebhookSender
+  /** Messages committed here lately, sent from memory where that is proven exact. */
+  private readonly recent = new RecentMessages()
+  private readonly fromMemory
+  private readonly fromDatabase
   /** Per lane, the last room the previous pass read: the next one goes on after it (so every room gets its turn). */
   private readonly roomsFrom = new Map<number, number>()
   /** Lanes with a pass running, and whether another was asked for meanwhile. */
@@ -60,6 +65,8 @@ export class WebhookDispatcher {
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
     this.sender = new WebhookSender(store, presence, config, metrics, logger, links)
+    this.fromMemory = metrics.webhookMessageReads.labels('memory')
+    this.fromDatabase = metrics.webhookMessageReads.labels('database')
   }
 
   async start(): Promise<void> {
@@ -80,10 +87,15 @@ export class WebhookDispatcher {
     for (const lane of this.lanes) this.pass(lane)
   }
 
-  /** A room's message was just stored here: its lane is looked at now, rather than at the next poll. */
-  wakeRoom(roomId: number): void {
-    const lane = roomId % LANES
-    if (!this.stopped && this.lanes.has(lane)) this.pass(lane)
+  /**
+   * A room's message was just stored (or changed) here: its lane, when this instance holds it, is
+   * looked at now rather than at the next poll, and the message is kept to be sent from memory.
+   */
+  committed(message: MessageRow): void {
+    const lane = message.roomId % LANES
+    if (this.stopped || !this.lanes.has(lane)) return
+    this.recent.committed(message)
+    this.pass(lane)
   }
 
   /** Stops sending; waits for the requests in flight (bounded by WEBHOOK_TIMEOUT), gives the lanes up. */
@@ -160,9 +172,13 @@ export class WebhookDispatcher {
     const eventsByKey = Map.groupBy(events, (e) => e.key)
     const messagesByKey = new Map<string, { messages: MessageRow[]; more: boolean }>()
     await Promise.all(
-      behind.map(async ({ roomId, after }) => {
-        const read = await this.store.listMessages(roomId, { after, limit: PASS_MESSAGES })
+      behind.map(async (position) => {
+        const { roomId, after } = position
+        const remembered = this.recent.since(roomId, position, PASS_MESSAGES)
+        const read = remembered ?? (await this.store.listMessages(roomId, { after, limit: PASS_MESSAGES }))
         const messages = read.filter((m) => m.id <= cut)
+        const source = remembered ? this.fromMemory : this.fromDatabase
+        source.inc(messages.length)
         messagesByKey.set(`room:${roomId}`, { messages, more: read.length === PASS_MESSAGES || messages.length < read.length })
       }),
     )
