@@ -1,30 +1,10 @@
 import { describe, expect, it } from 'bun:test'
+import { messageRow } from '../../test/support/message-rows.ts'
 import type { MessageRow } from '../store/store.ts'
 import { RecentMessages } from './recent-messages.ts'
 
 /** A message of room 7 as committed: its id, and the room's version its creation made. */
-const message = (id: number, createdVersion: number, version = createdVersion): MessageRow => ({
-  id,
-  roomId: 7,
-  userId: 'u',
-  email: 'u@example.com',
-  nickname: '우',
-  profileUrl: null,
-  body: `메시지 ${id}`,
-  clientMsgId: null,
-  createdAt: id,
-  seq: createdVersion,
-  version,
-  createdVersion,
-  editedAt: null,
-  deleted: false,
-  replyTo: null,
-  reactions: [],
-  attachments: [],
-  system: false,
-  silent: false,
-  data: null,
-})
+const message = (id: number, createdVersion: number, version = createdVersion): MessageRow => messageRow({ id, roomId: 7, seq: createdVersion, createdVersion, version })
 const ids = (rows: MessageRow[] | null) => rows?.map((m) => m.id) ?? null
 
 describe('RecentMessages', () => {

@@ -1,8 +1,9 @@
 import { messageRow } from '../../test/support/message-rows.ts'
 import { describe, expect, it } from 'bun:test'
 import type { WebhookEventRow } from '../store/outbox.ts'
-import type { MessageRow } from '../store/store.ts'
-import { roomQueue, type Outgoing } from './room-queue.ts'
+import type { Presence } from '../realtime/presence.ts'
+import type { MessageRow, Store } from '../store/store.ts'
+import { RoomNow, roomQueue, type Outgoing } from './room-queue.ts'
 
 const NOW = 1_000_000
 const event = (id: number, position: number, nextAttemptAt = NOW): WebhookEventRow => ({
@@ -34,5 +35,32 @@ describe('roomQueue', () => {
   it('should keep events behind messages not read yet when more were stored than read', () => {
     expect(names(roomQueue([event(1, 11), event(2, 40)], [message(11), message(12)], true, NOW))).toEqual(['m11', 'e1', 'm12'])
     expect(names(roomQueue([event(1, 40)], [message(11)], false, NOW))).toEqual(['m11', 'e1'])
+  })
+})
+
+describe('RoomNow', () => {
+  // The room's people as the store and presence would read them: a, b, c joined at 100, d at 500;
+  // b has a socket in the room; c blocked the sender s.
+  const roster = ['s', 'a', 'b', 'c'].map((userId) => ({ userId, joinedAt: 100 })).concat({ userId: 'd', joinedAt: 500 })
+  const reads = { roster: 0 }
+  const store = {
+    membership: {
+      roster: async () => (reads.roster++, roster),
+      blockersIn: async (_room: number, sender: string) => new Set(sender === 's' ? ['c'] : []),
+      blockersOf: async () => new Map(),
+    },
+  } as unknown as Store
+  const presence = { online: async () => [{ user_id: 'b' }] } as unknown as Presence
+  const sent = (id: number, createdAt: number, userId = 's') => messageRow({ id, email: 'e', nickname: 'n', body: 'b', createdAt, seq: id, userId })
+
+  it('should name those offline when each message was sent, but its sender, those online and those who blocked the sender', async () => {
+    const room = new RoomNow(store, presence, 10)
+    expect(await room.offline(sent(1, 200))).toEqual(['a'])
+    // d joined at 500: a later message reaches them too, an earlier one still does not.
+    expect(await room.offline(sent(2, 600))).toEqual(['a', 'd'])
+    expect(await room.offline(sent(3, 300))).toEqual(['a'])
+    expect(await room.offline(sent(4, 700, 'a'))).toEqual(['s', 'c', 'd'])
+    expect(reads.roster).toBe(1)
+    expect(await new RoomNow(store, presence, 2).offline(sent(5, 700, 'b'))).toEqual(['s', 'a'])
   })
 })

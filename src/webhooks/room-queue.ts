@@ -32,13 +32,21 @@ export function roomQueue(events: readonly WebhookEventRow[], messages: readonly
   return queue
 }
 
+/** Who is in the room, online, and who blocked a sender, as a pass reads them once. */
+interface RoomPeople {
+  roster: { userId: string; joinedAt: number }[]
+  online: Set<string>
+}
+
 /**
  * A room as one pass finds it, read once for all its messages in the pass: who is in it (with when
  * they joined), who has a socket in it now, and, per sender, who in it has blocked them.
  */
 export class RoomNow {
-  private read: Promise<{ roster: { userId: string; joinedAt: number }[]; online: Set<string> }> | null = null
+  private read: Promise<RoomPeople> | null = null
   private readonly blockers = new Map<string, Promise<Set<string>>>()
+  /** Per sender, whom a message of theirs reaches offline when everyone listed had joined before it (most messages). */
+  private readonly offlineOf = new Map<string, { userIds: string[]; joinedBy: number }>()
 
   constructor(
     private readonly store: Store,
@@ -62,13 +70,23 @@ export class RoomNow {
    * whom the app pushes it to. Nobody who has blocked the sender: their words are not pushed to them.
    */
   async offline(message: MessageRow): Promise<string[]> {
+    const known = this.offlineOf.get(message.userId)
+    if (known && known.joinedBy <= message.createdAt) return known.userIds
     this.read ??= Promise.all([this.store.membership.roster(message.roomId, this.limit + 1), this.presence.online(message.roomId)]).then(([roster, online]) => ({ roster, online: new Set(online.map((u) => u.user_id)) }))
     let blockers = this.blockers.get(message.userId)
     if (!blockers) this.blockers.set(message.userId, (blockers = this.store.membership.blockersIn(message.roomId, message.userId)))
     const [{ roster, online }, blocked] = await Promise.all([this.read, blockers])
+    const reached = roster.filter((m) => m.userId !== message.userId && !online.has(m.userId) && !blocked.has(m.userId))
+    const joinedBy = Math.max(0, ...reached.map((m) => m.joinedAt))
+    const userIds = reached.map((m) => m.userId).slice(0, this.limit)
+    // The same list serves the sender's later messages (it is only read).
+    if (joinedBy <= message.createdAt) {
+      this.offlineOf.set(message.userId, { userIds, joinedBy })
+      return userIds
+    }
     // Who joined after the message did not miss it.
-    return roster
-      .filter((m) => m.joinedAt <= message.createdAt && m.userId !== message.userId && !online.has(m.userId) && !blocked.has(m.userId))
+    return reached
+      .filter((m) => m.joinedAt <= message.createdAt)
       .map((m) => m.userId)
       .slice(0, this.limit)
   }
@@ -81,8 +99,8 @@ export class Batcher<T> {
 
   constructor(private readonly write: (items: T[]) => Promise<void>) {}
 
-  record(item: T): Promise<void> {
-    this.items.push(item)
+  record(...items: T[]): Promise<void> {
+    this.items.push(...items)
     this.written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       const items = this.items
       this.items = []

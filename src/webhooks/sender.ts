@@ -75,7 +75,7 @@ export class WebhookSender {
     return this.store.outbox.delivered({ events, rooms }, Date.now())
   })
 
-  /** The delivered counter, labelled once (one increment per event). */
+  /** The delivered counter, labelled once (it counts events, not POSTs). */
   private readonly deliveredCount
   /** Events per POST (WEBHOOK_BATCH). */
   private readonly batchSize: number
@@ -151,7 +151,8 @@ export class WebhookSender {
     const outcome = await this.requests.run(() => this.post(prepared.flat().map((p) => p.envelope)))
     for (const part of parts) part.room.next += part.items.length
     if (outcome.kind === 'delivered') {
-      await Promise.all(prepared.flat().map((p) => this.recordDelivery(p.delivered)))
+      const sent = prepared.flat()
+      await this.recordDelivery(...sent.map((p) => p.delivered))
       return true
     }
     const now = Date.now()
@@ -211,9 +212,9 @@ export class WebhookSender {
     }
   }
 
-  private async recordDelivery(item: Delivered): Promise<true> {
-    await this.deliveries.record(item)
-    this.deliveredCount.inc()
+  private async recordDelivery(...items: Delivered[]): Promise<true> {
+    await this.deliveries.record(...items)
+    this.deliveredCount.inc(items.length)
     return true
   }
 
