@@ -2,7 +2,14 @@
  * The runtime's ceiling: a bare Bun.serve server that speaks the chat protocol (same URLs, same
  * frames, same REST shapes) with no storage, no validation and no framework. It keeps nothing
  * but an id counter. Prints `LISTENING <port>` once ready.
+ *
+ * With BARE_STORED=1 it is the floor of a chat that stores every message: each
+ * message is inserted into a one-table SQLite database at DATABASE_PATH (WAL, synchronous NORMAL, an index by room,
+ * as the chat server's pragmas), every message of one event-loop turn in one transaction, and
+ * published once its transaction committed. Nothing else: no membership, positions or markers.
  */
+import { Database } from 'bun:sqlite'
+
 interface SocketData {
   room: string
   userId: string
@@ -20,20 +27,44 @@ const rooms = Array.from({ length: 20 }, (_, i) => ({
   online_count: 0,
 }))
 
-function messageJson(room: number, userId: string, email: string, nickname: string, text: string, clientMsgId: string | null): string {
+function messageJson(room: number, userId: string, email: string, nickname: string, text: string, clientMsgId: string | null, id = nextId++): string {
   return JSON.stringify({
     type: 'chat.message',
     message: text,
     sender: email,
     nickname,
     profile_picture_url: null,
-    id: nextId++,
+    id,
     room,
     user_id: userId,
     created_at: new Date().toISOString(),
     client_msg_id: clientMsgId,
   })
 }
+
+/** Committed before published: the messages of one turn, inserted in one transaction (BARE_STORED). */
+const storeMessages = (() => {
+  const path = process.env.DATABASE_PATH
+  if (process.env.BARE_STORED !== '1' || !path) return null
+  const db = new Database(path, { create: true })
+  db.run('PRAGMA journal_mode = WAL')
+  db.run('PRAGMA synchronous = NORMAL')
+  db.run('CREATE TABLE messages (id INTEGER PRIMARY KEY, room_id INTEGER NOT NULL, user_id TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, client_msg_id TEXT)')
+  db.run('CREATE INDEX messages_room_id_id ON messages (room_id, id)')
+  const insert = db.prepare('INSERT INTO messages (room_id, user_id, body, created_at, client_msg_id) VALUES (?, ?, ?, ?, ?)')
+  let queued: { room: number; userId: string; email: string; nickname: string; text: string; clientMsgId: string | null }[] = []
+  const commit = db.transaction((batch: typeof queued) => batch.map((m) => Number(insert.run(m.room, m.userId, m.text, Date.now(), m.clientMsgId).lastInsertRowid)))
+  return (m: (typeof queued)[number]) => {
+    if (queued.length === 0)
+      setImmediate(() => {
+        const batch = queued
+        queued = []
+        const ids = commit(batch)
+        for (const [i, m] of batch.entries()) server.publish(`room:${m.room}`, messageJson(m.room, m.userId, m.email, m.nickname, m.text, m.clientMsgId, ids[i]!))
+      })
+    queued.push(m)
+  }
+})()
 
 const server = Bun.serve<SocketData>({
   port: Number(process.env.PORT ?? 0),
@@ -67,6 +98,7 @@ const server = Bun.serve<SocketData>({
       const frame = JSON.parse(String(raw)) as { type: string; message: string; client_msg_id?: string }
       if (frame.type !== 'chat.message') return
       const { room, userId, email, nickname } = ws.data
+      if (storeMessages) return storeMessages({ room: Number(room), userId, email, nickname, text: frame.message, clientMsgId: frame.client_msg_id ?? null })
       server.publish(`room:${room}`, messageJson(Number(room), userId, email, nickname, frame.message, frame.client_msg_id ?? null))
     },
   },

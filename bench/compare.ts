@@ -2,7 +2,9 @@
  * Compares two builds of the chat server on the fan-out scenario and idle memory, in turns (a, b,
  * a, b…) so that the machine's noise falls on both alike. Prints the median of each and their ratio.
  * Either side may be `bare`: the runtime's ceiling (bench/baseline-server.ts), compared by server
- * CPU per delivery, p99 and idle memory (it stores nothing).
+ * CPU per delivery, p99 and idle memory (it stores nothing); or `bare-stored`: the same server
+ * storing each message in SQLite before it publishes it, the floor of a chat that stores every
+ * message.
  *
  *   bun bench/compare.ts --a <binary or source tree> --b <binary or source tree>
  *                        [--rounds 5] [--seconds 10] [--idle-sockets 5000] [--postgres]
@@ -51,15 +53,18 @@ if (!values.a || !values.b) throw new Error('--a and --b are required')
 const bun = process.execPath
 const work = mkdtempSync(join(tmpdir(), 'chat-compare-'))
 
-/** The binary to run for `target`: itself, or built from the source tree it names; null for `bare` (bench/baseline-server.ts). */
+/** The binary to run for `target`: itself, or built from the source tree it names; null for `bare` and `bare-stored` (bench/baseline-server.ts). */
 function binaryOf(target: string, name: string): string | null {
-  if (target === 'bare') return null
+  if (target === 'bare' || target === 'bare-stored') return null
   if (statSync(target).isFile()) return target
   const outfile = join(work, name)
   const build = Bun.spawnSync([bun, 'build.ts', '--outfile', outfile], { cwd: target, stdout: 'inherit', stderr: 'inherit' })
   if (build.exitCode !== 0 || !existsSync(outfile)) throw new Error(`building ${target} failed`)
   return outfile
 }
+
+/** What the bare server is started with: `bare-stored` stores each message (at DATABASE_PATH, in the round's own folder). */
+const bareEnv = (target: string): Record<string, string> => (target === 'bare-stored' ? { BARE_STORED: '1' } : {})
 
 /** One round on one build: a fresh server and database, idle sockets, then fan-out. */
 async function round(binary: string | null, env: Record<string, string>, seconds: number, idleSockets: number) {
@@ -104,8 +109,8 @@ try {
   const results = { a: [] as Awaited<ReturnType<typeof round>>[], b: [] as Awaited<ReturnType<typeof round>>[] }
   for (let i = 0; i < Number(values.rounds); i++) {
     for (const [name, binary, env] of [
-      ['a', a, envOf(values['a-env']!)],
-      ['b', b, envOf(values['b-env']!)],
+      ['a', a, { ...bareEnv(values.a), ...envOf(values['a-env']!) }],
+      ['b', b, { ...bareEnv(values.b), ...envOf(values['b-env']!) }],
     ] as const) {
       const r = await round(binary, env, Number(values.seconds), Number(values['idle-sockets']))
       results[name].push(r)
