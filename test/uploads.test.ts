@@ -225,6 +225,9 @@ for (const store of STORES) {
         })
         expect(hook.attachments.map((x) => x.id)).toEqual([a.id, b.id])
         expect((await fetchUrl(server, hook.attachments[0]!.url)).status).toBe(200)
+        // The message as history reads it (sent from memory or read back alike), but for URLs signed afresh.
+        const unsigned = (m: MessageDto) => ({ ...m, attachments: m.attachments.map(({ url, thumbnail_url, ...rest }) => ({ ...rest, signed: [url, thumbnail_url].map((u) => (u ? new URL(u, 'http://x').pathname : u)) })) })
+        expect(unsigned(hook)).toEqual(unsigned(history[0]!))
         await Promise.all([watcher.close(), late.close()])
       })
 

@@ -129,8 +129,13 @@ for (const store of STORES) {
       const first = await say(roomId, owner, '자전거 아직 있나요?')
       const reply = (await json(await server.post('/chat/v1/message/', { room: roomId, message: '네, 있어요', reply_to: first }, identityHeaders(member)))).id
       const system = (await json(await server.post('/chat/v1/message/', { room: roomId, message: '예약중으로 바뀌었어요', kind: 'system', data: { event: 'reserved' } }, service))).id
+      const file = await server.http(`/chat/v1/uploads/?name=${encodeURIComponent('거래 안내.pdf')}`, { method: 'POST', headers: { ...identityHeaders(owner), 'content-type': 'application/pdf' }, body: '%PDF-1.7\n%%EOF\n' })
+      expect(file.status).toBe(201)
+      const withFile = (await json(await server.post('/chat/v1/message/', { room: roomId, message: '안내문이에요', attachments: [(await json<{ id: string }>(file)).id] }, identityHeaders(owner)))).id
       const inHistory = async (ids: number[]) => (await history()).filter((m) => ids.includes((m as { id: number }).id))
-      expect(await sent([first, reply, system])).toEqual(await inHistory([first, reply, system]))
+      // A file's URLs are signed afresh for each reader: compared without their signatures.
+      const unsigned = (messages: unknown[]) => JSON.parse(JSON.stringify(messages).replace(/\?[^"]*(?=")/g, ''))
+      expect(unsigned(await sent([first, reply, system, withFile]))).toEqual(unsigned(await inHistory([first, reply, system, withFile])))
 
       // Changed before its webhook went out: the receiver holds the next event while a message is sent, then edited.
       await receiver.script([{ delayMs: 700 }])
