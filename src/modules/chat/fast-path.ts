@@ -1,38 +1,31 @@
-import type { ServerWebSocket } from 'bun'
+import type { Server, ServerWebSocket } from 'bun'
 
-/**
- * Bun's own callbacks for a socket's frames and close. One pair serves every socket of a route:
- * each finds what the route keeps for the socket in its data (`data.kept`, as `adopt` was given
- * it), so opening a socket makes no closures.
- */
-export interface DirectHandlers<Kept> {
-  message(socket: ServerWebSocket<{ kept: Kept }>, raw: string | Buffer): void
-  close(socket: ServerWebSocket<{ kept: Kept }>, code: number): void
+/** What a socket upgraded by `upgradeDirect` keeps: the route's own state and its three callbacks. */
+interface DirectData<State> {
+  state: State
+  open(socket: ServerWebSocket<DirectData<State>>): void
+  message(socket: ServerWebSocket<DirectData<State>>, raw: string | Buffer): void
+  close(socket: ServerWebSocket<DirectData<State>>, code: number): void
 }
 
+/** The callbacks of a route's sockets: one set serves them all, each finding its state in the socket's data. */
+export type DirectHandlers<State> = Omit<DirectData<State>, 'state'>
+
 /**
- * Takes an open socket's events straight from Bun, past Elysia. Elysia 1.4 keeps, per socket, a
- * copy of the upgrade's request context (Request, headers, query…) in the socket's data, closures
- * over it (its `id` getter among them), and hands each frame to `ws.data.message` after an async JSON
- * parse and a new ElysiaWS wrapper with 13 bound methods. Measured with `bun bench/compare.ts`
- * (fan-out, 20 rooms x 10 clients, six alternating rounds, this build against one with `adopt`
- * always returning false): 18% more messages delivered a second (median; ahead in every round).
- * Here the socket's data keeps only what the route needs and Bun's two callbacks, so the context,
- * its Request and Headers included, can be collected.
+ * Upgrades a request to a socket whose events reach `handlers` straight from Bun, past Elysia's
+ * `ws()`: Bun's websocket callbacks, which Elysia 1.4 installs, call `data.open`, `data.message` and
+ * `data.close` of the socket (and `drain`, `ping`, `pong` when present), so a socket whose data
+ * carries them needs nothing else. An Elysia `ws()` route makes, per socket, a copy of the request
+ * context (Request, headers, query…) with ten closures over it as the socket's data, an ElysiaWS
+ * wrapper with 13 bound methods for every event, and hands each frame over after an async JSON parse.
+ * Here the data is one object of four fields, `state` the route's (`open` may replace it), so
+ * opening a socket makes no closures and leaves no context behind. Measured with
+ * `bun bench/compare.ts` when frames alone came this way: 18% more messages delivered a second.
  *
- * This reaches into Elysia's internals, so it checks their shape first: when it does not match,
- * nothing is changed, the route's own `message` and `close` handlers serve (slower, correct), and
- * this returns false. `fast-path.test.ts` fails when Elysia's shape changes, so an upgrade that
- * loses the fast path is noticed.
+ * `fast-path.test.ts` fails when Elysia's websocket callbacks stop calling these.
  */
-export function adopt<Kept>(ws: { raw: unknown }, kept: Kept, handlers: DirectHandlers<Kept>): boolean {
-  const raw = ws.raw as ServerWebSocket<Record<string, unknown>>
-  const data = raw.data
-  if (!data || typeof data.message !== 'function' || typeof data.close !== 'function') return false
-  // Elysia's websocket handlers call data.message and data.close (and data.open, data.drain,
-  // data.ping, data.pong when present); the rest of its data serves an ElysiaWS wrapper, no longer
-  // made. A new object of one shape replaces it whole (deleting its keys instead would give every
-  // socket's data a shape of its own), written out rather than spread: 48 bytes, not 64.
-  raw.data = { kept, message: handlers.message, close: handlers.close }
-  return true
+export function upgradeDirect<State>(server: Server<unknown>, request: Request, state: State, handlers: DirectHandlers<State>, headers?: Record<string, string>): boolean {
+  // Written out rather than spread: one shape for every socket, and no room for more fields.
+  const data: DirectData<State> = { state, open: handlers.open, message: handlers.message, close: handlers.close }
+  return server.upgrade(request, { headers, data })
 }
