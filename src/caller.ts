@@ -32,15 +32,25 @@ export function requireService(caller: Caller, what: string): void {
   if (!caller.service) throw forbidden('service_call_required', `Only the app's backend (a service call with X-Service-Secret) may ${what}.`)
 }
 
-/** Users whose last written profile this process remembers (only a filter on writes: forgetting costs a write). */
-const REMEMBERED_PROFILES = 50_000
+/**
+ * Slots of the profile cache (a power of two): a user id's hash picks its slot, so two users of
+ * one slot take turns (only a filter on writes: forgetting costs a write). 256 KiB, however many
+ * users come by.
+ */
+const PROFILE_SLOTS = 65_536
 /** Profiles are written together, at most this long after they were seen... */
 const FLUSH_MS = 200
 /** ...or as soon as this many wait. */
 const FLUSH_BATCH = 500
 
-/** A short digest of what the cache keeps of a profile: equal digests mean nothing to write. */
-const digestOf = (identity: Identity) => Bun.hash.crc32(`${identity.nickname}\u0000${identity.email}\u0000${identity.profileUrl ?? ''}`)
+/** The cache's slot of a user. */
+const slotOf = (userId: string) => Bun.hash.crc32(userId) & (PROFILE_SLOTS - 1)
+
+/**
+ * A short digest of a profile, its user's id among it, as the cache keeps it: equal digests in the
+ * user's slot mean nothing to write. Never 0, which an empty slot holds.
+ */
+const digestOf = (identity: Identity) => Bun.hash.crc32(`${identity.userId}\u0000${identity.nickname}\u0000${identity.email}\u0000${identity.profileUrl ?? ''}`) || 1
 
 /**
  * The profile cache's writer: the last nickname, e-mail and picture seen for each user, so member
@@ -50,8 +60,12 @@ const digestOf = (identity: Identity) => Bun.hash.crc32(`${identity.nickname}\u0
  * of writes). A failed write is logged and retried the next time the user is seen.
  */
 export class Profiles {
-  /** User id → digest of the profile last written or queued. (A digest collision skips one update.) */
-  private readonly written = new Map<string, number>()
+  /**
+   * Per slot, the digest of the profile last written or queued of a user of that slot (a digest
+   * collision skips one update). An array of numbers rather than a map by user id: a map's entry
+   * cost 55 to 131 bytes per user (3,000 and 5,000 users, heap snapshots), a slot 4.
+   */
+  private readonly written = new Uint32Array(PROFILE_SLOTS)
   private pending = new Map<string, Identity>()
   private timer: ReturnType<typeof setTimeout> | null = null
 
@@ -61,11 +75,10 @@ export class Profiles {
   ) {}
 
   seen(identity: Identity): void {
+    const slot = slotOf(identity.userId)
     const digest = digestOf(identity)
-    if (this.written.get(identity.userId) === digest) return
-    this.written.delete(identity.userId)
-    if (this.written.size >= REMEMBERED_PROFILES) this.written.delete(this.written.keys().next().value!)
-    this.written.set(identity.userId, digest)
+    if (this.written[slot] === digest) return
+    this.written[slot] = digest
     this.pending.set(identity.userId, identity)
     if (this.pending.size >= FLUSH_BATCH) this.flush()
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS)
@@ -79,7 +92,10 @@ export class Profiles {
     this.pending = new Map()
     if (batch.length === 0) return Promise.resolve()
     return this.membership.saveProfiles(batch).catch((err: unknown) => {
-      for (const identity of batch) if (this.written.get(identity.userId) === digestOf(identity)) this.written.delete(identity.userId)
+      for (const identity of batch) {
+        const slot = slotOf(identity.userId)
+        if (this.written[slot] === digestOf(identity)) this.written[slot] = 0
+      }
       this.logger.warn('remembering user profiles failed; they are written when next seen', { users: batch.length, err })
     })
   }
