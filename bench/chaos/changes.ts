@@ -1,7 +1,6 @@
 import type { MessageDto } from '../../src/realtime/codec.ts'
 import type { MessageCopy } from '../../test/support/message-copy.ts'
-import type { ChaosUser } from './clients.ts'
-import type { ChangeOp, MessageForm, RestChange } from './history.ts'
+import type { ChangeOp, ChaosUser, MessageForm, RestChange } from './history.ts'
 import type { Random } from './random.ts'
 
 /** The reactions tabs use: few, so tabs often meet on the same one (and never reach 20 kinds). */

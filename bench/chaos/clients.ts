@@ -1,15 +1,8 @@
 import type { Frame } from '../../test/support/socket.ts'
 import { type Change, changeFrame, identityHeaders, pickChange, readRoom, restChange, settled } from './changes.ts'
-import type { Ack, ConnectionRecord, ReceivedFrame, RestAttempt, RestChange, RoomCopy, UnackedSend } from './history.ts'
+import type { Ack, ChaosUser, ConnectionRecord, ReceivedFrame, RestAttempt, RestChange, RoomCopy, UnackedSend } from './history.ts'
 import type { Random } from './random.ts'
 import { TabCopy } from './tab-copy.ts'
-
-/** A user as the gateway forwards them. */
-export interface ChaosUser {
-  user_id: string
-  nickname: string
-  email: string
-}
 
 /** What the clients need from the run: where the instances are, and where to record. */
 export interface ClientWorld {

@@ -3,6 +3,13 @@
  * function and a failing run's history can be written out and read again.
  */
 
+/** A user as the gateway forwards them. */
+export interface ChaosUser {
+  user_id: string
+  nickname: string
+  email: string
+}
+
 /** A frame a client received, reduced to the fields the checker reads. */
 export interface ReceivedFrame {
   at: number

@@ -1,6 +1,6 @@
 import type { BatchObserver } from '../metrics.ts'
 import { WriteHealth } from './storage-problem.ts'
-import { isStorageOutage, type AppendResult, type MessageRow, type NewMessage } from './store.ts'
+import { isStorageOutage, type AppendResult, type MessageRow, type NewMessage } from './rows.ts'
 import { type Reject, type Resolve, TurnQueue } from './turn-queue.ts'
 
 /** A message its batch writer refused alone (say, to a room that does not exist) while the rest committed. */

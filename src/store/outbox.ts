@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { WEBHOOK_LANES } from '../db/schema.ts'
 import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
-import type { MessageRow, Screened } from './store.ts'
+import type { MessageRow, Screened } from './rows.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
 export type WebhookType = 'message.created' | 'message.updated' | 'message.deleted' | 'message.flagged' | 'room.created' | 'room.updated' | 'member.added' | 'member.removed' | 'report.created'

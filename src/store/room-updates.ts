@@ -3,7 +3,7 @@ import type { RoomData, RoomStatus } from '../db/schema.ts'
 import { writeEvents, type NewWebhookEvent, type Outbox } from './outbox.ts'
 import { first, lock, rows, run, type SqlDatabase } from './sql-database.ts'
 import { toRoomRow } from './sql-membership.ts'
-import type { RoomRow } from './store.ts'
+import type { RoomRow } from './rows.ts'
 
 /** What a change of a room sets (what it leaves out stays as it is). */
 export interface RoomPatch {

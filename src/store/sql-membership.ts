@@ -29,7 +29,7 @@ import {
 } from './membership.ts'
 import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
 import { first, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
-import type { RoomRow } from './store.ts'
+import type { RoomRow } from './rows.ts'
 import { roomData } from '../db/schema.ts'
 
 /** A room row as the stores hand it out (without the columns only the stores use). */

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Tables } from './membership.ts'
-import { SanctionedError, SlowModeError } from './store.ts'
+import { SanctionedError, SlowModeError } from './rows.ts'
 
 /**
  * The rules of who may write what, checked where a write commits (appends on both stores,
