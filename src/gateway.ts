@@ -7,7 +7,7 @@ import { decodeHeaderValue, identityHeaders } from './identity.ts'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { ipInRanges, isIpAddress } from './net.ts'
-import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './modules/uploads/model.ts'
+import { FORM_FRAMING_BYTES, UPLOADS_PATH } from './uploads/request-limits.ts'
 import { readTarget } from './request-target.ts'
 
 /** The header carrying the secret shared with the gateway. */

@@ -8,7 +8,7 @@ import { responses } from '../../openapi/responses.ts'
 import { security } from '../../openapi/security.ts'
 import { attachmentSchema } from '../../realtime/codec.ts'
 import type { Files } from './files.ts'
-import { FORM_FRAMING_BYTES } from './model.ts'
+import { FORM_FRAMING_BYTES } from '../../uploads/request-limits.ts'
 import type { ReceivedFile, UploadService } from './service.ts'
 
 /** The file of a request: a form's `file` field, or the raw body named by `?name=`. */
