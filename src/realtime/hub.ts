@@ -66,6 +66,19 @@ export class Hub {
     return (this.userSockets.get(userId) ?? 0) + (this.streams.get(userId)?.size ?? 0)
   }
 
+  /**
+   * True when the user has an open socket in the room here besides `besides` (null: any). The
+   * room's sessions are looked through only when the user has another room socket here at all,
+   * rather than sockets counted per room and user as well (a map entry per socket).
+   */
+  hasSocketIn(roomId: number, userId: string, besides: Session | null): boolean {
+    // `besides`, when given, is registered (it is opening): one of the user's sockets counted here.
+    if ((this.userSockets.get(userId) ?? 0) <= (besides === null ? 0 : 1)) return false
+    const sessions = this.rooms.get(roomId)?.sessions
+    if (sessions) for (const session of sessions) if (session !== besides && session.identity.userId === userId) return true
+    return false
+  }
+
   /** Open sockets of a room on this instance. */
   socketsInRoom(roomId: number): number {
     return this.rooms.get(roomId)?.sessions.size ?? 0

@@ -45,7 +45,7 @@ export function createRealtime({ config, store, metrics, logger, files, presence
     presence,
     closer,
     slowConsumers,
-    tracker: new PresenceTracker(presence, config.PRESENCE_GRACE_MS, logger),
+    tracker: new PresenceTracker(presence, hub, config.PRESENCE_GRACE_MS, logger),
     replays: new Replays(store, broker, hub, slowConsumers, config.RECOVERY_LIMIT, logger, files.links),
     limiter: new RateLimiter(config),
     consumers,

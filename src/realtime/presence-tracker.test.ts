@@ -2,8 +2,32 @@ import { describe, expect, it } from 'bun:test'
 import { ManualClock } from '../clock.ts'
 import { createLogger } from '../logger.ts'
 import { fakeSession, Topics } from '../../test/support/fake-sockets.ts'
-import { PresenceTracker, retryDelay } from './presence-tracker.ts'
+import { PresenceTracker, retryDelay, type SocketsHere } from './presence-tracker.ts'
 import { MemoryPresence, type Presence, type PresenceChange } from './presence.ts'
+import type { Session } from './session.ts'
+
+/**
+ * A tracker with the sockets open here as the hub would have them: a socket is registered before
+ * the tracker hears it opened and forgotten before it hears it closed.
+ */
+function trackerOver(presence: Presence, graceMs: number, clock: ManualClock, retry?: { baseMs: number; capMs: number }) {
+  const open = new Set<Session>()
+  const here: SocketsHere = {
+    hasSocketIn: (roomId, userId, besides) => [...open].some((s) => s !== besides && s.roomId === roomId && s.identity.userId === userId),
+  }
+  const tracker = new PresenceTracker(presence, here, graceMs, createLogger('silent'), clock, retry)
+  return {
+    enter(session: Session) {
+      open.add(session)
+      tracker.enter(session)
+    },
+    exit(session: Session) {
+      open.delete(session)
+      tracker.exit(session)
+    },
+    stop: () => tracker.stop(),
+  }
+}
 
 const GRACE = 50
 function makeTracker(graceMs = GRACE) {
@@ -11,7 +35,7 @@ function makeTracker(graceMs = GRACE) {
   const presence = new MemoryPresence((_room, frame) => heard.push((JSON.parse(frame) as { type: string }).type.replace('chat.user.', '')))
   const clock = new ManualClock()
   const settle = () => clock.advance(GRACE * 3)
-  return { tracker: new PresenceTracker(presence, graceMs, createLogger('silent'), clock), heard, topics: new Topics(), clock, settle }
+  return { tracker: trackerOver(presence, graceMs, clock), heard, topics: new Topics(), clock, settle }
 }
 
 describe('PresenceTracker', () => {
@@ -99,7 +123,7 @@ const RETRY = { baseMs: 100, capMs: 1000 }
 function flaky(graceMs = 0) {
   const presence = new FlakyPresence()
   const clock = new ManualClock()
-  return { presence, clock, tracker: new PresenceTracker(presence, graceMs, createLogger('silent'), clock, RETRY), topics: new Topics() }
+  return { presence, clock, tracker: trackerOver(presence, graceMs, clock, RETRY), topics: new Topics() }
 }
 
 describe('PresenceTracker, when presence fails', () => {

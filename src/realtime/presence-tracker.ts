@@ -23,6 +23,12 @@ export function retryDelay(attempt: number, { baseMs, capMs }: RetryTiming, rand
 
 type PresenceUser = Parameters<Presence['join']>[1]
 
+/** What the tracker asks of this instance's sockets (the hub): whether a user has one in a room. */
+export interface SocketsHere {
+  /** True when the user has an open socket in the room here besides `besides` (the one opening; null: any). */
+  hasSocketIn(roomId: number, userId: string, besides: Session | null): boolean
+}
+
 /** What presence must be told about one user in one room: the newest wish wins. */
 type Wish = { join: true; user: PresenceUser; except: string } | { join: false }
 
@@ -39,7 +45,8 @@ interface Change {
 
 /**
  * Turns this instance's sockets into presence: a user joins a room with their first socket in it
- * here and leaves with their last, PRESENCE_GRACE_MS after it closed, so that a reconnect within
+ * here and leaves with their last (which sockets are open here the hub knows: it is asked, rather
+ * than the sockets counted again per room and user), PRESENCE_GRACE_MS after it closed, so that a reconnect within
  * the grace (a reload, a flaky network, a client that reconnects in a loop) announces neither a
  * leave nor a join. Presence itself (memory or Redis) decides whether the room hears of it, across
  * instances and tabs, and announces it.
@@ -50,8 +57,6 @@ interface Change {
  * follows the user's return, and a join retried late never follows their leave.
  */
 export class PresenceTracker {
-  /** Sockets per room and user on this instance. */
-  private readonly sockets = new Map<number, Map<string, number>>()
   /** Users whose last socket here closed less than the grace ago (per room): still present. */
   private readonly leaving = new Map<number, Map<string, Timer>>()
   /** Joins and leaves not yet taken by presence (per room and user). */
@@ -60,35 +65,31 @@ export class PresenceTracker {
 
   constructor(
     private readonly presence: Presence,
+    private readonly sockets: SocketsHere,
     private readonly graceMs: number,
     private readonly logger: Logger,
     private readonly clock: Clock = realClock,
     private readonly retryTiming: RetryTiming = PRESENCE_RETRY,
   ) {}
 
-  /** A socket opened: the user's first here joins presence (announced to all but this socket). */
+  /**
+   * A socket opened (the hub has it already): the user's first here joins presence (announced to
+   * all but this socket).
+   */
   enter(session: Session): void {
     const { userId } = session.identity
-    let users = this.sockets.get(session.roomId)
-    if (!users) this.sockets.set(session.roomId, (users = new Map()))
-    const count = (users.get(userId) ?? 0) + 1
-    users.set(userId, count)
-    if (count > 1) return
+    if (this.sockets.hasSocketIn(session.roomId, userId, session)) return
     // Back within the grace: still present, so presence has nothing to announce.
     this.cancelLeave(session.roomId, userId)
     // The identity itself, not a copy: presence in memory keeps what it is given.
     this.wish(session.roomId, userId, { join: true, user: session.identity, except: sessionId(session) })
   }
 
-  /** A socket closed: the user's last here leaves presence once the grace has passed. */
+  /** A socket closed (the hub has forgotten it): the user's last here leaves presence once the grace has passed. */
   exit(session: Session): void {
     const { roomId } = session
     const { userId } = session.identity
-    const users = this.sockets.get(roomId)
-    const count = (users?.get(userId) ?? 1) - 1
-    if (count > 0) return void users?.set(userId, count)
-    users?.delete(userId)
-    if (users?.size === 0) this.sockets.delete(roomId)
+    if (this.sockets.hasSocketIn(roomId, userId, null)) return
     // Shutting down: presence itself lets go of this instance's users as it closes.
     if (this.stopped) return
     if (this.graceMs === 0) return this.leave(roomId, userId)
@@ -174,7 +175,7 @@ export class PresenceTracker {
 
   /** A join is given up (forgotten) once the user's sockets here closed: their leave follows after the grace. */
   private givenUp(roomId: number, userId: string, wish: Wish): boolean {
-    if (!wish.join || this.sockets.get(roomId)?.has(userId)) return false
+    if (!wish.join || this.sockets.hasSocketIn(roomId, userId, null)) return false
     this.forget(roomId, userId)
     return true
   }

@@ -184,8 +184,10 @@ export class ChatService {
   /** The socket closed (whoever closed it). */
   close(session: Session, code: number): void {
     const { hub, watches, presence, logger } = this.deps
+    const removed = hub.remove(session)
+    // After the hub forgot it: presence asks the hub whether the user has another socket in the room.
     presence.exit(session)
-    if (hub.remove(session)) watches.release(session.roomId)
+    if (removed) watches.release(session.roomId)
     logger.debug('socket closed', { room: session.roomId, user: session.identity.userId, code })
   }
 
