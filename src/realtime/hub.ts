@@ -6,6 +6,7 @@ import type { RoomEvent } from './events.ts'
 import type { PresenceSignal } from './presence.ts'
 import { localSessionSeq, roomTopic, type Connection, type Session, type StreamSocket, userTopic, type Waiting } from './session.ts'
 import type { SlowConsumers } from './slow-consumers.ts'
+import { UserCounts } from './user-counts.ts'
 
 /** The sockets of one room on this instance. */
 interface Room {
@@ -42,7 +43,7 @@ export class Hub {
   private server: Server<unknown> | null = null
   private readonly rooms = new Map<number, Room>()
   /** Open room sockets per user on this instance, all rooms together. */
-  private readonly userSockets = new Map<string, number>()
+  private readonly userSockets = new UserCounts()
   /** Open stream sockets per user on this instance, oldest first. */
   private readonly streams = new Map<string, Set<StreamSocket>>()
   /** Set once every socket was told to close (shutdown): a socket registered later is closed the same way. */
@@ -63,7 +64,7 @@ export class Hub {
 
   /** Open sockets of a user on this instance, room sockets and stream sockets together. */
   socketsOfUser(userId: string): number {
-    return (this.userSockets.get(userId) ?? 0) + (this.streams.get(userId)?.size ?? 0)
+    return this.userSockets.get(userId) + (this.streams.get(userId)?.size ?? 0)
   }
 
   /**
@@ -73,7 +74,7 @@ export class Hub {
    */
   hasSocketIn(roomId: number, userId: string, besides: Session | null): boolean {
     // `besides`, when given, is registered (it is opening): one of the user's sockets counted here.
-    if ((this.userSockets.get(userId) ?? 0) <= (besides === null ? 0 : 1)) return false
+    if (this.userSockets.get(userId) <= (besides === null ? 0 : 1)) return false
     const sessions = this.rooms.get(roomId)?.sessions
     if (sessions) for (const session of sessions) if (session !== besides && session.identity.userId === userId) return true
     return false
@@ -125,7 +126,7 @@ export class Hub {
       this.metrics.activeRooms.inc()
     }
     room.sessions.add(session)
-    this.userSockets.set(session.identity.userId, (this.userSockets.get(session.identity.userId) ?? 0) + 1)
+    this.userSockets.increment(session.identity.userId)
     this.metrics.openSockets.inc()
   }
 
@@ -137,9 +138,7 @@ export class Hub {
     this.slowConsumers.forget(session)
     this.metrics.openSockets.dec()
     const { userId } = session.identity
-    const left = (this.userSockets.get(userId) ?? 0) - 1
-    if (left > 0) this.userSockets.set(userId, left)
-    else this.userSockets.delete(userId)
+    this.userSockets.decrement(userId)
     if (room.sessions.size === 0) {
       this.rooms.delete(session.roomId)
       this.metrics.activeRooms.dec()
@@ -250,7 +249,7 @@ export class Hub {
     // the frame on its own.
     let via = sessionIn(room, exceptSeq)
     let several = false
-    if (about !== undefined && this.userSockets.has(about)) {
+    if (about !== undefined && this.userSockets.get(about) > 0) {
       for (const session of room.sessions) {
         if (session.identity.userId !== about || session === via) continue
         if (via !== undefined) several = true
