@@ -5,8 +5,8 @@ import type { MessageRow } from '../store/store.ts'
  * receiver is down) starts a new run, and is read from the database until its cursor reaches it.
  */
 const PER_ROOM = 500
-/** At most this many messages are kept in all. */
-const TOTAL = 50_000
+/** At most this many messages are kept in all (a pass sends at most 200 of a room; the rest waits to be read back). */
+const TOTAL = 20_000
 
 /** A room as a webhook pass read it from the database: its cursor, its newest message and its version. */
 export interface RoomPosition {
