@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'bun:test'
+import type { ServerWebSocket } from 'bun'
 import { Elysia } from 'elysia'
 import { type DirectHandlers, upgradeDirect } from './fast-path.ts'
 
@@ -11,7 +12,8 @@ describe('the WebSocket fast path', () => {
     const handlers: DirectHandlers<string> = {
       open(socket) {
         events.push(`open ${socket.data.state}`)
-        socket.data.state = 'opened'
+        // As the chat route does: the data replaced by an object whose prototype is the callbacks.
+        ;(socket as ServerWebSocket<unknown>).data = Object.assign(Object.create(handlers), { state: 'opened' })
       },
       message: (socket, raw) => events.push(`${socket.data.state} ${String(raw)}`),
       close: (_socket, code) => closed.resolve(code),
@@ -29,7 +31,7 @@ describe('the WebSocket fast path', () => {
       for (let i = 0; i < 100 && events.length < 2; i++) await Bun.sleep(5)
       client.close(1000)
       expect(await closed.promise).toBe(1000)
-      // The raw text, not a parsed object, after `open` replaced the state.
+      // The raw text, not a parsed object, to the callbacks on the new data's prototype.
       expect(events).toEqual(['open admitted', 'opened {"type":"chat.typing"}'])
     } finally {
       await app.stop()

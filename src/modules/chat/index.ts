@@ -9,10 +9,13 @@ import { type DirectHandlers, upgradeDirect } from './fast-path.ts'
 import { admitHandshake, offersChatProtocol, type Handshake, type HandshakeDeps } from './handshake.ts'
 import type { ChatService } from './service.ts'
 
-/** What a chat socket keeps: the handshake until it opens, then its session. */
-type ChatSocketState = Handshake | Session
+/**
+ * A chat socket's data: until it opens, the handshake (as `state`) beside the callbacks; once open,
+ * its session, whose prototype is the callbacks (see `openSession`), and nothing else.
+ */
+type ChatSocketData = { state: Handshake } | Session
 
-const isSession = (state: ChatSocketState): state is Session => 'seq' in state
+const isSession = (data: ChatSocketData): data is Session => 'seq' in data
 
 /** The subprotocol a socket's client offered `chat` among is chosen back (a browser needs one). */
 const CHAT_PROTOCOL = { 'sec-websocket-protocol': 'chat' }
@@ -30,19 +33,20 @@ export interface ChatRouteDeps extends HandshakeDeps {
  */
 export const chatRoutes = (deps: ChatRouteDeps) => {
   const { chat, hub, metrics, logger } = deps
-  const handlers: DirectHandlers<ChatSocketState> = {
+  const handlers: DirectHandlers<Handshake> = {
     open(socket) {
-      const handshake = socket.data.state as Handshake
-      const session = openSession(socket as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, hub.topicOf(handshake.room.id), handshake.blocked)
-      // From now on the socket keeps its session; the handshake can go.
-      socket.data.state = session
+      const handshake = socket.data.state
+      const session = openSession(socket as ServerWebSocket<unknown>, handshake.identity, handshake.room.id, hub.topicOf(handshake.room.id), handshake.blocked, handlers)
+      // From now on the socket's data is the session, the callbacks found on its prototype: no
+      // object of its own per socket (48 B), and the handshake can go.
+      ;(socket as ServerWebSocket<ChatSocketData>).data = session
       logger.debug('socket opened', { room: session.roomId, user: session.identity.userId })
       chat.open(session, handshake)
     },
-    message: (socket, raw) => chat.rawFrame(socket.data.state as Session, raw),
+    message: (socket, raw) => chat.rawFrame(socket.data as unknown as Session, raw),
     close(socket, code) {
-      const state = socket.data.state
-      if (isSession(state)) chat.close(state, code)
+      const data = socket.data as ChatSocketData
+      if (isSession(data)) chat.close(data, code)
     },
   }
   // OpenAPI has no WebSocket operations: the protocol is the AsyncAPI document at /docs/asyncapi.json.
@@ -62,7 +66,7 @@ export const chatRoutes = (deps: ChatRouteDeps) => {
       // A browser that offers subprotocols (say `chat, bearer.<token>` to a gateway) needs one
       // chosen back; `chat` is this protocol. The gateway strips the token before it gets here.
       const headers = offersChatProtocol(request.headers.get('sec-websocket-protocol')) ? CHAT_PROTOCOL : undefined
-      if (!server || !upgradeDirect<ChatSocketState>(server, request, handshake, handlers, headers)) {
+      if (!server || !upgradeDirect(server, request, handshake, handlers, headers)) {
         throw badRequest('not_a_websocket', 'Expected a websocket connection.')
       }
     },
