@@ -44,7 +44,7 @@ import { UploadService } from './modules/uploads/service.ts'
 import { storageProblemOf, storageProblemText } from './store/storage-problem.ts'
 import { isStorageOutage, NotAMemberError, RoomClosedError, SanctionedError, SlowModeError, UnstorableTextError } from './store/store.ts'
 
-export interface AppDeps extends Omit<RealtimeDeps, 'files'> {
+export interface AppDeps extends Omit<RealtimeDeps, 'links'> {
   /** Uploaded files; by default the storage UPLOADS names. */
   files?: Files
   /** The test page, when TEST_PAGE asks for it (see `loadTestPage`). */
@@ -99,7 +99,7 @@ export function createApp(deps: AppDeps) {
   const { config, store, logger, metrics, testPage } = deps
   const files = deps.files ?? Files.open(config)
   const { links } = files
-  const realtime = createRealtime({ ...deps, files })
+  const realtime = createRealtime({ ...deps, links })
   const { hub, broker, presence, limiter } = realtime
   const abuse = new AbuseLimits(config)
   const lifecycle = { stopping: false }

@@ -1,8 +1,8 @@
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
-import type { Files } from '../modules/uploads/files.ts'
 import type { Store } from '../store/store.ts'
+import type { AttachmentLinks } from './codec.ts'
 import { LocalBroker, RoomWatches, type Broker } from './broker.ts'
 import { Closer } from './closing.ts'
 import { EventConsumers } from './consumers.ts'
@@ -23,15 +23,15 @@ export interface RealtimeDeps {
   presence?: Presence
   /** Carries room events between instances; in process unless instances share Redis. */
   broker?: (consumers: EventSink) => Broker
-  /** Uploaded files: where they are kept and their signed URLs. */
-  files: Files
+  /** Signs the URLs of messages' attachments in the frames sent. */
+  links: AttachmentLinks
 }
 
 /** The realtime parts of one instance, wired: see ARCHITECTURE.md for how an event moves through them. */
-export function createRealtime({ config, store, metrics, logger, files, presence: shared, broker: makeBroker = (consumers) => new LocalBroker(consumers) }: RealtimeDeps) {
+export function createRealtime({ config, store, metrics, logger, links, presence: shared, broker: makeBroker = (consumers) => new LocalBroker(consumers) }: RealtimeDeps) {
   const closer = new Closer(metrics, logger)
   const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
-  const hub = new Hub(metrics, slowConsumers, closer, files.links)
+  const hub = new Hub(metrics, slowConsumers, closer, links)
   // Where each event goes, named in one place; the hub is the room sockets' consumer.
   const consumers = new EventConsumers()
   consumers.connectRoomSockets(hub)
@@ -46,7 +46,7 @@ export function createRealtime({ config, store, metrics, logger, files, presence
     closer,
     slowConsumers,
     tracker: new PresenceTracker(presence, hub, config.PRESENCE_GRACE_MS, logger),
-    replays: new Replays(store, broker, hub, slowConsumers, config.RECOVERY_LIMIT, logger, files.links),
+    replays: new Replays(store, broker, hub, slowConsumers, config.RECOVERY_LIMIT, logger, links),
     limiter: new RateLimiter(config),
     consumers,
     /** Stops the timers (on shutdown). */

@@ -31,7 +31,7 @@ async function setUp() {
   const store = SqliteStore.open(':memory:')
   stores.push(store)
   const metrics = createMetrics()
-  const realtime = createRealtime({ config, store, metrics, logger, files: Files.open(config) })
+  const realtime = createRealtime({ config, store, metrics, logger, links: Files.open(config).links })
   const topics = new Topics()
   realtime.hub.attach(topics.server())
   const room = await store.membership.createPrivateRoom({ name: 'team', postId: null, ownerId: 'owner', members: ['member'], addedBy: 'owner' })
