@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import type { ServerWebSocket } from 'bun'
-import { AppError } from '../../errors.ts'
+import { AppError, badRequest } from '../../errors.ts'
 import { publicHost } from '../../http.ts'
 import type { Identity } from '../../identity.ts'
 import type { Logger } from '../../logger.ts'
@@ -9,14 +9,20 @@ import type { Closer } from '../../realtime/closing.ts'
 import { CloseCode, encodeErrorFrame } from '../../realtime/codec.ts'
 import type { RateLimiter, SocketLimits } from '../../realtime/rate-limits.ts'
 import { type StreamSocket, userTopic } from '../../realtime/session.ts'
+import { type DirectHandlers, upgradeDirect } from '../chat/fast-path.ts'
 import { admitConnection, offersChatProtocol, type ConnectionDeps } from '../chat/handshake.ts'
 import type { InboxStreams } from './stream.ts'
 
-interface InboxSocketData {
-  admitted?: { identity: Identity; host: string }
-  connection?: StreamSocket & { limits: SocketLimits }
+/** Who a stream socket was admitted as, until it opens. */
+interface Admitted {
+  identity: Identity
+  host: string
 }
-const socketData = (ws: { data: unknown }) => ws.data as InboxSocketData
+type InboxConnection = StreamSocket & { limits: SocketLimits }
+const isConnection = (state: Admitted | InboxConnection): state is InboxConnection => 'socket' in state
+
+/** The subprotocol a socket's client offered `chat` among is chosen back (a browser needs one). */
+const CHAT_PROTOCOL = { 'sec-websocket-protocol': 'chat' }
 
 export interface InboxSocketDeps extends ConnectionDeps {
   streams: InboxStreams
@@ -34,33 +40,18 @@ export interface InboxSocketDeps extends ConnectionDeps {
  */
 export const inboxSocketRoutes = (deps: InboxSocketDeps) => {
   const { streams, limiter, closer, metrics, logger, config } = deps
-  return new Elysia({ name: 'inbox-stream' }).ws('/ws/chat/inbox/', {
-    // OpenAPI has no WebSocket operations: the protocol is the AsyncAPI document at /docs/asyncapi.json.
-    detail: { hide: true },
-    async upgrade(context) {
-      const { request, server } = context
-      try {
-        const identity = await admitConnection(request, server, deps)
-        if (offersChatProtocol(request.headers.get('sec-websocket-protocol'))) context.set.headers['sec-websocket-protocol'] = 'chat'
-        Object.assign(context, { admitted: { identity, host: publicHost(request, config.PUBLIC_URL) } })
-      } catch (error) {
-        const reason = error instanceof AppError ? error.code : 'internal_error'
-        metrics.handshakesRefused.inc({ reason })
-        logger.info('handshake refused', { reason, path: '/ws/chat/inbox/' })
-        throw error
-      }
-    },
-    open(ws) {
-      const data = socketData(ws)
-      if (!data.admitted) return ws.close(1011, 'handshake state missing')
-      const { identity, host } = data.admitted
-      const connection = { identity, host, socket: ws.raw as ServerWebSocket<unknown>, topic: userTopic(identity.userId), closing: false, limits: limiter.forSocket() }
-      data.connection = connection
+  // Straight from Bun, as the room sockets' (modules/chat/fast-path.ts): a user keeps this socket
+  // open as long as the app is, so it should cost no more than its state.
+  const handlers: DirectHandlers<Admitted | InboxConnection> = {
+    open(socket) {
+      const { identity, host } = socket.data.state
+      const connection: InboxConnection = { identity, host, socket: socket as ServerWebSocket<unknown>, topic: userTopic(identity.userId), closing: false, limits: limiter.forSocket() }
+      socket.data.state = connection
       streams.open(connection)
     },
-    message(ws) {
-      const connection = socketData(ws).connection
-      if (!connection) return
+    message(socket) {
+      const connection = socket.data.state
+      if (!isConnection(connection)) return
       if (limiter.socketMessage(connection.identity.userId, connection.limits) === 'flooding') {
         metrics.socketsClosed.labels('flooding').inc()
         return closer.close(connection, CloseCode.policy, 'sending too fast, repeatedly')
@@ -68,9 +59,30 @@ export const inboxSocketRoutes = (deps: InboxSocketDeps) => {
       metrics.chatErrors.labels('unknown_type').inc()
       connection.socket.send(encodeErrorFrame('unknown_type', 'the inbox stream takes no frames; use the REST API (POST /chat/v1/room/{id}/read/ to mark a room read)'))
     },
-    close(ws) {
-      const connection = socketData(ws).connection
-      if (connection) streams.close(connection)
+    close(socket) {
+      const connection = socket.data.state
+      if (isConnection(connection)) streams.close(connection)
     },
-  })
+  }
+  // OpenAPI has no WebSocket operations: the protocol is the AsyncAPI document at /docs/asyncapi.json.
+  return new Elysia({ name: 'inbox-stream' }).route(
+    'WS',
+    '/ws/chat/inbox/',
+    async ({ request, server }) => {
+      let admitted: Admitted
+      try {
+        admitted = { identity: await admitConnection(request, server, deps), host: publicHost(request, config.PUBLIC_URL) }
+      } catch (error) {
+        const reason = error instanceof AppError ? error.code : 'internal_error'
+        metrics.handshakesRefused.inc({ reason })
+        logger.info('handshake refused', { reason, path: '/ws/chat/inbox/' })
+        throw error
+      }
+      const headers = offersChatProtocol(request.headers.get('sec-websocket-protocol')) ? CHAT_PROTOCOL : undefined
+      if (!server || !upgradeDirect<Admitted | InboxConnection>(server, request, admitted, handlers, headers)) {
+        throw badRequest('not_a_websocket', 'Expected a websocket connection.')
+      }
+    },
+    { detail: { hide: true } },
+  )
 }
