@@ -57,6 +57,14 @@ describe('message rate limits', () => {
     expect((await history(roomId)).length).toBeLessThanOrEqual(21)
   })
 
+  it("should count an inbox stream's frames against the rate and close one that keeps sending with 1008", async () => {
+    const user = { user_id: 'stream-flooder', nickname: 'S', email: 's@example.com' }
+    const stream = await TestSocket.inbox(server, user)
+    await stream.next('inbox.ready')
+    for (let i = 0; i < 100; i++) stream.send({ type: 'chat.message', message: `flood ${i}` })
+    expect((await stream.closed).code).toBe(1008)
+  })
+
   it('should relay at most one typing notice per 2 s of a socket', async () => {
     const roomId = await createRoom(server, 'typing')
     const typist = await TestSocket.connect(server, roomId, alice)
