@@ -318,12 +318,12 @@ export function blockersInQuery(t: Tables, value: ValueOf) {
     where ${b.blockedId} = ${value('userId')} and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${value('roomId')} and ${m.userId} = ${b.userId})`
 }
 
-/** Those in the room who blocked any of `count` users (values `u0`…), by whom they blocked: one seek per user, in one statement. */
-export function blockersOfQuery(t: Tables, value: ValueOf, count: number) {
+/** Those in the room who blocked any of the users named (`formsByLength`), by whom they blocked: one seek per user, in one statement. */
+export function blockersOfQuery(t: Tables, value: ValueOf, users: readonly string[]) {
   const { m, b } = aliases(t)
   return sql`select ${b.blockedId} as "blockedId", ${b.userId} as "userId" from ${t.blocks} ${b}
     where ${b.blockedId} in (${sql.join(
-      Array.from({ length: count }, (_, i) => sql`${value(`u${i}`)}`),
+      users.map((name) => sql`${value(name)}`),
       sql`, `,
     )}) and exists (select 1 from ${t.members} ${m} where ${m.roomId} = ${value('roomId')} and ${m.userId} = ${b.userId})`
 }
@@ -369,12 +369,15 @@ export function unreadTotalQuery(database: SqlDatabase, value: ValueOf) {
     select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from counts`
 }
 
-/** The user's unread count in each of the rooms given. */
-export function unreadInQuery(database: SqlDatabase, userId: string, roomIds: readonly number[]) {
+/** The user's unread count in each of the rooms named (`formsByLength`). */
+export function unreadInQuery(database: SqlDatabase, value: ValueOf, rooms: readonly string[]) {
   const a = aliases(database.t)
   const { m } = a
   return sql`select ${m.roomId} as "roomId", ${unreadAfter(database.t, a, m.lastReadId)} as "n" ${roomsOfMembers(database, a)}
-    where ${m.userId} = ${userId} and ${countsForRoom(a)} and ${present(a)} and ${inArray(m.roomId, [...roomIds])}`
+    where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${present(a)} and ${m.roomId} in (${sql.join(
+      rooms.map((name) => sql`${value(name)}`),
+      sql`, `,
+    )})`
 }
 
 /** A room's count and newest message, and the messages after `marker` in it, in one statement. */

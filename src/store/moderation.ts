@@ -60,10 +60,30 @@ function* audit(t: Tables, tx: QueryBuilder, entry: NewAuditEntry, at: number) {
 const EVERY_ROOM = 0
 
 export class SqlModeration {
+  /** A user's sanctions in force in a room: asked by every request to a room (rooms/access.ts), prepared once. */
+  private readonly sanctionsOfUser
+  /** Whether a user moderates a room (it, or every room): asked by moderators' sends and changes. */
+  private readonly moderatorOf
+
   constructor(
     private readonly database: SqlDatabase,
     private readonly outbox: Outbox,
-  ) {}
+  ) {
+    const { db, t } = database
+    const s = t.sanctions
+    const p = sql.placeholder
+    this.sanctionsOfUser = db
+      .select()
+      .from(s)
+      .where(and(eq(s.roomId, p('roomId')), eq(s.userId, p('userId')), or(isNull(s.until), gt(s.until, p('now')))))
+      .prepare()
+    this.moderatorOf = db
+      .select({ roomId: t.moderators.roomId })
+      .from(t.moderators)
+      .where(and(eq(t.moderators.userId, p('userId')), inArray(t.moderators.roomId, [EVERY_ROOM, p('roomId')])))
+      .limit(1)
+      .prepare()
+  }
 
   /** Makes the user a moderator of these rooms, or of every room (null), replacing what they moderated. */
   setModerator(userId: string, roomIds: readonly number[] | null, actor: string | null): Promise<void> {
@@ -99,12 +119,7 @@ export class SqlModeration {
 
   /** True when the user moderates the room (it, or every room). */
   async moderates(userId: string, roomId: number): Promise<boolean> {
-    const { db, t } = this.database
-    const [row] = await db
-      .select({ roomId: t.moderators.roomId })
-      .from(t.moderators)
-      .where(and(eq(t.moderators.userId, userId), inArray(t.moderators.roomId, [EVERY_ROOM, roomId])))
-      .limit(1)
+    const [row] = await this.moderatorOf.execute({ userId, roomId })
     return row !== undefined
   }
 
@@ -185,12 +200,7 @@ export class SqlModeration {
 
   /** The user's mute or ban in the room in force at `now` (a ban first), or null. */
   async sanctionOf(roomId: number, userId: string, now: number): Promise<Sanction | null> {
-    const { db, t } = this.database
-    const s = t.sanctions
-    const found = await db
-      .select()
-      .from(s)
-      .where(and(eq(s.roomId, roomId), eq(s.userId, userId), or(isNull(s.until), gt(s.until, now))))
+    const found = await this.sanctionsOfUser.execute({ roomId, userId, now })
     return found.find((r) => r.kind === 'ban') ?? found[0] ?? null
   }
 

@@ -97,6 +97,29 @@ export interface SqlDatabase {
   rawStatement<T>(build: (value: ValueOf) => SQL): (values: Values) => Promise<T[]>
 }
 
+/**
+ * Statements over a list of values, one form per length of list, each built the first time a list
+ * of that length comes and then kept: a call builds no SQL. `build` gets the names of the list's
+ * values, `i0`, `i1`… (see `listValues`), for placeholders or a raw statement's `value`; a list
+ * longer than `most` builds its own form each call, so the forms kept stay few.
+ */
+export function formsByLength<S>(most: number, build: (names: string[]) => S): (length: number) => S {
+  const forms = new Map<number, S>()
+  const names = (length: number) => Array.from({ length }, (_, i) => `i${i}`)
+  return (length) => {
+    if (length > most) return build(names(length))
+    let form = forms.get(length)
+    if (!form) forms.set(length, (form = build(names(length))))
+    return form
+  }
+}
+
+/** A list's values by the names `formsByLength` gives its placeholders, beside `values`. */
+export function listValues(list: readonly unknown[], values: Values = {}): Values {
+  for (const [i, value] of list.entries()) values[`i${i}`] = value
+  return values
+}
+
 /** Feeds each step's outcome back into the body until it returns. */
 function drive<T>(body: Generator<Step, T, unknown>, execute: (step: Step) => unknown): T {
   let next = body.next()

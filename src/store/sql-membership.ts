@@ -28,7 +28,7 @@ import {
   type RoomReadState,
 } from './membership.ts'
 import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
-import { first, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, listValues, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { RoomRow } from './rows.ts'
 import { roomData } from '../db/schema.ts'
 
@@ -220,21 +220,12 @@ export class SqlMembership implements Membership {
   }
 
   async findDirectRoom(a: string, b: string, postId: number | null): Promise<RoomRow | undefined> {
-    const { db, t } = this.database
-    const [row] = await db
-      .select()
-      .from(t.rooms)
-      .where(eq(t.rooms.directKey, directKey(a, b, postId)))
-      .limit(1)
+    const [row] = await this.reads.directRoom.execute({ key: directKey(a, b, postId) })
     return row && toRoomRow(row)
   }
 
   async roleOf(roomId: number, userId: string): Promise<MemberRole | null> {
-    const { db, t } = this.database
-    const [row] = await db
-      .select({ role: t.members.role })
-      .from(t.members)
-      .where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId)))
+    const [row] = await this.reads.roleOf.execute({ roomId, userId })
     return row?.role ?? null
   }
 
@@ -244,23 +235,12 @@ export class SqlMembership implements Membership {
   }
 
   async members(roomId: number): Promise<MemberRow[]> {
-    const { db, t } = this.database
-    return db
-      .select({ userId: t.members.userId, role: t.members.role, lastReadId: t.members.lastReadId, joinedAt: t.members.joinedAt, nickname: t.users.nickname, profileUrl: t.users.profileUrl })
-      .from(t.members)
-      .leftJoin(t.users, eq(t.users.userId, t.members.userId))
-      .where(and(eq(t.members.roomId, roomId), ne(t.members.role, 'participant')))
-      .orderBy(sql`${t.members.role} = 'owner' DESC`, asc(t.members.joinedAt), asc(t.members.userId))
+    return this.reads.members.execute({ roomId })
   }
 
   async memberCounts(roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    const { db, t } = this.database
-    const rows = await db
-      .select({ roomId: t.members.roomId, count: sql<number | string>`count(*)` })
-      .from(t.members)
-      .where(and(inArray(t.members.roomId, [...roomIds]), ne(t.members.role, 'participant')))
-      .groupBy(t.members.roomId)
+    const rows = await this.reads.memberCounts(roomIds.length).execute(listValues(roomIds))
     return new Map(rows.map((r) => [r.roomId, Number(r.count)]))
   }
 
@@ -290,7 +270,7 @@ export class SqlMembership implements Membership {
 
   async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
-    const rows = await this.database.rows<{ roomId: number | string; n: number | string }>(unreadInQuery(this.database, userId, roomIds))
+    const rows = await this.reads.unreadIn(roomIds.length)(listValues(roomIds, { userId }))
     return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]))
   }
 
@@ -305,18 +285,11 @@ export class SqlMembership implements Membership {
   }
 
   async blocksOf(userId: string): Promise<BlockRow[]> {
-    const { db, t } = this.database
-    return db.select({ userId: t.blocks.blockedId, createdAt: t.blocks.createdAt }).from(t.blocks).where(eq(t.blocks.userId, userId)).orderBy(asc(t.blocks.createdAt))
+    return this.reads.blocksOf.execute({ userId })
   }
 
   async blockedEither(a: string, b: string): Promise<boolean> {
-    const { db, t } = this.database
-    const rows = await db
-      .select({ n: sql<number>`1` })
-      .from(t.blocks)
-      .where(or(and(eq(t.blocks.userId, a), eq(t.blocks.blockedId, b)), and(eq(t.blocks.userId, b), eq(t.blocks.blockedId, a))))
-      .limit(1)
-    return rows.length > 0
+    return (await this.reads.blockedEither.execute({ a, b })).length > 0
   }
 
   async directRoomsOf(a: string, b: string): Promise<number[]> {
@@ -338,9 +311,7 @@ export class SqlMembership implements Membership {
     const found = new Map<string, Set<string>>()
     for (let i = 0; i < userIds.length; i += BLOCKERS_PER_READ) {
       const some = userIds.slice(i, i + BLOCKERS_PER_READ)
-      const values: Record<string, unknown> = { roomId }
-      for (const [k, id] of some.entries()) values[`u${k}`] = id
-      for (const row of await this.reads.blockersOf(some.length)(values)) {
+      for (const row of await this.reads.blockersOf(some.length)(listValues(some, { roomId }))) {
         let blockers = found.get(row.blockedId)
         if (!blockers) found.set(row.blockedId, (blockers = new Set()))
         blockers.add(row.userId)
@@ -371,6 +342,9 @@ export function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: str
 /** Users asked about in one read of who blocked them (a room's senders in a webhook pass are usually far fewer). */
 const BLOCKERS_PER_READ = 16
 
+/** Forms kept of a read over a list of rooms (`formsByLength`): an inbox page's most. */
+const LIST_FORMS = 100
+
 /** The reads on the inbox's and webhooks' paths, each built once (SqlDatabase.rawStatement), one per form of its query. */
 function prepareReads(database: SqlDatabase) {
   // Each form of the inbox query is built the first time a page needs it, then kept.
@@ -381,22 +355,68 @@ function prepareReads(database: SqlDatabase) {
     if (!form) forms.set(key, (form = database.rawStatement<InboxQueryRow>((value) => inboxQuery(database, value, shape))))
     return form
   }
-  const { t } = database
+  const { db, t } = database
+  const p = sql.placeholder
   // One form per number of users asked about (up to BLOCKERS_PER_READ), each built when first needed.
-  const blockerForms = new Map<number, ReturnType<typeof database.rawStatement<{ blockedId: string; userId: string }>>>()
-  const blockersOf = (count: number) => {
-    let form = blockerForms.get(count)
-    if (!form) blockerForms.set(count, (form = database.rawStatement<{ blockedId: string; userId: string }>((value) => blockersOfQuery(t, value, count))))
-    return form
-  }
+  const blockersOf = formsByLength(BLOCKERS_PER_READ, (users) => database.rawStatement<{ blockedId: string; userId: string }>((value) => blockersOfQuery(t, value, users)))
   return {
     inbox,
     blockersOf,
+    // An inbox page's rooms (at most its limit), and a room list's.
+    unreadIn: formsByLength(LIST_FORMS, (rooms) => database.rawStatement<{ roomId: number | string; n: number | string }>((value) => unreadInQuery(database, value, rooms))),
+    memberCounts: formsByLength(LIST_FORMS, (rooms) =>
+      db
+        .select({ roomId: t.members.roomId, count: sql<number | string>`count(*)` })
+        .from(t.members)
+        .where(
+          and(
+            inArray(
+              t.members.roomId,
+              rooms.map((name) => p(name)),
+            ),
+            ne(t.members.role, 'participant'),
+          ),
+        )
+        .groupBy(t.members.roomId)
+        .prepare(),
+    ),
     roster: database.rawStatement<{ userId: string; joinedAt: number | string }>((value) => rosterQuery(t, value)),
     blockersIn: database.rawStatement<{ userId: string }>((value) => blockersInQuery(t, value)),
     readStates: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, false)),
     readStateOfRoom: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, true)),
     unreadTotal: database.rawStatement<{ total: number | string; rooms: number | string }>((value) => unreadTotalQuery(database, value)),
     newestMessageId: database.rawStatement<{ id: number | string | null }>(() => sql`select max(${t.messages.id}) as "id" from ${t.messages}`),
+    // Every request to a private room asks its caller's role (rooms/access.ts).
+    roleOf: db
+      .select({ role: t.members.role })
+      .from(t.members)
+      .where(and(eq(t.members.roomId, p('roomId')), eq(t.members.userId, p('userId'))))
+      .prepare(),
+    members: db
+      .select({ userId: t.members.userId, role: t.members.role, lastReadId: t.members.lastReadId, joinedAt: t.members.joinedAt, nickname: t.users.nickname, profileUrl: t.users.profileUrl })
+      .from(t.members)
+      .leftJoin(t.users, eq(t.users.userId, t.members.userId))
+      .where(and(eq(t.members.roomId, p('roomId')), ne(t.members.role, 'participant')))
+      .orderBy(sql`${t.members.role} = 'owner' DESC`, asc(t.members.joinedAt), asc(t.members.userId))
+      .prepare(),
+    // Every use of a direct room asks whether one of its pair blocked the other (rooms/access.ts).
+    blockedEither: db
+      .select({ n: sql<number>`1` })
+      .from(t.blocks)
+      .where(or(and(eq(t.blocks.userId, p('a')), eq(t.blocks.blockedId, p('b'))), and(eq(t.blocks.userId, p('b')), eq(t.blocks.blockedId, p('a')))))
+      .limit(1)
+      .prepare(),
+    directRoom: db
+      .select()
+      .from(t.rooms)
+      .where(eq(t.rooms.directKey, p('key')))
+      .limit(1)
+      .prepare(),
+    blocksOf: db
+      .select({ userId: t.blocks.blockedId, createdAt: t.blocks.createdAt })
+      .from(t.blocks)
+      .where(eq(t.blocks.userId, p('userId')))
+      .orderBy(asc(t.blocks.createdAt))
+      .prepare(),
   }
 }

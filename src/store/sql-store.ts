@@ -4,7 +4,7 @@ import { changeMessage, changeSteps, messageHistory, messageSelection, prepareCh
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
-import { first, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, listValues, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
 import { roomData } from '../db/schema.ts'
 import { SqlOutbox } from './sql-outbox.ts'
@@ -172,14 +172,7 @@ export abstract class SqlStore {
 
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
     if (ids.length === 0) return []
-    const { db, t } = this.database
-    const { columns, q, joinQuote } = messageSelection(t)
-    const found = await db
-      .select(columns)
-      .from(t.messages)
-      .leftJoin(q, joinQuote)
-      .where(inArray(t.messages.id, [...ids]))
-    return found.map(toMessageRow)
+    return (await this.reads.messagesByIds(ids.length).execute(listValues(ids))).map(toMessageRow)
   }
 
   /**
@@ -222,15 +215,13 @@ export abstract class SqlStore {
 
   /** The room's version and its newest message's id, as of one moment (they move in the same transactions). */
   private async position(roomId: number): Promise<{ version: number; newestId: number }> {
-    const { db, t } = this.database
-    const [row] = await db.select({ version: t.rooms.version, newestId: t.rooms.lastMessageId }).from(t.rooms).where(eq(t.rooms.id, roomId))
+    const [row] = await this.reads.position.execute({ roomId })
     return { version: row?.version ?? 0, newestId: row?.newestId ?? 0 }
   }
 
   /** The room's version (0 before its first change). */
   async lastVersion(roomId: number): Promise<number> {
-    const { db, t } = this.database
-    const [row] = await db.select({ version: t.rooms.version }).from(t.rooms).where(eq(t.rooms.id, roomId))
+    const [row] = await this.reads.position.execute({ roomId })
     return row?.version ?? 0
   }
 
@@ -309,10 +300,30 @@ function prepareReads(database: SqlDatabase) {
   const inRoom = (condition: SQL) => and(eq(messages.roomId, p('roomId')), condition)
   const page = (condition: SQL, order: SQL) => db.select(columns).from(messages).leftJoin(q, joinQuote).where(inRoom(condition)).orderBy(order).limit(p('limit')).prepare()
   return {
+    // An inbox page's newest messages (at most its limit), a webhook pass's, one message.
+    messagesByIds: formsByLength(100, (ids) =>
+      db
+        .select(columns)
+        .from(messages)
+        .leftJoin(q, joinQuote)
+        .where(
+          inArray(
+            messages.id,
+            ids.map((name) => p(name)),
+          ),
+        )
+        .prepare(),
+    ),
     room: db
       .select()
       .from(rooms)
       .where(eq(rooms.id, p('id')))
+      .prepare(),
+    // A room's version and newest message (replays and changes start from it).
+    position: db
+      .select({ version: rooms.version, newestId: rooms.lastMessageId })
+      .from(rooms)
+      .where(eq(rooms.id, p('roomId')))
       .prepare(),
     roomOfPost: db
       .select()
