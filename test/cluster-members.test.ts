@@ -19,7 +19,7 @@ afterAll(async () => cluster?.stop())
 
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 const on = (i: number) => endpoint(instances[i]!.base)
-const connect = (i: number, roomId: number, who: TestUser) => TestSocket.connect(on(i), roomId, who)
+const connect = (i: number, roomId: number, who: TestUser) => TestSocket.live(on(i), roomId, who)
 type Room = { id: number; kind: string }
 async function privateRoom(i: number, owner: TestUser, members: TestUser[]): Promise<number> {
   const res = await on(i).post('/chat/v1/create-room/', { name: 'team', kind: 'private', members: members.map((m) => m.user_id) }, identityHeaders(owner))

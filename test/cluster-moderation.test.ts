@@ -47,8 +47,7 @@ describe('moderation across instances', () => {
   it("should close a user's sockets on B and C when A bans them, and refuse them everywhere", async () => {
     const roomId = await openRoom()
     const banned = user('banned')
-    const [onB, onC, watcher] = await Promise.all([TestSocket.connect(on(1), roomId, banned), TestSocket.connect(on(2), roomId, banned), TestSocket.connect(on(2), roomId, user('watcher'))])
-    await Promise.all([onB.barrier(), onC.barrier(), watcher.barrier()])
+    const [onB, onC, watcher] = await Promise.all([TestSocket.live(on(1), roomId, banned), TestSocket.live(on(2), roomId, banned), TestSocket.live(on(2), roomId, user('watcher'))])
     expect((await put(0, `/chat/v1/room/${roomId}/bans/${banned.user_id}/`, undefined, identityHeaders(mod))).status).toBe(204)
     expect(await onB.closed).toEqual({ code: 4403, reason: 'banned' })
     expect(await onC.closed).toEqual({ code: 4403, reason: 'banned' })
@@ -86,11 +85,10 @@ describe('moderation across instances', () => {
   it('should warn sockets on other instances, after the message, of a contact shared', async () => {
     const roomId = await openRoom()
     const [listenerB, listenerC, senderSocket] = await Promise.all([
-      TestSocket.connect(on(1), roomId, user('b-listener')),
-      TestSocket.connect(on(2), roomId, user('c-listener')),
-      TestSocket.connect(on(0), roomId, user('contact-sender')),
+      TestSocket.live(on(1), roomId, user('b-listener')),
+      TestSocket.live(on(2), roomId, user('c-listener')),
+      TestSocket.live(on(0), roomId, user('contact-sender')),
     ])
-    await Promise.all([listenerB.barrier(), listenerC.barrier(), senderSocket.barrier()])
     const message = await json<{ id: number }>(send(0, roomId, user('contact-sender'), '카톡 아이디 seller_kim 으로 연락주세요'), 201)
     for (const listener of [listenerB, listenerC]) {
       expect((await listener.next('chat.message')).id).toBe(message.id)

@@ -28,6 +28,18 @@ export class TestSocket {
     return TestSocket.open(`${server.wsBase}/ws/chat/${roomId}/chat/?${query}`)
   }
 
+  /**
+   * A socket that hears everything sent to the room from now on. A socket's live delivery starts
+   * once its instance's subscription to the room is set up, which neither its opening nor a
+   * `barrier` waits for; `chat.recovered` of since=0 comes after it. (A fresh room's replay is
+   * empty or short.)
+   */
+  static async live(server: Pick<ServerEndpoint, 'wsBase'>, roomId: number, user: TestUser): Promise<TestSocket> {
+    const socket = await TestSocket.connect(server, roomId, user, { since: '0' })
+    await socket.next('chat.recovered')
+    return socket
+  }
+
   /** Opens `user`'s inbox stream (`WS /ws/chat/inbox/`); wait for `inbox.ready` before relying on it. */
   static inbox(server: Pick<ServerEndpoint, 'wsBase'>, user: TestUser): Promise<TestSocket> {
     return TestSocket.open(`${server.wsBase}/ws/chat/inbox/?${new URLSearchParams({ ...user } as Record<string, string>)}`)
