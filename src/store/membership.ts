@@ -380,8 +380,8 @@ export function unreadInQuery(database: SqlDatabase, value: ValueOf, rooms: read
     )})`
 }
 
-/** A room's count and newest message, and the messages after `marker` in it, in one statement. */
-export function unreadInRoomQuery(t: Tables, roomId: number, marker: number) {
+/** A room's count and newest message, and the messages after `marker` in it, in one statement (values `roomId`, `marker`). */
+export function unreadInRoomQuery(t: Tables, value: ValueOf) {
   const a = aliases(t)
-  return sql`select ${unreadAfter(t, a, marker)} as "n", ${a.r.lastMessageId} as "newest" from ${t.rooms} ${a.r} where ${a.r.id} = ${roomId}`
+  return sql`select ${unreadAfter(t, a, sql`${value('marker')}`)} as "n", ${a.r.lastMessageId} as "newest" from ${t.rooms} ${a.r} where ${a.r.id} = ${value('roomId')}`
 }

@@ -95,6 +95,8 @@ export interface SqlDatabase {
    * statement compiled; Postgres builds it with the values each call (the round trip is its cost).
    */
   rawStatement<T>(build: (value: ValueOf) => SQL): (values: Values) => Promise<T[]>
+  /** Raw SQL built once (as `rawStatement`), run as a transaction's step with its values: its rows. */
+  rawStep<T>(build: (value: ValueOf) => SQL): Statement<T[]>
 }
 
 /**
@@ -187,6 +189,13 @@ export function sqliteDatabase(db: SqliteDb): SqlDatabase {
       const query = dialect.sqlToQuery(build((name) => sql.placeholder(name)))
       return async (values: Values) => db.$client.query<T, never[]>(query.sql).all(...(fillPlaceholders(query.params, values) as never[]))
     },
+    rawStep: <T>(build: (value: ValueOf) => SQL): Statement<T[]> => {
+      const query = dialect.sqlToQuery(build((name) => sql.placeholder(name)))
+      const statement = db.$client.prepare<T, never[]>(query.sql)
+      return function* (values) {
+        return (yield { kind: 'statement', run: () => statement.all(...(fillPlaceholders(query.params, values) as never[])) }) as T[]
+      }
+    },
     statement: <Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>> => {
       // bun:sqlite's statement through drizzle's prepared query (its row mapping included).
       const prepared = (build(db) as unknown as { prepare(): { all(values: Values): unknown; run(values: Values): unknown } }).prepare()
@@ -216,6 +225,11 @@ export function postgresDatabase(db: PgDb): SqlDatabase {
       <T>(build: (value: ValueOf) => SQL) =>
       async (values: Values) =>
         [...(await db.execute(build((name) => values[name])))] as T[],
+    rawStep: <T>(build: (value: ValueOf) => SQL): Statement<T[]> =>
+      function* (values) {
+        const run = async (tx: unknown) => [...(await (tx as PgDb).execute(build((name) => values[name])))]
+        return (yield { kind: 'statement', run }) as T[]
+      },
     statement: <Q extends PromiseLike<unknown>>(build: (q: QueryBuilder) => Q, mode: StatementMode): Statement<Awaited<Q>> =>
       function* (values) {
         const run = (tx: unknown) => {

@@ -28,7 +28,7 @@ import {
   type RoomReadState,
 } from './membership.ts'
 import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
-import { first, formsByLength, listValues, lock, raw, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, listValues, lock, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { RoomRow } from './rows.ts'
 import { roomData } from '../db/schema.ts'
 
@@ -63,12 +63,15 @@ export function* inserted<R>(query: PromiseLike<R[]>) {
 export class SqlMembership implements Membership {
   /** The reads every inbox, badge and user stream makes, built once. */
   private readonly reads
+  /** Moving a read marker (each `chat.read`, each read over REST), built once. */
+  private readonly markers
 
   constructor(
     private readonly database: SqlDatabase,
     private readonly outbox: Outbox,
   ) {
     this.reads = prepareReads(database)
+    this.markers = prepareMarkers(database)
   }
 
   async createPrivateRoom(input: { name: string; postId: number | null; ownerId: string | null; members: readonly string[]; addedBy: string | null }): Promise<RoomRow | 'blocked'> {
@@ -186,24 +189,20 @@ export class SqlMembership implements Membership {
   }
 
   async markRead(roomId: number, userId: string, lastReadId: number): Promise<ReadMarker | null> {
-    const { t } = this.database
-    return this.database.transaction(function* (tx) {
+    const s = this.markers
+    return this.database.transaction(function* () {
       // Anyone may read an open room: a reader there gets a participant's row. Nowhere else.
-      const joined =
-        yield* raw(sql`insert into ${t.members} (${sql.identifier(t.members.roomId.name)}, ${sql.identifier(t.members.userId.name)}, ${sql.identifier(t.members.role.name)}, ${sql.identifier(t.members.lastReadId.name)}, ${sql.identifier(t.members.joinedAt.name)})
-          select ${t.rooms.id}, ${userId}, 'participant', 0, ${Date.now()} from ${t.rooms} where ${t.rooms.id} = ${roomId} and ${t.rooms.kind} = 'open'
-          on conflict do nothing returning ${sql.identifier(t.members.userId.name)}`)
+      const joined = yield* s.joinOpenRoom({ roomId, userId, at: Date.now() })
       // The row locked, so concurrent markers of one user in one room take turns, and a removal
       // (which deletes it) either waits for this marker or leaves nothing to move.
-      const where = and(eq(t.members.roomId, roomId), eq(t.members.userId, userId))
-      const [row] = yield* lock(tx.select({ lastReadId: t.members.lastReadId, role: t.members.role }).from(t.members).where(where))
-      const room = yield* first(tx.select({ newest: t.rooms.lastMessageId, kind: t.rooms.kind }).from(t.rooms).where(eq(t.rooms.id, roomId)))
+      const [row] = yield* s.marker({ roomId, userId })
+      const [room] = yield* s.room({ roomId })
       if (!row || (row.role === 'participant' && room?.kind !== 'open')) return null
       const before = row.lastReadId
       const marker = Math.max(before, Math.min(lastReadId, Number(room?.newest ?? 0)))
-      if (marker > before) yield* run(tx.update(t.members).set({ lastReadId: marker }).where(where))
+      if (marker > before) yield* s.move({ roomId, userId, marker })
       // The count and the newest message it saw in one statement, so that they agree.
-      const [count] = yield* raw<{ n: string | number; newest: string | number | null }>(unreadInRoomQuery(t, roomId, marker))
+      const [count] = yield* s.unread({ roomId, marker })
       return { lastReadId: marker, unreadCount: Number(count?.n ?? 0), countedUpTo: Math.max(marker, Number(count?.newest ?? 0)), moved: marker > before, joined: joined.length > 0 }
     })
   }
@@ -337,6 +336,40 @@ export function* roleIn(t: Tables, tx: QueryBuilder, roomId: number, userId: str
       .where(and(eq(t.members.roomId, roomId), eq(t.members.userId, userId))),
   )
   return row?.role ?? null
+}
+
+/** The statements of `markRead`, each built once. */
+function prepareMarkers(database: SqlDatabase) {
+  const { t } = database
+  const p = sql.placeholder
+  const { members, rooms } = t
+  const column = (c: { name: string }) => sql.identifier(c.name)
+  const where = and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId')))
+  return {
+    joinOpenRoom: database.rawStep<{ userId: string }>(
+      (value) => sql`insert into ${members} (${column(members.roomId)}, ${column(members.userId)}, ${column(members.role)}, ${column(members.lastReadId)}, ${column(members.joinedAt)})
+        select ${rooms.id}, ${value('userId')}, 'participant', 0, ${value('at')} from ${rooms} where ${rooms.id} = ${value('roomId')} and ${rooms.kind} = 'open'
+        on conflict do nothing returning ${column(members.userId)}`,
+    ),
+    marker: database.statement((tx) => tx.select({ lastReadId: members.lastReadId, role: members.role }).from(members).where(where), 'lock'),
+    room: database.statement(
+      (tx) =>
+        tx
+          .select({ newest: rooms.lastMessageId, kind: rooms.kind })
+          .from(rooms)
+          .where(eq(rooms.id, p('roomId'))),
+      'rows',
+    ),
+    move: database.statement(
+      (tx) =>
+        tx
+          .update(members)
+          .set({ lastReadId: sql`${p('marker')}` })
+          .where(where),
+      'run',
+    ),
+    unread: database.rawStep<{ n: string | number; newest: string | number | null }>((value) => unreadInRoomQuery(t, value)),
+  }
 }
 
 /** Users asked about in one read of who blocked them (a room's senders in a webhook pass are usually far fewer). */
