@@ -68,15 +68,20 @@ export function updateRooms(database: SqlDatabase, outbox: Outbox, roomIds: read
   })
 }
 
-/** The room's latest change after `afterVersion` (a replay sends the room as it is now, once), or null. */
-export async function latestRoomUpdate({ db, t }: SqlDatabase, roomId: number, afterVersion: number): Promise<RoomUpdateEvent | null> {
-  const [row] = await db
+/** Reads a room's latest change after `afterVersion` (a replay sends the room as it is now, once), or null; the statement built once. */
+export function latestRoomUpdate({ db, t }: SqlDatabase) {
+  const p = sql.placeholder
+  const latest = db
     .select({ version: t.roomEvents.version, data: t.roomEvents.data })
     .from(t.roomEvents)
-    .where(and(eq(t.roomEvents.roomId, roomId), gt(t.roomEvents.version, afterVersion), eq(t.roomEvents.kind, 'update')))
+    .where(and(eq(t.roomEvents.roomId, p('roomId')), gt(t.roomEvents.version, p('afterVersion')), eq(t.roomEvents.kind, 'update')))
     .orderBy(sql`${t.roomEvents.version} desc`)
     .limit(1)
-  return row ? { version: row.version, summary: JSON.parse(row.data ?? '{}') as RoomSummaryData } : null
+    .prepare()
+  return async (roomId: number, afterVersion: number): Promise<RoomUpdateEvent | null> => {
+    const [row] = await latest.execute({ roomId, afterVersion })
+    return row ? { version: row.version, summary: JSON.parse(row.data ?? '{}') as RoomSummaryData } : null
+  }
 }
 
 /**

@@ -145,7 +145,7 @@ export abstract class SqlStore {
     const newestFirst = [...sent, ...changed].sort((a, b) => b.version - a.version)
     const truncated = newestFirst.length > limit
     const messages = newestFirst.slice(0, limit).reverse().map(toMessageRow)
-    return { messages, room: await latestRoomUpdate(this.database, roomId, afterVersion), truncated, version }
+    return { messages, room: await this.reads.latestUpdate(roomId, afterVersion), truncated, version }
   }
 
   updateRooms(roomIds: readonly number[], patch: RoomPatch, by: string | null, summarize: (room: RoomRow) => RoomSummaryData): Promise<UpdatedRoom[]> {
@@ -319,6 +319,7 @@ function prepareReads(database: SqlDatabase) {
       .from(rooms)
       .where(eq(rooms.id, p('id')))
       .prepare(),
+    latestUpdate: latestRoomUpdate(database),
     // A room's version and newest message (replays and changes start from it).
     position: db
       .select({ version: rooms.version, newestId: rooms.lastMessageId })
