@@ -1,4 +1,4 @@
-import { fillPlaceholders, sql, type SQL } from 'drizzle-orm'
+import { Column, fillPlaceholders, is, sql, type SQL } from 'drizzle-orm'
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core'
 import type { PgDb } from '../db/postgres.ts'
 import * as pgTables from '../db/pg-schema.ts'
@@ -58,6 +58,13 @@ type Values = Record<string, unknown>
  */
 type Statement<R> = (values: Values) => Generator<Step, R, unknown>
 
+/** A select prepared once with placeholders (drizzle's prepared query): its rows for their values. */
+type PreparedSelect<R> = { execute(values: Values): PromiseLike<R[]> }
+
+/** SQLite's column types whose values drizzle hands over as the driver gives them (a json text, a timestamp or a boolean integer is decoded). */
+const UNDECODED = new Set(['SQLiteInteger', 'SQLiteText', 'SQLiteReal'])
+const undecoded = (column: unknown) => is(column, Column) && UNDECODED.has(column.columnType)
+
 /** What a raw statement's builder interpolates for a value: a placeholder (SQLite) or the value itself (Postgres). */
 export type ValueOf = (name: string) => unknown
 
@@ -95,6 +102,14 @@ export interface SqlDatabase {
    * statement compiled; Postgres builds it with the values each call (the round trip is its cost).
    */
   rawStatement<T>(build: (value: ValueOf) => SQL): (values: Values) => Promise<T[]>
+  /**
+   * The rows of a select prepared once (`selection` is what it selects), read the cheapest way the
+   * driver has. SQLite hands them over as arrays, made objects by the selection's keys when no
+   * column needs decoding (integers and text): drizzle's own mapping decodes each value, which for
+   * a page of messages costs as much again as SQLite reading them. Otherwise, and on Postgres, the
+   * rows are drizzle's.
+   */
+  selectRows<R>(selection: Record<string, unknown>, prepared: PreparedSelect<R>): (values: Values) => Promise<R[]>
   /** Raw SQL built once (as `rawStatement`), run as a transaction's step with its values: its rows. */
   rawStep<T>(build: (value: ValueOf) => SQL): Statement<T[]>
 }
@@ -189,6 +204,17 @@ export function sqliteDatabase(db: SqliteDb): SqlDatabase {
       const query = dialect.sqlToQuery(build((name) => sql.placeholder(name)))
       return async (values: Values) => db.$client.query<T, never[]>(query.sql).all(...(fillPlaceholders(query.params, values) as never[]))
     },
+    selectRows: <R>(selection: Record<string, unknown>, prepared: PreparedSelect<R>) => {
+      if (!Object.values(selection).every(undecoded)) return async (values: Values) => prepared.execute(values)
+      const keys = Object.keys(selection)
+      const arrays = prepared as unknown as { values(values: Values): unknown[][] }
+      return async (values: Values) =>
+        arrays.values(values).map((row) => {
+          const object: Record<string, unknown> = {}
+          for (let i = 0; i < keys.length; i++) object[keys[i]!] = row[i]
+          return object as R
+        })
+    },
     rawStep: <T>(build: (value: ValueOf) => SQL): Statement<T[]> => {
       const query = dialect.sqlToQuery(build((name) => sql.placeholder(name)))
       const statement = db.$client.prepare<T, never[]>(query.sql)
@@ -225,6 +251,10 @@ export function postgresDatabase(db: PgDb): SqlDatabase {
       <T>(build: (value: ValueOf) => SQL) =>
       async (values: Values) =>
         [...(await db.execute(build((name) => values[name])))] as T[],
+    selectRows:
+      <R>(_selection: Record<string, unknown>, prepared: PreparedSelect<R>) =>
+      async (values: Values) =>
+        prepared.execute(values),
     rawStep: <T>(build: (value: ValueOf) => SQL): Statement<T[]> =>
       function* (values) {
         const run = async (tx: unknown) => [...(await (tx as PgDb).execute(build((name) => values[name])))]

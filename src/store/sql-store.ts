@@ -115,13 +115,13 @@ export abstract class SqlStore {
 
   async listMessages(roomId: number, page: MessagePage): Promise<MessageRow[]> {
     const { limit } = page
-    if (page.after !== undefined) return (await this.reads.oldestAfter.execute({ roomId, after: page.after, limit })).map(toMessageRow)
+    if (page.after !== undefined) return (await this.reads.oldestAfter({ roomId, after: page.after, limit })).map(toMessageRow)
     // Newest first below `before` (from the newest without it), handed out oldest first.
-    return (await this.reads.newestBefore.execute({ roomId, before: page.before ?? Number.MAX_SAFE_INTEGER, limit })).reverse().map(toMessageRow)
+    return (await this.reads.newestBefore({ roomId, before: page.before ?? Number.MAX_SAFE_INTEGER, limit })).reverse().map(toMessageRow)
   }
 
   async recover(roomId: number, sinceId: number, limit: number): Promise<Recovery> {
-    const newestFirst = await this.reads.newestAfter.execute({ roomId, after: sinceId, limit: limit + 1 })
+    const newestFirst = await this.reads.newestAfter({ roomId, after: sinceId, limit: limit + 1 })
     const truncated = newestFirst.length > limit
     if (truncated) newestFirst.pop()
     // Read after the messages: at least as far as they go.
@@ -139,8 +139,8 @@ export abstract class SqlStore {
     const { version, newestId } = await this.position(roomId)
     if (version <= afterVersion) return { messages: [], room: null, truncated: false, version: afterVersion }
     const [sent, changed] = await Promise.all([
-      this.reads.sentAfter.execute({ roomId, after: afterVersion, upTo: version, newestId, newest: Math.min(version - afterVersion, limit + 1), limit: limit + 1 }),
-      this.reads.changedAfter.execute({ roomId, after: afterVersion, upTo: version, limit: limit + 1 }),
+      this.reads.sentAfter({ roomId, after: afterVersion, upTo: version, newestId, newest: Math.min(version - afterVersion, limit + 1), limit: limit + 1 }),
+      this.reads.changedAfter({ roomId, after: afterVersion, upTo: version, limit: limit + 1 }),
     ])
     const newestFirst = [...sent, ...changed].sort((a, b) => b.version - a.version)
     const truncated = newestFirst.length > limit
@@ -172,7 +172,7 @@ export abstract class SqlStore {
 
   async messagesByIds(ids: readonly number[]): Promise<MessageRow[]> {
     if (ids.length === 0) return []
-    return (await this.reads.messagesByIds(ids.length).execute(listValues(ids))).map(toMessageRow)
+    return (await this.reads.messagesByIds(ids.length)(listValues(ids))).map(toMessageRow)
   }
 
   /**
@@ -298,21 +298,24 @@ function prepareReads(database: SqlDatabase) {
   const { messages, rooms } = t
   const { columns, q, joinQuote } = messageSelection(t)
   const inRoom = (condition: SQL) => and(eq(messages.roomId, p('roomId')), condition)
-  const page = (condition: SQL, order: SQL) => db.select(columns).from(messages).leftJoin(q, joinQuote).where(inRoom(condition)).orderBy(order).limit(p('limit')).prepare()
+  const page = (condition: SQL, order: SQL) => database.selectRows(columns, db.select(columns).from(messages).leftJoin(q, joinQuote).where(inRoom(condition)).orderBy(order).limit(p('limit')).prepare())
   return {
     // An inbox page's newest messages (at most its limit), a webhook pass's, one message.
     messagesByIds: formsByLength(100, (ids) =>
-      db
-        .select(columns)
-        .from(messages)
-        .leftJoin(q, joinQuote)
-        .where(
-          inArray(
-            messages.id,
-            ids.map((name) => p(name)),
-          ),
-        )
-        .prepare(),
+      database.selectRows(
+        columns,
+        db
+          .select(columns)
+          .from(messages)
+          .leftJoin(q, joinQuote)
+          .where(
+            inArray(
+              messages.id,
+              ids.map((name) => p(name)),
+            ),
+          )
+          .prepare(),
+      ),
     ),
     room: db
       .select()
