@@ -2,7 +2,11 @@ import { afterAll, beforeAll, expect, it } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { desc, eq, sql } from 'drizzle-orm'
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core'
+import { openSqlite } from '../db/sqlite.ts'
+import { messageSelection } from './messages.ts'
+import { sqliteDatabase } from './sql-database.ts'
 import { SqliteStore } from './sqlite-store.ts'
 
 // The reads and writes a request makes run statements built once. Building a query with drizzle
@@ -85,4 +89,34 @@ it("should build no query for a request's reads, or a read marker, the second ti
   expect(built).toEqual(Object.fromEntries(Object.keys(calls).map((name) => [name, 0])))
   // The count does see a query built per call.
   expect(await queriesBuilt(() => store.roomIdsOfPost(7))).toBeGreaterThan(0)
+})
+
+it('should read a page of messages, replies and system messages among them, exactly as drizzle maps their rows', async () => {
+  const room = await store.createRoom({ name: '나눔', postId: null })
+  const base = { roomId: room.room.id, email: 'a@example.com', nickname: '나눔이', profileUrl: null, clientMsgId: null, createdAt: Date.now(), viaService: false }
+  const first = await store.appendMessage({ ...base, userId: 'giver', body: '책상 나눔해요', profileUrl: 'https://example.com/p.png' })
+  await store.appendMessage({ ...base, userId: 'taker', body: '제가 가져갈게요', clientMsgId: 'c-1', replyTo: { id: first.message.id, userId: 'giver', nickname: '나눔이', body: '책상 나눔해요', deleted: false } })
+  await store.appendMessage({ ...base, userId: '', body: '거래가 완료되었어요', system: { silent: true, data: { step: 'done' } }, viaService: true })
+  await store.changeMessage({
+    roomId: room.room.id,
+    messageId: first.message.id,
+    by: 'taker',
+    service: false,
+    change: { type: 'react', emoji: '👍', add: true },
+    at: Date.now(),
+    rules: { editWindowMs: 60_000, unsendWindowMs: 60_000, maxReactions: 20, fileRetentionMs: 0 },
+  })
+  const database = sqliteDatabase(openSqlite(join(dir, 'chat.db')))
+  const { db, t } = database
+  const { columns, q, joinQuote } = messageSelection(t)
+  const prepared = db
+    .select(columns)
+    .from(t.messages)
+    .leftJoin(q, joinQuote)
+    .where(eq(t.messages.roomId, sql.placeholder('roomId')))
+    .orderBy(desc(t.messages.id))
+    .prepare()
+  const mapped = await prepared.execute({ roomId: room.room.id })
+  expect(mapped.length).toBe(3)
+  expect(await database.selectRows(columns, prepared)({ roomId: room.room.id })).toEqual(mapped)
 })
