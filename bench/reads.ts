@@ -3,7 +3,8 @@
  * badge, and a read marker moving, each as server CPU per request (from /proc, the load client in
  * this process), beside /healthz through the same gateway and router as the floor. Two binaries in
  * alternating rounds on fresh servers, each seeded alike: 200 users, 100 private rooms of four
- * (each user in two), 20 messages in each. Prints a table and one JSON line.
+ * (each user in two) with 20 messages each, and 1,000 direct rooms about posts (each user in ten,
+ * as a marketplace's inbox is) with one message each. Prints a table and one JSON line.
  *
  *   bun bench/reads.ts --a <chat-server> --b <chat-server> [--rounds 3] [--requests 4000] [--routes history,inbox]
  */
@@ -21,6 +22,8 @@ const requests = Number(values.requests)
 const USERS = 200
 const ROOMS = 100
 const MESSAGES = 20
+/** Direct rooms each user opens (with the next users, about a post each). */
+const DIRECT = 5
 /** Requests in flight at once. */
 const CONCURRENCY = 16
 const only = values.routes?.split(',')
@@ -51,6 +54,19 @@ async function seed(base: string): Promise<number[]> {
       }),
     )
   }
+  // Each user asks the next five about a post of theirs: ten direct rooms each, one message in each.
+  for (let i = 0; i < USERS; i++) {
+    await Promise.all(
+      Array.from({ length: DIRECT }, async (_, k) => {
+        const headers = { 'content-type': 'application/json', ...as(i) }
+        const res = await fetch(`${base}/chat/v1/direct-room/`, { method: 'POST', headers, body: JSON.stringify({ user_id: user((i + k + 1) % USERS), post_id: 1000 + i }) })
+        if (res.status !== 201 && res.status !== 200) throw new Error(`opening a direct room answered ${res.status}: ${await res.text()}`)
+        const room = ((await res.json()) as { id: number }).id
+        const sent = await fetch(`${base}/chat/v1/message/`, { method: 'POST', headers, body: JSON.stringify({ room, message: '아직 판매 중인가요?' }) })
+        if (sent.status !== 201) throw new Error(`sending answered ${sent.status}: ${await sent.text()}`)
+      }),
+    )
+  }
   return rooms
 }
 
@@ -63,6 +79,7 @@ function routes(base: string, rooms: number[]): Record<string, (i: number) => Pr
       const { room, user } = member(i)
       return fetch(`${base}/chat/v1/room/${room}/messages/?limit=20`, { headers: as(user) })
     },
+    // Twelve rooms: two private, ten direct (each entry names the other of the pair).
     inbox: (i) => fetch(`${base}/chat/v1/inbox/`, { headers: as(i % USERS) }),
     unread: (i) => fetch(`${base}/chat/v1/unread/`, { headers: as(i % USERS) }),
     read: (i) => {

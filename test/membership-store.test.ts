@@ -75,6 +75,20 @@ for (const backend of backends) {
       expect(memberState?.lastReadId).toBe(ok.status === 'fulfilled' ? ok.value.message.id : -1)
     })
 
+    it('should read the members of several rooms at once as it reads each room alone, leaving out participants of open rooms', async () => {
+      const team = await privateRoom('owner-m', ['member-b', 'member-a'])
+      const { room: pair } = await store.membership.directRoom({ a: 'buyer-m', b: 'seller-m', postId: 42, name: '직거래' })
+      await store.membership.saveProfiles([{ userId: 'seller-m', nickname: '판매자', email: 'seller@example.com', profileUrl: 'https://example.com/s.png' }])
+      const { room: open } = await store.createRoom({ name: '공개방', postId: null })
+      await store.membership.markRead(open.id, 'reader-m', 0)
+      const ids = [team.id, pair.id, open.id, 987_654_321]
+      const each = new Map(await Promise.all(ids.map(async (id) => [id, await store.membership.members(id)] as const)))
+      expect(each.get(team.id)?.map((m) => m.userId)).toEqual(['owner-m', 'member-a', 'member-b'])
+      expect(each.get(pair.id)?.find((m) => m.userId === 'seller-m')?.nickname).toBe('판매자')
+      expect(each.get(open.id)).toEqual([])
+      expect(await store.membership.membersOfRooms(ids)).toEqual(each)
+    })
+
     it("should refuse a change of a message by someone no longer a member, in the change's own transaction", async () => {
       const room = await privateRoom('owner', ['member'])
       const sent = (await store.appendMessage(message(room.id, 'member', 'mine'))).message

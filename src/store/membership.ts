@@ -118,6 +118,8 @@ export interface Membership {
   roster(roomId: number, limit: number): Promise<{ userId: string; joinedAt: number }[]>
   /** The owner and members of a room (not open rooms' participants), owner first, then by joining. */
   members(roomId: number): Promise<MemberRow[]>
+  /** `members` of each room given, in one read (an inbox page of direct rooms names each one's pair). */
+  membersOfRooms(roomIds: readonly number[]): Promise<Map<number, MemberRow[]>>
   /** Owners and members per room, for the rooms given (rooms with none are left out). */
   memberCounts(roomIds: readonly number[]): Promise<Map<number, number>>
   /**

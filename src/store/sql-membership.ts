@@ -237,6 +237,13 @@ export class SqlMembership implements Membership {
     return this.reads.members.execute({ roomId })
   }
 
+  async membersOfRooms(roomIds: readonly number[]): Promise<Map<number, MemberRow[]>> {
+    const found = new Map<number, MemberRow[]>(roomIds.map((id) => [id, []]))
+    if (roomIds.length === 0) return found
+    for (const { roomId, ...member } of await this.reads.membersOfRooms(roomIds.length)(listValues(roomIds))) found.get(roomId)?.push(member)
+    return found
+  }
+
   async memberCounts(roomIds: readonly number[]): Promise<Map<number, number>> {
     if (roomIds.length === 0) return new Map()
     const rows = await this.reads.memberCounts(roomIds.length).execute(listValues(roomIds))
@@ -390,6 +397,9 @@ function prepareReads(database: SqlDatabase) {
   }
   const { db, t } = database
   const p = sql.placeholder
+  // A member as `members` reads them: the owner first, then by joining.
+  const memberColumns = { userId: t.members.userId, role: t.members.role, lastReadId: t.members.lastReadId, joinedAt: t.members.joinedAt, nickname: t.users.nickname, profileUrl: t.users.profileUrl }
+  const memberOrder = [sql`${t.members.role} = 'owner' DESC`, asc(t.members.joinedAt), asc(t.members.userId)]
   // One form per number of users asked about (up to BLOCKERS_PER_READ), each built when first needed.
   const blockersOf = formsByLength(BLOCKERS_PER_READ, (users) => database.rawStatement<{ blockedId: string; userId: string }>((value) => blockersOfQuery(t, value, users)))
   return {
@@ -426,12 +436,33 @@ function prepareReads(database: SqlDatabase) {
       .where(and(eq(t.members.roomId, p('roomId')), eq(t.members.userId, p('userId'))))
       .prepare(),
     members: db
-      .select({ userId: t.members.userId, role: t.members.role, lastReadId: t.members.lastReadId, joinedAt: t.members.joinedAt, nickname: t.users.nickname, profileUrl: t.users.profileUrl })
+      .select(memberColumns)
       .from(t.members)
       .leftJoin(t.users, eq(t.users.userId, t.members.userId))
       .where(and(eq(t.members.roomId, p('roomId')), ne(t.members.role, 'participant')))
-      .orderBy(sql`${t.members.role} = 'owner' DESC`, asc(t.members.joinedAt), asc(t.members.userId))
+      .orderBy(...memberOrder)
       .prepare(),
+    membersOfRooms: formsByLength(LIST_FORMS, (rooms) => {
+      const columns = { roomId: t.members.roomId, ...memberColumns }
+      return database.selectRows(
+        columns,
+        db
+          .select(columns)
+          .from(t.members)
+          .leftJoin(t.users, eq(t.users.userId, t.members.userId))
+          .where(
+            and(
+              inArray(
+                t.members.roomId,
+                rooms.map((name) => p(name)),
+              ),
+              ne(t.members.role, 'participant'),
+            ),
+          )
+          .orderBy(t.members.roomId, ...memberOrder)
+          .prepare(),
+      )
+    }),
     // Every use of a direct room asks whether one of its pair blocked the other (rooms/access.ts).
     blockedEither: db
       .select({ n: sql<number>`1` })

@@ -69,6 +69,7 @@ it("should build no query for a request's reads, or a read marker, the second ti
     moderates: () => moderation.moderates('buyer', room.id),
     members: () => membership.members(direct.room.id),
     memberCounts: () => membership.memberCounts(rooms),
+    membersOfRooms: () => membership.membersOfRooms(rooms),
     blocksOf: () => membership.blocksOf('buyer'),
     blockedEither: () => membership.blockedEither('seller', 'buyer'),
     findDirectRoom: () => membership.findDirectRoom('seller', 'buyer', 7),

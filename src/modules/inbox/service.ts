@@ -76,12 +76,12 @@ export class InboxService {
     const roomIds = rows.map((r) => r.room.id)
     const withMembers = rows.filter((r) => r.room.kind !== 'open').map((r) => r.room.id)
     const direct = rows.filter((r) => r.room.kind === 'direct').map((r) => r.room.id)
-    const [messages, unread, online, counts, pairs, blocks] = await Promise.all([
+    const [messages, unread, online, counts, membersOf, blocks] = await Promise.all([
       this.store.messagesByIds(rows.flatMap((r) => (r.lastMessageId === null ? [] : [r.lastMessageId]))),
       membership.unreadIn(userId, roomIds),
       this.presence.counts(roomIds),
       membership.memberCounts(withMembers),
-      Promise.all(direct.map(async (id) => [id, await membership.members(id)] as const)),
+      membership.membersOfRooms(direct),
       membership.blocksOf(userId),
     ])
     const blocked = new Set(blocks.map((b) => b.userId))
@@ -90,7 +90,6 @@ export class InboxService {
     const hidden = messages.filter((m) => blocked.has(m.userId))
     const previews = await Promise.all(hidden.map((m) => this.previewBefore(m, blocked)))
     for (const [i, m] of hidden.entries()) byId.set(m.id, previews[i])
-    const membersOf = new Map(pairs)
     return rows.map((row, i) => {
       const message = row.lastMessageId === null ? undefined : byId.get(row.lastMessageId)
       const members = membersOf.get(row.room.id) ?? []

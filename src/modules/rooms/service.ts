@@ -219,12 +219,11 @@ export class RoomService {
     const withMembers = rows.filter((row) => row.kind !== 'open').map((row) => row.id)
     // Only a user sees a peer, and only in their own direct rooms (the listing holds no one else's).
     const direct = viewer.service || viewer.userId === null ? [] : rows.filter((row) => row.kind === 'direct').map((row) => row.id)
-    const [online, members, pairs] = await Promise.all([
+    const [online, members, pairOf] = await Promise.all([
       this.presence.counts(rows.map((row) => row.id)),
       withMembers.length === 0 ? NO_COUNTS : this.store.membership.memberCounts(withMembers),
-      Promise.all(direct.map(async (id) => [id, await this.store.membership.members(id)] as const)),
+      this.store.membership.membersOfRooms(direct),
     ])
-    const pairOf = new Map(pairs)
     return rows.map((row, i) => roomSummary(row, host, online[i] ?? 0, row.kind === 'open' ? null : (members.get(row.id) ?? 0), peerOf(row, pairOf.get(row.id) ?? [], viewer)))
   }
 
