@@ -68,6 +68,8 @@ export interface InboxRow {
   lastMessageId: number | null
   /** Its activity: that message's time, else the room's creation. */
   activityAt: number
+  /** The messages after the user's marker up to the room's newest one when the page was read (not as of the page's moment). */
+  unreadCount: number
 }
 
 /** A block: `userId` blocked by the caller, since `createdAt`. */
@@ -158,8 +160,6 @@ export interface Membership {
   inbox(userId: string, page: InboxPage): Promise<InboxRow[]>
   /** The newest message id now (an inbox's first page reads as of it). */
   newestMessageId(): Promise<number>
-  /** Messages after the user's marker, in each of the rooms given. */
-  unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>>
   block(userId: string, blockedId: string): Promise<void>
   unblock(userId: string, blockedId: string): Promise<void>
   blocksOf(userId: string): Promise<BlockRow[]>
@@ -236,11 +236,16 @@ export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxSh
   const after = shape.after ? sql` where "activityAt" < ${value('afterAt')} or ("activityAt" = ${value('afterAt')} and "id" < ${value('afterRoom')})` : sql``
   const onlyRoom = shape.onlyRoom ? sql` and ${m.roomId} = ${value('onlyRoom')}` : sql``
   const ofPost = shape.post ? sql` and ${r.postId} = ${value('postId')}` : sql``
-  return sql`select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.slowModeSeconds} as "slowModeSeconds", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt"
+  // The page's rooms first, then each one's unread count (as of now, in the same statement): only
+  // the rooms of the page are counted, however many the user has.
+  const paged = sql.identifier('paged')
+  const unread = unreadCount(t, x, sql`${paged}."id"`, sql`${paged}."lastSeq"`, sql`${paged}."lastReadId"`)
+  return sql`select ${paged}.*, ${unread} as "unreadCount" from (select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.slowModeSeconds} as "slowModeSeconds", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt", ${r.lastSeq} as "lastSeq"
       ${roomsOfMembers(database, a)}
       where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${shown(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}${ofPost}) page${after}
     order by "activityAt" desc, "id" desc
-    limit ${value('limit')}`
+    limit ${value('limit')}) ${paged}
+    order by "activityAt" desc, "id" desc`
 }
 
 /** Which form of the inbox query a page needs (each form is built once). */
@@ -266,7 +271,7 @@ export const inboxValues = (userId: string, page: InboxPage) => ({
 })
 
 /** Rows of `inboxQuery`, as the drivers hand them over (Postgres gives bigints as strings). */
-export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt', number | string> & {
+export type InboxQueryRow = Record<'id' | 'createdAt' | 'lastReadId' | 'activityAt' | 'unreadCount', number | string> & {
   name: string
   postId: number | string | null
   kind: ListedRoom['kind']
@@ -290,6 +295,7 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
   lastReadId: Number(row.lastReadId),
   lastMessageId: row.lastMessageId === null ? null : Number(row.lastMessageId),
   activityAt: Number(row.activityAt),
+  unreadCount: Number(row.unreadCount),
 })
 
 /**
@@ -300,8 +306,13 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
  * per room, however many messages are unread; exact, with no counter to drift.
  */
 function unreadAfter(t: Tables, { r, x }: Aliases, marker: SQLWrapper | number) {
-  const unsent = sql`(select count(*) from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} > ${marker} and ${uncounted(x)})`
-  return sql`(${r.lastSeq} - coalesce((select ${x.seq} from ${t.messages} ${x} where ${x.roomId} = ${r.id} and ${x.id} <= ${marker} order by ${x.id} desc limit 1), 0) - ${unsent})`
+  return unreadCount(t, x, r.id, r.lastSeq, marker)
+}
+
+/** `unreadAfter` of the room `room` whose count is `lastSeq`. */
+function unreadCount(t: Tables, x: Aliases['x'], room: SQLWrapper, lastSeq: SQLWrapper, marker: SQLWrapper | number) {
+  const unsent = sql`(select count(*) from ${t.messages} ${x} where ${x.roomId} = ${room} and ${x.id} > ${marker} and ${uncounted(x)})`
+  return sql`(${lastSeq} - coalesce((select ${x.seq} from ${t.messages} ${x} where ${x.roomId} = ${room} and ${x.id} <= ${marker} order by ${x.id} desc limit 1), 0) - ${unsent})`
 }
 
 /** The roster (see `Membership.roster`): the membership rule for one room, first joined first. */
@@ -369,17 +380,6 @@ export function unreadTotalQuery(database: SqlDatabase, value: ValueOf) {
   const a = aliases(database.t)
   return sql`with counts as materialized (select ${unreadAfter(database.t, a, a.m.lastReadId)} as n ${roomsOfMembers(database, a)} where ${a.m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${shown(a)})
     select coalesce(sum(n), 0) as "total", count(case when n > 0 then 1 end) as "rooms" from counts`
-}
-
-/** The user's unread count in each of the rooms named (`formsByLength`). */
-export function unreadInQuery(database: SqlDatabase, value: ValueOf, rooms: readonly string[]) {
-  const a = aliases(database.t)
-  const { m } = a
-  return sql`select ${m.roomId} as "roomId", ${unreadAfter(database.t, a, m.lastReadId)} as "n" ${roomsOfMembers(database, a)}
-    where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${present(a)} and ${m.roomId} in (${sql.join(
-      rooms.map((name) => sql`${value(name)}`),
-      sql`, `,
-    )})`
 }
 
 /** A room's count and newest message, and the messages after `marker` in it, in one statement (values `roomId`, `marker`). */

@@ -11,7 +11,6 @@ import {
   rosterQuery,
   toInboxRow,
   toReadState,
-  unreadInQuery,
   unreadInRoomQuery,
   unreadTotalQuery,
   type BlockRow,
@@ -274,12 +273,6 @@ export class SqlMembership implements Membership {
     return Number(row?.id ?? 0)
   }
 
-  async unreadIn(userId: string, roomIds: readonly number[]): Promise<Map<number, number>> {
-    if (roomIds.length === 0) return new Map()
-    const rows = await this.reads.unreadIn(roomIds.length)(listValues(roomIds, { userId }))
-    return new Map(rows.map((r) => [Number(r.roomId), Number(r.n)]))
-  }
-
   async block(userId: string, blockedId: string): Promise<void> {
     const { db, t } = this.database
     await db.insert(t.blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing()
@@ -405,8 +398,7 @@ function prepareReads(database: SqlDatabase) {
   return {
     inbox,
     blockersOf,
-    // An inbox page's rooms (at most its limit), and a room list's.
-    unreadIn: formsByLength(LIST_FORMS, (rooms) => database.rawStatement<{ roomId: number | string; n: number | string }>((value) => unreadInQuery(database, value, rooms))),
+    // An inbox page's or a room list's rooms (at most a page each).
     memberCounts: formsByLength(LIST_FORMS, (rooms) =>
       db
         .select({ roomId: t.members.roomId, count: sql<number | string>`count(*)` })

@@ -75,7 +75,6 @@ it("should build no query for a request's reads, or a read marker, the second ti
     findDirectRoom: () => membership.findDirectRoom('seller', 'buyer', 7),
     newestMessageId: () => membership.newestMessageId(),
     inbox: () => membership.inbox('buyer', { asOfId: sent.message.id, asOfAt: Date.now(), after: null, limit: 30 }),
-    unreadIn: () => membership.unreadIn('buyer', rooms),
     unreadTotal: () => membership.unreadTotal('buyer'),
     readStates: () => membership.readStates('buyer'),
     messagesByIds: () => store.messagesByIds([sent.message.id]),

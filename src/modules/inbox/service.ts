@@ -76,9 +76,8 @@ export class InboxService {
     const roomIds = rows.map((r) => r.room.id)
     const withMembers = rows.filter((r) => r.room.kind !== 'open').map((r) => r.room.id)
     const direct = rows.filter((r) => r.room.kind === 'direct').map((r) => r.room.id)
-    const [messages, unread, online, counts, membersOf, blocks] = await Promise.all([
+    const [messages, online, counts, membersOf, blocks] = await Promise.all([
       this.store.messagesByIds(rows.flatMap((r) => (r.lastMessageId === null ? [] : [r.lastMessageId]))),
-      membership.unreadIn(userId, roomIds),
       this.presence.counts(roomIds),
       membership.memberCounts(withMembers),
       membership.membersOfRooms(direct),
@@ -96,7 +95,7 @@ export class InboxService {
       return {
         ...roomSummary(row.room, host, online[i] ?? 0, row.room.kind === 'open' ? null : (counts.get(row.room.id) ?? 0), peerOf(row.room, members, viewer)),
         last_message: message ? toMessageDto(message, this.links) : null,
-        unread_count: unread.get(row.room.id) ?? 0,
+        unread_count: row.unreadCount,
         last_read_id: row.lastReadId,
         members: members.map((m) => toMemberDto(m, viewer)),
       }
