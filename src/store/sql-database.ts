@@ -131,6 +131,9 @@ export function formsByLength<S>(most: number, build: (names: string[]) => S): (
   }
 }
 
+/** Placeholders of these names (a list's, from `formsByLength`). */
+export const placeholders = (names: readonly string[]) => names.map((name) => sql.placeholder(name))
+
 /** A list's values by the names `formsByLength` gives its placeholders, beside `values`. */
 export function listValues(list: readonly unknown[], values: Values = {}): Values {
   for (const [i, value] of list.entries()) values[`i${i}`] = value

@@ -27,7 +27,7 @@ import {
   type RoomReadState,
 } from './membership.ts'
 import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
-import { first, formsByLength, listValues, lock, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, listValues, lock, placeholders, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { RoomRow } from './rows.ts'
 import { roomData } from '../db/schema.ts'
 
@@ -393,28 +393,15 @@ function prepareReads(database: SqlDatabase) {
   // A member as `members` reads them: the owner first, then by joining.
   const memberColumns = { userId: t.members.userId, role: t.members.role, lastReadId: t.members.lastReadId, joinedAt: t.members.joinedAt, nickname: t.users.nickname, profileUrl: t.users.profileUrl }
   const memberOrder = [sql`${t.members.role} = 'owner' DESC`, asc(t.members.joinedAt), asc(t.members.userId)]
+  // The owners and members of the rooms named (`formsByLength`).
+  const membersOf = (rooms: string[]) => and(inArray(t.members.roomId, placeholders(rooms)), ne(t.members.role, 'participant'))
   // One form per number of users asked about (up to BLOCKERS_PER_READ), each built when first needed.
   const blockersOf = formsByLength(BLOCKERS_PER_READ, (users) => database.rawStatement<{ blockedId: string; userId: string }>((value) => blockersOfQuery(t, value, users)))
   return {
     inbox,
     blockersOf,
     // An inbox page's or a room list's rooms (at most a page each).
-    memberCounts: formsByLength(LIST_FORMS, (rooms) =>
-      db
-        .select({ roomId: t.members.roomId, count: sql<number | string>`count(*)` })
-        .from(t.members)
-        .where(
-          and(
-            inArray(
-              t.members.roomId,
-              rooms.map((name) => p(name)),
-            ),
-            ne(t.members.role, 'participant'),
-          ),
-        )
-        .groupBy(t.members.roomId)
-        .prepare(),
-    ),
+    memberCounts: formsByLength(LIST_FORMS, (rooms) => db.select({ roomId: t.members.roomId, count: sql<number | string>`count(*)` }).from(t.members).where(membersOf(rooms)).groupBy(t.members.roomId).prepare()),
     roster: database.rawStatement<{ userId: string; joinedAt: number | string }>((value) => rosterQuery(t, value)),
     blockersIn: database.rawStatement<{ userId: string }>((value) => blockersInQuery(t, value)),
     readStates: database.rawStatement<ReadStateQueryRow>((value) => readStatesQuery(database, value, false)),
@@ -442,15 +429,7 @@ function prepareReads(database: SqlDatabase) {
           .select(columns)
           .from(t.members)
           .leftJoin(t.users, eq(t.users.userId, t.members.userId))
-          .where(
-            and(
-              inArray(
-                t.members.roomId,
-                rooms.map((name) => p(name)),
-              ),
-              ne(t.members.role, 'participant'),
-            ),
-          )
+          .where(membersOf(rooms))
           .orderBy(t.members.roomId, ...memberOrder)
           .prepare(),
       )

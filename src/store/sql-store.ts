@@ -4,7 +4,7 @@ import { changeMessage, changeSteps, messageHistory, messageSelection, prepareCh
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
-import { first, formsByLength, listValues, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, listValues, placeholders, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
 import { roomData } from '../db/schema.ts'
 import { SqlOutbox } from './sql-outbox.ts'
@@ -308,12 +308,7 @@ function prepareReads(database: SqlDatabase) {
           .select(columns)
           .from(messages)
           .leftJoin(q, joinQuote)
-          .where(
-            inArray(
-              messages.id,
-              ids.map((name) => p(name)),
-            ),
-          )
+          .where(inArray(messages.id, placeholders(ids)))
           .prepare(),
       ),
     ),
