@@ -1,6 +1,6 @@
 /**
  * What the REST reads an app makes all day cost the server: a room's history, the inbox, the
- * badge, and a read marker moving, each as server CPU per request (from /proc, the load client in
+ * badge, the room list, and a read marker moving, each as server CPU per request (from /proc, the load client in
  * this process), beside /healthz through the same gateway and router as the floor. Two binaries in
  * alternating rounds on fresh servers, each seeded alike: 200 users, 100 private rooms of four
  * (each user in two) with 20 messages each, and 1,000 direct rooms about posts (each user in ten,
@@ -82,6 +82,8 @@ function routes(base: string, rooms: number[]): Record<string, (i: number) => Pr
     // Twelve rooms: two private, ten direct (each entry names the other of the pair).
     inbox: (i) => fetch(`${base}/chat/v1/inbox/`, { headers: as(i % USERS) }),
     unread: (i) => fetch(`${base}/chat/v1/unread/`, { headers: as(i % USERS) }),
+    // The seed's listing: open rooms and the caller's own (here its twelve).
+    rooms: (i) => fetch(`${base}/chat/v1/rooms/`, { headers: as(i % USERS) }),
     read: (i) => {
       const { room, user } = member(i)
       return fetch(`${base}/chat/v1/room/${room}/read/`, { method: 'POST', headers: { 'content-type': 'application/json', ...as(user) }, body: JSON.stringify({ last_read_id: 1 + (i % 1000) }) })

@@ -90,26 +90,9 @@ export abstract class SqlStore {
   }
 
   async listRooms(page: RoomPage): Promise<ListedRoom[]> {
-    const { db, t } = this.database
-    const visible = page.userId
-      ? or(
-          eq(t.rooms.kind, 'open'),
-          inArray(
-            t.rooms.id,
-            db
-              .select({ id: t.members.roomId })
-              .from(t.members)
-              .where(and(eq(t.members.userId, page.userId), ne(t.members.role, 'participant'))),
-          ),
-        )
-      : eq(t.rooms.kind, 'open')
     const forward = page.after !== undefined
-    const rows = await db
-      .select({ id: t.rooms.id, name: t.rooms.name, postId: t.rooms.postId, createdAt: t.rooms.createdAt, kind: t.rooms.kind, status: t.rooms.status, slowModeSeconds: t.rooms.slowModeSeconds, data: t.rooms.data })
-      .from(t.rooms)
-      .where(and(forward ? gt(t.rooms.id, page.after ?? 0) : lt(t.rooms.id, page.before ?? Number.MAX_SAFE_INTEGER), visible, page.postId === undefined ? undefined : eq(t.rooms.postId, page.postId)))
-      .orderBy(forward ? asc(t.rooms.id) : desc(t.rooms.id))
-      .limit(page.limit)
+    const read = this.reads.rooms({ forward, user: Boolean(page.userId), post: page.postId !== undefined })
+    const rows = await read.execute({ from: forward ? (page.after ?? 0) : (page.before ?? Number.MAX_SAFE_INTEGER), userId: page.userId, postId: page.postId, limit: page.limit })
     return rows.map((row) => ({ ...row, data: roomData(row.data) }))
   }
 
@@ -299,7 +282,36 @@ function prepareReads(database: SqlDatabase) {
   const { columns, q, joinQuote } = messageSelection(t)
   const inRoom = (condition: SQL) => and(eq(messages.roomId, p('roomId')), condition)
   const page = (condition: SQL, order: SQL) => database.selectRows(columns, db.select(columns).from(messages).leftJoin(q, joinQuote).where(inRoom(condition)).orderBy(order).limit(p('limit')).prepare())
+  // Each form of the room list (its direction, whether a user's private rooms show, one post's) is built the first time it is asked for.
+  const roomForms = new Map<string, ReturnType<typeof roomList>>()
+  const roomList = ({ forward, user, post }: { forward: boolean; user: boolean; post: boolean }) => {
+    const visible = user
+      ? or(
+          eq(rooms.kind, 'open'),
+          inArray(
+            rooms.id,
+            db
+              .select({ id: t.members.roomId })
+              .from(t.members)
+              .where(and(eq(t.members.userId, p('userId')), ne(t.members.role, 'participant'))),
+          ),
+        )
+      : eq(rooms.kind, 'open')
+    return db
+      .select({ id: rooms.id, name: rooms.name, postId: rooms.postId, createdAt: rooms.createdAt, kind: rooms.kind, status: rooms.status, slowModeSeconds: rooms.slowModeSeconds, data: rooms.data })
+      .from(rooms)
+      .where(and(forward ? gt(rooms.id, p('from')) : lt(rooms.id, p('from')), visible, post ? eq(rooms.postId, p('postId')) : undefined))
+      .orderBy(forward ? asc(rooms.id) : desc(rooms.id))
+      .limit(p('limit'))
+      .prepare()
+  }
   return {
+    rooms: (shape: { forward: boolean; user: boolean; post: boolean }) => {
+      const key = `${shape.forward}/${shape.user}/${shape.post}`
+      let form = roomForms.get(key)
+      if (!form) roomForms.set(key, (form = roomList(shape)))
+      return form
+    },
     // An inbox page's newest messages (at most its limit), a webhook pass's, one message.
     messagesByIds: formsByLength(100, (ids) =>
       database.selectRows(

@@ -64,6 +64,8 @@ it("should build no query for a request's reads, or a read marker, the second ti
   const rooms = [room.id, direct.room.id]
   const calls: Record<string, () => Promise<unknown>> = {
     getRoom: () => store.getRoom(room.id),
+    listRooms: () => store.listRooms({ limit: 20, userId: 'buyer' }),
+    listRoomsOfPost: () => store.listRooms({ limit: 20, after: 0, postId: 7 }),
     roleOf: () => membership.roleOf(room.id, 'buyer'),
     sanctionOf: () => moderation.sanctionOf(room.id, 'buyer', Date.now()),
     moderates: () => moderation.moderates('buyer', room.id),
