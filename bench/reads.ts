@@ -1,8 +1,8 @@
 /**
  * What the REST reads an app makes all day cost the server: a room's history, the inbox, the
- * badge, the room list, and a read marker moving, each as server CPU per request (from /proc, the load client in
- * this process), beside /healthz through the same gateway and router as the floor. Two binaries in
- * alternating rounds on fresh servers, each seeded alike: 200 users, 100 private rooms of four
+ * badge, the room list and a read marker moving, each as server CPU per request (from /proc; the
+ * load client is this process), beside /healthz through the same gateway and router as the floor.
+ * Two binaries in alternating rounds on fresh servers, each seeded alike: 200 users, 100 private rooms of four
  * (each user in two) with 20 messages each, and 1,000 direct rooms about posts (each user in ten,
  * as a marketplace's inbox is) with one message each. Prints a table and one JSON line.
  *
