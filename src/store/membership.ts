@@ -239,8 +239,8 @@ export function inboxQuery(database: SqlDatabase, value: ValueOf, shape: InboxSh
   // The page's rooms first, then each one's unread count (as of now, in the same statement): only
   // the rooms of the page are counted, however many the user has.
   const paged = sql.identifier('paged')
-  const unread = unreadCount(t, x, sql`${paged}."id"`, sql`${paged}."lastSeq"`, sql`${paged}."lastReadId"`)
-  return sql`select ${paged}.*, ${unread} as "unreadCount" from (select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.slowModeSeconds} as "slowModeSeconds", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt", ${r.lastSeq} as "lastSeq"
+  const unread = unreadCount(t, x, { id: sql`${paged}."id"`, lastSeq: sql`${paged}."lastSeq"`, newest: sql`${paged}."newestId"` }, sql`${paged}."lastReadId"`)
+  return sql`select ${paged}.*, ${unread} as "unreadCount" from (select * from (select ${r.id} as "id", ${r.name} as "name", ${r.postId} as "postId", ${r.createdAt} as "createdAt", ${r.kind} as "kind", ${r.status} as "status", ${r.slowModeSeconds} as "slowModeSeconds", ${r.data} as "data", ${m.lastReadId} as "lastReadId", ${lastMessageId} as "lastMessageId", ${activityAt} as "activityAt", ${r.lastSeq} as "lastSeq", ${r.lastMessageId} as "newestId"
       ${roomsOfMembers(database, a)}
       where ${m.userId} = ${value('userId')} and ${countsForRoom(a)} and ${shown(a)} and ${r.createdAt} <= ${value('asOfAt')}${onlyRoom}${ofPost}) page${after}
     order by "activityAt" desc, "id" desc
@@ -306,13 +306,18 @@ export const toInboxRow = (row: InboxQueryRow): InboxRow => ({
  * per room, however many messages are unread; exact, with no counter to drift.
  */
 function unreadAfter(t: Tables, { r, x }: Aliases, marker: SQLWrapper | number) {
-  return unreadCount(t, x, r.id, r.lastSeq, marker)
+  return unreadCount(t, x, { id: r.id, lastSeq: r.lastSeq, newest: r.lastMessageId }, marker)
 }
 
-/** `unreadAfter` of the room `room` whose count is `lastSeq`. */
-function unreadCount(t: Tables, x: Aliases['x'], room: SQLWrapper, lastSeq: SQLWrapper, marker: SQLWrapper | number) {
-  const unsent = sql`(select count(*) from ${t.messages} ${x} where ${x.roomId} = ${room} and ${x.id} > ${marker} and ${uncounted(x)})`
-  return sql`(${lastSeq} - coalesce((select ${x.seq} from ${t.messages} ${x} where ${x.roomId} = ${room} and ${x.id} <= ${marker} order by ${x.id} desc limit 1), 0) - ${unsent})`
+/**
+ * `unreadAfter` of a room given by its id, count and newest message. A marker at or past the newest
+ * message (most rooms of an inbox: read to the end) counts nothing without a seek; a room whose
+ * newest message is not on its row (null) is counted.
+ */
+function unreadCount(t: Tables, x: Aliases['x'], room: { id: SQLWrapper; lastSeq: SQLWrapper; newest: SQLWrapper }, marker: SQLWrapper | number) {
+  const unsent = sql`(select count(*) from ${t.messages} ${x} where ${x.roomId} = ${room.id} and ${x.id} > ${marker} and ${uncounted(x)})`
+  const counted = sql`(${room.lastSeq} - coalesce((select ${x.seq} from ${t.messages} ${x} where ${x.roomId} = ${room.id} and ${x.id} <= ${marker} order by ${x.id} desc limit 1), 0) - ${unsent})`
+  return sql`(case when ${marker} >= ${room.newest} then 0 else ${counted} end)`
 }
 
 /** The roster (see `Membership.roster`): the membership rule for one room, first joined first. */
