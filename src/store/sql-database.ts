@@ -115,20 +115,31 @@ export interface SqlDatabase {
 }
 
 /**
- * Statements over a list of values, one form per length of list, each built the first time a list
- * of that length comes and then kept: a call builds no SQL. `build` gets the names of the list's
- * values, `i0`, `i1`… (see `listValues`), for placeholders or a raw statement's `value`; a list
- * longer than `most` builds its own form each call, so the forms kept stay few.
+ * A statement of several forms (a query whose shape depends on what is asked: a direction, a
+ * filter), each form built the first time it is asked for and then kept: a call builds no SQL.
+ * `key` names a form; the forms are few by construction.
+ */
+export function formsOf<F>(key: (form: F) => string | number) {
+  return <S>(build: (form: F) => S): ((form: F) => S) => {
+    const forms = new Map<string | number, S>()
+    return (form) => {
+      const name = key(form)
+      let built = forms.get(name)
+      if (!built) forms.set(name, (built = build(form)))
+      return built
+    }
+  }
+}
+
+/**
+ * Statements over a list of values, one form per length of list (see `formsOf`). `build` gets the
+ * names of the list's values, `i0`, `i1`… (see `listValues`), for placeholders or a raw statement's
+ * `value`; a list longer than `most` builds its own form each call, so the forms kept stay few.
  */
 export function formsByLength<S>(most: number, build: (names: string[]) => S): (length: number) => S {
-  const forms = new Map<number, S>()
   const names = (length: number) => Array.from({ length }, (_, i) => `i${i}`)
-  return (length) => {
-    if (length > most) return build(names(length))
-    let form = forms.get(length)
-    if (!form) forms.set(length, (form = build(names(length))))
-    return form
-  }
+  const kept = formsOf((length: number) => length)((length) => build(names(length)))
+  return (length) => (length > most ? build(names(length)) : kept(length))
 }
 
 /** Placeholders of these names (a list's, from `formsByLength`). */

@@ -27,7 +27,7 @@ import {
   type RoomReadState,
 } from './membership.ts'
 import { memberEvent, roomCreatedEvent, writeEvents, type Outbox } from './outbox.ts'
-import { first, formsByLength, listValues, lock, placeholders, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, formsOf, listValues, lock, placeholders, rows, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { RoomRow } from './rows.ts'
 import { roomData } from '../db/schema.ts'
 
@@ -381,13 +381,7 @@ const LIST_FORMS = 100
 /** The reads on the inbox's and webhooks' paths, each built once (SqlDatabase.rawStatement), one per form of its query. */
 function prepareReads(database: SqlDatabase) {
   // Each form of the inbox query is built the first time a page needs it, then kept.
-  const forms = new Map<string, ReturnType<typeof database.rawStatement<InboxQueryRow>>>()
-  const inbox = (shape: InboxShape) => {
-    const key = `${shape.after}/${shape.onlyRoom}/${shape.post}`
-    let form = forms.get(key)
-    if (!form) forms.set(key, (form = database.rawStatement<InboxQueryRow>((value) => inboxQuery(database, value, shape))))
-    return form
-  }
+  const inbox = formsOf((shape: InboxShape) => `${shape.after}/${shape.onlyRoom}/${shape.post}`)((shape) => database.rawStatement<InboxQueryRow>((value) => inboxQuery(database, value, shape)))
   const { db, t } = database
   const p = sql.placeholder
   // A member as `members` reads them: the owner first, then by joining.

@@ -4,7 +4,7 @@ import { changeMessage, changeSteps, messageHistory, messageSelection, prepareCh
 import type { GroupCommit } from './group-commit.ts'
 import { instanceRows } from './instances.ts'
 import { roomCreatedEvent, writeEvents } from './outbox.ts'
-import { first, formsByLength, listValues, placeholders, type SqlDatabase } from './sql-database.ts'
+import { first, formsByLength, formsOf, listValues, placeholders, type SqlDatabase } from './sql-database.ts'
 import { SqlMembership, toRoomRow } from './sql-membership.ts'
 import { roomData } from '../db/schema.ts'
 import { SqlOutbox } from './sql-outbox.ts'
@@ -271,6 +271,15 @@ export abstract class SqlStore {
   }
 }
 
+/** Which form of the room list a page needs. */
+interface RoomListForm {
+  forward: boolean
+  /** A user's private and direct rooms show beside the open ones. */
+  user: boolean
+  /** Only one post's rooms. */
+  post: boolean
+}
+
 /**
  * The hot reads, each prepared once with placeholders (drizzle's prepared queries: awaited on both
  * databases), so that a call builds no SQL and SQLite compiles no statement.
@@ -283,8 +292,7 @@ function prepareReads(database: SqlDatabase) {
   const inRoom = (condition: SQL) => and(eq(messages.roomId, p('roomId')), condition)
   const page = (condition: SQL, order: SQL) => database.selectRows(columns, db.select(columns).from(messages).leftJoin(q, joinQuote).where(inRoom(condition)).orderBy(order).limit(p('limit')).prepare())
   // Each form of the room list (its direction, whether a user's private rooms show, one post's) is built the first time it is asked for.
-  const roomForms = new Map<string, ReturnType<typeof roomList>>()
-  const roomList = ({ forward, user, post }: { forward: boolean; user: boolean; post: boolean }) => {
+  const roomList = formsOf((f: RoomListForm) => `${f.forward}/${f.user}/${f.post}`)(({ forward, user, post }) => {
     const visible = user
       ? or(
           eq(rooms.kind, 'open'),
@@ -304,14 +312,9 @@ function prepareReads(database: SqlDatabase) {
       .orderBy(forward ? asc(rooms.id) : desc(rooms.id))
       .limit(p('limit'))
       .prepare()
-  }
+  })
   return {
-    rooms: (shape: { forward: boolean; user: boolean; post: boolean }) => {
-      const key = `${shape.forward}/${shape.user}/${shape.post}`
-      let form = roomForms.get(key)
-      if (!form) roomForms.set(key, (form = roomList(shape)))
-      return form
-    },
+    rooms: roomList,
     // An inbox page's newest messages (at most its limit), a webhook pass's, one message.
     messagesByIds: formsByLength(100, (ids) =>
       database.selectRows(
