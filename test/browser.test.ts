@@ -177,6 +177,8 @@ describe('private and direct rooms on the test page', () => {
 
     await send(a.page, 'is the bike still for sale?')
     await b.page.locator('#messages li.message .text', { hasText: 'is the bike still for sale?' }).waitFor()
+    // Her message names her: so does Bob's members panel, at once (the server writes profiles a moment after it sees them).
+    expect(await memberRow(b.page, alice).locator('.who').textContent()).toBe(alice.nickname)
     await send(b.page, '네, 아직 있어요')
     await a.page.locator('#messages li.message .text', { hasText: '네, 아직 있어요' }).waitFor()
     for (const page of [a.page, b.page]) expect(await messageTexts(page)).toEqual(['is the bike still for sale?', '네, 아직 있어요'])

@@ -26,6 +26,11 @@ export class MembersPanel {
   private readonly blocked = new Set<string>()
   /** Only the newest members request renders. */
   private loads = 0
+  /**
+   * Nicknames the room's messages carried, by user: a member the server cannot name yet (profiles
+   * are written a moment after they are seen) is named as their messages are.
+   */
+  private readonly seenNames = new Map<string, string>()
 
   constructor(private readonly deps: MembersDeps) {
     $('add-member').addEventListener('submit', (event) => {
@@ -37,7 +42,10 @@ export class MembersPanel {
 
   /** Shows the panel for a room (hidden for open rooms) and loads its members. */
   show(roomId: number, kind: RoomKind) {
-    if (roomId !== this.roomId) this.members = []
+    if (roomId !== this.roomId) {
+      this.members = []
+      this.seenNames.clear()
+    }
     this.roomId = roomId
     this.kind = kind
     this.render()
@@ -48,6 +56,7 @@ export class MembersPanel {
   clear() {
     this.roomId = 0
     this.members = []
+    this.seenNames.clear()
     this.loads++
     this.render()
   }
@@ -71,6 +80,13 @@ export class MembersPanel {
     }
   }
 
+  /** A message of the room shown, from history or live: a member named nowhere else is named as it says. */
+  seen(userId: string | null, nickname: string | null) {
+    if (userId === null || nickname === null || this.seenNames.get(userId) === nickname) return
+    this.seenNames.set(userId, nickname)
+    if (this.members.some((m) => m.user_id === userId && m.nickname === null)) this.render()
+  }
+
   /** Draws the members again (who is muted changed, or this user's standing). */
   render() {
     const panel = $('members-panel')
@@ -79,7 +95,8 @@ export class MembersPanel {
     const myRole = this.members.find((m) => m.user_id === me)?.role
     $('add-member').hidden = panel.hidden || this.kind !== 'private' || myRole !== 'owner'
     const { moderation } = this.deps
-    $('members').replaceChildren(...this.members.map((m) => memberItem(m, m.user_id === me, [...this.actions(m, me, myRole), ...this.moderatorActions(m, me)], moderation.isMuted(m.user_id))))
+    const named = this.members.map((m) => (m.nickname === null ? { ...m, nickname: this.seenNames.get(m.user_id) ?? null } : m))
+    $('members').replaceChildren(...named.map((m) => memberItem(m, m.user_id === me, [...this.actions(m, me, myRole), ...this.moderatorActions(m, me)], moderation.isMuted(m.user_id))))
   }
 
   /** A moderator's 10분 채팅 금지 (or 채팅 금지 해제) and 내보내기 for another member, each asked first but the unmute. */

@@ -128,6 +128,7 @@ export class RoomView {
     this.roomId = id
     this.epoch = detail.epoch
     this.members.show(id, detail.kind)
+    for (const m of detail.chat_messages) this.members.seen(m.user_id, m.nickname)
     this.moderation.open(id, detail.moderation, detail.slow_mode_seconds)
     const room = this.client.room(id, { since: this.list.lastId, epoch: detail.epoch, version: this.version, storage: localStorage, storageKey: `chat-gateway-test:outbox:${user.user_id}:${id}` })
     room.hold(this.list.messages())
@@ -212,6 +213,7 @@ export class RoomView {
 
   private received(m: Message) {
     this.context.received(m)
+    this.members.seen(m.user_id, m.nickname)
     if (this.held) return void this.held.push(m)
     if (m.user_id !== null) this.activity.typing(m.user_id, null)
     this.list.append(m)
