@@ -40,15 +40,8 @@ afterAll(async () => {
 const user = (id: string): TestUser => ({ user_id: id, nickname: `${id}님`, email: `${id}@example.com` })
 const on = (instance: ServerProcess) => endpoint(instance.base)
 const connect = (instance: ServerProcess, roomId: number, who: TestUser, extra?: Record<string, string>) => TestSocket.connect(on(instance), roomId, who, extra)
-/**
- * A socket that hears everything sent to the room from now on: a socket's live delivery starts
- * with its instance's subscription to the room, which `chat.recovered` (of since=0) follows.
- */
-async function connectLive(instance: ServerProcess, roomId: number, who: TestUser): Promise<TestSocket> {
-  const socket = await connect(instance, roomId, who, { since: '0' })
-  await socket.next('chat.recovered')
-  return socket
-}
+/** A socket that hears everything sent to the room from now on (see TestSocket.live). */
+const connectLive = (instance: ServerProcess, roomId: number, who: TestUser) => TestSocket.live(on(instance), roomId, who)
 async function createRoom(instance: ServerProcess, name: string): Promise<number> {
   const res = await fetch(`${instance.base}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
   return ((await res.json()) as { id: number }).id
@@ -77,7 +70,7 @@ describe('three instances on Postgres and Redis', () => {
 
   it('should announce a user once however many tabs on however many instances, and leave with the last', async () => {
     const roomId = await createRoom(instances[0]!, 'tabs across instances')
-    const watcher = await connect(instances[2]!, roomId, user('watcher'))
+    const watcher = await connectLive(instances[2]!, roomId, user('watcher'))
     const tab1 = await connect(instances[0]!, roomId, user('alice'))
     await watcher.next('chat.user.join')
     const tab2 = await connect(instances[1]!, roomId, user('alice'))
@@ -130,7 +123,7 @@ describe('three instances on Postgres and Redis', () => {
 
   it('should not let a late leave undo a join decided after it', async () => {
     const roomId = await createRoom(instances[0]!, 'join after leave')
-    const watcher = await connect(instances[0]!, roomId, user('watcher'))
+    const watcher = await connectLive(instances[0]!, roomId, user('watcher'))
     const tab1 = await connect(instances[1]!, roomId, user('alice'))
     await watcher.next('chat.user.join', 15_000)
     // Instance 1's traffic to Redis is slow: Redis decides alice's leave, then her join through
@@ -158,7 +151,7 @@ describe('three instances on Postgres and Redis', () => {
     const roomId = await createRoom(instances[0]!, 'kill -9')
     const victim = await startInstance(env)
     extra.push(victim)
-    const watcher = await connect(instances[0]!, roomId, user('survivor'))
+    const watcher = await connectLive(instances[0]!, roomId, user('survivor'))
     const doomed = await connect(victim, roomId, user('doomed'))
     await watcher.next('chat.user.join')
     victim.proc.kill('SIGKILL')
@@ -219,7 +212,7 @@ describe('three instances on Postgres and Redis', () => {
     const roomId = await createRoom(instances[0]!, 'redis restarts empty')
     const victim = await startInstance(env)
     extra.push(victim)
-    const watcher = await connect(instances[0]!, roomId, user('keeper'))
+    const watcher = await connectLive(instances[0]!, roomId, user('keeper'))
     const doomed = await connect(victim, roomId, user('lost'))
     await watcher.next('chat.user.join')
     await redis.stop()
