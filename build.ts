@@ -12,7 +12,7 @@ const { values } = parseArgs({ options: { outfile: { type: 'string', default: 'd
 const started = performance.now()
 const result = await Bun.build({
   // The thumbnail worker is an entrypoint of its own: a Worker loads it by URL from inside the binary.
-  entrypoints: [`${import.meta.dir}/src/index.ts`, `${import.meta.dir}/src/uploads/thumbnail-worker.ts`],
+  entrypoints: [`${import.meta.dir}/src/index.ts`, `${import.meta.dir}/src/uploads/thumbnail-worker.ts`, `${import.meta.dir}/src/store/checkpoint-worker.ts`],
   target: 'bun',
   // Identifiers stay readable so production stack traces name real functions.
   minify: { whitespace: true, syntax: true, identifiers: false },

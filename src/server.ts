@@ -111,6 +111,7 @@ async function build(config: Config, logger: Logger, clock: Clock, release: () =
   const webhooksOn = Boolean(config.WEBHOOK_URL && config.WEBHOOK_SECRET)
   const { store, sequenced } = await openStore(config, {
     webhooks: webhooksOn,
+    logger,
     observeBatch: (size, seconds) => {
       metrics.storeBatchSize.observe(size)
       metrics.storeCommitSeconds.observe(seconds)

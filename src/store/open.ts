@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts'
+import type { Logger } from '../logger.ts'
 import type { BatchObserver } from '../metrics.ts'
 import { PostgresStore } from './postgres-store.ts'
 import { SqliteStore } from './sqlite-store.ts'
@@ -13,6 +14,8 @@ export interface OpenedStore {
 /** How a store is opened: by a server (which sends webhooks or not) or by a one-shot command. */
 export interface OpenOptions {
   observeBatch?: BatchObserver
+  /** Hears of trouble in the store's own background work (SQLite's checkpointer thread). */
+  logger?: Pick<Logger, 'warn' | 'info'>
   /**
    * Set by a server: whether it sends webhooks (WEBHOOK_URL and WEBHOOK_SECRET). The store then
    * writes webhook events beside what they report, or not, and the rooms' cursors follow: turned on
@@ -24,7 +27,7 @@ export interface OpenOptions {
 
 /** The store the settings ask for: Postgres with DATABASE_URL, else the embedded SQLite file. */
 export async function openStore(config: Config, options: OpenOptions = {}): Promise<OpenedStore> {
-  const opened: OpenedStore = config.DATABASE_URL ? await openPostgres(config.DATABASE_URL, options.observeBatch) : { store: SqliteStore.open(config.DATABASE_PATH, options.observeBatch), sequenced: null }
+  const opened: OpenedStore = config.DATABASE_URL ? await openPostgres(config.DATABASE_URL, options.observeBatch) : { store: SqliteStore.open(config.DATABASE_PATH, options.observeBatch, options.logger), sequenced: null }
   if (options.webhooks !== undefined) {
     opened.store.outbox.enabled = options.webhooks
     await opened.store.outbox.follow(options.webhooks)

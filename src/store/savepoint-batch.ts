@@ -13,7 +13,11 @@ import { type Reject, type Resolve, TurnQueue } from './turn-queue.ts'
 export class SavepointBatch {
   private readonly queue = new TurnQueue<Transaction<unknown>, unknown>((bodies, resolves, rejects) => this.commit(bodies, resolves, rejects))
 
-  constructor(private readonly db: SqliteDb) {}
+  constructor(
+    private readonly db: SqliteDb,
+    /** Called after each batch committed. */
+    private readonly committed: () => void = () => {},
+  ) {}
 
   run<T>(body: Transaction<T>): Promise<T> {
     return this.queue.add(body) as Promise<T>
@@ -42,6 +46,7 @@ export class SavepointBatch {
       for (const reject of rejects) reject(error)
       return
     }
+    this.committed()
     for (const [i, outcome] of outcomes.entries()) {
       if ('error' in outcome) rejects[i]!(outcome.error)
       else resolves[i]!(outcome.value)

@@ -9,6 +9,8 @@ import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow, type
 import { claimedBy } from './uploads.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
 import { openDataFile } from './data-file.ts'
+import { WalCheckpointer } from './checkpointer.ts'
+import type { Logger } from '../logger.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
 import { runSqliteSteps, sqliteDatabase } from './sql-database.ts'
@@ -236,12 +238,15 @@ export class SqliteStore extends SqlStore implements Store {
   protected readonly commits: GroupCommit
   /** Message changes of one turn, committed together (each in a savepoint). */
   private readonly changeBatch: SavepointBatch
+  /** Checkpoints the WAL on a thread of its own (a file's store; an in-memory one has no WAL). */
+  private readonly checkpointer: WalCheckpointer | null
   private closed = false
 
   constructor(
     private readonly db: SqliteDb,
     private readonly path: string,
     observeBatch?: BatchObserver,
+    logger?: Pick<Logger, 'warn' | 'info'>,
   ) {
     super(sqliteDatabase(db))
     const insertMessage = prepareInsert(db)
@@ -295,21 +300,30 @@ export class SqliteStore extends SqlStore implements Store {
       positions.save()
       return { outcomes, created }
     })
-    this.commits = new GroupCommit(writeBatch, observeBatch, this.writes)
-    this.changeBatch = new SavepointBatch(db)
+    this.commits = new GroupCommit(
+      (batch) => {
+        const written = writeBatch(batch)
+        this.checkpointer?.wrote()
+        return written
+      },
+      observeBatch,
+      this.writes,
+    )
+    this.changeBatch = new SavepointBatch(db, () => this.checkpointer?.wrote())
+    this.checkpointer = path === ':memory:' ? null : new WalCheckpointer(path, db.$client, logger)
   }
 
   protected override runChange(request: ChangeRequest): Promise<ChangeResult> {
     return this.changeBatch.run(this.changeBody(request))
   }
 
-  /** Opens the file, applies migrations and prepares statements. */
-  static open(path: string, observeBatch?: BatchObserver): SqliteStore {
+  /** Opens the file, applies migrations and prepares statements; `logger` hears of a checkpointer that failed. */
+  static open(path: string, observeBatch?: BatchObserver, logger?: Pick<Logger, 'warn' | 'info'>): SqliteStore {
     return openDataFile(path, () => {
       const db = openSqlite(path)
       try {
         migrateSqlite(db)
-        return new SqliteStore(db, path, observeBatch)
+        return new SqliteStore(db, path, observeBatch, logger)
       } catch (error) {
         db.$client.close()
         throw error
@@ -359,6 +373,7 @@ export class SqliteStore extends SqlStore implements Store {
     this.closed = true
     await this.commits.close()
     await this.changeBatch.close()
+    await this.checkpointer?.stop()
     this.db.$client.close()
   }
 }
