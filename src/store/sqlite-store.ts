@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import { and, eq, inArray, Param, Placeholder, sql } from 'drizzle-orm'
 import type { BatchObserver } from '../metrics.ts'
 import * as tables from '../db/schema.ts'
-import { members, messages, moderators, rooms, sanctions, type RoomKind, type RoomStatus } from '../db/schema.ts'
+import { members, messages, moderators, rooms, sanctions, type MemberRole, type RoomKind, type RoomStatus } from '../db/schema.ts'
 import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow, type ChangeRequest, type ChangeResult } from './messages.ts'
 import { claimedBy } from './uploads.ts'
 import { migrateSqlite, openSqlite, type SqliteDb } from '../db/sqlite.ts'
@@ -114,11 +114,17 @@ function prepareRoomPositions(db: SqliteDb) {
       .toSQL(),
     ['id', 'at', 'seq', 'version', 'roomId'],
   )
-  const sender = db
-    .select({ role: members.role, lastSentAt: members.lastSentAt })
-    .from(members)
-    .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
-    .prepare()
+  // Read for every message to a private or direct room: its values by position, so no parameter
+  // object is filled and no row object mapped per call (drizzle's prepared statements do both).
+  const sender = direct(
+    db,
+    db
+      .select({ role: members.role, lastSentAt: members.lastSentAt })
+      .from(members)
+      .where(and(eq(members.roomId, p('roomId')), eq(members.userId, p('userId'))))
+      .toSQL(),
+    ['roomId', 'userId'],
+  )
   const sanctionsOf = db
     .select({ kind: sanctions.kind, until: sanctions.until })
     .from(sanctions)
@@ -161,16 +167,15 @@ function prepareRoomPositions(db: SqliteDb) {
         if (m.system) return null
         if (r.closed) return r.closed
         if (m.viaService) return null
-        const key = { roomId: m.roomId, userId: m.userId }
         if (r.sanctioned) {
-          const refused = sanctionRefusal(m.roomId, m.userId, inForce(sanctionsOf.all(key), m.createdAt))
+          const refused = sanctionRefusal(m.roomId, m.userId, inForce(sanctionsOf.all({ roomId: m.roomId, userId: m.userId }), m.createdAt))
           if (refused) return refused
         }
         if (r.open && r.slowModeSeconds === 0) return null
-        const found = sender.get(key)
-        if (!r.open && found?.role !== 'owner' && found?.role !== 'member') return new NotAMemberError(m.roomId, m.userId)
-        if (r.slowModeSeconds === 0 || found?.role === 'owner') return null
-        const wait = slowModeWait(r.slowModeSeconds, r.sentAt.get(m.userId) ?? found?.lastSentAt ?? null, m.createdAt)
+        const [role, lastSentAt] = (sender.values(m.roomId, m.userId)[0] ?? [null, null]) as [MemberRole | null, number | null]
+        if (!r.open && role !== 'owner' && role !== 'member') return new NotAMemberError(m.roomId, m.userId)
+        if (r.slowModeSeconds === 0 || role === 'owner') return null
+        const wait = slowModeWait(r.slowModeSeconds, r.sentAt.get(m.userId) ?? lastSentAt, m.createdAt)
         return wait > 0 && !moderates.get({ userId: m.userId, roomId: m.roomId }) ? slowModeRefusal(m.roomId, wait) : null
       },
       /** The message took that position. */
