@@ -8,22 +8,59 @@ import type { CheckpointerReply, CheckpointerRequest } from './checkpointer.ts'
 
 declare const self: Worker
 
-/** Writes not announced (a member added, a read marker) are copied back at least this often. */
-const IDLE_PASS_MS = 1000
+/**
+ * Pages a pass aims to copy, which sets how often passes come: each pass syncs two files. Measured
+ * (server under the fan-out load, and a big room of 500 sockets at 200 messages a second, each
+ * message its own commit): a pass every 10 ms whatever the rate made the big room's median latency
+ * 0.7 ms longer (200 syncs a second for a few pages each); 1,000 pages a pass, SQLite's own
+ * checkpoint size, made the fan-out's p99 1.4x longer (large copies and syncs beside the server's
+ * commits); 250, 1.13x; 100 kept both where 10 ms passes kept the fan-out and SQLite's own
+ * checkpoints kept the big room.
+ */
+const PAGES_PER_PASS = 100
+/** The gaps between passes, whatever the rate of writes. */
+const MIN_GAP_MS = 10
+const MAX_GAP_MS = 1000
 
 let db: Database | null = null
 let timer: ReturnType<typeof setInterval> | null = null
-
-const reply = (message: CheckpointerReply) => self.postMessage(message)
-
+let scheduled: ReturnType<typeof setTimeout> | null = null
+/** When the last pass ran, the WAL's length then (in pages), and how long the next one waits after it. */
+let lastPassAt = 0
+let lastLog = 0
+let gapMs = MIN_GAP_MS
 /** Whether the last pass failed: a failure is told once, and so is the recovery after it. */
 let failing = false
 
-/** One pass: as much of the WAL as can be copied without waiting for the server's readers or writer. */
+const reply = (message: CheckpointerReply) => self.postMessage(message)
+
+/** The server wrote: a pass is due once the gap since the last one has passed. */
+function wrote() {
+  if (!db || scheduled) return
+  scheduled = setTimeout(
+    () => {
+      scheduled = null
+      pass()
+    },
+    Math.max(0, lastPassAt + gapMs - performance.now()),
+  )
+}
+
+/**
+ * One pass: as much of the WAL as can be copied without waiting for the server's readers or
+ * writer. The next waits for about PAGES_PER_PASS pages at the rate of writes this one found.
+ */
 function pass() {
   if (!db) return
   try {
-    db.query('PRAGMA wal_checkpoint(PASSIVE)').get()
+    const { log } = db.query('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number }
+    const now = performance.now()
+    // A WAL shorter than at the last pass started over meanwhile: all of it is new.
+    const written = log >= lastLog ? log - lastLog : log
+    const perPage = written > 0 ? (now - lastPassAt) / written : Number.POSITIVE_INFINITY
+    gapMs = Math.min(MAX_GAP_MS, Math.max(MIN_GAP_MS, PAGES_PER_PASS * perPage))
+    lastPassAt = now
+    lastLog = log
     if (failing) reply({ kind: 'recovered' })
     failing = false
   } catch (error) {
@@ -35,14 +72,16 @@ function pass() {
 
 function stop() {
   if (timer) clearInterval(timer)
+  if (scheduled) clearTimeout(scheduled)
   timer = null
+  scheduled = null
   db?.close()
   db = null
 }
 
 self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
   const request = event.data
-  if (request.kind === 'wrote') return pass()
+  if (request.kind === 'wrote') return wrote()
   if (request.kind === 'stop') {
     stop()
     return reply({ kind: 'stopped' })
@@ -53,8 +92,11 @@ self.onmessage = (event: MessageEvent<CheckpointerRequest>) => {
     db.run('PRAGMA synchronous = NORMAL')
     // Its passes never wait: a lock held elsewhere leaves the rest for the next pass.
     db.run('PRAGMA busy_timeout = 0')
-    timer = setInterval(pass, IDLE_PASS_MS)
+    lastPassAt = performance.now()
+    // Writes the server does not announce (a member added, a read marker) are copied back too.
+    timer = setInterval(wrote, MAX_GAP_MS)
     reply({ kind: 'started' })
+    wrote()
   } catch (error) {
     stop()
     reply({ kind: 'failed', error: error instanceof Error ? error.message : String(error) })

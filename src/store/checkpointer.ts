@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts'
 /** The worker's entrypoint, beside this file in the sources and in the compiled binary alike (see build.ts). */
 const WORKER_URL = new URL(import.meta.url.endsWith('/store/checkpointer.ts') ? './checkpoint-worker.ts' : './store/checkpoint-worker.ts', import.meta.url).href
 
-/** The worker is told of writes at most this often: each telling is one pass. */
+/** The worker is told of writes at most this often (it decides when to pass; see checkpoint-worker.ts). */
 const TELL_EVERY_MS = 10
 /**
  * While the worker runs, the server's own connection checkpoints only when the WAL holds this many
@@ -25,7 +25,7 @@ export type CheckpointerReply = { kind: 'started' } | { kind: 'failed'; error: s
  * which held every message of the next turns for milliseconds: under the fan-out load, WAL pages
  * came at about 85 MB a second and checkpoints were what the p99 was made of. Here a worker thread,
  * with its own connection, makes passive passes (they never wait for the server nor make it wait)
- * as the server writes; the server's connection checkpoints only past BACKSTOP_PAGES, copying what
+ * as the server writes, about one per 100 pages written and at most one per 10 ms; the server's connection checkpoints only past BACKSTOP_PAGES, copying what
  * the worker had not yet. Durability is unchanged (synchronous=NORMAL either way). When the worker
  * cannot run (it failed to start or stopped), the server checkpoints by itself as SQLite does by
  * default, and says so once.
