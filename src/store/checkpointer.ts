@@ -112,7 +112,9 @@ export class WalCheckpointer {
     })
     worker.postMessage({ kind: 'stop' } satisfies CheckpointerRequest)
     // A worker stuck in a pass (a slow disk) is ended rather than waited for.
-    await Promise.race([stopped, Bun.sleep(2000)])
+    let timer: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([stopped, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))])
+    clearTimeout(timer)
     worker.terminate()
   }
 }
