@@ -82,6 +82,33 @@ describe('a replay on an instance whose live events lag', () => {
   }, 30_000)
 })
 
+describe("a room's last messages whose publish the link lost", () => {
+  it("should reach the other instances once the sender's link is back, with nothing sent after them", async () => {
+    const roomId = await createRoom(instances[0]!, 'lost publish')
+    const watcher = await connectLive(instances[0]!, roomId, user('watcher'))
+    const sender = await connectLive(instances[1]!, roomId, user('sender'))
+    await watcher.next((f) => f.type === 'chat.user.join' && f.user_id === 'sender')
+    // B's link stalls on the way to Redis: the messages are stored and acknowledged (the sender
+    // hears them from its own instance), their publish waits in the link, which then resets.
+    proxy.stall('up')
+    let sent: Awaited<ReturnType<typeof sender.next>>[]
+    try {
+      sender.sendMessage('마지막 메시지 1')
+      sender.sendMessage('마지막 메시지 2')
+      sent = [await sender.next('chat.message'), await sender.next('chat.message')]
+      await Bun.sleep(200)
+      proxy.cut()
+    } finally {
+      proxy.stall(null)
+    }
+    const heard = [await watcher.next('chat.message', 15_000), await watcher.next('chat.message', 5_000)]
+    expect(heard.map((f) => [f.id, f.message])).toEqual(sent.map((f) => [f.id, f.message]))
+    await watcher.barrier()
+    expect(watcher.all('chat.message')).toHaveLength(2)
+    await Promise.all([watcher.close(), sender.close()])
+  }, 30_000)
+})
+
 describe('Redis away while sockets open', () => {
   it('should never end the process: new sockets get 1013 or 503, and all works again once Redis is back', async () => {
     const rooms = await Promise.all([1, 2, 3, 4].map((i) => createRoom(instances[0]!, `unwatched ${i}`)))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test'
-import { evictEvent, signalEvent, userEvent } from './events.ts'
+import { blockedEvent, evictEvent, signalEvent, userEvent } from './events.ts'
 import { publishMessages, ROOM, rooms, seqOf, setup, waitFor } from '../../test/support/broker-fixtures.ts'
 import type { ScriptedRedis } from '../../test/support/scripted-redis.ts'
 
@@ -231,5 +231,81 @@ describe("a user's events", () => {
     b.publish(userEvent('u2', read))
     await Bun.sleep(30)
     expect(sink.users).toHaveLength(1)
+  })
+})
+
+describe('events whose publish failed (the link reset with them in flight)', () => {
+  const read = { type: 'read' as const, room: 1, lastReadId: 5, unreadCount: 2, countedUpTo: 7 }
+
+  it("should tell the other instances the room's version once Redis takes it, so that a room's last messages are not lost to them", async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    publishMessages(b, store.commit(ROOM, 1))
+    await waitFor(() => sink.seqs.length === 1)
+    // The last two messages of the room never reach Redis, and nothing is sent after them.
+    redis.route = rooms(() => 'fail')
+    publishMessages(b, store.commit(ROOM, 2))
+    await Bun.sleep(50)
+    expect(sink.seqs).toEqual([1])
+    redis.route = () => 'deliver'
+    await waitFor(() => sink.seqs.length === 3)
+    expect(sink.seqs).toEqual([1, 2, 3])
+    expect(store.reads).toContainEqual([2, 3])
+  })
+
+  it('should tell a removal whose publish failed, read back from the store', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms((message) => (message.includes('"t":"c"') ? 'fail' : 'deliver'))
+    b.publish(evictEvent(ROOM, 'removed-user', store.remove(ROOM, 'removed-user')))
+    await Bun.sleep(50)
+    redis.route = () => 'deliver'
+    await waitFor(() => sink.order.length === 1)
+    expect(sink.order).toEqual(['evict removed-user'])
+  })
+
+  it("should tell a direct room's latest blocked state, never an older one after a newer", async () => {
+    const { redis, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms(() => 'fail')
+    b.publish(blockedEvent(ROOM, true))
+    await Bun.sleep(20)
+    redis.route = () => 'deliver'
+    await waitFor(() => sink.order.length === 1)
+    expect(sink.order).toEqual(['blocked true'])
+    // Blocked fails to reach Redis, then unblocked does: only the unblock is told, once.
+    redis.route = rooms(() => 'fail')
+    b.publish(blockedEvent(ROOM, true))
+    redis.route = () => 'deliver'
+    b.publish(blockedEvent(ROOM, false))
+    await waitFor(() => sink.order.length === 2)
+    await Bun.sleep(1200)
+    expect(sink.order).toEqual(['blocked true', 'blocked false'])
+  })
+
+  it("should tell the instances watching a user that the user's events were lost, and not itself", async () => {
+    const { redis, a, b } = await setup()
+    let lostOnA = 0
+    let lostOnB = 0
+    await a.watchUser('u3', () => lostOnA++)
+    await b.watchUser('u3', () => lostOnB++)
+    let failures = 1
+    redis.route = (channel) => (channel.startsWith('t:user:') && failures-- > 0 ? 'fail' : 'deliver')
+    b.publish(userEvent('u3', read))
+    await waitFor(() => lostOnA === 1)
+    await Bun.sleep(50)
+    expect(lostOnB).toBe(0)
+  })
+
+  it('should keep trying while its tellings fail too, and tell once Redis takes them', async () => {
+    const { redis, store, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    redis.route = rooms(() => 'fail')
+    publishMessages(b, store.commit(ROOM, 1))
+    await Bun.sleep(1200)
+    expect(sink.seqs).toEqual([])
+    redis.route = () => 'deliver'
+    await waitFor(() => sink.seqs.length === 1)
+    expect(sink.seqs).toEqual([1])
   })
 })

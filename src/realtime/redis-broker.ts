@@ -1,4 +1,4 @@
-import { type Clock, realClock } from '../clock.ts'
+import { type Clock, realClock, type Timer } from '../clock.ts'
 import type { Logger } from '../logger.ts'
 import type { Broker } from './broker.ts'
 import { messageEvent, noticedEvent, signalEvent, userEvent, type ControlEvent, type EventSink, type RealtimeEvent } from './events.ts'
@@ -25,6 +25,8 @@ interface RoomStream {
 
 /** Between tries to catch a room up after its subscription was restored (while the store or Redis fails). */
 const CATCH_UP_RETRY_MS = 1000
+/** Between tries to tell again what failed to reach Redis. */
+const RETELL_MS = 250
 
 /**
  * Room events between instances over Redis pub/sub, one channel per room (redis-wire.ts).
@@ -41,6 +43,13 @@ const CATCH_UP_RETRY_MS = 1000
  * said (a join after a join says nothing new). Those published while its subscription was broken
  * never arrive: once it is rebuilt, the instance reads each room's presence from Redis and
  * delivers the difference (presence-ledger.ts). Other events (typing) carry no order.
+ *
+ * Pub/sub keeps nothing: an event whose publish fails (Redis away, or the link reset with it in
+ * flight) would never reach the other instances, and a room whose last messages were lost would
+ * stay behind there until something newer came, which may be never. So the publisher tells again,
+ * once Redis takes commands, in forms that cannot mislead when they arrive late or twice: a room's
+ * highest version committed (receivers read what they missed from the store), a direct room's
+ * latest blocked state, and that a user's events were lost (their streams start over).
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
@@ -50,12 +59,22 @@ export class RedisBroker implements Broker {
   private closing = false
   private consumers: EventSink = { delivered() {} }
   private subscriber!: RedisSubscriber
+  /** What failed to reach Redis, to tell again (see the class's comment). */
+  private readonly untold = {
+    /** By room, the highest version whose event failed. */
+    versions: new Map<number, number>(),
+    /** By direct room, its latest blocked state while it is on its way (`owed` once it failed). */
+    blocked: new Map<number, { envelope: Envelope; owed: boolean }>(),
+    users: new Set<string>(),
+  }
+  private retellTimer: Timer | null = null
 
   private constructor(
     private readonly pub: RedisConnection,
     private readonly prefix: string,
     private readonly store: SequencedStore,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   /** Connects to the Redis at `url`. */
@@ -66,7 +85,7 @@ export class RedisBroker implements Broker {
   /** Connects both connections (publishing and subscribing need separate ones). */
   static async open(connector: RedisConnector, prefix: string, store: SequencedStore, logger: Logger, timing: ProbeTiming = PROBE_TIMING, clock: Clock = realClock): Promise<RedisBroker> {
     const pub = connector()
-    const broker = new RedisBroker(pub, prefix, store, logger)
+    const broker = new RedisBroker(pub, prefix, store, logger, clock)
     try {
       await pub.connect()
       broker.subscriber = await RedisSubscriber.open(connector, pub, `${prefix}probe:${broker.instance}`, logger, timing, () => broker.catchUpAll(), clock)
@@ -90,19 +109,17 @@ export class RedisBroker implements Broker {
   publish(event: RealtimeEvent): void {
     if (event.kind === 'user') {
       this.consumers.delivered(event)
-      const envelope: UserEnvelope = { t: 'u', o: this.instance, c: event.change }
-      this.pub.publish(userChannel(this.prefix, event.user), JSON.stringify(envelope)).catch((err) => this.logger.warn('redis publish failed', { user: event.user, err }))
-      return
+      return this.sendUser(event.user, { t: 'u', o: this.instance, c: event.change })
     }
     if (event.kind === 'message') {
       // Into this instance's order at once; other instances order it by its version.
       this.rooms.get(event.room)?.order.accept(event)
       const envelope: Envelope = event.change ? { t: 'm', m: event.message, c: event.change } : { t: 'm', m: event.message }
-      return this.send(event.room, event.notice ? { ...envelope, n: event.notice } : envelope)
+      return this.send(event.room, event.notice ? { ...envelope, n: event.notice } : envelope, event.message.version)
     }
     if (event.kind === 'control') {
       this.control(event)
-      return this.send(event.room, {
+      const envelope: Envelope = {
         t: 'c',
         o: this.instance,
         ...(event.evict === undefined ? {} : { k: event.evict }),
@@ -110,7 +127,8 @@ export class RedisBroker implements Broker {
         ...(event.blocked === undefined ? {} : { b: event.blocked }),
         ...(event.frame === undefined ? {} : { f: event.frame }),
         ...(event.version === undefined ? {} : { v: event.version }),
-      })
+      }
+      return event.blocked === undefined ? this.send(event.room, envelope, event.version) : this.sendBlocked(event.room, envelope)
     }
     this.consumers.delivered(event)
     this.send(event.room, event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except })
@@ -184,6 +202,7 @@ export class RedisBroker implements Broker {
 
   async close(): Promise<void> {
     this.closing = true
+    if (this.retellTimer !== null) this.clock.clearTimeout(this.retellTimer)
     for (const stream of this.rooms.values()) stream.order.close()
     this.rooms.clear()
     this.users.clear()
@@ -237,9 +256,58 @@ export class RedisBroker implements Broker {
     }
   }
 
-  private send(roomId: number, envelope: Envelope) {
-    // A message lost here is not lost: receivers read it back at the next gap, or on reconnect.
-    this.pub.publish(roomChannel(this.prefix, roomId), JSON.stringify(envelope)).catch((err) => this.logger.warn('redis publish failed', { room: roomId, err }))
+  /** Publishes on the room's channel; should it fail, the room's `version` (if it made one) is told again. */
+  private send(roomId: number, envelope: Envelope, version?: number) {
+    this.pub.publish(roomChannel(this.prefix, roomId), JSON.stringify(envelope)).catch((err) => {
+      this.logger.warn('redis publish failed', { room: roomId, err })
+      if (version === undefined) return
+      this.untold.versions.set(roomId, Math.max(this.untold.versions.get(roomId) ?? 0, version))
+      this.retellSoon()
+    })
+  }
+
+  /** A direct room's blocked state: should it fail, it is told again unless a newer one went out meanwhile. */
+  private sendBlocked(roomId: number, envelope: Envelope) {
+    const entry = { envelope, owed: false }
+    this.untold.blocked.set(roomId, entry)
+    this.pub.publish(roomChannel(this.prefix, roomId), JSON.stringify(envelope)).then(
+      () => {
+        if (this.untold.blocked.get(roomId) === entry) this.untold.blocked.delete(roomId)
+      },
+      (err) => {
+        this.logger.warn('redis publish failed', { room: roomId, err })
+        if (this.untold.blocked.get(roomId) !== entry) return
+        entry.owed = true
+        this.retellSoon()
+      },
+    )
+  }
+
+  /** Publishes on the user's channel; should it fail, the instances watching the user hear that their events were lost. */
+  private sendUser(userId: string, envelope: UserEnvelope) {
+    this.pub.publish(userChannel(this.prefix, userId), JSON.stringify(envelope)).catch((err) => {
+      this.logger.warn('redis publish failed', { user: userId, err })
+      this.untold.users.add(userId)
+      this.retellSoon()
+    })
+  }
+
+  private retellSoon() {
+    if (this.retellTimer !== null || this.closing) return
+    this.retellTimer = this.clock.setTimeout(() => this.retell(), RETELL_MS)
+  }
+
+  /** Tells again what failed to reach Redis (see the class's comment); what fails again is told at the next try. */
+  private retell() {
+    this.retellTimer = null
+    if (this.closing) return
+    if (!this.pub.connected) return this.retellSoon()
+    const { versions, blocked, users } = this.untold
+    for (const [roomId, version] of versions) this.send(roomId, { t: 'v', v: version }, version)
+    versions.clear()
+    for (const [roomId, { envelope, owed }] of blocked) if (owed) this.sendBlocked(roomId, envelope)
+    for (const userId of users) this.sendUser(userId, { t: 'l', o: this.instance })
+    users.clear()
   }
 
   private receive(roomId: number, raw: string) {
@@ -251,6 +319,10 @@ export class RedisBroker implements Broker {
     }
     if (envelope.t === 'm') {
       if (envelope.m?.roomId === roomId) this.rooms.get(roomId)?.order.accept(noticedEvent(messageEvent(envelope.m, envelope.c), Array.isArray(envelope.n) ? envelope.n : null))
+      return
+    }
+    if (envelope.t === 'v') {
+      if (Number.isSafeInteger(envelope.v)) this.rooms.get(roomId)?.order.catchUp(envelope.v)
       return
     }
     if (envelope.t === 'p') {
@@ -270,7 +342,7 @@ export class RedisBroker implements Broker {
         ...(envelope.f === undefined ? {} : { frame: envelope.f }),
         ...(envelope.v === undefined ? {} : { version: envelope.v }),
       })
-    else this.consumers.delivered(signalEvent(roomId, envelope.f, envelope.x))
+    else if (envelope.t === 'e') this.consumers.delivered(signalEvent(roomId, envelope.f, envelope.x))
   }
 
   /**
@@ -292,7 +364,8 @@ export class RedisBroker implements Broker {
       return this.logger.warn('unreadable event on a user channel', { user: userId })
     }
     // This instance's own events were delivered here as they were published.
-    if (envelope.t !== 'u' || envelope.o === this.instance || typeof envelope.c !== 'object' || envelope.c === null) return
-    this.consumers.delivered(userEvent(userId, envelope.c))
+    if (envelope.o === this.instance) return
+    if (envelope.t === 'l') this.users.get(userId)?.lost()
+    else if (envelope.t === 'u' && typeof envelope.c === 'object' && envelope.c !== null) this.consumers.delivered(userEvent(userId, envelope.c))
   }
 }

@@ -10,12 +10,8 @@ export const roomChannel = (prefix: string, roomId: number) => `${prefix}room:${
 /** The channel carrying a user's events (their streams). */
 export const userChannel = (prefix: string, userId: string) => `${prefix}user:${userId}`
 
-/** On a user's channel: `c` the change, `o` the instance that published it. */
-export interface UserEnvelope {
-  t: 'u'
-  o: string
-  c: UserChange
-}
+/** On a user's channel: `c` a change, published by instance `o`; or `l`: some of the user's events `o` published were lost. */
+export type UserEnvelope = { t: 'u'; o: string; c: UserChange } | { t: 'l'; o: string }
 
 /** On a room's channel. */
 export type Envelope =
@@ -29,5 +25,10 @@ export type Envelope =
    * `x` the session it skips (the joining one).
    */
   | { t: 'p'; f: string; u: string; v: number; j: boolean; x?: string }
+  /**
+   * The room has committed every version up to `v`: told again by a publisher whose events failed
+   * to reach Redis; receivers read whatever they missed from the store.
+   */
+  | { t: 'v'; v: number }
   /** What the room's sockets must change (events.ts ControlEvent): `k` evict that user (`z` for a ban), `b` blocked, `f` a frame they hear, `v` the room version it made (ordered then). */
   | { t: 'c'; o: string; k?: string; z?: boolean; b?: boolean; f?: string; v?: number }

@@ -6,7 +6,7 @@ import type { MessageRow, RoomChanges } from '../../src/store/store.ts'
 import type { EventSink, RealtimeEvent, UserEvent } from '../../src/realtime/events.ts'
 import { messageEvent } from '../../src/realtime/events.ts'
 import { RedisBroker, type SequencedStore } from '../../src/realtime/redis-broker.ts'
-import { ScriptedRedis } from './scripted-redis.ts'
+import { ScriptedRedis, type Route } from './scripted-redis.ts'
 import { until } from './wait.ts'
 
 // What the broker's unit tests share: a store of sequenced messages, a sink, brokers on a scripted Redis.
@@ -82,7 +82,7 @@ class Sink implements EventSink {
   readonly seqs: number[] = []
   readonly events: string[] = []
   readonly users: UserEvent[] = []
-  /** Messages (`m<seq>`) and evictions (`evict <user>`) in the order they were delivered. */
+  /** Messages (`m<seq>`), evictions (`evict <user>`) and blocked states (`blocked <true|false>`) in the order they were delivered. */
   readonly order: string[] = []
   delivered(event: RealtimeEvent): void {
     if (event.kind === 'message') {
@@ -91,6 +91,7 @@ class Sink implements EventSink {
     } else if (event.kind === 'signal') this.events.push(event.frame)
     else if (event.kind === 'user') this.users.push(event)
     else if (event.evict !== undefined) this.order.push(`evict ${event.evict}`)
+    else if (event.blocked !== undefined) this.order.push(`blocked ${event.blocked}`)
   }
 }
 
@@ -105,7 +106,7 @@ export const waitFor = (condition: () => boolean, timeoutMs = 2000): Promise<tru
 export const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 export const seqOf = (message: string) => (JSON.parse(message) as { m?: { seq: number } }).m?.seq
 /** Routes a room's messages by `fate`; everything else (the brokers' probes) is delivered. */
-export const rooms = (fate: (message: string) => 'deliver' | 'hold' | 'drop') => (channel: string, message: string) => (channel.startsWith('t:room:') ? fate(message) : 'deliver')
+export const rooms = (fate: (message: string) => Route) => (channel: string, message: string) => (channel.startsWith('t:room:') ? fate(message) : 'deliver')
 
 let open: RedisBroker[] = []
 afterEach(async () => {

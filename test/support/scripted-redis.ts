@@ -1,8 +1,12 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import type { ChannelListener, RedisConnection, RedisConnector } from '../../src/realtime/redis-connection.ts'
 
-/** What happens to a published message: delivered, held back until `release`, or lost. */
-export type Route = 'deliver' | 'hold' | 'drop'
+/**
+ * What happens to a published message: delivered, held back until `release`, lost after Redis took
+ * it (`drop`), or lost on the way there, the publisher's call failing (`fail`: its link reset with the
+ * command in flight).
+ */
+export type Route = 'deliver' | 'hold' | 'drop' | 'fail'
 
 /**
  * An in-process stand-in for a Redis server's pub/sub, for tests: the test decides when messages
@@ -82,8 +86,9 @@ export class ScriptedRedis {
 
   /** @internal */
   publish(channel: string, message: string): number {
-    this.published.push({ channel, message })
     const fate = this.route(channel, message)
+    if (fate === 'fail') throw new Error('Connection closed')
+    this.published.push({ channel, message })
     if (fate === 'hold') this.held.push({ channel, message })
     else if (fate === 'deliver') this.deliver(channel, message)
     return this.subscribers(channel)
