@@ -103,6 +103,33 @@ for (const [name, old] of OLD_DATABASES) {
       expect(stats).toMatchObject({ pending: 2, dead: 1 })
     })
 
+    it('should name the lanes a pass would find something in, and only those', async () => {
+      database = await old(beforeCursors)
+      store = await database.open()
+      const all = Array.from({ length: LANES }, (_, lane) => lane)
+      expect(await store.outbox.lanesWithWork(all)).toEqual([])
+      store.outbox.enabled = true
+      await store.outbox.follow(true)
+      // Each room's room.created is an outbox event in the room's lane; a message puts the room behind.
+      const rooms = [(await store.createRoom({ name: '하나', postId: null })).room, (await store.createRoom({ name: '둘', postId: null })).room]
+      const [one, two] = rooms.map((room) => room.id % LANES) as [number, number]
+      expect(await store.outbox.lanesWithWork(all)).toEqual([...new Set([one, two])].sort((x, y) => x - y))
+      for (const lane of [one, two]) {
+        const events = await store.outbox.pendingIn(lane, 10)
+        await store.outbox.delivered({ events: events.map((e) => e.id), rooms: new Map() }, Date.now())
+      }
+      expect(await store.outbox.lanesWithWork(all)).toEqual([])
+      const sent = (await store.appendMessage(message(rooms[1]!.id, '안녕하세요'))).message
+      expect(await store.outbox.lanesWithWork(all)).toEqual([two])
+      // Only the lanes asked about (those this instance holds).
+      expect(await store.outbox.lanesWithWork(all.filter((lane) => lane !== two))).toEqual([])
+      await store.outbox.delivered({ events: [], rooms: new Map([[rooms[1]!.id, sent.id]]) }, Date.now())
+      expect(await store.outbox.lanesWithWork(all)).toEqual([])
+      // An event waiting for its retry still counts: its pass decides when it is due.
+      await store.outbox.messageFailed(sent, JSON.stringify({ messageId: sent.id }), 'HTTP 503', Date.now() + 60_000, Date.now())
+      expect(await store.outbox.lanesWithWork(all)).toEqual([two])
+    })
+
     it('should count pending messages and their age for the metrics', async () => {
       database = await old(beforeCursors)
       store = await database.open()

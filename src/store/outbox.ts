@@ -113,6 +113,8 @@ export interface Outbox {
   pendingIn(lane: number, limit: number): Promise<WebhookEventRow[]>
   /** A lane's rooms with messages whose events are not done yet, by id, after room `afterRoom`. */
   roomsBehind(lane: number, limit: number, afterRoom?: number): Promise<RoomBehind[]>
+  /** Of `lanes`, those with pending events (due or not) or rooms behind: the ones a pass would find something in. */
+  lanesWithWork(lanes: readonly number[]): Promise<number[]>
   /** The receiver took them (rooms: the newest message of each). */
   delivered(done: Deliveries, now: number): Promise<void>
   /** It failed: tried again at `retryAt` (with `data`, what the attempt decided), or dead-lettered when that is null. */

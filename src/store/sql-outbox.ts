@@ -105,6 +105,21 @@ export class SqlOutbox implements Outbox {
     return this.reads.roomsBehind.execute({ lane, limit, afterRoom })
   }
 
+  async lanesWithWork(lanes: readonly number[]): Promise<number[]> {
+    const wanted = lanes.filter((lane) => Number.isSafeInteger(lane) && lane >= 0 && lane < LANES)
+    if (wanted.length === 0) return []
+    const { t } = this.database
+    const e = t.webhookEvents
+    const r = t.rooms
+    // Two probes of the partial indexes per lane, in one statement: a poll of every lane an
+    // instance holds costs one query, not two per lane. The lanes are numbers checked above.
+    const list = sql.raw(wanted.map((lane) => `(${lane})`).join(', '))
+    const rows = await this.database.rows<{ lane: number | string }>(sql`select v.column1 as "lane" from (values ${list}) as v
+      where exists (select 1 from ${e} where ${e.lane} = v.column1 and ${e.status} = 'pending')
+         or exists (select 1 from ${r} where (${r.id} % ${sql.raw(String(LANES))}) = v.column1 and ${this.behind})`)
+    return rows.map((row) => Number(row.lane)).sort((x, y) => x - y)
+  }
+
   async delivered(done: Deliveries, now: number): Promise<void> {
     if (done.events.length === 0 && done.rooms.size === 0) return
     const { t } = this.database

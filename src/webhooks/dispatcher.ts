@@ -53,6 +53,8 @@ export class WebhookDispatcher {
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private lanes = new Set<number>()
   private leasing = false
+  /** Whether the last poll failed: told once, and so is the recovery after it. */
+  private pollFailing = false
 
   constructor(
     private readonly store: Store,
@@ -72,19 +74,31 @@ export class WebhookDispatcher {
   async start(): Promise<void> {
     await this.sender.start()
     this.timers.push(setInterval(() => void this.lease(), Math.min(POLL_MS * 4, this.leaseMs / 3)))
-    this.timers.push(setInterval(() => this.wake(), POLL_MS))
+    this.timers.push(setInterval(() => void this.poll(), POLL_MS))
     this.timers.push(setInterval(() => void this.refreshStats(), STATS_MS))
     this.timers.push(setInterval(() => void this.prune(), PRUNE_MS))
     for (const timer of this.timers) timer.unref()
     void this.refreshStats()
     await this.lease()
-    this.wake()
+    await this.poll()
   }
 
-  /** Looks for due events in every lane this instance holds. */
-  wake(): void {
-    if (this.stopped) return
-    for (const lane of this.lanes) this.pass(lane)
+  /**
+   * Looks for events in the lanes this instance holds (those failed and due again, those another
+   * instance wrote, those of a lane just taken over), with one query for all of them: a pass runs
+   * only in a lane that has some, so an idle server reads nothing more than that query.
+   */
+  private async poll() {
+    if (this.stopped || this.lanes.size === 0) return
+    try {
+      const lanes = await this.store.outbox.lanesWithWork([...this.lanes])
+      if (this.pollFailing) this.logger.info('looking for due webhook events works again')
+      this.pollFailing = false
+      for (const lane of lanes) if (this.lanes.has(lane) && !this.stopped) this.pass(lane)
+    } catch (err) {
+      if (!this.pollFailing) this.logger.warn('looking for due webhook events failed; will retry', { err })
+      this.pollFailing = true
+    }
   }
 
   /**
