@@ -33,6 +33,11 @@ export interface SignalEvent {
   room: number
   frame: string
   except?: string
+  /**
+   * What the frame states the latest value of (a user's read marker, which only moves forward):
+   * a broker may then say it again should it fail to carry it, unless a newer one went out meanwhile.
+   */
+  latest?: string
 }
 
 /**
@@ -97,7 +102,7 @@ export const noticedEvent = (event: MessageEvent, notice: readonly string[] | nu
 export const signalEvent = (room: number, frame: string, except?: string): SignalEvent => (except === undefined ? { kind: 'signal', room, frame } : { kind: 'signal', room, frame, except })
 
 /** A user's read marker moved: to every socket of the room. */
-export const readEvent = (room: number, userId: string, lastReadId: number) => signalEvent(room, encodeReadFrame(userId, lastReadId))
+export const readEvent = (room: number, userId: string, lastReadId: number): SignalEvent => ({ kind: 'signal', room, frame: encodeReadFrame(userId, lastReadId), latest: `read:${userId}` })
 
 /** Someone became a member of a private room. */
 export const memberAddedEvent = (room: number, userId: string) => signalEvent(room, encodeMemberFrame('chat.member.added', userId))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'bun:test'
-import { blockedEvent, evictEvent, signalEvent, userEvent } from './events.ts'
+import { blockedEvent, evictEvent, readEvent, signalEvent, userEvent } from './events.ts'
 import { publishMessages, ROOM, rooms, seqOf, setup, waitFor } from '../../test/support/broker-fixtures.ts'
 import type { ScriptedRedis } from '../../test/support/scripted-redis.ts'
 
@@ -281,6 +281,27 @@ describe('events whose publish failed (the link reset with them in flight)', () 
     await waitFor(() => sink.order.length === 2)
     await Bun.sleep(1200)
     expect(sink.order).toEqual(['blocked true', 'blocked false'])
+  })
+
+  it('should tell a read marker again, the latest of each user only', async () => {
+    const { redis, sink, a, b } = await setup()
+    await a.watch(ROOM)
+    const markers = () => sink.events.map((frame) => JSON.parse(frame) as { user_id: string; last_read_id: number }).map((f) => `${f.user_id} ${f.last_read_id}`)
+    // Alice's marker at 5 fails to reach Redis, hers at 7 then does: 5 is never told. Bob's at 3 is.
+    redis.route = rooms(() => 'fail')
+    b.publish(readEvent(ROOM, 'alice', 5))
+    b.publish(readEvent(ROOM, 'bob', 3))
+    redis.route = () => 'deliver'
+    b.publish(readEvent(ROOM, 'alice', 7))
+    await waitFor(() => sink.events.length === 2)
+    await Bun.sleep(600)
+    expect(markers()).toEqual(['alice 7', 'bob 3'])
+    // Typing is not told again.
+    redis.route = rooms(() => 'fail')
+    b.publish(signalEvent(ROOM, 'typing'))
+    redis.route = () => 'deliver'
+    await Bun.sleep(600)
+    expect(sink.events).toHaveLength(2)
   })
 
   it("should tell the instances watching a user that the user's events were lost, and not itself", async () => {

@@ -48,8 +48,9 @@ const RETELL_MS = 250
  * flight) would never reach the other instances, and a room whose last messages were lost would
  * stay behind there until something newer came, which may be never. So the publisher tells again,
  * once Redis takes commands, in forms that cannot mislead when they arrive late or twice: a room's
- * highest version committed (receivers read what they missed from the store), a direct room's
- * latest blocked state, and that a user's events were lost (their streams start over).
+ * highest version committed (receivers read what they missed from the store), the latest of a
+ * room's states (a direct room's blocked state, a user's read marker), and that a user's events
+ * were lost (their streams start over). Member changes and typing are not told again.
  */
 export class RedisBroker implements Broker {
   private readonly rooms = new Map<number, RoomStream>()
@@ -63,8 +64,8 @@ export class RedisBroker implements Broker {
   private readonly untold = {
     /** By room, the highest version whose event failed. */
     versions: new Map<number, number>(),
-    /** By direct room, its latest blocked state while it is on its way (`owed` once it failed). */
-    blocked: new Map<number, { envelope: Envelope; owed: boolean }>(),
+    /** By room and state (`blocked`, a user's read marker), its latest value while it is on its way (`owed` once it failed). */
+    latest: new Map<string, { roomId: number; envelope: Envelope; owed: boolean }>(),
     users: new Set<string>(),
   }
   private retellTimer: Timer | null = null
@@ -128,10 +129,12 @@ export class RedisBroker implements Broker {
         ...(event.frame === undefined ? {} : { f: event.frame }),
         ...(event.version === undefined ? {} : { v: event.version }),
       }
-      return event.blocked === undefined ? this.send(event.room, envelope, event.version) : this.sendBlocked(event.room, envelope)
+      return event.blocked === undefined ? this.send(event.room, envelope, event.version) : this.sendLatest(event.room, 'blocked', envelope)
     }
     this.consumers.delivered(event)
-    this.send(event.room, event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except })
+    const envelope: Envelope = event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except }
+    if (event.latest === undefined) this.send(event.room, envelope)
+    else this.sendLatest(event.room, event.latest, envelope)
   }
 
   watch(roomId: number): Promise<void> {
@@ -266,17 +269,18 @@ export class RedisBroker implements Broker {
     })
   }
 
-  /** A direct room's blocked state: should it fail, it is told again unless a newer one went out meanwhile. */
-  private sendBlocked(roomId: number, envelope: Envelope) {
-    const entry = { envelope, owed: false }
-    this.untold.blocked.set(roomId, entry)
+  /** The latest value of one of the room's states (`state`): should it fail, it is told again unless a newer one went out meanwhile. */
+  private sendLatest(roomId: number, state: string, envelope: Envelope) {
+    const key = `${roomId} ${state}`
+    const entry = { roomId, envelope, owed: false }
+    this.untold.latest.set(key, entry)
     this.pub.publish(roomChannel(this.prefix, roomId), JSON.stringify(envelope)).then(
       () => {
-        if (this.untold.blocked.get(roomId) === entry) this.untold.blocked.delete(roomId)
+        if (this.untold.latest.get(key) === entry) this.untold.latest.delete(key)
       },
       (err) => {
         this.logger.warn('redis publish failed', { room: roomId, err })
-        if (this.untold.blocked.get(roomId) !== entry) return
+        if (this.untold.latest.get(key) !== entry) return
         entry.owed = true
         this.retellSoon()
       },
@@ -302,10 +306,10 @@ export class RedisBroker implements Broker {
     this.retellTimer = null
     if (this.closing) return
     if (!this.pub.connected) return this.retellSoon()
-    const { versions, blocked, users } = this.untold
+    const { versions, latest, users } = this.untold
     for (const [roomId, version] of versions) this.send(roomId, { t: 'v', v: version }, version)
     versions.clear()
-    for (const [roomId, { envelope, owed }] of blocked) if (owed) this.sendBlocked(roomId, envelope)
+    for (const [key, { roomId, envelope, owed }] of latest) if (owed) this.sendLatest(roomId, key.slice(key.indexOf(' ') + 1), envelope)
     for (const userId of users) this.sendUser(userId, { t: 'l', o: this.instance })
     users.clear()
   }
