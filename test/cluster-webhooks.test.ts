@@ -182,10 +182,13 @@ describe('webhook batches across three instances', () => {
     const lane = roomId % LANES
     await until(async () => eventsOf(await receiver.received()).some(({ event }) => event.type === 'room.created'), { what: 'the room.created event' })
     const from = (await receiver.received()).length
-    // The next POST is answered after a second, so the messages stored meanwhile gather into the one after it, held unanswered.
-    await receiver.script([{ delayMs: 1000 }, { delayMs: 30_000 }], { delayMs: 20 })
-    const sent: number[] = []
-    for (let i = 0; i < 15; i++) sent.push(await say(i % 3, roomId, `b${i}`))
+    // The next POST is answered after two seconds: the messages stored once it is under way gather
+    // into the one after it, held unanswered (sent only once the first POST came, so that they
+    // cannot all go in the first however late its pass begins).
+    await receiver.script([{ delayMs: 2000 }, { delayMs: 30_000 }], { delayMs: 20 })
+    const sent: number[] = [await say(0, roomId, 'b0')]
+    await until(async () => (await receiver.received(from)).length > 0, { timeoutMs: 15_000, what: 'the first batch' })
+    for (let i = 1; i < 15; i++) sent.push(await say(i % 3, roomId, `b${i}`))
     const held = await until(async () => (await receiver.received(from))[1] ?? false, { timeoutMs: 15_000, what: 'the held batch' })
     const laneOwner = async () => ((await sql`select owner from webhook_lanes where lane = ${lane}`) as { owner: string | null }[])[0]!.owner ?? ''
     const killed = dispatchers.indexOf(await laneOwner())
