@@ -1,3 +1,4 @@
+import { ManualClock } from '../clock.ts'
 import { describe, expect, it } from 'bun:test'
 import { blockedEvent, evictEvent, readEvent, signalEvent, userEvent } from './events.ts'
 import { publishMessages, ROOM, rooms, seqOf, setup, waitFor } from '../../test/support/broker-fixtures.ts'
@@ -236,41 +237,50 @@ describe("a user's events", () => {
 
 describe('events whose publish failed (the link reset with them in flight)', () => {
   const read = { type: 'read' as const, room: 1, lastReadId: 5, unreadCount: 2, countedUpTo: 7 }
+  /** Brokers on a clock the test moves: what failed is told again 250 ms later, or at each 250 ms until it goes through. */
+  async function onManualClock() {
+    const clock = new ManualClock()
+    return { clock, ...(await setup({ intervalMs: 1000, deadlineMs: 3500 }, clock)) }
+  }
 
   it("should tell the other instances the room's version once Redis takes it, so that a room's last messages are not lost to them", async () => {
-    const { redis, store, sink, a, b } = await setup()
+    const { clock, redis, store, sink, a, b } = await onManualClock()
     await a.watch(ROOM)
     publishMessages(b, store.commit(ROOM, 1))
     await waitFor(() => sink.seqs.length === 1)
     // The last two messages of the room never reach Redis, and nothing is sent after them.
     redis.route = rooms(() => 'fail')
     publishMessages(b, store.commit(ROOM, 2))
-    await Bun.sleep(50)
+    await clock.advance(249)
     expect(sink.seqs).toEqual([1])
     redis.route = () => 'deliver'
+    await clock.advance(1)
     await waitFor(() => sink.seqs.length === 3)
     expect(sink.seqs).toEqual([1, 2, 3])
     expect(store.reads).toContainEqual([2, 3])
   })
 
   it('should tell a removal whose publish failed, read back from the store', async () => {
-    const { redis, store, sink, a, b } = await setup()
+    const { clock, redis, store, sink, a, b } = await onManualClock()
     await a.watch(ROOM)
     redis.route = rooms((message) => (message.includes('"t":"c"') ? 'fail' : 'deliver'))
     b.publish(evictEvent(ROOM, 'removed-user', store.remove(ROOM, 'removed-user')))
-    await Bun.sleep(50)
+    await clock.advance(100)
+    expect(sink.order).toEqual([])
     redis.route = () => 'deliver'
+    await clock.advance(150)
     await waitFor(() => sink.order.length === 1)
     expect(sink.order).toEqual(['evict removed-user'])
   })
 
   it("should tell a direct room's latest blocked state, never an older one after a newer", async () => {
-    const { redis, sink, a, b } = await setup()
+    const { clock, redis, sink, a, b } = await onManualClock()
     await a.watch(ROOM)
     redis.route = rooms(() => 'fail')
     b.publish(blockedEvent(ROOM, true))
-    await Bun.sleep(20)
+    await clock.advance(100)
     redis.route = () => 'deliver'
+    await clock.advance(150)
     await waitFor(() => sink.order.length === 1)
     expect(sink.order).toEqual(['blocked true'])
     // Blocked fails to reach Redis, then unblocked does: only the unblock is told, once.
@@ -279,12 +289,12 @@ describe('events whose publish failed (the link reset with them in flight)', () 
     redis.route = () => 'deliver'
     b.publish(blockedEvent(ROOM, false))
     await waitFor(() => sink.order.length === 2)
-    await Bun.sleep(1200)
+    await clock.advance(1000)
     expect(sink.order).toEqual(['blocked true', 'blocked false'])
   })
 
   it('should tell a read marker again, the latest of each user only', async () => {
-    const { redis, sink, a, b } = await setup()
+    const { clock, redis, sink, a, b } = await onManualClock()
     await a.watch(ROOM)
     const markers = () => sink.events.map((frame) => JSON.parse(frame) as { user_id: string; last_read_id: number }).map((f) => `${f.user_id} ${f.last_read_id}`)
     // Alice's marker at 5 fails to reach Redis, hers at 7 then does: 5 is never told. Bob's at 3 is.
@@ -293,19 +303,19 @@ describe('events whose publish failed (the link reset with them in flight)', () 
     b.publish(readEvent(ROOM, 'bob', 3))
     redis.route = () => 'deliver'
     b.publish(readEvent(ROOM, 'alice', 7))
+    await clock.advance(1000)
     await waitFor(() => sink.events.length === 2)
-    await Bun.sleep(600)
     expect(markers()).toEqual(['alice 7', 'bob 3'])
     // Typing is not told again.
     redis.route = rooms(() => 'fail')
     b.publish(signalEvent(ROOM, 'typing'))
     redis.route = () => 'deliver'
-    await Bun.sleep(600)
+    await clock.advance(1000)
     expect(sink.events).toHaveLength(2)
   })
 
   it("should tell the instances watching a user that the user's events were lost, and not itself", async () => {
-    const { redis, a, b } = await setup()
+    const { clock, redis, a, b } = await onManualClock()
     let lostOnA = 0
     let lostOnB = 0
     await a.watchUser('u3', () => lostOnA++)
@@ -313,19 +323,22 @@ describe('events whose publish failed (the link reset with them in flight)', () 
     let failures = 1
     redis.route = (channel) => (channel.startsWith('t:user:') && failures-- > 0 ? 'fail' : 'deliver')
     b.publish(userEvent('u3', read))
+    await clock.advance(250)
     await waitFor(() => lostOnA === 1)
-    await Bun.sleep(50)
-    expect(lostOnB).toBe(0)
+    await clock.advance(1000)
+    expect([lostOnA, lostOnB]).toEqual([1, 0])
   })
 
   it('should keep trying while its tellings fail too, and tell once Redis takes them', async () => {
-    const { redis, store, sink, a, b } = await setup()
+    const { clock, redis, store, sink, a, b } = await onManualClock()
     await a.watch(ROOM)
     redis.route = rooms(() => 'fail')
     publishMessages(b, store.commit(ROOM, 1))
-    await Bun.sleep(1200)
+    await clock.advance(1200)
     expect(sink.seqs).toEqual([])
+    expect(redis.published.filter((p) => p.channel === `t:room:${ROOM}`)).toEqual([])
     redis.route = () => 'deliver'
+    await clock.advance(250)
     await waitFor(() => sink.seqs.length === 1)
     expect(sink.seqs).toEqual([1])
   })
