@@ -65,7 +65,7 @@ export class RedisBroker implements Broker {
     /** By room, the highest version whose event failed. */
     versions: new Map<number, number>(),
     /** By room and state (`blocked`, a user's read marker), its latest value while it is on its way (`owed` once it failed). */
-    latest: new Map<string, { roomId: number; envelope: Envelope; owed: boolean }>(),
+    latest: new Map<string, { roomId: number; state: string; envelope: Envelope; owed: boolean }>(),
     users: new Set<string>(),
   }
   private retellTimer: Timer | null = null
@@ -272,7 +272,7 @@ export class RedisBroker implements Broker {
   /** The latest value of one of the room's states (`state`): should it fail, it is told again unless a newer one went out meanwhile. */
   private sendLatest(roomId: number, state: string, envelope: Envelope) {
     const key = `${roomId} ${state}`
-    const entry = { roomId, envelope, owed: false }
+    const entry = { roomId, state, envelope, owed: false }
     this.untold.latest.set(key, entry)
     this.pub.publish(roomChannel(this.prefix, roomId), JSON.stringify(envelope)).then(
       () => {
@@ -309,7 +309,7 @@ export class RedisBroker implements Broker {
     const { versions, latest, users } = this.untold
     for (const [roomId, version] of versions) this.send(roomId, { t: 'v', v: version }, version)
     versions.clear()
-    for (const [key, { roomId, envelope, owed }] of latest) if (owed) this.sendLatest(roomId, key.slice(key.indexOf(' ') + 1), envelope)
+    for (const { roomId, state, envelope, owed } of latest.values()) if (owed) this.sendLatest(roomId, state, envelope)
     for (const userId of users) this.sendUser(userId, { t: 'l', o: this.instance })
     users.clear()
   }

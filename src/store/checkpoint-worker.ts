@@ -25,9 +25,11 @@ const MAX_GAP_MS = 1000
 let db: Database | null = null
 let timer: ReturnType<typeof setInterval> | null = null
 let scheduled: ReturnType<typeof setTimeout> | null = null
-/** When the last pass ran, the WAL's length then (in pages), and how long the next one waits after it. */
+/** When the last pass ran. */
 let lastPassAt = 0
+/** The WAL's length at the last pass, in pages. */
 let lastLog = 0
+/** How long the next pass waits after the last. */
 let gapMs = MIN_GAP_MS
 /** Whether the last pass failed: a failure is told once, and so is the recovery after it. */
 let failing = false

@@ -25,10 +25,10 @@ export type CheckpointerReply = { kind: 'started' } | { kind: 'failed'; error: s
  * which held every message of the next turns for milliseconds: under the fan-out load, WAL pages
  * came at about 85 MB a second and checkpoints were what the p99 was made of. Here a worker thread,
  * with its own connection, makes passive passes (they never wait for the server nor make it wait)
- * as the server writes, about one per 100 pages written and at most one per 10 ms; the server's connection checkpoints only past BACKSTOP_PAGES, copying what
- * the worker had not yet. Durability is unchanged (synchronous=NORMAL either way). When the worker
- * cannot run (it failed to start or stopped), the server checkpoints by itself as SQLite does by
- * default, and says so once.
+ * as the server writes, about one per 100 pages written and at most one per 10 ms; the server's
+ * connection checkpoints only past BACKSTOP_PAGES, copying what the worker had not yet. Durability
+ * is unchanged (synchronous=NORMAL either way). When the worker cannot run (it failed to start or
+ * stopped), the server checkpoints by itself as SQLite does by default, and says so once.
  *
  * The worker starts at the first write: a command that only reads, or a server nobody writes to,
  * starts no thread.

@@ -17,8 +17,6 @@ export class SqlOutbox implements Outbox {
     const { db, t } = database
     const p = sql.placeholder
     const events = t.webhookEvents
-    // The lane expression as the rooms' index has it, so that the index serves it.
-    const roomLane = sql`(${t.rooms.id} % ${sql.raw(String(LANES))})`
     this.reads = {
       pending: db
         .select()
@@ -30,7 +28,7 @@ export class SqlOutbox implements Outbox {
       roomsBehind: db
         .select({ roomId: t.rooms.id, after: t.rooms.webhookMessageId, newest: t.rooms.lastMessageId, version: t.rooms.version })
         .from(t.rooms)
-        .where(and(sql`${roomLane} = ${p('lane')}`, this.behind, gt(t.rooms.id, p('afterRoom'))))
+        .where(and(sql`${this.roomLane} = ${p('lane')}`, this.behind, gt(t.rooms.id, p('afterRoom'))))
         .orderBy(asc(t.rooms.id))
         .limit(p('limit'))
         .prepare(),
@@ -43,6 +41,11 @@ export class SqlOutbox implements Outbox {
           .where(and(eq(t.rooms.id, p('room')), lt(t.rooms.webhookMessageId, p('message')))),
       'run',
     )
+  }
+
+  /** A room's lane, as the rooms' `rooms_webhook_behind` index has it, so that the index serves it. */
+  private get roomLane() {
+    return sql`(${this.database.t.rooms.id} % ${sql.raw(String(LANES))})`
   }
 
   /** The rooms whose messages are not all sent (the predicate of the rooms' `rooms_webhook_behind` index). */
@@ -116,7 +119,7 @@ export class SqlOutbox implements Outbox {
     const list = sql.raw(wanted.map((lane) => `(${lane})`).join(', '))
     const rows = await this.database.rows<{ lane: number | string }>(sql`select v.column1 as "lane" from (values ${list}) as v
       where exists (select 1 from ${e} where ${e.lane} = v.column1 and ${e.status} = 'pending')
-         or exists (select 1 from ${r} where (${r.id} % ${sql.raw(String(LANES))}) = v.column1 and ${this.behind})`)
+         or exists (select 1 from ${r} where ${this.roomLane} = v.column1 and ${this.behind})`)
     return rows.map((row) => Number(row.lane)).sort((x, y) => x - y)
   }
 

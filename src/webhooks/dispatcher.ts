@@ -55,6 +55,8 @@ export class WebhookDispatcher {
   private leasing = false
   /** Whether the last poll failed: told once, and so is the recovery after it. */
   private pollFailing = false
+  /** A poll is under way: the next waits for it (a slow database gets one query at a time). */
+  private polling = false
 
   constructor(
     private readonly store: Store,
@@ -89,7 +91,8 @@ export class WebhookDispatcher {
    * only in a lane that has some, so an idle server reads nothing more than that query.
    */
   private async poll() {
-    if (this.stopped || this.lanes.size === 0) return
+    if (this.stopped || this.polling || this.lanes.size === 0) return
+    this.polling = true
     try {
       const lanes = await this.store.outbox.lanesWithWork([...this.lanes])
       if (this.pollFailing) this.logger.info('looking for due webhook events works again')
@@ -98,6 +101,8 @@ export class WebhookDispatcher {
     } catch (err) {
       if (!this.pollFailing) this.logger.warn('looking for due webhook events failed; will retry', { err })
       this.pollFailing = true
+    } finally {
+      this.polling = false
     }
   }
 
