@@ -188,6 +188,11 @@ export const configSchema = z.object({
     .max(1000)
     .default(1)
     .describe("Events per webhook POST: 1 sends each event as its own JSON object; more sends up to that many as one JSON array (in order per room, one signature over the array; receivers still dedupe by each event's id)"),
+  WEBHOOK_POLL_MS: positiveInt
+    .min(50)
+    .max(600_000)
+    .default(500)
+    .describe('How often each instance looks for webhook events nothing announced: retries come due, events of rooms, members and reports, nudges lost. A message (or its change) stored on any instance is sent at once'),
   WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
   WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
   WEBHOOK_MAX_AGE: positiveInt

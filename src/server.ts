@@ -132,7 +132,7 @@ async function build(config: Config, logger: Logger, clock: Clock, release: () =
   // Webhooks: the store writes events beside what they report; one dispatcher per instance sends them.
   let webhooks: WebhookDispatcher | undefined
   if (webhooksOn && config.WEBHOOK_URL && config.WEBHOOK_SECRET) {
-    const dispatcher = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger, running.files.links)
+    const dispatcher = new WebhookDispatcher(store, running.presence, { ...config, WEBHOOK_URL: config.WEBHOOK_URL, WEBHOOK_SECRET: config.WEBHOOK_SECRET }, metrics, logger, running.files.links, running.broker)
     webhooks = dispatcher
     // A message committed here is looked at now rather than at the next look for due events.
     running.consumers.connectWebhooks(dispatcher)

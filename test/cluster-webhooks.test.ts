@@ -234,3 +234,37 @@ describe('webhook batches across three instances', () => {
     })
   }, 120_000)
 })
+
+describe('webhooks of messages stored where their lane is not held', () => {
+  // Polls a minute apart: within the test's time, a message reaches the receiver only if the
+  // instance that stored it holds its lane or nudged the instance that does.
+  beforeAll(() => startThree({ WEBHOOK_POLL_MS: '60000' }), 60_000)
+  afterAll(stopAll)
+
+  it('should send them at once, the instance holding the lane nudged over Redis', async () => {
+    const sql = new Bun.SQL(db.url)
+    try {
+      await until(
+        async () => {
+          const rows = await owners(sql)
+          return rows.length === 3 && rows.reduce((n, r) => n + r.lanes, 0) === LANES && rows.every((r) => r.lanes <= Math.ceil(LANES / 3))
+        },
+        { timeoutMs: 30_000, what: 'the lanes spread over the three instances' },
+      )
+    } finally {
+      await sql.close()
+    }
+    // Six rooms, a message in each from each instance: two in three are stored where their lane is not held.
+    const rooms: number[] = []
+    for (let i = 0; i < 6; i++) rooms.push(await room(i % 3, `방 ${i}`))
+    const sent: number[] = []
+    for (const roomId of rooms) for (let i = 0; i < 3; i++) sent.push(await say(i, roomId, `${i}번 인스턴스에서 보낸 메시지`))
+    await until(
+      async () => {
+        const ids = new Set(messagesOf(await receiver.received(), rooms).map((r) => parse(r).data.message!.id))
+        return sent.every((id) => ids.has(id))
+      },
+      { timeoutMs: 15_000, what: 'every message, long before the next poll' },
+    )
+  }, 90_000)
+})

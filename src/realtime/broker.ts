@@ -10,6 +10,11 @@ export interface Broker {
   readonly available: boolean
   /** An event for the room's (or the user's) sockets, on every instance (this one included). */
   publish(event: RealtimeEvent): void
+  /**
+   * Tells every instance (this one too) that events wait in these webhook lanes: the one holding a
+   * lane looks at it now rather than at its next poll. Best effort: a nudge lost is the poll's.
+   */
+  nudge(lanes: readonly number[]): void
   /** This instance has a socket in the room; resolves once the room's live events flow here. */
   watch(roomId: number): Promise<void>
   /** This instance's last socket in the room closed. */
@@ -39,6 +44,10 @@ export class LocalBroker implements Broker {
 
   publish(event: RealtimeEvent): void {
     this.consumers.delivered(event)
+  }
+
+  nudge(lanes: readonly number[]): void {
+    this.consumers.nudged(lanes)
   }
 
   async watch(): Promise<void> {}

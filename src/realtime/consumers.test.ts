@@ -19,20 +19,22 @@ describe('EventConsumers', () => {
     expect(streams).toEqual(events)
   })
 
-  it('should tell the webhooks of each committed message, and never of a delivered one', () => {
+  it('should tell the webhooks of each committed message and each nudge, and never of a delivered message', () => {
     const consumers = new EventConsumers()
-    const woken: number[] = []
-    consumers.connectWebhooks({ committed: (message) => woken.push(message.roomId) })
+    const woken: string[] = []
+    consumers.connectWebhooks({ committed: (message) => woken.push(`room ${message.roomId}`), nudged: (lanes) => woken.push(`lanes ${lanes.join(',')}`) })
     consumers.delivered(messageEvent(row(1, 7)))
     expect(woken).toEqual([])
     consumers.committed(row(2, 9))
-    expect(woken).toEqual([9])
+    consumers.nudged([3, 41])
+    expect(woken).toEqual(['room 9', 'lanes 3,41'])
   })
 
   it('should consume nothing before a consumer is connected, and refuse a second one of a kind', () => {
     const consumers = new EventConsumers()
     expect(() => consumers.committed(row(1, 1))).not.toThrow()
-    consumers.connectWebhooks({ committed() {} })
-    expect(() => consumers.connectWebhooks({ committed() {} })).toThrow('webhooks')
+    expect(() => consumers.nudged([1])).not.toThrow()
+    consumers.connectWebhooks({ committed() {}, nudged() {} })
+    expect(() => consumers.connectWebhooks({ committed() {}, nudged() {} })).toThrow('webhooks')
   })
 })

@@ -11,13 +11,14 @@ interface UserStreams {
   deliver(event: RealtimeEvent): void
 }
 
-/** The webhook dispatcher, told of each message committed here. */
+/** The webhook dispatcher, told of each message committed here and of lanes where events wait. */
 interface Webhooks {
   committed(message: MessageRow): void
+  nudged(lanes: readonly number[]): void
 }
 
 /** Consumes nothing: what a kind of consumer is until it is connected. */
-const nobody = { deliver() {}, committed() {} }
+const nobody = { deliver() {}, committed() {}, nudged() {} }
 
 /**
  * Everything on this instance that consumes events, by name: the one place that says where an
@@ -29,7 +30,8 @@ const nobody = { deliver() {}, committed() {} }
  * - `committed`: a message this instance stored (or changed) has committed (before it is
  *   published). The webhook dispatcher looks at the room's lane at once, instead of at its next
  *   poll, whether or not any socket here watches the room, and keeps the message to send it from
- *   memory.
+ *   memory. A lane held by another instance is nudged through the broker instead.
+ * - `nudged`: the broker carried such a nudge here; the dispatcher looks at the lanes it holds.
  *
  * Each consumer is connected once, while the instance is wired (realtime/index.ts, app.ts,
  * server.ts); until then it consumes nothing. A new kind of consumer is a new named field here.
@@ -64,6 +66,11 @@ export class EventConsumers implements EventSink {
   /** What the message service calls once a message it stored has committed. */
   committed(message: MessageRow): void {
     this.webhooks.committed(message)
+  }
+
+  /** What the broker calls when an instance nudged webhook lanes. */
+  nudged(lanes: readonly number[]): void {
+    this.webhooks.nudged(lanes)
   }
 
   private once(name: string): void {

@@ -92,6 +92,8 @@ export type RealtimeEvent = RoomEvent | UserEvent
 /** Where a broker hands the events of the rooms and users this instance has sockets for (EventConsumers). */
 export interface EventSink {
   delivered(event: RealtimeEvent): void
+  /** Events wait in these webhook lanes (stored on some instance): the instance holding one looks at it now. */
+  nudged(lanes: readonly number[]): void
 }
 
 export const messageEvent = (message: MessageRow, change?: MadeChange): MessageEvent => (change ? { kind: 'message', room: message.roomId, message, change } : { kind: 'message', room: message.roomId, message })

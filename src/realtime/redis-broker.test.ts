@@ -343,3 +343,36 @@ describe('events whose publish failed (the link reset with them in flight)', () 
     expect(sink.seqs).toEqual([1])
   })
 })
+
+describe('webhook nudges', () => {
+  it('should carry a nudge to every instance, its own once, whatever rooms they watch', async () => {
+    const { sink, bSink, b } = await setup()
+    b.nudge([3, 41])
+    await waitFor(() => sink.nudges.length === 1)
+    await Bun.sleep(20)
+    expect(sink.nudges).toEqual([[3, 41]])
+    expect(bSink.nudges).toEqual([[3, 41]])
+  })
+
+  it('should ignore a nudge it cannot read, and lanes that are not numbers', async () => {
+    const { redis, sink, b } = await setup()
+    const stranger = redis.connector()
+    await stranger.connect()
+    for (const raw of ['not json', '{"o":"x","l":"3"}', '{"o":"x"}', '{"o":"x","l":[2.5,"7",null,9]}']) await stranger.publish('t:webhook-lanes', raw)
+    b.nudge([12])
+    await waitFor(() => sink.nudges.length === 2)
+    expect(sink.nudges).toEqual([[9], [12]])
+    stranger.close()
+  })
+
+  it('should hear nudges again once its subscription is rebuilt after Redis restarted', async () => {
+    const { redis, sink, b } = await setup()
+    redis.stop()
+    redis.start()
+    // Until it is resubscribed a nudge is lost (the next poll finds its events); after, it arrives.
+    await waitFor(() => redis.subscribers('t:webhook-lanes') === 2, 5000)
+    b.nudge([5])
+    await waitFor(() => sink.nudges.length === 1)
+    expect(sink.nudges).toEqual([[5]])
+  })
+})

@@ -7,7 +7,7 @@ import { presenceSignal } from './presence.ts'
 import { redisConnector, type ChannelListener, type RedisConnection, type RedisConnector } from './redis-connection.ts'
 import { readRoomPresence } from './redis-presence.ts'
 import { PROBE_TIMING, RedisSubscriber, type ProbeTiming } from './redis-subscriber.ts'
-import { roomChannel, userChannel, type Envelope, type UserEnvelope } from './redis-wire.ts'
+import { lanesChannel, roomChannel, userChannel, type Envelope, type LanesEnvelope, type UserEnvelope } from './redis-wire.ts'
 import { RoomOrder, type SequencedStore } from './room-order.ts'
 
 export type { SequencedStore }
@@ -58,7 +58,7 @@ export class RedisBroker implements Broker {
   private readonly users = new Map<string, { listener: ChannelListener; lost: () => void }>()
   private readonly instance = crypto.randomUUID()
   private closing = false
-  private consumers: EventSink = { delivered() {} }
+  private consumers: EventSink = { delivered() {}, nudged() {} }
   private subscriber!: RedisSubscriber
   /** What failed to reach Redis, to tell again (see the class's comment). */
   private readonly untold = {
@@ -92,6 +92,13 @@ export class RedisBroker implements Broker {
       broker.subscriber = await RedisSubscriber.open(connector, pub, `${prefix}probe:${broker.instance}`, logger, timing, () => broker.catchUpAll(), clock)
     } catch (err) {
       pub.close()
+      throw err
+    }
+    try {
+      // Every instance hears the webhook nudges (one channel); one that sends no webhooks ignores them.
+      await broker.subscriber.listen(lanesChannel(prefix), (raw) => broker.receiveNudge(raw))
+    } catch (err) {
+      await broker.close()
       throw err
     }
     return broker
@@ -135,6 +142,13 @@ export class RedisBroker implements Broker {
     const envelope: Envelope = event.except === undefined ? { t: 'e', f: event.frame, o: this.instance } : { t: 'e', f: event.frame, o: this.instance, x: event.except }
     if (event.latest === undefined) this.send(event.room, envelope)
     else this.sendLatest(event.room, event.latest, envelope)
+  }
+
+  nudge(lanes: readonly number[]): void {
+    this.consumers.nudged(lanes)
+    const envelope: LanesEnvelope = { o: this.instance, l: [...lanes] }
+    // Not told again: the lanes' owner finds the events at its next poll anyway.
+    this.pub.publish(lanesChannel(this.prefix), JSON.stringify(envelope)).catch((err) => this.logger.debug('a webhook nudge was not published', { err }))
   }
 
   watch(roomId: number): Promise<void> {
@@ -358,6 +372,17 @@ export class RedisBroker implements Broker {
     const order = event.version === undefined ? undefined : this.rooms.get(event.room)?.order
     if (order?.accept(event as ControlEvent & { version: number })) return
     this.consumers.delivered(event)
+  }
+
+  private receiveNudge(raw: string) {
+    let envelope: LanesEnvelope
+    try {
+      envelope = JSON.parse(raw) as LanesEnvelope
+    } catch {
+      return this.logger.warn('unreadable webhook nudge')
+    }
+    if (envelope.o === this.instance || !Array.isArray(envelope.l)) return
+    this.consumers.nudged(envelope.l.filter((lane) => Number.isSafeInteger(lane)))
   }
 
   private receiveUser(userId: string, raw: string) {

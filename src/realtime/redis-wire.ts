@@ -10,6 +10,10 @@ export const roomChannel = (prefix: string, roomId: number) => `${prefix}room:${
 /** The channel carrying a user's events (their streams). */
 export const userChannel = (prefix: string, userId: string) => `${prefix}user:${userId}`
 
+/** The channel every instance listens to for nudges: events wait in these webhook lanes (`l`), stored by instance `o`. */
+export const lanesChannel = (prefix: string) => `${prefix}webhook-lanes`
+export type LanesEnvelope = { o: string; l: number[] }
+
 /** On a user's channel: `c` a change, published by instance `o`; or `l`: some of the user's events `o` published were lost. */
 export type UserEnvelope = { t: 'u'; o: string; c: UserChange } | { t: 'l'; o: string }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
+import type { Broker } from '../realtime/broker.ts'
 import type { Presence } from '../realtime/presence.ts'
 import type { AttachmentLinks } from '../realtime/codec.ts'
 import type { MessageRow, Store } from '../store/store.ts'
@@ -13,8 +14,10 @@ import { WebhookSender } from './sender.ts'
 /** A lane released for another instance that none took within this is taken back (no other instance sends webhooks). */
 const ORPHAN_MS = 10_000
 
-/** How often due events are looked for when nothing wakes the dispatcher sooner. */
-const POLL_MS = 500
+/** Lanes held elsewhere where messages committed here wait are nudged together, at most this often. */
+const NUDGE_MS = 20
+/** How often the lanes' leases are renewed (and this instance's share taken), at most. */
+const LEASE_RENEW_MS = 2000
 /** How often the pending count and the oldest pending age are refreshed for the metrics. */
 const STATS_MS = 5000
 /** Delivered events are forgotten after a day (dead letters are kept until re-queued). */
@@ -57,6 +60,10 @@ export class WebhookDispatcher {
   private pollFailing = false
   /** A poll is under way: the next waits for it (a slow database gets one query at a time). */
   private polling = false
+  private readonly pollMs: number
+  /** Lanes held elsewhere with messages committed here since the last nudge, and the nudge's timer. */
+  private readonly toNudge = new Set<number>()
+  private nudgeTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(
     private readonly store: Store,
@@ -66,8 +73,11 @@ export class WebhookDispatcher {
     private readonly logger: Logger,
     /** Signs the URLs of messages' attachments (fresh at each attempt). */
     links: AttachmentLinks,
+    /** Nudges the instances holding lanes where messages committed here wait. */
+    private readonly broker: Pick<Broker, 'nudge'>,
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
+    this.pollMs = config.WEBHOOK_POLL_MS
     this.sender = new WebhookSender(store, presence, config, metrics, logger, links)
     this.fromMemory = metrics.webhookMessageReads.labels('memory')
     this.fromDatabase = metrics.webhookMessageReads.labels('database')
@@ -75,29 +85,28 @@ export class WebhookDispatcher {
 
   async start(): Promise<void> {
     await this.sender.start()
-    this.timers.push(setInterval(() => void this.lease(), Math.min(POLL_MS * 4, this.leaseMs / 3)))
-    this.timers.push(setInterval(() => void this.poll(), POLL_MS))
+    this.timers.push(setInterval(() => void this.lease(), Math.min(LEASE_RENEW_MS, this.leaseMs / 3)))
+    this.timers.push(setInterval(() => void this.poll(), this.pollMs))
     this.timers.push(setInterval(() => void this.refreshStats(), STATS_MS))
     this.timers.push(setInterval(() => void this.prune(), PRUNE_MS))
     for (const timer of this.timers) timer.unref()
     void this.refreshStats()
+    // The first lease looks at every lane it takes.
     await this.lease()
-    await this.poll()
   }
 
   /**
    * Looks for events in the lanes this instance holds (those failed and due again, those another
-   * instance wrote, those of a lane just taken over), with one query for all of them: a pass runs
-   * only in a lane that has some, so an idle server reads nothing more than that query.
+   * instance wrote and no nudge announced), with one query for all of them: a pass runs only in a
+   * lane that has some, so an idle server reads nothing more than that query.
    */
   private async poll() {
     if (this.stopped || this.polling || this.lanes.size === 0) return
     this.polling = true
     try {
-      const lanes = await this.store.outbox.lanesWithWork([...this.lanes])
+      await this.look([...this.lanes])
       if (this.pollFailing) this.logger.info('looking for due webhook events works again')
       this.pollFailing = false
-      for (const lane of lanes) if (this.lanes.has(lane) && !this.stopped) this.pass(lane)
     } catch (err) {
       if (!this.pollFailing) this.logger.warn('looking for due webhook events failed; will retry', { err })
       this.pollFailing = true
@@ -106,15 +115,39 @@ export class WebhookDispatcher {
     }
   }
 
+  /** Runs a pass in each of these lanes that has events waiting (one query for all of them). */
+  private async look(lanes: number[]) {
+    for (const lane of await this.store.outbox.lanesWithWork(lanes)) if (this.lanes.has(lane) && !this.stopped) this.pass(lane)
+  }
+
   /**
-   * A room's message was just stored (or changed) here: its lane, when this instance holds it, is
-   * looked at now rather than at the next poll, and the message is kept to be sent from memory.
+   * A room's message was just stored (or changed) here. Its lane, when this instance holds it, is
+   * looked at now rather than at the next poll, and the message is kept to be sent from memory;
+   * the instance holding it otherwise is nudged (with the other lanes of the next NUDGE_MS).
    */
   committed(message: MessageRow): void {
     const lane = message.roomId % LANES
-    if (this.stopped || !this.lanes.has(lane)) return
+    if (this.stopped) return
+    if (!this.lanes.has(lane)) return this.nudgeSoon(lane)
     this.recent.committed(message)
     this.pass(lane)
+  }
+
+  /** Another instance committed messages whose lanes may be held here: those held are looked at now. */
+  nudged(lanes: readonly number[]): void {
+    if (this.stopped) return
+    for (const lane of lanes) if (this.lanes.has(lane)) this.pass(lane)
+  }
+
+  private nudgeSoon(lane: number) {
+    this.toNudge.add(lane)
+    if (this.nudgeTimer !== null) return
+    this.nudgeTimer = setTimeout(() => {
+      this.nudgeTimer = null
+      this.broker.nudge([...this.toNudge])
+      this.toNudge.clear()
+    }, NUDGE_MS)
+    this.nudgeTimer.unref()
   }
 
   /** Stops sending; waits for the requests in flight (bounded by WEBHOOK_TIMEOUT), gives the lanes up. */
@@ -122,6 +155,7 @@ export class WebhookDispatcher {
     this.stopped = true
     this.sender.stop()
     for (const timer of this.timers) clearInterval(timer)
+    if (this.nudgeTimer !== null) clearTimeout(this.nudgeTimer)
     await Promise.allSettled([...this.passes.values()].map((p) => p.done))
     await this.store.outbox.releaseLanes(this.instance).catch(() => {})
     this.sender.close()
@@ -143,6 +177,7 @@ export class WebhookDispatcher {
       const now = Date.now()
       const alive = (await this.store.instancesSeenSince(now - INSTANCE_STALE_MS)).length
       const share = Math.ceil(LANES / Math.max(1, alive))
+      const before = this.lanes
       const held = new Set(await outbox.leaseLanes(this.instance, now, this.leaseMs, share))
       const beyond = [...this.lanes].filter((lane) => !held.has(lane))
       this.lanes = held
@@ -151,6 +186,9 @@ export class WebhookDispatcher {
         await outbox.releaseLanes(this.instance, beyond, Date.now())
       }
       for (const lane of await outbox.leaseLanes(this.instance, now, this.leaseMs, LANES, now - ORPHAN_MS)) this.lanes.add(lane)
+      // A lane taken over may hold events its last owner left (and nudges sent meanwhile went there).
+      const taken = [...this.lanes].filter((lane) => !before.has(lane))
+      if (taken.length > 0) await this.look(taken).catch((err) => this.logger.warn('looking at webhook lanes taken over failed; the next poll will', { err }))
     } catch (err) {
       // Without a lease nothing is sent from here; another instance (or this one, later) takes over.
       this.lanes = new Set()

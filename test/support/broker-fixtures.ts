@@ -84,6 +84,11 @@ class Sink implements EventSink {
   readonly users: UserEvent[] = []
   /** Messages (`m<seq>`), evictions (`evict <user>`) and blocked states (`blocked <true|false>`) in the order they were delivered. */
   readonly order: string[] = []
+  /** The webhook lanes of each nudge heard. */
+  readonly nudges: number[][] = []
+  nudged(lanes: readonly number[]): void {
+    this.nudges.push([...lanes])
+  }
   delivered(event: RealtimeEvent): void {
     if (event.kind === 'message') {
       this.seqs.push(event.message.seq!)
@@ -120,7 +125,8 @@ export async function setup(timing = TIMING, clock: Clock = realClock) {
   const store = new FakeStore()
   const sink = new Sink()
   const a = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(sink)
-  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(new Sink())
+  const bSink = new Sink()
+  const b = (await RedisBroker.open(redis.connector, 't:', store, logger, timing, clock)).deliverTo(bSink)
   open.push(a, b)
-  return { redis, store, sink, a, b }
+  return { redis, store, sink, a, b, bSink }
 }
