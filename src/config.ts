@@ -192,7 +192,7 @@ export const configSchema = z.object({
     .min(50)
     .max(600_000)
     .default(500)
-    .describe('How often each instance looks for webhook events nothing announced: retries come due, events of rooms, members and reports, nudges lost. A message (or its change) stored on any instance is sent at once'),
+    .describe('How often each instance looks for webhook events nothing announced: retries come due, lanes whose nudge was lost. Every event is looked at as it commits, on whichever instance'),
   WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
   WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
   WEBHOOK_MAX_AGE: positiveInt

@@ -136,6 +136,8 @@ async function build(config: Config, logger: Logger, clock: Clock, release: () =
     webhooks = dispatcher
     // A message committed here is looked at now rather than at the next look for due events.
     running.consumers.connectWebhooks(dispatcher)
+    // So are the events a transaction here wrote (a room's, a member's, a report's) once it committed.
+    store.outbox.written = (lanes) => running.consumers.written(lanes)
   }
   const heartbeat = new InstanceHeartbeat(store, logger)
   const purge = new HistoryPurge(store, config.DELETED_RETENTION_DAYS, logger)

@@ -241,7 +241,7 @@ describe('webhooks of messages stored where their lane is not held', () => {
   beforeAll(() => startThree({ WEBHOOK_POLL_MS: '60000' }), 60_000)
   afterAll(stopAll)
 
-  it('should send them at once, the instance holding the lane nudged over Redis', async () => {
+  it('should send them at once, and the events of rooms, the instance holding the lane nudged over Redis', async () => {
     const sql = new Bun.SQL(db.url)
     try {
       await until(
@@ -257,6 +257,14 @@ describe('webhooks of messages stored where their lane is not held', () => {
     // Six rooms, a message in each from each instance: two in three are stored where their lane is not held.
     const rooms: number[] = []
     for (let i = 0; i < 6; i++) rooms.push(await room(i % 3, `방 ${i}`))
+    // Their room.created events first, written where each room was created.
+    await until(
+      async () => {
+        const created = new Set((await receiver.received()).map(parse).map((e) => (e.type === 'room.created' ? (e.data as { room?: { id: number } }).room?.id : undefined)))
+        return rooms.every((id) => created.has(id))
+      },
+      { timeoutMs: 15_000, what: 'every room.created, long before the next poll' },
+    )
     const sent: number[] = []
     for (const roomId of rooms) for (let i = 0; i < 3; i++) sent.push(await say(i, roomId, `${i}번 인스턴스에서 보낸 메시지`))
     await until(

@@ -19,22 +19,29 @@ describe('EventConsumers', () => {
     expect(streams).toEqual(events)
   })
 
-  it('should tell the webhooks of each committed message and each nudge, and never of a delivered message', () => {
+  it('should tell the webhooks of each committed message, events written and each nudge, and never of a delivered message', () => {
     const consumers = new EventConsumers()
     const woken: string[] = []
-    consumers.connectWebhooks({ committed: (message) => woken.push(`room ${message.roomId}`), nudged: (lanes) => woken.push(`lanes ${lanes.join(',')}`) })
+    consumers.connectWebhooks({
+      committed: (message) => woken.push(`room ${message.roomId}`),
+      written: (lanes) => woken.push(`written ${lanes.join(',')}`),
+      nudged: (lanes) => woken.push(`nudged ${lanes.join(',')}`),
+    })
     consumers.delivered(messageEvent(row(1, 7)))
     expect(woken).toEqual([])
     consumers.committed(row(2, 9))
+    consumers.written([12])
     consumers.nudged([3, 41])
-    expect(woken).toEqual(['room 9', 'lanes 3,41'])
+    expect(woken).toEqual(['room 9', 'written 12', 'nudged 3,41'])
   })
 
   it('should consume nothing before a consumer is connected, and refuse a second one of a kind', () => {
     const consumers = new EventConsumers()
     expect(() => consumers.committed(row(1, 1))).not.toThrow()
     expect(() => consumers.nudged([1])).not.toThrow()
-    consumers.connectWebhooks({ committed() {}, nudged() {} })
-    expect(() => consumers.connectWebhooks({ committed() {}, nudged() {} })).toThrow('webhooks')
+    expect(() => consumers.written([1])).not.toThrow()
+    const webhooks = { committed() {}, written() {}, nudged() {} }
+    consumers.connectWebhooks(webhooks)
+    expect(() => consumers.connectWebhooks(webhooks)).toThrow('webhooks')
   })
 })

@@ -14,11 +14,12 @@ interface UserStreams {
 /** The webhook dispatcher, told of each message committed here and of lanes where events wait. */
 interface Webhooks {
   committed(message: MessageRow): void
+  written(lanes: readonly number[]): void
   nudged(lanes: readonly number[]): void
 }
 
 /** Consumes nothing: what a kind of consumer is until it is connected. */
-const nobody = { deliver() {}, committed() {}, nudged() {} }
+const nobody = { deliver() {}, committed() {}, written() {}, nudged() {} }
 
 /**
  * Everything on this instance that consumes events, by name: the one place that says where an
@@ -31,6 +32,8 @@ const nobody = { deliver() {}, committed() {}, nudged() {} }
  *   published). The webhook dispatcher looks at the room's lane at once, instead of at its next
  *   poll, whether or not any socket here watches the room, and keeps the message to send it from
  *   memory. A lane held by another instance is nudged through the broker instead.
+ * - `written`: a transaction here that wrote webhook events (a room's, a member's, a report's) has
+ *   committed; the dispatcher looks at their lanes, or nudges them, as for a message.
  * - `nudged`: the broker carried such a nudge here; the dispatcher looks at the lanes it holds.
  *
  * Each consumer is connected once, while the instance is wired (realtime/index.ts, app.ts,
@@ -66,6 +69,11 @@ export class EventConsumers implements EventSink {
   /** What the message service calls once a message it stored has committed. */
   committed(message: MessageRow): void {
     this.webhooks.committed(message)
+  }
+
+  /** What the store calls once a transaction that wrote webhook events has committed (`Outbox.written`). */
+  written(lanes: readonly number[]): void {
+    this.webhooks.written(lanes)
   }
 
   /** What the broker calls when an instance nudged webhook lanes. */

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { WEBHOOK_LANES } from '../db/schema.ts'
-import { run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
+import { afterCommit, run, type QueryBuilder, type SqlDatabase } from './sql-database.ts'
 import type { MessageRow, Screened } from './rows.ts'
 
 /** What the app's backend hears of (see the README's webhook section). */
@@ -98,6 +98,12 @@ export interface Outbox {
   /** Whether webhooks are on: stores write events only then. */
   enabled: boolean
   /**
+   * Who hears, once a transaction that wrote events has committed, which lanes they went into (the
+   * webhook dispatcher, which looks at them then rather than at its next poll). Set once, while the
+   * instance is wired.
+   */
+  written: (lanes: readonly number[]) => void
+  /**
    * Called at start-up with whether this server sends webhooks. Turned on after being off, each
    * room's cursor moves to its newest message: what was stored meanwhile is not sent.
    */
@@ -153,6 +159,8 @@ export function* writeEvents(t: SqlDatabase['t'], outbox: Outbox, tx: QueryBuild
     return { key: e.key, lane: laneOf(e.key), type: e.type, data: JSON.stringify(e.data), createdAt: now, nextAttemptAt: now, position }
   })
   yield* run(tx.insert(t.webhookEvents).values(rows))
+  const lanes = [...new Set(rows.map((row) => row.lane))]
+  yield* afterCommit(() => outbox.written(lanes))
 }
 
 /** The room a `room.created` event describes (as stored; the dispatcher shapes what is sent). */

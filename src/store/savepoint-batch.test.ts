@@ -2,7 +2,7 @@ import { describe, expect, it } from 'bun:test'
 import { sql } from 'drizzle-orm'
 import { openSqlite } from '../db/sqlite.ts'
 import { SavepointBatch } from './savepoint-batch.ts'
-import { raw, type Transaction } from './sql-database.ts'
+import { afterCommit, raw, type Transaction } from './sql-database.ts'
 import { StoreClosedError } from './turn-queue.ts'
 
 /** A batch over an in-memory database with one table of numbers. */
@@ -66,5 +66,28 @@ describe('a batch of transactions in savepoints', () => {
     expect(await pending).toBe(7)
     expect(stored()).toEqual([7])
     await expect(batch.run(insert(8))).rejects.toBeInstanceOf(StoreClosedError)
+  })
+
+  it('should do what each body left for after the commit once the batch committed, and nothing of a body rolled back or a batch that failed', async () => {
+    const { db, batch, stored, insert } = setup()
+    const done: string[] = []
+    /** Inserts `n` and leaves a note for after the commit; throws after that when `refuse`. */
+    const noting = (n: number, refuse = false): Transaction<number> =>
+      function* () {
+        yield* raw(sql`insert into numbers (n) values (${n})`)
+        yield* afterCommit(() => done.push(`${n}: ${db.$client.inTransaction ? 'in the transaction' : 'committed'}, stored ${stored().join(',')}`))
+        if (refuse) throw new Error(`refused ${n}`)
+        return n
+      }
+    await Promise.allSettled([batch.run(noting(1)), batch.run(noting(2, true)), batch.run(noting(3))])
+    expect(done).toEqual(['1: committed, stored 1,3', '3: committed, stored 1,3'])
+    db.$client.run('create table parents (id integer primary key)')
+    db.$client.run('create table children (parent integer references parents (id) deferrable initially deferred)')
+    const orphan: Transaction<number> = function* () {
+      yield* raw(sql`insert into children (parent) values (99)`)
+      return 0
+    }
+    await Promise.allSettled([batch.run(noting(4)), batch.run(orphan), batch.run(insert(5))])
+    expect(done).toHaveLength(2)
   })
 })

@@ -1,5 +1,5 @@
 import type { SqliteDb } from '../db/sqlite.ts'
-import { runSqliteSteps, type Transaction } from './sql-database.ts'
+import { runAfterCommit, runSqliteSteps, type Transaction } from './sql-database.ts'
 import { type Reject, type Resolve, TurnQueue } from './turn-queue.ts'
 
 /**
@@ -31,12 +31,17 @@ export class SavepointBatch {
   private commit(bodies: readonly Transaction<unknown>[], resolves: Resolve<unknown>[], rejects: Reject[]): void {
     const client = this.db.$client
     let outcomes: ({ value: unknown } | { error: unknown })[]
+    // What the bodies that committed left to do once the batch has (one rolled back leaves nothing).
+    const after: (() => void)[] = []
     try {
       // bun:sqlite runs a transaction inside another as a savepoint.
       outcomes = client.transaction(() =>
         bodies.map((body) => {
+          const own: (() => void)[] = []
           try {
-            return { value: client.transaction(() => runSqliteSteps(this.db, body(this.db)))() }
+            const value = client.transaction(() => runSqliteSteps(this.db, body(this.db), own))()
+            after.push(...own)
+            return { value }
           } catch (error) {
             return { error }
           }
@@ -47,6 +52,7 @@ export class SavepointBatch {
       return
     }
     this.committed()
+    runAfterCommit(after)
     for (const [i, outcome] of outcomes.entries()) {
       if ('error' in outcome) rejects[i]!(outcome.error)
       else resolves[i]!(outcome.value)

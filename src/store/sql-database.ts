@@ -14,9 +14,13 @@ export type QueryBuilder = Pick<SqliteDb, 'select' | 'insert' | 'update' | 'dele
  * One step of a transaction written once (see `SqlDatabase.transaction`): a built query and how
  * to run it. `rows`: its rows (a select, or a write with `returning`); `run`: run it; `lock`: a
  * select whose rows stay locked until the transaction ends (Postgres's `for update`; SQLite, whose
- * one writer already excludes every other, just reads them); `raw`: rows of raw SQL.
+ * one writer already excludes every other, just reads them); `raw`: rows of raw SQL; `committed`:
+ * something to do once the transaction has committed (never if it rolls back).
  */
-type Step = { kind: 'rows' | 'run' | 'lock'; query: PromiseLike<unknown> } | { kind: 'raw'; query: SQL } | { kind: 'statement'; run: (tx: unknown) => unknown }
+type Step = { kind: 'rows' | 'run' | 'lock'; query: PromiseLike<unknown> } | { kind: 'raw'; query: SQL } | { kind: 'statement'; run: (tx: unknown) => unknown } | { kind: 'committed'; action: () => void }
+
+/** A step that runs a query (every kind but `committed`, which the transaction keeps for later). */
+type QueryStep = Exclude<Step, { kind: 'committed' }>
 
 /** A transaction's body: a generator that yields its queries as steps (see `rows`, `run`, `lock`, `raw`) and returns its result. */
 export type Transaction<T> = (tx: QueryBuilder) => Generator<Step, T, unknown>
@@ -44,6 +48,11 @@ export function* lock<R>(query: PromiseLike<R>): Generator<Step, R, unknown> {
 /** A step: rows of raw SQL, in the database's own types (bigints may be strings on Postgres). */
 export function* raw<T>(query: SQL): Generator<Step, T[], unknown> {
   return (yield { kind: 'raw', query }) as T[]
+}
+
+/** A step: `action` runs once the transaction has committed, after its result is in (never if it rolls back). */
+export function* afterCommit(action: () => void): Generator<Step, void, unknown> {
+  yield { kind: 'committed', action }
 }
 
 /** How a statement runs as a step: its rows, a write, or its rows locked (see `lock`). */
@@ -152,12 +161,13 @@ export function listValues(list: readonly unknown[], values: Values = {}): Value
 }
 
 /** Feeds each step's outcome back into the body until it returns. */
-function drive<T>(body: Generator<Step, T, unknown>, execute: (step: Step) => unknown): T {
+/** Runs a body's steps with `execute`; its `committed` steps go into `after`, for the caller to run once it committed. */
+function drive<T>(body: Generator<Step, T, unknown>, execute: (step: QueryStep) => unknown, after: (() => void)[]): T {
   let next = body.next()
   while (!next.done) {
     let outcome: unknown
     try {
-      outcome = execute(next.value)
+      outcome = next.value.kind === 'committed' ? void after.push(next.value.action) : execute(next.value)
     } catch (error) {
       next = body.throw(error)
       continue
@@ -167,12 +177,12 @@ function drive<T>(body: Generator<Step, T, unknown>, execute: (step: Step) => un
   return next.value
 }
 
-async function driveAsync<T>(body: Generator<Step, T, unknown>, execute: (step: Step) => Promise<unknown>): Promise<T> {
+async function driveAsync<T>(body: Generator<Step, T, unknown>, execute: (step: QueryStep) => Promise<unknown>, after: (() => void)[]): Promise<T> {
   let next = body.next()
   while (!next.done) {
     let outcome: unknown
     try {
-      outcome = await execute(next.value)
+      outcome = next.value.kind === 'committed' ? void after.push(next.value.action) : await execute(next.value)
     } catch (error) {
       next = body.throw(error)
       continue
@@ -194,26 +204,39 @@ const sqliteRawRows = <T>(db: SqliteDb, query: SQL): T[] => {
 }
 
 /** Runs one step on SQLite, synchronously. */
-const sqliteStep = (db: SqliteDb, step: Step): unknown => {
+const sqliteStep = (db: SqliteDb, step: QueryStep): unknown => {
   if (step.kind === 'raw') return sqliteRawRows(db, step.query)
   if (step.kind === 'statement') return step.run(undefined)
   const query = step.query as unknown as SyncQuery
   return step.kind === 'run' ? void query.run() : query.all()
 }
 
-/** Runs steps written once inside a SQLite transaction already open (the group commit's batch). */
-export const runSqliteSteps = <T>(db: SqliteDb, body: Generator<Step, T, unknown>): T => drive(body, (step) => sqliteStep(db, step))
+/**
+ * Runs steps written once inside a SQLite transaction already open (a batch's): what they leave to
+ * do once it has committed goes into `after`, which the batch runs then.
+ */
+export const runSqliteSteps = <T>(db: SqliteDb, body: Generator<Step, T, unknown>, after: (() => void)[]): T => drive(body, (step) => sqliteStep(db, step), after)
+
+/** Runs what a transaction left to do once it committed (see `afterCommit`). */
+export const runAfterCommit = (after: readonly (() => void)[]): void => {
+  for (const action of after) action()
+}
 
 export function sqliteDatabase(db: SqliteDb): SqlDatabase {
   const dialect = sqliteDialect
   const rawRows = <T>(query: SQL): T[] => sqliteRawRows(db, query)
-  const execute = (step: Step): unknown => sqliteStep(db, step)
+  const execute = (step: QueryStep): unknown => sqliteStep(db, step)
   return {
     dialect: 'sqlite',
     db,
     t: tables,
     rows: async <T>(query: SQL) => rawRows<T>(query),
-    transaction: async <T>(body: Transaction<T>) => db.transaction((tx) => drive(body(tx), execute)),
+    transaction: async <T>(body: Transaction<T>) => {
+      const after: (() => void)[] = []
+      const result = db.transaction((tx) => drive(body(tx), execute, after))
+      runAfterCommit(after)
+      return result
+    },
     rawStatement: <T>(build: (value: ValueOf) => SQL) => {
       const query = dialect.sqlToQuery(build((name) => sql.placeholder(name)))
       return async (values: Values) => db.$client.query<T, never[]>(query.sql).all(...(fillPlaceholders(query.params, values) as never[]))
@@ -248,7 +271,7 @@ export function sqliteDatabase(db: SqliteDb): SqlDatabase {
 }
 
 export function postgresDatabase(db: PgDb): SqlDatabase {
-  const execute = (tx: PgDb) => async (step: Step) => {
+  const execute = (tx: PgDb) => async (step: QueryStep) => {
     if (step.kind === 'raw') return [...(await tx.execute(step.query))]
     if (step.kind === 'statement') return step.run(tx)
     if (step.kind === 'lock') return (step.query as unknown as { for(strength: 'update'): PromiseLike<unknown> }).for('update')
@@ -260,7 +283,12 @@ export function postgresDatabase(db: PgDb): SqlDatabase {
     db: db as unknown as QueryBuilder,
     t: pgTables as unknown as typeof tables,
     rows: async <T>(query: SQL) => [...(await db.execute(query))] as T[],
-    transaction: <T>(body: Transaction<T>) => db.transaction((tx) => driveAsync(body(tx as unknown as QueryBuilder), execute(tx as unknown as PgDb))),
+    transaction: async <T>(body: Transaction<T>) => {
+      const after: (() => void)[] = []
+      const result = await db.transaction((tx) => driveAsync(body(tx as unknown as QueryBuilder), execute(tx as unknown as PgDb), after))
+      runAfterCommit(after)
+      return result
+    },
     rawStatement:
       <T>(build: (value: ValueOf) => SQL) =>
       async (values: Values) =>

@@ -8,6 +8,7 @@ import { inserted } from './sql-membership.ts'
 /** The outbox (see `Outbox`), written once for both databases. */
 export class SqlOutbox implements Outbox {
   enabled = false
+  written: (lanes: readonly number[]) => void = () => {}
   /** A delivery pass's reads, prepared once (they run for every lane, every pass). */
   private readonly reads
   /** A room's cursor moved forward (never back), as each delivery records it: built once. */

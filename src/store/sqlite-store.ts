@@ -13,7 +13,7 @@ import { WalCheckpointer } from './checkpointer.ts'
 import type { Logger } from '../logger.ts'
 import { instanceRows } from './instances.ts'
 import { SqlStore } from './sql-store.ts'
-import { runSqliteSteps, sqliteDatabase } from './sql-database.ts'
+import { runAfterCommit, runSqliteSteps, sqliteDatabase } from './sql-database.ts'
 import { StorageProblem } from './storage-problem.ts'
 import { GroupCommit, Refusal, type WrittenBatch } from './group-commit.ts'
 import { SavepointBatch } from './savepoint-batch.ts'
@@ -271,7 +271,7 @@ export class SqliteStore extends SqlStore implements Store {
       .prepare()
     const roomPositions = prepareRoomPositions(db)
     // A batch in one transaction; a message that fails alone is caught and refused alone.
-    const writeBatch = db.$client.transaction((batch: readonly NewMessage[]): WrittenBatch => {
+    const writeBatch = db.$client.transaction((batch: readonly NewMessage[], after: (() => void)[]): WrittenBatch => {
       const outcomes: (AppendResult | Refusal)[] = []
       const created: MessageRow[] = []
       const positions = roomPositions()
@@ -287,7 +287,7 @@ export class SqliteStore extends SqlStore implements Store {
           if (id !== null) {
             const row = createdRow(m, id, at.seq, at.version)
             if (m.claim) linkUploads.run({ messageId: id, roomId: m.roomId, claim: m.claim })
-            if (m.screened) runSqliteSteps(db, screenedWrites(tables, this.outbox, db, row, m.screened))
+            if (m.screened) runSqliteSteps(db, screenedWrites(tables, this.outbox, db, row, m.screened), after)
             positions.taken(row)
             created.push(row)
             outcomes.push({ message: row, duplicate: false })
@@ -307,8 +307,10 @@ export class SqliteStore extends SqlStore implements Store {
     })
     this.commits = new GroupCommit(
       (batch) => {
-        const written = writeBatch(batch)
+        const after: (() => void)[] = []
+        const written = writeBatch(batch, after)
         this.checkpointer?.wrote()
+        runAfterCommit(after)
         return written
       },
       observeBatch,

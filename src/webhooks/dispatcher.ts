@@ -96,8 +96,8 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Looks for events in the lanes this instance holds (those failed and due again, those another
-   * instance wrote and no nudge announced), with one query for all of them: a pass runs only in a
+   * Looks for events in the lanes this instance holds (those failed and due again, those whose
+   * nudge was lost), with one query for all of them: a pass runs only in a
    * lane that has some, so an idle server reads nothing more than that query.
    */
   private async poll() {
@@ -131,6 +131,15 @@ export class WebhookDispatcher {
     if (!this.lanes.has(lane)) return this.nudgeSoon(lane)
     this.recent.committed(message)
     this.pass(lane)
+  }
+
+  /** Events were written here (a room's, a member's, a report's) into these lanes: as for a message, looked at now or nudged. */
+  written(lanes: readonly number[]): void {
+    if (this.stopped) return
+    for (const lane of lanes) {
+      if (this.lanes.has(lane)) this.pass(lane)
+      else this.nudgeSoon(lane)
+    }
   }
 
   /** Another instance committed messages whose lanes may be held here: those held are looked at now. */
