@@ -50,7 +50,11 @@ export function* raw<T>(query: SQL): Generator<Step, T[], unknown> {
   return (yield { kind: 'raw', query }) as T[]
 }
 
-/** A step: `action` runs once the transaction has committed, after its result is in (never if it rolls back). */
+/**
+ * A step: `action` runs once the transaction has committed, before its caller gets the result
+ * (never if it rolls back). It tells others what committed; it must not throw, since the caller
+ * is owed the result of what did commit.
+ */
 export function* afterCommit(action: () => void): Generator<Step, void, unknown> {
   yield { kind: 'committed', action }
 }
