@@ -14,9 +14,9 @@ import { WebhookSender } from './sender.ts'
 /** A lane released for another instance that none took within this is taken back (no other instance sends webhooks). */
 const ORPHAN_MS = 10_000
 
-/** Lanes held elsewhere where messages committed here wait are nudged together, at most this often. */
+/** Lanes held elsewhere where events committed here wait are nudged together, at most this often. */
 const NUDGE_MS = 20
-/** How often the lanes' leases are renewed (and this instance's share taken), at most. */
+/** How often the lanes' leases are renewed (and this instance's share taken); a third of the lease when that is shorter. */
 const LEASE_RENEW_MS = 2000
 /** How often the pending count and the oldest pending age are refreshed for the metrics. */
 const STATS_MS = 5000
@@ -37,8 +37,11 @@ const PASS_MESSAGES = 200
  * due events one after another (rooms side by side, at most WEBHOOK_CONCURRENCY requests at once)
  * and stops a room at its first failure: the events after it wait for its retry. Failures are
  * retried with exponential backoff and jitter (Retry-After honoured) until WEBHOOK_MAX_AGE, then
- * dead-lettered; other 4xx answers dead-letter at once. The leases and passes are here; sending
- * the events and recording what became of them is WebhookSender's (sender.ts).
+ * dead-lettered; other 4xx answers dead-letter at once. A lane's pass starts when an event in it
+ * commits here (EventConsumers: `committed`, `written`), when another instance nudges it, when the
+ * lane is taken over, and at the poll (WEBHOOK_POLL_MS: retries come due, nudges lost). The leases
+ * and passes are here; sending the events and recording what became of them is WebhookSender's
+ * (sender.ts).
  */
 export class WebhookDispatcher {
   private readonly instance = crypto.randomUUID()
