@@ -31,6 +31,12 @@ export function createMetrics() {
       labelNames: ['source'] as const,
       registers,
     }),
+    webhookNudges: new Counter({
+      name: 'chat_webhook_nudges_total',
+      help: 'Webhook lanes nudged: sent (events committed here wait in a lane another instance holds) and received (a lane held here, looked at for it)',
+      labelNames: ['direction'] as const,
+      registers,
+    }),
     webhookDeadLetters: new Gauge({ name: 'chat_webhook_dead_letters', help: 'Webhook events dead-lettered and not re-queued', registers }),
     storeBatchSize: new Histogram({
       name: 'chat_store_batch_size',

@@ -274,5 +274,16 @@ describe('webhooks of messages stored where their lane is not held', () => {
       },
       { timeoutMs: 15_000, what: 'every message, long before the next poll' },
     )
+    // Operators see it: lanes nudged by the instances that stored, and looked at by those holding them.
+    const nudges = async (direction: string) => {
+      let total = 0
+      for (const instance of instances) {
+        const line = (await (await fetch(`${instance.base}/metrics`)).text()).split('\n').find((l) => l.startsWith(`chat_webhook_nudges_total{direction="${direction}"} `))
+        total += line ? Number(line.split(' ')[1]) : 0
+      }
+      return total
+    }
+    expect(await nudges('sent')).toBeGreaterThan(0)
+    expect(await nudges('received')).toBeGreaterThan(0)
   }, 90_000)
 })

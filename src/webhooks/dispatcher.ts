@@ -51,6 +51,8 @@ export class WebhookDispatcher {
   private readonly recent = new RecentMessages()
   private readonly fromMemory
   private readonly fromDatabase
+  private readonly nudgesSent
+  private readonly nudgesReceived
   /** Per lane, the last room the previous pass read: the next one goes on after it (so every room gets its turn). */
   private readonly roomsFrom = new Map<number, number>()
   /** Lanes with a pass running, and whether another was asked for meanwhile. */
@@ -84,6 +86,8 @@ export class WebhookDispatcher {
     this.sender = new WebhookSender(store, presence, config, metrics, logger, links)
     this.fromMemory = metrics.webhookMessageReads.labels('memory')
     this.fromDatabase = metrics.webhookMessageReads.labels('database')
+    this.nudgesSent = metrics.webhookNudges.labels('sent')
+    this.nudgesReceived = metrics.webhookNudges.labels('received')
   }
 
   async start(): Promise<void> {
@@ -148,7 +152,11 @@ export class WebhookDispatcher {
   /** Another instance committed messages whose lanes may be held here: those held are looked at now. */
   nudged(lanes: readonly number[]): void {
     if (this.stopped) return
-    for (const lane of lanes) if (this.lanes.has(lane)) this.pass(lane)
+    for (const lane of lanes) {
+      if (!this.lanes.has(lane)) continue
+      this.nudgesReceived.inc()
+      this.pass(lane)
+    }
   }
 
   private nudgeSoon(lane: number) {
@@ -157,6 +165,7 @@ export class WebhookDispatcher {
     this.nudgeTimer = setTimeout(() => {
       this.nudgeTimer = null
       this.broker.nudge([...this.toNudge])
+      this.nudgesSent.inc(this.toNudge.size)
       this.toNudge.clear()
     }, NUDGE_MS)
     this.nudgeTimer.unref()
