@@ -29,6 +29,12 @@ describe('config', () => {
     expect((error as ConfigError).message).toContain('"eighty"')
   })
 
+  it('should take a webhook poll between 50 ms and ten minutes, 500 ms unless set', () => {
+    expect(loadConfig({}).WEBHOOK_POLL_MS).toBe(500)
+    expect(loadConfig({ WEBHOOK_POLL_MS: '60000' }).WEBHOOK_POLL_MS).toBe(60_000)
+    for (const bad of ['10', '600001', '0.5', 'often']) expect(() => loadConfig({ WEBHOOK_POLL_MS: bad })).toThrow(/WEBHOOK_POLL_MS/)
+  })
+
   it('should refuse REDIS_URL without DATABASE_URL, and never echo URLs (they may hold passwords)', () => {
     expect(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(/REDIS_URL needs DATABASE_URL/)
     try {

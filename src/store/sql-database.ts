@@ -164,8 +164,10 @@ export function listValues(list: readonly unknown[], values: Values = {}): Value
   return values
 }
 
-/** Feeds each step's outcome back into the body until it returns. */
-/** Runs a body's steps with `execute`; its `committed` steps go into `after`, for the caller to run once it committed. */
+/**
+ * Feeds each step's outcome (from `execute`) back into the body until it returns; its `committed`
+ * steps go into `after`, for the caller to run once the transaction committed.
+ */
 function drive<T>(body: Generator<Step, T, unknown>, execute: (step: QueryStep) => unknown, after: (() => void)[]): T {
   let next = body.next()
   while (!next.done) {

@@ -135,18 +135,20 @@ export class WebhookDispatcher {
   committed(message: MessageRow): void {
     const lane = message.roomId % LANES
     if (this.stopped) return
-    if (!this.lanes.has(lane)) return this.nudgeSoon(lane)
-    this.recent.committed(message)
-    this.pass(lane)
+    if (this.lanes.has(lane)) this.recent.committed(message)
+    this.wake(lane)
   }
 
   /** Events were written here (a room's, a member's, a report's) into these lanes: as for a message, looked at now or nudged. */
   written(lanes: readonly number[]): void {
     if (this.stopped) return
-    for (const lane of lanes) {
-      if (this.lanes.has(lane)) this.pass(lane)
-      else this.nudgeSoon(lane)
-    }
+    for (const lane of lanes) this.wake(lane)
+  }
+
+  /** Events committed here wait in the lane: a pass now when this instance holds it, else a nudge to the one that does. */
+  private wake(lane: number) {
+    if (this.lanes.has(lane)) this.pass(lane)
+    else this.nudgeSoon(lane)
   }
 
   /** Another instance committed messages whose lanes may be held here: those held are looked at now. */
