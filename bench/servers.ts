@@ -131,10 +131,21 @@ export function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
+/** The chat server's own figures of these unlabelled metrics (a sample line `name value`), NaN for one it does not report. */
+export async function metricValues<Name extends string>(server: Server, names: readonly Name[]): Promise<Record<Name, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
+  const found = new Map(
+    text.split('\n').map((line) => {
+      const [name = '', value = ''] = line.split(' ')
+      return [name, value]
+    }),
+  )
+  return Object.fromEntries(names.map((name) => [name, found.has(name) ? Number(found.get(name)) : Number.NaN])) as Record<Name, number>
+}
+
 /** Messages the chat server has stored so far (its own counter). */
 export async function storedCount(server: Server): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()
-  return Number(/^chat_messages_stored_total (\d+)/m.exec(text)?.[1] ?? Number.NaN)
+  return (await metricValues(server, ['chat_messages_stored_total'])).chat_messages_stored_total
 }
 
 /** Runs `load` and measures the server's CPU time per message it stored meanwhile, in microseconds. */

@@ -3,7 +3,8 @@
  * message an outbox row, POSTed to a local receiver that answers 200) against off, in alternating
  * rounds on fresh servers; messages stored per second (target: on at least 0.8x off), server CPU
  * per message, and events the receiver got per second, with how long the outbox took to drain after
- * the load stopped. Prints a table and one JSON line.
+ * the load stopped, and how many messages each group commit wrote during the load (work that holds
+ * the serving thread longer makes each batch larger). Prints a table and one JSON line.
  *
  *   bun bench/webhooks.ts --binary <chat-server> [--seconds 5] [--rounds 3] [--batch 1]
  *
@@ -13,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuPerMessage, runFanout, startServer, storedCount } from './servers.ts'
+import { cpuPerMessage, metricValues, runFanout, startServer, storedCount } from './servers.ts'
 
 const { values } = parseArgs({ options: { binary: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, batch: { type: 'string', default: '1' } } })
 if (!values.binary) throw new Error('--binary (the compiled chat server) is required')
@@ -55,9 +56,13 @@ async function round(webhooks: boolean) {
     }
     await Bun.sleep(300)
     const eventsBefore = events
+    const commits = ['chat_store_batch_size_sum', 'chat_store_batch_size_count'] as const
+    const commitsBefore = await metricValues(server, commits)
     const started = performance.now()
     const { result, cpuUsPerMessage } = await cpuPerMessage(server, () => runFanout(`ws://127.0.0.1:${server.port}`, rooms, { clients: 10, window: 4, seconds, warmup: 0.5 }))
     const loadSeconds = (performance.now() - started) / 1000
+    const commitsAfter = await metricValues(server, commits)
+    const messagesPerCommit = (commitsAfter.chat_store_batch_size_sum - commitsBefore.chat_store_batch_size_sum) / Math.max(1, commitsAfter.chat_store_batch_size_count - commitsBefore.chat_store_batch_size_count)
     const during = events - eventsBefore
     // Drain: until every stored message (and the 20 room.created) reached the receiver.
     const stored = await storedCount(server)
@@ -67,7 +72,7 @@ async function round(webhooks: boolean) {
       while (events - eventsBefore < stored && performance.now() - drainStart < 120_000) await Bun.sleep(50)
       drainSeconds = (performance.now() - drainStart) / 1000
     }
-    return { stored: result.sentPerSecond!, cpuUsPerMessage, eventsPerSecond: during / loadSeconds, drainSeconds, delivered: events - eventsBefore, expected: stored }
+    return { stored: result.sentPerSecond!, cpuUsPerMessage, messagesPerCommit, eventsPerSecond: during / loadSeconds, drainSeconds, delivered: events - eventsBefore, expected: stored }
   } finally {
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -86,6 +91,8 @@ try {
     storedOn: median(on.map((r) => r.stored)),
     cpuUsOff: median(off.map((r) => r.cpuUsPerMessage)),
     cpuUsOn: median(on.map((r) => r.cpuUsPerMessage)),
+    perCommitOff: median(off.map((r) => r.messagesPerCommit)),
+    perCommitOn: median(on.map((r) => r.messagesPerCommit)),
     eventsPerSecond: median(on.map((r) => r.eventsPerSecond)),
     drainSeconds: median(on.map((r) => r.drainSeconds)),
     allDelivered: on.every((r) => r.delivered >= r.expected) ? 1 : 0,
@@ -100,6 +107,7 @@ try {
       '| --- | ---: | ---: | ---: |',
       `| messages stored/s | ${fmt(result.storedOff)} | ${fmt(result.storedOn)} | ${(result.storedOn / result.storedOff).toFixed(3)} |`,
       `| server CPU µs per message | ${fmt(result.cpuUsOff)} | ${fmt(result.cpuUsOn)} | ${(result.cpuUsOn / result.cpuUsOff).toFixed(3)} |`,
+      `| messages per group commit | ${fmt(result.perCommitOff)} | ${fmt(result.perCommitOn)} | ${(result.perCommitOn / result.perCommitOff).toFixed(3)} |`,
       `events delivered to the receiver: ${fmt(result.eventsPerSecond)}/s during the load; the outbox drained ${fmt(result.drainSeconds)} s after it; every event delivered: ${result.allDelivered ? 'yes' : 'NO'}; repeats: ${result.repeats}`,
     ].join('\n'),
   )
