@@ -1,7 +1,7 @@
 /**
- * Webhooks' cost on the compiled server: the fan-out load (open rooms) with webhooks on (every
- * message an outbox row, POSTed to a local receiver that answers 200) against off, in alternating
- * rounds on fresh servers; messages stored per second (target: on at least 0.8x off), server CPU
+ * Webhooks' cost on the compiled server: the fan-out load (open rooms) with webhooks on (each
+ * message stored a message.created, POSTed to a local receiver that answers 200) against off, in
+ * alternating rounds on fresh servers; messages stored per second (target: on at least 0.8x off), server CPU
  * per message, and events the receiver got per second, with how long the outbox took to drain after
  * the load stopped, and how many messages each group commit wrote during the load (work that holds
  * the serving thread longer makes each batch larger). Prints a table and one JSON line.
