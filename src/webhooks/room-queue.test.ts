@@ -63,4 +63,38 @@ describe('RoomNow', () => {
     expect(reads.roster).toBe(1)
     expect(await new RoomNow(store, presence, 2).offline(sent(5, 700, 'b'))).toEqual(['s', 'a'])
   })
+
+  it('should read who blocked the senders only when someone is offline to be reached, once for all of them', async () => {
+    const counted = (members: string[], online: string[]) => {
+      const reads = { blockersOf: 0, blockersIn: 0 }
+      const store = {
+        membership: {
+          roster: async () => members.map((userId) => ({ userId, joinedAt: 100 })),
+          blockersIn: async () => (reads.blockersIn++, new Set<string>()),
+          blockersOf: async (_room: number, senders: string[]) => (reads.blockersOf++, new Map([[senders[0]!, new Set(['c'])]])),
+        },
+      } as unknown as Store
+      const presence = { online: async () => online.map((user_id) => ({ user_id })) } as unknown as Presence
+      return { store, presence, reads }
+    }
+    const messages = [sent(1, 200, 's'), sent(2, 200, 'a'), sent(3, 200, 's')]
+    // An open room (no roster) and a room whose members all have a socket in it: nobody to reach, nothing read.
+    for (const [members, online] of [
+      [[], []],
+      [
+        ['s', 'a', 'c'],
+        ['s', 'a', 'c'],
+      ],
+    ] as const) {
+      const { store, presence, reads } = counted([...members], [...online])
+      const room = new RoomNow(store, presence, 10, messages)
+      for (const m of messages) expect(await room.offline(m)).toEqual([])
+      expect(reads).toEqual({ blockersOf: 0, blockersIn: 0 })
+    }
+    // c is offline and blocked s: one read for both senders, and s's messages do not reach c.
+    const { store, presence, reads } = counted(['s', 'a', 'c'], ['s', 'a'])
+    const room = new RoomNow(store, presence, 10, messages)
+    expect(await Promise.all(messages.map((m) => room.offline(m)))).toEqual([[], ['c'], []])
+    expect(reads).toEqual({ blockersOf: 1, blockersIn: 0 })
+  })
 })

@@ -32,37 +32,36 @@ export function roomQueue(events: readonly WebhookEventRow[], messages: readonly
   return queue
 }
 
-/** Who is in the room, online, and who blocked a sender, as a pass reads them once. */
+/** Who is in the room and who is online there, as a pass reads them once. */
 interface RoomPeople {
   roster: { userId: string; joinedAt: number }[]
   online: Set<string>
 }
 
+/** Nobody blocked the sender (or it does not matter: nobody is offline to be reached). */
+const NOBODY: ReadonlySet<string> = new Set()
+
 /**
  * A room as one pass finds it, read once for all its messages in the pass: who is in it (with when
- * they joined), who has a socket in it now, and, per sender, who in it has blocked them.
+ * they joined), who has a socket in it now, and, per sender, who in it has blocked them (read only
+ * when someone is offline to be reached: never for an open room's messages or a room all online).
  */
 export class RoomNow {
   private read: Promise<RoomPeople> | null = null
-  private readonly blockers = new Map<string, Promise<Set<string>>>()
+  private readonly blockers = new Map<string, Promise<ReadonlySet<string>>>()
   /** Per sender, whom a message of theirs reaches offline when everyone listed had joined before it (most messages). */
   private readonly offlineOf = new Map<string, { userIds: string[]; joinedBy: number }>()
+  /** The senders of the pass's messages: who blocked them is read for all of them at once, when the first needs it. */
+  private readonly senders: string[]
 
   constructor(
     private readonly store: Store,
     private readonly presence: Presence,
     private readonly limit: number,
-    /** The room's messages this pass will send: who blocked their senders is read for all of them at once. */
+    /** The room's messages this pass will send. */
     messages: readonly MessageRow[] = [],
   ) {
-    const senders = [...new Set(messages.map((m) => m.userId))]
-    if (senders.length < 2) return
-    const all = this.store.membership.blockersOf(messages[0]!.roomId, senders)
-    for (const sender of senders)
-      this.blockers.set(
-        sender,
-        all.then((found) => found.get(sender) ?? new Set()),
-      )
+    this.senders = [...new Set(messages.map((m) => m.userId))]
   }
 
   /**
@@ -73,10 +72,10 @@ export class RoomNow {
     const known = this.offlineOf.get(message.userId)
     if (known && known.joinedBy <= message.createdAt) return known.userIds
     this.read ??= Promise.all([this.store.membership.roster(message.roomId, this.limit + 1), this.presence.online(message.roomId)]).then(([roster, online]) => ({ roster, online: new Set(online.map((u) => u.user_id)) }))
-    let blockers = this.blockers.get(message.userId)
-    if (!blockers) this.blockers.set(message.userId, (blockers = this.store.membership.blockersIn(message.roomId, message.userId)))
-    const [{ roster, online }, blocked] = await Promise.all([this.read, blockers])
-    const reached = roster.filter((m) => m.userId !== message.userId && !online.has(m.userId) && !blocked.has(m.userId))
+    const { roster, online } = await this.read
+    const away = roster.filter((m) => m.userId !== message.userId && !online.has(m.userId))
+    const blocked = away.length === 0 ? NOBODY : await this.blockersOf(message)
+    const reached = away.filter((m) => !blocked.has(m.userId))
     const joinedBy = Math.max(0, ...reached.map((m) => m.joinedAt))
     const userIds = reached.map((m) => m.userId).slice(0, this.limit)
     // The same list serves the sender's later messages (it is only read).
@@ -89,6 +88,21 @@ export class RoomNow {
       .filter((m) => m.joinedAt <= message.createdAt)
       .map((m) => m.userId)
       .slice(0, this.limit)
+  }
+
+  /** Who in the room blocked the message's sender: for every sender of the pass in one read when there are several. */
+  private blockersOf(message: MessageRow): Promise<ReadonlySet<string>> {
+    const known = this.blockers.get(message.userId)
+    if (known) return known
+    if (this.senders.length >= 2 && this.senders.includes(message.userId)) {
+      const all = this.store.membership.blockersOf(message.roomId, this.senders)
+      for (const sender of this.senders)
+        this.blockers.set(
+          sender,
+          all.then((found) => found.get(sender) ?? NOBODY),
+        )
+    } else this.blockers.set(message.userId, this.store.membership.blockersIn(message.roomId, message.userId))
+    return this.blockers.get(message.userId)!
   }
 }
 
