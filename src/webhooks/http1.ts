@@ -135,7 +135,8 @@ class Connection {
 
 /**
  * POSTs to one http:// origin over keep-alive connections: a fraction of `fetch`'s cost per
- * request (measured in bench/webhooks.ts), which is what webhooks spend most of their time on.
+ * request (measured in bench/webhooks.ts), which was most of an event's cost when each went in a
+ * POST of its own (WEBHOOK_BATCH=1; in batches, the passes cost more than the POSTs: README).
  * No redirects are followed and no body is kept; an answer past the reader's bounds
  * (response-reader.ts) fails its request and drops its connection. A request on a reused
  * connection that the server closed while it was idle is sent again once on a fresh one.
