@@ -193,6 +193,15 @@ export const configSchema = z.object({
     .max(600_000)
     .default(500)
     .describe('How often each instance looks for webhook events nothing announced: retries come due, lanes whose nudge was lost. Every event is looked at as it commits, on whichever instance'),
+  WEBHOOK_PASS_GAP_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(50)
+    .describe(
+      "Least time between the starts of two webhook passes over the same lane: an idle room's event goes out at once, a busy room's events of the next moments go out together (one pass, one POST) instead of a pass each. 0 starts a pass for every commit",
+    ),
   WEBHOOK_RETRY_MIN_MS: positiveInt.max(600_000).default(1000).describe('About how long before the first retry of a failed webhook (then doubling, with jitter)'),
   WEBHOOK_RETRY_MAX: positiveInt.max(86_400).default(300).describe('Longest wait between retries of a webhook, in seconds'),
   WEBHOOK_MAX_AGE: positiveInt

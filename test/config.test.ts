@@ -29,10 +29,13 @@ describe('config', () => {
     expect((error as ConfigError).message).toContain('"eighty"')
   })
 
-  it('should take a webhook poll between 50 ms and ten minutes, 500 ms unless set', () => {
+  it('should take a webhook poll between 50 ms and ten minutes (500 ms unless set), and a pass gap up to a second (50 ms unless set)', () => {
     expect(loadConfig({}).WEBHOOK_POLL_MS).toBe(500)
     expect(loadConfig({ WEBHOOK_POLL_MS: '60000' }).WEBHOOK_POLL_MS).toBe(60_000)
     for (const bad of ['10', '600001', '0.5', 'often']) expect(() => loadConfig({ WEBHOOK_POLL_MS: bad })).toThrow(/WEBHOOK_POLL_MS/)
+    expect(loadConfig({}).WEBHOOK_PASS_GAP_MS).toBe(50)
+    expect(loadConfig({ WEBHOOK_PASS_GAP_MS: '0' }).WEBHOOK_PASS_GAP_MS).toBe(0)
+    for (const bad of ['-1', '1001', '2.5', 'soon']) expect(() => loadConfig({ WEBHOOK_PASS_GAP_MS: bad })).toThrow(/WEBHOOK_PASS_GAP_MS/)
   })
 
   it('should refuse REDIS_URL without DATABASE_URL, and never echo URLs (they may hold passwords)', () => {

@@ -39,7 +39,8 @@ const PASS_MESSAGES = 200
  * retried with exponential backoff and jitter (Retry-After honoured) until WEBHOOK_MAX_AGE, then
  * dead-lettered; other 4xx answers dead-letter at once. A lane's pass starts when an event in it
  * commits here (EventConsumers: `committed`, `written`), when another instance nudges it, when the
- * lane is taken over, and at the poll (WEBHOOK_POLL_MS: retries come due, nudges lost). The leases
+ * lane is taken over, and at the poll (WEBHOOK_POLL_MS: retries come due, nudges lost); a lane's
+ * passes start at least WEBHOOK_PASS_GAP_MS apart, so a busy room's events go out together. The leases
  * and passes are here; sending the events and recording what became of them is WebhookSender's
  * (sender.ts).
  */
@@ -57,6 +58,15 @@ export class WebhookDispatcher {
   private readonly roomsFrom = new Map<number, number>()
   /** Lanes with a pass running, and whether another was asked for meanwhile. */
   private readonly passes = new Map<number, { again: boolean; done: Promise<void> }>()
+  /**
+   * A lane's passes start at least this far apart (WEBHOOK_PASS_GAP_MS). An idle room's event goes
+   * out at once; a busy room's events of the next moments go out together, in one pass and one
+   * POST, instead of a pass each: a pass that sends a few events costs more than they do.
+   */
+  private readonly passGapMs: number
+  /** Per lane, when its last pass started, and the timer of the next when it must wait for the gap. */
+  private readonly passStarted = new Map<number, number>()
+  private readonly passTimers = new Map<number, ReturnType<typeof setTimeout>>()
   private stopped = false
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private lanes = new Set<number>()
@@ -83,6 +93,7 @@ export class WebhookDispatcher {
   ) {
     this.leaseMs = 2 * config.WEBHOOK_TIMEOUT * 1000 + 2000
     this.pollMs = config.WEBHOOK_POLL_MS
+    this.passGapMs = config.WEBHOOK_PASS_GAP_MS
     this.sender = new WebhookSender(store, presence, config, metrics, logger, links)
     this.fromMemory = metrics.webhookMessageReads.labels('memory')
     this.fromDatabase = metrics.webhookMessageReads.labels('database')
@@ -179,6 +190,7 @@ export class WebhookDispatcher {
     this.sender.stop()
     for (const timer of this.timers) clearInterval(timer)
     if (this.nudgeTimer !== null) clearTimeout(this.nudgeTimer)
+    for (const timer of this.passTimers.values()) clearTimeout(timer)
     await Promise.allSettled([...this.passes.values()].map((p) => p.done))
     await this.store.outbox.releaseLanes(this.instance).catch(() => {})
     this.sender.close()
@@ -221,19 +233,44 @@ export class WebhookDispatcher {
     }
   }
 
-  /** Runs a pass over the lane, or asks the running one for another after it. */
+  /**
+   * Runs a pass over the lane, or asks the running one for another after it. A pass starts the
+   * gap after the lane's last one started at the earliest; until then it waits, and what else
+   * commits in the lane meanwhile goes with it.
+   */
   private pass(lane: number) {
     const running = this.passes.get(lane)
     if (running) return void (running.again = true)
+    if (this.passTimers.has(lane)) return
+    const wait = this.untilNextPass(lane)
+    if (wait > 0) {
+      const timer = setTimeout(() => {
+        this.passTimers.delete(lane)
+        if (!this.stopped && this.lanes.has(lane)) this.pass(lane)
+      }, wait)
+      timer.unref()
+      this.passTimers.set(lane, timer)
+      return
+    }
     const state = { again: false, done: Promise.resolve() }
     state.done = (async () => {
       do {
+        const wait = this.untilNextPass(lane)
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        if (this.stopped || !this.lanes.has(lane)) break
         state.again = false
+        this.passStarted.set(lane, Date.now())
         await this.sendLane(lane).catch((err: unknown) => this.logger.warn('a webhook pass failed; will retry', { lane, err }))
       } while (state.again && !this.stopped && this.lanes.has(lane))
       this.passes.delete(lane)
     })()
     this.passes.set(lane, state)
+  }
+
+  /** How long the lane's next pass must wait for the gap since its last one started (0: not at all). */
+  private untilNextPass(lane: number): number {
+    const last = this.passStarted.get(lane)
+    return last === undefined ? 0 : Math.max(0, last + this.passGapMs - Date.now())
   }
 
   /**
