@@ -155,3 +155,29 @@ export async function cpuPerMessage<T>(server: Server, load: () => Promise<T>): 
   const [cpuAfter, storedAfter] = [cpuMs(server.pid), await storedCount(server)]
   return { result, cpuUsPerMessage: ((cpuAfter - cpuBefore) * 1000) / Math.max(1, storedAfter - storedBefore) }
 }
+
+/**
+ * A local webhook receiver: answers 200 and counts POSTs, events and their distinct ids (a repeat
+ * would show as events beyond the ids). A batch is read for its events' ids.
+ */
+export function startWebhookReceiver() {
+  const counts = { posts: 0, events: 0, ids: new Set<string>() }
+  const server = Bun.serve({
+    port: 0,
+    hostname: '127.0.0.1',
+    async fetch(request) {
+      counts.posts++
+      if (request.headers.get('x-chat-event-count') === null) {
+        await request.arrayBuffer()
+        counts.events++
+        counts.ids.add(request.headers.get('x-chat-event-id') ?? '')
+      } else {
+        const batch = (await request.json()) as { id: string }[]
+        counts.events += batch.length
+        for (const event of batch) counts.ids.add(event.id)
+      }
+      return new Response('ok')
+    },
+  })
+  return { url: `http://127.0.0.1:${server.port}/hook`, counts, stop: () => server.stop(true) }
+}

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuMs, runJson, startServer, storedCount } from './servers.ts'
+import { cpuMs, runJson, startServer, startWebhookReceiver, storedCount } from './servers.ts'
 
 const { values } = parseArgs({
   options: {
@@ -30,19 +30,8 @@ const binary = values.binary
 const gaps = values.gaps!.split(',')
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-// The receiver: counts POSTs and the events in them, answers 200.
-let events = 0
-let posts = 0
-const receiver = Bun.serve({
-  port: 0,
-  hostname: '127.0.0.1',
-  async fetch(request) {
-    const body = (await request.json()) as unknown
-    posts++
-    events += Array.isArray(body) ? body.length : 1
-    return new Response('ok')
-  },
-})
+const receiver = startWebhookReceiver()
+const { counts } = receiver
 
 interface Round {
   cpuUsPerMessage: number
@@ -54,12 +43,12 @@ interface Round {
 /** One round: webhooks off (gap null) or on with this gap. */
 async function round(gap: string | null): Promise<Round> {
   const dir = mkdtempSync(join(tmpdir(), 'chat-passes-'))
-  const webhooks = { WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hook`, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789', WEBHOOK_BATCH: values.batch!, WEBHOOK_PASS_GAP_MS: gap ?? '0' }
+  const webhooks = { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789', WEBHOOK_BATCH: values.batch!, WEBHOOK_PASS_GAP_MS: gap ?? '0' }
   const server = await startServer(binary, dir, gap === null ? {} : webhooks)
   try {
     const created = await fetch(`http://127.0.0.1:${server.port}/chat/v1/create-room/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: '큰 방' }) })
     const room = ((await created.json()) as { id: number }).id
-    const [eventsBefore, postsBefore, cpuBefore, storedBefore] = [events, posts, cpuMs(server.pid), await storedCount(server)]
+    const [eventsBefore, postsBefore, cpuBefore, storedBefore] = [counts.events, counts.posts, cpuMs(server.pid), await storedCount(server)]
     const load = await runJson([
       process.execPath,
       'bench/load-client.ts',
@@ -81,7 +70,7 @@ async function round(gap: string | null): Promise<Round> {
     const stored = (await storedCount(server)) - storedBefore
     return {
       cpuUsPerMessage: ((cpuMs(server.pid) - cpuBefore) * 1000) / Math.max(1, stored),
-      eventsPerPost: (events - eventsBefore) / Math.max(1, posts - postsBefore),
+      eventsPerPost: (counts.events - eventsBefore) / Math.max(1, counts.posts - postsBefore),
       p50Ms: load.p50Ms!,
       p99Ms: load.p99Ms!,
     }
@@ -123,5 +112,5 @@ try {
   )
   console.log(JSON.stringify(rows))
 } finally {
-  receiver.stop(true)
+  receiver.stop()
 }

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuPerMessage, metricValues, runFanout, startServer, storedCount } from './servers.ts'
+import { cpuPerMessage, metricValues, runFanout, startServer, startWebhookReceiver, storedCount } from './servers.ts'
 
 const { values } = parseArgs({ options: { binary: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '3' }, batch: { type: 'string', default: '1' } } })
 if (!values.binary) throw new Error('--binary (the compiled chat server) is required')
@@ -23,31 +23,12 @@ const seconds = Number(values.seconds)
 const rounds = Number(values.rounds)
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-// The receiver: counts events (ids, so a repeat would show), answers 200. A batch is read for its events' ids.
-const ids = new Set<string>()
-let events = 0
-let posts = 0
-const receiver = Bun.serve({
-  port: 0,
-  hostname: '127.0.0.1',
-  async fetch(request) {
-    posts++
-    if (request.headers.get('x-chat-event-count') === null) {
-      await request.arrayBuffer()
-      events++
-      ids.add(request.headers.get('x-chat-event-id') ?? '')
-    } else {
-      const batch = (await request.json()) as { id: string }[]
-      events += batch.length
-      for (const event of batch) ids.add(event.id)
-    }
-    return new Response('ok')
-  },
-})
+const receiver = startWebhookReceiver()
+const { counts } = receiver
 
 async function round(webhooks: boolean) {
   const dir = mkdtempSync(join(tmpdir(), 'chat-webhooks-'))
-  const server = await startServer(binary, dir, webhooks ? { WEBHOOK_URL: `http://127.0.0.1:${receiver.port}/hook`, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789', WEBHOOK_BATCH: values.batch! } : {})
+  const server = await startServer(binary, dir, webhooks ? { WEBHOOK_URL: receiver.url, WEBHOOK_SECRET: 'bench-webhook-secret-0123456789', WEBHOOK_BATCH: values.batch! } : {})
   try {
     const rooms: number[] = []
     for (let i = 0; i < 20; i++) {
@@ -55,7 +36,7 @@ async function round(webhooks: boolean) {
       rooms.push(((await res.json()) as { id: number }).id)
     }
     await Bun.sleep(300)
-    const eventsBefore = events
+    const eventsBefore = counts.events
     const commits = ['chat_store_batch_size_sum', 'chat_store_batch_size_count'] as const
     const commitsBefore = await metricValues(server, commits)
     const started = performance.now()
@@ -63,16 +44,16 @@ async function round(webhooks: boolean) {
     const loadSeconds = (performance.now() - started) / 1000
     const commitsAfter = await metricValues(server, commits)
     const messagesPerCommit = (commitsAfter.chat_store_batch_size_sum - commitsBefore.chat_store_batch_size_sum) / Math.max(1, commitsAfter.chat_store_batch_size_count - commitsBefore.chat_store_batch_size_count)
-    const during = events - eventsBefore
+    const during = counts.events - eventsBefore
     // Drain: until every stored message (and the 20 room.created) reached the receiver.
     const stored = await storedCount(server)
     let drainSeconds = 0
     if (webhooks) {
       const drainStart = performance.now()
-      while (events - eventsBefore < stored && performance.now() - drainStart < 120_000) await Bun.sleep(50)
+      while (counts.events - eventsBefore < stored && performance.now() - drainStart < 120_000) await Bun.sleep(50)
       drainSeconds = (performance.now() - drainStart) / 1000
     }
-    return { stored: result.sentPerSecond!, cpuUsPerMessage, messagesPerCommit, eventsPerSecond: during / loadSeconds, drainSeconds, delivered: events - eventsBefore, expected: stored }
+    return { stored: result.sentPerSecond!, cpuUsPerMessage, messagesPerCommit, eventsPerSecond: during / loadSeconds, drainSeconds, delivered: counts.events - eventsBefore, expected: stored }
   } finally {
     await server.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -96,8 +77,8 @@ try {
     eventsPerSecond: median(on.map((r) => r.eventsPerSecond)),
     drainSeconds: median(on.map((r) => r.drainSeconds)),
     allDelivered: on.every((r) => r.delivered >= r.expected) ? 1 : 0,
-    repeats: events - ids.size,
-    eventsPerPost: events / Math.max(1, posts),
+    repeats: counts.events - counts.ids.size,
+    eventsPerPost: counts.events / Math.max(1, counts.posts),
   }
   const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2))
   console.log(
@@ -113,5 +94,5 @@ try {
   )
   console.log(JSON.stringify({ ...result, storedRatio: result.storedOn / result.storedOff }))
 } finally {
-  receiver.stop(true)
+  receiver.stop()
 }

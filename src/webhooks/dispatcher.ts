@@ -64,9 +64,8 @@ export class WebhookDispatcher {
    * POST, instead of a pass each: a pass that sends a few events costs more than they do.
    */
   private readonly passGapMs: number
-  /** Per lane, when its last pass started, and the timer of the next when it must wait for the gap. */
+  /** Per lane, when its last pass started. */
   private readonly passStarted = new Map<number, number>()
-  private readonly passTimers = new Map<number, ReturnType<typeof setTimeout>>()
   private stopped = false
   private readonly timers: ReturnType<typeof setInterval>[] = []
   private lanes = new Set<number>()
@@ -190,7 +189,6 @@ export class WebhookDispatcher {
     this.sender.stop()
     for (const timer of this.timers) clearInterval(timer)
     if (this.nudgeTimer !== null) clearTimeout(this.nudgeTimer)
-    for (const timer of this.passTimers.values()) clearTimeout(timer)
     await Promise.allSettled([...this.passes.values()].map((p) => p.done))
     await this.store.outbox.releaseLanes(this.instance).catch(() => {})
     this.sender.close()
@@ -235,23 +233,12 @@ export class WebhookDispatcher {
 
   /**
    * Runs a pass over the lane, or asks the running one for another after it. A pass starts the
-   * gap after the lane's last one started at the earliest; until then it waits, and what else
-   * commits in the lane meanwhile goes with it.
+   * gap after the lane's last one started at the earliest: until then it waits (as the lane's
+   * pass), and what else commits in the lane meanwhile goes with it.
    */
   private pass(lane: number) {
     const running = this.passes.get(lane)
     if (running) return void (running.again = true)
-    if (this.passTimers.has(lane)) return
-    const wait = this.untilNextPass(lane)
-    if (wait > 0) {
-      const timer = setTimeout(() => {
-        this.passTimers.delete(lane)
-        if (!this.stopped && this.lanes.has(lane)) this.pass(lane)
-      }, wait)
-      timer.unref()
-      this.passTimers.set(lane, timer)
-      return
-    }
     const state = { again: false, done: Promise.resolve() }
     state.done = (async () => {
       do {
