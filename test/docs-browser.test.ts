@@ -53,8 +53,10 @@ describe('Swagger UI at /docs/', () => {
   it('should send a message as a Korean nickname entered once under Authorize, with "Try it out"', async () => {
     const roomId = await createRoom(server, 'Swagger room')
     const { page, context, violations } = await newChatPage(browser)
-    // A missing control fails naming its selector, well before the test's own timeout.
-    page.setDefaultTimeout(10_000)
+    // A missing control fails naming its selector, well before the test's own timeout. Swagger UI
+    // renders the whole document in the browser: on a loaded machine of two cores, a step can take
+    // several seconds (the first render about 2 s unloaded).
+    page.setDefaultTimeout(20_000)
     try {
       await page.goto(`${server.base}/docs/`)
       await page.locator('.auth-wrapper button.authorize').click()
@@ -63,6 +65,8 @@ describe('Swagger UI at /docs/', () => {
       await authorize(page, 'X-Email', 'hong@example.com')
       await authorize(page, 'X-Profile-Url', '/media/홍길동.png')
       await page.locator('.modal-ux .close-modal').click()
+      // The dialog is gone before anything under it is clicked.
+      await page.locator('.modal-ux').waitFor({ state: 'detached' })
 
       const operation = page.locator('.opblock-post').filter({ has: page.locator('.opblock-summary-path[data-path="/chat/v1/message/"]') })
       await operation.locator('.opblock-summary').first().click()
@@ -81,5 +85,5 @@ describe('Swagger UI at /docs/', () => {
     } finally {
       await context.close()
     }
-  }, 30_000)
+  }, 90_000)
 })
