@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.ts'
 import type { MessageRow } from '../store/store.ts'
 import type { EventSink, RealtimeEvent, RoomEvent } from './events.ts'
 
@@ -38,12 +39,19 @@ const nobody = { deliver() {}, committed() {}, written() {}, nudged() {} }
  *
  * Each consumer is connected once, while the instance is wired (realtime/index.ts, app.ts,
  * server.ts); until then it consumes nothing. A new kind of consumer is a new named field here.
+ *
+ * A consumer that throws is logged by name and keeps the event from no other consumer, and never
+ * reaches whoever told it: the broker's delivery of the next event, the message service's answer
+ * for a stored message, the store's caller after a commit (`afterCommit`). What a failed webhook
+ * wake leaves waiting, the dispatcher's poll finds.
  */
 export class EventConsumers implements EventSink {
   private roomSockets: RoomSockets = nobody
   private userStreams: UserStreams = nobody
   private webhooks: Webhooks = nobody
   private readonly connected = new Set<string>()
+
+  constructor(private readonly logger: Pick<Logger, 'error'>) {}
 
   connectRoomSockets(hub: RoomSockets): void {
     this.once('room sockets')
@@ -62,23 +70,49 @@ export class EventConsumers implements EventSink {
 
   /** What the broker calls for each event it delivers here. */
   delivered(event: RealtimeEvent): void {
-    if (event.kind !== 'user') this.roomSockets.deliver(event)
-    this.userStreams.deliver(event)
+    if (event.kind !== 'user') {
+      try {
+        this.roomSockets.deliver(event)
+      } catch (err) {
+        this.failed('room sockets', err)
+      }
+    }
+    try {
+      this.userStreams.deliver(event)
+    } catch (err) {
+      this.failed('user streams', err)
+    }
   }
 
   /** What the message service calls once a message it stored has committed. */
   committed(message: MessageRow): void {
-    this.webhooks.committed(message)
+    try {
+      this.webhooks.committed(message)
+    } catch (err) {
+      this.failed('webhooks', err)
+    }
   }
 
   /** What the store calls once a transaction that wrote webhook events has committed (`Outbox.written`). */
   written(lanes: readonly number[]): void {
-    this.webhooks.written(lanes)
+    try {
+      this.webhooks.written(lanes)
+    } catch (err) {
+      this.failed('webhooks', err)
+    }
   }
 
   /** What the broker calls when an instance nudged webhook lanes. */
   nudged(lanes: readonly number[]): void {
-    this.webhooks.nudged(lanes)
+    try {
+      this.webhooks.nudged(lanes)
+    } catch (err) {
+      this.failed('webhooks', err)
+    }
+  }
+
+  private failed(consumer: string, err: unknown): void {
+    this.logger.error('an event consumer failed; the other consumers still had the event', { consumer, err })
   }
 
   private once(name: string): void {

@@ -33,7 +33,7 @@ export function createRealtime({ config, store, metrics, logger, links, presence
   const slowConsumers = new SlowConsumers(config.SLOW_CONSUMER_BYTES, closer, metrics, logger)
   const hub = new Hub(metrics, slowConsumers, closer, links)
   // Where each event goes, named in one place; the hub is the room sockets' consumer.
-  const consumers = new EventConsumers()
+  const consumers = new EventConsumers(logger)
   consumers.connectRoomSockets(hub)
   const broker = makeBroker(consumers)
   // In-memory presence announces through the in-process broker; Redis presence publishes itself.

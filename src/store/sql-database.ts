@@ -53,7 +53,8 @@ export function* raw<T>(query: SQL): Generator<Step, T[], unknown> {
 /**
  * A step: `action` runs once the transaction has committed, before its caller gets the result
  * (never if it rolls back). It tells others what committed; it must not throw, since the caller
- * is owed the result of what did commit.
+ * is owed the result of what did commit (the one there is, `Outbox.written`, goes to
+ * `EventConsumers`, which keeps a consumer's failure to itself).
  */
 export function* afterCommit(action: () => void): Generator<Step, void, unknown> {
   yield { kind: 'committed', action }
