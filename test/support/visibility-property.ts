@@ -347,7 +347,7 @@ export function describeWhatEachUserSees(store: (typeof STORES)[number]) {
         { numRuns: NUM_RUNS, seed: SEED },
       )
       // The runs are some 60,000 requests, about 40 s of a core: sharing the machine with other
-      // test files (npm test runs four at once) can take them past two minutes.
+      // test files (npm test runs three at once) can take them past two minutes.
     }, 300_000)
   })
 }
