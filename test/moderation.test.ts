@@ -185,6 +185,35 @@ for (const store of STORES) {
       expect((await audit(`room=${priv}&user=${buyer.user_id}`)).map((a) => a.action)).toEqual(['ban'])
     })
 
+    it('should keep a banned user out of a room found again by creating it: an open room about a post, and their direct room', async () => {
+      const postId = 7_000 + Math.floor(Math.random() * 1_000_000)
+      const open = await json<{ id: number }>(server.post('/chat/v1/create-room/', { name: '자전거 팝니다', post_id: postId }, identityHeaders(seller)), 201)
+      await sent(open.id, seller, '네고 가능해요')
+      expect((await put(`/chat/v1/room/${open.id}/bans/${buyer.user_id}/`, undefined, identityHeaders(mod))).status).toBe(204)
+      await sent(open.id, seller, '밴 이후의 메시지')
+      // Asking to create the post's room finds it: the same refusal as reading it, and nothing of it.
+      const refusedOpen = await json<Problem & { chat_messages?: unknown }>(server.post('/chat/v1/create-room/', { name: '자전거 팝니다', post_id: postId }, identityHeaders(buyer)), 403)
+      expect(refusedOpen).toMatchObject({ code: 'banned' })
+      expect(refusedOpen.chat_messages).toBeUndefined()
+      // Anyone else still finds it, with its messages.
+      const found = await json<{ id: number; chat_messages: Message[] }>(server.post('/chat/v1/create-room/', { name: '자전거 팝니다', post_id: postId }, identityHeaders(owner)), 200)
+      expect([found.id, found.chat_messages.map((m) => m.message)]).toEqual([open.id, ['네고 가능해요', '밴 이후의 메시지']])
+
+      // A direct room about the post: the ban ends the buyer's place in it.
+      const direct = await json<{ id: number }>(server.post('/chat/v1/direct-room/', { user_id: seller.user_id, post_id: postId }, identityHeaders(buyer)), 201)
+      await sent(direct.id, buyer, '아직 있나요?')
+      expect((await put(`/chat/v1/room/${direct.id}/bans/${buyer.user_id}/`, undefined, identityHeaders(mod))).status).toBe(204)
+      await sent(direct.id, seller, '차단된 분께는 보이면 안 돼요')
+      const refusedDirect = await json<Problem & { chat_messages?: unknown }>(server.post('/chat/v1/direct-room/', { user_id: seller.user_id, post_id: postId }, identityHeaders(buyer)), 403)
+      expect(refusedDirect).toMatchObject({ code: 'not_a_member' })
+      expect(refusedDirect.chat_messages).toBeUndefined()
+      // As reading it directly answers.
+      expect((await json<Problem>(server.http(`/chat/v1/room/${direct.id}/`, { headers: identityHeaders(buyer) }), 403)).code).toBe('not_a_member')
+      // The seller still finds their side of it.
+      const sellers = await json<{ id: number; chat_messages: Message[] }>(server.post('/chat/v1/direct-room/', { user_id: buyer.user_id, post_id: postId }, identityHeaders(seller)), 200)
+      expect([sellers.id, sellers.chat_messages.map((m) => m.message)]).toEqual([direct.id, ['아직 있나요?', '차단된 분께는 보이면 안 돼요']])
+    })
+
     it('should hold each user to one message per slow_mode_seconds, on REST and sockets, but not moderators', async () => {
       const roomId = await openRoom()
       expect((await json<Problem>(call('PATCH', `/chat/v1/room/${roomId}/`, { slow_mode_seconds: 2 }, identityHeaders(buyer)), 403)).code).toBe('not_moderator')

@@ -63,7 +63,7 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
             401: { description: 'A private room without identity (and not a service call)', problem: { code: 'identity_required' } },
             403: {
               description:
-                "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), a direct pair that blocked each other, or a private room with a member who has blocked its owner (`blocked`)",
+                "`owner` or kind `direct` from a caller who is not the app's backend (`service_call_required`), a direct pair that blocked each other, or a private room with a member who has blocked its owner (`blocked`); the post's open room already exists and the caller is banned from it (`banned`), as reading it would answer",
               problem: { code: 'service_call_required' },
             },
             429: { description: 'Too many rooms created by this user or from this address lately (Retry-After says how long to wait)', problem: { code: 'too_many_rooms' } },
@@ -93,7 +93,10 @@ export const roomRoutes = (rooms: RoomService, callers: Callers, config: Config)
             200: { description: "The pair's existing direct room for this post", schema: roomDetailSchema, example: exampleDirectRoom },
             400: { description: '`user_id` is the caller (`same_user`), or the body is not JSON', problem: { code: 'same_user' } },
             401: { description: 'No identity', problem: { code: 'identity_required' } },
-            403: { description: 'One of the two has blocked the other', problem: { code: 'blocked' } },
+            403: {
+              description: 'One of the two has blocked the other (`blocked`), or the room exists and the caller is no longer its member, having been banned from it (`not_a_member`), as reading it would answer',
+              problem: { code: 'blocked' },
+            },
             429: { description: 'Too many rooms created by this user or from this address lately', problem: { code: 'too_many_rooms' } },
             422: { description: 'A field is invalid; each one is listed', problem: { code: 'validation_failed', example: { errors: [{ path: 'user_id', message: 'Too small: expected string to have >=1 characters' }] } } },
           }),

@@ -146,10 +146,20 @@ export class RoomService {
     }
     const postId = body.post_id ?? null
     const existing = postId === null ? undefined : await this.store.roomByPostId(postId)
-    if (existing) return { room: await this.detailOf(existing, host, caller), created: false }
+    if (existing) return this.found(existing, host, caller)
     this.limitCreation(requester, caller)
     const { room, created } = await this.store.createRoom({ name: body.name, postId })
-    return { room: await this.detailOf(room, host, caller), created }
+    return created ? { room: await this.detailOf(room, host, caller), created } : this.found(room, host, caller)
+  }
+
+  /**
+   * A room that already was, found by its post or its pair rather than by its id: shown only to a
+   * caller the room admits (`RoomAccess.admit`), as reading it by id would be. A user banned from
+   * an open room, or no longer a member of a direct one, hears the same refusal here.
+   */
+  private async found(room: RoomRow, host: string, caller: Caller): Promise<Created> {
+    await this.access.admit(room.id, caller)
+    return { room: await this.detailOf(room, host, caller), created: false }
   }
 
   /**
@@ -255,10 +265,11 @@ export class RoomService {
     const { membership } = this.store
     if (await membership.blockedEither(a, b)) throw forbidden('blocked', 'One of the two has blocked the other; they cannot have a direct room.')
     const existing = await membership.findDirectRoom(a, b, postId)
-    if (existing) return { room: await this.detailOf(existing, host, caller), created: false }
+    if (existing) return this.found(existing, host, caller)
     this.limitCreation(requester, caller)
     const { room, created } = await membership.directRoom({ a, b, postId, name })
-    if (created) this.announce(room.id, [a, b])
+    if (!created) return this.found(room, host, caller)
+    this.announce(room.id, [a, b])
     return { room: await this.detailOf(room, host, caller), created }
   }
 
