@@ -109,6 +109,40 @@ describe("a room's last messages whose publish the link lost", () => {
   }, 30_000)
 })
 
+describe("a removal whose publish waits in the remover's link", () => {
+  it("should end the removed member's stream on another instance at the removal, before anything the room commits after it", async () => {
+    const [owner, member] = [user('link-owner'), user('link-member')]
+    const post = (instance: ServerProcess, path: string, body: unknown, who: TestUser) =>
+      fetch(`${instance.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...identityHeaders(who) }, body: JSON.stringify(body) })
+    const roomId = ((await (await post(instances[0]!, '/chat/v1/create-room/', { name: '우리끼리', kind: 'private', members: [member.user_id] }, owner)).json()) as { id: number }).id
+    const stream = await TestSocket.inbox(endpoint(instances[0]!.base), member)
+    await stream.next('inbox.ready')
+    expect((await post(instances[0]!, '/chat/v1/message/', { room: roomId, message: '첫 메시지' }, owner)).status).toBe(201)
+    expect(await stream.next('inbox.message')).toMatchObject({ room: roomId, message: { message: '첫 메시지' } })
+    // B's link stalls on the way to Redis: the removal commits on B and answers; its room event and
+    // its user event wait in the link. A message then commits on A: its version tells A of the
+    // removal (read from the store), and the removal comes first.
+    proxy.stall('up')
+    try {
+      const removed = await fetch(`${instances[1]!.base}/chat/v1/room/${roomId}/members/${member.user_id}/`, { method: 'DELETE', headers: identityHeaders(owner) })
+      expect(removed.status).toBe(204)
+      expect((await post(instances[0]!, '/chat/v1/message/', { room: roomId, message: '내보낸 뒤의 메시지' }, owner)).status).toBe(201)
+      expect(await stream.next((f) => f.type === 'inbox.removed' || f.type === 'inbox.message', 10_000)).toEqual({ type: 'inbox.removed', room: roomId })
+    } finally {
+      proxy.stall(null)
+    }
+    // B's user event arrives once its link flows, before anything B publishes for the user after it
+    // (a read of another room, told on the stream): the removal was told once.
+    const other = ((await (await post(instances[0]!, '/chat/v1/create-room/', { name: '다른 방' }, owner)).json()) as { id: number }).id
+    expect((await post(instances[0]!, '/chat/v1/message/', { room: other, message: '안녕' }, owner)).status).toBe(201)
+    expect((await post(instances[1]!, `/chat/v1/room/${other}/read/`, { last_read_id: Number.MAX_SAFE_INTEGER }, member)).status).toBe(200)
+    await stream.next((f) => (f.type === 'inbox.room' || f.type === 'inbox.read') && (f.room === other || (f.room as { id?: number }).id === other), 10_000)
+    expect(stream.all('inbox.message').map((f) => (f.message as { message: string }).message)).toEqual(['첫 메시지'])
+    expect(stream.all('inbox.removed')).toEqual([{ type: 'inbox.removed', room: roomId }])
+    await stream.close()
+  }, 30_000)
+})
+
 describe('Redis away while sockets open', () => {
   it('should never end the process: new sockets get 1013 or 503, and all works again once Redis is back', async () => {
     const rooms = await Promise.all([1, 2, 3, 4].map((i) => createRoom(instances[0]!, `unwatched ${i}`)))

@@ -33,6 +33,8 @@ interface UserStream {
    */
   blocked: Set<string> | null
   readonly blockChanges: BlockChange[]
+  /** Rooms whose removal the stream told at the room's evict, before the user's own `removed` change came. */
+  readonly evicted: Set<number>
   live: boolean
   ended: boolean
 }
@@ -99,7 +101,7 @@ export class InboxStreams {
       if (existing.live) connection.socket.send(this.readyFrame(existing))
       return
     }
-    const stream: UserStream = { userId, rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], blocked: null, blockChanges: [], live: false, ended: false }
+    const stream: UserStream = { userId, rooms: new Map(), reading: new Map(), held: new Set(), others: new Map(), early: [], blocked: null, blockChanges: [], evicted: new Set(), live: false, ended: false }
     this.streams.set(userId, stream)
     this.start(stream).catch((err: unknown) => {
       this.deps.logger.warn('a user stream could not start; closing it', { user: userId, err })
@@ -126,6 +128,8 @@ export class InboxStreams {
       }
       const encoded = encodedMessage(event.message, this.deps.links)
       for (const stream of followers) this.message(stream, event.room, event.message, true, encoded)
+    } else if (event.kind === 'control' && event.evict !== undefined) {
+      this.evicted(event.room, event.evict)
     } else if (event.kind === 'control' && event.frame !== undefined) {
       // The room itself changed (name, data, status): its entry shows the new summary.
       const followers = this.followers.get(event.room)
@@ -140,6 +144,22 @@ export class InboxStreams {
       else if (stream.live) this.change(stream, event.change)
       else stream.early.push(event.change)
     }
+  }
+
+  /**
+   * The user was removed from the room (or banned from it), in the room's order: nothing the room
+   * commits after it reaches their stream. The user's own `removed` change comes on their channel,
+   * which is not ordered with the room's, and may come late (or never, if the instance that removed
+   * them died before telling): the stream stops following the room here, and tells it once.
+   */
+  private evicted(roomId: number, userId: string) {
+    const stream = this.streams.get(userId)
+    if (!stream || !this.followers.get(roomId)?.has(stream)) return
+    this.unfollow(stream, roomId)
+    stream.others.delete(roomId)
+    if (!stream.live) return
+    stream.evicted.add(roomId)
+    this.send(stream, { type: 'inbox.removed', room: roomId })
   }
 
   /** The user blocked or unblocked someone (on any device): applied at once, before anything else is told. */
@@ -261,7 +281,8 @@ export class InboxStreams {
     if (change.type === 'removed') {
       stream.others.delete(roomId)
       this.unfollow(stream, roomId)
-      if (tell) this.send(stream, { type: 'inbox.removed', room: roomId })
+      // Told already when the room's evict came first.
+      if (tell && !stream.evicted.delete(roomId)) this.send(stream, { type: 'inbox.removed', room: roomId })
       return
     }
     if (change.type === 'hidden') {
@@ -275,6 +296,8 @@ export class InboxStreams {
     }
     const room = stream.rooms.get(roomId)
     if (change.type === 'room') {
+      // Gained again: a removal told at its evict is over.
+      stream.evicted.delete(roomId)
       if (!room) this.gain(stream, roomId)
       return
     }
