@@ -24,8 +24,13 @@ function setup(recovery: Recovery | Error, changes?: Changes) {
   hub.attach(topics.server())
   const waited: number[] = []
   const delivered = Promise.withResolvers<void>()
+  // What the replay asked, in order: its reads, and (in a test's admission) whether the user may still use the room.
+  const asked: string[] = []
   const store = {
-    recover: async () => (recovery instanceof Error ? Promise.reject(recovery) : recovery),
+    recover: async () => {
+      asked.push('read')
+      return recovery instanceof Error ? Promise.reject(recovery) : recovery
+    },
     changesAfter: async () => changes ?? Promise.reject(new Error('no changes given')),
   }
   const broker = {
@@ -34,8 +39,10 @@ function setup(recovery: Recovery | Error, changes?: Changes) {
       return delivered.promise
     },
   }
-  return { hub, topics, waited, deliveredUpTo: () => delivered.resolve(), replays: new Replays(store, broker, hub, slow, 500, logger, testLinks) }
+  return { hub, topics, waited, asked, deliveredUpTo: () => delivered.resolve(), replays: new Replays(store, broker, hub, slow, 500, logger, testLinks) }
 }
+/** The socket's user may still use the room. */
+const admitted = async () => true
 const shape = (frames: { type: string; id?: unknown; count?: unknown }[]) => frames.map((f) => (f.type === 'chat.message' ? f.id : f.type === 'chat.recovered' ? `recovered ${f.count}` : f.type))
 
 describe('Replays', () => {
@@ -47,7 +54,7 @@ describe('Replays', () => {
     // Live while the replay reads: 12 (which the replay also read) and 13 (which it did not).
     hub.deliver(messageEvent(row(12, 2)))
     hub.deliver(messageEvent(row(13, 3)))
-    const done = replays.run(s, { id: 10 }, 'epoch-1', () => {})
+    const done = replays.run(s, { id: 10 }, 'epoch-1', () => {}, admitted)
     await Bun.sleep(5)
     // It waits for this instance to have delivered the room up to what was committed (version 3).
     expect(waited).toEqual([3])
@@ -64,7 +71,7 @@ describe('Replays', () => {
     const s = fakeSession(topics, 1, 'moved')
     hub.add(s)
     replays.begin(s)
-    const done = replays.run(s, { id: 40 }, 'e', () => {})
+    const done = replays.run(s, { id: 40 }, 'e', () => {}, admitted)
     await Bun.sleep(5)
     expect(waited).toEqual([7])
     // The message the client had (40) arrives here late: the backlog drops it.
@@ -74,13 +81,34 @@ describe('Replays', () => {
     expect(shape(s.socket.frames())).toEqual(['recovered 0'])
   })
 
+  it('should send nothing it read when the user may no longer use the room, asked after the read', async () => {
+    const { hub, topics, replays, waited, asked } = setup({ messages: [row(11, 1), row(12, 2)], truncated: false, version: 3 })
+    const s = fakeSession(topics, 1, 'removed-meanwhile')
+    hub.add(s)
+    replays.begin(s)
+    // A removal committed before the read shows in the read (12 was stored after it) and in a check made after it.
+    await replays.run(
+      s,
+      { id: 10 },
+      'e',
+      () => {},
+      async () => {
+        asked.push('admitted?')
+        return false
+      },
+    )
+    expect(asked).toEqual(['read', 'admitted?'])
+    expect(s.socket.frames()).toEqual([])
+    expect(waited).toEqual([])
+  })
+
   it('should report a failed read and still make the socket live', async () => {
     const { hub, topics, replays } = setup(new Error('database is away'))
     const s = fakeSession(topics, 1, 'unlucky')
     hub.add(s)
     replays.begin(s)
     const failed: Session[] = []
-    await replays.run(s, { id: 5 }, 'e', (session) => failed.push(session))
+    await replays.run(s, { id: 5 }, 'e', (session) => failed.push(session), admitted)
     expect(failed).toEqual([s])
     hub.deliver(messageEvent(row(6)))
     expect(shape(s.socket.frames())).toEqual([6])
@@ -98,7 +126,7 @@ describe('Replays', () => {
     // Live meanwhile: the reaction (v9, which the replay read too) and a new message (v10).
     hub.deliver(messageEvent(edited, { type: 'reaction', emoji: '👍', userId: 'v', added: true }))
     hub.deliver(messageEvent(messageRow({ id: 7, version: 10 })))
-    const done = replays.run(s, { version: 5 }, 'e', () => {})
+    const done = replays.run(s, { version: 5 }, 'e', () => {}, admitted)
     await Bun.sleep(5)
     expect(waited).toEqual([9])
     deliveredUpTo()

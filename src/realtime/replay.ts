@@ -48,14 +48,20 @@ export class Replays {
   /**
    * Sends what the socket missed after `since`, then makes it live. Never throws: a failed read is
    * reported to the client through `failed`, and the socket goes live anyway.
+   *
+   * `admitted` asks whether the user may still use the room, after the read and before anything
+   * is sent (false: it closed the socket, and nothing is sent). A removal or ban commits before
+   * anything the room commits after it, so one that a read reached past shows in a check made
+   * after the read: nothing committed after it reaches the socket.
    */
-  async run(session: Session, since: Since, epoch: string, failed: (session: Session) => void): Promise<void> {
+  async run(session: Session, since: Since, epoch: string, failed: (session: Session) => void, admitted: (session: Session) => Promise<boolean>): Promise<void> {
     let replayed: Replayed = () => false
     try {
-      const { seen, sent } = 'version' in since ? await this.changes(session, since.version, epoch) : await this.messages(session, since.id, epoch)
-      replayed = sent
+      const replay = 'version' in since ? await this.changes(since.version, epoch, session.roomId) : await this.messages(since.id, epoch, session.roomId)
+      if (!(await admitted(session))) return
+      replayed = replay.send(session)
       this.slowConsumers.check(session)
-      if (seen > 0) await this.broker.whenDelivered(session.roomId, seen)
+      if (replay.seen > 0) await this.broker.whenDelivered(session.roomId, replay.seen)
     } catch (err) {
       this.logger.error('replay failed', { room: session.roomId, user: session.identity.userId, err })
       failed(session)
@@ -64,24 +70,28 @@ export class Replays {
   }
 
   /** since=: the messages after the id, each as it is now; what waited is sent unless it is a creation or change already in them. */
-  private async messages(session: Session, since: number, epoch: string) {
-    const { messages, truncated, version } = await this.store.recover(session.roomId, since, this.limit)
-    for (const row of messages) session.socket.send(encodeMessageFrame(row, this.links))
-    session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch))
-    const lastId = messages.at(-1)?.id ?? since
-    const sentAt = new Map(messages.map((row) => [row.id, row.version]))
-    const sent: Replayed = (change) => (change.created ? change.id <= lastId : change.version <= (sentAt.get(change.id) ?? 0))
-    return { seen: version, sent }
+  private async messages(since: number, epoch: string, roomId: number) {
+    const { messages, truncated, version } = await this.store.recover(roomId, since, this.limit)
+    const send = (session: Session): Replayed => {
+      for (const row of messages) session.socket.send(encodeMessageFrame(row, this.links))
+      session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch))
+      const lastId = messages.at(-1)?.id ?? since
+      const sentAt = new Map(messages.map((row) => [row.id, row.version]))
+      return (change) => (change.created ? change.id <= lastId : change.version <= (sentAt.get(change.id) ?? 0))
+    }
+    return { seen: version, send }
   }
 
   /** since_version=: every message changed after the version, once; what waited is sent unless the replay covered its version. */
-  private async changes(session: Session, since: number, epoch: string) {
-    const { messages, room, truncated, version } = await this.store.changesAfter(session.roomId, since, this.limit)
-    // The room itself as it is now, if it changed while the client was away (once, however often it did).
-    if (room) session.socket.send(encodeRoomUpdatedFrame(room.summary, room.version))
-    for (const row of messages) session.socket.send(encodeLatestFrame(row, row.createdVersion <= since, this.links))
-    session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch, version))
-    const sent: Replayed = (change) => change.version <= version
-    return { seen: version, sent }
+  private async changes(since: number, epoch: string, roomId: number) {
+    const { messages, room, truncated, version } = await this.store.changesAfter(roomId, since, this.limit)
+    const send = (session: Session): Replayed => {
+      // The room itself as it is now, if it changed while the client was away (once, however often it did).
+      if (room) session.socket.send(encodeRoomUpdatedFrame(room.summary, room.version))
+      for (const row of messages) session.socket.send(encodeLatestFrame(row, row.createdVersion <= since, this.links))
+      session.socket.send(encodeRecoveredFrame(messages.length, truncated, epoch, version))
+      return (change) => change.version <= version
+    }
+    return { seen: version, send }
   }
 }

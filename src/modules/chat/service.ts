@@ -73,7 +73,14 @@ export class ChatService {
       .then(
         async () => {
           if (membersOnly && !(await this.stillAdmitted(session, room))) return
-          if (since !== null) await replays.run(session, since, epoch, (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'))
+          if (since !== null)
+            await replays.run(
+              session,
+              since,
+              epoch,
+              (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'),
+              (s) => this.stillStanding(s, room),
+            )
           else if (membersOnly) hub.release(session)
         },
         (err: unknown) => {
@@ -174,6 +181,23 @@ export class ChatService {
     } catch (err) {
       logger.warn('checking membership for a typing notice failed; not relayed', { room: session.roomId, user: session.identity.userId, err })
     }
+  }
+
+  /**
+   * Asked by a replay after its read, before it sends: the user may still use the room (not removed
+   * or banned meanwhile). Closes the socket as the removal or ban would otherwise; false then.
+   */
+  private async stillStanding(session: Session, room: RoomRow): Promise<boolean> {
+    const { access, closer, logger } = this.deps
+    try {
+      const standing = await access.standing(room, session.identity.userId)
+      if (standing === 'ok') return true
+      closer.close(session, CloseCode.removed, standing)
+    } catch (err) {
+      logger.warn('checking membership before a replay failed; closing the socket', { room: room.id, user: session.identity.userId, err })
+      closer.close(session, CloseCode.tryAgainLater, 'membership could not be checked; reconnect with since')
+    }
+    return false
   }
 
   /** The socket's user is no longer a member (found by a write the store refused): it closes as a removal would. */

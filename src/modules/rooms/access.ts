@@ -66,6 +66,15 @@ export class RoomAccess {
     if ((await this.store.moderation.sanctionOf(roomId, userId, Date.now()))?.kind === 'ban') throw forbidden('banned', 'You are banned from this room.')
   }
 
+  /**
+   * Whether the user may still use a room they were admitted to: a private or direct room while
+   * they are its owner or a member, and no room they are banned from (`removed`, `banned`), or `ok`.
+   */
+  async standing(room: RoomRow, userId: string): Promise<'ok' | 'removed' | 'banned'> {
+    if (room.kind !== 'open' && !(await this.isMember(room.id, userId))) return 'removed'
+    return (await this.store.moderation.sanctionOf(room.id, userId, Date.now()))?.kind === 'ban' ? 'banned' : 'ok'
+  }
+
   /** True while the user is the owner or a member of the room. */
   async isMember(roomId: number, userId: string): Promise<boolean> {
     const role = await this.store.membership.roleOf(roomId, userId)
