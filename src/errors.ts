@@ -54,8 +54,10 @@ export const conflict = (code: string, detail: string) => new AppError(409, code
 export const notFound = (code: string, detail: string) => new AppError(404, code, 'Not Found', detail)
 /** 413 `payload_too_large`: a body longer than its route takes (refused unread, or cut where the limit was passed). */
 /** A room that takes no writes from users now (store.ts RoomClosedError), as REST answers it; sockets get the same code. */
-export const roomClosed = ({ code }: { code: 'room_archived' | 'peer_left' }) =>
-  conflict(code, code === 'room_archived' ? 'This room is archived: it can be read, not written.' : 'The other member left this direct room: no more messages can be sent here.')
+export const roomClosed = ({ code }: { code: 'room_archived' | 'peer_left' | 'blocked' }) => {
+  if (code === 'blocked') return forbidden('blocked', 'One of the two people in this direct room has blocked the other; messages cannot be sent or changed here.')
+  return conflict(code, code === 'room_archived' ? 'This room is archived: it can be read, not written.' : 'The other member left this direct room: no more messages can be sent here.')
+}
 
 /** A write refused by moderation (store.ts SanctionedError, SlowModeError), as REST answers it; sockets get the same code. */
 export function moderated(error: { code: 'muted' | 'banned' | 'slow_mode'; retryAfterMs?: number; until?: number | null }, now: number): AppError {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PostgresStore } from '../src/store/postgres-store.ts'
 import { SqliteStore } from '../src/store/sqlite-store.ts'
-import { NotAMemberError, type NewMessage, type RoomRow, type Store } from '../src/store/store.ts'
+import { NotAMemberError, RoomClosedError, type NewMessage, type RoomRow, type Store } from '../src/store/store.ts'
 import { createDatabase } from './support/cluster.ts'
 import { OLD_DATABASES } from './support/old-database.ts'
 
@@ -126,6 +126,29 @@ for (const backend of backends) {
       expect(await store.membership.addMember(room.id, 'newcomer', 100, null)).toBe('added')
       expect(await store.membership.removeMember(room.id, 'other', null)).toEqual({ version: 3 })
       expect(await store.membership.removeMember(room.id, 'other', null)).toBe('absent')
+    })
+
+    it('should refuse sends and changes in a direct room whose pair blocked each other, where they commit, and take them again after the unblock', async () => {
+      const { room } = await store.membership.directRoom({ a: 'buyer-b', b: 'seller-b', postId: 77, name: '직거래' })
+      const sent = (await store.appendMessage(message(room.id, 'buyer-b', '아직 팔리지 않았나요?'))).message
+      // Whatever a route checked before: the block commits first, the writes after it are refused.
+      await store.membership.block('seller-b', 'buyer-b')
+      const refusals = await Promise.allSettled([
+        store.appendMessage(message(room.id, 'buyer-b', '왜 답이 없으세요')),
+        store.appendMessage(message(room.id, 'seller-b', '차단했어요')),
+        store.appendMessage(message(room.id, 'bot', '거래 안내', true)),
+      ])
+      for (const refused of refusals) expect(refused.status === 'rejected' && refused.reason instanceof RoomClosedError && refused.reason.code).toBe('blocked')
+      const rules = { editWindowMs: 86_400_000, unsendWindowMs: 86_400_000, maxReactions: 20, fileRetentionMs: 0 }
+      const edit = store.changeMessage({ roomId: room.id, messageId: sent.id, by: 'buyer-b', service: false, change: { type: 'edit', body: '고쳐 볼게요' }, at: Date.now(), rules })
+      await expect(edit).rejects.toMatchObject({ code: 'blocked' })
+      expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body)).toEqual(['아직 팔리지 않았나요?'])
+      // Another pair's room, and the pair's room after the unblock, take messages.
+      const { room: other } = await store.membership.directRoom({ a: 'buyer-b', b: 'someone-else', postId: 77, name: '직거래' })
+      await store.appendMessage(message(other.id, 'buyer-b', '안녕하세요'))
+      await store.membership.unblock('seller-b', 'buyer-b')
+      await store.appendMessage(message(room.id, 'seller-b', '다시 얘기해요'))
+      expect((await store.listMessages(room.id, { limit: 10 })).map((m) => m.body).sort()).toEqual(['다시 얘기해요', '아직 팔리지 않았나요?'].sort())
     })
 
     it('should refuse to add, or to create a room with, someone who has blocked the one adding them', async () => {

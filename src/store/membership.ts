@@ -192,12 +192,19 @@ type Aliases = ReturnType<typeof aliases>
 const countsForRoom = ({ m, r }: Aliases) => sql`(${m.role} <> 'participant' or ${r.kind} = 'open')`
 
 /**
- * 1 when a member of the room left it (a direct room: no more messages), else 0; read with the
- * room's row. Only direct rooms are looked at (a seek on their two members), so an open room with
- * many participants costs nothing here.
+ * Why a direct room takes no more messages, read with the room's row: 1 when one of the two left
+ * it, 2 when one of them has blocked the other, else 0 (see `closedRoom`). Only direct rooms are
+ * looked at (seeks on their two members and the blocks between them), so an open room with many
+ * participants costs nothing here. Blocks lock the pair's direct rooms (`SqlMembership.block`), so
+ * a write that reads this under the room's lock sees a block answered before it commits.
  */
-export const leftDirectRoom = (t: Pick<Tables, 'members'>, room: Tables['rooms']) =>
-  sql<number>`case when ${room.kind} = 'direct' and exists (select 1 from ${t.members} where ${t.members.roomId} = ${room.id} and ${t.members.leftAt} is not null) then 1 else 0 end`.mapWith(Number)
+export const closedDirectRoom = (t: Pick<Tables, 'members' | 'blocks'>, room: Tables['rooms']) => {
+  const pair = sql`(select ${t.members.userId} from ${t.members} where ${t.members.roomId} = ${room.id})`
+  return sql<number>`case when ${room.kind} <> 'direct' then 0
+    when exists (select 1 from ${t.members} where ${t.members.roomId} = ${room.id} and ${t.members.leftAt} is not null) then 1
+    when exists (select 1 from ${t.blocks} where ${t.blocks.userId} in ${pair} and ${t.blocks.blockedId} in ${pair}) then 2
+    else 0 end`.mapWith(Number)
+}
 
 /** The user has not left the room (a direct room's member who left keeps a row, to read it back, but no place in it). */
 const present = ({ m }: Aliases) => sql`${m.leftAt} is null`

@@ -4,7 +4,7 @@ import { messageChangedEvent, messageFlaggedEvent, writeEvents, type Outbox } fr
 import { run, type QueryBuilder, type SqlDatabase, type Transaction } from './sql-database.ts'
 import { closedRoom, NotAMemberError, type MessageRow, type ReactionSum, type Screened } from './rows.ts'
 import { inForce, sanctionedRoom, sanctionRefusal } from './write-rules.ts'
-import { leftDirectRoom } from './membership.ts'
+import { closedDirectRoom } from './membership.ts'
 import { unsentFilesStatement, type StoredAttachment } from './uploads.ts'
 
 type Tables = SqlDatabase['t']
@@ -114,7 +114,7 @@ export function prepareChanges(database: SqlDatabase) {
     room: database.statement(
       (tx) =>
         tx
-          .select({ version: t.rooms.version, kind: t.rooms.kind, status: t.rooms.status, left: leftDirectRoom(t, t.rooms), sanctioned: sanctionedRoom(t, t.rooms) })
+          .select({ version: t.rooms.version, kind: t.rooms.kind, status: t.rooms.status, direct: closedDirectRoom(t, t.rooms), sanctioned: sanctionedRoom(t, t.rooms) })
           .from(t.rooms)
           .where(eq(t.rooms.id, p('roomId'))),
       'lock',
@@ -243,7 +243,7 @@ export function changeSteps(database: SqlDatabase, statements: ChangeStatements,
     const role = room.kind === 'open' ? null : ((yield* s.role({ roomId, userId: by }))[0]?.role ?? null)
     if (!service && room.kind !== 'open' && role !== 'owner' && role !== 'member') throw new NotAMemberError(roomId, by)
     // An archived room, or a direct room one of the two left, is read, not written (the app's backend still may).
-    const closed = service ? null : closedRoom(roomId, room.status, room.left === 1)
+    const closed = service ? null : closedRoom(roomId, room.status, room.direct)
     if (closed) throw closed
     // Muted or banned: read, not written (see write-rules.ts).
     const sanctioned = service || room.sanctioned === 0 ? null : sanctionRefusal(roomId, by, inForce(yield* s.sanctions({ roomId, userId: by }), at))

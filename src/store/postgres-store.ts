@@ -11,7 +11,7 @@ import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResu
 import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow } from './messages.ts'
 import type { Outbox } from './outbox.ts'
 import { claimedBy } from './uploads.ts'
-import { leftDirectRoom } from './membership.ts'
+import { closedDirectRoom } from './membership.ts'
 import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait, type ActiveSanction } from './write-rules.ts'
 import * as tables from '../db/pg-schema.ts'
 
@@ -201,7 +201,15 @@ function* standings(tx: QueryBuilder, roomId: number, users: readonly string[], 
 function* writeRoom(tx: QueryBuilder, outbox: Outbox, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
   const [room] = yield* lock(
     tx
-      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms), slowModeSeconds: rooms.slowModeSeconds, sanctioned: sanctionedRoom(tables, rooms) })
+      .select({
+        lastSeq: rooms.lastSeq,
+        version: rooms.version,
+        kind: rooms.kind,
+        status: rooms.status,
+        direct: closedDirectRoom(tables, rooms),
+        slowModeSeconds: rooms.slowModeSeconds,
+        sanctioned: sanctionedRoom(tables, rooms),
+      })
       .from(rooms)
       .where(eq(rooms.id, roomId)),
   )
@@ -212,7 +220,7 @@ function* writeRoom(tx: QueryBuilder, outbox: Outbox, roomId: number, batch: rea
   const open = room.kind === 'open'
   let items = allItems
   // An archived or left room takes system messages only.
-  const closed = closedRoom(roomId, room.status, room.left === 1)
+  const closed = closedRoom(roomId, room.status, room.direct)
   if (closed) {
     for (const i of items) if (!batch[i]!.system) outcomes[i] = new Refusal(closed)
     items = items.filter((i) => batch[i]!.system)

@@ -141,22 +141,24 @@ export class UnstorableTextError extends Error {
 /**
  * Thrown for a write to a room that takes none now, checked in the write's own transaction:
  * `room_archived` (its post was sold or removed: read, never written; system messages still go
- * in), `peer_left` (a direct room one of the two left).
+ * in), `peer_left` (a direct room one of the two left), `blocked` (a direct room whose pair has a
+ * block between them).
  */
 export class RoomClosedError extends Error {
   constructor(
-    readonly code: 'room_archived' | 'peer_left',
+    readonly code: 'room_archived' | 'peer_left' | 'blocked',
     readonly roomId: number,
   ) {
-    super(code === 'room_archived' ? `room ${roomId} is archived` : `the other member left direct room ${roomId}`)
+    super(code === 'room_archived' ? `room ${roomId} is archived` : code === 'peer_left' ? `the other member left direct room ${roomId}` : `the pair of direct room ${roomId} blocked each other`)
     this.name = 'RoomClosedError'
   }
 }
 
-/** Why a room takes no write from users now, from its status and whether someone left it (a direct room), or null. */
-export function closedRoom(roomId: number, status: RoomRow['status'], left: boolean): RoomClosedError | null {
+/** Why a room takes no write from users now, from its status and, for a direct room, `closedDirectRoom` (1 left, 2 blocked), or null. */
+export function closedRoom(roomId: number, status: RoomRow['status'], direct: number): RoomClosedError | null {
   if (status === 'archived') return new RoomClosedError('room_archived', roomId)
-  return left ? new RoomClosedError('peer_left', roomId) : null
+  if (direct === 1) return new RoomClosedError('peer_left', roomId)
+  return direct === 2 ? new RoomClosedError('blocked', roomId) : null
 }
 
 /**

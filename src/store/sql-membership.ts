@@ -274,8 +274,20 @@ export class SqlMembership implements Membership {
   }
 
   async block(userId: string, blockedId: string): Promise<void> {
-    const { db, t } = this.database
-    await db.insert(t.blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing()
+    const { t } = this.database
+    const prefix = directKey(userId, blockedId, null)
+    await this.database.transaction(function* (tx) {
+      // The pair's direct rooms locked first (in room order, as appends take them): a message
+      // there commits before this block, or reads it where it commits and is refused.
+      yield* lock(
+        tx
+          .select({ id: t.rooms.id })
+          .from(t.rooms)
+          .where(and(eq(t.rooms.kind, 'direct'), directKeyStarts(t, prefix)))
+          .orderBy(asc(t.rooms.id)),
+      )
+      yield* run(tx.insert(t.blocks).values({ userId, blockedId, createdAt: Date.now() }).onConflictDoNothing())
+    })
   }
 
   async unblock(userId: string, blockedId: string): Promise<void> {
@@ -293,12 +305,10 @@ export class SqlMembership implements Membership {
 
   async directRoomsOf(a: string, b: string): Promise<number[]> {
     const { db, t } = this.database
-    const prefix = directKey(a, b, null)
-    // substr is the same function on both databases (instr and starts_with are not); it counts code points.
     const rows = await db
       .select({ id: t.rooms.id })
       .from(t.rooms)
-      .where(and(eq(t.rooms.kind, 'direct'), sql`substr(${t.rooms.directKey}, 1, ${[...prefix].length}) = ${prefix}`))
+      .where(and(eq(t.rooms.kind, 'direct'), directKeyStarts(t, directKey(a, b, null))))
     return rows.map((r) => r.id)
   }
 
@@ -321,6 +331,9 @@ export class SqlMembership implements Membership {
 }
 
 type Tables = SqlDatabase['t']
+
+/** The rooms whose direct key starts with `prefix` (a pair's, whatever the post): substr is the same function on both databases (instr and starts_with are not); it counts code points. */
+const directKeyStarts = (t: Tables, prefix: string) => sql`substr(${t.rooms.directKey}, 1, ${[...prefix].length}) = ${prefix}`
 
 /** A step: locks the room's row until the transaction ends (membership changes and the writes that depend on it take turns). */
 export function* lockRoom(t: Tables, tx: QueryBuilder, roomId: number) {

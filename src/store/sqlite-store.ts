@@ -19,7 +19,7 @@ import { GroupCommit, Refusal, type WrittenBatch } from './group-commit.ts'
 import { SavepointBatch } from './savepoint-batch.ts'
 import { StoreClosedError } from './turn-queue.ts'
 import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type RoomClosedError, type Store } from './store.ts'
-import { leftDirectRoom } from './membership.ts'
+import { closedDirectRoom } from './membership.ts'
 import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait } from './write-rules.ts'
 
 /** The first 16 bytes of every SQLite database file. */
@@ -99,7 +99,15 @@ function prepareRoomPositions(db: SqliteDb) {
   const read = direct(
     db,
     db
-      .select({ lastSeq: rooms.lastSeq, version: rooms.version, kind: rooms.kind, status: rooms.status, left: leftDirectRoom(tables, rooms), slowModeSeconds: rooms.slowModeSeconds, sanctioned: sanctionedRoom(tables, rooms) })
+      .select({
+        lastSeq: rooms.lastSeq,
+        version: rooms.version,
+        kind: rooms.kind,
+        status: rooms.status,
+        direct: closedDirectRoom(tables, rooms),
+        slowModeSeconds: rooms.slowModeSeconds,
+        sanctioned: sanctionedRoom(tables, rooms),
+      })
       .from(rooms)
       .where(eq(rooms.id, p('roomId')))
       .toSQL(),
@@ -140,9 +148,9 @@ function prepareRoomPositions(db: SqliteDb) {
     const room = (roomId: number) => {
       let found = positions.get(roomId)
       if (!found) {
-        const [seq, version, kind, status, left, slowModeSeconds, sanctioned] = (read.values(roomId)[0] ?? [0, 0, null, 'active', 0, 0, 0]) as [number, number, RoomKind | null, RoomStatus, number, number, number]
+        const [seq, version, kind, status, direct, slowModeSeconds, sanctioned] = (read.values(roomId)[0] ?? [0, 0, null, 'active', 0, 0, 0]) as [number, number, RoomKind | null, RoomStatus, number, number, number]
         // A room that does not exist is left to the insert, which the foreign key refuses.
-        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open', closed: closedRoom(roomId, status, left === 1), slowModeSeconds, sanctioned: sanctioned === 1, sentAt: new Map() }))
+        positions.set(roomId, (found = { seq, version, newest: null, open: kind === null || kind === 'open', closed: closedRoom(roomId, status, direct), slowModeSeconds, sanctioned: sanctioned === 1, sentAt: new Map() }))
       }
       return found
     }
