@@ -44,9 +44,7 @@ export class MemberService {
   ) {}
 
   async list(roomId: number, caller: Caller): Promise<MemberDto[]> {
-    const { room } = await this.access.admit(roomId, caller)
-    if (room.kind === 'open') return []
-    return (await this.store.membership.members(room.id)).map((m) => toMemberDto(m, viewerOf(caller)))
+    return this.access.read(roomId, caller, async ({ room }) => (room.kind === 'open' ? [] : (await this.store.membership.members(room.id)).map((m) => toMemberDto(m, viewerOf(caller)))))
   }
 
   /** Adds a member; `added` false when they already were one. */

@@ -176,8 +176,7 @@ export class MessageService {
 
   /** What a room's changes were after a version, for a caller who may read it (`GET …/changes/`). */
   async changes(roomId: number, afterVersion: number, limit: number, caller: Caller) {
-    await this.access.admit(roomId, caller)
-    return this.store.changesAfter(roomId, afterVersion, limit)
+    return this.access.read(roomId, caller, () => this.store.changesAfter(roomId, afterVersion, limit))
   }
 
   /** The texts a message had (service calls): 404 for an unknown message. */
@@ -261,7 +260,6 @@ export class MessageService {
 
   /** A page of the room's messages, for a caller who may read it. */
   async page(roomId: number, query: HistoryQuery, caller: Caller): Promise<MessageRow[]> {
-    await this.access.admit(roomId, caller)
-    return this.store.listMessages(roomId, query)
+    return this.access.read(roomId, caller, () => this.store.listMessages(roomId, query))
   }
 }

@@ -9,6 +9,8 @@ import type { RoomRow, Store } from '../../store/store.ts'
  */
 const CACHED_ROOMS = 100_000
 
+const notMember = (roomId: number) => forbidden('not_a_member', `Only members may use room ${roomId}.`)
+
 /** A room the caller may use, and the caller's role there (null: an open room's visitor, or a service call). */
 export interface Admission {
   room: RoomRow
@@ -56,9 +58,23 @@ export class RoomAccess {
     const role = userId === undefined ? null : await this.store.membership.roleOf(room.id, userId)
     if (caller.service) return { room, role }
     if (userId === undefined) throw unauthorized('identity_required', 'This room is for its members; the identity headers are required.')
-    if (role !== 'owner' && role !== 'member') throw forbidden('not_a_member', `Only members may use room ${roomId}.`)
+    if (role !== 'owner' && role !== 'member') throw notMember(roomId)
     await this.notBanned(room.id, userId)
     return { room, role }
+  }
+
+  /**
+   * `read` of a room the caller may use, answered only if they still may when it is done: admitted
+   * before it and, in a private or direct room, still a member after it. A removal commits before
+   * anything the room commits after it, so one that the read reached past shows in the check after
+   * it: 403 `not_a_member` then, and nothing read is answered.
+   */
+  async read<T>(roomId: number, caller: Caller, read: (admission: Admission) => Promise<T>): Promise<T> {
+    const admission = await this.admit(roomId, caller)
+    const result = await read(admission)
+    const userId = caller.identity?.userId
+    if (admission.room.kind !== 'open' && !caller.service && userId !== undefined && !(await this.isMember(admission.room.id, userId))) throw notMember(roomId)
+    return result
   }
 
   /** 403 `banned` for a user banned from the room (writes are refused again where they commit). */

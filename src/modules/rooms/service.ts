@@ -158,8 +158,7 @@ export class RoomService {
    * an open room, or no longer a member of a direct one, hears the same refusal here.
    */
   private async found(room: RoomRow, host: string, caller: Caller): Promise<Created> {
-    await this.access.admit(room.id, caller)
-    return { room: await this.detailOf(room, host, caller), created: false }
+    return { room: await this.access.read(room.id, caller, () => this.detailOf(room, host, caller)), created: false }
   }
 
   /**
@@ -238,9 +237,8 @@ export class RoomService {
   }
 
   async detail(roomId: number, host: string, caller: Caller): Promise<RoomDetail> {
-    const { room } = await this.access.admit(roomId, caller)
     // Read again: its name, data and status may have changed since it was cached (see RoomAccess).
-    return this.detailOf((await this.store.getRoom(roomId)) ?? room, host, caller)
+    return this.access.read(roomId, caller, async ({ room }) => this.detailOf((await this.store.getRoom(roomId)) ?? room, host, caller))
   }
 
   private async createPrivate(body: CreateRoomBody, requester: Requester, caller: Caller): Promise<RoomRow> {
