@@ -11,8 +11,7 @@ import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResu
 import { attachmentsColumn, messageSelection, screenedWrites, toMessageRow } from './messages.ts'
 import type { Outbox } from './outbox.ts'
 import { claimedBy } from './uploads.ts'
-import { closedDirectRoom } from './membership.ts'
-import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait, type ActiveSanction } from './write-rules.ts'
+import { inForce, roomAsAppendsRead, sanctionRefusal, slowModeRefusal, slowModeWait, type ActiveSanction } from './write-rules.ts'
 import * as tables from '../db/pg-schema.ts'
 
 /** The columns of a message to insert at position `seq` and `version` (what is not a column, such as `viaService`, left out). */
@@ -199,20 +198,7 @@ function* standings(tx: QueryBuilder, roomId: number, users: readonly string[], 
 
 /** One room's share of a batch (`batch[i]` for each of `items`), under the lock of the room's row. */
 function* writeRoom(tx: QueryBuilder, outbox: Outbox, roomId: number, batch: readonly NewMessage[], allItems: number[], outcomes: (AppendResult | Refusal)[], created: MessageRow[]) {
-  const [room] = yield* lock(
-    tx
-      .select({
-        lastSeq: rooms.lastSeq,
-        version: rooms.version,
-        kind: rooms.kind,
-        status: rooms.status,
-        direct: closedDirectRoom(tables, rooms),
-        slowModeSeconds: rooms.slowModeSeconds,
-        sanctioned: sanctionedRoom(tables, rooms),
-      })
-      .from(rooms)
-      .where(eq(rooms.id, roomId)),
-  )
+  const [room] = yield* lock(tx.select(roomAsAppendsRead(tables)).from(rooms).where(eq(rooms.id, roomId)))
   if (!room) {
     for (const i of allItems) outcomes[i] = new Refusal(new UnknownRoomError(`room ${roomId} does not exist`))
     return

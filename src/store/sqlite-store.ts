@@ -19,8 +19,7 @@ import { GroupCommit, Refusal, type WrittenBatch } from './group-commit.ts'
 import { SavepointBatch } from './savepoint-batch.ts'
 import { StoreClosedError } from './turn-queue.ts'
 import { closedRoom, createdRow, NotAMemberError, systemColumns, type AppendResult, type MessageRow, type NewMessage, type RoomClosedError, type Store } from './store.ts'
-import { closedDirectRoom } from './membership.ts'
-import { inForce, sanctionedRoom, sanctionRefusal, slowModeRefusal, slowModeWait } from './write-rules.ts'
+import { inForce, roomAsAppendsRead, sanctionRefusal, slowModeRefusal, slowModeWait } from './write-rules.ts'
 
 /** The first 16 bytes of every SQLite database file. */
 const SQLITE_MAGIC = 'SQLite format 3\0'
@@ -99,15 +98,7 @@ function prepareRoomPositions(db: SqliteDb) {
   const read = direct(
     db,
     db
-      .select({
-        lastSeq: rooms.lastSeq,
-        version: rooms.version,
-        kind: rooms.kind,
-        status: rooms.status,
-        direct: closedDirectRoom(tables, rooms),
-        slowModeSeconds: rooms.slowModeSeconds,
-        sanctioned: sanctionedRoom(tables, rooms),
-      })
+      .select(roomAsAppendsRead(tables))
       .from(rooms)
       .where(eq(rooms.id, p('roomId')))
       .toSQL(),

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import type { Tables } from './membership.ts'
+import { closedDirectRoom, type Tables } from './membership.ts'
 import { SanctionedError, SlowModeError } from './rows.ts'
 
 /**
@@ -23,6 +23,17 @@ export interface ActiveSanction {
  * room nobody was ever sanctioned in (most rooms) look no further.
  */
 export const sanctionedRoom = (t: Pick<Tables, 'sanctions'>, room: Tables['rooms']) => sql<number>`case when exists (select 1 from ${t.sanctions} where ${t.sanctions.roomId} = ${room.id}) then 1 else 0 end`.mapWith(Number)
+
+/** What an append reads of its room, under the room's lock, on either store: its position, kind and whether it takes writes. */
+export const roomAsAppendsRead = (t: Pick<Tables, 'rooms' | 'members' | 'blocks' | 'sanctions'>) => ({
+  lastSeq: t.rooms.lastSeq,
+  version: t.rooms.version,
+  kind: t.rooms.kind,
+  status: t.rooms.status,
+  direct: closedDirectRoom(t, t.rooms),
+  slowModeSeconds: t.rooms.slowModeSeconds,
+  sanctioned: sanctionedRoom(t, t.rooms),
+})
 
 /** The sanction in force at `now` among a user's (a ban before a mute), or null. */
 export function inForce(sanctions: readonly ActiveSanction[], now: number): ActiveSanction | null {
