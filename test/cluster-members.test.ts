@@ -83,17 +83,14 @@ describe('members and blocks across three instances', () => {
     const roomId = ((await created.json()) as Room).id
     const [sa, sb] = [await connect(1, roomId, a), await connect(2, roomId, b)]
     expect((await fetch(`${instances[0]!.base}/chat/v1/blocks/${b.user_id}/`, { method: 'PUT', headers: identityHeaders(a) })).status).toBe(204)
-    // The block is an event on its way to the other instances: each socket is refused once it lands.
+    // Refused where each send commits, whether or not the block's event has reached the socket's
+    // instance yet: the first send after the 204, from either side, on every instance.
     for (const socket of [sa, sb]) {
-      let refused = false
-      for (let attempt = 0; attempt < 50 && !refused; attempt++) {
-        socket.sendMessage(`try ${attempt}`)
-        const answer = await socket.next((f) => f.type === 'chat.error' || f.type === 'chat.message')
-        refused = answer.type === 'chat.error' && answer.code === 'blocked'
-        if (!refused) await Bun.sleep(20)
-      }
-      expect(refused).toBe(true)
+      socket.sendMessage('차단 직후')
+      expect(await socket.next((f) => f.type === 'chat.error' || f.type === 'chat.message')).toMatchObject({ type: 'chat.error', code: 'blocked' })
     }
+    const overRest = await on(2).post('/chat/v1/message/', { room: roomId, message: '차단 직후' }, identityHeaders(b))
+    expect([overRest.status, ((await overRest.json()) as { code: string }).code]).toEqual([403, 'blocked'])
     expect((await fetch(`${instances[0]!.base}/chat/v1/blocks/${b.user_id}/`, { method: 'DELETE', headers: identityHeaders(a) })).status).toBe(204)
     let delivered = false
     for (let attempt = 0; attempt < 50 && !delivered; attempt++) {
