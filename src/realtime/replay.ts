@@ -57,7 +57,7 @@ export class Replays {
   async run(session: Session, since: Since, epoch: string, failed: (session: Session) => void, admitted: (session: Session) => Promise<boolean>): Promise<void> {
     let replayed: Replayed = () => false
     try {
-      const replay = 'version' in since ? await this.changes(since.version, epoch, session.roomId) : await this.messages(since.id, epoch, session.roomId)
+      const replay = 'version' in since ? await this.changes(session.roomId, since.version, epoch) : await this.messages(session.roomId, since.id, epoch)
       if (!(await admitted(session))) return
       replayed = replay.send(session)
       this.slowConsumers.check(session)
@@ -70,7 +70,7 @@ export class Replays {
   }
 
   /** since=: the messages after the id, each as it is now; what waited is sent unless it is a creation or change already in them. */
-  private async messages(since: number, epoch: string, roomId: number) {
+  private async messages(roomId: number, since: number, epoch: string) {
     const { messages, truncated, version } = await this.store.recover(roomId, since, this.limit)
     const send = (session: Session): Replayed => {
       for (const row of messages) session.socket.send(encodeMessageFrame(row, this.links))
@@ -83,7 +83,7 @@ export class Replays {
   }
 
   /** since_version=: every message changed after the version, once; what waited is sent unless the replay covered its version. */
-  private async changes(since: number, epoch: string, roomId: number) {
+  private async changes(roomId: number, since: number, epoch: string) {
     const { messages, room, truncated, version } = await this.store.changesAfter(roomId, since, this.limit)
     const send = (session: Session): Replayed => {
       // The room itself as it is now, if it changed while the client was away (once, however often it did).

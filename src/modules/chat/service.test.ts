@@ -41,7 +41,8 @@ async function setUp() {
     room: async () => room,
     knownOpen: () => false,
     blocked: async () => false,
-    isMember: () => new Promise<boolean>((resolve) => answers.push(resolve)),
+    // Whether the member may still use the room, answered by the test (true: a member, false: removed).
+    standing: () => new Promise<'ok' | 'removed'>((resolve) => answers.push((member) => resolve(member ? 'ok' : 'removed'))),
   } as unknown as RoomAccess
   const messages = new MessageService(store, access, realtime.broker, metrics)
   const reads = new ReadService(store, access, realtime.broker)

@@ -72,14 +72,14 @@ export class ChatService {
       .hold(session.roomId)
       .then(
         async () => {
-          if (membersOnly && !(await this.stillAdmitted(session, room))) return
+          if (membersOnly && !(await this.stillAdmitted(session, room, true))) return
           if (since !== null)
             await replays.run(
               session,
               since,
               epoch,
               (s) => this.refuse(s, 'store_failed', 'could not replay missed messages; fetch them over REST'),
-              (s) => this.stillStanding(s, room),
+              (s) => this.stillAdmitted(s, room, false),
             )
           else if (membersOnly) hub.release(session)
         },
@@ -95,19 +95,21 @@ export class ChatService {
   }
 
   /**
-   * Membership and blocks as they are now that the room's events reach this socket: a removal or
-   * block between the handshake and here came before any event could tell it. Closes the socket
-   * (4403 `removed`) if the user is no longer a member; false then.
+   * Whether the user may still use the room (`RoomAccess.standing`): asked once the room's events
+   * reach a members-only room's socket (a removal, ban or block between the handshake and then came
+   * before any event could tell it; `blocks`: the direct room's blocks are read too), and by a
+   * replay after its read, before it sends. Closes the socket (4403 `removed` or `banned`) if not;
+   * false then.
    */
-  private async stillAdmitted(session: Session, room: RoomRow): Promise<boolean> {
+  private async stillAdmitted(session: Session, room: RoomRow, blocks: boolean): Promise<boolean> {
     const { access, closer, logger } = this.deps
     try {
-      const [member, blocked] = await Promise.all([access.isMember(room.id, session.identity.userId), access.blocked(room)])
-      session.blocked = blocked
-      if (member) return true
-      closer.close(session, CloseCode.removed, 'removed')
+      const [standing, blocked] = await Promise.all([access.standing(room, session.identity.userId), blocks ? access.blocked(room) : null])
+      if (blocked !== null) session.blocked = blocked
+      if (standing === 'ok') return true
+      closer.close(session, CloseCode.removed, standing)
     } catch (err) {
-      logger.warn('checking membership of a new socket failed; closing it', { room: room.id, user: session.identity.userId, err })
+      logger.warn('checking whether a socket may still use its room failed; closing it', { room: room.id, user: session.identity.userId, err })
       closer.close(session, CloseCode.tryAgainLater, 'membership could not be checked; reconnect with since')
     }
     return false
@@ -181,23 +183,6 @@ export class ChatService {
     } catch (err) {
       logger.warn('checking membership for a typing notice failed; not relayed', { room: session.roomId, user: session.identity.userId, err })
     }
-  }
-
-  /**
-   * Asked by a replay after its read, before it sends: the user may still use the room (not removed
-   * or banned meanwhile). Closes the socket as the removal or ban would otherwise; false then.
-   */
-  private async stillStanding(session: Session, room: RoomRow): Promise<boolean> {
-    const { access, closer, logger } = this.deps
-    try {
-      const standing = await access.standing(room, session.identity.userId)
-      if (standing === 'ok') return true
-      closer.close(session, CloseCode.removed, standing)
-    } catch (err) {
-      logger.warn('checking membership before a replay failed; closing the socket', { room: room.id, user: session.identity.userId, err })
-      closer.close(session, CloseCode.tryAgainLater, 'membership could not be checked; reconnect with since')
-    }
-    return false
   }
 
   /** The socket's user is no longer a member (found by a write the store refused): it closes as a removal would. */
